@@ -1,0 +1,54 @@
+"""jaxlstm: LSTM price forecasting as pure JAX functions, with a thin stateful wrapper.
+
+The functional core (``init_params``, ``lstm_step``, ``apply``, ``predict_multi_step``,
+``train``) composes with ``jax.jit``, ``jax.grad`` and ``jax.vmap``; ``LSTMForecaster``
+wraps it for prices in, prices out.
+"""
+
+__version__ = "0.1.0"
+
+from jaxlstm._src.cell import LSTMCarry, glorot_uniform, init_lstm_layer, lstm_step, zero_carry
+from jaxlstm._src.forecast import Forecast
+from jaxlstm._src.interop import params_from_torch, params_to_torch
+from jaxlstm._src.model import LSTMConfig, apply, config_of, init_params, predict_multi_step
+from jaxlstm._src.scaling import MinMaxScaler, fit_scaler, inverse_transform, transform
+from jaxlstm._src.train import (
+    STOP_REASONS,
+    TrainConfig,
+    TrainResult,
+    make_optimizer,
+    mse_loss,
+    run_epoch,
+    train,
+    train_step,
+)
+from jaxlstm._src.windows import sliding_windows
+
+__all__ = [
+    "Forecast",
+    "LSTMCarry",
+    "LSTMConfig",
+    "MinMaxScaler",
+    "STOP_REASONS",
+    "TrainConfig",
+    "TrainResult",
+    "apply",
+    "config_of",
+    "fit_scaler",
+    "glorot_uniform",
+    "init_lstm_layer",
+    "init_params",
+    "inverse_transform",
+    "lstm_step",
+    "make_optimizer",
+    "mse_loss",
+    "params_from_torch",
+    "params_to_torch",
+    "predict_multi_step",
+    "run_epoch",
+    "sliding_windows",
+    "train",
+    "train_step",
+    "transform",
+    "zero_carry",
+]

@@ -1,0 +1,167 @@
+"""The sequence model: stacked LSTM layers scanned over time, a dense head on the last state.
+
+Params are a plain pytree::
+
+    {"layers": [{"w": [hidden + in_k, 4 * hidden], "b": [4 * hidden]}, ...],
+     "head": {"w": [hidden, output], "b": [output]}}
+
+so they jit, vmap, differentiate, checkpoint and convert to other frameworks with no
+wrapper object in between.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxlstm._src import cell, validation
+
+Params = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class LSTMConfig:
+    """Static, hashable architecture description.
+
+    Attributes:
+        input_size: features per time step (the seed: 1, the close price).
+        hidden_size: LSTM units per layer (the seed: 32).
+        output_size: values predicted per window (the seed: 1).
+        num_layers: stacked LSTM layers (the seed: 1).
+    """
+
+    input_size: int = 1
+    hidden_size: int = 32
+    output_size: int = 1
+    num_layers: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("input_size", "hidden_size", "output_size", "num_layers"):
+            validation.check_positive_int(name, getattr(self, name))
+
+
+def init_params(key: jax.Array, cfg: LSTMConfig, dtype=jnp.float32) -> Params:
+    """Draws fresh params: Glorot-uniform weights, zero biases.
+
+    Args:
+        key: a PRNG key (``jax.random.key(0)``); the same key gives identical params.
+        cfg: the architecture.
+
+    Returns:
+        The params pytree described in this module's docstring.
+    """
+    if not isinstance(cfg, LSTMConfig):
+        raise TypeError(f"cfg must be an LSTMConfig, got {type(cfg).__name__}")
+    layer_keys = jax.random.split(key, cfg.num_layers + 1)
+    layers = [
+        cell.init_lstm_layer(
+            layer_keys[k], cfg.input_size if k == 0 else cfg.hidden_size, cfg.hidden_size, dtype
+        )
+        for k in range(cfg.num_layers)
+    ]
+    head_w = cell.glorot_uniform(layer_keys[-1], (cfg.hidden_size, cfg.output_size), dtype)
+    return {"layers": layers, "head": {"w": head_w, "b": jnp.zeros((cfg.output_size,), dtype)}}
+
+
+def config_of(params: Params) -> LSTMConfig:
+    """Reads the architecture back from a params pytree's shapes."""
+    try:
+        layers = params["layers"]
+        hidden = layers[0]["b"].shape[-1] // 4
+        input_size = layers[0]["w"].shape[-2] - hidden
+        output_size = params["head"]["b"].shape[-1]
+    except (KeyError, IndexError, TypeError, AttributeError) as err:
+        raise TypeError(
+            "params must be {'layers': [{'w', 'b'}, ...], 'head': {'w', 'b'}} as made by init_params, "
+            f"got {type(params).__name__} ({err!r})"
+        ) from None
+    return LSTMConfig(input_size, hidden, output_size, len(layers))
+
+
+def _check_inputs(params: Params, xs: jax.Array) -> LSTMConfig:
+    cfg = config_of(params)
+    if xs.ndim not in (2, 3):
+        raise ValueError(f"xs must be [batch, time, features] or [time, features], got shape {xs.shape}")
+    if xs.shape[-1] != cfg.input_size:
+        raise ValueError(f"xs must have {cfg.input_size} features in its last axis, got shape {xs.shape}")
+    if xs.shape[-2] < 1:
+        raise ValueError(f"xs must have at least one time step, got shape {xs.shape}")
+    return cfg
+
+
+def apply(params: Params, xs: jax.Array, *, unroll: int | bool = 1) -> jax.Array:
+    """Runs the stacked LSTM over each window and maps the last hidden state to outputs.
+
+    Args:
+        params: from ``init_params``.
+        xs: ``[batch, time, features]`` windows, or ``[time, features]`` for one window.
+        unroll: ``lax.scan`` unroll factor over time (1 is fastest on CPU).
+
+    Returns:
+        ``[batch, output]`` (or ``[output]`` for a single window).
+    """
+    xs = jnp.asarray(xs)
+    cfg = _check_inputs(params, xs)
+    with jax.named_scope("lstm_apply"):
+        batch_shape = xs.shape[:-2]
+        dtype = params["layers"][0]["w"].dtype
+        carries = tuple(cell.zero_carry(cfg.hidden_size, batch_shape, dtype) for _ in params["layers"])
+
+        def step(carries, x_t):
+            new_carries = []
+            inp = x_t
+            for layer, carry in zip(params["layers"], carries):
+                carry, inp = cell.lstm_step(layer, carry, inp)
+                new_carries.append(carry)
+            return tuple(new_carries), None
+
+        time_major = jnp.moveaxis(xs, -2, 0)
+        carries, _ = jax.lax.scan(step, carries, time_major, unroll=unroll)
+        return carries[-1].h @ params["head"]["w"] + params["head"]["b"]
+
+
+def predict_multi_step(params: Params, xs: jax.Array, steps: int, *, unroll: int | bool = 1) -> jax.Array:
+    """Recursive forecast: predict, slide the window (drop oldest, append prediction), repeat.
+
+    The whole loop is one ``lax.scan``, so it jits (``steps`` static), vmaps and
+    differentiates with respect to both params and inputs.
+
+    Multivariate inputs: the prediction is fed back as the next time step, so the model
+    must predict every input feature (``output_size == input_size``). A model that
+    predicts fewer features than it reads has no defined next input and is refused.
+
+    Args:
+        params: from ``init_params``.
+        xs: ``[batch, time, features]`` starting windows, or ``[time, features]``.
+        steps: number of future steps (a Python int >= 1).
+        unroll: ``lax.scan`` unroll factor of the inner pass over the window.
+
+    Returns:
+        ``[batch, steps, output]`` (or ``[steps, output]`` for a single window).
+
+    Example::
+
+        ys = jax.jit(predict_multi_step, static_argnames="steps")(params, xs, steps=24)
+    """
+    if isinstance(steps, jax.core.Tracer):
+        raise TypeError("steps must be a static Python int; mark it static: jax.jit(..., static_argnames='steps')")
+    steps = validation.check_positive_int("steps", steps)
+    xs = jnp.asarray(xs)
+    cfg = _check_inputs(params, xs)
+    if cfg.output_size != cfg.input_size:
+        raise ValueError(
+            "predict_multi_step feeds each prediction back as the next input, so it needs "
+            f"output_size == input_size, got output_size={cfg.output_size}, input_size={cfg.input_size}"
+        )
+    with jax.named_scope("predict_multi_step"):
+
+        def step(window, _):
+            y = apply(params, window, unroll=unroll)
+            window = jnp.concatenate([window[..., 1:, :], y[..., None, :]], axis=-2)
+            return window, y
+
+        _, ys = jax.lax.scan(step, xs, None, length=steps)
+        return jnp.moveaxis(ys, 0, -2)

@@ -1,0 +1,76 @@
+"""Argument checks shared by the public functions.
+
+Every check raises ``TypeError`` or ``ValueError`` with a message that names the
+argument, what was expected and what came, so a user never has to read a traceback
+to learn which input was wrong.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """Returns ``value`` as an int, or raises if it is not an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    """Returns ``value`` as a float, or raises if it is not a finite number > 0 (>= 0)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value}")
+    return value
+
+
+def check_fraction(name: str, value: Any, *, low_open: bool = True, high_open: bool = True) -> float:
+    """Returns ``value`` as a float strictly inside (0, 1) (ends as requested)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number in (0, 1), got {type(value).__name__} {value!r}")
+    value = float(value)
+    ok_low = value > 0 if low_open else value >= 0
+    ok_high = value < 1 if high_open else value <= 1
+    if not (np.isfinite(value) and ok_low and ok_high):
+        raise ValueError(f"{name} must be in {'(' if low_open else '['}0, 1{')' if high_open else ']'}, got {value}")
+    return value
+
+
+def as_float_array(name: str, value: Any, *, ndim: int | tuple[int, ...], dtype=np.float64) -> np.ndarray:
+    """Converts ``value`` to a finite float numpy array of the given dimensionality.
+
+    Raises:
+        TypeError: strings, objects or anything numpy cannot read as numbers.
+        ValueError: wrong number of dimensions, or NaN/inf entries.
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got a string {value!r:.40}")
+    try:
+        arr = np.asarray(value)
+    except Exception as err:  # ragged lists and the like
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}: {err}") from None
+    if arr.dtype == object or arr.dtype.kind in "USVOMm":
+        raise TypeError(f"{name} must be an array of numbers, got an array of dtype {arr.dtype}")
+    if arr.dtype.kind == "b":
+        raise TypeError(f"{name} must be an array of numbers, got booleans")
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(f"{name} must be {want}, got shape {arr.shape}")
+    arr = arr.astype(dtype, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(
+            f"{name} must be finite, got {int(bad.sum())} NaN/inf value(s) (first at flat index {first})"
+        )
+    return arr

@@ -1,0 +1,71 @@
+"""Independent plain-numpy LSTMs used as references by the tests.
+
+Written from the equations, sharing no code with the package: one in the package's
+fused f, i, g, o layout over [h, x], one in PyTorch's nn.LSTM layout (i, f, g, o,
+separate input and hidden matrices and two biases).
+"""
+
+import numpy as np
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def fused_lstm_forward(layers, head_w, head_b, xs):
+    """xs [batch, time, features] -> [batch, output] with float64 numpy arithmetic."""
+    xs = np.asarray(xs, np.float64)
+    batch, time, _ = xs.shape
+    inputs = xs
+    for w, b in layers:
+        w = np.asarray(w, np.float64)
+        b = np.asarray(b, np.float64)
+        hidden = b.shape[0] // 4
+        h = np.zeros((batch, hidden))
+        c = np.zeros((batch, hidden))
+        outs = []
+        for t in range(time):
+            z = np.concatenate([h, inputs[:, t]], axis=1) @ w + b
+            f = sigmoid(z[:, :hidden])
+            i = sigmoid(z[:, hidden : 2 * hidden])
+            g = np.tanh(z[:, 2 * hidden : 3 * hidden])
+            o = sigmoid(z[:, 3 * hidden :])
+            c = f * c + i * g
+            h = o * np.tanh(c)
+            outs.append(h)
+        inputs = np.stack(outs, axis=1)
+    return inputs[:, -1] @ np.asarray(head_w, np.float64) + np.asarray(head_b, np.float64)
+
+
+def torch_layout_lstm_forward(state_dict, num_layers, xs):
+    """PyTorch nn.LSTM (batch_first) + Linear head equations, in float64 numpy."""
+    xs = np.asarray(xs, np.float64)
+    batch, time, _ = xs.shape
+    inputs = xs
+    for k in range(num_layers):
+        w_ih = np.asarray(state_dict[f"weight_ih_l{k}"], np.float64)
+        w_hh = np.asarray(state_dict[f"weight_hh_l{k}"], np.float64)
+        b = np.asarray(state_dict[f"bias_ih_l{k}"], np.float64) + np.asarray(state_dict[f"bias_hh_l{k}"], np.float64)
+        hidden = w_hh.shape[1]
+        h = np.zeros((batch, hidden))
+        c = np.zeros((batch, hidden))
+        outs = []
+        for t in range(time):
+            z = inputs[:, t] @ w_ih.T + h @ w_hh.T + b
+            i, f, g, o = np.split(z, 4, axis=1)
+            c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+            h = sigmoid(o) * np.tanh(c)
+            outs.append(h)
+        inputs = np.stack(outs, axis=1)
+    return inputs[:, -1] @ np.asarray(state_dict["head.weight"], np.float64).T + np.asarray(state_dict["head.bias"], np.float64)
+
+
+def recursive_forecast(forward, xs, steps):
+    """Predict, slide the window, repeat: the seed's loop, in plain Python."""
+    window = np.asarray(xs, np.float64).copy()
+    preds = []
+    for _ in range(steps):
+        y = forward(window)
+        preds.append(y)
+        window = np.concatenate([window[:, 1:], y[:, None, :]], axis=1)
+    return np.stack(preds, axis=1)
