@@ -1,0 +1,338 @@
+"""Training-free statistical forecasters with the same interface as the LSTM wrapper.
+
+Each forecaster is fitted on a price series with ``fit(data)``, forecasts prices
+from any recent window with ``predict_multi_step(window, steps)``, and continues
+the fitted series with ``forecast(horizon=... | steps=...)``, which returns a
+``Forecast`` whose interval is ``intervals.volatility_band`` with the one-step
+log-return volatility of the fitted data.
+
+Data without timestamps is treated as hourly and as ending at the unix epoch, so
+its forecast timestamps are ``1970-01-01T00:00 + k hours`` (see
+``horizons.future_timestamps``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlstm._src import horizons, intervals, validation
+from jaxlstm._src.forecast import Forecast
+
+
+class _Forecaster:
+    """Shared fit/forecast plumbing; subclasses supply ``_fit_params`` and ``_predict``."""
+
+    name: str = "forecaster"
+    #: Fewest prices ``fit`` accepts (2 are needed to measure volatility).
+    _min_fit_length: int = 2
+    #: Fewest prices ``predict_multi_step`` accepts as a window.
+    _min_window_length: int = 1
+
+    def __init__(self) -> None:
+        self.prices_: np.ndarray | None = None
+        self.last_timestamp_: np.datetime64 | None = None
+        self.interval_: np.timedelta64 | None = None
+        self.volatility_: float | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def fit(self, data: Any) -> Self:
+        """Learns what the forecaster needs from a price series.
+
+        Args:
+            data: ``[time]`` prices in any form ``market_data.as_price_series`` accepts
+                (list, array, pandas Series/DataFrame, ccxt OHLCV rows); all finite and > 0.
+
+        Returns:
+            ``self``, fitted.
+        """
+        # Imported on use: the data-loading layer is only needed when fitting.
+        from jaxlstm._src import market_data
+
+        prices, timestamps = market_data.as_price_series(data, name="data")
+        prices = self._check_prices("data", prices, self._min_fit_length, "to fit")
+        interval = horizons.as_interval(market_data.infer_interval(timestamps), name="inferred data interval")
+        self._fit_params(prices)
+        self.prices_ = prices
+        self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
+        self.interval_ = interval
+        self.volatility_ = intervals.log_return_volatility(prices)
+        return self
+
+    def predict_multi_step(self, window: Any, steps: int) -> np.ndarray:
+        """Forecasts the ``steps`` prices that follow ``window``.
+
+        Args:
+            window: ``[time]`` the most recent prices, oldest first; finite and > 0.
+            steps: number of future steps, >= 1.
+
+        Returns:
+            ``[steps]`` float64 price forecasts.
+        """
+        self._check_fitted()
+        window = self._check_prices("window", window, self._min_window_length, "to forecast from")
+        steps = validation.check_positive_int("steps", steps)
+        return np.asarray(self._predict(window, steps), dtype=np.float64)
+
+    def forecast(self, horizon: str | None = None, steps: int | None = None, confidence: float = 0.95) -> Forecast:
+        """Continues the fitted series with point forecasts and a volatility band.
+
+        Args:
+            horizon: ``"1h"``, ``"4h"``, ``"1d"`` or ``"7d"``, converted to whole steps of
+                the data's interval (rounded up, at least 1); exclusive with ``steps``.
+            steps: number of future steps, >= 1; exclusive with ``horizon``.
+            confidence: nominal coverage of the interval, in (0, 1).
+
+        Returns:
+            A ``Forecast`` with ``[steps]`` timestamps ``last + k * interval``, predictions
+            and bounds ``lower <= predicted <= upper``.
+        """
+        self._check_fitted()
+        if (horizon is None) == (steps is None):
+            got = "both" if horizon is not None else "neither"
+            raise ValueError(f"forecast needs exactly one of horizon (e.g. '1d') or steps, got {got}")
+        confidence = validation.check_fraction("confidence", confidence)
+        if horizon is not None:
+            steps = horizons.horizon_to_steps(horizon, self.interval_)
+        steps = validation.check_positive_int("steps", steps)
+        predicted = self.predict_multi_step(self.prices_, steps)
+        if not np.all(predicted > 0):
+            first = int(np.flatnonzero(predicted <= 0)[0])
+            raise ValueError(
+                f"{self.name} forecast reaches a non-positive price {predicted[first]:.6g} at step {first + 1} "
+                f"of {steps}: forecast fewer steps, or use a forecaster that works on log prices"
+            )
+        lower, upper = intervals.volatility_band(predicted, self.volatility_, confidence)
+        timestamps = horizons.future_timestamps(self.last_timestamp_, self.interval_, steps)
+        return Forecast(timestamps=timestamps, predicted=predicted, lower=lower, upper=upper, confidence=confidence)
+
+    # ------------------------------------------------------------------ subclass hooks
+
+    def _fit_params(self, prices: np.ndarray) -> None:
+        """Stores any parameters learned from the validated ``[time]`` fitted prices."""
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_fitted(self) -> None:
+        if self.prices_ is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
+
+    def _check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
+        prices = validation.as_float_array(name, value, ndim=1)
+        if prices.shape[0] < minimum:
+            raise ValueError(
+                f"{name} must have at least {minimum} prices {purpose} with {self!r}, got {prices.shape[0]}"
+            )
+        if np.any(prices <= 0):
+            first = int(np.flatnonzero(prices <= 0)[0])
+            raise ValueError(f"{name} must contain only positive prices, got {prices[first]:.6g} at index {first}")
+        return prices
+
+
+class NaiveForecaster(_Forecaster):
+    """Repeats the last observed price: ``y[T + k] = y[T]``."""
+
+    name = "naive"
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        return np.full(steps, window[-1])
+
+
+class DriftForecaster(_Forecaster):
+    """Extends the last price by the mean one-step change of the fitted data.
+
+    ``y[T + k] = y[T] + k * slope_`` with ``slope_ = (p[-1] - p[0]) / (n - 1)`` over the
+    ``n`` fitted prices ``p``: the line through the first and last fitted points.
+    """
+
+    name = "drift"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slope_: float | None = None
+
+    def _fit_params(self, prices: np.ndarray) -> None:
+        self.slope_ = float((prices[-1] - prices[0]) / (prices.shape[0] - 1))
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        return window[-1] + self.slope_ * np.arange(1, steps + 1)
+
+
+class SeasonalNaiveForecaster(_Forecaster):
+    """Repeats the last full season: ``y[T + k] = y[T + k - season * ceil(k / season)]``.
+
+    Args:
+        season: period in steps, >= 1 (e.g. 24 on hourly data); ``season=1`` is the naive forecast.
+    """
+
+    name = "seasonal_naive"
+
+    def __init__(self, season: int) -> None:
+        super().__init__()
+        self.season = validation.check_positive_int("season", season)
+        # One season plus a step: the forecast needs a full season, the volatility a return.
+        self._min_fit_length = self.season + 1
+        self._min_window_length = self.season
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(season={self.season})"
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        return window[-self.season :][np.arange(steps) % self.season]
+
+
+# Candidate smoothing parameters of HybridForecaster: 8 x 4 x 5 = 160 Holt models,
+# each blended with drift at 5 weights.
+_ALPHAS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
+_BETAS = (0.01, 0.03, 0.1, 0.3)
+_PHIS = (0.8, 0.9, 0.95, 0.98, 1.0)
+_DRIFT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# The initial trend is the mean change over the first few steps: one step is too noisy.
+_INITIAL_TREND_STEPS = 10
+
+
+def _padded_length(n: int) -> int:
+    """Next power of two >= n (and >= 32), so that series of similar length share one compilation."""
+    return max(32, 1 << (n - 1).bit_length())
+
+
+@jax.jit
+def _holt_pass(
+    y: jax.Array,
+    valid: jax.Array,
+    trend0: jax.Array,
+    alpha: jax.Array,
+    beta: jax.Array,
+    phi: jax.Array,
+    drift: jax.Array,
+) -> tuple[jax.Array, ...]:
+    """Runs damped-trend Holt smoothing for many parameter sets in one scan over time.
+
+    Args:
+        y: ``[time]`` log prices, padded at the end; ``y[0]`` starts the level.
+        valid: ``[time]`` bool, False on padding, which leaves every state unchanged.
+        trend0: ``[]`` initial trend.
+        alpha, beta, phi: ``[models]`` level, trend and damping parameters.
+        drift: ``[]`` per-step drift of the drift forecaster.
+
+    Returns:
+        ``(level [models], trend [models], holt_sse [models], cross [models], drift_sse [])``
+        where the sums run over one-step errors ``e`` (Holt) and ``d`` (drift):
+        ``sum e**2``, ``sum d * e`` and ``sum d**2``.
+    """
+    zeros = jnp.zeros_like(alpha)
+    init = (zeros + y[0], zeros + trend0, zeros, zeros, jnp.zeros((), y.dtype))
+
+    def step(carry, xs):
+        level, trend, holt_sse, cross, drift_sse = carry
+        y_prev, y_now, ok = xs
+        pred = level + phi * trend
+        e = jnp.where(ok, y_now - pred, 0.0)
+        d = jnp.where(ok, y_now - y_prev - drift, 0.0)
+        # Error-correction form of Holt: equal to the textbook level/trend updates.
+        level = jnp.where(ok, pred + alpha * e, level)
+        trend = jnp.where(ok, phi * trend + alpha * beta * e, trend)
+        return (level, trend, holt_sse + e * e, cross + d * e, drift_sse + d * d), None
+
+    carry, _ = jax.lax.scan(step, init, (y[:-1], y[1:], valid[1:]))
+    return carry
+
+
+class HybridForecaster(_Forecaster):
+    """Damped-trend Holt smoothing on log prices, blended with drift; no training.
+
+    Method, on log prices ``y[0..n-1]`` of the fitted data:
+
+    1. Holt's linear method with a damped trend (error-correction form)::
+
+           pred[t] = l[t-1] + phi * b[t-1];   e[t] = y[t] - pred[t]
+           l[t] = pred[t] + alpha * e[t];      b[t] = phi * b[t-1] + alpha * beta * e[t]
+
+       started at ``l[0] = y[0]`` and ``b[0]`` = mean change over the first
+       ``min(n - 1, 10)`` steps. Its h-step forecast is ``l[T] + (phi + ... + phi**h) * b[T]``.
+    2. Drift in log space: ``y[T] + h * mu`` with ``mu = (y[n-1] - y[0]) / (n - 1)``, the
+       mean log return of the fitted data.
+    3. The forecast is ``w * drift + (1 - w) * holt`` in log space, exponentiated back.
+
+    ``alpha`` in {0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1}, ``beta`` in {0.01, 0.03, 0.1, 0.3},
+    ``phi`` in {0.8, 0.9, 0.95, 0.98, 1} and ``w`` in {0, 0.25, 0.5, 0.75, 1} are chosen
+    jointly to minimise the in-sample sum of squared one-step errors of the blend,
+    ``sum (w * d[t] + (1 - w) * e[t])**2`` with ``d[t] = y[t] - y[t-1] - mu``. All 160
+    Holt models run in a single ``jax.lax.scan`` over time and the blend weight is
+    solved from three running sums, so fitting is one pass over the data.
+
+    ``predict_multi_step`` re-runs step 1 with the chosen parameters over the given
+    window (>= 2 prices) and blends with the fitted ``mu``. Fitting needs >= 3 prices.
+
+    Fitted attributes: ``alpha_``, ``beta_``, ``phi_``, ``drift_weight_`` (``w``) and
+    ``log_drift_`` (``mu``).
+    """
+
+    name = "hybrid"
+    _min_fit_length = 3
+    _min_window_length = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alpha_: float | None = None
+        self.beta_: float | None = None
+        self.phi_: float | None = None
+        self.drift_weight_: float | None = None
+        self.log_drift_: float | None = None
+
+    @staticmethod
+    def _smooth(
+        log_prices: np.ndarray, alpha: Any, beta: Any, phi: Any, drift: float
+    ) -> tuple[np.ndarray, ...]:
+        """Runs ``_holt_pass`` on ``[time]`` log prices centred on their last value for precision."""
+        n = log_prices.shape[0]
+        y = log_prices - log_prices[-1]
+        length = _padded_length(n)
+        padded = np.concatenate([y, np.full(length - n, y[-1])])
+        valid = np.arange(length) < n
+        m = min(n - 1, _INITIAL_TREND_STEPS)
+        trend0 = (y[m] - y[0]) / m
+        out = _holt_pass(
+            padded,
+            valid,
+            np.float64(trend0),
+            np.asarray(alpha, np.float64),
+            np.asarray(beta, np.float64),
+            np.asarray(phi, np.float64),
+            np.float64(drift),
+        )
+        return tuple(np.asarray(v, dtype=np.float64) for v in out)
+
+    def _fit_params(self, prices: np.ndarray) -> None:
+        log_prices = np.log(prices)
+        drift = float((log_prices[-1] - log_prices[0]) / (log_prices.shape[0] - 1))
+        alpha, beta, phi = (g.ravel() for g in np.meshgrid(_ALPHAS, _BETAS, _PHIS, indexing="ij"))
+        _, _, holt_sse, cross, drift_sse = self._smooth(log_prices, alpha, beta, phi, drift)
+        w = np.asarray(_DRIFT_WEIGHTS)[None, :]
+        # The blend's squared error expands into the three sums, so no [models, weights, time] array is built.
+        sse = w**2 * drift_sse + 2 * w * (1 - w) * cross[:, None] + (1 - w) ** 2 * holt_sse[:, None]
+        model, weight = np.unravel_index(int(np.argmin(sse)), sse.shape)
+        self.alpha_ = float(alpha[model])
+        self.beta_ = float(beta[model])
+        self.phi_ = float(phi[model])
+        self.drift_weight_ = float(_DRIFT_WEIGHTS[weight])
+        self.log_drift_ = drift
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        log_window = np.log(window)
+        level, trend, *_ = self._smooth(log_window, [self.alpha_], [self.beta_], [self.phi_], self.log_drift_)
+        h = np.arange(1, steps + 1)
+        damped_sum = np.cumsum(self.phi_**h)
+        holt = level[0] + damped_sum * trend[0]
+        drift = h * self.log_drift_
+        w = self.drift_weight_
+        # Both parts are relative to the last log price, which _smooth centred on.
+        return window[-1] * np.exp(w * drift + (1 - w) * holt)

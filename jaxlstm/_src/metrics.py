@@ -1,0 +1,236 @@
+"""Forecast accuracy metrics as pure ``jax.numpy`` functions.
+
+Every metric takes arrays shaped ``[..., horizon]`` and averages over the last axis,
+so a batch of forecasts ``[batch, horizon]`` gives one score per forecast ``[batch]``
+and a single forecast ``[horizon]`` gives a scalar. Shapes are checked when the
+function is traced, so the checks also hold under ``jax.jit``; value checks (such as
+``lower <= upper``) are not possible on traced values and are left to the caller.
+
+Percentages (``mape``, ``smape``) are on a 0-100 scale; fractions
+(``directional_accuracy``, ``interval_coverage``) are on a 0-1 scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxlstm._src import validation
+
+
+def _as_float(name: str, value: Any) -> jax.Array:
+    """``value`` as a floating jax array with a horizon axis."""
+    arr = jnp.asarray(value)
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        # Integer prices are common in hand-written inputs; averaging needs floats.
+        arr = arr.astype(jnp.result_type(float))
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have shape [..., horizon] with at least 1 dimension, got a scalar")
+    if arr.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least 1 value along its last (horizon) axis, got shape {arr.shape}")
+    return arr
+
+
+def _check_same_shape(name: str, arr: jax.Array, ref_name: str, ref: jax.Array) -> None:
+    if arr.shape != ref.shape:
+        raise ValueError(f"{name} must have the same shape as {ref_name} {ref.shape}, got {arr.shape}")
+
+
+def _pair(y_true: Any, y_pred: Any, pred_name: str = "y_pred") -> tuple[jax.Array, jax.Array]:
+    y_true = _as_float("y_true", y_true)
+    y_pred = _as_float(pred_name, y_pred)
+    _check_same_shape(pred_name, y_pred, "y_true", y_true)
+    return y_true, y_pred
+
+
+def _check_quantile(quantile: Any) -> Any:
+    """Validates a concrete quantile; a traced one cannot be inspected and passes through."""
+    if isinstance(quantile, jax.core.Tracer):
+        return quantile
+    if isinstance(quantile, jax.Array) or hasattr(quantile, "dtype"):
+        if jnp.ndim(quantile) != 0:
+            raise ValueError(f"quantile must be a scalar in (0, 1), got shape {jnp.shape(quantile)}")
+        quantile = float(quantile)
+    return validation.check_fraction("quantile", quantile)
+
+
+def mae(y_true: Any, y_pred: Any) -> jax.Array:
+    """Mean absolute error.
+
+    Args:
+        y_true: ``[..., horizon]`` observed values.
+        y_pred: ``[..., horizon]`` forecasts, same shape as ``y_true``.
+
+    Returns:
+        ``[...]`` mean of ``|y_true - y_pred|`` over the horizon axis.
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    return jnp.mean(jnp.abs(y_true - y_pred), axis=-1)
+
+
+def rmse(y_true: Any, y_pred: Any) -> jax.Array:
+    """Root mean squared error.
+
+    Args:
+        y_true: ``[..., horizon]`` observed values.
+        y_pred: ``[..., horizon]`` forecasts, same shape as ``y_true``.
+
+    Returns:
+        ``[...]`` square root of the mean of ``(y_true - y_pred)**2`` over the horizon axis.
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    return jnp.sqrt(jnp.mean(jnp.square(y_true - y_pred), axis=-1))
+
+
+def mape(y_true: Any, y_pred: Any) -> jax.Array:
+    """Mean absolute percentage error, in percent.
+
+    A zero in ``y_true`` makes the result infinite (or NaN for 0/0): prices are
+    positive, so this is left as IEEE arithmetic rather than hidden.
+
+    Args:
+        y_true: ``[..., horizon]`` observed values.
+        y_pred: ``[..., horizon]`` forecasts, same shape as ``y_true``.
+
+    Returns:
+        ``[...]`` ``100 * mean(|(y_true - y_pred) / y_true|)`` over the horizon axis.
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    return 100.0 * jnp.mean(jnp.abs((y_true - y_pred) / y_true), axis=-1)
+
+
+def smape(y_true: Any, y_pred: Any) -> jax.Array:
+    """Symmetric mean absolute percentage error, in percent (0 to 200).
+
+    A step where both ``y_true`` and ``y_pred`` are 0 counts as a perfect forecast (0/0 := 0).
+
+    Args:
+        y_true: ``[..., horizon]`` observed values.
+        y_pred: ``[..., horizon]`` forecasts, same shape as ``y_true``.
+
+    Returns:
+        ``[...]`` ``200 * mean(|y_true - y_pred| / (|y_true| + |y_pred|))`` over the horizon axis.
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    denom = jnp.abs(y_true) + jnp.abs(y_pred)
+    zero = denom == 0
+    # Dividing by a safe denominator keeps gradients finite at the 0/0 steps too.
+    ratio = jnp.where(zero, 0.0, jnp.abs(y_true - y_pred) / jnp.where(zero, 1.0, denom))
+    return 200.0 * jnp.mean(ratio, axis=-1)
+
+
+def mase(y_true: Any, y_pred: Any, y_train: Any, season: int = 1) -> jax.Array:
+    """Mean absolute scaled error.
+
+    The forecast MAE divided by the in-sample MAE of the seasonal naive forecast
+    ``y_train[t - season]`` on the training series. Below 1 means better than that
+    naive forecast did in sample. A constant training series gives a zero scale and
+    so an infinite (or NaN) result. Under ``jax.jit`` pass ``season`` as a static argument.
+
+    Args:
+        y_true: ``[..., horizon]`` observed values.
+        y_pred: ``[..., horizon]`` forecasts, same shape as ``y_true``.
+        y_train: ``[..., time]`` training series, with ``time > season``; either 1-D
+            (shared by every forecast) or with the same leading shape as ``y_true``.
+        season: seasonal period in steps, >= 1 (1 is the plain naive forecast).
+
+    Returns:
+        ``[...]`` MAE of the forecast over the in-sample seasonal naive MAE.
+    """
+    season = validation.check_positive_int("season", season)
+    y_true, y_pred = _pair(y_true, y_pred)
+    y_train = _as_float("y_train", y_train)
+    if y_train.ndim > 1 and y_train.shape[:-1] != y_true.shape[:-1]:
+        raise ValueError(
+            f"y_train must be 1-D or have leading shape {y_true.shape[:-1]} like y_true, got shape {y_train.shape}"
+        )
+    if y_train.shape[-1] <= season:
+        raise ValueError(
+            f"y_train must have more than season={season} values along its last axis, got {y_train.shape[-1]}"
+        )
+    scale = jnp.mean(jnp.abs(y_train[..., season:] - y_train[..., :-season]), axis=-1)
+    return jnp.mean(jnp.abs(y_true - y_pred), axis=-1) / scale
+
+
+def directional_accuracy(y_true: Any, y_pred: Any, last_observed: Any) -> jax.Array:
+    """Fraction of steps whose forecast moves in the observed direction.
+
+    A step counts when ``sign(y_pred - last_observed) == sign(y_true - last_observed)``;
+    "no move" (sign 0) is its own direction, so it only matches another "no move".
+
+    Args:
+        y_true: ``[..., horizon]`` observed values.
+        y_pred: ``[..., horizon]`` forecasts, same shape as ``y_true``.
+        last_observed: ``[...]`` the last value known when forecasting: a scalar, or
+            one value per forecast with shape ``y_true.shape[:-1]``.
+
+    Returns:
+        ``[...]`` fraction in [0, 1].
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    last = jnp.asarray(last_observed)
+    if last.ndim != 0 and last.shape != y_true.shape[:-1]:
+        raise ValueError(
+            f"last_observed must be a scalar or have shape {y_true.shape[:-1]} (y_true without its horizon axis), "
+            f"got {last.shape}"
+        )
+    last = last[..., None]
+    hit = jnp.sign(y_pred - last) == jnp.sign(y_true - last)
+    return jnp.mean(hit.astype(y_true.dtype), axis=-1)
+
+
+def interval_coverage(y_true: Any, lower: Any, upper: Any) -> jax.Array:
+    """Fraction of observed values inside their closed interval ``[lower, upper]``.
+
+    Args:
+        y_true: ``[..., horizon]`` observed values.
+        lower: ``[..., horizon]`` lower bounds, same shape as ``y_true``.
+        upper: ``[..., horizon]`` upper bounds, same shape as ``y_true``.
+
+    Returns:
+        ``[...]`` fraction in [0, 1].
+    """
+    y_true, lower = _pair(y_true, lower, "lower")
+    upper = _as_float("upper", upper)
+    _check_same_shape("upper", upper, "y_true", y_true)
+    inside = (lower <= y_true) & (y_true <= upper)
+    return jnp.mean(inside.astype(y_true.dtype), axis=-1)
+
+
+def mean_interval_width(lower: Any, upper: Any) -> jax.Array:
+    """Mean width ``upper - lower`` of prediction intervals.
+
+    Args:
+        lower: ``[..., horizon]`` lower bounds.
+        upper: ``[..., horizon]`` upper bounds, same shape as ``lower``.
+
+    Returns:
+        ``[...]`` mean of ``upper - lower`` over the horizon axis.
+    """
+    lower = _as_float("lower", lower)
+    upper = _as_float("upper", upper)
+    _check_same_shape("upper", upper, "lower", lower)
+    return jnp.mean(upper - lower, axis=-1)
+
+
+def pinball_loss(y_true: Any, y_quantile: Any, quantile: float) -> jax.Array:
+    """Mean pinball (quantile) loss of a quantile forecast.
+
+    Per step the loss is ``quantile * d`` when ``d = y_true - y_quantile >= 0`` and
+    ``(quantile - 1) * d`` otherwise; at ``quantile=0.5`` it is half the absolute error.
+    A concrete ``quantile`` is checked to lie in (0, 1); a traced one cannot be.
+
+    Args:
+        y_true: ``[..., horizon]`` observed values.
+        y_quantile: ``[..., horizon]`` forecasts of the ``quantile``, same shape as ``y_true``.
+        quantile: the forecast quantile level, in (0, 1).
+
+    Returns:
+        ``[...]`` mean loss over the horizon axis (>= 0).
+    """
+    quantile = _check_quantile(quantile)
+    y_true, y_quantile = _pair(y_true, y_quantile, "y_quantile")
+    diff = y_true - y_quantile
+    return jnp.mean(jnp.maximum(quantile * diff, (quantile - 1.0) * diff), axis=-1)
