@@ -4,140 +4,22 @@ Each forecaster is fitted on a price series with ``fit(data)``, forecasts prices
 from any recent window with ``predict_multi_step(window, steps)``, and continues
 the fitted series with ``forecast(horizon=... | steps=...)``, which returns a
 ``Forecast`` whose interval is ``intervals.volatility_band`` with the one-step
-log-return volatility of the fitted data.
-
-Data without timestamps is treated as hourly and as ending at the unix epoch, so
-its forecast timestamps are ``1970-01-01T00:00 + k hours`` (see
-``horizons.future_timestamps``).
+log-return volatility of the fitted data (see ``base.BaseForecaster``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import horizons, intervals, validation
-from jaxlstm._src.forecast import Forecast
+from jaxlstm._src import validation
+from jaxlstm._src.base import BaseForecaster
 
 
-class _Forecaster:
-    """Shared fit/forecast plumbing; subclasses supply ``_fit_params`` and ``_predict``."""
-
-    name: str = "forecaster"
-    #: Fewest prices ``fit`` accepts (2 are needed to measure volatility).
-    _min_fit_length: int = 2
-    #: Fewest prices ``predict_multi_step`` accepts as a window.
-    _min_window_length: int = 1
-
-    def __init__(self) -> None:
-        self.prices_: np.ndarray | None = None
-        self.last_timestamp_: np.datetime64 | None = None
-        self.interval_: np.timedelta64 | None = None
-        self.volatility_: float | None = None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-    def fit(self, data: Any) -> Self:
-        """Learns what the forecaster needs from a price series.
-
-        Args:
-            data: ``[time]`` prices in any form ``market_data.as_price_series`` accepts
-                (list, array, pandas Series/DataFrame, ccxt OHLCV rows); all finite and > 0.
-
-        Returns:
-            ``self``, fitted.
-        """
-        # Imported on use: the data-loading layer is only needed when fitting.
-        from jaxlstm._src import market_data
-
-        prices, timestamps = market_data.as_price_series(data, name="data")
-        prices = self._check_prices("data", prices, self._min_fit_length, "to fit")
-        interval = horizons.as_interval(market_data.infer_interval(timestamps), name="inferred data interval")
-        self._fit_params(prices)
-        self.prices_ = prices
-        self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
-        self.interval_ = interval
-        self.volatility_ = intervals.log_return_volatility(prices)
-        return self
-
-    def predict_multi_step(self, window: Any, steps: int) -> np.ndarray:
-        """Forecasts the ``steps`` prices that follow ``window``.
-
-        Args:
-            window: ``[time]`` the most recent prices, oldest first; finite and > 0.
-            steps: number of future steps, >= 1.
-
-        Returns:
-            ``[steps]`` float64 price forecasts.
-        """
-        self._check_fitted()
-        window = self._check_prices("window", window, self._min_window_length, "to forecast from")
-        steps = validation.check_positive_int("steps", steps)
-        return np.asarray(self._predict(window, steps), dtype=np.float64)
-
-    def forecast(self, horizon: str | None = None, steps: int | None = None, confidence: float = 0.95) -> Forecast:
-        """Continues the fitted series with point forecasts and a volatility band.
-
-        Args:
-            horizon: ``"1h"``, ``"4h"``, ``"1d"`` or ``"7d"``, converted to whole steps of
-                the data's interval (rounded up, at least 1); exclusive with ``steps``.
-            steps: number of future steps, >= 1; exclusive with ``horizon``.
-            confidence: nominal coverage of the interval, in (0, 1).
-
-        Returns:
-            A ``Forecast`` with ``[steps]`` timestamps ``last + k * interval``, predictions
-            and bounds ``lower <= predicted <= upper``.
-        """
-        self._check_fitted()
-        if (horizon is None) == (steps is None):
-            got = "both" if horizon is not None else "neither"
-            raise ValueError(f"forecast needs exactly one of horizon (e.g. '1d') or steps, got {got}")
-        confidence = validation.check_fraction("confidence", confidence)
-        if horizon is not None:
-            steps = horizons.horizon_to_steps(horizon, self.interval_)
-        steps = validation.check_positive_int("steps", steps)
-        predicted = self.predict_multi_step(self.prices_, steps)
-        if not np.all(predicted > 0):
-            first = int(np.flatnonzero(predicted <= 0)[0])
-            raise ValueError(
-                f"{self.name} forecast reaches a non-positive price {predicted[first]:.6g} at step {first + 1} "
-                f"of {steps}: forecast fewer steps, or use a forecaster that works on log prices"
-            )
-        lower, upper = intervals.volatility_band(predicted, self.volatility_, confidence)
-        timestamps = horizons.future_timestamps(self.last_timestamp_, self.interval_, steps)
-        return Forecast(timestamps=timestamps, predicted=predicted, lower=lower, upper=upper, confidence=confidence)
-
-    # ------------------------------------------------------------------ subclass hooks
-
-    def _fit_params(self, prices: np.ndarray) -> None:
-        """Stores any parameters learned from the validated ``[time]`` fitted prices."""
-
-    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
-        raise NotImplementedError
-
-    # ------------------------------------------------------------------ checks
-
-    def _check_fitted(self) -> None:
-        if self.prices_ is None:
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
-
-    def _check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
-        prices = validation.as_float_array(name, value, ndim=1)
-        if prices.shape[0] < minimum:
-            raise ValueError(
-                f"{name} must have at least {minimum} prices {purpose} with {self!r}, got {prices.shape[0]}"
-            )
-        if np.any(prices <= 0):
-            first = int(np.flatnonzero(prices <= 0)[0])
-            raise ValueError(f"{name} must contain only positive prices, got {prices[first]:.6g} at index {first}")
-        return prices
-
-
-class NaiveForecaster(_Forecaster):
+class NaiveForecaster(BaseForecaster):
     """Repeats the last observed price: ``y[T + k] = y[T]``."""
 
     name = "naive"
@@ -146,7 +28,7 @@ class NaiveForecaster(_Forecaster):
         return np.full(steps, window[-1])
 
 
-class DriftForecaster(_Forecaster):
+class DriftForecaster(BaseForecaster):
     """Extends the last price by the mean one-step change of the fitted data.
 
     ``y[T + k] = y[T] + k * slope_`` with ``slope_ = (p[-1] - p[0]) / (n - 1)`` over the
@@ -166,7 +48,7 @@ class DriftForecaster(_Forecaster):
         return window[-1] + self.slope_ * np.arange(1, steps + 1)
 
 
-class SeasonalNaiveForecaster(_Forecaster):
+class SeasonalNaiveForecaster(BaseForecaster):
     """Repeats the last full season: ``y[T + k] = y[T + k - season * ceil(k / season)]``.
 
     Args:
@@ -246,7 +128,7 @@ def _holt_pass(
     return carry
 
 
-class HybridForecaster(_Forecaster):
+class HybridForecaster(BaseForecaster):
     """Damped-trend Holt smoothing on log prices, blended with drift; no training.
 
     Method, on log prices ``y[0..n-1]`` of the fitted data:
