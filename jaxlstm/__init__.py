@@ -7,8 +7,12 @@ wraps it for prices in, prices out.
 
 __version__ = "0.1.0"
 
+from jaxlstm import baselines, data, metrics
+
+from jaxlstm._src.cache import ModelCache
 from jaxlstm._src.cell import LSTMCarry, glorot_uniform, init_lstm_layer, lstm_step, zero_carry
 from jaxlstm._src.forecast import Forecast
+from jaxlstm._src.forecaster import LSTMForecaster
 from jaxlstm._src.interop import params_from_torch, params_to_torch
 from jaxlstm._src.model import LSTMConfig, apply, config_of, init_params, predict_multi_step
 from jaxlstm._src.scaling import MinMaxScaler, fit_scaler, inverse_transform, transform
@@ -26,6 +30,8 @@ from jaxlstm._src.windows import sliding_windows
 
 __all__ = [
     "Forecast",
+    "LSTMForecaster",
+    "ModelCache",
     "LSTMCarry",
     "LSTMConfig",
     "MinMaxScaler",

@@ -36,15 +36,19 @@ def fit_scaler(data: jax.Array, axis: int | tuple[int, ...] = 0) -> MinMaxScaler
         axis: axes reduced over (default: time).
 
     Returns:
-        A ``MinMaxScaler`` whose arrays have ``data``'s shape without ``axis``.
+        A ``MinMaxScaler`` whose arrays have ``data``'s shape without ``axis`` (numpy
+        float64 for host data, JAX arrays for JAX input).
     """
-    if not isinstance(data, jax.Array):
+    # numpy in, numpy (float64) out: the scaler of host data keeps every digit even
+    # when JAX runs in float32; traced or device arrays stay in JAX.
+    xp = jnp if isinstance(data, jax.Array) else np
+    if xp is np:
         data = validation.as_float_array("data", data, ndim=(1, 2), dtype=np.float64)
     if data.shape[0] < 1:
         raise ValueError(f"data must have at least one value to fit a scaler, got shape {data.shape}")
-    lo = jnp.min(data, axis=axis)
-    span = jnp.max(data, axis=axis) - lo
-    return MinMaxScaler(lo, jnp.where(span > 0, span, jnp.ones_like(span)))
+    lo = xp.min(data, axis=axis)
+    span = xp.max(data, axis=axis) - lo
+    return MinMaxScaler(lo, xp.where(span > 0, span, xp.ones_like(span)))
 
 
 def transform(scaler: MinMaxScaler, x: jax.Array) -> jax.Array:

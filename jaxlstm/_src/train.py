@@ -207,8 +207,9 @@ def train_arrays(
         params: initial params.
         xs, ys, weights: training windows ``[n, time, features]``, targets ``[n, output]``,
             row weights ``[n]``.
-        xs_val, ys_val, weights_val: validation split, possibly with zero rows (then the
-            training loss is monitored).
+        xs_val, ys_val, weights_val: validation split, possibly with zero rows or with
+            weights that sum to zero (either way the training loss is monitored and the
+            validation history is NaN).
         cfg: static settings.
         callback: called as ``callback(epoch, train_loss, val_loss)`` after every epoch
             from inside the compiled loop (progress bars); ``None`` for none.
@@ -222,6 +223,9 @@ def train_arrays(
     patience = cfg.patience if cfg.patience is not None else cfg.epochs + 1
     nan_hist = jnp.full((cfg.epochs,), jnp.nan, xs.dtype)
     inf = jnp.asarray(jnp.inf, xs.dtype)
+    # Decided per model, not per shape, so a vmapped model whose validation rows are all
+    # padding monitors its training loss instead of a constant zero that would stop it early.
+    val_present = jnp.sum(weights_val) > 0
 
     def cond(s: _LoopState):
         return (s.epoch < cfg.epochs) & (s.reason < 0)
@@ -231,8 +235,9 @@ def train_arrays(
             optimizer, s.params, s.opt_state, jax.random.fold_in(key, s.epoch),
             xs, ys, weights, cfg.batch_size, cfg.shuffle,
         )
-        val_loss = mse_loss(params, xs_val, ys_val, weights_val) if has_val else jnp.asarray(jnp.nan, xs.dtype)
-        monitored = val_loss if has_val else train_loss
+        nan = jnp.asarray(jnp.nan, xs.dtype)
+        val_loss = jnp.where(val_present, mse_loss(params, xs_val, ys_val, weights_val), nan) if has_val else nan
+        monitored = jnp.where(val_present, val_loss, train_loss) if has_val else train_loss
         finite = jnp.isfinite(train_loss) & jnp.isfinite(monitored) & _all_finite(params)
         improved = finite & (monitored < s.best_loss - cfg.min_delta)
         wait = jnp.where(improved, 0, s.wait + 1)

@@ -1,0 +1,254 @@
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+import jaxlstm as jl
+from jaxlstm.data import load_demo
+
+SMALL = dict(hidden_size=8, sequence_length=10, epochs=15, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_demo()
+
+
+@pytest.fixture(scope="module")
+def fitted(demo):
+    return jl.LSTMForecaster(**SMALL, symbol="BTCUSD").fit(demo.to_pandas()["close"][-300:])
+
+
+def test_constructor_defaults_are_the_seeds():
+    m = jl.LSTMForecaster()
+    p = m.get_params()
+    assert (p["hidden_size"], p["sequence_length"], p["learning_rate"], p["epochs"], p["batch_size"]) == (32, 20, 1e-3, 100, 32)
+    assert p["early_stopping"] is True and p["num_layers"] == 1 and p["seed"] == 0
+
+
+def test_fit_returns_self_and_records_history(fitted):
+    assert isinstance(fitted, jl.LSTMForecaster)
+    m = fitted.metrics_
+    assert m["epochs_run"] == len(fitted.history_["train_loss"]) >= 1
+    assert m["n_train_windows"] + m["n_val_windows"] == 290
+    assert np.isfinite(m["val_mae"]) and np.isfinite(m["val_naive_mae"])
+    assert "accuracy" not in m
+
+
+def test_scaler_is_fitted_on_training_prices_only(demo):
+    prices = demo.close[-120:].copy()
+    # A spike in the validation tail must not move the min-max range.
+    spiked = prices.copy()
+    spiked[-5] = prices.max() * 3
+    m = jl.LSTMForecaster(**SMALL).fit(spiked)
+    n_train = m.metrics_["n_train_windows"]
+    train_prices = spiked[: n_train + SMALL["sequence_length"]]
+    assert m.encoding_["data_min"] == train_prices.min()
+    assert m.encoding_["data_range"] == train_prices.max() - train_prices.min()
+
+
+def test_predictions_are_prices_and_use_the_saved_scaler(fitted, demo):
+    window = demo.close[-10:]
+    one = fitted.predict(window)
+    many = fitted.predict_multi_step(window, 24)
+    assert many.shape == (24,) and many[0] == pytest.approx(one)
+    # Same scale as the data: within 20% of the last price, never a scaled [0, 1] value.
+    assert np.all(np.abs(many / window[-1] - 1) < 0.2)
+    # Independent inverse: run the functional core on the scaled window by hand.
+    enc = fitted.encoding_
+    scaled = (window - enc["data_min"]) / enc["data_range"]
+    core = np.asarray(jl.predict_multi_step(fitted.params_, scaled[None, :, None].astype(np.float32), 3))[0, :, 0]
+    np.testing.assert_allclose(fitted.predict_multi_step(window, 3), core * enc["data_range"] + enc["data_min"], rtol=1e-5)
+
+
+def test_forecast_horizons_timestamps_and_intervals(fitted, demo):
+    for horizon, steps in [("1h", 1), ("4h", 4), ("1d", 24), ("7d", 168)]:
+        fc = fitted.forecast(horizon)
+        assert len(fc) == steps and fc.confidence == 0.95
+        assert np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
+        assert fc.timestamps[0] == demo.timestamps[-1] + np.timedelta64(1, "h")
+        assert np.all(np.diff(fc.timestamps) == np.timedelta64(1, "h"))
+    fc = fitted.forecast("1d")
+    widths = fc.upper - fc.lower
+    assert np.all(np.diff(widths) > 0)
+    frame = fc.to_pandas()
+    assert list(frame.columns) == ["predicted", "lower", "upper"] and len(frame) == 24
+    d = fc.to_dict()
+    assert d["symbol"] == "BTCUSD" and d["predictions"][0]["timestamp"] == "2019-10-17T10:00:00Z"
+
+
+def test_daily_data_horizons_count_days():
+    t = pd.date_range("2020-01-01", periods=120, freq="D")
+    prices = pd.Series(100 + np.sin(np.arange(120) / 3) * 5, index=t)
+    m = jl.LSTMForecaster(**SMALL).fit(prices)
+    assert len(m.forecast("1d")) == 1 and len(m.forecast("7d")) == 7
+    assert m.forecast("7d").timestamps[-1] == np.datetime64("2020-05-06")
+
+
+def test_input_forms_agree(demo):
+    closes = demo.close[-120:]
+    ts_ms = demo.timestamps[-120:].astype("datetime64[ms]").astype(np.int64)
+    rows = [[int(t), 1.0, 1.0, 1.0, float(c), 0.0] for t, c in zip(ts_ms, closes)]
+    forms = [closes, list(closes), pd.Series(closes), rows, demo.to_pandas()[-120:]]
+    preds = [jl.LSTMForecaster(**SMALL).fit(f).forecast(steps=3).predicted for f in forms]
+    for p in preds[1:]:
+        np.testing.assert_array_equal(p, preds[0])
+
+
+def test_same_seed_same_model_different_seed_differs(demo):
+    a = jl.LSTMForecaster(**SMALL, seed=3).fit(demo.close[-120:])
+    b = jl.LSTMForecaster(**SMALL, seed=3).fit(demo.close[-120:])
+    c = jl.LSTMForecaster(**SMALL, seed=4).fit(demo.close[-120:])
+    np.testing.assert_array_equal(a.forecast(steps=5).predicted, b.forecast(steps=5).predicted)
+    assert not np.array_equal(a.forecast(steps=5).predicted, c.forecast(steps=5).predicted)
+
+
+def test_relative_target_and_constant_series():
+    m = jl.LSTMForecaster(**SMALL, target="relative").fit(100 * np.exp(np.cumsum(np.full(120, 0.01))))
+    fc = m.forecast(steps=5)
+    assert np.all(np.isfinite(fc.predicted))
+    flat = jl.LSTMForecaster(**SMALL).fit(np.full(120, 42.0))
+    fc = flat.forecast(steps=4)
+    assert np.all(np.isfinite(fc.predicted)) and np.all(np.abs(fc.predicted - 42) < 5)
+    assert np.all(fc.lower == fc.predicted)  # zero volatility: a zero-width band
+
+
+def test_observe_moves_the_origin(fitted, demo):
+    m = jl.LSTMForecaster.from_json(fitted.to_json())
+    m.observe(demo.to_pandas()["close"][:-50])
+    fc = m.forecast("1h")
+    assert fc.timestamps[0] == demo.timestamps[-51] + np.timedelta64(1, "h")
+    assert fc.predicted[0] == pytest.approx(fitted.predict(demo.close[-60:-50]))
+
+
+def test_save_load_bit_identical_in_a_new_process(fitted, tmp_path):
+    path = tmp_path / "BTCUSD"
+    fitted.save(path)
+    here = fitted.forecast("1d")
+    code = textwrap.dedent(
+        f"""
+        import numpy as np, jaxlstm as jl
+        fc = jl.LSTMForecaster.load({str(path)!r}).forecast("1d")
+        print(fc.predicted.tobytes().hex()); print(fc.lower.tobytes().hex()); print(str(fc.timestamps[0]))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == here.predicted.tobytes().hex()
+    assert out[1] == here.lower.tobytes().hex()
+    assert np.datetime64(out[2]) == here.timestamps[0]
+    loaded = jl.LSTMForecaster.load(path)
+    assert loaded.get_params() == fitted.get_params() and loaded.metrics_ == fitted.metrics_
+
+
+def test_metadata_records_real_losses_and_versions(fitted, tmp_path):
+    import json
+
+    fitted.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
+    assert meta["model"] == "LSTMForecaster" and meta["symbol"] == "BTCUSD"
+    assert meta["format_version"] == 1 and meta["library_version"] == jl.__version__
+    assert meta["config"]["hidden_size"] == 8 and meta["encoding"]["target"] == "minmax"
+    assert meta["data"]["interval_seconds"] == 3600
+    assert meta["metrics"]["final_train_loss"] > 0 and "accuracy" not in json.dumps(meta)
+    assert len(meta["history"]["train_loss"]) == meta["metrics"]["epochs_run"]
+
+
+def test_json_export_round_trip(fitted, tmp_path):
+    text = fitted.to_json(tmp_path / "model.json")
+    again = jl.LSTMForecaster.from_json(text)
+    from_file = jl.LSTMForecaster.from_json(tmp_path / "model.json")
+    for m in (again, from_file):
+        np.testing.assert_array_equal(m.forecast("4h").predicted, fitted.forecast("4h").predicted)
+
+
+def test_format_versions_refused(fitted, tmp_path):
+    import json
+
+    for version in (0, 2):
+        path = tmp_path / f"v{version}"
+        fitted.save(path)
+        meta_file = path / "metadata.json"
+        meta = json.loads(meta_file.read_text())
+        meta["format_version"] = version
+        meta_file.write_text(json.dumps(meta))
+        with pytest.raises(ValueError, match="format_version"):
+            jl.LSTMForecaster.load(path)
+    doc = json.loads(fitted.to_json())
+    doc["format_version"] = 9
+    with pytest.raises(ValueError, match="format_version"):
+        jl.LSTMForecaster.from_json(json.dumps(doc))
+
+
+def test_damaged_and_missing_models(fitted, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        jl.LSTMForecaster.load(tmp_path / "nothing")
+    path = fitted.save(tmp_path / "m")
+    (path / "metadata.json").write_text("{not json")
+    with pytest.raises(ValueError):
+        jl.LSTMForecaster.load(path)
+    with pytest.raises(ValueError, match="LSTMForecaster"):
+        jl.LSTMForecaster.from_json('{"format": "something else"}')
+
+
+@pytest.mark.parametrize(
+    "data,err,match",
+    [
+        ([1.0, 2.0, float("nan")] * 10, ValueError, "finite"),
+        ([1.0, 2.0, float("inf")] * 10, ValueError, "finite"),
+        ([], ValueError, "data"),
+        (list(range(1, 11)), ValueError, "at least 11"),
+        ("prices", TypeError, "data"),
+        (np.ones((20, 2, 2)), ValueError, "data"),
+        ([1.0, -2.0] * 10, ValueError, "positive"),
+    ],
+)
+def test_bad_fit_inputs(data, err, match):
+    with pytest.raises(err, match=match):
+        jl.LSTMForecaster(**SMALL).fit(data)
+
+
+def test_bad_prediction_inputs(fitted, demo):
+    with pytest.raises(ValueError, match="sequence_length=10"):
+        fitted.predict_multi_step(demo.close[-11:], 3)
+    with pytest.raises(ValueError, match="at least 10"):
+        fitted.predict(demo.close[-5:])
+    with pytest.raises(ValueError, match="finite"):
+        fitted.predict(np.full(10, np.nan))
+    with pytest.raises(ValueError, match="steps"):
+        fitted.predict_multi_step(demo.close[-10:], 0)
+    with pytest.raises(ValueError, match="horizon"):
+        fitted.forecast("2h")
+    with pytest.raises(ValueError, match="exactly one"):
+        fitted.forecast()
+    with pytest.raises(RuntimeError, match="fit"):
+        jl.LSTMForecaster().forecast("1h")
+
+
+@pytest.mark.parametrize(
+    "kwargs,err,name",
+    [
+        (dict(hidden_size=0), ValueError, "hidden_size"),
+        (dict(sequence_length=1), ValueError, "sequence_length"),
+        (dict(learning_rate=0.0), ValueError, "learning_rate"),
+        (dict(epochs=2.5), TypeError, "epochs"),
+        (dict(early_stopping="yes"), TypeError, "early_stopping"),
+        (dict(target="levels"), ValueError, "target"),
+        (dict(validation_fraction=1.0), ValueError, "validation_fraction"),
+        (dict(symbol=3), TypeError, "symbol"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs, err, name):
+    with pytest.raises(err, match=name):
+        jl.LSTMForecaster(**kwargs)
+
+
+def test_progress_bar_only_when_asked(demo, capsys):
+    jl.LSTMForecaster(**dict(SMALL, epochs=3)).fit(demo.close[-120:])
+    assert capsys.readouterr().err == ""
+    jl.LSTMForecaster(**dict(SMALL, epochs=3)).fit(demo.close[-120:], verbose=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err or "epoch" in err
