@@ -1,0 +1,86 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jaxlstm import cli
+
+FAST = ["--epochs", "3", "--hidden-size", "4", "--candles", "120", "--quiet"]
+
+
+@pytest.fixture()
+def models(tmp_path):
+    return str(tmp_path / "models")
+
+
+def run(args, capsys):
+    code = cli.main(["--no-compile-cache", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_forecast_on_demo_data_prints_a_table(models, capsys):
+    code, out, err = run(["forecast", "--horizon", "4h", "--models", models, *FAST], capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert "BTCUSD" in lines[0] and "95%" in lines[0]
+    assert lines[2].startswith("2019-10-17 10:00") and len(lines) == 2 + 4
+
+
+def test_forecast_json_and_plot(models, tmp_path, capsys):
+    png = tmp_path / "fc.png"
+    code, out, err = run(["forecast", "--horizon", "1d", "--models", models, "--json", "--plot", str(png), *FAST], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["symbol"] == "BTCUSD" and len(doc["predictions"]) == 24
+    assert set(doc["predictions"][0]) == {"timestamp", "predicted", "lower", "upper", "confidence"}
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_then_info_then_cached_forecast(models, capsys, tmp_path):
+    data = os.path.join(os.path.dirname(cli.__file__), "demo", "Coinbase_BTCUSD_1h.csv")
+    code, out, err = run(["train", "--data", data, "--symbol", "BTC/USD", "--models", models, *FAST], capsys)
+    assert code == 0, err
+    assert "saved to" in out
+    code, out, _ = run(["info", "--models", models, "--json"], capsys)
+    rows = json.loads(out)
+    assert rows[0]["symbol"] == "BTC/USD" and rows[0]["fresh"] is True
+    code, out, _ = run(["forecast", "--horizon", "1h", "--data", data, "--symbol", "BTC/USD", "--models", models, "--model", "auto", "--json"], capsys)
+    assert code == 0 and json.loads(out)["model"] == "lstm"
+    code, out, _ = run(["forecast", "--horizon", "1h", "--symbol", "NEW", "--models", models, "--model", "auto", "--json"], capsys)
+    assert code == 0 and json.loads(out)["model"] == "hybrid"
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["forecast", "--horizon", "2h"], "invalid choice"),
+        (["forecast", "--horizon", "1d", "--data", "/no/such/file.csv"], "no such file"),
+        (["forecast", "--horizon", "1d", "--epochs", "0"], "positive integer"),
+        (["train", "--symbol", "X"], "--data"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args, needle, capsys, models):
+    if args[0] == "forecast":
+        args = [*args, "--models", models]
+    try:
+        code = cli.main(["--no-compile-cache", *args])
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_bad_csv_is_one_line_error(tmp_path, capsys, models):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,open,high,low,close,volume\n1,1,1,1,abc,1\n")
+    code, _, err = run(["forecast", "--horizon", "1h", "--data", str(bad), "--symbol", "X", "--models", models], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "close" in err
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([sys.executable, "-m", "jaxlstm.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "forecast" in out.stdout
