@@ -7,6 +7,16 @@ wraps it for prices in, prices out.
 
 __version__ = "0.1.0"
 
+from jaxlstm._src.compilation_cache import (
+    disable_compilation_cache,
+    enable_compilation_cache,
+    enable_from_environment as _enable_compilation_cache_from_environment,
+)
+
+# New processes reuse compiled training and forecast code (see compilation_cache for
+# the folder and how to turn it off: JAXLSTM_COMPILATION_CACHE=0).
+_enable_compilation_cache_from_environment()
+
 from jaxlstm import baselines, data, metrics
 
 from jaxlstm._src.cache import ModelCache
@@ -29,6 +39,8 @@ from jaxlstm._src.train import (
 from jaxlstm._src.windows import sliding_windows
 
 __all__ = [
+    "disable_compilation_cache",
+    "enable_compilation_cache",
     "Forecast",
     "LSTMForecaster",
     "ModelCache",
