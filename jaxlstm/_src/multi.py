@@ -4,7 +4,8 @@
 every symbol keeps its own params, optimiser state, shuffling key, epoch counter and early
 stopping. A vmapped ``lax.while_loop`` runs until the last model stops; the body still
 computes for a model that has stopped, but its state is selected back unchanged, so a
-stopped model ends exactly as if it had been trained alone.
+stopped model ends as if it had been trained alone (to float rounding: batching can
+reorder sums).
 
 Ragged data is padded: ``stack_windows`` turns series of different lengths into
 ``[S, n_max, ...]`` arrays whose padding rows have weight 0. A zero-weight row adds nothing
@@ -22,7 +23,7 @@ count with dummy symbols (all weights 0) that are dropped from the result. Each 
 runs its own ``while_loop`` over its own block of symbols (``jax.shard_map``), so devices
 never synchronise between epochs and a device whose models have all stopped is done.
 
-Across hosts (untested beyond simulated devices on a single host): the same compiled code
+Running across hosts (untested beyond simulated devices on a single host): the same code
 runs under JAX's multi-controller model, with no engine of our own. On every host call
 ``jax.distributed.initialize()``, build the global mesh with
 ``jax.make_mesh((jax.device_count(),), ("symbols",), axis_types=(jax.sharding.AxisType.Auto,))``,

@@ -1,0 +1,313 @@
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlstm
+from jaxlstm._src import model, multi, train, windows
+
+TOL = 1e-5
+WINDOW = 5
+HIDDEN = 4
+
+
+def _series(lengths, seed=0):
+    """Sines of different periods; the third is noisy so its validation loss stalls early."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, length in enumerate(lengths):
+        t = np.arange(length)
+        clean = 0.5 + 0.4 * np.sin(2 * np.pi * t / (8 + 3 * i))
+        out.append((clean + [0.0, 0.02, 0.3][i % 3] * rng.normal(size=length)).astype(np.float32))
+    return out
+
+
+def _stacked_params(num, seed=1):
+    cfg = model.LSTMConfig(hidden_size=HIDDEN)
+    each = [model.init_params(k, cfg) for k in jax.random.split(jax.random.key(seed), num)]
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *each)
+
+
+def _row(tree, s):
+    return jax.tree.map(lambda a: a[s], tree)
+
+
+def _assert_params_close(a, b, tol=TOL):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=tol, rtol=0)
+
+
+def _assert_matches_alone(many, s, alone):
+    _assert_params_close(_row(many.params, s), alone.params)
+    run = alone.epochs_run
+    assert many.epochs_run[s] == run
+    assert many.best_epoch[s] == alone.best_epoch
+    assert many.stop_reason[s] == alone.stop_reason
+    np.testing.assert_allclose(many.train_loss[s, :run], alone.train_loss, atol=TOL, rtol=0)
+    assert np.all(np.isnan(many.train_loss[s, run:])) and np.all(np.isnan(many.val_loss[s, run:]))
+    np.testing.assert_allclose(many.val_loss[s, :run], alone.val_loss, atol=TOL, rtol=0)
+
+
+# ------------------------------------------------------------------------ stack_windows
+
+
+def test_stack_windows_pads_and_splits_chronologically():
+    series = _series((47, 40, 33))
+    data = multi.stack_windows(series, WINDOW, 0.2)
+    counts = np.array([len(s) - WINDOW for s in series])
+    np.testing.assert_array_equal(data.n_val, np.maximum(1, np.round(0.2 * counts)))
+    np.testing.assert_array_equal(data.n_train + data.n_val, counts)
+    n_max, m_max = data.n_train.max(), data.n_val.max()
+    assert data.xs.shape == (3, n_max, WINDOW, 1) and data.ys.shape == (3, n_max, 1)
+    assert data.xs_val.shape == (3, m_max, WINDOW, 1) and data.ys_val.shape == (3, m_max, 1)
+    for s, values in enumerate(series):
+        xs, ys = windows.sliding_windows(jnp.asarray(values), WINDOW)
+        n, m = data.n_train[s], data.n_val[s]
+        np.testing.assert_array_equal(data.xs[s, :n], xs[:n])
+        np.testing.assert_array_equal(data.ys[s, :n], ys[:n])
+        np.testing.assert_array_equal(data.xs_val[s, :m], xs[n:])
+        np.testing.assert_array_equal(data.ys_val[s, :m], ys[n:])
+        np.testing.assert_array_equal(data.weights[s], np.arange(n_max) < n)
+        np.testing.assert_array_equal(data.weights_val[s], np.arange(m_max) < m)
+        assert not data.xs[s, n:].any() and not data.xs_val[s, m:].any()
+
+
+def test_stack_windows_keeps_one_validation_row_and_rejects_short_series():
+    data = multi.stack_windows([np.linspace(0, 1, 8), np.linspace(0, 1, 30)], WINDOW, 0.01)
+    np.testing.assert_array_equal(data.n_val, [1, 1])
+    with pytest.raises(ValueError, match=r"series_list\[1\]"):
+        multi.stack_windows([np.zeros(20), np.zeros(WINDOW + 1)], WINDOW, 0.2)
+    with pytest.raises(ValueError, match=r"series_list\[0\]"):
+        multi.stack_windows([np.zeros((20, 2))], WINDOW, 0.2)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        multi.stack_windows([np.zeros(20)], WINDOW, 1.0)
+    with pytest.raises(ValueError, match="series_list"):
+        multi.stack_windows([], WINDOW, 0.2)
+
+
+# ------------------------------------------------------------- equality with lone training
+
+# One minibatch per epoch (batch_size >= n_max): padding then changes neither the batches
+# nor the loss, so every symbol must match its lone, unpadded run.
+ONE_BATCH = train.TrainConfig(learning_rate=3e-2, epochs=15, batch_size=64, patience=2)
+
+
+@pytest.fixture(scope="module")
+def ragged():
+    series = _series((47, 40, 33))
+    data = multi.stack_windows(series, WINDOW, 0.2)
+    keys = jax.random.split(jax.random.key(0), 3)
+    params = _stacked_params(3)
+    many = multi.train_many(keys, params, *data[:6], ONE_BATCH)
+    return data, keys, params, many
+
+
+def _alone(data, keys, params, s, cfg):
+    n, m = data.n_train[s], data.n_val[s]
+    val = (data.xs_val[s, :m], data.ys_val[s, :m])
+    return train.train(keys[s], _row(params, s), data.xs[s, :n], data.ys[s, :n], cfg, validation_data=val)
+
+
+def test_ragged_symbols_match_training_each_alone(ragged):
+    data, keys, params, many = ragged
+    assert data.xs.shape[1] <= ONE_BATCH.batch_size
+    assert len(set(data.n_train)) == 3
+    for s in range(3):
+        _assert_matches_alone(many, s, _alone(data, keys, params, s, ONE_BATCH))
+
+
+def test_early_stopping_is_independent_per_symbol(ragged):
+    # The loop runs until the last model stops; the first to stop must stay frozen
+    # meanwhile, so it still equals its lone run, as does the last one.
+    data, keys, params, many = ragged
+    first, last = int(np.argmin(many.epochs_run)), int(np.argmax(many.epochs_run))
+    assert many.stop_reason[first] == "early_stopping"
+    assert many.epochs_run[first] < many.epochs_run[last]
+    for s in (first, last):
+        _assert_matches_alone(many, s, _alone(data, keys, params, s, ONE_BATCH))
+
+
+def test_symbol_without_validation_weight_monitors_its_training_loss(ragged):
+    data, keys, params, many = ragged
+    weights_val = data.weights_val.copy()
+    weights_val[1] = 0.0
+    args = list(data[:6])
+    args[5] = weights_val
+    mixed = multi.train_many(keys, params, *args, ONE_BATCH)
+    run, patience = int(mixed.epochs_run[1]), ONE_BATCH.patience
+    assert np.all(np.isnan(mixed.val_loss[1]))
+    # Monitoring does not change the updates: the same trajectory as with its validation rows ...
+    common = min(run, int(many.epochs_run[1]))
+    np.testing.assert_allclose(mixed.train_loss[1, :common], many.train_loss[1, :common], atol=TOL, rtol=0)
+    # ... but the stopping decision follows the training loss (strict improvement, so the
+    # first minimum), rather than stopping after `patience` epochs of a constant zero.
+    history = mixed.train_loss[1, :run]
+    assert mixed.best_epoch[1] == 1 + int(np.argmin(history))
+    assert run > patience + 1
+    if mixed.stop_reason[1] == "early_stopping":
+        assert run - mixed.best_epoch[1] == patience
+    else:
+        assert (mixed.stop_reason[1], run) == ("max_epochs", ONE_BATCH.epochs)
+    for s in (0, 2):
+        _assert_params_close(_row(mixed.params, s), _row(many.params, s), tol=0)
+        np.testing.assert_array_equal(mixed.val_loss[s], many.val_loss[s])
+
+
+def test_padding_rows_do_not_influence_training(ragged):
+    data, keys, params, many = ragged
+    rng = np.random.default_rng(5)
+    junk = [a.copy() for a in data[:6]]
+    for arr, counts in ((junk[0], data.n_train), (junk[1], data.n_train), (junk[3], data.n_val), (junk[4], data.n_val)):
+        for s in range(3):
+            arr[s, counts[s] :] = 100 * rng.normal(size=arr[s, counts[s] :].shape)
+    assert not np.array_equal(junk[0], data.xs) and not np.array_equal(junk[4], data.ys_val)
+    dirty = multi.train_many(keys, params, *junk, ONE_BATCH)
+    _assert_params_close(dirty.params, many.params)
+    np.testing.assert_allclose(dirty.train_loss, many.train_loss, atol=TOL, rtol=0)
+    np.testing.assert_allclose(dirty.val_loss, many.val_loss, atol=TOL, rtol=0)
+    np.testing.assert_array_equal(dirty.epochs_run, many.epochs_run)
+
+
+# ------------------------------------------------------------------------------ sharding
+
+# Equal lengths and several shuffled minibatches per epoch: with no padding rows every
+# symbol must match its lone run, sharded or not.
+SHARDED = dict(learning_rate=3e-2, epochs=8, batch_size=8, patience=2)
+
+_SHARDED_SCRIPT = r"""
+import json, sys
+import jax, jax.numpy as jnp, numpy as np
+from jaxlstm._src import model, multi, train
+
+inputs = np.load(sys.argv[1])
+cfg = train.TrainConfig(**json.loads(sys.argv[3]))
+data = [inputs[f"a{i}"] for i in range(6)]
+num = data[0].shape[0]
+mc = model.LSTMConfig(hidden_size=int(inputs["hidden"]))
+each = [model.init_params(k, mc) for k in jax.random.split(jax.random.key(1), num)]
+params = jax.tree.map(lambda *leaves: jnp.stack(leaves), *each)
+keys = jax.random.split(jax.random.key(0), num)
+six = multi.train_many(keys, params, *data, cfg)
+# Two real extra symbols (copies of symbols 0 and 1) in place of the two dummies.
+extend = lambda a: jnp.concatenate([a, a[:2]]) if isinstance(a, jax.Array) else np.concatenate([a, a[:2]])
+eight = multi.train_many(extend(keys), jax.tree.map(extend, params), *map(extend, data), cfg)
+leaf6, leaf8 = six.params["layers"][0]["w"], eight.params["layers"][0]["w"]
+report = {
+    "devices": jax.device_count(),
+    "devices6": sorted(str(d) for d in leaf6.sharding.device_set),
+    "shards8": sorted([str(sh.device), sh.index[0].start, sh.index[0].stop] for sh in leaf8.addressable_shards),
+    "stop6": six.stop_reason,
+}
+arrays = {f"p{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(six.params))}
+arrays.update({f"q{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(eight.params))})
+np.savez(sys.argv[2], train_loss=six.train_loss, val_loss=six.val_loss, epochs_run=six.epochs_run,
+         best_epoch=six.best_epoch, train_loss8=eight.train_loss, **arrays)
+print(json.dumps(report))
+"""
+
+
+def test_sharded_over_four_simulated_devices_matches_one_device(tmp_path):
+    num, length = 6, 30
+    data = multi.stack_windows(_series([length] * num, seed=3), 4, 0.25)
+    assert data.weights.all() and data.weights_val.all()
+    assert data.xs.shape[1] > 2 * SHARDED["batch_size"]
+    np.savez(tmp_path / "in.npz", hidden=HIDDEN, **{f"a{i}": a for i, a in enumerate(data[:6])})
+    root = str(pathlib.Path(jaxlstm.__file__).resolve().parents[1])
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS="--xla_force_host_platform_device_count=4",
+    )
+    files = [str(tmp_path / "in.npz"), str(tmp_path / "out.npz")]
+    command = [sys.executable, "-c", _SHARDED_SCRIPT, *files, json.dumps(SHARDED)]
+    # The one-device reference (each symbol alone; one compile, as all share a shape) runs
+    # here while the child compiles.
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        cfg = train.TrainConfig(**SHARDED)
+        keys, params = jax.random.split(jax.random.key(0), num), _stacked_params(num)
+        alone = [_alone(data, keys, params, s, cfg) for s in range(num)]
+        stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 0, stderr
+    report = json.loads(stdout.strip().splitlines()[-1])
+    out = np.load(tmp_path / "out.npz")
+    assert jax.device_count() == 1 and report["devices"] == 4
+
+    # Padded to 8 = 4 x 2: the run spanned all four devices; the six kept symbols are
+    # sliced off the padded result (replicated, as a JAX array must tile evenly).
+    assert len(report["devices6"]) == 4
+    # Unpadded, the params stay sharded: each device holds its own two symbols.
+    assert sorted((start, stop) for _, start, stop in report["shards8"]) == [(0, 2), (2, 4), (4, 6), (6, 8)]
+    assert len({device for device, _, _ in report["shards8"]}) == 4
+
+    many = multi.ManyTrainResult(
+        params=[out[f"p{i}"] for i in range(len(jax.tree.leaves(params)))],
+        train_loss=out["train_loss"],
+        val_loss=out["val_loss"],
+        epochs_run=out["epochs_run"],
+        best_epoch=out["best_epoch"],
+        stop_reason=report["stop6"],
+    )
+    treedef = jax.tree.structure(params)
+    many = many._replace(params=jax.tree.unflatten(treedef, many.params))
+    for s in range(num):
+        _assert_matches_alone(many, s, alone[s])
+    assert len(set(many.epochs_run.tolist())) >= 2
+    for i in range(treedef.num_leaves):
+        # Real symbols on the fourth device instead of dummies change nothing for the first
+        # six, and a symbol's copy on another device trains identically.
+        np.testing.assert_array_equal(out[f"q{i}"][:num], out[f"p{i}"])
+        np.testing.assert_allclose(out[f"q{i}"][num:], out[f"p{i}"][:2], atol=TOL, rtol=0)
+    np.testing.assert_allclose(out["train_loss8"][num:], out["train_loss"][:2], atol=TOL, rtol=0)
+
+
+# ---------------------------------------------------------------------------- bad inputs
+
+
+@pytest.fixture(scope="module")
+def small():
+    data = multi.stack_windows(_series((20, 24)), WINDOW, 0.25)
+    return jax.random.split(jax.random.key(0), 2), _stacked_params(2), list(data[:6])
+
+
+@pytest.mark.parametrize(
+    "index, name, change",
+    [
+        (0, "xs", lambda a: a[:1]),
+        (1, "ys", lambda a: a[:1]),
+        (2, "weights", lambda a: np.concatenate([a, a[:1]])),
+        (3, "xs_val", lambda a: a[:1]),
+        (5, "weights_val", lambda a: a[:, :-1]),
+        (0, "xs", lambda a: a[0]),
+        (1, "ys", lambda a: a[..., None]),
+        (3, "xs_val", lambda a: a[:, :, :-1]),
+        (2, "weights", lambda a: -a),
+        (0, "xs", lambda a: np.where(a > 0.5, np.nan, a)),
+    ],
+)
+def test_bad_arrays_raise_value_error_naming_the_argument(small, index, name, change):
+    keys, params, data = small
+    data = list(data)
+    data[index] = change(data[index])
+    with pytest.raises(ValueError, match=rf"^{name}\b"):
+        multi.train_many(keys, params, *data, ONE_BATCH)
+
+
+def test_bad_keys_and_params_are_refused(small):
+    keys, params, data = small
+    with pytest.raises(ValueError, match="keys"):
+        multi.train_many(keys.reshape(2, 1), params, *data, ONE_BATCH)
+    with pytest.raises(ValueError, match=r"^params\[.*S=1"):
+        multi.train_many(keys[:1], params, *data, ONE_BATCH)
+    with pytest.raises(ValueError, match="params"):
+        multi.train_many(keys, _row(params, 0), *data, ONE_BATCH)
+    with pytest.raises(TypeError, match="keys"):
+        multi.train_many(jax.random.key_data(keys), params, *data, ONE_BATCH)
+    with pytest.raises(TypeError, match="cfg"):
+        multi.train_many(keys, params, *data, {"epochs": 3})
