@@ -24,6 +24,7 @@ from jaxlstm._src.cell import LSTMCarry, glorot_uniform, init_lstm_layer, lstm_s
 from jaxlstm._src.forecast import Forecast
 from jaxlstm._src.forecaster import LSTMForecaster
 from jaxlstm._src.interop import params_from_torch, params_to_torch
+from jaxlstm._src.multi import ManyTrainResult, StackedWindows, stack_windows, train_many
 from jaxlstm._src.model import LSTMConfig, apply, config_of, init_params, predict_multi_step
 from jaxlstm._src.scaling import MinMaxScaler, fit_scaler, inverse_transform, transform
 from jaxlstm._src.train import (
@@ -43,6 +44,8 @@ __all__ = [
     "enable_compilation_cache",
     "Forecast",
     "LSTMForecaster",
+    "ManyTrainResult",
+    "StackedWindows",
     "ModelCache",
     "LSTMCarry",
     "LSTMConfig",
@@ -65,7 +68,9 @@ __all__ = [
     "predict_multi_step",
     "run_epoch",
     "sliding_windows",
+    "stack_windows",
     "train",
+    "train_many",
     "train_step",
     "transform",
     "zero_carry",

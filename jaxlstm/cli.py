@@ -78,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--json", action="store_true", help="print JSON instead of a table")
     forecast.add_argument("--plot", metavar="PNG", help="write a chart of recent prices and the forecast band")
 
+    evaluate = sub.add_parser("evaluate", help="walk-forward backtest against the naive forecast")
+    evaluate.add_argument("--data", help="OHLCV CSV file (default: the bundled demo data)")
+    evaluate.add_argument("--horizon", required=True, choices=HORIZONS)
+    evaluate.add_argument("--origins", type=_positive_int, default=50, help="forecast origins, spread evenly (default 50)")
+    evaluate.add_argument("--train-size", type=_positive_int, default=500, help="prices each fit sees (default 500)")
+    evaluate.add_argument("--models", default="lstm,hybrid,naive", help="comma-separated: lstm, hybrid, naive, drift")
+    evaluate.add_argument("--epochs", type=_positive_int, default=100)
+    evaluate.add_argument("--hidden-size", type=_positive_int, default=32)
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", action="store_true")
+
     info = sub.add_parser("info", help="list the saved models")
     info.add_argument("--models", default=None)
     info.add_argument("--json", action="store_true")
@@ -257,6 +268,30 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from jaxlstm._src import evaluation, horizons, market_data
+
+    ohlcv = market_data.load_demo() if args.data is None else market_data.load_ohlcv(args.data)
+    steps = horizons.horizon_to_steps(args.horizon, market_data.infer_interval(ohlcv.timestamps))
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    factories = evaluation.make_forecasters(names, hidden_size=args.hidden_size, epochs=args.epochs, seed=args.seed)
+    last = len(ohlcv) - steps
+    if last < args.train_size:
+        raise UsageError(
+            f"--train-size {args.train_size} plus a {steps}-step horizon needs more than the {len(ohlcv)} candles given"
+        )
+    count = min(args.origins, last - args.train_size + 1)
+    origins = np.unique(np.linspace(args.train_size, last, count).round().astype(int))
+    result = evaluation.backtest(ohlcv.close, factories, train_size=args.train_size, horizon=steps, origins=list(origins))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=float))
+    else:
+        print(result.to_markdown(per_step=False))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jaxlstm`` console script; returns the exit code."""
     parser = build_parser()
@@ -265,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from jaxlstm._src.compilation_cache import enable_from_environment
 
         enable_from_environment()
-    commands = {"train": cmd_train, "forecast": cmd_forecast, "info": cmd_info}
+    commands = {"train": cmd_train, "forecast": cmd_forecast, "info": cmd_info, "evaluate": cmd_evaluate}
     try:
         return commands[args.command](args)
     except (UsageError, ValueError, TypeError, FileNotFoundError, RuntimeError, OSError) as err:

@@ -84,3 +84,18 @@ def test_bad_csv_is_one_line_error(tmp_path, capsys, models):
 def test_console_script_is_installed():
     out = subprocess.run([sys.executable, "-m", "jaxlstm.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "forecast" in out.stdout
+
+
+def test_evaluate_prints_a_backtest_table_with_naive(capsys):
+    code, out, err = run(["evaluate", "--horizon", "4h", "--origins", "3", "--train-size", "150", "--epochs", "2", "--hidden-size", "4", "--models", "lstm,drift"], capsys)
+    assert code == 0, err
+    assert "3 origins" in out and "| naive | 1 |" in out and "| lstm |" in out and "| drift |" in out
+    code, out, _ = run(["evaluate", "--horizon", "1h", "--origins", "2", "--train-size", "150", "--models", "naive", "--json"], capsys)
+    assert code == 0 and "naive" in json.loads(out)["models"]
+
+
+def test_evaluate_bad_arguments(capsys):
+    code, _, err = run(["evaluate", "--horizon", "1d", "--models", "lstm,prophet"], capsys)
+    assert code == 2 and "prophet" in err
+    code, _, err = run(["evaluate", "--horizon", "7d", "--train-size", "5000"], capsys)
+    assert code == 2 and "train-size" in err

@@ -20,7 +20,8 @@ def demo():
 
 @pytest.fixture(scope="module")
 def fitted(demo):
-    return jl.LSTMForecaster(**SMALL, symbol="BTCUSD").fit(demo.to_pandas()["close"][-300:])
+    # The seed's min-max encoding: the tests below check its scaler by hand.
+    return jl.LSTMForecaster(**SMALL, target="minmax", symbol="BTCUSD").fit(demo.to_pandas()["close"][-300:])
 
 
 def test_constructor_defaults_are_the_seeds():
@@ -28,6 +29,7 @@ def test_constructor_defaults_are_the_seeds():
     p = m.get_params()
     assert (p["hidden_size"], p["sequence_length"], p["learning_rate"], p["epochs"], p["batch_size"]) == (32, 20, 1e-3, 100, 32)
     assert p["early_stopping"] is True and p["num_layers"] == 1 and p["seed"] == 0
+    assert p["target"] == "relative"  # chosen by the walk-forward backtests, see the README
 
 
 def test_fit_returns_self_and_records_history(fitted):
@@ -44,7 +46,7 @@ def test_scaler_is_fitted_on_training_prices_only(demo):
     # A spike in the validation tail must not move the min-max range.
     spiked = prices.copy()
     spiked[-5] = prices.max() * 3
-    m = jl.LSTMForecaster(**SMALL).fit(spiked)
+    m = jl.LSTMForecaster(**SMALL, target="minmax").fit(spiked)
     n_train = m.metrics_["n_train_windows"]
     train_prices = spiked[: n_train + SMALL["sequence_length"]]
     assert m.encoding_["data_min"] == train_prices.min()
@@ -72,9 +74,12 @@ def test_forecast_horizons_timestamps_and_intervals(fitted, demo):
         assert np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
         assert fc.timestamps[0] == demo.timestamps[-1] + np.timedelta64(1, "h")
         assert np.all(np.diff(fc.timestamps) == np.timedelta64(1, "h"))
+    # The seed's band widens with the horizon; the default conformal band follows the
+    # model's own held-back errors, whatever shape they have.
+    band = fitted.forecast("1d", interval_method="volatility")
+    assert np.all(np.diff(band.upper - band.lower) > 0)
     fc = fitted.forecast("1d")
-    widths = fc.upper - fc.lower
-    assert np.all(np.diff(widths) > 0)
+    assert fitted.interval_offsets(24)[2].startswith("conformal")
     frame = fc.to_pandas()
     assert list(frame.columns) == ["predicted", "lower", "upper"] and len(frame) == 24
     d = fc.to_dict()
@@ -108,10 +113,12 @@ def test_same_seed_same_model_different_seed_differs(demo):
 
 
 def test_relative_target_and_constant_series():
-    m = jl.LSTMForecaster(**SMALL, target="relative").fit(100 * np.exp(np.cumsum(np.full(120, 0.01))))
+    m = jl.LSTMForecaster(**SMALL).fit(100 * np.exp(np.cumsum(np.full(120, 0.01))))
+    # Constant returns have no spread (only rounding noise): a unit scale, not a blow-up.
+    assert m.encoding_ == {"log_return_std": 1.0}
     fc = m.forecast(steps=5)
     assert np.all(np.isfinite(fc.predicted))
-    flat = jl.LSTMForecaster(**SMALL).fit(np.full(120, 42.0))
+    flat = jl.LSTMForecaster(**SMALL, target="minmax").fit(np.full(120, 42.0))
     fc = flat.forecast(steps=4)
     assert np.all(np.isfinite(fc.predicted)) and np.all(np.abs(fc.predicted - 42) < 5)
     assert np.all(fc.lower == fc.predicted)  # zero volatility: a zero-width band
@@ -252,3 +259,28 @@ def test_progress_bar_only_when_asked(demo, capsys):
     jl.LSTMForecaster(**dict(SMALL, epochs=3)).fit(demo.close[-120:], verbose=True)
     err = capsys.readouterr().err
     assert "3/3" in err or "epoch" in err
+
+
+def test_fit_many_trains_each_symbol_like_a_lone_fit(demo, tmp_path):
+    data = {"A": demo.to_pandas()["close"][-120:], "B": demo.close[-100:] * 2, "C": list(demo.close[-120:] / 3)}
+    models = jl.LSTMForecaster.fit_many(data, **SMALL)
+    assert list(models) == ["A", "B", "C"] and all(m.symbol == s for s, m in models.items())
+    lone = jl.LSTMForecaster(**SMALL).fit(demo.to_pandas()["close"][-120:])
+    # Same length as the longest series: same minibatches, same model (to float rounding).
+    np.testing.assert_allclose(models["A"].forecast(steps=5).predicted, lone.forecast(steps=5).predicted, rtol=1e-5)
+    assert models["A"].forecast("1h").timestamps[0] == demo.timestamps[-1] + np.timedelta64(1, "h")
+    # The shorter, padded series still learns its own scale and saves on its own.
+    assert models["B"].metrics_["n_train_windows"] + models["B"].metrics_["n_val_windows"] == 90
+    b = models["B"].forecast(steps=3).predicted
+    assert np.all(np.abs(b / (demo.close[-1] * 2) - 1) < 0.1)
+    models["B"].save(tmp_path / "B")
+    np.testing.assert_array_equal(jl.LSTMForecaster.load(tmp_path / "B").forecast(steps=3).predicted, b)
+
+
+def test_fit_many_bad_inputs(demo):
+    with pytest.raises(TypeError, match="mapping"):
+        jl.LSTMForecaster.fit_many([demo.close], **SMALL)
+    with pytest.raises(ValueError, match=r"data\['B'\]"):
+        jl.LSTMForecaster.fit_many({"A": demo.close[-120:], "B": [1.0, np.nan] * 30}, **SMALL)
+    with pytest.raises(TypeError, match="symbol"):
+        jl.LSTMForecaster.fit_many({"A": demo.close[-120:]}, symbol="X", **SMALL)

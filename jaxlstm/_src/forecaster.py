@@ -13,7 +13,7 @@ import os
 import pathlib
 import sys
 import threading
-from typing import Any, Self
+from typing import Any, Mapping, NamedTuple, Self, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -46,7 +46,7 @@ class _Settings:
     seed: int = 0
     patience: int = 10
     validation_fraction: float = 0.1
-    target: str = "minmax"
+    target: str = "relative"
     loss_threshold: float | None = None
 
     def __post_init__(self) -> None:
@@ -115,6 +115,19 @@ class _ProgressRelay:
 _PROGRESS = _ProgressRelay()
 
 
+class _Prepared(NamedTuple):
+    """Training inputs of one series: price windows, split, encoding and encoded arrays."""
+
+    windows: np.ndarray
+    following: np.ndarray
+    n_train: int
+    n_val: int
+    encoding: dict[str, float]
+    device_encoding: dict[str, jax.Array]
+    xs: jax.Array
+    ys: jax.Array
+
+
 def _price_windows(prices: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     """``[n - length, length]`` windows of ``prices`` and the ``[n - length]`` prices after them."""
     windows = np.lib.stride_tricks.sliding_window_view(prices[:-1], length)
@@ -137,8 +150,11 @@ class LSTMForecaster(BaseForecaster):
         seed: seeds initialisation and shuffling (same seed and data, same model).
         patience: see ``early_stopping``.
         validation_fraction: share of windows held back for early stopping.
-        target: ``"minmax"`` (the seed's min-max scaled price levels) or ``"relative"``
-            (log price relative to each window's last price); see ``targets``.
+        target: ``"relative"`` (default: log price relative to each window's last price,
+            scaled by the training log-return spread) or ``"minmax"`` (the seed's min-max
+            scaled price levels); see ``targets``. Walk-forward backtests
+            (``benchmarks/accuracy.py``) chose the default: min-max levels lost clearly to
+            the naive forecast on BTC/USD and to "relative" on every series tried.
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
 
@@ -150,6 +166,12 @@ class LSTMForecaster(BaseForecaster):
     """
 
     name = "lstm"
+    #: ``save`` stores the conformal calibration residuals, so a loaded model keeps its intervals.
+    _persists_calibration = True
+    #: ``_predict`` takes a ``[batch, time]`` stack of windows (one compiled call).
+    _vectorized_predict = True
+    #: Forecast steps whose calibration residuals a saved model keeps (the "7d" horizon).
+    _saved_calibration_steps = 168
 
     def __init__(
         self,
@@ -164,7 +186,7 @@ class LSTMForecaster(BaseForecaster):
         *,
         patience: int = 10,
         validation_fraction: float = 0.1,
-        target: str = "minmax",
+        target: str = "relative",
         loss_threshold: float | None = None,
         symbol: str | None = None,
     ) -> None:
@@ -258,30 +280,40 @@ class LSTMForecaster(BaseForecaster):
         n_val = int(n_windows * s.validation_fraction)
         return n_val if 1 <= n_val < n_windows else 0
 
-    def _fit_params(self, prices: np.ndarray, verbose: bool = False) -> None:
+    def _prepare(self, prices: np.ndarray) -> _Prepared:
+        """Windows, chronological split and the encoding fitted on the training part only."""
         s = self._settings
         windows, following = _price_windows(prices, s.sequence_length)
         n_val = self._split(windows.shape[0])
         n_train = windows.shape[0] - n_val
-        # The encoding sees only the prices of the training windows and their targets.
         encoding = targets.fit_encoding(s.target, prices[: n_train + s.sequence_length])
         device_encoding = {k: jnp.asarray(v, jnp.float32) for k, v in encoding.items()}
-        xs = _encode_windows(s.target, device_encoding, jnp.asarray(windows, jnp.float32))
-        ys = _encode_targets(s.target, device_encoding, jnp.asarray(windows, jnp.float32), jnp.asarray(following, jnp.float32))
+        device_windows = jnp.asarray(windows, jnp.float32)
+        xs = _encode_windows(s.target, device_encoding, device_windows)
+        ys = _encode_targets(s.target, device_encoding, device_windows, jnp.asarray(following, jnp.float32))
         if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
             raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
-        key_init, key_train = jax.random.split(jax.random.key(s.seed))
-        params = model_lib.init_params(key_init, self.model_config)
-        validation_data = (xs[n_train:], ys[n_train:]) if n_val else None
-        bar = _ProgressBar(s.epochs) if verbose else None
+        return _Prepared(windows, following, n_train, n_val, encoding, device_encoding, xs, ys)
+
+    def _initial_state(self) -> tuple[model_lib.Params, jax.Array]:
+        """Initial params and the shuffling key, both derived from ``seed``."""
+        key_init, key_train = jax.random.split(jax.random.key(self._settings.seed))
+        return model_lib.init_params(key_init, self.model_config), key_train
+
+    def _fit_params(self, prices: np.ndarray, verbose: bool = False) -> None:
+        prep = self._prepare(prices)
+        params, key_train = self._initial_state()
+        n = prep.n_train
+        validation_data = (prep.xs[n:], prep.ys[n:]) if prep.n_val else None
+        bar = _ProgressBar(self._settings.epochs) if verbose else None
         with _PROGRESS._lock:
             _PROGRESS.sink = bar
             try:
                 result = train_lib.train(
                     key_train,
                     params,
-                    xs[:n_train],
-                    ys[:n_train],
+                    prep.xs[:n],
+                    prep.ys[:n],
                     self.train_config,
                     validation_data=validation_data,
                     callback=_PROGRESS if verbose else None,
@@ -291,23 +323,103 @@ class LSTMForecaster(BaseForecaster):
                 _PROGRESS.sink = None
                 if bar is not None:
                     bar.close()
+        self._adopt(prep, result)
+
+    def _adopt(self, prep: _Prepared, result: train_lib.TrainResult) -> None:
+        """Takes over a finished training run's params, history and metrics."""
         if result.epochs_run == 0:
             raise ValueError("training diverged in the first epoch (non-finite loss); check the data and learning_rate")
+        n = prep.n_train
         self.params_ = result.params
-        self.encoding_ = encoding
-        self._device_encoding = device_encoding
+        self.encoding_ = prep.encoding
+        self._device_encoding = prep.device_encoding
         self.history_ = {"train_loss": result.train_loss, "val_loss": result.val_loss}
         self.metrics_ = {
             "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch,
             "stop_reason": result.stop_reason,
             "final_train_loss": float(result.train_loss[-1]),
-            "best_val_loss": float(np.min(result.val_loss)) if n_val else None,
-            "n_train_windows": int(n_train),
-            "n_val_windows": int(n_val),
-            **self._validation_errors(windows[n_train:], following[n_train:]),
+            "best_val_loss": float(np.min(result.val_loss)) if prep.n_val else None,
+            "n_train_windows": int(n),
+            "n_val_windows": int(prep.n_val),
+            **self._validation_errors(prep.windows[n:], prep.following[n:]),
         }
         self.trained_at_ = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+    @classmethod
+    def fit_many(
+        cls, data: Mapping[str, Any], *, devices: Sequence[jax.Device] | None = None, **settings: Any
+    ) -> dict[str, "LSTMForecaster"]:
+        """Fits one model per symbol in one compiled call (``vmap``; sharded over devices).
+
+        Every model gets the same settings (and so the same initial params and shuffling
+        key as a lone ``fit`` with that seed). Series of different lengths are padded with
+        zero-weight windows; a padded model sees its own windows in a different minibatch
+        schedule than a lone ``fit`` would, so its params differ slightly unless every
+        series has the same length.
+
+        Args:
+            data: ``{symbol: prices}``, each in any form ``fit`` accepts.
+            devices: devices to shard the symbols over (default: all visible devices).
+            **settings: constructor keywords shared by all models (``hidden_size``, ``epochs``...).
+
+        Returns:
+            ``{symbol: fitted LSTMForecaster}``, each saveable on its own.
+        """
+        from jaxlstm._src import market_data, multi
+
+        if not isinstance(data, Mapping) or not data:
+            raise TypeError(f"data must be a non-empty mapping of symbol -> prices, got {type(data).__name__}")
+        if "symbol" in settings:
+            raise TypeError("fit_many takes the symbols from data's keys, not from symbol=")
+        models, series, preps = {}, {}, {}
+        for symbol, item in data.items():
+            if not isinstance(symbol, str):
+                raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
+            model = cls(**settings, symbol=symbol)
+            name = f"data[{symbol!r}]"
+            prices, timestamps = market_data.as_price_series(item, name=name)
+            prices = model._check_prices(name, prices, model._min_fit_length, "to fit")
+            models[symbol], series[symbol], preps[symbol] = model, (prices, timestamps), model._prepare(prices)
+        first = next(iter(models.values()))
+        n_max = max(p.n_train for p in preps.values())
+        m_max = max(p.n_val for p in preps.values())
+
+        def padded(rows: jax.Array, count: int, width: int) -> np.ndarray:
+            out = np.zeros((width, *rows.shape[1:]), np.float32)
+            out[:count] = np.asarray(rows)
+            return out
+
+        def weights(count: int, width: int) -> np.ndarray:
+            return (np.arange(width) < count).astype(np.float32)
+
+        order = list(models)
+        stacked = [
+            np.stack([padded(preps[s].xs[: preps[s].n_train], preps[s].n_train, n_max) for s in order]),
+            np.stack([padded(preps[s].ys[: preps[s].n_train], preps[s].n_train, n_max) for s in order]),
+            np.stack([weights(preps[s].n_train, n_max) for s in order]),
+            np.stack([padded(preps[s].xs[preps[s].n_train :], preps[s].n_val, m_max) for s in order]),
+            np.stack([padded(preps[s].ys[preps[s].n_train :], preps[s].n_val, m_max) for s in order]),
+            np.stack([weights(preps[s].n_val, m_max) for s in order]),
+        ]
+        params, key_train = first._initial_state()
+        count = len(order)
+        params = jax.tree.map(lambda a: jnp.broadcast_to(a, (count, *a.shape)), params)
+        keys = jnp.stack([key_train] * count)
+        result = multi.train_many(keys, params, *stacked, first.train_config, devices=devices)
+        for i, symbol in enumerate(order):
+            runs = int(result.epochs_run[i])
+            lone = train_lib.TrainResult(
+                params=jax.tree.map(lambda a: jnp.asarray(np.asarray(a[i])), result.params),
+                train_loss=np.asarray(result.train_loss[i, :runs]),
+                val_loss=np.asarray(result.val_loss[i, :runs]) if preps[symbol].n_val else np.zeros((0,)),
+                epochs_run=runs,
+                best_epoch=int(result.best_epoch[i]),
+                stop_reason=result.stop_reason[i],
+            )
+            models[symbol]._adopt(preps[symbol], lone)
+            models[symbol]._adopt_series(*series[symbol])
+        return models
 
     def _validation_errors(self, windows: np.ndarray, following: np.ndarray) -> dict[str, float | None]:
         """One-step MAE in price units on the held-back windows, with naive's for scale."""
@@ -410,6 +522,11 @@ class LSTMForecaster(BaseForecaster):
             },
             "metrics": self.metrics_,
             "history": {k: [float(x) for x in v] for k, v in self.history_.items()},
+            "intervals": {
+                "method": self.interval_method,
+                "calibration": self.calibration,
+                "residuals": self.calibration_state(self._saved_calibration_steps),
+            },
         }
 
     @classmethod
@@ -441,6 +558,10 @@ class LSTMForecaster(BaseForecaster):
             forecaster.metrics_ = metadata.get("metrics")
             forecaster.history_ = {k: np.asarray(v, np.float64) for k, v in metadata.get("history", {}).items()}
             forecaster.trained_at_ = metadata.get("trained_at")
+            saved_intervals = metadata.get("intervals") or {}
+            forecaster.interval_method = saved_intervals.get("method")
+            forecaster.calibration = saved_intervals.get("calibration", forecaster.calibration)
+            forecaster.restore_calibration(saved_intervals.get("residuals", {}))
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{source} has invalid metadata: {err}") from None
         return forecaster

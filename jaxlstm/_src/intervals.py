@@ -1,23 +1,55 @@
 """Prediction intervals around point forecasts.
 
-``volatility_band`` is the seed's band made consistent: the half-width grows as
-``sigma * sqrt(i + 1) * z``, with ``sigma`` the standard deviation of one-step log
-returns of the training data, applied multiplicatively so that bounds stay positive.
+Two methods, both multiplicative (log space) so that bounds stay positive:
+
+* ``"volatility"``: the seed's band made consistent. The half-width grows as
+  ``z * sigma * sqrt(i + 1)``, with ``sigma`` the standard deviation of one-step log
+  returns of the training data and ``z`` the normal quantile. It assumes the forecast
+  errors are those of a Gaussian random walk, which real prices (fat tails) and
+  structured series (bounded errors) both violate.
+* ``"conformal"``: split-conformal calibration. The forecaster's own multi-step
+  forecasts are run from many origins on data its parameters were not fitted on; the
+  log-ratio residuals ``log(actual / predicted)`` of each horizon step give that step's
+  lower and upper quantiles, with the finite-sample correction that makes the coverage
+  at least the nominal one when residuals are exchangeable. With too few residuals per
+  step for a tail quantile, each step's residuals are divided by their root mean square
+  (a spread that a few dozen residuals do estimate) and these scores are pooled over the
+  steps into one pair of quantiles; with too few overall the volatility band is the
+  fallback.
+
+Everything here is a pure numpy function; ``base.BaseForecaster`` decides which
+residuals are out-of-sample.
 """
 
 from __future__ import annotations
 
+import math
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
 from jaxlstm._src import validation
+
+#: Names accepted by ``check_interval_method``.
+INTERVAL_METHODS: tuple[str, ...] = ("conformal", "volatility")
+
+#: Fewest residuals per step for per-step quantiles: with fewer, a 95% tail quantile is
+#: one of the few largest residuals and its step-to-step noise swamps the real shape.
+MIN_RESIDUALS_PER_STEP = 50
 
 
 def normal_quantile(confidence: float) -> float:
     """Two-sided standard-normal quantile: 1.959964 for ``confidence=0.95``."""
     confidence = validation.check_fraction("confidence", confidence)
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def check_interval_method(method: Any) -> str:
+    """Returns ``method`` if it names an interval method, else raises ``ValueError``."""
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"interval_method must be one of {INTERVAL_METHODS}, got {method!r}")
+    return method
 
 
 def log_return_volatility(prices: np.ndarray) -> float:
@@ -29,6 +61,37 @@ def log_return_volatility(prices: np.ndarray) -> float:
         raise ValueError("prices must be positive to measure log-return volatility")
     returns = np.diff(np.log(prices))
     return float(np.std(returns, ddof=1)) if returns.size > 1 else 0.0
+
+
+def volatility_offsets(steps: int, volatility: float, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Log offsets ``-/+ z * volatility * sqrt(i + 1)`` of the volatility band.
+
+    Args:
+        steps: forecast steps, >= 1.
+        volatility: per-step log-return standard deviation (>= 0).
+        confidence: nominal two-sided coverage in (0, 1).
+
+    Returns:
+        ``(lower, upper)`` log offsets, each ``[steps]``, ``lower <= 0 <= upper``.
+    """
+    steps = validation.check_positive_int("steps", steps)
+    volatility = validation.check_positive_float("volatility", volatility, allow_zero=True)
+    half = normal_quantile(confidence) * volatility * np.sqrt(np.arange(1, steps + 1))
+    return -half, half
+
+
+def apply_offsets(predicted: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds ``predicted * exp(lower)`` and ``predicted * exp(upper)``.
+
+    Args:
+        predicted: ``[..., steps]`` positive point forecasts.
+        lower, upper: ``[steps]`` (or broadcastable) log offsets.
+
+    Returns:
+        ``(lower, upper)`` bounds shaped like ``predicted``.
+    """
+    predicted = np.asarray(predicted, np.float64)
+    return predicted * np.exp(lower), predicted * np.exp(upper)
 
 
 def volatility_band(
@@ -45,7 +108,110 @@ def volatility_band(
         ``(lower, upper)``, each ``[steps]``.
     """
     predicted = validation.as_float_array("predicted", predicted, ndim=1)
-    volatility = validation.check_positive_float("volatility", volatility, allow_zero=True)
-    z = normal_quantile(confidence)
-    half = z * volatility * np.sqrt(np.arange(1, predicted.shape[0] + 1))
-    return predicted * np.exp(-half), predicted * np.exp(half)
+    lower, upper = volatility_offsets(predicted.shape[0], volatility, confidence)
+    return apply_offsets(predicted, lower, upper)
+
+
+def log_ratio_residuals(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Residuals ``log(actual / predicted)``, NaN where either is missing or not positive.
+
+    Args:
+        actual: ``[..., steps]`` observed prices, NaN where not observed.
+        predicted: ``[..., steps]`` forecasts of the same prices.
+
+    Returns:
+        ``[..., steps]`` float64 residuals.
+    """
+    actual = np.asarray(actual, np.float64)
+    predicted = np.asarray(predicted, np.float64)
+    ok = np.isfinite(actual) & np.isfinite(predicted) & (actual > 0) & (predicted > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ok, np.log(np.where(ok, actual, 1.0) / np.where(ok, predicted, 1.0)), np.nan)
+
+
+def min_residuals(confidence: float) -> int:
+    """Fewest residuals whose conformal ``confidence`` interval has finite ends.
+
+    The upper end is the ``ceil((n + 1) * (1 + confidence) / 2)``-th smallest of ``n``
+    residuals, which exists only once ``n >= 2 / (1 - confidence) - 1`` (39 at 0.95).
+    """
+    confidence = validation.check_fraction("confidence", confidence)
+    n = 1
+    while True:
+        lower, upper = _ranks(n, confidence)
+        if lower >= 1 and upper <= n:
+            return n
+        n += 1
+
+
+def _ranks(n: int, confidence: float) -> tuple[int, int]:
+    """1-based ranks of the lower and upper conformal quantiles among ``n`` sorted residuals."""
+    tail = (1.0 - confidence) / 2.0
+    # The tiny epsilons keep exact products such as 40 * 0.975 = 39 from rounding up to 40.
+    upper = math.ceil((n + 1) * (1.0 - tail) - 1e-9)
+    lower = math.floor((n + 1) * tail + 1e-9)
+    return lower, upper
+
+
+def _two_sided(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    values = np.sort(values)
+    lower, upper = _ranks(values.shape[0], confidence)
+    return float(values[lower - 1]), float(values[upper - 1])
+
+
+def conformal_offsets(
+    residuals: np.ndarray,
+    confidence: float = 0.95,
+    *,
+    min_per_step: int = MIN_RESIDUALS_PER_STEP,
+) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """Split-conformal log offsets per horizon step from out-of-sample residuals.
+
+    Per step ``i``, the lower and upper offsets are the ``floor((n + 1) * a)``-th and
+    ``ceil((n + 1) * (1 - a))``-th smallest of the ``n`` residuals of that step, with
+    ``a = (1 - confidence) / 2``: under exchangeability each tail is missed with
+    probability at most ``a``. This needs ``max(min_per_step, min_residuals(confidence))``
+    residuals at every step; otherwise the scores ``residual / rms_i`` of all steps, with
+    ``rms_i`` the root mean square of step ``i``'s residuals, are pooled into one pair of
+    quantiles scaled back by ``rms_i``: the shape over the horizon comes from the data (it
+    need not grow like a random walk's ``sqrt(i + 1)``) and the tail from all steps. Offsets are
+    clipped to ``lower <= 0 <= upper`` so that the interval always holds the forecast.
+
+    Args:
+        residuals: ``[origins, steps]`` log-ratio residuals, NaN where not observed.
+        confidence: nominal two-sided coverage in (0, 1).
+        min_per_step: fewest residuals per step for per-step quantiles.
+
+    Returns:
+        ``(lower [steps], upper [steps], method)`` with method ``"conformal"`` (per step)
+        or ``"conformal_pooled"``; ``None`` when even the pooled scores are too few.
+    """
+    confidence = validation.check_fraction("confidence", confidence)
+    residuals = np.asarray(residuals, np.float64)
+    if residuals.ndim != 2:
+        raise ValueError(f"residuals must be [origins, steps], got shape {residuals.shape}")
+    steps = residuals.shape[1]
+    need = max(int(min_per_step), min_residuals(confidence))
+    finite = np.isfinite(residuals)
+    counts = finite.sum(axis=0)
+    lower = np.zeros(steps)
+    upper = np.zeros(steps)
+    if steps and counts.min() >= need:
+        for i in range(steps):
+            lower[i], upper[i] = _two_sided(residuals[finite[:, i], i], confidence)
+        method = "conformal"
+    else:
+        # Every step needs residuals of its own to measure its spread.
+        if steps == 0 or counts.min() < 2 or finite.sum() < need:
+            return None
+        scale = np.sqrt(np.nanmean(np.square(residuals), axis=0))
+        spread = scale > 0
+        scores = (residuals[:, spread] / scale[spread])[finite[:, spread]]
+        # Steps whose residuals are all zero keep a zero-width interval and add no score.
+        if scores.size:
+            if scores.shape[0] < need:
+                return None
+            lo, hi = _two_sided(scores, confidence)
+            lower, upper = lo * scale, hi * scale
+        method = "conformal_pooled"
+    return np.minimum(lower, 0.0), np.maximum(upper, 0.0), method

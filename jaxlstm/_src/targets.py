@@ -45,7 +45,7 @@ def fit_encoding(target: Encoding, train_prices: np.ndarray) -> dict[str, float]
 
     Returns:
         ``{"data_min", "data_range"}`` for minmax, ``{"log_return_std"}`` for relative, as
-        Python floats (JSON-ready; a constant series gives range 1 / std 1).
+        Python floats (JSON-ready; a constant series gives range 1, constant returns std 1).
     """
     check_encoding(target)
     prices = np.asarray(train_prices, np.float64)
@@ -54,7 +54,9 @@ def fit_encoding(target: Encoding, train_prices: np.ndarray) -> dict[str, float]
         return {"data_min": float(scaler.data_min), "data_range": float(scaler.data_range)}
     returns = np.diff(np.log(prices))
     std = float(np.std(returns)) if returns.size > 1 else 0.0
-    return {"log_return_std": std if std > 0 else 1.0}
+    # Below ~1e-9 the spread is rounding noise of a constant-growth or flat series; dividing
+    # by it would blow the inputs up to 1e7 and more.
+    return {"log_return_std": std if std > 1e-9 else 1.0}
 
 
 def encode_windows(target: Encoding, state: EncodingState, windows: jax.Array) -> jax.Array:

@@ -1,0 +1,282 @@
+"""Tests for jaxlstm.evaluation: walk-forward backtests, no look-ahead, calibration, bad inputs."""
+
+from __future__ import annotations
+
+import functools
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+from jaxlstm import evaluation
+from jaxlstm._src import evaluation as evaluation_src
+from jaxlstm._src import intervals
+from jaxlstm._src.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
+from jaxlstm._src.forecaster import LSTMForecaster
+
+TINY_LSTM = dict(hidden_size=4, sequence_length=5, epochs=2, batch_size=16)
+
+
+def linear_series(n: int = 40) -> np.ndarray:
+    return 100.0 + np.arange(n, dtype=np.float64)
+
+
+# ----------------------------------------------------------------- hand-checkable numbers
+
+
+def test_naive_and_drift_on_a_linear_series():
+    series = linear_series()
+    result = evaluation.backtest(
+        series, {"drift": DriftForecaster}, train_size=10, horizon=3, origins=[10, 20], interval_method="volatility"
+    )
+    assert list(result.models) == ["naive", "drift"]
+    np.testing.assert_array_equal(result.origins, [10, 20])
+    np.testing.assert_array_equal(result.actual, [[110, 111, 112], [120, 121, 122]])
+    naive = result["naive"]
+    np.testing.assert_array_equal(naive.predicted, [[109] * 3, [119] * 3])
+    # Naive errors are 1, 2, 3 at both origins.
+    np.testing.assert_allclose(naive.per_origin["mae"], [2.0, 2.0])
+    np.testing.assert_allclose(naive.per_origin["rmse"], [np.sqrt(14 / 3)] * 2)
+    np.testing.assert_allclose(naive.per_origin["mape"][0], 100 * np.mean([1 / 110, 2 / 111, 3 / 112]))
+    np.testing.assert_allclose(naive.per_origin["smape"][1], 200 * np.mean([1 / 239, 2 / 240, 3 / 241]))
+    # The in-sample one-step naive MAE of a unit-slope line is 1, so MASE = MAE.
+    np.testing.assert_allclose(naive.per_origin["mase"], [2.0, 2.0])
+    # A flat forecast never moves the way the rising prices do.
+    np.testing.assert_array_equal(naive.per_origin["directional_accuracy"], [0.0, 0.0])
+    np.testing.assert_allclose(naive.mae_by_step, [1.0, 2.0, 3.0])
+    assert naive.metrics["relative_mae"] == 1.0 and naive.metrics["mae"] == 2.0
+    # Volatility band from each training window: sigma of its log returns.
+    sigma = intervals.log_return_volatility(series[:10])
+    lower, upper = intervals.volatility_band(np.full(3, 109.0), sigma, 0.95)
+    np.testing.assert_allclose(naive.lower[0], lower)
+    np.testing.assert_allclose(naive.upper[0], upper)
+    inside = (lower <= [110, 111, 112]) & ([110, 111, 112] <= upper)
+    assert naive.per_origin["coverage"][0] == inside.mean()
+    np.testing.assert_allclose(naive.per_origin["mean_width"][0], np.mean(upper - lower))
+    assert naive.interval_methods == ("volatility", "volatility")
+    # Drift extends the exact slope: perfect forecasts, intervals around them always cover.
+    drift = result["drift"]
+    np.testing.assert_allclose(drift.predicted, result.actual)
+    assert drift.metrics["mae"] < 1e-9 and drift.metrics["relative_mae"] < 1e-9
+    np.testing.assert_array_equal(drift.per_origin["directional_accuracy"], [1.0, 1.0])
+    np.testing.assert_array_equal(drift.coverage_by_step, [1.0, 1.0, 1.0])
+
+
+def test_default_origins_stride_and_report():
+    result = evaluation.backtest(linear_series(), ["naive", "drift"], train_size=10, horizon=3)
+    np.testing.assert_array_equal(result.origins, np.arange(10, 38, 3))
+    result = evaluation.backtest(linear_series(), ["drift"], train_size=10, horizon=3, stride=10)
+    np.testing.assert_array_equal(result.origins, [10, 20, 30])
+    doc = result.to_dict(per_origin=True)
+    json.dumps(doc, allow_nan=False)
+    assert doc["models"]["drift"]["metrics"]["relative_mae"] < 1e-9
+    assert len(doc["models"]["naive"]["coverage_by_step"]) == 3
+    text = result.to_markdown()
+    assert "| naive | 1 |" in text and "| drift |" in text and "Per horizon step" in text
+
+
+def test_timestamps_of_origins_are_kept():
+    import pandas as pd
+
+    index = pd.date_range("2024-01-01", periods=40, freq="h")
+    series = pd.Series(linear_series(), index=index)
+    result = evaluation.backtest(series, ["naive"], train_size=10, horizon=3, stride=10)
+    assert result.timestamps[0] == np.datetime64("2024-01-01T10:00", "ns")
+    assert result.to_dict()["origin_timestamps"][0] == "2024-01-01T10:00:00Z"
+
+
+# ----------------------------------------------------------------- no look-ahead
+
+
+def test_poisoned_future_changes_nothing_before_the_origin():
+    rng = np.random.default_rng(0)
+    clean = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 130)))
+    factories = {
+        "drift": DriftForecaster,
+        "hybrid": HybridForecaster,
+        "lstm": functools.partial(LSTMForecaster, **TINY_LSTM),  # min-max scaler: leaks if it sees the future
+    }
+    kwargs = dict(train_size=60, horizon=4, vectorize=False)
+    origins = [70, 100, 126]
+    reference = evaluation.backtest(clean, factories, origins=origins, **kwargs)
+    for i, t in enumerate(origins):
+        poisoned = clean.copy()
+        poisoned[t:] = 1e6 * (1.0 + rng.uniform(size=poisoned.shape[0] - t))
+        result = evaluation.backtest(poisoned, factories, origins=[t], **kwargs)
+        assert result.actual.min() > 1e5  # the evaluation target did see the garbage
+        for name in reference.models:
+            for field in ("predicted", "lower", "upper"):
+                np.testing.assert_array_equal(
+                    getattr(result[name], field)[0], getattr(reference[name], field)[i], err_msg=f"{name}.{field}"
+                )
+            assert result[name].interval_methods[0] == reference[name].interval_methods[i]
+            assert result[name].per_origin["coverage"][0] == 0.0
+
+
+def test_vectorized_lstm_equals_refitting_one_by_one():
+    rng = np.random.default_rng(1)
+    series = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 110)))
+    # Two seeds, calibrated on the held-back tail and on a head refit: every part of the fast path.
+    factories = {
+        "ensemble": evaluation.with_intervals(
+            functools.partial(evaluation.LSTMEnsemble, 2, **TINY_LSTM), calibration="both"
+        ),
+    }
+    kwargs = dict(train_size=80, horizon=3, origins=[80, 95, 107])
+    loop = evaluation.backtest(series, factories, vectorize=False, **kwargs)
+    fast = evaluation.backtest(series, factories, vectorize=True, **kwargs)
+    assert fast["ensemble"].vectorized and not loop["ensemble"].vectorized
+    assert fast["ensemble"].interval_methods == loop["ensemble"].interval_methods
+    for field in ("predicted", "lower", "upper"):
+        np.testing.assert_allclose(getattr(fast["ensemble"], field), getattr(loop["ensemble"], field), rtol=1e-6)
+
+
+def test_plain_lstm_factories_take_the_fast_path():
+    assert evaluation_src._lstm_spec(LSTMForecaster(seed=3)).seeds == (3,)
+    assert evaluation_src._lstm_spec(evaluation.LSTMEnsemble(3, seed=1)).seeds == (1, 2, 3)
+    assert evaluation_src._lstm_spec(evaluation.NaiveBlend(LSTMForecaster)) is None
+
+
+# ----------------------------------------------------------------- calibration
+
+
+def test_lstm_calibration_sources():
+    prices = evaluation.random_walk(300, seed=3).prices
+    model = LSTMForecaster(**TINY_LSTM).fit(prices)
+    # The held-back tail: one residual row per validation window, none past the fitted data.
+    n_val = model.metrics_["n_val_windows"]
+    assert model.calibration_residuals(4).shape == (n_val, 4)
+    assert model.calibration_residuals(4, "refit").shape == (150, 4)
+    model.calibration = "both"
+    lo, hi, method = model.interval_offsets(4, method="conformal")
+    bands = [
+        intervals.conformal_offsets(model.calibration_residuals(4, source), 0.95) for source in ("auto", "refit")
+    ]
+    np.testing.assert_allclose(lo, np.minimum(bands[0][0], bands[1][0]))
+    np.testing.assert_allclose(hi, np.maximum(bands[0][1], bands[1][1]))
+    assert method == f"{bands[0][2]}+{bands[1][2]}"
+
+
+def test_naive_blend_falls_back_to_naive_without_skill():
+    prices = evaluation.random_walk(300, seed=4).prices
+    blend = evaluation.NaiveBlend(DriftForecaster, steps=5, min_t=2.0).fit(prices)
+    assert blend.weight_ == 0.0 and blend.t_stat_ > -2.0
+    np.testing.assert_allclose(blend.forecast(steps=5).predicted, prices[-1])
+    trend = evaluation.trending(300, drift=0.01, noise=0.001, seed=4).prices
+    blend = evaluation.NaiveBlend(DriftForecaster, steps=5, min_t=2.0).fit(trend)
+    assert blend.weight_ > 0.9 and blend.t_stat_ < -2.0
+
+
+def test_conformal_intervals_cover_a_random_walk():
+    series = evaluation.random_walk(1500, volatility=0.01, seed=2).prices
+    result = evaluation.backtest(series, {"drift": DriftForecaster}, train_size=300, horizon=5, stride=4)
+    assert len(result.origins) >= 250
+    for name in ("naive", "drift"):
+        r = result[name]
+        assert set(r.interval_methods) == {"conformal"}
+        assert 0.9 <= r.metrics["coverage"] <= 0.99, (name, r.metrics["coverage"])
+        assert np.all(r.coverage_by_step >= 0.85), (name, r.coverage_by_step)
+
+
+# ----------------------------------------------------------------- names and bad inputs
+
+
+def test_make_forecasters_maps_names():
+    factories = evaluation.make_forecasters(["lstm", "hybrid", "naive", "drift"], hidden_size=8)
+    assert list(factories) == ["lstm", "hybrid", "naive", "drift"]
+    assert factories["lstm"]().get_params()["hidden_size"] == 8
+    assert isinstance(factories["hybrid"](), HybridForecaster)
+    assert isinstance(factories["naive"](), NaiveForecaster)
+
+
+@pytest.mark.parametrize("names", [["lstm", "arima"], ["prophet"]])
+def test_make_forecasters_rejects_unknown_names(names):
+    with pytest.raises(ValueError, match=r"valid names are \['lstm', 'hybrid', 'naive', 'drift'\]"):
+        evaluation.make_forecasters(names)
+    with pytest.raises(ValueError, match="unknown model"):
+        evaluation.backtest(linear_series(), names, train_size=10, horizon=3)
+
+
+def test_make_forecasters_checks_lstm_arguments_early():
+    with pytest.raises(ValueError, match="hidden_size"):
+        evaluation.make_forecasters(["lstm"], hidden_size=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(train_size=10, horizon=0), "horizon"),
+        (dict(train_size=1, horizon=3), "train_size"),
+        (dict(train_size=40, horizon=3), "train_size"),  # no room for a single origin
+        (dict(train_size=10, horizon=3, origins=[5]), "origins"),
+        (dict(train_size=10, horizon=3, origins=[38]), "origins"),
+        (dict(train_size=10, horizon=3, origins=[20, 15]), "origins"),
+        (dict(train_size=10, horizon=3, origins=[]), "origins"),
+        (dict(train_size=10, horizon=3, origins=[12], stride=2), "stride"),
+        (dict(train_size=10, horizon=3, stride=0), "stride"),
+        (dict(train_size=10, horizon=3, confidence=1.5), "confidence"),
+        (dict(train_size=10, horizon=3, interval_method="wide"), "interval_method"),
+        (dict(train_size=10, horizon=3, calibration="never"), "calibration"),
+    ],
+)
+def test_bad_arguments_name_themselves(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        evaluation.backtest(linear_series(), ["naive"], **kwargs)
+
+
+def test_train_size_too_small_for_the_lstm():
+    with pytest.raises(ValueError, match=r"train_size must be at least 21 for model 'lstm'"):
+        evaluation.backtest(linear_series(), evaluation.make_forecasters(["lstm"]), train_size=15, horizon=3)
+
+
+def test_factories_must_make_forecasters():
+    with pytest.raises(TypeError, match="must return a forecaster"):
+        evaluation.backtest(linear_series(), {"bad": lambda: object()}, train_size=10, horizon=3)
+
+
+# ----------------------------------------------------------------- experimental models and generators
+
+
+def test_direct_lstm_forecasts_up_to_its_steps():
+    prices = evaluation.seasonal(200, period=12, seed=3).prices
+    model = evaluation.DirectLSTMForecaster(steps=6, **TINY_LSTM).fit(prices)
+    fc = model.forecast(steps=6)
+    assert len(fc) == 6 and np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
+    # The held-back tail starts after the last training target: n_val + steps - 1 prices.
+    n_windows = 200 - 5 - 6 + 1
+    assert model._holdout_size() == int(n_windows * 0.1) + 5
+    with pytest.raises(ValueError, match="steps must be <= 6"):
+        model.predict_multi_step(prices[-5:], 7)
+
+
+def test_generators_are_seeded_and_oracles_match_their_structure():
+    a, b = evaluation.trending(100, seed=1), evaluation.trending(100, seed=1)
+    np.testing.assert_array_equal(a.prices, b.prices)
+    assert not np.array_equal(a.prices, evaluation.trending(100, seed=2).prices)
+    np.testing.assert_allclose(a.oracle(50, 3), 100.0 * np.exp(0.0015 * np.arange(50, 53)))
+    for make in (evaluation.random_walk, evaluation.seasonal, evaluation.mean_reverting):
+        series = make(300, seed=0)
+        assert series.prices.shape == (300,) and np.all(series.prices > 0)
+        assert series.oracle(300, 4).shape == (4,)
+    with pytest.raises(ValueError, match="origin"):
+        a.oracle(101, 2)
+
+
+# ----------------------------------------------------------------- benchmark smoke test
+
+
+def test_accuracy_benchmark_quick_mode(tmp_path):
+    root = pathlib.Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    try:
+        from benchmarks import accuracy
+    finally:
+        sys.path.remove(str(root))
+    args = ["--quick", "--quiet", "--out", str(tmp_path), "--datasets", "seasonal", "--models", "hybrid,lstm_relative"]
+    assert accuracy.main(args) == 0
+    doc = json.loads((tmp_path / "accuracy_quick.json").read_text())
+    assert set(doc["datasets"]["seasonal"]["backtest"]["models"]) == {"naive", "hybrid", "lstm_relative"}
+    assert "oracle" in doc["datasets"]["seasonal"]
+    assert "Relative MAE" in (tmp_path / "accuracy_quick.md").read_text()

@@ -1,0 +1,209 @@
+"""Tests for the prediction intervals: volatility band, split-conformal offsets and their use in forecast()."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jaxlstm._src import base, intervals
+from jaxlstm._src.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
+from jaxlstm._src.synthetic import mean_reverting, random_walk
+
+# ----------------------------------------------------------------- volatility band
+
+
+def test_volatility_offsets_match_band():
+    predicted = np.array([100.0, 101.0, 102.0])
+    lower, upper = intervals.volatility_band(predicted, 0.01, 0.95)
+    lo, hi = intervals.volatility_offsets(3, 0.01, 0.95)
+    half = 1.959963984540054 * 0.01 * np.sqrt([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(hi, half)
+    np.testing.assert_allclose(lo, -half)
+    np.testing.assert_allclose(lower, predicted * np.exp(-half))
+    np.testing.assert_allclose(upper, predicted * np.exp(half))
+
+
+# ----------------------------------------------------------------- conformal offsets
+
+
+def test_min_residuals_is_the_smallest_sample_with_finite_ends():
+    assert [intervals.min_residuals(c) for c in (0.5, 0.9, 0.95, 0.99)] == [3, 19, 39, 199]
+
+
+def test_conformal_offsets_pick_the_finite_sample_ranks():
+    # 99 residuals -49..49 per step; at 0.9 the ranks are floor(100 * 0.05) = 5 and ceil(100 * 0.95) = 95.
+    column = np.arange(-49.0, 50.0)
+    residuals = np.stack([np.random.default_rng(0).permutation(column) for _ in range(3)], axis=1) / 100
+    lower, upper, method = intervals.conformal_offsets(residuals, 0.9, min_per_step=50)
+    assert method == "conformal"
+    np.testing.assert_allclose(lower, [-0.45] * 3)
+    np.testing.assert_allclose(upper, [0.45] * 3)
+
+
+def test_conformal_offsets_are_per_step_and_ignore_missing():
+    residuals = np.full((60, 2), np.nan)
+    residuals[:, 0] = np.linspace(-0.01, 0.01, 60)
+    residuals[:55, 1] = np.linspace(-0.05, 0.05, 55)  # the last origins have no second step
+    lower, upper, method = intervals.conformal_offsets(residuals, 0.9, min_per_step=50)
+    assert method == "conformal"
+    assert abs(upper[0]) < 0.011 and upper[1] > 0.04 and lower[1] < -0.04
+
+
+def test_conformal_offsets_pool_scaled_scores_when_steps_are_short():
+    # 30 origins per step is below min_per_step: each step's residuals are scaled by their RMS
+    # and pooled, so the offsets follow each step's spread, whatever its shape over the horizon.
+    rng = np.random.default_rng(1)
+    spread = np.array([3.0, 1.0, 2.0, 4.0])
+    residuals = rng.normal(size=(30, 4)) * spread
+    lower, upper, method = intervals.conformal_offsets(residuals, 0.9, min_per_step=50)
+    assert method == "conformal_pooled"
+    rms = np.sqrt(np.mean(residuals**2, axis=0))
+    np.testing.assert_allclose(upper / upper[0], rms / rms[0])
+    np.testing.assert_allclose(lower / lower[0], rms / rms[0])
+    assert 1.3 < upper[0] / rms[0] < 2.2  # a 95% quantile of roughly normal scores
+
+
+def test_conformal_offsets_pooled_needs_every_step():
+    residuals = np.random.default_rng(2).normal(size=(30, 3))
+    residuals[:, 2] = np.nan
+    assert intervals.conformal_offsets(residuals, 0.9) is None
+
+
+def test_conformal_offsets_none_when_too_few():
+    assert intervals.conformal_offsets(np.zeros((5, 2)), 0.95) is None
+
+
+def test_conformal_offsets_always_hold_the_forecast():
+    # Every residual positive: the lower offset is clipped to 0 so that lower <= predicted.
+    residuals = np.random.default_rng(2).uniform(0.01, 0.02, size=(100, 3))
+    lower, upper, _ = intervals.conformal_offsets(residuals, 0.95)
+    np.testing.assert_array_equal(lower, 0.0)
+    assert np.all(upper >= 0.019)
+
+
+def test_conformal_offsets_cover_exchangeable_residuals():
+    # Split-conformal guarantee: a fresh exchangeable residual falls inside with probability >= confidence.
+    rng = np.random.default_rng(3)
+    draws = rng.standard_t(df=3, size=(2000, 100))
+    hits = 0
+    for row in draws:
+        lower, upper, _ = intervals.conformal_offsets(row[:99, None], 0.9, min_per_step=50)
+        hits += lower[0] <= row[99] <= upper[0]
+    assert 0.88 <= hits / len(draws) <= 0.94
+
+
+def test_log_ratio_residuals_mark_missing_as_nan():
+    out = intervals.log_ratio_residuals([[110.0, np.nan, 90.0]], [[100.0, 100.0, -1.0]])
+    np.testing.assert_allclose(out[0, 0], np.log(1.1))
+    assert np.isnan(out[0, 1]) and np.isnan(out[0, 2])
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3), np.zeros((2, 2, 2))])
+def test_conformal_offsets_reject_wrong_shapes(bad):
+    with pytest.raises(ValueError, match="residuals"):
+        intervals.conformal_offsets(bad)
+
+
+def test_check_interval_method_names_the_options():
+    with pytest.raises(ValueError, match="interval_method must be one of"):
+        intervals.check_interval_method("bootstrap")
+
+
+# ----------------------------------------------------------------- through forecast()
+
+
+def test_forecast_uses_conformal_by_default_and_volatility_on_request():
+    prices = random_walk(600, seed=4).prices
+    model = NaiveForecaster().fit(prices)
+    lo, hi, method = model.interval_offsets(10)
+    assert method == "conformal"
+    fc = model.forecast(steps=10)
+    np.testing.assert_allclose(fc.lower, fc.predicted * np.exp(lo))
+    np.testing.assert_allclose(fc.upper, fc.predicted * np.exp(hi))
+    band = model.forecast(steps=10, interval_method="volatility")
+    expected = intervals.volatility_band(band.predicted, model.volatility_, 0.95)
+    np.testing.assert_allclose(band.lower, expected[0])
+    np.testing.assert_allclose(band.upper, expected[1])
+    model.interval_method = "volatility"
+    np.testing.assert_allclose(model.forecast(steps=10).upper, expected[1])
+
+
+def test_calibration_residuals_use_only_the_fitted_series():
+    prices = random_walk(300, seed=5).prices
+    model = DriftForecaster().fit(prices)
+    residuals = model.calibration_residuals(4)
+    # Head refit on the first 150 prices, one origin per later price; steps past the end are NaN.
+    assert residuals.shape == (150, 4)
+    assert np.all(np.isnan(residuals[-1, 1:])) and np.all(np.isfinite(residuals[:-3]))
+    head = DriftForecaster().fit(prices[:150])
+    s = 200
+    expected = np.log(prices[s : s + 4] / head.predict_multi_step(prices[:s], 4))
+    np.testing.assert_allclose(residuals[s - 150], expected)
+
+
+def test_calibration_refit_mode_and_cache_per_mode():
+    prices = random_walk(300, seed=6).prices
+    model = HybridForecaster().fit(prices)
+    auto = model.calibration_residuals(3)
+    model.calibration = "refit"
+    np.testing.assert_allclose(model.calibration_residuals(3), auto)  # no held-back tail: both refit
+    with pytest.raises(ValueError, match="calibration must be one of"):
+        model.calibration = "jackknife"
+        model.calibration_residuals(3)
+
+
+def test_short_series_fall_back_to_the_volatility_band():
+    model = NaiveForecaster().fit([100.0, 101.0, 99.0, 100.0, 102.0])
+    assert model.interval_offsets(3)[2] == "volatility"
+
+
+def test_conformal_is_narrower_than_the_band_on_a_mean_reverting_series():
+    # The band grows like sqrt(step); the errors of a mean-reverting series level off.
+    prices = mean_reverting(800, reversion=0.3, seed=7).prices
+    model = NaiveForecaster().fit(prices)
+    lo, hi, method = model.interval_offsets(24)
+    vol_lo, vol_hi = intervals.volatility_offsets(24, model.volatility_, 0.95)
+    assert method == "conformal"
+    assert hi[-1] < 0.6 * vol_hi[-1]
+
+
+def test_envelope_takes_the_wider_band_per_step():
+    a = (np.array([-0.1, -0.3]), np.array([0.2, 0.1]), "conformal")
+    b = (np.array([-0.2, -0.1]), np.array([0.1, 0.4]), "conformal_pooled")
+    lower, upper, method = base.envelope([a, b])
+    np.testing.assert_allclose(lower, [-0.2, -0.3])
+    np.testing.assert_allclose(upper, [0.2, 0.4])
+    assert method == "conformal+conformal_pooled"
+    assert base.envelope([a, a])[2] == "conformal"
+
+
+def test_both_without_a_held_back_tail_is_the_head_refit():
+    prices = random_walk(400, seed=8).prices
+    model = HybridForecaster().fit(prices)
+    refit = model.interval_offsets(6, method="conformal")
+    model.calibration = "both"
+    both = model.interval_offsets(6)
+    np.testing.assert_allclose(both[0], refit[0])
+    np.testing.assert_allclose(both[1], refit[1])
+    assert model._calibration_sources() == ("refit",)
+
+
+def test_calibration_state_survives_json():
+    import copy
+    import json
+
+    model = DriftForecaster().fit(random_walk(400, seed=9).prices)
+    state = json.loads(json.dumps(model.calibration_state(8), allow_nan=False))
+    restored = copy.copy(model)
+    restored._reset_calibration(None)  # what a model loaded without its fitted series looks like
+    assert restored.interval_offsets(8, method="conformal")[2] == "volatility"
+    restored.restore_calibration(state)
+    for steps in (3, 8):
+        expected = model.interval_offsets(steps, method="conformal")
+        got = restored.interval_offsets(steps, method="conformal")
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+        assert got[2] == expected[2] == "conformal"
+    assert restored.interval_offsets(9, method="conformal")[2] == "volatility"
+    with pytest.raises(ValueError, match="unknown calibration source"):
+        restored.restore_calibration({"jackknife": []})
