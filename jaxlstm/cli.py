@@ -303,6 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"train": cmd_train, "forecast": cmd_forecast, "info": cmd_info, "evaluate": cmd_evaluate}
     try:
         return commands[args.command](args)
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other shell tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (UsageError, ValueError, TypeError, FileNotFoundError, RuntimeError, OSError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"jaxlstm {args.command}: error: {message}", file=sys.stderr)
