@@ -736,7 +736,7 @@ def bench_scaling(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     try:
         from jaxlstm._src import multi
 
-        lower = lambda args, cfg: multi._train_many_jit.lower(*args, cfg=cfg, mesh=None)
+        lower = lambda args, cfg: multi.train_many_arrays.lower(*args, cfg=cfg, mesh=None)
         via = "jaxlstm._src.multi (train_many's compiled core, mesh=None: one device, vmap)"
     except ImportError:
         vmapped = jax.jit(

@@ -160,39 +160,7 @@ def stack_windows(
     return StackedWindows(xs, ys, weights, xs_val, ys_val, weights_val, n_train, n_val)
 
 
-def _train_many_impl(
-    keys: jax.Array,
-    params: Params,
-    xs: jax.Array,
-    ys: jax.Array,
-    weights: jax.Array,
-    xs_val: jax.Array,
-    ys_val: jax.Array,
-    weights_val: jax.Array,
-    cfg: train_lib.TrainConfig,
-    mesh: Mesh | None,
-) -> tuple[Params, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
-    def run_block(*arrays):
-        return jax.vmap(lambda *one: train_lib.train_arrays(*one, cfg))(*arrays)
-
-    arrays = (keys, params, xs, ys, weights, xs_val, ys_val, weights_val)
-    if mesh is None:
-        return run_block(*arrays)
-    # shard_map rather than sharding annotations alone: each device then loops over its own
-    # block until its own models stop, instead of all-reducing the loop condition every epoch.
-    # The block has no collectives, so the varying-axes check is off: it would otherwise
-    # reject the model's constant zero initial carries inside scans over varying data.
-    spec = PartitionSpec(SYMBOL_AXIS)
-    sharded = jax.shard_map(
-        run_block, mesh=mesh, in_specs=(spec,) * len(arrays), out_specs=spec, check_vma=False
-    )
-    return sharded(*arrays)
-
-
-_train_many_jit = jax.jit(_train_many_impl, static_argnames=("cfg", "mesh"))
-
-
-def train_many_arrays(
+def _train_many_arrays(
     keys: jax.Array,
     params: Params,
     xs: jax.Array,
@@ -223,7 +191,25 @@ def train_many_arrays(
         ``(params, train_hist [S, epochs], val_hist [S, epochs], epochs_run [S],
         best_epoch [S], reason [S])``, as ``train.train_arrays`` per symbol.
     """
-    return _train_many_jit(keys, params, xs, ys, weights, xs_val, ys_val, weights_val, cfg=cfg, mesh=mesh)
+
+    def run_block(*arrays):
+        return jax.vmap(lambda *one: train_lib.train_arrays(*one, cfg))(*arrays)
+
+    arrays = (keys, params, xs, ys, weights, xs_val, ys_val, weights_val)
+    if mesh is None:
+        return run_block(*arrays)
+    # shard_map rather than sharding annotations alone: each device then loops over its own
+    # block until its own models stop, instead of all-reducing the loop condition every epoch.
+    # The block has no collectives, so the varying-axes check is off: it would otherwise
+    # reject the model's constant zero initial carries inside scans over varying data.
+    spec = PartitionSpec(SYMBOL_AXIS)
+    sharded = jax.shard_map(
+        run_block, mesh=mesh, in_specs=(spec,) * len(arrays), out_specs=spec, check_vma=False
+    )
+    return sharded(*arrays)
+
+
+train_many_arrays = jax.jit(_train_many_arrays, static_argnames=("cfg", "mesh"))
 
 
 def _as_stacked(name: str, value: Any, ndim: int, dtype: Any) -> jax.Array:
