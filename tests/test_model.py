@@ -50,6 +50,20 @@ def test_predict_multi_step_matches_the_seed_loop(input_size):
         np.testing.assert_allclose(ys, ref, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize(("time", "steps"), [(1, 4), (3, 10), (20, 2), (5, 5)])
+def test_pipelined_forecast_matches_the_seed_loop_for_any_window_and_horizon(time, steps):
+    # Fewer, more and as many steps as the window is long; a one-step window; an unbatched window.
+    with jax.enable_x64(True):
+        cfg = jl.LSTMConfig(input_size=1, hidden_size=4, output_size=1, num_layers=2)
+        params = _random_params64(cfg, seed=time + steps)
+        xs = np.random.default_rng(time).normal(size=(2, time, 1))
+        ref = recursive_forecast(lambda w: _reference(params, w), xs, steps)
+        np.testing.assert_allclose(np.asarray(jl.predict_multi_step(params, jnp.asarray(xs), steps)), ref, rtol=0, atol=1e-10)
+        single = np.asarray(jl.predict_multi_step(params, jnp.asarray(xs[1]), steps))
+        assert single.shape == (steps, 1)
+        np.testing.assert_allclose(single, ref[1], rtol=0, atol=1e-10)
+
+
 def test_first_step_is_apply():
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig())
     xs = jax.random.normal(jax.random.key(1), (2, 20, 1))

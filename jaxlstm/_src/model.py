@@ -92,6 +92,16 @@ def _check_inputs(params: Params, xs: jax.Array) -> LSTMConfig:
     return cfg
 
 
+def _stacked_step(params: Params, carries: tuple[cell.LSTMCarry, ...], x: jax.Array) -> tuple[tuple[cell.LSTMCarry, ...], jax.Array]:
+    """One time step through every layer; ``x`` broadcasts against the carries' leading axes."""
+    new_carries = []
+    inp = jnp.broadcast_to(x, carries[0].h.shape[:-1] + x.shape[-1:])
+    for layer, carry in zip(params["layers"], carries):
+        carry, inp = cell.lstm_step(layer, carry, inp)
+        new_carries.append(carry)
+    return tuple(new_carries), inp
+
+
 def apply(params: Params, xs: jax.Array, *, unroll: int | bool = 1) -> jax.Array:
     """Runs the stacked LSTM over each window and maps the last hidden state to outputs.
 
@@ -111,12 +121,7 @@ def apply(params: Params, xs: jax.Array, *, unroll: int | bool = 1) -> jax.Array
         carries = tuple(cell.zero_carry(cfg.hidden_size, batch_shape, dtype) for _ in params["layers"])
 
         def step(carries, x_t):
-            new_carries = []
-            inp = x_t
-            for layer, carry in zip(params["layers"], carries):
-                carry, inp = cell.lstm_step(layer, carry, inp)
-                new_carries.append(carry)
-            return tuple(new_carries), None
+            return _stacked_step(params, carries, x_t)[0], None
 
         time_major = jnp.moveaxis(xs, -2, 0)
         carries, _ = jax.lax.scan(step, carries, time_major, unroll=unroll)
@@ -125,6 +130,12 @@ def apply(params: Params, xs: jax.Array, *, unroll: int | bool = 1) -> jax.Array
 
 def predict_multi_step(params: Params, xs: jax.Array, steps: int, *, unroll: int | bool = 1) -> jax.Array:
     """Recursive forecast: predict, slide the window (drop oldest, append prediction), repeat.
+
+    The result is the seed's loop (every window is run from a zero state, exactly as
+    ``apply`` runs it), computed as a pipeline: window ``k + 1`` shares all but its last
+    input with window ``k``, and every window in flight reads the same input at the same
+    tick, so the ``time`` windows that overlap are advanced together as one batch. That
+    takes ``steps + time - 1`` dependent LSTM steps instead of ``steps * time``.
 
     The whole loop is one ``lax.scan``, so it jits (``steps`` static), vmaps and
     differentiates with respect to both params and inputs.
@@ -137,7 +148,7 @@ def predict_multi_step(params: Params, xs: jax.Array, steps: int, *, unroll: int
         params: from ``init_params``.
         xs: ``[batch, time, features]`` starting windows, or ``[time, features]``.
         steps: number of future steps (a Python int >= 1).
-        unroll: ``lax.scan`` unroll factor of the inner pass over the window.
+        unroll: ``lax.scan`` unroll factor of the loop over ticks.
 
     Returns:
         ``[batch, steps, output]`` (or ``[steps, output]`` for a single window).
@@ -157,11 +168,32 @@ def predict_multi_step(params: Params, xs: jax.Array, steps: int, *, unroll: int
             f"output_size == input_size, got output_size={cfg.output_size}, input_size={cfg.input_size}"
         )
     with jax.named_scope("predict_multi_step"):
+        if steps == 1:
+            return apply(params, xs, unroll=unroll)[..., None, :]
+        time = xs.shape[-2]
+        dtype = params["layers"][0]["w"].dtype
+        # Slot d of the in-flight axis holds the window that has read d inputs so far;
+        # slot 0 is a window that starts at this tick, from a zero state.
+        in_flight = (time,) + xs.shape[:-2]
 
-        def step(window, _):
-            y = apply(params, window, unroll=unroll)
-            window = jnp.concatenate([window[..., 1:, :], y[..., None, :]], axis=-2)
-            return window, y
+        def tick(carries, x_t):
+            carries = tuple(
+                cell.LSTMCarry(*(jnp.concatenate([jnp.zeros_like(a[:1]), a[:-1]]) for a in c)) for c in carries
+            )
+            carries, top = _stacked_step(params, carries, x_t)
+            return carries, top[-1] @ params["head"]["w"] + params["head"]["b"]
 
-        _, ys = jax.lax.scan(step, xs, None, length=steps)
+        carries = tuple(cell.zero_carry(cfg.hidden_size, in_flight, dtype) for _ in params["layers"])
+        # Ticks 0 .. time-2 read the known window; no window is complete yet.
+        time_major = jnp.moveaxis(xs, -2, 0)
+        carries, _ = jax.lax.scan(tick, carries, time_major[:-1], unroll=unroll)
+
+        # From the window's last input on, each tick completes one window, whose
+        # prediction is the next tick's input.
+        def feedback(state, _):
+            carries, x_t = state
+            carries, y = tick(carries, x_t)
+            return (carries, y.astype(x_t.dtype)), y
+
+        _, ys = jax.lax.scan(feedback, (carries, time_major[-1]), None, length=steps, unroll=unroll)
         return jnp.moveaxis(ys, 0, -2)

@@ -97,9 +97,10 @@ def forecast_prices(
 ) -> jax.Array:
     """Recursive forecast in price space: encode, predict, decode, slide, as one ``lax.scan``.
 
-    For ``"minmax"`` this is ``predict_multi_step`` on scaled inputs followed by the
-    inverse scaling; for ``"relative"`` the window is re-encoded around its new last
-    price at every step.
+    For ``"minmax"`` this is ``predict_multi_step`` on scaled inputs (its pipeline of
+    overlapping windows) followed by the inverse scaling; for ``"relative"`` the window is
+    re-encoded around its new last price at every step, so every input of the next window
+    waits for the previous prediction and the windows run one after another.
 
     Args:
         params: model params with ``input_size == output_size == 1``.
@@ -109,6 +110,10 @@ def forecast_prices(
     Returns:
         ``[..., steps]`` predicted prices.
     """
+    if target == "minmax":
+        scaled = model_lib.predict_multi_step(params, encode_windows(target, state, windows), steps)
+        scaler = scaling.MinMaxScaler(state["data_min"], state["data_range"])
+        return scaling.inverse_transform(scaler, scaled[..., 0])
 
     def step(window, _):
         y = model_lib.apply(params, encode_windows(target, state, window))

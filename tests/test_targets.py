@@ -1,0 +1,94 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlstm as jl
+from jaxlstm._src import targets
+from reference_lstm import fused_lstm_forward
+
+
+def _params64(seed):
+    rng = np.random.default_rng(seed)
+    params = jl.init_params(jax.random.key(seed), jl.LSTMConfig(hidden_size=5, num_layers=2), dtype=jnp.float64)
+    return jax.tree.map(lambda a: jnp.asarray(rng.normal(scale=0.5, size=a.shape)), params)
+
+
+def _price_space_loop(params, target, state, windows, steps):
+    """The seed's loop in prices, written from the encodings' definitions in numpy."""
+    layers = [(np.asarray(l["w"]), np.asarray(l["b"])) for l in params["layers"]]
+    windows = np.asarray(windows, np.float64).copy()
+    out = []
+    for _ in range(steps):
+        if target == "minmax":
+            z = (windows - state["data_min"]) / state["data_range"]
+        else:
+            z = np.log(windows / windows[:, -1:]) / state["log_return_std"]
+        y = fused_lstm_forward(layers, params["head"]["w"], params["head"]["b"], z[..., None])[:, 0]
+        if target == "minmax":
+            nxt = y * state["data_range"] + state["data_min"]
+        else:
+            nxt = windows[:, -1] * np.exp(y * state["log_return_std"])
+        out.append(nxt)
+        windows = np.concatenate([windows[:, 1:], nxt[:, None]], axis=1)
+    return np.stack(out, axis=1)
+
+
+@pytest.mark.parametrize("target", ["minmax", "relative"])
+@pytest.mark.parametrize("steps", [1, 3, 12])
+def test_forecast_prices_matches_a_price_space_loop(target, steps):
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(steps)
+        prices = 100 * np.exp(np.cumsum(rng.normal(scale=0.01, size=60)))
+        state = targets.fit_encoding(target, prices)
+        windows = np.stack([prices[-8:], prices[-16:-8]])
+        params = _params64(steps)
+        got = np.asarray(targets.forecast_prices(params, target, state, jnp.asarray(windows), steps))
+        want = _price_space_loop(params, target, state, windows, steps)
+        assert got.shape == (2, steps)
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("target", ["minmax", "relative"])
+def test_encoded_targets_decode_back_to_prices(target):
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(0)
+        prices = 50 * np.exp(np.cumsum(rng.normal(scale=0.02, size=40)))
+        state = {k: jnp.asarray(v) for k, v in targets.fit_encoding(target, prices).items()}
+        windows = jnp.asarray(np.stack([prices[i : i + 10] for i in range(5)]))
+        following = jnp.asarray(prices[10:15])
+        encoded = targets.encode_targets(target, state, windows, following)
+        assert encoded.shape == (5, 1)
+        np.testing.assert_allclose(np.asarray(targets.decode_next(target, state, windows, encoded)), prices[10:15], rtol=1e-12)
+        inputs = targets.encode_windows(target, state, windows)
+        assert inputs.shape == (5, 10, 1)
+        if target == "relative":
+            # Every window is relative to its own last price, so that input is 0 (XLA may
+            # divide by multiplying with a reciprocal, hence not bit-exact).
+            np.testing.assert_allclose(np.asarray(inputs[:, -1, 0]), 0.0, atol=1e-12)
+
+
+def test_relative_encoding_is_scale_free():
+    rng = np.random.default_rng(1)
+    prices = 10 * np.exp(np.cumsum(rng.normal(scale=0.01, size=50)))
+    state = targets.fit_encoding("relative", prices)
+    assert state == pytest.approx(targets.fit_encoding("relative", 1000 * prices))
+    params = jl.init_params(jax.random.key(0), jl.LSTMConfig())
+    window = jnp.asarray(prices[-20:], jnp.float32)
+    small = np.asarray(targets.forecast_prices(params, "relative", state, window, 5))
+    large = np.asarray(targets.forecast_prices(params, "relative", state, 1000 * window, 5))
+    np.testing.assert_allclose(large, 1000 * small, rtol=1e-5)
+
+
+def test_fit_encoding_guards_degenerate_series():
+    assert targets.fit_encoding("minmax", np.full(10, 3.0)) == {"data_min": 3.0, "data_range": 1.0}
+    assert targets.fit_encoding("relative", np.full(10, 3.0)) == {"log_return_std": 1.0}
+    # Constant growth: returns are equal up to rounding, so the std is noise and is not used.
+    assert targets.fit_encoding("relative", 2.0 ** np.arange(10.0)) == {"log_return_std": 1.0}
+
+
+def test_unknown_encoding_is_refused():
+    with pytest.raises(ValueError, match="target must be one of"):
+        targets.check_encoding("log")
+    with pytest.raises(ValueError, match="target must be one of"):
+        targets.fit_encoding("zscore", np.ones(5))
