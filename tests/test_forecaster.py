@@ -277,6 +277,42 @@ def test_fit_many_trains_each_symbol_like_a_lone_fit(demo, tmp_path):
     np.testing.assert_array_equal(jl.LSTMForecaster.load(tmp_path / "B").forecast(steps=3).predicted, b)
 
 
+def test_forecast_many_equals_each_models_own_forecast(demo, fitted):
+    many = jl.LSTMForecaster.fit_many({"A": demo.close[-120:], "B": demo.close[-150:] * 2, "C": demo.close[-130:] / 3}, **SMALL)
+    # A different encoding and window length: forecast in a group of its own.
+    many["D"] = fitted
+    for workers in (None, 1, 2):
+        together = jl.LSTMForecaster.forecast_many(many, "1d", confidence=0.9, workers=workers)
+        assert list(together) == ["A", "B", "C", "D"]
+        for symbol, model in many.items():
+            alone = model.forecast("1d", confidence=0.9)
+            got = together[symbol]
+            assert got.symbol == alone.symbol and got.confidence == 0.9
+            np.testing.assert_array_equal(got.timestamps, alone.timestamps)
+            np.testing.assert_allclose(got.predicted, alone.predicted, rtol=1e-5)
+            np.testing.assert_allclose(got.lower, alone.lower, rtol=1e-5)
+            np.testing.assert_allclose(got.upper, alone.upper, rtol=1e-5)
+    steps = jl.LSTMForecaster.forecast_many({"A": many["A"]}, steps=7)
+    assert steps["A"].predicted.shape == (7,)
+
+
+def test_forecast_many_bad_inputs(fitted):
+    with pytest.raises(TypeError, match="^forecasters must be a non-empty mapping"):
+        jl.LSTMForecaster.forecast_many({}, "1d")
+    with pytest.raises(TypeError, match="^forecasters must be a non-empty mapping"):
+        jl.LSTMForecaster.forecast_many([fitted], "1d")
+    with pytest.raises(TypeError, match=r"^forecasters\['N'\] must be an LSTMForecaster, got NaiveForecaster"):
+        jl.LSTMForecaster.forecast_many({"A": fitted, "N": jl.baselines.NaiveForecaster()}, "1d")
+    with pytest.raises(RuntimeError, match=r"^forecasters\['U'\] is not fitted"):
+        jl.LSTMForecaster.forecast_many({"U": jl.LSTMForecaster()}, "1d")
+    with pytest.raises(ValueError, match="exactly one of horizon"):
+        jl.LSTMForecaster.forecast_many({"A": fitted}, "1d", steps=3)
+    with pytest.raises(ValueError, match="^confidence"):
+        jl.LSTMForecaster.forecast_many({"A": fitted}, "1d", confidence=1.5)
+    with pytest.raises(ValueError, match="^workers"):
+        jl.LSTMForecaster.forecast_many({"A": fitted}, "1d", workers=0)
+
+
 def test_fit_many_bad_inputs(demo):
     with pytest.raises(TypeError, match="mapping"):
         jl.LSTMForecaster.fit_many([demo.close], **SMALL)

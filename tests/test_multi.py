@@ -159,6 +159,19 @@ def test_symbol_without_validation_weight_monitors_its_training_loss(ragged):
         np.testing.assert_array_equal(mixed.val_loss[s], many.val_loss[s])
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_blocks_of_symbols_on_several_cores_match_one_call(ragged, workers):
+    # 3 symbols in 2 blocks needs a dummy symbol, which must not reach the result.
+    data, keys, params, many = ragged
+    split = multi.train_many(keys, params, *data[:6], ONE_BATCH, workers=workers)
+    assert split.train_loss.shape == many.train_loss.shape and len(split.stop_reason) == 3
+    assert jax.tree.leaves(split.params)[0].shape[0] == 3
+    _assert_params_close(split.params, many.params)
+    np.testing.assert_allclose(split.train_loss, many.train_loss, atol=TOL, rtol=0)
+    np.testing.assert_array_equal(split.epochs_run, many.epochs_run)
+    assert split.stop_reason == many.stop_reason
+
+
 def test_padding_rows_do_not_influence_training(ragged):
     data, keys, params, many = ragged
     rng = np.random.default_rng(5)
@@ -311,3 +324,7 @@ def test_bad_keys_and_params_are_refused(small):
         multi.train_many(jax.random.key_data(keys), params, *data, ONE_BATCH)
     with pytest.raises(TypeError, match="cfg"):
         multi.train_many(keys, params, *data, {"epochs": 3})
+    with pytest.raises(ValueError, match="^workers must be"):
+        multi.train_many(keys, params, *data, ONE_BATCH, workers=0)
+    with pytest.raises(ValueError, match="^workers applies to one device"):
+        multi.train_many(keys, params, *data, ONE_BATCH, devices=jax.devices()[:1], workers=2)

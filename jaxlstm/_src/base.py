@@ -173,14 +173,23 @@ class BaseForecaster:
             and bounds ``lower <= predicted <= upper``.
         """
         self._check_fitted()
+        steps = self._forecast_steps(horizon, steps)
+        confidence = validation.check_fraction("confidence", confidence)
+        predicted = self.predict_multi_step(self._forecast_window(), steps)
+        return self._forecast_from(predicted, confidence, interval_method)
+
+    def _forecast_steps(self, horizon: str | None, steps: int | None) -> int:
+        """``forecast``'s step count from exactly one of ``horizon`` and ``steps``."""
         if (horizon is None) == (steps is None):
             got = "both" if horizon is not None else "neither"
             raise ValueError(f"forecast needs exactly one of horizon (e.g. '1d') or steps, got {got}")
-        confidence = validation.check_fraction("confidence", confidence)
         if horizon is not None:
             steps = horizons.horizon_to_steps(horizon, self.interval_)
-        steps = validation.check_positive_int("steps", steps)
-        predicted = self.predict_multi_step(self._forecast_window(), steps)
+        return validation.check_positive_int("steps", steps)
+
+    def _forecast_from(self, predicted: np.ndarray, confidence: float, interval_method: str | None) -> Forecast:
+        """The ``Forecast`` around ``[steps]`` point forecasts of the fitted series' continuation."""
+        steps = predicted.shape[0]
         if not np.all(predicted > 0):
             first = int(np.flatnonzero(predicted <= 0)[0])
             raise ValueError(

@@ -17,6 +17,10 @@ minibatches still take Adam steps (zero gradient, but momentum moves the params)
 shuffle permutes ``n_max`` rather than ``n`` rows: the model is trained on the same data
 with a different minibatch schedule.
 
+Cores: on one CPU device the symbols are split into one block per core, each block a
+vmapped call run from its own host thread (``workers``; see ``parallel``), because XLA:CPU
+runs one call's loop on one core.
+
 Devices: with more than one device (or an explicit ``devices`` list) the symbol axis is
 sharded over a 1-D mesh named ``"symbols"``; ``S`` is padded to a multiple of the device
 count with dummy symbols (all weights 0) that are dropped from the result. Each device
@@ -47,6 +51,7 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxlstm._src import model as model_lib
+from jaxlstm._src import parallel
 from jaxlstm._src import train as train_lib
 from jaxlstm._src import validation
 
@@ -229,12 +234,16 @@ def _check_shape(name: str, shape: tuple[int, ...], expected: tuple[int | None, 
         raise ValueError(f"{name} must be [{meaning}] = [{want}], got shape {shape}")
 
 
-def _pad_leading(tree: Any, pad: int, fill_zero: bool) -> Any:
-    def pad_leaf(a):
-        extra = jnp.zeros_like(a[:1]) if fill_zero else a[:1]
-        return jnp.concatenate([a, jnp.repeat(extra, pad, axis=0)], axis=0)
+def _pad_symbols(arrays: tuple[Any, ...], multiple: int) -> tuple[Any, ...]:
+    """Pads the symbol axis with dummy symbols that carry only zero-weight rows.
 
-    return jax.tree.map(pad_leaf, tree) if pad else tree
+    A dummy trains on nothing; its key and params are copies of symbol 0 because any valid
+    values will do.
+    """
+    head, data = arrays[:2], arrays[2:]
+    head, pad = parallel.pad_leading(head, multiple, parallel.repeat_first)
+    data, _ = parallel.pad_leading(data, multiple, lambda a, k: jnp.zeros((k, *a.shape[1:]), a.dtype))
+    return (*head, *data)
 
 
 def _make_mesh(devices: Sequence[Any] | None) -> Mesh | None:
@@ -262,6 +271,7 @@ def train_many(
     cfg: train_lib.TrainConfig = train_lib.TrainConfig(),
     *,
     devices: Sequence[jax.Device] | None = None,
+    workers: int | None = None,
 ) -> ManyTrainResult:
     """Trains one independent model per symbol in one compiled call (vmap, optionally sharded).
 
@@ -282,6 +292,11 @@ def train_many(
         cfg: ``TrainConfig`` shared by all symbols.
         devices: devices to shard the symbol axis over; ``None`` uses all visible devices
             (and plain vmap when there is only one).
+        workers: on one CPU device, the symbols are split into this many equal blocks
+            that run at the same time from host threads, one per core (see
+            ``parallel``); ``None``: one block per available core (one block on a GPU);
+            ``1``: one vmapped call. Values other than None and 1 are refused with several devices, where each
+            device already runs its own block.
 
     Returns:
         A ``ManyTrainResult``; histories are ``[S, epochs]``, NaN past each ``epochs_run``.
@@ -337,13 +352,16 @@ def train_many(
     mesh = _make_mesh(devices)
     arrays = (keys, params, xs, ys, weights, xs_val, ys_val, weights_val)
     if mesh is not None:
-        pad = -num % mesh.size
-        # Dummy symbols carry only zero-weight rows, so they train on nothing; keys and
-        # params are copies of symbol 0 because any valid values will do.
-        arrays = tuple(_pad_leading(a, pad, fill_zero=i >= 2) for i, a in enumerate(arrays))
-        arrays = jax.device_put(arrays, NamedSharding(mesh, PartitionSpec(SYMBOL_AXIS)))
-    out, train_hist, val_hist, epochs_run, best_epoch, reason = train_many_arrays(*arrays, cfg, mesh)
-    if mesh is not None and out["head"]["b"].shape[0] != num:
+        if workers not in (None, 1):
+            raise ValueError(f"workers applies to one device; with {mesh.size} devices pass workers=None, got {workers}")
+        arrays = jax.device_put(_pad_symbols(arrays, mesh.size), NamedSharding(mesh, PartitionSpec(SYMBOL_AXIS)))
+        out, train_hist, val_hist, epochs_run, best_epoch, reason = train_many_arrays(*arrays, cfg, mesh)
+    else:
+        blocks = parallel.resolve_workers(workers, num, xs.devices().pop().platform)
+        out, train_hist, val_hist, epochs_run, best_epoch, reason = parallel.run_blocks(
+            lambda *block: train_many_arrays.lower(*block, cfg, None).compile(), _pad_symbols(arrays, blocks), blocks
+        )
+    if out["head"]["b"].shape[0] != num:
         out = jax.tree.map(lambda a: a[:num], out)
     reason = np.asarray(reason)[:num]
     return ManyTrainResult(
