@@ -24,7 +24,7 @@ from jaxlstm._src.cell import LSTMCarry, glorot_uniform, init_lstm_layer, lstm_s
 from jaxlstm._src.forecast import Forecast
 from jaxlstm._src.forecaster import LSTMForecaster
 from jaxlstm._src.interop import params_from_torch, params_to_torch
-from jaxlstm._src.multi import ManyTrainResult, StackedWindows, stack_windows, train_many
+from jaxlstm._src.multi import ManyTrainResult, StackedWindows, predict_many, stack_windows, train_many
 from jaxlstm._src.model import LSTMConfig, apply, config_of, init_params, predict_multi_step
 from jaxlstm._src.scaling import MinMaxScaler, fit_scaler, inverse_transform, transform
 from jaxlstm._src.train import (
@@ -65,6 +65,7 @@ __all__ = [
     "mse_loss",
     "params_from_torch",
     "params_to_torch",
+    "predict_many",
     "predict_multi_step",
     "run_epoch",
     "sliding_windows",

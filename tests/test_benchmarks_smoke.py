@@ -34,8 +34,8 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path: pathlib.Path) -> Non
     predict = results["predict"]
     for steps in (1, 24, 168):
         assert predict["functional"][f"steps_{steps}"]["warm"]["median_s"] > 0
-    for key in ("vmap_params", "batch_windows", "forecaster_loop"):
-        assert key in predict["multi_symbol"]
+    for key in ("vmap_params", "batch_windows", "predict_many", "forecast_many_relative", "forecast_many_minmax", "forecaster_loop"):
+        assert predict["multi_symbol"][key]["warm"]["median_s"] > 0, key
 
     cold = results["cold_start"]
     assert "available" in cold
@@ -45,7 +45,7 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path: pathlib.Path) -> Non
 
     scaling = results["scaling"]
     assert [row["symbols"] for row in scaling["symbols"]["rows"]] == [1, 2]
-    assert all("per_model_epoch_s" in row for row in scaling["symbols"]["rows"])
+    assert all("per_model_epoch_s" in row and "per_epoch_s_blocks" in row for row in scaling["symbols"]["rows"])
     for block in ("hidden", "sequence"):
         assert all("jax_per_epoch_s" in row and "memory" in row for row in scaling[block]["rows"])
 

@@ -24,14 +24,10 @@ from jaxlstm._src import model as model_lib
 from jaxlstm._src import train as train_lib
 from jaxlstm._src.base import BaseForecaster
 from jaxlstm._src.forecast import Forecast
+from jaxlstm._src.xla_options import FORECAST_COMPILER_OPTIONS
 
 #: ``metadata["model"]`` of a saved ``LSTMForecaster``.
 MODEL_KIND = "LSTMForecaster"
-
-# Forecasting is a chain of small elementwise-heavy steps: letting XLA:CPU use 512-bit
-# vectors where the CPU has them made it 15-25% faster (benchmarks/run.py, "prediction");
-# training gained under 5%, so it keeps the defaults. Other backends ignore the option.
-FORECAST_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": 512}
 
 _forecast_jit = jax.jit(
     targets.forecast_prices, static_argnames=("target", "steps"), compiler_options=FORECAST_COMPILER_OPTIONS

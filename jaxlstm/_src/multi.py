@@ -54,6 +54,7 @@ from jaxlstm._src import model as model_lib
 from jaxlstm._src import parallel
 from jaxlstm._src import train as train_lib
 from jaxlstm._src import validation
+from jaxlstm._src.xla_options import FORECAST_COMPILER_OPTIONS
 
 Params = model_lib.Params
 
@@ -372,3 +373,61 @@ def train_many(
         best_epoch=np.asarray(best_epoch)[:num],
         stop_reason=[train_lib.STOP_REASONS[int(r)] for r in reason],
     )
+
+
+def _predict_many_arrays(params: Params, xs: jax.Array, steps: int) -> jax.Array:
+    return jax.vmap(lambda p, x: model_lib.predict_multi_step(p, x, steps))(params, xs)
+
+
+_predict_many_jit = jax.jit(_predict_many_arrays, static_argnames="steps", compiler_options=FORECAST_COMPILER_OPTIONS)
+
+
+def predict_many(params: Params, xs: Any, steps: int, *, workers: int | None = None) -> jax.Array:
+    """Recursive forecasts of ``S`` independent models (one per symbol) in one compiled call.
+
+    ``jax.vmap`` of ``model.predict_multi_step`` over the leading symbol axis; on a CPU
+    the symbols are split into one block per core that run at the same time (see
+    ``parallel``), so both cores of a small machine work.
+
+    Args:
+        params: params pytree with every leaf stacked on a leading ``[S]`` axis (as
+            ``train_many`` returns them).
+        xs: ``[S, time, features]`` one starting window per symbol, or
+            ``[S, batch, time, features]`` several per symbol.
+        steps: number of future steps (a Python int >= 1).
+        workers: blocks on a CPU device (default: one per available core; 1: one call).
+
+    Returns:
+        ``[S, steps, output]`` (or ``[S, batch, steps, output]``).
+
+    Example::
+
+        ys = predict_many(result.params, windows, steps=168)
+    """
+    steps = validation.check_positive_int("steps", steps)
+    model_cfg = model_lib.config_of(params)
+    head_bias = params["head"]["b"]
+    num = jnp.shape(head_bias)[0] if jnp.ndim(head_bias) == 2 else None
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        is_weight = path[-1] == jax.tree_util.DictKey("w")
+        if jnp.ndim(leaf) != (3 if is_weight else 2) or jnp.shape(leaf)[0] != num:
+            raise ValueError(
+                f"params{jax.tree_util.keystr(path)} must be stacked with a leading symbol axis, "
+                f"got shape {jnp.shape(leaf)}"
+            )
+    dtype = params["layers"][0]["w"].dtype
+    xs = xs if isinstance(xs, jax.Array) else jnp.asarray(validation.as_float_array("xs", xs, ndim=(3, 4), dtype=np.dtype(dtype)))
+    if xs.ndim not in (3, 4) or xs.shape[0] != num or xs.shape[-1] != model_cfg.input_size or xs.shape[-2] < 1:
+        raise ValueError(
+            f"xs must be [S, time, {model_cfg.input_size}] or [S, batch, time, {model_cfg.input_size}] "
+            f"with S={num} (the params' symbol axis), got shape {xs.shape}"
+        )
+    if model_cfg.output_size != model_cfg.input_size:
+        raise ValueError(
+            "predict_many feeds each prediction back as the next input, so it needs "
+            f"output_size == input_size, got output_size={model_cfg.output_size}, input_size={model_cfg.input_size}"
+        )
+    blocks = parallel.resolve_workers(workers, num, xs.devices().pop().platform)
+    args, _ = parallel.pad_leading((params, xs), blocks, parallel.repeat_first)
+    out = parallel.run_blocks(lambda p, x: _predict_many_jit.lower(p, x, steps).compile(), args, blocks)
+    return out[:num]
