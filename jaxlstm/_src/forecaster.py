@@ -558,7 +558,8 @@ class LSTMForecaster(BaseForecaster):
         predicted: dict[str, np.ndarray] = {}
         for (target, _, _, count, _), symbols in groups.items():
             models = [forecasters[s] for s in symbols]
-            stack = lambda trees: jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+            # Stacked on the host: one transfer per leaf instead of a jnp.stack dispatch each.
+            stack = lambda trees: jax.tree.map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *trees)
             windows = jnp.asarray(np.stack([m._forecast_window() for m in models]), jnp.float32)
             args = (stack([m.params_ for m in models]), stack([m._device_encoding for m in models]), windows)
             blocks = parallel.resolve_workers(workers, len(models), windows.devices().pop().platform)
