@@ -59,6 +59,9 @@ TARGETS = {
     "predict_24_steps_s": 100e-6,
     "predict_10x168_s": 2e-3,
     "multi_10_throughput": 2.0,
+    # GPU only: 10 symbols in at most 1.2x the time of one; 1,000 symbols x 100 epochs in 10 s.
+    "gpu_10_over_1": 1.2,
+    "gpu_1000_symbols_s": 10.0,
 }
 
 
@@ -763,7 +766,7 @@ def _symbol_blocks(n_sym: int, epochs: int, args: tuple, lower: Callable[[tuple]
         from jaxlstm._src import parallel
     except ImportError:
         return {"blocks": 1}
-    blocks = parallel.resolve_workers(None, n_sym, "cpu")
+    blocks = parallel.resolve_workers(None, n_sym, jax.default_backend())
     if blocks == 1:
         return {"blocks": 1}
     padded, _ = parallel.pad_leading(args, blocks, parallel.repeat_first)
@@ -1167,10 +1170,19 @@ def _get(d: Any, *path: str) -> Any:
     return d
 
 
-def _symbols_speedup(results: dict[str, Any], symbols: int) -> float | None:
+def _symbols_row(results: dict[str, Any], symbols: int, key: str) -> Any:
     rows = _get(results, "scaling", "symbols", "rows") or []
     row = next((r for r in rows if r.get("symbols") == symbols), None)
-    return None if row is None else row.get("speedup_vs_one_at_a_time_blocks")
+    return None if row is None else row.get(key)
+
+
+def _symbols_speedup(results: dict[str, Any], symbols: int) -> float | None:
+    return _symbols_row(results, symbols, "speedup_vs_one_at_a_time_blocks")
+
+
+def _symbols_time_ratio(results: dict[str, Any], symbols: int) -> float | None:
+    many, one = _symbols_row(results, symbols, "per_epoch_s"), _symbols_row(results, 1, "per_epoch_s")
+    return None if many is None or one is None else many / one
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -1187,6 +1199,11 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ("10 symbols x 168 steps (`forecast_many`, min-max target)", "predict_10x168_s", _get(pr, "multi_symbol", "forecast_many_minmax", "warm", "median_s"), "le"),
         ("10 symbols trained together, throughput vs one at a time", "multi_10_throughput", _symbols_speedup(results, 10), "ge"),
     ]
+    if _get(results, "machine", "jax_backend") == "gpu":
+        rows += [
+            ("GPU: 10 symbols / 1 symbol, time per epoch", "gpu_10_over_1", _symbols_time_ratio(results, 10), "le"),
+            ("GPU: 1,000 symbols x 100 epochs (from the timed epochs)", "gpu_1000_symbols_s", _symbols_row(results, 1000, "est_100_epochs_s"), "le"),
+        ]
     out = []
     for label, key, value, op in rows:
         goal = TARGETS[key]
@@ -1508,7 +1525,7 @@ def render_markdown(r: dict[str, Any]) -> str:
         lines += ["(Quick run: the sizes differ from the seed configuration, so these are not meaningful.)", ""]
     lines += ["| what | goal | measured | met |", "|---|---|---|---|"]
     for t in r.get("targets", []):
-        fmt = _fmt_x if t["key"].startswith("torch") else _fmt_t
+        fmt = _fmt_t if t["key"].endswith("_s") else _fmt_x
         sign = "<=" if t["direction"] == "le" else ">="
         met = "n/a" if t["met"] is None else ("yes" if t["met"] else "NO")
         lines.append(f"| {t['what']} | {sign} {fmt(t['goal'])} | {fmt(t['measured'])} | {met} |")
