@@ -38,7 +38,7 @@ from jaxlstm._src import model as model_lib
 from jaxlstm._src import train as train_lib
 from jaxlstm._src.base import BaseForecaster, check_calibration, envelope
 from jaxlstm._src.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
-from jaxlstm._src.forecaster import LSTMForecaster
+from jaxlstm._src.forecaster import LSTMForecaster, _Settings
 
 Factory = Callable[[], BaseForecaster]
 
@@ -210,22 +210,28 @@ class DirectLSTMForecaster(BaseForecaster):
     ) -> None:
         super().__init__()
         self.steps = validation.check_positive_int("steps", steps)
-        self.sequence_length = validation.check_positive_int("sequence_length", sequence_length, minimum=2)
-        self.model_config = model_lib.LSTMConfig(
-            input_size=1, hidden_size=hidden_size, output_size=self.steps, num_layers=num_layers
-        )
-        if not isinstance(early_stopping, bool):
-            raise TypeError(f"early_stopping must be a bool, got {type(early_stopping).__name__}")
-        self.train_config = train_lib.TrainConfig(
+        # The recursive model's settings, validated the same way; the encoding is fixed.
+        settings = _Settings(
+            hidden_size=hidden_size,
+            sequence_length=sequence_length,
             learning_rate=learning_rate,
             epochs=epochs,
             batch_size=batch_size,
-            patience=patience if early_stopping else None,
-            restore_best=early_stopping,
+            early_stopping=early_stopping,
+            num_layers=num_layers,
+            seed=seed,
+            patience=patience,
+            validation_fraction=validation_fraction,
+            target="relative",
         )
+        self.sequence_length = settings.sequence_length
+        self.model_config = model_lib.LSTMConfig(
+            input_size=1, hidden_size=hidden_size, output_size=self.steps, num_layers=num_layers
+        )
+        self.train_config = settings.train_config()
         self.early_stopping = early_stopping
-        self.seed = validation.check_positive_int("seed", seed, minimum=0)
-        self.validation_fraction = validation.check_fraction("validation_fraction", validation_fraction, low_open=False)
+        self.seed = seed
+        self.validation_fraction = validation_fraction
         self._min_fit_length = self.sequence_length + self.steps
         self._min_window_length = self.sequence_length
         self.params_: model_lib.Params | None = None
@@ -901,16 +907,6 @@ def _lstm_spec(model: BaseForecaster) -> _LSTMSpec | None:
     return None
 
 
-@functools.partial(jax.jit, static_argnames="target")
-def _encode_many(target: str, state: dict, windows: jax.Array, following: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Per-origin encoding: ``[O, n, time]`` windows and ``[O, n]`` next prices -> inputs and targets."""
-
-    def one(st, w, f):
-        return targets.encode_windows(target, st, w), targets.encode_targets(target, st, w, f)
-
-    return jax.vmap(one)(state, windows, following)
-
-
 @functools.partial(jax.jit, static_argnames="cfg")
 def _train_many(keys, params, xs, ys, weights, xs_val, ys_val, weights_val, cfg):
     """``train_arrays`` vmapped over seeds (keys, params ``[S, ...]``) inside origins (data ``[O, ...]``)."""
@@ -944,31 +940,26 @@ class _FittedMany:
 def _fit_many(name: str, spec: _LSTMSpec, rows: np.ndarray) -> _FittedMany:
     """``LSTMForecaster._fit_params`` on each ``[size]`` row of ``rows`` for every seed, in one call.
 
-    Mirrors it step by step: windows, chronological split, encoding fitted on the training
-    part only, init and training keys split from the seed, ``train_arrays`` with the same
-    config (vmapped over seeds inside origins).
+    Each row is prepared by the template's own ``_prepare`` (windows, chronological split,
+    encoding fitted on the training part only) and every seed starts from the template's
+    ``_initial_state``; only the training runs, vmapped over seeds inside origins, differ
+    from one ``fit`` per origin and seed.
     """
     template = spec.template
+    try:
+        preps = [template._prepare(row) for row in rows]
+    except ValueError as err:
+        raise ValueError(f"model {name!r}: {err}") from None
+    n_train, n_val = preps[0].n_train, preps[0].n_val
+    xs, ys = jnp.stack([p.xs for p in preps]), jnp.stack([p.ys for p in preps])
+    state = {k: jnp.stack([p.device_encoding[k] for p in preps]) for k in preps[0].device_encoding}
     settings = template.get_params()
-    seq, target = settings["sequence_length"], settings["target"]
-    windows = np.lib.stride_tricks.sliding_window_view(rows[:, :-1], seq, axis=1)
-    following = rows[:, seq:]
-    n_val = template._split(windows.shape[1])
-    n_train = windows.shape[1] - n_val
-    encodings = [targets.fit_encoding(target, row[: n_train + seq]) for row in rows]
-    state = {k: jnp.asarray([e[k] for e in encodings], jnp.float32) for k in encodings[0]}
-    xs, ys = _encode_many(target, state, jnp.asarray(windows, jnp.float32), jnp.asarray(following, jnp.float32))
-    if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
-        raise ValueError(f"model {name!r}: data gives non-finite model inputs after encoding")
-    keys, inits = [], []
-    for seed in spec.seeds:
-        key_init, key_train = jax.random.split(jax.random.key(seed))
-        keys.append(key_train)
-        inits.append(model_lib.init_params(key_init, template.model_config))
-    params = jax.tree.map(lambda *leaves: jnp.stack(leaves), *inits)
+    starts = [type(template)(**{**settings, "seed": seed})._initial_state() for seed in spec.seeds]
+    params = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[p for p, _ in starts])
+    keys = jnp.stack([k for _, k in starts])
     ones = jnp.ones(xs.shape[:2], xs.dtype)
     trained, _, _, epochs_run, _, _ = _train_many(
-        jnp.stack(keys), params,
+        keys, params,
         xs[:, :n_train], ys[:, :n_train], ones[:, :n_train],
         xs[:, n_train:], ys[:, n_train:], ones[:, n_train:],
         template.train_config,

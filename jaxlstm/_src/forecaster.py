@@ -81,6 +81,17 @@ class _Settings:
         if self.loss_threshold is not None:
             validation.check_positive_float("loss_threshold", self.loss_threshold)
 
+    def train_config(self) -> train_lib.TrainConfig:
+        """The training settings as a ``TrainConfig`` (no early stopping: no patience, keep the last params)."""
+        return train_lib.TrainConfig(
+            learning_rate=self.learning_rate,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            patience=self.patience if self.early_stopping else None,
+            loss_threshold=self.loss_threshold,
+            restore_best=self.early_stopping,
+        )
+
 
 class _ProgressBar:
     """Per-epoch progress on stderr: tqdm when installed, a plain line otherwise."""
@@ -259,15 +270,7 @@ class LSTMForecaster(BaseForecaster):
     @property
     def train_config(self) -> train_lib.TrainConfig:
         """The training settings as a ``TrainConfig``."""
-        s = self._settings
-        return train_lib.TrainConfig(
-            learning_rate=s.learning_rate,
-            epochs=s.epochs,
-            batch_size=s.batch_size,
-            patience=s.patience if s.early_stopping else None,
-            loss_threshold=s.loss_threshold,
-            restore_best=s.early_stopping,
-        )
+        return self._settings.train_config()
 
     # ------------------------------------------------------------------ fitting
 
