@@ -488,6 +488,14 @@ def bench_predict(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         _log(f"predict: functional {k} steps")
         functional[f"steps_{k}"] = _guarded(f"predict functional {k}", lambda k=k: _latency(lambda: pms(params, window, steps=k).block_until_ready(), s.predict_repeats))
     out["functional"] = functional
+    options = getattr(jl, "COMPILER_OPTIONS", None)
+    if options is not None:
+        tuned_pms = jax.jit(jl.predict_multi_step, static_argnames="steps", compiler_options=options)
+        tuned: dict[str, Any] = {"api": 'jax.jit(predict_multi_step, static_argnames="steps", compiler_options=jl.COMPILER_OPTIONS)'}
+        for k in s.predict_steps:
+            _log(f"predict: functional {k} steps, jl.COMPILER_OPTIONS")
+            tuned[f"steps_{k}"] = _guarded(f"predict tuned {k}", lambda k=k: _latency(lambda: tuned_pms(params, window, steps=k).block_until_ready(), s.predict_repeats))
+        out["functional_tuned"] = tuned
 
     def wrapper() -> dict[str, Any]:
         cls, why = _forecaster_class()
@@ -734,10 +742,10 @@ def bench_cold_start(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- 4. scaling
 
 
-def _aot(lower: Callable[[], Any]) -> tuple[Any, float]:
+def _aot(lower: Callable[[], Any], compiler_options: dict[str, Any] | None = None) -> tuple[Any, float]:
     """Traces, lowers and compiles ahead of time; returns the executable and the seconds taken."""
     start = _timing.now()
-    compiled = lower().compile()
+    compiled = lower().compile(compiler_options)
     return compiled, _timing.now() - start
 
 
@@ -1066,6 +1074,32 @@ def _variant_loop(apply_fn: Callable[[Any, Any], Any], epochs: int, batch_size: 
     return jax.jit(run, donate_argnums=(1,) if donate else ())
 
 
+def _arithmetic_rate(s: Settings, breakdown: dict[str, Any], repeats: int) -> dict[str, Any]:
+    """FLOP of one loss-and-gradient step per second, next to a large matmul's on the same CPU.
+
+    The step's FLOP are counted by hand (XLA's cost analysis counts a loop body once):
+    per time step the gate matmul ``[B, H + 1] x [H + 1, 4H]`` runs forward, and twice
+    backward (the weight gradient and the gradient of ``[h, x]``); the elementwise gate
+    math and the head are left out, so this is a lower bound.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    batch, hidden, window = s.batch_size, s.hidden, s.window
+    flop = 3 * 2 * batch * (hidden + 1) * 4 * hidden * window
+    step = _get(breakdown, "loss_and_gradient", "warm", "median_s")
+    n = 1024
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    matmul = jax.jit(jnp.matmul)
+    timing = _latency(lambda: matmul(a, a).block_until_ready(), repeats)
+    return {
+        "step_matmul_flop": flop,
+        "step_gflops_per_s": flop / step / 1e9 if step else None,
+        "matmul_size": n,
+        "matmul_gflops_per_s": 2 * n**3 / timing["warm"]["median_s"] / 1e9,
+    }
+
+
 def bench_profile(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     """Timing variants of the seed configuration's training step, and where a step's time goes."""
 
@@ -1096,6 +1130,7 @@ def bench_profile(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         name: _guarded(f"profile {name}", lambda f=f, a=a: _latency(lambda: _block(f(*a)), s.profile_repeats))
         for name, (f, a) in parts.items()
     }
+    out["arithmetic"] = _guarded("profile arithmetic", lambda: _arithmetic_rate(s, out["step_breakdown"], s.profile_repeats))
 
     # -- whole-loop variants, each changing one thing against the reference
     apply_cvjp = _apply_custom_vjp()
@@ -1109,13 +1144,15 @@ def bench_profile(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         "donated_params": ("params buffer donated to the jitted loop", lambda: _variant_loop(jl.apply, epochs, bs, lr, donate=True)),
         "flat_params": ("params raveled to one vector: one Adam update", lambda: _variant_loop(jl.apply, epochs, bs, lr, flat=True)),
         "custom_vjp": ("hand-written backward pass, weight gradient hoisted", lambda: _variant_loop(apply_cvjp, epochs, bs, lr)),
+        "vector_width_512": ("compiled with xla_cpu_prefer_vector_width=512 (as the library compiles training and forecasts)", lambda: _variant_loop(jl.apply, epochs, bs, lr)),
     }
+    options = {"vector_width_512": {"xla_cpu_prefer_vector_width": 512}}
     compiled: dict[str, Any] = {}
     variants: dict[str, Any] = {}
     for name, (what, build) in specs.items():
         _log(f"profile: compile {name}")
         try:
-            exe, compile_s = _aot(lambda build=build: build().lower(key, params0, xs, ys))
+            exe, compile_s = _aot(lambda build=build: build().lower(key, params0, xs, ys), options.get(name))
             compiled[name] = exe
             variants[name] = {"what": what, "compile_s": compile_s, "runs_s": []}
         except Exception as err:  # a variant that fails to build is reported, not fatal
@@ -1194,6 +1231,7 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ("faster PyTorch setting / JAX, seed config", "torch_over_jax_train", _get(tr, "ratio_best_torch_over_jax"), "ge"),
         ("one-step prediction (functional, warm)", "predict_1_step_s", _get(pr, "functional", "steps_1", "warm", "median_s"), "le"),
         ("24-step prediction (functional, warm)", "predict_24_steps_s", _get(pr, "functional", "steps_24", "warm", "median_s"), "le"),
+        ("24-step prediction (functional with `jl.COMPILER_OPTIONS`, warm)", "predict_24_steps_s", _get(pr, "functional_tuned", "steps_24", "warm", "median_s"), "le"),
         ("10 symbols x 168 steps (`jl.predict_many`, warm)", "predict_10x168_s", _get(pr, "multi_symbol", "predict_many", "warm", "median_s"), "le"),
         ("10 symbols x 168 steps (`forecast_many`, relative target)", "predict_10x168_s", _get(pr, "multi_symbol", "forecast_many_relative", "warm", "median_s"), "le"),
         ("10 symbols x 168 steps (`forecast_many`, min-max target)", "predict_10x168_s", _get(pr, "multi_symbol", "forecast_many_minmax", "warm", "median_s"), "le"),
@@ -1355,13 +1393,16 @@ def render_markdown(r: dict[str, Any]) -> str:
             "| path | steps | warm median | warm min | first call (compile + run) |",
             "|---|---|---|---|---|",
         ]
-        fn = pr.get("functional", {})
-        for k in pr["steps"]:
-            d = fn.get(f"steps_{k}")
-            if _na(d):
-                lines.append(f"| JAX functional, jitted | {k} | {_na(d)} | | |")
-            else:
-                lines.append(f"| JAX functional, jitted | {k} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |")
+        for key, label in (("functional", "JAX functional, jitted"), ("functional_tuned", "JAX functional, jitted with `jl.COMPILER_OPTIONS`")):
+            fn = pr.get(key)
+            if fn is None:
+                continue
+            for k in pr["steps"]:
+                d = fn.get(f"steps_{k}")
+                if _na(d):
+                    lines.append(f"| {label} | {k} | {_na(d)} | | |")
+                else:
+                    lines.append(f"| {label} | {k} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |")
         fw = pr.get("forecaster")
         if _na(fw):
             lines.append(f"| `LSTMForecaster` | - | {_na(fw)} | | |")
@@ -1501,6 +1542,14 @@ def render_markdown(r: dict[str, Any]) -> str:
                 lines.append(f"| {name.replace('_', ' ')} | {_na(d)} | |")
             else:
                 lines.append(f"| {name.replace('_', ' ')} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} |")
+        ar = pf.get("arithmetic")
+        if ar and not _na(ar) and ar.get("step_gflops_per_s"):
+            lines += [
+                "",
+                f"Arithmetic: one loss-and-gradient step is {ar['step_matmul_flop'] / 1e6:.1f} MFLOP of gate matmuls (counted by hand), run at"
+                f" {ar['step_gflops_per_s']:.0f} GFLOP/s; a {ar['matmul_size']}x{ar['matmul_size']} float32 matmul runs at"
+                f" {ar['matmul_gflops_per_s']:.0f} GFLOP/s on the same CPU.",
+            ]
         lines += [
             "",
             f"Whole training loops of {pf['epochs_timed']} epochs ({pf['steps_timed']} steps), each variant changing one thing"

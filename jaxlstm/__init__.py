@@ -26,6 +26,7 @@ from jaxlstm._src.forecaster import LSTMForecaster
 from jaxlstm._src.interop import params_from_torch, params_to_torch
 from jaxlstm._src.multi import ManyTrainResult, StackedWindows, predict_many, stack_windows, train_many
 from jaxlstm._src.model import LSTMConfig, apply, config_of, init_params, predict_multi_step
+from jaxlstm._src.xla_options import COMPILER_OPTIONS
 from jaxlstm._src.scaling import MinMaxScaler, fit_scaler, inverse_transform, transform
 from jaxlstm._src.train import (
     STOP_REASONS,
@@ -40,6 +41,7 @@ from jaxlstm._src.train import (
 from jaxlstm._src.windows import sliding_windows
 
 __all__ = [
+    "COMPILER_OPTIONS",
     "disable_compilation_cache",
     "enable_compilation_cache",
     "Forecast",

@@ -39,6 +39,7 @@ from jaxlstm._src import train as train_lib
 from jaxlstm._src.base import BaseForecaster, check_calibration, envelope
 from jaxlstm._src.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
 from jaxlstm._src.forecaster import LSTMForecaster, _Settings
+from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 Factory = Callable[[], BaseForecaster]
 
@@ -907,7 +908,7 @@ def _lstm_spec(model: BaseForecaster) -> _LSTMSpec | None:
     return None
 
 
-@functools.partial(jax.jit, static_argnames="cfg")
+@functools.partial(jax.jit, static_argnames="cfg", compiler_options=COMPILER_OPTIONS)
 def _train_many(keys, params, xs, ys, weights, xs_val, ys_val, weights_val, cfg):
     """``train_arrays`` vmapped over seeds (keys, params ``[S, ...]``) inside origins (data ``[O, ...]``)."""
 
@@ -920,7 +921,7 @@ def _train_many(keys, params, xs, ys, weights, xs_val, ys_val, weights_val, cfg)
     )
 
 
-@functools.partial(jax.jit, static_argnames=("target", "steps"))
+@functools.partial(jax.jit, static_argnames=("target", "steps"), compiler_options=COMPILER_OPTIONS)
 def _forecast_many(params, target: str, state: dict, windows: jax.Array, steps: int) -> jax.Array:
     """Params ``[O, S, ...]``, state ``[O]``, windows ``[O, ..., time]`` -> ``[O, S, ..., steps]`` prices."""
 

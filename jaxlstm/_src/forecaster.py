@@ -24,13 +24,13 @@ from jaxlstm._src import model as model_lib
 from jaxlstm._src import train as train_lib
 from jaxlstm._src.base import BaseForecaster
 from jaxlstm._src.forecast import Forecast
-from jaxlstm._src.xla_options import FORECAST_COMPILER_OPTIONS
+from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 #: ``metadata["model"]`` of a saved ``LSTMForecaster``.
 MODEL_KIND = "LSTMForecaster"
 
 _forecast_jit = jax.jit(
-    targets.forecast_prices, static_argnames=("target", "steps"), compiler_options=FORECAST_COMPILER_OPTIONS
+    targets.forecast_prices, static_argnames=("target", "steps"), compiler_options=COMPILER_OPTIONS
 )
 
 
@@ -42,7 +42,7 @@ def _forecast_stacked(
 
 
 _forecast_stacked_jit = jax.jit(
-    _forecast_stacked, static_argnames=("target", "steps"), compiler_options=FORECAST_COMPILER_OPTIONS
+    _forecast_stacked, static_argnames=("target", "steps"), compiler_options=COMPILER_OPTIONS
 )
 _encode_windows = jax.jit(targets.encode_windows, static_argnames="target")
 _encode_targets = jax.jit(targets.encode_targets, static_argnames="target")

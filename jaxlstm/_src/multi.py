@@ -54,7 +54,7 @@ from jaxlstm._src import model as model_lib
 from jaxlstm._src import parallel
 from jaxlstm._src import train as train_lib
 from jaxlstm._src import validation
-from jaxlstm._src.xla_options import FORECAST_COMPILER_OPTIONS
+from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 Params = model_lib.Params
 
@@ -215,7 +215,7 @@ def _train_many_arrays(
     return sharded(*arrays)
 
 
-train_many_arrays = jax.jit(_train_many_arrays, static_argnames=("cfg", "mesh"))
+train_many_arrays = jax.jit(_train_many_arrays, static_argnames=("cfg", "mesh"), compiler_options=COMPILER_OPTIONS)
 
 
 def _as_stacked(name: str, value: Any, ndim: int, dtype: Any) -> jax.Array:
@@ -379,7 +379,7 @@ def _predict_many_arrays(params: Params, xs: jax.Array, steps: int) -> jax.Array
     return jax.vmap(lambda p, x: model_lib.predict_multi_step(p, x, steps))(params, xs)
 
 
-_predict_many_jit = jax.jit(_predict_many_arrays, static_argnames="steps", compiler_options=FORECAST_COMPILER_OPTIONS)
+_predict_many_jit = jax.jit(_predict_many_arrays, static_argnames="steps", compiler_options=COMPILER_OPTIONS)
 
 
 def predict_many(params: Params, xs: Any, steps: int, *, workers: int | None = None) -> jax.Array:

@@ -21,6 +21,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxlstm._src import model as model_lib
 from jaxlstm._src import validation
+from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 Params = model_lib.Params
 
@@ -333,7 +334,7 @@ def train_arrays(
     return unravel(out), s.train_hist, s.val_hist, s.epoch, best_epoch, reason
 
 
-_train_jit = jax.jit(train_arrays, static_argnames=("cfg", "callback"))
+_train_jit = jax.jit(train_arrays, static_argnames=("cfg", "callback"), compiler_options=COMPILER_OPTIONS)
 
 
 def _check_training_data(name: str, xs: Any, ys: Any, cfg_model: model_lib.LSTMConfig) -> tuple[jax.Array, jax.Array]:
