@@ -48,6 +48,8 @@ SCHEMA_VERSION = 1
 # Seconds after which a PyTorch measurement stops adding repeats (it keeps at least one
 # timed run); the JSON lists the runs actually made.
 TORCH_BUDGET_S = 120.0
+# Idle seconds before each section of a full run (see _run).
+SECTION_PAUSE_S = 2.0
 
 # Goals for the seed configuration on a 2-core float32 CPU; reported next to the
 # measurement, never used to decide anything.
@@ -1754,6 +1756,10 @@ def _run(settings: Settings, out_dir: pathlib.Path, sections: tuple[str, ...], m
         ("profile", bench_profile),
     ):
         if name in sections:
+            # PyTorch's OpenMP threads keep spinning for a while after its last call; a
+            # full run measured 1-step forecasts at 76 us right after the training section
+            # and 29 us alone. A pause lets them go to sleep before the next section.
+            time.sleep(0.0 if settings.quick else SECTION_PAUSE_S)
             _log(f"section {name}")
             results[name] = _guarded(name, lambda fn=fn: fn(settings, state))
         else:
