@@ -546,7 +546,7 @@ def bench_predict(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         stacked = jax.tree.map(lambda a: jnp.stack([a] * n), params)
         res = _latency(lambda: jl.predict_many(stacked, windows, k).block_until_ready(), s.predict_repeats)
         res["api"] = "jaxlstm.predict_many(stacked params, windows[n, T, 1], steps) (one model per symbol)"
-        res["blocks"] = parallel.resolve_workers(None, n, windows.devices().pop().platform)
+        res["blocks"] = parallel.plan_blocks(None, n, windows.devices().pop().platform)._asdict()
         return res
 
     def forecast_many(target: str) -> dict[str, Any]:
@@ -765,7 +765,7 @@ def _scale_data(n_windows: int, window: int) -> tuple[Any, Any]:
 
 
 def _symbol_blocks(n_sym: int, epochs: int, args: tuple, lower: Callable[[tuple], Any], repeats: int) -> dict[str, Any]:
-    """The same training split into one block of symbols per core, run from host threads.
+    """The same training split into blocks of a few symbols, run by one host thread per core.
 
     What ``train_many`` does by default on a CPU (``jaxlstm._src.parallel``); one block
     (a single core, or one symbol) reports the one-call figures.
@@ -776,16 +776,22 @@ def _symbol_blocks(n_sym: int, epochs: int, args: tuple, lower: Callable[[tuple]
         from jaxlstm._src import parallel
     except ImportError:
         return {"blocks": 1}
-    blocks = parallel.resolve_workers(None, n_sym, jax.default_backend())
-    if blocks == 1:
-        return {"blocks": 1}
-    padded, _ = parallel.pad_leading(args, blocks, parallel.repeat_first)
-    size = jax.tree.leaves(padded)[0].shape[0] // blocks
+    plan = parallel.plan_blocks(None, n_sym, jax.default_backend())
+    if plan.blocks == 1:
+        return {"blocks": 1, "threads": plan.threads}
+    padded, _ = parallel.pad_leading(args, plan.blocks, parallel.repeat_first)
+    size = jax.tree.leaves(padded)[0].shape[0] // plan.blocks
     compiled, compile_s = _aot(lambda: lower(jax.tree.map(lambda a: a[:size], padded)))
-    run = lambda: _block(parallel.run_blocks(lambda *block: compiled, padded, blocks))
+    run = lambda: _block(parallel.run_blocks(lambda *block: compiled, padded, plan))
     first, _ = _timing.time_first_call(run)
     warm = _timing.time_repeated(run, repeats, warmup=0)
-    return {"blocks": blocks, "blocks_compile_s": compile_s, "blocks_warm": warm, "per_epoch_s_blocks": warm["median_s"] / epochs}
+    return {
+        "blocks": plan.blocks,
+        "threads": plan.threads,
+        "blocks_compile_s": compile_s,
+        "blocks_warm": warm,
+        "per_epoch_s_blocks": warm["median_s"] / epochs,
+    }
 
 
 def bench_scaling(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
@@ -1427,7 +1433,7 @@ def render_markdown(r: dict[str, Any]) -> str:
         lines += [
             "",
             f"{n} symbols x {k} steps at once. `predict_many` and `forecast_many` split the symbols into"
-            " one block per core, run from host threads; the vmap rows are one call on one core:",
+            " blocks run by one host thread per core; the vmap rows are one call on one core:",
             "",
             "| path | warm median | warm min | first call |",
             "|---|---|---|---|",
@@ -1483,7 +1489,7 @@ def render_markdown(r: dict[str, Any]) -> str:
             f"Symbols trained together, {sc['windows_per_model']} windows each, batch {sc['batch_size']}, via {sy['via']}."
             " Few epochs are timed at large sizes (column 2) and reported per epoch; \"est. 100 epochs\" scales that up."
             " \"vs one at a time\" = symbols x (1-symbol time per epoch) / this time per epoch."
-            " \"blocks\": the same symbols split into one block per core, each block run from its own host thread"
+            " \"blocks\": the same symbols split into blocks of a few symbols, run by one host thread per core"
             " (what `train_many` and `fit_many` do by default on a CPU).",
             "",
             "| symbols | epochs timed | compile | warm total | per epoch | per model-epoch | est. 100 epochs | vs one at a time | blocks | per epoch, blocks | vs one at a time, blocks | XLA temp | XLA peak |",
@@ -1606,7 +1612,7 @@ def make_plots(r: dict[str, Any], out_dir: pathlib.Path) -> list[str]:
             syms = [x["symbols"] for x in rows]
             ax.plot(syms, [x["per_model_epoch_s"] * 1e3 for x in rows], "o-", label="trained together, one call")
             if any(x.get("blocks", 1) > 1 for x in rows):
-                ax.plot(syms, [x["per_epoch_s_blocks"] / x["symbols"] * 1e3 for x in rows], "s-", label="one block per core")
+                ax.plot(syms, [x["per_epoch_s_blocks"] / x["symbols"] * 1e3 for x in rows], "s-", label="blocks of a few symbols, one thread per core")
             ax.plot(syms, [rows[0]["per_model_epoch_s"] * 1e3] * len(rows), "--", color="gray", label="one at a time (1-symbol rate)")
             ax.set_xscale("log")
             ax.set_xlabel("symbols trained together")

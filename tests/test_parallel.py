@@ -8,17 +8,25 @@ import pytest
 from jaxlstm._src import parallel
 
 
-def test_resolve_workers_uses_the_cores_on_a_cpu_and_one_block_elsewhere():
+def test_plan_blocks_uses_the_cores_on_a_cpu_and_one_call_elsewhere():
     cores = parallel.available_cores()
     assert cores >= 1
-    assert parallel.resolve_workers(None, 1000, "cpu") == cores
-    assert parallel.resolve_workers(None, 1000, "gpu") == 1
-    assert parallel.resolve_workers(8, 3, "cpu") == 3  # never more blocks than models
-    assert parallel.resolve_workers(2, 10, "gpu") == 2  # asked for explicitly
+    size = parallel.MAX_BLOCK_SIZE
+    many = parallel.plan_blocks(None, 1000, "cpu")
+    if cores > 1:
+        # Small blocks, queued on one thread per core.
+        assert many == parallel.BlockPlan(blocks=-(-1000 // size), threads=cores)
+    else:
+        assert many == parallel.BlockPlan(1, 1)
+    assert parallel.plan_blocks(None, 1000, "gpu") == parallel.BlockPlan(1, 1)
+    assert parallel.plan_blocks(1, 1000, "cpu") == parallel.BlockPlan(1, 1)  # one vmapped call
+    assert parallel.plan_blocks(8, 3, "cpu") == parallel.BlockPlan(3, 3)  # never more blocks than models
+    assert parallel.plan_blocks(2, 10, "gpu") == parallel.BlockPlan(2, 2)  # asked for explicitly
+    assert parallel.plan_blocks(2, 4 * size + 1, "cpu") == parallel.BlockPlan(5, 2)
     with pytest.raises(ValueError, match="^workers must be an integer >= 1, got 0"):
-        parallel.resolve_workers(0, 4, "cpu")
+        parallel.plan_blocks(0, 4, "cpu")
     with pytest.raises(TypeError, match="^workers must be an integer"):
-        parallel.resolve_workers(2.0, 4, "cpu")
+        parallel.plan_blocks(2.0, 4, "cpu")
 
 
 def test_pad_leading_reaches_a_multiple_with_the_given_rows():
@@ -31,27 +39,38 @@ def test_pad_leading_reaches_a_multiple_with_the_given_rows():
     assert none == 0 and same is tree
 
 
-@pytest.mark.parametrize("blocks", [1, 2, 4])
-def test_run_blocks_runs_blocks_at_once_and_equals_one_call(blocks):
+@pytest.mark.parametrize(("blocks", "threads"), [(1, 1), (2, 2), (4, 4), (4, 2)])
+def test_run_blocks_runs_blocks_at_once_and_equals_one_call(blocks, threads):
     batched = jax.jit(jax.vmap(lambda x, w: (jnp.tanh(x) @ w, x.sum())))
     x = jax.random.normal(jax.random.key(0), (8, 3))
     w = jax.random.normal(jax.random.key(1), (8, 3, 2))
     compiled = []
-    # Every block waits for all the others: this only completes if they run at the same time.
-    barrier = threading.Barrier(blocks, timeout=30)
+    # Each block waits until `threads` blocks are in flight: this completes only if they run
+    # at the same time (and, with more blocks than threads, the rest are queued, not lost).
+    barrier = threading.Barrier(threads, timeout=30)
+    running, most = [0], [0]
+    lock = threading.Lock()
 
     def compile_block(xb, wb):
         compiled.append(xb.shape)
         run = batched.lower(xb, wb).compile()
 
         def call(*args):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
             barrier.wait()
-            return run(*args)
+            try:
+                return run(*args)
+            finally:
+                with lock:
+                    running[0] -= 1
 
         return call
 
-    got = parallel.run_blocks(compile_block, (x, w), blocks)
+    got = parallel.run_blocks(compile_block, (x, w), parallel.BlockPlan(blocks, threads))
     want = batched(x, w)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
     assert compiled == [(8 // blocks, 3)]  # one executable for every block
+    assert most[0] == threads  # never more blocks at once than threads

@@ -385,8 +385,8 @@ class LSTMForecaster(BaseForecaster):
         Args:
             data: ``{symbol: prices}``, each in any form ``fit`` accepts.
             devices: devices to shard the symbols over (default: all visible devices).
-            workers: on one CPU device, blocks of symbols trained at the same time, one per
-                core (default: one per available core; see ``jaxlstm.train_many``).
+            workers: on one CPU device, threads training blocks of symbols at the same time
+                (default: one per available core; see ``jaxlstm.train_many``).
             **settings: constructor keywords shared by all models (``hidden_size``, ``epochs``...).
 
         Returns:
@@ -527,15 +527,16 @@ class LSTMForecaster(BaseForecaster):
         """``forecast`` of many fitted models, their recursive forecasts computed together.
 
         Models that share an architecture, window length, encoding and step count are
-        stacked and forecast in one compiled ``vmap`` call; on a CPU the stack is split into
-        blocks that run at the same time, one per core (``workers``, as in ``fit_many``).
+        stacked and forecast by compiled ``vmap`` calls; on a CPU the stack is split into
+        blocks of a few models run by one thread per core (``workers``, as in ``fit_many``).
         Each result equals the model's own ``forecast`` (to float rounding).
 
         Args:
             forecasters: ``{symbol: fitted LSTMForecaster}``, e.g. from ``fit_many``.
             horizon, steps, confidence, interval_method: as in ``forecast``; a horizon is
                 converted to steps with each model's own data interval.
-            workers: blocks per group on a CPU device (default: one per available core).
+            workers: threads running blocks on a CPU device (default: one per available
+                core; 1: one vmapped call per group).
 
         Returns:
             ``{symbol: Forecast}`` in the order of ``forecasters``.
@@ -565,10 +566,10 @@ class LSTMForecaster(BaseForecaster):
             stack = lambda trees: jax.tree.map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *trees)
             windows = jnp.asarray(np.stack([m._forecast_window() for m in models]).astype(np.float32))
             args = (stack([m.params_ for m in models]), stack([m._device_encoding for m in models]), windows)
-            blocks = parallel.resolve_workers(workers, len(models), windows.devices().pop().platform)
-            args, _ = parallel.pad_leading(args, blocks, parallel.repeat_first)
+            plan = parallel.plan_blocks(workers, len(models), windows.devices().pop().platform)
+            args, _ = parallel.pad_leading(args, plan.blocks, parallel.repeat_first)
             out = parallel.run_blocks(
-                lambda p, e, w: _forecast_stacked_jit.lower(p, target, e, w, count).compile(), args, blocks
+                lambda p, e, w: _forecast_stacked_jit.lower(p, target, e, w, count).compile(), args, plan
             )
             for symbol, row in zip(symbols, np.asarray(out, np.float64)):
                 if not np.all(np.isfinite(row)):

@@ -17,9 +17,10 @@ minibatches still take Adam steps (zero gradient, but momentum moves the params)
 shuffle permutes ``n_max`` rather than ``n`` rows: the model is trained on the same data
 with a different minibatch schedule.
 
-Cores: on one CPU device the symbols are split into one block per core, each block a
-vmapped call run from its own host thread (``workers``; see ``parallel``), because XLA:CPU
-runs one call's loop on one core.
+Cores: on one CPU device the symbols are split into blocks of a few symbols, each block a
+vmapped call, run by one host thread per core (``workers``; see ``parallel``), because
+XLA:CPU runs one call's loop on one core and a vmap over many small models gets slower
+per model.
 
 Devices: with more than one device (or an explicit ``devices`` list) the symbol axis is
 sharded over a 1-D mesh named ``"symbols"``; ``S`` is padded to a multiple of the device
@@ -293,11 +294,11 @@ def train_many(
         cfg: ``TrainConfig`` shared by all symbols.
         devices: devices to shard the symbol axis over; ``None`` uses all visible devices
             (and plain vmap when there is only one).
-        workers: on one CPU device, the symbols are split into this many equal blocks
-            that run at the same time from host threads, one per core (see
-            ``parallel``); ``None``: one block per available core (one block on a GPU);
-            ``1``: one vmapped call. Values other than None and 1 are refused with several devices, where each
-            device already runs its own block.
+        workers: on one CPU device, the symbols are split into blocks of a few symbols
+            that this many host threads run at the same time (see ``parallel``);
+            ``None``: one thread per available core (one call on a GPU); ``1``: one
+            vmapped call. Values other than None and 1 are refused with several devices,
+            where each device already runs its own block.
 
     Returns:
         A ``ManyTrainResult``; histories are ``[S, epochs]``, NaN past each ``epochs_run``.
@@ -358,9 +359,9 @@ def train_many(
         arrays = jax.device_put(_pad_symbols(arrays, mesh.size), NamedSharding(mesh, PartitionSpec(SYMBOL_AXIS)))
         out, train_hist, val_hist, epochs_run, best_epoch, reason = train_many_arrays(*arrays, cfg, mesh)
     else:
-        blocks = parallel.resolve_workers(workers, num, xs.devices().pop().platform)
+        plan = parallel.plan_blocks(workers, num, xs.devices().pop().platform)
         out, train_hist, val_hist, epochs_run, best_epoch, reason = parallel.run_blocks(
-            lambda *block: train_many_arrays.lower(*block, cfg, None).compile(), _pad_symbols(arrays, blocks), blocks
+            lambda *block: train_many_arrays.lower(*block, cfg, None).compile(), _pad_symbols(arrays, plan.blocks), plan
         )
     if out["head"]["b"].shape[0] != num:
         out = jax.tree.map(lambda a: a[:num], out)
@@ -386,8 +387,8 @@ def predict_many(params: Params, xs: Any, steps: int, *, workers: int | None = N
     """Recursive forecasts of ``S`` independent models (one per symbol) in one compiled call.
 
     ``jax.vmap`` of ``model.predict_multi_step`` over the leading symbol axis; on a CPU
-    the symbols are split into one block per core that run at the same time (see
-    ``parallel``), so both cores of a small machine work.
+    the symbols are split into blocks of a few symbols run by one thread per core (see
+    ``parallel``), so every core of the machine works.
 
     Args:
         params: params pytree with every leaf stacked on a leading ``[S]`` axis (as
@@ -395,7 +396,8 @@ def predict_many(params: Params, xs: Any, steps: int, *, workers: int | None = N
         xs: ``[S, time, features]`` one starting window per symbol, or
             ``[S, batch, time, features]`` several per symbol.
         steps: number of future steps (a Python int >= 1).
-        workers: blocks on a CPU device (default: one per available core; 1: one call).
+        workers: threads running blocks of symbols on a CPU device (default: one per
+            available core; 1: one vmapped call).
 
     Returns:
         ``[S, steps, output]`` (or ``[S, batch, steps, output]``).
@@ -427,7 +429,7 @@ def predict_many(params: Params, xs: Any, steps: int, *, workers: int | None = N
             "predict_many feeds each prediction back as the next input, so it needs "
             f"output_size == input_size, got output_size={model_cfg.output_size}, input_size={model_cfg.input_size}"
         )
-    blocks = parallel.resolve_workers(workers, num, xs.devices().pop().platform)
-    args, _ = parallel.pad_leading((params, xs), blocks, parallel.repeat_first)
-    out = parallel.run_blocks(lambda p, x: _predict_many_jit.lower(p, x, steps).compile(), args, blocks)
+    plan = parallel.plan_blocks(workers, num, xs.devices().pop().platform)
+    args, _ = parallel.pad_leading((params, xs), plan.blocks, parallel.repeat_first)
+    out = parallel.run_blocks(lambda p, x: _predict_many_jit.lower(p, x, steps).compile(), args, plan)
     return out[:num]

@@ -4,11 +4,12 @@ XLA:CPU runs a small model's loop on one core: its matmuls are too small to spli
 the loops of a ``vmap`` over models stay one loop. Two calls of the same compiled
 function issued from two host threads, however, do run at the same time, one per core
 (measured: 10 models x 168 forecast steps, one call 3.6 ms, two threads of 5 models
-1.9 ms). So work over a leading axis of independent models is split into equal blocks,
-compiled once, and each block is run from its own thread. On a GPU one call already fills
-the device, so there is one block.
+1.9 ms). So work over a leading axis of independent models is split into equal blocks of
+a few models, compiled once, and the blocks are run by one thread per core. On a GPU one
+call already fills the device, so there is one block.
 
-This is the only module that starts threads (one pool per process, started on first use);
+This is the only module that starts threads (pools shared by the process, started on
+first use);
 the blocks share no state, so the result does not depend on the number of blocks (up to
 float rounding of batched matmuls).
 """
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import math
 import os
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,23 +37,42 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_workers(workers: int | None, count: int, platform: str) -> int:
-    """How many blocks to run ``count`` models in.
+#: Most models in one block on a CPU. A vmap over more small LSTMs gets slower per model
+#: on XLA:CPU (120 seed-configuration models on 2 threads, ms per model-epoch: blocks of 1:
+#: 2.6, of 4-6: 2.0, of 10: 2.3, of 60: 2.6), so many models are cut into many small
+#: blocks, queued on the threads.
+MAX_BLOCK_SIZE = 6
+
+
+class BlockPlan(NamedTuple):
+    """How ``count`` models are run: ``blocks`` equal blocks, ``threads`` of them at a time."""
+
+    blocks: int
+    threads: int
+
+
+def plan_blocks(workers: int | None, count: int, platform: str) -> BlockPlan:
+    """Splits ``count`` models into blocks for the device's platform.
 
     Args:
-        workers: ``None`` for one block per available core on a CPU (one block elsewhere),
-            or a positive int.
+        workers: blocks run at the same time: ``None`` for one per available core on a
+            CPU and a single call elsewhere (one call already fills a GPU); ``1`` for a
+            single vmapped call; more for that many threads.
         count: number of models along the leading axis (>= 1).
         platform: the device platform, ``"cpu"``, ``"gpu"``...
 
     Returns:
-        A block count in ``[1, count]``.
+        A ``BlockPlan``: one block when one thread is used, otherwise blocks of at most
+        ``MAX_BLOCK_SIZE`` models (and at least one per thread).
     """
     if workers is None:
-        workers = available_cores() if platform == "cpu" else 1
+        threads = available_cores() if platform == "cpu" else 1
     else:
-        workers = validation.check_positive_int("workers", workers)
-    return max(1, min(workers, count))
+        threads = validation.check_positive_int("workers", workers)
+    threads = max(1, min(threads, count))
+    if threads == 1:
+        return BlockPlan(1, 1)
+    return BlockPlan(min(count, max(threads, math.ceil(count / MAX_BLOCK_SIZE))), threads)
 
 
 def pad_leading(tree: Any, multiple: int, fill: Callable[[jax.Array, int], jax.Array]) -> tuple[Any, int]:
@@ -77,21 +98,17 @@ def repeat_first(leaf: jax.Array, pad: int) -> jax.Array:
     return jnp.repeat(leaf[:1], pad, axis=0)
 
 
-_POOL_LOCK = threading.Lock()
-_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-_POOL_SIZE = 0
+_POOLS_LOCK = threading.Lock()
+_POOLS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
 
 
-def _pool(blocks: int) -> concurrent.futures.ThreadPoolExecutor:
-    """A process-wide pool with a thread for each of ``blocks`` (starting threads per call cost ~0.3 ms)."""
-    global _POOL, _POOL_SIZE
-    with _POOL_LOCK:
-        if _POOL is None or _POOL_SIZE < blocks:
-            # The old pool is dropped, not shut down: another thread may still be submitting
-            # to it; its idle threads exit once it is garbage collected.
-            _POOL_SIZE = max(blocks, available_cores())
-            _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=_POOL_SIZE, thread_name_prefix="jaxlstm-block")
-        return _POOL
+def _pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
+    """The process-wide pool of ``threads`` threads, started on first use (starting threads
+    per call cost ~0.3 ms); one pool per size, so no call runs more blocks at once than asked."""
+    with _POOLS_LOCK:
+        if threads not in _POOLS:
+            _POOLS[threads] = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jaxlstm-block")
+        return _POOLS[threads]
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -106,22 +123,23 @@ def _concat(outs: list[Any]) -> Any:
     return jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=0), *outs)
 
 
-def run_blocks(compile_block: Callable[..., Any], args: tuple[Any, ...], blocks: int) -> Any:
-    """Splits ``args`` along their leading axis into ``blocks`` equal blocks and runs them concurrently.
+def run_blocks(compile_block: Callable[..., Any], args: tuple[Any, ...], plan: BlockPlan) -> Any:
+    """Splits ``args`` along their leading axis into ``plan.blocks`` equal blocks and runs them concurrently.
 
     Args:
         compile_block: ``compile_block(*block_args)`` returns a callable for arguments of
             that shape, e.g. ``lambda *a: jitted.lower(*a).compile()``; it is called once,
             so every block runs the same executable.
-        args: pytrees whose leaves share a leading axis divisible by ``blocks``.
-        blocks: number of blocks (1 runs the call directly, on this thread).
+        args: pytrees whose leaves share a leading axis divisible by ``plan.blocks``.
+        plan: from ``plan_blocks``; one block runs directly, on the caller's thread.
 
     Returns:
         The outputs of the blocks, concatenated along their leading axis.
     """
-    if blocks == 1:
+    if plan.blocks == 1:
         return compile_block(*args)(*args)
-    parts = _split(args, blocks)
+    parts = _split(args, plan.blocks)
     run = compile_block(*parts[0])
-    futures = [_pool(blocks).submit(lambda part=part: jax.block_until_ready(run(*part))) for part in parts]
+    pool = _pool(plan.threads)
+    futures = [pool.submit(lambda part=part: jax.block_until_ready(run(*part))) for part in parts]
     return _concat([f.result() for f in futures])
