@@ -89,6 +89,9 @@ class Settings:
     cold_repeats: int = 3
     scale_symbols: tuple[int, ...] = (1, 10, 100, 1000)
     scale_symbol_epochs: tuple[int, ...] = (10, 10, 3, 1)
+    sweep_symbols: int = 120
+    sweep_epochs: int = 2
+    sweep_block_sizes: tuple[int, ...] = (1, 2, 4, 6, 10, 20, 60)
     scale_hidden: tuple[int, ...] = (32, 64, 128, 256)
     scale_sequence: tuple[int, ...] = (20, 50, 100, 200)
     scale_windows: int = 480
@@ -127,6 +130,9 @@ QUICK = Settings(
     cold_repeats=1,
     scale_symbols=(1, 2),
     scale_symbol_epochs=(1, 1),
+    sweep_symbols=4,
+    sweep_epochs=1,
+    sweep_block_sizes=(1, 2),
     scale_hidden=(8,),
     scale_sequence=(10,),
     scale_windows=50,
@@ -794,6 +800,46 @@ def _symbol_blocks(n_sym: int, epochs: int, args: tuple, lower: Callable[[tuple]
     }
 
 
+def _block_size_sweep(s: Settings, lower: Callable[..., Any], xs1: Any, ys1: Any, model_cfg: Any) -> dict[str, Any]:
+    """Time per model-epoch of ``s.sweep_symbols`` models split into blocks of each size.
+
+    The blocks run on one thread per core, as ``train_many`` runs them; this is the curve
+    behind ``parallel.MAX_BLOCK_SIZE``.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    import jaxlstm as jl
+    from jaxlstm._src import parallel
+
+    n_sym, epochs = s.sweep_symbols, s.sweep_epochs
+    cfg = jl.TrainConfig(learning_rate=s.learning_rate, epochs=epochs, batch_size=s.batch_size, patience=None)
+    one_model = jl.init_params(jax.random.key(0), model_cfg)
+    args = (
+        jax.random.split(jax.random.key(1), n_sym),
+        jax.tree.map(lambda a: jnp.tile(a[None], (n_sym,) + (1,) * a.ndim), one_model),
+        jnp.tile(xs1[None], (n_sym, 1, 1, 1)),
+        jnp.tile(ys1[None], (n_sym, 1, 1)),
+        jnp.ones((n_sym, xs1.shape[0]), jnp.float32),
+        jnp.zeros((n_sym, 0, *xs1.shape[1:]), jnp.float32),
+        jnp.zeros((n_sym, 0, ys1.shape[-1]), jnp.float32),
+        jnp.zeros((n_sym, 0), jnp.float32),
+    )
+    threads = parallel.plan_blocks(None, n_sym, jax.default_backend()).threads
+    rows = []
+    for size in s.sweep_block_sizes:
+        if n_sym % size:
+            continue
+        plan = parallel.BlockPlan(n_sym // size, min(threads, n_sym // size))
+        compiled, _ = _aot(lambda: lower(jax.tree.map(lambda a: a[:size], args), cfg))
+        run = lambda: _block(parallel.run_blocks(lambda *block: compiled, args, plan))
+        run()
+        warm = _timing.time_repeated(run, s.scale_repeats, warmup=0)
+        rows.append({"block_size": size, "blocks": plan.blocks, "threads": plan.threads, "warm": warm,
+                     "per_model_epoch_s": warm["median_s"] / n_sym / epochs})
+    return {"symbols": n_sym, "epochs_timed": epochs, "max_block_size": parallel.MAX_BLOCK_SIZE, "rows": rows}
+
+
 def bench_scaling(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     """Training time against symbols trained together, hidden size and sequence length."""
     import jax
@@ -864,6 +910,8 @@ def bench_scaling(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
             r["speedup_vs_one_at_a_time"] = base["per_epoch_s"] * r["symbols"] / r["per_epoch_s"]
             r["speedup_vs_one_at_a_time_blocks"] = base["per_epoch_s"] * r["symbols"] / r["per_epoch_s_blocks"]
     out["symbols"] = {"via": via, "rows": rows}
+    _log("scaling: block size sweep")
+    out["block_sizes"] = _guarded("scaling block sizes", lambda: _block_size_sweep(s, lower, xs1, ys1, model_cfg))
 
     # -- hidden size and sequence length, one model, jax and torch per epoch
     def single(hidden: int, window: int) -> dict[str, Any]:
@@ -1507,6 +1555,18 @@ def render_markdown(r: dict[str, Any]) -> str:
                 f"{_fmt_t(row.get('per_epoch_s_blocks', row['per_epoch_s']))} | "
                 f"{_fmt_x(row.get('speedup_vs_one_at_a_time_blocks'))} | {_fmt_b(mem.get('temp_size_in_bytes'))} | {_fmt_b(mem.get('peak_memory_in_bytes'))} |"
             )
+        bs = sc.get("block_sizes")
+        if bs and not _na(bs) and bs.get("rows"):
+            lines += [
+                "",
+                f"Block size ({bs['symbols']} symbols, {bs['epochs_timed']} epochs timed, blocks run by one thread per core;"
+                f" the library uses blocks of at most {bs['max_block_size']}):",
+                "",
+                "| block size | blocks | threads | per model-epoch |",
+                "|---|---|---|---|",
+            ]
+            for row in bs["rows"]:
+                lines.append(f"| {row['block_size']} | {row['blocks']} | {row['threads']} | {_fmt_t(row['per_model_epoch_s'])} |")
         for key, label, col in (("hidden", "Hidden size", "hidden_size"), ("sequence", "Sequence length", "sequence_length")):
             block = sc[key]
             fixed = f"sequence length {block['sequence_length']}" if key == "hidden" else f"hidden {block['hidden_size']}"

@@ -46,6 +46,7 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path: pathlib.Path) -> Non
     scaling = results["scaling"]
     assert [row["symbols"] for row in scaling["symbols"]["rows"]] == [1, 2]
     assert all("per_model_epoch_s" in row and "per_epoch_s_blocks" in row for row in scaling["symbols"]["rows"])
+    assert [row["block_size"] for row in scaling["block_sizes"]["rows"]] == [1, 2]
     for block in ("hidden", "sequence"):
         assert all("jax_per_epoch_s" in row and "memory" in row for row in scaling[block]["rows"])
 

@@ -384,7 +384,7 @@ _predict_many_jit = jax.jit(_predict_many_arrays, static_argnames="steps", compi
 
 
 def predict_many(params: Params, xs: Any, steps: int, *, workers: int | None = None) -> jax.Array:
-    """Recursive forecasts of ``S`` independent models (one per symbol) in one compiled call.
+    """Recursive forecasts of ``S`` independent models (one per symbol), compiled once.
 
     ``jax.vmap`` of ``model.predict_multi_step`` over the leading symbol axis; on a CPU
     the symbols are split into blocks of a few symbols run by one thread per core (see

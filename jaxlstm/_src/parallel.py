@@ -9,9 +9,8 @@ a few models, compiled once, and the blocks are run by one thread per core. On a
 call already fills the device, so there is one block.
 
 This is the only module that starts threads (pools shared by the process, started on
-first use);
-the blocks share no state, so the result does not depend on the number of blocks (up to
-float rounding of batched matmuls).
+first use). The blocks share no state, so the result does not depend on how the models
+are split (up to float rounding of batched matmuls).
 """
 
 from __future__ import annotations
@@ -38,9 +37,8 @@ def available_cores() -> int:
 
 
 #: Most models in one block on a CPU. A vmap over more small LSTMs gets slower per model
-#: on XLA:CPU (120 seed-configuration models on 2 threads, ms per model-epoch: blocks of 1:
-#: 2.6, of 4-6: 2.0, of 10: 2.3, of 60: 2.6), so many models are cut into many small
-#: blocks, queued on the threads.
+#: on XLA:CPU, so many models are cut into many small blocks, queued on the threads (the
+#: block-size sweep of ``python -m benchmarks.run``, section 4, measures the curve).
 MAX_BLOCK_SIZE = 6
 
 
