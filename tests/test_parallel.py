@@ -74,3 +74,12 @@ def test_run_blocks_runs_blocks_at_once_and_equals_one_call(blocks, threads):
     np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
     assert compiled == [(8 // blocks, 3)]  # one executable for every block
     assert most[0] == threads  # never more blocks at once than threads
+
+
+def test_after_a_fork_the_child_starts_its_own_pool():
+    # Called as os.fork runs it in the child (forking a JAX process in a test could hang).
+    parent = parallel._pool(2)
+    parallel._forget_pools_in_child()
+    child = parallel._pool(2)
+    assert child is not parent
+    assert child.submit(lambda: 42).result(timeout=30) == 42

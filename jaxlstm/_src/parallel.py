@@ -100,6 +100,18 @@ _POOLS_LOCK = threading.Lock()
 _POOLS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
 
 
+def _forget_pools_in_child() -> None:
+    # A forked child inherits the pools but not their threads: work submitted there would
+    # wait forever, so the child starts its own pools on first use.
+    global _POOLS_LOCK
+    _POOLS_LOCK = threading.Lock()
+    _POOLS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
 def _pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
     """The process-wide pool of ``threads`` threads, started on first use (starting threads
     per call cost ~0.3 ms); one pool per size, so no call runs more blocks at once than asked."""
