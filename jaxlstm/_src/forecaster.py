@@ -374,7 +374,7 @@ class LSTMForecaster(BaseForecaster):
         workers: int | None = None,
         **settings: Any,
     ) -> dict[str, "LSTMForecaster"]:
-        """Fits one model per symbol in one compiled call (``vmap``; sharded over devices).
+        """Fits one model per symbol, compiled once (``vmap`` over blocks of symbols; sharded over devices).
 
         Every model gets the same settings (and so the same initial params and shuffling
         key as a lone ``fit`` with that seed). Series of different lengths are padded with

@@ -275,7 +275,7 @@ def train_many(
     devices: Sequence[jax.Device] | None = None,
     workers: int | None = None,
 ) -> ManyTrainResult:
-    """Trains one independent model per symbol in one compiled call (vmap, optionally sharded).
+    """Trains one independent model per symbol, compiled once (vmap over blocks of symbols, optionally sharded).
 
     Symbol ``s`` is trained exactly as ``train.train_arrays`` would train it alone on row
     ``s`` of every argument (see the module docstring for when padding rows change the
