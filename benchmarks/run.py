@@ -353,27 +353,10 @@ def bench_train(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     def torch_side(threads: int | None) -> dict[str, Any]:
         if not torch_lstm.available():
             return _unavailable("torch is not installed")
-        import torch
-
-        default_threads = torch.get_num_threads()
-        if threads is not None:
-            torch.set_num_threads(threads)
-        try:
-            x_np, y_np = np.asarray(xs), np.asarray(ys)
-            times, losses = [], []
-            for r in range(s.torch_repeats + 1):  # the first run is a warm-up
-                if r >= 2 and sum(times) > TORCH_BUDGET_S:
-                    break  # a stalling PyTorch (busy machine) must not hold up the run
-                model = torch_lstm.build_model(s.hidden, jax_params=params0)
-                start = _timing.now()
-                hist = torch_lstm.train(
-                    model, x_np, y_np, epochs=s.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate, seed=r
-                )
-                times.append(_timing.now() - start)
-                losses.append(hist[-1])
-            used = torch.get_num_threads()
-        finally:
-            torch.set_num_threads(default_threads)
+        times, losses, used = _torch_runs(
+            s.hidden, params0, xs, ys, epochs=s.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate,
+            repeats=s.torch_repeats, threads=threads,
+        )
         return {
             "available": True,
             "api": "nn.LSTM + nn.Linear, Adam, shuffled minibatches, float32, eager",
@@ -416,24 +399,10 @@ def bench_train(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     def batch1_torch(threads: int | None) -> dict[str, Any]:
         if not torch_lstm.available():
             return _unavailable("torch is not installed")
-        import torch
-
-        default_threads = torch.get_num_threads()
-        if threads is not None:
-            torch.set_num_threads(threads)
-        try:
-            x_np, y_np = np.asarray(xs), np.asarray(ys)
-            times = []
-            for r in range(s.batch1_repeats + 1):
-                if r >= 2 and sum(times) > TORCH_BUDGET_S:
-                    break  # a stalling PyTorch (busy machine) must not hold up the run
-                model = torch_lstm.build_model(s.hidden, jax_params=params0)
-                start = _timing.now()
-                torch_lstm.train(model, x_np, y_np, epochs=s.batch1_epochs, batch_size=1, learning_rate=s.learning_rate, seed=r)
-                times.append(_timing.now() - start)
-            used = torch.get_num_threads()
-        finally:
-            torch.set_num_threads(default_threads)
+        times, _, used = _torch_runs(
+            s.hidden, params0, xs, ys, epochs=s.batch1_epochs, batch_size=1, learning_rate=s.learning_rate,
+            repeats=s.batch1_repeats, threads=threads,
+        )
         warm = _timing.summarize(times[1:])
         return {
             "available": True,
@@ -453,6 +422,38 @@ def bench_train(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     b1["ratio_torch1_over_jax"] = _ratio(b1["torch_1_thread"], b1["jax_functional"], key="per_epoch_s")
     out["batch1"] = b1
     return out
+
+
+def _torch_runs(
+    hidden: int, params: Any, xs: Any, ys: Any, *, epochs: int, batch_size: int, learning_rate: float,
+    repeats: int, threads: int | None = None,
+) -> tuple[list[float], list[float], int]:
+    """A warm-up and ``repeats`` timed PyTorch trainings from the JAX initial weights.
+
+    Returns ``(seconds per run, final loss per run, threads used)``; the warm-up is the
+    first entry. ``threads`` sets PyTorch's thread count for these runs only (``None``: its
+    default). Stops adding runs past ``TORCH_BUDGET_S`` once two have run, so a PyTorch
+    stalled on a busy machine cannot hold up the benchmark.
+    """
+    import torch
+
+    default_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        x_np, y_np = np.asarray(xs), np.asarray(ys)
+        times, losses = [], []
+        for r in range(repeats + 1):
+            if r >= 2 and sum(times) > TORCH_BUDGET_S:
+                break
+            model = torch_lstm.build_model(hidden, jax_params=params)
+            start = _timing.now()
+            hist = torch_lstm.train(model, x_np, y_np, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=r)
+            times.append(_timing.now() - start)
+            losses.append(hist[-1])
+        return times, losses, torch.get_num_threads()
+    finally:
+        torch.set_num_threads(default_threads)
 
 
 def _ratio(slow: dict[str, Any], fast: dict[str, Any], key: str | None = None) -> float | None:
@@ -944,13 +945,10 @@ def bench_scaling(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
             "memory": memory,
         }
         if torch_lstm.available():
-            x_np, y_np = np.asarray(xs), np.asarray(ys)
-            times = []
-            for r in range(1 + s.torch_scale_repeats):  # a warm-up run, then the timed ones
-                model = torch_lstm.build_model(hidden, jax_params=params)
-                start = _timing.now()
-                torch_lstm.train(model, x_np, y_np, epochs=s.torch_scale_epochs, batch_size=s.batch_size, learning_rate=s.learning_rate, seed=r)
-                times.append(_timing.now() - start)
+            times, _, _ = _torch_runs(
+                hidden, params, xs, ys, epochs=s.torch_scale_epochs, batch_size=s.batch_size,
+                learning_rate=s.learning_rate, repeats=s.torch_scale_repeats,
+            )
             row["torch_epochs_timed"] = s.torch_scale_epochs
             row["torch_warm"] = _timing.summarize(times[1:])
             row["torch_per_epoch_s"] = row["torch_warm"]["median_s"] / s.torch_scale_epochs
