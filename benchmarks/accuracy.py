@@ -30,18 +30,19 @@ import os
 import pathlib
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from jaxlstm import data as data_lib  # noqa: E402
-from jaxlstm._src import evaluation as ev  # noqa: E402
-from jaxlstm._src import synthetic  # noqa: E402
-from jaxlstm._src.baselines import DriftForecaster, HybridForecaster  # noqa: E402
-from jaxlstm._src.forecaster import LSTMForecaster  # noqa: E402
+from jaxlstm import data as data_lib
+from jaxlstm._src import evaluation as ev
+from jaxlstm._src import synthetic
+from jaxlstm._src.baselines import DriftForecaster, HybridForecaster
+from jaxlstm._src.forecaster import LSTMForecaster
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results"
@@ -157,11 +158,21 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
 
 SUITES = {
     "main": (
-        "drift", "hybrid", "lstm_minmax", "lstm_relative", "lstm_relative_both", "lstm_direct", "lstm_relative_gated",
+        "drift",
+        "hybrid",
+        "lstm_minmax",
+        "lstm_relative",
+        "lstm_relative_both",
+        "lstm_direct",
+        "lstm_relative_gated",
     ),
     "ablations": (
-        "lstm_relative_refit", "lstm_relative_ens3", "lstm_relative_lr3e-4", "lstm_relative_blend",
-        "lstm_relative_driftgate", "lstm_direct_gated",
+        "lstm_relative_refit",
+        "lstm_relative_ens3",
+        "lstm_relative_lr3e-4",
+        "lstm_relative_blend",
+        "lstm_relative_driftgate",
+        "lstm_direct_gated",
     ),
 }
 QUICK_MODELS = ("hybrid", "lstm_relative", "lstm_relative_gated")
@@ -270,8 +281,12 @@ def run(
         log(f"{dataset.name}: {len(origins)} origins, train_size={train_size}")
         t0 = time.perf_counter()
         result = ev.backtest(
-            dataset.prices, factories, train_size=train_size, horizon=settings.horizon,
-            origins=origins, confidence=settings.confidence,
+            dataset.prices,
+            factories,
+            train_size=train_size,
+            horizon=settings.horizon,
+            origins=origins,
+            confidence=settings.confidence,
         )
         for name, r in result.models.items():
             m = r.metrics
@@ -367,27 +382,38 @@ def render_markdown(doc: dict[str, Any], command: str) -> str:
             lines.append("| oracle | " + " | ".join(row) + " |")
         lines.append("")
 
-    lines.extend([
-        "Numbers after ± are standard errors over origins (origins taken as independent; they are at least "
-        "a horizon apart on every data set here). With 50 origins a coverage of 0.95 is measured to about ± 0.03.",
-        "",
-    ])
+    lines.extend(
+        [
+            "Numbers after ± are standard errors over origins (origins taken as independent; they are at least "
+            "a horizon apart on every data set here). With 50 origins a coverage of 0.95 is measured to about ± 0.03.",
+            "",
+        ]
+    )
     table(
         "Relative MAE (model MAE / naive MAE; target <= 1.00 on BTC, <= 0.50 on structured series)",
-        "relative_mae", True, "relative_mae_se",
+        "relative_mae",
+        True,
+        "relative_mae_se",
     )
     table("MASE (MAE over the in-sample one-step naive MAE of each training window)", "mase", False)
     table(
         "Directional accuracy (share of steps moving the observed way from the last price)",
-        "directional_accuracy", True,
+        "directional_accuracy",
+        True,
     )
     table(
         f"Interval coverage (nominal {s['confidence']:.2f}; target in [0.93, 0.97])", "coverage", False, "coverage_se"
     )
     table("Mean interval width (price units)", "mean_width", False)
 
-    lines.extend(["## Interval methods used (origins per method)", "", "| model | " + " | ".join(names) + " |",
-                  "|" + "---|" * (len(names) + 1)])
+    lines.extend(
+        [
+            "## Interval methods used (origins per method)",
+            "",
+            "| model | " + " | ".join(names) + " |",
+            "|" + "---|" * (len(names) + 1),
+        ]
+    )
     for model in models:
         used = [sets[n]["backtest"]["models"][model]["interval_methods"] for n in names]
         row = [", ".join(f"{k} {v}" for k, v in counts.items()) for counts in used]
@@ -407,8 +433,14 @@ def render_markdown(doc: dict[str, Any], command: str) -> str:
             lines.append(f"| {m} | " + " | ".join(_cell(cover[m][p], 2) for p in picks) + " |")
         lines.append("")
 
-    lines.extend(["## Targets met", "", "| model | " + " | ".join(f"{n} MAE | {n} cov." for n in names) + " |",
-                  "|" + "---|" * (2 * len(names) + 1)])
+    lines.extend(
+        [
+            "## Targets met",
+            "",
+            "| model | " + " | ".join(f"{n} MAE | {n} cov." for n in names) + " |",
+            "|" + "---|" * (2 * len(names) + 1),
+        ]
+    )
     for model, checks in doc["targets_met"].items():
         cells = []
         for n in names:
@@ -424,10 +456,14 @@ def render_markdown(doc: dict[str, Any], command: str) -> str:
                 f"naive MAE here, so no model can meet the {TARGETS['relative_mae_structured']:.2f} target."
             )
             lines.append("")
-    lines.extend([
-        "## Run time per model (s, fit + forecast at every origin)", "",
-        "| model | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1),
-    ])
+    lines.extend(
+        [
+            "## Run time per model (s, fit + forecast at every origin)",
+            "",
+            "| model | " + " | ".join(names) + " |",
+            "|" + "---|" * (len(names) + 1),
+        ]
+    )
     for model in models:
         seconds = [_cell(sets[n]["backtest"]["models"][model]["seconds"], 1) for n in names]
         lines.append(f"| {model} | " + " | ".join(seconds) + " |")
@@ -447,9 +483,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=None, help=f"output folder (default {DEFAULT_OUT.relative_to(REPO_ROOT)})")
     parser.add_argument("--data-dir", default=None, help="folder with the Coinbase BTC/USD CSV files")
-    parser.add_argument("--suite", choices=sorted(SUITES), default="main",
-                        help="main: the comparison behind the recommended defaults (accuracy.*); "
-                        "ablations: ensembles, learning rate and other variants (accuracy_ablations.*)")
+    parser.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        default="main",
+        help="main: the comparison behind the recommended defaults (accuracy.*); "
+        "ablations: ensembles, learning rate and other variants (accuracy_ablations.*)",
+    )
     parser.add_argument("--models", default=None, help="comma-separated model names (default: the suite's)")
     parser.add_argument(
         "--datasets", default=None, help="comma-separated data sets: " + ",".join(BTC_SETS + STRUCTURED_SETS)

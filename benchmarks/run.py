@@ -32,12 +32,12 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from benchmarks import _timing
-from benchmarks import torch_lstm
+from benchmarks import _timing, torch_lstm
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent / "results"
@@ -270,7 +270,13 @@ def bench_train(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     prices, xs, ys = _scaled_windows(s.candles, s.window)
     model_cfg = jl.LSTMConfig(hidden_size=s.hidden)
     params0 = jl.init_params(jax.random.key(0), model_cfg)
-    cfg = jl.TrainConfig(learning_rate=s.learning_rate, epochs=s.epochs, batch_size=s.batch_size, patience=None, restore_best=s.restore_best)
+    cfg = jl.TrainConfig(
+        learning_rate=s.learning_rate,
+        epochs=s.epochs,
+        batch_size=s.batch_size,
+        patience=None,
+        restore_best=s.restore_best,
+    )
     key = jax.random.key(1)
     out: dict[str, Any] = {
         "config": {
@@ -354,8 +360,15 @@ def bench_train(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         if not torch_lstm.available():
             return _unavailable("torch is not installed")
         times, losses, used = _torch_runs(
-            s.hidden, params0, xs, ys, epochs=s.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate,
-            repeats=s.torch_repeats, threads=threads,
+            s.hidden,
+            params0,
+            xs,
+            ys,
+            epochs=s.epochs,
+            batch_size=s.batch_size,
+            learning_rate=s.learning_rate,
+            repeats=s.torch_repeats,
+            threads=threads,
         )
         return {
             "available": True,
@@ -382,7 +395,9 @@ def bench_train(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     out["ratio_best_torch_over_jax"] = min(ratios) if ratios else None
 
     # -- batch size 1 (the seed's per-sample loop), a few epochs, per-epoch times
-    cfg1 = jl.TrainConfig(learning_rate=s.learning_rate, epochs=s.batch1_epochs, batch_size=1, patience=None, restore_best=s.restore_best)
+    cfg1 = jl.TrainConfig(
+        learning_rate=s.learning_rate, epochs=s.batch1_epochs, batch_size=1, patience=None, restore_best=s.restore_best
+    )
 
     def batch1_jax() -> dict[str, Any]:
         run = lambda: _block(jl.train(key, params0, xs, ys, cfg1))
@@ -400,8 +415,15 @@ def bench_train(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         if not torch_lstm.available():
             return _unavailable("torch is not installed")
         times, _, used = _torch_runs(
-            s.hidden, params0, xs, ys, epochs=s.batch1_epochs, batch_size=1, learning_rate=s.learning_rate,
-            repeats=s.batch1_repeats, threads=threads,
+            s.hidden,
+            params0,
+            xs,
+            ys,
+            epochs=s.batch1_epochs,
+            batch_size=1,
+            learning_rate=s.learning_rate,
+            repeats=s.batch1_repeats,
+            threads=threads,
         )
         warm = _timing.summarize(times[1:])
         return {
@@ -425,8 +447,16 @@ def bench_train(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _torch_runs(
-    hidden: int, params: Any, xs: Any, ys: Any, *, epochs: int, batch_size: int, learning_rate: float,
-    repeats: int, threads: int | None = None,
+    hidden: int,
+    params: Any,
+    xs: Any,
+    ys: Any,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    repeats: int,
+    threads: int | None = None,
 ) -> tuple[list[float], list[float], int]:
     """A warm-up and ``repeats`` timed PyTorch trainings from the JAX initial weights.
 
@@ -448,7 +478,9 @@ def _torch_runs(
                 break
             model = torch_lstm.build_model(hidden, jax_params=params)
             start = _timing.now()
-            hist = torch_lstm.train(model, x_np, y_np, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=r)
+            hist = torch_lstm.train(
+                model, x_np, y_np, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=r
+            )
             times.append(_timing.now() - start)
             losses.append(hist[-1])
         return times, losses, torch.get_num_threads()
@@ -486,24 +518,36 @@ def bench_predict(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
 
     if "params" not in state:
         prices, xs, ys = _scaled_windows(s.candles, s.window)
-        state.update(prices=prices, xs=xs, ys=ys, params=jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=s.hidden)))
+        state.update(
+            prices=prices, xs=xs, ys=ys, params=jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=s.hidden))
+        )
     params, xs, prices = state["params"], state["xs"], state["prices"]
     window = xs[-1:]
     out: dict[str, Any] = {"window": s.window, "hidden_size": s.hidden, "steps": list(s.predict_steps)}
 
     pms = jax.jit(jl.predict_multi_step, static_argnames="steps")
-    functional: dict[str, Any] = {"api": 'jax.jit(predict_multi_step, static_argnames="steps")(params, window[1, T, 1], steps=k)'}
+    functional: dict[str, Any] = {
+        "api": 'jax.jit(predict_multi_step, static_argnames="steps")(params, window[1, T, 1], steps=k)'
+    }
     for k in s.predict_steps:
         _log(f"predict: functional {k} steps")
-        functional[f"steps_{k}"] = _guarded(f"predict functional {k}", lambda k=k: _latency(lambda: pms(params, window, steps=k).block_until_ready(), s.predict_repeats))
+        functional[f"steps_{k}"] = _guarded(
+            f"predict functional {k}",
+            lambda k=k: _latency(lambda: pms(params, window, steps=k).block_until_ready(), s.predict_repeats),
+        )
     out["functional"] = functional
     options = getattr(jl, "COMPILER_OPTIONS", None)
     if options is not None:
         tuned_pms = jax.jit(jl.predict_multi_step, static_argnames="steps", compiler_options=options)
-        tuned: dict[str, Any] = {"api": 'jax.jit(predict_multi_step, static_argnames="steps", compiler_options=jl.COMPILER_OPTIONS)'}
+        tuned: dict[str, Any] = {
+            "api": 'jax.jit(predict_multi_step, static_argnames="steps", compiler_options=jl.COMPILER_OPTIONS)'
+        }
         for k in s.predict_steps:
             _log(f"predict: functional {k} steps, jl.COMPILER_OPTIONS")
-            tuned[f"steps_{k}"] = _guarded(f"predict tuned {k}", lambda k=k: _latency(lambda: tuned_pms(params, window, steps=k).block_until_ready(), s.predict_repeats))
+            tuned[f"steps_{k}"] = _guarded(
+                f"predict tuned {k}",
+                lambda k=k: _latency(lambda: tuned_pms(params, window, steps=k).block_until_ready(), s.predict_repeats),
+            )
         out["functional_tuned"] = tuned
 
     def wrapper() -> dict[str, Any]:
@@ -512,17 +556,22 @@ def bench_predict(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
             return _unavailable(why)
         model = state.get("forecaster")
         if model is None:
-            model = cls(hidden_size=s.hidden, sequence_length=s.window, epochs=1, early_stopping=False).fit(_demo_candles(s.candles))
+            model = cls(hidden_size=s.hidden, sequence_length=s.window, epochs=1, early_stopping=False).fit(
+                _demo_candles(s.candles)
+            )
             state["forecaster"] = model
         price_window = np.asarray(prices[-s.window :], np.float64)
-        res: dict[str, Any] = {"available": True, "api": "LSTMForecaster.predict / predict_multi_step / forecast (numpy in, numpy out)"}
+        res: dict[str, Any] = {
+            "available": True,
+            "api": "LSTMForecaster.predict / predict_multi_step / forecast (numpy in, numpy out)",
+        }
         res["predict_1"] = _latency(lambda: model.predict(price_window), s.predict_repeats)
         for k in s.predict_steps:
             if k == 1:
                 continue
             res[f"steps_{k}"] = _latency(lambda k=k: model.predict_multi_step(price_window, k), s.predict_repeats)
         res["forecast_1d"] = _latency(lambda: model.forecast("1d"), s.predict_repeats)
-        res["forecast_1d_steps"] = int(len(model.forecast("1d").predicted))
+        res["forecast_1d_steps"] = len(model.forecast("1d").predicted)
         return res
 
     _log("predict: wrapper")
@@ -537,7 +586,9 @@ def bench_predict(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         stacked = jax.tree.map(lambda a: jnp.stack([a] * n), params)
         f = jax.jit(jax.vmap(jl.predict_multi_step, in_axes=(0, 0, None)), static_argnums=2)
         res = _latency(lambda: f(stacked, windows[:, None], k).block_until_ready(), s.predict_repeats)
-        res["api"] = "jax.jit(jax.vmap(predict_multi_step, in_axes=(0, 0, None))) over stacked params (one model per symbol)"
+        res["api"] = (
+            "jax.jit(jax.vmap(predict_multi_step, in_axes=(0, 0, None))) over stacked params (one model per symbol)"
+        )
         return res
 
     def batch_windows() -> dict[str, Any]:
@@ -564,10 +615,14 @@ def bench_predict(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         if key not in state:
             close = _demo_candles(s.candles + n).close
             data = {f"S{i}": close[i : i + s.candles] for i in range(n)}
-            state[key] = cls.fit_many(data, hidden_size=s.hidden, sequence_length=s.window, epochs=1, early_stopping=False, target=target)
+            state[key] = cls.fit_many(
+                data, hidden_size=s.hidden, sequence_length=s.window, epochs=1, early_stopping=False, target=target
+            )
         models = state[key]
         res = _latency(lambda: cls.forecast_many(models, steps=k), s.predict_repeats)
-        res["api"] = f"LSTMForecaster.forecast_many({n} fitted models, steps={k}) (target={target!r}; with band and timestamps)"
+        res["api"] = (
+            f"LSTMForecaster.forecast_many({n} fitted models, steps={k}) (target={target!r}; with band and timestamps)"
+        )
         return res
 
     def wrapper_loop() -> dict[str, Any]:
@@ -595,9 +650,15 @@ def bench_predict(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
 
         model = torch_lstm.build_model(s.hidden, jax_params=params)
         w_np = np.asarray(window)
-        res: dict[str, Any] = {"available": True, "api": "eager nn.LSTM under inference_mode, Python loop over steps", "num_threads": torch.get_num_threads()}
+        res: dict[str, Any] = {
+            "available": True,
+            "api": "eager nn.LSTM under inference_mode, Python loop over steps",
+            "num_threads": torch.get_num_threads(),
+        }
         for steps in s.predict_steps:
-            res[f"steps_{steps}"] = _latency(lambda steps=steps: torch_lstm.predict_multi_step(model, w_np, steps), s.predict_repeats)
+            res[f"steps_{steps}"] = _latency(
+                lambda steps=steps: torch_lstm.predict_multi_step(model, w_np, steps), s.predict_repeats
+            )
         wn = np.asarray(windows)
         res[f"batch_{n}x{k}"] = _latency(lambda: torch_lstm.predict_multi_step(model, wn, k), s.predict_repeats)
         return res
@@ -711,7 +772,9 @@ def bench_cold_start(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         return _unavailable("LSTMForecaster has no save/load")
     model = state.get("forecaster")
     if model is None:
-        model = cls(hidden_size=s.hidden, sequence_length=s.window, epochs=1, early_stopping=False).fit(_demo_candles(s.candles))
+        model = cls(hidden_size=s.hidden, sequence_length=s.window, epochs=1, early_stopping=False).fit(
+            _demo_candles(s.candles)
+        )
     work = pathlib.Path(tempfile.mkdtemp(prefix="jaxlstm-bench-"))
     try:
         model_path = model.save(work / "model")
@@ -720,7 +783,7 @@ def bench_cold_start(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {
             "available": True,
             "model": {"hidden_size": s.hidden, "sequence_length": s.window, "saved_with": "LSTMForecaster.save"},
-            "what": 'python -c "import jax; import jaxlstm; LSTMForecaster.load(path).forecast(\'1d\')" in a new process',
+            "what": "python -c \"import jax; import jaxlstm; LSTMForecaster.load(path).forecast('1d')\" in a new process",
         }
         if s.quick:
             # Smoke run: the two processes that need no warm cache run side by side
@@ -739,7 +802,8 @@ def bench_cold_start(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         out["cache_warm"] = _cold_summary([_cold_process(model_path, str(cache_dir)) for _ in range(s.cold_repeats)])
         try:
             out["cache_speedup_total"] = (
-                out["no_cache"]["median"]["total_to_first_forecast_s"] / out["cache_warm"]["median"]["total_to_first_forecast_s"]
+                out["no_cache"]["median"]["total_to_first_forecast_s"]
+                / out["cache_warm"]["median"]["total_to_first_forecast_s"]
             )
         except ZeroDivisionError:
             out["cache_speedup_total"] = None
@@ -836,8 +900,15 @@ def _block_size_sweep(s: Settings, lower: Callable[..., Any], xs1: Any, ys1: Any
         run = lambda: _block(parallel.run_blocks(lambda *block: compiled, args, plan))
         run()
         warm = _timing.time_repeated(run, s.scale_repeats, warmup=0)
-        rows.append({"block_size": size, "blocks": plan.blocks, "threads": plan.threads, "warm": warm,
-                     "per_model_epoch_s": warm["median_s"] / n_sym / epochs})
+        rows.append(
+            {
+                "block_size": size,
+                "blocks": plan.blocks,
+                "threads": plan.threads,
+                "warm": warm,
+                "per_model_epoch_s": warm["median_s"] / n_sym / epochs,
+            }
+        )
     return {"symbols": n_sym, "epochs_timed": epochs, "max_block_size": parallel.MAX_BLOCK_SIZE, "rows": rows}
 
 
@@ -917,10 +988,20 @@ def bench_scaling(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     # -- hidden size and sequence length, one model, jax and torch per epoch
     def single(hidden: int, window: int) -> dict[str, Any]:
         xs, ys = _scale_data(s.scale_windows, window)
-        cfg = jl.TrainConfig(learning_rate=s.learning_rate, epochs=s.scale_epochs, batch_size=s.batch_size, patience=None, restore_best=s.restore_best)
+        cfg = jl.TrainConfig(
+            learning_rate=s.learning_rate,
+            epochs=s.scale_epochs,
+            batch_size=s.batch_size,
+            patience=None,
+            restore_best=s.restore_best,
+        )
         params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=hidden))
         w = jnp.ones((xs.shape[0],), jnp.float32)
-        xv, yv, wv = jnp.zeros((0, window, 1), jnp.float32), jnp.zeros((0, 1), jnp.float32), jnp.zeros((0,), jnp.float32)
+        xv, yv, wv = (
+            jnp.zeros((0, window, 1), jnp.float32),
+            jnp.zeros((0, 1), jnp.float32),
+            jnp.zeros((0,), jnp.float32),
+        )
         args = (jax.random.key(1), params, xs, ys, w, xv, yv, wv)
         if s.quick:
             # Called the way ``train`` calls it, so with the quick sizes it reuses the
@@ -946,8 +1027,14 @@ def bench_scaling(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         }
         if torch_lstm.available():
             times, _, _ = _torch_runs(
-                hidden, params, xs, ys, epochs=s.torch_scale_epochs, batch_size=s.batch_size,
-                learning_rate=s.learning_rate, repeats=s.torch_scale_repeats,
+                hidden,
+                params,
+                xs,
+                ys,
+                epochs=s.torch_scale_epochs,
+                batch_size=s.batch_size,
+                learning_rate=s.learning_rate,
+                repeats=s.torch_scale_repeats,
             )
             row["torch_epochs_timed"] = s.torch_scale_epochs
             row["torch_warm"] = _timing.summarize(times[1:])
@@ -962,7 +1049,7 @@ def bench_scaling(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     out["hidden"] = {"sequence_length": s.window, "rows": hidden_rows}
     seq_rows = []
     for L in s.scale_sequence:
-        same = next((r for r in hidden_rows if r.get("hidden_size") == s.hidden and L == s.window), None)
+        same = next((r for r in hidden_rows if r.get("hidden_size") == s.hidden and s.window == L), None)
         if same is not None:
             # The identical configuration was just measured: a second compile would hit
             # JAX's in-memory cache and report a meaningless compile time.
@@ -1072,8 +1159,16 @@ def _apply_custom_vjp() -> Callable[[Any, Any], Any]:
     return apply
 
 
-def _variant_loop(apply_fn: Callable[[Any, Any], Any], epochs: int, batch_size: int, learning_rate: float, *,
-                  prepermute: bool = False, flat: bool = False, donate: bool = False) -> Any:
+def _variant_loop(
+    apply_fn: Callable[[Any, Any], Any],
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    *,
+    prepermute: bool = False,
+    flat: bool = False,
+    donate: bool = False,
+) -> Any:
     """A jitted ``epochs``-epoch training loop (no early stopping) built from the given pieces.
 
     The reference is what ``train.train_arrays`` did per step before any change:
@@ -1184,21 +1279,50 @@ def bench_profile(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         name: _guarded(f"profile {name}", lambda f=f, a=a: _latency(lambda: _block(f(*a)), s.profile_repeats))
         for name, (f, a) in parts.items()
     }
-    out["arithmetic"] = _guarded("profile arithmetic", lambda: _arithmetic_rate(s, out["step_breakdown"], s.profile_repeats))
+    out["arithmetic"] = _guarded(
+        "profile arithmetic", lambda: _arithmetic_rate(s, out["step_breakdown"], s.profile_repeats)
+    )
 
     # -- whole-loop variants, each changing one thing against the reference
     apply_cvjp = _apply_custom_vjp()
     specs: dict[str, tuple[str, Callable[[], Any]]] = {
         "reference": ("params as a tree, gather per step, unroll 1", lambda: _variant_loop(jl.apply, epochs, bs, lr)),
-        "unroll_2": ("lax.scan unroll=2 over time", lambda: _variant_loop(functools.partial(jl.apply, unroll=2), epochs, bs, lr)),
-        "unroll_4": ("lax.scan unroll=4 over time", lambda: _variant_loop(functools.partial(jl.apply, unroll=4), epochs, bs, lr)),
-        "unroll_full": ("time loop fully unrolled", lambda: _variant_loop(functools.partial(jl.apply, unroll=True), epochs, bs, lr)),
-        "hoisted_input_projection": ("x @ W_x for all steps before the scan", lambda: _variant_loop(_apply_hoisted, epochs, bs, lr)),
-        "pre_permuted_batches": ("one gather per epoch instead of one per step", lambda: _variant_loop(jl.apply, epochs, bs, lr, prepermute=True)),
-        "donated_params": ("params buffer donated to the jitted loop", lambda: _variant_loop(jl.apply, epochs, bs, lr, donate=True)),
-        "flat_params": ("params raveled to one vector: one Adam update", lambda: _variant_loop(jl.apply, epochs, bs, lr, flat=True)),
-        "custom_vjp": ("hand-written backward pass, weight gradient hoisted", lambda: _variant_loop(apply_cvjp, epochs, bs, lr)),
-        "vector_width_512": ("compiled with xla_cpu_prefer_vector_width=512 (as the library compiles training and forecasts)", lambda: _variant_loop(jl.apply, epochs, bs, lr)),
+        "unroll_2": (
+            "lax.scan unroll=2 over time",
+            lambda: _variant_loop(functools.partial(jl.apply, unroll=2), epochs, bs, lr),
+        ),
+        "unroll_4": (
+            "lax.scan unroll=4 over time",
+            lambda: _variant_loop(functools.partial(jl.apply, unroll=4), epochs, bs, lr),
+        ),
+        "unroll_full": (
+            "time loop fully unrolled",
+            lambda: _variant_loop(functools.partial(jl.apply, unroll=True), epochs, bs, lr),
+        ),
+        "hoisted_input_projection": (
+            "x @ W_x for all steps before the scan",
+            lambda: _variant_loop(_apply_hoisted, epochs, bs, lr),
+        ),
+        "pre_permuted_batches": (
+            "one gather per epoch instead of one per step",
+            lambda: _variant_loop(jl.apply, epochs, bs, lr, prepermute=True),
+        ),
+        "donated_params": (
+            "params buffer donated to the jitted loop",
+            lambda: _variant_loop(jl.apply, epochs, bs, lr, donate=True),
+        ),
+        "flat_params": (
+            "params raveled to one vector: one Adam update",
+            lambda: _variant_loop(jl.apply, epochs, bs, lr, flat=True),
+        ),
+        "custom_vjp": (
+            "hand-written backward pass, weight gradient hoisted",
+            lambda: _variant_loop(apply_cvjp, epochs, bs, lr),
+        ),
+        "vector_width_512": (
+            "compiled with xla_cpu_prefer_vector_width=512 (as the library compiles training and forecasts)",
+            lambda: _variant_loop(jl.apply, epochs, bs, lr),
+        ),
     }
     options = {"vector_width_512": {"xla_cpu_prefer_vector_width": 512}}
     compiled: dict[str, Any] = {}
@@ -1212,11 +1336,23 @@ def bench_profile(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
         except Exception as err:  # a variant that fails to build is reported, not fatal
             variants[name] = _unavailable(f"error: {err!r}")
     cfg = jl.TrainConfig(learning_rate=lr, epochs=epochs, batch_size=bs, patience=None)
-    lib_args = (key, params0, xs, ys, jnp.ones((xs.shape[0],), jnp.float32), jnp.zeros((0, *xs.shape[1:]), jnp.float32),
-                jnp.zeros((0, ys.shape[-1]), jnp.float32), jnp.zeros((0,), jnp.float32))
+    lib_args = (
+        key,
+        params0,
+        xs,
+        ys,
+        jnp.ones((xs.shape[0],), jnp.float32),
+        jnp.zeros((0, *xs.shape[1:]), jnp.float32),
+        jnp.zeros((0, ys.shape[-1]), jnp.float32),
+        jnp.zeros((0,), jnp.float32),
+    )
     _log("profile: compile library")
     lib_exe, compile_s = _aot(lambda: train_lib._train_jit.lower(*lib_args, cfg=cfg, callback=None))
-    variants["library"] = {"what": "jaxlstm's train_arrays as it is now (with early-stopping bookkeeping)", "compile_s": compile_s, "runs_s": []}
+    variants["library"] = {
+        "what": "jaxlstm's train_arrays as it is now (with early-stopping bookkeeping)",
+        "compile_s": compile_s,
+        "runs_s": [],
+    }
     reference_out = None
     for name, exe in compiled.items():
         fresh = jax.tree.map(jnp.copy, params0)  # a donated buffer must not be params0 itself
@@ -1280,21 +1416,76 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The reference goals next to this run's measurements (quick runs use other sizes)."""
     tr, pr = results.get("train", {}), results.get("predict", {})
     rows = [
-        ("seed config trains (warm, functional)", "seed_train_warm_s", _get(tr, "jax_functional", "warm", "median_s"), "le"),
-        ("seed config compiles (first call - warm)", "seed_train_compile_s", _get(tr, "jax_functional", "compile_s"), "le"),
-        ("faster PyTorch setting / JAX, seed config", "torch_over_jax_train", _get(tr, "ratio_best_torch_over_jax"), "ge"),
-        ("one-step prediction (functional, warm)", "predict_1_step_s", _get(pr, "functional", "steps_1", "warm", "median_s"), "le"),
-        ("24-step prediction (functional, warm)", "predict_24_steps_s", _get(pr, "functional", "steps_24", "warm", "median_s"), "le"),
-        ("24-step prediction (functional with `jl.COMPILER_OPTIONS`, warm)", "predict_24_steps_s", _get(pr, "functional_tuned", "steps_24", "warm", "median_s"), "le"),
-        ("10 symbols x 168 steps (`jl.predict_many`, warm)", "predict_10x168_s", _get(pr, "multi_symbol", "predict_many", "warm", "median_s"), "le"),
-        ("10 symbols x 168 steps (`forecast_many`, relative target)", "predict_10x168_s", _get(pr, "multi_symbol", "forecast_many_relative", "warm", "median_s"), "le"),
-        ("10 symbols x 168 steps (`forecast_many`, min-max target)", "predict_10x168_s", _get(pr, "multi_symbol", "forecast_many_minmax", "warm", "median_s"), "le"),
-        ("10 symbols trained together, throughput vs one at a time", "multi_10_throughput", _symbols_speedup(results, 10), "ge"),
+        (
+            "seed config trains (warm, functional)",
+            "seed_train_warm_s",
+            _get(tr, "jax_functional", "warm", "median_s"),
+            "le",
+        ),
+        (
+            "seed config compiles (first call - warm)",
+            "seed_train_compile_s",
+            _get(tr, "jax_functional", "compile_s"),
+            "le",
+        ),
+        (
+            "faster PyTorch setting / JAX, seed config",
+            "torch_over_jax_train",
+            _get(tr, "ratio_best_torch_over_jax"),
+            "ge",
+        ),
+        (
+            "one-step prediction (functional, warm)",
+            "predict_1_step_s",
+            _get(pr, "functional", "steps_1", "warm", "median_s"),
+            "le",
+        ),
+        (
+            "24-step prediction (functional, warm)",
+            "predict_24_steps_s",
+            _get(pr, "functional", "steps_24", "warm", "median_s"),
+            "le",
+        ),
+        (
+            "24-step prediction (functional with `jl.COMPILER_OPTIONS`, warm)",
+            "predict_24_steps_s",
+            _get(pr, "functional_tuned", "steps_24", "warm", "median_s"),
+            "le",
+        ),
+        (
+            "10 symbols x 168 steps (`jl.predict_many`, warm)",
+            "predict_10x168_s",
+            _get(pr, "multi_symbol", "predict_many", "warm", "median_s"),
+            "le",
+        ),
+        (
+            "10 symbols x 168 steps (`forecast_many`, relative target)",
+            "predict_10x168_s",
+            _get(pr, "multi_symbol", "forecast_many_relative", "warm", "median_s"),
+            "le",
+        ),
+        (
+            "10 symbols x 168 steps (`forecast_many`, min-max target)",
+            "predict_10x168_s",
+            _get(pr, "multi_symbol", "forecast_many_minmax", "warm", "median_s"),
+            "le",
+        ),
+        (
+            "10 symbols trained together, throughput vs one at a time",
+            "multi_10_throughput",
+            _symbols_speedup(results, 10),
+            "ge",
+        ),
     ]
     if _get(results, "machine", "jax_backend") == "gpu":
         rows += [
             ("GPU: 10 symbols / 1 symbol, time per epoch", "gpu_10_over_1", _symbols_time_ratio(results, 10), "le"),
-            ("GPU: 1,000 symbols x 100 epochs (from the timed epochs)", "gpu_1000_symbols_s", _symbols_row(results, 1000, "est_100_epochs_s"), "le"),
+            (
+                "GPU: 1,000 symbols x 100 epochs (from the timed epochs)",
+                "gpu_1000_symbols_s",
+                _symbols_row(results, 1000, "est_100_epochs_s"),
+                "le",
+            ),
         ]
     out = []
     for label, key, value, op in rows:
@@ -1361,7 +1552,7 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"| cores | {m.get('logical_cores')} logical, {m.get('usable_cores')} usable by this process |",
         f"| load average (1/5/15 min) | start {m.get('load_average_at_start')}, end {r.get('load_average_at_end')} |",
         f"| JAX backend | {m.get('jax_backend')} {m.get('jax_devices')} |",
-        f"| versions | " + ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items()) + " |",
+        "| versions | " + ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items()) + " |",
         f"| torch threads | {m.get('torch_num_threads')} by default; this run: "
         f"{'the default' if r['settings'].get('torch_threads') is None else r['settings'].get('torch_threads')} |",
         f"| persistent compilation cache in this process | {r.get('in_process_compilation_cache')} |",
@@ -1447,7 +1638,10 @@ def render_markdown(r: dict[str, Any]) -> str:
             "| path | steps | warm median | warm min | first call (compile + run) |",
             "|---|---|---|---|---|",
         ]
-        for key, label in (("functional", "JAX functional, jitted"), ("functional_tuned", "JAX functional, jitted with `jl.COMPILER_OPTIONS`")):
+        for key, label in (
+            ("functional", "JAX functional, jitted"),
+            ("functional_tuned", "JAX functional, jitted with `jl.COMPILER_OPTIONS`"),
+        ):
             fn = pr.get(key)
             if fn is None:
                 continue
@@ -1456,24 +1650,38 @@ def render_markdown(r: dict[str, Any]) -> str:
                 if _na(d):
                     lines.append(f"| {label} | {k} | {_na(d)} | | |")
                 else:
-                    lines.append(f"| {label} | {k} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |")
+                    lines.append(
+                        f"| {label} | {k} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |"
+                    )
         fw = pr.get("forecaster")
         if _na(fw):
             lines.append(f"| `LSTMForecaster` | - | {_na(fw)} | | |")
         else:
-            for key, steps, label in [("predict_1", 1, "`LSTMForecaster.predict`")] + [
-                (f"steps_{k}", k, "`LSTMForecaster.predict_multi_step`") for k in pr["steps"] if k != 1
-            ] + [("forecast_1d", fw.get("forecast_1d_steps"), '`LSTMForecaster.forecast("1d")` (with band, timestamps)')]:
+            for key, steps, label in (
+                [("predict_1", 1, "`LSTMForecaster.predict`")]
+                + [(f"steps_{k}", k, "`LSTMForecaster.predict_multi_step`") for k in pr["steps"] if k != 1]
+                + [
+                    (
+                        "forecast_1d",
+                        fw.get("forecast_1d_steps"),
+                        '`LSTMForecaster.forecast("1d")` (with band, timestamps)',
+                    )
+                ]
+            ):
                 d = fw.get(key)
                 if isinstance(d, dict) and "warm" in d:
-                    lines.append(f"| {label} | {steps} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |")
+                    lines.append(
+                        f"| {label} | {steps} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |"
+                    )
         tp = pr.get("torch")
         if _na(tp):
             lines.append(f"| PyTorch eager | - | {_na(tp)} | | |")
         else:
             for k in pr["steps"]:
                 d = tp.get(f"steps_{k}")
-                lines.append(f"| PyTorch eager | {k} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |")
+                lines.append(
+                    f"| PyTorch eager | {k} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |"
+                )
         ms = pr.get("multi_symbol", {})
         n, k = ms.get("symbols"), ms.get("steps")
         lines += [
@@ -1496,10 +1704,14 @@ def render_markdown(r: dict[str, Any]) -> str:
             if _na(d):
                 lines.append(f"| {label} | {_na(d)} | | |")
             else:
-                lines.append(f"| {label} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |")
+                lines.append(
+                    f"| {label} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |"
+                )
         if not _na(tp) and f"batch_{n}x{k}" in tp:
             d = tp[f"batch_{n}x{k}"]
-            lines.append(f"| PyTorch eager, batch of windows | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |")
+            lines.append(
+                f"| PyTorch eager, batch of windows | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} | {_fmt_t(d['first_call_s'])} |"
+            )
         lines.append("")
 
     cs = r.get("cold_start", {})
@@ -1508,12 +1720,16 @@ def render_markdown(r: dict[str, Any]) -> str:
         lines += [f"Cold start: {_na(cs)}.", ""]
     else:
         lines += [
-            f"{cs['what']}; medians over runs. \"compile\" = first forecast - second forecast.",
+            f'{cs["what"]}; medians over runs. "compile" = first forecast - second forecast.',
             "",
             "| mode | runs | import jax | import jaxlstm | load | first forecast | of which compile | second forecast | to first forecast | process wall |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for key, label in (("no_cache", "no persistent cache"), ("cache_filling", "cache, first process (fills it)"), ("cache_warm", "cache, warm")):
+        for key, label in (
+            ("no_cache", "no persistent cache"),
+            ("cache_filling", "cache, first process (fills it)"),
+            ("cache_warm", "cache, warm"),
+        ):
             d = cs.get(key)
             if not d:
                 continue
@@ -1523,7 +1739,11 @@ def render_markdown(r: dict[str, Any]) -> str:
                 f"{_fmt_t(md['first_forecast_s'])} | {_fmt_t(md['compile_s'])} | {_fmt_t(md['second_forecast_s'])} | "
                 f"{_fmt_t(md['total_to_first_forecast_s'])} | {_fmt_t(md['process_wall_s'])} |"
             )
-        lines += ["", f"Cache entries written: {cs.get('cache_entries')}; time to first forecast, no cache / warm cache: {_fmt_x(cs.get('cache_speedup_total'))}.", ""]
+        lines += [
+            "",
+            f"Cache entries written: {cs.get('cache_entries')}; time to first forecast, no cache / warm cache: {_fmt_x(cs.get('cache_speedup_total'))}.",
+            "",
+        ]
 
     sc = r.get("scaling", {})
     lines += ["## 4. Scaling", ""]
@@ -1533,9 +1753,9 @@ def render_markdown(r: dict[str, Any]) -> str:
         sy = sc["symbols"]
         lines += [
             f"Symbols trained together, {sc['windows_per_model']} windows each, batch {sc['batch_size']}, via {sy['via']}."
-            " Few epochs are timed at large sizes (column 2) and reported per epoch; \"est. 100 epochs\" scales that up."
-            " \"vs one at a time\" = symbols x (1-symbol time per epoch) / this time per epoch."
-            " \"blocks\": the same symbols split into blocks of a few symbols, run by one host thread per core"
+            ' Few epochs are timed at large sizes (column 2) and reported per epoch; "est. 100 epochs" scales that up.'
+            ' "vs one at a time" = symbols x (1-symbol time per epoch) / this time per epoch.'
+            ' "blocks": the same symbols split into blocks of a few symbols, run by one host thread per core'
             " (what `train_many` and `fit_many` do by default on a CPU).",
             "",
             "| symbols | epochs timed | compile | warm total | per epoch | per model-epoch | est. 100 epochs | vs one at a time | blocks | per epoch, blocks | vs one at a time, blocks | XLA temp | XLA peak |",
@@ -1564,10 +1784,17 @@ def render_markdown(r: dict[str, Any]) -> str:
                 "|---|---|---|---|",
             ]
             for row in bs["rows"]:
-                lines.append(f"| {row['block_size']} | {row['blocks']} | {row['threads']} | {_fmt_t(row['per_model_epoch_s'])} |")
-        for key, label, col in (("hidden", "Hidden size", "hidden_size"), ("sequence", "Sequence length", "sequence_length")):
+                lines.append(
+                    f"| {row['block_size']} | {row['blocks']} | {row['threads']} | {_fmt_t(row['per_model_epoch_s'])} |"
+                )
+        for key, label, col in (
+            ("hidden", "Hidden size", "hidden_size"),
+            ("sequence", "Sequence length", "sequence_length"),
+        ):
             block = sc[key]
-            fixed = f"sequence length {block['sequence_length']}" if key == "hidden" else f"hidden {block['hidden_size']}"
+            fixed = (
+                f"sequence length {block['sequence_length']}" if key == "hidden" else f"hidden {block['hidden_size']}"
+            )
             rows = block["rows"]
             ep = next((x.get("epochs_timed") for x in rows if "epochs_timed" in x), None)
             tep = next((x.get("torch_epochs_timed") for x in rows if "torch_epochs_timed" in x), None)
@@ -1607,7 +1834,9 @@ def render_markdown(r: dict[str, Any]) -> str:
             if _na(d):
                 lines.append(f"| {name.replace('_', ' ')} | {_na(d)} | |")
             else:
-                lines.append(f"| {name.replace('_', ' ')} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} |")
+                lines.append(
+                    f"| {name.replace('_', ' ')} | {_fmt_t(d['warm']['median_s'])} | {_fmt_t(d['warm']['min_s'])} |"
+                )
         ar = pf.get("arithmetic")
         if ar and not _na(ar) and ar.get("step_gflops_per_s"):
             lines += [
@@ -1644,7 +1873,13 @@ def render_markdown(r: dict[str, Any]) -> str:
         sign = "<=" if t["direction"] == "le" else ">="
         met = "n/a" if t["met"] is None else ("yes" if t["met"] else "NO")
         lines.append(f"| {t['what']} | {sign} {fmt(t['goal'])} | {fmt(t['measured'])} | {met} |")
-    lines += ["", "Plots: " + ", ".join(f"`{p}`" for p in r.get("plots", [])) if r.get("plots") else "Plots: none (matplotlib missing).", ""]
+    lines += [
+        "",
+        "Plots: " + ", ".join(f"`{p}`" for p in r.get("plots", []))
+        if r.get("plots")
+        else "Plots: none (matplotlib missing).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -1670,8 +1905,19 @@ def make_plots(r: dict[str, Any], out_dir: pathlib.Path) -> list[str]:
             syms = [x["symbols"] for x in rows]
             ax.plot(syms, [x["per_model_epoch_s"] * 1e3 for x in rows], "o-", label="trained together, one call")
             if any(x.get("blocks", 1) > 1 for x in rows):
-                ax.plot(syms, [x["per_epoch_s_blocks"] / x["symbols"] * 1e3 for x in rows], "s-", label="blocks of a few symbols, one thread per core")
-            ax.plot(syms, [rows[0]["per_model_epoch_s"] * 1e3] * len(rows), "--", color="gray", label="one at a time (1-symbol rate)")
+                ax.plot(
+                    syms,
+                    [x["per_epoch_s_blocks"] / x["symbols"] * 1e3 for x in rows],
+                    "s-",
+                    label="blocks of a few symbols, one thread per core",
+                )
+            ax.plot(
+                syms,
+                [rows[0]["per_model_epoch_s"] * 1e3] * len(rows),
+                "--",
+                color="gray",
+                label="one at a time (1-symbol rate)",
+            )
             ax.set_xscale("log")
             ax.set_xlabel("symbols trained together")
             ax.set_ylabel("ms per model per epoch")
@@ -1681,7 +1927,10 @@ def make_plots(r: dict[str, Any], out_dir: pathlib.Path) -> list[str]:
             fig.savefig(out_dir / "scaling_symbols.png", dpi=110)
             plt.close(fig)
             written.append("scaling_symbols.png")
-        for key, col, xlabel in (("hidden", "hidden_size", "hidden size"), ("sequence", "sequence_length", "sequence length")):
+        for key, col, xlabel in (
+            ("hidden", "hidden_size", "hidden size"),
+            ("sequence", "sequence_length", "sequence length"),
+        ):
             rows = [x for x in sc[key]["rows"] if "jax_per_epoch_s" in x]
             if not rows:
                 continue
@@ -1717,12 +1966,19 @@ def make_plots(r: dict[str, Any], out_dir: pathlib.Path) -> list[str]:
     b1 = tr.get("batch1", {}) if isinstance(tr, dict) else {}
     bars1 = [
         (lbl, b1[k]["per_epoch_s"])
-        for k, lbl in (("jax_functional", "JAX"), ("torch", "PyTorch\ndefault thr."), ("torch_1_thread", "PyTorch\n1 thread"))
+        for k, lbl in (
+            ("jax_functional", "JAX"),
+            ("torch", "PyTorch\ndefault thr."),
+            ("torch_1_thread", "PyTorch\n1 thread"),
+        )
         if not _na(b1.get(k))
     ]
     if bars or bars1:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-        for ax, data, title in ((axes[0], bars, "seed config, batch 32 (s, warm)"), (axes[1], bars1, "batch 1 (s per epoch, warm)")):
+        for ax, data, title in (
+            (axes[0], bars, "seed config, batch 32 (s, warm)"),
+            (axes[1], bars1, "batch 1 (s per epoch, warm)"),
+        ):
             if data:
                 colors = ["tab:orange" if d[0].startswith("PyTorch") else "tab:blue" for d in data]
                 ax.bar([d[0] for d in data], [d[1] for d in data], color=colors)
@@ -1797,7 +2053,9 @@ def run(settings: Settings, out_dir: pathlib.Path, sections: tuple[str, ...] = S
             torch.set_num_threads(previous_threads)
 
 
-def _run(settings: Settings, out_dir: pathlib.Path, sections: tuple[str, ...], machine: dict[str, Any]) -> dict[str, Any]:
+def _run(
+    settings: Settings, out_dir: pathlib.Path, sections: tuple[str, ...], machine: dict[str, Any]
+) -> dict[str, Any]:
     cache_state = _disable_persistent_cache()
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -1849,7 +2107,12 @@ def _run(settings: Settings, out_dir: pathlib.Path, sections: tuple[str, ...], m
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and single repeats (a smoke test, seconds)")
-    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT.relative_to(REPO_ROOT)})")
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=DEFAULT_OUT,
+        help=f"output folder (default {DEFAULT_OUT.relative_to(REPO_ROOT)})",
+    )
     parser.add_argument(
         "--sections",
         default=None,

@@ -64,7 +64,9 @@ def build_model(hidden_size: int, num_layers: int = 1, jax_params: Any | None = 
         from jaxlstm import params_to_torch
 
         state = params_to_torch(jax_params)
-        lstm_state = {k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state.items() if not k.startswith("head.")}
+        lstm_state = {
+            k: torch.from_numpy(np.asarray(v, np.float32).copy()) for k, v in state.items() if not k.startswith("head.")
+        }
         model.lstm.load_state_dict(lstm_state)
         model.head.weight.data.copy_(torch.from_numpy(np.array(state["head.weight"], np.float32)))
         model.head.bias.data.copy_(torch.from_numpy(np.array(state["head.bias"], np.float32)))

@@ -10,6 +10,8 @@ __version__ = "0.1.0"
 from jaxlstm._src.compilation_cache import (
     disable_compilation_cache,
     enable_compilation_cache,
+)
+from jaxlstm._src.compilation_cache import (
     enable_from_environment as _enable_compilation_cache_from_environment,
 )
 
@@ -18,15 +20,13 @@ from jaxlstm._src.compilation_cache import (
 _enable_compilation_cache_from_environment()
 
 from jaxlstm import baselines, data, metrics
-
 from jaxlstm._src.cache import ModelCache
 from jaxlstm._src.cell import LSTMCarry, glorot_uniform, init_lstm_layer, lstm_step, zero_carry
 from jaxlstm._src.forecast import Forecast
 from jaxlstm._src.forecaster import LSTMForecaster
 from jaxlstm._src.interop import params_from_torch, params_to_torch
-from jaxlstm._src.multi import ManyTrainResult, StackedWindows, predict_many, stack_windows, train_many
 from jaxlstm._src.model import LSTMConfig, apply, config_of, init_params, predict_multi_step
-from jaxlstm._src.xla_options import COMPILER_OPTIONS
+from jaxlstm._src.multi import ManyTrainResult, StackedWindows, predict_many, stack_windows, train_many
 from jaxlstm._src.scaling import MinMaxScaler, fit_scaler, inverse_transform, transform
 from jaxlstm._src.train import (
     STOP_REASONS,
@@ -39,24 +39,25 @@ from jaxlstm._src.train import (
     train_step,
 )
 from jaxlstm._src.windows import sliding_windows
+from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 __all__ = [
     "COMPILER_OPTIONS",
-    "disable_compilation_cache",
-    "enable_compilation_cache",
+    "STOP_REASONS",
     "Forecast",
-    "LSTMForecaster",
-    "ManyTrainResult",
-    "StackedWindows",
-    "ModelCache",
     "LSTMCarry",
     "LSTMConfig",
+    "LSTMForecaster",
+    "ManyTrainResult",
     "MinMaxScaler",
-    "STOP_REASONS",
+    "ModelCache",
+    "StackedWindows",
     "TrainConfig",
     "TrainResult",
     "apply",
     "config_of",
+    "disable_compilation_cache",
+    "enable_compilation_cache",
     "fit_scaler",
     "glorot_uniform",
     "init_lstm_layer",

@@ -11,7 +11,8 @@ import datetime
 import json
 import os
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 HORIZONS = ("1h", "4h", "1d", "7d")
 DEMO_SYMBOL = "BTCUSD"
@@ -54,10 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_args(p: argparse.ArgumentParser, required: bool) -> None:
-        p.add_argument("--data", required=required, help="OHLCV CSV file (default: the bundled BTC/USD hourly demo data)")
+        p.add_argument(
+            "--data", required=required, help="OHLCV CSV file (default: the bundled BTC/USD hourly demo data)"
+        )
         p.add_argument("--symbol", help="instrument name (default: from the data, or BTCUSD for the demo)")
         p.add_argument("--models", default=None, help="models directory (default: the user cache folder)")
-        p.add_argument("--candles", type=_positive_int, default=500, help="train on the last N candles (default 500, as the seed)")
+        p.add_argument(
+            "--candles", type=_positive_int, default=500, help="train on the last N candles (default 500, as the seed)"
+        )
         p.add_argument("--epochs", type=_positive_int, default=100)
         p.add_argument("--hidden-size", type=_positive_int, default=32)
         p.add_argument("--sequence-length", type=_positive_int, default=20)
@@ -71,17 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
     forecast = sub.add_parser("forecast", help="forecast a horizon with prediction intervals")
     data_args(forecast, required=False)
     forecast.add_argument("--horizon", required=True, choices=HORIZONS)
-    forecast.add_argument("--model", choices=("lstm", "hybrid", "auto"), default="lstm",
-                          help="lstm: train or load the LSTM; hybrid: the instant statistical model; "
-                          "auto: the cached LSTM when fresh, hybrid otherwise (the seed's rule)")
-    forecast.add_argument("--max-age-hours", type=_positive_float, default=24.0, help="retrain cached models older than this")
+    forecast.add_argument(
+        "--model",
+        choices=("lstm", "hybrid", "auto"),
+        default="lstm",
+        help="lstm: train or load the LSTM; hybrid: the instant statistical model; "
+        "auto: the cached LSTM when fresh, hybrid otherwise (the seed's rule)",
+    )
+    forecast.add_argument(
+        "--max-age-hours", type=_positive_float, default=24.0, help="retrain cached models older than this"
+    )
     forecast.add_argument("--json", action="store_true", help="print JSON instead of a table")
     forecast.add_argument("--plot", metavar="PNG", help="write a chart of recent prices and the forecast band")
 
     evaluate = sub.add_parser("evaluate", help="walk-forward backtest against the naive forecast")
     evaluate.add_argument("--data", help="OHLCV CSV file (default: the bundled demo data)")
     evaluate.add_argument("--horizon", required=True, choices=HORIZONS)
-    evaluate.add_argument("--origins", type=_positive_int, default=50, help="forecast origins, spread evenly (default 50)")
+    evaluate.add_argument(
+        "--origins", type=_positive_int, default=50, help="forecast origins, spread evenly (default 50)"
+    )
     evaluate.add_argument("--train-size", type=_positive_int, default=500, help="prices each fit sees (default 500)")
     evaluate.add_argument("--models", default="lstm,hybrid,naive", help="comma-separated: lstm, hybrid, naive, drift")
     evaluate.add_argument("--epochs", type=_positive_int, default=100)
@@ -160,7 +173,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(
         f"trained {symbol} on {min(args.candles, len(ohlcv))} candles: {m['epochs_run']} epochs ({m['stop_reason']}), "
         f"train loss {m['final_train_loss']:.4g}"
-        + (f", validation MAE {m['val_mae']:.6g} vs naive {m['val_naive_mae']:.6g}" if m.get("val_mae") is not None else "")
+        + (
+            f", validation MAE {m['val_mae']:.6g} vs naive {m['val_naive_mae']:.6g}"
+            if m.get("val_mae") is not None
+            else ""
+        )
     )
     print(f"saved to {path}")
     return 0
@@ -202,7 +219,9 @@ def _plot(path: str, ohlcv: Any, fc: Any, symbol: str) -> None:
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.plot(ohlcv.timestamps[-history:], ohlcv.close[-history:], color="black", lw=1, label="close")
     ax.plot(fc.timestamps, fc.predicted, color="tab:blue", lw=1.5, label="forecast")
-    ax.fill_between(fc.timestamps, fc.lower, fc.upper, color="tab:blue", alpha=0.2, label=f"{fc.confidence:.0%} interval")
+    ax.fill_between(
+        fc.timestamps, fc.lower, fc.upper, color="tab:blue", alpha=0.2, label=f"{fc.confidence:.0%} interval"
+    )
     ax.set_title(f"{symbol}: {len(fc)}-step forecast")
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
@@ -242,14 +261,16 @@ def cmd_info(args: argparse.Namespace) -> int:
             rows.append({"symbol": name, "status": "damaged"})
             continue
         m = model.metrics_ or {}
-        rows.append({
-            "symbol": model.symbol or name,
-            "trained_at": model.trained_at_,
-            "age_hours": round(cache.age(model).total_seconds() / 3600, 2),
-            "fresh": cache.is_fresh(model),
-            "config": model.get_params(),
-            "metrics": m,
-        })
+        rows.append(
+            {
+                "symbol": model.symbol or name,
+                "trained_at": model.trained_at_,
+                "age_hours": round(cache.age(model).total_seconds() / 3600, 2),
+                "fresh": cache.is_fresh(model),
+                "config": model.get_params(),
+                "metrics": m,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
@@ -263,8 +284,10 @@ def cmd_info(args: argparse.Namespace) -> int:
             continue
         m = r["metrics"]
         val = f", val MAE {m['val_mae']:.6g} (naive {m['val_naive_mae']:.6g})" if m.get("val_mae") is not None else ""
-        print(f"  {r['symbol']:<12} trained {r['trained_at']} ({r['age_hours']} h ago, {'fresh' if r['fresh'] else 'stale'}), "
-              f"{m.get('epochs_run')} epochs{val}")
+        print(
+            f"  {r['symbol']:<12} trained {r['trained_at']} ({r['age_hours']} h ago, {'fresh' if r['fresh'] else 'stale'}), "
+            f"{m.get('epochs_run')} epochs{val}"
+        )
     return 0
 
 
@@ -284,7 +307,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     count = min(args.origins, last - args.train_size + 1)
     origins = np.unique(np.linspace(args.train_size, last, count).round().astype(int))
-    result = evaluation.backtest(ohlcv.close, factories, train_size=args.train_size, horizon=steps, origins=list(origins))
+    result = evaluation.backtest(
+        ohlcv.close, factories, train_size=args.train_size, horizon=steps, origins=list(origins)
+    )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=float))
     else:

@@ -57,7 +57,9 @@ def torch_layout_lstm_forward(state_dict, num_layers, xs):
             h = sigmoid(o) * np.tanh(c)
             outs.append(h)
         inputs = np.stack(outs, axis=1)
-    return inputs[:, -1] @ np.asarray(state_dict["head.weight"], np.float64).T + np.asarray(state_dict["head.bias"], np.float64)
+    return inputs[:, -1] @ np.asarray(state_dict["head.weight"], np.float64).T + np.asarray(
+        state_dict["head.bias"], np.float64
+    )
 
 
 def recursive_forecast(forward, xs, steps):

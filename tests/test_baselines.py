@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from jaxlstm._src.forecast import Forecast
 from jaxlstm.baselines import (
     HORIZON_HOURS,
     DriftForecaster,
@@ -20,7 +21,6 @@ from jaxlstm.baselines import (
     future_timestamps,
     horizon_to_steps,
 )
-from jaxlstm._src.forecast import Forecast
 
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")

@@ -34,14 +34,23 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path: pathlib.Path) -> Non
     predict = results["predict"]
     for steps in (1, 24, 168):
         assert predict["functional"][f"steps_{steps}"]["warm"]["median_s"] > 0
-    for key in ("vmap_params", "batch_windows", "predict_many", "forecast_many_relative", "forecast_many_minmax", "forecaster_loop"):
+    for key in (
+        "vmap_params",
+        "batch_windows",
+        "predict_many",
+        "forecast_many_relative",
+        "forecast_many_minmax",
+        "forecaster_loop",
+    ):
         assert predict["multi_symbol"][key]["warm"]["median_s"] > 0, key
 
     cold = results["cold_start"]
     assert "available" in cold
     if cold["available"]:
         for mode in ("no_cache", "cache_filling", "cache_warm"):
-            assert {"import_jax_s", "load_s", "first_forecast_s", "total_to_first_forecast_s"} <= set(cold[mode]["median"])
+            assert {"import_jax_s", "load_s", "first_forecast_s", "total_to_first_forecast_s"} <= set(
+                cold[mode]["median"]
+            )
 
     scaling = results["scaling"]
     assert [row["symbols"] for row in scaling["symbols"]["rows"]] == [1, 2]
@@ -56,4 +65,3 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path: pathlib.Path) -> Non
         assert train["torch"]["available"] is False
     for name in results["plots"]:
         assert (tmp_path / name).stat().st_size > 0
-

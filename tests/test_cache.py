@@ -14,7 +14,7 @@ PRICES = 100 + np.sin(np.arange(60) / 4)
 
 class Clock:
     def __init__(self):
-        self.now = datetime.datetime.now(datetime.timezone.utc)
+        self.now = datetime.datetime.now(datetime.UTC)
 
     def __call__(self):
         return self.now

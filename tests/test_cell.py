@@ -2,9 +2,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from reference_lstm import sigmoid
 
 import jaxlstm as jl
-from reference_lstm import sigmoid
 
 
 def test_glorot_bounds_and_symmetry():
@@ -31,7 +31,9 @@ def test_step_matches_equations_in_float64():
         w = rng.normal(size=(hidden + inp, 4 * hidden))
         b = rng.normal(size=(4 * hidden,))
         h, c, x = rng.normal(size=hidden), rng.normal(size=hidden), rng.normal(size=inp)
-        carry, out = jl.lstm_step({"w": jnp.asarray(w), "b": jnp.asarray(b)}, jl.LSTMCarry(jnp.asarray(h), jnp.asarray(c)), jnp.asarray(x))
+        carry, out = jl.lstm_step(
+            {"w": jnp.asarray(w), "b": jnp.asarray(b)}, jl.LSTMCarry(jnp.asarray(h), jnp.asarray(c)), jnp.asarray(x)
+        )
         z = np.concatenate([h, x]) @ w + b
         f, i, g, o = sigmoid(z[:5]), sigmoid(z[5:10]), np.tanh(z[10:15]), sigmoid(z[15:])
         c_ref = f * c + i * g
@@ -49,7 +51,10 @@ def test_step_broadcasts_over_batch():
     np.testing.assert_allclose(np.asarray(batched.h), np.asarray(single), atol=1e-6)
 
 
-@pytest.mark.parametrize("name,kwargs", [("hidden_size", dict(input_size=1, hidden_size=0)), ("input_size", dict(input_size=-1, hidden_size=3))])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [("hidden_size", dict(input_size=1, hidden_size=0)), ("input_size", dict(input_size=-1, hidden_size=3))],
+)
 def test_bad_sizes_name_the_argument(name, kwargs):
     with pytest.raises(ValueError, match=name):
         jl.init_lstm_layer(jax.random.key(0), **kwargs)

@@ -31,7 +31,9 @@ def test_forecast_on_demo_data_prints_a_table(models, capsys):
 
 def test_forecast_json_and_plot(models, tmp_path, capsys):
     png = tmp_path / "fc.png"
-    code, out, err = run(["forecast", "--horizon", "1d", "--models", models, "--json", "--plot", str(png), *FAST], capsys)
+    code, out, err = run(
+        ["forecast", "--horizon", "1d", "--models", models, "--json", "--plot", str(png), *FAST], capsys
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["symbol"] == "BTCUSD" and len(doc["predictions"]) == 24
@@ -47,9 +49,27 @@ def test_train_then_info_then_cached_forecast(models, capsys, tmp_path):
     code, out, _ = run(["info", "--models", models, "--json"], capsys)
     rows = json.loads(out)
     assert rows[0]["symbol"] == "BTC/USD" and rows[0]["fresh"] is True
-    code, out, _ = run(["forecast", "--horizon", "1h", "--data", data, "--symbol", "BTC/USD", "--models", models, "--model", "auto", "--json"], capsys)
+    code, out, _ = run(
+        [
+            "forecast",
+            "--horizon",
+            "1h",
+            "--data",
+            data,
+            "--symbol",
+            "BTC/USD",
+            "--models",
+            models,
+            "--model",
+            "auto",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0 and json.loads(out)["model"] == "lstm"
-    code, out, _ = run(["forecast", "--horizon", "1h", "--symbol", "NEW", "--models", models, "--model", "auto", "--json"], capsys)
+    code, out, _ = run(
+        ["forecast", "--horizon", "1h", "--symbol", "NEW", "--models", models, "--model", "auto", "--json"], capsys
+    )
     assert code == 0 and json.loads(out)["model"] == "hybrid"
 
 
@@ -87,10 +107,29 @@ def test_console_script_is_installed():
 
 
 def test_evaluate_prints_a_backtest_table_with_naive(capsys):
-    code, out, err = run(["evaluate", "--horizon", "4h", "--origins", "3", "--train-size", "150", "--epochs", "2", "--hidden-size", "4", "--models", "lstm,drift"], capsys)
+    code, out, err = run(
+        [
+            "evaluate",
+            "--horizon",
+            "4h",
+            "--origins",
+            "3",
+            "--train-size",
+            "150",
+            "--epochs",
+            "2",
+            "--hidden-size",
+            "4",
+            "--models",
+            "lstm,drift",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "3 origins" in out and "| naive | 1 |" in out and "| lstm |" in out and "| drift |" in out
-    code, out, _ = run(["evaluate", "--horizon", "1h", "--origins", "2", "--train-size", "150", "--models", "naive", "--json"], capsys)
+    code, out, _ = run(
+        ["evaluate", "--horizon", "1h", "--origins", "2", "--train-size", "150", "--models", "naive", "--json"], capsys
+    )
     assert code == 0 and "naive" in json.loads(out)["models"]
 
 

@@ -2,7 +2,6 @@ import subprocess
 import sys
 import textwrap
 
-import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +26,13 @@ def fitted(demo):
 def test_constructor_defaults_are_the_seeds():
     m = jl.LSTMForecaster()
     p = m.get_params()
-    assert (p["hidden_size"], p["sequence_length"], p["learning_rate"], p["epochs"], p["batch_size"]) == (32, 20, 1e-3, 100, 32)
+    assert (p["hidden_size"], p["sequence_length"], p["learning_rate"], p["epochs"], p["batch_size"]) == (
+        32,
+        20,
+        1e-3,
+        100,
+        32,
+    )
     assert p["early_stopping"] is True and p["num_layers"] == 1 and p["seed"] == 0
     assert p["target"] == "relative"  # chosen by the walk-forward backtests, see the README
 
@@ -64,7 +69,9 @@ def test_predictions_are_prices_and_use_the_saved_scaler(fitted, demo):
     enc = fitted.encoding_
     scaled = (window - enc["data_min"]) / enc["data_range"]
     core = np.asarray(jl.predict_multi_step(fitted.params_, scaled[None, :, None].astype(np.float32), 3))[0, :, 0]
-    np.testing.assert_allclose(fitted.predict_multi_step(window, 3), core * enc["data_range"] + enc["data_min"], rtol=1e-5)
+    np.testing.assert_allclose(
+        fitted.predict_multi_step(window, 3), core * enc["data_range"] + enc["data_min"], rtol=1e-5
+    )
 
 
 def test_forecast_horizons_timestamps_and_intervals(fitted, demo):
@@ -278,7 +285,9 @@ def test_fit_many_trains_each_symbol_like_a_lone_fit(demo, tmp_path):
 
 
 def test_forecast_many_equals_each_models_own_forecast(demo, fitted):
-    many = jl.LSTMForecaster.fit_many({"A": demo.close[-120:], "B": demo.close[-150:] * 2, "C": demo.close[-130:] / 3}, **SMALL)
+    many = jl.LSTMForecaster.fit_many(
+        {"A": demo.close[-120:], "B": demo.close[-150:] * 2, "C": demo.close[-130:] / 3}, **SMALL
+    )
     # A different encoding and window length: forecast in a group of its own.
     many["D"] = fitted
     for workers in (None, 1, 2):

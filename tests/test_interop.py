@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from reference_lstm import fused_lstm_forward, torch_layout_lstm_forward
 
 import jaxlstm as jl
-from reference_lstm import fused_lstm_forward, torch_layout_lstm_forward
 
 CFG = jl.LSTMConfig(input_size=3, hidden_size=5, output_size=2, num_layers=2)
 
@@ -35,7 +35,9 @@ def test_round_trip_is_lossless():
 def test_torch_layout_computes_the_same_function():
     params = _params(1)
     xs = np.random.default_rng(2).normal(size=(4, 6, 3))
-    ours = fused_lstm_forward([(l["w"], l["b"]) for l in params["layers"]], params["head"]["w"], params["head"]["b"], xs)
+    ours = fused_lstm_forward(
+        [(l["w"], l["b"]) for l in params["layers"]], params["head"]["w"], params["head"]["b"], xs
+    )
     theirs = torch_layout_lstm_forward(jl.params_to_torch(params), CFG.num_layers, xs)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
 

@@ -362,7 +362,11 @@ def test_dataframe_with_timezone_aware_times_is_converted_to_utc():
     frame = pd.DataFrame(
         {
             "time": pd.to_datetime(["2020-01-01 10:00", "2020-01-01 11:00"]).tz_localize("Europe/Berlin"),
-            "open": [1.0, 2.0], "high": [1.0, 2.0], "low": [1.0, 2.0], "close": [1.0, 2.0], "volume": [0.0, 0.0],
+            "open": [1.0, 2.0],
+            "high": [1.0, 2.0],
+            "low": [1.0, 2.0],
+            "close": [1.0, 2.0],
+            "volume": [0.0, 0.0],
         }
     )
     data = load_ohlcv(frame)
@@ -461,7 +465,9 @@ def test_as_price_series_pandas_series():
     index = pd.date_range("2020-01-01", periods=3, freq="h", tz="UTC")
     prices, stamps = as_price_series(pd.Series([3.0, 2.0, 1.0], index=index))
     assert prices.tolist() == [3.0, 2.0, 1.0]
-    np.testing.assert_array_equal(stamps, np.array(["2020-01-01T00", "2020-01-01T01", "2020-01-01T02"], "datetime64[ns]"))
+    np.testing.assert_array_equal(
+        stamps, np.array(["2020-01-01T00", "2020-01-01T01", "2020-01-01T02"], "datetime64[ns]")
+    )
     prices, stamps = as_price_series(pd.Series([3.0, 2.0]))
     assert prices.tolist() == [3.0, 2.0] and stamps is None
 
@@ -530,7 +536,9 @@ def test_infer_interval():
     assert infer_interval(hours[::-1]) == HOUR  # order does not matter
     days = pd.date_range("2020-01-01", periods=5, freq="D")
     assert infer_interval(days) == DAY
-    assert infer_interval(np.array(["2020-01-01", "2020-01-01T00:05", "NaT"], "datetime64[ns]")) == np.timedelta64(5, "m")
+    assert infer_interval(np.array(["2020-01-01", "2020-01-01T00:05", "NaT"], "datetime64[ns]")) == np.timedelta64(
+        5, "m"
+    )
     assert infer_interval(None) == HOUR
     assert infer_interval(hours[:1]) == HOUR
     assert infer_interval(np.array(["2020-01-01", "2020-01-01"], "datetime64[ns]")) == HOUR

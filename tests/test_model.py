@@ -3,9 +3,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
+from reference_lstm import fused_lstm_forward, recursive_forecast
 
 import jaxlstm as jl
-from reference_lstm import fused_lstm_forward, recursive_forecast
 
 
 def _random_params64(cfg, seed):
@@ -58,7 +58,9 @@ def test_pipelined_forecast_matches_the_seed_loop_for_any_window_and_horizon(tim
         params = _random_params64(cfg, seed=time + steps)
         xs = np.random.default_rng(time).normal(size=(2, time, 1))
         ref = recursive_forecast(lambda w: _reference(params, w), xs, steps)
-        np.testing.assert_allclose(np.asarray(jl.predict_multi_step(params, jnp.asarray(xs), steps)), ref, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(
+            np.asarray(jl.predict_multi_step(params, jnp.asarray(xs), steps)), ref, rtol=0, atol=1e-10
+        )
         single = np.asarray(jl.predict_multi_step(params, jnp.asarray(xs[1]), steps))
         assert single.shape == (steps, 1)
         np.testing.assert_allclose(single, ref[1], rtol=0, atol=1e-10)
@@ -67,7 +69,9 @@ def test_pipelined_forecast_matches_the_seed_loop_for_any_window_and_horizon(tim
 def test_first_step_is_apply():
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig())
     xs = jax.random.normal(jax.random.key(1), (2, 20, 1))
-    np.testing.assert_allclose(np.asarray(jl.predict_multi_step(params, xs, 1))[:, 0], np.asarray(jl.apply(params, xs)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(jl.predict_multi_step(params, xs, 1))[:, 0], np.asarray(jl.apply(params, xs)), atol=1e-6
+    )
 
 
 def test_jit_vmap_grad_compose():
@@ -77,7 +81,9 @@ def test_jit_vmap_grad_compose():
     eager = jl.apply(params, xs)
     np.testing.assert_allclose(np.asarray(jax.jit(jl.apply)(params, xs)), np.asarray(eager), atol=1e-6)
     # vmap over examples, each a [time, features] window
-    np.testing.assert_allclose(np.asarray(jax.vmap(jl.apply, in_axes=(None, 0))(params, xs)), np.asarray(eager), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(jax.vmap(jl.apply, in_axes=(None, 0))(params, xs)), np.asarray(eager), atol=1e-6
+    )
     # vmap over a batch of param sets
     stacked = jax.vmap(lambda k: jl.init_params(k, cfg))(jax.random.split(jax.random.key(2), 4))
     many = jax.vmap(jl.apply, in_axes=(0, None))(stacked, xs)
@@ -92,7 +98,9 @@ def test_jit_vmap_grad_compose():
     assert gx.shape == xs.shape and float(jnp.abs(gx).sum()) > 0
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(gp))
     jitted = jax.jit(jl.predict_multi_step, static_argnames="steps")
-    np.testing.assert_allclose(np.asarray(jitted(params, xs, steps=5)), np.asarray(jl.predict_multi_step(params, xs, 5)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(jitted(params, xs, steps=5)), np.asarray(jl.predict_multi_step(params, xs, 5)), atol=1e-6
+    )
 
 
 def test_gradients_match_finite_differences():
@@ -102,7 +110,14 @@ def test_gradients_match_finite_differences():
         xs = jnp.asarray(np.random.default_rng(3).normal(size=(2, 4, 2)))
         ys = jnp.asarray(np.random.default_rng(4).normal(size=(2, 2)))
         check_grads(lambda p: jl.mse_loss(p, xs, ys), (params,), order=2, modes=("rev",), atol=1e-6, rtol=1e-6)
-        check_grads(lambda x: jnp.sum(jl.predict_multi_step(params, x, 3)), (xs,), order=1, modes=("fwd", "rev"), atol=1e-6, rtol=1e-6)
+        check_grads(
+            lambda x: jnp.sum(jl.predict_multi_step(params, x, 3)),
+            (xs,),
+            order=1,
+            modes=("fwd", "rev"),
+            atol=1e-6,
+            rtol=1e-6,
+        )
 
 
 def test_config_is_static_and_hashable():
@@ -124,7 +139,12 @@ def test_same_key_same_params_bitwise():
 
 @pytest.mark.parametrize(
     "kwargs,name",
-    [(dict(hidden_size=0), "hidden_size"), (dict(num_layers=0), "num_layers"), (dict(input_size=2.0), "input_size"), (dict(output_size=True), "output_size")],
+    [
+        (dict(hidden_size=0), "hidden_size"),
+        (dict(num_layers=0), "num_layers"),
+        (dict(input_size=2.0), "input_size"),
+        (dict(output_size=True), "output_size"),
+    ],
 )
 def test_bad_config(kwargs, name):
     with pytest.raises((ValueError, TypeError), match=name):

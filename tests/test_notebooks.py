@@ -1,6 +1,5 @@
 """Executes the notebooks on tiny settings so they cannot rot."""
 
-import os
 import pathlib
 
 import pytest
@@ -17,6 +16,8 @@ def test_notebook_runs(path, monkeypatch, tmp_path):
     monkeypatch.setenv("JAXLSTM_COMPILATION_CACHE", "0")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors

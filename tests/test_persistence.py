@@ -253,8 +253,10 @@ def test_flipped_byte_restores_silently_in_orbax_but_fails_checksum(tmp_path):
     victim.write_bytes(bytes(data))
 
     # Orbax itself does not notice: it restores wrong values without an error.
-    target = {"layers": [{k: np.empty_like(v) for k, v in layer.items()} for layer in params["layers"]],
-              "head": {k: np.empty_like(v) for k, v in params["head"].items()}}
+    target = {
+        "layers": [{k: np.empty_like(v) for k, v in layer.items()} for layer in params["layers"]],
+        "head": {k: np.empty_like(v) for k, v in params["head"].items()},
+    }
     with ocp.Checkpointer(ocp.StandardCheckpointHandler()) as checkpointer:
         raw = checkpointer.restore((tmp_path / "m" / P.PARAMS_DIR).absolute(), args=ocp.args.StandardRestore(target))
     changed = [k for k, v in P.leaf_checksums(raw).items() if v != P.leaf_checksums(params)[k]]

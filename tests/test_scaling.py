@@ -35,12 +35,23 @@ def test_inverse_is_exact_to_rounding(data):
     with jax.enable_x64(True):
         scaler = jl.fit_scaler(data)
         back = np.asarray(jl.inverse_transform(scaler, jl.transform(scaler, jnp.asarray(data))))
-        np.testing.assert_allclose(back, data, rtol=4 * np.finfo(np.float64).eps, atol=4 * np.finfo(np.float64).eps * np.abs(data).max())
+        np.testing.assert_allclose(
+            back, data, rtol=4 * np.finfo(np.float64).eps, atol=4 * np.finfo(np.float64).eps * np.abs(data).max()
+        )
         z = np.asarray(jl.transform(scaler, jnp.asarray(data)))
         assert z.min() >= 0 and z.max() <= 1
 
 
-@pytest.mark.parametrize("bad,err", [([1.0, np.nan], ValueError), ([], ValueError), ("abc", TypeError), ([[[1.0]]], ValueError), ([1.0, np.inf], ValueError)])
+@pytest.mark.parametrize(
+    "bad,err",
+    [
+        ([1.0, np.nan], ValueError),
+        ([], ValueError),
+        ("abc", TypeError),
+        ([[[1.0]]], ValueError),
+        ([1.0, np.inf], ValueError),
+    ],
+)
 def test_bad_data(bad, err):
     with pytest.raises(err, match="data"):
         jl.fit_scaler(bad)

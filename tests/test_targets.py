@@ -2,10 +2,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from reference_lstm import fused_lstm_forward
 
 import jaxlstm as jl
 from jaxlstm._src import targets
-from reference_lstm import fused_lstm_forward
 
 
 def _params64(seed):
@@ -59,7 +59,9 @@ def test_encoded_targets_decode_back_to_prices(target):
         following = jnp.asarray(prices[10:15])
         encoded = targets.encode_targets(target, state, windows, following)
         assert encoded.shape == (5, 1)
-        np.testing.assert_allclose(np.asarray(targets.decode_next(target, state, windows, encoded)), prices[10:15], rtol=1e-12)
+        np.testing.assert_allclose(
+            np.asarray(targets.decode_next(target, state, windows, encoded)), prices[10:15], rtol=1e-12
+        )
         inputs = targets.encode_windows(target, state, windows)
         assert inputs.shape == (5, 10, 1)
         if target == "relative":

@@ -76,7 +76,13 @@ def test_early_stopping_stops_before_max_epochs():
 def test_loss_threshold_rule_of_the_seed():
     _, _, xs, ys = _sine_windows(noise=0.0, n=120)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
-    result = jl.train(jax.random.key(0), params, xs, ys, jl.TrainConfig(learning_rate=1e-2, epochs=200, loss_threshold=0.05, patience=None))
+    result = jl.train(
+        jax.random.key(0),
+        params,
+        xs,
+        ys,
+        jl.TrainConfig(learning_rate=1e-2, epochs=200, loss_threshold=0.05, patience=None),
+    )
     assert result.stop_reason == "loss_threshold"
     assert result.train_loss[-1] < 0.05 and np.all(result.train_loss[:-1] >= 0.05)
 
@@ -120,7 +126,8 @@ def test_epoch_uses_every_window_once_with_masked_padding():
 def test_sample_weight_masks_rows():
     _, _, xs, ys = _sine_windows(n=80)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
-    w = np.ones(xs.shape[0]); w[30:] = 0
+    w = np.ones(xs.shape[0])
+    w[30:] = 0
     ys_poisoned = ys.at[30:].set(1e6)
     cfg = jl.TrainConfig(epochs=3, patience=None)
     a = jl.train(jax.random.key(0), params, xs, ys_poisoned, cfg, sample_weight=w)
@@ -131,7 +138,14 @@ def test_callback_sees_every_epoch():
     _, _, xs, ys = _sine_windows(n=80)
     seen = []
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
-    result = jl.train(jax.random.key(0), params, xs, ys, jl.TrainConfig(epochs=5, patience=None), callback=lambda e, t, v: seen.append((int(e), float(t))))
+    result = jl.train(
+        jax.random.key(0),
+        params,
+        xs,
+        ys,
+        jl.TrainConfig(epochs=5, patience=None),
+        callback=lambda e, t, v: seen.append((int(e), float(t))),
+    )
     jax.effects_barrier()
     assert [e for e, _ in seen] == [1, 2, 3, 4, 5]
     np.testing.assert_allclose([t for _, t in seen], result.train_loss, rtol=1e-6)
@@ -150,6 +164,12 @@ def test_bad_training_inputs():
         jl.train(jax.random.key(0), params, xs, ys, {"epochs": 3})
     with pytest.raises(ValueError, match="sample_weight"):
         jl.train(jax.random.key(0), params, xs, ys, sample_weight=-np.ones(8))
-    for kwargs, name in [(dict(epochs=0), "epochs"), (dict(batch_size=0), "batch_size"), (dict(learning_rate=-1.0), "learning_rate"), (dict(learning_rate=float("nan")), "learning_rate"), (dict(patience=0), "patience")]:
+    for kwargs, name in [
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(learning_rate=-1.0), "learning_rate"),
+        (dict(learning_rate=float("nan")), "learning_rate"),
+        (dict(patience=0), "patience"),
+    ]:
         with pytest.raises(ValueError, match=name):
             jl.TrainConfig(**kwargs)

@@ -31,7 +31,6 @@ import numpy as np
 from jaxlstm._src import horizons, intervals, validation
 from jaxlstm._src.forecast import Forecast
 
-
 #: Values of ``BaseForecaster.calibration``.
 CALIBRATIONS: tuple[str, ...] = ("auto", "refit", "both")
 #: Residual sources of ``calibration_residuals`` (``"both"`` combines the two).
@@ -383,7 +382,7 @@ class BaseForecaster:
             return int(metrics["n_val_windows"] or 0)
         return None
 
-    def _calibration_source(self, prices: np.ndarray, source: str) -> tuple["BaseForecaster", int] | None:
+    def _calibration_source(self, prices: np.ndarray, source: str) -> tuple[BaseForecaster, int] | None:
         """The model whose forecasts are out-of-sample from a fitted index on, and that index.
 
         ``source="auto"`` uses a held-back tail (``_holdout_size``) as it is:

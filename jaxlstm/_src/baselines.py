@@ -171,9 +171,7 @@ class HybridForecaster(BaseForecaster):
         self.log_drift_: float | None = None
 
     @staticmethod
-    def _smooth(
-        log_prices: np.ndarray, alpha: Any, beta: Any, phi: Any, drift: float
-    ) -> tuple[np.ndarray, ...]:
+    def _smooth(log_prices: np.ndarray, alpha: Any, beta: Any, phi: Any, drift: float) -> tuple[np.ndarray, ...]:
         """Runs ``_holt_pass`` on ``[time]`` log prices centred on their last value for precision."""
         n = log_prices.shape[0]
         y = log_prices - log_prices[-1]

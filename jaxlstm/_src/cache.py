@@ -14,7 +14,7 @@ import os
 import pathlib
 import re
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecaster import LSTMForecaster
@@ -69,7 +69,7 @@ class ModelCache:
         self.directory = pathlib.Path(directory)
         self.train_fn = train_fn
         self.max_age = max_age
-        self._clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self._clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self._memory: dict[str, LSTMForecaster] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -88,7 +88,7 @@ class ModelCache:
             return datetime.timedelta.max
         trained = datetime.datetime.fromisoformat(model.trained_at_)
         if trained.tzinfo is None:
-            trained = trained.replace(tzinfo=datetime.timezone.utc)
+            trained = trained.replace(tzinfo=datetime.UTC)
         return self._clock() - trained
 
     def is_fresh(self, model: LSTMForecaster) -> bool:
@@ -144,4 +144,8 @@ class ModelCache:
         """Folder names of the models saved in ``directory``."""
         if not self.directory.is_dir():
             return []
-        return sorted(p.name for p in self.directory.iterdir() if (p / "metadata.json").is_file() and ".tmp-" not in p.name and ".bak-" not in p.name)
+        return sorted(
+            p.name
+            for p in self.directory.iterdir()
+            if (p / "metadata.json").is_file() and ".tmp-" not in p.name and ".bak-" not in p.name
+        )

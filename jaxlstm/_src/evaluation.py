@@ -27,7 +27,8 @@ import copy
 import dataclasses
 import functools
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -48,7 +49,14 @@ MODEL_NAMES: tuple[str, ...] = ("lstm", "hybrid", "naive", "drift")
 
 #: Per-origin metrics of a backtest, in table order.
 METRICS: tuple[str, ...] = (
-    "mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "coverage", "mean_width",
+    "mae",
+    "rmse",
+    "mape",
+    "smape",
+    "mase",
+    "directional_accuracy",
+    "coverage",
+    "mean_width",
 )
 
 #: The reference model every backtest includes.
@@ -526,8 +534,15 @@ class ModelResult:
 
 
 _COLUMNS = (
-    ("relative_mae", "rel. MAE"), ("mae", "MAE"), ("rmse", "RMSE"), ("mape", "MAPE %"), ("smape", "sMAPE %"),
-    ("mase", "MASE"), ("directional_accuracy", "dir. acc."), ("coverage", "coverage"), ("mean_width", "width"),
+    ("relative_mae", "rel. MAE"),
+    ("mae", "MAE"),
+    ("rmse", "RMSE"),
+    ("mape", "MAPE %"),
+    ("smape", "sMAPE %"),
+    ("mase", "MASE"),
+    ("directional_accuracy", "dir. acc."),
+    ("coverage", "coverage"),
+    ("mean_width", "width"),
 )
 
 
@@ -960,9 +975,14 @@ def _fit_many(name: str, spec: _LSTMSpec, rows: np.ndarray) -> _FittedMany:
     keys = jnp.stack([k for _, k in starts])
     ones = jnp.ones(xs.shape[:2], xs.dtype)
     trained, _, _, epochs_run, _, _ = _train_many(
-        keys, params,
-        xs[:, :n_train], ys[:, :n_train], ones[:, :n_train],
-        xs[:, n_train:], ys[:, n_train:], ones[:, n_train:],
+        keys,
+        params,
+        xs[:, :n_train],
+        ys[:, :n_train],
+        ones[:, :n_train],
+        xs[:, n_train:],
+        ys[:, n_train:],
+        ones[:, n_train:],
         template.train_config,
     )
     if bool(jnp.any(epochs_run == 0)):

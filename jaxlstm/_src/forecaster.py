@@ -13,13 +13,14 @@ import os
 import pathlib
 import sys
 import threading
-from typing import Any, Mapping, NamedTuple, Self, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Self
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import horizons, intervals, targets, validation
+from jaxlstm._src import horizons, targets, validation
 from jaxlstm._src import model as model_lib
 from jaxlstm._src import train as train_lib
 from jaxlstm._src.base import BaseForecaster
@@ -29,9 +30,7 @@ from jaxlstm._src.xla_options import COMPILER_OPTIONS
 #: ``metadata["model"]`` of a saved ``LSTMForecaster``.
 MODEL_KIND = "LSTMForecaster"
 
-_forecast_jit = jax.jit(
-    targets.forecast_prices, static_argnames=("target", "steps"), compiler_options=COMPILER_OPTIONS
-)
+_forecast_jit = jax.jit(targets.forecast_prices, static_argnames=("target", "steps"), compiler_options=COMPILER_OPTIONS)
 
 
 def _forecast_stacked(
@@ -363,7 +362,7 @@ class LSTMForecaster(BaseForecaster):
             "n_val_windows": int(prep.n_val),
             **self._validation_errors(prep.windows[n:], prep.following[n:]),
         }
-        self.trained_at_ = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
     @classmethod
     def fit_many(
@@ -373,7 +372,7 @@ class LSTMForecaster(BaseForecaster):
         devices: Sequence[jax.Device] | None = None,
         workers: int | None = None,
         **settings: Any,
-    ) -> dict[str, "LSTMForecaster"]:
+    ) -> dict[str, LSTMForecaster]:
         """Fits one model per symbol, compiled once (``vmap`` over blocks of symbols; sharded over devices).
 
         Every model gets the same settings (and so the same initial params and shuffling
@@ -452,7 +451,9 @@ class LSTMForecaster(BaseForecaster):
         if windows.shape[0] == 0:
             return {"val_mae": None, "val_naive_mae": None}
         predicted = np.asarray(
-            _forecast_jit(self.params_, self._settings.target, self._device_encoding, jnp.asarray(windows, jnp.float32), 1)
+            _forecast_jit(
+                self.params_, self._settings.target, self._device_encoding, jnp.asarray(windows, jnp.float32), 1
+            )
         )[:, 0]
         return {
             "val_mae": float(np.mean(np.abs(predicted - following))),
@@ -516,7 +517,7 @@ class LSTMForecaster(BaseForecaster):
     @classmethod
     def forecast_many(
         cls,
-        forecasters: Mapping[str, "LSTMForecaster"],
+        forecasters: Mapping[str, LSTMForecaster],
         horizon: str | None = None,
         steps: int | None = None,
         confidence: float = 0.95,
@@ -573,7 +574,9 @@ class LSTMForecaster(BaseForecaster):
             )
             for symbol, row in zip(symbols, np.asarray(out, np.float64)):
                 if not np.all(np.isfinite(row)):
-                    raise ValueError(f"forecasters[{symbol!r}] produced a non-finite forecast; retrain it (the params may be damaged)")
+                    raise ValueError(
+                        f"forecasters[{symbol!r}] produced a non-finite forecast; retrain it (the params may be damaged)"
+                    )
                 predicted[symbol] = row
         return {s: forecasters[s]._forecast_from(predicted[s], confidence, interval_method) for s in forecasters}
 
@@ -584,7 +587,9 @@ class LSTMForecaster(BaseForecaster):
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
         # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert
         # op, ~40 us, more than the one-step forecast itself.
-        out = _forecast_jit(self.params_, self._settings.target, self._device_encoding, np.asarray(window, np.float32), steps)
+        out = _forecast_jit(
+            self.params_, self._settings.target, self._device_encoding, np.asarray(window, np.float32), steps
+        )
         out = np.asarray(out, np.float64)
         if not np.all(np.isfinite(out)):
             raise ValueError("the model produced a non-finite forecast; retrain it (the params may be damaged)")
@@ -622,7 +627,7 @@ class LSTMForecaster(BaseForecaster):
         }
 
     @classmethod
-    def _from_parts(cls, params: Any, metadata: dict[str, Any], source: str) -> "LSTMForecaster":
+    def _from_parts(cls, params: Any, metadata: dict[str, Any], source: str) -> LSTMForecaster:
         if not isinstance(metadata, dict) or metadata.get("model") != MODEL_KIND:
             got = metadata.get("model") if isinstance(metadata, dict) else type(metadata).__name__
             raise ValueError(f"{source} does not hold an {MODEL_KIND} (model kind {got!r})")
@@ -671,7 +676,7 @@ class LSTMForecaster(BaseForecaster):
         return persistence.save_model(path, jax.tree.map(np.asarray, self.params_), self._metadata())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "LSTMForecaster":
+    def load(cls, path: str | os.PathLike) -> LSTMForecaster:
         """Loads a model saved with ``save``; checksums and format version are verified.
 
         Raises:
@@ -707,7 +712,7 @@ class LSTMForecaster(BaseForecaster):
         return json.dumps(doc, allow_nan=False, sort_keys=True)
 
     @classmethod
-    def from_json(cls, source: str | os.PathLike) -> "LSTMForecaster":
+    def from_json(cls, source: str | os.PathLike) -> LSTMForecaster:
         """Rebuilds a forecaster from ``to_json`` output: the JSON text or a file path."""
         import json
 

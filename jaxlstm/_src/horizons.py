@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime
 import types
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -9,7 +9,7 @@ jaxlstm is lossless and torch -> jaxlstm computes the same function.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import jax.numpy as jnp
 import numpy as np

@@ -24,8 +24,9 @@ import datetime as _dt
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,8 +43,16 @@ _FIELDS = _PRICE_FIELDS + ("volume",)
 # and "time" goes before "date" so that a split date/time pair fails loudly instead of
 # silently collapsing intraday rows onto one date.
 _TIME_ALIASES = (
-    "timestamp", "unix", "unix_timestamp", "datetime", "date_time", "open_time",
-    "time", "date", "ts", "t",
+    "timestamp",
+    "unix",
+    "unix_timestamp",
+    "datetime",
+    "date_time",
+    "open_time",
+    "time",
+    "date",
+    "ts",
+    "t",
 )
 _COLUMN_ALIASES = {
     "open": ("open", "o", "open_price"),
@@ -331,9 +340,7 @@ def demo_data_path() -> Path:
     """
     path = Path(__file__).resolve().parents[1] / "demo" / DEMO_FILE
     if not path.is_file():
-        raise FileNotFoundError(
-            f"the demo data file {path} is missing; reinstall jaxlstm with its package data"
-        )
+        raise FileNotFoundError(f"the demo data file {path} is missing; reinstall jaxlstm with its package data")
     return path
 
 
@@ -376,8 +383,7 @@ def _frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     columns = _match_columns([str(c) for c in frame.columns])
     if "close" not in columns:
         raise ValueError(
-            f"{name} as a DataFrame needs a close column (close, c, last or price), "
-            f"got columns {list(frame.columns)}"
+            f"{name} as a DataFrame needs a close column (close, c, last or price), got columns {list(frame.columns)}"
         )
     prices = validation.as_float_array(
         f"{name}[{frame.columns[columns['close']]!r}]", frame.iloc[:, columns["close"]].to_numpy(), ndim=1
@@ -498,8 +504,7 @@ def _load_csv(path: Path, symbol: str | None) -> OHLCV:
     for line, row in zip(where.numbers, rows):
         if len(row) < width:
             raise ValueError(
-                f"{where_name}: line {line} has {len(row)} fields, expected at least {width} "
-                f"(columns {labels})"
+                f"{where_name}: line {line} has {len(row)} fields, expected at least {width} (columns {labels})"
             )
     stamps = _parse_time_cells([row[columns["time"]] for row in rows], where, labels[columns["time"]])
     values = {}
@@ -649,7 +654,9 @@ def _base_volume_column(labels: Sequence[str], symbol: str | None) -> int | None
         tokens = [t for t in n.split("_") if t not in ("volume", "vol", "")]
         if len(tokens) != 1:
             continue
-        if (base is not None and tokens[0] == base) or (base is None and key.startswith(tokens[0]) and key != tokens[0]):
+        if (base is not None and tokens[0] == base) or (
+            base is None and key.startswith(tokens[0]) and key != tokens[0]
+        ):
             return i
     return None
 
@@ -772,7 +779,7 @@ def _parse_timestamp_text(text: str, where: _Where, index: int, column: str) -> 
 
 def _datetime_object_ns(value: Any, where: _Where, index: int, column: str) -> int:
     if isinstance(value, _dt.datetime) and value.tzinfo is not None:
-        value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(_dt.UTC).replace(tzinfo=None)
     stamp = np.datetime64(value, "ns")
     if np.isnat(stamp):
         where.fail(index, column, "expected a timestamp, got NaT")

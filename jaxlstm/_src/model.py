@@ -57,9 +57,7 @@ def init_params(key: jax.Array, cfg: LSTMConfig, dtype=jnp.float32) -> Params:
         raise TypeError(f"cfg must be an LSTMConfig, got {type(cfg).__name__}")
     layer_keys = jax.random.split(key, cfg.num_layers + 1)
     layers = [
-        cell.init_lstm_layer(
-            layer_keys[k], cfg.input_size if k == 0 else cfg.hidden_size, cfg.hidden_size, dtype
-        )
+        cell.init_lstm_layer(layer_keys[k], cfg.input_size if k == 0 else cfg.hidden_size, cfg.hidden_size, dtype)
         for k in range(cfg.num_layers)
     ]
     head_w = cell.glorot_uniform(layer_keys[-1], (cfg.hidden_size, cfg.output_size), dtype)
@@ -92,7 +90,9 @@ def _check_inputs(params: Params, xs: jax.Array) -> LSTMConfig:
     return cfg
 
 
-def _stacked_step(params: Params, carries: tuple[cell.LSTMCarry, ...], x: jax.Array) -> tuple[tuple[cell.LSTMCarry, ...], jax.Array]:
+def _stacked_step(
+    params: Params, carries: tuple[cell.LSTMCarry, ...], x: jax.Array
+) -> tuple[tuple[cell.LSTMCarry, ...], jax.Array]:
     """One time step through every layer; ``x`` broadcasts against the carries' leading axes."""
     new_carries = []
     inp = jnp.broadcast_to(x, carries[0].h.shape[:-1] + x.shape[-1:])

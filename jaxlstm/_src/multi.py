@@ -44,7 +44,8 @@ Outputs are global arrays; each host reads its own rows through ``addressable_sh
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -52,9 +53,8 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxlstm._src import model as model_lib
-from jaxlstm._src import parallel
+from jaxlstm._src import parallel, validation
 from jaxlstm._src import train as train_lib
-from jaxlstm._src import validation
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 Params = model_lib.Params
@@ -210,9 +210,7 @@ def _train_many_arrays(
     # The block has no collectives, so the varying-axes check is off: it would otherwise
     # reject the model's constant zero initial carries inside scans over varying data.
     spec = PartitionSpec(SYMBOL_AXIS)
-    sharded = jax.shard_map(
-        run_block, mesh=mesh, in_specs=(spec,) * len(arrays), out_specs=spec, check_vma=False
-    )
+    sharded = jax.shard_map(run_block, mesh=mesh, in_specs=(spec,) * len(arrays), out_specs=spec, check_vma=False)
     return sharded(*arrays)
 
 
@@ -355,7 +353,9 @@ def train_many(
     arrays = (keys, params, xs, ys, weights, xs_val, ys_val, weights_val)
     if mesh is not None:
         if workers not in (None, 1):
-            raise ValueError(f"workers applies to one device; with {mesh.size} devices pass workers=None, got {workers}")
+            raise ValueError(
+                f"workers applies to one device; with {mesh.size} devices pass workers=None, got {workers}"
+            )
         arrays = jax.device_put(_pad_symbols(arrays, mesh.size), NamedSharding(mesh, PartitionSpec(SYMBOL_AXIS)))
         out, train_hist, val_hist, epochs_run, best_epoch, reason = train_many_arrays(*arrays, cfg, mesh)
     else:
@@ -418,7 +418,11 @@ def predict_many(params: Params, xs: Any, steps: int, *, workers: int | None = N
                 f"got shape {jnp.shape(leaf)}"
             )
     dtype = params["layers"][0]["w"].dtype
-    xs = xs if isinstance(xs, jax.Array) else jnp.asarray(validation.as_float_array("xs", xs, ndim=(3, 4), dtype=np.dtype(dtype)))
+    xs = (
+        xs
+        if isinstance(xs, jax.Array)
+        else jnp.asarray(validation.as_float_array("xs", xs, ndim=(3, 4), dtype=np.dtype(dtype)))
+    )
     if xs.ndim not in (3, 4) or xs.shape[0] != num or xs.shape[-1] != model_cfg.input_size or xs.shape[-2] < 1:
         raise ValueError(
             f"xs must be [S, time, {model_cfg.input_size}] or [S, batch, time, {model_cfg.input_size}] "

@@ -20,7 +20,8 @@ import functools
 import math
 import os
 import threading
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -117,7 +118,9 @@ def _pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
     per call cost ~0.3 ms); one pool per size, so no call runs more blocks at once than asked."""
     with _POOLS_LOCK:
         if threads not in _POOLS:
-            _POOLS[threads] = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jaxlstm-block")
+            _POOLS[threads] = concurrent.futures.ThreadPoolExecutor(
+                max_workers=threads, thread_name_prefix="jaxlstm-block"
+            )
         return _POOLS[threads]
 
 

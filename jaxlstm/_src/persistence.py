@@ -68,10 +68,7 @@ RESERVED_METADATA_KEYS = ("format_version", "library", "library_version", "param
 # be stored without pickle or does not round-trip through JSON exactly.
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 _SUPPORTED_DTYPES = (
-    ("bool",)
-    + tuple(f"int{b}" for b in (8, 16, 32, 64))
-    + tuple(f"uint{b}" for b in (8, 16, 32, 64))
-    + _FLOAT_DTYPES
+    ("bool",) + tuple(f"int{b}" for b in (8, 16, 32, 64)) + tuple(f"uint{b}" for b in (8, 16, 32, 64)) + _FLOAT_DTYPES
 )
 
 _HEX_SUFFIX = r"[0-9a-f]{32}"
@@ -683,9 +680,7 @@ def params_from_json(obj: dict) -> Any:
         raise ValueError(f"obj must be a {JSON_FORMAT!r} document from params_to_json, got format {got!r}")
     version = obj.get("format_version")
     if version != JSON_FORMAT_VERSION:
-        raise ValueError(
-            f"obj has format_version {version!r}; the supported format_version is {JSON_FORMAT_VERSION}"
-        )
+        raise ValueError(f"obj has format_version {version!r}; the supported format_version is {JSON_FORMAT_VERSION}")
 
     def make_leaf(desc: dict, shape: tuple, dtype: np.dtype, where: str) -> np.ndarray:
         if "data" not in desc:

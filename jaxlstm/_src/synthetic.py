@@ -16,7 +16,7 @@ context. The same ``seed`` always gives the same series.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -140,8 +140,13 @@ def seasonal(
         return level[origin - 1] + season(np.arange(origin, origin + h))
 
     params = {
-        "n": n, "period": period, "amplitude": amplitude, "noise": noise,
-        "volatility": volatility, "start": start, "seed": seed,
+        "n": n,
+        "period": period,
+        "amplitude": amplitude,
+        "noise": noise,
+        "volatility": volatility,
+        "start": start,
+        "seed": seed,
     }
     return SyntheticSeries("seasonal", np.exp(log_prices), params, expected_log)
 

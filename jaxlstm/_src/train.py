@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -281,8 +282,16 @@ def train_arrays(
 
     def body(s: _LoopState) -> _LoopState:
         params, opt_state, train_loss = _epoch(
-            optimizer, loss_fn, s.params, s.opt_state, jax.random.fold_in(key, s.epoch),
-            xs, ys, weights, cfg.batch_size, cfg.shuffle,
+            optimizer,
+            loss_fn,
+            s.params,
+            s.opt_state,
+            jax.random.fold_in(key, s.epoch),
+            xs,
+            ys,
+            weights,
+            cfg.batch_size,
+            cfg.shuffle,
         )
         nan = jnp.asarray(jnp.nan, xs.dtype)
         val_loss = jnp.where(val_present, loss_fn(params, xs_val, ys_val, weights_val), nan) if has_val else nan

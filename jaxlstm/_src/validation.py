@@ -70,7 +70,5 @@ def as_float_array(name: str, value: Any, *, ndim: int | tuple[int, ...], dtype=
     bad = ~np.isfinite(arr)
     if bad.any():
         first = int(np.flatnonzero(bad.ravel())[0])
-        raise ValueError(
-            f"{name} must be finite, got {int(bad.sum())} NaN/inf value(s) (first at flat index {first})"
-        )
+        raise ValueError(f"{name} must be finite, got {int(bad.sum())} NaN/inf value(s) (first at flat index {first})")
     return arr
