@@ -39,10 +39,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from jaxlstm import data as data_lib
-from jaxlstm._src import evaluation as ev
-from jaxlstm._src import synthetic
-from jaxlstm._src.baselines import DriftForecaster, HybridForecaster
-from jaxlstm._src.forecaster import LSTMForecaster
+from jaxlstm._src.evaluation import backtest as ev
+from jaxlstm._src.evaluation import synthetic
+from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster
+from jaxlstm._src.forecasters.lstm import LSTMForecaster
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results"

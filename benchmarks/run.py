@@ -918,22 +918,22 @@ def bench_scaling(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     import jax.numpy as jnp
 
     import jaxlstm as jl
-    from jaxlstm._src import train as train_lib
+    from jaxlstm._src import training as train_lib
 
     out: dict[str, Any] = {"windows_per_model": s.scale_windows, "batch_size": s.batch_size}
 
     # -- symbols trained together
     try:
-        from jaxlstm._src import multi
+        from jaxlstm._src import stacked as multi
 
         lower = lambda args, cfg: multi.train_many_arrays.lower(*args, cfg=cfg, mesh=None)
-        via = "jaxlstm._src.multi (train_many's compiled core, mesh=None: one device, vmap)"
+        via = "jaxlstm._src.stacked (train_many's compiled core, mesh=None: one device, vmap)"
     except ImportError:
         vmapped = jax.jit(
             lambda cfg, *a: jax.vmap(lambda *one: train_lib.train_arrays(*one, cfg))(*a), static_argnums=0
         )
         lower = lambda args, cfg: vmapped.lower(cfg, *args)
-        via = "jax.jit(jax.vmap(train.train_arrays)) with cfg static (jaxlstm._src.multi absent)"
+        via = "jax.jit(jax.vmap(train.train_arrays)) with cfg static (jaxlstm._src.stacked absent)"
 
     xs1, ys1 = _scale_data(s.scale_windows, s.window)
     model_cfg = jl.LSTMConfig(hidden_size=s.hidden)
@@ -1257,7 +1257,7 @@ def bench_profile(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     import optax
 
     import jaxlstm as jl
-    from jaxlstm._src import train as train_lib
+    from jaxlstm._src import training as train_lib
 
     _, xs, ys = _scaled_windows(s.candles, s.window)
     params0 = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=s.hidden))

@@ -23,7 +23,7 @@ class UsageError(Exception):
 
 
 def _default_models_dir() -> str:
-    from jaxlstm._src.compilation_cache import default_cache_dir
+    from jaxlstm._src.io.compile_cache import default_cache_dir
 
     return str(default_cache_dir() / "models")
 
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_prices(args: argparse.Namespace):
-    from jaxlstm._src import market_data
+    from jaxlstm._src.io import ohlcv as market_data
 
     if args.data is None:
         ohlcv = market_data.load_demo()
@@ -125,7 +125,7 @@ def _load_prices(args: argparse.Namespace):
 def _recent(ohlcv: Any, candles: int) -> Any:
     import numpy as np
 
-    from jaxlstm._src.market_data import OHLCV
+    from jaxlstm._src.io.ohlcv import OHLCV
 
     sl = slice(-candles, None)
     return OHLCV(
@@ -140,7 +140,7 @@ def _recent(ohlcv: Any, candles: int) -> Any:
 
 
 def _trainer(args: argparse.Namespace, ohlcv: Any):
-    from jaxlstm._src.forecaster import LSTMForecaster
+    from jaxlstm._src.forecasters.lstm import LSTMForecaster
 
     def train_fn(symbol: str) -> LSTMForecaster:
         model = LSTMForecaster(
@@ -158,7 +158,7 @@ def _trainer(args: argparse.Namespace, ohlcv: Any):
 
 
 def _cache(args: argparse.Namespace, max_age_hours: float = 24.0):
-    from jaxlstm._src.cache import ModelCache
+    from jaxlstm._src.io.cache import ModelCache
 
     return ModelCache(args.models or _default_models_dir(), max_age=datetime.timedelta(hours=max_age_hours))
 
@@ -184,7 +184,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _forecaster_for(args: argparse.Namespace, ohlcv: Any, symbol: str):
-    from jaxlstm._src.baselines import HybridForecaster
+    from jaxlstm._src.forecasters.baselines import HybridForecaster
 
     recent = _recent(ohlcv, args.candles)
     if args.model == "hybrid":
@@ -294,7 +294,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from jaxlstm._src import evaluation, horizons, market_data
+    from jaxlstm._src.evaluation import backtest as evaluation
+    from jaxlstm._src.io import ohlcv as market_data
+    from jaxlstm._src.prep import horizons
 
     ohlcv = market_data.load_demo() if args.data is None else market_data.load_ohlcv(args.data)
     steps = horizons.horizon_to_steps(args.horizon, market_data.infer_interval(ohlcv.timestamps))
@@ -322,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.no_compile_cache:
-        from jaxlstm._src.compilation_cache import enable_from_environment
+        from jaxlstm._src.io.compile_cache import enable_from_environment
 
         enable_from_environment()
     commands = {"train": cmd_train, "forecast": cmd_forecast, "info": cmd_info, "evaluate": cmd_evaluate}

@@ -7,7 +7,7 @@ data's own sampling interval; ``load_demo`` loads the bundled hourly BTC/USD can
 pandas is optional: it is needed only for DataFrame/Series inputs and ``OHLCV.to_pandas``.
 """
 
-from jaxlstm._src.market_data import (
+from jaxlstm._src.io.ohlcv import (
     OHLCV,
     as_price_series,
     demo_data_path,

@@ -11,7 +11,7 @@ and models compared by ``benchmarks/accuracy.py``. The generators (``random_walk
 and a known best forecast (``SyntheticSeries.oracle``).
 """
 
-from jaxlstm._src.evaluation import (
+from jaxlstm._src.evaluation.backtest import (
     METRICS,
     MODEL_NAMES,
     BacktestResult,
@@ -24,8 +24,13 @@ from jaxlstm._src.evaluation import (
     make_forecasters,
     with_intervals,
 )
-from jaxlstm._src.intervals import INTERVAL_METHODS, conformal_offsets, log_ratio_residuals, volatility_offsets
-from jaxlstm._src.synthetic import SyntheticSeries, mean_reverting, random_walk, seasonal, trending
+from jaxlstm._src.evaluation.synthetic import SyntheticSeries, mean_reverting, random_walk, seasonal, trending
+from jaxlstm._src.forecasters.intervals import (
+    INTERVAL_METHODS,
+    conformal_offsets,
+    log_ratio_residuals,
+    volatility_offsets,
+)
 
 __all__ = [
     "INTERVAL_METHODS",

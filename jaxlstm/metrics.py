@@ -1,6 +1,6 @@
 """Forecast accuracy metrics: pure, jit-able ``jax.numpy`` functions on ``[..., horizon]`` arrays."""
 
-from jaxlstm._src.metrics import (
+from jaxlstm._src.evaluation.metrics import (
     directional_accuracy,
     interval_coverage,
     mae,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from jaxlstm._src.forecast import Forecast
+from jaxlstm._src.forecasters.forecast import Forecast
 from jaxlstm.baselines import (
     HORIZON_HOURS,
     DriftForecaster,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import jaxlstm as jl
-from jaxlstm._src.cache import symbol_folder_name
+from jaxlstm._src.io.cache import symbol_folder_name
 
 SMALL = dict(hidden_size=4, sequence_length=5, epochs=2)
 PRICES = 100 + np.sin(np.arange(60) / 4)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from jaxlstm import evaluation
-from jaxlstm._src import evaluation as evaluation_src
-from jaxlstm._src import intervals
-from jaxlstm._src.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
-from jaxlstm._src.forecaster import LSTMForecaster
+from jaxlstm._src.evaluation import backtest as evaluation_src
+from jaxlstm._src.forecasters import intervals
+from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
+from jaxlstm._src.forecasters.lstm import LSTMForecaster
 
 TINY_LSTM = dict(hidden_size=4, sequence_length=5, epochs=2, batch_size=16)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jaxlstm._src import base, intervals
-from jaxlstm._src.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
-from jaxlstm._src.synthetic import mean_reverting, random_walk
+from jaxlstm._src.evaluation.synthetic import mean_reverting, random_walk
+from jaxlstm._src.forecasters import base, intervals
+from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
 
 # ----------------------------------------------------------------- volatility band
 

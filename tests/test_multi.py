@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 import jaxlstm
-from jaxlstm._src import model, multi, train, windows
+from jaxlstm._src import stacked as multi
+from jaxlstm._src import training as train
+from jaxlstm._src.nn import lstm as model
+from jaxlstm._src.prep import windows
 
 TOL = 1e-5
 WINDOW = 5
@@ -196,7 +199,9 @@ SHARDED = dict(learning_rate=3e-2, epochs=8, batch_size=8, patience=2)
 _SHARDED_SCRIPT = r"""
 import json, sys
 import jax, jax.numpy as jnp, numpy as np
-from jaxlstm._src import model, multi, train
+from jaxlstm._src.nn import lstm as model
+from jaxlstm._src import stacked as multi
+from jaxlstm._src import training as train
 
 inputs = np.load(sys.argv[1])
 cfg = train.TrainConfig(**json.loads(sys.argv[3]))

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import jaxlstm
-from jaxlstm._src import persistence as P
+from jaxlstm._src.io import persistence as P
 
 
 def _lstm_params(seed: int = 0, n_layers: int = 1) -> dict:
@@ -139,7 +139,7 @@ def test_round_trip_in_new_process(tmp_path):
     want = {path: hashlib.sha256(np.asarray(leaf).tobytes()).hexdigest() for path, leaf in P._iter_leaves(params)}
     code = (
         "import hashlib, json, sys\n"
-        "from jaxlstm._src.persistence import load_model, _iter_leaves\n"
+        "from jaxlstm._src.io.persistence import load_model, _iter_leaves\n"
         "params, _ = load_model(sys.argv[1])\n"
         "print(json.dumps({p: hashlib.sha256(a.tobytes()).hexdigest() for p, a in _iter_leaves(params)}))\n"
     )

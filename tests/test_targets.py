@@ -5,7 +5,7 @@ import pytest
 from reference_lstm import fused_lstm_forward
 
 import jaxlstm as jl
-from jaxlstm._src import targets
+from jaxlstm._src.prep import encodings as targets
 
 
 def _params64(seed):

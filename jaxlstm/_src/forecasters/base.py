@@ -28,8 +28,10 @@ from typing import Any, Self
 
 import numpy as np
 
-from jaxlstm._src import horizons, intervals, validation
-from jaxlstm._src.forecast import Forecast
+from jaxlstm._src import validation
+from jaxlstm._src.forecasters import intervals
+from jaxlstm._src.forecasters.forecast import Forecast
+from jaxlstm._src.prep import horizons
 
 #: Values of ``BaseForecaster.calibration``.
 CALIBRATIONS: tuple[str, ...] = ("auto", "refit", "both")
@@ -113,7 +115,7 @@ class BaseForecaster:
             ``self``, fitted.
         """
         # Imported on use: the data-loading layer is only needed when fitting.
-        from jaxlstm._src import market_data
+        from jaxlstm._src.io import ohlcv as market_data
 
         prices, timestamps = market_data.as_price_series(data, name="data")
         prices = self._check_prices("data", prices, self._min_fit_length, "to fit")
@@ -125,7 +127,7 @@ class BaseForecaster:
     def _adopt_series(self, prices: np.ndarray, timestamps: np.ndarray | None, interval: Any = None) -> None:
         """Records the fitted series: what ``forecast`` continues, its time axis and volatility."""
         if interval is None:
-            from jaxlstm._src import market_data
+            from jaxlstm._src.io import ohlcv as market_data
 
             interval = horizons.as_interval(market_data.infer_interval(timestamps), name="inferred data interval")
         self.prices_ = prices

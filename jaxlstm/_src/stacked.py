@@ -52,9 +52,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-from jaxlstm._src import model as model_lib
 from jaxlstm._src import parallel, validation
-from jaxlstm._src import train as train_lib
+from jaxlstm._src import training as train_lib
+from jaxlstm._src.nn import lstm as model_lib
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 Params = model_lib.Params

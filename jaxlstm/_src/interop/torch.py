@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import model as model_lib
+from jaxlstm._src.nn import lstm as model_lib
 
 # Block k of the fused layout holds PyTorch gate block _GATE_PERMUTATION[k]; the permutation
 # swaps the first two blocks, so it is its own inverse.

@@ -34,12 +34,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import intervals, metrics, targets, validation
-from jaxlstm._src import model as model_lib
-from jaxlstm._src import train as train_lib
-from jaxlstm._src.base import BaseForecaster, check_calibration, envelope
-from jaxlstm._src.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
-from jaxlstm._src.forecaster import LSTMForecaster, _Settings
+from jaxlstm._src import training as train_lib
+from jaxlstm._src import validation
+from jaxlstm._src.evaluation import metrics
+from jaxlstm._src.forecasters import intervals
+from jaxlstm._src.forecasters.base import BaseForecaster, check_calibration, envelope
+from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
+from jaxlstm._src.forecasters.lstm import LSTMForecaster, _Settings
+from jaxlstm._src.nn import lstm as model_lib
+from jaxlstm._src.prep import encodings as targets
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 Factory = Callable[[], BaseForecaster]
@@ -693,7 +696,7 @@ def backtest(
         ValueError: a bad ``train_size``, ``horizon``, ``origins``, ``stride``, ``confidence``
             or model name, or a model that fails at some origin (named in the message).
     """
-    from jaxlstm._src import market_data
+    from jaxlstm._src.io import ohlcv as market_data
 
     prices, stamps = market_data.as_price_series(series, name="series")
     n = prices.shape[0]

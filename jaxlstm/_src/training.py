@@ -20,8 +20,8 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from jaxlstm._src import model as model_lib
 from jaxlstm._src import validation
+from jaxlstm._src.nn import lstm as model_lib
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 Params = model_lib.Params

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 
 from jaxlstm._src import validation
-from jaxlstm._src.forecaster import LSTMForecaster
+from jaxlstm._src.forecasters.lstm import LSTMForecaster
 
 TrainFn = Callable[[str], LSTMForecaster]
 

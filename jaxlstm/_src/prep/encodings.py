@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import model as model_lib
-from jaxlstm._src import scaling
+from jaxlstm._src.nn import lstm as model_lib
+from jaxlstm._src.prep import scaling
 
 Encoding = Literal["minmax", "relative"]
 ENCODINGS: tuple[str, ...] = ("minmax", "relative")

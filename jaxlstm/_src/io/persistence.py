@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxlstm._src.version import __version__
+
 FORMAT_VERSION = 1
 """Version of the on-disk model layout written by ``save_model``."""
 
@@ -375,8 +377,6 @@ def _check_replaceable(path: pathlib.Path) -> None:
 
 
 def _library_version() -> str:
-    from jaxlstm import __version__  # late import: the package imports this module
-
     return __version__
 
 

@@ -20,11 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import horizons, targets, validation
-from jaxlstm._src import model as model_lib
-from jaxlstm._src import train as train_lib
-from jaxlstm._src.base import BaseForecaster
-from jaxlstm._src.forecast import Forecast
+from jaxlstm._src import training as train_lib
+from jaxlstm._src import validation
+from jaxlstm._src.forecasters.base import BaseForecaster
+from jaxlstm._src.forecasters.forecast import Forecast
+from jaxlstm._src.nn import lstm as model_lib
+from jaxlstm._src.prep import encodings as targets
+from jaxlstm._src.prep import horizons
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 #: ``metadata["model"]`` of a saved ``LSTMForecaster``.
@@ -391,7 +393,8 @@ class LSTMForecaster(BaseForecaster):
         Returns:
             ``{symbol: fitted LSTMForecaster}``, each saveable on its own.
         """
-        from jaxlstm._src import market_data, multi
+        from jaxlstm._src import stacked as multi
+        from jaxlstm._src.io import ohlcv as market_data
 
         if not isinstance(data, Mapping) or not data:
             raise TypeError(f"data must be a non-empty mapping of symbol -> prices, got {type(data).__name__}")
@@ -472,7 +475,7 @@ class LSTMForecaster(BaseForecaster):
         Returns:
             ``self``.
         """
-        from jaxlstm._src import market_data
+        from jaxlstm._src.io import ohlcv as market_data
 
         self._check_fitted()
         prices, timestamps = market_data.as_price_series(data, name="data")
@@ -671,7 +674,7 @@ class LSTMForecaster(BaseForecaster):
         Returns:
             The model folder.
         """
-        from jaxlstm._src import persistence
+        from jaxlstm._src.io import persistence
 
         return persistence.save_model(path, jax.tree.map(np.asarray, self.params_), self._metadata())
 
@@ -683,7 +686,7 @@ class LSTMForecaster(BaseForecaster):
             FileNotFoundError: nothing at ``path``.
             ValueError: damaged files, another format version, or not an LSTMForecaster.
         """
-        from jaxlstm._src import persistence
+        from jaxlstm._src.io import persistence
 
         params, metadata = persistence.load_model(path)
         return cls._from_parts(params, metadata, f"model at {str(path)!r}")
@@ -699,7 +702,7 @@ class LSTMForecaster(BaseForecaster):
         """
         import json
 
-        from jaxlstm._src import persistence
+        from jaxlstm._src.io import persistence
 
         doc = {
             "format": "jaxlstm.forecaster",
@@ -716,7 +719,7 @@ class LSTMForecaster(BaseForecaster):
         """Rebuilds a forecaster from ``to_json`` output: the JSON text or a file path."""
         import json
 
-        from jaxlstm._src import persistence
+        from jaxlstm._src.io import persistence
 
         if isinstance(source, str) and source.lstrip().startswith("{"):
             try:

@@ -17,7 +17,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxlstm._src import cell, validation
+from jaxlstm._src import validation
+from jaxlstm._src.nn import cell
 
 Params = dict[str, Any]
 

@@ -338,7 +338,7 @@ def demo_data_path() -> Path:
     Raises:
         FileNotFoundError: the package was installed without its data files.
     """
-    path = Path(__file__).resolve().parents[1] / "demo" / DEMO_FILE
+    path = Path(__file__).resolve().parents[2] / "demo" / DEMO_FILE
     if not path.is_file():
         raise FileNotFoundError(f"the demo data file {path} is missing; reinstall jaxlstm with its package data")
     return path

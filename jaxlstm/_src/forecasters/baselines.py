@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.base import BaseForecaster
+from jaxlstm._src.forecasters.base import BaseForecaster
 
 
 class NaiveForecaster(BaseForecaster):
