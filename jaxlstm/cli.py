@@ -310,7 +310,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     count = min(args.origins, last - args.train_size + 1)
     origins = np.unique(np.linspace(args.train_size, last, count).round().astype(int))
     result = evaluation.backtest(
-        ohlcv.close, factories, train_size=args.train_size, horizon=steps, origins=list(origins)
+        ohlcv.close, factories, train_size=args.train_size, steps=steps, origins=list(origins)
     )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=float))
@@ -323,10 +323,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jaxlstm`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.no_compile_cache:
-        from jaxlstm._src.io.compile_cache import enable_from_environment
+    from jaxlstm._src.io import compile_cache
 
-        enable_from_environment()
+    # The command line is an application, not a component: it reuses compiled code across
+    # runs unless told not to (--no-compile-cache, or JAXLSTM_COMPILATION_CACHE=0).
+    if not args.no_compile_cache and compile_cache.environment_setting() is not False:
+        compile_cache.enable_compilation_cache()
     commands = {"train": cmd_train, "forecast": cmd_forecast, "info": cmd_info, "evaluate": cmd_evaluate}
     try:
         return commands[args.command](args)

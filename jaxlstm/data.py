@@ -1,10 +1,12 @@
-"""Market data: load OHLCV candles and turn prices into the forecaster's input.
+"""Market data and its preparation: load candles, cut windows, encode prices.
 
 ``load_ohlcv`` reads exchange/vendor CSV files, pandas DataFrames and ccxt rows into an
 ``OHLCV`` of numpy arrays sorted by time; ``as_price_series`` accepts any of those (or a
 plain array of prices) and returns ``(prices, timestamps)``; ``infer_interval`` gives the
 data's own sampling interval; ``load_demo`` loads the bundled hourly BTC/USD candles.
-pandas is optional: it is needed only for DataFrame/Series inputs and ``OHLCV.to_pandas``.
+``sliding_windows``, ``chronological_split`` and ``pad_stack`` are the library's only
+windowing code; the encodings (``MinMaxEncoding``, ``RelativeEncoding``) turn prices into
+model values and back exactly, fitted on training prices only.
 """
 
 from jaxlstm._src.io.ohlcv import (
@@ -15,12 +17,33 @@ from jaxlstm._src.io.ohlcv import (
     load_demo,
     load_ohlcv,
 )
+from jaxlstm._src.prep.encodings import (
+    ENCODINGS,
+    Encoding,
+    MinMaxEncoding,
+    RelativeEncoding,
+    forecast_prices,
+    get_encoding,
+    log_return_std,
+)
+from jaxlstm._src.prep.windows import chronological_split, pad_stack, sliding_windows, windows_before
 
 __all__ = [
+    "ENCODINGS",
     "OHLCV",
+    "Encoding",
+    "MinMaxEncoding",
+    "RelativeEncoding",
     "as_price_series",
+    "chronological_split",
     "demo_data_path",
+    "forecast_prices",
+    "get_encoding",
     "infer_interval",
     "load_demo",
     "load_ohlcv",
+    "log_return_std",
+    "pad_stack",
+    "sliding_windows",
+    "windows_before",
 ]

@@ -1,15 +1,27 @@
-"""Training as pure functions: MSE loss, an Optax step, whole runs under one ``jit``.
+"""Training as pure functions: losses, an Optax optimiser, a whole run under one ``jit``.
 
-``train`` runs every epoch inside one compiled ``lax.while_loop`` (minibatches are a
-``lax.scan`` inside it), with early stopping on a validation split, the seed's optional
-loss threshold, and a guard that stops on a non-finite loss and keeps the last good
-params. The loop is pure: the same key and data give the same params, and it ``vmap``s
-over independent models (one per symbol) as it stands.
+``fit_arrays`` is the one trainer. Every epoch runs inside one compiled ``lax.while_loop``
+(minibatches are a ``lax.scan`` inside it), with early stopping on a validation split,
+the seed's optional loss threshold, and a guard that stops on a non-finite loss and
+keeps the last good params. It is pure: the same key and data give the same params, it
+jits with its settings static, and it ``vmap``s over independent models (symbols, seeds,
+origins, trials) as it stands; ``stacked.run_stacked`` is how the library does that.
+
+``train`` is the host-side convenience on top: it checks its arguments, runs the compiled
+``fit_arrays`` and returns histories trimmed to the epochs run, with named stop reasons.
+
+The network is any object with ``apply(params, x) -> y`` for ONE example (``LSTMConfig``
+is one) or such a function; the loss is a function of one example's prediction and target
+(``mse``, ``mae``, ``huber``); the optimiser is any ``optax.GradientTransformation``
+(``make_optimizer`` builds the library's Adam/AdamW, with its hyper-parameters held in the
+optimiser state so that models trained together may use different learning rates).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -21,12 +33,23 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from jaxlstm._src import validation
-from jaxlstm._src.nn import lstm as model_lib
+from jaxlstm._src.nn import lstm
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
-Params = model_lib.Params
+Params = Any
+Loss = Callable[[jax.Array, jax.Array], jax.Array]
 
-STOP_REASONS = ("max_epochs", "early_stopping", "loss_threshold", "non_finite_loss")
+
+class StopReason(enum.IntEnum):
+    """Why a training run ended (an int inside compiled code; ``str()`` gives the name)."""
+
+    MAX_EPOCHS = 0
+    EARLY_STOPPING = 1
+    LOSS_THRESHOLD = 2
+    NON_FINITE_LOSS = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,9 +57,9 @@ class TrainConfig:
     """Static, hashable training settings.
 
     Attributes:
-        learning_rate: Adam step size (the seed: 1e-3).
+        learning_rate: Adam step size (the seed: 1e-3), used by ``make_optimizer``.
         epochs: maximum number of passes over the training windows (the seed: 100).
-        batch_size: windows per Adam step (the seed: 32); the last, partial batch of an
+        batch_size: windows per optimiser step (the seed: 32); the last, partial batch of an
             epoch is padded with zero-weight rows so every window is used once per epoch.
         patience: epochs without improvement of the monitored loss before stopping;
             ``None`` disables early stopping.
@@ -46,6 +69,7 @@ class TrainConfig:
         restore_best: return the params of the best monitored epoch rather than the last.
         shuffle: reshuffle the training windows every epoch (with the explicit key).
         max_grad_norm: clip gradients to this global norm (``None``: no clipping).
+        weight_decay: decoupled weight decay of AdamW (0: plain Adam).
     """
 
     learning_rate: float = 1e-3
@@ -57,6 +81,7 @@ class TrainConfig:
     restore_best: bool = True
     shuffle: bool = True
     max_grad_norm: float | None = None
+    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         validation.check_positive_float("learning_rate", self.learning_rate)
@@ -69,138 +94,177 @@ class TrainConfig:
             validation.check_positive_float("loss_threshold", self.loss_threshold)
         if self.max_grad_norm is not None:
             validation.check_positive_float("max_grad_norm", self.max_grad_norm)
+        validation.check_positive_float("weight_decay", self.weight_decay, allow_zero=True)
+        for name in ("restore_best", "shuffle"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
+
+
+class TrainData(NamedTuple):
+    """Training and validation windows of one model (a leading models axis when stacked).
+
+    Attributes:
+        xs: ``[n, time, features]`` training inputs.
+        ys: ``[n, output]`` training targets.
+        weights: ``[n]`` non-negative row weights; 0 masks a padding row.
+        xs_val: ``[m, time, features]`` validation inputs (``m`` may be 0).
+        ys_val: ``[m, output]`` validation targets.
+        weights_val: ``[m]`` validation row weights; all 0 (or ``m == 0``) monitors the
+            training loss instead.
+    """
+
+    xs: Any
+    ys: Any
+    weights: Any
+    xs_val: Any
+    ys_val: Any
+    weights_val: Any
 
 
 class TrainResult(NamedTuple):
-    """What ``train`` returns.
+    """What ``fit_arrays`` (traced arrays) and ``train`` (host values) return.
 
     Attributes:
         params: the trained params (best monitored epoch when ``restore_best``).
-        train_loss: ``[epochs_run]`` mean training loss of each epoch.
-        val_loss: ``[epochs_run]`` validation loss after each epoch (empty without a split).
+        opt_state: the optimiser state after the last epoch run, for continuing training
+            (``fit_arrays(..., opt_state=...)``); it belongs to the params' flat vector
+            when every leaf shares a dtype (see ``fit_arrays``).
+        train_loss: ``[epochs]`` mean training loss of each epoch; ``fit_arrays`` pads with
+            NaN past ``epochs_run``, ``train`` trims to the epochs run.
+        val_loss: ``[epochs]`` validation loss after each epoch (NaN without validation).
         epochs_run: epochs completed (a non-finite epoch is not counted).
         best_epoch: 1-based epoch whose params were kept by ``restore_best``.
-        stop_reason: one of ``STOP_REASONS``.
+        stop_reason: a ``StopReason`` (an int array inside compiled code).
     """
 
     params: Params
-    train_loss: np.ndarray
-    val_loss: np.ndarray
-    epochs_run: int
-    best_epoch: int
-    stop_reason: str
+    opt_state: Any
+    train_loss: Any
+    val_loss: Any
+    epochs_run: Any
+    best_epoch: Any
+    stop_reason: Any
 
 
-def mse_loss(params: Params, xs: jax.Array, ys: jax.Array, weights: jax.Array | None = None) -> jax.Array:
-    """Mean squared error of ``apply(params, xs)`` against ``ys``.
-
-    Args:
-        params: model params.
-        xs: ``[batch, time, features]`` windows.
-        ys: ``[batch, output]`` targets.
-        weights: optional ``[batch]`` non-negative row weights (0 masks a padded row).
-
-    Returns:
-        A scalar: ``sum_b w_b * mean_o (y - yhat)^2 / sum_b w_b``.
-    """
-    err = jnp.mean(jnp.square(model_lib.apply(params, xs) - ys), axis=-1)
-    if weights is None:
-        return jnp.mean(err)
-    return jnp.sum(weights * err) / jnp.maximum(jnp.sum(weights), 1e-12)
+# ---------------------------------------------------------------------------- losses
 
 
-def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    """Adam with the configured learning rate, after optional global-norm clipping."""
-    adam = optax.adam(cfg.learning_rate)
-    if cfg.max_grad_norm is None:
-        return adam
-    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), adam)
+def mse(prediction: jax.Array, target: jax.Array) -> jax.Array:
+    """Mean squared error of one example: ``[output]``, ``[output]`` -> scalar."""
+    return jnp.mean(jnp.square(prediction - target))
 
 
-def train_step(
-    optimizer: optax.GradientTransformation,
+def mae(prediction: jax.Array, target: jax.Array) -> jax.Array:
+    """Mean absolute error of one example: ``[output]``, ``[output]`` -> scalar."""
+    return jnp.mean(jnp.abs(prediction - target))
+
+
+def huber(prediction: jax.Array, target: jax.Array) -> jax.Array:
+    """Huber loss (delta 1) of one example, robust to the fat tails of returns: -> scalar."""
+    return jnp.mean(optax.huber_loss(prediction, target, delta=1.0))
+
+
+def _apply_fn(network: Any) -> Callable[[Params, jax.Array], jax.Array]:
+    return network.apply if hasattr(network, "apply") else network
+
+
+def weighted_loss(
     params: Params,
-    opt_state: optax.OptState,
     xs: jax.Array,
     ys: jax.Array,
     weights: jax.Array | None = None,
-) -> tuple[Params, optax.OptState, jax.Array]:
-    """One optimiser step of real back-propagation through time.
-
-    Returns:
-        ``(params, opt_state, loss)`` with the loss measured before the update.
-    """
-    return _step(optimizer, mse_loss, params, opt_state, xs, ys, weights)
-
-
-def _step(
-    optimizer: optax.GradientTransformation,
-    loss_fn: Callable[..., jax.Array],
-    params: Any,
-    opt_state: optax.OptState,
-    xs: jax.Array,
-    ys: jax.Array,
-    weights: jax.Array | None,
-) -> tuple[Any, optax.OptState, jax.Array]:
-    """``train_step`` for any ``loss_fn(params, xs, ys, weights)`` (e.g. over flat params)."""
-    loss, grads = jax.value_and_grad(loss_fn)(params, xs, ys, weights)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
-
-
-def run_epoch(
-    optimizer: optax.GradientTransformation,
-    params: Params,
-    opt_state: optax.OptState,
-    key: jax.Array,
-    xs: jax.Array,
-    ys: jax.Array,
-    weights: jax.Array,
-    batch_size: int,
-    shuffle: bool = True,
-) -> tuple[Params, optax.OptState, jax.Array]:
-    """One pass over the (shuffled) windows as a ``lax.scan`` over minibatches.
+    *,
+    network: Any = None,
+    loss: Loss = mse,
+) -> jax.Array:
+    """Weighted mean of ``loss`` over a batch of windows.
 
     Args:
-        xs, ys, weights: ``[n, time, features]``, ``[n, output]``, ``[n]``.
-        batch_size: rows per step; ``n`` is padded up to a multiple with zero weight.
+        params: the network's params.
+        xs: ``[batch, time, features]`` inputs; ys: ``[batch, output]`` targets.
+        weights: optional ``[batch]`` non-negative row weights (0 masks a padded row).
+        network: an object with ``apply(params, x)`` for one window, or such a function;
+            None: the LSTM of ``params``.
+        loss: per-example loss ``loss(prediction, target) -> scalar``.
 
     Returns:
-        ``(params, opt_state, mean_loss)``, the loss weighted over the epoch's rows.
+        ``sum_b w_b * loss_b / sum_b w_b`` (a plain mean without weights).
     """
-    return _epoch(optimizer, mse_loss, params, opt_state, key, xs, ys, weights, batch_size, shuffle)
+    apply = lstm.apply_one if network is None else _apply_fn(network)
+    per_row = jax.vmap(lambda x, y: loss(apply(params, x), y))(xs, ys)
+    if weights is None:
+        return jnp.mean(per_row)
+    return jnp.sum(weights * per_row) / jnp.maximum(jnp.sum(weights), 1e-12)
 
 
-def _epoch(
-    optimizer: optax.GradientTransformation,
-    loss_fn: Callable[..., jax.Array],
-    params: Any,
-    opt_state: optax.OptState,
-    key: jax.Array,
-    xs: jax.Array,
-    ys: jax.Array,
-    weights: jax.Array,
-    batch_size: int,
-    shuffle: bool,
-) -> tuple[Any, optax.OptState, jax.Array]:
-    """``run_epoch`` for any ``loss_fn(params, xs, ys, weights)``."""
-    n = xs.shape[0]
-    batch_size = min(batch_size, n)
-    num_batches = math.ceil(n / batch_size)
-    pad = num_batches * batch_size - n
-    order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
-    order = jnp.concatenate([order, jnp.zeros((pad,), order.dtype)]).reshape(num_batches, batch_size)
-    real = jnp.concatenate([jnp.ones((n,), xs.dtype), jnp.zeros((pad,), xs.dtype)])
-    batch_weights = (weights[order.reshape(-1)] * real).reshape(num_batches, batch_size)
+@functools.lru_cache(maxsize=64)
+def make_optimizer(cfg: TrainConfig = TrainConfig()) -> optax.GradientTransformation:
+    """Adam (AdamW with ``weight_decay``), after optional global-norm clipping.
 
-    def step(state, batch):
-        params, opt_state = state
-        idx, w = batch
-        params, opt_state, loss = _step(optimizer, loss_fn, params, opt_state, xs[idx], ys[idx], w)
-        return (params, opt_state), loss * jnp.sum(w)
+    The learning rate and weight decay are injected hyper-parameters: they live in the
+    optimiser state (``state.hyperparams`` of the last transformation), so models stacked
+    for one compiled call may each carry their own (see ``with_hyperparams``). The result
+    is cached per settings, so every fit with the same settings passes the same static
+    optimiser and reuses one compilation.
+    """
+    if cfg.weight_decay:
+        inner = optax.inject_hyperparams(optax.adamw)(learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    else:
+        inner = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.learning_rate)
+    if cfg.max_grad_norm is None:
+        return inner
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), inner)
 
-    (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (order, batch_weights))
-    return params, opt_state, jnp.sum(losses) / jnp.maximum(jnp.sum(weights), 1e-12)
+
+def with_hyperparams(opt_state: Any, **values: Any) -> Any:
+    """Sets injected hyper-parameters (``learning_rate``, ``weight_decay``) in an optimiser state.
+
+    Args:
+        opt_state: a state of ``make_optimizer(...)`` (possibly stacked over models).
+        **values: new values, scalars or ``[models]`` arrays.
+
+    Returns:
+        The state with those hyper-parameters replaced (cast to their dtype and shape).
+    """
+
+    found = []
+
+    def visit(state: Any) -> Any:
+        if hasattr(state, "hyperparams") and hasattr(state, "_replace"):
+            hyper = dict(state.hyperparams)
+            for name, value in values.items():
+                if name not in hyper:
+                    raise ValueError(f"the optimiser has no hyper-parameter {name!r}; it has {sorted(hyper)}")
+                old = jnp.asarray(hyper[name])
+                hyper[name] = jnp.broadcast_to(jnp.asarray(value, old.dtype), old.shape)
+            found.append(state)
+            return state._replace(hyperparams=hyper)
+        if isinstance(state, tuple) and not hasattr(state, "_fields"):
+            return tuple(visit(s) for s in state)
+        return state
+
+    out = visit(opt_state)
+    if values and not found:
+        raise ValueError(
+            "opt_state has no injected hyper-parameters; build the optimiser with make_optimizer "
+            "(optax.inject_hyperparams) to set them per model"
+        )
+    return out
+
+
+def init_opt_state(optimizer: optax.GradientTransformation, params: Params, **hyperparams: Any) -> Any:
+    """The optimiser state ``fit_arrays`` starts from, with injected hyper-parameters set.
+
+    Args:
+        optimizer: from ``make_optimizer`` (for hyper-parameters) or any Optax transformation.
+        params: the initial params (the state belongs to their flat vector, as in ``fit_arrays``).
+        **hyperparams: e.g. ``learning_rate=3e-4`` (see ``with_hyperparams``).
+
+    Returns:
+        ``optimizer.init`` of the flattened params, hyper-parameters replaced.
+    """
+    state = optimizer.init(_flatten(params)[0])
+    return with_hyperparams(state, **hyperparams) if hyperparams else state
 
 
 def _flatten(params: Params) -> tuple[Any, Callable[[Any], Params]]:
@@ -218,11 +282,43 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
+def _epoch(
+    optimizer: optax.GradientTransformation,
+    loss_fn: Callable[..., jax.Array],
+    params: Any,
+    opt_state: Any,
+    key: jax.Array,
+    data: TrainData,
+    batch_size: int,
+    shuffle: bool,
+) -> tuple[Any, Any, jax.Array]:
+    """One pass over the (shuffled) training rows as a ``lax.scan`` over minibatches."""
+    xs, ys, weights = data.xs, data.ys, data.weights
+    n = xs.shape[0]
+    batch_size = min(batch_size, n)
+    num_batches = math.ceil(n / batch_size)
+    pad = num_batches * batch_size - n
+    order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
+    order = jnp.concatenate([order, jnp.zeros((pad,), order.dtype)]).reshape(num_batches, batch_size)
+    real = jnp.concatenate([jnp.ones((n,), xs.dtype), jnp.zeros((pad,), xs.dtype)])
+    batch_weights = (weights[order.reshape(-1)] * real).reshape(num_batches, batch_size)
+
+    def step(state, batch):
+        params, opt_state = state
+        idx, w = batch
+        loss, grads = jax.value_and_grad(loss_fn)(params, xs[idx], ys[idx], w)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss * jnp.sum(w)
+
+    (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (order, batch_weights))
+    return params, opt_state, jnp.sum(losses) / jnp.maximum(jnp.sum(weights), 1e-12)
+
+
 class _LoopState(NamedTuple):
     epoch: jax.Array
-    params: Params
+    params: Any
     opt_state: Any
-    best_params: Params
+    best_params: Any
     best_loss: jax.Array
     best_epoch: jax.Array
     wait: jax.Array
@@ -231,81 +327,88 @@ class _LoopState(NamedTuple):
     val_hist: jax.Array
 
 
-def train_arrays(
+def fit_arrays(
     key: jax.Array,
     params: Params,
-    xs: jax.Array,
-    ys: jax.Array,
-    weights: jax.Array,
-    xs_val: jax.Array,
-    ys_val: jax.Array,
-    weights_val: jax.Array,
-    cfg: TrainConfig,
-    callback: Callable[[Any, Any, Any], None] | None = None,
-) -> tuple[Params, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
-    """The whole training run as one traceable function (jit it with ``cfg`` static; vmap it).
+    data: TrainData,
+    config: TrainConfig = TrainConfig(),
+    *,
+    network: Any = None,
+    loss: Loss = mse,
+    optimizer: optax.GradientTransformation | None = None,
+    opt_state: Any = None,
+    callback: Callable[..., None] | None = None,
+    callback_tag: jax.Array | None = None,
+) -> TrainResult:
+    """A whole training run as one traceable function: jit it (settings static), vmap it.
 
     Args:
-        key: PRNG key for shuffling.
+        key: PRNG key for the per-epoch shuffles (same key and data, same params).
         params: initial params.
-        xs, ys, weights: training windows ``[n, time, features]``, targets ``[n, output]``,
-            row weights ``[n]``.
-        xs_val, ys_val, weights_val: validation split, possibly with zero rows or with
-            weights that sum to zero (either way the training loss is monitored and the
-            validation history is NaN).
-        cfg: static settings.
-        callback: called as ``callback(epoch, train_loss, val_loss)`` after every epoch
-            from inside the compiled loop (progress bars); ``None`` for none.
+        data: ``TrainData``; validation rows may be absent (``m == 0``) or all weight 0,
+            and then the training loss is monitored and the validation history is NaN.
+        config: static ``TrainConfig``.
+        network: ``apply(params, x)`` for one window, as a function or an object with that
+            method (``LSTMConfig``); None: the LSTM of ``params``. Static.
+        loss: per-example loss (``mse``, ``mae``, ``huber`` or your own). Static.
+        optimizer: an Optax transformation; None: ``make_optimizer(config)``. Static.
+        opt_state: the optimiser state to continue from (``TrainResult.opt_state`` of an
+            earlier run with the same optimiser); None starts fresh.
+        callback: ``callback(epoch, train_loss, val_loss)`` after every epoch, from inside
+            the compiled loop (progress bars). Static; None for none.
+        callback_tag: when given, the callback is called as ``callback(tag, epoch, ...)``,
+            so one static callback can route the progress of many concurrent fits.
 
     Returns:
-        ``(params, train_hist [epochs], val_hist [epochs], epochs_run, best_epoch, reason)``;
-        history entries past ``epochs_run`` are NaN.
+        A ``TrainResult`` of arrays; histories are ``[epochs]``, NaN past ``epochs_run``.
+        Inside the loop the params travel as one flat vector (when all leaves share a
+        dtype), so ``opt_state`` is the state of that vector.
     """
-    optimizer = make_optimizer(cfg)
+    optimizer = make_optimizer(config) if optimizer is None else optimizer
+    apply = lstm.apply_one if network is None else _apply_fn(network)
+    cfg = config
     # The loop carries the params as one flat vector: Adam, the finiteness check and the
     # best/last selections then act on one array instead of one per leaf, which removes
     # dozens of small kernels from the compiled program (compile time 5-15% lower in
-    # A/B runs, run time unchanged, results equal up to float rounding). The model sees
+    # A/B runs, run time unchanged, results equal up to float rounding). The network sees
     # the usual pytree through ``unravel``, whose gradient is exact.
-    params, unravel = _flatten(params)
-    loss_fn = lambda p, *data: mse_loss(unravel(p), *data)
-    has_val = xs_val.shape[0] > 0
+    flat, unravel = _flatten(params)
+    loss_fn = lambda p, x, y, w: weighted_loss(unravel(p), x, y, w, network=apply, loss=loss)
+    xs = data.xs
+    has_val = data.xs_val.shape[0] > 0
     patience = cfg.patience if cfg.patience is not None else cfg.epochs + 1
     nan_hist = jnp.full((cfg.epochs,), jnp.nan, xs.dtype)
     inf = jnp.asarray(jnp.inf, xs.dtype)
     # Decided per model, not per shape, so a vmapped model whose validation rows are all
     # padding monitors its training loss instead of a constant zero that would stop it early.
-    val_present = jnp.sum(weights_val) > 0
+    val_present = jnp.sum(data.weights_val) > 0
 
-    def cond(s: _LoopState):
+    def cond(s: _LoopState) -> jax.Array:
         return (s.epoch < cfg.epochs) & (s.reason < 0)
 
     def body(s: _LoopState) -> _LoopState:
+        epoch_key = jax.random.fold_in(key, s.epoch)
         params, opt_state, train_loss = _epoch(
-            optimizer,
-            loss_fn,
-            s.params,
-            s.opt_state,
-            jax.random.fold_in(key, s.epoch),
-            xs,
-            ys,
-            weights,
-            cfg.batch_size,
-            cfg.shuffle,
+            optimizer, loss_fn, s.params, s.opt_state, epoch_key, data, cfg.batch_size, cfg.shuffle
         )
         nan = jnp.asarray(jnp.nan, xs.dtype)
-        val_loss = jnp.where(val_present, loss_fn(params, xs_val, ys_val, weights_val), nan) if has_val else nan
-        monitored = jnp.where(val_present, val_loss, train_loss) if has_val else train_loss
+        if has_val:
+            val_loss = jnp.where(val_present, loss_fn(params, data.xs_val, data.ys_val, data.weights_val), nan)
+            monitored = jnp.where(val_present, val_loss, train_loss)
+        else:
+            val_loss, monitored = nan, train_loss
         finite = jnp.isfinite(train_loss) & jnp.isfinite(monitored) & _all_finite(params)
         improved = finite & (monitored < s.best_loss - cfg.min_delta)
         wait = jnp.where(improved, 0, s.wait + 1)
-        reason = jnp.where(~finite, 3, -1)
+        reason = jnp.where(~finite, int(StopReason.NON_FINITE_LOSS), -1)
         if cfg.loss_threshold is not None:
-            reason = jnp.where(finite & (train_loss < cfg.loss_threshold), 2, reason)
+            reason = jnp.where(finite & (train_loss < cfg.loss_threshold), int(StopReason.LOSS_THRESHOLD), reason)
         if cfg.patience is not None:
-            reason = jnp.where(finite & (reason < 0) & (wait >= patience), 1, reason)
+            reason = jnp.where(finite & (reason < 0) & (wait >= patience), int(StopReason.EARLY_STOPPING), reason)
         if callback is not None:
-            jax.debug.callback(callback, s.epoch + 1, train_loss, val_loss, ordered=True)
+            # Unordered: ordered effects would serialise every fit of the process on one token.
+            args = (s.epoch + 1, train_loss, val_loss)
+            jax.debug.callback(callback, *(args if callback_tag is None else (callback_tag, *args)))
         keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
         return _LoopState(
             epoch=s.epoch + jnp.where(finite, 1, 0),
@@ -322,9 +425,9 @@ def train_arrays(
 
     init = _LoopState(
         epoch=jnp.asarray(0),
-        params=params,
-        opt_state=optimizer.init(params),
-        best_params=params,
+        params=flat,
+        opt_state=optimizer.init(flat) if opt_state is None else opt_state,
+        best_params=flat,
         best_loss=inf,
         best_epoch=jnp.asarray(0),
         wait=jnp.asarray(0),
@@ -333,58 +436,95 @@ def train_arrays(
         val_hist=nan_hist,
     )
     s = jax.lax.while_loop(cond, body, init)
-    reason = jnp.where(s.reason < 0, 0, s.reason)
+    reason = jnp.where(s.reason < 0, int(StopReason.MAX_EPOCHS), s.reason)
     if cfg.restore_best:
         use_best = s.best_epoch > 0
         out = jax.tree.map(lambda b, p: jnp.where(use_best, b, p), s.best_params, s.params)
         best_epoch = jnp.where(use_best, s.best_epoch, s.epoch)
     else:
         out, best_epoch = s.params, s.epoch
-    return unravel(out), s.train_hist, s.val_hist, s.epoch, best_epoch, reason
+    return TrainResult(unravel(out), s.opt_state, s.train_hist, s.val_hist, s.epoch, best_epoch, reason)
 
 
-_train_jit = jax.jit(train_arrays, static_argnames=("cfg", "callback"), compiler_options=COMPILER_OPTIONS)
+_STATIC = ("config", "network", "loss", "optimizer", "callback")
+fit_arrays_jit = jax.jit(fit_arrays, static_argnames=_STATIC, compiler_options=COMPILER_OPTIONS)
+"""``fit_arrays`` compiled once per shapes and static settings (what the library calls)."""
 
 
-def _check_training_data(name: str, xs: Any, ys: Any, cfg_model: model_lib.LSTMConfig) -> tuple[jax.Array, jax.Array]:
+def to_host(result: TrainResult) -> TrainResult:
+    """A ``fit_arrays`` result with histories trimmed to the epochs run and a ``StopReason``.
+
+    Works on one model's result; for a stacked result use ``unstack``.
+    """
+    epochs_run = int(result.epochs_run)
+    return TrainResult(
+        params=result.params,
+        opt_state=result.opt_state,
+        train_loss=np.asarray(result.train_loss)[:epochs_run],
+        val_loss=np.asarray(result.val_loss)[:epochs_run],
+        epochs_run=epochs_run,
+        best_epoch=int(result.best_epoch),
+        stop_reason=StopReason(int(result.stop_reason)),
+    )
+
+
+def unstack(result: TrainResult, index: int) -> TrainResult:
+    """Model ``index`` of a result with a leading models axis, as ``to_host`` gives it."""
+    pick = lambda tree: jax.tree.map(lambda a: a[index], tree)
+    return to_host(TrainResult(pick(result.params), pick(result.opt_state), *(a[index] for a in result[2:])))
+
+
+def check_training_data(
+    name: str, xs: Any, ys: Any, input_size: int | None, output_size: int | None, dtype: Any
+) -> tuple[jax.Array, jax.Array]:
+    """Validates ``[n, time, features]`` inputs and ``[n, output]`` targets; returns them as ``dtype``."""
     if not isinstance(xs, jax.Array):
-        xs = validation.as_float_array(f"{name}xs", xs, ndim=3, dtype=np.float32)
+        xs = validation.as_float_array(f"{name}xs", xs, ndim=3, dtype=np.dtype(dtype))
     if not isinstance(ys, jax.Array):
-        ys = validation.as_float_array(f"{name}ys", ys, ndim=2, dtype=np.float32)
-    if xs.ndim != 3 or xs.shape[-1] != cfg_model.input_size:
-        raise ValueError(f"{name}xs must be [batch, time, {cfg_model.input_size}], got shape {xs.shape}")
-    if ys.ndim != 2 or ys.shape != (xs.shape[0], cfg_model.output_size):
-        raise ValueError(f"{name}ys must be [{xs.shape[0]}, {cfg_model.output_size}], got shape {ys.shape}")
+        ys = validation.as_float_array(f"{name}ys", ys, ndim=2, dtype=np.dtype(dtype))
+    features = "features" if input_size is None else input_size
+    if xs.ndim != 3 or (input_size is not None and xs.shape[-1] != input_size):
+        raise ValueError(f"{name}xs must be [batch, time, {features}], got shape {xs.shape}")
+    if ys.ndim != 2 or ys.shape[0] != xs.shape[0] or (output_size is not None and ys.shape[1] != output_size):
+        out = "output" if output_size is None else output_size
+        raise ValueError(f"{name}ys must be [{xs.shape[0]}, {out}], got shape {ys.shape}")
     if not bool(jnp.all(jnp.isfinite(xs))) or not bool(jnp.all(jnp.isfinite(ys))):
         raise ValueError(f"{name}xs and {name}ys must be finite, got NaN/inf")
-    return xs, ys
+    return jnp.asarray(xs, dtype), jnp.asarray(ys, dtype)
 
 
 def train(
     key: jax.Array,
     params: Params,
-    xs: jax.Array,
-    ys: jax.Array,
+    xs: Any,
+    ys: Any,
     cfg: TrainConfig = TrainConfig(),
     *,
-    validation_data: tuple[jax.Array, jax.Array] | None = None,
-    sample_weight: jax.Array | None = None,
+    validation_data: tuple[Any, Any] | None = None,
+    sample_weight: Any = None,
+    network: Any = None,
+    loss: Loss = mse,
+    optimizer: optax.GradientTransformation | None = None,
     callback: Callable[[Any, Any, Any], None] | None = None,
 ) -> TrainResult:
     """Trains ``params`` on windows with Adam, minibatches and early stopping, in one compiled call.
 
+    The host-side convenience over ``fit_arrays``: checks the arguments, runs the compiled
+    loop and returns host values.
+
     Args:
         key: PRNG key for the per-epoch shuffles (same key and data, same params).
-        params: initial params from ``init_params``.
+        params: initial params (``init_params`` for the LSTM).
         xs: ``[n, time, features]`` training windows; ys: ``[n, output]`` targets.
         cfg: ``TrainConfig``.
         validation_data: ``(xs_val, ys_val)`` monitored for early stopping; without it the
             training loss is monitored.
         sample_weight: optional ``[n]`` non-negative weights (0 masks a row).
+        network, loss, optimizer: as in ``fit_arrays``.
         callback: ``callback(epoch, train_loss, val_loss)`` after each epoch.
 
     Returns:
-        A ``TrainResult``; histories are trimmed to the epochs actually run.
+        A ``TrainResult`` with histories trimmed to the epochs run, ints and a ``StopReason``.
 
     Example::
 
@@ -393,32 +533,38 @@ def train(
     """
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
-    model_cfg = model_lib.config_of(params)
-    xs, ys = _check_training_data("", xs, ys, model_cfg)
-    dtype = params["layers"][0]["w"].dtype
-    xs, ys = xs.astype(dtype), ys.astype(dtype)
+    leaves = jax.tree.leaves(params)
+    if not leaves:
+        raise TypeError("params must be a pytree of arrays, got no leaves")
+    if network is None:
+        model_cfg = lstm.config_of(params)
+        sizes: tuple[int | None, int | None] = (model_cfg.input_size, model_cfg.output_size)
+        network = model_cfg
+    else:
+        sizes = (getattr(network, "input_size", None), getattr(network, "output_size", None))
+    dtype = jnp.result_type(leaves[0])
+    xs, ys = check_training_data("", xs, ys, *sizes, dtype)
     if sample_weight is None:
         weights = jnp.ones((xs.shape[0],), dtype)
     else:
-        weights = jnp.asarray(validation.as_float_array("sample_weight", sample_weight, ndim=1), dtype)
-        if weights.shape != (xs.shape[0],) or bool(jnp.any(weights < 0)):
-            raise ValueError(f"sample_weight must be [{xs.shape[0]}] non-negative, got shape {weights.shape}")
+        w = validation.as_float_array("sample_weight", sample_weight, ndim=1)
+        if w.shape != (xs.shape[0],) or bool(np.any(w < 0)):
+            raise ValueError(f"sample_weight must be [{xs.shape[0]}] non-negative, got shape {w.shape}")
+        weights = jnp.asarray(w, dtype)
     if validation_data is None:
-        xs_val = jnp.zeros((0, *xs.shape[1:]), dtype)
-        ys_val = jnp.zeros((0, ys.shape[1]), dtype)
+        xs_val, ys_val = jnp.zeros((0, *xs.shape[1:]), dtype), jnp.zeros((0, ys.shape[1]), dtype)
     else:
-        xs_val, ys_val = _check_training_data("validation_data ", *validation_data, model_cfg)
-        xs_val, ys_val = xs_val.astype(dtype), ys_val.astype(dtype)
-    weights_val = jnp.ones((xs_val.shape[0],), dtype)
-    out, train_hist, val_hist, epochs_run, best_epoch, reason = _train_jit(
-        key, params, xs, ys, weights, xs_val, ys_val, weights_val, cfg, callback
+        xs_val, ys_val = check_training_data("validation_data ", *validation_data, *sizes, dtype)
+        if xs_val.shape[1:] != xs.shape[1:] or ys_val.shape[1:] != ys.shape[1:]:
+            raise ValueError(
+                f"validation_data must match the training windows [*, {xs.shape[1]}, {xs.shape[2]}] and targets "
+                f"[*, {ys.shape[1]}], got {xs_val.shape} and {ys_val.shape}"
+            )
+    data = TrainData(xs, ys, weights, xs_val, ys_val, jnp.ones((xs_val.shape[0],), dtype))
+    result = fit_arrays_jit(
+        key, params, data, cfg, network=network, loss=loss, optimizer=optimizer, callback=callback
     )
-    epochs_run = int(epochs_run)
-    return TrainResult(
-        params=out,
-        train_loss=np.asarray(train_hist)[:epochs_run],
-        val_loss=np.asarray(val_hist)[:epochs_run] if validation_data is not None else np.zeros((0,)),
-        epochs_run=epochs_run,
-        best_epoch=int(best_epoch),
-        stop_reason=STOP_REASONS[int(reason)],
-    )
+    result = to_host(result)
+    if validation_data is None:
+        result = result._replace(val_loss=np.zeros((0,)))
+    return result

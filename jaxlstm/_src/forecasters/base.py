@@ -1,39 +1,51 @@
-"""The fit / predict_multi_step / forecast interface shared by every forecaster.
+"""``Forecaster``: the public base class of every forecaster, and what ``backtest`` accepts.
 
-``forecast`` puts an interval around the point forecast with one of two methods
-(``intervals.INTERVAL_METHODS``), chosen per call or by the ``interval_method``
-attribute (default ``"conformal"``, except for forecasters that can be saved but do not
-persist their calibration, see ``_default_interval_method``):
+Conventions (scikit-learn's and Darts'): every setting is a validated constructor argument
+(``get_params`` / ``set_params``); ``fit(data)`` returns ``self``; ``predict_multi_step(window,
+steps)`` forecasts from any window; ``forecast(horizon | steps)`` continues the fitted
+series with a prediction band.
 
-* ``"conformal"``: split-conformal quantiles of the forecaster's own multi-step errors
-  on fitted data its parameters did not see. Where those errors come from is the
-  ``calibration`` attribute: ``"auto"`` scores the held-back validation tail of a model
-  trained with one (``LSTMForecaster``) and otherwise a copy refitted on the head of the
-  series (cheap for the statistical baselines); ``"refit"`` always uses the head refit;
-  ``"both"`` takes the wider of the two intervals at every step. See
-  ``calibration_residuals`` and ``_calibration_source``.
-* ``"volatility"``: the seed's band, ``exp(-/+ z * sigma * sqrt(step))`` around the
-  forecast. It is also the fallback when there are too few out-of-sample residuals
-  (short series, or a model restored by ``load`` without its training data).
+Writing your own: subclass ``Forecaster``, call ``super().__init__(band=band,
+calibration=calibration)`` from a constructor whose keyword arguments are your settings
+(store each under its own name), and implement
 
-Data without timestamps is treated as hourly and as ending at the unix epoch, so
-its forecast timestamps are ``1970-01-01T00:00 + k hours`` (see
-``horizons.future_timestamps``).
+* ``_fit(self, prices)``: learn from ``[time]`` validated positive prices (optional), and
+* ``_predict(self, window, steps)``: ``[steps]`` price forecasts after a ``[time]`` window.
+
+That is all ``fit``, ``forecast``, the bands and ``jaxlstm.evaluation.backtest`` need.
+Optionally override ``_predict_many`` (many windows at once), ``_fit_together`` and
+``_predict_together`` (many models at once, e.g. in one compiled call).
+
+The band (``band=``, chosen at construction and recorded in every ``Forecast``):
+
+* ``"conformal"``: split-conformal quantiles of the forecaster's own multi-step errors on
+  fitted data its parameters did not see. Where those errors come from is
+  ``calibration``: ``"auto"`` scores the held-back validation tail of a model trained with
+  one (``LSTMForecaster``) and otherwise a copy refitted on the head of the series;
+  ``"refit"`` always uses the head refit; ``"both"`` takes the wider of the two at every
+  step. With too few out-of-sample residuals it falls back to the volatility band.
+* ``"volatility"``: the seed's band, ``exp(-/+ z * sigma * sqrt(step))`` around the forecast.
+
+Data without timestamps is treated as hourly and as ending at the unix epoch, so its
+forecast timestamps are ``1970-01-01T00:00 + k hours`` (see ``horizons.future_timestamps``).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Self
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import intervals
 from jaxlstm._src.forecasters.forecast import Forecast
+from jaxlstm._src.io import ohlcv
 from jaxlstm._src.prep import horizons
 
-#: Values of ``BaseForecaster.calibration``.
+#: Values of ``calibration``.
 CALIBRATIONS: tuple[str, ...] = ("auto", "refit", "both")
 #: Residual sources of ``calibration_residuals`` (``"both"`` combines the two).
 CALIBRATION_SOURCES: tuple[str, ...] = ("auto", "refit")
@@ -46,47 +58,73 @@ def check_calibration(calibration: Any) -> str:
     return calibration
 
 
-def envelope(bands: list[tuple[np.ndarray, np.ndarray, str]]) -> tuple[np.ndarray, np.ndarray, str]:
-    """The widest of several ``(lower, upper, method)`` log-offset bands, step by step.
+def price_series(data: Any, name: str) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64]:
+    """``(prices, timestamps or None, interval)`` of anything ``as_price_series`` accepts."""
+    prices, timestamps = ohlcv.as_price_series(data, name=name)
+    interval = horizons.as_interval(ohlcv.infer_interval(timestamps), name=f"inferred {name} interval")
+    return prices, timestamps, interval
+
+
+class Forecaster:
+    """Base class: settings in the constructor, ``fit(data) -> self``, ``forecast(...) -> Forecast``.
 
     Args:
-        bands: one or more bands with ``[steps]`` offsets.
-
-    Returns:
-        ``(min of lowers, max of uppers, methods joined by "+" without repeats)``.
-    """
-    lower = np.minimum.reduce([b[0] for b in bands])
-    upper = np.maximum.reduce([b[1] for b in bands])
-    return lower, upper, "+".join(dict.fromkeys(b[2] for b in bands))
-
-
-class BaseForecaster:
-    """Shared fit/forecast plumbing; subclasses supply ``_fit_params`` and ``_predict``.
+        band: ``"conformal"`` or ``"volatility"`` (see the module docstring).
+        calibration: ``"auto"``, ``"refit"`` or ``"both"``: where conformal residuals come from.
 
     Attributes set by ``fit``: ``prices_`` (what ``forecast`` continues), ``last_timestamp_``,
     ``interval_`` (the data's own spacing) and ``volatility_`` (one-step log-return
     standard deviation, for the volatility band).
-
-    Set ``interval_method`` (``"conformal"`` or ``"volatility"``) and ``calibration``
-    (``"auto"`` or ``"refit"``) on an instance to change how ``forecast`` builds intervals.
     """
 
-    name: str = "forecaster"
-    #: Fewest prices ``fit`` accepts (2 are needed to measure volatility).
-    _min_fit_length: int = 2
-    #: Fewest prices ``predict_multi_step`` accepts as a window.
-    _min_window_length: int = 1
-    #: How ``forecast`` builds its interval unless told otherwise; None: ``_default_interval_method()``.
-    interval_method: str | None = None
-    #: Where conformal residuals come from: ``"auto"`` (the held-back validation tail when the
-    #: model keeps one, else a copy refitted on the head of the series), ``"refit"`` (always
-    #: the head refit: a longer stretch, for the price of a second, smaller fit) or ``"both"``
-    #: (the wider interval of the two at each step).
-    calibration: str = "auto"
+    #: Short name used in tables and forecasts.
+    name: ClassVar[str] = "forecaster"
     #: Most origins a head-refit calibration scores (see ``_calibration_source``).
-    _max_calibration_origins: int = 1000
+    _max_calibration_origins: ClassVar[int] = 1000
 
-    def __init__(self) -> None:
+    def __init__(self, *, band: str = "conformal", calibration: str = "auto") -> None:
+        self.band = intervals.check_band(band)
+        self.calibration = check_calibration(calibration)
+        self._reset_fitted()
+
+    # ------------------------------------------------------------------ settings
+
+    @classmethod
+    def _setting_names(cls) -> tuple[str, ...]:
+        params = inspect.signature(cls.__init__).parameters.values()
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return tuple(p.name for p in params if p.name != "self" and p.kind in kinds)
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        """The constructor's defaults, ``{setting: value}`` (the one place defaults are written)."""
+        params = inspect.signature(cls.__init__).parameters
+        return {name: params[name].default for name in cls._setting_names()}
+
+    def get_params(self) -> dict[str, Any]:
+        """Every constructor argument and its value (the scikit-learn convention)."""
+        return {name: getattr(self, name) for name in self._setting_names()}
+
+    def set_params(self, **settings: Any) -> Self:
+        """Changes settings, validated as the constructor validates them; the model becomes unfitted.
+
+        Returns:
+            ``self``.
+        """
+        unknown = sorted(set(settings) - set(self._setting_names()))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no setting(s) {unknown}; settings: {list(self._setting_names())}")
+        fresh = type(self)(**{**self.get_params(), **settings})
+        self.__dict__.clear()
+        self.__dict__.update(fresh.__dict__)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = self.default_params()
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _reset_fitted(self) -> None:
         self.prices_: np.ndarray | None = None
         self.last_timestamp_: np.datetime64 | None = None
         self.interval_: np.timedelta64 | None = None
@@ -95,46 +133,106 @@ class BaseForecaster:
 
     def _reset_calibration(self, fit_prices: np.ndarray | None) -> None:
         # The calibration needs the whole fitted series; a model restored from a file has
-        # only its last window, so it keeps None here and falls back to the volatility band.
+        # only its last window, so it keeps None here (and its saved residuals, if any).
         self._fit_prices: np.ndarray | None = fit_prices
         # residual source -> (model and start from _calibration_source, residuals computed so far)
-        self._calibration_cache: dict[str, tuple[tuple[BaseForecaster, int] | None, np.ndarray | None]] = {}
+        self._calibration_cache: dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]] = {}
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+    # ------------------------------------------------------------------ sizes
+
+    @property
+    def min_fit_length(self) -> int:
+        """Fewest prices ``fit`` accepts (2 are needed to measure volatility)."""
+        return 2
+
+    @property
+    def min_window_length(self) -> int:
+        """Fewest prices ``predict_multi_step`` accepts as a window."""
+        return 1
+
+    @property
+    def window_length(self) -> int | None:
+        """Prices of the window a forecast reads (None: the whole fitted series)."""
+        return None
+
+    def _min_window(self) -> int:
+        return self.window_length or self.min_window_length
+
+    # ------------------------------------------------------------------ fitting
 
     def fit(self, data: Any, **fit_options: Any) -> Self:
         """Learns what the forecaster needs from a price series.
 
         Args:
-            data: ``[time]`` prices in any form ``market_data.as_price_series`` accepts
-                (list, array, pandas Series/DataFrame, ccxt OHLCV rows); all finite and > 0.
-            **fit_options: passed to the subclass's ``_fit_params`` (e.g. ``verbose``).
+            data: ``[time]`` prices in any form ``jaxlstm.data.as_price_series`` accepts
+                (list, array, pandas Series/DataFrame, ccxt OHLCV rows, ``OHLCV``); all
+                finite and > 0.
+            **fit_options: passed to ``_fit`` (e.g. ``verbose`` for ``LSTMForecaster``).
 
         Returns:
             ``self``, fitted.
         """
-        # Imported on use: the data-loading layer is only needed when fitting.
-        from jaxlstm._src.io import ohlcv as market_data
-
-        prices, timestamps = market_data.as_price_series(data, name="data")
-        prices = self._check_prices("data", prices, self._min_fit_length, "to fit")
-        interval = horizons.as_interval(market_data.infer_interval(timestamps), name="inferred data interval")
-        self._fit_params(prices, **fit_options)
+        prices, timestamps, interval = price_series(data, "data")
+        prices = self._check_prices("data", prices, self.min_fit_length, "to fit")
+        self._fit(prices, **fit_options)
         self._adopt_series(prices, timestamps, interval)
         return self
 
-    def _adopt_series(self, prices: np.ndarray, timestamps: np.ndarray | None, interval: Any = None) -> None:
-        """Records the fitted series: what ``forecast`` continues, its time axis and volatility."""
-        if interval is None:
-            from jaxlstm._src.io import ohlcv as market_data
+    @classmethod
+    def fit_many(
+        cls, data: Mapping[str, Any], *, workers: int | None = None, devices: Sequence[Any] | None = None, **settings: Any
+    ) -> dict[str, Self]:
+        """Fits one model per symbol with the same settings (together, where the class can).
 
-            interval = horizons.as_interval(market_data.infer_interval(timestamps), name="inferred data interval")
+        Args:
+            data: ``{symbol: prices}``, each in any form ``fit`` accepts.
+            workers, devices: how models trained together are run (see ``jaxlstm.train_many``).
+            **settings: constructor arguments shared by every model.
+
+        Returns:
+            ``{symbol: fitted forecaster}`` in the order of ``data``.
+        """
+        if not isinstance(data, Mapping) or not data:
+            raise TypeError(f"data must be a non-empty mapping of symbol -> prices, got {type(data).__name__}")
+        if "symbol" in settings:
+            raise TypeError("fit_many takes the symbols from data's keys, not from symbol=")
+        takes_symbol = "symbol" in cls._setting_names()
+        models, series = {}, {}
+        for symbol, item in data.items():
+            if not isinstance(symbol, str):
+                raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
+            model = cls(**settings, symbol=symbol) if takes_symbol else cls(**settings)
+            name = f"data[{symbol!r}]"
+            prices, timestamps, interval = price_series(item, name)
+            prices = model._check_prices(name, prices, model.min_fit_length, "to fit")
+            models[symbol], series[symbol] = model, (prices, timestamps, interval)
+        cls._fit_together(list(models.values()), [s[0] for s in series.values()], workers=workers, devices=devices)
+        for symbol, model in models.items():
+            model._adopt_series(*series[symbol])
+        return models
+
+    def _fit(self, prices: np.ndarray, **fit_options: Any) -> None:
+        """Learns from ``[time]`` validated prices (the whole fitted series). Default: nothing."""
+        if fit_options:
+            raise TypeError(f"{type(self).__name__}.fit got unexpected options {sorted(fit_options)}")
+
+    @classmethod
+    def _fit_together(
+        cls, models: Sequence[Forecaster], prices: Sequence[np.ndarray], *, workers: Any = None, devices: Any = None
+    ) -> None:
+        """``_fit`` of many models on their own prices; override to train them in one call."""
+        for model, p in zip(models, prices, strict=True):
+            model._fit(p)
+
+    def _adopt_series(self, prices: np.ndarray, timestamps: np.ndarray | None, interval: np.timedelta64) -> None:
+        """Records the fitted series: what ``forecast`` continues, its time axis and volatility."""
         self.prices_ = prices
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
         self.interval_ = interval
         self.volatility_ = intervals.log_return_volatility(prices)
         self._reset_calibration(prices)
+
+    # ------------------------------------------------------------------ prediction
 
     def predict_multi_step(self, window: Any, steps: int) -> np.ndarray:
         """Forecasts the ``steps`` prices that follow ``window``.
@@ -147,37 +245,114 @@ class BaseForecaster:
             ``[steps]`` float64 price forecasts.
         """
         self._check_fitted()
-        window = self._check_prices("window", window, self._min_window_length, "to forecast from")
+        window = self._check_window(window)
         steps = validation.check_positive_int("steps", steps)
-        return np.asarray(self._predict(window, steps), dtype=np.float64)
+        return self._checked_prices(self._predict(window, steps))
 
-    def forecast(
-        self,
-        horizon: str | None = None,
-        steps: int | None = None,
-        confidence: float = 0.95,
-        *,
-        interval_method: str | None = None,
-    ) -> Forecast:
-        """Continues the fitted series with point forecasts and a prediction interval.
+    def predict(self, window: Any) -> float:
+        """The next price after ``window``."""
+        return float(self.predict_multi_step(window, 1)[0])
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        """``[steps]`` price forecasts after a validated ``[time]`` window."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _predict(window, steps)")
+
+    def _predict_many(self, windows: Sequence[np.ndarray], steps: int) -> np.ndarray:
+        """``[len(windows), steps]`` forecasts, one ``_predict`` per window; override to batch."""
+        return np.stack([np.asarray(self._predict(w, steps), np.float64) for w in windows])
+
+    @classmethod
+    def _predict_together(
+        cls, models: Sequence[Forecaster], windows: Sequence[np.ndarray], steps: int, *, workers: int | None = None
+    ) -> np.ndarray:
+        """``[len(models), steps]``: each model's forecast from its window; override to batch."""
+        return np.stack([np.asarray(m._predict(w, steps), np.float64) for m, w in zip(models, windows, strict=True)])
+
+    def _checked_prices(self, predicted: Any) -> np.ndarray:
+        """The one rule for every prediction path: finite and positive prices, else ValueError."""
+        predicted = np.asarray(predicted, np.float64)
+        bad = ~np.isfinite(predicted) | (predicted <= 0)
+        if bad.any():
+            first = int(np.flatnonzero(bad.reshape(-1))[0])
+            value = predicted.reshape(-1)[first]
+            what = "a non-finite value" if not np.isfinite(value) else f"a non-positive price {value:.6g}"
+            raise ValueError(
+                f"{self.name} forecast reaches {what} at step {first % predicted.shape[-1] + 1} of "
+                f"{predicted.shape[-1]}: forecast fewer steps, or use a forecaster that works on log prices "
+                "(the params may also be damaged: retrain)"
+            )
+        return predicted
+
+    def forecast(self, horizon: str | None = None, steps: int | None = None, confidence: float = 0.95) -> Forecast:
+        """Continues the fitted series with point forecasts and a prediction band.
 
         Args:
             horizon: ``"1h"``, ``"4h"``, ``"1d"`` or ``"7d"``, converted to whole steps of
                 the data's interval (rounded up, at least 1); exclusive with ``steps``.
             steps: number of future steps, >= 1; exclusive with ``horizon``.
-            confidence: nominal coverage of the interval, in (0, 1).
-            interval_method: ``"conformal"`` or ``"volatility"``; None uses the
-                ``interval_method`` attribute. See ``interval_offsets``.
+            confidence: nominal coverage of the band, in (0, 1).
 
         Returns:
-            A ``Forecast`` with ``[steps]`` timestamps ``last + k * interval``, predictions
-            and bounds ``lower <= predicted <= upper``.
+            A ``Forecast`` with ``[steps]`` timestamps ``last + k * interval``, predictions,
+            bounds ``lower <= predicted <= upper`` and the band method used.
         """
         self._check_fitted()
         steps = self._forecast_steps(horizon, steps)
         confidence = validation.check_fraction("confidence", confidence)
         predicted = self.predict_multi_step(self._forecast_window(), steps)
-        return self._forecast_from(predicted, confidence, interval_method)
+        return self._forecast_from(predicted, confidence)
+
+    @classmethod
+    def forecast_many(
+        cls,
+        forecasters: Mapping[str, Forecaster],
+        horizon: str | None = None,
+        steps: int | None = None,
+        confidence: float = 0.95,
+        *,
+        workers: int | None = None,
+    ) -> dict[str, Forecast]:
+        """``forecast`` of many fitted models; models of one class and step count are forecast together.
+
+        Each result equals the model's own ``forecast`` (to float rounding).
+
+        Args:
+            forecasters: ``{symbol: fitted forecaster}``, e.g. from ``fit_many``.
+            horizon, steps, confidence: as in ``forecast``; a horizon is converted to steps
+                with each model's own data interval.
+            workers: how models forecast together are run (see ``jaxlstm.run_stacked``).
+
+        Returns:
+            ``{symbol: Forecast}`` in the order of ``forecasters``.
+        """
+        if not isinstance(forecasters, Mapping) or not forecasters:
+            raise TypeError(
+                f"forecasters must be a non-empty mapping of symbol -> fitted forecaster, got {type(forecasters).__name__}"
+            )
+        confidence = validation.check_fraction("confidence", confidence)
+        if workers is not None:
+            validation.check_positive_int("workers", workers)
+        groups: dict[tuple[type, int], list[str]] = {}
+        for symbol, model in forecasters.items():
+            if not isinstance(model, cls):
+                raise TypeError(
+                    f"forecasters[{symbol!r}] must be an instance of {cls.__name__}, got {type(model).__name__}"
+                )
+            try:
+                model._check_fitted()
+            except RuntimeError as err:
+                raise RuntimeError(f"forecasters[{symbol!r}]: {err}") from None
+            groups.setdefault((type(model), model._forecast_steps(horizon, steps)), []).append(symbol)
+        predicted: dict[str, np.ndarray] = {}
+        for (kind, count), symbols in groups.items():
+            models = [forecasters[s] for s in symbols]
+            rows = kind._predict_together(models, [m._forecast_window() for m in models], count, workers=workers)
+            for symbol, model, row in zip(symbols, models, rows):
+                try:
+                    predicted[symbol] = model._checked_prices(row)
+                except ValueError as err:
+                    raise ValueError(f"forecasters[{symbol!r}]: {err}") from None
+        return {s: forecasters[s]._forecast_from(predicted[s], confidence) for s in forecasters}
 
     def _forecast_steps(self, horizon: str | None, steps: int | None) -> int:
         """``forecast``'s step count from exactly one of ``horizon`` and ``steps``."""
@@ -188,16 +363,10 @@ class BaseForecaster:
             steps = horizons.horizon_to_steps(horizon, self.interval_)
         return validation.check_positive_int("steps", steps)
 
-    def _forecast_from(self, predicted: np.ndarray, confidence: float, interval_method: str | None) -> Forecast:
-        """The ``Forecast`` around ``[steps]`` point forecasts of the fitted series' continuation."""
+    def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Forecast:
+        """The ``Forecast`` around ``[steps]`` checked point forecasts of the fitted series' continuation."""
         steps = predicted.shape[0]
-        if not np.all(predicted > 0):
-            first = int(np.flatnonzero(predicted <= 0)[0])
-            raise ValueError(
-                f"{self.name} forecast reaches a non-positive price {predicted[first]:.6g} at step {first + 1} "
-                f"of {steps}: forecast fewer steps, or use a forecaster that works on log prices"
-            )
-        lower_offset, upper_offset, _ = self.interval_offsets(steps, confidence, interval_method)
+        lower_offset, upper_offset, method = self.band_offsets(steps, confidence)
         lower, upper = intervals.apply_offsets(predicted, lower_offset, upper_offset)
         timestamps = horizons.future_timestamps(self.last_timestamp_, self.interval_, steps)
         return Forecast(
@@ -207,41 +376,42 @@ class BaseForecaster:
             upper=upper,
             confidence=confidence,
             symbol=getattr(self, "symbol", None),
+            band=method,
         )
 
-    def interval_offsets(
-        self, steps: int, confidence: float = 0.95, method: str | None = None
-    ) -> tuple[np.ndarray, np.ndarray, str]:
-        """Log offsets of the prediction interval: ``[lower, upper] = predicted * exp(offsets)``.
+    def _forecast_window(self) -> np.ndarray:
+        """The recent prices ``forecast`` continues from."""
+        length = self.window_length
+        return self.prices_ if length is None else self.prices_[-length:]
+
+    # ------------------------------------------------------------------ bands
+
+    def band_offsets(self, steps: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, str]:
+        """Log offsets of the prediction band: ``[lower, upper] = predicted * exp(offsets)``.
 
         Args:
             steps: forecast steps, >= 1.
             confidence: nominal two-sided coverage, in (0, 1).
-            method: ``"conformal"`` or ``"volatility"``; None uses ``self.interval_method``, or
-                when that is None too ``_default_interval_method()``.
 
         Returns:
-            ``(lower [steps], upper [steps], used)`` with ``lower <= 0 <= upper`` and ``used``
-            the method that produced them: ``"conformal"`` (per-step quantiles),
+            ``(lower [steps], upper [steps], method)`` with ``lower <= 0 <= upper`` and
+            ``method`` the band that produced them: ``"conformal"`` (per-step quantiles),
             ``"conformal_pooled"`` (too few residuals per step, see
             ``intervals.conformal_offsets``), both joined by ``"+"`` when
-            ``calibration="both"`` combined two sources, or ``"volatility"`` (asked for, or the
-            fallback when there are too few out-of-sample residuals).
+            ``calibration="both"`` combined two sources, or ``"volatility"`` (asked for, or
+            the fallback when there are too few out-of-sample residuals).
         """
         self._check_fitted()
         steps = validation.check_positive_int("steps", steps)
         confidence = validation.check_fraction("confidence", confidence)
-        if method is None:
-            method = self.interval_method if self.interval_method is not None else self._default_interval_method()
-        method = intervals.check_interval_method(method)
-        if method == "conformal":
+        if self.band == "conformal":
             bands = [
                 intervals.conformal_offsets(self.calibration_residuals(steps, source), confidence)
                 for source in self._calibration_sources()
             ]
-            bands = [b for b in bands if b is not None]
-            if bands:
-                return envelope(bands)
+            found = [b for b in bands if b is not None]
+            if found:
+                return intervals.envelope(found)
         lower, upper = intervals.volatility_offsets(steps, self.volatility_, confidence)
         return lower, upper, "volatility"
 
@@ -250,19 +420,18 @@ class BaseForecaster:
 
         From every origin ``s`` of the calibration part of the fitted series (see
         ``_calibration_source``) the calibration model forecasts ``steps`` prices from the
-        window ending before ``s`` (the same window length ``forecast`` uses), and each is
-        compared with the fitted price it forecasts. Nothing after the fitted series is
-        used, and the model that made a residual never saw the price it is scored on.
+        window ending before ``s`` (the window ``forecast`` uses), and each is compared with
+        the fitted price it forecasts. Nothing after the fitted series is used, and the model
+        that made a residual never saw the price it is scored on.
 
         Args:
             steps: forecast steps, >= 1.
-            source: ``"auto"`` or ``"refit"``; None: the first source ``calibration`` uses
-                (``"auto"`` for ``calibration="both"``).
+            source: ``"auto"`` or ``"refit"``; None: the first source ``calibration`` uses.
 
         Returns:
             ``[origins, steps]`` residuals ``log(actual / predicted)``, NaN where the step
             falls past the end of the fitted series; ``[0, steps]`` when there is no
-            out-of-sample part (too short a series, or a model restored by ``load``).
+            out-of-sample part (too short a series, or a model restored without residuals).
         """
         self._check_fitted()
         steps = validation.check_positive_int("steps", steps)
@@ -277,17 +446,16 @@ class BaseForecaster:
         found, residuals = self._calibration_cache[source]
         if residuals is not None and residuals.shape[1] >= steps:
             return residuals[:, :steps]
-        if found is None:
+        if found is None or prices is None:
             # Residuals restored from a saved model (see restore_calibration) cover only their own steps.
             return np.zeros((0, steps))
         model, start = found
         n = prices.shape[0]
-        start = max(int(start), self._min_window_length)
-        origins = np.arange(start, n)
+        origins = np.arange(max(int(start), self._min_window()), n)
         if origins.size == 0:
             return np.zeros((0, steps))
-        length = self._forecast_window().shape[0]
-        windows = [prices[max(0, s - length) : s] for s in origins]
+        length = self.window_length
+        windows = [prices[max(0, s - length) : s] if length else prices[:s] for s in origins]
         predicted = np.asarray(model._predict_many(windows, steps), np.float64)
         index = origins[:, None] + np.arange(steps)[None, :]
         actual = np.where(index < n, prices[np.minimum(index, n - 1)], np.nan)
@@ -296,7 +464,7 @@ class BaseForecaster:
         return residuals
 
     def calibration_state(self, steps: int) -> dict[str, list[list[float | None]]]:
-        """JSON-ready calibration residuals, so that a saved model can keep its conformal intervals.
+        """JSON-ready calibration residuals, so that a saved model keeps its conformal band.
 
         Args:
             steps: the most forecast steps the restored model should calibrate (e.g. 168).
@@ -311,121 +479,110 @@ class BaseForecaster:
             state[source] = [[float(x) if np.isfinite(x) else None for x in row] for row in residuals]
         return state
 
-    def restore_calibration(self, state: dict[str, list[list[float | None]]]) -> None:
+    def restore_calibration(self, state: Mapping[str, Sequence[Sequence[float | None]]]) -> None:
         """Takes back ``calibration_state`` output on a model restored without its fitted series.
 
-        Forecasts of up to the saved number of steps then get the same conformal interval as
-        the model that was saved; longer ones fall back to the volatility band.
+        Forecasts of up to the saved number of steps then get the same conformal band as the
+        model that was saved; longer ones fall back to the volatility band.
 
         Args:
             state: ``{source: [origins][steps] residuals}`` from ``calibration_state``.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must map calibration sources to residual rows, got {type(state).__name__}")
         for source, rows in state.items():
             if source not in CALIBRATION_SOURCES:
                 raise ValueError(f"state has an unknown calibration source {source!r}; known: {CALIBRATION_SOURCES}")
-            width = len(rows[0]) if rows else 0
-            residuals = np.array([[np.nan if x is None else x for x in row] for row in rows], np.float64)
+            try:
+                residuals = np.array([[np.nan if x is None else x for x in row] for row in rows], np.float64)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"state[{source!r}] must be rows of numbers or None, got {err}") from None
+            width = residuals.shape[1] if residuals.ndim == 2 else 0
+            if residuals.size and residuals.ndim != 2:
+                raise ValueError(f"state[{source!r}] must be [origins][steps] rows of one length")
             self._calibration_cache[source] = (None, residuals.reshape(len(rows), width))
-
-    def _default_interval_method(self) -> str:
-        """``"conformal"``, or ``"volatility"`` for a forecaster whose ``save`` cannot carry its calibration.
-
-        The conformal calibration needs the fitted series, which a saved model does not keep,
-        so a restored copy would fall back to the volatility band and forecast another
-        interval than the model that was saved. A forecaster with a ``save`` method keeps the
-        volatility band by default until it persists its calibration and says so with
-        ``_persists_calibration = True``; ``interval_method="conformal"`` opts in regardless.
-        """
-        saveable = callable(getattr(type(self), "save", None))
-        return "volatility" if saveable and not getattr(self, "_persists_calibration", False) else "conformal"
 
     def _calibration_sources(self) -> tuple[str, ...]:
         """The residual sources ``calibration`` combines: one, or ``("auto", "refit")`` for ``"both"``."""
-        mode = check_calibration(self.calibration)
-        if mode != "both":
-            return (mode,)
+        if self.calibration != "both":
+            return (self.calibration,)
         # Without a held-back tail "auto" is the head refit too: one source is enough.
         return ("auto", "refit") if self._holdout_size() else ("refit",)
 
-    # ------------------------------------------------------------------ subclass hooks
-
-    def _fit_params(self, prices: np.ndarray, **fit_options: Any) -> None:
-        """Stores any parameters learned from the validated ``[time]`` fitted prices."""
-        if fit_options:
-            raise TypeError(f"{type(self).__name__}.fit got unexpected options {sorted(fit_options)}")
-
-    def _forecast_window(self) -> np.ndarray:
-        """The recent prices ``forecast`` continues from (the whole fitted series here)."""
-        return self.prices_
-
-    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
-        raise NotImplementedError
-
-    def _predict_many(self, windows: list[np.ndarray], steps: int) -> np.ndarray:
-        """``[len(windows), steps]`` forecasts from each ``[time]`` window.
-
-        One ``_predict`` per window; a subclass whose ``_predict`` takes a ``[batch, time]``
-        array of equal-length windows can set ``_vectorized_predict = True`` to make this
-        one call.
-        """
-        if getattr(self, "_vectorized_predict", False) and len({w.shape[0] for w in windows}) == 1:
-            return np.asarray(self._predict(np.stack(windows), steps), np.float64)
-        return np.stack([np.asarray(self._predict(w, steps), np.float64) for w in windows])
-
     def _holdout_size(self) -> int | None:
-        """Number of trailing fitted prices the parameters were NOT fitted on, or None.
-
-        None means the parameters saw every fitted price. A forecaster trained with a
-        held-back validation tail reports the tail's length; ``LSTMForecaster`` records it
-        as ``metrics_["n_val_windows"]`` (one validation window per held-back target price).
-        """
-        metrics = getattr(self, "metrics_", None)
-        if isinstance(metrics, dict) and "n_val_windows" in metrics:
-            return int(metrics["n_val_windows"] or 0)
+        """Number of trailing fitted prices the parameters were NOT fitted on, or None (they saw all)."""
         return None
 
-    def _calibration_source(self, prices: np.ndarray, source: str) -> tuple[BaseForecaster, int] | None:
+    def _refit_cut(self, n: int) -> int | None:
+        """Where a head-refit calibration copy stops fitting (None: too short to calibrate)."""
+        cut = max(self.min_fit_length, self._min_window(), n // 2, n - self._max_calibration_origins)
+        return cut if n - cut >= 2 else None
+
+    def _unfitted_copy(self) -> Forecaster:
+        """A copy with the same settings and no fitted state (for calibration refits)."""
+        return type(self)(**self.get_params())
+
+    def _calibration_source(self, prices: np.ndarray, source: str) -> tuple[Forecaster, int] | None:
         """The model whose forecasts are out-of-sample from a fitted index on, and that index.
 
         ``source="auto"`` uses a held-back tail (``_holdout_size``) as it is:
         ``(self, n - holdout)``, or None when it is empty. Otherwise (no held-back tail, or
-        ``source="refit"``) a copy is refitted on the head ``prices[:cut]``, with ``cut``
-        the largest of the minimum fit length, ``n // 2`` and ``n - _max_calibration_origins``,
-        and scored on the rest. The refit model is not the one that forecasts, but it is the
-        same method on a little less data, so its errors are if anything a little larger.
+        ``source="refit"``) a copy is refitted on the head ``prices[:cut]`` and scored on the
+        rest (see ``_refit_cut``). The refit model is not the one that forecasts, but it is
+        the same method on a little less data, so its errors are if anything a little larger.
 
         How long the scored stretch is matters more than it seems: on hourly BTC/USD, 95%
-        intervals calibrated on the last 100 origins covered about 85% of later prices, on
+        bands calibrated on the last 100 origins covered about 85% of later prices, on
         the last 500 about 94%, because a short stretch rarely holds a large move. A
         held-back tail, on the other hand, scores the very model that forecasts, so it also
         sees when that model came out badly; ``calibration="both"`` gets both.
-
-        Args:
-            prices: ``[n]`` the fitted prices.
-            source: ``"auto"`` or ``"refit"``.
-
-        Returns:
-            ``(model, start)``, or None when no honest calibration is possible.
         """
         n = prices.shape[0]
         holdout = self._holdout_size() if source == "auto" else None
         if holdout is not None:
             return (self, n - holdout) if holdout > 0 else None
-        cut = max(self._min_fit_length, self._min_window_length, n // 2, n - self._max_calibration_origins)
-        if n - cut < 2:
+        cut = self._refit_cut(n)
+        if cut is None:
             return None
-        # Detached before the deep copy so that an earlier calibration model is not copied along.
-        head_model = copy.copy(self)
-        head_model._reset_calibration(None)
-        head_model = copy.deepcopy(head_model)
-        head_model._fit_params(prices[:cut])
-        return head_model, cut
+        head = self._unfitted_copy()
+        head._fit(prices[:cut])
+        return head, cut
+
+    @classmethod
+    def _calibrate_together(cls, models: Sequence[Forecaster], **runner: Any) -> None:
+        """Fits the head-refit calibration copies of many fitted models in one ``_fit_together``.
+
+        The same copies each model would fit on first use (``_calibration_source``), made
+        together so that a class that trains many models in one call does so here too.
+        """
+        pending: list[tuple[Forecaster, list[str], Forecaster, np.ndarray, int]] = []
+        for model in models:
+            prices = model._fit_prices
+            refit = [s for s in model._calibration_sources() if s == "refit" or model._holdout_size() is None]
+            if model.band != "conformal" or prices is None or not refit:
+                continue
+            cut = model._refit_cut(prices.shape[0])
+            if cut is not None:
+                pending.append((model, refit, model._unfitted_copy(), prices, cut))
+        if not pending:
+            return
+        cls._fit_together([p[2] for p in pending], [p[3][: p[4]] for p in pending], **runner)
+        for model, sources, head, _, cut in pending:
+            for source in sources:
+                model._calibration_cache[source] = ((head, cut), None)
 
     # ------------------------------------------------------------------ checks
 
     def _check_fitted(self) -> None:
         if self.prices_ is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
+
+    def _check_window(self, window: Any) -> np.ndarray:
+        window = self._check_prices("window", window, self._min_window(), "to forecast from")
+        length = self.window_length
+        if length is not None and window.shape[0] != length:
+            raise ValueError(f"window must hold exactly {length} prices for {self!r}, got {window.shape[0]}")
+        return window
 
     def _check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
         prices = validation.as_float_array(name, value, ndim=1)
@@ -437,3 +594,10 @@ class BaseForecaster:
             first = int(np.flatnonzero(prices <= 0)[0])
             raise ValueError(f"{name} must contain only positive prices, got {prices[first]:.6g} at index {first}")
         return prices
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Forecaster:
+        # Calibration caches hold other models; copying them along would copy a chain of models.
+        clone = copy.copy(self)
+        clone.__dict__ = copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "_calibration_cache"}, memo)
+        clone._calibration_cache = {}
+        return clone

@@ -3,8 +3,7 @@
 Each forecaster is fitted on a price series with ``fit(data)``, forecasts prices
 from any recent window with ``predict_multi_step(window, steps)``, and continues
 the fitted series with ``forecast(horizon=... | steps=...)``, which returns a
-``Forecast`` whose interval is ``intervals.volatility_band`` with the one-step
-log-return volatility of the fitted data (see ``base.BaseForecaster``).
+``Forecast`` with a band (conformal by default, see ``base.Forecaster``).
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.forecasters.base import BaseForecaster
+from jaxlstm._src.forecasters.base import Forecaster
 
 
-class NaiveForecaster(BaseForecaster):
+class NaiveForecaster(Forecaster):
     """Repeats the last observed price: ``y[T + k] = y[T]``."""
 
     name = "naive"
@@ -28,7 +27,7 @@ class NaiveForecaster(BaseForecaster):
         return np.full(steps, window[-1])
 
 
-class DriftForecaster(BaseForecaster):
+class DriftForecaster(Forecaster):
     """Extends the last price by the mean one-step change of the fitted data.
 
     ``y[T + k] = y[T] + k * slope_`` with ``slope_ = (p[-1] - p[0]) / (n - 1)`` over the
@@ -37,18 +36,18 @@ class DriftForecaster(BaseForecaster):
 
     name = "drift"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, band: str = "conformal", calibration: str = "auto") -> None:
+        super().__init__(band=band, calibration=calibration)
         self.slope_: float | None = None
 
-    def _fit_params(self, prices: np.ndarray) -> None:
+    def _fit(self, prices: np.ndarray) -> None:
         self.slope_ = float((prices[-1] - prices[0]) / (prices.shape[0] - 1))
 
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
         return window[-1] + self.slope_ * np.arange(1, steps + 1)
 
 
-class SeasonalNaiveForecaster(BaseForecaster):
+class SeasonalNaiveForecaster(Forecaster):
     """Repeats the last full season: ``y[T + k] = y[T + k - season * ceil(k / season)]``.
 
     Args:
@@ -57,15 +56,18 @@ class SeasonalNaiveForecaster(BaseForecaster):
 
     name = "seasonal_naive"
 
-    def __init__(self, season: int) -> None:
-        super().__init__()
+    def __init__(self, season: int, *, band: str = "conformal", calibration: str = "auto") -> None:
+        super().__init__(band=band, calibration=calibration)
         self.season = validation.check_positive_int("season", season)
-        # One season plus a step: the forecast needs a full season, the volatility a return.
-        self._min_fit_length = self.season + 1
-        self._min_window_length = self.season
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(season={self.season})"
+    @property
+    def min_fit_length(self) -> int:
+        # One season plus a step: the forecast needs a full season, the volatility a return.
+        return self.season + 1
+
+    @property
+    def min_window_length(self) -> int:
+        return self.season
 
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
         return window[-self.season :][np.arange(steps) % self.season]
@@ -128,7 +130,7 @@ def _holt_pass(
     return carry
 
 
-class HybridForecaster(BaseForecaster):
+class HybridForecaster(Forecaster):
     """Damped-trend Holt smoothing on log prices, blended with drift; no training.
 
     Method, on log prices ``y[0..n-1]`` of the fitted data:
@@ -159,11 +161,9 @@ class HybridForecaster(BaseForecaster):
     """
 
     name = "hybrid"
-    _min_fit_length = 3
-    _min_window_length = 2
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, band: str = "conformal", calibration: str = "auto") -> None:
+        super().__init__(band=band, calibration=calibration)
         self.alpha_: float | None = None
         self.beta_: float | None = None
         self.phi_: float | None = None
@@ -191,7 +191,15 @@ class HybridForecaster(BaseForecaster):
         )
         return tuple(np.asarray(v, dtype=np.float64) for v in out)
 
-    def _fit_params(self, prices: np.ndarray) -> None:
+    @property
+    def min_fit_length(self) -> int:
+        return 3
+
+    @property
+    def min_window_length(self) -> int:
+        return 2
+
+    def _fit(self, prices: np.ndarray) -> None:
         log_prices = np.log(prices)
         drift = float((log_prices[-1] - log_prices[0]) / (log_prices.shape[0] - 1))
         alpha, beta, phi = (g.ravel() for g in np.meshgrid(_ALPHAS, _BETAS, _PHIS, indexing="ij"))

@@ -19,6 +19,8 @@ class Forecast:
         upper: ``[steps]`` upper interval bound, ``upper >= predicted``.
         confidence: nominal coverage of ``[lower, upper]``, e.g. 0.95.
         symbol: the instrument, when known.
+        band: how ``[lower, upper]`` was made: ``"conformal"``, ``"conformal_pooled"``,
+            several joined by ``"+"``, or ``"volatility"`` (see ``Forecaster.band_offsets``).
     """
 
     timestamps: np.ndarray
@@ -27,6 +29,7 @@ class Forecast:
     upper: np.ndarray
     confidence: float = 0.95
     symbol: str | None = None
+    band: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.predicted)
@@ -54,7 +57,7 @@ class Forecast:
             }
             for t, p, lo, hi in zip(self.timestamps, self.predicted, self.lower, self.upper)
         ]
-        return {"symbol": self.symbol, "confidence": float(self.confidence), "predictions": rows}
+        return {"symbol": self.symbol, "confidence": float(self.confidence), "band": self.band, "predictions": rows}
 
     def to_pandas(self):
         """A ``pandas.DataFrame`` indexed by timestamp with columns predicted, lower, upper."""

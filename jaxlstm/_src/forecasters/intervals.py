@@ -1,6 +1,6 @@
-"""Prediction intervals around point forecasts.
+"""Prediction bands around point forecasts.
 
-Two methods, both multiplicative (log space) so that bounds stay positive:
+Two bands, both multiplicative (log space) so that bounds stay positive:
 
 * ``"volatility"``: the seed's band made consistent. The half-width grows as
   ``z * sigma * sqrt(i + 1)``, with ``sigma`` the standard deviation of one-step log
@@ -17,8 +17,8 @@ Two methods, both multiplicative (log space) so that bounds stay positive:
   steps into one pair of quantiles; with too few overall the volatility band is the
   fallback.
 
-Everything here is a pure numpy function; ``base.BaseForecaster`` decides which
-residuals are out-of-sample.
+Everything here is a pure numpy function; ``base.Forecaster`` decides which residuals
+are out-of-sample.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 
 from jaxlstm._src import validation
+from jaxlstm._src.prep import encodings
 
-#: Names accepted by ``check_interval_method``.
-INTERVAL_METHODS: tuple[str, ...] = ("conformal", "volatility")
+#: Names accepted by ``check_band``.
+BANDS: tuple[str, ...] = ("conformal", "volatility")
 
 #: Fewest residuals per step for per-step quantiles: with fewer, a 95% tail quantile is
 #: one of the few largest residuals and its step-to-step noise swamps the real shape.
@@ -45,11 +46,25 @@ def normal_quantile(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
 
 
-def check_interval_method(method: Any) -> str:
-    """Returns ``method`` if it names an interval method, else raises ``ValueError``."""
-    if method not in INTERVAL_METHODS:
-        raise ValueError(f"interval_method must be one of {INTERVAL_METHODS}, got {method!r}")
-    return method
+def check_band(band: Any) -> str:
+    """Returns ``band`` if it names a band, else raises ``ValueError``."""
+    if band not in BANDS:
+        raise ValueError(f"band must be one of {BANDS}, got {band!r}")
+    return band
+
+
+def envelope(bands: list[tuple[np.ndarray, np.ndarray, str]]) -> tuple[np.ndarray, np.ndarray, str]:
+    """The widest of several ``(lower, upper, method)`` log-offset bands, step by step.
+
+    Args:
+        bands: one or more bands with ``[steps]`` offsets.
+
+    Returns:
+        ``(min of lowers, max of uppers, methods joined by "+" without repeats)``.
+    """
+    lower = np.minimum.reduce([b[0] for b in bands])
+    upper = np.maximum.reduce([b[1] for b in bands])
+    return lower, upper, "+".join(dict.fromkeys(b[2] for b in bands))
 
 
 def log_return_volatility(prices: np.ndarray) -> float:
@@ -59,8 +74,7 @@ def log_return_volatility(prices: np.ndarray) -> float:
         raise ValueError(f"prices must have at least 2 values to measure volatility, got {prices.shape[0]}")
     if np.any(prices <= 0):
         raise ValueError("prices must be positive to measure log-return volatility")
-    returns = np.diff(np.log(prices))
-    return float(np.std(returns, ddof=1)) if returns.size > 1 else 0.0
+    return encodings.log_return_std(prices, ddof=1)
 
 
 def volatility_offsets(steps: int, volatility: float, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

@@ -1,11 +1,16 @@
-"""JAX's persistent compilation cache in the user's own cache folder.
+"""JAX's persistent compilation cache in the user's own cache folder, on request only.
 
-A new process otherwise recompiles the training and forecast functions every time
-(about half a second each on a small CPU). The cache directory holds compiled code
-that JAX will execute, so it lives in the user's own cache folder, never a shared one.
+A new process otherwise recompiles the training and forecast functions every time (about
+half a second each on a small CPU). The cache changes the host process's JAX
+configuration (and writes every compile of the process to disk), so a library imported as
+a component must not turn it on by itself: it is on only when asked for, by
+``jaxlstm.enable_compilation_cache()``, by the ``jaxlstm`` command (unless
+``--no-compile-cache``), or by the environment variable ``JAXLSTM_COMPILATION_CACHE=1``
+read when ``jaxlstm`` is imported. The cache directory holds compiled code that JAX will
+execute, so it lives in the user's own cache folder, never a shared one.
 
-Configuration (environment, read once at import):
-    JAXLSTM_COMPILATION_CACHE=0   turn it off
+Environment:
+    JAXLSTM_COMPILATION_CACHE=1   turn it on when jaxlstm is imported (0: the CLI leaves it off)
     JAXLSTM_CACHE_DIR=/some/dir   put jaxlstm's caches there (default: $XDG_CACHE_HOME/jaxlstm
                                   or ~/.cache/jaxlstm)
 """
@@ -17,6 +22,9 @@ import pathlib
 
 import jax
 
+_TRUE = ("1", "true", "on", "yes")
+_FALSE = ("0", "false", "off", "no")
+
 
 def default_cache_dir() -> pathlib.Path:
     """``$JAXLSTM_CACHE_DIR``, else ``$XDG_CACHE_HOME/jaxlstm``, else ``~/.cache/jaxlstm``."""
@@ -26,11 +34,12 @@ def default_cache_dir() -> pathlib.Path:
     return pathlib.Path(base) / "jaxlstm"
 
 
-def enable_compilation_cache(directory: str | os.PathLike | None = None) -> pathlib.Path | None:
+def enable_compilation_cache(directory: str | os.PathLike[str] | None = None) -> pathlib.Path | None:
     """Points JAX's persistent compilation cache at ``directory`` (default under ``default_cache_dir``).
 
     Leaves an explicit user setting of ``jax_compilation_cache_dir`` alone. The thresholds
-    are lowered because with JAX's defaults (1 s) ordinary CPU compiles are never cached.
+    are lowered because with JAX's defaults (1 s) ordinary CPU compiles are never cached;
+    they apply to every compile of the process, which is why this is opt-in.
 
     Returns:
         The directory in use, or ``None`` when it could not be created.
@@ -54,8 +63,7 @@ def disable_compilation_cache() -> None:
     jax.config.update("jax_compilation_cache_dir", None)
 
 
-def enable_from_environment() -> pathlib.Path | None:
-    """Enables the cache unless ``JAXLSTM_COMPILATION_CACHE`` is ``0``/``false``/``off``."""
-    if os.environ.get("JAXLSTM_COMPILATION_CACHE", "1").strip().lower() in ("0", "false", "off", "no"):
-        return None
-    return enable_compilation_cache()
+def environment_setting() -> bool | None:
+    """``JAXLSTM_COMPILATION_CACHE`` as True (on), False (off) or None (not set or unreadable)."""
+    value = os.environ.get("JAXLSTM_COMPILATION_CACHE", "").strip().lower()
+    return True if value in _TRUE else False if value in _FALSE else None

@@ -1,12 +1,15 @@
-"""The sequence model: stacked LSTM layers scanned over time, a dense head on the last state.
+"""The stacked LSTM: layers scanned over time, a dense head on the last hidden state.
 
-Params are a plain pytree::
+A network here is a pure ``(init, apply)`` pair written for one example and batched with
+``jax.vmap``. Params are a plain pytree::
 
     {"layers": [{"w": [hidden + in_k, 4 * hidden], "b": [4 * hidden]}, ...],
      "head": {"w": [hidden, output], "b": [output]}}
 
 so they jit, vmap, differentiate, checkpoint and convert to other frameworks with no
-wrapper object in between.
+wrapper object in between. ``LSTMConfig`` is the static, hashable description of the
+architecture; it also carries the pair as methods (``cfg.init(key)``, ``cfg.apply(params,
+x)``), which is what the generic machinery (training, stacked runs, forecasters) calls.
 """
 
 from __future__ import annotations
@@ -43,13 +46,26 @@ class LSTMConfig:
         for name in ("input_size", "hidden_size", "output_size", "num_layers"):
             validation.check_positive_int(name, getattr(self, name))
 
+    def init(self, key: jax.Array, dtype: Any = jnp.float32) -> Params:
+        """``init_params(key, self, dtype)``."""
+        return init_params(key, self, dtype)
 
-def init_params(key: jax.Array, cfg: LSTMConfig, dtype=jnp.float32) -> Params:
+    def apply(self, params: Params, x: jax.Array) -> jax.Array:
+        """One window ``[time, input_size]`` -> ``[output_size]`` (see ``apply``)."""
+        return apply_one(params, x)
+
+    def predict_multi_step(self, params: Params, x: jax.Array, steps: int) -> jax.Array:
+        """One window ``[time, features]`` -> ``[steps, output]``, pipelined (see ``predict_multi_step``)."""
+        return predict_one(params, x, steps)
+
+
+def init_params(key: jax.Array, cfg: LSTMConfig, dtype: Any = jnp.float32) -> Params:
     """Draws fresh params: Glorot-uniform weights, zero biases.
 
     Args:
         key: a PRNG key (``jax.random.key(0)``); the same key gives identical params.
         cfg: the architecture.
+        dtype: float dtype of every leaf.
 
     Returns:
         The params pytree described in this module's docstring.
@@ -66,7 +82,7 @@ def init_params(key: jax.Array, cfg: LSTMConfig, dtype=jnp.float32) -> Params:
 
 
 def config_of(params: Params) -> LSTMConfig:
-    """Reads the architecture back from a params pytree's shapes."""
+    """Reads the architecture back from a params pytree's shapes (a leading models axis is ignored)."""
     try:
         layers = params["layers"]
         hidden = layers[0]["b"].shape[-1] // 4
@@ -98,13 +114,33 @@ def _stacked_step(
     new_carries = []
     inp = jnp.broadcast_to(x, carries[0].h.shape[:-1] + x.shape[-1:])
     for layer, carry in zip(params["layers"], carries):
-        carry, inp = cell.lstm_step(layer, carry, inp)
-        new_carries.append(carry)
+        new_carry, inp = cell.lstm_step(layer, carry, inp)
+        new_carries.append(new_carry)
     return tuple(new_carries), inp
+
+
+def _head(params: Params, h: jax.Array) -> jax.Array:
+    return h @ params["head"]["w"] + params["head"]["b"]
+
+
+def apply_one(params: Params, x: jax.Array, *, unroll: int | bool = 1) -> jax.Array:
+    """The network for one window, without checks: ``[time, input]`` -> ``[output]``."""
+    with jax.named_scope("lstm_apply"):
+        hidden = params["layers"][0]["b"].shape[-1] // 4
+        dtype = params["layers"][0]["w"].dtype
+        carries = tuple(cell.zero_carry(hidden, (), dtype) for _ in params["layers"])
+
+        def step(carries, x_t):
+            return _stacked_step(params, carries, x_t)[0], None
+
+        carries, _ = jax.lax.scan(step, carries, x, unroll=unroll)
+        return _head(params, carries[-1].h)
 
 
 def apply(params: Params, xs: jax.Array, *, unroll: int | bool = 1) -> jax.Array:
     """Runs the stacked LSTM over each window and maps the last hidden state to outputs.
+
+    Written for one window and batched with ``jax.vmap``.
 
     Args:
         params: from ``init_params``.
@@ -115,18 +151,45 @@ def apply(params: Params, xs: jax.Array, *, unroll: int | bool = 1) -> jax.Array
         ``[batch, output]`` (or ``[output]`` for a single window).
     """
     xs = jnp.asarray(xs)
-    cfg = _check_inputs(params, xs)
-    with jax.named_scope("lstm_apply"):
-        batch_shape = xs.shape[:-2]
+    _check_inputs(params, xs)
+    one = lambda x: apply_one(params, x, unroll=unroll)
+    return one(xs) if xs.ndim == 2 else jax.vmap(one)(xs)
+
+
+def predict_one(params: Params, x: jax.Array, steps: int, *, unroll: int | bool = 1) -> jax.Array:
+    """The recursive forecast of one window, without checks: ``[time, features]`` -> ``[steps, output]``.
+
+    See ``predict_multi_step`` for the pipeline.
+    """
+    with jax.named_scope("predict_multi_step"):
+        if steps == 1:
+            return apply_one(params, x, unroll=unroll)[None, :]
+        time = x.shape[0]
+        hidden = params["layers"][0]["b"].shape[-1] // 4
         dtype = params["layers"][0]["w"].dtype
-        carries = tuple(cell.zero_carry(cfg.hidden_size, batch_shape, dtype) for _ in params["layers"])
 
-        def step(carries, x_t):
-            return _stacked_step(params, carries, x_t)[0], None
+        # Slot d of the in-flight axis holds the window that has read d inputs so far;
+        # slot 0 is a window that starts at this tick, from a zero state.
+        def tick(carries, x_t):
+            carries = tuple(
+                cell.LSTMCarry(*(jnp.concatenate([jnp.zeros_like(a[:1]), a[:-1]]) for a in c)) for c in carries
+            )
+            carries, top = _stacked_step(params, carries, x_t)
+            return carries, _head(params, top[-1])
 
-        time_major = jnp.moveaxis(xs, -2, 0)
-        carries, _ = jax.lax.scan(step, carries, time_major, unroll=unroll)
-        return carries[-1].h @ params["head"]["w"] + params["head"]["b"]
+        carries = tuple(cell.zero_carry(hidden, (time,), dtype) for _ in params["layers"])
+        # Ticks 0 .. time-2 read the known window; no window is complete yet.
+        carries, _ = jax.lax.scan(tick, carries, x[:-1], unroll=unroll)
+
+        # From the window's last input on, each tick completes one window, whose
+        # prediction is the next tick's input.
+        def feedback(state, _):
+            carries, x_t = state
+            carries, y = tick(carries, x_t)
+            return (carries, y.astype(x_t.dtype)), y
+
+        _, ys = jax.lax.scan(feedback, (carries, x[-1]), None, length=steps, unroll=unroll)
+        return ys
 
 
 def predict_multi_step(params: Params, xs: jax.Array, steps: int, *, unroll: int | bool = 1) -> jax.Array:
@@ -168,33 +231,5 @@ def predict_multi_step(params: Params, xs: jax.Array, steps: int, *, unroll: int
             "predict_multi_step feeds each prediction back as the next input, so it needs "
             f"output_size == input_size, got output_size={cfg.output_size}, input_size={cfg.input_size}"
         )
-    with jax.named_scope("predict_multi_step"):
-        if steps == 1:
-            return apply(params, xs, unroll=unroll)[..., None, :]
-        time = xs.shape[-2]
-        dtype = params["layers"][0]["w"].dtype
-        # Slot d of the in-flight axis holds the window that has read d inputs so far;
-        # slot 0 is a window that starts at this tick, from a zero state.
-        in_flight = (time,) + xs.shape[:-2]
-
-        def tick(carries, x_t):
-            carries = tuple(
-                cell.LSTMCarry(*(jnp.concatenate([jnp.zeros_like(a[:1]), a[:-1]]) for a in c)) for c in carries
-            )
-            carries, top = _stacked_step(params, carries, x_t)
-            return carries, top[-1] @ params["head"]["w"] + params["head"]["b"]
-
-        carries = tuple(cell.zero_carry(cfg.hidden_size, in_flight, dtype) for _ in params["layers"])
-        # Ticks 0 .. time-2 read the known window; no window is complete yet.
-        time_major = jnp.moveaxis(xs, -2, 0)
-        carries, _ = jax.lax.scan(tick, carries, time_major[:-1], unroll=unroll)
-
-        # From the window's last input on, each tick completes one window, whose
-        # prediction is the next tick's input.
-        def feedback(state, _):
-            carries, x_t = state
-            carries, y = tick(carries, x_t)
-            return (carries, y.astype(x_t.dtype)), y
-
-        _, ys = jax.lax.scan(feedback, (carries, time_major[-1]), None, length=steps, unroll=unroll)
-        return jnp.moveaxis(ys, 0, -2)
+    one = lambda x: predict_one(params, x, steps, unroll=unroll)
+    return one(xs) if xs.ndim == 2 else jax.vmap(one)(xs)

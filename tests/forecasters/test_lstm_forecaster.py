@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import jaxlstm as jl
+from jaxlstm._src.io import persistence
 from jaxlstm.data import load_demo
 
 SMALL = dict(hidden_size=8, sequence_length=10, epochs=15, batch_size=32)
@@ -20,7 +21,7 @@ def demo():
 @pytest.fixture(scope="module")
 def fitted(demo):
     # The seed's min-max encoding: the tests below check its scaler by hand.
-    return jl.LSTMForecaster(**SMALL, target="minmax", symbol="BTCUSD").fit(demo.to_pandas()["close"][-300:])
+    return jl.LSTMForecaster(**SMALL, encoding="minmax", symbol="BTCUSD").fit(demo.to_pandas()["close"][-300:])
 
 
 def test_constructor_defaults_are_the_seeds():
@@ -34,7 +35,9 @@ def test_constructor_defaults_are_the_seeds():
         32,
     )
     assert p["early_stopping"] is True and p["num_layers"] == 1 and p["seed"] == 0
-    assert p["target"] == "relative"  # chosen by the walk-forward backtests, see the README
+    assert (
+        p["encoding"] == "relative" and p["band"] == "conformal"
+    )  # chosen by the walk-forward backtests, see the README
 
 
 def test_fit_returns_self_and_records_history(fitted):
@@ -51,11 +54,11 @@ def test_scaler_is_fitted_on_training_prices_only(demo):
     # A spike in the validation tail must not move the min-max range.
     spiked = prices.copy()
     spiked[-5] = prices.max() * 3
-    m = jl.LSTMForecaster(**SMALL, target="minmax").fit(spiked)
+    m = jl.LSTMForecaster(**SMALL, encoding="minmax").fit(spiked)
     n_train = m.metrics_["n_train_windows"]
     train_prices = spiked[: n_train + SMALL["sequence_length"]]
-    assert m.encoding_["data_min"] == train_prices.min()
-    assert m.encoding_["data_range"] == train_prices.max() - train_prices.min()
+    assert m.encoding_state_["data_min"] == train_prices.min()
+    assert m.encoding_state_["data_range"] == train_prices.max() - train_prices.min()
 
 
 def test_predictions_are_prices_and_use_the_saved_scaler(fitted, demo):
@@ -66,7 +69,7 @@ def test_predictions_are_prices_and_use_the_saved_scaler(fitted, demo):
     # Same scale as the data: within 20% of the last price, never a scaled [0, 1] value.
     assert np.all(np.abs(many / window[-1] - 1) < 0.2)
     # Independent inverse: run the functional core on the scaled window by hand.
-    enc = fitted.encoding_
+    enc = fitted.encoding_state_
     scaled = (window - enc["data_min"]) / enc["data_range"]
     core = np.asarray(jl.predict_multi_step(fitted.params_, scaled[None, :, None].astype(np.float32), 3))[0, :, 0]
     np.testing.assert_allclose(
@@ -83,10 +86,11 @@ def test_forecast_horizons_timestamps_and_intervals(fitted, demo):
         assert np.all(np.diff(fc.timestamps) == np.timedelta64(1, "h"))
     # The seed's band widens with the horizon; the default conformal band follows the
     # model's own held-back errors, whatever shape they have.
-    band = fitted.forecast("1d", interval_method="volatility")
-    assert np.all(np.diff(band.upper - band.lower) > 0)
+    volatility = jl.LSTMForecaster(**SMALL, encoding="minmax", band="volatility").fit(demo.close[-300:])
+    band = volatility.forecast("1d")
+    assert band.band == "volatility" and np.all(np.diff(band.upper - band.lower) > 0)
     fc = fitted.forecast("1d")
-    assert fitted.interval_offsets(24)[2].startswith("conformal")
+    assert fc.band.startswith("conformal") and fc.to_dict()["band"] == fc.band
     frame = fc.to_pandas()
     assert list(frame.columns) == ["predicted", "lower", "upper"] and len(frame) == 24
     d = fc.to_dict()
@@ -122,10 +126,10 @@ def test_same_seed_same_model_different_seed_differs(demo):
 def test_relative_target_and_constant_series():
     m = jl.LSTMForecaster(**SMALL).fit(100 * np.exp(np.cumsum(np.full(120, 0.01))))
     # Constant returns have no spread (only rounding noise): a unit scale, not a blow-up.
-    assert m.encoding_ == {"log_return_std": 1.0}
+    assert m.encoding_state_ == {"log_return_std": 1.0}
     fc = m.forecast(steps=5)
     assert np.all(np.isfinite(fc.predicted))
-    flat = jl.LSTMForecaster(**SMALL, target="minmax").fit(np.full(120, 42.0))
+    flat = jl.LSTMForecaster(**SMALL, encoding="minmax").fit(np.full(120, 42.0))
     fc = flat.forecast(steps=4)
     assert np.all(np.isfinite(fc.predicted)) and np.all(np.abs(fc.predicted - 42) < 5)
     assert np.all(fc.lower == fc.predicted)  # zero volatility: a zero-width band
@@ -164,8 +168,9 @@ def test_metadata_records_real_losses_and_versions(fitted, tmp_path):
     fitted.save(tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
     assert meta["model"] == "LSTMForecaster" and meta["symbol"] == "BTCUSD"
-    assert meta["format_version"] == 1 and meta["library_version"] == jl.__version__
-    assert meta["config"]["hidden_size"] == 8 and meta["encoding"]["target"] == "minmax"
+    assert meta["format_version"] == persistence.FORMAT_VERSION and meta["library_version"] == jl.__version__
+    assert meta["settings"]["hidden_size"] == 8 and meta["encoding"]["name"] == "minmax"
+    assert meta["settings"] == {k: v for k, v in fitted.get_params().items() if k != "symbol"}
     assert meta["data"]["interval_seconds"] == 3600
     assert meta["metrics"]["final_train_loss"] > 0 and "accuracy" not in json.dumps(meta)
     assert len(meta["history"]["train_loss"]) == meta["metrics"]["epochs_run"]
@@ -182,7 +187,7 @@ def test_json_export_round_trip(fitted, tmp_path):
 def test_format_versions_refused(fitted, tmp_path):
     import json
 
-    for version in (0, 2):
+    for version in (0, persistence.FORMAT_VERSION + 1):
         path = tmp_path / f"v{version}"
         fitted.save(path)
         meta_file = path / "metadata.json"
@@ -226,7 +231,7 @@ def test_bad_fit_inputs(data, err, match):
 
 
 def test_bad_prediction_inputs(fitted, demo):
-    with pytest.raises(ValueError, match="sequence_length=10"):
+    with pytest.raises(ValueError, match="exactly 10 prices"):
         fitted.predict_multi_step(demo.close[-11:], 3)
     with pytest.raises(ValueError, match="at least 10"):
         fitted.predict(demo.close[-5:])
@@ -250,7 +255,10 @@ def test_bad_prediction_inputs(fitted, demo):
         (dict(learning_rate=0.0), ValueError, "learning_rate"),
         (dict(epochs=2.5), TypeError, "epochs"),
         (dict(early_stopping="yes"), TypeError, "early_stopping"),
-        (dict(target="levels"), ValueError, "target"),
+        (dict(encoding="levels"), ValueError, "encoding"),
+        (dict(band="bootstrap"), ValueError, "band"),
+        (dict(calibration="jackknife"), ValueError, "calibration"),
+        (dict(seed=-1), ValueError, "seed"),
         (dict(validation_fraction=1.0), ValueError, "validation_fraction"),
         (dict(symbol=3), TypeError, "symbol"),
     ],
@@ -310,9 +318,11 @@ def test_forecast_many_bad_inputs(fitted):
         jl.LSTMForecaster.forecast_many({}, "1d")
     with pytest.raises(TypeError, match="^forecasters must be a non-empty mapping"):
         jl.LSTMForecaster.forecast_many([fitted], "1d")
-    with pytest.raises(TypeError, match=r"^forecasters\['N'\] must be an LSTMForecaster, got NaiveForecaster"):
+    with pytest.raises(
+        TypeError, match=r"^forecasters\['N'\] must be an instance of LSTMForecaster, got NaiveForecaster"
+    ):
         jl.LSTMForecaster.forecast_many({"A": fitted, "N": jl.baselines.NaiveForecaster()}, "1d")
-    with pytest.raises(RuntimeError, match=r"^forecasters\['U'\] is not fitted"):
+    with pytest.raises(RuntimeError, match=r"^forecasters\['U'\]: .*not fitted"):
         jl.LSTMForecaster.forecast_many({"U": jl.LSTMForecaster()}, "1d")
     with pytest.raises(ValueError, match="exactly one of horizon"):
         jl.LSTMForecaster.forecast_many({"A": fitted}, "1d", steps=3)
@@ -329,3 +339,62 @@ def test_fit_many_bad_inputs(demo):
         jl.LSTMForecaster.fit_many({"A": demo.close[-120:], "B": [1.0, np.nan] * 30}, **SMALL)
     with pytest.raises(TypeError, match="symbol"):
         jl.LSTMForecaster.fit_many({"A": demo.close[-120:]}, symbol="X", **SMALL)
+
+
+def test_settings_are_constructor_arguments():
+    m = jl.LSTMForecaster(hidden_size=8, band="volatility", symbol="X")
+    params = m.get_params()
+    assert list(params) == list(jl.LSTMForecaster.default_params())
+    assert params["hidden_size"] == 8 and params["band"] == "volatility" and params["symbol"] == "X"
+    assert jl.LSTMForecaster(**params).get_params() == params
+    assert repr(m) == "LSTMForecaster(hidden_size=8, symbol='X', band='volatility')"
+    assert m.set_params(hidden_size=4) is m and m.hidden_size == 4 and m.band == "volatility"
+    with pytest.raises(ValueError, match="hidden_size"):
+        m.set_params(hidden_size=0)
+    assert m.hidden_size == 4  # a refused change leaves the model as it was
+    with pytest.raises(ValueError, match="no setting"):
+        m.set_params(hidden=3)
+
+
+def test_set_params_unfits(fitted):
+    import copy
+
+    m = copy.deepcopy(fitted)
+    m.set_params(epochs=3)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        m.forecast(steps=2)
+    assert fitted.params_ is not None
+
+
+def test_fits_in_two_threads_run_at_the_same_time(demo):
+    # Model A's progress bar holds its training loop inside the first epoch until model B,
+    # fitted in another thread, has finished. Fits serialised by a process-wide lock (or by
+    # ordered effects) would wait for each other forever; here both complete.
+    import threading
+
+    from jaxlstm._src.forecasters import lstm as lstm_module
+
+    a_inside, b_done = threading.Event(), threading.Event()
+    waited = []
+
+    class Blocking(lstm_module._ProgressBar):
+        def __call__(self, epoch, train_loss, val_loss):
+            if not waited:
+                a_inside.set()
+                waited.append(b_done.wait(timeout=60))
+            super().__call__(epoch, train_loss, val_loss)
+
+    original = lstm_module._ProgressBar
+    lstm_module._ProgressBar = Blocking
+    try:
+        a = threading.Thread(
+            target=lambda: jl.LSTMForecaster(**dict(SMALL, epochs=2)).fit(demo.close[-120:], verbose=True)
+        )
+        a.start()
+        assert a_inside.wait(timeout=120)  # A is now inside its compiled training loop
+        jl.LSTMForecaster(**dict(SMALL, epochs=2, seed=1)).fit(demo.close[-100:])
+        b_done.set()
+        a.join(timeout=120)
+    finally:
+        lstm_module._ProgressBar = original
+    assert not a.is_alive() and waited == [True]

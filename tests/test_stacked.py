@@ -3,6 +3,8 @@ import os
 import pathlib
 import subprocess
 import sys
+import threading
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 
 import jaxlstm
-from jaxlstm._src import stacked as multi
+from jaxlstm._src import stacked
 from jaxlstm._src import training as train
 from jaxlstm._src.nn import lstm as model
 from jaxlstm._src.prep import windows
@@ -57,41 +59,30 @@ def _assert_matches_alone(many, s, alone):
     np.testing.assert_allclose(many.val_loss[s, :run], alone.val_loss, atol=TOL, rtol=0)
 
 
-# ------------------------------------------------------------------------ stack_windows
+class Stacked(NamedTuple):
+    xs: np.ndarray
+    ys: np.ndarray
+    weights: np.ndarray
+    xs_val: np.ndarray
+    ys_val: np.ndarray
+    weights_val: np.ndarray
+    n_train: np.ndarray
+    n_val: np.ndarray
 
 
-def test_stack_windows_pads_and_splits_chronologically():
-    series = _series((47, 40, 33))
-    data = multi.stack_windows(series, WINDOW, 0.2)
-    counts = np.array([len(s) - WINDOW for s in series])
-    np.testing.assert_array_equal(data.n_val, np.maximum(1, np.round(0.2 * counts)))
-    np.testing.assert_array_equal(data.n_train + data.n_val, counts)
-    n_max, m_max = data.n_train.max(), data.n_val.max()
-    assert data.xs.shape == (3, n_max, WINDOW, 1) and data.ys.shape == (3, n_max, 1)
-    assert data.xs_val.shape == (3, m_max, WINDOW, 1) and data.ys_val.shape == (3, m_max, 1)
-    for s, values in enumerate(series):
-        xs, ys = windows.sliding_windows(jnp.asarray(values), WINDOW)
-        n, m = data.n_train[s], data.n_val[s]
-        np.testing.assert_array_equal(data.xs[s, :n], xs[:n])
-        np.testing.assert_array_equal(data.ys[s, :n], ys[:n])
-        np.testing.assert_array_equal(data.xs_val[s, :m], xs[n:])
-        np.testing.assert_array_equal(data.ys_val[s, :m], ys[n:])
-        np.testing.assert_array_equal(data.weights[s], np.arange(n_max) < n)
-        np.testing.assert_array_equal(data.weights_val[s], np.arange(m_max) < m)
-        assert not data.xs[s, n:].any() and not data.xs_val[s, m:].any()
-
-
-def test_stack_windows_keeps_one_validation_row_and_rejects_short_series():
-    data = multi.stack_windows([np.linspace(0, 1, 8), np.linspace(0, 1, 30)], WINDOW, 0.01)
-    np.testing.assert_array_equal(data.n_val, [1, 1])
-    with pytest.raises(ValueError, match=r"series_list\[1\]"):
-        multi.stack_windows([np.zeros(20), np.zeros(WINDOW + 1)], WINDOW, 0.2)
-    with pytest.raises(ValueError, match=r"series_list\[0\]"):
-        multi.stack_windows([np.zeros((20, 2))], WINDOW, 0.2)
-    with pytest.raises(ValueError, match="validation_fraction"):
-        multi.stack_windows([np.zeros(20)], WINDOW, 1.0)
-    with pytest.raises(ValueError, match="series_list"):
-        multi.stack_windows([], WINDOW, 0.2)
+def _stack(series_list, window, fraction):
+    """Windows each series, splits it in time and pads the set, with the library's own functions."""
+    parts = []
+    for s in series_list:
+        xs, ys = windows.sliding_windows(np.asarray(s, np.float32), window)
+        n_train, n_val = windows.chronological_split(xs.shape[0], fraction)
+        parts.append((xs[:n_train], ys[:n_train], xs[n_train:], ys[n_train:], n_train, n_val))
+    xs, weights = windows.pad_stack([p[0] for p in parts])
+    ys, _ = windows.pad_stack([p[1] for p in parts])
+    xs_val, weights_val = windows.pad_stack([p[2] for p in parts])
+    ys_val, _ = windows.pad_stack([p[3] for p in parts])
+    counts = np.array([[p[4], p[5]] for p in parts])
+    return Stacked(xs, ys, weights, xs_val, ys_val, weights_val, counts[:, 0], counts[:, 1])
 
 
 # ------------------------------------------------------------- equality with lone training
@@ -104,10 +95,10 @@ ONE_BATCH = train.TrainConfig(learning_rate=3e-2, epochs=15, batch_size=64, pati
 @pytest.fixture(scope="module")
 def ragged():
     series = _series((47, 40, 33))
-    data = multi.stack_windows(series, WINDOW, 0.2)
+    data = _stack(series, WINDOW, 0.2)
     keys = jax.random.split(jax.random.key(0), 3)
     params = _stacked_params(3)
-    many = multi.train_many(keys, params, *data[:6], ONE_BATCH)
+    many = stacked.train_many(keys, params, *data[:6], ONE_BATCH)
     return data, keys, params, many
 
 
@@ -130,7 +121,7 @@ def test_early_stopping_is_independent_per_symbol(ragged):
     # meanwhile, so it still equals its lone run, as does the last one.
     data, keys, params, many = ragged
     first, last = int(np.argmin(many.epochs_run)), int(np.argmax(many.epochs_run))
-    assert many.stop_reason[first] == "early_stopping"
+    assert many.stop_reason[first] == train.StopReason.EARLY_STOPPING
     assert many.epochs_run[first] < many.epochs_run[last]
     for s in (first, last):
         _assert_matches_alone(many, s, _alone(data, keys, params, s, ONE_BATCH))
@@ -142,7 +133,7 @@ def test_symbol_without_validation_weight_monitors_its_training_loss(ragged):
     weights_val[1] = 0.0
     args = list(data[:6])
     args[5] = weights_val
-    mixed = multi.train_many(keys, params, *args, ONE_BATCH)
+    mixed = stacked.train_many(keys, params, *args, ONE_BATCH)
     run, patience = int(mixed.epochs_run[1]), ONE_BATCH.patience
     assert np.all(np.isnan(mixed.val_loss[1]))
     # Monitoring does not change the updates: the same trajectory as with its validation rows ...
@@ -153,10 +144,10 @@ def test_symbol_without_validation_weight_monitors_its_training_loss(ragged):
     history = mixed.train_loss[1, :run]
     assert mixed.best_epoch[1] == 1 + int(np.argmin(history))
     assert run > patience + 1
-    if mixed.stop_reason[1] == "early_stopping":
+    if mixed.stop_reason[1] == train.StopReason.EARLY_STOPPING:
         assert run - mixed.best_epoch[1] == patience
     else:
-        assert (mixed.stop_reason[1], run) == ("max_epochs", ONE_BATCH.epochs)
+        assert (mixed.stop_reason[1], run) == (train.StopReason.MAX_EPOCHS, ONE_BATCH.epochs)
     for s in (0, 2):
         _assert_params_close(_row(mixed.params, s), _row(many.params, s), tol=0)
         np.testing.assert_array_equal(mixed.val_loss[s], many.val_loss[s])
@@ -166,7 +157,7 @@ def test_symbol_without_validation_weight_monitors_its_training_loss(ragged):
 def test_blocks_of_symbols_on_several_cores_match_one_call(ragged, workers):
     # 3 symbols in 2 blocks needs a dummy symbol, which must not reach the result.
     data, keys, params, many = ragged
-    split = multi.train_many(keys, params, *data[:6], ONE_BATCH, workers=workers)
+    split = stacked.train_many(keys, params, *data[:6], ONE_BATCH, workers=workers)
     assert split.train_loss.shape == many.train_loss.shape and len(split.stop_reason) == 3
     assert jax.tree.leaves(split.params)[0].shape[0] == 3
     _assert_params_close(split.params, many.params)
@@ -183,7 +174,7 @@ def test_padding_rows_do_not_influence_training(ragged):
         for s in range(3):
             arr[s, counts[s] :] = 100 * rng.normal(size=arr[s, counts[s] :].shape)
     assert not np.array_equal(junk[0], data.xs) and not np.array_equal(junk[4], data.ys_val)
-    dirty = multi.train_many(keys, params, *junk, ONE_BATCH)
+    dirty = stacked.train_many(keys, params, *junk, ONE_BATCH)
     _assert_params_close(dirty.params, many.params)
     np.testing.assert_allclose(dirty.train_loss, many.train_loss, atol=TOL, rtol=0)
     np.testing.assert_allclose(dirty.val_loss, many.val_loss, atol=TOL, rtol=0)
@@ -200,7 +191,7 @@ _SHARDED_SCRIPT = r"""
 import json, sys
 import jax, jax.numpy as jnp, numpy as np
 from jaxlstm._src.nn import lstm as model
-from jaxlstm._src import stacked as multi
+from jaxlstm._src import stacked
 from jaxlstm._src import training as train
 
 inputs = np.load(sys.argv[1])
@@ -211,16 +202,16 @@ mc = model.LSTMConfig(hidden_size=int(inputs["hidden"]))
 each = [model.init_params(k, mc) for k in jax.random.split(jax.random.key(1), num)]
 params = jax.tree.map(lambda *leaves: jnp.stack(leaves), *each)
 keys = jax.random.split(jax.random.key(0), num)
-six = multi.train_many(keys, params, *data, cfg)
+six = stacked.train_many(keys, params, *data, cfg)
 # Two real extra symbols (copies of symbols 0 and 1) in place of the two dummies.
 extend = lambda a: jnp.concatenate([a, a[:2]]) if isinstance(a, jax.Array) else np.concatenate([a, a[:2]])
-eight = multi.train_many(extend(keys), jax.tree.map(extend, params), *map(extend, data), cfg)
+eight = stacked.train_many(extend(keys), jax.tree.map(extend, params), *map(extend, data), cfg)
 leaf6, leaf8 = six.params["layers"][0]["w"], eight.params["layers"][0]["w"]
 report = {
     "devices": jax.device_count(),
     "devices6": sorted(str(d) for d in leaf6.sharding.device_set),
     "shards8": sorted([str(sh.device), sh.index[0].start, sh.index[0].stop] for sh in leaf8.addressable_shards),
-    "stop6": six.stop_reason,
+    "stop6": [int(r) for r in six.stop_reason],
 }
 arrays = {f"p{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(six.params))}
 arrays.update({f"q{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(eight.params))})
@@ -230,9 +221,10 @@ print(json.dumps(report))
 """
 
 
+@pytest.mark.slow
 def test_sharded_over_four_simulated_devices_matches_one_device(tmp_path):
     num, length = 6, 30
-    data = multi.stack_windows(_series([length] * num, seed=3), 4, 0.25)
+    data = _stack(_series([length] * num, seed=3), 4, 0.25)
     assert data.weights.all() and data.weights_val.all()
     assert data.xs.shape[1] > 2 * SHARDED["batch_size"]
     np.savez(tmp_path / "in.npz", hidden=HIDDEN, **{f"a{i}": a for i, a in enumerate(data[:6])})
@@ -264,13 +256,14 @@ def test_sharded_over_four_simulated_devices_matches_one_device(tmp_path):
     assert sorted((start, stop) for _, start, stop in report["shards8"]) == [(0, 2), (2, 4), (4, 6), (6, 8)]
     assert len({device for device, _, _ in report["shards8"]}) == 4
 
-    many = multi.ManyTrainResult(
+    many = train.TrainResult(
         params=[out[f"p{i}"] for i in range(len(jax.tree.leaves(params)))],
+        opt_state=None,
         train_loss=out["train_loss"],
         val_loss=out["val_loss"],
         epochs_run=out["epochs_run"],
         best_epoch=out["best_epoch"],
-        stop_reason=report["stop6"],
+        stop_reason=[train.StopReason(r) for r in report["stop6"]],
     )
     treedef = jax.tree.structure(params)
     many = many._replace(params=jax.tree.unflatten(treedef, many.params))
@@ -290,7 +283,7 @@ def test_sharded_over_four_simulated_devices_matches_one_device(tmp_path):
 
 @pytest.fixture(scope="module")
 def small():
-    data = multi.stack_windows(_series((20, 24)), WINDOW, 0.25)
+    data = _stack(_series((20, 24)), WINDOW, 0.25)
     return jax.random.split(jax.random.key(0), 2), _stacked_params(2), list(data[:6])
 
 
@@ -314,25 +307,25 @@ def test_bad_arrays_raise_value_error_naming_the_argument(small, index, name, ch
     data = list(data)
     data[index] = change(data[index])
     with pytest.raises(ValueError, match=rf"^{name}\b"):
-        multi.train_many(keys, params, *data, ONE_BATCH)
+        stacked.train_many(keys, params, *data, ONE_BATCH)
 
 
 def test_bad_keys_and_params_are_refused(small):
     keys, params, data = small
     with pytest.raises(ValueError, match="keys"):
-        multi.train_many(keys.reshape(2, 1), params, *data, ONE_BATCH)
-    with pytest.raises(ValueError, match=r"^params\[.*S=1"):
-        multi.train_many(keys[:1], params, *data, ONE_BATCH)
+        stacked.train_many(keys.reshape(2, 1), params, *data, ONE_BATCH)
+    with pytest.raises(ValueError, match=r"^params\[.*M=1"):
+        stacked.train_many(keys[:1], params, *data, ONE_BATCH)
     with pytest.raises(ValueError, match="params"):
-        multi.train_many(keys, _row(params, 0), *data, ONE_BATCH)
+        stacked.train_many(keys, _row(params, 0), *data, ONE_BATCH)
     with pytest.raises(TypeError, match="keys"):
-        multi.train_many(jax.random.key_data(keys), params, *data, ONE_BATCH)
+        stacked.train_many(jax.random.key_data(keys), params, *data, ONE_BATCH)
     with pytest.raises(TypeError, match="cfg"):
-        multi.train_many(keys, params, *data, {"epochs": 3})
+        stacked.train_many(keys, params, *data, {"epochs": 3})
     with pytest.raises(ValueError, match="^workers must be"):
-        multi.train_many(keys, params, *data, ONE_BATCH, workers=0)
+        stacked.train_many(keys, params, *data, ONE_BATCH, workers=0)
     with pytest.raises(ValueError, match="^workers applies to one device"):
-        multi.train_many(keys, params, *data, ONE_BATCH, devices=jax.devices()[:1], workers=2)
+        stacked.train_many(keys, params, *data, ONE_BATCH, devices=jax.devices()[:1], workers=2)
 
 
 # ---------------------------------------------------------------------------- predict_many
@@ -354,13 +347,13 @@ def test_predict_many_equals_each_models_own_forecast(workers):
 def test_predict_many_bad_inputs():
     params = _stacked_params(2)
     xs = np.zeros((2, WINDOW, 1), np.float32)
-    with pytest.raises(ValueError, match=r"^xs must be \[S, time, 1\].*S=2.*got shape \(3, 5, 1\)"):
+    with pytest.raises(ValueError, match=r"^xs must be \[M, time, 1\].*M=2.*got shape \(3, 5, 1\)"):
         jaxlstm.predict_many(params, np.zeros((3, WINDOW, 1)), 4)
     with pytest.raises(ValueError, match="^xs must be"):
         jaxlstm.predict_many(params, np.zeros((2, WINDOW, 2)), 4)
     with pytest.raises(ValueError, match="^xs must be finite"):
         jaxlstm.predict_many(params, np.full((2, WINDOW, 1), np.nan), 4)
-    with pytest.raises(ValueError, match=r"^params\[.*leading symbol axis"):
+    with pytest.raises(ValueError, match=r"^params\[.*leading models axis"):
         jaxlstm.predict_many(_row(params, 0), xs, 4)
     with pytest.raises(ValueError, match="^steps must be an integer >= 1"):
         jaxlstm.predict_many(params, xs, 0)
@@ -371,3 +364,99 @@ def test_predict_many_bad_inputs():
     )
     with pytest.raises(ValueError, match="output_size == input_size"):
         jaxlstm.predict_many(two_out, xs, 4)
+
+
+def test_plan_blocks_uses_the_cores_on_a_cpu_and_one_call_elsewhere():
+    cores = stacked.available_cores()
+    assert cores >= 1
+    size = stacked.MAX_BLOCK_SIZE
+    many = stacked.plan_blocks(None, 1000, "cpu")
+    if cores > 1:
+        # Small blocks, queued on one thread per core.
+        assert many == stacked.BlockPlan(blocks=-(-1000 // size), threads=cores)
+    else:
+        assert many == stacked.BlockPlan(1, 1)
+    assert stacked.plan_blocks(None, 1000, "gpu") == stacked.BlockPlan(1, 1)
+    assert stacked.plan_blocks(1, 1000, "cpu") == stacked.BlockPlan(1, 1)  # one vmapped call
+    assert stacked.plan_blocks(8, 3, "cpu") == stacked.BlockPlan(3, 3)  # never more blocks than models
+    assert stacked.plan_blocks(2, 10, "gpu") == stacked.BlockPlan(2, 2)  # asked for explicitly
+    assert stacked.plan_blocks(2, 4 * size + 1, "cpu") == stacked.BlockPlan(5, 2)
+    with pytest.raises(ValueError, match="^workers must be an integer >= 1, got 0"):
+        stacked.plan_blocks(0, 4, "cpu")
+    with pytest.raises(TypeError, match="^workers must be an integer"):
+        stacked.plan_blocks(2.0, 4, "cpu")
+
+
+def test_pad_leading_reaches_a_multiple_with_the_given_rows():
+    tree = {"a": jnp.arange(5.0), "b": jnp.ones((5, 2))}
+    padded, pad = stacked.pad_leading(tree, 4)
+    assert pad == 3
+    np.testing.assert_array_equal(padded["a"], [0, 1, 2, 3, 4, 0, 0, 0])
+    assert padded["b"].shape == (8, 2)
+    same, none = stacked.pad_leading(tree, 5)
+    assert none == 0 and same is tree
+    host, _ = stacked.pad_leading({"k": jax.random.split(jax.random.key(0), 3), "x": np.arange(3.0)}, 2)
+    assert host["k"].shape == (4,) and isinstance(host["x"], np.ndarray)
+    np.testing.assert_array_equal(host["x"], [0, 1, 2, 0])
+
+
+@pytest.mark.parametrize(("blocks", "threads"), [(1, 1), (2, 2), (4, 4), (4, 2)])
+def test_run_blocks_runs_blocks_at_once_and_equals_one_call(blocks, threads):
+    batched = jax.jit(jax.vmap(lambda x, w: (jnp.tanh(x) @ w, x.sum())))
+    x = jax.random.normal(jax.random.key(0), (8, 3))
+    w = jax.random.normal(jax.random.key(1), (8, 3, 2))
+    compiled = []
+    # Each block waits until `threads` blocks are in flight: this completes only if they run
+    # at the same time (and, with more blocks than threads, the rest are queued, not lost).
+    barrier = threading.Barrier(threads, timeout=30)
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def compile_block(xb, wb):
+        compiled.append(xb.shape)
+        run = batched.lower(xb, wb).compile()
+
+        def call(*args):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            barrier.wait()
+            try:
+                return run(*args)
+            finally:
+                with lock:
+                    running[0] -= 1
+
+        return call
+
+    got = stacked.run_blocks(compile_block, (x, w), stacked.BlockPlan(blocks, threads))
+    want = batched(x, w)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
+    assert compiled == [(8 // blocks, 3)]  # one executable for every block
+    assert most[0] == threads  # never more blocks at once than threads
+
+
+_FORK_SCRIPT = r"""
+import os, sys
+from jaxlstm._src import stacked
+pool = stacked._pool(2)
+assert pool.submit(lambda: 1).result(timeout=30) == 1  # the parent's pool has live threads
+pid = os.fork()
+if pid == 0:
+    # The child inherits the pool object but not its threads: work sent to it would wait forever.
+    child = stacked._pool(2)
+    ok = child is not pool and child.submit(lambda: 42).result(timeout=20) == 42
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_after_a_fork_the_child_starts_its_own_pool():
+    proc = subprocess.run(
+        [sys.executable, "-c", _FORK_SCRIPT], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jaxlstm as jl
@@ -9,9 +10,10 @@ import jaxlstm as jl
 def _sine_windows(noise=0.05, n=420, window=20, seed=0):
     t = np.arange(n)
     series = np.sin(2 * np.pi * t / 25) + noise * np.random.default_rng(seed).normal(size=n)
-    scaler = jl.fit_scaler(series[:340])
-    scaled = jl.transform(scaler, jnp.asarray(series, jnp.float32))
-    xs, ys = jl.sliding_windows(scaled, window)
+    encoding = jl.data.MinMaxEncoding()
+    state = encoding.fit(series[:340] + 10)  # the encoding takes positive prices
+    scaled = encoding.scale(state, jnp.asarray(series + 10, jnp.float32))
+    xs, ys = jl.data.sliding_windows(scaled, window)
     return series, scaled, xs, ys
 
 
@@ -33,7 +35,7 @@ def test_training_reduces_loss_and_reports_history(trained):
     assert result.train_loss[-1] < 0.1 * result.train_loss[0]
     assert result.val_loss.min() < 0.01
     assert 1 <= result.best_epoch <= result.epochs_run
-    assert result.stop_reason in jl.STOP_REASONS
+    assert isinstance(result.stop_reason, jl.StopReason)
 
 
 def test_recursive_forecast_beats_repeating_the_last_value(trained):
@@ -57,7 +59,7 @@ def test_same_key_same_params(trained):
 
 def test_restore_best_returns_the_best_validation_epoch(trained):
     _, _, xs, ys, split, _, _, result = trained
-    best = jl.mse_loss(result.params, xs[split:], ys[split:])
+    best = jl.nn.weighted_loss(result.params, xs[split:], ys[split:])
     assert float(best) == pytest.approx(result.val_loss.min(), rel=1e-4)
     assert result.val_loss[result.best_epoch - 1] == result.val_loss.min()
 
@@ -68,7 +70,7 @@ def test_early_stopping_stops_before_max_epochs():
     # Pure noise: validation loss stops improving quickly.
     cfg = jl.TrainConfig(learning_rate=3e-2, epochs=300, patience=3)
     result = jl.train(jax.random.key(0), params, xs[:100], ys[:100], cfg, validation_data=(xs[100:], ys[100:]))
-    assert result.stop_reason == "early_stopping"
+    assert result.stop_reason == jl.StopReason.EARLY_STOPPING
     assert result.epochs_run < 300
     assert result.epochs_run - result.best_epoch == 3
 
@@ -83,7 +85,7 @@ def test_loss_threshold_rule_of_the_seed():
         ys,
         jl.TrainConfig(learning_rate=1e-2, epochs=200, loss_threshold=0.05, patience=None),
     )
-    assert result.stop_reason == "loss_threshold"
+    assert result.stop_reason == jl.StopReason.LOSS_THRESHOLD
     assert result.train_loss[-1] < 0.05 and np.all(result.train_loss[:-1] >= 0.05)
 
 
@@ -93,7 +95,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_params():
     # Targets of 1e20 square to inf in float32: the very first epoch is non-finite.
     cfg = jl.TrainConfig(epochs=50, patience=None, restore_best=False)
     result = jl.train(jax.random.key(0), params, xs, ys * 1e20, cfg)
-    assert result.stop_reason == "non_finite_loss"
+    assert result.stop_reason == jl.StopReason.NON_FINITE_LOSS
     assert result.epochs_run == 0 and result.train_loss.shape == (0,)
     for a, b in zip(jax.tree.leaves(result.params), jax.tree.leaves(params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -106,7 +108,7 @@ def test_non_finite_midway_keeps_the_epoch_before():
     # after a few steps, so some epochs may finish before the loss turns inf.
     cfg = jl.TrainConfig(learning_rate=1e37, epochs=50, patience=None, restore_best=False, batch_size=128)
     result = jl.train(jax.random.key(0), params, xs, ys, cfg)
-    assert result.stop_reason == "non_finite_loss"
+    assert result.stop_reason == jl.StopReason.NON_FINITE_LOSS
     assert result.epochs_run < 50
     assert np.all(np.isfinite(result.train_loss))
     assert all(bool(jnp.all(jnp.isfinite(l))) for l in jax.tree.leaves(result.params))
@@ -117,9 +119,9 @@ def test_epoch_uses_every_window_once_with_masked_padding():
     xs = jnp.ones((10, 3, 1))
     ys = jnp.arange(10.0)[:, None]
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=2))
-    opt = jl.make_optimizer(jl.TrainConfig(learning_rate=1e-12))
-    _, _, loss = jl.run_epoch(opt, params, opt.init(params), jax.random.key(0), xs, ys, jnp.ones(10), 4)
-    expected = jl.mse_loss(params, xs, ys)
+    cfg = jl.TrainConfig(learning_rate=1e-12, epochs=1, batch_size=4, patience=None)
+    loss = jl.train(jax.random.key(0), params, xs, ys, cfg).train_loss[0]
+    expected = jl.nn.weighted_loss(params, xs, ys)
     assert float(loss) == pytest.approx(float(expected), rel=1e-5)
 
 
@@ -173,3 +175,89 @@ def test_bad_training_inputs():
     ]:
         with pytest.raises(ValueError, match=name):
             jl.TrainConfig(**kwargs)
+
+
+def test_stop_reasons_are_named():
+    assert [str(r) for r in jl.StopReason] == ["max_epochs", "early_stopping", "loss_threshold", "non_finite_loss"]
+    assert jl.StopReason.EARLY_STOPPING == 1 and jl.StopReason(3).name == "NON_FINITE_LOSS"
+
+
+def _data(xs, ys, n_val=0):
+    n = xs.shape[0] - n_val
+    ones = jnp.ones((xs.shape[0],), jnp.float32)
+    return jl.TrainData(xs[:n], ys[:n], ones[:n], xs[n:], ys[n:], ones[n:])
+
+
+def test_fit_arrays_jits_and_vmaps_over_models():
+    _, _, xs, ys = _sine_windows(n=90)
+    cfg = jl.TrainConfig(epochs=4, patience=None)
+    data = _data(xs, ys, n_val=10)
+    keys = jax.random.split(jax.random.key(3), 2)
+    params = jax.vmap(lambda k: jl.init_params(k, jl.LSTMConfig(hidden_size=4)))(keys)
+    fit = jax.jit(jl.fit_arrays, static_argnames=("config", "network"))
+    both = jax.vmap(lambda k, p: fit(k, p, data, cfg, network=jl.LSTMConfig(hidden_size=4)))(keys, params)
+    for i in range(2):
+        alone = fit(keys[i], jax.tree.map(lambda a: a[i], params), data, cfg, network=jl.LSTMConfig(hidden_size=4))
+        np.testing.assert_allclose(both.train_loss[i], alone.train_loss, rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(both.params), jax.tree.leaves(alone.params)):
+            np.testing.assert_allclose(np.asarray(a)[i], np.asarray(b), atol=1e-6)
+    assert both.stop_reason.shape == (2,) and int(both.stop_reason[0]) == jl.StopReason.MAX_EPOCHS
+
+
+def test_loss_and_optimizer_are_arguments():
+    _, _, xs, ys = _sine_windows(n=90)
+    params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
+    cfg = jl.TrainConfig(epochs=3, patience=None, shuffle=False)
+    mae = jl.train(jax.random.key(0), params, xs, ys, cfg, loss=jl.nn.mae)
+    # The history is the loss that was asked for: the mean absolute error of the last epoch's params.
+    assert mae.train_loss[0] != jl.train(jax.random.key(0), params, xs, ys, cfg).train_loss[0]
+    sgd = optax.sgd(0.0)
+    frozen = jl.train(jax.random.key(0), params, xs, ys, cfg, optimizer=sgd)
+    for a, b in zip(jax.tree.leaves(frozen.params), jax.tree.leaves(params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_allclose(frozen.train_loss, frozen.train_loss[0], rtol=1e-6)
+
+
+def test_any_network_trains_a_linear_model():
+    # A network is any apply(params, x[time, features]) -> [output].
+    def linear(p, x):
+        return x[-1] @ p["w"] + p["b"]
+
+    _, _, xs, ys = _sine_windows(n=90)
+    params = {"w": jnp.zeros((1, 1)), "b": jnp.zeros((1,))}
+    result = jl.train(
+        jax.random.key(0), params, xs, ys, jl.TrainConfig(learning_rate=0.05, epochs=30, patience=None), network=linear
+    )
+    assert result.train_loss[-1] < 0.2 * result.train_loss[0]
+
+
+def test_training_continues_from_the_optimiser_state():
+    _, _, xs, ys = _sine_windows(n=90)
+    params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
+    data = _data(xs, ys)
+    at = lambda epochs: jl.TrainConfig(epochs=epochs, patience=None, shuffle=False, restore_best=False)
+    ten = jl.fit_arrays(jax.random.key(0), params, data, at(10))
+    five = jl.fit_arrays(jax.random.key(0), params, data, at(5))
+    more = jl.fit_arrays(jax.random.key(0), five.params, data, at(5), opt_state=five.opt_state)
+    for a, b in zip(jax.tree.leaves(ten.params), jax.tree.leaves(more.params)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+    restarted = jl.fit_arrays(jax.random.key(0), five.params, data, at(5))
+    assert not np.allclose(np.asarray(restarted.params["head"]["w"]), np.asarray(ten.params["head"]["w"]), atol=1e-6)
+
+
+def test_stacked_models_may_each_have_their_own_learning_rate():
+    from jaxlstm._src import training
+
+    _, _, xs, ys = _sine_windows(n=90)
+    params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
+    data = _data(xs, ys)
+    cfg = jl.TrainConfig(epochs=3, patience=None)
+    optimizer = jl.make_optimizer(cfg)
+    rates = jnp.asarray([1e-3, 3e-2])
+    states = jax.vmap(lambda r: training.init_opt_state(optimizer, params, learning_rate=r))(rates)
+    both = jax.vmap(lambda s: jl.fit_arrays(jax.random.key(1), params, data, cfg, opt_state=s))(states)
+    for i, rate in enumerate([1e-3, 3e-2]):
+        alone = jl.fit_arrays(
+            jax.random.key(1), params, data, jl.TrainConfig(learning_rate=rate, epochs=3, patience=None)
+        )
+        np.testing.assert_allclose(both.train_loss[i], alone.train_loss, rtol=1e-5)
