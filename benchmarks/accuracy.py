@@ -38,11 +38,12 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+from benchmarks import experimental
+from jaxlstm import LSTMForecaster
 from jaxlstm import data as data_lib
-from jaxlstm._src.evaluation import backtest as ev
+from jaxlstm import evaluation as ev
 from jaxlstm._src.evaluation import synthetic
-from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster
-from jaxlstm._src.forecasters.lstm import LSTMForecaster
+from jaxlstm.baselines import DriftForecaster, HybridForecaster
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results"
@@ -99,25 +100,25 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
     """Every model the benchmark knows: name -> (factory, one-line description).
 
     The naive reference is added by ``backtest``. Unless a description says otherwise an
-    LSTM has the constructor defaults apart from its target (hidden 32, window 20, Adam 1e-3, up to 100
+    LSTM has the constructor defaults apart from its encoding (hidden 32, window 20, Adam 1e-3, up to 100
     epochs, early stopping with patience 10 on the last 10% of windows) and conformal
     intervals calibrated on that held-back 10%.
     """
     kw = settings.lstm
     h = settings.horizon
-    relative = functools.partial(LSTMForecaster, target="relative", **kw)
-    relative_refit = ev.with_intervals(relative, calibration="refit")
-    relative_both = ev.with_intervals(relative, calibration="both")
-    direct = functools.partial(ev.DirectLSTMForecaster, steps=h, **kw)
+    relative = functools.partial(LSTMForecaster, encoding="relative", **kw)
+    relative_refit = functools.partial(LSTMForecaster, encoding="relative", calibration="refit", **kw)
+    relative_both = functools.partial(LSTMForecaster, encoding="relative", calibration="both", **kw)
+    direct = functools.partial(experimental.DirectLSTMForecaster, steps=h, **kw)
     seeds = settings.ensemble_seeds
     return {
         "drift": (DriftForecaster, "last price plus the mean change of the training window"),
         "hybrid": (HybridForecaster, "damped-trend Holt smoothing blended with drift (log prices)"),
         "lstm_minmax": (
-            functools.partial(LSTMForecaster, target="minmax", **kw),
-            'the seed\'s encoding (target="minmax"): min-max scaled price levels, recursive',
+            functools.partial(LSTMForecaster, encoding="minmax", **kw),
+            'the seed\'s encoding (encoding="minmax"): min-max scaled price levels, recursive',
         ),
-        "lstm_relative": (relative, 'target="relative": log price relative to the window\'s last price'),
+        "lstm_relative": (relative, 'encoding="relative": log price relative to the window\'s last price'),
         "lstm_relative_refit": (
             relative_refit,
             "lstm_relative, intervals calibrated on a copy refitted on the first half of the window "
@@ -129,28 +130,28 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
         ),
         "lstm_direct": (direct, f"direct multi-step: one head output per step (1..{h}), relative encoding"),
         "lstm_relative_gated": (
-            functools.partial(ev.NaiveBlend, relative_both, h, 2.0),
+            functools.partial(experimental.NaiveBlend, relative_both, h, 2.0),
             "lstm_relative_both shrunk towards naive by a weight fitted on the head-refit stretch; "
             "naive unless its MAE gain there has t >= 2 (NaiveBlend)",
         ),
         f"lstm_relative_ens{seeds}": (
-            functools.partial(ev.LSTMEnsemble, seeds, target="relative", **kw),
+            functools.partial(experimental.LSTMEnsemble, seeds, encoding="relative", **kw),
             f"mean forecast of {seeds} lstm_relative models with seeds 0..{seeds - 1}",
         ),
         "lstm_relative_lr3e-4": (
-            functools.partial(LSTMForecaster, target="relative", learning_rate=3e-4, **kw),
+            functools.partial(LSTMForecaster, encoding="relative", learning_rate=3e-4, **kw),
             "lstm_relative with learning rate 3e-4",
         ),
         "lstm_relative_blend": (
-            functools.partial(ev.NaiveBlend, relative, h),
+            functools.partial(experimental.NaiveBlend, relative, h),
             "lstm_relative shrunk towards naive by a weight fitted on its held-back tail, no significance test",
         ),
         "lstm_relative_driftgate": (
-            functools.partial(ev.DriftGate, relative),
+            functools.partial(experimental.DriftGate, relative),
             "lstm_relative fitted on detrended prices; the trend added back only when its t >= 3 (DriftGate)",
         ),
         "lstm_direct_gated": (
-            functools.partial(ev.NaiveBlend, ev.with_intervals(direct, calibration="both"), h, 2.0),
+            functools.partial(experimental.NaiveBlend, functools.partial(direct, calibration="both"), h, 2.0),
             "lstm_direct with the gate of lstm_relative_gated",
         ),
     }
@@ -284,7 +285,7 @@ def run(
             dataset.prices,
             factories,
             train_size=train_size,
-            horizon=settings.horizon,
+            steps=settings.horizon,
             origins=origins,
             confidence=settings.confidence,
         )
@@ -415,7 +416,7 @@ def render_markdown(doc: dict[str, Any], command: str) -> str:
         ]
     )
     for model in models:
-        used = [sets[n]["backtest"]["models"][model]["interval_methods"] for n in names]
+        used = [sets[n]["backtest"]["models"][model]["bands"] for n in names]
         row = [", ".join(f"{k} {v}" for k, v in counts.items()) for counts in used]
         lines.append(f"| {model} | " + " | ".join(row) + " |")
     lines.append("")

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from jaxlstm import evaluation
-from jaxlstm._src.evaluation import backtest as evaluation_src
 from jaxlstm._src.forecasters import intervals
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
@@ -29,9 +28,13 @@ def linear_series(n: int = 40) -> np.ndarray:
 def test_naive_and_drift_on_a_linear_series():
     series = linear_series()
     result = evaluation.backtest(
-        series, {"drift": DriftForecaster}, train_size=10, horizon=3, origins=[10, 20], interval_method="volatility"
+        series,
+        {"drift": DriftForecaster, "naive": functools.partial(NaiveForecaster, band="volatility")},
+        train_size=10,
+        steps=3,
+        origins=[10, 20],
     )
-    assert list(result.models) == ["naive", "drift"]
+    assert list(result.models) == ["naive", "drift"]  # the reference first
     np.testing.assert_array_equal(result.origins, [10, 20])
     np.testing.assert_array_equal(result.actual, [[110, 111, 112], [120, 121, 122]])
     naive = result["naive"]
@@ -55,7 +58,7 @@ def test_naive_and_drift_on_a_linear_series():
     inside = (lower <= [110, 111, 112]) & (upper >= [110, 111, 112])
     assert naive.per_origin["coverage"][0] == inside.mean()
     np.testing.assert_allclose(naive.per_origin["mean_width"][0], np.mean(upper - lower))
-    assert naive.interval_methods == ("volatility", "volatility")
+    assert naive.bands == ("volatility", "volatility")
     # Drift extends the exact slope: perfect forecasts, intervals around them always cover.
     drift = result["drift"]
     np.testing.assert_allclose(drift.predicted, result.actual)
@@ -65,9 +68,9 @@ def test_naive_and_drift_on_a_linear_series():
 
 
 def test_default_origins_stride_and_report():
-    result = evaluation.backtest(linear_series(), ["naive", "drift"], train_size=10, horizon=3)
+    result = evaluation.backtest(linear_series(), ["naive", "drift"], train_size=10, steps=3)
     np.testing.assert_array_equal(result.origins, np.arange(10, 38, 3))
-    result = evaluation.backtest(linear_series(), ["drift"], train_size=10, horizon=3, stride=10)
+    result = evaluation.backtest(linear_series(), ["drift"], train_size=10, steps=3, stride=10)
     np.testing.assert_array_equal(result.origins, [10, 20, 30])
     doc = result.to_dict(per_origin=True)
     json.dumps(doc, allow_nan=False)
@@ -82,7 +85,7 @@ def test_timestamps_of_origins_are_kept():
 
     index = pd.date_range("2024-01-01", periods=40, freq="h")
     series = pd.Series(linear_series(), index=index)
-    result = evaluation.backtest(series, ["naive"], train_size=10, horizon=3, stride=10)
+    result = evaluation.backtest(series, ["naive"], train_size=10, steps=3, stride=10)
     assert result.timestamps[0] == np.datetime64("2024-01-01T10:00", "ns")
     assert result.to_dict()["origin_timestamps"][0] == "2024-01-01T10:00:00Z"
 
@@ -98,7 +101,7 @@ def test_poisoned_future_changes_nothing_before_the_origin():
         "hybrid": HybridForecaster,
         "lstm": functools.partial(LSTMForecaster, **TINY_LSTM),  # min-max scaler: leaks if it sees the future
     }
-    kwargs = dict(train_size=60, horizon=4, vectorize=False)
+    kwargs = dict(train_size=60, steps=4, vectorize=False)
     origins = [70, 100, 126]
     reference = evaluation.backtest(clean, factories, origins=origins, **kwargs)
     for i, t in enumerate(origins):
@@ -111,32 +114,22 @@ def test_poisoned_future_changes_nothing_before_the_origin():
                 np.testing.assert_array_equal(
                     getattr(result[name], field)[0], getattr(reference[name], field)[i], err_msg=f"{name}.{field}"
                 )
-            assert result[name].interval_methods[0] == reference[name].interval_methods[i]
+            assert result[name].bands[0] == reference[name].bands[i]
             assert result[name].per_origin["coverage"][0] == 0.0
 
 
 def test_vectorized_lstm_equals_refitting_one_by_one():
     rng = np.random.default_rng(1)
     series = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 110)))
-    # Two seeds, calibrated on the held-back tail and on a head refit: every part of the fast path.
-    factories = {
-        "ensemble": evaluation.with_intervals(
-            functools.partial(evaluation.LSTMEnsemble, 2, **TINY_LSTM), calibration="both"
-        ),
-    }
-    kwargs = dict(train_size=80, horizon=3, origins=[80, 95, 107])
+    # Calibrated on the held-back tail and on a head refit: every part of the fast path.
+    factories = {"ensemble": functools.partial(LSTMForecaster, calibration="both", **TINY_LSTM)}
+    kwargs = dict(train_size=80, steps=3, origins=[80, 95, 107])
     loop = evaluation.backtest(series, factories, vectorize=False, **kwargs)
     fast = evaluation.backtest(series, factories, vectorize=True, **kwargs)
     assert fast["ensemble"].vectorized and not loop["ensemble"].vectorized
-    assert fast["ensemble"].interval_methods == loop["ensemble"].interval_methods
+    assert fast["ensemble"].bands == loop["ensemble"].bands
     for field in ("predicted", "lower", "upper"):
         np.testing.assert_allclose(getattr(fast["ensemble"], field), getattr(loop["ensemble"], field), rtol=1e-6)
-
-
-def test_plain_lstm_factories_take_the_fast_path():
-    assert evaluation_src._lstm_spec(LSTMForecaster(seed=3)).seeds == (3,)
-    assert evaluation_src._lstm_spec(evaluation.LSTMEnsemble(3, seed=1)).seeds == (1, 2, 3)
-    assert evaluation_src._lstm_spec(evaluation.NaiveBlend(LSTMForecaster)) is None
 
 
 # ----------------------------------------------------------------- calibration
@@ -149,31 +142,21 @@ def test_lstm_calibration_sources():
     n_val = model.metrics_["n_val_windows"]
     assert model.calibration_residuals(4).shape == (n_val, 4)
     assert model.calibration_residuals(4, "refit").shape == (150, 4)
-    model.calibration = "both"
-    lo, hi, method = model.interval_offsets(4, method="conformal")
+    model = LSTMForecaster(**TINY_LSTM, calibration="both").fit(prices)
+    lo, hi, method = model.band_offsets(4)
     bands = [intervals.conformal_offsets(model.calibration_residuals(4, source), 0.95) for source in ("auto", "refit")]
     np.testing.assert_allclose(lo, np.minimum(bands[0][0], bands[1][0]))
     np.testing.assert_allclose(hi, np.maximum(bands[0][1], bands[1][1]))
     assert method == f"{bands[0][2]}+{bands[1][2]}"
 
 
-def test_naive_blend_falls_back_to_naive_without_skill():
-    prices = evaluation.random_walk(300, seed=4).prices
-    blend = evaluation.NaiveBlend(DriftForecaster, steps=5, min_t=2.0).fit(prices)
-    assert blend.weight_ == 0.0 and blend.t_stat_ > -2.0
-    np.testing.assert_allclose(blend.forecast(steps=5).predicted, prices[-1])
-    trend = evaluation.trending(300, drift=0.01, noise=0.001, seed=4).prices
-    blend = evaluation.NaiveBlend(DriftForecaster, steps=5, min_t=2.0).fit(trend)
-    assert blend.weight_ > 0.9 and blend.t_stat_ < -2.0
-
-
 def test_conformal_intervals_cover_a_random_walk():
     series = evaluation.random_walk(1500, volatility=0.01, seed=2).prices
-    result = evaluation.backtest(series, {"drift": DriftForecaster}, train_size=300, horizon=5, stride=4)
+    result = evaluation.backtest(series, {"drift": DriftForecaster}, train_size=300, steps=5, stride=4)
     assert len(result.origins) >= 250
     for name in ("naive", "drift"):
         r = result[name]
-        assert set(r.interval_methods) == {"conformal"}
+        assert set(r.bands) == {"conformal"}
         assert 0.9 <= r.metrics["coverage"] <= 0.99, (name, r.metrics["coverage"])
         assert np.all(r.coverage_by_step >= 0.85), (name, r.coverage_by_step)
 
@@ -194,7 +177,7 @@ def test_make_forecasters_rejects_unknown_names(names):
     with pytest.raises(ValueError, match=r"valid names are \['lstm', 'hybrid', 'naive', 'drift'\]"):
         evaluation.make_forecasters(names)
     with pytest.raises(ValueError, match="unknown model"):
-        evaluation.backtest(linear_series(), names, train_size=10, horizon=3)
+        evaluation.backtest(linear_series(), names, train_size=10, steps=3)
 
 
 def test_make_forecasters_checks_lstm_arguments_early():
@@ -205,18 +188,18 @@ def test_make_forecasters_checks_lstm_arguments_early():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(train_size=10, horizon=0), "horizon"),
-        (dict(train_size=1, horizon=3), "train_size"),
-        (dict(train_size=40, horizon=3), "train_size"),  # no room for a single origin
-        (dict(train_size=10, horizon=3, origins=[5]), "origins"),
-        (dict(train_size=10, horizon=3, origins=[38]), "origins"),
-        (dict(train_size=10, horizon=3, origins=[20, 15]), "origins"),
-        (dict(train_size=10, horizon=3, origins=[]), "origins"),
-        (dict(train_size=10, horizon=3, origins=[12], stride=2), "stride"),
-        (dict(train_size=10, horizon=3, stride=0), "stride"),
-        (dict(train_size=10, horizon=3, confidence=1.5), "confidence"),
-        (dict(train_size=10, horizon=3, interval_method="wide"), "interval_method"),
-        (dict(train_size=10, horizon=3, calibration="never"), "calibration"),
+        (dict(train_size=10, steps=0), "steps"),
+        (dict(train_size=1, steps=3), "train_size"),
+        (dict(train_size=40, steps=3), "train_size"),  # no room for a single origin
+        (dict(train_size=10, steps=3, origins=[5]), "origins"),
+        (dict(train_size=10, steps=3, origins=[38]), "origins"),
+        (dict(train_size=10, steps=3, origins=[20, 15]), "origins"),
+        (dict(train_size=10, steps=3, origins=[]), "origins"),
+        (dict(train_size=10, steps=3, origins=[12], stride=2), "stride"),
+        (dict(train_size=10, steps=3, stride=0), "stride"),
+        (dict(train_size=10, steps=3, confidence=1.5), "confidence"),
+        (dict(train_size=10, steps=3, horizon="1d"), "exactly one"),
+        (dict(train_size=10, horizon="2d"), "horizon"),
     ],
 )
 def test_bad_arguments_name_themselves(kwargs, match):
@@ -226,27 +209,15 @@ def test_bad_arguments_name_themselves(kwargs, match):
 
 def test_train_size_too_small_for_the_lstm():
     with pytest.raises(ValueError, match=r"train_size must be at least 21 for model 'lstm'"):
-        evaluation.backtest(linear_series(), evaluation.make_forecasters(["lstm"]), train_size=15, horizon=3)
+        evaluation.backtest(linear_series(), evaluation.make_forecasters(["lstm"]), train_size=15, steps=3)
 
 
 def test_factories_must_make_forecasters():
-    with pytest.raises(TypeError, match="must return a forecaster"):
-        evaluation.backtest(linear_series(), {"bad": lambda: object()}, train_size=10, horizon=3)
+    with pytest.raises(TypeError, match="must return a jaxlstm.Forecaster"):
+        evaluation.backtest(linear_series(), {"bad": lambda: object()}, train_size=10, steps=3)
 
 
 # ----------------------------------------------------------------- experimental models and generators
-
-
-def test_direct_lstm_forecasts_up_to_its_steps():
-    prices = evaluation.seasonal(200, period=12, seed=3).prices
-    model = evaluation.DirectLSTMForecaster(steps=6, **TINY_LSTM).fit(prices)
-    fc = model.forecast(steps=6)
-    assert len(fc) == 6 and np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
-    # The held-back tail starts after the last training target: n_val + steps - 1 prices.
-    n_windows = 200 - 5 - 6 + 1
-    assert model._holdout_size() == int(n_windows * 0.1) + 5
-    with pytest.raises(ValueError, match="steps must be <= 6"):
-        model.predict_multi_step(prices[-5:], 7)
 
 
 def test_generators_are_seeded_and_oracles_match_their_structure():
@@ -278,3 +249,37 @@ def test_accuracy_benchmark_quick_mode(tmp_path):
     assert set(doc["datasets"]["seasonal"]["backtest"]["models"]) == {"naive", "hybrid", "lstm_relative"}
     assert "oracle" in doc["datasets"]["seasonal"]
     assert "Relative MAE" in (tmp_path / "accuracy_quick.md").read_text()
+
+
+def test_horizon_strings_and_int_horizons():
+    import pandas as pd
+
+    index = pd.date_range("2024-01-01", periods=60, freq="h")
+    series = pd.Series(linear_series(60), index=index)
+    result = evaluation.backtest(series, ["naive"], train_size=20, horizon="4h", stride=10)
+    assert result.horizon == 4
+    with pytest.raises(TypeError, match="steps=24"):
+        evaluation.backtest(series, ["naive"], train_size=20, horizon=24)
+
+
+def test_a_user_subclass_backtests_with_public_imports_only():
+    import jaxlstm as jl
+
+    class LastTwoMean(jl.Forecaster):
+        """Forecasts the mean of the last two prices: a model outside the library."""
+
+        def __init__(self, weight: float = 0.5, *, band: str = "conformal", calibration: str = "auto") -> None:
+            super().__init__(band=band, calibration=calibration)
+            self.weight = weight
+
+        def _predict(self, window, steps):
+            return np.full(steps, self.weight * window[-1] + (1 - self.weight) * window[-2])
+
+    result = jl.evaluation.backtest(linear_series(80), {"mine": LastTwoMean}, train_size=30, steps=3, stride=5)
+    mine = result["mine"]
+    np.testing.assert_allclose(mine.predicted[:, 0], result.actual[:, 0] - 1.5)
+    assert LastTwoMean(weight=0.2).get_params() == {"weight": 0.2, "band": "conformal", "calibration": "auto"}
+    fast = jl.evaluation.backtest(
+        linear_series(80), {"mine": LastTwoMean}, train_size=30, steps=3, stride=5, vectorize=True
+    )
+    np.testing.assert_array_equal(fast["mine"].predicted, mine.predicted)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxlstm._src.evaluation.synthetic import mean_reverting, random_walk
-from jaxlstm._src.forecasters import base, intervals
+from jaxlstm._src.forecasters import intervals
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
 
 # ----------------------------------------------------------------- volatility band
@@ -104,9 +104,11 @@ def test_conformal_offsets_reject_wrong_shapes(bad):
         intervals.conformal_offsets(bad)
 
 
-def test_check_interval_method_names_the_options():
-    with pytest.raises(ValueError, match="interval_method must be one of"):
-        intervals.check_interval_method("bootstrap")
+def test_check_band_names_the_options():
+    with pytest.raises(ValueError, match="band must be one of"):
+        intervals.check_band("bootstrap")
+    with pytest.raises(ValueError, match="band must be one of"):
+        NaiveForecaster(band="bootstrap")
 
 
 # ----------------------------------------------------------------- through forecast()
@@ -115,17 +117,17 @@ def test_check_interval_method_names_the_options():
 def test_forecast_uses_conformal_by_default_and_volatility_on_request():
     prices = random_walk(600, seed=4).prices
     model = NaiveForecaster().fit(prices)
-    lo, hi, method = model.interval_offsets(10)
+    lo, hi, method = model.band_offsets(10)
     assert method == "conformal"
     fc = model.forecast(steps=10)
+    assert fc.band == "conformal"
     np.testing.assert_allclose(fc.lower, fc.predicted * np.exp(lo))
     np.testing.assert_allclose(fc.upper, fc.predicted * np.exp(hi))
-    band = model.forecast(steps=10, interval_method="volatility")
+    band = NaiveForecaster(band="volatility").fit(prices).forecast(steps=10)
     expected = intervals.volatility_band(band.predicted, model.volatility_, 0.95)
+    assert band.band == "volatility"
     np.testing.assert_allclose(band.lower, expected[0])
     np.testing.assert_allclose(band.upper, expected[1])
-    model.interval_method = "volatility"
-    np.testing.assert_allclose(model.forecast(steps=10).upper, expected[1])
 
 
 def test_calibration_residuals_use_only_the_fitted_series():
@@ -141,27 +143,55 @@ def test_calibration_residuals_use_only_the_fitted_series():
     np.testing.assert_allclose(residuals[s - 150], expected)
 
 
+class _CountingDrift(DriftForecaster):
+    """Drift with a held-back tail of 40 prices (as a model trained with validation has), counting fits."""
+
+    fits = 0
+
+    def _fit(self, prices, **options):
+        type(self).fits += 1
+        super()._fit(prices, **options)
+
+    def _holdout_size(self):
+        return 40
+
+
 def test_calibration_refit_mode_and_cache_per_mode():
     prices = random_walk(300, seed=6).prices
-    model = HybridForecaster().fit(prices)
-    auto = model.calibration_residuals(3)
-    model.calibration = "refit"
-    np.testing.assert_allclose(model.calibration_residuals(3), auto)  # no held-back tail: both refit
+    model = _CountingDrift(calibration="both").fit(prices)
+    fits = _CountingDrift.fits
+    auto = model.calibration_residuals(3, "auto")
+    assert auto.shape == (40, 3) and _CountingDrift.fits == fits  # the held-back tail: no refit
+    refit = model.calibration_residuals(3, "refit")
+    assert refit.shape == (150, 3) and _CountingDrift.fits == fits + 1  # one head refit
+    # Each source is cached on its own: asking again, or for more steps, refits nothing ...
+    np.testing.assert_array_equal(model.calibration_residuals(3, "refit"), refit)
+    longer = model.calibration_residuals(5, "refit")
+    np.testing.assert_array_equal(longer[:, :3], refit)
+    np.testing.assert_array_equal(model.calibration_residuals(3, "auto"), auto)
+    assert _CountingDrift.fits == fits + 1
+    assert set(model._calibration_cache) == {"auto", "refit"}
+    # ... and the sources differ: the tail scores the fitted model, the refit a head copy.
+    assert not np.allclose(auto, refit[-40:])
+    # A new fit starts a new cache.
+    model.fit(prices[:-10])
+    assert model._calibration_cache == {}
     with pytest.raises(ValueError, match="calibration must be one of"):
-        model.calibration = "jackknife"
-        model.calibration_residuals(3)
+        DriftForecaster(calibration="jackknife")
+    with pytest.raises(ValueError, match="source must be one of"):
+        model.calibration_residuals(3, "both")
 
 
 def test_short_series_fall_back_to_the_volatility_band():
     model = NaiveForecaster().fit([100.0, 101.0, 99.0, 100.0, 102.0])
-    assert model.interval_offsets(3)[2] == "volatility"
+    assert model.band_offsets(3)[2] == "volatility"
 
 
 def test_conformal_is_narrower_than_the_band_on_a_mean_reverting_series():
     # The band grows like sqrt(step); the errors of a mean-reverting series level off.
     prices = mean_reverting(800, reversion=0.3, seed=7).prices
     model = NaiveForecaster().fit(prices)
-    lo, hi, method = model.interval_offsets(24)
+    lo, hi, method = model.band_offsets(24)
     vol_lo, vol_hi = intervals.volatility_offsets(24, model.volatility_, 0.95)
     assert method == "conformal"
     assert hi[-1] < 0.6 * vol_hi[-1]
@@ -170,19 +200,18 @@ def test_conformal_is_narrower_than_the_band_on_a_mean_reverting_series():
 def test_envelope_takes_the_wider_band_per_step():
     a = (np.array([-0.1, -0.3]), np.array([0.2, 0.1]), "conformal")
     b = (np.array([-0.2, -0.1]), np.array([0.1, 0.4]), "conformal_pooled")
-    lower, upper, method = base.envelope([a, b])
+    lower, upper, method = intervals.envelope([a, b])
     np.testing.assert_allclose(lower, [-0.2, -0.3])
     np.testing.assert_allclose(upper, [0.2, 0.4])
     assert method == "conformal+conformal_pooled"
-    assert base.envelope([a, a])[2] == "conformal"
+    assert intervals.envelope([a, a])[2] == "conformal"
 
 
 def test_both_without_a_held_back_tail_is_the_head_refit():
     prices = random_walk(400, seed=8).prices
-    model = HybridForecaster().fit(prices)
-    refit = model.interval_offsets(6, method="conformal")
-    model.calibration = "both"
-    both = model.interval_offsets(6)
+    refit = HybridForecaster(calibration="refit").fit(prices).band_offsets(6)
+    model = HybridForecaster(calibration="both").fit(prices)
+    both = model.band_offsets(6)
     np.testing.assert_allclose(both[0], refit[0])
     np.testing.assert_allclose(both[1], refit[1])
     assert model._calibration_sources() == ("refit",)
@@ -196,14 +225,14 @@ def test_calibration_state_survives_json():
     state = json.loads(json.dumps(model.calibration_state(8), allow_nan=False))
     restored = copy.copy(model)
     restored._reset_calibration(None)  # what a model loaded without its fitted series looks like
-    assert restored.interval_offsets(8, method="conformal")[2] == "volatility"
+    assert restored.band_offsets(8)[2] == "volatility"
     restored.restore_calibration(state)
     for steps in (3, 8):
-        expected = model.interval_offsets(steps, method="conformal")
-        got = restored.interval_offsets(steps, method="conformal")
+        expected = model.band_offsets(steps)
+        got = restored.band_offsets(steps)
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_array_equal(got[1], expected[1])
         assert got[2] == expected[2] == "conformal"
-    assert restored.interval_offsets(9, method="conformal")[2] == "volatility"
+    assert restored.band_offsets(9)[2] == "volatility"
     with pytest.raises(ValueError, match="unknown calibration source"):
         restored.restore_calibration({"jackknife": []})

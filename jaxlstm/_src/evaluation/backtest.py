@@ -123,9 +123,9 @@ def backtest(
     prices, stamps, interval = price_series(series, "series")
     n = prices.shape[0]
     train_size = validation.check_positive_int("train_size", train_size, minimum=2)
+    if horizon is not None and not isinstance(horizon, str):
+        raise TypeError(f"horizon must be a string like '1d'; for {horizon!r} steps pass steps={horizon!r}")
     if (horizon is None) == (steps is None):
-        if isinstance(horizon, int) and steps is None:
-            raise TypeError(f"horizon must be a string like '1d'; for {horizon} steps pass steps={horizon}")
         raise ValueError("backtest needs exactly one of horizon (e.g. '1d') or steps")
     steps = horizons.horizon_to_steps(horizon, interval) if horizon is not None else steps
     steps = validation.check_positive_int("steps", steps)

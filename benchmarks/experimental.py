@@ -1,0 +1,301 @@
+"""Experimental forecasters compared by ``benchmarks/accuracy.py`` (not part of the library).
+
+Each is a ``jaxlstm.Forecaster`` subclass built from public pieces only, which is also how a
+user would backtest a design of their own:
+
+* ``LSTMEnsemble``: the mean forecast of ``n_seeds`` ``LSTMForecaster``s that differ only in
+  their seed.
+* ``DirectLSTMForecaster``: one head output per horizon step instead of feeding predictions
+  back.
+* ``NaiveBlend``: any model shrunk towards the naive forecast by a weight fitted out of
+  sample, optionally only when its gain is significant.
+* ``DriftGate``: a model fitted on detrended prices, the trend kept only when significant.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxlstm as jl
+from jaxlstm import data as data_lib
+from jaxlstm import evaluation
+
+Factory = Callable[[], jl.Forecaster]
+
+
+class LSTMEnsemble(jl.Forecaster):
+    """Averages the forecasts of ``n_seeds`` ``LSTMForecaster``s that differ only in their seed.
+
+    Member ``i`` uses ``seed + i``. Averaging removes the part of each member's forecast that
+    comes from its initialisation and shuffling, not what all members learned alike.
+    """
+
+    name = "lstm_ensemble"
+
+    def __init__(self, n_seeds: int = 5, *, band: str = "conformal", calibration: str = "auto", **lstm: Any) -> None:
+        super().__init__(band=band, calibration=calibration)
+        if not isinstance(n_seeds, int) or n_seeds < 1:
+            raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
+        self.n_seeds = n_seeds
+        self.lstm = dict(lstm)
+        first = jl.LSTMForecaster(**lstm)
+        self.members = [first] + [jl.LSTMForecaster(**{**lstm, "seed": first.seed + i}) for i in range(1, n_seeds)]
+
+    def get_params(self) -> dict[str, Any]:
+        return {"n_seeds": self.n_seeds, "band": self.band, "calibration": self.calibration, **self.lstm}
+
+    @property
+    def min_fit_length(self) -> int:
+        return self.members[0].min_fit_length
+
+    @property
+    def window_length(self) -> int:
+        return self.members[0].window_length
+
+    def _fit(self, prices: np.ndarray) -> None:
+        # The members share data and settings: one compiled call trains them all.
+        jl.LSTMForecaster._fit_together(self.members, [prices] * len(self.members))
+
+    def _holdout_size(self) -> int | None:
+        return self.members[0]._holdout_size()
+
+    def _predict_many(self, windows: Sequence[np.ndarray], steps: int) -> np.ndarray:
+        return np.mean([m._predict_many(np.stack(windows), steps) for m in self.members], axis=0)
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        return self._predict_many([window], steps)[0]
+
+
+class DirectLSTMForecaster(jl.Forecaster):
+    """An LSTM whose head predicts all ``steps`` future log returns at once.
+
+    Output ``k`` is ``log(p[T + k] / p[T]) / sigma`` for the window ending at ``T`` (the
+    relative encoding). With early stopping the last ``validation_fraction`` of windows is
+    held back and the ``steps - 1`` windows before it are dropped, so that no held-back
+    price is a training target; the held-back prices are also what the conformal band is
+    scored on.
+    """
+
+    name = "lstm_direct"
+
+    def __init__(
+        self,
+        steps: int = 24,
+        *,
+        band: str = "conformal",
+        calibration: str = "auto",
+        **lstm: Any,
+    ) -> None:
+        super().__init__(band=band, calibration=calibration)
+        self.steps = steps
+        self.lstm = dict(lstm)
+        self.settings = jl.LSTMForecaster(**lstm, encoding="relative")
+        self.params_: Any = None
+        self.state_: dict[str, float] | None = None
+        self.holdout_ = 0
+
+    def get_params(self) -> dict[str, Any]:
+        return {"steps": self.steps, "band": self.band, "calibration": self.calibration, **self.lstm}
+
+    @property
+    def min_fit_length(self) -> int:
+        return self.settings.sequence_length + self.steps
+
+    @property
+    def window_length(self) -> int:
+        return self.settings.sequence_length
+
+    def _network(self) -> jl.LSTMConfig:
+        s = self.settings
+        return jl.LSTMConfig(hidden_size=s.hidden_size, output_size=self.steps, num_layers=s.num_layers)
+
+    def _fit(self, prices: np.ndarray) -> None:
+        s, steps = self.settings, self.steps
+        windows, future = data_lib.sliding_windows(prices, s.sequence_length, horizon=steps)
+        windows, future = windows[..., 0], future[..., 0]
+        fraction = s.validation_fraction if s.early_stopping else 0.0
+        n_train, n_val = data_lib.chronological_split(windows.shape[0], fraction, gap=steps - 1)
+        encoding = data_lib.RelativeEncoding()
+        # Trained targets end at index n_train + seq + steps - 2; the encoding sees no later price.
+        self.state_ = encoding.fit(prices[: n_train + s.sequence_length + steps - 1])
+        state = {k: jnp.float32(v) for k, v in self.state_.items()}
+        xs = encoding.encode_inputs(state, jnp.asarray(windows, jnp.float32))
+        ys = encoding.encode_targets(state, jnp.asarray(windows, jnp.float32), jnp.asarray(future, jnp.float32))
+        key_init, key_train = jax.random.split(jax.random.key(s.seed))
+        params = jl.init_params(key_init, self._network())
+        val = (xs[-n_val:], ys[-n_val:]) if n_val else None
+        result = jl.train(key_train, params, xs[:n_train], ys[:n_train], s.train_config, validation_data=val)
+        if result.epochs_run == 0:
+            raise ValueError("training diverged in the first epoch (non-finite loss)")
+        self.params_ = result.params
+        self.holdout_ = n_val + steps - 1 if n_val else 0
+
+    def _holdout_size(self) -> int | None:
+        return self.holdout_
+
+    def _predict_many(self, windows: Sequence[np.ndarray], steps: int) -> np.ndarray:
+        if steps > self.steps:
+            raise ValueError(f"steps must be <= {self.steps} (the steps this model predicts at once), got {steps}")
+        stack = np.stack([w[-self.window_length :] for w in windows]).astype(np.float32)
+        state = {k: np.float32(v) for k, v in self.state_.items()}
+        out = _direct_jit(self.params_, state, stack, network=self._network())
+        return np.asarray(out, np.float64)[:, :steps]
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        return self._predict_many([window], steps)[0]
+
+
+def _direct_impl(params: Any, state: Any, windows: jax.Array, network: jl.LSTMConfig) -> jax.Array:
+    encoding = data_lib.RelativeEncoding()
+    xs = encoding.encode_inputs(state, windows)
+    return encoding.decode(state, windows, jax.vmap(lambda x: network.apply(params, x))(xs))
+
+
+_direct_jit = jax.jit(_direct_impl, static_argnames="network")
+
+
+class DriftGate(jl.Forecaster):
+    """A scale-free model fitted on detrended prices, the trend added back only when significant.
+
+    The model is fitted on ``prices * exp(-mu * t)``, with ``mu`` the mean one-step log
+    return; its forecasts get ``exp(drift * k)`` back, where ``drift`` is ``mu`` when its
+    t-statistic reaches ``min_t`` and 0 otherwise. Only for models whose forecasts depend on
+    price ratios within the window (``LSTMForecaster(encoding="relative")``).
+    """
+
+    name = "drift_gate"
+
+    def __init__(self, factory: Factory, min_t: float = 3.0, *, band: str = "conformal", calibration: str = "auto"):
+        super().__init__(band=band, calibration=calibration)
+        self.factory = factory
+        self.min_t = min_t
+        self.model = factory()
+        self.mean_return_: float | None = None
+        self.drift_: float | None = None
+
+    @property
+    def min_fit_length(self) -> int:
+        return max(3, self.model.min_fit_length)
+
+    @property
+    def window_length(self) -> int | None:
+        return self.model.window_length
+
+    def _fit(self, prices: np.ndarray) -> None:
+        returns = np.diff(np.log(prices))
+        mu = float(np.mean(returns))
+        sd = float(np.std(returns, ddof=1))
+        t_stat = mu / (sd / np.sqrt(returns.shape[0])) if sd > 0 else 0.0
+        self.mean_return_ = mu
+        self.drift_ = mu if abs(t_stat) >= self.min_t else 0.0
+        self.model._fit(prices * np.exp(-mu * np.arange(prices.shape[0])))
+
+    def _holdout_size(self) -> int | None:
+        return self.model._holdout_size()
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        k = np.arange(window.shape[-1]) - (window.shape[-1] - 1)
+        flat = np.asarray(self.model._predict(window * np.exp(-self.mean_return_ * k), steps), np.float64)
+        # The model forecasts the detrended path from the last price; the kept drift is added back.
+        return flat * np.exp(self.drift_ * np.arange(1, steps + 1))
+
+
+class NaiveBlend(jl.Forecaster):
+    """A model's forecast shrunk towards the naive one by a weight fitted out of sample.
+
+    The forecast is ``last * (model / last) ** w``. ``w`` in [0, 1] minimises the squared log
+    error of that blend over the model's own out-of-sample multi-step forecasts for ``steps``
+    steps (those of its calibration: the head refit when its ``calibration`` is ``"refit"`` or
+    ``"both"``, else its held-back tail). With ``min_t`` the blend must also beat naive on
+    origins ``steps`` apart with a t-statistic of at least ``min_t``; otherwise ``w = 0``.
+    The blend's own band is scored on the same sources, blended with the same weight.
+    """
+
+    name = "naive_blend"
+
+    def __init__(self, factory: Factory, steps: int = 24, min_t: float | None = None, *, band: str = "conformal"):
+        self.factory = factory
+        self.model = factory()
+        super().__init__(band=band, calibration=self.model.calibration)
+        self.steps = steps
+        self.min_t = min_t
+        self.weight_: float | None = None
+        self.t_stat_: float | None = None
+        self._blend_sources: dict[str, tuple[jl.Forecaster, int] | None] = {}
+
+    def get_params(self) -> dict[str, Any]:
+        return {"factory": self.factory, "steps": self.steps, "min_t": self.min_t, "band": self.band}
+
+    @property
+    def min_fit_length(self) -> int:
+        return self.model.min_fit_length
+
+    @property
+    def window_length(self) -> int | None:
+        return self.model.window_length
+
+    def _fit(self, prices: np.ndarray) -> None:
+        model = self.model
+        model._fit(prices)
+        model._adopt_series(prices, None, np.timedelta64(1, "h"))
+        fit_source = "refit" if model.calibration in ("refit", "both") else "auto"
+        names = dict.fromkeys([fit_source, *model._calibration_sources()])
+        sources = {name: model._calibration_source(prices, name) for name in names}
+        self.weight_, self.t_stat_ = 1.0, None
+        if sources[fit_source] is not None:
+            self._fit_weight(prices, *sources[fit_source])
+        self._blend_sources = {}
+        for name, found in sources.items():
+            if found is None:
+                self._blend_sources[name] = None
+                continue
+            # The same scorer, blended with the same weight, gives the blend's calibration residuals.
+            shell = copy.copy(self)
+            shell.model = found[0]
+            shell._reset_calibration(None)
+            self._blend_sources[name] = (shell, found[1])
+
+    def _fit_weight(self, prices: np.ndarray, scorer: jl.Forecaster, start: int) -> None:
+        n = prices.shape[0]
+        origins = np.arange(max(int(start), self.model._min_window()), n)
+        if origins.size == 0:
+            return
+        length = self.model.window_length or n
+        predicted = np.asarray(scorer._predict_many([prices[max(0, s - length) : s] for s in origins], self.steps))
+        last = np.broadcast_to(prices[origins - 1][:, None], predicted.shape)
+        index = origins[:, None] + np.arange(self.steps)[None, :]
+        actual = np.where(index < n, prices[np.minimum(index, n - 1)], np.nan)
+        d = evaluation.log_ratio_residuals(predicted, last)
+        y = evaluation.log_ratio_residuals(actual, last)
+        ok = np.isfinite(d) & np.isfinite(y)
+        denominator = float(np.sum(d[ok] ** 2))
+        if denominator > 0:
+            self.weight_ = float(np.clip(np.sum(y[ok] * d[ok]) / denominator, 0.0, 1.0))
+        if self.min_t is None:
+            return
+        # Every steps-th origin counted back from the last full one: nearly independent errors.
+        rows = np.arange(origins.size - self.steps, -1, -self.steps)
+        rows = rows[ok[rows].all(axis=1)] if rows.size else rows
+        gain = np.mean(np.abs(y[rows] - self.weight_ * d[rows]), axis=1) - np.mean(np.abs(y[rows]), axis=1)
+        spread = float(np.std(gain, ddof=1)) if rows.size > 2 else 0.0
+        self.t_stat_ = float(np.mean(gain) / (spread / np.sqrt(rows.size))) if spread > 0 else 0.0
+        if not self.t_stat_ <= -self.min_t:
+            self.weight_ = 0.0
+
+    def _calibration_source(self, prices: np.ndarray, source: str) -> tuple[jl.Forecaster, int] | None:
+        if source in self._blend_sources:
+            return self._blend_sources[source]
+        return super()._calibration_source(prices, source)
+
+    def _holdout_size(self) -> int | None:
+        return self.model._holdout_size()
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        predicted = np.asarray(self.model._predict(window, steps), np.float64)
+        return window[-1] * (predicted / window[-1]) ** self.weight_
