@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -38,6 +39,7 @@ def test_forecast_json_and_plot(models, tmp_path, capsys):
     doc = json.loads(out)
     assert doc["symbol"] == "BTCUSD" and len(doc["predictions"]) == 24
     assert set(doc["predictions"][0]) == {"timestamp", "predicted", "lower", "upper", "confidence"}
+    assert doc["band"].startswith("conformal")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -46,10 +48,11 @@ def test_train_then_info_then_cached_forecast(models, capsys, tmp_path):
     code, out, err = run(["train", "--data", data, "--symbol", "BTC/USD", "--models", models, *FAST], capsys)
     assert code == 0, err
     assert "saved to" in out
-    code, out, _ = run(["info", "--models", models, "--json"], capsys)
+    code, out, err = run(["info", "--models", models, "--json"], capsys)
+    assert code == 0, err
     rows = json.loads(out)
     assert rows[0]["symbol"] == "BTC/USD" and rows[0]["fresh"] is True
-    code, out, _ = run(
+    code, out, err = run(
         [
             "forecast",
             "--horizon",
@@ -66,11 +69,13 @@ def test_train_then_info_then_cached_forecast(models, capsys, tmp_path):
         ],
         capsys,
     )
-    assert code == 0 and json.loads(out)["model"] == "lstm"
-    code, out, _ = run(
+    assert code == 0, err
+    assert json.loads(out)["model"] == "lstm"
+    code, out, err = run(
         ["forecast", "--horizon", "1h", "--symbol", "NEW", "--models", models, "--model", "auto", "--json"], capsys
     )
-    assert code == 0 and json.loads(out)["model"] == "hybrid"
+    assert code == 0, err
+    assert json.loads(out)["model"] == "hybrid"
 
 
 @pytest.mark.parametrize(
@@ -101,9 +106,14 @@ def test_bad_csv_is_one_line_error(tmp_path, capsys, models):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "close" in err
 
 
+@pytest.mark.slow
 def test_console_script_is_installed():
-    out = subprocess.run([sys.executable, "-m", "jaxlstm.cli", "--help"], capture_output=True, text=True)
-    assert out.returncode == 0 and "forecast" in out.stdout
+    # The script pip installed next to this interpreter, not `python -m`: it proves the entry point exists.
+    script = shutil.which("jaxlstm", path=os.path.dirname(sys.executable))
+    assert script is not None, f"no jaxlstm console script next to {sys.executable}; reinstall the package"
+    out = subprocess.run([script, "--help"], capture_output=True, text=True, check=False, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "forecast" in out.stdout and "evaluate" in out.stdout
 
 
 def test_evaluate_prints_a_backtest_table_with_naive(capsys):
