@@ -312,7 +312,7 @@ def targets_met(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per model: which of ``TARGETS`` its numbers meet (None where the data set was not run)."""
     out = {}
     sets = doc["datasets"]
-    for model in [ev.REFERENCE] + list(doc["models"]):
+    for model in [ev.REFERENCE, *doc["models"]]:
         checks: dict[str, Any] = {}
         for name, entry in sets.items():
             metrics = entry["backtest"]["models"][model]["metrics"]
@@ -336,7 +336,7 @@ def render_markdown(doc: dict[str, Any], command: str) -> str:
     s = doc["settings"]
     sets = doc["datasets"]
     names = list(sets)
-    models = [ev.REFERENCE] + list(doc["models"])
+    models = [ev.REFERENCE, *doc["models"]]
     machine = doc.get("machine", {})
     lines = [
         "# Forecast accuracy: LSTM designs against the baselines",
