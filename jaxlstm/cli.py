@@ -309,9 +309,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     count = min(args.origins, last - args.train_size + 1)
     origins = np.unique(np.linspace(args.train_size, last, count).round().astype(int))
-    result = evaluation.backtest(
-        ohlcv.close, factories, train_size=args.train_size, steps=steps, origins=list(origins)
-    )
+    result = evaluation.backtest(ohlcv.close, factories, train_size=args.train_size, steps=steps, origins=list(origins))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=float))
     else:

@@ -47,9 +47,9 @@ def scaled_windows(n_candles: int, window: int) -> tuple[np.ndarray, Any, Any]:
     import jaxlstm as jl
 
     prices = np.asarray(demo().close[-n_candles:], np.float64)
-    scaler = jl.fit_scaler(prices)
-    scaled = jl.transform(scaler, jnp.asarray(prices, jnp.float32)).astype(jnp.float32)
-    xs, ys = jl.sliding_windows(scaled, window)
+    encoding = jl.data.MinMaxEncoding()
+    scaled = encoding.scale(encoding.fit(prices), jnp.asarray(prices, jnp.float32)).astype(jnp.float32)
+    xs, ys = jl.data.sliding_windows(scaled, window)
     return prices, xs, ys
 
 
@@ -104,7 +104,7 @@ def quick_forecaster(cls: Any, s: Settings) -> Any:
 
 
 def train_core_args(key: Any, params: Any, xs: Any, ys: Any) -> tuple[Any, ...]:
-    """Positional arguments of the training core for one model: every window weighted 1, no validation set.
+    """Positional arguments of ``jaxlstm.fit_arrays`` for one model: every window weighted 1, no validation set.
 
     Args:
         key: a typed PRNG key.
@@ -112,13 +112,13 @@ def train_core_args(key: Any, params: Any, xs: Any, ys: Any) -> tuple[Any, ...]:
         xs, ys: ``[n, time, 1]`` windows and ``[n, 1]`` targets.
 
     Returns:
-        ``(key, params, xs, ys, weights [n], xs_val [0, time, 1], ys_val [0, 1], weights_val [0])``.
+        ``(key, params, TrainData(xs, ys, weights [n], xs_val [0, time, 1], ys_val [0, 1], weights_val [0]))``.
     """
     import jax.numpy as jnp
 
-    return (
-        key,
-        params,
+    import jaxlstm as jl
+
+    data = jl.TrainData(
         xs,
         ys,
         jnp.ones((xs.shape[0],), jnp.float32),
@@ -126,17 +126,25 @@ def train_core_args(key: Any, params: Any, xs: Any, ys: Any) -> tuple[Any, ...]:
         jnp.zeros((0, ys.shape[-1]), jnp.float32),
         jnp.zeros((0,), jnp.float32),
     )
+    return (key, params, data)
+
+
+def _core_static(params: Any) -> dict[str, Any]:
+    """The static arguments ``jaxlstm.train`` passes to the compiled ``fit_arrays``."""
+    import jaxlstm as jl
+
+    return {"network": jl.nn.config_of(params), "loss": jl.nn.mse, "optimizer": None, "callback": None}
 
 
 def train_core(args: tuple[Any, ...], cfg: Any) -> Any:
-    """Runs the jitted training core as ``jaxlstm.train`` calls it (so it shares that compiled program)."""
+    """Runs the compiled ``fit_arrays`` as ``jaxlstm.train`` calls it (so it shares that compiled program)."""
     from jaxlstm._src import training
 
-    return training._train_jit(*args, cfg, None)
+    return training.fit_arrays_jit(*args, cfg, **_core_static(args[1]))
 
 
 def lower_train_core(args: tuple[Any, ...], cfg: Any) -> Any:
-    """The training core lowered for ``args`` (compile it with ``common.aot``)."""
+    """The compiled ``fit_arrays`` lowered for ``args`` (compile it with ``common.aot``)."""
     from jaxlstm._src import training
 
-    return training._train_jit.lower(*args, cfg=cfg, callback=None)
+    return training.fit_arrays_jit.lower(*args, cfg, **_core_static(args[1]))

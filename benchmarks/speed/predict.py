@@ -88,15 +88,15 @@ def _predict_many_call(stacked: Any, windows: Any, steps: int) -> Callable[[], A
 
 def _many_blocks(symbols: int, platform: str) -> dict[str, Any]:
     """How the many-models calls split ``symbols`` into blocks on ``platform`` by default."""
-    from jaxlstm._src import parallel
+    from jaxlstm._src import stacked
 
-    return parallel.plan_blocks(None, symbols, platform)._asdict()
+    return stacked.plan_blocks(None, symbols, platform)._asdict()
 
 
 def _fit_many(cls: Any, data: dict[str, Any], s: Settings, target: str) -> Any:
     """One-epoch wrappers for every series in ``data``, fitted together."""
     return cls.fit_many(
-        data, hidden_size=s.hidden, sequence_length=s.window, epochs=1, early_stopping=False, target=target
+        data, hidden_size=s.hidden, sequence_length=s.window, epochs=1, early_stopping=False, encoding=target
     )
 
 
@@ -192,7 +192,7 @@ def bench_predict(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
             state[key] = _fit_many(cls, {f"S{i}": close[i : i + s.candles] for i in range(n)}, s, target)
         res = latency(_forecast_many_call(cls, state[key], k), s.predict_repeats)
         res["api"] = (
-            f"LSTMForecaster.forecast_many({n} fitted models, steps={k}) (target={target!r}; with band and timestamps)"
+            f"LSTMForecaster.forecast_many({n} fitted models, steps={k}) (encoding={target!r}; with band and timestamps)"
         )
         return res
 

@@ -38,13 +38,20 @@ def _step_pieces(params: Any, optimizer: Any, x: Any, y: Any, w: Any) -> dict[st
 
     import jaxlstm as jl
 
+    import optax
+
+    loss = jl.nn.weighted_loss
+
+    def train_step(params: Any, opt_state: Any, x: Any, y: Any, w: Any) -> tuple[Any, Any, Any]:
+        # One minibatch step of fit_arrays: loss and gradient, then the optimiser's update.
+        value, grads = jax.value_and_grad(loss)(params, x, y, w)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
     return {
         "forward": (jax.jit(jl.apply), (params, x)),
-        "loss_and_gradient": (jax.jit(jax.value_and_grad(jl.mse_loss)), (params, x, y, w)),
-        "train_step_with_adam": (
-            jax.jit(functools.partial(jl.train_step, optimizer)),
-            (params, optimizer.init(params), x, y, w),
-        ),
+        "loss_and_gradient": (jax.jit(jax.value_and_grad(loss)), (params, x, y, w)),
+        "train_step_with_adam": (jax.jit(train_step), (params, optimizer.init(params), x, y, w)),
     }
 
 
@@ -158,7 +165,7 @@ def _variant_loop(
 ) -> Any:
     """A jitted ``epochs``-epoch training loop (no early stopping) built from the given pieces.
 
-    The reference is what ``train.train_arrays`` did per step before any change:
+    The reference is what ``fit_arrays`` did per step before any change:
     params as a tree, one gather of the minibatch rows per step. Each variant changes
     one thing.
     """
@@ -305,7 +312,7 @@ def bench_profile(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     log("profile: compile library")
     lib_exe, compile_s = aot(lambda: library.lower_train_core(lib_args, cfg))
     variants["library"] = {
-        "what": "jaxlstm's train_arrays as it is now (with early-stopping bookkeeping)",
+        "what": "jaxlstm's fit_arrays as it is now (with early-stopping bookkeeping)",
         "compile_s": compile_s,
         "runs_s": [],
     }

@@ -32,61 +32,54 @@ from benchmarks.speed.settings import Settings
 def _many_core() -> tuple[Callable[[tuple[Any, ...], Any], Any], str]:
     """The compiled core that trains stacked models together, as ``(lower(args, cfg), description)``.
 
-    ``args`` are ``library.train_core_args`` with a leading symbols axis on every leaf.
+    ``args`` are ``library.train_core_args`` with a leading models axis on every leaf.
     """
-    try:
-        from jaxlstm._src import stacked as multi
+    import jaxlstm as jl
+    from jaxlstm._src import stacked
 
-        lower = lambda args, cfg: multi.train_many_arrays.lower(*args, cfg=cfg, mesh=None)
-        return lower, "jaxlstm._src.stacked (train_many's compiled core, mesh=None: one device, vmap)"
-    except ImportError:
-        import jax
+    def lower(args: tuple[Any, ...], cfg: Any) -> Any:
+        static = {"config": cfg, "network": jl.nn.config_of(args[1]), "loss": jl.nn.mse, "optimizer": None}
+        return stacked.stacked_function(jl.fit_arrays, static).lower(*args)
 
-        from jaxlstm._src import training as train_lib
-
-        vmapped = jax.jit(
-            lambda cfg, *a: jax.vmap(lambda *one: train_lib.train_arrays(*one, cfg))(*a), static_argnums=0
-        )
-        lower = lambda args, cfg: vmapped.lower(cfg, *args)
-        return lower, "jax.jit(jax.vmap(train.train_arrays)) with cfg static (jaxlstm._src.stacked absent)"
+    return lower, "jaxlstm.run_stacked's compiled core: jax.vmap(fit_arrays) (one device)"
 
 
 def _default_plan(symbols: int) -> Any:
     """The library's default split of ``symbols`` models into blocks on this backend (``.blocks``, ``.threads``)."""
     import jax
 
-    from jaxlstm._src import parallel
+    from jaxlstm._src import stacked
 
-    return parallel.plan_blocks(None, symbols, jax.default_backend())
+    return stacked.plan_blocks(None, symbols, jax.default_backend())
 
 
 def _plan(blocks: int, threads: int) -> Any:
     """A split into ``blocks`` blocks run by ``threads`` host threads."""
-    from jaxlstm._src import parallel
+    from jaxlstm._src import stacked
 
-    return parallel.BlockPlan(blocks, threads)
+    return stacked.BlockPlan(blocks, threads)
 
 
 def _pad_to_blocks(args: tuple[Any, ...], blocks: int) -> Any:
     """``args`` padded along the symbols axis to a multiple of ``blocks`` (repeating the first symbol)."""
-    from jaxlstm._src import parallel
+    from jaxlstm._src import stacked
 
-    padded, _ = parallel.pad_leading(args, blocks, parallel.repeat_first)
+    padded, _ = stacked.pad_leading(args, blocks)
     return padded
 
 
 def _blocks_call(compiled: Any, args: tuple[Any, ...], plan: Any) -> Callable[[], Any]:
     """A no-argument call running ``compiled`` on every block of ``args`` as the library does, blocking."""
-    from jaxlstm._src import parallel
+    from jaxlstm._src import stacked
 
-    return lambda: block(parallel.run_blocks(lambda *_: compiled, args, plan))
+    return lambda: block(stacked.run_blocks(lambda *_: compiled, args, plan))
 
 
 def _max_block_size() -> int:
     """The largest block the library uses by default."""
-    from jaxlstm._src import parallel
+    from jaxlstm._src import stacked
 
-    return parallel.MAX_BLOCK_SIZE
+    return stacked.MAX_BLOCK_SIZE
 
 
 # ---------------------------------------------------------------------------- helpers

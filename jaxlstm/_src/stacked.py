@@ -279,7 +279,9 @@ def run_stacked(
     mesh = make_mesh(devices)
     if mesh is not None:
         if workers not in (None, 1):
-            raise ValueError(f"workers applies to one device; with {mesh.size} devices pass workers=None, got {workers}")
+            raise ValueError(
+                f"workers applies to one device; with {mesh.size} devices pass workers=None, got {workers}"
+            )
         padded, _ = pad_leading(args, mesh.size)
         padded = jax.device_put(padded, NamedSharding(mesh, PartitionSpec(MODELS_AXIS)))
         out = _stacked(fn, key, mesh)(*padded)

@@ -561,9 +561,7 @@ def train(
                 f"[*, {ys.shape[1]}], got {xs_val.shape} and {ys_val.shape}"
             )
     data = TrainData(xs, ys, weights, xs_val, ys_val, jnp.ones((xs_val.shape[0],), dtype))
-    result = fit_arrays_jit(
-        key, params, data, cfg, network=network, loss=loss, optimizer=optimizer, callback=callback
-    )
+    result = fit_arrays_jit(key, params, data, cfg, network=network, loss=loss, optimizer=optimizer, callback=callback)
     result = to_host(result)
     if validation_data is None:
         result = result._replace(val_loss=np.zeros((0,)))

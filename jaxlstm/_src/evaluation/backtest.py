@@ -149,7 +149,9 @@ def backtest(
     naive_mae = None
     for name, factory in factories.items():
         start = time.perf_counter()
-        predicted, lower, upper, bands, together = _run(name, factory, train, origins, interval, steps, confidence, vectorize)
+        predicted, lower, upper, bands, together = _run(
+            name, factory, train, origins, interval, steps, confidence, vectorize
+        )
         seconds = time.perf_counter() - start
         per_origin, by_step = score(actual, predicted, lower, upper, prices[origins - 1], train)
         if naive_mae is None:
@@ -211,7 +213,9 @@ def _build(name: str, factory: Factory) -> Forecaster:
     return model
 
 
-def _check_origins(origins: Sequence[int] | None, stride: int | None, n: int, train_size: int, steps: int) -> np.ndarray:
+def _check_origins(
+    origins: Sequence[int] | None, stride: int | None, n: int, train_size: int, steps: int
+) -> np.ndarray:
     last = n - steps
     if origins is not None:
         if stride is not None:

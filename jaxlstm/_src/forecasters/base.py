@@ -113,7 +113,9 @@ class Forecaster:
         """
         unknown = sorted(set(settings) - set(self._setting_names()))
         if unknown:
-            raise ValueError(f"{type(self).__name__} has no setting(s) {unknown}; settings: {list(self._setting_names())}")
+            raise ValueError(
+                f"{type(self).__name__} has no setting(s) {unknown}; settings: {list(self._setting_names())}"
+            )
         fresh = type(self)(**{**self.get_params(), **settings})
         self.__dict__.clear()
         self.__dict__.update(fresh.__dict__)
@@ -180,7 +182,12 @@ class Forecaster:
 
     @classmethod
     def fit_many(
-        cls, data: Mapping[str, Any], *, workers: int | None = None, devices: Sequence[Any] | None = None, **settings: Any
+        cls,
+        data: Mapping[str, Any],
+        *,
+        workers: int | None = None,
+        devices: Sequence[Any] | None = None,
+        **settings: Any,
     ) -> dict[str, Self]:
         """Fits one model per symbol with the same settings (together, where the class can).
 

@@ -279,7 +279,9 @@ class LSTMForecaster(Forecaster):
         if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
             raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
         ones = jnp.ones((xs.shape[0],), jnp.float32)
-        data = training.TrainData(xs[:n_train], ys[:n_train], ones[:n_train], xs[n_train:], ys[n_train:], ones[n_train:])
+        data = training.TrainData(
+            xs[:n_train], ys[:n_train], ones[:n_train], xs[n_train:], ys[n_train:], ones[n_train:]
+        )
         return _Prepared(price_windows, following, n_train, n_val, state, data)
 
     def _initial_state(self) -> tuple[lstm.Params, jax.Array]:
@@ -442,7 +444,9 @@ class LSTMForecaster(Forecaster):
             groups.setdefault((m.model_config, m.encoding, m.sequence_length), []).append(i)
         for (network, encoding, length), members in groups.items():
             # Stacked on the host: one transfer per leaf instead of a jnp.stack dispatch each.
-            params = jax.tree.map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *[models[i].params_ for i in members])
+            params = jax.tree.map(
+                lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *[models[i].params_ for i in members]
+            )
             states = jax.tree.map(lambda *v: np.stack(v), *[models[i]._device_state() for i in members])
             stack = np.stack([np.asarray(windows_[i][-length:], np.float32) for i in members])
             static = {"network": network, "encoding": encodings.get_encoding(encoding), "steps": steps}
@@ -586,4 +590,3 @@ class LSTMForecaster(Forecaster):
             )
         params = persistence.params_from_json(doc.get("weights"))
         return cls._from_parts(params, doc.get("metadata"), where)
-

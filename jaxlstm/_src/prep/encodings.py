@@ -195,4 +195,3 @@ def forecast_prices(
     flat = windows.reshape((-1, windows.shape[-1]))
     out = jax.vmap(lambda w: _one_window(network, params, encoding, state, w, steps))(flat)
     return out.reshape((*batch, steps))
-
