@@ -15,6 +15,7 @@ Sections (``benchmarks/README.md`` explains every row), one module each in
 4. ``scaling``: training time against the number of symbols trained together, the hidden
    size and the sequence length, with parameter counts and XLA's memory estimate.
 5. ``profile``: where the training step's time goes, and loop variants against a reference.
+6. ``concurrency``: two threads fitting two different models against one fit alone.
 
 This module only orchestrates: it turns the persistent compilation cache off, runs the
 sections in order, then writes ``bench.json`` and renders ``bench.md`` (from the JSON
@@ -36,6 +37,7 @@ from typing import Any
 from benchmarks import _timing, torch_lstm
 from benchmarks.speed.cold_start import bench_cold_start
 from benchmarks.speed.common import REPO_ROOT, guarded, jsonable, log
+from benchmarks.speed.concurrency import bench_concurrency
 from benchmarks.speed.markdown import render_markdown
 from benchmarks.speed.plots import make_plots
 from benchmarks.speed.predict import bench_predict
@@ -54,10 +56,11 @@ SECTION_RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], dict[str, Any]]]
     "cold_start": bench_cold_start,
     "scaling": bench_scaling,
     "profile": bench_profile,
+    "concurrency": bench_concurrency,
 }
 SECTIONS = tuple(SECTION_RUNNERS)
 # --quick leaves the profile out unless asked for: it compiles ten training loops.
-QUICK_SECTIONS = ("train", "predict", "cold_start", "scaling")
+QUICK_SECTIONS = ("train", "predict", "cold_start", "scaling", "concurrency")
 SCHEMA_VERSION = 1
 # Idle seconds before each section of a full run (see _run).
 SECTION_PAUSE_S = 2.0

@@ -12,7 +12,7 @@ import pytest
 import jaxlstm as jl
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-from benchmarks import experimental  # noqa: E402
+from benchmarks import experimental
 
 TINY = dict(hidden_size=4, sequence_length=5, epochs=2, batch_size=16)
 

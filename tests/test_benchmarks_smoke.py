@@ -15,16 +15,17 @@ from benchmarks import run as bench
 from benchmarks import torch_lstm
 
 # The sections the smoke run asks for: all but the profile, which compiles ten training loops.
-REQUESTED = ("train", "predict", "cold_start", "scaling")
+REQUESTED = ("train", "predict", "cold_start", "scaling", "concurrency")
 HEADINGS = {
     "train": "## 1. Training, seed configuration",
     "predict": "## 2. Prediction latency (warm)",
     "cold_start": "## 3. Cold start (new process)",
     "scaling": "## 4. Scaling",
     "profile": "## 5. Profile of the training step (seed configuration)",
+    "concurrency": "## 6. Two fits in two threads",
 }
 # Why a measurement inside a section may be missing without the section being broken.
-ALLOWED_GAPS = ("torch is not installed", "not analysed in --quick")
+ALLOWED_GAPS = ("torch is not installed", "not analysed in --quick", "needs at least 2 cores")
 
 
 def _failures(value: Any, path: str) -> list[str]:
@@ -74,7 +75,7 @@ def _results(**sections: dict[str, Any]) -> tuple[dict[str, Any], str]:
 def test_check_sections_rejects_a_missing_skipped_or_failed_section() -> None:
     ok = {"rows": [{"memory": {"available": False, "reason": "not analysed in --quick (it needs a second compile)"}}]}
     torch = {"torch": {"available": False, "reason": "torch is not installed"}}
-    good = {"train": torch, "predict": ok, "cold_start": {"available": True}, "scaling": ok}
+    good = {"train": torch, "predict": ok, "cold_start": {"available": True}, "scaling": ok, "concurrency": {"two_over_one": 1.1}}
     check_sections(*_results(**good), REQUESTED)
 
     error = {"available": False, "reason": "error: RuntimeError()", "traceback": "..."}

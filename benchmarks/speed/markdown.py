@@ -446,12 +446,27 @@ def _targets(r: dict[str, Any]) -> list[str]:
 
 
 # Section key, heading, what a missing section is called, and its renderer, in report order.
+def _concurrency(cc: dict[str, Any]) -> list[str]:
+    one, two = cc["one_fit"], cc["two_threads"]
+    return [
+        f"{cc['what']}; {cc['cores']} usable cores; median and min of {len(one['runs_s'])} runs each.",
+        "",
+        "| run | median | min |",
+        "|---|---|---|",
+        f"| one fit alone | {_fmt_t(one['median_s'])} | {_fmt_t(one['min_s'])} |",
+        f"| two fits, two threads, at once | {_fmt_t(two['median_s'])} | {_fmt_t(two['min_s'])} |",
+        f"| two / one | {_fmt_x(cc['two_over_one'])} | |",
+        "",
+    ]
+
+
 SECTIONS: tuple[tuple[str, str, str, Callable[[dict[str, Any]], list[str]]], ...] = (
     ("train", "## 1. Training, seed configuration", "Training", _train),
     ("predict", "## 2. Prediction latency (warm)", "Prediction", _predict),
     ("cold_start", "## 3. Cold start (new process)", "Cold start", _cold_start),
     ("scaling", "## 4. Scaling", "Scaling", _scaling),
     ("profile", "## 5. Profile of the training step (seed configuration)", "Profile", _profile),
+    ("concurrency", "## 6. Two fits in two threads", "Concurrency", _concurrency),
 )
 
 

@@ -35,10 +35,9 @@ def _model_apply(unroll: int | bool | None = None) -> Callable[[Any, Any], Any]:
 def _step_pieces(params: Any, optimizer: Any, x: Any, y: Any, w: Any) -> dict[str, tuple[Callable[..., Any], tuple]]:
     """The pieces of one minibatch step, jitted, with their arguments: name -> ``(fn, args)``."""
     import jax
+    import optax
 
     import jaxlstm as jl
-
-    import optax
 
     loss = jl.nn.weighted_loss
 

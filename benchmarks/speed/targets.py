@@ -18,6 +18,7 @@ TARGETS = {
     "predict_24_steps_s": 100e-6,
     "predict_10x168_s": 2e-3,
     "multi_10_throughput": 2.0,
+    "two_threads_over_one_fit": 1.5,
     # GPU only: 10 symbols in at most 1.2x the time of one; 1,000 symbols x 100 epochs in 10 s.
     "gpu_10_over_1": 1.2,
     "gpu_1000_symbols_s": 10.0,
@@ -75,6 +76,11 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "10 symbols trained together, throughput vs one at a time",
             "multi_10_throughput",
             _symbols_row(results, 10, "speedup_vs_one_at_a_time_blocks"),
+        ),
+        (
+            "two threads fitting two models / one fit alone (2 cores)",
+            "two_threads_over_one_fit",
+            get(results, "concurrency", "two_over_one"),
         ),
     ]
     if get(results, "machine", "jax_backend") == "gpu":
