@@ -146,26 +146,31 @@ def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.nda
     if arr.dtype.kind in "bc":
         where.fail(0, column, f"expected real numbers, got a column of dtype {arr.dtype}")
     cells = arr.astype(object, copy=False)
+    has_none = False
     for i, cell in enumerate(cells):
         if isinstance(cell, (bool, np.bool_, complex, np.complexfloating)):
             where.fail(i, column, f"expected a number, got {_describe(cell)}")
-    pd = import_pandas("parsing a column of numbers")
-    out = np.asarray(pd.to_numeric(cells, errors="coerce"), dtype=np.float64).copy()
-    # Only the cells that did not parse are looked at one by one: empty cells, texts such
-    # as "nan" or " 1.5 " that float() reads, and the first real error.
-    for i in np.flatnonzero(np.isnan(out)):
-        cell = cells[i]
+        has_none = has_none or cell is None
+    if not has_none:  # numpy would turn None into NaN
+        try:
+            return cells.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    # Some cell did not convert: empty cells (None, NaN, "") or the first real error.
+    out = np.empty(cells.shape[0], dtype=np.float64)
+    for i, cell in enumerate(cells):
         empty = (
             cell is None or (isinstance(cell, float) and np.isnan(cell)) or (isinstance(cell, str) and not cell.strip())
         )
         if empty:
             if not optional:
-                where.fail(int(i), column, f"expected a number, got {_describe(cell)}")
+                where.fail(i, column, f"expected a number, got {_describe(cell)}")
+            out[i] = np.nan
             continue
         try:
-            out[i] = float(cell.strip() if isinstance(cell, str) else cell)
+            out[i] = float(cell)
         except (TypeError, ValueError):
-            where.fail(int(i), column, f"expected a number, got {_describe(cell)}")
+            where.fail(i, column, f"expected a number, got {_describe(cell)}")
     return out
 
 

@@ -274,6 +274,7 @@ def _read_pieces(reader: _GuardedReader, path: Path, header: _Header, name: str,
     pd = import_pandas("load_ohlcv(path)")
     layout = header.layout
     used = sorted(set(layout.positions.values()))
+    needed = 1 + max(position for field, position in layout.positions.items() if field in ("time", *PRICE_FIELDS))
     try:
         chunks = pd.read_csv(
             reader,
@@ -297,7 +298,7 @@ def _read_pieces(reader: _GuardedReader, path: Path, header: _Header, name: str,
             if len(chunk) == 0:
                 continue
             piece = frames.read_piece(lambda position, c=chunk: c[position], layout, where, symbol)
-            _explain_missing(piece, layout, path, header, used[-1] + 1)
+            _explain_missing(piece, layout, path, header, needed)
             pieces.append(piece)
     except UnicodeDecodeError:
         line = _first_non_utf8_line(path, reader.start, header.data_line)
