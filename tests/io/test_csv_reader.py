@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jaxlstm._src.io import csv_reader
 from jaxlstm.data import MAX_LINE_BYTES, OHLCV, infer_interval, load_demo, load_ohlcv
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -22,6 +24,16 @@ DAILY = DATA / "Coinbase_BTCUSD_d.csv"
 
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")
+
+# Every test runs with pandas' C parser, and again with pyarrow's reader where installed:
+# both must give the same candles and, through the C parser, the same errors.
+ENGINES = ["pandas"] + (["pyarrow"] if importlib.util.find_spec("pyarrow") else [])
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def engine(request, monkeypatch):
+    monkeypatch.setattr(csv_reader, "USE_PYARROW", request.param == "pyarrow")
+    return request.param
 
 
 def ts(text: str) -> np.datetime64:
@@ -57,7 +69,7 @@ def vendor_time(text: str) -> np.datetime64:
 # ----------------------------------------------------------------- the shipped sample files
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hourly() -> OHLCV:
     return load_ohlcv(HOURLY)
 
@@ -346,7 +358,7 @@ def test_wide_file_of_one_asset_needs_no_symbol(tmp_path):
     assert data.symbol == "BTC" and data.close.tolist() == [1.5]
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(
         st.tuples(
@@ -538,8 +550,6 @@ def test_files_without_data_or_columns_are_rejected(tmp_path, text, pattern):
 
 
 def test_blank_lines_across_pieces_do_not_break_reading(tmp_path, monkeypatch):
-    from jaxlstm._src.io import csv_reader
-
     monkeypatch.setattr(csv_reader, "_CHUNK_ROWS", 2)  # pieces of 2 rows: some are blank only, some short
     path = write(tmp_path, "date,open,high,low,close,volume\n2020-01-01,1,1,1,1\n\n\n2020-01-02,2,2,2,2,5\n\n\n")
     data = load_ohlcv(path)
@@ -549,3 +559,13 @@ def test_blank_lines_across_pieces_do_not_break_reading(tmp_path, monkeypatch):
     )
     with pytest.raises(ValueError, match=r"line 4, .*milliseconds but line 2 has 1571302800 in seconds"):
         load_ohlcv(mixed)
+
+
+def test_the_fast_reader_reads_the_common_layout(tmp_path, engine):
+    path = write(tmp_path, "date,symbol,open,high,low,close,volume\n2020-01-01 01:00:00,A,1,2,0.5,1.5,\n")
+    data = load_ohlcv(path, symbol="A")
+    assert data.symbol == "A" and data.close.tolist() == [1.5] and np.isnan(data.volume[0])
+    if engine == "pyarrow":
+        with open(path, "rb") as handle:
+            header = csv_reader._find_header(csv_reader._read_head(handle, "s"), "s", "A")
+            assert csv_reader._read_with_pyarrow(handle, header, "s", "A") is not None

@@ -218,8 +218,13 @@ def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, boo
         isinstance(first, str) and NUMBER_RE.match(first) is not None
     ):
         return numbers(cells, where, column, optional=False), True
-    if all(isinstance(cell, str) for cell in cells):
+    if isinstance(first, str):
         return texts_to_ns(cells, where, column), False
+    return _cells_to_ns(cells, where, column), False
+
+
+def _cells_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
+    """Parses timestamps one cell at a time: strings, datetime objects, datetime64 values."""
     out = np.empty(cells.shape[0], dtype=np.int64)
     for i, cell in enumerate(cells):
         if isinstance(cell, str):
@@ -228,7 +233,7 @@ def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, boo
             out[i] = _datetime_object_ns(cell, where, i, column)
         else:
             where.fail(i, column, f"expected a timestamp, got {_describe(cell)}")
-    return out, False
+    return out
 
 
 def times_to_ns(values: Any, where: Where, column: str) -> np.ndarray:
@@ -253,7 +258,7 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
     which reads a few more layouts (``2019/10/17 9:00 PM``) and names the first bad cell.
 
     Args:
-        cells: ``[rows]`` object array of strings.
+        cells: ``[rows]`` object array of strings (other cells go to the cell-by-cell parser).
         where: where each value came from.
         column: the column's name in messages.
 
@@ -264,12 +269,12 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
         ValueError: a cell that is not a timestamp or is out of the datetime64[ns] range.
     """
     pd = import_pandas("parsing timestamps")
-    first = next((cell for cell in cells if cell.strip()), "")
+    first = next((cell for cell in cells if isinstance(cell, str) and cell.strip()), "")
     fmt = _VENDOR_HOUR_FORMAT if _VENDOR_HOUR_RE.match(first) else "ISO8601"
     try:
         stamps = pd.to_datetime(cells, format=fmt, utc=True)
         ns = np.asarray(stamps.as_unit("ns").asi8)
-    except (ValueError, OverflowError):
+    except (ValueError, TypeError, OverflowError):
         ns = None
     if ns is not None:
         nat = ns == np.iinfo(np.int64).min
@@ -277,10 +282,7 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
             return ns
         i = int(np.flatnonzero(nat)[0])
         where.fail(i, column, f"expected a timestamp, got {_describe(cells[i])}")
-    out = np.empty(cells.shape[0], dtype=np.int64)
-    for i, cell in enumerate(cells):
-        out[i] = _parse_timestamp_text(cell, where, i, column)
-    return out
+    return _cells_to_ns(cells, where, column)
 
 
 def _parse_timestamp_text(text: str, where: Where, index: int, column: str) -> int:

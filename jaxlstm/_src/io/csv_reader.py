@@ -50,6 +50,7 @@ class _Header(NamedTuple):
     data_start: int  # byte offset where the data rows begin
     data_line: int  # line number of the first data row
     width: int  # number of fields a full row has
+    first_cells: list[str]  # the cells of the first data row ([] when there is none)
 
 
 def read_csv(path: Path, symbol: str | None) -> OHLCV:
@@ -72,6 +73,13 @@ def read_csv(path: Path, symbol: str | None) -> OHLCV:
     with _open_regular(path, name) as handle:
         head = _read_head(handle, name)
         header = _find_header(head, name, symbol)
+        fast = _read_with_pyarrow(handle, header, name, symbol)
+        if fast is not None:
+            try:
+                return frames.finish(fast, header.layout, symbol, name)
+            except ValueError:
+                pass  # the reader below finds the same problem and names its line
+            del fast
         handle.seek(header.data_start)
         # pandas gets a header line of its own, "c0,c1,...": it fixes the number of fields,
         # so that short rows read as missing cells in every piece, even a piece of blank lines.
@@ -167,7 +175,7 @@ def _find_header(head: list[_Line], name: str, symbol: str | None) -> _Header:
         if _is_numeric_row(row):
             labels = tuple(f"column {i}" for i in range(len(row)))
             positions = {field: i for i, field in enumerate(("time", *FIELDS))}
-            return _Header(Layout(positions, labels), line.start, line.number, len(row))
+            return _Header(Layout(positions, labels), line.start, line.number, len(row), row)
         following = head[k + 1 :]
         two_line = _two_line_header(row, following[0].cells) if following else None
         if two_line is not None:
@@ -223,10 +231,76 @@ def _header_from(labels: list[str], data: list[_Line], header: _Line, name: str,
     layout = columns.layout(labels, where_name, symbol, need_time=not unnamed_time, row_symbol=row_symbol)
     if unnamed_time:
         layout.positions["time"] = 0
-    return _Header(layout, header.end, header.number + 1, len(labels))
+    return _Header(layout, header.end, header.number + 1, len(labels), first_data or [])
 
 
 # ---------------------------------------------------------------------------- data
+
+# Read with pyarrow's multi-threaded CSV reader when it is installed; set to False to
+# always use pandas' C parser.
+USE_PYARROW = True
+_ISO_NAIVE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?$")
+
+
+def _read_with_pyarrow(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> list | None:
+    """The fast path: a file in the common layout, read by pyarrow's CSV reader.
+
+    Returns:
+        The file as one piece, or None when pyarrow is missing, the layout is not the
+        common one (AM/PM or offset timestamps, short or long rows, empty price cells...)
+        or anything fails: the pandas reader then reads the file and names any bad line.
+        Its rows' line numbers ignore blank lines, so a problem found in them later is
+        reported by the pandas reader too.
+    """
+    if not USE_PYARROW or not header.first_cells:
+        return None
+    try:
+        import pyarrow
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return None
+    layout = header.layout
+    time_position = layout.positions["time"]
+    if time_position >= len(header.first_cells):
+        return None
+    first_time = header.first_cells[time_position]
+    if cells.NUMBER_RE.match(first_time):
+        time_type = pyarrow.int64() if re.fullmatch(r"\s*[+-]?\d+\s*", first_time) else pyarrow.float64()
+    elif _ISO_NAIVE_RE.match(first_time):
+        time_type = pyarrow.timestamp("ns")
+    else:
+        return None
+    types = {f"c{position}": pyarrow.float64() for field, position in layout.positions.items() if field in FIELDS}
+    types[f"c{time_position}"] = time_type
+    if "symbol" in layout.positions:
+        types[f"c{layout.positions['symbol']}"] = pyarrow.string()
+    handle.seek(header.data_start)
+    try:
+        table = pacsv.read_csv(
+            handle,
+            read_options=pacsv.ReadOptions(
+                column_names=[f"c{i}" for i in range(header.width)], block_size=4 * MAX_LINE_BYTES
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(types), column_types=types, timestamp_parsers=[pacsv.ISO8601]
+            ),
+        )
+    except (pyarrow.ArrowException, OSError, ValueError):
+        return None
+    required = [f"c{layout.positions[field]}" for field in ("time", *PRICE_FIELDS)]
+    if table.num_rows == 0 or any(table.column(column).null_count for column in required):
+        return None
+    arrow_columns = {int(column[1:]): table.column(column) for column in types}
+    del table
+
+    def column(position: int) -> np.ndarray:
+        # Each column leaves Arrow's memory as it becomes a numpy array.
+        return arrow_columns.pop(position).to_numpy()
+
+    try:
+        return [frames.read_piece(column, layout, Where(name, "line", start=header.data_line), symbol)]
+    except ValueError:
+        return None
 
 
 class _GuardedReader:
