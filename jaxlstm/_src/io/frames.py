@@ -72,7 +72,6 @@ def read_piece(
 
     if keep is not None:
         where = where.subset(keep)
-    rows = None
     if stamps is not None:
         times, epochs = (stamps if keep is None else stamps[keep]), False
     else:

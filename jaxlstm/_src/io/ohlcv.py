@@ -8,7 +8,8 @@ The entry points: ``load_ohlcv`` (CSV files, pandas DataFrames, ccxt rows -> ``O
 * ``csv_reader``: files (header detection, vendor quirks, pandas' C parser, limits);
 * ``frames``: tables in memory (DataFrames, ccxt rows) and pieces of files;
 * ``columns``: which column is which (aliases, symbols, assets side by side);
-* ``cells``: cell values (numbers, timestamps, epochs).
+* ``cells``: cell values (numbers, timestamps, epochs);
+* ``pandas_import``: pandas, imported only where it is needed.
 
 pandas is imported only by the code paths that need it, so ``import jaxlstm`` stays light.
 """
