@@ -2,7 +2,7 @@
 
     python -m benchmarks.loading [--rows N] [--out DIR] [--keep DIR]
 
-Writes a CSV of ``--rows`` hourly candles (default 10 million, about 620 MB; columns
+Writes a CSV of ``--rows`` one-minute candles (default 10 million, about 620 MB; columns
 ``date,open,high,low,close,volume`` with ``2019-10-17 09:00:00`` timestamps) into a
 temporary folder, then loads it in a fresh subprocess with ``jaxlstm.data.load_ohlcv``
 (and again with pandas' C parser alone when pyarrow is installed, since ``load_ohlcv`` then
@@ -85,7 +85,10 @@ write_candles(pathlib.Path(sys.argv[1]), int(sys.argv[2]))
 
 
 def write_candles(path: pathlib.Path, rows: int, seed: int = 0) -> None:
-    """Writes ``rows`` hourly candles from 2015-01-01 as a plain CSV file, in chunks.
+    """Writes ``rows`` one-minute candles from 2015-01-01 as a plain CSV file, in chunks.
+
+    Minutes, not hours: 10 million hourly candles would end in the year 3155, past the
+    datetime64[ns] range that ``load_ohlcv`` (rightly) refuses to go beyond.
 
     Args:
         path: the file to write.
@@ -105,13 +108,13 @@ def write_candles(path: pathlib.Path, rows: int, seed: int = 0) -> None:
             high = np.maximum(open_, close) + spread + 1
             low = np.maximum(np.minimum(open_, close) - spread - 1, 1)
             volume = np.round(rng.gamma(2.0, 5000.0, size=n)).astype(int)
-            hours = np.arange(first, first + n)
-            days = np.datetime_as_string(day0 + np.arange(first // 24, (first + n) // 24 + 1)).tolist()
+            minutes = np.arange(first, first + n)
+            days = np.datetime_as_string(day0 + np.arange(first // 1440, (first + n) // 1440 + 1)).tolist()
             handle.writelines(
-                f"{days[h // 24 - first // 24]} {h % 24:02d}:00:00,"
+                f"{days[m // 1440 - first // 1440]} {m % 1440 // 60:02d}:{m % 60:02d}:00,"
                 f"{o / 100:.2f},{hi / 100:.2f},{lo / 100:.2f},{c / 100:.2f},{v / 100:.2f}\n"
-                for h, o, hi, lo, c, v in zip(
-                    hours.tolist(), open_.tolist(), high.tolist(), low.tolist(), close.tolist(), volume.tolist()
+                for m, o, hi, lo, c, v in zip(
+                    minutes.tolist(), open_.tolist(), high.tolist(), low.tolist(), close.tolist(), volume.tolist()
                 )
             )
             price = int(close[-1])
@@ -150,7 +153,7 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         "# Loading a large candle CSV file",
         "",
-        f"`{results['command']}`: {results['rows']:,} hourly candles, "
+        f"`{results['command']}`: {results['rows']:,} one-minute candles, "
         f"{results['file_bytes'] / mib:,.0f} MiB (`date,open,high,low,close,volume`, "
         "`2019-10-17 09:00:00` timestamps), each load in a fresh process. Peak memory is the "
         "process's peak resident set (imports included); *loading* subtracts the peak after imports.",
