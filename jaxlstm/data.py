@@ -1,15 +1,19 @@
 """Market data and its preparation: load candles, cut windows, encode prices.
 
-``load_ohlcv`` reads exchange/vendor CSV files, pandas DataFrames and ccxt rows into an
-``OHLCV`` of numpy arrays sorted by time; ``as_price_series`` accepts any of those (or a
-plain array of prices) and returns ``(prices, timestamps)``; ``infer_interval`` gives the
-data's own sampling interval; ``load_demo`` loads the bundled hourly BTC/USD candles.
+``load_ohlcv`` reads exchange/vendor CSV files (also those ``DataFrame.to_csv`` writes,
+several assets side by side included), pandas DataFrames and ccxt rows into an ``OHLCV`` of
+numpy arrays sorted by time (``candles[-500:]`` slices it); ``as_price_series`` accepts any
+of those (or a plain array of prices) and returns ``(prices, timestamps)``;
+``infer_interval`` gives the data's own sampling interval; ``load_demo`` loads the bundled
+hourly BTC/USD candles. Files are read with pandas' C parser; ``MAX_LINE_BYTES`` bounds
+the length of a line. pandas is imported only when a file or a pandas object is read.
 ``sliding_windows``, ``chronological_split`` and ``pad_stack`` are the library's only
 windowing code; the encodings (``MinMaxEncoding``, ``RelativeEncoding``) turn prices into
 model values and back exactly, fitted on training prices only.
 """
 
 from jaxlstm._src.io.ohlcv import (
+    MAX_LINE_BYTES,
     OHLCV,
     as_price_series,
     demo_data_path,
@@ -30,6 +34,7 @@ from jaxlstm._src.prep.windows import chronological_split, pad_stack, sliding_wi
 
 __all__ = [
     "ENCODINGS",
+    "MAX_LINE_BYTES",
     "OHLCV",
     "Encoding",
     "MinMaxEncoding",

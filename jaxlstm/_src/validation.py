@@ -49,11 +49,20 @@ def as_float_array(name: str, value: Any, *, ndim: int | tuple[int, ...], dtype=
     """Converts ``value`` to a finite float numpy array of the given dimensionality.
 
     Raises:
-        TypeError: strings, objects or anything numpy cannot read as numbers.
-        ValueError: wrong number of dimensions, or NaN/inf entries.
+        TypeError: strings, objects, complex numbers or anything numpy cannot read as numbers.
+        ValueError: wrong number of dimensions, NaN/inf entries, or a masked array with
+            masked entries (their values are not data).
     """
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got a string {value!r:.40}")
+    if isinstance(value, np.ma.MaskedArray):
+        masked = int(np.ma.count_masked(value))
+        if masked:
+            raise ValueError(
+                f"{name} must be an array of numbers, got a masked array with {masked} masked value(s); "
+                f"drop them ({name}.compressed()) or fill them ({name}.filled(value)) first"
+            )
+        value = value.data
     try:
         arr = np.asarray(value)
     except Exception as err:  # ragged lists and the like
@@ -62,6 +71,8 @@ def as_float_array(name: str, value: Any, *, ndim: int | tuple[int, ...], dtype=
         raise TypeError(f"{name} must be an array of numbers, got an array of dtype {arr.dtype}")
     if arr.dtype.kind == "b":
         raise TypeError(f"{name} must be an array of numbers, got booleans")
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be an array of real numbers, got complex values (dtype {arr.dtype})")
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if arr.ndim not in ndims:
         want = " or ".join(f"{d}-D" for d in ndims)

@@ -1,0 +1,237 @@
+"""Speed and memory of loading a large candle CSV file.
+
+    python -m benchmarks.loading [--rows N] [--out DIR] [--keep DIR]
+
+Writes a CSV of ``--rows`` one-minute candles (default 10 million, about 620 MB; columns
+``date,open,high,low,close,volume`` with ``2019-10-17 09:00:00`` timestamps) into a
+temporary folder, then loads it in a fresh subprocess with ``jaxlstm.data.load_ohlcv``
+(and again with pandas' C parser alone when pyarrow is installed, since ``load_ohlcv`` then
+uses pyarrow's reader) and, for reference, with a bare ``pandas.read_csv``. Each subprocess reports its wall time
+and its peak resident memory (``resource.getrusage``; ``VmHWM`` too on Linux), also after
+imports alone, so the memory the loading itself costs can be told from the interpreter,
+numpy, pandas and JAX.
+
+Writes ``loading.json`` (every number) and ``loading.md`` (rendered from it) into
+``--out`` (default ``benchmarks/results``). Targets: under 10 s and under 3x the file's
+size in peak memory for 10 million rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from benchmarks import _timing
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results"
+DEFAULT_ROWS = 10_000_000
+TARGETS = {"seconds_10m_rows": 10.0, "peak_rss_over_file": 3.0}
+_WRITE_CHUNK = 1_000_000
+
+# Runs in a fresh interpreter, so that its peak memory is the loader's alone.
+_MEASURE = r"""
+import json, resource, sys, time
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+def high_water_mark():
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+path, how = sys.argv[1], sys.argv[2]
+if how.startswith("jaxlstm"):
+    from jaxlstm.data import load_ohlcv
+    from jaxlstm._src.io import csv_reader
+    import pandas
+    csv_reader.USE_PYARROW = how == "jaxlstm"
+    try:
+        import pyarrow.csv
+    except ImportError:
+        pass
+else:
+    import pandas
+after_imports = peak()
+start = time.perf_counter()
+if how.startswith("jaxlstm"):
+    data = load_ohlcv(path)
+    rows, first, last = len(data), str(data.timestamps[0]), str(data.timestamps[-1])
+else:
+    frame = pandas.read_csv(path)
+    rows, first, last = len(frame), str(frame.iloc[0, 0]), str(frame.iloc[-1, 0])
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "peak_rss_bytes": peak(), "rss_after_imports_bytes": after_imports,
+                  "vm_hwm_bytes": high_water_mark(), "rows": rows, "first": first, "last": last}))
+"""
+_WRITE = r"""
+import pathlib, sys
+from benchmarks.loading import write_candles
+write_candles(pathlib.Path(sys.argv[1]), int(sys.argv[2]))
+"""
+
+
+def write_candles(path: pathlib.Path, rows: int, seed: int = 0) -> None:
+    """Writes ``rows`` one-minute candles from 2015-01-01 as a plain CSV file, in chunks.
+
+    Minutes, not hours: 10 million hourly candles would end in the year 3155, past the
+    datetime64[ns] range that ``load_ohlcv`` (rightly) refuses to go beyond.
+
+    Args:
+        path: the file to write.
+        rows: number of candles.
+        seed: seed of the random walk of prices.
+    """
+    rng = np.random.default_rng(seed)
+    price = 1_000_000  # cents
+    day0 = np.datetime64("2015-01-01", "D")
+    with open(path, "w", newline="") as handle:
+        handle.write("date,open,high,low,close,volume\n")
+        for first in range(0, rows, _WRITE_CHUNK):
+            n = min(_WRITE_CHUNK, rows - first)
+            close = np.maximum(np.round(price * np.exp(np.cumsum(rng.normal(0.0, 0.002, size=n)))), 100).astype(int)
+            open_ = np.concatenate([[price], close[:-1]])
+            spread = np.round(np.abs(rng.normal(0.0, 0.001, size=n)) * close).astype(int)
+            high = np.maximum(open_, close) + spread + 1
+            low = np.maximum(np.minimum(open_, close) - spread - 1, 1)
+            volume = np.round(rng.gamma(2.0, 5000.0, size=n)).astype(int)
+            minutes = np.arange(first, first + n)
+            days = np.datetime_as_string(day0 + np.arange(first // 1440, (first + n) // 1440 + 1)).tolist()
+            handle.writelines(
+                f"{days[m // 1440 - first // 1440]} {m % 1440 // 60:02d}:{m % 60:02d}:00,"
+                f"{o / 100:.2f},{hi / 100:.2f},{lo / 100:.2f},{c / 100:.2f},{v / 100:.2f}\n"
+                for m, o, hi, lo, c, v in zip(
+                    minutes.tolist(), open_.tolist(), high.tolist(), low.tolist(), close.tolist(), volume.tolist()
+                )
+            )
+            price = int(close[-1])
+
+
+def _run(code: str, *args: str) -> subprocess.CompletedProcess:
+    # Linux carries a process's peak RSS across exec, so the parent stays small (no pandas,
+    # no JAX imported before the measurements) and every heavy step runs in a child.
+    env = dict(os.environ, JAX_PLATFORMS="cpu", JAXLSTM_COMPILATION_CACHE="0")
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], check=False, capture_output=True, text=True, env=env, cwd=REPO_ROOT
+    )
+
+
+def measure(path: pathlib.Path, how: str) -> dict[str, Any]:
+    """Loads ``path`` in a fresh subprocess and reports time and memory.
+
+    Args:
+        path: the CSV file.
+        how: ``"jaxlstm"`` (pyarrow's reader when installed), ``"jaxlstm_c_parser"``
+            (pandas' C parser only) or ``"pandas"`` (a bare ``pandas.read_csv``).
+    """
+    out = _run(_MEASURE, str(path), how)
+    if out.returncode != 0:
+        raise RuntimeError(f"loading with {how} failed:\n{out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    size = path.stat().st_size
+    result["peak_rss_over_file"] = result["peak_rss_bytes"] / size
+    result["loading_rss_over_file"] = (result["peak_rss_bytes"] - result["rss_after_imports_bytes"]) / size
+    return result
+
+
+def render(results: dict[str, Any]) -> str:
+    """The markdown report of one run, from its JSON."""
+    mib = 2**20
+    lines = [
+        "# Loading a large candle CSV file",
+        "",
+        f"`{results['command']}`: {results['rows']:,} one-minute candles, "
+        f"{results['file_bytes'] / mib:,.0f} MiB (`date,open,high,low,close,volume`, "
+        "`2019-10-17 09:00:00` timestamps), each load in a fresh process. Peak memory is the "
+        "process's peak resident set (imports included); *loading* subtracts the peak after imports.",
+        "",
+        "| loader | seconds | peak RSS (MiB) | peak / file | loading / file | after imports (MiB) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    labels = (
+        ("jaxlstm", "`load_ohlcv`" + (" (pyarrow's reader)" if results["pyarrow"] else " (pandas' C parser)")),
+        ("jaxlstm_c_parser", "`load_ohlcv` (pandas' C parser)"),
+        ("pandas", "`pandas.read_csv` (reference)"),
+    )
+    for name, label in labels:
+        r = results["loaders"].get(name)
+        if r is None:
+            continue
+        lines.append(
+            f"| {label} | {r['seconds']:.2f} | {r['peak_rss_bytes'] / mib:,.0f} | {r['peak_rss_over_file']:.2f}x | "
+            f"{r['loading_rss_over_file']:.2f}x | {r['rss_after_imports_bytes'] / mib:,.0f} |"
+        )
+    lines += [
+        "",
+        f"Targets for 10 million rows: under {TARGETS['seconds_10m_rows']:.0f} s and under "
+        f"{TARGETS['peak_rss_over_file']:.0f}x the file's size in peak memory.",
+        "",
+        f"Machine: {results['machine'].get('cpu_model')}, {results['machine'].get('logical_cores')} logical cores, "
+        f"load average {results['machine'].get('load_average_at_start')} at the start; "
+        f"writing the file took {results['write_seconds']:.1f} s.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the benchmark; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="candles in the generated file")
+    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT, help="folder for loading.json/.md")
+    parser.add_argument("--no-reference", action="store_true", help="skip the bare pandas.read_csv reference")
+    args = parser.parse_args(argv)
+    if args.rows < 1:
+        parser.error("--rows must be >= 1")
+    load_at_start = _timing.load_average()
+    has_pyarrow = importlib.util.find_spec("pyarrow") is not None
+    with tempfile.TemporaryDirectory(prefix="jaxlstm-loading-") as folder:
+        path = pathlib.Path(folder) / "candles.csv"
+        start = time.perf_counter()
+        written = _run(_WRITE, str(path), str(args.rows))
+        if written.returncode != 0:
+            raise RuntimeError(f"writing the file failed:\n{written.stderr[-2000:]}")
+        write_seconds = time.perf_counter() - start
+        loaders = {"jaxlstm": measure(path, "jaxlstm")}
+        if has_pyarrow:
+            loaders["jaxlstm_c_parser"] = measure(path, "jaxlstm_c_parser")
+        if not args.no_reference:
+            loaders["pandas"] = measure(path, "pandas")
+        size = path.stat().st_size
+    machine = _timing.machine_info()
+    machine["load_average_at_start"] = load_at_start
+    for name, result in loaders.items():
+        if result["rows"] != args.rows:
+            raise RuntimeError(f"{name} read {result['rows']} rows of {args.rows}")
+    results = {
+        "command": "python -m benchmarks.loading" + ("" if args.rows == DEFAULT_ROWS else f" --rows {args.rows}"),
+        "pyarrow": has_pyarrow,
+        "rows": args.rows,
+        "file_bytes": size,
+        "write_seconds": write_seconds,
+        "loaders": loaders,
+        "targets": TARGETS,
+        "machine": machine,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "loading.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (args.out / "loading.md").write_text(render(results))
+    print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

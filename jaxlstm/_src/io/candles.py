@@ -1,0 +1,254 @@
+"""The ``OHLCV`` record and the checks that every loaded candle passes.
+
+Conventions shared by every loader:
+
+* Timestamps are ``datetime64[ns]`` in UTC with no time zone attached.
+* Rows come back sorted by time, oldest first (a stable sort, so the source order of
+  equal timestamps is kept before de-duplication).
+* When several rows share a timestamp, only the one that comes last in the source's
+  order is kept, so a vendor's later correction wins over the original row.
+* Prices (open, high, low, close) must be finite and > 0, with ``low <= open, close <=
+  high``. Volume must be >= 0; a missing volume (no volume column, an empty cell,
+  ``None``) is stored as NaN.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from jaxlstm._src.io.cells import Where
+from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
+from jaxlstm._src.io.pandas_import import import_pandas
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class OHLCV:
+    """Candles as parallel read-only numpy arrays, oldest first.
+
+    Slicing keeps the timestamps with the prices: ``candles[-500:]``, ``candles[mask]``
+    (a ``[time]`` bool array) and ``candles[[0, 5, 9]]`` (increasing positions) return
+    an ``OHLCV``. A single integer raises TypeError: use ``candles[i:i + 1]`` for a
+    one-row ``OHLCV`` or ``candles.close[i]`` for a value.
+
+    Attributes:
+        timestamps: ``[time]`` ``datetime64[ns]``, UTC without a time zone.
+        open: ``[time]`` float64 opening prices.
+        high: ``[time]`` float64 highest prices.
+        low: ``[time]`` float64 lowest prices.
+        close: ``[time]`` float64 closing prices.
+        volume: ``[time]`` float64 traded volume (base asset when known), NaN if unknown.
+        symbol: the instrument, e.g. ``"BTCUSD"``, or None when the source did not say.
+    """
+
+    timestamps: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    symbol: str | None = None
+
+    def __post_init__(self) -> None:
+        # Copies, so that freezing them cannot lock or alias an array the caller owns.
+        try:
+            stamps = np.array(self.timestamps, dtype="datetime64[ns]")
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"OHLCV.timestamps must be datetime64 values, got {err}") from None
+        arrays = {"timestamps": stamps}
+        for field in FIELDS:
+            value = getattr(self, field)
+            if np.iscomplexobj(value):
+                raise TypeError(f"OHLCV.{field} must be an array of real numbers, got complex values")
+            try:
+                arrays[field] = np.array(value, dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"OHLCV.{field} must be an array of numbers, got {err}") from None
+        for field, arr in arrays.items():
+            if arr.ndim != 1:
+                raise ValueError(f"OHLCV.{field} must be 1-D [time], got shape {arr.shape}")
+            if arr.shape != stamps.shape:
+                raise ValueError(
+                    f"OHLCV arrays must all have the length of timestamps ({stamps.shape[0]}), "
+                    f"got {field} of length {arr.shape[0]}"
+                )
+            arr.setflags(write=False)
+            object.__setattr__(self, field, arr)
+        if self.symbol is not None and not isinstance(self.symbol, str):
+            raise TypeError(f"OHLCV.symbol must be a str or None, got {type(self.symbol).__name__}")
+
+    @classmethod
+    def _owning(cls, timestamps: np.ndarray, symbol: str | None, **fields: np.ndarray) -> OHLCV:
+        """Builds an OHLCV around checked arrays that nobody else holds, without copying them."""
+        record = object.__new__(cls)
+        arrays = {"timestamps": timestamps.view("datetime64[ns]"), **fields}
+        for name, arr in arrays.items():
+            arr.setflags(write=False)
+            object.__setattr__(record, name, arr)
+        object.__setattr__(record, "symbol", symbol)
+        return record
+
+    def __len__(self) -> int:
+        return int(self.timestamps.shape[0])
+
+    def __getitem__(self, index: Any) -> OHLCV:
+        """Selects candles by a slice, a ``[time]`` bool mask or increasing positions.
+
+        Args:
+            index: a slice (step > 0), a ``[time]`` bool array, or an array/list of
+                integer positions that keeps the time order.
+
+        Returns:
+            An ``OHLCV`` of the selected rows, same symbol.
+
+        Raises:
+            TypeError: an integer or another kind of index.
+            ValueError: a mask of the wrong length, or positions out of time order.
+        """
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+            raise TypeError(
+                f"OHLCV index must be a slice, a bool mask or an array of positions, got the int {index}; "
+                f"use candles[{index}:{index + 1 if index != -1 else ''}] for one candle as an OHLCV, "
+                f"or candles.close[{index}] for a value"
+            )
+        if isinstance(index, slice):
+            if index.step is not None and index.step <= 0:
+                raise ValueError(f"OHLCV slices keep the time order: the step must be > 0, got {index.step}")
+            picked = index
+        else:
+            try:
+                picked = np.asarray(index)
+            except Exception:
+                picked = np.asarray([], dtype=object)
+            if picked.dtype == bool:
+                if picked.shape != (len(self),):
+                    raise ValueError(
+                        f"OHLCV bool mask must have shape ({len(self)},) like the timestamps, got {picked.shape}"
+                    )
+            elif picked.dtype.kind in "iu" and picked.ndim == 1:
+                positions = np.where(picked < 0, picked + len(self), picked)
+                if positions.size and (positions.min() < 0 or positions.max() >= len(self)):
+                    raise IndexError(f"OHLCV positions must be in [-{len(self)}, {len(self)}), got {index!r:.80}")
+                if np.any(np.diff(positions) <= 0):
+                    raise ValueError(
+                        "OHLCV positions must be strictly increasing so that the candles stay oldest first, "
+                        f"got {index!r:.80}"
+                    )
+            else:
+                raise TypeError(
+                    "OHLCV index must be a slice, a bool mask or a 1-D array of integer positions, got "
+                    f"{type(index).__name__} {index!r:.80}"
+                )
+        return OHLCV._owning(
+            np.array(self.timestamps[picked]),
+            self.symbol,
+            **{field: np.array(getattr(self, field)[picked]) for field in FIELDS},
+        )
+
+    def __repr__(self) -> str:
+        if len(self) == 0:
+            span = "empty"
+        else:
+            seconds = self.timestamps[[0, -1]].astype("datetime64[s]")
+            span = f"{seconds[0]} .. {seconds[1]}"
+        return f"OHLCV(symbol={self.symbol!r}, rows={len(self)}, {span})"
+
+    def to_pandas(self) -> Any:
+        """Returns the candles as a pandas DataFrame.
+
+        Returns:
+            A DataFrame with a ``DatetimeIndex`` named ``"timestamp"`` (``[time]``),
+            columns ``open, high, low, close, volume`` and ``attrs["symbol"]``.
+        """
+        pd = import_pandas("OHLCV.to_pandas()")
+        frame = pd.DataFrame(
+            {field: np.array(getattr(self, field)) for field in FIELDS},
+            index=pd.DatetimeIndex(np.array(self.timestamps), name="timestamp"),
+        )
+        frame.attrs["symbol"] = self.symbol
+        return frame
+
+
+def sorted_unique_order(nanos: np.ndarray) -> np.ndarray | None:
+    """Positions that sort ``nanos`` ascending, keeping the last of equal values.
+
+    Returns:
+        ``[kept]`` int positions, or None when ``nanos`` is already strictly increasing.
+    """
+    steps = np.diff(nanos)
+    if np.all(steps > 0):
+        return None
+    if np.all(steps < 0):
+        return np.arange(nanos.shape[0] - 1, -1, -1)
+    order = np.argsort(nanos, kind="stable")
+    ordered = nanos[order]
+    keep = np.ones(order.shape[0], dtype=bool)
+    keep[:-1] = ordered[:-1] != ordered[1:]
+    return order[keep]
+
+
+def _first(bad: np.ndarray) -> int | None:
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def check_candles(values: dict[str, np.ndarray], where: Where, labels: dict[str, str]) -> None:
+    """Raises a ValueError naming the line/row and column of the first impossible candle.
+
+    Args:
+        values: ``[rows]`` float64 arrays for ``open, high, low, close, volume``.
+        where: where each row came from.
+        labels: the column name of each field, for messages.
+    """
+    for field in PRICE_FIELDS:
+        arr = values[field]
+        i = _first(~(arr > 0) | np.isinf(arr))  # NaN fails `> 0`
+        if i is not None:
+            where.fail(i, labels[field], f"prices must be finite and > 0, got {arr[i]}")
+    volume = values["volume"]
+    i = _first(np.isinf(volume) | (volume < 0))
+    if i is not None:
+        where.fail(i, labels["volume"], f"volume must be finite and >= 0, got {volume[i]}")
+    high, low = values["high"], values["low"]
+    i = _first(high < low)
+    if i is not None:
+        where.fail(i, labels["high"], f"high {high[i]} is below low {low[i]} (column {labels['low']!r})")
+    for field in ("open", "close"):
+        arr = values[field]
+        i = _first((arr < low) | (arr > high))
+        if i is not None:
+            where.fail(i, labels[field], f"{field} {arr[i]} is outside [low {low[i]}, high {high[i]}]")
+
+
+def assemble(
+    nanos: np.ndarray,
+    values: dict[str, np.ndarray],
+    where: Where,
+    labels: dict[str, str],
+    symbol: str | None,
+) -> OHLCV:
+    """Checks parsed candles and returns them sorted by time, last duplicate kept.
+
+    Args:
+        nanos: ``[rows]`` int64 nanoseconds since the epoch, in the source's order.
+        values: ``[rows]`` float64 arrays for ``open, high, low, close, volume``; they are
+            taken over (reordered or frozen in place), so pass arrays nobody else holds.
+        where: where each row came from.
+        labels: the column name of each field, for messages.
+        symbol: the symbol of the result.
+
+    Returns:
+        ``OHLCV`` with ``[time]`` arrays, oldest first.
+
+    Raises:
+        ValueError: a price that is not finite and > 0, a negative volume, ``high <
+            low``, or open/close outside ``[low, high]``, naming the line/row.
+    """
+    check_candles(values, where, labels)
+    order = sorted_unique_order(nanos)
+    if order is not None:
+        nanos = nanos[order]
+        for field in FIELDS:  # one at a time, so that each unordered array is freed before the next copy
+            values[field] = values[field][order]
+    return OHLCV._owning(nanos, symbol, **{field: values[field] for field in FIELDS})

@@ -1,0 +1,385 @@
+"""Cell values of a candle table, parsed a whole column at a time: numbers, timestamps, epochs.
+
+Every parser takes the column's values and a ``Where`` that says where each value came
+from (a file's line numbers or a table's row positions), so that a bad value is reported
+as ``source 'x.csv': line 12, column 'close': expected a number, got 'abc'``.
+
+Timestamps come back as int64 nanoseconds since the unix epoch, UTC. Strings with a UTC
+offset are converted to UTC; strings without one are taken to be UTC already. Unix epochs
+carry no unit: the size of the numbers gives it away, and one column must use one unit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import re
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+
+from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
+
+NUMBER_RE = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+TIMESTAMP_RE = re.compile(
+    r"""^\s*
+    (?P<y>\d{4})[-/.](?P<mo>\d{1,2})[-/.](?P<d>\d{1,2})
+    (?:[T\s]+(?P<h>\d{1,2})
+        (?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?
+        (?:\s*-?\s*(?P<ampm>[AaPp]\.?[Mm]\.?))?
+    )?
+    \s*(?P<tz>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?
+    \s*$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+# CryptoDataDownload's hourly files write "2019-10-17 09-AM"; pandas parses it vectorised
+# with this format, and anything else goes through its ISO 8601 parser first.
+_VENDOR_HOUR_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{1,2}-[AaPp][Mm]$")
+_VENDOR_HOUR_FORMAT = "%Y-%m-%d %I-%p"
+
+# Epoch numbers carry no unit; their size gives it away. Seconds stay below 1e11 until
+# the year 5138, and milliseconds/microseconds of any date after 1973 are above it.
+_EPOCH_LIMITS = (1e11, 1e14, 1e17)
+_EPOCH_SCALES = (10**9, 10**6, 10**3, 1)
+_EPOCH_NAMES = ("seconds", "milliseconds", "microseconds", "nanoseconds")
+
+_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
+_NS_PER_S = 10**9
+_INT64_MIN, _INT64_MAX = -(2**63) + 1, 2**63 - 1  # -2**63 is NaT
+
+
+@dataclasses.dataclass(frozen=True)
+class Where:
+    """Says where the values of a column came from: ``source 'x.csv': line 12``.
+
+    Attributes:
+        source: the source as named in messages, e.g. ``"source 'x.csv'"``.
+        unit: ``"line"`` (file line numbers) or ``"row"`` (0-based positions).
+        numbers: ``[rows]`` the line number or position of each value, or None when they
+            are ``start, start + 1, ...`` (saves an array as long as the file).
+        start: the number of the first value when ``numbers`` is None.
+    """
+
+    source: str
+    unit: str
+    numbers: np.ndarray | None = None
+    start: int = 0
+
+    def number(self, index: int) -> int:
+        """The line number or row position of value ``index``."""
+        return int(self.numbers[index]) if self.numbers is not None else self.start + int(index)
+
+    def place(self, index: int) -> str:
+        """``"line 12"`` or ``"row 3"`` for value ``index``."""
+        return f"{self.unit} {self.number(index)}"
+
+    def subset(self, keep: np.ndarray) -> Where:
+        """The ``Where`` of the values selected by the boolean mask ``keep``."""
+        numbers = self.numbers if self.numbers is not None else np.arange(self.start, self.start + keep.shape[0])
+        return dataclasses.replace(self, numbers=numbers[keep])
+
+    def fail(self, index: int, column: str, problem: str) -> NoReturn:
+        """Raises ``ValueError: <source>: <line/row> N, column 'c': <problem>``."""
+        raise ValueError(f"{self.source}: {self.place(index)}, column {column!r}: {problem}")
+
+    @staticmethod
+    def concat(parts: Sequence[tuple[Where, int]]) -> Where:
+        """Joins the ``Where`` of consecutive pieces given as ``(where, length)`` pairs."""
+        first = parts[0][0]
+        expected = first.start
+        contiguous = True
+        for where, length in parts:
+            contiguous = contiguous and where.numbers is None and where.start == expected
+            expected = where.start + length
+        if contiguous:
+            return dataclasses.replace(first, numbers=None)
+        numbers = [
+            where.numbers if where.numbers is not None else np.arange(where.start, where.start + length)
+            for where, length in parts
+        ]
+        return dataclasses.replace(first, numbers=np.concatenate(numbers).astype(np.int64, copy=False), start=0)
+
+
+def looks_like_timestamp(value: Any) -> bool:
+    """Whether ``value`` is a date string such as ``2019-10-17`` or ``2019-10-17 09-AM``."""
+    return isinstance(value, str) and TIMESTAMP_RE.match(value) is not None
+
+
+def _describe(cell: Any) -> str:
+    if isinstance(cell, str):
+        return "an empty cell" if not cell.strip() else repr(cell)
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return repr(cell) if cell is None else "an empty cell"
+    return f"{type(cell).__name__} {cell!r}"
+
+
+def _to_numpy(values: Any) -> np.ndarray:
+    if is_pandas(values, "Series") or is_pandas(values, "Index"):
+        if values.dtype.kind in "iufb":
+            return values.to_numpy()
+        return values.to_numpy(dtype=object)
+    if isinstance(values, np.ndarray):
+        return values
+    return np.array(list(values), dtype=object)
+
+
+def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.ndarray:
+    """Parses a column of numbers.
+
+    Args:
+        values: ``[rows]`` numbers, numeric strings, or (when ``optional``) empty cells.
+        where: where each value came from.
+        column: the column's name in messages.
+        optional: empty cells and None become NaN instead of an error.
+
+    Returns:
+        ``[rows]`` float64. A cell reading ``nan`` parses to NaN: checking the range of
+        the values is the caller's job.
+
+    Raises:
+        ValueError: a cell that is not a number, naming its line/row.
+    """
+    arr = _to_numpy(values)
+    if arr.dtype.kind in "iuf":
+        return arr.astype(np.float64, copy=False)
+    if arr.dtype.kind in "bc":
+        where.fail(0, column, f"expected real numbers, got a column of dtype {arr.dtype}")
+    cells = arr.astype(object, copy=False)
+    has_none = False
+    for i, cell in enumerate(cells):
+        if isinstance(cell, (bool, np.bool_, complex, np.complexfloating)):
+            where.fail(i, column, f"expected a number, got {_describe(cell)}")
+        has_none = has_none or cell is None
+    if not has_none:  # numpy would turn None into NaN
+        try:
+            return cells.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    # Some cell did not convert: empty cells (None, NaN, "") or the first real error.
+    out = np.empty(cells.shape[0], dtype=np.float64)
+    for i, cell in enumerate(cells):
+        empty = (
+            cell is None or (isinstance(cell, float) and np.isnan(cell)) or (isinstance(cell, str) and not cell.strip())
+        )
+        if empty:
+            if not optional:
+                where.fail(i, column, f"expected a number, got {_describe(cell)}")
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(cell)
+        except (TypeError, ValueError):
+            where.fail(i, column, f"expected a number, got {_describe(cell)}")
+    return out
+
+
+def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, bool]:
+    """Parses a column of timestamps, leaving unix epochs unscaled.
+
+    Epochs are returned as they are so that the unit can be inferred once for a whole
+    file read in pieces (see ``epochs_to_ns``).
+
+    Args:
+        values: ``[rows]`` date strings, datetime objects, datetime64 values, or epoch
+            numbers (numeric or as strings).
+        where: where each value came from.
+        column: the column's name in messages.
+
+    Returns:
+        ``(array, is_epoch)``: int64 ``[rows]`` nanoseconds since the epoch (UTC) and
+        False, or the epoch numbers (int64 or float64) and True.
+
+    Raises:
+        ValueError: a value that is not a timestamp, or an empty cell.
+    """
+    if is_pandas(values, "Series") or is_pandas(values, "Index"):
+        dtype = values.dtype
+        if dtype.kind == "M" or getattr(dtype, "tz", None) is not None:
+            pd = import_pandas("parsing timestamps")
+            stamps = pd.DatetimeIndex(values)
+            if stamps.tz is not None:
+                stamps = stamps.tz_convert("UTC").tz_localize(None)
+            return _checked_ns(stamps, where, column, values), False
+    arr = _to_numpy(values)
+    if arr.dtype.kind == "M":
+        return _checked_ns(arr, where, column, arr), False
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False), True
+    if arr.dtype.kind == "f":
+        return arr, True
+    if arr.dtype.kind != "O" and arr.dtype.kind not in "UST":
+        where.fail(0, column, f"expected timestamps, got a column of dtype {arr.dtype}")
+    cells = arr.astype(object, copy=False)
+    if cells.shape[0] == 0:
+        return np.empty(0, dtype=np.int64), False
+    first = cells[0]
+    if (isinstance(first, (int, float, np.integer, np.floating)) and not isinstance(first, (bool, np.bool_))) or (
+        isinstance(first, str) and NUMBER_RE.match(first) is not None
+    ):
+        return numbers(cells, where, column, optional=False), True
+    if isinstance(first, str):
+        return texts_to_ns(cells, where, column), False
+    return _cells_to_ns(cells, where, column), False
+
+
+def _cells_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
+    """Parses timestamps one cell at a time: strings, datetime objects, datetime64 values."""
+    out = np.empty(cells.shape[0], dtype=np.int64)
+    for i, cell in enumerate(cells):
+        if isinstance(cell, str):
+            out[i] = _parse_timestamp_text(cell, where, i, column)
+        elif isinstance(cell, (_dt.datetime, np.datetime64)) or type(cell).__name__ == "Timestamp":
+            out[i] = _datetime_object_ns(cell, where, i, column)
+        else:
+            where.fail(i, column, f"expected a timestamp, got {_describe(cell)}")
+    return out
+
+
+def times_to_ns(values: Any, where: Where, column: str) -> np.ndarray:
+    """Parses a column of timestamps or epochs into int64 nanoseconds since the epoch (UTC)."""
+    arr, is_epoch = time_values(values, where, column)
+    return epochs_to_ns(arr, where, column) if is_epoch else arr
+
+
+def _checked_ns(stamps: Any, where: Where, column: str, original: Any) -> np.ndarray:
+    arr = np.asarray(stamps).astype("datetime64[ns]")
+    nat = np.isnat(arr)
+    if nat.any():
+        where.fail(int(np.flatnonzero(nat)[0]), column, "expected a timestamp, got an empty cell (NaT)")
+    return arr.view(np.int64)
+
+
+def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
+    """Parses date strings into int64 nanoseconds since the epoch (UTC).
+
+    pandas parses the column vectorised (``%Y-%m-%d %I-%p`` for the vendor's hourly
+    format, else ISO 8601 with offsets); a column it refuses is parsed cell by cell,
+    which reads a few more layouts (``2019/10/17 9:00 PM``) and names the first bad cell.
+
+    Args:
+        cells: ``[rows]`` object array of strings (other cells go to the cell-by-cell parser).
+        where: where each value came from.
+        column: the column's name in messages.
+
+    Returns:
+        ``[rows]`` int64 nanoseconds.
+
+    Raises:
+        ValueError: a cell that is not a timestamp or is out of the datetime64[ns] range.
+    """
+    pd = import_pandas("parsing timestamps")
+    first = next((cell for cell in cells if isinstance(cell, str) and cell.strip()), "")
+    fmt = _VENDOR_HOUR_FORMAT if _VENDOR_HOUR_RE.match(first) else "ISO8601"
+    try:
+        stamps = pd.to_datetime(cells, format=fmt, utc=True)
+        ns = np.asarray(stamps.as_unit("ns").asi8)
+    except (ValueError, TypeError, OverflowError):
+        ns = None
+    if ns is not None:
+        nat = ns == np.iinfo(np.int64).min
+        if not nat.any():
+            return ns
+        i = int(np.flatnonzero(nat)[0])
+        where.fail(i, column, f"expected a timestamp, got {_describe(cells[i])}")
+    return _cells_to_ns(cells, where, column)
+
+
+def _parse_timestamp_text(text: str, where: Where, index: int, column: str) -> int:
+    match = TIMESTAMP_RE.match(text)
+    if match is None:
+        where.fail(index, column, f"expected a timestamp like 2019-10-17 09:00 or a unix epoch, got {_describe(text)}")
+    g = match.groupdict()
+    try:
+        ordinal = _dt.date(int(g["y"]), int(g["mo"]), int(g["d"])).toordinal()
+    except ValueError as err:
+        where.fail(index, column, f"invalid date in {text!r}: {err}")
+    hour, minute, second = int(g["h"] or 0), int(g["mi"] or 0), int(g["s"] or 0)
+    if g["ampm"]:
+        if not 1 <= hour <= 12:
+            where.fail(index, column, f"hour must be 1-12 with AM/PM, got {text!r}")
+        # 12 AM is midnight and 12 PM is noon.
+        hour = hour % 12 + (12 if g["ampm"][0] in "Pp" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        where.fail(index, column, f"invalid time of day in {text!r}")
+    offset_minutes = 0
+    tz = (g["tz"] or "").upper()
+    if tz and tz not in ("Z", "UTC", "GMT"):
+        digits = tz[1:].replace(":", "")
+        offset_minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
+        if tz[0] == "-":
+            offset_minutes = -offset_minutes
+    seconds = (ordinal - _EPOCH_ORDINAL) * 86400 + hour * 3600 + (minute - offset_minutes) * 60 + second
+    nanos = seconds * _NS_PER_S + int((g["f"] or "0").ljust(9, "0"))
+    if not _INT64_MIN <= nanos <= _INT64_MAX:
+        where.fail(index, column, f"{text!r} is outside the datetime64[ns] range (1677-2262)")
+    return nanos
+
+
+def _datetime_object_ns(value: Any, where: Where, index: int, column: str) -> int:
+    if isinstance(value, _dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(_dt.UTC).replace(tzinfo=None)
+    stamp = np.datetime64(value, "ns")
+    if np.isnat(stamp):
+        where.fail(index, column, "expected a timestamp, got NaT")
+    return int(stamp.astype(np.int64))
+
+
+def epoch_unit(value: float) -> int:
+    """The position in (seconds, ms, us, ns) that the size of an epoch number points to."""
+    return int(np.searchsorted(_EPOCH_LIMITS, abs(float(value)), side="right"))
+
+
+def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | None = None) -> np.ndarray:
+    """Converts unix epoch numbers to int64 nanoseconds.
+
+    Args:
+        epochs: ``[rows]`` int64 or float64 epoch numbers.
+        where: where each value came from.
+        column: the column's name in messages.
+        scale: nanoseconds per unit (``10**6`` for milliseconds); None infers the unit
+            from the size of the numbers, and then every value must point to the same
+            unit (a file mixing seconds and milliseconds is refused, not misdated).
+
+    Returns:
+        ``[rows]`` int64 nanoseconds since the epoch.
+
+    Raises:
+        ValueError: NaN/inf, mixed units, or a value outside the datetime64[ns] range.
+    """
+    arr = np.asarray(epochs)
+    if arr.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
+    is_float = arr.dtype.kind == "f"
+    if is_float:
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            where.fail(i, column, f"expected a unix epoch, got {arr[i]}")
+    if scale is None:
+        # The unit grows with |value|, so all values share one unit exactly when the
+        # smallest and the largest magnitude do.
+        sizes = arr if arr.min() >= 0 else np.abs(arr.astype(np.float64))
+        units = (epoch_unit(sizes.min()), epoch_unit(sizes.max()))
+        if units[0] != units[1]:
+            first = epoch_unit(arr[0])
+            j = next(i for i in range(arr.shape[0]) if epoch_unit(arr[i]) != first)
+            where.fail(
+                j,
+                column,
+                f"the epoch {arr[j]} is in {_EPOCH_NAMES[epoch_unit(arr[j])]} but {where.place(0)} has {arr[0]} in "
+                f"{_EPOCH_NAMES[first]}: a time column must use one unit",
+            )
+        scale = _EPOCH_SCALES[units[0]]
+    limit = _INT64_MAX // scale
+    outside = (arr > limit) | (arr < -limit)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        where.fail(i, column, f"expected a unix epoch within the datetime64[ns] range, got {arr[i]}")
+    if is_float and not np.all(arr == np.round(arr)):
+        return np.round(arr * scale).astype(np.int64)
+    if arr.dtype != np.int64:
+        nanos = arr.astype(np.int64)
+        nanos *= scale
+        return nanos
+    return arr * scale  # a new array: the caller's epochs are never modified

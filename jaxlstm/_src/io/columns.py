@@ -1,0 +1,286 @@
+"""Which column of a candle table is which: header aliases, volume choice, symbols, assets.
+
+Header names are matched case-insensitively after normalisation (runs of characters other
+than letters and digits become ``_``): ``Date``, ``Unix Timestamp``, ``o``/``h``/``l``/``c``,
+``Volume USD``, ``volume_btc``... A table may hold one asset (plain ``open, high, low,
+close`` columns, maybe a ``symbol`` column with one or several symbols in rows) or several
+assets side by side (``BTC:close, ETH:close, ...``, as a wide DataFrame writes them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from jaxlstm._src.io.pandas_import import import_pandas
+
+PRICE_FIELDS = ("open", "high", "low", "close")
+FIELDS = (*PRICE_FIELDS, "volume")
+
+# The order is the preference when a table has more than one: an epoch column is exact,
+# and "time" goes before "date" so that a split date/time pair fails loudly instead of
+# silently collapsing intraday rows onto one date.
+TIME_ALIASES = (
+    "timestamp",
+    "unix",
+    "unix_timestamp",
+    "datetime",
+    "date_time",
+    "open_time",
+    "time",
+    "date",
+    "ts",
+    "t",
+)
+_COLUMN_ALIASES = {
+    "open": ("open", "o", "open_price"),
+    "high": ("high", "h", "high_price"),
+    "low": ("low", "l", "low_price"),
+    "close": ("close", "c", "close_price", "last", "price"),
+}
+_SYMBOL_ALIASES = ("symbol", "ticker", "pair", "market", "instrument")
+
+# "BTC:close", "close_BTC", "('BTC', 'close')": an asset and a field joined by a separator.
+_FIELD_WORDS = r"open|high|low|close|volume|vol"
+_SEPARATOR = r"\s*[:|/._,\- ]\s*"
+_ASSET_FIRST_RE = re.compile(rf"^(?P<asset>.+?){_SEPARATOR}(?P<field>{_FIELD_WORDS})$", re.IGNORECASE)
+_FIELD_FIRST_RE = re.compile(rf"^(?P<field>{_FIELD_WORDS}){_SEPARATOR}(?P<asset>.+?)$", re.IGNORECASE)
+# Words that qualify a field without naming an asset: close_price, open_time, volume_usd...
+_NOT_ASSETS = {"price", "time", "timestamp", "date", "datetime", "value", "usd", "quote", "base", "taker", "weighted"}
+# pandas names a header cell it read empty "Unnamed: 0".
+_UNNAMED_RE = re.compile(r"^(?:unnamed[:_ ]*\d*|index)?$", re.IGNORECASE)
+
+
+class Layout(NamedTuple):
+    """Where the fields of one asset are in a table.
+
+    Attributes:
+        positions: column position of ``time`` (may be absent), ``open``, ``high``,
+            ``low``, ``close``, ``volume`` and ``symbol`` (both may be absent).
+        labels: ``[columns]`` the table's header names, as written.
+        asset: the asset chosen among several side by side, or None.
+    """
+
+    positions: dict[str, int]
+    labels: tuple[str, ...]
+    asset: str | None = None
+
+    def label(self, field: str) -> str:
+        """The header name of ``field``'s column (the field itself when absent)."""
+        return self.labels[self.positions[field]] if field in self.positions else field
+
+
+def normalise(label: str) -> str:
+    """``" Volume USD"`` -> ``"volume_usd"``."""
+    return re.sub(r"[^0-9a-z]+", "_", str(label).strip().strip('"').lower()).strip("_")
+
+
+def is_unnamed(label: str) -> bool:
+    """Whether a header cell is empty (or pandas' ``Unnamed: 0``), as for a written index."""
+    return _UNNAMED_RE.match(str(label).strip()) is not None
+
+
+def match_columns(labels: Sequence[str]) -> dict[str, int]:
+    """Maps ``time, open, high, low, close, volume, symbol`` to column positions by alias."""
+    names = [normalise(label) for label in labels]
+    found: dict[str, int] = {}
+
+    def first(aliases: Sequence[str]) -> int | None:
+        for alias in aliases:
+            if alias in names:
+                return names.index(alias)
+        return None
+
+    for key, aliases in [("time", TIME_ALIASES), ("symbol", _SYMBOL_ALIASES), *_COLUMN_ALIASES.items()]:
+        position = first(aliases)
+        if position is not None:
+            found[key] = position
+    volume = _pick_volume(names)
+    if volume is not None:
+        found["volume"] = volume
+    return found
+
+
+def _pick_volume(names: list[str]) -> int | None:
+    """The first volume-like column, or one explicitly marked as base-asset volume."""
+    candidates = [
+        i
+        for i, n in enumerate(names)
+        if (n in ("volume", "vol", "v") or n.startswith(("volume_", "vol_")) or n.endswith("_volume"))
+        and "taker" not in n
+        and "weighted" not in n
+    ]
+    if not candidates:
+        return None
+    for i in candidates:
+        if "base" in names[i].split("_"):
+            return i
+    return candidates[0]
+
+
+def base_volume_column(labels: Sequence[str], symbol: str | None) -> int | None:
+    """The volume column named after the base asset of ``symbol`` (``volume_btc`` for BTCUSD)."""
+    if symbol is None:
+        return None
+    key = re.sub(r"[^0-9a-z]", "", symbol.lower())
+    parts = [p for p in re.split(r"[/\-_:]", symbol.lower()) if p]
+    base = parts[0] if len(parts) > 1 else None
+    names = [normalise(label) for label in labels]
+    for i, n in enumerate(names):
+        if not ("volume" in n or n.startswith("vol_")):
+            continue
+        tokens = [t for t in n.split("_") if t not in ("volume", "vol", "")]
+        if len(tokens) != 1:
+            continue
+        if (base is not None and tokens[0] == base) or (
+            base is None and key.startswith(tokens[0]) and key != tokens[0]
+        ):
+            return i
+    return None
+
+
+def require_columns(positions: dict[str, int], labels: Sequence[str], where_name: str, *, need_time: bool) -> None:
+    """Raises a ValueError naming the missing columns among time (when needed) and prices."""
+    required = ("time", *PRICE_FIELDS) if need_time else PRICE_FIELDS
+    missing = [field for field in required if field not in positions]
+    if missing:
+        raise ValueError(
+            f"{where_name} must have {', '.join(required[:-1])} and close columns; missing {', '.join(missing)} "
+            f"in columns {list(labels)}"
+        )
+
+
+def _asset_field(label: str) -> tuple[str, str] | None:
+    text = str(label).strip().strip("()[]").replace("'", "").replace('"', "").strip()
+    for pattern in (_ASSET_FIRST_RE, _FIELD_FIRST_RE):
+        match = pattern.match(text)
+        if match is not None:
+            asset = match.group("asset").strip()
+            field = match.group("field").lower()
+            if normalise(asset) in _NOT_ASSETS or not normalise(asset):
+                continue
+            return asset, "volume" if field == "vol" else field
+    return None
+
+
+def assets(labels: Sequence[str]) -> dict[str, dict[str, int]]:
+    """The assets side by side in a header: ``{"BTC": {"open": 1, ..., "close": 4}, ...}``.
+
+    Only assets with all four price columns count; volume is optional.
+    """
+    found: dict[str, dict[str, int]] = {}
+    names: dict[str, str] = {}
+    for position, label in enumerate(labels):
+        pair = _asset_field(label)
+        if pair is None:
+            continue
+        key = symbol_key(pair[0])
+        names.setdefault(key, pair[0])
+        found.setdefault(key, {}).setdefault(pair[1], position)
+    return {names[key]: fields for key, fields in found.items() if all(f in fields for f in PRICE_FIELDS)}
+
+
+def symbol_key(value: str) -> str:
+    """``"btc-usd"`` -> ``"BTCUSD"``: the form symbols are compared in."""
+    return re.sub(r"[^0-9A-Z]", "", str(value).upper())
+
+
+def _base_key(value: str) -> str:
+    parts = [p for p in re.split(r"[/\-_:]", str(value)) if p]
+    return symbol_key(parts[0]) if parts else ""
+
+
+def choose_asset(names: Sequence[str], wanted: str | None, where_name: str) -> str:
+    """Picks the asset named by ``wanted`` (``"BTC/USD"`` matches ``BTC``) among ``names``."""
+    listing = ", ".join(names)
+    if wanted is None:
+        if len(names) == 1:
+            return names[0]
+        raise ValueError(f"{where_name} holds several assets side by side ({listing}); pass symbol= to choose one")
+    key, base = symbol_key(wanted), _base_key(wanted)
+    for name in names:
+        if symbol_key(name) in (key, base) or _base_key(name) == key:
+            return name
+    raise ValueError(f"symbol {wanted!r} is not among the assets of {where_name}: {listing}")
+
+
+def layout(
+    labels: Sequence[str], where_name: str, symbol: str | None, *, need_time: bool, row_symbol: str | None = None
+) -> Layout:
+    """Finds the columns of one asset in a header.
+
+    Args:
+        labels: ``[columns]`` header names.
+        where_name: the source as named in messages.
+        symbol: the asset to pick when several sit side by side; with a symbol column
+            or a single asset it only decides which volume column is the base-asset one.
+        need_time: whether a time column must be among the labels.
+        row_symbol: the symbol in the first row of a symbol column; names the base-asset
+            volume column when ``symbol`` is None.
+
+    Returns:
+        The ``Layout``; its positions include ``time`` only when found by name.
+
+    Raises:
+        ValueError: missing columns, or several assets and no (or an unknown) symbol.
+    """
+    labels = tuple(str(label).strip() for label in labels)
+    positions = match_columns(labels)
+    asset = None
+    if "close" not in positions:
+        wide = assets(labels)
+        if wide:
+            asset = choose_asset(list(wide), symbol, where_name)
+            positions = {k: v for k, v in positions.items() if k in ("time", "symbol")} | wide[asset]
+            symbol = asset
+    require_columns(positions, labels, where_name, need_time=need_time)
+    if asset is None:
+        position = base_volume_column(labels, symbol if symbol is not None else row_symbol)
+        if position is not None:
+            positions["volume"] = position
+    return Layout(positions, labels, asset)
+
+
+def symbol_mask(values: np.ndarray, wanted: str | None) -> tuple[np.ndarray | None, list[str]]:
+    """Rows of a symbol column that hold ``wanted``, and the distinct symbols seen.
+
+    Args:
+        values: ``[rows]`` symbol cells (strings, None or NaN for empty ones).
+        wanted: the symbol to keep (``"BTC/USD"`` matches ``BTCUSD``), or None for all.
+
+    Returns:
+        ``(keep, distinct)``: a ``[rows]`` bool mask, or None when every row is kept, and
+        the distinct non-empty symbols in order of appearance.
+    """
+    pd = import_pandas("selecting rows by symbol")
+    cells = pd.Series(np.asarray(values, dtype=object), copy=False)
+    uniques = [v for v in pd.unique(cells) if isinstance(v, str)]
+    distinct = list(dict.fromkeys(v.strip() for v in uniques if v.strip()))
+    if wanted is None:
+        return None, distinct
+    key = symbol_key(wanted)
+    keep = cells.isin([v for v in uniques if symbol_key(v) == key]).to_numpy()
+    return (None if keep.all() else keep), distinct
+
+
+def resolve_symbol(distinct: Sequence[str], wanted: str | None, kept_any: bool, where_name: str) -> str | None:
+    """The symbol of the loaded rows, or a ValueError when it is ambiguous or absent.
+
+    Args:
+        distinct: the distinct symbols of the whole table.
+        wanted: the ``symbol=`` argument.
+        kept_any: whether any row matched ``wanted``.
+        where_name: the source as named in messages.
+    """
+    listing = ", ".join(distinct[:5]) + (", ..." if len(distinct) > 5 else "")
+    if wanted is None:
+        if len(distinct) > 1:
+            raise ValueError(f"{where_name} holds several symbols ({listing}); pass symbol= to choose one")
+        return distinct[0] if distinct else None
+    if not kept_any:
+        raise ValueError(f"symbol {wanted!r} does not occur in {where_name}, which holds {listing or 'no symbols'}")
+    key = symbol_key(wanted)
+    return next((s for s in distinct if symbol_key(s) == key), wanted)

@@ -1,0 +1,457 @@
+"""Reading candle CSV files as exchanges, vendors and pandas write them.
+
+The file's first lines are read by hand to find the header among vendor comment lines
+(``Timestamps are UTC timezone,https://...``), a headerless numeric layout, the unnamed
+index column of ``DataFrame.to_csv`` or the two-line header of a wide DataFrame. The rest
+is read by pandas' C parser in pieces of a million rows, so a large file costs about the
+memory of its arrays, and every value that cannot be a candle is reported with its line.
+
+Only regular files are read (a FIFO or ``/dev/zero`` would block or never end), lines are
+at most ``MAX_LINE_BYTES`` long, and a NUL byte or text that is not UTF-8 ends the read
+with the line it is on.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import itertools
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Any, BinaryIO, NamedTuple
+
+import numpy as np
+
+from jaxlstm._src.io import cells, columns, frames
+from jaxlstm._src.io.candles import OHLCV
+from jaxlstm._src.io.cells import Where
+from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
+from jaxlstm._src.io.pandas_import import import_pandas
+
+MAX_LINE_BYTES = 1 << 20  # far above any candle row; bounds what one bad line can cost
+_CHUNK_ROWS = 1 << 20
+_BLOCK_BYTES = 1 << 18
+# Vendor preambles ("Timestamps are UTC timezone,https://...") are a line or two long.
+_MAX_PREAMBLE_LINES = 10
+_BOM = codecs.BOM_UTF8
+
+
+class _Line(NamedTuple):
+    number: int  # 1-based line number in the file
+    start: int  # byte offset of the line
+    end: int  # byte offset just after it
+    cells: list[str]
+
+
+class _Header(NamedTuple):
+    layout: Layout
+    data_start: int  # byte offset where the data rows begin
+    data_line: int  # line number of the first data row
+    width: int  # number of fields a full row has
+    first_cells: list[str]  # the cells of the first data row ([] when there is none)
+
+
+def read_csv(path: Path, symbol: str | None) -> OHLCV:
+    """Loads candles from a CSV file (see ``ohlcv.load_ohlcv`` for the layouts read).
+
+    Args:
+        path: the file.
+        symbol: the symbol to keep (symbol column) or asset to pick (wide file), or None.
+
+    Returns:
+        ``OHLCV`` with ``[time]`` arrays, oldest first.
+
+    Raises:
+        FileNotFoundError: no such file.
+        IsADirectoryError: a directory.
+        ValueError: not a regular file, not UTF-8 text, an overlong line, no header or
+            data, or a value that cannot be a candle; the message names file and line.
+    """
+    name = f"source {path.name!r}"
+    with _open_regular(path, name) as handle:
+        head = _read_head(handle, name)
+        header = _find_header(head, name, symbol)
+        fast = _read_with_pyarrow(handle, header, name, symbol)
+        if fast is not None:
+            try:
+                return frames.finish(fast, header.layout, symbol, name)
+            except ValueError:
+                pass  # the reader below finds the same problem and names its line
+            del fast
+        handle.seek(header.data_start)
+        # pandas gets a header line of its own, "c0,c1,...": it fixes the number of fields,
+        # so that short rows read as missing cells in every piece, even a piece of blank lines.
+        prefix = (",".join(f"c{i}" for i in range(header.width)) + "\n").encode()
+        reader = _GuardedReader(handle, name, header.data_line, prefix)
+        pieces = _read_pieces(reader, path, header, name, symbol)
+    return frames.finish(pieces, header.layout, symbol, name)
+
+
+def _open_regular(path: Path, name: str) -> BinaryIO:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"source: no such file {str(path)!r}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(f"source must be a CSV file, got the directory {str(path)!r}")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{name} must be a regular CSV file, got {_file_kind(info.st_mode)} {str(path)!r}")
+    # O_NONBLOCK: should the path become a FIFO after the check, opening it cannot hang.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{name} must be a regular CSV file, got {_file_kind(info.st_mode)} {str(path)!r}")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+# ---------------------------------------------------------------------------- header
+
+
+def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
+    """The first non-blank lines of the file, split into cells."""
+    head: list[_Line] = []
+    offset = 0
+    for number in itertools.count(1):
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            break
+        start, offset = offset, offset + len(raw)
+        if len(raw) > MAX_LINE_BYTES:
+            raise ValueError(f"{name}: line {number} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles")
+        if b"\0" in raw:
+            raise ValueError(f"{name}: line {number} holds a NUL byte; a binary file, not a CSV file of candles")
+        if number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]  # the byte-order mark spreadsheet exports put first
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{name}: line {number} is not UTF-8 text ({err.reason} at byte {err.start})") from None
+        if not text.strip():
+            continue
+        try:
+            row = next(csv.reader([text]), [])
+        except csv.Error:
+            row = [text]  # an odd comment line; it cannot be the header
+        head.append(_Line(number, start, offset, [cell.strip() for cell in row]))
+        if len(head) >= _MAX_PREAMBLE_LINES + 3:
+            break
+    return head
+
+
+def _is_numeric_row(row: list[str]) -> bool:
+    return len(row) >= 6 and all(cells.NUMBER_RE.match(cell) for cell in row)
+
+
+def _is_data_row(row: list[str]) -> bool:
+    return any(cells.NUMBER_RE.match(cell) for cell in row[1:])
+
+
+def _find_header(head: list[_Line], name: str, symbol: str | None) -> _Header:
+    """Finds the header among the first lines and where the fields of one asset are."""
+    seen = 0
+    for k, line in enumerate(head):
+        row = line.cells
+        if row[0].startswith("#"):
+            continue
+        seen += 1
+        if _is_numeric_row(row):
+            labels = tuple(f"column {i}" for i in range(len(row)))
+            positions = {field: i for i, field in enumerate(("time", *FIELDS))}
+            return _Header(Layout(positions, labels), line.start, line.number, len(row), row)
+        following = head[k + 1 :]
+        two_line = _two_line_header(row, following[0].cells) if following else None
+        if two_line is not None:
+            last = following[0]
+            index_name = ""
+            if len(following) > 1 and following[1].cells[0] and not any(following[1].cells[1:]):
+                last, index_name = following[1], following[1].cells[0]  # the index's name, on a line of its own
+            labels = [index_name, *two_line[1:]]
+            data = head[head.index(last) + 1 :]
+            return _header_from(labels, data, last, name, symbol)
+        found = columns.match_columns(row)
+        has_close = "close" in found or bool(columns.assets(row))
+        if has_close and ("time" in found or columns.is_unnamed(row[0])):
+            return _header_from(row, head[k + 1 :], line, name, symbol)
+        if seen >= _MAX_PREAMBLE_LINES:
+            break
+    if not head:
+        raise ValueError(f"{name} is empty: expected a header row and at least one data row")
+    raise ValueError(
+        f"{name}: found no header row with a time column ({', '.join(columns.TIME_ALIASES[:7])}, ...) and a "
+        f"close column in its first {min(len(head), _MAX_PREAMBLE_LINES)} non-blank line(s); the first one was "
+        f"{','.join(head[0].cells)!r:.120}"
+    )
+
+
+def _two_line_header(first: list[str], second: list[str]) -> list[str] | None:
+    """``",BTC,BTC,..."`` over ``",open,high,..."`` (or fields over assets): a wide DataFrame's header."""
+    if len(first) != len(second) or len(first) < 5 or _is_data_row(second) or _is_data_row(first):
+        return None
+    combined = [f"{a}:{b}" if a and b else a or b for a, b in zip(first, second)]
+    return combined if columns.assets(combined[1:]) else None
+
+
+def _header_from(labels: list[str], data: list[_Line], header: _Line, name: str, symbol: str | None) -> _Header:
+    where_name = f"{name} (header on line {header.number})"
+    found = columns.match_columns(labels)
+    first_data = data[0].cells if data else None
+    labels = list(labels)
+    unnamed_time = False
+    if "time" not in found:
+        cell = first_data[0] if first_data else None
+        if first_data is not None and not cells.looks_like_timestamp(cell):
+            raise ValueError(
+                f"{where_name}: found no time column in columns {labels}; the unnamed first column holds "
+                f"{cell!r}, not a timestamp (a DataFrame written with a RangeIndex? write it with its "
+                "DatetimeIndex or a time column)"
+            )
+        labels[0] = labels[0] or "index"
+        unnamed_time = True
+    row_symbol = None
+    if "symbol" in found and first_data is not None and found["symbol"] < len(first_data):
+        row_symbol = first_data[found["symbol"]] or None
+    layout = columns.layout(labels, where_name, symbol, need_time=not unnamed_time, row_symbol=row_symbol)
+    if unnamed_time:
+        layout.positions["time"] = 0
+    return _Header(layout, header.end, header.number + 1, len(labels), first_data or [])
+
+
+# ---------------------------------------------------------------------------- data
+
+# Read with pyarrow's multi-threaded CSV reader when it is installed; set to False to
+# always use pandas' C parser.
+USE_PYARROW = True
+_ISO_NAIVE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?$")
+
+
+def _read_with_pyarrow(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> list | None:
+    """The fast path: a file in the common layout, read by pyarrow's CSV reader.
+
+    Returns:
+        The file as one piece, or None when pyarrow is missing, the layout is not the
+        common one (AM/PM or offset timestamps, short or long rows, empty price cells...)
+        or anything fails: the pandas reader then reads the file and names any bad line.
+        Its rows' line numbers ignore blank lines, so a problem found in them later is
+        reported by the pandas reader too.
+    """
+    if not USE_PYARROW or not header.first_cells:
+        return None
+    try:
+        import pyarrow
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return None
+    layout = header.layout
+    time_position = layout.positions["time"]
+    if time_position >= len(header.first_cells):
+        return None
+    first_time = header.first_cells[time_position]
+    if cells.NUMBER_RE.match(first_time):
+        time_type = pyarrow.int64() if re.fullmatch(r"\s*[+-]?\d+\s*", first_time) else pyarrow.float64()
+    elif _ISO_NAIVE_RE.match(first_time):
+        time_type = pyarrow.timestamp("ns")
+    else:
+        return None
+    types = {f"c{position}": pyarrow.float64() for field, position in layout.positions.items() if field in FIELDS}
+    types[f"c{time_position}"] = time_type
+    if "symbol" in layout.positions:
+        types[f"c{layout.positions['symbol']}"] = pyarrow.string()
+    handle.seek(header.data_start)
+    try:
+        table = pacsv.read_csv(
+            handle,
+            read_options=pacsv.ReadOptions(
+                column_names=[f"c{i}" for i in range(header.width)], block_size=4 * MAX_LINE_BYTES
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(types), column_types=types, timestamp_parsers=[pacsv.ISO8601]
+            ),
+        )
+    except (pyarrow.ArrowException, OSError, ValueError):
+        return None
+    required = [f"c{layout.positions[field]}" for field in ("time", *PRICE_FIELDS)]
+    if table.num_rows == 0 or any(table.column(column).null_count for column in required):
+        return None
+    arrow_columns = {int(column[1:]): table.column(column) for column in types}
+    del table
+
+    def column(position: int) -> np.ndarray:
+        # Each column leaves Arrow's memory as it becomes a numpy array.
+        return arrow_columns.pop(position).to_numpy()
+
+    try:
+        return [frames.read_piece(column, layout, Where(name, "line", start=header.data_line), symbol)]
+    except ValueError:
+        return None
+
+
+class _GuardedReader:
+    """A binary file as pandas reads it, refusing overlong lines and NUL bytes as it goes."""
+
+    def __init__(self, handle: BinaryIO, name: str, first_line: int, prefix: bytes) -> None:
+        self._handle = handle
+        self._name = name
+        self._prefix = prefix  # given to pandas before the file's bytes
+        self._line = first_line  # the line the next byte belongs to
+        self._run = 0  # bytes of that line read so far
+        self.start = handle.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            prefix, self._prefix = self._prefix, b""
+            return prefix
+        size = _BLOCK_BYTES if size is None or size < 0 else min(size, _BLOCK_BYTES)
+        data = self._handle.read(size)
+        nul = data.find(b"\0")
+        if nul >= 0:
+            line = self._line + data.count(b"\n", 0, nul)
+            raise ValueError(f"{self._name}: line {line} holds a NUL byte; a binary file, not a CSV file of candles")
+        first = data.find(b"\n")
+        if first < 0:
+            self._run += len(data)
+        else:
+            # A line inside one block is shorter than the block, so only lines that span
+            # blocks can grow past the limit.
+            if self._run + first > MAX_LINE_BYTES:
+                self._too_long()
+            self._line += data.count(b"\n")
+            self._run = len(data) - data.rfind(b"\n") - 1
+        if self._run > MAX_LINE_BYTES:
+            self._too_long()
+        return data
+
+    def _too_long(self) -> None:
+        raise ValueError(
+            f"{self._name}: line {self._line} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles"
+        )
+
+
+def _read_pieces(reader: _GuardedReader, path: Path, header: _Header, name: str, symbol: str | None) -> list:
+    pd = import_pandas("load_ohlcv(path)")
+    layout = header.layout
+    used = sorted(set(layout.positions.values()))
+    needed = 1 + max(position for field, position in layout.positions.items() if field in ("time", *PRICE_FIELDS))
+    try:
+        chunks = pd.read_csv(
+            reader,
+            header=0,
+            usecols=[f"c{i}" for i in used],
+            index_col=False,
+            skip_blank_lines=False,  # keeps one row per line, so row i is line data_line + i
+            encoding="utf-8",
+            engine="c",
+            chunksize=_CHUNK_ROWS,
+            dtype={f"c{layout.positions['symbol']}": object} if "symbol" in layout.positions else None,
+        )
+        pieces = []
+        first_row = 0
+        for raw_chunk in chunks:
+            raw_chunk.columns = [int(label[1:]) for label in raw_chunk.columns]
+            where = Where(name, "line", start=header.data_line + first_row)
+            first_row += len(raw_chunk)
+            chunk, where = _drop_blank_rows(raw_chunk, where, used)
+            del raw_chunk
+            if len(chunk) == 0:
+                continue
+            piece = frames.read_piece(lambda position, c=chunk: c[position], layout, where, symbol)
+            _explain_missing(piece, layout, path, header, needed)
+            pieces.append(piece)
+    except UnicodeDecodeError:
+        line = _first_non_utf8_line(path, reader.start, header.data_line)
+        raise ValueError(f"{name}: line {line} is not UTF-8 text") from None
+    except pd.errors.ParserError as err:
+        raise ValueError(
+            f"{name}: cannot split the rows into fields ({err}; rows are counted from line {header.data_line})"
+        ) from None
+    if not pieces:
+        raise ValueError(f"{name} has no data rows: expected at least one row after the header")
+    return pieces
+
+
+def _drop_blank_rows(chunk: Any, where: Where, used: list[int]) -> tuple[Any, Where]:
+    """Drops the rows of blank (or whitespace-only) lines, keeping each row's line number."""
+    rest = [position for position in used if position != 0]
+    empty_rest = chunk[rest].isna().all(axis=1).to_numpy() if rest else np.ones(len(chunk), dtype=bool)
+    if not empty_rest.any():
+        return chunk, where
+    blank = empty_rest.copy()
+    if 0 in used:
+        for i in np.flatnonzero(empty_rest):
+            cell = chunk[0].iat[i]
+            blank[i] = not cell.strip() if isinstance(cell, str) else _is_na(cell)
+    if not blank.any():
+        return chunk, where
+    keep = ~blank
+    return chunk[keep], where.subset(keep)
+
+
+def _is_na(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _explain_missing(piece: frames.Piece, layout: Layout, path: Path, header: _Header, needed: int) -> None:
+    """Names the real problem of a row whose price came back NaN: a short row or an empty cell."""
+    for field in PRICE_FIELDS:
+        missing = np.isnan(piece.values[field])
+        if not missing.any():
+            continue
+        i = int(np.argmax(missing))
+        line = piece.where.number(i)
+        position = layout.positions[field]
+        text = _line_text(path, header.data_start, header.data_line, line)
+        try:
+            row = next(csv.reader([text]), [])
+        except csv.Error:
+            row = []
+        if len(row) <= position:
+            raise ValueError(
+                f"{piece.where.source}: line {line} has {len(row)} fields, expected at least {needed} "
+                f"(columns {list(layout.labels)})"
+            )
+        cell = row[position].strip()
+        if not cell:
+            piece.where.fail(i, layout.label(field), "expected a number, got an empty cell")
+        if not re.fullmatch(r"[+-]?nan", cell, re.IGNORECASE):
+            piece.where.fail(i, layout.label(field), f"expected a number, got {cell!r}")
+
+
+def _line_text(path: Path, start: int, start_line: int, line: int) -> str:
+    """The text of one line of the file (for messages only)."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        raw = b""
+        for _ in range(line - start_line + 1):
+            raw = handle.readline(MAX_LINE_BYTES + 1)
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def _first_non_utf8_line(path: Path, start: int, start_line: int) -> int:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = start_line
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        while block := handle.read(_BLOCK_BYTES):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as err:
+                return line + block.count(b"\n", 0, max(err.start, 0))
+            line += block.count(b"\n")
+    return line

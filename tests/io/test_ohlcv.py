@@ -1,0 +1,195 @@
+"""Tests for the loading entry points: load_ohlcv's sources, as_price_series, infer_interval, demo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jaxlstm.data import OHLCV, as_price_series, demo_data_path, infer_interval, load_demo, load_ohlcv
+
+HOUR = np.timedelta64(1, "h")
+DAY = np.timedelta64(1, "D")
+
+
+def ts(text: str) -> np.datetime64:
+    return np.datetime64(text, "ns")
+
+
+# ----------------------------------------------------------------- demo data
+
+
+def test_demo_file_loads_about_3000_hourly_rows():
+    path = demo_data_path()
+    assert path.is_file() and path.name == "Coinbase_BTCUSD_1h.csv"
+    assert "CryptoDataDownload" in (path.parent / "README.md").read_text()
+    # Kept in the published format, so loading it exercises the quirks.
+    with open(path, newline="") as handle:
+        first, header, newest = handle.readline(), handle.readline(), handle.readline()
+    assert first.startswith("Timestamps are UTC timezone")
+    assert header.strip() == "date,symbol,open,high,low,close,volume_btc,volume"
+    assert newest.startswith("2019-10-17 09-AM")
+    demo = load_demo()
+    assert 2900 <= len(demo) <= 3100
+    assert demo.symbol == "BTCUSD"
+    assert np.all(np.diff(demo.timestamps) == HOUR)
+    assert demo.timestamps[-1] == ts("2019-10-17T09:00") and demo.close[-1] == 8035.88
+    assert infer_interval(demo.timestamps) == HOUR
+    recent = demo[-500:]
+    assert isinstance(recent, OHLCV) and len(recent) == 500 and recent.timestamps[-1] == demo.timestamps[-1]
+
+
+# ----------------------------------------------------------------- load_ohlcv's sources
+
+
+@pytest.mark.parametrize("source", [42, {"close": [1.0]}, b"candles.csv", None, 1.5])
+def test_unsupported_source_types_raise_type_error(source):
+    with pytest.raises(TypeError, match="source must be a CSV path.*got"):
+        load_ohlcv(source)
+
+
+def test_series_and_bad_symbol_argument_raise_type_error():
+    with pytest.raises(TypeError, match="pandas Series.*as_price_series"):
+        load_ohlcv(pd.Series([1.0, 2.0]))
+    with pytest.raises(TypeError, match="symbol must be a str or None, got int"):
+        load_ohlcv([[0, 1, 1, 1, 1, 1]], symbol=3)
+
+
+# ----------------------------------------------------------------- as_price_series
+
+
+def test_as_price_series_plain_prices():
+    prices, stamps = as_price_series([1, 2.5, 3])
+    assert prices.dtype == np.float64 and prices.tolist() == [1.0, 2.5, 3.0] and stamps is None
+    prices, stamps = as_price_series(np.array([4.0, 5.0], dtype=np.float32))
+    assert prices.dtype == np.float64 and stamps is None
+    prices, _ = as_price_series(np.ma.masked_array([1.0, 2.0], mask=[False, False]))
+    assert prices.tolist() == [1.0, 2.0]  # a mask that hides nothing loses nothing
+
+
+def test_as_price_series_pandas_series():
+    index = pd.date_range("2020-01-01", periods=3, freq="h", tz="UTC")
+    prices, stamps = as_price_series(pd.Series([3.0, 2.0, 1.0], index=index))
+    assert prices.tolist() == [3.0, 2.0, 1.0]
+    np.testing.assert_array_equal(
+        stamps, np.array(["2020-01-01T00", "2020-01-01T01", "2020-01-01T02"], "datetime64[ns]")
+    )
+    prices, stamps = as_price_series(pd.Series([3.0, 2.0]))
+    assert prices.tolist() == [3.0, 2.0] and stamps is None
+
+
+def test_as_price_series_dataframe_sorts_newest_first_rows():
+    frame = pd.DataFrame(
+        {"date": ["2019-10-17 09-AM", "2019-10-17 08-AM"], "Open": [1.0, 1.0], "Close": [8035.88, 8051.0]}
+    )
+    prices, stamps = as_price_series(frame)
+    assert prices.tolist() == [8051.0, 8035.88]
+    np.testing.assert_array_equal(stamps, np.array(["2019-10-17T08", "2019-10-17T09"], "datetime64[ns]"))
+    indexed = pd.DataFrame({"close": [1.0, 2.0]}, index=pd.date_range("2020-01-01", periods=2, freq="D"))
+    prices, stamps = as_price_series(indexed)
+    assert prices.tolist() == [1.0, 2.0] and stamps[1] == ts("2020-01-02")
+    prices, stamps = as_price_series(pd.DataFrame({"close": [1.0, 2.0]}))
+    assert prices.tolist() == [1.0, 2.0] and stamps is None
+
+
+def test_as_price_series_ccxt_rows_and_ohlcv():
+    rows = [[1571299200000, 1, 1, 1, 8051.0, None], [1571302800000, 1, 1, 1, 8035.88, 2.0]]
+    prices, stamps = as_price_series(rows)
+    assert prices.tolist() == [8051.0, 8035.88]
+    assert stamps[-1] == ts("2019-10-17T09:00")
+    prices, stamps = as_price_series(np.array([[1571302800000, 7, 7, 7, 7.0, 2.0]]))
+    assert prices.tolist() == [7.0] and stamps[0] == ts("2019-10-17T09:00")
+    data = load_ohlcv([[1571302800000, 7, 7, 7, 7.0, 2.0]])
+    prices, stamps = as_price_series(data)
+    assert prices.tolist() == [7.0] and stamps[0] == ts("2019-10-17T09:00")
+    prices[0] = 1.0  # a writable copy, the OHLCV is untouched
+    assert data.close[0] == 7.0
+
+
+@pytest.mark.parametrize(
+    "data, error, pattern",
+    [
+        ("1,2,3", TypeError, "prices must be .* got str"),
+        (Path("prices.csv"), TypeError, "load_ohlcv"),
+        ([True, False], TypeError, "prices must be an array of numbers, got booleans"),
+        (True, TypeError, "booleans"),
+        (["1", "2"], TypeError, "dtype <U1"),
+        (np.array([1.0 + 0j, 2.0]), TypeError, r"prices must be an array of real numbers, got complex"),
+        ([1 + 2j], TypeError, "prices must be an array of real numbers, got complex"),
+        (pd.Series([1 + 1j, 2]), TypeError, "prices must be an array of real numbers, got complex"),
+        (
+            np.ma.masked_array([1.0, -999.0, 3.0], mask=[False, True, False]),
+            ValueError,
+            r"prices must be .* got a masked array with 1 masked value\(s\); .*prices.compressed\(\)",
+        ),
+        (5.0, ValueError, r"prices must be 1-D or 2-D, got shape \(\)"),
+        (np.ones((3, 2)), ValueError, r"prices must be 1-D prices \[time\] or ccxt rows \[time, 6\].*shape \(3, 2\)"),
+        (np.ones((2, 2, 2)), ValueError, r"shape \(2, 2, 2\)"),
+        ([[1, 2], [3, 4]], ValueError, r"6 columns each, got rows of lengths \[2\]"),
+        ([1.0, np.nan], ValueError, "prices must be finite"),
+        ([1.0, np.inf], ValueError, "prices must be finite"),
+        ([1.0, 0.0], ValueError, r"prices must be positive prices, got 0.0 at position 1"),
+        ([1.0, -2.0], ValueError, "positive prices, got -2.0"),
+        ([], ValueError, "prices must hold at least one price"),
+        (pd.Series([1.0, np.nan]), ValueError, "prices must be finite"),
+        (pd.DataFrame({"open": [1.0]}), ValueError, r"close column .* got columns \['open'\]"),
+        (pd.DataFrame({"close": [1 + 1j]}), TypeError, r"prices\['close'\] must be an array of real numbers"),
+        (pd.DataFrame({"symbol": ["A", "B"], "close": [1.0, 2.0]}), ValueError, "several symbols \\(A, B\\)"),
+    ],
+)
+def test_as_price_series_rejects_bad_input(data, error, pattern):
+    with pytest.raises(error, match=pattern):
+        as_price_series(data, name="prices")
+
+
+# ----------------------------------------------------------------- infer_interval
+
+
+def test_infer_interval():
+    hours = np.array(["2020-01-01T00", "2020-01-01T01", "2020-01-01T03", "2020-01-01T04"], "datetime64[ns]")
+    assert infer_interval(hours) == HOUR
+    assert infer_interval(hours[::-1]) == HOUR  # order does not matter
+    days = pd.date_range("2020-01-01", periods=5, freq="D")
+    assert infer_interval(days) == DAY
+    assert infer_interval(np.array(["2020-01-01", "2020-01-01T00:05", "NaT"], "datetime64[ns]")) == np.timedelta64(
+        5, "m"
+    )
+    assert infer_interval(None) == HOUR
+    assert infer_interval(hours[:1]) == HOUR
+    assert infer_interval(np.array(["2020-01-01", "2020-01-01"], "datetime64[ns]")) == HOUR
+    assert isinstance(infer_interval(hours), np.timedelta64)
+    with pytest.raises(TypeError, match="datetime64"):
+        infer_interval(np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match="1-D"):
+        infer_interval(hours.reshape(2, 2))
+
+
+# ----------------------------------------------------------------- pandas stays out of the import
+
+
+@pytest.mark.slow
+def test_importing_jaxlstm_does_not_import_pandas():
+    code = "import sys, jaxlstm, jaxlstm.data; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.strip() == "False"
+
+
+def test_without_pandas_arrays_work_and_files_say_what_is_missing(tmp_path, monkeypatch):
+    from jaxlstm._src.io import csv_reader
+
+    monkeypatch.setattr(csv_reader, "USE_PYARROW", False)  # pyarrow alone could read the file
+    monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
+    assert as_price_series([1.0, 2.0])[0].tolist() == [1.0, 2.0]
+    data = load_ohlcv([[0, 1, 1, 1, 1, 1]])
+    prices, stamps = as_price_series(data)
+    assert prices.tolist() == [1.0] and stamps[0] == ts("1970-01-01")
+    path = tmp_path / "c.csv"
+    path.write_text("date,open,high,low,close\n2020-01-01,1,1,1,1\n")
+    with pytest.raises(ImportError, match=r"load_ohlcv\(path\) needs pandas, a dependency of jaxlstm"):
+        load_ohlcv(path)
+    with pytest.raises(ImportError, match=r"pip install 'pandas>=2.1'"):
+        data.to_pandas()
