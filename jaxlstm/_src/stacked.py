@@ -117,8 +117,10 @@ def pad_leading(tree: Any, multiple: int) -> tuple[Any, int]:
     pad = -n % multiple
     if not pad:
         return tree, 0
-    xp = lambda a: jnp if isinstance(a, jax.Array) else np
-    grow = lambda a: xp(a).concatenate([a, xp(a).repeat(a[:1], pad, axis=0)], axis=0)
+    def grow(a: Any) -> Any:
+        xp: Any = jnp if isinstance(a, jax.Array) else np
+        return xp.concatenate([a, xp.repeat(a[:1], pad, axis=0)], axis=0)
+
     return jax.tree.map(grow, tree), pad
 
 
@@ -159,6 +161,10 @@ def _concat(outs: list[Any]) -> Any:
     return jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=0), *outs)
 
 
+def _run_ready(run: Callable[..., Any], part: Any) -> Any:
+    return jax.block_until_ready(run(*part))
+
+
 def run_blocks(compile_block: Callable[..., Any], args: tuple[Any, ...], plan: BlockPlan) -> Any:
     """Splits ``args`` along their leading axis into ``plan.blocks`` equal blocks and runs them concurrently.
 
@@ -177,7 +183,7 @@ def run_blocks(compile_block: Callable[..., Any], args: tuple[Any, ...], plan: B
     parts = _split(args, plan.blocks)
     run = compile_block(*parts[0])
     pool = _pool(plan.threads)
-    futures = [pool.submit(lambda part=part: jax.block_until_ready(run(*part))) for part in parts]
+    futures = [pool.submit(_run_ready, run, part) for part in parts]
     return _concat([f.result() for f in futures])
 
 
@@ -194,7 +200,7 @@ def _static_key(static: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]
 
 
 @functools.lru_cache(maxsize=256)
-def _stacked(fn: Callable[..., Any], static: tuple[tuple[str, Any], ...], mesh: Mesh | None) -> Callable[..., Any]:
+def _stacked(fn: Callable[..., Any], static: tuple[tuple[str, Any], ...], mesh: Mesh | None) -> Any:
     one = functools.partial(fn, **dict(static))
     batched = jax.vmap(one)
     if mesh is not None:

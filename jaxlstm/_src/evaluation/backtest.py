@@ -141,19 +141,19 @@ def backtest(
             raise ValueError(
                 f"train_size must be at least {probe.min_fit_length} for model {name!r} ({probe!r}), got {train_size}"
             )
-    origins = _check_origins(origins, stride, n, train_size, steps)
-    actual = prices[origins[:, None] + np.arange(steps)[None, :]]
-    train = np.stack([prices[t - train_size : t] for t in origins])
+    starts = _check_origins(origins, stride, n, train_size, steps)
+    actual = prices[starts[:, None] + np.arange(steps)[None, :]]
+    train = np.stack([prices[t - train_size : t] for t in starts])
 
     results: dict[str, ModelResult] = {}
     naive_mae = None
     for name, factory in factories.items():
         start = time.perf_counter()
         predicted, lower, upper, bands, together = _run(
-            name, factory, train, origins, interval, steps, confidence, vectorize
+            name, factory, train, starts, interval, steps, confidence, vectorize
         )
         seconds = time.perf_counter() - start
-        per_origin, by_step = score(actual, predicted, lower, upper, prices[origins - 1], train)
+        per_origin, by_step = score(actual, predicted, lower, upper, prices[starts - 1], train)
         if naive_mae is None:
             naive_mae = per_origin["mae"]
         results[name] = ModelResult(
@@ -170,8 +170,8 @@ def backtest(
             vectorized=together,
         )
     return BacktestResult(
-        origins=origins,
-        timestamps=None if stamps is None else stamps[origins],
+        origins=starts,
+        timestamps=None if stamps is None else stamps[starts],
         train_size=train_size,
         horizon=steps,
         confidence=confidence,
@@ -252,6 +252,7 @@ def _run(
     vectorize: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], bool]:
     """Fits a fresh model on each ``[train_size]`` row of ``train`` and forecasts ``steps`` prices."""
+    rows: Any
     models = [_build(name, factory) for _ in origins]
     kind = type(models[0])
     together = vectorize and all(type(m) is kind for m in models)
@@ -281,5 +282,5 @@ def _run(
         except ValueError as err:
             raise ValueError(f"model {name!r} failed at origin {int(origin)}: {err}") from err
         predicted[i], lower[i], upper[i] = forecast.predicted, forecast.lower, forecast.upper
-        bands.append(forecast.band)
+        bands.append(forecast.band or "")
     return predicted, lower, upper, bands, together

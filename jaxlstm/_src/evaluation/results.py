@@ -73,7 +73,7 @@ def score(
     """Per-origin metrics ``{metric: [origins]}`` and per-step ``{"coverage", "mae": [horizon]}``."""
     # float64 so that hand-checkable inputs give exact scores and a price on a bound counts as inside.
     with jax.enable_x64(True):
-        per_origin = {
+        scores = {
             "mae": metrics.mae(actual, predicted),
             "rmse": metrics.rmse(actual, predicted),
             "mape": metrics.mape(actual, predicted),
@@ -83,7 +83,7 @@ def score(
             "coverage": metrics.interval_coverage(actual, lower, upper),
             "mean_width": metrics.mean_interval_width(lower, upper),
         }
-        per_origin = {k: np.asarray(v, np.float64) for k, v in per_origin.items()}
+        per_origin = {k: np.asarray(v, np.float64) for k, v in scores.items()}
     inside = (lower <= actual) & (actual <= upper)
     by_step = {"coverage": inside.mean(axis=0), "mae": np.abs(actual - predicted).mean(axis=0)}
     return per_origin, by_step

@@ -208,7 +208,7 @@ class Forecaster:
         for symbol, item in data.items():
             if not isinstance(symbol, str):
                 raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
-            model = cls(**settings, symbol=symbol) if takes_symbol else cls(**settings)
+            model = cls(**{**settings, "symbol": symbol}) if takes_symbol else cls(**settings)
             name = f"data[{symbol!r}]"
             prices, timestamps, interval = price_series(item, name)
             prices = model._check_prices(name, prices, model.min_fit_length, "to fit")
@@ -218,10 +218,11 @@ class Forecaster:
             model._adopt_series(*series[symbol])
         return models
 
-    def _fit(self, prices: np.ndarray, **fit_options: Any) -> None:
-        """Learns from ``[time]`` validated prices (the whole fitted series). Default: nothing."""
-        if fit_options:
-            raise TypeError(f"{type(self).__name__}.fit got unexpected options {sorted(fit_options)}")
+    def _fit(self, prices: np.ndarray) -> None:
+        """Learns from ``[time]`` validated prices (the whole fitted series). Default: nothing.
+
+        A subclass may add keyword options (``LSTMForecaster``'s ``verbose``); ``fit`` passes them on.
+        """
 
     @classmethod
     def _fit_together(
@@ -339,7 +340,7 @@ class Forecaster:
         confidence = validation.check_fraction("confidence", confidence)
         if workers is not None:
             validation.check_positive_int("workers", workers)
-        groups: dict[tuple[type, int], list[str]] = {}
+        groups: dict[tuple[type[Forecaster], int], list[str]] = {}
         for symbol, model in forecasters.items():
             if not isinstance(model, cls):
                 raise TypeError(
@@ -388,6 +389,8 @@ class Forecaster:
 
     def _forecast_window(self) -> np.ndarray:
         """The recent prices ``forecast`` continues from."""
+        self._check_fitted()
+        assert self.prices_ is not None
         length = self.window_length
         return self.prices_ if length is None else self.prices_[-length:]
 
@@ -419,7 +422,7 @@ class Forecaster:
             found = [b for b in bands if b is not None]
             if found:
                 return intervals.envelope(found)
-        lower, upper = intervals.volatility_offsets(steps, self.volatility_, confidence)
+        lower, upper = intervals.volatility_offsets(steps, self.volatility_ or 0.0, confidence)
         return lower, upper, "volatility"
 
     def calibration_residuals(self, steps: int, source: str | None = None) -> np.ndarray:
@@ -452,7 +455,7 @@ class Forecaster:
             self._calibration_cache[source] = (found, None)
         found, residuals = self._calibration_cache[source]
         if residuals is not None and residuals.shape[1] >= steps:
-            return residuals[:, :steps]
+            return np.asarray(residuals[:, :steps])
         if found is None or prices is None:
             # Residuals restored from a saved model (see restore_calibration) cover only their own steps.
             return np.zeros((0, steps))

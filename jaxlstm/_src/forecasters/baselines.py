@@ -44,6 +44,7 @@ class DriftForecaster(Forecaster):
         self.slope_ = float((prices[-1] - prices[0]) / (prices.shape[0] - 1))
 
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        assert self.slope_ is not None, "fitted"
         return window[-1] + self.slope_ * np.arange(1, steps + 1)
 
 
@@ -215,12 +216,12 @@ class HybridForecaster(Forecaster):
         self.log_drift_ = drift
 
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
-        log_window = np.log(window)
-        level, trend, *_ = self._smooth(log_window, [self.alpha_], [self.beta_], [self.phi_], self.log_drift_)
+        phi, w, mu = self.phi_, self.drift_weight_, self.log_drift_
+        assert phi is not None and w is not None and mu is not None, "fitted"
+        level, trend, *_ = self._smooth(np.log(window), [self.alpha_], [self.beta_], [phi], mu)
         h = np.arange(1, steps + 1)
-        damped_sum = np.cumsum(self.phi_**h)
+        damped_sum = np.cumsum(phi**h)
         holt = level[0] + damped_sum * trend[0]
-        drift = h * self.log_drift_
-        w = self.drift_weight_
+        drift = h * mu
         # Both parts are relative to the last log price, which _smooth centred on.
         return window[-1] * np.exp(w * drift + (1 - w) * holt)

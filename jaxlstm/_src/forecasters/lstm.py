@@ -20,7 +20,7 @@ import pathlib
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any, ClassVar, NamedTuple, Self
+from typing import Any, ClassVar, NamedTuple, Self, cast
 
 import jax
 import jax.numpy as jnp
@@ -246,7 +246,7 @@ class LSTMForecaster(Forecaster):
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, data: Any, *, verbose: bool = False) -> Self:
+    def fit(self, data: Any, *, verbose: bool = False, **fit_options: Any) -> Self:
         """Trains on a price series.
 
         Args:
@@ -261,7 +261,7 @@ class LSTMForecaster(Forecaster):
         """
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
-        return super().fit(data, verbose=verbose)
+        return super().fit(data, verbose=verbose, **fit_options)
 
     def _prepare(self, prices: np.ndarray) -> _Prepared:
         """Windows, chronological split and the encoding fitted on the training part only."""
@@ -289,7 +289,9 @@ class LSTMForecaster(Forecaster):
         key_init, key_train = jax.random.split(jax.random.key(self.seed))
         return lstm.init_params(key_init, self.model_config), key_train
 
-    def _fit(self, prices: np.ndarray, verbose: bool = False) -> None:
+    def _fit(self, prices: np.ndarray, verbose: bool = False, **fit_options: Any) -> None:
+        if fit_options:
+            raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
         prep = self._prepare(prices)
         params, key = self._initial_state()
         bar = _ProgressBar(self.epochs) if verbose else None
@@ -305,7 +307,7 @@ class LSTMForecaster(Forecaster):
             )
             result = jax.block_until_ready(result)
         finally:
-            if tag is not None:
+            if bar is not None and tag is not None:
                 _PROGRESS.close(tag)
                 bar.close()
         self._adopt(prep, training.to_host(result))
@@ -325,9 +327,10 @@ class LSTMForecaster(Forecaster):
         its own windows in a different minibatch schedule than a lone ``fit`` would, so its
         params differ slightly unless every series has the same length.
         """
-        preps = [m._prepare(p) for m, p in zip(models, prices, strict=True)]
+        lstms = [cast(LSTMForecaster, m) for m in models]
+        preps = [m._prepare(p) for m, p in zip(lstms, prices, strict=True)]
         groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, model in enumerate(models):
+        for i, model in enumerate(lstms):
             groups.setdefault(tuple(sorted(model._fit_static().items())), []).append(i)
         for static, members in groups.items():
             data = [preps[i].data for i in members]
@@ -337,7 +340,7 @@ class LSTMForecaster(Forecaster):
                 fields.append(stacked_field)
             # Padding rows get weight 0 from the stacked weights themselves.
             stacked_data = training.TrainData(*fields)
-            starts = [models[i]._initial_state() for i in members]
+            starts = [lstms[i]._initial_state() for i in members]
             params = jax.tree.map(lambda *leaves: np.stack([np.asarray(a) for a in leaves]), *[s[0] for s in starts])
             keys = jnp.stack([s[1] for s in starts])
             out = stacked.run_stacked(
@@ -349,7 +352,7 @@ class LSTMForecaster(Forecaster):
             )
             out = jax.device_get(out)
             for row, i in enumerate(members):
-                models[i]._adopt(preps[i], training.unstack(out, row))
+                lstms[i]._adopt(preps[i], training.unstack(out, row))
 
     def _adopt(self, prep: _Prepared, result: training.TrainResult) -> None:
         """Takes over a finished training run's params, history and metrics."""
@@ -430,7 +433,8 @@ class LSTMForecaster(Forecaster):
         )
         return np.asarray(out, np.float64)
 
-    def _device_state(self) -> dict[str, np.ndarray]:
+    def _device_state(self) -> dict[str, np.float32]:
+        assert self.encoding_state_ is not None, "fitted models have an encoding state"
         return {k: np.float32(v) for k, v in self.encoding_state_.items()}
 
     @classmethod
@@ -438,16 +442,17 @@ class LSTMForecaster(Forecaster):
         cls, models: Sequence[Forecaster], windows_: Sequence[np.ndarray], steps: int, *, workers: int | None = None
     ) -> np.ndarray:
         """Forecasts of stacked models (groups of equal network and encoding) by ``run_stacked``."""
-        out = np.empty((len(models), steps))
+        lstms = [cast(LSTMForecaster, m) for m in models]
+        out = np.empty((len(lstms), steps))
         groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, m in enumerate(models):
+        for i, m in enumerate(lstms):
             groups.setdefault((m.model_config, m.encoding, m.sequence_length), []).append(i)
         for (network, encoding, length), members in groups.items():
             # Stacked on the host: one transfer per leaf instead of a jnp.stack dispatch each.
             params = jax.tree.map(
-                lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *[models[i].params_ for i in members]
+                lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *[lstms[i].params_ for i in members]
             )
-            states = jax.tree.map(lambda *v: np.stack(v), *[models[i]._device_state() for i in members])
+            states = jax.tree.map(lambda *v: np.stack(v), *[lstms[i]._device_state() for i in members])
             stack = np.stack([np.asarray(windows_[i][-length:], np.float32) for i in members])
             static = {"network": network, "encoding": encodings.get_encoding(encoding), "steps": steps}
             rows = stacked.run_stacked(_forecast_one_model, (params, states, stack), static=static, workers=workers)
@@ -462,6 +467,7 @@ class LSTMForecaster(Forecaster):
 
     def _metadata(self) -> dict[str, Any]:
         self._check_fitted()
+        assert self.encoding_state_ is not None and self.interval_ is not None and self.history_ is not None
         settings = self.get_params()
         return {
             "model": MODEL_KIND,
@@ -475,7 +481,7 @@ class LSTMForecaster(Forecaster):
                 if self.last_timestamp_ is None
                 else np.datetime_as_string(self.last_timestamp_, unit="ns"),
                 "last_window": [float(p) for p in self._forecast_window()],
-                "volatility": float(self.volatility_),
+                "volatility": float(self.volatility_ or 0.0),
             },
             "metrics": self.metrics_,
             "history": {k: [float(x) for x in v] for k, v in self.history_.items()},
@@ -498,7 +504,7 @@ class LSTMForecaster(Forecaster):
             state = {k: validation.check_positive_float(f"encoding {k}", encoding["state"][k]) for k in expected}
             shapes = jax.eval_shape(lambda: lstm.init_params(jax.random.key(0), forecaster.model_config))
             params = jax.tree.map(jnp.asarray, params)
-            if jax.tree.structure(params) != jax.tree.structure(shapes) or any(
+            if str(jax.tree.structure(params)) != str(jax.tree.structure(shapes)) or any(
                 a.shape != b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(shapes))
             ):
                 raise ValueError("params do not match the saved settings")
@@ -588,5 +594,5 @@ class LSTMForecaster(Forecaster):
                 f"{where} has format_version {doc.get('format_version')!r}; "
                 f"this version of jaxlstm reads format_version {persistence.FORMAT_VERSION}"
             )
-        params = persistence.params_from_json(doc.get("weights"))
+        params = persistence.params_from_json(doc.get("weights") or {})
         return cls._from_parts(params, doc.get("metadata"), where)

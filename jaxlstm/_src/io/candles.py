@@ -113,6 +113,7 @@ class OHLCV:
                 f"use candles[{index}:{index + 1 if index != -1 else ''}] for one candle as an OHLCV, "
                 f"or candles.close[{index}] for a value"
             )
+        picked: Any
         if isinstance(index, slice):
             if index.step is not None and index.step <= 0:
                 raise ValueError(f"OHLCV slices keep the time order: the step must be > 0, got {index.step}")

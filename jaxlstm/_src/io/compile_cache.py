@@ -44,7 +44,7 @@ def enable_compilation_cache(directory: str | os.PathLike[str] | None = None) ->
     Returns:
         The directory in use, or ``None`` when it could not be created.
     """
-    current = jax.config.jax_compilation_cache_dir
+    current = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]  # set dynamically by JAX
     if current and directory is None:
         return pathlib.Path(current)
     path = pathlib.Path(directory) if directory is not None else default_cache_dir() / "jax-compilation"

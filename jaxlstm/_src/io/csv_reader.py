@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import itertools
 import os
 import re
@@ -52,6 +53,11 @@ class _Header(NamedTuple):
     width: int  # number of fields a full row has
     first_cells: list[str]  # the cells of the first data row ([] when there is none)
 
+
+
+def _column_of(chunk: Any, position: int) -> Any:
+    """Column ``position`` of a parsed chunk (what ``frames.read_piece`` reads cells from)."""
+    return chunk[position]
 
 def read_csv(path: Path, symbol: str | None) -> OHLCV:
     """Loads candles from a CSV file (see ``ohlcv.load_ohlcv`` for the layouts read).
@@ -173,9 +179,9 @@ def _find_header(head: list[_Line], name: str, symbol: str | None) -> _Header:
             continue
         seen += 1
         if _is_numeric_row(row):
-            labels = tuple(f"column {i}" for i in range(len(row)))
+            numbered = tuple(f"column {i}" for i in range(len(row)))
             positions = {field: i for i, field in enumerate(("time", *FIELDS))}
-            return _Header(Layout(positions, labels), line.start, line.number, len(row), row)
+            return _Header(Layout(positions, numbered), line.start, line.number, len(row), row)
         following = head[k + 1 :]
         two_line = _two_line_header(row, following[0].cells) if following else None
         if two_line is not None:
@@ -371,7 +377,7 @@ def _read_pieces(reader: _GuardedReader, path: Path, header: _Header, name: str,
             del raw_chunk
             if len(chunk) == 0:
                 continue
-            piece = frames.read_piece(lambda position, c=chunk: c[position], layout, where, symbol)
+            piece = frames.read_piece(functools.partial(_column_of, chunk), layout, where, symbol)
             _explain_missing(piece, layout, path, header, needed)
             pieces.append(piece)
     except UnicodeDecodeError:

@@ -62,7 +62,8 @@ def read_piece(
     Returns:
         The ``Piece``.
     """
-    keep, symbols = None, []
+    keep: Any = None
+    symbols: list[str] = []
     if "symbol" in layout.positions:
         keep, symbols = columns.symbol_mask(np.asarray(column(layout.positions["symbol"]), dtype=object), symbol)
 
