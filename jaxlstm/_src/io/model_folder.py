@@ -23,8 +23,9 @@ A save (``save_model``):
   it) the swap is two renames, old model to ``<name>.bak-<hex>`` then new model to ``path``;
   a crash between them leaves no ``path`` but the complete backup, which ``load_model``
   loads (with a ``RuntimeWarning``) and the next save puts back first;
-- so after any crash, ``SIGKILL`` or power loss, and any interleaving of saves, the path
-  holds one complete model: the previous one or a new one, never a mix, never none;
+- so after any crash, ``SIGKILL`` or power loss, and any interleaving of saves,
+  ``load_model(path)`` returns one complete model: the previous one or a new one, never a
+  mix, never nothing (with the atomic exchange, the folder at ``path`` itself is always one);
 - serialises with other saves to the same path through ``model_lock`` (``<name>.lock``
   beside the folder): concurrent saves all succeed, one after the other, and the last one
   wins. A save removes its own temporary folder; leftovers of other saves only while it
