@@ -29,6 +29,7 @@ import os
 import pathlib
 import stat
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 MAX_JSON_DEPTH = 100
@@ -88,6 +89,7 @@ def json_depth(value: Any) -> int:
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, (list, tuple)):
@@ -299,7 +301,7 @@ def fsync_dir(path: str | os.PathLike) -> None:
 
 def fsync_tree(root: str | os.PathLike) -> None:
     """fsyncs every file and folder under ``root`` (writers such as TensorStore do not)."""
-    for folder, _, files in os.walk(root):
+    for folder, _, files in os.walk(os.fspath(root)):
         for fname in files:
             fd = os.open(os.path.join(folder, fname), os.O_RDONLY)
             try:

@@ -34,7 +34,7 @@ from jaxlstm._src.io.json_files import as_path
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 PROCESS_LOCKS = fcntl is not None
 """Whether ``model_lock`` excludes other processes (True where ``fcntl`` exists), not only threads."""
@@ -130,7 +130,9 @@ def _thread_lock(path: pathlib.Path, lock_file: pathlib.Path, timeout: float | N
         return
     with _local_locks_guard:
         lock = _local_locks.setdefault(key, threading.Lock())
-    if not lock.acquire(timeout=-1 if timeout is None else timeout):
+    if timeout is None:
+        lock.acquire()
+    elif not lock.acquire(timeout=timeout):
         raise _timeout_error(path, lock_file, timeout)
     counts[key] = 1
     try:

@@ -217,22 +217,25 @@ def rebuild(description: Any, make_leaf: MakeLeaf, *, max_elements: int = MAX_PA
             if depth > MAX_TREE_DEPTH:
                 raise ValueError(f"params structure is nested deeper than {MAX_TREE_DEPTH} levels at {label!r}")
             children = node.get("children")
-            want = dict if kind == "dict" else list
-            if not isinstance(children, want):
-                raise ValueError(f"params structure at {label!r}: 'children' must be a {want.__name__}")
-            items = children.items() if kind == "dict" else enumerate(children)
-            for key, child in items:
-                if kind == "dict" and (not key or "/" in key):
-                    raise ValueError(f"params structure at {label!r}: bad key {key!r:.80}")
-                check(child, _join(where, key), depth + 1)
+            if kind == "dict":
+                if not isinstance(children, dict):
+                    raise ValueError(f"params structure at {label!r}: 'children' must be an object")
+                for key, child in children.items():
+                    if not key or "/" in key:
+                        raise ValueError(f"params structure at {label!r}: bad key {key!r:.80}")
+                    check(child, _join(where, key), depth + 1)
+            else:
+                if not isinstance(children, list):
+                    raise ValueError(f"params structure at {label!r}: 'children' must be a list")
+                for i, child in enumerate(children):
+                    check(child, _join(where, i), depth + 1)
             return
         if kind != "array":
             raise ValueError(
                 f"params structure at {label!r}: kind must be dict, list, tuple or array, got {kind!r:.80}"
             )
         shape = node.get("shape")
-        valid = isinstance(shape, list) and len(shape) <= MAX_NDIM and all(type(d) is int and d >= 1 for d in shape)
-        if not valid:
+        if not isinstance(shape, list) or len(shape) > MAX_NDIM or not all(type(d) is int and d >= 1 for d in shape):
             raise ValueError(
                 f"params structure at {label!r}: shape must be a list of at most {MAX_NDIM} integers >= 1, "
                 f"got {shape!r:.80}"
