@@ -75,7 +75,13 @@ def _results(**sections: dict[str, Any]) -> tuple[dict[str, Any], str]:
 def test_check_sections_rejects_a_missing_skipped_or_failed_section() -> None:
     ok = {"rows": [{"memory": {"available": False, "reason": "not analysed in --quick (it needs a second compile)"}}]}
     torch = {"torch": {"available": False, "reason": "torch is not installed"}}
-    good = {"train": torch, "predict": ok, "cold_start": {"available": True}, "scaling": ok, "concurrency": {"two_over_one": 1.1}}
+    good = {
+        "train": torch,
+        "predict": ok,
+        "cold_start": {"available": True},
+        "scaling": ok,
+        "concurrency": {"two_over_one": 1.1},
+    }
     check_sections(*_results(**good), REQUESTED)
 
     error = {"available": False, "reason": "error: RuntimeError()", "traceback": "..."}

@@ -117,6 +117,7 @@ def pad_leading(tree: Any, multiple: int) -> tuple[Any, int]:
     pad = -n % multiple
     if not pad:
         return tree, 0
+
     def grow(a: Any) -> Any:
         xp: Any = jnp if isinstance(a, jax.Array) else np
         return xp.concatenate([a, xp.repeat(a[:1], pad, axis=0)], axis=0)

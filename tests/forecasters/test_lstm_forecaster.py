@@ -209,7 +209,7 @@ def test_damaged_and_missing_models(fitted, tmp_path):
     (path / "metadata.json").write_text("{not json")
     with pytest.raises(ValueError):
         jl.LSTMForecaster.load(path)
-    with pytest.raises(ValueError, match="LSTMForecaster"):
+    with pytest.raises(ValueError, match="not a 'jaxlstm.forecaster' document"):
         jl.LSTMForecaster.from_json('{"format": "something else"}')
 
 
@@ -398,3 +398,11 @@ def test_fits_in_two_threads_run_at_the_same_time(demo):
     finally:
         lstm_module._ProgressBar = original
     assert not a.is_alive() and waited == [True]
+
+
+def test_a_model_of_the_first_format_gets_a_clear_error():
+    import pathlib
+
+    old = pathlib.Path(__file__).resolve().parents[1] / "data" / "model_format_v1"
+    with pytest.raises(ValueError, match=r"format_version 1.*format_version 2|format.*1.*2"):
+        jl.LSTMForecaster.load(old)

@@ -551,7 +551,7 @@ class LSTMForecaster(Forecaster):
         return cls._from_parts(params, metadata, f"model at {str(path)!r}")
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The seed's single-file export: metadata and weights in one JSON document.
+        """The seed's single-file export: metadata and weights in one sealed JSON document.
 
         Args:
             path: also write the document there atomically, when given.
@@ -559,40 +559,18 @@ class LSTMForecaster(Forecaster):
         Returns:
             The JSON text.
         """
-        import json
-
-        doc = {
-            "format": "jaxlstm.forecaster",
-            "format_version": persistence.FORMAT_VERSION,
-            "metadata": self._metadata(),
-            "weights": persistence.params_to_json(jax.tree.map(np.asarray, self.params_)),
-        }
-        if path is not None:
-            persistence.write_json_atomic(path, doc)
-        return json.dumps(doc, allow_nan=False, sort_keys=True)
+        return persistence.export_json(jax.tree.map(np.asarray, self.params_), self._metadata(), path)
 
     @classmethod
     def from_json(cls, source: str | os.PathLike[str]) -> LSTMForecaster:
-        """Rebuilds a forecaster from ``to_json`` output: the JSON text or a file path."""
-        import json
+        """Rebuilds a forecaster from ``to_json`` output: the JSON text or a file path.
 
-        if isinstance(source, str) and source.lstrip().startswith("{"):
-            try:
-                doc = json.loads(source, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
-            except ValueError as err:
-                raise ValueError(f"source is not valid JSON: {err}") from None
-            where = "JSON text"
-        elif isinstance(source, (str, os.PathLike)):
-            doc = persistence.read_json(source)
-            where = f"JSON file {str(source)!r}"
-        else:
-            raise TypeError(f"source must be JSON text or a path, got {type(source).__name__}")
-        if not isinstance(doc, dict) or doc.get("format") != "jaxlstm.forecaster":
-            raise ValueError(f"{where} is not a jaxlstm.forecaster document (an LSTMForecaster.to_json export)")
-        if doc.get("format_version") != persistence.FORMAT_VERSION:
-            raise ValueError(
-                f"{where} has format_version {doc.get('format_version')!r}; "
-                f"this version of jaxlstm reads format_version {persistence.FORMAT_VERSION}"
-            )
-        params = persistence.params_from_json(doc.get("weights") or {})
-        return cls._from_parts(params, doc.get("metadata"), where)
+        Raises:
+            FileNotFoundError: ``source`` names no file.
+            ValueError: not an LSTMForecaster export, another format version, or damaged.
+        """
+        params, metadata = persistence.import_json(source)
+        where = (
+            "JSON text" if isinstance(source, str) and source.lstrip().startswith("{") else f"JSON file {str(source)!r}"
+        )
+        return cls._from_parts(params, metadata, where)

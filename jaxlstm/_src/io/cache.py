@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
+from jaxlstm._src.io import persistence
 
 TrainFn = Callable[[str], LSTMForecaster]
 
@@ -144,8 +145,4 @@ class ModelCache:
         """Folder names of the models saved in ``directory``."""
         if not self.directory.is_dir():
             return []
-        return sorted(
-            p.name
-            for p in self.directory.iterdir()
-            if (p / "metadata.json").is_file() and ".tmp-" not in p.name and ".bak-" not in p.name
-        )
+        return sorted(p.name for p in self.directory.iterdir() if persistence.is_model_folder(p))

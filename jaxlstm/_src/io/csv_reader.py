@@ -54,10 +54,10 @@ class _Header(NamedTuple):
     first_cells: list[str]  # the cells of the first data row ([] when there is none)
 
 
-
 def _column_of(chunk: Any, position: int) -> Any:
     """Column ``position`` of a parsed chunk (what ``frames.read_piece`` reads cells from)."""
     return chunk[position]
+
 
 def read_csv(path: Path, symbol: str | None) -> OHLCV:
     """Loads candles from a CSV file (see ``ohlcv.load_ohlcv`` for the layouts read).

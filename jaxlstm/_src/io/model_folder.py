@@ -308,6 +308,11 @@ def _exchange(a: pathlib.Path, b: pathlib.Path) -> bool:
     raise OSError(err, os.strerror(err), str(a), None, str(b))
 
 
+def is_model_folder(path: pathlib.Path) -> bool:
+    """True for a folder that looks like a saved model (not a temporary or backup sibling)."""
+    return (path / METADATA_FILE).is_file() and _SIBLING_RE.fullmatch(path.name) is None
+
+
 def _siblings(path: pathlib.Path, infix: str) -> list[pathlib.Path]:
     """Entries next to ``path`` named ``<name><infix><32 hex digits>``."""
     pattern = re.compile(re.escape(path.name + infix) + _HEX_SUFFIX)

@@ -19,6 +19,7 @@ from jaxlstm._src.io.model_folder import (
     METADATA_FILE,
     PARAMS_DIR,
     RESERVED_METADATA_KEYS,
+    is_model_folder,
     load_model,
     save_model,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "RESERVED_METADATA_KEYS",
     "export_json",
     "import_json",
+    "is_model_folder",
     "leaf_checksums",
     "load_model",
     "model_lock",
