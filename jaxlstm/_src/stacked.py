@@ -460,7 +460,7 @@ def predict_many(params: Any, xs: Any, steps: int, *, workers: int | None = None
 
         ys = predict_many(result.params, windows, steps=168)
     """
-    steps = validation.check_positive_int("steps", steps)
+    steps = validation.check_steps(steps)
     model_cfg = lstm.config_of(params)
     num = _check_stacked_params(params, None)
     dtype = params["layers"][0]["w"].dtype

@@ -12,6 +12,15 @@ from typing import Any
 
 import numpy as np
 
+MAX_STEPS = 1_000_000
+"""Most forecast steps any prediction path accepts.
+
+``lax.scan`` counts its steps in int32 and fails with OverflowError from 2**31 on; far
+below that, a recursive forecast of millions of steps says nothing about prices and its
+bands and calibration residuals (``[origins, steps]``) would take gigabytes. Refused with
+a ValueError before anything is compiled.
+"""
+
 
 def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
     """Returns ``value`` as an int, or raises if it is not an integer >= ``minimum``."""
@@ -20,6 +29,14 @@ def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_steps(value: Any, name: str = "steps") -> int:
+    """Returns ``value`` as an int, or raises unless it is an integer in ``[1, MAX_STEPS]``."""
+    steps = check_positive_int(name, value)
+    if steps > MAX_STEPS:
+        raise ValueError(f"{name} must be at most {MAX_STEPS:,} forecast steps, got {steps:,}")
+    return steps
 
 
 def check_positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:

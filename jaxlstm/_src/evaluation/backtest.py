@@ -128,7 +128,7 @@ def backtest(
     if (horizon is None) == (steps is None):
         raise ValueError("backtest needs exactly one of horizon (e.g. '1d') or steps")
     steps = horizons.horizon_to_steps(horizon, interval) if horizon is not None else steps
-    steps = validation.check_positive_int("steps", steps)
+    steps = validation.check_steps(steps)
     confidence = validation.check_fraction("confidence", confidence)
     if vectorize is None:
         vectorize = jax.default_backend() != "cpu"

@@ -254,7 +254,7 @@ class Forecaster:
         """
         self._check_fitted()
         window = self._check_window(window)
-        steps = validation.check_positive_int("steps", steps)
+        steps = validation.check_steps(steps)
         return self._checked_prices(self._predict(window, steps))
 
     def predict(self, window: Any) -> float:
@@ -369,7 +369,7 @@ class Forecaster:
             raise ValueError(f"forecast needs exactly one of horizon (e.g. '1d') or steps, got {got}")
         if horizon is not None:
             steps = horizons.horizon_to_steps(horizon, self.interval_)
-        return validation.check_positive_int("steps", steps)
+        return validation.check_steps(steps)
 
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Forecast:
         """The ``Forecast`` around ``[steps]`` checked point forecasts of the fitted series' continuation."""
@@ -412,7 +412,7 @@ class Forecaster:
             the fallback when there are too few out-of-sample residuals).
         """
         self._check_fitted()
-        steps = validation.check_positive_int("steps", steps)
+        steps = validation.check_steps(steps)
         confidence = validation.check_fraction("confidence", confidence)
         if self.band == "conformal":
             bands = [
@@ -444,7 +444,7 @@ class Forecaster:
             out-of-sample part (too short a series, or a model restored without residuals).
         """
         self._check_fitted()
-        steps = validation.check_positive_int("steps", steps)
+        steps = validation.check_steps(steps)
         if source is None:
             source = self._calibration_sources()[0]
         elif source not in CALIBRATION_SOURCES:

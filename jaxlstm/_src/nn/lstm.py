@@ -223,7 +223,7 @@ def predict_multi_step(params: Params, xs: jax.Array, steps: int, *, unroll: int
     """
     if isinstance(steps, jax.core.Tracer):
         raise TypeError("steps must be a static Python int; mark it static: jax.jit(..., static_argnames='steps')")
-    steps = validation.check_positive_int("steps", steps)
+    steps = validation.check_steps(steps)
     xs = jnp.asarray(xs)
     cfg = _check_inputs(params, xs)
     if cfg.output_size != cfg.input_size:

@@ -191,6 +191,7 @@ def forecast_prices(
     Returns:
         ``[..., steps]`` predicted prices.
     """
+    steps = validation.check_steps(steps)
     batch = windows.shape[:-1]
     flat = windows.reshape((-1, windows.shape[-1]))
     out = jax.vmap(lambda w: _one_window(network, params, encoding, state, w, steps))(flat)

@@ -64,7 +64,22 @@ def horizon_to_steps(horizon: str, interval: Any) -> int:
     step_ns = int(as_interval(interval).astype(np.int64))
     span_ns = int((HORIZON_HOURS[horizon] * _HOUR).astype(np.int64))
     # Ceiling division on integer nanoseconds is exact; float division can land a hair above a whole number.
-    return max(1, -(-span_ns // step_ns))
+    return check_horizon_steps(horizon, interval, max(1, -(-span_ns // step_ns)))
+
+
+def check_horizon_steps(horizon: Any, interval: Any, steps: int) -> int:
+    """``steps``, the horizon in steps of ``interval``, if at most ``validation.MAX_STEPS``; else ValueError.
+
+    Data spaced a microsecond apart makes ``"1h"`` 3.6e9 steps, which would overflow
+    ``lax.scan``; the message names the horizon and the data's spacing.
+    """
+    if steps > validation.MAX_STEPS:
+        raise ValueError(
+            f"horizon {horizon!r} is {steps:,} steps of the data's interval {format_interval(interval)}, "
+            f"more than the {validation.MAX_STEPS:,} "
+            "steps a forecast may have: choose a shorter horizon, pass steps=, or resample the data"
+        )
+    return steps
 
 
 def future_timestamps(last_timestamp: Any, interval: Any, steps: int) -> np.ndarray:
@@ -82,7 +97,7 @@ def future_timestamps(last_timestamp: Any, interval: Any, steps: int) -> np.ndar
     Returns:
         ``[steps]`` ``datetime64[ns]``: ``last_timestamp + k * interval`` for ``k = 1..steps``.
     """
-    steps = validation.check_positive_int("steps", steps)
+    steps = validation.check_steps(steps)
     step = as_interval(interval)
     if last_timestamp is None:
         start = _EPOCH
@@ -97,3 +112,22 @@ def future_timestamps(last_timestamp: Any, interval: Any, steps: int) -> np.ndar
         if np.isnat(start):
             raise ValueError("last_timestamp must be a valid time, got NaT")
     return start + step * np.arange(1, steps + 1)
+
+
+_UNITS = (("d", 86_400 * 10**9), ("h", 3_600 * 10**9), ("min", 60 * 10**9), ("s", 10**9), ("ms", 10**6), ("us", 10**3))
+
+
+def format_interval(interval: Any) -> str:
+    """A time step as a short string in its largest whole unit: ``"1h"``, ``"15min"``, ``"1d"``, ``"250ms"``.
+
+    Args:
+        interval: a positive step (see ``as_interval``).
+
+    Returns:
+        ``"<n><unit>"`` with unit ``d``, ``h``, ``min``, ``s``, ``ms``, ``us`` or ``ns``.
+    """
+    ns = int(as_interval(interval).astype(np.int64))
+    for unit, size in _UNITS:
+        if ns % size == 0:
+            return f"{ns // size}{unit}"
+    return f"{ns}ns"
