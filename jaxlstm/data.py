@@ -9,9 +9,12 @@ hourly BTC/USD candles. Files are read with pandas' C parser; ``MAX_LINE_BYTES``
 the length of a line. pandas is imported only when a file or a pandas object is read.
 ``sliding_windows``, ``chronological_split`` and ``pad_stack`` are the library's only
 windowing code; the encodings (``MinMaxEncoding``, ``RelativeEncoding``) turn prices into
-model values and back exactly, fitted on training prices only.
+model values and back exactly, fitted on training prices only. ``fingerprint(data)`` is the
+``DataFingerprint`` a forecaster fitted on ``data`` records as ``trained_on_`` (interval, time
+span, length, SHA-256, source), so you can tell whether a saved model saw the data at hand.
 """
 
+from jaxlstm._src.forecasters.base import fingerprint
 from jaxlstm._src.io.ohlcv import (
     MAX_LINE_BYTES,
     OHLCV,
@@ -30,18 +33,21 @@ from jaxlstm._src.prep.encodings import (
     get_encoding,
     log_return_std,
 )
+from jaxlstm._src.prep.fingerprints import DataFingerprint
 from jaxlstm._src.prep.windows import chronological_split, pad_stack, sliding_windows, windows_before
 
 __all__ = [
     "ENCODINGS",
     "MAX_LINE_BYTES",
     "OHLCV",
+    "DataFingerprint",
     "Encoding",
     "MinMaxEncoding",
     "RelativeEncoding",
     "as_price_series",
     "chronological_split",
     "demo_data_path",
+    "fingerprint",
     "forecast_prices",
     "get_encoding",
     "infer_interval",

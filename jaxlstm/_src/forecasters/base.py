@@ -43,7 +43,7 @@ from jaxlstm._src import validation
 from jaxlstm._src.forecasters import intervals
 from jaxlstm._src.forecasters.forecast import Forecast
 from jaxlstm._src.io import ohlcv
-from jaxlstm._src.prep import horizons
+from jaxlstm._src.prep import fingerprints, horizons
 
 #: Values of ``calibration``.
 CALIBRATIONS: tuple[str, ...] = ("auto", "refit", "both")
@@ -65,6 +65,20 @@ def price_series(data: Any, name: str) -> tuple[np.ndarray, np.ndarray | None, n
     return prices, timestamps, interval
 
 
+def fingerprint(data: Any) -> fingerprints.DataFingerprint:
+    """The record ``fit(data)`` keeps as ``trained_on_``: compare it to a model's to know if it saw this data.
+
+    Args:
+        data: anything ``fit`` accepts.
+
+    Returns:
+        A ``DataFingerprint``: interval, first and last timestamp, number of prices, SHA-256
+        of the prices and timestamps, and the source (an ``OHLCV``'s file) when known.
+    """
+    prices, timestamps, interval = price_series(data, "data")
+    return fingerprints.fingerprint_series(prices, timestamps, interval, fingerprints.source_of(data))
+
+
 class Forecaster:
     """Base class: settings in the constructor, ``fit(data) -> self``, ``forecast(...) -> Forecast``.
 
@@ -73,8 +87,9 @@ class Forecaster:
         calibration: ``"auto"``, ``"refit"`` or ``"both"``: where conformal residuals come from.
 
     Attributes set by ``fit``: ``prices_`` (what ``forecast`` continues), ``last_timestamp_``,
-    ``interval_`` (the data's own spacing) and ``volatility_`` (one-step log-return
-    standard deviation, for the volatility band).
+    ``interval_`` (the data's own spacing), ``volatility_`` (one-step log-return
+    standard deviation, for the volatility band) and ``trained_on_`` (a
+    ``DataFingerprint`` of the fitted series, see ``fingerprint``).
     """
 
     #: Short name used in tables and forecasts.
@@ -131,6 +146,7 @@ class Forecaster:
         self.last_timestamp_: np.datetime64 | None = None
         self.interval_: np.timedelta64 | None = None
         self.volatility_: float | None = None
+        self.trained_on_: fingerprints.DataFingerprint | None = None
         self._reset_calibration(None)
 
     def _reset_calibration(self, fit_prices: np.ndarray | None) -> None:
@@ -177,7 +193,7 @@ class Forecaster:
         prices, timestamps, interval = price_series(data, "data")
         prices = self._check_prices("data", prices, self.min_fit_length, "to fit")
         self._fit(prices, **fit_options)
-        self._adopt_series(prices, timestamps, interval)
+        self._adopt_series(prices, timestamps, interval, source=fingerprints.source_of(data))
         return self
 
     @classmethod
@@ -215,7 +231,7 @@ class Forecaster:
             models[symbol], series[symbol] = model, (prices, timestamps, interval)
         cls._fit_together(list(models.values()), [s[0] for s in series.values()], workers=workers, devices=devices)
         for symbol, model in models.items():
-            model._adopt_series(*series[symbol])
+            model._adopt_series(*series[symbol], source=fingerprints.source_of(data[symbol]))
         return models
 
     def _fit(self, prices: np.ndarray) -> None:
@@ -232,12 +248,15 @@ class Forecaster:
         for model, p in zip(models, prices, strict=True):
             model._fit(p)
 
-    def _adopt_series(self, prices: np.ndarray, timestamps: np.ndarray | None, interval: np.timedelta64) -> None:
-        """Records the fitted series: what ``forecast`` continues, its time axis and volatility."""
+    def _adopt_series(
+        self, prices: np.ndarray, timestamps: np.ndarray | None, interval: np.timedelta64, source: str | None = None
+    ) -> None:
+        """Records the fitted series: what ``forecast`` continues, its time axis, volatility and fingerprint."""
         self.prices_ = prices
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
         self.interval_ = interval
         self.volatility_ = intervals.log_return_volatility(prices)
+        self.trained_on_ = fingerprints.fingerprint_series(prices, timestamps, interval, source)
         self._reset_calibration(prices)
 
     # ------------------------------------------------------------------ prediction

@@ -30,7 +30,7 @@ from jaxlstm._src import stacked, training, validation
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.io import ohlcv, persistence
 from jaxlstm._src.nn import lstm
-from jaxlstm._src.prep import encodings, horizons, windows
+from jaxlstm._src.prep import encodings, fingerprints, horizons, windows
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 #: ``metadata["model"]`` of a saved ``LSTMForecaster``.
@@ -486,6 +486,7 @@ class LSTMForecaster(Forecaster):
             "metrics": self.metrics_,
             "history": {k: [float(x) for x in v] for k, v in self.history_.items()},
             "calibration": self.calibration_state(self._saved_calibration_steps),
+            "trained_on": None if self.trained_on_ is None else self.trained_on_.to_json(),
         }
 
     @classmethod
@@ -525,6 +526,9 @@ class LSTMForecaster(Forecaster):
             forecaster.history_ = {k: np.asarray(v, np.float64) for k, v in dict(metadata["history"]).items()}
             forecaster.trained_at_ = metadata.get("trained_at")
             forecaster.restore_calibration(metadata["calibration"])
+            # Models saved before fingerprints were recorded have none: their data is unknown.
+            trained_on = metadata.get("trained_on")
+            forecaster.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
             raise ValueError(f"{source} is damaged: invalid metadata ({type(err).__name__}: {err})") from None
         return forecaster

@@ -41,6 +41,9 @@ class OHLCV:
         close: ``[time]`` float64 closing prices.
         volume: ``[time]`` float64 traded volume (base asset when known), NaN if unknown.
         symbol: the instrument, e.g. ``"BTCUSD"``, or None when the source did not say.
+        source: where the candles came from, or None: ``load_ohlcv`` sets the absolute
+            path of the file it read; slices keep it. A model fitted on these candles
+            records it in its ``trained_on_``.
     """
 
     timestamps: np.ndarray
@@ -50,6 +53,7 @@ class OHLCV:
     close: np.ndarray
     volume: np.ndarray
     symbol: str | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         # Copies, so that freezing them cannot lock or alias an array the caller owns.
@@ -78,9 +82,13 @@ class OHLCV:
             object.__setattr__(self, field, arr)
         if self.symbol is not None and not isinstance(self.symbol, str):
             raise TypeError(f"OHLCV.symbol must be a str or None, got {type(self.symbol).__name__}")
+        if self.source is not None and not isinstance(self.source, str):
+            raise TypeError(f"OHLCV.source must be a str or None, got {type(self.source).__name__}")
 
     @classmethod
-    def _owning(cls, timestamps: np.ndarray, symbol: str | None, **fields: np.ndarray) -> OHLCV:
+    def _owning(
+        cls, timestamps: np.ndarray, symbol: str | None, source: str | None = None, **fields: np.ndarray
+    ) -> OHLCV:
         """Builds an OHLCV around checked arrays that nobody else holds, without copying them."""
         record = object.__new__(cls)
         arrays = {"timestamps": timestamps.view("datetime64[ns]"), **fields}
@@ -88,7 +96,12 @@ class OHLCV:
             arr.setflags(write=False)
             object.__setattr__(record, name, arr)
         object.__setattr__(record, "symbol", symbol)
+        object.__setattr__(record, "source", source)
         return record
+
+    def _from_source(self, source: str) -> OHLCV:
+        """The same candles (arrays shared, not copied) with ``source`` set."""
+        return OHLCV._owning(self.timestamps, self.symbol, source, **{field: getattr(self, field) for field in FIELDS})
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])
@@ -145,6 +158,7 @@ class OHLCV:
         return OHLCV._owning(
             np.array(self.timestamps[picked]),
             self.symbol,
+            self.source,
             **{field: np.array(getattr(self, field)[picked]) for field in FIELDS},
         )
 
@@ -161,7 +175,7 @@ class OHLCV:
 
         Returns:
             A DataFrame with a ``DatetimeIndex`` named ``"timestamp"`` (``[time]``),
-            columns ``open, high, low, close, volume`` and ``attrs["symbol"]``.
+            columns ``open, high, low, close, volume``, ``attrs["symbol"]`` and ``attrs["source"]``.
         """
         pd = import_pandas("OHLCV.to_pandas()")
         frame = pd.DataFrame(
@@ -169,6 +183,7 @@ class OHLCV:
             index=pd.DatetimeIndex(np.array(self.timestamps), name="timestamp"),
         )
         frame.attrs["symbol"] = self.symbol
+        frame.attrs["source"] = self.source
         return frame
 
 
@@ -252,4 +267,4 @@ def assemble(
         nanos = nanos[order]
         for field in FIELDS:  # one at a time, so that each unordered array is freed before the next copy
             values[field] = values[field][order]
-    return OHLCV._owning(nanos, symbol, **{field: values[field] for field in FIELDS})
+    return OHLCV._owning(nanos, symbol, None, **{field: values[field] for field in FIELDS})

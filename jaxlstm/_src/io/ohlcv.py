@@ -74,7 +74,8 @@ def load_ohlcv(source: Any, *, symbol: str | None = None) -> OHLCV:
             side (``"BTC/USD"`` matches ``BTC``); otherwise it labels the result.
 
     Returns:
-        ``OHLCV`` with ``[time]`` arrays, oldest first.
+        ``OHLCV`` with ``[time]`` arrays, oldest first; read from a file, its ``source`` is
+        the file's absolute path.
 
     Raises:
         FileNotFoundError: the path does not exist.
@@ -91,7 +92,8 @@ def load_ohlcv(source: Any, *, symbol: str | None = None) -> OHLCV:
     if isinstance(source, OHLCV):
         return source
     if isinstance(source, (str, os.PathLike)):
-        return read_csv(Path(source), symbol)
+        path = Path(source)
+        return read_csv(path, symbol)._from_source(str(path.absolute()))
     if is_pandas(source, "DataFrame"):
         return frames.frame_to_candles(source, symbol)
     if is_pandas(source, "Series"):

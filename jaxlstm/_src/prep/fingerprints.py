@@ -1,0 +1,167 @@
+"""What a model was trained on: a fingerprint of a price series, its time span and its source.
+
+``fit`` records a ``DataFingerprint`` of the fitted series as the forecaster's
+``trained_on_`` (saved with the model); ``jaxlstm.data.fingerprint(data)`` computes the same
+record for any data, so the model cache and the command line can tell whether a saved
+model was trained on the data at hand. Two series are the same data when their interval,
+first and last timestamp, length and SHA-256 agree; where they came from (``source``) is
+information, not part of the comparison.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from typing import Any
+
+import numpy as np
+
+from jaxlstm._src.prep import horizons
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def series_sha256(prices: np.ndarray, timestamps: np.ndarray | None) -> str:
+    """SHA-256 of a series: its prices as little-endian float64, then its timestamps as int64 ns.
+
+    Args:
+        prices: ``[time]`` prices.
+        timestamps: ``[time]`` ``datetime64`` values, or None.
+
+    Returns:
+        64 lowercase hex digits.
+    """
+    digest = hashlib.sha256(np.ascontiguousarray(prices, dtype="<f8").tobytes())
+    if timestamps is not None:
+        digest.update(b"timestamps")
+        digest.update(np.ascontiguousarray(np.asarray(timestamps, "datetime64[ns]").view(np.int64), "<i8").tobytes())
+    return digest.hexdigest()
+
+
+def source_of(data: Any) -> str | None:
+    """Where ``data`` came from when it says so: an ``OHLCV``'s ``source`` or a pandas object's ``attrs["source"]``."""
+    source = getattr(data, "source", None)
+    if source is None:
+        attrs = getattr(data, "attrs", None)
+        source = attrs.get("source") if isinstance(attrs, dict) else None
+    return source if isinstance(source, str) else None
+
+
+def _stamp(value: np.datetime64 | None) -> str:
+    if value is None:
+        return "?"
+    text = str(np.datetime_as_string(value, unit="s")).replace("T", " ")
+    return text.removesuffix(" 00:00:00").removesuffix(":00")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataFingerprint:
+    """A price series, identified: spacing, time span, length, checksum and source.
+
+    Attributes:
+        interval: the data's spacing as ``np.timedelta64[ns]``, or None when unknown.
+        first: timestamp of the first price (``datetime64[ns]``), None without timestamps.
+        last: timestamp of the last price, None without timestamps.
+        count: number of prices.
+        sha256: ``series_sha256`` of the prices and their timestamps.
+        source: where the data came from (a file path), None when not known.
+    """
+
+    interval: np.timedelta64 | None
+    first: np.datetime64 | None
+    last: np.datetime64 | None
+    count: int
+    sha256: str
+    source: str | None = None
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.interval, self.first, self.last, self.count, self.sha256)
+
+    def same_data(self, other: DataFingerprint) -> bool:
+        """True when ``other`` describes the same series (``source`` is not compared)."""
+        return self._key() == other._key()
+
+    def describe(self) -> str:
+        """One line: ``"500 1h prices 2019-09-26 15:00 .. 2019-10-17 10:00 from /data/btc.csv"``."""
+        spacing = "" if self.interval is None else f" {horizons.format_interval(self.interval)}"
+        span = "" if self.last is None else f" {_stamp(self.first)} .. {_stamp(self.last)}"
+        origin = "" if self.source is None else f" from {self.source}"
+        return f"{self.count}{spacing} prices{span}{origin}"
+
+    def difference(self, other: DataFingerprint) -> str | None:
+        """None for the same data, else ``"<self> != <other>"`` naming what differs."""
+        if self.same_data(other):
+            return None
+        mine, theirs = dataclasses.replace(self, source=None), dataclasses.replace(other, source=None)
+        if mine.describe() != theirs.describe():
+            return f"{mine.describe()} != {theirs.describe()}"
+        return f"{mine.describe()} with other prices (sha256 {self.sha256[:12]} != {other.sha256[:12]})"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (what saved models keep under ``"trained_on"``)."""
+        return {
+            "interval_ns": None if self.interval is None else int(self.interval.astype(np.int64)),
+            "first": None if self.first is None else str(np.datetime_as_string(self.first, unit="ns")),
+            "last": None if self.last is None else str(np.datetime_as_string(self.last, unit="ns")),
+            "count": self.count,
+            "sha256": self.sha256,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> DataFingerprint:
+        """The record ``to_json`` wrote; anything else is a ValueError naming the field."""
+        if not isinstance(obj, dict) or set(obj) != {"interval_ns", "first", "last", "count", "sha256", "source"}:
+            raise ValueError(
+                f"trained_on must be an object of interval_ns, first, last, count, sha256, source, got {obj!r:.120}"
+            )
+        interval_ns, count, sha, source = obj["interval_ns"], obj["count"], obj["sha256"], obj["source"]
+        if interval_ns is not None and (type(interval_ns) is not int or not 0 < interval_ns < 2**63):
+            raise ValueError(f"trained_on.interval_ns must be a positive int64 or null, got {interval_ns!r:.40}")
+        if type(count) is not int or count < 1:
+            raise ValueError(f"trained_on.count must be an integer >= 1, got {count!r:.40}")
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+            raise ValueError(f"trained_on.sha256 must be 64 hex digits, got {sha!r:.80}")
+        if source is not None and not isinstance(source, str):
+            raise ValueError(f"trained_on.source must be a string or null, got {type(source).__name__}")
+        stamps: list[np.datetime64 | None] = []
+        for name in ("first", "last"):
+            value = obj[name]
+            if value is None:
+                stamps.append(None)
+                continue
+            try:
+                stamp = np.datetime64(value, "ns") if isinstance(value, str) else None
+            except ValueError:
+                stamp = None
+            if stamp is None or np.isnat(stamp):
+                raise ValueError(f"trained_on.{name} must be an ISO timestamp or null, got {value!r:.60}")
+            stamps.append(stamp)
+        if (stamps[0] is None) != (stamps[1] is None):
+            raise ValueError("trained_on.first and trained_on.last must both be set or both be null")
+        interval = None if interval_ns is None else np.timedelta64(interval_ns, "ns")
+        return cls(interval, stamps[0], stamps[1], count, sha, source)
+
+
+def fingerprint_series(
+    prices: np.ndarray, timestamps: np.ndarray | None, interval: Any, source: str | None = None
+) -> DataFingerprint:
+    """The ``DataFingerprint`` of a checked series (what ``fit`` saw).
+
+    Args:
+        prices: ``[time]`` float64 prices, at least one.
+        timestamps: ``[time]`` ``datetime64`` timestamps in time order, or None.
+        interval: the data's spacing (see ``horizons.as_interval``), or None.
+        source: where the data came from, if known.
+
+    Returns:
+        The record.
+    """
+    prices = np.asarray(prices, np.float64)
+    first = last = None
+    if timestamps is not None and len(timestamps):
+        stamps = np.asarray(timestamps, "datetime64[ns]")
+        first, last = stamps[0], stamps[-1]
+    step = None if interval is None else horizons.as_interval(interval)
+    return DataFingerprint(step, first, last, int(prices.shape[0]), series_sha256(prices, timestamps), source)
