@@ -405,3 +405,16 @@ def _raised(fn):
     except Exception as err:
         return err
     return None
+
+
+def test_something_else_at_the_model_path_is_a_value_error(tmp_path, template):
+    cache = jl.ModelCache(tmp_path, train_fn=copying_trainer([], template))
+    cache.path("BTC").write_text("not a model")
+    status = cache.status("BTC")
+    assert not status.fresh and status.reason.startswith("damaged: model at ") and "is not a folder" in status.reason
+    with pytest.raises(
+        ValueError, match="cannot save the model of 'BTC': path .* exists and is not a model folder"
+    ) as err:
+        cache.get("BTC")
+    assert "\n" not in str(err.value)
+    assert cache.path("BTC").read_text() == "not a model"

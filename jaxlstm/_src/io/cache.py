@@ -459,7 +459,10 @@ class ModelCache:
                         assert status.model is not None
                         return status.model
                 model = self._check_trained(symbol, fn(symbol), request)
-                model.save(path)
+                try:
+                    model.save(path)
+                except FileExistsError as err:  # something that is not a model sits where it belongs
+                    raise ValueError(f"cannot save the model of {symbol!r}: {err}") from None
                 self._memory[path.name] = (model, _disk_token(path))
             return model
 

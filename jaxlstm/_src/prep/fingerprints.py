@@ -86,7 +86,9 @@ class DataFingerprint:
         """One line: ``"500 1h prices 2019-09-26 15:00 .. 2019-10-17 10:00 from /data/btc.csv"``."""
         spacing = "" if self.interval is None else f" {horizons.format_interval(self.interval)}"
         span = "" if self.last is None else f" {_stamp(self.first)} .. {_stamp(self.last)}"
-        origin = "" if self.source is None else f" from {self.source}"
+        # Reasons built from this are printed as one line: a file name with a newline is shown escaped.
+        source = self.source if self.source is None or self.source.isprintable() else repr(self.source)
+        origin = "" if source is None else f" from {source}"
         return f"{self.count}{spacing} prices{span}{origin}"
 
     def difference(self, other: DataFingerprint) -> str | None:
