@@ -16,7 +16,7 @@ from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.interop.torch import params_from_torch, params_to_torch
-from jaxlstm._src.io.cache import ModelCache
+from jaxlstm._src.io.cache import CacheStatus, ModelCache
 from jaxlstm._src.io.compile_cache import disable_compilation_cache, enable_compilation_cache, environment_setting
 from jaxlstm._src.nn.cell import LSTMCarry, lstm_step
 from jaxlstm._src.nn.lstm import LSTMConfig, apply, init_params, predict_multi_step
@@ -39,6 +39,7 @@ if environment_setting():
 
 __all__ = [
     "COMPILER_OPTIONS",
+    "CacheStatus",
     "Forecast",
     "Forecaster",
     "LSTMCarry",
