@@ -293,9 +293,10 @@ def test_other_settings_retrain(tmp_path):
     assert not status.fresh and status.reason == "settings differ: hidden_size 8 != 4, encoding 'minmax' != 'relative'"
     # Settings are compared after the constructor's validation.
     assert cache.status("BTC", settings={"encoding": jl.data.RelativeEncoding()}).fresh
-    bigger = cache.get("BTC", fitting_trainer(calls, PRICES, hidden_size=8), settings={"hidden_size": 8})
-    assert bigger.hidden_size == 8 and len(calls) == 2
-    assert jl.LSTMForecaster.load(cache.path("BTC")).hidden_size == 8
+    # (Another seed rather than another size: the compiled training step of the other tests serves it.)
+    reseeded = cache.get("BTC", fitting_trainer(calls, PRICES, seed=1), settings={"seed": 1, "hidden_size": 4})
+    assert reseeded.seed == 1 and len(calls) == 2
+    assert jl.LSTMForecaster.load(cache.path("BTC")).seed == 1
 
 
 def test_bad_settings_fail_before_training(tmp_path):
@@ -319,20 +320,21 @@ def test_train_fn_ignoring_the_settings_is_an_error(tmp_path):
 
 
 def test_other_data_retrains_and_status_says_which(tmp_path, demo):
-    hourly = demo[-300:]
-    daily = jl.data.load_ohlcv(pathlib.Path(__file__).parent / "data" / "Coinbase_BTCUSD_d.csv")
+    # As long as PRICES: the compiled training step of the other tests serves these fits too.
+    hourly = demo[-60:]
+    daily = jl.data.load_ohlcv(pathlib.Path(__file__).parent / "data" / "Coinbase_BTCUSD_d.csv")[-60:]
     calls = []
     cache = jl.ModelCache(tmp_path)
     model = cache.get("BTCUSD", fitting_trainer(calls, hourly), data=hourly)
     assert model.trained_on_.source == str(jl.data.demo_data_path())
-    assert cache.get("BTCUSD", data=hourly) is model and cache.status("BTCUSD", data=demo[-300:]).fresh
+    assert cache.get("BTCUSD", data=hourly) is model and cache.status("BTCUSD", data=demo[-60:]).fresh
     status = cache.status("BTCUSD", data=daily)
     assert not status.fresh and status.reason == (
-        "trained on other data: 260 1d prices 2019-01-19 .. 2019-10-17 != 300 1h prices 2019-10-04 22:00 .. 2019-10-17 09:00"
+        "trained on other data: 60 1d prices 2019-08-19 .. 2019-10-17 != 60 1h prices 2019-10-14 22:00 .. 2019-10-17 09:00"
     )
     # The same span with one price changed is other data too.
     changed = hourly.close.copy()
-    changed[100] *= 1.01
+    changed[30] *= 1.01
     edited = jl.data.OHLCV(
         hourly.timestamps, hourly.open, np.maximum(hourly.high, changed), hourly.low, changed, hourly.volume
     )
@@ -343,9 +345,9 @@ def test_other_data_retrains_and_status_says_which(tmp_path, demo):
 
 
 def test_train_fn_training_on_other_data_is_an_error(tmp_path, demo):
-    cache = jl.ModelCache(tmp_path, train_fn=fitting_trainer([], demo[-100:]))
-    with pytest.raises(ValueError, match="not what was asked for: trained on other data: 120 1h prices"):
-        cache.get("BTC", data=demo[-120:])
+    cache = jl.ModelCache(tmp_path, train_fn=fitting_trainer([], demo[-60:]))
+    with pytest.raises(ValueError, match="not what was asked for: trained on other data: 60 1h prices .* 08:00 != "):
+        cache.get("BTC", data=demo[-61:-1])
 
 
 def test_a_model_without_a_data_fingerprint_is_a_miss_only_when_data_is_asked_for(tmp_path, template):

@@ -19,12 +19,13 @@ from jaxlstm._src.prep import encodings
 PRICE = st.floats(1e-4, 1e8)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     name=st.sampled_from(sorted(encodings.ENCODINGS)),
     train=hnp.arrays(np.float64, st.integers(1, 40), elements=PRICE),
-    windows=hnp.arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(1, 12)), elements=PRICE),
-    steps=st.integers(1, 5),
+    # Few distinct shapes: every new shape compiles the encodings' operations again.
+    windows=hnp.arrays(np.float64, st.tuples(st.sampled_from([1, 3]), st.sampled_from([1, 2, 12])), elements=PRICE),
+    steps=st.sampled_from([1, 4]),
     data=st.data(),
 )
 def test_decode_inverts_encode_targets(name, train, windows, steps, data):
