@@ -308,10 +308,10 @@ class ModelCache:
             unknown = sorted(str(k) for k in settings if k not in names)
             if unknown:
                 raise ValueError(f"settings has unknown LSTMForecaster settings {unknown}; settings: {list(names)}")
-            if settings.get("symbol", symbol) != symbol:
+            if settings.get("symbol") not in (None, symbol):
                 raise ValueError(f"settings['symbol'] is {settings['symbol']!r}, but the model asked for is {symbol!r}")
-            normal = LSTMForecaster(**settings).get_params()
-            asked = {k: normal[k] for k in settings}
+            normal = LSTMForecaster(**{**settings, "symbol": symbol}).get_params()
+            asked = {k: normal[k] for k in settings if k != "symbol"}  # the symbol is checked on its own
         return _Request(asked, None if data is None else fingerprint(data))
 
     def _mismatch(self, symbol: str, model: LSTMForecaster, request: _Request) -> str | None:
