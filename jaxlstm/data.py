@@ -8,10 +8,12 @@ of those (or a plain array of prices) and returns ``(prices, timestamps)``;
 hourly BTC/USD candles. Files are read with pandas' C parser; ``MAX_LINE_BYTES`` bounds
 the length of a line. pandas is imported only when a file or a pandas object is read.
 ``sliding_windows``, ``chronological_split`` and ``pad_stack`` are the library's only
-windowing code; the encodings (``MinMaxEncoding``, ``RelativeEncoding``) turn prices into
+windowing code; ``split_long`` reads many series in the long format of Nixtla's libraries
+(``unique_id``, ``ds``, ``y``); the encodings (``MinMaxEncoding``, ``RelativeEncoding``) turn prices into
 model values and back exactly, fitted on training prices only.
 """
 
+from jaxlstm._src.io.long_format import split_long
 from jaxlstm._src.io.ohlcv import (
     MAX_LINE_BYTES,
     OHLCV,
@@ -50,5 +52,6 @@ __all__ = [
     "log_return_std",
     "pad_stack",
     "sliding_windows",
+    "split_long",
     "windows_before",
 ]
