@@ -13,7 +13,7 @@ from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
 from jaxlstm.data import load_demo, split_long
 
 matplotlib = pytest.importorskip("matplotlib")
-from matplotlib.figure import Figure  # noqa: E402  (after the importorskip)
+from matplotlib.figure import Figure
 
 STAMPS = np.array(["2024-01-01T01:00", "2024-01-01T02:00", "2024-01-01T03:00"], dtype="datetime64[ns]")
 
