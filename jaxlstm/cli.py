@@ -136,8 +136,8 @@ def add_models_folder(p: argparse.ArgumentParser) -> None:
         "--models",
         type=_folder,
         metavar="FOLDER",
-        help="folder of saved models, one sub-folder per symbol "
-        "(default: $JAXLSTM_CACHE_DIR/models, else ~/.cache/jaxlstm/models)",
+        help="folder of saved models, one sub-folder per symbol (default: $JAXLSTM_CACHE_DIR/models, "
+        "else $XDG_CACHE_HOME/jaxlstm/models, else ~/.cache/jaxlstm/models)",
     )
 
 
