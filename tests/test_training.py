@@ -261,3 +261,22 @@ def test_stacked_models_may_each_have_their_own_learning_rate():
             jax.random.key(1), params, data, jl.TrainConfig(learning_rate=rate, epochs=3, patience=None)
         )
         np.testing.assert_allclose(both.train_loss[i], alone.train_loss, rtol=1e-5)
+
+
+def test_train_result_prints_a_summary_not_every_weight():
+    params = {"w": np.zeros((64, 128), np.float32), "b": np.zeros(128, np.float32)}
+    result = jl.TrainResult(
+        params=params,
+        opt_state=(np.zeros(3), np.zeros(3)),
+        train_loss=np.array([0.5, 0.25, np.nan], np.float32),
+        val_loss=np.array([0.4, 0.3, np.nan], np.float32),
+        epochs_run=np.int32(2),
+        best_epoch=np.int32(2),
+        stop_reason=np.int32(int(jl.StopReason.EARLY_STOPPING)),
+    )
+    text = repr(result)
+    assert text == (
+        "TrainResult(epochs_run=2, best_epoch=2, stop_reason=early_stopping, train_loss=[3] float32, last 0.25, "
+        "val_loss=[3] float32, last 0.3, params=<2 arrays, 8,320 numbers>, opt_state=<2 arrays>)"
+    )
+    assert str(result) == text and len(text) < 300
