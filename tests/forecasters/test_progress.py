@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from jaxlstm._src.forecasters import progress
 class FakeTqdm:
     """Records what the progress bar asks of tqdm."""
 
-    made: list = []
+    made: typing.ClassVar[list] = []
 
     def __init__(self, **kwargs):
         self.kwargs = kwargs
