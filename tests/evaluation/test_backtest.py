@@ -145,6 +145,7 @@ def test_timestamps_of_origins_are_kept():
 # ----------------------------------------------------------------- no look-ahead
 
 
+@pytest.mark.slow
 def test_poisoned_future_changes_nothing_before_the_origin():
     rng = np.random.default_rng(0)
     clean = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 130)))
@@ -170,6 +171,7 @@ def test_poisoned_future_changes_nothing_before_the_origin():
             assert result[name].per_origin["coverage"][0] == 0.0
 
 
+@pytest.mark.slow
 def test_vectorized_lstm_equals_refitting_one_by_one():
     rng = np.random.default_rng(1)
     series = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 110)))
@@ -187,6 +189,7 @@ def test_vectorized_lstm_equals_refitting_one_by_one():
 # ----------------------------------------------------------------- calibration
 
 
+@pytest.mark.slow
 def test_lstm_calibration_sources():
     prices = evaluation.random_walk(300, seed=3).prices
     model = LSTMForecaster(**TINY_LSTM).fit(prices)
@@ -208,6 +211,7 @@ def test_lstm_calibration_sources():
     assert method == expected[2] == model.band_method()
 
 
+@pytest.mark.slow
 def test_conformal_intervals_cover_a_random_walk():
     series = evaluation.random_walk(1500, volatility=0.01, seed=2).prices
     result = evaluation.backtest(series, {"drift": DriftForecaster}, train_size=300, steps=5, stride=4)
@@ -295,6 +299,7 @@ def test_generators_are_seeded_and_oracles_match_their_structure():
 # ----------------------------------------------------------------- benchmark smoke test
 
 
+@pytest.mark.slow
 def test_accuracy_benchmark_quick_mode(tmp_path):
     root = pathlib.Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))

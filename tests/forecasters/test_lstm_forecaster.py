@@ -49,6 +49,7 @@ def test_fit_returns_self_and_records_history(fitted):
     assert "accuracy" not in m
 
 
+@pytest.mark.slow
 def test_scaler_is_fitted_on_training_prices_only(demo):
     prices = demo.close[-120:].copy()
     # A spike in the validation tail must not move the min-max range.
@@ -61,6 +62,7 @@ def test_scaler_is_fitted_on_training_prices_only(demo):
     assert m.encoding_state_["data_range"] == train_prices.max() - train_prices.min()
 
 
+@pytest.mark.slow
 def test_predictions_are_prices_and_use_the_saved_scaler(fitted, demo):
     window = demo.close[-10:]
     one = fitted.predict(window)
@@ -154,6 +156,7 @@ def test_observe_moves_the_origin(fitted, demo):
     assert fc.predicted[0] == pytest.approx(fitted.predict(demo.close[-60:-50]))
 
 
+@pytest.mark.slow
 def test_save_load_bit_identical_in_a_new_process(fitted, tmp_path):
     path = tmp_path / "BTCUSD"
     fitted.save(path)
@@ -279,6 +282,7 @@ def test_bad_constructor_arguments(kwargs, err, name):
         jl.LSTMForecaster(**kwargs)
 
 
+@pytest.mark.slow
 def test_progress_bar_only_when_asked(demo, capsys):
     jl.LSTMForecaster(**dict(SMALL, epochs=3)).fit(demo.close[-120:])
     assert capsys.readouterr().err == ""
@@ -287,6 +291,7 @@ def test_progress_bar_only_when_asked(demo, capsys):
     assert "3/3" in err or "epoch" in err
 
 
+@pytest.mark.slow
 def test_fit_many_trains_each_symbol_like_a_lone_fit(demo, tmp_path):
     data = {"A": demo.to_pandas()["close"][-120:], "B": demo.close[-100:] * 2, "C": list(demo.close[-120:] / 3)}
     models = jl.LSTMForecaster.fit_many(data, **SMALL)
@@ -303,6 +308,7 @@ def test_fit_many_trains_each_symbol_like_a_lone_fit(demo, tmp_path):
     np.testing.assert_array_equal(jl.LSTMForecaster.load(tmp_path / "B").forecast(steps=3).predicted, b)
 
 
+@pytest.mark.slow
 def test_forecast_many_equals_each_models_own_forecast(demo, fitted):
     close = demo.to_pandas()["close"]
     many = jl.LSTMForecaster.fit_many({"A": close[-120:], "B": close[-150:] * 2, "C": close[-130:] / 3}, **SMALL)
@@ -381,6 +387,7 @@ def test_set_params_unfits(fitted):
     assert fitted.params_ is not None
 
 
+@pytest.mark.slow
 def test_fits_in_two_threads_run_at_the_same_time(demo):
     # Model A's progress bar holds its training loop inside the first epoch until model B,
     # fitted in another thread, has finished. Fits serialised by a process-wide lock (or by
@@ -423,6 +430,7 @@ def test_a_model_of_the_first_format_gets_a_clear_error():
         jl.LSTMForecaster.load(old)
 
 
+@pytest.mark.slow
 def test_prices_without_timestamps_save_and_load_without_inventing_any(demo, tmp_path):
     prices = demo.close[-120:]
     plain = jl.LSTMForecaster(**SMALL).fit(prices)

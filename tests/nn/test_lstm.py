@@ -32,6 +32,7 @@ def test_forward_matches_numpy_reference_float64(num_layers, input_size):
         np.testing.assert_allclose(out, _reference(params, xs), rtol=0, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_single_window_equals_batched():
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(input_size=2, output_size=2))
     xs = jax.random.normal(jax.random.key(1), (3, 10, 2))
@@ -74,6 +75,7 @@ def test_first_step_is_apply():
     )
 
 
+@pytest.mark.slow
 def test_jit_vmap_grad_compose():
     cfg = jl.LSTMConfig(hidden_size=8)
     params = jl.init_params(jax.random.key(0), cfg)
@@ -103,6 +105,7 @@ def test_jit_vmap_grad_compose():
     )
 
 
+@pytest.mark.slow
 def test_gradients_match_finite_differences():
     with jax.enable_x64(True):
         cfg = jl.LSTMConfig(input_size=2, hidden_size=3, output_size=2, num_layers=2)

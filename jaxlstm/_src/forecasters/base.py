@@ -108,7 +108,8 @@ class Forecaster:
     name: ClassVar[str] = "forecaster"
     #: Most origins a head-refit calibration scores (see ``_calibration_source``).
     _max_calibration_origins: ClassVar[int] = 1000
-    #: Forecast steps the conformal band is calibrated on (see ``band_offsets``).
+    #: Forecast steps the conformal band is calibrated on (see ``band_offsets``); a subclass
+    #: that forecasts at most ``k`` steps sets ``k``.
     _band_steps: ClassVar[int] = 168
 
     def __init__(self, *, band: str = "conformal", calibration: str = "auto") -> None:
