@@ -117,6 +117,7 @@ def test_ragged_symbols_match_training_each_alone(ragged):
         _assert_matches_alone(many, s, _alone(data, keys, params, s, ONE_BATCH))
 
 
+@pytest.mark.slow
 def test_early_stopping_is_independent_per_symbol(ragged):
     # The loop runs until the last model stops; the first to stop must stay frozen
     # meanwhile, so it still equals its lone run, as does the last one.

@@ -227,6 +227,7 @@ def test_loss_and_optimizer_are_arguments():
     np.testing.assert_allclose(frozen.train_loss, frozen.train_loss[0], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_any_network_trains_a_linear_model():
     # A network is any apply(params, x[time, features]) -> [output].
     def linear(p, x):

@@ -110,6 +110,7 @@ def test_one_band_method_for_every_horizon(fitted):
     np.testing.assert_array_equal(forecasts[3].lower, forecasts[4].lower[:168])
 
 
+@pytest.mark.slow
 def test_daily_data_horizons_count_days():
     t = pd.date_range("2020-01-01", periods=120, freq="D")
     prices = pd.Series(100 + np.sin(np.arange(120) / 3) * 5, index=t)
