@@ -35,24 +35,23 @@ class UsageError(Exception):
 # ---------------------------------------------------------------------------- argument types
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer(low: int, high: int | None, expected: str) -> Callable[[str], int]:
+    """An argument type: an integer in ``[low, high]``, else an error saying what was ``expected``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text:.30}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**63 - 1, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**63 - 1, got {text:.30}")
-    return value
+_positive_int = _integer(1, None, "a positive integer")
+_seed = _integer(0, MAX_SEED, "an integer from 0 to 2**63 - 1")
 
 
 def _positive_float(text: str) -> float:
