@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "nn": "jaxlstm.nn",
     # forecasters and the cache
     "Forecast": "jaxlstm._src.forecasters.forecast",
+    "Forecasts": "jaxlstm._src.forecasters.forecast",
     "Forecaster": "jaxlstm._src.forecasters.base",
     "LSTMForecaster": "jaxlstm._src.forecasters.lstm",
     "ModelCache": "jaxlstm._src.io.cache",
@@ -63,6 +64,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "COMPILER_OPTIONS",
     "Forecast",
+    "Forecasts",
     "Forecaster",
     "LSTMCarry",
     "LSTMConfig",
