@@ -192,7 +192,7 @@ def test_forecast_continues_timestamps(freq, step, horizon, steps):
 def test_a_horizon_that_is_not_whole_candles_is_an_error():
     series = pd.Series(noisy_prices(40), index=pd.date_range("2024-03-01", periods=40, freq="D"))
     model = HybridForecaster().fit(series)
-    with pytest.raises(ValueError, match=r"horizon '1h' is 0.04167 steps of the data's interval 1d.*steps="):
+    with pytest.raises(ValueError, match=r"horizon .1h. is 0.04167 steps of the data.s interval 1d.*multiple of 1d"):
         model.forecast("1h")
 
 

@@ -158,10 +158,10 @@ def horizon_to_steps(horizon: Any, interval: Any) -> int:
     # Integer nanoseconds: float division can land a hair off a whole number.
     steps, rest = divmod(span_ns, step_ns)
     if rest or steps < 1:
+        spacing = format_interval(step_ns * np.timedelta64(1, "ns"))
         raise ValueError(
-            f"horizon {horizon!r} is {span_ns / step_ns:.4g} steps of the data's interval "
-            f"{format_interval(step_ns * np.timedelta64(1, 'ns'))}, not a whole number: pass a multiple of "
-            f"{format_interval(step_ns * np.timedelta64(1, 'ns'))} or steps="
+            f"horizon {horizon!r} is {span_ns / step_ns:.4g} steps of the data's interval {spacing}, "
+            f"not a whole number: choose a multiple of {spacing} (or give a number of steps)"
         )
     return steps
 
