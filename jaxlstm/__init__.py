@@ -64,8 +64,8 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "COMPILER_OPTIONS",
     "Forecast",
-    "Forecasts",
     "Forecaster",
+    "Forecasts",
     "LSTMCarry",
     "LSTMConfig",
     "LSTMForecaster",
