@@ -111,6 +111,11 @@ class DirectLSTMForecaster(jl.Forecaster):
     def window_length(self) -> int:
         return self.settings.sequence_length
 
+    @property
+    def _band_steps(self) -> int:  # type: ignore[override]
+        # The band is calibrated on the steps this model forecasts at once, no more.
+        return self.steps
+
     def _network(self) -> jl.LSTMConfig:
         s = self.settings
         return jl.LSTMConfig(hidden_size=s.hidden_size, output_size=self.steps, num_layers=s.num_layers)

@@ -8,40 +8,66 @@ your own model.
 
 Importing jaxlstm changes nothing in the host process (no ``jax.config`` update, no folder):
 JAX's persistent compilation cache is on only when asked for (``enable_compilation_cache``,
-the ``jaxlstm`` command, or ``JAXLSTM_COMPILATION_CACHE=1``).
+the ``jaxlstm`` command, or ``JAXLSTM_COMPILATION_CACHE=1``). The public names are imported
+on first use, so ``import jaxlstm`` alone (and ``jaxlstm --help``) does not import JAX.
 """
 
-from jaxlstm import baselines, data, evaluation, metrics, nn
-from jaxlstm._src.forecasters.base import Forecaster
-from jaxlstm._src.forecasters.forecast import Forecast
-from jaxlstm._src.forecasters.lstm import LSTMForecaster
-from jaxlstm._src.interop.torch import params_from_torch, params_to_torch
-from jaxlstm._src.io.cache import CacheStatus, ModelCache
-from jaxlstm._src.io.compile_cache import disable_compilation_cache, enable_compilation_cache, environment_setting
-from jaxlstm._src.nn.cell import LSTMCarry, lstm_step
-from jaxlstm._src.nn.lstm import LSTMConfig, apply, init_params, predict_multi_step
-from jaxlstm._src.stacked import predict_many, run_stacked, train_many
-from jaxlstm._src.training import (
-    StopReason,
-    TrainConfig,
-    TrainData,
-    TrainResult,
-    fit_arrays,
-    make_optimizer,
-    train,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from jaxlstm._src.io.compile_cache import environment_setting
 from jaxlstm._src.version import __version__
-from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
-# The one opt-in read at import: the user asked for the cache in the environment.
-if environment_setting():
-    enable_compilation_cache()
+#: Public name -> the module that defines it (a public sub-module maps to itself). Add a
+#: public name here; it is imported when first used (PEP 562).
+_EXPORTS: dict[str, str] = {
+    # public sub-modules
+    "baselines": "jaxlstm.baselines",
+    "data": "jaxlstm.data",
+    "evaluation": "jaxlstm.evaluation",
+    "metrics": "jaxlstm.metrics",
+    "nn": "jaxlstm.nn",
+    # forecasters and the cache
+    "Forecast": "jaxlstm._src.forecasters.forecast",
+    "Forecasts": "jaxlstm._src.forecasters.forecast",
+    "Forecaster": "jaxlstm._src.forecasters.base",
+    "LSTMForecaster": "jaxlstm._src.forecasters.lstm",
+    "CacheStatus": "jaxlstm._src.io.cache",
+    "ModelCache": "jaxlstm._src.io.cache",
+    # interop and compilation cache
+    "params_from_torch": "jaxlstm._src.interop.torch",
+    "params_to_torch": "jaxlstm._src.interop.torch",
+    "disable_compilation_cache": "jaxlstm._src.io.compile_cache",
+    "enable_compilation_cache": "jaxlstm._src.io.compile_cache",
+    # the functional core
+    "LSTMCarry": "jaxlstm._src.nn.cell",
+    "lstm_step": "jaxlstm._src.nn.cell",
+    "LSTMConfig": "jaxlstm._src.nn.lstm",
+    "apply": "jaxlstm._src.nn.lstm",
+    "init_params": "jaxlstm._src.nn.lstm",
+    "predict_multi_step": "jaxlstm._src.nn.lstm",
+    "predict_many": "jaxlstm._src.stacked",
+    "run_stacked": "jaxlstm._src.stacked",
+    "train_many": "jaxlstm._src.stacked",
+    "StopReason": "jaxlstm._src.training",
+    "TrainConfig": "jaxlstm._src.training",
+    "TrainData": "jaxlstm._src.training",
+    "TrainResult": "jaxlstm._src.training",
+    "fit_arrays": "jaxlstm._src.training",
+    "make_optimizer": "jaxlstm._src.training",
+    "train": "jaxlstm._src.training",
+    "COMPILER_OPTIONS": "jaxlstm._src.xla_options",
+}
 
+# Kept equal to _EXPORTS and __version__ by tests/test_public_api.py.
 __all__ = [
     "COMPILER_OPTIONS",
     "CacheStatus",
     "Forecast",
     "Forecaster",
+    "Forecasts",
     "LSTMCarry",
     "LSTMConfig",
     "LSTMForecaster",
@@ -71,3 +97,24 @@ __all__ = [
     "train",
     "train_many",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jaxlstm' has no attribute {name!r}")
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+# The one opt-in read at import: the user asked for the cache in the environment.
+if environment_setting():
+    from jaxlstm._src.io.compile_cache import enable_compilation_cache
+
+    enable_compilation_cache()

@@ -1,7 +1,13 @@
 """The ``jaxlstm`` command: train, forecast, inspect and evaluate models from a shell.
 
-Every failure the user can fix (a bad argument, an unreadable file, a damaged model)
-is one line on stderr and exit code 2, never a traceback.
+Every failure the user can fix (a bad argument, an unreadable file, a damaged model) is one
+line on stderr and exit code 2, never a traceback. ``jaxlstm --help`` and every
+subcommand's ``--help`` answer without importing JAX: this module imports only the
+standard library at the top and the library inside the commands.
+
+Extending it: a subcommand is one entry of ``COMMANDS`` (name, help, a function that adds
+its options, a function that runs it); options of the models the commands train are added
+in ``add_model_options`` and turned into ``LSTMForecaster`` settings by ``model_settings``.
 """
 
 from __future__ import annotations
@@ -10,32 +16,42 @@ import argparse
 import datetime
 import json
 import os
+import pathlib
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
-HORIZONS = ("1h", "4h", "1d", "7d")
 DEMO_SYMBOL = "BTCUSD"
+#: File types ``--plot`` writes (matplotlib picks the format from the suffix).
+PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+#: ``--seed`` must fit the 64-bit seed of ``jax.random.key``.
+MAX_SEED = 2**63 - 1
 
 
 class UsageError(Exception):
     """A problem with the command line or its inputs, reported in one line."""
 
 
-def _default_models_dir() -> str:
-    from jaxlstm._src.io.compile_cache import default_cache_dir
-
-    return str(default_cache_dir() / "models")
+# ---------------------------------------------------------------------------- argument types
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer(low: int, high: int | None, expected: str) -> Callable[[str], int]:
+    """An argument type: an integer in ``[low, high]``, else an error saying what was ``expected``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text:.30}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer(1, None, "a positive integer")
+_seed = _integer(0, MAX_SEED, "an integer from 0 to 2**63 - 1")
 
 
 def _positive_float(text: str) -> float:
@@ -48,247 +64,389 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``jaxlstm`` command."""
-    parser = argparse.ArgumentParser(prog="jaxlstm", description="LSTM price forecasting with JAX.")
-    parser.add_argument("--no-compile-cache", action="store_true", help="do not use JAX's persistent compilation cache")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _folder(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty name")
+    return text
 
-    def data_args(p: argparse.ArgumentParser, required: bool) -> None:
-        p.add_argument(
-            "--data", required=required, help="OHLCV CSV file (default: the bundled BTC/USD hourly demo data)"
-        )
-        p.add_argument("--symbol", help="instrument name (default: from the data, or BTCUSD for the demo)")
-        p.add_argument("--models", default=None, help="models directory (default: the user cache folder)")
-        p.add_argument(
-            "--candles", type=_positive_int, default=500, help="train on the last N candles (default 500, as the seed)"
-        )
-        p.add_argument("--epochs", type=_positive_int, default=100)
-        p.add_argument("--hidden-size", type=_positive_int, default=32)
-        p.add_argument("--sequence-length", type=_positive_int, default=20)
-        p.add_argument("--learning-rate", type=_positive_float, default=1e-3)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    train = sub.add_parser("train", help="train (or retrain) the model of a symbol and save it")
-    data_args(train, required=True)
+def _horizon(text: str) -> str:
+    # Checked here for its form; how many steps it is depends on the data, read later.
+    from jaxlstm._src.prep import horizons
 
-    forecast = sub.add_parser("forecast", help="forecast a horizon with prediction intervals")
-    data_args(forecast, required=False)
-    forecast.add_argument("--horizon", required=True, choices=HORIZONS)
-    forecast.add_argument(
+    try:
+        horizons.as_interval(text, name="horizon")
+    except (TypeError, ValueError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _plot_file(text: str) -> str:
+    path = pathlib.Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name such as chart.png")
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"expected a file name ending in {', '.join(PLOT_SUFFIXES)}, got {text!r}")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
+    return text
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated model names, got none")
+    return names
+
+
+# ---------------------------------------------------------------------------- the parser
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Shows every option's default: from its help text, or appended as ``(default: ...)``."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or action.required or not action.option_strings:
+            return text
+        if action.default is None:
+            return text
+        if action.default is False and action.nargs == 0:
+            return f"{text} (default: off)"
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _default_models_dir() -> str:
+    from jaxlstm._src.io.compile_cache import default_cache_dir
+
+    return str(default_cache_dir() / "models")
+
+
+def add_models_folder(p: argparse.ArgumentParser) -> None:
+    """``--models``: the folder of saved models, shared by every command that reads or writes one."""
+    p.add_argument(
+        "--models",
+        type=_folder,
+        metavar="FOLDER",
+        help="folder of saved models, one sub-folder per symbol (default: $JAXLSTM_CACHE_DIR/models, "
+        "else $XDG_CACHE_HOME/jaxlstm/models, else ~/.cache/jaxlstm/models)",
+    )
+
+
+def add_data_options(p: argparse.ArgumentParser, *, candles: bool = True) -> None:
+    """``--data``, ``--symbol`` and (for training) ``--candles``."""
+    p.add_argument(
+        "--data", metavar="CSV", help="OHLCV CSV file (default: the bundled BTC/USD hourly demo data, 3,000 candles)"
+    )
+    p.add_argument(
+        "--symbol",
+        help="the instrument; picks it out of a file with several (default: from the data, BTCUSD for the demo)",
+    )
+    if candles:
+        p.add_argument("--candles", type=_positive_int, default=500, help="train on the last N candles, as the seed")
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """The LSTM's settings; ``model_settings`` turns them into ``LSTMForecaster`` arguments."""
+    group = p.add_argument_group("model")
+    group.add_argument("--epochs", type=_positive_int, default=100, help="most training epochs (early stopping)")
+    group.add_argument("--hidden-size", type=_positive_int, default=32, help="LSTM units")
+    group.add_argument("--sequence-length", type=_positive_int, default=20, help="prices per input window")
+    group.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam step size")
+    group.add_argument("--seed", type=_seed, default=0, help="seeds initialisation and shuffling")
+
+
+def model_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """``LSTMForecaster`` constructor arguments from the options ``add_model_options`` added."""
+    return {
+        "hidden_size": args.hidden_size,
+        "sequence_length": args.sequence_length,
+        "learning_rate": args.learning_rate,
+        "epochs": args.epochs,
+        "seed": args.seed,
+    }
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    add_data_options(p)
+    add_models_folder(p)
+    add_model_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_forecast(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--horizon",
+        required=True,
+        type=_horizon,
+        help="how far ahead: 1h, 4h, 1d, 7d, 36h, 90min... (a whole number of the data's candles)",
+    )
+    p.add_argument(
         "--model",
         choices=("lstm", "hybrid", "auto"),
         default="lstm",
-        help="lstm: train or load the LSTM; hybrid: the instant statistical model; "
-        "auto: the cached LSTM when fresh, hybrid otherwise (the seed's rule)",
+        help="lstm: the cached LSTM, trained first when missing, stale or trained on other data or settings; "
+        "hybrid: the instant statistical model; auto: the cached LSTM when fresh, else hybrid (the seed's rule)",
     )
-    forecast.add_argument(
-        "--max-age-hours", type=_positive_float, default=24.0, help="retrain cached models older than this"
+    p.add_argument("--retrain", action="store_true", help="train the LSTM even when the cached one is fresh")
+    p.add_argument("--max-age-hours", type=_positive_float, default=24.0, help="retrain cached models older than this")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        type=_plot_file,
+        help="also draw recent prices and the forecast to FILE (.png, .svg, .pdf; default: no chart)",
     )
-    forecast.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    forecast.add_argument("--plot", metavar="PNG", help="write a chart of recent prices and the forecast band")
+    _add_train(p)
 
-    evaluate = sub.add_parser("evaluate", help="walk-forward backtest against the naive forecast")
-    evaluate.add_argument("--data", help="OHLCV CSV file (default: the bundled demo data)")
-    evaluate.add_argument("--horizon", required=True, choices=HORIZONS)
-    evaluate.add_argument(
-        "--origins", type=_positive_int, default=50, help="forecast origins, spread evenly (default 50)"
+
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--horizon", required=True, type=_horizon, help="how far ahead each forecast goes: 1h, 1d, 36h...")
+    p.add_argument(
+        "--compare",
+        type=_names,
+        default="lstm,hybrid,naive",
+        metavar="NAMES",
+        help="comma-separated models to compare: lstm, hybrid, naive, drift (naive is always added)",
     )
-    evaluate.add_argument("--train-size", type=_positive_int, default=500, help="prices each fit sees (default 500)")
-    evaluate.add_argument("--models", default="lstm,hybrid,naive", help="comma-separated: lstm, hybrid, naive, drift")
-    evaluate.add_argument("--epochs", type=_positive_int, default=100)
-    evaluate.add_argument("--hidden-size", type=_positive_int, default=32)
-    evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--json", action="store_true")
-
-    info = sub.add_parser("info", help="list the saved models")
-    info.add_argument("--models", default=None)
-    info.add_argument("--json", action="store_true")
-    return parser
+    p.add_argument("--origins", type=_positive_int, default=50, help="forecast origins, spread evenly")
+    p.add_argument("--train-size", type=_positive_int, default=500, help="prices each fit sees")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_data_options(p, candles=False)
+    add_model_options(p)
 
 
-def _load_prices(args: argparse.Namespace):
+def _add_info(p: argparse.ArgumentParser) -> None:
+    add_models_folder(p)
+    p.add_argument(
+        "--max-age-hours", type=_positive_float, default=24.0, help="models older than this are shown as stale"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _say(message: str) -> None:
+    """A status line on stderr (stdout carries the result only)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _load_candles(args: argparse.Namespace) -> tuple[Any, str]:
     from jaxlstm._src.io import ohlcv as market_data
 
     if args.data is None:
-        ohlcv = market_data.load_demo()
-        symbol = args.symbol or DEMO_SYMBOL
-    else:
-        ohlcv = market_data.load_ohlcv(args.data)
-        symbol = args.symbol or ohlcv.symbol
-        if not symbol:
-            raise UsageError("the data has no symbol column: pass --symbol")
-    return ohlcv, symbol
+        return market_data.load_demo(), args.symbol or DEMO_SYMBOL
+    candles = market_data.load_ohlcv(args.data, symbol=args.symbol)
+    symbol = args.symbol or candles.symbol
+    if not symbol:
+        raise UsageError("the data has no symbol column: pass --symbol")
+    return candles, symbol
 
 
-def _recent(ohlcv: Any, candles: int) -> Any:
-    import numpy as np
+def _cache(args: argparse.Namespace) -> Any:
+    from jaxlstm._src.io.cache import ModelCache
 
-    from jaxlstm._src.io.ohlcv import OHLCV
-
-    sl = slice(-candles, None)
-    return OHLCV(
-        timestamps=np.asarray(ohlcv.timestamps[sl]),
-        open=np.asarray(ohlcv.open[sl]),
-        high=np.asarray(ohlcv.high[sl]),
-        low=np.asarray(ohlcv.low[sl]),
-        close=np.asarray(ohlcv.close[sl]),
-        volume=np.asarray(ohlcv.volume[sl]),
-        symbol=ohlcv.symbol,
-    )
+    hours = getattr(args, "max_age_hours", 24.0)
+    return ModelCache(args.models or _default_models_dir(), max_age=datetime.timedelta(hours=hours))
 
 
-def _trainer(args: argparse.Namespace, ohlcv: Any):
+def _trainer(args: argparse.Namespace, recent: Any, trained: list[Any]) -> Callable[[str], Any]:
+    """``train_fn(symbol)`` for the cache: an LSTM with the command's settings, fitted on ``recent``."""
     from jaxlstm._src.forecasters.lstm import LSTMForecaster
 
-    def train_fn(symbol: str) -> LSTMForecaster:
-        model = LSTMForecaster(
-            hidden_size=args.hidden_size,
-            sequence_length=args.sequence_length,
-            learning_rate=args.learning_rate,
-            epochs=args.epochs,
-            seed=args.seed,
-            symbol=symbol,
-        )
-        verbose = not args.quiet and sys.stderr.isatty()
-        return model.fit(_recent(ohlcv, args.candles), verbose=verbose)
+    def train_fn(symbol: str) -> Any:
+        model = LSTMForecaster(**model_settings(args), symbol=symbol)
+        model.fit(recent, verbose=not args.quiet and sys.stderr.isatty())
+        trained.append(model)
+        return model
 
     return train_fn
 
 
-def _cache(args: argparse.Namespace, max_age_hours: float = 24.0):
-    from jaxlstm._src.io.cache import ModelCache
+def _train_summary(model: Any, symbol: str, candles: int) -> str:
+    m = model.metrics_
+    val = (
+        f", validation MAE {m['val_mae']:.6g} vs naive {m['val_naive_mae']:.6g}" if m.get("val_mae") is not None else ""
+    )
+    return (
+        f"trained {symbol} on {candles} candles: {m['epochs_run']} epochs ({m['stop_reason']}), "
+        f"train loss {m['final_train_loss']:.4g}{val}"
+    )
 
-    return ModelCache(args.models or _default_models_dir(), max_age=datetime.timedelta(hours=max_age_hours))
+
+def _trained_on(model: Any) -> tuple[str | None, Any]:
+    """What a model was trained on, as one line and as JSON (None for models saved without it)."""
+    record = getattr(model, "trained_on_", None)
+    if record is None:
+        return None, None
+    return record.describe(), record.to_json()
+
+
+# ---------------------------------------------------------------------------- commands
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    ohlcv, symbol = _load_prices(args)
+    candles, symbol = _load_candles(args)
+    recent = candles[-args.candles :]
     cache = _cache(args)
-    model = _trainer(args, ohlcv)(symbol)
-    cache.directory.mkdir(parents=True, exist_ok=True)
-    path = model.save(cache.path(symbol))
-    m = model.metrics_
-    print(
-        f"trained {symbol} on {min(args.candles, len(ohlcv))} candles: {m['epochs_run']} epochs ({m['stop_reason']}), "
-        f"train loss {m['final_train_loss']:.4g}"
-        + (
-            f", validation MAE {m['val_mae']:.6g} vs naive {m['val_naive_mae']:.6g}"
-            if m.get("val_mae") is not None
-            else ""
-        )
-    )
-    print(f"saved to {path}")
+    trained: list[Any] = []
+    model = cache.get(symbol, _trainer(args, recent, trained), settings=model_settings(args), data=recent, retrain=True)
+    print(_train_summary(model, symbol, len(recent)))
+    print(f"saved to {cache.path(symbol)}")
     return 0
 
 
-def _forecaster_for(args: argparse.Namespace, ohlcv: Any, symbol: str):
+def _forecaster(args: argparse.Namespace, recent: Any, symbol: str) -> tuple[Any, str]:
     from jaxlstm._src.forecasters.baselines import HybridForecaster
 
-    recent = _recent(ohlcv, args.candles)
     if args.model == "hybrid":
         return HybridForecaster().fit(recent), "hybrid"
-    cache = _cache(args, args.max_age_hours)
+    cache = _cache(args)
+    settings = model_settings(args)
+    status = cache.status(symbol, settings=settings, data=recent)
     if args.model == "auto":
-        model = cache.peek(symbol)
-        if model is None or not cache.is_fresh(model):
-            return HybridForecaster().fit(recent), "hybrid (no fresh LSTM cached; run `jaxlstm train`)"
-    else:
-        model = cache.get(symbol, train_fn=_trainer(args, ohlcv))
+        if not status.fresh:
+            return HybridForecaster().fit(recent), f"hybrid ({status.reason}; run `jaxlstm train`)"
+        return status.model.observe(recent), "lstm"
+    if args.retrain or not status.fresh:
+        _say(f"training the {symbol} LSTM: {'--retrain' if args.retrain else status.reason}")
+    trained: list[Any] = []
+    model = cache.get(symbol, _trainer(args, recent, trained), settings=settings, data=recent, retrain=args.retrain)
+    if trained:
+        _say(_train_summary(model, symbol, len(recent)))
+        _say(f"saved to {cache.path(symbol)}")
     return model.observe(recent), "lstm"
 
 
 def _print_table(fc: Any, symbol: str, kind: str, horizon: str) -> None:
-    print(f"{symbol} forecast, horizon {horizon}, model {kind}, {fc.confidence:.0%} interval")
+    print(f"{symbol} forecast, horizon {horizon}, model {kind}, {fc.confidence:.0%} interval ({fc.band} band)")
     print(f"{'timestamp (UTC)':<20} {'predicted':>14} {'lower':>14} {'upper':>14}")
     for row in fc.to_dict()["predictions"]:
-        ts = row["timestamp"].replace("T", " ").rstrip("Z")[:16]
-        print(f"{ts:<20} {row['predicted']:>14.2f} {row['lower']:>14.2f} {row['upper']:>14.2f}")
+        when = row["timestamp"].replace("T", " ").rstrip("Z")[:16] if row["timestamp"] else f"step {row['step']}"
+        print(f"{when:<20} {row['predicted']:>14.2f} {row['lower']:>14.2f} {row['upper']:>14.2f}")
 
 
-def _plot(path: str, ohlcv: Any, fc: Any, symbol: str) -> None:
-    try:
-        import matplotlib
+def _plot(path: str, fc: Any, history: Any) -> None:
+    from matplotlib.figure import Figure  # no pyplot: nothing changes the host's backend
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError("--plot needs matplotlib: pip install 'jaxlstm[plot]'") from None
-    history = min(len(ohlcv), max(3 * len(fc), 72))
-    fig, ax = plt.subplots(figsize=(9, 4))
-    ax.plot(ohlcv.timestamps[-history:], ohlcv.close[-history:], color="black", lw=1, label="close")
-    ax.plot(fc.timestamps, fc.predicted, color="tab:blue", lw=1.5, label="forecast")
-    ax.fill_between(
-        fc.timestamps, fc.lower, fc.upper, color="tab:blue", alpha=0.2, label=f"{fc.confidence:.0%} interval"
-    )
-    ax.set_title(f"{symbol}: {len(fc)}-step forecast")
-    ax.legend(loc="upper left")
-    fig.autofmt_xdate()
+    fig = Figure(figsize=(9, 4))
+    fc.plot(ax=fig.subplots(), history=history)
     fig.tight_layout()
     try:
         fig.savefig(path, dpi=100)
     except OSError as err:
         raise UsageError(f"cannot write --plot {path!r}: {err.strerror}") from None
-    finally:
-        plt.close(fig)
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
-    ohlcv, symbol = _load_prices(args)
-    model, kind = _forecaster_for(args, ohlcv, symbol)
+    if args.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError("--plot needs matplotlib: pip install 'jaxlstm[plot]'")
+    candles, symbol = _load_candles(args)
+    recent = candles[-args.candles :]
+    model, kind = _forecaster(args, recent, symbol)
     fc = model.forecast(args.horizon)
     if args.plot:
-        _plot(args.plot, ohlcv, fc, symbol)
+        _plot(args.plot, fc, recent[-max(3 * len(fc), 72) :])
     if args.json:
         doc = fc.to_dict()
         doc["symbol"] = symbol
         doc["model"] = kind.split(" ")[0]
+        doc["horizon"] = args.horizon
         print(json.dumps(doc, indent=2))
     else:
         _print_table(fc, symbol, kind, args.horizon)
-        if args.plot:
-            print(f"chart written to {args.plot}")
+    if args.plot:
+        _say(f"chart written to {args.plot}")
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from jaxlstm._src.forecasters.lstm import LSTMForecaster
+
     cache = _cache(args)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in cache.symbols():
-        model = cache.peek(name)
-        if model is None:
-            rows.append({"symbol": name, "status": "damaged"})
+        folder = cache.directory / name
+        try:
+            model = LSTMForecaster.load(folder)
+        except (ValueError, OSError) as err:
+            rows.append({"symbol": name, "path": str(folder), "damaged": str(err).splitlines()[0]})
             continue
-        m = model.metrics_ or {}
+        text, record = _trained_on(model)
         rows.append(
             {
                 "symbol": model.symbol or name,
+                "path": str(folder),
                 "trained_at": model.trained_at_,
                 "age_hours": round(cache.age(model).total_seconds() / 3600, 2),
                 "fresh": cache.is_fresh(model),
-                "config": model.get_params(),
-                "metrics": m,
+                "trained_on": record,
+                "trained_on_text": text,
+                "settings": model.get_params(),
+                "metrics": model.metrics_ or {},
             }
         )
+    damaged = [r for r in rows if "damaged" in r]
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
-        return 0
-    if not rows:
+        print(json.dumps([{k: v for k, v in r.items() if k != "trained_on_text"} for r in rows], indent=2, default=str))
+    elif not rows:
         print(f"no models in {cache.directory}")
-        return 0
-    print(f"models in {cache.directory}")
-    for r in rows:
-        if r.get("status") == "damaged":
-            print(f"  {r['symbol']:<12} damaged (will be retrained)")
-            continue
-        m = r["metrics"]
-        val = f", val MAE {m['val_mae']:.6g} (naive {m['val_naive_mae']:.6g})" if m.get("val_mae") is not None else ""
-        print(
-            f"  {r['symbol']:<12} trained {r['trained_at']} ({r['age_hours']} h ago, {'fresh' if r['fresh'] else 'stale'}), "
-            f"{m.get('epochs_run')} epochs{val}"
-        )
+    else:
+        print(f"models in {cache.directory}")
+        for r in rows:
+            if "damaged" in r:
+                print(f"  {r['symbol']:<12} damaged (the next forecast retrains it): {r['damaged']}")
+                continue
+            m = r["metrics"]
+            val = (
+                f", val MAE {m['val_mae']:.6g} (naive {m['val_naive_mae']:.6g})" if m.get("val_mae") is not None else ""
+            )
+            print(
+                f"  {r['symbol']:<12} trained {r['trained_at']} ({r['age_hours']} h ago, "
+                f"{'fresh' if r['fresh'] else 'stale'}), {m.get('epochs_run')} epochs{val}"
+            )
+            print(f"  {'':<12} on {r['trained_on_text'] or 'data not recorded (saved by an older version)'}")
+    if damaged:
+        names = ", ".join(r["symbol"] for r in damaged)
+        raise UsageError(f"{len(damaged)} damaged model(s): {names}: {damaged[0]['damaged']}")
     return 0
+
+
+class _BacktestProgress:
+    """``backtest``'s progress callback: one bar per model on stderr (tqdm when installed)."""
+
+    def __init__(self) -> None:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            tqdm = None
+        self._tqdm = tqdm
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if self._tqdm is None:
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r{name}: {done}/{total} origins{end}")
+            sys.stderr.flush()
+            return
+        bar = self._bars.get(name)
+        if bar is None:
+            bar = self._bars[name] = self._tqdm(total=total, desc=name, unit="origin", leave=True)
+        bar.update(done - bar.n)
+        if done == total:
+            bar.close()
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -298,18 +456,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from jaxlstm._src.io import ohlcv as market_data
     from jaxlstm._src.prep import horizons
 
-    ohlcv = market_data.load_demo() if args.data is None else market_data.load_ohlcv(args.data)
-    steps = horizons.horizon_to_steps(args.horizon, market_data.infer_interval(ohlcv.timestamps))
-    names = [n.strip() for n in args.models.split(",") if n.strip()]
-    factories = evaluation.make_forecasters(names, hidden_size=args.hidden_size, epochs=args.epochs, seed=args.seed)
-    last = len(ohlcv) - steps
+    factories = evaluation.make_forecasters(args.compare, **model_settings(args))
+    candles, _ = _load_candles(args)
+    steps = horizons.horizon_to_steps(args.horizon, market_data.infer_interval(candles.timestamps))
+    last = len(candles) - steps
     if last < args.train_size:
         raise UsageError(
-            f"--train-size {args.train_size} plus a {steps}-step horizon needs more than the {len(ohlcv)} candles given"
+            f"--train-size {args.train_size} plus a {steps}-step horizon needs more than the {len(candles)} candles given"
         )
     count = min(args.origins, last - args.train_size + 1)
     origins = np.unique(np.linspace(args.train_size, last, count).round().astype(int))
-    result = evaluation.backtest(ohlcv.close, factories, train_size=args.train_size, steps=steps, origins=list(origins))
+    show = not args.quiet and sys.stderr.isatty()
+    if show:
+        names = dict.fromkeys([evaluation.REFERENCE, *factories])  # backtest always adds the reference
+        _say(f"backtesting {', '.join(names)} at {len(origins)} origins, {steps} steps each")
+    result = evaluation.backtest(
+        candles,
+        factories,
+        train_size=args.train_size,
+        steps=steps,
+        origins=list(origins),
+        progress=_BacktestProgress() if show else None,
+    )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=float))
     else:
@@ -317,24 +485,55 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+class Command(NamedTuple):
+    """A subcommand: its name, one line of help, what adds its options, what runs it."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("train", "train (or retrain) the LSTM of a symbol and save it", _add_train, cmd_train),
+    Command("forecast", "forecast a horizon with a prediction band", _add_forecast, cmd_forecast),
+    Command("info", "list the saved models and what each was trained on", _add_info, cmd_info),
+    Command("evaluate", "walk-forward backtest against the naive forecast", _add_evaluate, cmd_evaluate),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``jaxlstm`` command."""
+    parser = _Parser(
+        prog="jaxlstm",
+        description="LSTM price forecasting with JAX. Each command's --help lists its options.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--no-compile-cache", action="store_true", help="do not use JAX's persistent compilation cache")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.help, formatter_class=_Formatter)
+        command.add_arguments(p)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jaxlstm`` console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     from jaxlstm._src.io import compile_cache
 
     # The command line is an application, not a component: it reuses compiled code across
     # runs unless told not to (--no-compile-cache, or JAXLSTM_COMPILATION_CACHE=0).
     if not args.no_compile_cache and compile_cache.environment_setting() is not False:
         compile_cache.enable_compilation_cache()
-    commands = {"train": cmd_train, "forecast": cmd_forecast, "info": cmd_info, "evaluate": cmd_evaluate}
+    run = {c.name: c.run for c in COMMANDS}[args.command]
     try:
-        return commands[args.command](args)
+        return run(args)
     except BrokenPipeError:
         # Output piped into `head` and the like: stop quietly, as other shell tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (UsageError, ValueError, TypeError, FileNotFoundError, RuntimeError, OSError) as err:
+    except (UsageError, ValueError, TypeError, RuntimeError, OSError, OverflowError, ImportError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"jaxlstm {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -8,13 +8,15 @@ of those (or a plain array of prices) and returns ``(prices, timestamps)``;
 hourly BTC/USD candles. Files are read with pandas' C parser; ``MAX_LINE_BYTES`` bounds
 the length of a line. pandas is imported only when a file or a pandas object is read.
 ``sliding_windows``, ``chronological_split`` and ``pad_stack`` are the library's only
-windowing code; the encodings (``MinMaxEncoding``, ``RelativeEncoding``) turn prices into
+windowing code; ``split_long`` reads many series in the long format of Nixtla's libraries
+(``unique_id``, ``ds``, ``y``); the encodings (``MinMaxEncoding``, ``RelativeEncoding``) turn prices into
 model values and back exactly, fitted on training prices only. ``fingerprint(data)`` is the
 ``DataFingerprint`` a forecaster fitted on ``data`` records as ``trained_on_`` (interval, time
 span, length, SHA-256, source), so you can tell whether a saved model saw the data at hand.
 """
 
 from jaxlstm._src.forecasters.base import fingerprint
+from jaxlstm._src.io.long_format import split_long
 from jaxlstm._src.io.ohlcv import (
     MAX_LINE_BYTES,
     OHLCV,
@@ -56,5 +58,6 @@ __all__ = [
     "log_return_std",
     "pad_stack",
     "sliding_windows",
+    "split_long",
     "windows_before",
 ]

@@ -27,6 +27,7 @@ def test_naive_blend_falls_back_to_naive_without_skill():
     assert blend.weight_ > 0.9 and blend.t_stat_ < -2.0
 
 
+@pytest.mark.slow
 def test_direct_lstm_forecasts_up_to_its_steps():
     prices = jl.evaluation.seasonal(200, period=12, seed=3).prices
     model = experimental.DirectLSTMForecaster(steps=6, **TINY).fit(prices)
@@ -39,6 +40,7 @@ def test_direct_lstm_forecasts_up_to_its_steps():
         model.predict_multi_step(prices[-5:], 7)
 
 
+@pytest.mark.slow
 def test_ensemble_mean_of_members_trained_together():
     prices = jl.evaluation.random_walk(200, seed=5).prices
     ensemble = experimental.LSTMEnsemble(2, **TINY).fit(prices)
@@ -47,6 +49,7 @@ def test_ensemble_mean_of_members_trained_together():
     np.testing.assert_allclose(ensemble.forecast(steps=4).predicted, expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_experimental_models_run_in_a_vectorised_backtest():
     series = jl.evaluation.random_walk(160, seed=6).prices
     factories = {"gate": functools.partial(experimental.DriftGate, functools.partial(jl.LSTMForecaster, **TINY))}

@@ -1,14 +1,20 @@
+"""Tests for the jaxlstm command: every subcommand, its help, its errors (one line, exit code 2)."""
+
+import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
+import textwrap
 
+import numpy as np
 import pytest
 
 from jaxlstm import cli
 
 FAST = ["--epochs", "3", "--hidden-size", "4", "--candles", "120", "--quiet"]
+DEMO = os.path.join(os.path.dirname(cli.__file__), "demo", "Coinbase_BTCUSD_1h.csv")
 
 
 @pytest.fixture()
@@ -17,93 +23,70 @@ def models(tmp_path):
 
 
 def run(args, capsys):
-    code = cli.main(["--no-compile-cache", *args])
+    try:
+        code = cli.main(["--no-compile-cache", *args])
+    except SystemExit as exc:  # argparse's own usage errors and --help
+        code = exc.code
     out = capsys.readouterr()
     return code, out.out, out.err
 
 
-def test_forecast_on_demo_data_prints_a_table(models, capsys):
-    code, out, err = run(["forecast", "--horizon", "4h", "--models", models, *FAST], capsys)
-    assert code == 0, err
-    lines = out.strip().splitlines()
-    assert "BTCUSD" in lines[0] and "95%" in lines[0]
-    assert lines[2].startswith("2019-10-17 10:00") and len(lines) == 2 + 4
-
-
-def test_forecast_json_and_plot(models, tmp_path, capsys):
-    png = tmp_path / "fc.png"
-    code, out, err = run(
-        ["forecast", "--horizon", "1d", "--models", models, "--json", "--plot", str(png), *FAST], capsys
-    )
-    assert code == 0, err
-    doc = json.loads(out)
-    assert doc["symbol"] == "BTCUSD" and len(doc["predictions"]) == 24
-    assert set(doc["predictions"][0]) == {"timestamp", "predicted", "lower", "upper", "confidence"}
-    assert doc["band"] in ("conformal", "conformal_pooled", "volatility")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_train_then_info_then_cached_forecast(models, capsys, tmp_path):
-    data = os.path.join(os.path.dirname(cli.__file__), "demo", "Coinbase_BTCUSD_1h.csv")
-    code, out, err = run(["train", "--data", data, "--symbol", "BTC/USD", "--models", models, *FAST], capsys)
-    assert code == 0, err
-    assert "saved to" in out
-    code, out, err = run(["info", "--models", models, "--json"], capsys)
-    assert code == 0, err
-    rows = json.loads(out)
-    assert rows[0]["symbol"] == "BTC/USD" and rows[0]["fresh"] is True
-    code, out, err = run(
-        [
-            "forecast",
-            "--horizon",
-            "1h",
-            "--data",
-            data,
-            "--symbol",
-            "BTC/USD",
-            "--models",
-            models,
-            "--model",
-            "auto",
-            "--json",
-        ],
-        capsys,
-    )
-    assert code == 0, err
-    assert json.loads(out)["model"] == "lstm"
-    code, out, err = run(
-        ["forecast", "--horizon", "1h", "--symbol", "NEW", "--models", models, "--model", "auto", "--json"], capsys
-    )
-    assert code == 0, err
-    assert json.loads(out)["model"] == "hybrid"
-
-
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (["forecast", "--horizon", "2h"], "invalid choice"),
-        (["forecast", "--horizon", "1d", "--data", "/no/such/file.csv"], "no such file"),
-        (["forecast", "--horizon", "1d", "--epochs", "0"], "positive integer"),
-        (["train", "--symbol", "X"], "--data"),
-    ],
-)
-def test_bad_arguments_exit_2_with_one_line(args, needle, capsys, models):
-    if args[0] == "forecast":
-        args = [*args, "--models", models]
-    try:
-        code = cli.main(["--no-compile-cache", *args])
-    except SystemExit as exc:  # argparse's own usage errors
-        code = exc.code
-    assert code == 2
-    err = capsys.readouterr().err
+def one_line_error(code, err, needle):
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
     assert needle in err and "Traceback" not in err
 
 
-def test_bad_csv_is_one_line_error(tmp_path, capsys, models):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("timestamp,open,high,low,close,volume\n1,1,1,1,abc,1\n")
-    code, _, err = run(["forecast", "--horizon", "1h", "--data", str(bad), "--symbol", "X", "--models", models], capsys)
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "close" in err
+# ----------------------------------------------------------------------------- help
+
+
+def subparsers():
+    parser = cli.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return parser, sub.choices
+
+
+def test_every_option_has_help_that_shows_its_default():
+    parser, commands = subparsers()
+    assert set(commands) == {"train", "forecast", "info", "evaluate"}
+    for name, p in [("jaxlstm", parser), *commands.items()]:
+        formatter = p._get_formatter()
+        for action in p._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            assert action.help, f"{name} {action.option_strings[0]} has no help"
+            text = formatter._get_help_string(action) % vars(action)
+            assert action.required or "default" in text, f"{name} {action.option_strings[0]}: {text!r}"
+
+
+def test_models_means_a_folder_everywhere_and_evaluate_compares_models():
+    _, commands = subparsers()
+    for name, p in commands.items():
+        options = {o for a in p._actions for o in a.option_strings}
+        assert ("--models" in options) == (name != "evaluate"), name
+    evaluate = {a.dest: a for a in commands["evaluate"]._actions}
+    assert evaluate["compare"].default == "lstm,hybrid,naive"
+
+
+@pytest.mark.slow
+def test_help_returns_without_importing_jax():
+    script = textwrap.dedent(
+        """
+        import sys
+        from jaxlstm import cli
+        for argv in (["--help"], ["train", "--help"], ["forecast", "--horizon", "2d", "--help"],
+                     ["info", "--help"], ["evaluate", "--help"]):
+            try:
+                cli.main(argv)
+            except SystemExit as exc:
+                assert exc.code == 0, (argv, exc.code)
+        heavy = sorted(m for m in ("jax", "jaxlib", "optax", "orbax") if m in sys.modules)
+        assert not heavy, heavy
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "forecast" in out.stdout and "--compare" in out.stdout
 
 
 @pytest.mark.slow
@@ -116,35 +99,200 @@ def test_console_script_is_installed():
     assert "forecast" in out.stdout and "evaluate" in out.stdout
 
 
-def test_evaluate_prints_a_backtest_table_with_naive(capsys):
+# ----------------------------------------------------------------------------- train and forecast
+
+
+def test_train_without_data_uses_the_demo_and_says_where_it_saved(models, capsys):
+    code, out, err = run(["train", "--models", models, *FAST], capsys)
+    assert code == 0, err
+    assert out.startswith("trained BTCUSD on 120 candles: ")
+    assert f"saved to {os.path.join(models, 'BTCUSD')}" in out
+    assert os.path.isfile(os.path.join(models, "BTCUSD", "metadata.json"))
+
+
+@pytest.mark.slow
+def test_forecast_trains_once_says_so_then_uses_the_cache(models, tmp_path, capsys):
+    png = tmp_path / "fc.png"
     code, out, err = run(
-        [
-            "evaluate",
-            "--horizon",
-            "4h",
-            "--origins",
-            "3",
-            "--train-size",
-            "150",
-            "--epochs",
-            "2",
-            "--hidden-size",
-            "4",
-            "--models",
-            "lstm,drift",
-        ],
-        capsys,
+        ["forecast", "--horizon", "1d", "--models", models, "--json", "--plot", str(png), *FAST], capsys
     )
     assert code == 0, err
-    assert "3 origins" in out and "| naive | 1 |" in out and "| lstm |" in out and "| drift |" in out
-    code, out, _ = run(
-        ["evaluate", "--horizon", "1h", "--origins", "2", "--train-size", "150", "--models", "naive", "--json"], capsys
+    assert "training the BTCUSD LSTM: no model saved" in err
+    assert f"saved to {os.path.join(models, 'BTCUSD')}" in err and f"chart written to {png}" in err
+    doc = json.loads(out)
+    assert doc["symbol"] == "BTCUSD" and doc["model"] == "lstm" and doc["horizon"] == "1d"
+    assert len(doc["predictions"]) == 24 and doc["predictions"][0]["step"] == 1
+    assert set(doc["predictions"][0]) == {"step", "timestamp", "predicted", "lower", "upper", "confidence"}
+    assert doc["band"] in ("conformal", "conformal_pooled", "volatility")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The second run finds the fresh model and trains nothing; its table names the band.
+    code, out, err = run(["forecast", "--horizon", "36h", "--models", models, *FAST], capsys)
+    assert code == 0 and err == ""
+    lines = out.strip().splitlines()
+    assert lines[0] == f"BTCUSD forecast, horizon 36h, model lstm, 95% interval ({doc['band']} band)"
+    assert lines[2].startswith("2019-10-17 10:00") and len(lines) == 2 + 36
+    # --retrain trains anyway and says why.
+    code, _, err = run(["forecast", "--horizon", "1h", "--models", models, "--retrain", *FAST], capsys)
+    assert code == 0 and "training the BTCUSD LSTM: --retrain" in err and "saved to" in err
+
+
+def test_the_band_of_a_step_is_the_same_for_every_horizon(models, capsys):
+    rows = {}
+    for horizon in ("1h", "1d", "7d"):
+        code, out, err = run(["forecast", "--model", "hybrid", "--horizon", horizon, "--json"], capsys)
+        assert code == 0, err
+        doc = json.loads(out)
+        rows[horizon] = (doc["band"], doc["predictions"][0]["lower"], doc["predictions"][0]["upper"])
+    assert len(set(rows.values())) == 1, rows
+
+
+@pytest.mark.slow
+def test_train_then_info_then_auto_forecast(models, capsys):
+    code, out, err = run(["train", "--data", DEMO, "--symbol", "BTC/USD", "--models", models, *FAST], capsys)
+    assert code == 0, err
+    code, out, err = run(["info", "--models", models, "--json"], capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    assert rows[0]["symbol"] == "BTC/USD" and rows[0]["fresh"] is True and rows[0]["settings"]["hidden_size"] == 4
+    code, out, _ = run(["info", "--models", models], capsys)
+    assert out.startswith(f"models in {models}") and "BTC/USD" in out and "fresh" in out
+    auto = ["forecast", "--horizon", "1h", "--models", models, "--model", "auto", "--json", *FAST]
+    code, out, err = run([*auto, "--data", DEMO, "--symbol", "BTC/USD"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["model"] == "lstm"
+    code, out, err = run([*auto, "--symbol", "NEW"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["model"] == "hybrid"
+
+
+def test_info_of_an_empty_folder(models, capsys):
+    code, out, _ = run(["info", "--models", models], capsys)
+    assert code == 0 and out.strip() == f"no models in {models}"
+
+
+# ----------------------------------------------------------------------------- models keyed by data and settings
+
+
+@pytest.mark.slow
+def test_other_settings_or_data_retrain_and_say_why(models, capsys):
+    code, _, err = run(["train", "--models", models, *FAST], capsys)
+    assert code == 0, err
+    code, _, err = run(["forecast", "--horizon", "1h", "--models", models, *FAST], capsys)
+    assert code == 0 and "training" not in err
+    code, _, err = run(["forecast", "--horizon", "1h", "--models", models, *FAST, "--hidden-size", "5"], capsys)
+    assert code == 0 and "training the BTCUSD LSTM: settings differ" in err and "hidden_size" in err
+    code, _, err = run(
+        ["forecast", "--horizon", "1h", "--models", models, *FAST, "--hidden-size", "5", "--candles", "121"], capsys
     )
-    assert code == 0 and "naive" in json.loads(out)["models"]
+    assert code == 0 and "training the BTCUSD LSTM: trained on other data" in err
 
 
-def test_evaluate_bad_arguments(capsys):
-    code, _, err = run(["evaluate", "--horizon", "1d", "--models", "lstm,prophet"], capsys)
-    assert code == 2 and "prophet" in err
-    code, _, err = run(["evaluate", "--horizon", "7d", "--train-size", "5000"], capsys)
-    assert code == 2 and "train-size" in err
+@pytest.mark.slow
+def test_info_shows_what_each_model_was_trained_on(models, capsys):
+    code, _, err = run(["train", "--models", models, *FAST], capsys)
+    assert code == 0, err
+    code, out, _ = run(["info", "--models", models], capsys)
+    assert "on 120 1h prices 2019-10-12 15:00 .. 2019-10-17 09:00" in out
+    code, out, _ = run(["info", "--models", models, "--json"], capsys)
+    record = json.loads(out)[0]["trained_on"]
+    assert record["count"] == 120 and record["interval_ns"] == 3600 * 10**9
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+def test_evaluate_compares_models_shows_progress_and_naive_has_no_direction(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    args = ["evaluate", "--horizon", "4h", "--origins", "3", "--train-size", "150", "--compare", "drift"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    assert "backtesting naive, drift at 3 origins, 4 steps each" in err and "3/3" in err
+    assert "3 origins" in out and "| drift |" in out
+    naive = next(line for line in out.splitlines() if line.startswith("| naive |"))
+    assert naive.split("|")[8].strip() == "n/a"  # directional accuracy: a flat forecast has no direction
+    code, out, err = run([*args, "--json", "--quiet"], capsys)
+    assert code == 0 and err == ""
+    assert json.loads(out)["models"]["naive"]["metrics"]["directional_accuracy"] is None
+
+
+@pytest.mark.slow
+def test_evaluate_with_the_lstm(capsys):
+    args = ["evaluate", "--horizon", "4h", "--origins", "2", "--train-size", "150", "--epochs", "2"]
+    code, out, err = run([*args, "--hidden-size", "4", "--compare", "lstm,hybrid"], capsys)
+    assert code == 0, err
+    assert "| lstm |" in out and "| hybrid |" in out and "| naive | 1 |" in out
+
+
+# ----------------------------------------------------------------------------- errors: one line, exit code 2
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["forecast", "--horizon", "2 fortnights"], "unknown unit"),
+        (["forecast", "--horizon", "90min", "--model", "hybrid"], "not a whole number"),
+        (["forecast", "--horizon", "1d", "--data", "/no/such/file.csv"], "no such file"),
+        (["forecast", "--horizon", "1d", "--epochs", "0"], "positive integer"),
+        (["forecast", "--horizon", "1d", "--seed", str(10**25)], "--seed: expected an integer from 0 to 2**63 - 1"),
+        (["train", "--seed", "-1"], "--seed"),
+        (["info", "--models", ""], "--models: expected a folder, got an empty name"),
+        (["forecast", "--horizon", "1d", "--models", " "], "--models: expected a folder"),
+        (["forecast", "--horizon", "1d", "--plot", "/tmp"], "is a folder"),
+        (["forecast", "--horizon", "1d", "--plot", "chart"], "ending in .png"),
+        (["forecast", "--horizon", "1d", "--plot", "/no/such/folder/chart.png"], "does not exist"),
+        (["evaluate", "--horizon", "1d", "--models", "lstm"], "unrecognized arguments: --models"),
+        (["evaluate", "--horizon", "1d", "--compare", "lstm,prophet"], "prophet"),
+        (["evaluate", "--horizon", "1d", "--compare", ","], "model names"),
+        (["evaluate", "--horizon", "7d", "--train-size", "5000"], "train-size"),
+        (["forecast"], "--horizon"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(args, needle, capsys, models):
+    if "--models" not in args and args[0] != "evaluate":
+        args = [*args, "--models", models]
+    code, _, err = run(args, capsys)
+    one_line_error(code, err, needle)
+    assert not os.path.exists("/tmp.png")
+
+
+def test_bad_csv_is_one_line_error(tmp_path, capsys, models):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,open,high,low,close,volume\n1,1,1,1,abc,1\n")
+    code, _, err = run(["forecast", "--horizon", "1h", "--data", str(bad), "--symbol", "X", "--models", models], capsys)
+    one_line_error(code, err, "close")
+
+
+def test_a_huge_csv_field_is_one_line_error(tmp_path, capsys, models):
+    bad = tmp_path / "huge.csv"
+    bad.write_text("timestamp,open,high,low,close,volume\n" + "1," * 4 + "1" * 2_000_000 + ",1\n")
+    code, _, err = run(["forecast", "--horizon", "1h", "--data", str(bad), "--symbol", "X", "--models", models], capsys)
+    one_line_error(code, err, "huge.csv")
+
+
+def test_microsecond_data_is_one_line_error(tmp_path, capsys, models):
+    rows = "\n".join(f"{1_600_000_000_000_000 + i},{p},{p},{p},{p},1" for i, p in enumerate(np.linspace(100, 110, 200)))
+    data = tmp_path / "micro.csv"
+    data.write_text("timestamp,open,high,low,close,volume\n" + rows + "\n")
+    args = ["forecast", "--horizon", "1h", "--data", str(data), "--symbol", "X", "--models", models]
+    code, _, err = run([*args, "--model", "hybrid"], capsys)
+    one_line_error(code, err, "steps")
+
+
+@pytest.mark.slow
+def test_a_tampered_model_is_retrained_by_forecast_and_reported_by_info(models, capsys):
+    code, _, err = run(["train", "--models", models, *FAST], capsys)
+    assert code == 0, err
+    metadata = os.path.join(models, "BTCUSD", "metadata.json")
+    with open(metadata, "r+b") as f:
+        f.seek(10)
+        f.write(b"#")
+    code, out, err = run(["info", "--models", models], capsys)
+    one_line_error(code, err, "damaged")
+    assert "BTCUSD" in out and "damaged" in out
+    code, out, err = run(["info", "--models", models, "--json"], capsys)
+    assert code == 2 and "damaged" in json.loads(out)[0]
+    code, out, err = run(["forecast", "--horizon", "1h", "--models", models, *FAST], capsys)
+    assert code == 0 and "Traceback" not in err
+    assert "training the BTCUSD LSTM" in err and "saved to" in err
+    code, _, err = run(["info", "--models", models], capsys)
+    assert code == 0, err

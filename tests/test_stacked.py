@@ -108,6 +108,7 @@ def _alone(data, keys, params, s, cfg):
     return train.train(keys[s], _row(params, s), data.xs[s, :n], data.ys[s, :n], cfg, validation_data=val)
 
 
+@pytest.mark.slow
 def test_ragged_symbols_match_training_each_alone(ragged):
     data, keys, params, many = ragged
     assert data.xs.shape[1] <= ONE_BATCH.batch_size
@@ -116,6 +117,7 @@ def test_ragged_symbols_match_training_each_alone(ragged):
         _assert_matches_alone(many, s, _alone(data, keys, params, s, ONE_BATCH))
 
 
+@pytest.mark.slow
 def test_early_stopping_is_independent_per_symbol(ragged):
     # The loop runs until the last model stops; the first to stop must stay frozen
     # meanwhile, so it still equals its lone run, as does the last one.
@@ -153,6 +155,7 @@ def test_symbol_without_validation_weight_monitors_its_training_loss(ragged):
         np.testing.assert_array_equal(mixed.val_loss[s], many.val_loss[s])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_blocks_of_symbols_on_several_cores_match_one_call(ragged, workers):
     # 3 symbols in 2 blocks needs a dummy symbol, which must not reach the result.
@@ -331,7 +334,15 @@ def test_bad_keys_and_params_are_refused(small):
 # ---------------------------------------------------------------------------- predict_many
 
 
-@pytest.mark.parametrize("workers", [None, 1, 2, 3])
+@pytest.mark.parametrize(
+    "workers",
+    [
+        pytest.param(None, marks=pytest.mark.slow),
+        pytest.param(1, marks=pytest.mark.slow),
+        2,
+        pytest.param(3, marks=pytest.mark.slow),
+    ],
+)
 def test_predict_many_equals_each_models_own_forecast(workers):
     params = _stacked_params(3)
     xs = jax.random.normal(jax.random.key(4), (3, 2, WINDOW, 1))
@@ -344,6 +355,7 @@ def test_predict_many_equals_each_models_own_forecast(workers):
     np.testing.assert_allclose(one_window, many[:, 0], atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
 def test_predict_many_bad_inputs():
     params = _stacked_params(2)
     xs = np.zeros((2, WINDOW, 1), np.float32)

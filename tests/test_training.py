@@ -64,6 +64,7 @@ def test_restore_best_returns_the_best_validation_epoch(trained):
     assert result.val_loss[result.best_epoch - 1] == result.val_loss.min()
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_before_max_epochs():
     _, _, xs, ys = _sine_windows(noise=1.0, n=160)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
@@ -75,6 +76,7 @@ def test_early_stopping_stops_before_max_epochs():
     assert result.epochs_run - result.best_epoch == 3
 
 
+@pytest.mark.slow
 def test_loss_threshold_rule_of_the_seed():
     _, _, xs, ys = _sine_windows(noise=0.0, n=120)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
@@ -89,6 +91,7 @@ def test_loss_threshold_rule_of_the_seed():
     assert result.train_loss[-1] < 0.05 and np.all(result.train_loss[:-1] >= 0.05)
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_and_keeps_last_good_params():
     _, _, xs, ys = _sine_windows(n=120)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
@@ -101,6 +104,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_params():
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.slow
 def test_non_finite_midway_keeps_the_epoch_before():
     _, _, xs, ys = _sine_windows(n=120)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
@@ -114,6 +118,7 @@ def test_non_finite_midway_keeps_the_epoch_before():
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(result.params))
 
 
+@pytest.mark.slow
 def test_epoch_uses_every_window_once_with_masked_padding():
     # 10 rows, batch 4: the last batch has 2 padded rows that must not count.
     xs = jnp.ones((10, 3, 1))
@@ -125,6 +130,7 @@ def test_epoch_uses_every_window_once_with_masked_padding():
     assert float(loss) == pytest.approx(float(expected), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_sample_weight_masks_rows():
     _, _, xs, ys = _sine_windows(n=80)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
@@ -136,6 +142,7 @@ def test_sample_weight_masks_rows():
     assert np.all(a.train_loss < 10)
 
 
+@pytest.mark.slow
 def test_callback_sees_every_epoch():
     _, _, xs, ys = _sine_windows(n=80)
     seen = []
@@ -188,6 +195,7 @@ def _data(xs, ys, n_val=0):
     return jl.TrainData(xs[:n], ys[:n], ones[:n], xs[n:], ys[n:], ones[n:])
 
 
+@pytest.mark.slow
 def test_fit_arrays_jits_and_vmaps_over_models():
     _, _, xs, ys = _sine_windows(n=90)
     cfg = jl.TrainConfig(epochs=4, patience=None)
@@ -204,6 +212,7 @@ def test_fit_arrays_jits_and_vmaps_over_models():
     assert both.stop_reason.shape == (2,) and int(both.stop_reason[0]) == jl.StopReason.MAX_EPOCHS
 
 
+@pytest.mark.slow
 def test_loss_and_optimizer_are_arguments():
     _, _, xs, ys = _sine_windows(n=90)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
@@ -218,6 +227,7 @@ def test_loss_and_optimizer_are_arguments():
     np.testing.assert_allclose(frozen.train_loss, frozen.train_loss[0], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_any_network_trains_a_linear_model():
     # A network is any apply(params, x[time, features]) -> [output].
     def linear(p, x):
@@ -231,6 +241,7 @@ def test_any_network_trains_a_linear_model():
     assert result.train_loss[-1] < 0.2 * result.train_loss[0]
 
 
+@pytest.mark.slow
 def test_training_continues_from_the_optimiser_state():
     _, _, xs, ys = _sine_windows(n=90)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
@@ -245,6 +256,7 @@ def test_training_continues_from_the_optimiser_state():
     assert not np.allclose(np.asarray(restarted.params["head"]["w"]), np.asarray(ten.params["head"]["w"]), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_stacked_models_may_each_have_their_own_learning_rate():
     from jaxlstm._src import training
 
@@ -261,3 +273,22 @@ def test_stacked_models_may_each_have_their_own_learning_rate():
             jax.random.key(1), params, data, jl.TrainConfig(learning_rate=rate, epochs=3, patience=None)
         )
         np.testing.assert_allclose(both.train_loss[i], alone.train_loss, rtol=1e-5)
+
+
+def test_train_result_prints_a_summary_not_every_weight():
+    params = {"w": np.zeros((64, 128), np.float32), "b": np.zeros(128, np.float32)}
+    result = jl.TrainResult(
+        params=params,
+        opt_state=(np.zeros(3), np.zeros(3)),
+        train_loss=np.array([0.5, 0.25, np.nan], np.float32),
+        val_loss=np.array([0.4, 0.3, np.nan], np.float32),
+        epochs_run=np.int32(2),
+        best_epoch=np.int32(2),
+        stop_reason=np.int32(int(jl.StopReason.EARLY_STOPPING)),
+    )
+    text = repr(result)
+    assert text == (
+        "TrainResult(epochs_run=2, best_epoch=2, stop_reason=early_stopping, train_loss=[3] float32, last 0.25, "
+        "val_loss=[3] float32, last 0.3, params=<2 arrays, 8,320 numbers>, opt_state=<2 arrays>)"
+    )
+    assert str(result) == text and len(text) < 300

@@ -145,6 +145,35 @@ class TrainResult(NamedTuple):
     best_epoch: Any
     stop_reason: Any
 
+    def __repr__(self) -> str:
+        # A summary: the default repr prints every weight of params and opt_state.
+        def brief(value: Any) -> str:
+            shape = np.shape(value)
+            if shape == ():
+                try:
+                    return str(StopReason(int(value))) if value is self.stop_reason else str(value.item())
+                except (TypeError, ValueError, AttributeError, jax.errors.JAXTypeError):
+                    return str(value)
+            return f"[{', '.join(map(str, shape))}] {getattr(value, 'dtype', '')}".rstrip()
+
+        def losses(value: Any) -> str:
+            text = brief(value)
+            try:
+                values = np.asarray(value, np.float64)
+            except (TypeError, jax.errors.JAXTypeError):
+                return text
+            finite = values[np.isfinite(values)] if values.ndim == 1 else values[:0]
+            return f"{text}, last {finite[-1]:.4g}" if finite.size else text
+
+        leaves = jax.tree.leaves(self.params)
+        numbers = sum(int(np.prod(np.shape(leaf))) for leaf in leaves)
+        return (
+            f"TrainResult(epochs_run={brief(self.epochs_run)}, best_epoch={brief(self.best_epoch)}, "
+            f"stop_reason={brief(self.stop_reason)}, train_loss={losses(self.train_loss)}, "
+            f"val_loss={losses(self.val_loss)}, params=<{len(leaves)} arrays, {numbers:,} numbers>, "
+            f"opt_state=<{len(jax.tree.leaves(self.opt_state))} arrays>)"
+        )
+
 
 # ---------------------------------------------------------------------------- losses
 

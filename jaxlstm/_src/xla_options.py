@@ -10,4 +10,5 @@ it. Users who jit the functional API themselves can pass the same dict:
 
 from __future__ import annotations
 
+#: XLA options the library compiles its functions with; pass them to your own ``jax.jit``.
 COMPILER_OPTIONS: dict[str, int] = {"xla_cpu_prefer_vector_width": 512}

@@ -46,8 +46,11 @@ def test_naive_and_drift_on_a_linear_series():
     np.testing.assert_allclose(naive.per_origin["smape"][1], 200 * np.mean([1 / 239, 2 / 240, 3 / 241]))
     # The in-sample one-step naive MAE of a unit-slope line is 1, so MASE = MAE.
     np.testing.assert_allclose(naive.per_origin["mase"], [2.0, 2.0])
-    # A flat forecast never moves the way the rising prices do.
-    np.testing.assert_array_equal(naive.per_origin["directional_accuracy"], [0.0, 0.0])
+    # A flat forecast predicts no direction: its directional accuracy is undefined, not 0.
+    np.testing.assert_array_equal(naive.per_origin["directional_accuracy"], [np.nan, np.nan])
+    assert np.isnan(naive.metrics["directional_accuracy"])
+    assert "| n/a |" in result.to_markdown(per_step=False).splitlines()[4]
+    assert result.to_dict()["models"]["naive"]["metrics"]["directional_accuracy"] is None
     np.testing.assert_allclose(naive.mae_by_step, [1.0, 2.0, 3.0])
     assert naive.metrics["relative_mae"] == 1.0 and naive.metrics["mae"] == 2.0
     # Volatility band from each training window: sigma of its log returns.
@@ -80,6 +83,55 @@ def test_default_origins_stride_and_report():
     assert "| naive | 1 |" in text and "| drift |" in text and "Per horizon step" in text
 
 
+def test_a_series_without_timestamps_takes_interval_for_a_horizon():
+    result = evaluation.backtest(linear_series(), ["naive"], train_size=10, horizon="3h", interval="1h", stride=10)
+    assert result.horizon == 3 and result.timestamps is None
+    assert "cutoff" not in result.historical_forecasts().columns
+
+
+def test_to_pandas_and_historical_forecasts():
+    import pandas as pd
+
+    index = pd.date_range("2024-01-01", periods=40, freq="h")
+    series = pd.Series(linear_series(), index=index)
+    result = evaluation.backtest(series, ["drift"], train_size=10, steps=3, origins=[10, 20])
+    table = result.to_pandas()
+    assert table.index.tolist() == ["naive", "drift"] and table.index.name == "model"
+    assert table.loc["naive", "mae"] == 2.0 and table.loc["drift", "band"] == result["drift"].band_summary()
+    assert np.isnan(table.loc["naive", "directional_accuracy"])
+    frame = result.historical_forecasts()
+    assert list(frame.columns) == [
+        "model",
+        "origin",
+        "cutoff",
+        "timestamp",
+        "step",
+        "actual",
+        "predicted",
+        "lower",
+        "upper",
+        "band",
+    ]
+    assert len(frame) == 2 * 2 * 3  # models x origins x steps
+    row = frame[(frame["model"] == "naive") & (frame["origin"] == 20) & (frame["step"] == 2)].iloc[0]
+    # Origin 20 forecasts prices 20, 21, 22 from the last fitted price 19 (the cutoff).
+    assert row["cutoff"] == index[19] and row["timestamp"] == index[21]
+    assert row["actual"] == series.iloc[21] == result.actual[1, 1] and row["predicted"] == series.iloc[19]
+    drift = frame[frame["model"] == "drift"]
+    np.testing.assert_array_equal(drift["upper"], result["drift"].upper.ravel())
+    np.testing.assert_array_equal(drift["predicted"], drift["actual"])
+
+
+def test_progress_reports_every_origin_of_every_model():
+    calls = []
+    evaluation.backtest(
+        linear_series(), ["drift"], train_size=10, steps=3, origins=[10, 20, 30], progress=lambda *a: calls.append(a)
+    )
+    assert calls == [("naive", i, 3) for i in (1, 2, 3)] + [("drift", i, 3) for i in (1, 2, 3)]
+    with pytest.raises(TypeError, match="progress"):
+        evaluation.backtest(linear_series(), ["drift"], train_size=10, steps=3, progress="bar")
+
+
 def test_timestamps_of_origins_are_kept():
     import pandas as pd
 
@@ -93,6 +145,7 @@ def test_timestamps_of_origins_are_kept():
 # ----------------------------------------------------------------- no look-ahead
 
 
+@pytest.mark.slow
 def test_poisoned_future_changes_nothing_before_the_origin():
     rng = np.random.default_rng(0)
     clean = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 130)))
@@ -118,6 +171,7 @@ def test_poisoned_future_changes_nothing_before_the_origin():
             assert result[name].per_origin["coverage"][0] == 0.0
 
 
+@pytest.mark.slow
 def test_vectorized_lstm_equals_refitting_one_by_one():
     rng = np.random.default_rng(1)
     series = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 110)))
@@ -135,6 +189,7 @@ def test_vectorized_lstm_equals_refitting_one_by_one():
 # ----------------------------------------------------------------- calibration
 
 
+@pytest.mark.slow
 def test_lstm_calibration_sources():
     prices = evaluation.random_walk(300, seed=3).prices
     model = LSTMForecaster(**TINY_LSTM).fit(prices)
@@ -144,12 +199,19 @@ def test_lstm_calibration_sources():
     assert model.calibration_residuals(4, "refit").shape == (150, 4)
     model = LSTMForecaster(**TINY_LSTM, calibration="both").fit(prices)
     lo, hi, method = model.band_offsets(4)
-    bands = [intervals.conformal_offsets(model.calibration_residuals(4, source), 0.95) for source in ("auto", "refit")]
-    np.testing.assert_allclose(lo, np.minimum(bands[0][0], bands[1][0]))
-    np.testing.assert_allclose(hi, np.maximum(bands[0][1], bands[1][1]))
-    assert method == f"{bands[0][2]}+{bands[1][2]}"
+    bands = []
+    for source in ("auto", "refit"):
+        residuals = model.calibration_residuals(model._band_steps, source)
+        calibrated = intervals.calibrated_steps(residuals)
+        if calibrated:
+            bands.append(intervals.extend_offsets(intervals.conformal_offsets(residuals[:, :calibrated]), 4))
+    expected = intervals.envelope(bands)
+    np.testing.assert_allclose(lo, expected[0])
+    np.testing.assert_allclose(hi, expected[1])
+    assert method == expected[2] == model.band_method()
 
 
+@pytest.mark.slow
 def test_conformal_intervals_cover_a_random_walk():
     series = evaluation.random_walk(1500, volatility=0.01, seed=2).prices
     result = evaluation.backtest(series, {"drift": DriftForecaster}, train_size=300, steps=5, stride=4)
@@ -199,7 +261,8 @@ def test_make_forecasters_checks_lstm_arguments_early():
         (dict(train_size=10, steps=3, stride=0), "stride"),
         (dict(train_size=10, steps=3, confidence=1.5), "confidence"),
         (dict(train_size=10, steps=3, horizon="1d"), "exactly one"),
-        (dict(train_size=10, horizon="2d"), "horizon"),
+        (dict(train_size=10, horizon="2d"), "horizon '2d' needs the spacing of the series.*interval="),
+        (dict(train_size=10, horizon="90min", interval="1h"), "not a whole number"),
     ],
 )
 def test_bad_arguments_name_themselves(kwargs, match):
@@ -236,6 +299,7 @@ def test_generators_are_seeded_and_oracles_match_their_structure():
 # ----------------------------------------------------------------- benchmark smoke test
 
 
+@pytest.mark.slow
 def test_accuracy_benchmark_quick_mode(tmp_path):
     root = pathlib.Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxlstm._src.evaluation.synthetic import mean_reverting, random_walk
 from jaxlstm._src.forecasters import intervals
@@ -222,17 +224,86 @@ def test_calibration_state_survives_json():
     import json
 
     model = DriftForecaster().fit(random_walk(400, seed=9).prices)
-    state = json.loads(json.dumps(model.calibration_state(8), allow_nan=False))
+    state = json.loads(json.dumps(model.calibration_state(model._band_steps), allow_nan=False))
     restored = copy.copy(model)
     restored._reset_calibration(None)  # what a model loaded without its fitted series looks like
     assert restored.band_offsets(8)[2] == "volatility"
     restored.restore_calibration(state)
-    for steps in (3, 8):
+    for steps in (3, 8, 200):
         expected = model.band_offsets(steps)
         got = restored.band_offsets(steps)
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_array_equal(got[1], expected[1])
         assert got[2] == expected[2] == "conformal"
-    assert restored.band_offsets(9)[2] == "volatility"
     with pytest.raises(ValueError, match="unknown calibration source"):
         restored.restore_calibration({"jackknife": []})
+
+
+# ----------------------------------------------------------------- one band per model
+
+
+class _HeldBack(DriftForecaster):
+    """Drift with a held-back tail of ``tail`` prices, as a model trained with validation has."""
+
+    tail = 45
+
+    def _holdout_size(self):
+        return self.tail
+
+
+@pytest.mark.parametrize(
+    "model, prices, method",
+    [
+        (NaiveForecaster(), random_walk(600, seed=11).prices, "conformal"),  # 300 origins: per step
+        (_HeldBack(), random_walk(300, seed=12).prices, "conformal_pooled"),  # 45 origins: pooled
+        (NaiveForecaster(), random_walk(60, seed=13).prices, "volatility"),  # 30 origins: too few
+        (_HeldBack(calibration="both"), random_walk(300, seed=14).prices, "conformal_pooled+conformal"),
+    ],
+    ids=["per-step", "pooled", "too-few", "both"],
+)
+@given(horizons=st.lists(st.integers(1, 400), min_size=2, max_size=4))
+@settings(max_examples=15, deadline=None)
+def test_the_band_of_a_step_does_not_depend_on_the_horizon(model, prices, method, horizons):
+    model = model if model.prices_ is not None else model.fit(prices)
+    longest = model.band_offsets(max(horizons))
+    assert longest[2] == method == model.band_method()
+    for steps in horizons:
+        lower, upper, got = model.band_offsets(steps)
+        assert got == method and lower.shape == (steps,)
+        np.testing.assert_array_equal(lower, longest[0][:steps])
+        np.testing.assert_array_equal(upper, longest[1][:steps])
+        assert np.all(lower <= 0) and np.all(upper >= 0)
+
+
+def test_past_its_calibrated_steps_the_band_grows_like_a_random_walk():
+    model = _HeldBack().fit(random_walk(300, seed=12).prices)
+    residuals = model.calibration_residuals(model._band_steps)
+    calibrated = intervals.calibrated_steps(residuals)
+    # 45 origins: a step needs 39 residuals (0.95), so steps 1..7 are calibrated.
+    assert calibrated == 45 - intervals.min_residuals(0.95) + 1 == 7
+    lower, upper, _ = model.band_offsets(28)
+    np.testing.assert_allclose(upper[calibrated:], upper[calibrated - 1] * np.sqrt(np.arange(8, 29) / 7))
+    np.testing.assert_allclose(lower[calibrated:], lower[calibrated - 1] * np.sqrt(np.arange(8, 29) / 7))
+
+
+def test_calibrated_steps():
+    def tail(origins, steps=5):  # residuals of a held-back tail: step j misses its last j - 1 origins
+        return np.where(np.arange(origins)[:, None] + np.arange(steps)[None, :] < origins, 0.0, np.nan)
+
+    assert intervals.calibrated_steps(np.zeros((60, 5))) == 5
+    assert intervals.calibrated_steps(tail(60)) == 5  # 60..56 residuals, all >= 50: per-step quantiles
+    assert intervals.calibrated_steps(tail(53)) == 4  # 53..49: steps 1-4 have 50
+    assert intervals.calibrated_steps(tail(45)) == 5  # 45..41: none has 50, all have the 39 of a pooled band
+    assert intervals.calibrated_steps(tail(41)) == 3  # 41..37
+    assert intervals.calibrated_steps(np.zeros((30, 5))) == 0
+    assert intervals.calibrated_steps(np.zeros((50, 5)), confidence=0.99) == 0  # 0.99 needs 199
+    with pytest.raises(ValueError, match="residuals"):
+        intervals.calibrated_steps(np.zeros(3))
+
+
+def test_extend_offsets():
+    band = (np.array([-0.1, -0.2]), np.array([0.1, 0.3]), "conformal")
+    lower, upper, method = intervals.extend_offsets(band, 4)
+    np.testing.assert_allclose(upper, [0.1, 0.3, 0.3 * np.sqrt(1.5), 0.3 * np.sqrt(2)])
+    np.testing.assert_allclose(lower, [-0.1, -0.2, -0.2 * np.sqrt(1.5), -0.2 * np.sqrt(2)])
+    assert method == "conformal" and intervals.extend_offsets(band, 1)[0].tolist() == [-0.1]

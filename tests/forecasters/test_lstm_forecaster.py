@@ -49,6 +49,7 @@ def test_fit_returns_self_and_records_history(fitted):
     assert "accuracy" not in m
 
 
+@pytest.mark.slow
 def test_scaler_is_fitted_on_training_prices_only(demo):
     prices = demo.close[-120:].copy()
     # A spike in the validation tail must not move the min-max range.
@@ -61,6 +62,7 @@ def test_scaler_is_fitted_on_training_prices_only(demo):
     assert m.encoding_state_["data_range"] == train_prices.max() - train_prices.min()
 
 
+@pytest.mark.slow
 def test_predictions_are_prices_and_use_the_saved_scaler(fitted, demo):
     window = demo.close[-10:]
     one = fitted.predict(window)
@@ -86,17 +88,29 @@ def test_forecast_horizons_timestamps_and_intervals(fitted, demo):
         assert np.all(np.diff(fc.timestamps) == np.timedelta64(1, "h"))
     # The seed's band widens with the horizon; the default conformal band follows the
     # model's own held-back errors, whatever shape they have.
-    volatility = jl.LSTMForecaster(**SMALL, encoding="minmax", band="volatility").fit(demo.close[-300:])
+    volatility = jl.LSTMForecaster(**SMALL, encoding="minmax", band="volatility").fit(demo[-300:])
     band = volatility.forecast("1d")
     assert band.band == "volatility" and np.all(np.diff(band.upper - band.lower) > 0)
     fc = fitted.forecast("1d")
-    assert fc.band.startswith("conformal") and fc.to_dict()["band"] == fc.band
+    assert fc.band == fitted.band_method() and fc.to_dict()["band"] == fc.band
     frame = fc.to_pandas()
     assert list(frame.columns) == ["predicted", "lower", "upper"] and len(frame) == 24
     d = fc.to_dict()
     assert d["symbol"] == "BTCUSD" and d["predictions"][0]["timestamp"] == "2019-10-17T10:00:00Z"
 
 
+def test_one_band_method_for_every_horizon(fitted):
+    # The band of a step is the model's: the same method and the same bounds at the
+    # first steps whatever horizon is asked for.
+    forecasts = [fitted.forecast(h) for h in ("1h", "4h", "1d", "7d", "30d")]
+    assert {fc.band for fc in forecasts} == {fitted.band_method()}
+    for fc in forecasts[1:]:
+        np.testing.assert_array_equal(fc.lower[:1], forecasts[0].lower)
+        np.testing.assert_array_equal(fc.upper[:1], forecasts[0].upper)
+    np.testing.assert_array_equal(forecasts[3].lower, forecasts[4].lower[:168])
+
+
+@pytest.mark.slow
 def test_daily_data_horizons_count_days():
     t = pd.date_range("2020-01-01", periods=120, freq="D")
     prices = pd.Series(100 + np.sin(np.arange(120) / 3) * 5, index=t)
@@ -143,6 +157,7 @@ def test_observe_moves_the_origin(fitted, demo):
     assert fc.predicted[0] == pytest.approx(fitted.predict(demo.close[-60:-50]))
 
 
+@pytest.mark.slow
 def test_save_load_bit_identical_in_a_new_process(fitted, tmp_path):
     path = tmp_path / "BTCUSD"
     fitted.save(path)
@@ -240,7 +255,7 @@ def test_bad_prediction_inputs(fitted, demo):
     with pytest.raises(ValueError, match="steps"):
         fitted.predict_multi_step(demo.close[-10:], 0)
     with pytest.raises(ValueError, match="horizon"):
-        fitted.forecast("2h")
+        fitted.forecast("90min")
     with pytest.raises(ValueError, match="exactly one"):
         fitted.forecast()
     with pytest.raises(RuntimeError, match="fit"):
@@ -268,6 +283,7 @@ def test_bad_constructor_arguments(kwargs, err, name):
         jl.LSTMForecaster(**kwargs)
 
 
+@pytest.mark.slow
 def test_progress_bar_only_when_asked(demo, capsys):
     jl.LSTMForecaster(**dict(SMALL, epochs=3)).fit(demo.close[-120:])
     assert capsys.readouterr().err == ""
@@ -276,6 +292,7 @@ def test_progress_bar_only_when_asked(demo, capsys):
     assert "3/3" in err or "epoch" in err
 
 
+@pytest.mark.slow
 def test_fit_many_trains_each_symbol_like_a_lone_fit(demo, tmp_path):
     data = {"A": demo.to_pandas()["close"][-120:], "B": demo.close[-100:] * 2, "C": list(demo.close[-120:] / 3)}
     models = jl.LSTMForecaster.fit_many(data, **SMALL)
@@ -292,10 +309,10 @@ def test_fit_many_trains_each_symbol_like_a_lone_fit(demo, tmp_path):
     np.testing.assert_array_equal(jl.LSTMForecaster.load(tmp_path / "B").forecast(steps=3).predicted, b)
 
 
+@pytest.mark.slow
 def test_forecast_many_equals_each_models_own_forecast(demo, fitted):
-    many = jl.LSTMForecaster.fit_many(
-        {"A": demo.close[-120:], "B": demo.close[-150:] * 2, "C": demo.close[-130:] / 3}, **SMALL
-    )
+    close = demo.to_pandas()["close"]
+    many = jl.LSTMForecaster.fit_many({"A": close[-120:], "B": close[-150:] * 2, "C": close[-130:] / 3}, **SMALL)
     # A different encoding and window length: forecast in a group of its own.
     many["D"] = fitted
     for workers in (None, 1, 2):
@@ -311,6 +328,11 @@ def test_forecast_many_equals_each_models_own_forecast(demo, fitted):
             np.testing.assert_allclose(got.upper, alone.upper, rtol=1e-5)
     steps = jl.LSTMForecaster.forecast_many({"A": many["A"]}, steps=7)
     assert steps["A"].predicted.shape == (7,)
+    # The long format of Nixtla's libraries, one row per symbol and step.
+    frame = together.to_pandas()
+    assert list(frame.columns) == ["unique_id", "ds", "predicted", "lower", "upper"]
+    assert list(frame["unique_id"].unique()) == ["A", "B", "C", "D"] and len(frame) == 4 * 24
+    np.testing.assert_array_equal(frame.loc[frame["unique_id"] == "B", "predicted"], together["B"].predicted)
 
 
 def test_forecast_many_bad_inputs(fitted):
@@ -366,26 +388,27 @@ def test_set_params_unfits(fitted):
     assert fitted.params_ is not None
 
 
+@pytest.mark.slow
 def test_fits_in_two_threads_run_at_the_same_time(demo):
     # Model A's progress bar holds its training loop inside the first epoch until model B,
     # fitted in another thread, has finished. Fits serialised by a process-wide lock (or by
     # ordered effects) would wait for each other forever; here both complete.
     import threading
 
-    from jaxlstm._src.forecasters import lstm as lstm_module
+    from jaxlstm._src.forecasters import progress
 
     a_inside, b_done = threading.Event(), threading.Event()
     waited = []
 
-    class Blocking(lstm_module._ProgressBar):
+    class Blocking(progress.ProgressBar):
         def __call__(self, epoch, train_loss, val_loss):
             if not waited:
                 a_inside.set()
                 waited.append(b_done.wait(timeout=60))
             super().__call__(epoch, train_loss, val_loss)
 
-    original = lstm_module._ProgressBar
-    lstm_module._ProgressBar = Blocking
+    original = progress.ProgressBar
+    progress.ProgressBar = Blocking
     try:
         a = threading.Thread(
             target=lambda: jl.LSTMForecaster(**dict(SMALL, epochs=2)).fit(demo.close[-120:], verbose=True)
@@ -396,7 +419,7 @@ def test_fits_in_two_threads_run_at_the_same_time(demo):
         b_done.set()
         a.join(timeout=120)
     finally:
-        lstm_module._ProgressBar = original
+        progress.ProgressBar = original
     assert not a.is_alive() and waited == [True]
 
 
@@ -406,3 +429,18 @@ def test_a_model_of_the_first_format_gets_a_clear_error():
     old = pathlib.Path(__file__).resolve().parents[1] / "data" / "model_format_v1"
     with pytest.raises(ValueError, match=r"format_version 1.*format_version 2|format.*1.*2"):
         jl.LSTMForecaster.load(old)
+
+
+@pytest.mark.slow
+def test_prices_without_timestamps_save_and_load_without_inventing_any(demo, tmp_path):
+    prices = demo.close[-120:]
+    plain = jl.LSTMForecaster(**SMALL).fit(prices)
+    daily = jl.LSTMForecaster(**SMALL).fit(prices, interval="1d")
+    plain.save(tmp_path / "plain")
+    daily.save(tmp_path / "daily")
+    plain, daily = jl.LSTMForecaster.load(tmp_path / "plain"), jl.LSTMForecaster.load(tmp_path / "daily")
+    assert plain.interval_ is None and plain.forecast(steps=2).timestamps is None
+    with pytest.raises(ValueError, match="interval="):
+        plain.forecast("1d")
+    assert daily.interval_ == np.timedelta64(1, "D") and len(daily.forecast("1w")) == 7
+    assert daily.forecast("1w").timestamps is None

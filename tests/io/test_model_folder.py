@@ -681,6 +681,7 @@ def _replace(doc, path, value, delete: bool):
     return doc
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(which=st.integers(0, 10**6), value=_json_values, delete=st.booleans(), reseal=st.booleans())
 def test_tampered_metadata_fields_never_load_silently_different(saved_model, which, value, delete, reseal):

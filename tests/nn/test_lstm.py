@@ -21,7 +21,7 @@ def _reference(params, xs):
 
 
 @pytest.mark.parametrize("num_layers", [1, 2])
-@pytest.mark.parametrize("input_size", [1, 3])
+@pytest.mark.parametrize("input_size", [1, pytest.param(3, marks=pytest.mark.slow)])
 def test_forward_matches_numpy_reference_float64(num_layers, input_size):
     with jax.enable_x64(True):
         cfg = jl.LSTMConfig(input_size=input_size, hidden_size=6, output_size=2, num_layers=num_layers)
@@ -32,13 +32,14 @@ def test_forward_matches_numpy_reference_float64(num_layers, input_size):
         np.testing.assert_allclose(out, _reference(params, xs), rtol=0, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_single_window_equals_batched():
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(input_size=2, output_size=2))
     xs = jax.random.normal(jax.random.key(1), (3, 10, 2))
     np.testing.assert_allclose(np.asarray(jl.apply(params, xs[1])), np.asarray(jl.apply(params, xs))[1], atol=1e-6)
 
 
-@pytest.mark.parametrize("input_size", [1, 2])
+@pytest.mark.parametrize("input_size", [pytest.param(1, marks=pytest.mark.slow), 2])
 def test_predict_multi_step_matches_the_seed_loop(input_size):
     with jax.enable_x64(True):
         cfg = jl.LSTMConfig(input_size=input_size, hidden_size=5, output_size=input_size, num_layers=2)
@@ -50,7 +51,15 @@ def test_predict_multi_step_matches_the_seed_loop(input_size):
         np.testing.assert_allclose(ys, ref, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize(("time", "steps"), [(1, 4), (3, 10), (20, 2), (5, 5)])
+@pytest.mark.parametrize(
+    ("time", "steps"),
+    [
+        pytest.param(1, 4, marks=pytest.mark.slow),
+        (3, 10),
+        pytest.param(20, 2, marks=pytest.mark.slow),
+        pytest.param(5, 5, marks=pytest.mark.slow),
+    ],
+)
 def test_pipelined_forecast_matches_the_seed_loop_for_any_window_and_horizon(time, steps):
     # Fewer, more and as many steps as the window is long; a one-step window; an unbatched window.
     with jax.enable_x64(True):
@@ -74,6 +83,7 @@ def test_first_step_is_apply():
     )
 
 
+@pytest.mark.slow
 def test_jit_vmap_grad_compose():
     cfg = jl.LSTMConfig(hidden_size=8)
     params = jl.init_params(jax.random.key(0), cfg)
@@ -103,6 +113,7 @@ def test_jit_vmap_grad_compose():
     )
 
 
+@pytest.mark.slow
 def test_gradients_match_finite_differences():
     with jax.enable_x64(True):
         cfg = jl.LSTMConfig(input_size=2, hidden_size=3, output_size=2, num_layers=2)

@@ -44,7 +44,9 @@ def _price_space_loop(params, target, state, windows, steps):
 
 
 @pytest.mark.parametrize("target", ["minmax", "relative"])
-@pytest.mark.parametrize("steps", [1, 3, 12])
+@pytest.mark.parametrize(
+    "steps", [pytest.param(1, marks=pytest.mark.slow), 3, pytest.param(12, marks=pytest.mark.slow)]
+)
 def test_forecast_prices_matches_a_price_space_loop(target, steps):
     with jax.enable_x64(True):
         rng = np.random.default_rng(steps)

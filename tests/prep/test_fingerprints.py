@@ -63,7 +63,8 @@ def test_describe_and_difference():
     )
     sourced = DataFingerprint(hourly.interval, hourly.first, hourly.last, 60, hourly.sha256, "/data/btc.csv")
     assert sourced.describe().endswith(" from /data/btc.csv") and sourced.same_data(hourly) and sourced != hourly
-    assert fingerprint(PRICES[:3]).describe() == "3 1h prices"
+    assert fingerprint(PRICES[:3]).describe() == "3 prices"
+    assert fingerprint(PRICES[:3], interval="1h").describe() == "3 1h prices"
     odd = DataFingerprint(None, None, None, 3, hourly.sha256, "/data/a\nb.csv")
     assert odd.describe() == "3 prices from '/data/a\\nb.csv'"  # printed on one line
 

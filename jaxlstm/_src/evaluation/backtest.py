@@ -32,6 +32,8 @@ from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.prep import horizons
 
 Factory = Callable[[], Forecaster]
+#: ``progress(model_name, origins_done, origins_total)``, called as a backtest advances.
+Progress = Callable[[str, int, int], None]
 
 #: Model names ``make_forecasters`` knows.
 MODEL_NAMES: tuple[str, ...] = ("lstm", "hybrid", "naive", "drift")
@@ -79,12 +81,14 @@ def backtest(
     forecasters: Mapping[str, Factory] | Sequence[str],
     *,
     train_size: int,
-    horizon: str | None = None,
+    horizon: Any = None,
     steps: int | None = None,
     origins: Sequence[int] | None = None,
     stride: int | None = None,
     confidence: float = 0.95,
     vectorize: bool | None = None,
+    interval: Any = None,
+    progress: Progress | None = None,
 ) -> BacktestResult:
     """Walk-forward (rolling-origin) evaluation with a refit at every origin.
 
@@ -100,8 +104,8 @@ def backtest(
             for ``make_forecasters``. A ``"naive"`` model is added first when missing: it is
             the reference of ``relative_mae``.
         train_size: prices each fit sees, >= 2 and at least what every model needs.
-        horizon: ``"1h"``, ``"4h"``, ``"1d"`` or ``"7d"``, converted to steps with the series'
-            interval, as ``forecast`` does; exclusive with ``steps``.
+        horizon: a span of time (``"1h"``, ``"1d"``, ``"36h"``, a timedelta...), converted to
+            steps with the series' interval, as ``forecast`` does; exclusive with ``steps``.
         steps: forecast steps, >= 1; exclusive with ``horizon``.
         origins: indices of the first forecast price, each in
             ``[train_size, len(series) - steps]``, strictly increasing; exclusive with ``stride``.
@@ -111,6 +115,10 @@ def backtest(
         vectorize: fit and forecast the models of all origins together through their class
             (one compiled call for ``LSTMForecaster``; same forecasts to float rounding);
             None does so on GPU/TPU only.
+        interval: the spacing of a series without timestamps (``"1h"``, ``"1d"``, a
+            timedelta), needed for ``horizon=`` only (see ``Forecaster.fit``).
+        progress: called as ``progress(model_name, origins_done, origins_total)`` after
+            each origin (after all of them for a vectorised model), e.g. to draw a progress bar.
 
     Returns:
         A ``BacktestResult`` with ``[origins, steps]`` forecasts and scores per model.
@@ -120,16 +128,21 @@ def backtest(
             ``confidence`` or model name, or a model that fails at some origin (named in the
             message).
     """
-    prices, stamps, interval = price_series(series, "series")
+    prices, stamps, interval = price_series(series, "series", interval)
     n = prices.shape[0]
     train_size = validation.check_positive_int("train_size", train_size, minimum=2)
-    if horizon is not None and not isinstance(horizon, str):
-        raise TypeError(f"horizon must be a string like '1d'; for {horizon!r} steps pass steps={horizon!r}")
     if (horizon is None) == (steps is None):
         raise ValueError("backtest needs exactly one of horizon (e.g. '1d') or steps")
+    if horizon is not None and interval is None:
+        raise ValueError(
+            f"horizon {horizon!r} needs the spacing of the series, which has no timestamps: "
+            "pass interval= (e.g. interval='1h') or steps= instead"
+        )
     steps = horizons.horizon_to_steps(horizon, interval) if horizon is not None else steps
     steps = validation.check_steps(steps)
     confidence = validation.check_fraction("confidence", confidence)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
     if vectorize is None:
         vectorize = jax.default_backend() != "cpu"
     elif not isinstance(vectorize, bool):
@@ -150,7 +163,7 @@ def backtest(
     for name, factory in factories.items():
         start = time.perf_counter()
         predicted, lower, upper, bands, together = _run(
-            name, factory, train, starts, interval, steps, confidence, vectorize
+            name, factory, train, starts, interval, steps, confidence, vectorize, progress
         )
         seconds = time.perf_counter() - start
         per_origin, by_step = score(actual, predicted, lower, upper, prices[starts - 1], train)
@@ -172,6 +185,7 @@ def backtest(
     return BacktestResult(
         origins=starts,
         timestamps=None if stamps is None else stamps[starts],
+        series_timestamps=stamps,
         train_size=train_size,
         horizon=steps,
         confidence=confidence,
@@ -246,16 +260,28 @@ def _run(
     factory: Factory,
     train: np.ndarray,
     origins: np.ndarray,
-    interval: np.timedelta64,
+    interval: np.timedelta64 | None,
     steps: int,
     confidence: float,
     vectorize: bool,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], bool]:
     """Fits a fresh model on each ``[train_size]`` row of ``train`` and forecasts ``steps`` prices."""
-    rows: Any
     models = [_build(name, factory) for _ in origins]
     kind = type(models[0])
     together = vectorize and all(type(m) is kind for m in models)
+    predicted, lower, upper = (np.empty((len(models), steps)) for _ in range(3))
+    bands: list[str] = []
+
+    def band(i: int, row: Any) -> None:
+        # The band of origin i around its point forecast (the calibration runs here).
+        try:
+            forecast = models[i]._forecast_from(models[i]._checked_prices(row), confidence)
+        except ValueError as err:
+            raise ValueError(f"model {name!r} failed at origin {int(origins[i])}: {err}") from err
+        predicted[i], lower[i], upper[i] = forecast.predicted, forecast.lower, forecast.upper
+        bands.append(forecast.band or "")
+
     try:
         if together:
             kind._fit_together(models, list(train))
@@ -264,23 +290,23 @@ def _run(
             kind._calibrate_together(models)
             rows = kind._predict_together(models, [m._forecast_window() for m in models], steps)
         else:
-            rows = []
-            for model, row, origin in zip(models, train, origins):
+            for i, (model, row) in enumerate(zip(models, train)):
                 try:
                     model._fit(row)
                     model._adopt_series(row, None, interval)
-                    rows.append(model._predict(model._forecast_window(), steps))
+                    point = model._predict(model._forecast_window(), steps)
                 except (ValueError, RuntimeError, FloatingPointError) as err:
-                    raise ValueError(f"at origin {int(origin)}: {err}") from err
+                    raise ValueError(f"at origin {int(origins[i])}: {err}") from err
+                band(i, point)
+                if progress is not None:
+                    progress(name, i + 1, len(models))
     except (ValueError, RuntimeError, FloatingPointError) as err:
+        if str(err).startswith(f"model {name!r} failed"):
+            raise
         raise ValueError(f"model {name!r} failed: {err}") from err
-    predicted, lower, upper = (np.empty((len(models), steps)) for _ in range(3))
-    bands = []
-    for i, (model, row, origin) in enumerate(zip(models, rows, origins)):
-        try:
-            forecast = model._forecast_from(model._checked_prices(row), confidence)
-        except ValueError as err:
-            raise ValueError(f"model {name!r} failed at origin {int(origin)}: {err}") from err
-        predicted[i], lower[i], upper[i] = forecast.predicted, forecast.lower, forecast.upper
-        bands.append(forecast.band or "")
+    if together:
+        for i, row in enumerate(rows):
+            band(i, row)
+        if progress is not None:
+            progress(name, len(models), len(models))
     return predicted, lower, upper, bands, together

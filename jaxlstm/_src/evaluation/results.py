@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from jaxlstm._src.evaluation import metrics
+from jaxlstm._src.io.pandas_import import import_pandas
 
 #: Per-origin metrics of a backtest, in table order.
 METRICS: tuple[str, ...] = (
@@ -46,8 +47,10 @@ def aggregate(per_origin: dict[str, np.ndarray], naive_mae: np.ndarray) -> dict[
 
     The standard errors treat origins as independent, which holds roughly when they are at
     least ``horizon`` apart; ``relative_mae_se`` is the delta-method error of the ratio of means.
+    A metric that is NaN at some origins (directional accuracy of a forecast that predicts no
+    move) is averaged over the others, and is NaN when it is NaN everywhere.
     """
-    aggregate = {k: float(np.mean(v)) for k, v in per_origin.items()}
+    aggregate = {k: _mean_of_finite(v) for k, v in per_origin.items()}
     reference = float(np.mean(naive_mae))
     ratio = _ratio(aggregate["mae"], reference)
     if reference > 0:
@@ -62,6 +65,12 @@ def aggregate(per_origin: dict[str, np.ndarray], naive_mae: np.ndarray) -> dict[
     }
 
 
+def _mean_of_finite(values: np.ndarray) -> float:
+    values = np.asarray(values, np.float64)
+    finite = values[~np.isnan(values)]
+    return float(np.mean(finite)) if finite.size else float("nan")
+
+
 def score(
     actual: np.ndarray,
     predicted: np.ndarray,
@@ -70,7 +79,11 @@ def score(
     last: np.ndarray,
     train: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-origin metrics ``{metric: [origins]}`` and per-step ``{"coverage", "mae": [horizon]}``."""
+    """Per-origin metrics ``{metric: [origins]}`` and per-step ``{"coverage", "mae": [horizon]}``.
+
+    Directional accuracy is NaN at an origin whose forecast predicts no move at any step
+    (the naive forecast, always): a forecast without a direction has no directional accuracy.
+    """
     # float64 so that hand-checkable inputs give exact scores and a price on a bound counts as inside.
     with jax.enable_x64(True):
         scores = {
@@ -84,6 +97,8 @@ def score(
             "mean_width": metrics.mean_interval_width(lower, upper),
         }
         per_origin = {k: np.asarray(v, np.float64) for k, v in scores.items()}
+    moves = np.any(predicted != last[:, None], axis=1)
+    per_origin["directional_accuracy"] = np.where(moves, per_origin["directional_accuracy"], np.nan)
     inside = (lower <= actual) & (actual <= upper)
     by_step = {"coverage": inside.mean(axis=0), "mae": np.abs(actual - predicted).mean(axis=0)}
     return per_origin, by_step
@@ -169,6 +184,7 @@ class BacktestResult:
         confidence: nominal interval coverage.
         actual: ``[origins, horizon]`` the prices forecast.
         models: model name -> ``ModelResult``, the naive reference first.
+        series_timestamps: ``[time]`` ``datetime64[ns]`` of the whole series, or None.
     """
 
     origins: np.ndarray
@@ -178,6 +194,7 @@ class BacktestResult:
     confidence: float
     actual: np.ndarray
     models: dict[str, ModelResult]
+    series_timestamps: np.ndarray | None = None
 
     def __getitem__(self, name: str) -> ModelResult:
         return self.models[name]
@@ -197,6 +214,57 @@ class BacktestResult:
         if per_origin:
             out["actual"] = self.actual.tolist()
         return out
+
+    def to_pandas(self) -> Any:
+        """The aggregate table as a ``pandas.DataFrame``: one row per model (naive first).
+
+        Returns:
+            Indexed by ``model``; columns ``relative_mae``, the ``METRICS``, the standard
+            errors, ``band`` (see ``ModelResult.band_summary``), ``seconds`` and ``vectorized``.
+        """
+        pd = import_pandas("BacktestResult.to_pandas()")
+        rows = {
+            name: {**r.metrics, "band": r.band_summary(), "seconds": r.seconds, "vectorized": r.vectorized}
+            for name, r in self.models.items()
+        }
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+    def historical_forecasts(self) -> Any:
+        """Every origin's forecast next to what happened, as one long ``pandas.DataFrame``.
+
+        What Darts' ``historical_forecasts`` and statsforecast's ``cross_validation``
+        return: one row per model, origin and step.
+
+        Returns:
+            Columns ``model``, ``origin`` (index of the first forecast price in the series),
+            ``cutoff`` (time of the last price the model was fitted on), ``timestamp`` (time
+            of the forecast price), ``step`` (1..horizon), ``actual``, ``predicted``,
+            ``lower``, ``upper`` and ``band``. ``cutoff`` and ``timestamp`` are left out
+            for a series without timestamps.
+        """
+        pd = import_pandas("BacktestResult.historical_forecasts()")
+        origins, steps = np.meshgrid(self.origins, np.arange(1, self.horizon + 1), indexing="ij")
+        columns: dict[str, Any] = {"origin": origins.ravel(), "step": steps.ravel()}
+        if self.series_timestamps is not None:
+            columns["cutoff"] = self.series_timestamps[origins.ravel() - 1]
+            columns["timestamp"] = self.series_timestamps[(origins + steps - 1).ravel()]
+        columns["actual"] = self.actual.ravel()
+        frames = [
+            pd.DataFrame(
+                {
+                    "model": name,
+                    **columns,
+                    "predicted": r.predicted.ravel(),
+                    "lower": r.lower.ravel(),
+                    "upper": r.upper.ravel(),
+                    "band": np.repeat(np.asarray(r.bands, dtype=object), self.horizon),
+                }
+            )
+            for name, r in self.models.items()
+        ]
+        order = ["model", "origin", "cutoff", "timestamp", "step", "actual", "predicted", "lower", "upper", "band"]
+        frame = pd.concat(frames, ignore_index=True)
+        return frame[[c for c in order if c in frame.columns]]
 
     def to_markdown(self, *, per_step: bool = True, digits: int = 4) -> str:
         """The aggregate table (one row per model), then coverage and MAE per horizon step.

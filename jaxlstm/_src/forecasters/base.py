@@ -23,11 +23,16 @@ The band (``band=``, chosen at construction and recorded in every ``Forecast``):
   ``calibration``: ``"auto"`` scores the held-back validation tail of a model trained with
   one (``LSTMForecaster``) and otherwise a copy refitted on the head of the series;
   ``"refit"`` always uses the head refit; ``"both"`` takes the wider of the two at every
-  step. With too few out-of-sample residuals it falls back to the volatility band.
+  step.
 * ``"volatility"``: the seed's band, ``exp(-/+ z * sigma * sqrt(step))`` around the forecast.
 
-Data without timestamps is treated as hourly and as ending at the unix epoch, so its
-forecast timestamps are ``1970-01-01T00:00 + k hours`` (see ``horizons.future_timestamps``).
+One band method per fitted model, for every horizon: the conformal band is calibrated once
+on the first ``_band_steps`` (168) forecast steps, and the band of step ``k`` is the same
+whatever horizon is asked for (see ``band_offsets`` for the rule). A model with too few
+out-of-sample residuals uses the volatility band for every horizon.
+
+Data without timestamps has no time axis: give ``fit(prices, interval="1h")`` to forecast a
+horizon such as ``"1d"`` (or ask for ``steps=``); its forecasts have ``timestamps=None``.
 """
 
 from __future__ import annotations
@@ -41,8 +46,9 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import intervals
-from jaxlstm._src.forecasters.forecast import Forecast
-from jaxlstm._src.io import ohlcv
+from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
+from jaxlstm._src.io import long_format, ohlcv
+from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.prep import fingerprints, horizons
 
 #: Values of ``calibration``.
@@ -58,25 +64,47 @@ def check_calibration(calibration: Any) -> str:
     return calibration
 
 
-def price_series(data: Any, name: str) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64]:
-    """``(prices, timestamps or None, interval)`` of anything ``as_price_series`` accepts."""
+def price_series(
+    data: Any, name: str, interval: Any = None
+) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
+    """``(prices, timestamps or None, interval or None)`` of anything ``as_price_series`` accepts.
+
+    Args:
+        data: prices, with or without timestamps.
+        name: the argument's name, for error messages.
+        interval: the spacing of the data (``"1h"``, ``"1d"``, a timedelta...), needed only
+            by data without timestamps; with timestamps it must match their spacing.
+
+    Returns:
+        ``[time]`` prices, ``[time]`` ``datetime64[ns]`` or None, and the interval: inferred
+        from the timestamps, else ``interval``, else None (unknown).
+    """
     prices, timestamps = ohlcv.as_price_series(data, name=name)
-    interval = horizons.as_interval(ohlcv.infer_interval(timestamps), name=f"inferred {name} interval")
-    return prices, timestamps, interval
+    given = None if interval is None else horizons.as_interval(interval, name="interval")
+    if timestamps is None or timestamps.shape[0] < 2:
+        return prices, timestamps, given
+    inferred = horizons.as_interval(ohlcv.infer_interval(timestamps), name=f"inferred {name} interval")
+    if given is not None and given != inferred:
+        raise ValueError(
+            f"interval={interval!r} does not match the spacing of {name}'s timestamps "
+            f"({horizons.format_interval(inferred)}); interval= is for data without timestamps"
+        )
+    return prices, timestamps, inferred
 
 
-def fingerprint(data: Any) -> fingerprints.DataFingerprint:
+def fingerprint(data: Any, interval: Any = None) -> fingerprints.DataFingerprint:
     """The record ``fit(data)`` keeps as ``trained_on_``: compare it to a model's to know if it saw this data.
 
     Args:
         data: anything ``fit`` accepts.
+        interval: as ``fit``'s: the spacing of data without timestamps (recorded in the fingerprint).
 
     Returns:
         A ``DataFingerprint``: interval, first and last timestamp, number of prices, SHA-256
         of the prices and timestamps, and the source (an ``OHLCV``'s file) when known.
     """
-    prices, timestamps, interval = price_series(data, "data")
-    return fingerprints.fingerprint_series(prices, timestamps, interval, fingerprints.source_of(data))
+    prices, timestamps, spacing = price_series(data, "data", interval)
+    return fingerprints.fingerprint_series(prices, timestamps, spacing, fingerprints.source_of(data))
 
 
 class Forecaster:
@@ -96,6 +124,9 @@ class Forecaster:
     name: ClassVar[str] = "forecaster"
     #: Most origins a head-refit calibration scores (see ``_calibration_source``).
     _max_calibration_origins: ClassVar[int] = 1000
+    #: Forecast steps the conformal band is calibrated on (see ``band_offsets``); a subclass
+    #: that forecasts at most ``k`` steps sets ``k``.
+    _band_steps: ClassVar[int] = 168
 
     def __init__(self, *, band: str = "conformal", calibration: str = "auto") -> None:
         self.band = intervals.check_band(band)
@@ -155,6 +186,8 @@ class Forecaster:
         self._fit_prices: np.ndarray | None = fit_prices
         # residual source -> (model and start from _calibration_source, residuals computed so far)
         self._calibration_cache: dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]] = {}
+        # (source, confidence) -> the model's calibrated conformal band (None: too few residuals)
+        self._band_cache: dict[tuple[str, float], tuple[np.ndarray, np.ndarray, str] | None] = {}
 
     # ------------------------------------------------------------------ sizes
 
@@ -178,19 +211,24 @@ class Forecaster:
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, data: Any, **fit_options: Any) -> Self:
+    def fit(self, data: Any, *, interval: Any = None, **fit_options: Any) -> Self:
         """Learns what the forecaster needs from a price series.
 
         Args:
             data: ``[time]`` prices in any form ``jaxlstm.data.as_price_series`` accepts
                 (list, array, pandas Series/DataFrame, ccxt OHLCV rows, ``OHLCV``); all
                 finite and > 0.
+            interval: the spacing of data without timestamps (``"1h"``, ``"1d"``, a
+                ``datetime.timedelta`` or ``pandas.Timedelta``), so that ``forecast("1d")``
+                knows how many steps a day is. Data with timestamps has its own (a
+                different ``interval`` is an error). Without either, forecasts take
+                ``steps=`` only and have no timestamps.
             **fit_options: passed to ``_fit`` (e.g. ``verbose`` for ``LSTMForecaster``).
 
         Returns:
             ``self``, fitted.
         """
-        prices, timestamps, interval = price_series(data, "data")
+        prices, timestamps, interval = price_series(data, "data", interval)
         prices = self._check_prices("data", prices, self.min_fit_length, "to fit")
         self._fit(prices, **fit_options)
         self._adopt_series(prices, timestamps, interval, source=fingerprints.source_of(data))
@@ -199,8 +237,9 @@ class Forecaster:
     @classmethod
     def fit_many(
         cls,
-        data: Mapping[str, Any],
+        data: Any,
         *,
+        interval: Any = None,
         workers: int | None = None,
         devices: Sequence[Any] | None = None,
         **settings: Any,
@@ -208,15 +247,25 @@ class Forecaster:
         """Fits one model per symbol with the same settings (together, where the class can).
 
         Args:
-            data: ``{symbol: prices}``, each in any form ``fit`` accepts.
+            data: ``{symbol: prices}``, each in any form ``fit`` accepts, or a pandas
+                DataFrame in the long format of Nixtla's libraries: columns ``unique_id``
+                (the symbol), ``ds`` (the time) and ``y`` (the price), one row per symbol
+                and time, in any order (see ``jaxlstm.data.split_long``).
+            interval: the spacing of series without timestamps (see ``fit``).
             workers, devices: how models trained together are run (see ``jaxlstm.train_many``).
             **settings: constructor arguments shared by every model.
 
         Returns:
-            ``{symbol: fitted forecaster}`` in the order of ``data``.
+            ``{symbol: fitted forecaster}`` in the order of ``data`` (of first appearance
+            for a long frame).
         """
+        if is_pandas(data, "DataFrame"):
+            data = long_format.split_long(data, name="data")
         if not isinstance(data, Mapping) or not data:
-            raise TypeError(f"data must be a non-empty mapping of symbol -> prices, got {type(data).__name__}")
+            raise TypeError(
+                f"data must be a non-empty mapping of symbol -> prices or a long DataFrame (unique_id, ds, y), "
+                f"got {type(data).__name__}"
+            )
         if "symbol" in settings:
             raise TypeError("fit_many takes the symbols from data's keys, not from symbol=")
         takes_symbol = "symbol" in cls._setting_names()
@@ -226,9 +275,9 @@ class Forecaster:
                 raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
             model = cls(**{**settings, "symbol": symbol}) if takes_symbol else cls(**settings)
             name = f"data[{symbol!r}]"
-            prices, timestamps, interval = price_series(item, name)
+            prices, timestamps, spacing = price_series(item, name, interval)
             prices = model._check_prices(name, prices, model.min_fit_length, "to fit")
-            models[symbol], series[symbol] = model, (prices, timestamps, interval)
+            models[symbol], series[symbol] = model, (prices, timestamps, spacing)
         cls._fit_together(list(models.values()), [s[0] for s in series.values()], workers=workers, devices=devices)
         for symbol, model in models.items():
             model._adopt_series(*series[symbol], source=fingerprints.source_of(data[symbol]))
@@ -249,7 +298,11 @@ class Forecaster:
             model._fit(p)
 
     def _adopt_series(
-        self, prices: np.ndarray, timestamps: np.ndarray | None, interval: np.timedelta64, source: str | None = None
+        self,
+        prices: np.ndarray,
+        timestamps: np.ndarray | None,
+        interval: np.timedelta64 | None,
+        source: str | None = None,
     ) -> None:
         """Records the fitted series: what ``forecast`` continues, its time axis, volatility and fingerprint."""
         self.prices_ = prices
@@ -310,18 +363,21 @@ class Forecaster:
             )
         return predicted
 
-    def forecast(self, horizon: str | None = None, steps: int | None = None, confidence: float = 0.95) -> Forecast:
+    def forecast(self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95) -> Forecast:
         """Continues the fitted series with point forecasts and a prediction band.
 
         Args:
-            horizon: ``"1h"``, ``"4h"``, ``"1d"`` or ``"7d"``, converted to whole steps of
-                the data's interval (rounded up, at least 1); exclusive with ``steps``.
+            horizon: a span of time (``"1h"``, ``"1d"``, ``"36h"``, ``"90min"``, a
+                ``datetime.timedelta`` or ``pandas.Timedelta``), a whole number of steps of
+                the data's interval; exclusive with ``steps``. Data without timestamps
+                needs ``fit(..., interval=)`` for it.
             steps: number of future steps, >= 1; exclusive with ``horizon``.
             confidence: nominal coverage of the band, in (0, 1).
 
         Returns:
-            A ``Forecast`` with ``[steps]`` timestamps ``last + k * interval``, predictions,
-            bounds ``lower <= predicted <= upper`` and the band method used.
+            A ``Forecast`` with ``[steps]`` timestamps ``last + k * interval`` (None for
+            data without timestamps), predictions, bounds ``lower <= predicted <= upper``
+            and the model's band method.
         """
         self._check_fitted()
         steps = self._forecast_steps(horizon, steps)
@@ -333,12 +389,12 @@ class Forecaster:
     def forecast_many(
         cls,
         forecasters: Mapping[str, Forecaster],
-        horizon: str | None = None,
+        horizon: Any = None,
         steps: int | None = None,
         confidence: float = 0.95,
         *,
         workers: int | None = None,
-    ) -> dict[str, Forecast]:
+    ) -> Forecasts:
         """``forecast`` of many fitted models; models of one class and step count are forecast together.
 
         Each result equals the model's own ``forecast`` (to float rounding).
@@ -350,7 +406,8 @@ class Forecaster:
             workers: how models forecast together are run (see ``jaxlstm.run_stacked``).
 
         Returns:
-            ``{symbol: Forecast}`` in the order of ``forecasters``.
+            ``Forecasts``, a ``{symbol: Forecast}`` dict in the order of ``forecasters``;
+            its ``to_pandas()`` is one long DataFrame (``unique_id, ds, predicted, lower, upper``).
         """
         if not isinstance(forecasters, Mapping) or not forecasters:
             raise TypeError(
@@ -379,14 +436,19 @@ class Forecaster:
                     predicted[symbol] = model._checked_prices(row)
                 except ValueError as err:
                     raise ValueError(f"forecasters[{symbol!r}]: {err}") from None
-        return {s: forecasters[s]._forecast_from(predicted[s], confidence) for s in forecasters}
+        return Forecasts((s, forecasters[s]._forecast_from(predicted[s], confidence)) for s in forecasters)
 
-    def _forecast_steps(self, horizon: str | None, steps: int | None) -> int:
+    def _forecast_steps(self, horizon: Any, steps: int | None) -> int:
         """``forecast``'s step count from exactly one of ``horizon`` and ``steps``."""
         if (horizon is None) == (steps is None):
             got = "both" if horizon is not None else "neither"
             raise ValueError(f"forecast needs exactly one of horizon (e.g. '1d') or steps, got {got}")
         if horizon is not None:
+            if self.interval_ is None:
+                raise ValueError(
+                    f"horizon {horizon!r} needs the spacing of the data, which had no timestamps: fit with "
+                    "interval= (e.g. fit(prices, interval='1h')) or forecast steps= instead"
+                )
             steps = horizons.horizon_to_steps(horizon, self.interval_)
         return validation.check_steps(steps)
 
@@ -395,7 +457,11 @@ class Forecaster:
         steps = predicted.shape[0]
         lower_offset, upper_offset, method = self.band_offsets(steps, confidence)
         lower, upper = intervals.apply_offsets(predicted, lower_offset, upper_offset)
-        timestamps = horizons.future_timestamps(self.last_timestamp_, self.interval_, steps)
+        timestamps = (
+            None
+            if self.last_timestamp_ is None or self.interval_ is None
+            else horizons.future_timestamps(self.last_timestamp_, self.interval_, steps)
+        )
         return Forecast(
             timestamps=timestamps,
             predicted=predicted,
@@ -418,31 +484,56 @@ class Forecaster:
     def band_offsets(self, steps: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, str]:
         """Log offsets of the prediction band: ``[lower, upper] = predicted * exp(offsets)``.
 
+        The method is the model's, not the horizon's: with ``band="conformal"`` the band is
+        calibrated once per residual source, by ``intervals.conformal_offsets``, on the
+        leading steps (at most ``_band_steps``) that have enough out-of-sample residuals
+        (``intervals.calibrated_steps``: per-step quantiles where every such step has 50,
+        else pooled ones); a step past those grows like a random walk from the last
+        calibrated one (``intervals.extend_offsets``). So the offsets of step ``k`` do not
+        depend on ``steps``. A source without enough residuals adds nothing; with none
+        left the model uses the volatility band, for every horizon.
+
         Args:
             steps: forecast steps, >= 1.
             confidence: nominal two-sided coverage, in (0, 1).
 
         Returns:
             ``(lower [steps], upper [steps], method)`` with ``lower <= 0 <= upper`` and
-            ``method`` the band that produced them: ``"conformal"`` (per-step quantiles),
+            ``method`` (``band_method``): ``"conformal"`` (per-step quantiles),
             ``"conformal_pooled"`` (too few residuals per step, see
             ``intervals.conformal_offsets``), both joined by ``"+"`` when
-            ``calibration="both"`` combined two sources, or ``"volatility"`` (asked for, or
-            the fallback when there are too few out-of-sample residuals).
+            ``calibration="both"`` combined two sources, or ``"volatility"``.
         """
         self._check_fitted()
         steps = validation.check_steps(steps)
         confidence = validation.check_fraction("confidence", confidence)
         if self.band == "conformal":
-            bands = [
-                intervals.conformal_offsets(self.calibration_residuals(steps, source), confidence)
-                for source in self._calibration_sources()
-            ]
-            found = [b for b in bands if b is not None]
-            if found:
-                return intervals.envelope(found)
+            found = [self._conformal_band(source, confidence) for source in self._calibration_sources()]
+            bands = [intervals.extend_offsets(b, steps) for b in found if b is not None]
+            if bands:
+                return intervals.envelope(bands)
         lower, upper = intervals.volatility_offsets(steps, self.volatility_ or 0.0, confidence)
         return lower, upper, "volatility"
+
+    def band_method(self, confidence: float = 0.95) -> str:
+        """The band method of every forecast of this fitted model at ``confidence`` (see ``band_offsets``)."""
+        return self.band_offsets(1, confidence)[2]
+
+    def _conformal_band(self, source: str, confidence: float) -> tuple[np.ndarray, np.ndarray, str] | None:
+        """The conformal band of one residual source over its calibrated steps, or None (too few residuals)."""
+        key = (source, confidence)
+        if key not in self._band_cache:
+            steps = self._band_steps
+            _, restored = self._calibration_cache.get(source, (None, None))
+            if restored is not None and self._fit_prices is None:
+                # A model restored from a file has residuals for the steps it saved, no more.
+                steps = min(steps, max(restored.shape[1], 1))
+            residuals = self.calibration_residuals(steps, source)
+            calibrated = intervals.calibrated_steps(residuals, confidence)
+            self._band_cache[key] = (
+                intervals.conformal_offsets(residuals[:, :calibrated], confidence) if calibrated else None
+            )
+        return self._band_cache[key]
 
     def calibration_residuals(self, steps: int, source: str | None = None) -> np.ndarray:
         """Out-of-sample log-ratio errors of the forecaster's own multi-step forecasts.
@@ -511,8 +602,8 @@ class Forecaster:
     def restore_calibration(self, state: Mapping[str, Sequence[Sequence[float | None]]]) -> None:
         """Takes back ``calibration_state`` output on a model restored without its fitted series.
 
-        Forecasts of up to the saved number of steps then get the same conformal band as the
-        model that was saved; longer ones fall back to the volatility band.
+        Forecasts then get the same band as the model that was saved, when the state holds
+        at least ``_band_steps`` steps (``LSTMForecaster.save`` keeps that many).
 
         Args:
             state: ``{source: [origins][steps] residuals}`` from ``calibration_state``.
@@ -530,6 +621,7 @@ class Forecaster:
             if residuals.size and residuals.ndim != 2:
                 raise ValueError(f"state[{source!r}] must be [origins][steps] rows of one length")
             self._calibration_cache[source] = (None, residuals.reshape(len(rows), width))
+        self._band_cache.clear()
 
     def _calibration_sources(self) -> tuple[str, ...]:
         """The residual sources ``calibration`` combines: one, or ``("auto", "refit")`` for ``"both"``."""
@@ -599,6 +691,7 @@ class Forecaster:
         for model, sources, head, _, cut in pending:
             for source in sources:
                 model._calibration_cache[source] = ((head, cut), None)
+            model._band_cache.clear()
 
     # ------------------------------------------------------------------ checks
 

@@ -1,4 +1,4 @@
-"""The ``Forecast`` record every forecaster returns."""
+"""The ``Forecast`` record every forecaster returns, and ``Forecasts``, many of them by symbol."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ from typing import Any
 
 import numpy as np
 
+from jaxlstm._src.io import ohlcv
+from jaxlstm._src.io.pandas_import import import_pandas
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Forecast:
     """A point forecast with a central prediction interval.
 
     Attributes:
-        timestamps: ``[steps]`` ``datetime64[ns]`` time of each forecast step.
+        timestamps: ``[steps]`` ``datetime64[ns]`` time of each forecast step, or None
+            when the fitted data had no timestamps.
         predicted: ``[steps]`` float64 point forecasts, in prices.
         lower: ``[steps]`` lower interval bound, ``lower <= predicted``.
         upper: ``[steps]`` upper interval bound, ``upper >= predicted``.
@@ -23,7 +27,7 @@ class Forecast:
             several joined by ``"+"``, or ``"volatility"`` (see ``Forecaster.band_offsets``).
     """
 
-    timestamps: np.ndarray
+    timestamps: np.ndarray | None
     predicted: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
@@ -34,10 +38,9 @@ class Forecast:
     def __post_init__(self) -> None:
         n = len(self.predicted)
         for field in ("timestamps", "lower", "upper"):
-            if len(getattr(self, field)) != n:
-                raise ValueError(
-                    f"Forecast.{field} must have {n} entries like predicted, got {len(getattr(self, field))}"
-                )
+            value = getattr(self, field)
+            if value is not None and len(value) != n:
+                raise ValueError(f"Forecast.{field} must have {n} entries like predicted, got {len(value)}")
         for field in ("predicted", "lower", "upper"):
             if not np.all(np.isfinite(getattr(self, field))):
                 raise ValueError(f"Forecast.{field} must be finite, got NaN/inf")
@@ -46,26 +49,113 @@ class Forecast:
         return len(self.predicted)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: ``{"symbol", "confidence", "predictions": [{timestamp, predicted, lower, upper, confidence}]}``."""
+        """JSON-ready dict: ``{"symbol", "confidence", "band", "predictions": [rows]}``.
+
+        Each row is ``{step, timestamp, predicted, lower, upper, confidence}`` with ``step``
+        counting from 1 and ``timestamp`` an ISO string in UTC (``None`` without timestamps).
+        """
+        stamps: list[str | None] = (
+            [None] * len(self)
+            if self.timestamps is None
+            else [np.datetime_as_string(np.datetime64(t, "s"), unit="s") + "Z" for t in self.timestamps]
+        )
         rows = [
             {
-                "timestamp": np.datetime_as_string(np.datetime64(t, "s"), unit="s") + "Z",
+                "step": step,
+                "timestamp": stamp,
                 "predicted": float(p),
                 "lower": float(lo),
                 "upper": float(hi),
                 "confidence": float(self.confidence),
             }
-            for t, p, lo, hi in zip(self.timestamps, self.predicted, self.lower, self.upper)
+            for step, (stamp, p, lo, hi) in enumerate(zip(stamps, self.predicted, self.lower, self.upper), start=1)
         ]
         return {"symbol": self.symbol, "confidence": float(self.confidence), "band": self.band, "predictions": rows}
 
-    def to_pandas(self):
-        """A ``pandas.DataFrame`` indexed by timestamp with columns predicted, lower, upper."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("Forecast.to_pandas needs pandas: pip install 'jaxlstm[pandas]'") from None
-        return pd.DataFrame(
-            {"predicted": self.predicted, "lower": self.lower, "upper": self.upper},
-            index=pd.DatetimeIndex(self.timestamps, name="timestamp"),
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame`` with columns predicted, lower, upper.
+
+        Returns:
+            Indexed by ``timestamp`` (a ``DatetimeIndex``), or by ``step`` (1, 2, ...) when
+            the forecast has no timestamps.
+        """
+        pd = import_pandas("Forecast.to_pandas()")
+        index = (
+            pd.RangeIndex(1, len(self) + 1, name="step")
+            if self.timestamps is None
+            else pd.DatetimeIndex(self.timestamps, name="timestamp")
         )
+        return pd.DataFrame({"predicted": self.predicted, "lower": self.lower, "upper": self.upper}, index=index)
+
+    def plot(self, ax: Any = None, history: Any = None) -> Any:
+        """Draws the forecast, its band and the recent prices before it with matplotlib.
+
+        Args:
+            ax: a matplotlib ``Axes`` to draw on; None makes a new figure (9 x 4 inches).
+            history: prices before the forecast (any form ``jaxlstm.data.as_price_series``
+                accepts: a pandas Series, an ``OHLCV``, an array...), drawn in black; None
+                draws the forecast alone. Without timestamps (its own or the forecast's)
+                the x axis counts steps, with 0 the last price of ``history``.
+
+        Returns:
+            The ``Axes``, with axis labels, a legend, dates on the x axis when the forecast
+            has timestamps, the band shaded and a dashed line where the forecast starts.
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("Forecast.plot() needs matplotlib: pip install 'jaxlstm[plot]'") from None
+        if ax is None:
+            _, ax = plt.subplots(figsize=(9, 4))
+        dated = self.timestamps is not None
+        x: np.ndarray = self.timestamps if self.timestamps is not None else np.arange(1, len(self) + 1)
+        start: Any = x[0] - (x[1] - x[0]) if len(self) > 1 else x[0]
+        if history is not None:
+            prices, stamps = ohlcv.as_price_series(history, name="history")
+            hx: np.ndarray
+            if not dated:
+                hx = np.arange(1 - prices.shape[0], 1)
+            elif stamps is None:
+                raise ValueError("history must have timestamps to be drawn before a forecast with timestamps")
+            else:
+                hx = stamps
+            ax.plot(hx, prices, color="black", lw=1, label="history")
+            start = hx[-1]
+        line = ax.plot(x, self.predicted, color="tab:blue", lw=1.5, label="forecast")[0]
+        ax.fill_between(
+            x, self.lower, self.upper, color=line.get_color(), alpha=0.2, label=f"{self.confidence:.0%} interval"
+        )
+        ax.axvline(start, color="grey", ls="--", lw=1, label="forecast start")
+        ax.set_xlabel("time (UTC)" if dated else "step")
+        ax.set_ylabel(f"{self.symbol} price" if self.symbol else "price")
+        band = f", {self.band} band" if self.band else ""
+        ax.set_title(f"{self.symbol + ': ' if self.symbol else ''}{len(self)}-step forecast{band}")
+        if dated:
+            import matplotlib.dates as mdates
+
+            locator = mdates.AutoDateLocator()
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.legend(loc="best")
+        return ax
+
+
+class Forecasts(dict[str, Forecast]):
+    """``{symbol: Forecast}`` (what ``forecast_many`` returns), with the long format of Nixtla's libraries."""
+
+    def to_pandas(self) -> Any:
+        """One long DataFrame of every forecast: columns ``unique_id, ds, predicted, lower, upper``.
+
+        Returns:
+            One row per symbol and step, in the order of the dict; ``ds`` is the step's
+            time, or its number (1, 2, ...) for a forecast without timestamps.
+        """
+        pd = import_pandas("Forecasts.to_pandas()")
+        frames = []
+        for symbol, forecast in self.items():
+            frame = forecast.to_pandas()
+            frame.index.name = "ds"
+            frames.append(frame.reset_index().assign(unique_id=symbol))
+        if not frames:
+            return pd.DataFrame(columns=["unique_id", "ds", "predicted", "lower", "upper"])
+        return pd.concat(frames, ignore_index=True)[["unique_id", "ds", "predicted", "lower", "upper"]]

@@ -15,7 +15,9 @@ Two bands, both multiplicative (log space) so that bounds stay positive:
   step for a tail quantile, each step's residuals are divided by their root mean square
   (a spread that a few dozen residuals do estimate) and these scores are pooled over the
   steps into one pair of quantiles; with too few overall the volatility band is the
-  fallback.
+  fallback. A model's band is calibrated on the steps that have enough residuals
+  (``calibrated_steps``) and extended past them like a random walk (``extend_offsets``),
+  so that the band of a step does not depend on the horizon asked for.
 
 Everything here is a pure numpy function; ``base.Forecaster`` decides which residuals
 are out-of-sample.
@@ -171,6 +173,62 @@ def _two_sided(values: np.ndarray, confidence: float) -> tuple[float, float]:
     values = np.sort(values)
     lower, upper = _ranks(values.shape[0], confidence)
     return float(values[lower - 1]), float(values[upper - 1])
+
+
+def calibrated_steps(
+    residuals: np.ndarray, confidence: float = 0.95, *, min_per_step: int = MIN_RESIDUALS_PER_STEP
+) -> int:
+    """How many leading forecast steps a model's conformal band is calibrated on.
+
+    Residuals past the end of the data are NaN, so later steps of the same origins have
+    fewer. The steps counted are ``1..k`` up to the first step with fewer than
+    ``max(min_per_step, min_residuals(confidence))`` residuals (then
+    ``conformal_offsets`` gives per-step quantiles); when not even the first step has
+    that many, up to the first with fewer than ``min_residuals(confidence)`` (the fewest
+    whose interval has finite ends; ``conformal_offsets`` then pools the steps).
+
+    Args:
+        residuals: ``[origins, steps]`` log-ratio residuals, NaN where not observed.
+        confidence: nominal two-sided coverage in (0, 1).
+        min_per_step: fewest residuals per step for per-step quantiles.
+
+    Returns:
+        ``k`` in ``[0, steps]``; 0 when the first step has too few residuals for any band.
+    """
+    residuals = np.asarray(residuals, np.float64)
+    if residuals.ndim != 2:
+        raise ValueError(f"residuals must be [origins, steps], got shape {residuals.shape}")
+    counts = np.isfinite(residuals).sum(axis=0)
+    least = min_residuals(confidence)
+    for need in (max(int(min_per_step), least), least):
+        steps = int(np.cumprod(counts >= need).sum())
+        if steps:
+            return steps
+    return 0
+
+
+def extend_offsets(band: tuple[np.ndarray, np.ndarray, str], steps: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """A band calibrated on ``k`` steps, cut or extended to ``steps``.
+
+    Past its last calibrated step the band grows like a random walk's:
+    ``offset_k * sqrt(i / k)`` at step ``i > k``, the shape the volatility band has.
+
+    Args:
+        band: ``(lower [k], upper [k], method)`` log offsets, ``k >= 1``.
+        steps: forecast steps, >= 1.
+
+    Returns:
+        ``(lower [steps], upper [steps], method)``; the first ``min(k, steps)`` offsets unchanged.
+    """
+    lower, upper, method = band
+    steps = validation.check_positive_int("steps", steps)
+    k = lower.shape[0]
+    if k == 0:
+        raise ValueError("band must have at least one calibrated step")
+    if steps <= k:
+        return lower[:steps], upper[:steps], method
+    growth = np.sqrt(np.arange(k + 1, steps + 1) / k)
+    return np.concatenate([lower, lower[-1] * growth]), np.concatenate([upper, upper[-1] * growth]), method
 
 
 def conformal_offsets(

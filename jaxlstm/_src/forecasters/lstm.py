@@ -14,21 +14,19 @@ trained result); only whether ``fit_arrays`` runs once or over a models axis dif
 from __future__ import annotations
 
 import datetime
-import itertools
 import os
 import pathlib
-import sys
-import threading
 from collections.abc import Sequence
-from typing import Any, ClassVar, NamedTuple, Self, cast
+from typing import Any, NamedTuple, Self, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import stacked, training, validation
-from jaxlstm._src.forecasters.base import Forecaster
-from jaxlstm._src.io import ohlcv, persistence
+from jaxlstm._src.forecasters import progress
+from jaxlstm._src.forecasters.base import Forecaster, price_series
+from jaxlstm._src.io import persistence
 from jaxlstm._src.nn import lstm
 from jaxlstm._src.prep import encodings, fingerprints, horizons, windows
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
@@ -46,71 +44,6 @@ def _forecast_one_model(
 ) -> jax.Array:
     """One model's recursive price forecast (what ``run_stacked`` maps over models)."""
     return encodings.forecast_prices(network, params, encoding, state, window, steps)
-
-
-class _ProgressBar:
-    """Per-epoch progress on stderr: tqdm when installed, a plain line otherwise."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.epoch = 0
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            self._bar = None
-        else:
-            self._bar = tqdm(total=total, desc="training", unit="epoch", leave=False)
-
-    def __call__(self, epoch: Any, train_loss: Any, val_loss: Any) -> None:
-        epoch, train_loss, val_loss = int(epoch), float(train_loss), float(val_loss)
-        if epoch <= self.epoch:  # callbacks are unordered: never move backwards
-            return
-        text = f"loss {train_loss:.3g}" + ("" if np.isnan(val_loss) else f", val {val_loss:.3g}")
-        if self._bar is not None:
-            self._bar.update(epoch - self.epoch)
-            self._bar.set_postfix_str(text)
-        else:
-            sys.stderr.write(f"\rtraining epoch {epoch}/{self.total}: {text}   ")
-            sys.stderr.flush()
-        self.epoch = epoch
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        else:
-            sys.stderr.write("\n")
-
-
-class _ProgressRelay:
-    """The one progress callback the compiled loop knows; routes each fit's epochs by tag.
-
-    A fresh closure per fit would be a new static argument and force a recompile, so every
-    verbose fit passes this same object and its own traced tag. No lock is held while a
-    fit runs, so fits in other threads (verbose or not) are never serialised by progress.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sinks: dict[int, _ProgressBar] = {}
-        self._tags = itertools.count()
-
-    def open(self, bar: _ProgressBar) -> int:
-        with self._lock:
-            tag = next(self._tags) % (2**31)
-            self._sinks[tag] = bar
-        return tag
-
-    def close(self, tag: int) -> None:
-        with self._lock:
-            self._sinks.pop(tag, None)
-
-    def __call__(self, tag: Any, epoch: Any, train_loss: Any, val_loss: Any) -> None:
-        sink = self._sinks.get(int(tag))
-        if sink is not None:
-            sink(epoch, train_loss, val_loss)
-
-
-_PROGRESS = _ProgressRelay()
 
 
 class _Prepared(NamedTuple):
@@ -157,8 +90,6 @@ class LSTMForecaster(Forecaster):
     """
 
     name = "lstm"
-    #: Forecast steps whose calibration residuals a saved model keeps (the "7d" horizon).
-    _saved_calibration_steps: ClassVar[int] = 168
 
     def __init__(
         self,
@@ -255,6 +186,7 @@ class LSTMForecaster(Forecaster):
                 ``[[ms, open, high, low, close, volume], ...]`` (the close is used); at least
                 ``sequence_length + 1`` finite positive prices.
             verbose: show a per-epoch progress bar on stderr.
+            **fit_options: ``interval=`` for data without timestamps (see ``Forecaster.fit``).
 
         Returns:
             ``self``, with ``params_``, ``encoding_state_``, ``history_`` and ``metrics_`` set.
@@ -294,23 +226,27 @@ class LSTMForecaster(Forecaster):
             raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
         prep = self._prepare(prices)
         params, key = self._initial_state()
-        bar = _ProgressBar(self.epochs) if verbose else None
-        tag = None if bar is None else _PROGRESS.open(bar)
+        bar = progress.ProgressBar(self.epochs) if verbose else None
+        tag = None if bar is None else progress.RELAY.open(bar)
+        result = None
         try:
             result = training.fit_arrays_jit(
                 key,
                 params,
                 prep.data,
                 **self._fit_static(),
-                callback=None if bar is None else _PROGRESS,
+                callback=None if bar is None else progress.RELAY,
                 callback_tag=None if tag is None else jnp.asarray(tag, jnp.int32),
             )
-            result = jax.block_until_ready(result)
+            result = training.to_host(jax.block_until_ready(result))
         finally:
             if bar is not None and tag is not None:
-                _PROGRESS.close(tag)
-                bar.close()
-        self._adopt(prep, training.to_host(result))
+                progress.RELAY.close(tag)
+                if result is None:
+                    bar.close()
+                else:
+                    bar.close(int(result.epochs_run), str(result.stop_reason))
+        self._adopt(prep, result)
 
     @classmethod
     def _fit_together(
@@ -392,26 +328,29 @@ class LSTMForecaster(Forecaster):
 
     # ------------------------------------------------------------------ context
 
-    def observe(self, data: Any) -> Self:
+    def observe(self, data: Any, *, interval: Any = None) -> Self:
         """Moves the forecast origin to the end of ``data`` without retraining.
 
         A cached model keeps forecasting from the prices it was trained on; ``observe``
         hands it newer prices (any form ``fit`` accepts, at least ``sequence_length``) so
         ``forecast`` continues from them. The params and the fitted encoding are unchanged.
 
+        Args:
+            data: the newer prices.
+            interval: their spacing when they have no timestamps (see ``Forecaster.fit``);
+                otherwise the model keeps the interval it was trained with.
+
         Returns:
             ``self``.
         """
         self._check_fitted()
-        prices, timestamps = ohlcv.as_price_series(data, name="data")
+        prices, timestamps, spacing = price_series(data, "data", interval)
         prices = self._check_prices("data", prices, self.sequence_length, "to forecast from")
         self.prices_ = prices[-self.sequence_length :]
-        if timestamps is not None:
-            self.last_timestamp_ = np.datetime64(timestamps[-1], "ns")
-            self.interval_ = horizons.as_interval(ohlcv.infer_interval(timestamps), name="inferred data interval")
-        else:
-            # Plain prices carry no time: forecast steps count from the epoch (see base).
-            self.last_timestamp_ = None
+        # Plain prices carry no time: their forecasts have no timestamps (see base).
+        self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
+        if spacing is not None:
+            self.interval_ = spacing
         return self
 
     # ------------------------------------------------------------------ prediction
@@ -467,7 +406,7 @@ class LSTMForecaster(Forecaster):
 
     def _metadata(self) -> dict[str, Any]:
         self._check_fitted()
-        assert self.encoding_state_ is not None and self.interval_ is not None and self.history_ is not None
+        assert self.encoding_state_ is not None and self.history_ is not None
         settings = self.get_params()
         return {
             "model": MODEL_KIND,
@@ -476,7 +415,7 @@ class LSTMForecaster(Forecaster):
             "settings": settings,
             "encoding": {"name": self.encoding, "state": dict(self.encoding_state_)},
             "data": {
-                "interval_seconds": float(self.interval_ / np.timedelta64(1, "s")),
+                "interval_seconds": None if self.interval_ is None else float(self.interval_ / np.timedelta64(1, "s")),
                 "last_timestamp": None
                 if self.last_timestamp_ is None
                 else np.datetime_as_string(self.last_timestamp_, unit="ns"),
@@ -485,7 +424,8 @@ class LSTMForecaster(Forecaster):
             },
             "metrics": self.metrics_,
             "history": {k: [float(x) for x in v] for k, v in self.history_.items()},
-            "calibration": self.calibration_state(self._saved_calibration_steps),
+            # The steps the band is calibrated on: the loaded model has the same band.
+            "calibration": self.calibration_state(self._band_steps),
             "trained_on": None if self.trained_on_ is None else self.trained_on_.to_json(),
         }
 
@@ -512,13 +452,18 @@ class LSTMForecaster(Forecaster):
             data = metadata["data"]
             window = validation.as_float_array("last_window", data["last_window"], ndim=1)
             forecaster._check_window(window)
-            interval_ns = validation.check_positive_float("interval_seconds", data["interval_seconds"]) * 1e9
-            if interval_ns >= 2**62:
-                raise ValueError(f"interval_seconds {data['interval_seconds']} is out of range")
+            seconds = data["interval_seconds"]
+            interval_ns = (
+                None if seconds is None else validation.check_positive_float("interval_seconds", seconds) * 1e9
+            )
+            if interval_ns is not None and interval_ns >= 2**62:
+                raise ValueError(f"interval_seconds {seconds} is out of range")
             forecaster.params_ = params
             forecaster.encoding_state_ = state
             forecaster.prices_ = window
-            forecaster.interval_ = horizons.as_interval(np.timedelta64(round(interval_ns), "ns"))
+            forecaster.interval_ = (
+                None if interval_ns is None else horizons.as_interval(np.timedelta64(round(interval_ns), "ns"))
+            )
             stamp = data["last_timestamp"]
             forecaster.last_timestamp_ = None if stamp is None else np.datetime64(stamp, "ns")
             forecaster.volatility_ = validation.check_positive_float("volatility", data["volatility"], allow_zero=True)

@@ -20,8 +20,6 @@ from __future__ import annotations
 import os
 import pathlib
 
-import jax
-
 _TRUE = ("1", "true", "on", "yes")
 _FALSE = ("0", "false", "off", "no")
 
@@ -44,6 +42,8 @@ def enable_compilation_cache(directory: str | os.PathLike[str] | None = None) ->
     Returns:
         The directory in use, or ``None`` when it could not be created.
     """
+    import jax  # here, not at the top: the jaxlstm command's --help must not import JAX
+
     current = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]  # set dynamically by JAX
     if current and directory is None:
         return pathlib.Path(current)
@@ -60,6 +60,8 @@ def enable_compilation_cache(directory: str | os.PathLike[str] | None = None) ->
 
 def disable_compilation_cache() -> None:
     """Stops reading and writing the persistent compilation cache in this process."""
+    import jax
+
     jax.config.update("jax_compilation_cache_dir", None)
 
 

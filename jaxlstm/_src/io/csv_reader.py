@@ -31,6 +31,7 @@ from jaxlstm._src.io.cells import Where
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
 from jaxlstm._src.io.pandas_import import import_pandas
 
+#: Longest line ``load_ohlcv`` reads (1 MiB); a longer one is an error naming the line.
 MAX_LINE_BYTES = 1 << 20  # far above any candle row; bounds what one bad line can cost
 _CHUNK_ROWS = 1 << 20
 _BLOCK_BYTES = 1 << 18

@@ -130,6 +130,7 @@ class RelativeEncoding(Encoding):
         return windows[..., -1:] * jnp.exp(y * state["log_return_std"])
 
 
+#: The encodings by name: ``"minmax"`` and ``"relative"`` (see ``get_encoding``).
 ENCODINGS: dict[str, Encoding] = {e.name: e for e in (MinMaxEncoding(), RelativeEncoding())}
 
 

@@ -1,0 +1,109 @@
+"""Tests for jaxlstm._src.prep.horizons: spans of time, horizons in steps of the data's interval."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jaxlstm._src.prep.horizons import as_interval, format_interval, horizon_to_steps
+
+NS = np.timedelta64(1, "ns")
+
+
+@pytest.mark.parametrize(
+    "text, hours",
+    [
+        ("1h", 1),
+        ("36h", 36),
+        ("2d", 48),
+        ("7D", 168),
+        ("1w", 168),
+        ("2 weeks", 336),
+        ("90min", 1.5),
+        ("1.5h", 1.5),
+        ("1d12h", 36),
+        ("3 hours", 3),
+        ("1 days 12:00:00", 36),
+        ("P1D", 24),
+    ],
+)
+def test_spans_written_as_pandas_writes_them(text, hours):
+    assert as_interval(text) == np.timedelta64(int(hours * 3600), "s")
+
+
+@pytest.mark.parametrize(
+    "span", [datetime.timedelta(hours=3), pd.Timedelta("3h"), np.timedelta64(3, "h"), np.timedelta64(180, "m")]
+)
+def test_spans_as_timedelta_objects(span):
+    assert horizon_to_steps(span, "1h") == 3
+    assert as_interval(span).dtype == np.dtype("timedelta64[ns]")
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        ("1M", ValueError, "months and years"),
+        ("3mo", ValueError, "months and years"),
+        ("2y", ValueError, "months and years"),
+        ("90", ValueError, "with a unit"),
+        ("", ValueError, "with a unit"),
+        ("soon", ValueError, "span of time"),
+        ("-1h", ValueError, "positive"),
+        ("0h", ValueError, "positive"),
+        (np.timedelta64("NaT"), ValueError, "positive"),
+        ("3 fortnights", ValueError, "unknown unit"),
+        (3600, TypeError, "span of time"),
+        (None, TypeError, "span of time"),
+        (True, TypeError, "span of time"),
+    ],
+)
+def test_bad_spans_name_the_argument(bad, error, match):
+    with pytest.raises(error, match=match):
+        as_interval(bad, name="interval")
+    with pytest.raises(error, match="interval"):
+        as_interval(bad, name="interval")
+
+
+def test_one_m_is_a_minute_as_in_pandas_and_ccxt():
+    assert as_interval("1m") == np.timedelta64(1, "m")
+
+
+@pytest.mark.parametrize(
+    "horizon, interval, steps",
+    [("1d", "1h", 24), ("1d", "1d", 1), ("7d", "1d", 7), ("90min", "15min", 6), ("36h", "4h", 9), ("1h", "1s", 3600)],
+)
+def test_horizon_to_steps(horizon, interval, steps):
+    assert horizon_to_steps(horizon, interval) == steps
+
+
+@pytest.mark.parametrize("horizon, interval", [("1h", "1d"), ("90min", "1h"), ("1d", "5h"), ("30min", "1h")])
+def test_a_horizon_that_is_not_whole_steps_is_an_error(horizon, interval):
+    with pytest.raises(ValueError, match=rf"horizon '{horizon}' is .* steps of the data's interval .*not a whole"):
+        horizon_to_steps(horizon, interval)
+
+
+def test_a_number_of_steps_is_pointed_to_steps():
+    with pytest.raises(TypeError, match=r"pass steps=24"):
+        horizon_to_steps(24, "1h")
+
+
+@settings(deadline=None)  # a loaded machine can stall any call; the property is what counts
+@given(step=st.integers(1, 10**13), k=st.integers(1, 10**4), extra=st.integers(1, 10**6))
+def test_whole_multiples_and_nothing_else(step, k, extra):
+    interval = step * NS
+    assert horizon_to_steps(k * step * NS, interval) == k
+    if extra % step:
+        with pytest.raises(ValueError, match="not a whole number"):
+            horizon_to_steps((k * step + extra % step) * NS, interval)
+
+
+@pytest.mark.parametrize(
+    "interval, text", [("1d", "1d"), ("1h", "1h"), ("15min", "15min"), ("90min", "90min"), ("250ms", "250ms")]
+)
+def test_format_interval(interval, text):
+    assert format_interval(interval) == text

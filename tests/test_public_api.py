@@ -1,0 +1,41 @@
+"""The public names: what ``jaxlstm.__all__`` and the public sub-modules promise, and a light import."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import jaxlstm
+
+PUBLIC_MODULES = ("jaxlstm", "jaxlstm.nn", "jaxlstm.data", "jaxlstm.baselines", "jaxlstm.metrics", "jaxlstm.evaluation")
+
+
+def test_all_lists_exactly_the_lazy_exports():
+    assert sorted(jaxlstm.__all__) == sorted([*jaxlstm._EXPORTS, "__version__"])
+    assert len(set(jaxlstm.__all__)) == len(jaxlstm.__all__)
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_every_public_name_resolves_and_is_documented(module):
+    mod = importlib.import_module(module)
+    assert mod.__doc__
+    for name in mod.__all__:
+        value = getattr(mod, name)
+        if callable(value) and not isinstance(value, type(sys)):
+            assert value.__doc__, f"{module}.{name} has no docstring"
+    assert set(mod.__all__) <= set(dir(mod))
+
+
+def test_unknown_names_raise_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'LSTMForcaster'"):
+        jaxlstm.LSTMForcaster
+
+
+@pytest.mark.slow
+def test_import_jaxlstm_does_not_import_jax():
+    code = "import sys, jaxlstm; assert 'jax' not in sys.modules, 'jax'; jaxlstm.LSTMForecaster; assert 'jax' in sys.modules"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
