@@ -59,7 +59,10 @@ TARGETS = {
     "coverage_high": 0.97,
 }
 BTC_SETS = ("btc_1h", "btc_1d")
-STRUCTURED_SETS = ("seasonal", "trending", "mean_reverting")
+STRUCTURED_SETS = ("seasonal", "trending", "mean_reverting", "seasonal_long")
+ALL_SETS = BTC_SETS + STRUCTURED_SETS
+#: Synthetic series beyond ``synthetic.STRUCTURED``: a season longer than the default window.
+EXTRA_SYNTHETIC = {"seasonal_long": lambda n, seed: synthetic.seasonal(n, period=52, seed=seed)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +81,14 @@ class Settings:
 FULL = Settings(
     horizon=24,
     n_origins=50,
-    train_size={"btc_1h": 1000, "btc_1d": 500, "seasonal": 500, "trending": 500, "mean_reverting": 500},
+    train_size={
+        "btc_1h": 1000,
+        "btc_1d": 500,
+        "seasonal": 500,
+        "trending": 500,
+        "mean_reverting": 500,
+        "seasonal_long": 500,
+    },
     synthetic_length=2000,
     lstm={},
     ensemble_seeds=3,
@@ -86,7 +96,14 @@ FULL = Settings(
 QUICK = Settings(
     horizon=12,
     n_origins=3,
-    train_size={"btc_1h": 200, "btc_1d": 200, "seasonal": 200, "trending": 200, "mean_reverting": 200},
+    train_size={
+        "btc_1h": 200,
+        "btc_1d": 200,
+        "seasonal": 200,
+        "trending": 200,
+        "mean_reverting": 200,
+        "seasonal_long": 200,
+    },
     synthetic_length=400,
     lstm={"hidden_size": 8, "epochs": 3},
     ensemble_seeds=2,
@@ -220,8 +237,10 @@ def load_datasets(names: Sequence[str], settings: Settings, data_dir: pathlib.Pa
             if data_dir is not None and (data_dir / DAILY_FILE).is_file():
                 closes = np.asarray(data_lib.load_ohlcv(data_dir / DAILY_FILE).close, np.float64)
                 out.append(Dataset(name, closes, f"Coinbase BTC/USD daily closes ({DAILY_FILE})"))
-        elif name in synthetic.STRUCTURED:
-            series = synthetic.STRUCTURED[name](n, seed=0)
+        elif name in synthetic.STRUCTURED or name in EXTRA_SYNTHETIC:
+            series = (
+                synthetic.STRUCTURED[name](n, seed=0) if name in synthetic.STRUCTURED else EXTRA_SYNTHETIC[name](n, 0)
+            )
             params = ", ".join(f"{k}={v:g}" for k, v in series.params.items() if k not in ("n", "seed"))
             out.append(Dataset(name, series.prices, f"synthetic {name}, {n} steps, seed 0 ({params})", series))
         else:
