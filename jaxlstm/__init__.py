@@ -15,6 +15,7 @@ from jaxlstm import baselines, data, evaluation, metrics, nn
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
+from jaxlstm._src.forecasters.tuning import TunedLSTMForecaster, TuningTable, tune
 from jaxlstm._src.interop.torch import params_from_torch, params_to_torch
 from jaxlstm._src.io.cache import ModelCache
 from jaxlstm._src.io.compile_cache import disable_compilation_cache, enable_compilation_cache, environment_setting
@@ -49,6 +50,8 @@ __all__ = [
     "TrainConfig",
     "TrainData",
     "TrainResult",
+    "TunedLSTMForecaster",
+    "TuningTable",
     "__version__",
     "apply",
     "baselines",
@@ -69,4 +72,5 @@ __all__ = [
     "run_stacked",
     "train",
     "train_many",
+    "tune",
 ]

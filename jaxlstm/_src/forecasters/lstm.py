@@ -427,10 +427,11 @@ class LSTMForecaster(Forecaster):
             One host ``TrainResult`` per row, in the order of ``rows``.
         """
         groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, (static, _, _) in enumerate(rows):
-            groups.setdefault(tuple(sorted(static.items())), []).append(i)
+        for i, (static, data, _) in enumerate(rows):
+            # Windows of other lengths (or inputs of other widths) cannot share a call.
+            groups.setdefault((tuple(sorted(static.items())), np.shape(data.xs)[1:]), []).append(i)
         out: list[Any] = [None] * len(rows)
-        for static, members in groups.items():
+        for (static, _), members in groups.items():
             fields = []
             for field in zip(*[rows[i][1] for i in members], strict=True):
                 stacked_field, _ = windows.pad_stack([np.asarray(a) for a in field])
@@ -658,6 +659,8 @@ class LSTMForecaster(Forecaster):
         # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert
         # op, ~40 us, more than the one-step forecast itself.
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
+        count = stack.shape[0] if stack.ndim == 2 else None
+        stack = _pad_batch(stack)
         out = _forecast_jit(
             self.model_config,
             self.params_,
@@ -666,7 +669,7 @@ class LSTMForecaster(Forecaster):
             stack[..., -self.sequence_length :],
             steps,
         )
-        return np.asarray(out, np.float64)
+        return np.asarray(out, np.float64)[:count]
 
     def member_forecasts(self, price_windows: Any, steps: int) -> np.ndarray:
         """Every member's price forecasts from each window, before they are combined.
@@ -682,6 +685,8 @@ class LSTMForecaster(Forecaster):
         self._check_fitted()
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
         stack = stack[..., -self.sequence_length :]
+        count = stack.shape[0]
+        stack = _pad_batch(stack)
         k = self.n_members
         params = self.params_ if k > 1 else jax.tree.map(lambda a: np.asarray(a)[None], self.params_)
         states = {key: np.full((k,), value, np.float32) for key, value in self._device_state().items()}
@@ -689,7 +694,7 @@ class LSTMForecaster(Forecaster):
         rows = stacked.run_stacked(
             _forecast_one_model, (params, states, np.broadcast_to(stack, (k, *stack.shape))), static=static
         )
-        return np.asarray(rows, np.float64)
+        return np.asarray(rows, np.float64)[:, :count]
 
     def _device_state(self) -> dict[str, np.float32]:
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
@@ -895,3 +900,15 @@ def _split_saved_tree(tree: Any) -> tuple[Any, list[Any] | None]:
     if isinstance(tree, dict) and set(tree) == {"params", "opt_state"} and isinstance(tree["opt_state"], (list, tuple)):
         return tree["params"], list(tree["opt_state"])
     return tree, None
+
+
+def _pad_batch(stack: np.ndarray) -> np.ndarray:
+    """``[N, time]`` windows padded to the next power of two with copies of the first (results dropped).
+
+    Calibration, validation and tuning forecast from window counts that vary slightly from
+    fit to fit; each count would otherwise compile its own program.
+    """
+    if stack.ndim != 2 or stack.shape[0] <= 8:
+        return stack
+    size = 1 << (stack.shape[0] - 1).bit_length()
+    return np.concatenate([stack, np.repeat(stack[:1], size - stack.shape[0], axis=0)])
