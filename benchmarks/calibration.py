@@ -95,9 +95,13 @@ def _spread(members: np.ndarray) -> np.ndarray:
 
 
 def record(
-    model_names: Sequence[str], dataset_names: Sequence[str], settings: accuracy.Settings, log: Callable[[str], None]
+    model_names: Sequence[str],
+    dataset_names: Sequence[str],
+    settings: accuracy.Settings,
+    log: Callable[[str], None],
+    save: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:
-    """Fits every model at every origin of every data set; returns the raw records."""
+    """Fits every model at every origin of every data set; returns the raw records (``save``d after each)."""
     raw: dict[str, Any] = {}
     for dataset in accuracy.load_datasets(dataset_names, settings, accuracy.find_data_dir(None)):
         train_size = settings.train_size[dataset.name]
@@ -112,6 +116,7 @@ def record(
             seconds = time.perf_counter() - started
             raw[f"{dataset.name}/{name}"] = {"rows": rows, "seconds": seconds, "origins": origins}
             log(f"{dataset.name} {name}: {len(origins)} origins in {seconds:.0f} s")
+            save(raw)
     return raw
 
 
@@ -317,11 +322,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         raw = _from_npz(raw_path)
     else:
         datasets = args.datasets.split(",") if args.datasets else list(accuracy.ALL_SETS)
-        raw = record(args.models.split(","), datasets, settings, lambda m: print(m, file=sys.stderr, flush=True))
         out.mkdir(parents=True, exist_ok=True)
-        if raw_path.exists():  # keep data sets recorded by earlier runs
-            raw = {**_from_npz(raw_path), **raw}
-        _to_npz(raw, raw_path)
+        earlier = _from_npz(raw_path) if raw_path.exists() else {}  # data sets recorded by earlier runs
+
+        def save(raw: dict[str, Any]) -> None:
+            _to_npz({**earlier, **raw}, raw_path)
+
+        raw = record(args.models.split(","), datasets, settings, lambda m: print(m, file=sys.stderr, flush=True), save)
+        raw = {**earlier, **raw}
     command = "python -m benchmarks.calibration" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     doc = {
         "command": command,

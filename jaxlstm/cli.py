@@ -68,10 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--sequence-length", type=_positive_int, default=20)
         p.add_argument("--learning-rate", type=_positive_float, default=1e-3)
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument(
+            "--ensemble", type=_positive_int, default=1, help="members trained together in one call (default 1)"
+        )
+        p.add_argument("--combine", choices=("mean", "median"), default="mean", help="how members' forecasts combine")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     train = sub.add_parser("train", help="train (or retrain) the model of a symbol and save it")
     data_args(train, required=True)
+
+    tune = sub.add_parser("tune", help="search settings by walk-forward validation, save the best model")
+    data_args(tune, required=False)
+    tune.add_argument(
+        "--search",
+        action="append",
+        metavar="SETTING=V1,V2,...",
+        required=True,
+        help="a setting and the values to try, e.g. --search learning_rate=3e-4,1e-3,3e-3 (repeatable)",
+    )
+    tune.add_argument("--sampling", choices=("grid", "random"), default="grid")
+    tune.add_argument("--trials", type=_positive_int, default=None, help="trials drawn with --sampling random")
+    tune.add_argument("--halving", type=int, default=3, help="successive-halving factor (0: train every trial fully)")
+    tune.add_argument("--folds", type=_positive_int, default=3, help="walk-forward validation folds (default 3)")
+    tune.add_argument("--steps", type=_positive_int, default=24, help="forecast steps scored per origin (default 24)")
+    tune.add_argument("--json", action="store_true", help="print the trials as JSON")
 
     forecast = sub.add_parser("forecast", help="forecast a horizon with prediction intervals")
     data_args(forecast, required=False)
@@ -150,6 +170,8 @@ def _trainer(args: argparse.Namespace, ohlcv: Any):
             epochs=args.epochs,
             seed=args.seed,
             symbol=symbol,
+            ensemble=args.ensemble,
+            combine=args.combine,
         )
         verbose = not args.quiet and sys.stderr.isatty()
         return model.fit(_recent(ohlcv, args.candles), verbose=verbose)
@@ -179,6 +201,78 @@ def cmd_train(args: argparse.Namespace) -> int:
             else ""
         )
     )
+    print(f"saved to {path}")
+    return 0
+
+
+def _search_value(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def _search_space(items: list[str]) -> dict[str, list[Any]]:
+    space: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name or not values.strip():
+            raise UsageError(f"--search must look like SETTING=V1,V2 (e.g. learning_rate=3e-4,1e-3), got {item!r}")
+        if name in space:
+            raise UsageError(f"--search names {name!r} twice")
+        space[name] = [_search_value(v.strip()) for v in values.split(",") if v.strip()]
+    return space
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from jaxlstm._src.forecasters.tuning import tune
+
+    ohlcv, symbol = _load_prices(args)
+    space = _search_space(args.search)
+    settings: dict[str, Any] = {
+        "hidden_size": args.hidden_size,
+        "sequence_length": args.sequence_length,
+        "learning_rate": args.learning_rate,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "ensemble": args.ensemble,
+        "combine": args.combine,
+    }
+    for name in space:
+        settings.pop(name, None)
+    if args.halving < 0 or args.halving == 1:
+        raise UsageError(f"--halving must be 0 (off) or at least 2, got {args.halving}")
+    model = tune(
+        _recent(ohlcv, args.candles),
+        space,
+        sampling=args.sampling,
+        n_trials=args.trials,
+        halving=args.halving or None,
+        folds=args.folds,
+        horizon=args.steps,
+        symbol=symbol,
+        **settings,
+    )
+    cache = _cache(args)
+    cache.directory.mkdir(parents=True, exist_ok=True)
+    path = model.save(cache.path(symbol))
+    table = model.tuning_
+    if args.json:
+        print(json.dumps({**table.to_dict(), "saved_to": str(path)}, indent=2, default=str))
+        return 0
+    names = list(space)
+    print(f"tuned {symbol}: {len(table)} trials, {len(table.folds)} folds, {table.seconds:.1f} s")
+    print("  ".join(f"{n:>16}" for n in [*names, "score", "vs naive", "epochs"]))
+    for row in sorted(table.rows, key=lambda r: r["score"]):
+        cells = [str(row[n]) for n in names] + [
+            f"{row['score']:.5f}",
+            "n/a" if row["relative_mae"] is None else f"{row['relative_mae']:.3f}",
+            str(row["epochs"]),
+        ]
+        print("  ".join(f"{c:>16}" for c in cells) + ("  <- best" if row["best"] else ""))
     print(f"saved to {path}")
     return 0
 
@@ -327,7 +421,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # runs unless told not to (--no-compile-cache, or JAXLSTM_COMPILATION_CACHE=0).
     if not args.no_compile_cache and compile_cache.environment_setting() is not False:
         compile_cache.enable_compilation_cache()
-    commands = {"train": cmd_train, "forecast": cmd_forecast, "info": cmd_info, "evaluate": cmd_evaluate}
+    commands = {
+        "train": cmd_train,
+        "tune": cmd_tune,
+        "forecast": cmd_forecast,
+        "info": cmd_info,
+        "evaluate": cmd_evaluate,
+    }
     try:
         return commands[args.command](args)
     except BrokenPipeError:
