@@ -27,6 +27,7 @@ METRICS: tuple[str, ...] = (
     "directional_accuracy",
     "coverage",
     "mean_width",
+    "winkler",
 )
 
 #: The reference model every backtest includes.
@@ -69,8 +70,12 @@ def score(
     upper: np.ndarray,
     last: np.ndarray,
     train: np.ndarray,
+    confidence: float = 0.95,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-origin metrics ``{metric: [origins]}`` and per-step ``{"coverage", "mae": [horizon]}``."""
+    """Per-origin metrics ``{metric: [origins]}`` and per-step ``{"coverage", "mae": [horizon]}``.
+
+    ``confidence`` is the bands' nominal coverage (for the Winkler score).
+    """
     # float64 so that hand-checkable inputs give exact scores and a price on a bound counts as inside.
     with jax.enable_x64(True):
         scores = {
@@ -82,6 +87,7 @@ def score(
             "directional_accuracy": metrics.directional_accuracy(actual, predicted, last),
             "coverage": metrics.interval_coverage(actual, lower, upper),
             "mean_width": metrics.mean_interval_width(lower, upper),
+            "winkler": metrics.winkler_score(actual, lower, upper, confidence),
         }
         per_origin = {k: np.asarray(v, np.float64) for k, v in scores.items()}
     inside = (lower <= actual) & (actual <= upper)
@@ -154,6 +160,7 @@ _COLUMNS = (
     ("directional_accuracy", "dir. acc."),
     ("coverage", "coverage"),
     ("mean_width", "width"),
+    ("winkler", "Winkler"),
 )
 
 
