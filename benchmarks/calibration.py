@@ -186,6 +186,10 @@ METHODS: dict[str, dict[str, Any]] = {
     "union vol-scaled pooled": {"sources": ("auto", "refit"), "union": True, "scale": "vol", "pooled": True},
     "union ACI": {"sources": ("auto", "refit"), "union": True, "adaptive": 0.005},
     "union vol-scaled ACI": {"sources": ("auto", "refit"), "union": True, "scale": "vol", "adaptive": 0.005},
+    "both ACI 0.005": {"sources": ("auto", "refit"), "adaptive": 0.005},
+    "both ACI 0.02": {"sources": ("auto", "refit"), "adaptive": 0.02},
+    "both pooled": {"sources": ("auto", "refit"), "pooled": True},
+    "both spread-scaled": {"sources": ("auto", "refit"), "scale": "spread"},
     "union spread-scaled": {"sources": ("auto", "refit"), "union": True, "scale": "spread"},
     "union vol+spread-scaled": {"sources": ("auto", "refit"), "union": True, "scale": "both"},
 }

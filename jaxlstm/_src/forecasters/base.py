@@ -24,6 +24,8 @@ The band (``band=``, chosen at construction and recorded in every ``Forecast``):
   one (``LSTMForecaster``) and otherwise a copy refitted on the head of the series;
   ``"refit"`` always uses the head refit; ``"both"`` takes the wider of the two at every
   step. With too few out-of-sample residuals it falls back to the volatility band.
+* ``"adaptive"``: the conformal band whose quantile level is moved by adaptive conformal
+  inference through the calibration origins in time order (``intervals.adaptive_confidence``).
 * ``"volatility"``: the seed's band, ``exp(-/+ z * sigma * sqrt(step))`` around the forecast.
 
 Data without timestamps is treated as hourly and as ending at the unix epoch, so its
@@ -69,7 +71,7 @@ class Forecaster:
     """Base class: settings in the constructor, ``fit(data) -> self``, ``forecast(...) -> Forecast``.
 
     Args:
-        band: ``"conformal"`` or ``"volatility"`` (see the module docstring).
+        band: ``"conformal"``, ``"adaptive"`` or ``"volatility"`` (see the module docstring).
         calibration: ``"auto"``, ``"refit"`` or ``"both"``: where conformal residuals come from.
 
     Attributes set by ``fit``: ``prices_`` (what ``forecast`` continues), ``last_timestamp_``,
@@ -414,9 +416,10 @@ class Forecaster:
         self._check_fitted()
         steps = validation.check_positive_int("steps", steps)
         confidence = validation.check_fraction("confidence", confidence)
-        if self.band == "conformal":
+        if self.band in ("conformal", "adaptive"):
+            gamma = intervals.ADAPTIVE_GAMMA if self.band == "adaptive" else 0.0
             bands = [
-                intervals.conformal_offsets(self.calibration_residuals(steps, source), confidence)
+                intervals.conformal_band(self.calibration_residuals(steps, source), confidence, adaptive=gamma)
                 for source in self._calibration_sources()
             ]
             found = [b for b in bands if b is not None]
@@ -569,7 +572,7 @@ class Forecaster:
         for model in models:
             prices = model._fit_prices
             refit = [s for s in model._calibration_sources() if s == "refit" or model._holdout_size() is None]
-            if model.band != "conformal" or prices is None or not refit:
+            if model.band not in ("conformal", "adaptive") or prices is None or not refit:
                 continue
             cut = model._refit_cut(prices.shape[0])
             if cut is not None:
