@@ -24,20 +24,14 @@ def fitted(demo):
     return jl.LSTMForecaster(**SMALL, encoding="minmax", symbol="BTCUSD").fit(demo.to_pandas()["close"][-300:])
 
 
-def test_constructor_defaults_are_the_seeds():
+def test_constructor_defaults_are_the_seeds_and_the_measured_choices():
     m = jl.LSTMForecaster()
     p = m.get_params()
-    assert (p["hidden_size"], p["sequence_length"], p["learning_rate"], p["epochs"], p["batch_size"]) == (
-        32,
-        20,
-        1e-3,
-        100,
-        32,
-    )
+    assert (p["hidden_size"], p["sequence_length"], p["epochs"], p["batch_size"]) == (32, 20, 100, 32)
     assert p["early_stopping"] is True and p["num_layers"] == 1 and p["seed"] == 0
-    assert (
-        p["encoding"] == "relative" and p["band"] == "conformal"
-    )  # chosen by the walk-forward backtests, see the README
+    # Chosen by the walk-forward backtests (benchmarks/accuracy.py, benchmarks/calibration.py; see the README).
+    assert (p["encoding"], p["learning_rate"], p["band"], p["calibration"]) == ("relative", 3e-4, "adaptive", "both")
+    assert (p["ensemble"], p["combine"], p["weight_decay"]) == (1, "mean", 0.0)
 
 
 def test_fit_returns_self_and_records_history(fitted):
@@ -90,7 +84,7 @@ def test_forecast_horizons_timestamps_and_intervals(fitted, demo):
     band = volatility.forecast("1d")
     assert band.band == "volatility" and np.all(np.diff(band.upper - band.lower) > 0)
     fc = fitted.forecast("1d")
-    assert fc.band.startswith("conformal") and fc.to_dict()["band"] == fc.band
+    assert fc.band.startswith("adaptive") and fc.to_dict()["band"] == fc.band
     frame = fc.to_pandas()
     assert list(frame.columns) == ["predicted", "lower", "upper"] and len(frame) == 24
     d = fc.to_dict()
