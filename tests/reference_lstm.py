@@ -17,9 +17,9 @@ def fused_lstm_forward(layers, head_w, head_b, xs):
     xs = np.asarray(xs, np.float64)
     batch, time, _ = xs.shape
     inputs = xs
-    for w, b in layers:
-        w = np.asarray(w, np.float64)
-        b = np.asarray(b, np.float64)
+    for w_in, b_in in layers:
+        w = np.asarray(w_in, np.float64)
+        b = np.asarray(b_in, np.float64)
         hidden = b.shape[0] // 4
         h = np.zeros((batch, hidden))
         c = np.zeros((batch, hidden))

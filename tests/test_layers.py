@@ -111,7 +111,7 @@ def test_no_import_cycles():
         stack.append(module)
         for target in sorted(GRAPH[module]):
             if state.get(target) == 1:
-                cycle = stack[stack.index(target) :] + [target]
+                cycle = [*stack[stack.index(target) :], target]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if target not in state:
                 visit(target)

@@ -39,7 +39,7 @@ def test_training_reduces_loss_and_reports_history(trained):
 
 
 def test_recursive_forecast_beats_repeating_the_last_value(trained):
-    series, scaled, xs, ys, split, _, _, result = trained
+    _series, scaled, _xs, _ys, _split, _, _, result = trained
     origin = 380
     window = scaled[origin - 20 : origin][None, :, None]
     forecast = np.asarray(jl.predict_multi_step(result.params, window, steps=24))[0, :, 0]
@@ -111,7 +111,7 @@ def test_non_finite_midway_keeps_the_epoch_before():
     assert result.stop_reason == jl.StopReason.NON_FINITE_LOSS
     assert result.epochs_run < 50
     assert np.all(np.isfinite(result.train_loss))
-    assert all(bool(jnp.all(jnp.isfinite(l))) for l in jax.tree.leaves(result.params))
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(result.params))
 
 
 def test_epoch_uses_every_window_once_with_masked_padding():
@@ -197,7 +197,7 @@ def test_fit_arrays_jits_and_vmaps_over_models():
     fit = jax.jit(jl.fit_arrays, static_argnames=("config", "network"))
     both = jax.vmap(lambda k, p: fit(k, p, data, cfg, network=jl.LSTMConfig(hidden_size=4)))(keys, params)
     for i in range(2):
-        alone = fit(keys[i], jax.tree.map(lambda a: a[i], params), data, cfg, network=jl.LSTMConfig(hidden_size=4))
+        alone = fit(keys[i], jax.tree.map(lambda a, i=i: a[i], params), data, cfg, network=jl.LSTMConfig(hidden_size=4))
         np.testing.assert_allclose(both.train_loss[i], alone.train_loss, rtol=1e-5)
         for a, b in zip(jax.tree.leaves(both.params), jax.tree.leaves(alone.params)):
             np.testing.assert_allclose(np.asarray(a)[i], np.asarray(b), atol=1e-6)

@@ -214,7 +214,7 @@ def test_train_size_too_small_for_the_lstm():
 
 def test_factories_must_make_forecasters():
     with pytest.raises(TypeError, match="must return a jaxlstm.Forecaster"):
-        evaluation.backtest(linear_series(), {"bad": lambda: object()}, train_size=10, steps=3)
+        evaluation.backtest(linear_series(), {"bad": object}, train_size=10, steps=3)
 
 
 # ----------------------------------------------------------------- experimental models and generators

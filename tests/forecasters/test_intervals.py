@@ -191,8 +191,8 @@ def test_conformal_is_narrower_than_the_band_on_a_mean_reverting_series():
     # The band grows like sqrt(step); the errors of a mean-reverting series level off.
     prices = mean_reverting(800, reversion=0.3, seed=7).prices
     model = NaiveForecaster().fit(prices)
-    lo, hi, method = model.band_offsets(24)
-    vol_lo, vol_hi = intervals.volatility_offsets(24, model.volatility_, 0.95)
+    _lo, hi, method = model.band_offsets(24)
+    _vol_lo, vol_hi = intervals.volatility_offsets(24, model.volatility_, 0.95)
     assert method == "conformal"
     assert hi[-1] < 0.6 * vol_hi[-1]
 

@@ -36,7 +36,7 @@ def test_torch_layout_computes_the_same_function():
     params = _params(1)
     xs = np.random.default_rng(2).normal(size=(4, 6, 3))
     ours = fused_lstm_forward(
-        [(l["w"], l["b"]) for l in params["layers"]], params["head"]["w"], params["head"]["b"], xs
+        [(layer["w"], layer["b"]) for layer in params["layers"]], params["head"]["w"], params["head"]["b"], xs
     )
     theirs = torch_layout_lstm_forward(jl.params_to_torch(params), CFG.num_layers, xs)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)

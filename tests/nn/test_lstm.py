@@ -16,7 +16,7 @@ def _random_params64(cfg, seed):
 
 
 def _reference(params, xs):
-    layers = [(np.asarray(l["w"]), np.asarray(l["b"])) for l in params["layers"]]
+    layers = [(np.asarray(layer["w"]), np.asarray(layer["b"])) for layer in params["layers"]]
     return fused_lstm_forward(layers, params["head"]["w"], params["head"]["b"], xs)
 
 

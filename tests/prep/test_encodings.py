@@ -25,7 +25,7 @@ def _params64(seed):
 
 def _price_space_loop(params, target, state, windows, steps):
     """The seed's loop in prices, written from the encodings' definitions in numpy."""
-    layers = [(np.asarray(l["w"]), np.asarray(l["b"])) for l in params["layers"]]
+    layers = [(np.asarray(layer["w"]), np.asarray(layer["b"])) for layer in params["layers"]]
     windows = np.asarray(windows, np.float64).copy()
     out = []
     for _ in range(steps):

@@ -36,7 +36,7 @@ def test_bad_arguments():
 
 
 def test_numpy_stays_numpy_and_jax_stays_traceable():
-    xs, ys = jl.data.sliding_windows(np.arange(6.0), 2)
+    xs, _ys = jl.data.sliding_windows(np.arange(6.0), 2)
     assert isinstance(xs, np.ndarray) and xs.dtype == np.float64
     traced = jax.jit(lambda s: jl.data.sliding_windows(s, 2)[0].sum())(jnp.arange(6.0))
     assert float(traced) == float(xs.sum())
