@@ -237,6 +237,8 @@ class LSTMForecaster(Forecaster):
         self.params_: lstm.Params | None = None
         #: Optimiser state(s) at the end of the last fit or update (leading ``[K]`` axis for ensembles).
         self.opt_state_: Any = None
+        #: The trials of the search that chose this model's settings (``jaxlstm.tune``), else None.
+        self.tuning_: Any = None
         self.encoding_state_: dict[str, float] | None = None
         self.history_: dict[str, np.ndarray] | None = None
         self.metrics_: dict[str, Any] | None = None
@@ -625,7 +627,9 @@ class LSTMForecaster(Forecaster):
             return None
         return self.opt_state_ if self.n_members == 1 else population.tree_row(self.opt_state_, member)
 
-    def _extended_calibration(self, series: np.ndarray, count: int) -> dict[str, tuple[None, np.ndarray]]:
+    def _extended_calibration(
+        self, series: np.ndarray, count: int
+    ) -> dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]]:
         """The calibration residuals so far plus the current model's out-of-sample errors on ``count`` new prices.
 
         ``series`` is the model's last window followed by the new prices; one row per
@@ -640,7 +644,7 @@ class LSTMForecaster(Forecaster):
         index = origins[:, None] + np.arange(steps)[None, :]
         actual = np.where(index < series.shape[0], series[np.minimum(index, series.shape[0] - 1)], np.nan)
         new_rows = intervals.log_ratio_residuals(actual, fresh)
-        out: dict[str, tuple[None, np.ndarray]] = {}
+        out: dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]] = {}
         for source in self._calibration_sources():
             old = self.calibration_residuals(steps, source)
             width = min(old.shape[1], steps)
@@ -786,7 +790,7 @@ class LSTMForecaster(Forecaster):
             if opt_leaves is not None:
                 template = forecaster._opt_state_template()
                 structure = jax.tree.structure(template)
-                if len(opt_leaves) != structure.num_leaves:
+                if len(opt_leaves) != len(jax.tree.leaves(template)):
                     raise ValueError("optimiser state does not match the saved settings")
                 opt_state = jax.tree.unflatten(structure, [np.asarray(leaf) for leaf in opt_leaves])
                 if not _matches(opt_state, template):
@@ -887,7 +891,7 @@ def _with_members(template: Any, members: int) -> Any:
 
 def _matches(tree: Any, template: Any) -> bool:
     """Whether ``tree`` has the structure, shapes and dtypes of ``template``."""
-    if jax.tree.structure(tree) != jax.tree.structure(template):
+    if str(jax.tree.structure(tree)) != str(jax.tree.structure(template)):
         return False
     return all(
         np.shape(a) == b.shape and np.asarray(a).dtype == b.dtype
