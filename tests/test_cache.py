@@ -101,3 +101,66 @@ def test_errors(tmp_path):
     with pytest.raises(ValueError, match="symbol"):
         symbol_folder_name("../..")
     assert symbol_folder_name("../etc/passwd") == "etc-passwd"
+
+
+def _hourly(prices, start="2024-01-01"):
+    import pandas as pd
+
+    return pd.Series(prices, index=pd.date_range(start, periods=len(prices), freq="h"))
+
+
+def test_a_stale_model_is_refreshed_by_update_on_the_new_prices(tmp_path):
+    clock, calls = Clock(), []
+    series = _hourly(100 + np.sin(np.arange(80) / 4))
+
+    def train(symbol):
+        calls.append(symbol)
+        return jl.LSTMForecaster(**SMALL).fit(series[:60])
+
+    cache = jl.ModelCache(tmp_path, train_fn=train, clock=clock)
+    first = cache.get("X")
+    before = [np.asarray(a).copy() for a in jax_leaves(first.params_)]
+    clock.now += datetime.timedelta(hours=25)
+    refreshed = cache.get("X", data=series)
+    assert calls == ["X"] and refreshed.metrics_["updates"] == 1
+    assert refreshed.last_timestamp_ == np.datetime64(series.index[-1], "ns")
+    assert any(not np.array_equal(a, b) for a, b in zip(before, jax_leaves(refreshed.params_)))
+    # Saved: a new cache (a new process) loads the updated model, fresh again.
+    again = jl.ModelCache(tmp_path, clock=clock).get("X")
+    assert again.metrics_["updates"] == 1
+    np.testing.assert_array_equal(again.forecast(steps=3).predicted, refreshed.forecast(steps=3).predicted)
+
+
+def test_update_is_not_used_when_it_cannot_apply(tmp_path):
+    clock, calls = Clock(), []
+    series = _hourly(100 + np.sin(np.arange(80) / 4))
+
+    def train(symbol):
+        calls.append(symbol)
+        return jl.LSTMForecaster(**SMALL).fit(series[:60])
+
+    cache = jl.ModelCache(tmp_path, train_fn=train, clock=clock)
+    cache.get("X")
+    for kwargs in (
+        {},  # no data
+        {"data": series[61:]},  # a gap after the model's last price
+        {"data": series, "settings": {"hidden_size": 8}},  # other settings
+        {"data": series, "retrain": True},
+    ):
+        clock.now += datetime.timedelta(hours=25)
+        model = cache.get("X", **kwargs)
+        assert "updates" not in model.metrics_
+    assert len(calls) == 5
+    clock.now += datetime.timedelta(hours=25)
+    retraining = jl.ModelCache(tmp_path, train_fn=train, clock=clock, refresh="retrain")
+    assert "updates" not in retraining.get("X", data=series).metrics_ and len(calls) == 6
+    with pytest.raises(ValueError, match="refresh"):
+        jl.ModelCache(tmp_path, refresh="sometimes")
+    with pytest.raises(ValueError, match="update_epochs"):
+        jl.ModelCache(tmp_path, update_epochs=0)
+
+
+def jax_leaves(tree):
+    import jax
+
+    return jax.tree.leaves(tree)

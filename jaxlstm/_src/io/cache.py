@@ -14,13 +14,20 @@ import os
 import pathlib
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
 
 from jaxlstm._src import validation
+from jaxlstm._src.forecasters.base import price_series
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io import persistence
 
 TrainFn = Callable[[str], LSTMForecaster]
+
+#: How ``get`` refreshes a stale model: continue training on the new prices, or retrain from scratch.
+REFRESH: tuple[str, ...] = ("update", "retrain")
 
 _SAFE_SYMBOL = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -45,6 +52,12 @@ class ModelCache:
         max_age: retrain models older than this (the seed: 24 hours); a
             ``datetime.timedelta`` or seconds.
         clock: returns the current time as a UTC ``datetime`` (injectable for tests).
+        refresh: ``"update"`` (default): a stale model given the newer prices in ``get(data=...)``
+            continues training on them (``LSTMForecaster.update``, ``update_epochs`` epochs)
+            when its settings are the ones asked for and the data continues what it saw;
+            anything else (no data, a gap, other settings, no timestamps) retrains.
+            ``"retrain"``: always train from scratch with ``train_fn``.
+        update_epochs: epochs of such an update.
 
     Example::
 
@@ -58,6 +71,9 @@ class ModelCache:
         train_fn: TrainFn | None = None,
         max_age: datetime.timedelta | float = datetime.timedelta(hours=24),
         clock: Callable[[], datetime.datetime] | None = None,
+        *,
+        refresh: str = "update",
+        update_epochs: int = 5,
     ) -> None:
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(f"directory must be a str or os.PathLike, got {type(directory).__name__}")
@@ -67,6 +83,10 @@ class ModelCache:
             max_age = datetime.timedelta(seconds=validation.check_positive_float("max_age", max_age))
         elif max_age <= datetime.timedelta(0):
             raise ValueError(f"max_age must be positive, got {max_age}")
+        if refresh not in REFRESH:
+            raise ValueError(f"refresh must be one of {REFRESH}, got {refresh!r}")
+        self.refresh = refresh
+        self.update_epochs = validation.check_positive_int("update_epochs", update_epochs)
         self.directory = pathlib.Path(directory)
         self.train_fn = train_fn
         self.max_age = max_age
@@ -111,8 +131,28 @@ class ModelCache:
             self._memory[key] = model
         return model
 
-    def get(self, symbol: str, train_fn: TrainFn | None = None) -> LSTMForecaster:
-        """A fresh model for ``symbol``: cached if younger than ``max_age``, else retrained and saved.
+    def get(
+        self,
+        symbol: str,
+        train_fn: TrainFn | None = None,
+        *,
+        data: Any = None,
+        settings: Mapping[str, Any] | None = None,
+        retrain: bool = False,
+    ) -> LSTMForecaster:
+        """A fresh model for ``symbol``: cached if younger than ``max_age``, else refreshed and saved.
+
+        A stale model is refreshed by ``update`` on the prices of ``data`` after its last
+        timestamp (see ``refresh``), otherwise retrained by ``train_fn``.
+
+        Args:
+            symbol: the instrument.
+            train_fn: overrides the cache's ``train_fn`` for this call.
+            data: the symbol's prices with timestamps (a pandas Series, OHLCV...), newest
+                last; used only to update a stale model.
+            settings: ``LSTMForecaster`` settings the model must have; a stale model with
+                others is retrained, not updated.
+            retrain: retrain even when the cached model is fresh or could be updated.
 
         Raises:
             ValueError: the symbol is missing or stale and no ``train_fn`` was given, or
@@ -121,8 +161,15 @@ class ModelCache:
         key = symbol_folder_name(symbol)
         with self._lock(symbol):
             model = self.peek(symbol)
-            if model is not None and self.is_fresh(model):
+            if model is not None and self.is_fresh(model) and not retrain:
                 return model
+            if model is not None and not retrain and self.refresh == "update":
+                updated = self._updated(model, data, settings)
+                if updated is not None:
+                    self.directory.mkdir(parents=True, exist_ok=True)
+                    updated.save(self.path(symbol))
+                    self._memory[key] = updated
+                    return updated
             fn = train_fn or self.train_fn
             if fn is None:
                 state = "stale" if model is not None else "missing"
@@ -136,6 +183,31 @@ class ModelCache:
             model.save(self.path(symbol))
             self._memory[key] = model
             return model
+
+    def _updated(self, model: LSTMForecaster, data: Any, settings: Mapping[str, Any] | None) -> LSTMForecaster | None:
+        """``model`` updated on the prices of ``data`` after its last one, or None when it must be retrained."""
+        if data is None or model.last_timestamp_ is None or model.opt_state_ is None:
+            return None
+        if settings is not None:
+            wanted = LSTMForecaster(**{**model.get_params(), **settings}).get_params()
+            if wanted != model.get_params():
+                return None
+        prices, stamps, _ = price_series(data, "data")
+        if stamps is None:
+            return None
+        stamps = np.asarray(stamps, "datetime64[ns]")
+        seen = np.flatnonzero(stamps == model.last_timestamp_)
+        # The data must hold the model's last price and continue after it without a gap.
+        assert model.prices_ is not None
+        if seen.size != 1 or seen[0] == stamps.shape[0] - 1 or prices[seen[0]] != model.prices_[-1]:
+            return None
+        import pandas as pd
+
+        start = int(seen[0]) + 1
+        model.update(pd.Series(prices[start:], index=pd.DatetimeIndex(stamps[start:])), epochs=self.update_epochs)
+        # Freshness is measured with the cache's clock.
+        model.trained_at_ = self._clock().isoformat(timespec="seconds")
+        return model
 
     def invalidate(self, symbol: str) -> None:
         """Forgets the in-memory copy so the next ``get`` re-reads (or retrains) it."""
