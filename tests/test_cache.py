@@ -103,21 +103,22 @@ def test_errors(tmp_path):
     assert symbol_folder_name("../etc/passwd") == "etc-passwd"
 
 
-def _hourly(prices, start="2024-01-01"):
+def _hourly_cache(tmp_path):
+    """A cache whose trainer fits the first 60 of 80 hourly prices; returns it, its clock, the calls and the series."""
     import pandas as pd
 
-    return pd.Series(prices, index=pd.date_range(start, periods=len(prices), freq="h"))
-
-
-def test_a_stale_model_is_refreshed_by_update_on_the_new_prices(tmp_path):
     clock, calls = Clock(), []
-    series = _hourly(100 + np.sin(np.arange(80) / 4))
+    series = pd.Series(100 + np.sin(np.arange(80) / 4), index=pd.date_range("2024-01-01", periods=80, freq="h"))
 
     def train(symbol):
         calls.append(symbol)
         return jl.LSTMForecaster(**SMALL).fit(series[:60])
 
-    cache = jl.ModelCache(tmp_path, train_fn=train, clock=clock)
+    return jl.ModelCache(tmp_path, train_fn=train, clock=clock), clock, calls, series, train
+
+
+def test_a_stale_model_is_refreshed_by_update_on_the_new_prices(tmp_path):
+    cache, clock, calls, series, train = _hourly_cache(tmp_path)
     first = cache.get("X")
     before = [np.asarray(a).copy() for a in jax_leaves(first.params_)]
     clock.now += datetime.timedelta(hours=25)
@@ -132,14 +133,7 @@ def test_a_stale_model_is_refreshed_by_update_on_the_new_prices(tmp_path):
 
 
 def test_update_is_not_used_when_it_cannot_apply(tmp_path):
-    clock, calls = Clock(), []
-    series = _hourly(100 + np.sin(np.arange(80) / 4))
-
-    def train(symbol):
-        calls.append(symbol)
-        return jl.LSTMForecaster(**SMALL).fit(series[:60])
-
-    cache = jl.ModelCache(tmp_path, train_fn=train, clock=clock)
+    cache, clock, calls, series, train = _hourly_cache(tmp_path)
     cache.get("X")
     for kwargs in (
         {},  # no data
