@@ -118,7 +118,7 @@ def _hourly_cache(tmp_path):
 
 
 def test_a_stale_model_is_refreshed_by_update_on_the_new_prices(tmp_path):
-    cache, clock, calls, series, train = _hourly_cache(tmp_path)
+    cache, clock, calls, series, _train = _hourly_cache(tmp_path)
     first = cache.get("X")
     before = [np.asarray(a).copy() for a in jax_leaves(first.params_)]
     clock.now += datetime.timedelta(hours=25)
