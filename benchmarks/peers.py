@@ -210,9 +210,17 @@ def _importable(package: str) -> str | None:
 
 
 def run(
-    datasets: Sequence[str], models: Sequence[str] | None, origins: int, quick: bool, epochs: int
+    datasets: Sequence[str],
+    models: Sequence[str] | None,
+    origins: int,
+    quick: bool,
+    epochs: int,
+    save: Callable[[dict[str, Any]], None] = lambda doc: None,
 ) -> dict[str, Any]:
-    """Backtests every model on every data set, each model in its own backtest (a failure stays its own)."""
+    """Backtests every model on every data set, each model in its own backtest (a failure stays its own).
+
+    ``save`` gets the document after every model, so a long run that is stopped keeps what it measured.
+    """
     settings = accuracy.QUICK if quick else accuracy.FULL
     train_size = 150 if quick else TRAIN_SIZE
     doc: dict[str, Any] = {
@@ -261,6 +269,8 @@ def run(
             }
             entry["naive_coverage"] = result[ev.REFERENCE].metrics["coverage"]
             m = entry["models"][name]
+            doc["datasets"][data.name] = entry
+            save(doc)
             print(
                 f"{data.name} {name}: rel. MAE {m['relative_mae']:.3f} coverage {m['coverage']} "
                 f"{m['seconds_per_fit']:.2f} s/fit",
@@ -342,22 +352,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     origins = args.origins or (2 if args.quick else 8)
     started = time.perf_counter()
     epochs = args.peer_epochs or (2 if args.quick else 100)
-    doc = run(datasets, args.models.split(",") if args.models else None, origins, args.quick, epochs)
-    doc["seconds"] = time.perf_counter() - started
-    doc["command"] = (
-        "python -m benchmarks.peers" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    )
+    command = "python -m benchmarks.peers" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     try:
         from benchmarks import _timing
 
-        doc["machine"] = _timing.machine_info()
+        machine = _timing.machine_info()
     except ImportError:
-        doc["machine"] = {}
+        machine = {}
     out = pathlib.Path(args.out) if args.out else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
     stem = "peers_quick" if args.quick else "peers"
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
-    (out / f"{stem}.md").write_text(render(doc))
+
+    def save(doc: dict[str, Any]) -> None:
+        doc = {**doc, "seconds": time.perf_counter() - started, "command": command, "machine": machine}
+        (out / f"{stem}.json").write_text(json.dumps(doc, indent=1, default=str) + chr(10))
+        (out / f"{stem}.md").write_text(render(doc))
+
+    save(run(datasets, args.models.split(",") if args.models else None, origins, args.quick, epochs, save))
     return 0
 
 
