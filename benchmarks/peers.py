@@ -365,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def save(doc: dict[str, Any]) -> None:
         doc = {**doc, "seconds": time.perf_counter() - started, "command": command, "machine": machine}
-        (out / f"{stem}.json").write_text(json.dumps(doc, indent=1, default=str) + chr(10))
+        (out / f"{stem}.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
         (out / f"{stem}.md").write_text(render(doc))
 
     save(run(datasets, args.models.split(",") if args.models else None, origins, args.quick, epochs, save))

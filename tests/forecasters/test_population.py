@@ -63,6 +63,10 @@ def test_forecast_combines_the_members(prices, ensemble):
     np.testing.assert_allclose(median.predict_multi_step(window, 6), np.median(members[:, 0], axis=0), rtol=1e-12)
     fc = ensemble.forecast(steps=6)
     assert np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
+    # The band holds every member's own forecast too.
+    now = ensemble.member_forecasts(ensemble._forecast_window()[None], 6)[:, 0]
+    assert np.all(fc.lower <= now.min(axis=0)) and np.all(now.max(axis=0) <= fc.upper)
+    assert fc.band.endswith("+members")
 
 
 def test_ensemble_saves_loads_and_exports_with_a_members_axis(tmp_path, prices, ensemble):

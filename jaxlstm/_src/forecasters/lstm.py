@@ -733,6 +733,24 @@ class LSTMForecaster(Forecaster):
                 first += k
         return out
 
+    def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Any:
+        """The band of ``Forecaster``; an ensemble's is also never narrower than its members' own range.
+
+        The conformal band calibrates the combined forecast's errors; where the members
+        disagree more than that band allows, it is widened to their range (``"+members"``
+        in ``Forecast.band``, for every forecast of an ensemble, so the method is one).
+        """
+        forecast = super()._forecast_from(predicted, confidence)
+        if self.n_members == 1 or self.band == "volatility":
+            return forecast
+        members = self.member_forecasts(self._forecast_window()[None], predicted.shape[0])[:, 0]
+        return dataclasses.replace(
+            forecast,
+            lower=np.minimum(forecast.lower, members.min(axis=0)),
+            upper=np.maximum(forecast.upper, members.max(axis=0)),
+            band=f"{forecast.band}+members",
+        )
+
     def _member_params(self) -> list[Any]:
         """Each member's params (one entry for a single model)."""
         if self.n_members == 1:
