@@ -400,3 +400,12 @@ def test_a_model_of_the_first_format_gets_a_clear_error():
     old = pathlib.Path(__file__).resolve().parents[1] / "data" / "model_format_v1"
     with pytest.raises(ValueError, match=r"format_version 1.*format_version 2|format.*1.*2"):
         jl.LSTMForecaster.load(old)
+
+
+def test_many_windows_padded_to_a_power_of_two_forecast_as_one_by_one(fitted, demo):
+    closes = np.asarray(demo.close[-40:])
+    windows = np.stack([closes[i : i + 10] for i in range(11)])  # 11 windows: padded to 16 inside
+    together = fitted._predict_many(windows, 3)
+    assert together.shape == (11, 3)
+    for i in (0, 5, 10):
+        np.testing.assert_allclose(together[i], fitted._predict_many(windows[i : i + 1], 3)[0], rtol=1e-6)
