@@ -142,7 +142,7 @@ def test_lstm_calibration_sources():
     n_val = model.metrics_["n_val_windows"]
     assert model.calibration_residuals(4).shape == (n_val, 4)
     assert model.calibration_residuals(4, "refit").shape == (150, 4)
-    model = LSTMForecaster(**TINY_LSTM, calibration="both").fit(prices)
+    model = LSTMForecaster(**TINY_LSTM, band="conformal", calibration="both").fit(prices)
     lo, hi, method = model.band_offsets(4)
     bands = [intervals.conformal_offsets(model.calibration_residuals(4, source), 0.95) for source in ("auto", "refit")]
     np.testing.assert_allclose(lo, np.minimum(bands[0][0], bands[1][0]))

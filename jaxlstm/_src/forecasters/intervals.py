@@ -286,7 +286,9 @@ def adaptive_confidence(scores: np.ndarray, confidence: float = 0.95, gamma: flo
     scores = np.asarray(scores, np.float64)
     if gamma == 0 or scores.ndim != 2 or scores.shape[0] < 2:
         return confidence
-    rms = np.sqrt(np.nanmean(np.square(scores), axis=0))
+    finite = np.isfinite(scores)
+    # Steps without any residual (a long horizon past the calibration data) have no spread.
+    rms = np.sqrt(np.where(finite, np.square(scores), 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1))
     pooled = np.abs(scores / np.where(rms > 0, rms, 1.0))
     level = confidence
     warmup = min_residuals(confidence)
