@@ -157,6 +157,7 @@ def test_train_with_an_ensemble_saves_a_population(models, capsys):
         ["train", "--data", data, "--symbol", "ENS", "--models", models, "--ensemble", "3", *FAST], capsys
     )
     assert code == 0, err
+    assert "saved to" in out
     from jaxlstm import LSTMForecaster
 
     model = LSTMForecaster.load(os.path.join(models, "ENS"))
