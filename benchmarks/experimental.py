@@ -3,8 +3,6 @@
 Each is a ``jaxlstm.Forecaster`` subclass built from public pieces only, which is also how a
 user would backtest a design of their own:
 
-* ``LSTMEnsemble``: the mean forecast of ``n_seeds`` ``LSTMForecaster``s that differ only in
-  their seed.
 * ``DirectLSTMForecaster``: one head output per horizon step instead of feeding predictions
   back.
 * ``NaiveBlend``: any model shrunk towards the naive forecast by a weight fitted out of
@@ -27,49 +25,6 @@ from jaxlstm import data as data_lib
 from jaxlstm import evaluation
 
 Factory = Callable[[], jl.Forecaster]
-
-
-class LSTMEnsemble(jl.Forecaster):
-    """Averages the forecasts of ``n_seeds`` ``LSTMForecaster``s that differ only in their seed.
-
-    Member ``i`` uses ``seed + i``. Averaging removes the part of each member's forecast that
-    comes from its initialisation and shuffling, not what all members learned alike.
-    """
-
-    name = "lstm_ensemble"
-
-    def __init__(self, n_seeds: int = 5, *, band: str = "conformal", calibration: str = "auto", **lstm: Any) -> None:
-        super().__init__(band=band, calibration=calibration)
-        if not isinstance(n_seeds, int) or n_seeds < 1:
-            raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
-        self.n_seeds = n_seeds
-        self.lstm = dict(lstm)
-        first = jl.LSTMForecaster(**lstm)
-        self.members = [first] + [jl.LSTMForecaster(**{**lstm, "seed": first.seed + i}) for i in range(1, n_seeds)]
-
-    def get_params(self) -> dict[str, Any]:
-        return {"n_seeds": self.n_seeds, "band": self.band, "calibration": self.calibration, **self.lstm}
-
-    @property
-    def min_fit_length(self) -> int:
-        return self.members[0].min_fit_length
-
-    @property
-    def window_length(self) -> int:
-        return self.members[0].window_length
-
-    def _fit(self, prices: np.ndarray) -> None:
-        # The members share data and settings: one compiled call trains them all.
-        jl.LSTMForecaster._fit_together(self.members, [prices] * len(self.members))
-
-    def _holdout_size(self) -> int | None:
-        return self.members[0]._holdout_size()
-
-    def _predict_many(self, windows: Sequence[np.ndarray], steps: int) -> np.ndarray:
-        return np.mean([m._predict_many(np.stack(windows), steps) for m in self.members], axis=0)
-
-    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
-        return self._predict_many([window], steps)[0]
 
 
 class DirectLSTMForecaster(jl.Forecaster):

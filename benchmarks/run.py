@@ -1,6 +1,6 @@
 """One command that measures jaxlstm's speed and writes JSON, a markdown table and plots.
 
-    python -m benchmarks.run [--quick] [--out DIR] [--sections train,predict,cold_start,scaling,profile]
+    python -m benchmarks.run [--quick] [--out DIR] [--sections train,predict,cold_start,scaling,profile,concurrency,population]
 
 Sections (``benchmarks/README.md`` explains every row), one module each in
 ``benchmarks/speed/``:
@@ -16,6 +16,8 @@ Sections (``benchmarks/README.md`` explains every row), one module each in
    size and the sequence length, with parameter counts and XLA's memory estimate.
 5. ``profile``: where the training step's time goes, and loop variants against a reference.
 6. ``concurrency``: two threads fitting two different models against one fit alone.
+7. ``population``: K = 8, 32, 128 members trained in one call against K sequential fits of
+   this library and of PyTorch (1 thread and default threads).
 
 This module only orchestrates: it turns the persistent compilation cache off, runs the
 sections in order, then writes ``bench.json`` and renders ``bench.md`` (from the JSON
@@ -40,6 +42,7 @@ from benchmarks.speed.common import REPO_ROOT, guarded, jsonable, log
 from benchmarks.speed.concurrency import bench_concurrency
 from benchmarks.speed.markdown import render_markdown
 from benchmarks.speed.plots import make_plots
+from benchmarks.speed.population import bench_population
 from benchmarks.speed.predict import bench_predict
 from benchmarks.speed.profile import bench_profile
 from benchmarks.speed.scaling import bench_scaling
@@ -57,10 +60,11 @@ SECTION_RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], dict[str, Any]]]
     "scaling": bench_scaling,
     "profile": bench_profile,
     "concurrency": bench_concurrency,
+    "population": bench_population,
 }
 SECTIONS = tuple(SECTION_RUNNERS)
 # --quick leaves the profile out unless asked for: it compiles ten training loops.
-QUICK_SECTIONS = ("train", "predict", "cold_start", "scaling", "concurrency")
+QUICK_SECTIONS = ("train", "predict", "cold_start", "scaling", "concurrency", "population")
 SCHEMA_VERSION = 1
 # Idle seconds before each section of a full run (see _run).
 SECTION_PAUSE_S = 2.0

@@ -36,6 +36,10 @@ _EXPORTS: dict[str, str] = {
     "LSTMForecaster": "jaxlstm._src.forecasters.lstm",
     "CacheStatus": "jaxlstm._src.io.cache",
     "ModelCache": "jaxlstm._src.io.cache",
+    # tuning
+    "TunedLSTMForecaster": "jaxlstm._src.forecasters.tuning",
+    "TuningTable": "jaxlstm._src.forecasters.tuning",
+    "tune": "jaxlstm._src.forecasters.tuning",
     # interop and compilation cache
     "params_from_torch": "jaxlstm._src.interop.torch",
     "params_to_torch": "jaxlstm._src.interop.torch",
@@ -76,6 +80,8 @@ __all__ = [
     "TrainConfig",
     "TrainData",
     "TrainResult",
+    "TunedLSTMForecaster",
+    "TuningTable",
     "__version__",
     "apply",
     "baselines",
@@ -96,6 +102,7 @@ __all__ = [
     "run_stacked",
     "train",
     "train_many",
+    "tune",
 ]
 
 

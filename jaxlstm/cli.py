@@ -159,8 +159,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--epochs", type=_positive_int, default=100, help="most training epochs (early stopping)")
     group.add_argument("--hidden-size", type=_positive_int, default=32, help="LSTM units")
     group.add_argument("--sequence-length", type=_positive_int, default=20, help="prices per input window")
-    group.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam step size")
+    group.add_argument("--learning-rate", type=_positive_float, default=3e-4, help="Adam step size")
     group.add_argument("--seed", type=_seed, default=0, help="seeds initialisation and shuffling")
+    group.add_argument("--ensemble", type=_positive_int, default=1, help="members trained together in one call")
+    group.add_argument("--combine", choices=("mean", "median"), default="mean", help="how members' forecasts combine")
 
 
 def model_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -171,6 +173,8 @@ def model_settings(args: argparse.Namespace) -> dict[str, Any]:
         "learning_rate": args.learning_rate,
         "epochs": args.epochs,
         "seed": args.seed,
+        "ensemble": args.ensemble,
+        "combine": args.combine,
     }
 
 
@@ -179,6 +183,25 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     add_models_folder(p)
     add_model_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_tune(p: argparse.ArgumentParser) -> None:
+    add_data_options(p)
+    add_models_folder(p)
+    add_model_options(p)
+    p.add_argument(
+        "--search",
+        action="append",
+        metavar="SETTING=V1,V2,...",
+        required=True,
+        help="a setting and the values to try, e.g. --search learning_rate=3e-4,1e-3,3e-3 (repeatable)",
+    )
+    p.add_argument("--sampling", choices=("grid", "random"), default="grid", help="how trials are drawn")
+    p.add_argument("--trials", type=_positive_int, default=None, help="trials drawn with --sampling random")
+    p.add_argument("--halving", type=int, default=3, help="successive-halving factor (0: train every trial fully)")
+    p.add_argument("--folds", type=_positive_int, default=3, help="walk-forward validation folds")
+    p.add_argument("--steps", type=_positive_int, default=24, help="forecast steps scored per origin")
+    p.add_argument("--json", action="store_true", help="print the trials as JSON")
 
 
 def _add_forecast(p: argparse.ArgumentParser) -> None:
@@ -302,6 +325,70 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = cache.get(symbol, _trainer(args, recent, trained), settings=model_settings(args), data=recent, retrain=True)
     print(_train_summary(model, symbol, len(recent)))
     print(f"saved to {cache.path(symbol)}")
+    return 0
+
+
+def _search_value(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def _search_space(items: list[str]) -> dict[str, list[Any]]:
+    space: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name or not values.strip():
+            raise UsageError(f"--search must look like SETTING=V1,V2 (e.g. learning_rate=3e-4,1e-3), got {item!r}")
+        if name in space:
+            raise UsageError(f"--search names {name!r} twice")
+        space[name] = [_search_value(v.strip()) for v in values.split(",") if v.strip()]
+    return space
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from jaxlstm._src.forecasters.tuning import tune
+
+    candles, symbol = _load_candles(args)
+    space = _search_space(args.search)
+    settings = model_settings(args)
+    for name in space:
+        settings.pop(name, None)
+    if args.halving < 0 or args.halving == 1:
+        raise UsageError(f"--halving must be 0 (off) or at least 2, got {args.halving}")
+    model = tune(
+        candles[-args.candles :],
+        space,
+        sampling=args.sampling,
+        n_trials=args.trials,
+        halving=args.halving or None,
+        folds=args.folds,
+        horizon=args.steps,
+        symbol=symbol,
+        **settings,
+    )
+    cache = _cache(args)
+    cache.directory.mkdir(parents=True, exist_ok=True)
+    path = model.save(cache.path(symbol))
+    table = model.tuning_
+    if args.json:
+        print(json.dumps({**table.to_dict(), "saved_to": str(path)}, indent=2, default=str))
+        return 0
+    names = list(space)
+    print(f"tuned {symbol}: {len(table)} trials, {len(table.folds)} folds, {table.seconds:.1f} s")
+    print("  ".join(f"{n:>16}" for n in [*names, "score", "vs naive", "epochs"]))
+    for row in sorted(table.rows, key=lambda r: r["score"]):
+        cells = [str(row[n]) for n in names] + [
+            f"{row['score']:.5f}",
+            "n/a" if row["relative_mae"] is None else f"{row['relative_mae']:.3f}",
+            str(row["epochs"]),
+        ]
+        print("  ".join(f"{c:>16}" for c in cells) + ("  <- best" if row["best"] else ""))
+    print(f"saved to {path}")
     return 0
 
 
@@ -496,6 +583,7 @@ class Command(NamedTuple):
 
 COMMANDS: tuple[Command, ...] = (
     Command("train", "train (or retrain) the LSTM of a symbol and save it", _add_train, cmd_train),
+    Command("tune", "search settings by walk-forward validation, save the best model", _add_tune, cmd_tune),
     Command("forecast", "forecast a horizon with a prediction band", _add_forecast, cmd_forecast),
     Command("info", "list the saved models and what each was trained on", _add_info, cmd_info),
     Command("evaluate", "walk-forward backtest against the naive forecast", _add_evaluate, cmd_evaluate),

@@ -10,6 +10,7 @@ from jaxlstm._src.evaluation.metrics import (
     pinball_loss,
     rmse,
     smape,
+    winkler_score,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "pinball_loss",
     "rmse",
     "smape",
+    "winkler_score",
 ]

@@ -40,16 +40,6 @@ def test_direct_lstm_forecasts_up_to_its_steps():
         model.predict_multi_step(prices[-5:], 7)
 
 
-@pytest.mark.slow
-def test_ensemble_mean_of_members_trained_together():
-    prices = jl.evaluation.random_walk(200, seed=5).prices
-    ensemble = experimental.LSTMEnsemble(2, **TINY).fit(prices)
-    members = [jl.LSTMForecaster(**TINY, seed=s).fit(prices) for s in (0, 1)]
-    expected = np.mean([m.forecast(steps=4).predicted for m in members], axis=0)
-    np.testing.assert_allclose(ensemble.forecast(steps=4).predicted, expected, rtol=1e-5)
-
-
-@pytest.mark.slow
 def test_experimental_models_run_in_a_vectorised_backtest():
     series = jl.evaluation.random_walk(160, seed=6).prices
     factories = {"gate": functools.partial(experimental.DriftGate, functools.partial(jl.LSTMForecaster, **TINY))}

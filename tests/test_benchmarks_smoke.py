@@ -15,7 +15,7 @@ from benchmarks import run as bench
 from benchmarks import torch_lstm
 
 # The sections the smoke run asks for: all but the profile, which compiles ten training loops.
-REQUESTED = ("train", "predict", "cold_start", "scaling", "concurrency")
+REQUESTED = ("train", "predict", "cold_start", "scaling", "concurrency", "population")
 HEADINGS = {
     "train": "## 1. Training, seed configuration",
     "predict": "## 2. Prediction latency (warm)",
@@ -23,6 +23,7 @@ HEADINGS = {
     "scaling": "## 4. Scaling",
     "profile": "## 5. Profile of the training step (seed configuration)",
     "concurrency": "## 6. Two fits in two threads",
+    "population": "## 7. Populations: K members in one call",
 }
 # Why a measurement inside a section may be missing without the section being broken.
 ALLOWED_GAPS = ("torch is not installed", "not analysed in --quick", "needs at least 2 cores")
@@ -81,6 +82,7 @@ def test_check_sections_rejects_a_missing_skipped_or_failed_section() -> None:
         "cold_start": {"available": True},
         "scaling": ok,
         "concurrency": {"two_over_one": 1.1},
+        "population": {"rows": [{"members": 2, "throughput_vs_library": 1.5}]},
     }
     check_sections(*_results(**good), REQUESTED)
 
@@ -150,6 +152,10 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path: pathlib.Path) -> Non
     assert [row["block_size"] for row in scaling["block_sizes"]["rows"]] == [1, 2]
     for block in ("hidden", "sequence"):
         assert all("jax_per_epoch_s" in row and "memory" in row for row in scaling[block]["rows"])
+
+    population = results["population"]
+    assert [row["members"] for row in population["rows"]] == [2, 4]
+    assert all(row["throughput_vs_library"] > 0 and row["warm"]["median_s"] > 0 for row in population["rows"])
 
     if torch_lstm.available():
         assert train["torch"]["available"] and train["ratio_torch_over_jax"] > 0

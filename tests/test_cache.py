@@ -422,3 +422,86 @@ def test_something_else_at_the_model_path_is_a_value_error(tmp_path, template):
         cache.get("BTC")
     assert "\n" not in str(err.value)
     assert cache.path("BTC").read_text() == "not a model"
+
+
+# ----------------------------------------------------------------- refresh by update
+
+
+def _hourly_cache(tmp_path, **options):
+    """A cache whose trainer fits what ``asked`` holds (data and settings); the first model sees 60 of 80 hourly prices."""
+    import pandas as pd
+
+    clock, calls = Clock(), []
+    series = pd.Series(100 + np.sin(np.arange(80) / 4), index=pd.date_range("2024-01-01", periods=80, freq="h"))
+    asked = {"data": series[:60], "settings": {}}
+
+    def train(symbol):
+        calls.append(symbol)
+        return jl.LSTMForecaster(**{**SMALL, **asked["settings"]}).fit(asked["data"])
+
+    cache = jl.ModelCache(tmp_path, train_fn=train, clock=clock, **options)
+    cache.get("X", data=series[:60])
+    return cache, clock, calls, series, asked
+
+
+def test_a_stale_model_is_refreshed_by_update_on_the_new_prices(tmp_path):
+    cache, clock, calls, series, _ = _hourly_cache(tmp_path)
+    first = cache.peek("X")
+    before = [np.asarray(a).copy() for a in jax_leaves(first.params_)]
+    clock.now += datetime.timedelta(hours=25)
+    assert cache.status("X", data=series).reason.startswith("trained on other data")
+    refreshed = cache.get("X", data=series)
+    assert calls == ["X"] and refreshed.metrics_["updates"] == 1 and refreshed is not first
+    assert "updates" not in first.metrics_  # the object callers held is unchanged
+    assert refreshed.last_timestamp_ == np.datetime64(series.index[-1], "ns")
+    assert refreshed.trained_on_ == jl.data.fingerprint(series)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, jax_leaves(refreshed.params_), strict=True))
+    # Saved: a new cache (a new process) loads the updated model, fresh for the same data.
+    again_cache = jl.ModelCache(tmp_path, clock=clock)
+    assert again_cache.status("X", data=series).fresh
+    again = again_cache.get("X", data=series)
+    assert again.metrics_["updates"] == 1
+    np.testing.assert_array_equal(again.forecast(steps=3).predicted, refreshed.forecast(steps=3).predicted)
+
+
+def test_new_candles_update_a_model_without_a_train_fn(tmp_path):
+    cache, _, calls, series, _ = _hourly_cache(tmp_path)
+    bare = jl.ModelCache(tmp_path, clock=cache._clock)  # no train_fn: only an update can refresh
+    assert bare.get("X", data=series[:70]).metrics_["updates"] == 1 and calls == ["X"]
+    with pytest.raises(ValueError, match="cannot be updated on the data given"):
+        bare.get("X", data=series[75:])
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["no data", "a gap", "other settings", "retrain=True", "refresh='retrain'"],
+)
+def test_update_is_not_used_when_it_cannot_apply(tmp_path, case):
+    cache, clock, calls, series, asked = _hourly_cache(
+        tmp_path, **({"refresh": "retrain"} if "refresh" in case else {})
+    )
+    clock.now += datetime.timedelta(hours=25)
+    kwargs = {
+        "no data": {},
+        "a gap": {"data": series[61:]},
+        "other settings": {"data": series, "settings": {"hidden_size": 8}},
+        "retrain=True": {"data": series, "retrain": True},
+        "refresh='retrain'": {"data": series},
+    }[case]
+    asked["data"] = kwargs.get("data", series[:60])
+    asked["settings"] = kwargs.get("settings", {})
+    model = cache.get("X", **kwargs)
+    assert "updates" not in model.metrics_ and calls == ["X", "X"]
+
+
+def test_bad_refresh_options(tmp_path):
+    with pytest.raises(ValueError, match="refresh"):
+        jl.ModelCache(tmp_path, refresh="sometimes")
+    with pytest.raises(ValueError, match="update_epochs"):
+        jl.ModelCache(tmp_path, update_epochs=0)
+
+
+def jax_leaves(tree):
+    import jax
+
+    return jax.tree.leaves(tree)

@@ -296,3 +296,37 @@ def test_a_tampered_model_is_retrained_by_forecast_and_reported_by_info(models, 
     assert "training the BTCUSD LSTM" in err and "saved to" in err
     code, _, err = run(["info", "--models", models], capsys)
     assert code == 0, err
+
+
+@pytest.mark.slow
+def test_train_with_an_ensemble_saves_a_population(models, capsys):
+    data = os.path.join(os.path.dirname(cli.__file__), "demo", "Coinbase_BTCUSD_1h.csv")
+    code, out, err = run(
+        ["train", "--data", data, "--symbol", "ENS", "--models", models, "--ensemble", "3", *FAST], capsys
+    )
+    assert code == 0, err
+    assert "saved to" in out
+    from jaxlstm import LSTMForecaster
+
+    model = LSTMForecaster.load(os.path.join(models, "ENS"))
+    assert model.n_members == 3 and model.get_params()["ensemble"] == 3
+
+
+@pytest.mark.slow
+def test_tune_prints_the_trials_and_saves_the_best(models, capsys):
+    args = ["tune", "--symbol", "T", "--models", models, "--search", "learning_rate=1e-3,1e-2", "--steps", "4"]
+    code, out, err = run([*args, "--folds", "1", "--sequence-length", "8", *FAST], capsys)
+    assert code == 0, err
+    assert "2 trials" in out and "<- best" in out and "saved to" in out
+    code, out, err = run([*args, "--folds", "1", "--sequence-length", "8", "--json", *FAST], capsys)
+    assert code == 0, err
+    assert len(json.loads(out)["rows"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("search", "needle"),
+    [("learning_rate", "SETTING=V1,V2"), ("no_such=1,2", "not a tunable"), ("hidden_size=0", "invalid value")],
+)
+def test_tune_bad_search_is_one_line(models, capsys, search, needle):
+    code, _, err = run(["tune", "--models", models, "--search", search, *FAST], capsys)
+    assert code == 2 and needle in err and "Traceback" not in err

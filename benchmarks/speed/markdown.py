@@ -460,6 +460,49 @@ def _concurrency(cc: dict[str, Any]) -> list[str]:
     ]
 
 
+def _population(pp: dict[str, Any]) -> list[str]:
+    one = pp["library_one_fit"]["per_fit"]
+    lines = [
+        f"{pp['what']}. One lone fit of this library: {_fmt_t(one['median_s'])} (median of "
+        f"{pp['library_one_fit']['fits_timed']}); sequential times are that (or PyTorch's) times K.",
+        "",
+    ]
+    for key, label in (("torch_1_thread", "PyTorch, 1 thread"), ("torch_default_threads", "PyTorch, default threads")):
+        d = pp.get(key, {})
+        lines.append(f"- {label}: " + (na(d) or f"{_fmt_t(d['per_fit']['median_s'])} per fit ({d['threads']} threads)"))
+    lines += [
+        "",
+        *_head(
+            "members K",
+            "one call (warm)",
+            "first call",
+            "K sequential fits (library)",
+            "throughput vs library",
+            "vs PyTorch 1 thread",
+            "vs PyTorch default",
+            "one call / one fit",
+        ),
+    ]
+    for row in pp["rows"]:
+        if na(row):
+            lines.append(_missing(row["members"], na(row), blanks=6))
+            continue
+        lines.append(
+            _row(
+                row["members"],
+                _fmt_t(row["warm"]["median_s"]),
+                _fmt_t(row["first_call_s"]),
+                _fmt_t(row["sequential_library_s"]),
+                _fmt_x(row["throughput_vs_library"]),
+                _fmt_x(row.get("throughput_vs_torch_1_thread")),
+                _fmt_x(row.get("throughput_vs_torch_default_threads")),
+                _fmt_x(row["over_one_fit"]),
+            )
+        )
+    lines.append("")
+    return lines
+
+
 SECTIONS: tuple[tuple[str, str, str, Callable[[dict[str, Any]], list[str]]], ...] = (
     ("train", "## 1. Training, seed configuration", "Training", _train),
     ("predict", "## 2. Prediction latency (warm)", "Prediction", _predict),
@@ -467,6 +510,7 @@ SECTIONS: tuple[tuple[str, str, str, Callable[[dict[str, Any]], list[str]]], ...
     ("scaling", "## 4. Scaling", "Scaling", _scaling),
     ("profile", "## 5. Profile of the training step (seed configuration)", "Profile", _profile),
     ("concurrency", "## 6. Two fits in two threads", "Concurrency", _concurrency),
+    ("population", "## 7. Populations: K members in one call", "Populations", _population),
 )
 
 

@@ -39,6 +39,10 @@ class Settings:
     torch_scale_repeats: int = 2
     profile_epochs: int = 20
     profile_repeats: int = 5
+    population_sizes: tuple[int, ...] = (8, 32, 128)
+    population_epochs: int = 20
+    population_sequential_fits: int = 5
+    population_repeats: int = 3
     # None leaves PyTorch's default thread count (the measurement the README reports).
     torch_threads: int | None = None
     # TrainConfig.restore_best of the functional runs (the seed configuration's default).
@@ -80,6 +84,10 @@ QUICK = Settings(
     torch_scale_repeats=1,
     profile_epochs=1,
     profile_repeats=1,
+    population_sizes=(2, 4),
+    population_epochs=1,
+    population_sequential_fits=1,
+    population_repeats=1,
     # On a busy machine PyTorch's default OpenMP threads stall waiting for a core, which
     # can make a smoke run take minutes; one thread keeps it short.
     torch_threads=1,

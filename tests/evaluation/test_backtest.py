@@ -197,7 +197,7 @@ def test_lstm_calibration_sources():
     n_val = model.metrics_["n_val_windows"]
     assert model.calibration_residuals(4).shape == (n_val, 4)
     assert model.calibration_residuals(4, "refit").shape == (150, 4)
-    model = LSTMForecaster(**TINY_LSTM, calibration="both").fit(prices)
+    model = LSTMForecaster(**TINY_LSTM, band="conformal", calibration="both").fit(prices)
     lo, hi, method = model.band_offsets(4)
     bands = []
     for source in ("auto", "refit"):

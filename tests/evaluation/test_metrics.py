@@ -242,3 +242,19 @@ def test_season_below_one(season, error):
 def test_training_series_shorter_than_season():
     with pytest.raises(ValueError, match="y_train.*season=4"):
         metrics.mase(Y_TRUE, Y_PRED, Y_TRAIN, season=4)
+
+
+def test_winkler_score_by_hand():
+    from jaxlstm.metrics import winkler_score
+
+    y = np.array([[10.0, 10.0, 10.0]])
+    lower = np.array([[9.0, 11.0, 8.0]])
+    upper = np.array([[11.0, 12.0, 9.5]])
+    # widths 2, 1, 1.5; misses 0, 1 (below), 0.5 (above); 2 / alpha = 40 at 95%.
+    expected = np.mean([2.0, 1.0 + 40 * 1.0, 1.5 + 40 * 0.5])
+    np.testing.assert_allclose(winkler_score(y, lower, upper, 0.95), [expected], rtol=1e-6)
+    np.testing.assert_allclose(winkler_score(y, lower, upper, 0.5)[0], np.mean([2.0, 5.0, 3.5]), rtol=1e-6)
+    with pytest.raises(ValueError, match="confidence"):
+        winkler_score(y, lower, upper, 1.5)
+    with pytest.raises(ValueError, match="upper"):
+        winkler_score(y, lower, upper[:, :2])

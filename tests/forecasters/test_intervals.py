@@ -307,3 +307,43 @@ def test_extend_offsets():
     np.testing.assert_allclose(upper, [0.1, 0.3, 0.3 * np.sqrt(1.5), 0.3 * np.sqrt(2)])
     np.testing.assert_allclose(lower, [-0.1, -0.2, -0.2 * np.sqrt(1.5), -0.2 * np.sqrt(2)])
     assert method == "conformal" and intervals.extend_offsets(band, 1)[0].tolist() == [-0.1]
+
+
+def test_adaptive_confidence_rises_after_misses_and_stays_without_them():
+    rng = np.random.default_rng(0)
+    calm = rng.standard_normal((300, 3))
+    assert intervals.adaptive_confidence(calm, 0.95, 0.0) == 0.95
+    steady = intervals.adaptive_confidence(calm, 0.95, 0.005)
+    assert abs(steady - 0.95) < 0.03
+    # The newest origins are four times as wide: the band missed there, so the level rises.
+    shifted = np.concatenate([calm, 4.0 * rng.standard_normal((100, 3))])
+    assert intervals.adaptive_confidence(shifted, 0.95, 0.005) > steady + 0.02
+    assert intervals.adaptive_confidence(shifted, 0.95, 1.0) <= 0.999
+
+
+def test_conformal_band_plain_adaptive_and_scaled():
+    rng = np.random.default_rng(1)
+    residuals = 0.01 * rng.standard_normal((200, 4))
+    plain = intervals.conformal_band(residuals, 0.9)
+    reference = intervals.conformal_offsets(residuals, 0.9)
+    np.testing.assert_array_equal(plain[0], reference[0])
+    assert plain[2] == "conformal"
+    assert intervals.conformal_band(residuals, 0.9, adaptive=0.005)[2] == "adaptive"
+    # Scores scaled by a constant scale and scaled back give the same band.
+    scaled = intervals.conformal_band(residuals, 0.9, scales=np.full(200, 2.0), scale_now=2.0)
+    np.testing.assert_allclose(scaled[0], reference[0], rtol=1e-12)
+    assert scaled[2] == "conformal_scaled"
+    doubled = intervals.conformal_band(residuals, 0.9, scales=np.full(200, 2.0), scale_now=4.0)
+    np.testing.assert_allclose(doubled[1], 2 * reference[1], rtol=1e-12)
+    with pytest.raises(ValueError, match="scale_now"):
+        intervals.conformal_band(residuals, 0.9, scales=np.ones(200))
+    assert intervals.conformal_band(residuals[:5], 0.95) is None
+
+
+def test_recent_volatility_matches_numpy():
+    prices = np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, 60)))
+    ends = np.array([10, 30, 60])
+    got = intervals.recent_volatility(prices, ends, 8)
+    want = [np.std(np.diff(np.log(prices[e - 8 : e])), ddof=1) for e in ends]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    assert intervals.recent_volatility(prices, np.array([1]), 8)[0] == 0.0

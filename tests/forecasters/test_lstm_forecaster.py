@@ -24,20 +24,14 @@ def fitted(demo):
     return jl.LSTMForecaster(**SMALL, encoding="minmax", symbol="BTCUSD").fit(demo.to_pandas()["close"][-300:])
 
 
-def test_constructor_defaults_are_the_seeds():
+def test_constructor_defaults_are_the_seeds_and_the_measured_choices():
     m = jl.LSTMForecaster()
     p = m.get_params()
-    assert (p["hidden_size"], p["sequence_length"], p["learning_rate"], p["epochs"], p["batch_size"]) == (
-        32,
-        20,
-        1e-3,
-        100,
-        32,
-    )
+    assert (p["hidden_size"], p["sequence_length"], p["epochs"], p["batch_size"]) == (32, 20, 100, 32)
     assert p["early_stopping"] is True and p["num_layers"] == 1 and p["seed"] == 0
-    assert (
-        p["encoding"] == "relative" and p["band"] == "conformal"
-    )  # chosen by the walk-forward backtests, see the README
+    # Chosen by the walk-forward backtests (benchmarks/accuracy.py, benchmarks/calibration.py; see the README).
+    assert (p["encoding"], p["learning_rate"], p["band"], p["calibration"]) == ("relative", 3e-4, "adaptive", "both")
+    assert (p["ensemble"], p["combine"], p["weight_decay"]) == (1, "mean", 0.0)
 
 
 def test_fit_returns_self_and_records_history(fitted):
@@ -444,3 +438,12 @@ def test_prices_without_timestamps_save_and_load_without_inventing_any(demo, tmp
         plain.forecast("1d")
     assert daily.interval_ == np.timedelta64(1, "D") and len(daily.forecast("1w")) == 7
     assert daily.forecast("1w").timestamps is None
+
+
+def test_many_windows_padded_to_a_power_of_two_forecast_as_one_by_one(fitted, demo):
+    closes = np.asarray(demo.close[-40:])
+    windows = np.stack([closes[i : i + 10] for i in range(11)])  # 11 windows: padded to 16 inside
+    together = fitted._predict_many(windows, 3)
+    assert together.shape == (11, 3)
+    for i in (0, 5, 10):
+        np.testing.assert_allclose(together[i], fitted._predict_many(windows[i : i + 1], 3)[0], rtol=1e-6)

@@ -166,7 +166,7 @@ def backtest(
             name, factory, train, starts, interval, steps, confidence, vectorize, progress
         )
         seconds = time.perf_counter() - start
-        per_origin, by_step = score(actual, predicted, lower, upper, prices[starts - 1], train)
+        per_origin, by_step = score(actual, predicted, lower, upper, prices[starts - 1], train, confidence)
         if naive_mae is None:
             naive_mae = per_origin["mae"]
         results[name] = ModelResult(

@@ -215,6 +215,30 @@ def mean_interval_width(lower: Any, upper: Any) -> jax.Array:
     return jnp.mean(upper - lower, axis=-1)
 
 
+def winkler_score(y_true: Any, lower: Any, upper: Any, confidence: float = 0.95) -> jax.Array:
+    """Mean interval (Winkler) score: the width, plus ``2 / alpha`` times how far outside the outcome falls.
+
+    Per step ``(upper - lower) + (2 / alpha) * (max(lower - y, 0) + max(y - upper, 0))`` with
+    ``alpha = 1 - confidence`` (Gneiting and Raftery, 2007): lower is better, and a band
+    buys nothing by being wider than it needs to be, nor by missing often.
+
+    Args:
+        y_true: ``[..., horizon]`` observed values.
+        lower: ``[..., horizon]`` lower bounds, same shape as ``y_true``.
+        upper: ``[..., horizon]`` upper bounds, same shape as ``y_true``.
+        confidence: the band's nominal coverage, in (0, 1).
+
+    Returns:
+        ``[...]`` mean score over the horizon axis, in the units of ``y_true``.
+    """
+    alpha = 1.0 - validation.check_fraction("confidence", confidence)
+    y_true, lower = _pair(y_true, lower, "lower")
+    upper = _as_float("upper", upper)
+    _check_same_shape("upper", upper, "y_true", y_true)
+    miss = jnp.maximum(lower - y_true, 0.0) + jnp.maximum(y_true - upper, 0.0)
+    return jnp.mean(upper - lower + (2.0 / alpha) * miss, axis=-1)
+
+
 def pinball_loss(y_true: Any, y_quantile: Any, quantile: float) -> jax.Array:
     """Mean pinball (quantile) loss of a quantile forecast.
 

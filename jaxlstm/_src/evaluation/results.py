@@ -28,6 +28,7 @@ METRICS: tuple[str, ...] = (
     "directional_accuracy",
     "coverage",
     "mean_width",
+    "winkler",
 )
 
 #: The reference model every backtest includes.
@@ -78,11 +79,14 @@ def score(
     upper: np.ndarray,
     last: np.ndarray,
     train: np.ndarray,
+    confidence: float = 0.95,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-origin metrics ``{metric: [origins]}`` and per-step ``{"coverage", "mae": [horizon]}``.
 
     Directional accuracy is NaN at an origin whose forecast predicts no move at any step
     (the naive forecast, always): a forecast without a direction has no directional accuracy.
+
+    ``confidence`` is the bands' nominal coverage (for the Winkler score).
     """
     # float64 so that hand-checkable inputs give exact scores and a price on a bound counts as inside.
     with jax.enable_x64(True):
@@ -95,6 +99,7 @@ def score(
             "directional_accuracy": metrics.directional_accuracy(actual, predicted, last),
             "coverage": metrics.interval_coverage(actual, lower, upper),
             "mean_width": metrics.mean_interval_width(lower, upper),
+            "winkler": metrics.winkler_score(actual, lower, upper, confidence),
         }
         per_origin = {k: np.asarray(v, np.float64) for k, v in scores.items()}
     moves = np.any(predicted != last[:, None], axis=1)
@@ -169,6 +174,7 @@ _COLUMNS = (
     ("directional_accuracy", "dir. acc."),
     ("coverage", "coverage"),
     ("mean_width", "width"),
+    ("winkler", "Winkler"),
 )
 
 

@@ -24,6 +24,8 @@ The band (``band=``, chosen at construction and recorded in every ``Forecast``):
   one (``LSTMForecaster``) and otherwise a copy refitted on the head of the series;
   ``"refit"`` always uses the head refit; ``"both"`` takes the wider of the two at every
   step.
+* ``"adaptive"``: the conformal band whose quantile level is moved by adaptive conformal
+  inference through the calibration origins in time order (``intervals.adaptive_confidence``).
 * ``"volatility"``: the seed's band, ``exp(-/+ z * sigma * sqrt(step))`` around the forecast.
 
 One band method per fitted model, for every horizon: the conformal band is calibrated once
@@ -111,7 +113,7 @@ class Forecaster:
     """Base class: settings in the constructor, ``fit(data) -> self``, ``forecast(...) -> Forecast``.
 
     Args:
-        band: ``"conformal"`` or ``"volatility"`` (see the module docstring).
+        band: ``"conformal"``, ``"adaptive"`` or ``"volatility"`` (see the module docstring).
         calibration: ``"auto"``, ``"refit"`` or ``"both"``: where conformal residuals come from.
 
     Attributes set by ``fit``: ``prices_`` (what ``forecast`` continues), ``last_timestamp_``,
@@ -187,7 +189,7 @@ class Forecaster:
         # residual source -> (model and start from _calibration_source, residuals computed so far)
         self._calibration_cache: dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]] = {}
         # (source, confidence) -> the model's calibrated conformal band (None: too few residuals)
-        self._band_cache: dict[tuple[str, float], tuple[np.ndarray, np.ndarray, str] | None] = {}
+        self._band_cache: dict[tuple[str, float, str], tuple[np.ndarray, np.ndarray, str] | None] = {}
 
     # ------------------------------------------------------------------ sizes
 
@@ -507,7 +509,7 @@ class Forecaster:
         self._check_fitted()
         steps = validation.check_steps(steps)
         confidence = validation.check_fraction("confidence", confidence)
-        if self.band == "conformal":
+        if self.band in ("conformal", "adaptive"):
             found = [self._conformal_band(source, confidence) for source in self._calibration_sources()]
             bands = [intervals.extend_offsets(b, steps) for b in found if b is not None]
             if bands:
@@ -521,7 +523,7 @@ class Forecaster:
 
     def _conformal_band(self, source: str, confidence: float) -> tuple[np.ndarray, np.ndarray, str] | None:
         """The conformal band of one residual source over its calibrated steps, or None (too few residuals)."""
-        key = (source, confidence)
+        key = (source, confidence, self.band)
         if key not in self._band_cache:
             steps = self._band_steps
             _, restored = self._calibration_cache.get(source, (None, None))
@@ -530,8 +532,9 @@ class Forecaster:
                 steps = min(steps, max(restored.shape[1], 1))
             residuals = self.calibration_residuals(steps, source)
             calibrated = intervals.calibrated_steps(residuals, confidence)
+            gamma = intervals.ADAPTIVE_GAMMA if self.band == "adaptive" else 0.0
             self._band_cache[key] = (
-                intervals.conformal_offsets(residuals[:, :calibrated], confidence) if calibrated else None
+                intervals.conformal_band(residuals[:, :calibrated], confidence, adaptive=gamma) if calibrated else None
             )
         return self._band_cache[key]
 
@@ -680,7 +683,7 @@ class Forecaster:
         for model in models:
             prices = model._fit_prices
             refit = [s for s in model._calibration_sources() if s == "refit" or model._holdout_size() is None]
-            if model.band != "conformal" or prices is None or not refit:
+            if model.band not in ("conformal", "adaptive") or prices is None or not refit:
                 continue
             cut = model._refit_cut(prices.shape[0])
             if cut is not None:

@@ -7,6 +7,9 @@ Two bands, both multiplicative (log space) so that bounds stay positive:
   returns of the training data and ``z`` the normal quantile. It assumes the forecast
   errors are those of a Gaussian random walk, which real prices (fat tails) and
   structured series (bounded errors) both violate.
+* ``"adaptive"``: the conformal band with adaptive conformal inference (Gibbs and
+  Candes, 2021) run through the calibration origins in time order: where the band
+  missed more often than nominal in the calibration stretch, the quantile level rises.
 * ``"conformal"``: split-conformal calibration. The forecaster's own multi-step
   forecasts are run from many origins on data its parameters were not fitted on; the
   log-ratio residuals ``log(actual / predicted)`` of each horizon step give that step's
@@ -35,7 +38,12 @@ from jaxlstm._src import validation
 from jaxlstm._src.prep import encodings
 
 #: Names accepted by ``check_band``.
-BANDS: tuple[str, ...] = ("conformal", "volatility")
+BANDS: tuple[str, ...] = ("conformal", "adaptive", "volatility")
+
+#: Step size of adaptive conformal inference for ``band="adaptive"`` (``adaptive_confidence``),
+#: chosen by ``benchmarks/calibration.py``: 0.005 covered best on BTC/USD at the same
+#: Winkler score, 0.02 chased noise.
+ADAPTIVE_GAMMA = 0.005
 
 #: Fewest residuals per step for per-step quantiles: with fewer, a 95% tail quantile is
 #: one of the few largest residuals and its step-to-step noise swamps the real shape.
@@ -287,3 +295,122 @@ def conformal_offsets(
             lower, upper = lo * scale, hi * scale
         method = "conformal_pooled"
     return np.minimum(lower, 0.0), np.maximum(upper, 0.0), method
+
+
+def recent_volatility(prices: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray:
+    """Standard deviation of the one-step log returns of the ``window`` prices before each end.
+
+    Args:
+        prices: ``[time]`` positive prices.
+        ends: ``[n]`` indices; the prices used are ``prices[end - window : end]`` (clipped at 0).
+        window: prices per estimate, >= 3.
+
+    Returns:
+        ``[n]`` volatilities (ddof 1), 0 where fewer than 3 prices are available.
+    """
+    prices = validation.as_float_array("prices", prices, ndim=1)
+    window = validation.check_positive_int("window", window, minimum=3)
+    returns = np.diff(np.log(prices))
+    total = np.concatenate([[0.0], np.cumsum(returns)])
+    squares = np.concatenate([[0.0], np.cumsum(returns**2)])
+    ends = np.asarray(ends, np.int64)
+    hi = np.clip(ends - 1, 0, returns.shape[0])
+    lo = np.clip(ends - window, 0, returns.shape[0])
+    count = hi - lo
+    mean = np.where(count > 0, (total[hi] - total[lo]) / np.maximum(count, 1), 0.0)
+    var = np.where(count > 1, (squares[hi] - squares[lo] - count * mean**2) / np.maximum(count - 1, 1), 0.0)
+    return np.sqrt(np.maximum(var, 0.0))
+
+
+def adaptive_confidence(scores: np.ndarray, confidence: float = 0.95, gamma: float = 0.005) -> float:
+    """Adaptive conformal inference (Gibbs and Candes, 2021) over calibration origins in time order.
+
+    Walks through ``[origins, steps]`` scores oldest first; at each origin the band is the
+    ``confidence_t`` quantile of the absolute scores of earlier origins, and ``confidence_t``
+    moves by ``gamma`` times the miss rate minus the nominal one, so a stretch where the
+    band misses more often than it should widens it. Steps are pooled after dividing
+    each by its root mean square.
+
+    Args:
+        scores: ``[origins, steps]`` residuals (or scaled residuals), NaN where missing.
+        confidence: nominal coverage in (0, 1).
+        gamma: step size (0 returns ``confidence``).
+
+    Returns:
+        The coverage level to use now, clipped to ``[confidence / 2, 0.999]``.
+    """
+    confidence = validation.check_fraction("confidence", confidence)
+    gamma = validation.check_positive_float("gamma", gamma, allow_zero=True)
+    scores = np.asarray(scores, np.float64)
+    if gamma == 0 or scores.ndim != 2 or scores.shape[0] < 2:
+        return confidence
+    finite = np.isfinite(scores)
+    # Steps without any residual (a long horizon past the calibration data) have no spread.
+    rms = np.sqrt(np.where(finite, np.square(scores), 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1))
+    pooled = np.abs(scores / np.where(rms > 0, rms, 1.0))
+    level = confidence
+    warmup = min_residuals(confidence)
+    history = np.sort(pooled[0][np.isfinite(pooled[0])])
+    for row in pooled[1:]:
+        values = row[np.isfinite(row)]
+        if history.size >= warmup and values.size:
+            threshold = history[min(int(np.ceil(np.clip(level, 0.0, 1.0) * history.size)), history.size - 1)]
+            level += gamma * (float(np.mean(values > threshold)) - (1.0 - confidence))
+        history = np.sort(np.concatenate([history, values]))
+    return float(np.clip(level, confidence / 2.0, 0.999))
+
+
+def conformal_band(
+    residuals: np.ndarray,
+    confidence: float = 0.95,
+    *,
+    scales: np.ndarray | None = None,
+    scale_now: np.ndarray | float | None = None,
+    adaptive: float = 0.0,
+    pooled: bool = False,
+) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """Conformal log offsets, optionally on scaled scores and with an adaptive coverage level.
+
+    With ``scales`` (one per residual, e.g. the recent volatility before each origin) the
+    conformal quantiles are taken of ``residual / scale`` and multiplied by ``scale_now``
+    (the same scale measured now): a calm stretch gives a narrow band and a turbulent one a
+    wide band, with the coverage still set by the conformal quantiles. Scales are floored
+    at a twentieth of their median so a flat stretch cannot blow scores up.
+
+    Args:
+        residuals: ``[origins, steps]`` log-ratio residuals, origins oldest first.
+        confidence: nominal coverage in (0, 1).
+        scales: ``[origins, steps]`` (or ``[origins]``) positive scales, or None.
+        scale_now: ``[steps]`` or scalar scale at the forecast origin (needed with ``scales``).
+        adaptive: ACI step size (``adaptive_confidence``); 0 for plain split conformal.
+        pooled: pool the steps even when each has enough residuals of its own.
+
+    Returns:
+        ``(lower, upper, method)`` like ``conformal_offsets`` (method suffixed ``_scaled``
+        with scales), or None when there are too few residuals.
+    """
+    residuals = np.asarray(residuals, np.float64)
+    scores = residuals
+    if scales is not None:
+        if scale_now is None:
+            raise ValueError("scale_now is needed with scales: the scale measured at the forecast origin")
+        scales = np.asarray(scales, np.float64)
+        scales = np.broadcast_to(scales[:, None] if scales.ndim == 1 else scales, residuals.shape)
+        finite = scales[np.isfinite(scales) & (scales > 0)]
+        if finite.size == 0:
+            return None
+        floor = np.median(finite) / 20.0
+        scores = residuals / np.maximum(np.where(np.isfinite(scales), scales, floor), floor)
+    level = adaptive_confidence(scores, confidence, adaptive) if adaptive else confidence
+    big = residuals.shape[0] + 1
+    result = conformal_offsets(scores, level, min_per_step=big if pooled else MIN_RESIDUALS_PER_STEP)
+    if result is None:
+        return None
+    lower, upper, method = result
+    if adaptive:
+        method = "adaptive" + method.removeprefix("conformal")
+    if scales is None:
+        return lower, upper, method
+    now = np.broadcast_to(np.asarray(scale_now, np.float64), lower.shape)
+    now = np.maximum(np.where(np.isfinite(now), now, floor), floor)
+    return lower * now, upper * now, method + "_scaled"

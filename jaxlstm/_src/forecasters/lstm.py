@@ -13,6 +13,7 @@ trained result); only whether ``fit_arrays`` runs once or over a models axis dif
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import pathlib
@@ -24,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import stacked, training, validation
-from jaxlstm._src.forecasters import progress
+from jaxlstm._src.forecasters import intervals, population, progress
 from jaxlstm._src.forecasters.base import Forecaster, price_series
 from jaxlstm._src.io import persistence
 from jaxlstm._src.nn import lstm
@@ -44,6 +45,19 @@ def _forecast_one_model(
 ) -> jax.Array:
     """One model's recursive price forecast (what ``run_stacked`` maps over models)."""
     return encodings.forecast_prices(network, params, encoding, state, window, steps)
+
+
+def _fit_one_model(
+    key: jax.Array, params: Any, data: training.TrainData, opt_state: Any, *, config: Any, network: Any
+) -> training.TrainResult:
+    """One model's ``fit_arrays`` from its own optimiser state (what ``run_stacked`` maps over models)."""
+    return training.fit_arrays(key, params, data, config, network=network, opt_state=opt_state)
+
+
+#: The learning rate compiled into the optimiser of every fit: each model's own rate (and
+#: weight decay) is injected into its optimiser state, so models that differ only in those
+#: share one compiled program and train together in one call.
+_COMPILED_LEARNING_RATE = 1e-3
 
 
 class _Prepared(NamedTuple):
@@ -81,6 +95,12 @@ class LSTMForecaster(Forecaster):
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
         band, calibration: the prediction band (see ``jaxlstm.Forecaster``).
+        weight_decay: decoupled weight decay (AdamW); 0 is plain Adam.
+        ensemble: ``K`` members trained together in one compiled call (seeds ``seed`` to
+            ``seed + K - 1``), or a list of member settings dicts (keys ``seed``,
+            ``learning_rate``, ``weight_decay``; see ``population``). With ``K > 1`` every
+            params leaf has a leading ``[K]`` members axis and forecasts combine the members.
+        combine: ``"mean"`` or ``"median"`` of the members' price forecasts.
 
     Example::
 
@@ -95,7 +115,7 @@ class LSTMForecaster(Forecaster):
         self,
         hidden_size: int = 32,
         sequence_length: int = 20,
-        learning_rate: float = 1e-3,
+        learning_rate: float = 3e-4,
         epochs: int = 100,
         batch_size: int = 32,
         early_stopping: bool = True,
@@ -107,8 +127,11 @@ class LSTMForecaster(Forecaster):
         encoding: str = "relative",
         loss_threshold: float | None = None,
         symbol: str | None = None,
-        band: str = "conformal",
-        calibration: str = "auto",
+        band: str = "adaptive",
+        calibration: str = "both",
+        weight_decay: float = 0.0,
+        ensemble: int | Sequence[dict[str, Any]] = 1,
+        combine: str = "mean",
     ) -> None:
         super().__init__(band=band, calibration=calibration)
         self.hidden_size = validation.check_positive_int("hidden_size", hidden_size)
@@ -132,10 +155,20 @@ class LSTMForecaster(Forecaster):
         if symbol is not None and not isinstance(symbol, str):
             raise TypeError(f"symbol must be a str or None, got {type(symbol).__name__}")
         self.symbol = symbol
+        self.weight_decay = validation.check_positive_float("weight_decay", weight_decay, allow_zero=True)
+        self.ensemble = population.check_ensemble(ensemble)
+        self.combine = population.check_combine(combine)
+        self._member_settings = population.member_settings(
+            self.ensemble, self.seed, self.learning_rate, self.weight_decay
+        )
 
     def _reset_fitted(self) -> None:
         super()._reset_fitted()
         self.params_: lstm.Params | None = None
+        #: Optimiser state(s) at the end of the last fit or update (leading ``[K]`` axis for ensembles).
+        self.opt_state_: Any = None
+        #: The trials of the search that chose this model's settings (``jaxlstm.tune``), else None.
+        self.tuning_: Any = None
         self.encoding_state_: dict[str, float] | None = None
         self.history_: dict[str, np.ndarray] | None = None
         self.metrics_: dict[str, Any] | None = None
@@ -158,7 +191,13 @@ class LSTMForecaster(Forecaster):
             patience=self.patience if self.early_stopping else None,
             loss_threshold=self.loss_threshold,
             restore_best=self.early_stopping,
+            weight_decay=self.weight_decay,
         )
+
+    @property
+    def n_members(self) -> int:
+        """Members of the ensemble (1 for a single model)."""
+        return len(self._member_settings)
 
     @property
     def min_fit_length(self) -> int:
@@ -171,9 +210,38 @@ class LSTMForecaster(Forecaster):
     def _encoding(self) -> encodings.Encoding:
         return encodings.get_encoding(self.encoding)
 
-    def _fit_static(self) -> dict[str, Any]:
-        """The static arguments of ``fit_arrays`` (models with equal ones train in one call)."""
-        return {"config": self.train_config, "network": self.model_config}
+    def _fit_static(self, **changes: Any) -> dict[str, Any]:
+        """The static arguments of ``fit_arrays`` (models with equal ones train in one call).
+
+        The learning rate and weight decay are not among them: each model (and member)
+        carries its own in its optimiser state (``_member_start``). AdamW is compiled in
+        when any member decays its weights (a member with 0 then gets exactly Adam's steps).
+
+        Args:
+            **changes: ``TrainConfig`` fields to replace (``update`` and ``tune`` change the
+                epochs and the stopping rules).
+        """
+        decay = any(m["weight_decay"] > 0 for m in self._member_settings)
+        config = dataclasses.replace(
+            self.train_config, learning_rate=_COMPILED_LEARNING_RATE, weight_decay=1.0 if decay else 0.0, **changes
+        )
+        return {"config": config, "network": self.model_config}
+
+    def _member_start(self, member: int) -> tuple[lstm.Params, jax.Array, Any]:
+        """Member ``member``'s initial params, shuffling key and optimiser state (from its seed and rates)."""
+        settings = self._member_settings[member]
+        key_init, key_train = jax.random.split(jax.random.key(settings["seed"]))
+        params = lstm.init_params(key_init, self.model_config)
+        return params, key_train, self._fresh_opt_state(params, member)
+
+    def _fresh_opt_state(self, params: Any, member: int) -> Any:
+        """A new optimiser state for ``params`` with member ``member``'s learning rate and weight decay."""
+        settings = self._member_settings[member]
+        optimizer = training.make_optimizer(self._fit_static()["config"])
+        hyper = {"learning_rate": settings["learning_rate"]}
+        if any(m["weight_decay"] > 0 for m in self._member_settings):
+            hyper["weight_decay"] = settings["weight_decay"]
+        return training.init_opt_state(optimizer, params, **hyper)
 
     # ------------------------------------------------------------------ fitting
 
@@ -217,15 +285,19 @@ class LSTMForecaster(Forecaster):
         return _Prepared(price_windows, following, n_train, n_val, state, data)
 
     def _initial_state(self) -> tuple[lstm.Params, jax.Array]:
-        """Initial params and the shuffling key, both derived from ``seed``."""
-        key_init, key_train = jax.random.split(jax.random.key(self.seed))
-        return lstm.init_params(key_init, self.model_config), key_train
+        """Initial params and the shuffling key, both derived from ``seed`` (the first member's)."""
+        params, key, _ = self._member_start(0)
+        return params, key
 
     def _fit(self, prices: np.ndarray, verbose: bool = False, **fit_options: Any) -> None:
         if fit_options:
             raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
+        if self.n_members > 1:
+            # The members train together in one call of the runner (no per-epoch progress).
+            type(self)._fit_together([self], [prices])
+            return
         prep = self._prepare(prices)
-        params, key = self._initial_state()
+        params, key, opt_state = self._member_start(0)
         bar = progress.ProgressBar(self.epochs) if verbose else None
         tag = None if bar is None else progress.RELAY.open(bar)
         result = None
@@ -235,6 +307,7 @@ class LSTMForecaster(Forecaster):
                 params,
                 prep.data,
                 **self._fit_static(),
+                opt_state=opt_state,
                 callback=None if bar is None else progress.RELAY,
                 callback_tag=None if tag is None else jnp.asarray(tag, jnp.int32),
             )
@@ -246,7 +319,7 @@ class LSTMForecaster(Forecaster):
                     bar.close()
                 else:
                     bar.close(int(result.epochs_run), str(result.stop_reason))
-        self._adopt(prep, result)
+        self._adopt(prep, [result])
 
     @classmethod
     def _fit_together(
@@ -257,7 +330,7 @@ class LSTMForecaster(Forecaster):
         workers: int | None = None,
         devices: Sequence[jax.Device] | None = None,
     ) -> None:
-        """Trains many models in compiled ``vmap`` calls, one per group of equal static settings.
+        """Trains many models (and every ensemble member) in compiled ``vmap`` calls, one per group of equal static settings.
 
         Series of different lengths are padded with zero-weight windows; a padded model sees
         its own windows in a different minibatch schedule than a lone ``fit`` would, so its
@@ -265,46 +338,99 @@ class LSTMForecaster(Forecaster):
         """
         lstms = [cast(LSTMForecaster, m) for m in models]
         preps = [m._prepare(p) for m, p in zip(lstms, prices, strict=True)]
+        rows = [
+            (m._fit_static(), prep.data, m._member_start(j))
+            for m, prep in zip(lstms, preps)
+            for j in range(m.n_members)
+        ]
+        results = iter(cls._train_rows(rows, workers=workers, devices=devices))
+        for m, prep in zip(lstms, preps):
+            m._adopt(prep, [next(results) for _ in range(m.n_members)])
+
+    @staticmethod
+    def _train_rows(
+        rows: Sequence[tuple[dict[str, Any], training.TrainData, tuple[Any, jax.Array, Any]]],
+        *,
+        workers: int | None = None,
+        devices: Sequence[jax.Device] | None = None,
+    ) -> list[training.TrainResult]:
+        """Runs ``fit_arrays`` for every ``(static, data, (params, key, opt_state))`` row, grouped by static settings.
+
+        Every group is one call of ``stacked.run_stacked`` (rows padded to equal lengths with
+        zero-weight windows). Fits, ensembles, tuning trials, calibration refits and
+        updates all train through here.
+
+        Returns:
+            One host ``TrainResult`` per row, in the order of ``rows``.
+        """
         groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, model in enumerate(lstms):
-            groups.setdefault(tuple(sorted(model._fit_static().items())), []).append(i)
-        for static, members in groups.items():
-            data = [preps[i].data for i in members]
+        for i, (static, data, _) in enumerate(rows):
+            # Windows of other lengths (or inputs of other widths) cannot share a call.
+            groups.setdefault((tuple(sorted(static.items())), np.shape(data.xs)[1:]), []).append(i)
+        out: list[Any] = [None] * len(rows)
+        for (static, _), members in groups.items():
             fields = []
-            for field in zip(*data, strict=True):
+            for field in zip(*[rows[i][1] for i in members], strict=True):
                 stacked_field, _ = windows.pad_stack([np.asarray(a) for a in field])
                 fields.append(stacked_field)
             # Padding rows get weight 0 from the stacked weights themselves.
             stacked_data = training.TrainData(*fields)
-            starts = [lstms[i]._initial_state() for i in members]
-            params = jax.tree.map(lambda *leaves: np.stack([np.asarray(a) for a in leaves]), *[s[0] for s in starts])
-            keys = jnp.stack([s[1] for s in starts])
-            out = stacked.run_stacked(
-                training.fit_arrays,
-                (keys, params, stacked_data),
+            params = population.stack_trees([rows[i][2][0] for i in members])
+            keys = jnp.stack([rows[i][2][1] for i in members])
+            opt_states = population.stack_trees([rows[i][2][2] for i in members])
+            result = stacked.run_stacked(
+                _fit_one_model,
+                (keys, params, stacked_data, opt_states),
                 static=dict(static),
                 workers=workers,
                 devices=devices,
             )
-            out = jax.device_get(out)
+            result = jax.device_get(result)
             for row, i in enumerate(members):
-                lstms[i]._adopt(preps[i], training.unstack(out, row))
+                out[i] = training.unstack(result, row)
+        return out
 
-    def _adopt(self, prep: _Prepared, result: training.TrainResult) -> None:
-        """Takes over a finished training run's params, history and metrics."""
-        if result.epochs_run == 0:
+    def _adopt(self, prep: _Prepared, results: Sequence[training.TrainResult]) -> None:
+        """Takes over finished training runs (one per member): params, optimiser states, history, metrics.
+
+        An ensemble's history is the members' mean loss per epoch (over the members still
+        training) and its metrics list each member's epochs.
+        """
+        if any(r.epochs_run == 0 for r in results):
             raise ValueError("training diverged in the first epoch (non-finite loss); check the data and learning_rate")
         n = prep.n_train
-        self.params_ = jax.tree.map(jnp.asarray, result.params)
+        if len(results) == 1:
+            self.params_ = jax.tree.map(jnp.asarray, results[0].params)
+            self.opt_state_ = jax.tree.map(np.asarray, results[0].opt_state)
+        else:
+            self.params_ = jax.tree.map(jnp.asarray, population.stack_trees([r.params for r in results]))
+            self.opt_state_ = population.stack_trees([r.opt_state for r in results])
         self.encoding_state_ = prep.encoding_state
-        val_loss = result.val_loss if prep.n_val else np.zeros((0,))
-        self.history_ = {"train_loss": np.asarray(result.train_loss), "val_loss": np.asarray(val_loss)}
+        longest = max(int(r.epochs_run) for r in results)
+        padded = lambda key: np.stack(
+            [
+                np.pad(
+                    np.asarray(getattr(r, key), np.float64), (0, longest - int(r.epochs_run)), constant_values=np.nan
+                )
+                for r in results
+            ]
+        )
+        train_loss = np.nanmean(padded("train_loss"), axis=0)
+        val_loss = np.nanmean(padded("val_loss"), axis=0) if prep.n_val else np.zeros((0,))
+        self.history_ = {"train_loss": train_loss, "val_loss": val_loss}
+        reasons = list(dict.fromkeys(str(r.stop_reason) for r in results))
+        members = (
+            {"member_epochs_run": [int(r.epochs_run) for r in results], "members": len(results)}
+            if len(results) > 1
+            else {}
+        )
         self.metrics_ = {
-            "epochs_run": int(result.epochs_run),
-            "best_epoch": int(result.best_epoch),
-            "stop_reason": str(result.stop_reason),
-            "final_train_loss": float(result.train_loss[-1]),
-            "best_val_loss": float(np.min(val_loss)) if prep.n_val else None,
+            "epochs_run": longest,
+            "best_epoch": int(results[0].best_epoch),
+            "stop_reason": "/".join(reasons),
+            "final_train_loss": float(np.mean([r.train_loss[-1] for r in results])),
+            "best_val_loss": float(np.mean([np.min(r.val_loss) for r in results])) if prep.n_val else None,
+            **members,
             "n_train_windows": int(n),
             "n_val_windows": int(prep.n_val),
             **self._validation_errors(prep.windows[n:], prep.following[n:]),
@@ -353,15 +479,131 @@ class LSTMForecaster(Forecaster):
             self.interval_ = spacing
         return self
 
+    def update(self, data: Any, *, epochs: int = 5) -> Self:
+        """Continues training on the prices that came after the ones the model has seen.
+
+        Online learning without looking back over all history: the new prices, preceded by
+        the model's own last window, give one window per new price; those windows (the
+        newest only) train the current params, continuing from the saved optimiser state
+        (its Adam moments and step count), for ``epochs`` epochs with no early stopping.
+        Every ensemble member is updated, together in one call.
+
+        Encoding policy: the encoding fitted by ``fit`` is kept. The network learned its
+        mapping in those units; refitting the scale on a few new prices would change what
+        every input means. For ``encoding="relative"`` (log returns over a fixed scale) new
+        price levels need no refit; with ``"minmax"`` prices beyond the fitted range are
+        extrapolated, and ``fit`` is the way to rescale.
+
+        Calibration: before training, the model forecasts from each origin among the new
+        prices; those errors are out of sample and join the conformal residuals (the most
+        recent ``_max_calibration_origins`` are kept), so the band follows what the model
+        does on the newest data.
+
+        Args:
+            data: the new prices (any form ``fit`` accepts), at least 1; they must follow
+                the last price the model saw.
+            epochs: passes over the new windows, >= 1.
+
+        Returns:
+            ``self``, with ``params_``, ``opt_state_``, ``prices_`` and ``metrics_["updates"]`` updated.
+        """
+        self._check_fitted()
+        epochs = validation.check_positive_int("epochs", epochs)
+        new, timestamps, _ = price_series(data, "data")
+        new = self._check_prices("data", new, 1, "to update on")
+        assert self.prices_ is not None and self.encoding_state_ is not None
+        length = self.sequence_length
+        series = np.concatenate([self.prices_[-length:], new])
+        calibration = self._extended_calibration(series, new.shape[0])
+        price_windows, following = windows.sliding_windows(series, length)
+        encoding, device = self._encoding(), self._device_state()
+        inputs = jnp.asarray(price_windows[..., 0], jnp.float32)
+        xs = encoding.encode_inputs(device, inputs)
+        ys = encoding.encode_targets(device, inputs, jnp.asarray(following, jnp.float32))
+        if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
+            raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
+        empty = jnp.zeros((0, *xs.shape[1:]), jnp.float32)
+        update_data = training.TrainData(
+            xs, ys, jnp.ones((xs.shape[0],), jnp.float32), empty, jnp.zeros((0, 1), jnp.float32), jnp.zeros((0,))
+        )
+        count = int((self.metrics_ or {}).get("updates", 0)) + 1
+        static = self._fit_static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
+        starts = []
+        for j, params in enumerate(self._member_params()):
+            opt_state = self._member_opt_state(j)
+            if opt_state is None:
+                opt_state = self._fresh_opt_state(params, j)
+            key = jax.random.fold_in(jax.random.key(self._member_settings[j]["seed"]), count)
+            starts.append((static, update_data, (params, key, opt_state)))
+        results = self._train_rows(starts)
+        if any(r.epochs_run < epochs for r in results):
+            raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
+        params = [r.params for r in results]
+        states = [r.opt_state for r in results]
+        many = self.n_members > 1
+        self.params_ = jax.tree.map(jnp.asarray, population.stack_trees(params) if many else params[0])
+        self.opt_state_ = population.stack_trees(states) if many else jax.tree.map(np.asarray, states[0])
+        assert self.metrics_ is not None
+        self.metrics_ = {
+            **self.metrics_,
+            "updates": count,
+            "update_train_loss": float(np.mean([r.train_loss[-1] for r in results])),
+        }
+        self.prices_ = series
+        if timestamps is not None:
+            self.last_timestamp_ = np.datetime64(timestamps[-1], "ns")
+        # The models that scored the old residuals belong to the old params: from now on
+        # the residuals are fixed arrays, as in a model restored from a file.
+        self._fit_prices = None
+        self._calibration_cache = calibration
+        self._band_cache.clear()
+        self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        return self
+
+    def _member_opt_state(self, member: int) -> Any:
+        """Member ``member``'s optimiser state, or None when the model has none (saved before it was kept)."""
+        if self.opt_state_ is None:
+            return None
+        return self.opt_state_ if self.n_members == 1 else population.tree_row(self.opt_state_, member)
+
+    def _extended_calibration(
+        self, series: np.ndarray, count: int
+    ) -> dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]]:
+        """The calibration residuals so far plus the current model's out-of-sample errors on ``count`` new prices.
+
+        ``series`` is the model's last window followed by the new prices; one row per
+        origin among the new prices, NaN past the new data. The most recent
+        ``_max_calibration_origins`` rows are kept.
+        """
+        steps = self._band_steps
+        length = self.sequence_length
+        origins = np.arange(length, series.shape[0])
+        assert origins.shape[0] == count
+        fresh = self._predict_many(np.stack([series[s - length : s] for s in origins]), steps)
+        index = origins[:, None] + np.arange(steps)[None, :]
+        actual = np.where(index < series.shape[0], series[np.minimum(index, series.shape[0] - 1)], np.nan)
+        new_rows = intervals.log_ratio_residuals(actual, fresh)
+        out: dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]] = {}
+        for source in self._calibration_sources():
+            old = self.calibration_residuals(steps, source)
+            width = min(old.shape[1], steps)
+            merged = np.concatenate([old[:, :width], new_rows[:, :width]])
+            out[source] = (None, merged[-self._max_calibration_origins :])
+        return out
+
     # ------------------------------------------------------------------ prediction
 
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
         return self._predict_many(window[None, :], steps)[0]
 
     def _predict_many(self, price_windows: Any, steps: int) -> np.ndarray:
+        if self.n_members > 1:
+            return population.combine_members(self.member_forecasts(price_windows, steps), self.combine)
         # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert
         # op, ~40 us, more than the one-step forecast itself.
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
+        count = stack.shape[0] if stack.ndim == 2 else None
+        stack = _pad_batch(stack)
         out = _forecast_jit(
             self.model_config,
             self.params_,
@@ -370,7 +612,32 @@ class LSTMForecaster(Forecaster):
             stack[..., -self.sequence_length :],
             steps,
         )
-        return np.asarray(out, np.float64)
+        return np.asarray(out, np.float64)[:count]
+
+    def member_forecasts(self, price_windows: Any, steps: int) -> np.ndarray:
+        """Every member's price forecasts from each window, before they are combined.
+
+        Args:
+            price_windows: ``[N, time]`` windows (or a list of ``[time]`` windows), at least
+                ``sequence_length`` prices each (the last ``sequence_length`` are read).
+            steps: forecast steps.
+
+        Returns:
+            ``[K, N, steps]`` float64 (``K = 1`` for a single model), from one call of the runner.
+        """
+        self._check_fitted()
+        stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
+        stack = stack[..., -self.sequence_length :]
+        count = stack.shape[0]
+        stack = _pad_batch(stack)
+        k = self.n_members
+        params = self.params_ if k > 1 else jax.tree.map(lambda a: np.asarray(a)[None], self.params_)
+        states = {key: np.full((k,), value, np.float32) for key, value in self._device_state().items()}
+        static = {"network": self.model_config, "encoding": self._encoding(), "steps": steps}
+        rows = stacked.run_stacked(
+            _forecast_one_model, (params, states, np.broadcast_to(stack, (k, *stack.shape))), static=static
+        )
+        return np.asarray(rows, np.float64)[:, :count]
 
     def _device_state(self) -> dict[str, np.float32]:
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
@@ -387,16 +654,47 @@ class LSTMForecaster(Forecaster):
         for i, m in enumerate(lstms):
             groups.setdefault((m.model_config, m.encoding, m.sequence_length), []).append(i)
         for (network, encoding, length), members in groups.items():
-            # Stacked on the host: one transfer per leaf instead of a jnp.stack dispatch each.
-            params = jax.tree.map(
-                lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *[lstms[i].params_ for i in members]
-            )
-            states = jax.tree.map(lambda *v: np.stack(v), *[lstms[i]._device_state() for i in members])
-            stack = np.stack([np.asarray(windows_[i][-length:], np.float32) for i in members])
+            # One row per model and ensemble member, stacked on the host: one transfer per
+            # leaf instead of a jnp.stack dispatch each.
+            owners = [i for i in members for _ in range(lstms[i].n_members)]
+            params = population.stack_trees([tree for i in members for tree in lstms[i]._member_params()])
+            states = jax.tree.map(lambda *v: np.stack(v), *[lstms[i]._device_state() for i in owners])
+            stack = np.stack([np.asarray(windows_[i][-length:], np.float32) for i in owners])
             static = {"network": network, "encoding": encodings.get_encoding(encoding), "steps": steps}
-            rows = stacked.run_stacked(_forecast_one_model, (params, states, stack), static=static, workers=workers)
-            out[members] = np.asarray(rows, np.float64)
+            rows = np.asarray(
+                stacked.run_stacked(_forecast_one_model, (params, states, stack), static=static, workers=workers),
+                np.float64,
+            )
+            first = 0
+            for i in members:
+                k = lstms[i].n_members
+                out[i] = population.combine_members(rows[first : first + k], lstms[i].combine)
+                first += k
         return out
+
+    def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Any:
+        """The band of ``Forecaster``; an ensemble's is also never narrower than its members' own range.
+
+        The conformal band calibrates the combined forecast's errors; where the members
+        disagree more than that band allows, it is widened to their range (``"+members"``
+        in ``Forecast.band``, for every forecast of an ensemble, so the method is one).
+        """
+        forecast = super()._forecast_from(predicted, confidence)
+        if self.n_members == 1 or self.band == "volatility":
+            return forecast
+        members = self.member_forecasts(self._forecast_window()[None], predicted.shape[0])[:, 0]
+        return dataclasses.replace(
+            forecast,
+            lower=np.minimum(forecast.lower, members.min(axis=0)),
+            upper=np.maximum(forecast.upper, members.max(axis=0)),
+            band=f"{forecast.band}+members",
+        )
+
+    def _member_params(self) -> list[Any]:
+        """Each member's params (one entry for a single model)."""
+        if self.n_members == 1:
+            return [self.params_]
+        return [population.tree_row(self.params_, j) for j in range(self.n_members)]
 
     def _check_fitted(self) -> None:
         if self.params_ is None:
@@ -443,12 +741,20 @@ class LSTMForecaster(Forecaster):
                 raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")
             expected = forecaster._encoding().fit(np.ones(3))
             state = {k: validation.check_positive_float(f"encoding {k}", encoding["state"][k]) for k in expected}
-            shapes = jax.eval_shape(lambda: lstm.init_params(jax.random.key(0), forecaster.model_config))
+            params, opt_leaves = _split_saved_tree(params)
             params = jax.tree.map(jnp.asarray, params)
-            if str(jax.tree.structure(params)) != str(jax.tree.structure(shapes)) or any(
-                a.shape != b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(shapes))
-            ):
+            if not _matches(params, forecaster._params_template()):
                 raise ValueError("params do not match the saved settings")
+            opt_state = None
+            if opt_leaves is not None:
+                template = forecaster._opt_state_template()
+                structure = jax.tree.structure(template)
+                if len(opt_leaves) != len(jax.tree.leaves(template)):
+                    raise ValueError("optimiser state does not match the saved settings")
+                opt_state = jax.tree.unflatten(structure, [np.asarray(leaf) for leaf in opt_leaves])
+                if not _matches(opt_state, template):
+                    raise ValueError("optimiser state does not match the saved settings")
+            forecaster.opt_state_ = opt_state
             data = metadata["data"]
             window = validation.as_float_array("last_window", data["last_window"], ndim=1)
             forecaster._check_window(window)
@@ -486,7 +792,25 @@ class LSTMForecaster(Forecaster):
         Returns:
             The model folder.
         """
-        return persistence.save_model(path, jax.tree.map(np.asarray, self.params_), self._metadata())
+        return persistence.save_model(path, self._saved_tree(), self._metadata())
+
+    def _saved_tree(self) -> Any:
+        """What is saved as params: ``{"params", "opt_state": [leaves]}`` (the optimiser state lets ``update`` continue)."""
+        self._check_fitted()
+        params = jax.tree.map(np.asarray, self.params_)
+        if self.opt_state_ is None:
+            return params
+        return {"params": params, "opt_state": [np.asarray(leaf) for leaf in jax.tree.leaves(self.opt_state_)]}
+
+    def _params_template(self) -> Any:
+        """Shapes and dtypes of ``params_`` (with the members axis of an ensemble)."""
+        one = jax.eval_shape(lambda: lstm.init_params(jax.random.key(0), self.model_config))
+        return _with_members(one, self.n_members)
+
+    def _opt_state_template(self) -> Any:
+        """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
+        one = jax.eval_shape(lambda: self._fresh_opt_state(lstm.init_params(jax.random.key(0), self.model_config), 0))
+        return _with_members(one, self.n_members)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LSTMForecaster:
@@ -508,7 +832,7 @@ class LSTMForecaster(Forecaster):
         Returns:
             The JSON text.
         """
-        return persistence.export_json(jax.tree.map(np.asarray, self.params_), self._metadata(), path)
+        return persistence.export_json(self._saved_tree(), self._metadata(), path)
 
     @classmethod
     def from_json(cls, source: str | os.PathLike[str]) -> LSTMForecaster:
@@ -523,3 +847,39 @@ class LSTMForecaster(Forecaster):
             "JSON text" if isinstance(source, str) and source.lstrip().startswith("{") else f"JSON file {str(source)!r}"
         )
         return cls._from_parts(params, metadata, where)
+
+
+def _with_members(template: Any, members: int) -> Any:
+    """``ShapeDtypeStruct`` leaves of one model, given a leading ``[members]`` axis when ``members > 1``."""
+    if members == 1:
+        return template
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct((members, *a.shape), a.dtype), template)
+
+
+def _matches(tree: Any, template: Any) -> bool:
+    """Whether ``tree`` has the structure, shapes and dtypes of ``template``."""
+    if str(jax.tree.structure(tree)) != str(jax.tree.structure(template)):
+        return False
+    return all(
+        np.shape(a) == b.shape and np.asarray(a).dtype == b.dtype
+        for a, b in zip(jax.tree.leaves(tree), jax.tree.leaves(template))
+    )
+
+
+def _split_saved_tree(tree: Any) -> tuple[Any, list[Any] | None]:
+    """``(params, optimiser-state leaves or None)`` of a saved tree (models saved before the state was kept have params only)."""
+    if isinstance(tree, dict) and set(tree) == {"params", "opt_state"} and isinstance(tree["opt_state"], (list, tuple)):
+        return tree["params"], list(tree["opt_state"])
+    return tree, None
+
+
+def _pad_batch(stack: np.ndarray) -> np.ndarray:
+    """``[N, time]`` windows padded to the next power of two with copies of the first (results dropped).
+
+    Calibration, validation and tuning forecast from window counts that vary slightly from
+    fit to fit; each count would otherwise compile its own program.
+    """
+    if stack.ndim != 2 or stack.shape[0] <= 8:
+        return stack
+    size = 1 << (stack.shape[0] - 1).bit_length()
+    return np.concatenate([stack, np.repeat(stack[:1], size - stack.shape[0], axis=0)])

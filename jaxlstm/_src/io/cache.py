@@ -15,6 +15,11 @@ passes and saved in its place:
 
 ``status`` says which of these failed, in one line, without training anything.
 
+A model that is not fresh is refreshed by ``LSTMForecaster.update`` (online learning: a
+few epochs on the new prices only, from its saved optimiser state) when ``data=`` continues
+the prices it saw and its symbol and settings are the ones asked for; otherwise, or with
+``refresh="retrain"`` or ``get(retrain=True)``, it is trained from scratch by ``train_fn``.
+
 Symbols map to folder names one-to-one (``symbol_folder_name``): letters A-Z, digits and
 ``-`` stay, every other character becomes ``_`` and the two-digit hex codes of its UTF-8
 bytes, so ``"BTC/USDT"`` is ``BTC_2fUSDT`` and ``"ÄPFEL"`` is ``_c3_84PFEL``. No two symbols
@@ -34,6 +39,7 @@ folder again once it has the lock. A wait longer than ``lock_timeout`` raises
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import os
 import pathlib
@@ -42,8 +48,11 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+import numpy as np
+import pandas as pd
+
 from jaxlstm._src import validation
-from jaxlstm._src.forecasters.base import fingerprint
+from jaxlstm._src.forecasters.base import fingerprint, price_series
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io import persistence
 from jaxlstm._src.prep.fingerprints import DataFingerprint
@@ -63,6 +72,9 @@ _SAVE_SUFFIX = len(persistence.TMP_INFIX) + 32
 _LITERAL = re.compile(r"[A-Z0-9-]")
 _ESCAPED = re.compile(r"(?:_[0-9a-f]{2}|[A-Z0-9-])+")
 _WINDOWS_RESERVED = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])")
+
+#: How ``get`` refreshes a model that is not fresh: continue training on the new prices, or retrain from scratch.
+REFRESH: tuple[str, ...] = ("update", "retrain")
 
 
 def _encode(symbol: str) -> str:
@@ -201,6 +213,13 @@ class ModelCache:
             tests); checked here, so a naive clock fails at construction.
         lock_timeout: seconds ``get`` waits for another process or thread that trains or
             saves the same symbol; ``None`` waits as long as it takes.
+        refresh: ``"update"`` (default): a model that is not fresh, given ``get(data=...)``
+            that continues the prices it saw, continues training on the new ones
+            (``LSTMForecaster.update``, ``update_epochs`` epochs) when its symbol and settings
+            are the ones asked for; anything else (no data, a gap, other settings, no
+            timestamps, a model saved without optimiser state) retrains.
+            ``"retrain"``: always train from scratch with ``train_fn``.
+        update_epochs: epochs of such an update.
 
     Example::
 
@@ -215,6 +234,9 @@ class ModelCache:
         max_age: datetime.timedelta | float = datetime.timedelta(hours=24),
         clock: Callable[[], datetime.datetime] | None = None,
         lock_timeout: float | None = 1800.0,
+        *,
+        refresh: str = "update",
+        update_epochs: int = 5,
     ) -> None:
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(f"directory must be a str or os.PathLike, got {type(directory).__name__}")
@@ -226,6 +248,10 @@ class ModelCache:
             raise ValueError(f"max_age must be positive, got {max_age}")
         if lock_timeout is not None:
             lock_timeout = validation.check_positive_float("lock_timeout", lock_timeout, allow_zero=True)
+        if refresh not in REFRESH:
+            raise ValueError(f"refresh must be one of {REFRESH}, got {refresh!r}")
+        self.refresh = refresh
+        self.update_epochs = validation.check_positive_int("update_epochs", update_epochs)
         self.directory = pathlib.Path(directory)
         self.train_fn = train_fn
         self.max_age = max_age
@@ -402,10 +428,12 @@ class ModelCache:
         data: Any = None,
         retrain: bool = False,
     ) -> LSTMForecaster:
-        """The cached model of ``symbol`` when fresh (see ``status``), else a new one, trained and saved.
+        """The cached model of ``symbol`` when fresh (see ``status``), else a refreshed one, saved.
 
-        One caller trains while others (threads or processes) asking for the same symbol
-        wait, then use its model.
+        A model that is not fresh is brought up to date by ``update`` on the prices of
+        ``data`` after its last one when it can be (see ``refresh``), else retrained by
+        ``train_fn``. One caller trains while others (threads or processes) asking for the
+        same symbol wait, then use its model.
 
         Args:
             symbol: the instrument.
@@ -436,13 +464,15 @@ class ModelCache:
             # The model judged below; a save by anyone else changes it (a new metadata.json).
             seen = _disk_token(path)
             reason = "retrain=True"
+            status = None
             if not retrain:
                 status = self._status(symbol, request)
                 if status.fresh:
                     assert status.model is not None
                     return status.model
                 reason = status.reason or "not fresh"
-            if fn is None:
+            can_update = status is not None and status.model is not None and self.refresh == "update"
+            if fn is None and not can_update:
                 raise ValueError(f"the model of {symbol!r} must be trained ({reason}) and no train_fn was given")
             with contextlib.ExitStack() as held:
                 try:
@@ -458,13 +488,53 @@ class ModelCache:
                     if status.fresh:
                         assert status.model is not None
                         return status.model
-                model = self._check_trained(symbol, fn(symbol), request)
+                model = None
+                if can_update and status is not None and status.model is not None:
+                    model = self._updated(symbol, status.model, data, request)
+                if model is None:
+                    if fn is None:
+                        raise ValueError(
+                            f"the model of {symbol!r} must be trained ({reason}; it cannot be updated on the data "
+                            "given) and no train_fn was given"
+                        )
+                    model = self._check_trained(symbol, fn(symbol), request)
                 try:
                     model.save(path)
                 except FileExistsError as err:  # something that is not a model sits where it belongs
                     raise ValueError(f"cannot save the model of {symbol!r}: {err}") from None
                 self._memory[path.name] = (model, _disk_token(path))
             return model
+
+    def _updated(self, symbol: str, cached: LSTMForecaster, data: Any, request: _Request) -> LSTMForecaster | None:
+        """A copy of ``cached`` updated on the prices of ``data`` after its last one; None when it must be retrained.
+
+        It must be the symbol's, with the settings asked for and its optimiser state, and
+        ``data`` must hold its last timestamp at its last price and go on from there. The
+        update continues training on the new prices only; ``trained_on_`` then records
+        ``data`` (the model is current with it) and ``trained_at_`` the cache's clock.
+        """
+        if data is None or cached.last_timestamp_ is None or cached.opt_state_ is None or cached.prices_ is None:
+            return None
+        if self._mismatch(symbol, cached, _Request(request.settings, None)) is not None:
+            return None
+        prices, stamps, _ = price_series(data, "data")
+        if stamps is None:
+            return None
+        stamps = np.asarray(stamps, "datetime64[ns]")
+        seen = np.flatnonzero(stamps == cached.last_timestamp_)
+        # The data must hold the model's last price and continue after it without a gap.
+        if seen.size != 1 or seen[0] == stamps.shape[0] - 1 or prices[seen[0]] != cached.prices_[-1]:
+            return None
+        start = int(seen[0]) + 1
+        # A copy: callers may hold the cached object, which stays as it was.
+        model = copy.deepcopy(cached)
+        try:
+            model.update(pd.Series(prices[start:], index=pd.DatetimeIndex(stamps[start:])), epochs=self.update_epochs)
+        except ValueError:  # a diverged update leaves the model unchanged: retrain instead
+            return None
+        model.trained_on_ = request.data
+        model.trained_at_ = self._now().isoformat(timespec="seconds")
+        return model
 
     def invalidate(self, symbol: str) -> None:
         """Forgets the in-memory copy so the next ``get`` re-reads (or retrains) it."""

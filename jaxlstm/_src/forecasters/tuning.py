@@ -1,0 +1,414 @@
+"""Hyper-parameter search for ``LSTMForecaster``: trials that share shapes train in one compiled call.
+
+``tune(data, space, **settings)`` tries settings from ``space`` (a dict of setting name ->
+list of values) and returns the best ``LSTMForecaster`` fitted on all of ``data``, with the
+table of trials on its ``tuning_`` attribute.
+
+* Sampling: ``"grid"`` (every combination) or ``"random"`` (``n_trials`` distinct
+  combinations drawn with ``seed``).
+* Successive halving (``halving=3``): every trial trains for a first rung of epochs, the
+  best third (by validation score) continue from their params and optimiser state to the
+  next rung, and so on up to ``epochs`` (rungs of equal length, so one compiled program
+  serves them all); ``halving=None`` trains every trial fully.
+* Walk-forward validation inside ``data`` only: the last ``validation_share`` of the
+  prices is cut into ``folds`` consecutive blocks; for the block starting at ``c`` a copy
+  of each trial is trained on ``data[:c]`` only (encoding included) and forecasts
+  ``horizon`` steps from origins inside the block, scored against the prices that follow
+  (mean absolute log error, and its ratio to the naive forecast's). No trial, score or
+  selection uses a price after the end of ``data``, and no fold's training uses a price
+  at or after its block.
+* One compiled call per group: trials x folds x ensemble members that share the network,
+  window length and static training settings are stacked on one models axis and trained
+  by ``LSTMForecaster._train_rows`` (``stacked.run_stacked``); the learning rate and
+  weight decay are per-model hyper-parameters in the optimiser state, so they never split
+  a group. Other shapes (hidden size, layers, window length) are groups of their own, run
+  one after another (each spread over the cores or devices by the runner).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxlstm._src import validation
+from jaxlstm._src.forecasters import intervals
+from jaxlstm._src.forecasters.base import Forecaster, price_series
+from jaxlstm._src.forecasters.lstm import LSTMForecaster
+
+#: Values of ``sampling``.
+SAMPLINGS: tuple[str, ...] = ("grid", "random")
+#: Settings that a search space may not list (they name the model or its band, not how it learns).
+NOT_TUNABLE: tuple[str, ...] = ("symbol", "band", "calibration")
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningTable:
+    """The trials of one search.
+
+    Attributes:
+        rows: one dict per trial: ``trial``, its settings, ``score`` (mean absolute log
+            error of the validation forecasts, lower is better), ``relative_mae`` (its
+            MAE over the naive forecast's on the same origins), ``fold_scores``,
+            ``epochs`` (epochs it trained, per fold the largest), ``rung`` (the last
+            halving rung it reached) and ``best`` (True for the chosen one).
+        space: the search space.
+        folds: validation blocks and their ``(start, end)`` price indices.
+        seconds: wall time of the search (without the final fit).
+        groups: number of compiled training groups run per rung.
+    """
+
+    rows: tuple[dict[str, Any], ...]
+    space: dict[str, tuple[Any, ...]]
+    folds: tuple[tuple[int, int], ...]
+    seconds: float
+    groups: int
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def best(self) -> dict[str, Any]:
+        """The chosen trial's row."""
+        return next(r for r in self.rows if r["best"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: rows, space, folds, seconds."""
+        return {
+            "rows": [dict(r) for r in self.rows],
+            "space": {k: list(v) for k, v in self.space.items()},
+            "folds": [list(f) for f in self.folds],
+            "seconds": self.seconds,
+            "groups": self.groups,
+        }
+
+    def to_pandas(self) -> Any:
+        """The rows as a ``pandas.DataFrame`` (one row per trial, best first by score)."""
+        import pandas as pd
+
+        frame = pd.DataFrame([{k: v for k, v in r.items() if k != "fold_scores"} for r in self.rows])
+        return frame.sort_values("score", kind="stable").reset_index(drop=True)
+
+
+def check_space(space: Any) -> dict[str, tuple[Any, ...]]:
+    """Validates a search space: setting name -> non-empty list of values of ``LSTMForecaster`` settings."""
+    if not isinstance(space, Mapping) or not space:
+        raise TypeError(f"space must be a non-empty dict of setting name -> list of values, got {type(space).__name__}")
+    known = LSTMForecaster._setting_names()
+    out: dict[str, tuple[Any, ...]] = {}
+    for name, values in space.items():
+        if name not in known or name in NOT_TUNABLE:
+            tunable = [k for k in known if k not in NOT_TUNABLE]
+            raise ValueError(f"space names {name!r}, which is not a tunable LSTMForecaster setting; tunable: {tunable}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ValueError(f"space[{name!r}] must be a non-empty list of values, got {values!r:.60}")
+        out[name] = tuple(values)
+        for value in values:
+            try:
+                LSTMForecaster(**{name: value})
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"space[{name!r}] holds an invalid value {value!r}: {err}") from None
+    return out
+
+
+def sample_trials(
+    space: Mapping[str, Sequence[Any]], sampling: str = "grid", n_trials: int | None = None, seed: int = 0
+) -> list[dict[str, Any]]:
+    """The trials to run: every combination (grid) or ``n_trials`` distinct ones drawn at random.
+
+    Args:
+        space: setting name -> values (from ``check_space``).
+        sampling: ``"grid"`` or ``"random"``.
+        n_trials: with ``"random"``, how many (at most the grid's size); with ``"grid"``, None.
+        seed: seeds the random draw.
+
+    Returns:
+        A list of ``{setting: value}`` dicts, in grid order for ``"grid"``.
+    """
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    names = list(space)
+    grid = [dict(zip(names, combo)) for combo in itertools.product(*(space[n] for n in names))]
+    if sampling == "grid":
+        if n_trials is not None:
+            raise ValueError(f"n_trials applies to sampling='random'; grid search runs all {len(grid)} combinations")
+        return grid
+    if n_trials is None:
+        raise ValueError("sampling='random' needs n_trials")
+    n_trials = validation.check_positive_int("n_trials", n_trials)
+    if n_trials > len(grid):
+        raise ValueError(f"n_trials must be at most the {len(grid)} combinations of space, got {n_trials}")
+    picks = np.random.default_rng(seed).choice(len(grid), size=n_trials, replace=False)
+    return [grid[int(i)] for i in picks]
+
+
+def fold_bounds(n: int, folds: int, validation_share: float, min_train: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of each validation block: consecutive blocks covering the last ``validation_share`` of ``n``.
+
+    Raises:
+        ValueError: the first block would leave fewer than ``min_train`` prices to train on.
+    """
+    span = max(folds, round(n * validation_share))
+    starts = [n - span + (span * f) // folds for f in range(folds)] + [n]
+    if starts[0] < min_train:
+        raise ValueError(
+            f"data of {n} prices is too short to tune: the first of {folds} validation folds starts at {starts[0]}, "
+            f"leaving fewer than the {min_train} prices a trial needs to train (pass more data, fewer folds or a "
+            "smaller validation_share)"
+        )
+    return [(starts[f], starts[f + 1]) for f in range(folds)]
+
+
+def rung_epochs(epochs: int, halving: int | None, trials: int) -> list[int]:
+    """Cumulative epochs at the end of each successive-halving rung.
+
+    Enough rungs to halve ``trials`` down to one (at most 4), with equal increments, so
+    that every rung reuses the first rung's compiled program (the epochs are a static
+    setting): ``[34, 67, 100]`` for 100 epochs, 9 trials and ``halving=3``.
+    """
+    if halving is None or trials <= 1:
+        return [epochs]
+    count = min(4, 1 + math.ceil(math.log(trials) / math.log(halving) - 1e-9), epochs)
+    step = math.ceil(epochs / count)
+    return sorted({min(epochs, step * (i + 1)) for i in range(count)})
+
+
+@dataclasses.dataclass
+class _Run:
+    """One trial on one fold: the model, its prepared data and where its training stands."""
+
+    trial: int
+    fold: int
+    model: LSTMForecaster
+    prep: Any
+    epochs: int = 0
+    results: list[Any] = dataclasses.field(default_factory=list)
+
+
+def _score(run: _Run, prices: np.ndarray, bounds: tuple[int, int], horizon: int, stride: int) -> tuple[float, float]:
+    """Mean absolute log error of ``run``'s forecasts from the origins of its block, and naive's."""
+    start, end = bounds
+    length = run.model.sequence_length
+    origins = np.arange(start, end, stride)
+    windows = np.stack([prices[s - length : s] for s in origins])
+    predicted = run.model._predict_many(windows, horizon)
+    index = origins[:, None] + np.arange(horizon)[None, :]
+    n = prices.shape[0]
+    actual = np.where(index < n, prices[np.minimum(index, n - 1)], np.nan)
+    errors = np.abs(intervals.log_ratio_residuals(actual, predicted))
+    naive = np.abs(intervals.log_ratio_residuals(actual, np.broadcast_to(prices[origins - 1][:, None], actual.shape)))
+    model_error = float(np.nanmean(errors)) if np.isfinite(errors).any() else float("inf")
+    return model_error, float(np.nanmean(naive))
+
+
+def tune(
+    data: Any,
+    space: Mapping[str, Sequence[Any]],
+    *,
+    sampling: str = "grid",
+    n_trials: int | None = None,
+    halving: int | None = 3,
+    folds: int = 3,
+    validation_share: float = 0.25,
+    horizon: int = 24,
+    stride: int | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    **settings: Any,
+) -> LSTMForecaster:
+    """Searches ``space`` by walk-forward validation inside ``data``; returns the best model fitted on all of it.
+
+    Args:
+        data: prices in any form ``LSTMForecaster.fit`` accepts.
+        space: setting name -> list of values, e.g. ``{"learning_rate": [3e-4, 1e-3, 3e-3],
+            "sequence_length": [20, 60]}``; any ``LSTMForecaster`` setting but ``symbol``,
+            ``band`` and ``calibration``.
+        sampling: ``"grid"`` or ``"random"`` (then ``n_trials`` is required).
+        n_trials: trials drawn with ``"random"``.
+        halving: successive-halving factor (keep the best ``1 / halving`` at each rung), or
+            None to train every trial for all its epochs.
+        folds: validation blocks (walk-forward folds), >= 1.
+        validation_share: share of ``data`` (at its end) the blocks cover, in (0, 1).
+        horizon: forecast steps scored from each validation origin, >= 1.
+        stride: steps between validation origins (default ``max(1, horizon // 4)``).
+        seed: seeds the random draw of trials (each trial's own ``seed`` setting seeds its model).
+        workers, devices: how each group is run (see ``jaxlstm.run_stacked``).
+        **settings: ``LSTMForecaster`` settings shared by every trial (``space`` overrides).
+
+    Returns:
+        The best trial's ``LSTMForecaster``, fitted on all of ``data``, with ``tuning_``
+        (a ``TuningTable``; ``tuning_.to_pandas()`` with pandas).
+
+    Raises:
+        ValueError / TypeError: a bad space, setting or option, or ``data`` too short for
+            the folds.
+    """
+    started = time.perf_counter()
+    space = check_space(space)
+    overlap = sorted(set(space) & set(settings))
+    if overlap:
+        raise ValueError(f"settings {overlap} are both searched (space) and fixed (**settings); give each once")
+    base = LSTMForecaster(**settings)  # a bad shared setting fails here, before any work
+    if halving is not None:
+        halving = validation.check_positive_int("halving", halving, minimum=2)
+    folds = validation.check_positive_int("folds", folds)
+    validation_share = validation.check_fraction("validation_share", validation_share)
+    horizon = validation.check_positive_int("horizon", horizon)
+    stride = max(1, horizon // 4) if stride is None else validation.check_positive_int("stride", stride)
+    trials = sample_trials(space, sampling, n_trials, seed)
+    models = [LSTMForecaster(**{**base.get_params(), **t}) for t in trials]
+    prices, timestamps, interval = price_series(data, "data")
+    min_train = max(m.min_fit_length for m in models) + max(m.sequence_length for m in models)
+    prices = base._check_prices("data", prices, min_train + folds, "to tune")
+    bounds = fold_bounds(prices.shape[0], folds, validation_share, min_train)
+
+    runs = []
+    for t, model in enumerate(models):
+        for f, (start, _) in enumerate(bounds):
+            copy = LSTMForecaster(**model.get_params())
+            runs.append(_Run(t, f, copy, copy._prepare(prices[:start])))
+    epochs_cap = max(m.epochs for m in models)
+    rungs = rung_epochs(epochs_cap, halving, len(trials))
+    alive = set(range(len(trials)))
+    scores: dict[int, list[float]] = {}
+    naive: dict[int, list[float]] = {}
+    reached: dict[int, int] = {}
+    groups = 0
+    for r, target in enumerate(rungs):
+        rows, owners = [], []
+        for run in runs:
+            if run.trial not in alive:
+                continue
+            goal = min(target, run.model.epochs)
+            if goal <= run.epochs:
+                continue
+            static = run.model._fit_static(epochs=goal - run.epochs)
+            for j in range(run.model.n_members):
+                if run.epochs == 0:
+                    start_state = run.model._member_start(j)
+                else:
+                    params = run.model._member_params()[j]
+                    key = jax.random.fold_in(run.model._member_start(j)[1], r)
+                    start_state = (params, key, run.model._member_opt_state(j))
+                rows.append((static, run.prep.data, start_state))
+                owners.append(run)
+        groups = max(groups, len({(tuple(sorted(s.items())), np.shape(d.xs)[1:]) for s, d, _ in rows}))
+        results = LSTMForecaster._train_rows(rows, workers=workers, devices=devices)
+        done: dict[int, list[Any]] = {}
+        for run, result in zip(owners, results):
+            done.setdefault(id(run), []).append(result)
+        for run in runs:
+            if id(run) in done:
+                run.model._adopt(run.prep, done[id(run)])
+                run.epochs = min(target, run.model.epochs)
+        for t in sorted(alive):
+            fold_runs = [run for run in runs if run.trial == t]
+            pairs = [_score(run, prices, bounds[run.fold], horizon, stride) for run in fold_runs]
+            scores[t] = [p[0] for p in pairs]
+            naive[t] = [p[1] for p in pairs]
+            reached[t] = r
+        if halving is not None and r < len(rungs) - 1:
+            keep = max(1, math.ceil(len(alive) / halving))
+            ranked = sorted(alive, key=lambda t: (float(np.mean(scores[t])), t))
+            alive = set(ranked[:keep])
+    best = min(alive, key=lambda t: (float(np.mean(scores[t])), t))
+    rows_out = []
+    for t, trial in enumerate(trials):
+        fold_runs = [run for run in runs if run.trial == t]
+        score = float(np.mean(scores[t]))
+        rows_out.append(
+            {
+                "trial": t,
+                **trial,
+                "score": score,
+                "relative_mae": score / float(np.mean(naive[t])) if np.mean(naive[t]) > 0 else None,
+                "fold_scores": [float(s) for s in scores[t]],
+                "epochs": max(run.epochs for run in fold_runs),
+                "rung": reached[t],
+                "best": t == best,
+            }
+        )
+    table = TuningTable(
+        rows=tuple(rows_out),
+        space=space,
+        folds=tuple(bounds),
+        seconds=time.perf_counter() - started,
+        groups=groups,
+    )
+    winner = LSTMForecaster(**models[best].get_params())
+    winner._fit(prices)
+    winner._adopt_series(prices, timestamps, interval)
+    winner.tuning_ = table
+    return winner
+
+
+class TunedLSTMForecaster(Forecaster):
+    """A forecaster that runs ``tune`` on the data it is fitted on and forecasts with the winner.
+
+    For walk-forward backtests of the search itself: at every origin the search sees only
+    that origin's training prices.
+
+    Args:
+        space: as in ``tune``.
+        options: ``tune``'s keyword options (``sampling``, ``halving``, ``folds``...).
+        settings: ``LSTMForecaster`` settings shared by every trial.
+        band, calibration: the band (see ``Forecaster``), also given to every trial.
+    """
+
+    name = "lstm_tuned"
+
+    def __init__(
+        self,
+        space: Mapping[str, Sequence[Any]] | None = None,
+        options: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        band: str = "conformal",
+        calibration: str = "auto",
+    ) -> None:
+        super().__init__(band=band, calibration=calibration)
+        self.space = check_space(space if space is not None else {"learning_rate": [3e-4, 1e-3, 3e-3]})
+        self.options = dict(options or {})
+        self.settings = dict(settings or {})
+        self._template = LSTMForecaster(**self.settings, band=band, calibration=calibration)
+        self.model_: LSTMForecaster | None = None
+
+    @property
+    def min_fit_length(self) -> int:
+        return 4 * max(*self.space.get("sequence_length", [self._template.sequence_length]), 2) + 8
+
+    @property
+    def window_length(self) -> int | None:
+        return None if self.model_ is None else self.model_.window_length
+
+    def _fit(self, prices: np.ndarray) -> None:
+        settings = {**self.settings, "band": self.band, "calibration": self.calibration}
+        self.model_ = tune(prices, self.space, **self.options, **settings)
+
+    def _holdout_size(self) -> int | None:
+        return None if self.model_ is None else self.model_._holdout_size()
+
+    def _calibration_source(self, prices: np.ndarray, source: str) -> tuple[Forecaster, int] | None:
+        # The winner's own held-back tail scores the winner; a head refit reruns the search.
+        if source == "auto" and self.model_ is not None and self.model_._holdout_size():
+            return self.model_, prices.shape[0] - int(self.model_._holdout_size() or 0)
+        return super()._calibration_source(prices, source)
+
+    def _predict_many(self, windows: Sequence[np.ndarray], steps: int) -> np.ndarray:
+        assert self.model_ is not None
+        length = self.model_.sequence_length
+        return self.model_._predict_many(np.stack([np.asarray(w)[-length:] for w in windows]), steps)
+
+    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
+        return self._predict_many([window], steps)[0]
+
+    def _check_fitted(self) -> None:
+        if self.model_ is None:
+            raise RuntimeError("TunedLSTMForecaster is not fitted yet: call fit(data) first")

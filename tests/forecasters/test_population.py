@@ -1,0 +1,212 @@
+"""Ensembles and online updates of ``LSTMForecaster``: populations trained in one runner call."""
+
+import numpy as np
+import pytest
+
+import jaxlstm as jl
+from jaxlstm._src.forecasters import population
+from jaxlstm.data import load_demo
+
+SMALL = dict(hidden_size=8, sequence_length=10, epochs=6, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def prices():
+    return np.asarray(load_demo().close[-260:], np.float64)
+
+
+@pytest.fixture(scope="module")
+def ensemble(prices):
+    return jl.LSTMForecaster(**SMALL, ensemble=3, seed=4).fit(prices)
+
+
+def _leaves(tree):
+    import jax
+
+    return [np.asarray(a) for a in jax.tree.leaves(tree)]
+
+
+@pytest.mark.slow
+def test_a_member_of_the_population_equals_the_same_model_fitted_alone(prices, ensemble):
+    assert ensemble.n_members == 3
+    for j in range(3):
+        alone = jl.LSTMForecaster(**SMALL, seed=4 + j).fit(prices)
+        for member, single in zip(_leaves(ensemble.params_), _leaves(alone.params_)):
+            assert member.shape == (3, *single.shape)
+            np.testing.assert_allclose(member[j], single, rtol=1e-5, atol=1e-6)
+
+
+def test_same_seed_same_population(prices, ensemble):
+    again = jl.LSTMForecaster(**SMALL, ensemble=3, seed=4).fit(prices)
+    for a, b in zip(_leaves(ensemble.params_), _leaves(again.params_)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_members_with_their_own_learning_rate_train_together_and_equal_lone_fits(prices):
+    members = [{"learning_rate": 3e-3}, {"learning_rate": 3e-4, "seed": 9}, {"weight_decay": 1e-3}]
+    model = jl.LSTMForecaster(**SMALL, ensemble=members).fit(prices)
+    settings = [dict(learning_rate=3e-3), dict(learning_rate=3e-4, seed=9), dict(weight_decay=1e-3)]
+    for j, extra in enumerate(settings):
+        alone = jl.LSTMForecaster(**{**SMALL, **extra}).fit(prices)
+        for member, single in zip(_leaves(model.params_), _leaves(alone.params_)):
+            np.testing.assert_allclose(member[j], single, rtol=1e-5, atol=1e-6)
+
+
+def test_forecast_combines_the_members(prices, ensemble):
+    window = prices[-10:]
+    members = ensemble.member_forecasts(window[None], 6)
+    assert members.shape == (3, 1, 6)
+    np.testing.assert_allclose(ensemble.predict_multi_step(window, 6), members[:, 0].mean(axis=0), rtol=1e-12)
+    median = jl.LSTMForecaster(**SMALL, ensemble=3, seed=4, combine="median")
+    median.params_, median.encoding_state_, median.prices_ = ensemble.params_, ensemble.encoding_state_, prices
+    np.testing.assert_allclose(median.predict_multi_step(window, 6), np.median(members[:, 0], axis=0), rtol=1e-12)
+    fc = ensemble.forecast(steps=6)
+    assert np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
+    # The band holds every member's own forecast too.
+    now = ensemble.member_forecasts(ensemble._forecast_window()[None], 6)[:, 0]
+    assert np.all(fc.lower <= now.min(axis=0)) and np.all(now.max(axis=0) <= fc.upper)
+    assert fc.band.endswith("+members")
+
+
+def test_ensemble_saves_loads_and_exports_with_a_members_axis(tmp_path, prices, ensemble):
+    path = ensemble.save(tmp_path / "ens")
+    back = jl.LSTMForecaster.load(path)
+    assert back.n_members == 3 and back.get_params() == ensemble.get_params()
+    for a, b in zip(_leaves(ensemble.params_), _leaves(back.params_)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(_leaves(ensemble.opt_state_), _leaves(back.opt_state_)):
+        np.testing.assert_array_equal(a, b)
+    before, after = ensemble.forecast(steps=8), back.forecast(steps=8)
+    np.testing.assert_array_equal(before.predicted, after.predicted)
+    np.testing.assert_array_equal(before.lower, after.lower)
+    restored = jl.LSTMForecaster.from_json(ensemble.to_json())
+    np.testing.assert_array_equal(restored.forecast(steps=8).predicted, before.predicted)
+
+
+@pytest.mark.slow
+def test_fit_many_and_forecast_many_with_ensembles(prices):
+    models = jl.LSTMForecaster.fit_many({"A": prices, "B": prices[:-40]}, **SMALL, ensemble=2)
+    together = jl.LSTMForecaster.forecast_many(models, steps=4)
+    for symbol, model in models.items():
+        assert model.n_members == 2
+        np.testing.assert_allclose(together[symbol].predicted, model.forecast(steps=4).predicted, rtol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vectorize", [False, True])
+def test_backtest_accepts_ensembles(prices, vectorize):
+    factory = lambda: jl.LSTMForecaster(**SMALL, ensemble=2)
+    result = jl.evaluation.backtest(prices, {"ens": factory}, train_size=200, steps=5, stride=20, vectorize=vectorize)
+    assert result["ens"].predicted.shape == (3, 5) and np.all(np.isfinite(result["ens"].predicted))
+
+
+@pytest.mark.slow
+def test_update_after_reload_equals_update_without(tmp_path, prices, ensemble):
+    single = jl.LSTMForecaster(**SMALL).fit(prices[:-30])
+    for model in (single, ensemble):
+        model_path = model.save(tmp_path / f"m{model.n_members}")
+        new = prices[-30:] * 1.01
+        here = jl.LSTMForecaster.load(model_path).update(new, epochs=3)
+        there = jl.LSTMForecaster.load(model_path)
+        copy = jl.LSTMForecaster.load(model_path)
+        copy.save(tmp_path / "again")
+        there = jl.LSTMForecaster.load(tmp_path / "again").update(new, epochs=3)
+        for a, b in zip(_leaves(here.params_), _leaves(there.params_)):
+            np.testing.assert_array_equal(a, b)
+        in_memory = jl.LSTMForecaster.load(model_path)
+        in_memory.update(new, epochs=3)
+        np.testing.assert_array_equal(in_memory.forecast(steps=5).upper, here.forecast(steps=5).upper)
+        assert here.metrics_["updates"] == 1
+
+
+def test_update_in_memory_equals_update_after_reload(tmp_path, prices):
+    model = jl.LSTMForecaster(**SMALL).fit(prices[:-20])
+    back = jl.LSTMForecaster.load(model.save(tmp_path / "m"))
+    new = prices[-20:]
+    model.update(new, epochs=2)
+    back.update(new, epochs=2)
+    for a, b in zip(_leaves(model.params_), _leaves(back.params_)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(model.forecast(steps=24).lower, back.forecast(steps=24).lower)
+
+
+def test_update_continues_training_on_the_newest_windows_only(prices):
+    model = jl.LSTMForecaster(**SMALL).fit(prices[:-20])
+    twin = jl.LSTMForecaster(**SMALL).fit(prices[:-20])
+    # Older history than the last window is not read by an update.
+    twin.prices_ = np.concatenate([twin.prices_[:-10] * 3.0, twin.prices_[-10:]])
+    before = _leaves(model.params_)
+    model.update(prices[-20:], epochs=2)
+    twin.update(prices[-20:], epochs=2)
+    for a, b in zip(_leaves(model.params_), _leaves(twin.params_)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, _leaves(model.params_)))
+    assert model.prices_.shape[0] == 30  # its last window and the new prices
+    np.testing.assert_array_equal(model.predict_multi_step(prices[-10:], 3), model.forecast(steps=3).predicted)
+    # A second update draws new minibatch orders and counts on.
+    model.update(prices[-5:], epochs=1)
+    assert model.metrics_["updates"] == 2
+
+
+def test_update_from_a_model_saved_without_optimiser_state_starts_a_fresh_one(tmp_path, prices):
+    model = jl.LSTMForecaster(**SMALL).fit(prices[:-10])
+    model.opt_state_ = None
+    back = jl.LSTMForecaster.load(model.save(tmp_path / "old"))
+    assert back.opt_state_ is None
+    back.update(prices[-10:], epochs=1)
+    assert back.opt_state_ is not None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"ensemble": 0}, ValueError, "ensemble"),
+        ({"ensemble": True}, TypeError, "ensemble"),
+        ({"ensemble": "3"}, TypeError, "ensemble"),
+        ({"ensemble": []}, ValueError, "ensemble"),
+        ({"ensemble": [{"hidden_size": 4}]}, ValueError, "cannot change"),
+        ({"ensemble": [3]}, TypeError, "ensemble\\[0\\]"),
+        ({"ensemble": [{"learning_rate": -1.0}]}, ValueError, "learning_rate"),
+        ({"ensemble": [{"seed": -1}]}, ValueError, "seed"),
+        ({"ensemble": 10**6}, ValueError, "at most"),
+        ({"combine": "max"}, ValueError, "combine"),
+        ({"weight_decay": -0.1}, ValueError, "weight_decay"),
+    ],
+)
+def test_bad_population_settings_are_refused(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        jl.LSTMForecaster(**kwargs)
+
+
+def test_bad_updates_are_refused(prices, ensemble):
+    with pytest.raises(RuntimeError, match="not fitted"):
+        jl.LSTMForecaster().update(prices)
+    with pytest.raises(ValueError, match="positive"):
+        ensemble.update(np.array([100.0, -1.0]))
+    with pytest.raises(ValueError, match="finite"):
+        ensemble.update(np.array([100.0, np.nan]))
+    with pytest.raises(ValueError, match="epochs"):
+        ensemble.update(prices[-3:], epochs=0)
+    with pytest.raises(ValueError, match="at least one"):
+        ensemble.update(np.array([]))
+
+
+def test_damaged_optimiser_state_is_refused_on_load(tmp_path, prices, ensemble):
+    from jaxlstm._src.io import persistence
+
+    tree, metadata = persistence.load_model(ensemble.save(tmp_path / "e"))
+    tree["opt_state"] = tree["opt_state"][:-1]
+    persistence.save_model(
+        tmp_path / "bad", tree, {k: v for k, v in metadata.items() if k not in persistence.RESERVED_METADATA_KEYS}
+    )
+    with pytest.raises(ValueError, match="optimiser state"):
+        jl.LSTMForecaster.load(tmp_path / "bad")
+
+
+def test_combine_members_and_spread():
+    forecasts = np.array([[[1.0, 2.0]], [[3.0, 2.0]], [[2.0, 8.0]]])
+    np.testing.assert_allclose(population.combine_members(forecasts, "mean"), [[2.0, 4.0]])
+    np.testing.assert_allclose(population.combine_members(forecasts, "median"), [[2.0, 2.0]])
+    assert population.member_spread(forecasts[:1]).shape == (1, 2)
+    np.testing.assert_allclose(population.member_spread(forecasts)[0, 0], np.std(np.log([1, 3, 2]), ddof=1))

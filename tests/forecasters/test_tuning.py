@@ -1,0 +1,139 @@
+"""``jaxlstm.tune``: grid and random search, successive halving, walk-forward selection without look-ahead."""
+
+import numpy as np
+import pytest
+
+import jaxlstm as jl
+from jaxlstm._src.forecasters import tuning
+from jaxlstm.data import load_demo
+
+TINY = dict(hidden_size=4, epochs=4, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def prices():
+    return np.asarray(load_demo().close[-220:], np.float64)
+
+
+@pytest.fixture(scope="module")
+def tuned(prices):
+    space = {"learning_rate": [1e-3, 1e-2], "sequence_length": [8, 12]}
+    return jl.tune(prices, space, horizon=6, folds=2, **TINY)
+
+
+@pytest.mark.slow
+def test_tune_returns_the_best_trial_fitted_on_all_data(prices, tuned):
+    table = tuned.tuning_
+    assert isinstance(tuned, jl.LSTMForecaster) and len(table) == 4
+    best = table.best
+    assert best["score"] == min(r["score"] for r in table.rows if r["rung"] == max(x["rung"] for x in table.rows))
+    assert (tuned.learning_rate, tuned.sequence_length) == (best["learning_rate"], best["sequence_length"])
+    assert tuned.prices_.shape[0] == prices.shape[0]
+    np.testing.assert_array_equal(
+        tuned.forecast(steps=3).predicted, tuned.predict_multi_step(prices[-best["sequence_length"] :], 3)
+    )
+    # Learning rates share a compiled call; the two window lengths are two groups.
+    assert table.groups == 2
+    frame = table.to_pandas()
+    assert list(frame["score"]) == sorted(frame["score"]) and set(frame.columns) >= {"learning_rate", "score", "best"}
+    assert table.to_dict()["space"] == {"learning_rate": [1e-3, 1e-2], "sequence_length": [8, 12]}
+
+
+@pytest.mark.slow
+def test_successive_halving_stops_the_worst_trials_early(tuned):
+    rows = tuned.tuning_.rows
+    assert tuning.rung_epochs(4, 3, 4) == [2, 4]
+    assert sorted(r["epochs"] for r in rows) == [2, 2, 4, 4]
+    assert max(r["epochs"] for r in rows if not r["best"]) <= 4 and tuned.tuning_.best["epochs"] == 4
+
+
+def test_rung_epochs_and_sampling():
+    assert tuning.rung_epochs(100, None, 9) == [100]
+    assert tuning.rung_epochs(100, 3, 9) == [34, 68, 100]
+    assert tuning.rung_epochs(100, 3, 1) == [100]
+    space = {"learning_rate": [1e-3, 3e-3, 1e-2], "hidden_size": [4, 8]}
+    assert len(tuning.sample_trials(space)) == 6
+    drawn = tuning.sample_trials(space, "random", 4, seed=1)
+    assert len(drawn) == 4 and len({tuple(d.items()) for d in drawn}) == 4
+    assert drawn == tuning.sample_trials(space, "random", 4, seed=1)
+
+
+@pytest.mark.slow
+def test_random_search_without_halving(prices):
+    model = jl.tune(
+        prices,
+        {"learning_rate": [1e-3, 3e-3, 1e-2]},
+        sampling="random",
+        n_trials=2,
+        halving=None,
+        horizon=4,
+        folds=1,
+        sequence_length=8,
+        **TINY,
+    )
+    assert len(model.tuning_) == 2 and all(r["epochs"] == 4 for r in model.tuning_.rows)
+
+
+@pytest.mark.slow
+def test_no_trial_or_score_sees_prices_after_its_fold(prices):
+    """Poisoned future: scores of the first fold do not move when everything after what it may read changes."""
+    space = {"learning_rate": [1e-3, 1e-2]}
+    settings = dict(halving=None, horizon=6, folds=2, sequence_length=8, **TINY)
+    clean = jl.tune(prices, space, **settings).tuning_
+    (_, end0), _ = clean.folds
+    poisoned = prices.copy()
+    # Fold 0 trains on prices[:start0] and scores origins in [start0, end0) up to 6 steps ahead.
+    cut = end0 + 6 - 1
+    poisoned[cut:] *= np.random.default_rng(0).uniform(0.2, 5.0, size=poisoned.shape[0] - cut)
+    dirty = jl.tune(poisoned, space, **settings).tuning_
+    assert dirty.folds == clean.folds
+    for a, b in zip(clean.rows, dirty.rows):
+        assert a["fold_scores"][0] == b["fold_scores"][0]
+        assert a["fold_scores"][1] != b["fold_scores"][1]
+
+
+@pytest.mark.slow
+def test_a_tuned_forecaster_in_a_backtest_sees_nothing_after_the_origin(prices):
+    factory = lambda: jl.TunedLSTMForecaster(
+        {"learning_rate": [1e-3, 1e-2]}, {"horizon": 4, "folds": 1, "halving": None}, dict(sequence_length=8, **TINY)
+    )
+    origin = 180
+    poisoned = prices.copy()
+    poisoned[origin:] *= 3.0
+    runs = [
+        jl.evaluation.backtest(p, {"tuned": factory}, train_size=150, steps=4, origins=[origin])["tuned"]
+        for p in (prices, poisoned)
+    ]
+    np.testing.assert_array_equal(runs[0].predicted, runs[1].predicted)
+    np.testing.assert_array_equal(runs[0].upper, runs[1].upper)
+
+
+@pytest.mark.parametrize(
+    ("space", "options", "error", "match"),
+    [
+        ({}, {}, TypeError, "space"),
+        ([("learning_rate", [1e-3])], {}, TypeError, "space"),
+        ({"learning_rate": []}, {}, ValueError, "non-empty"),
+        ({"learning_rate": 1e-3}, {}, ValueError, "list"),
+        ({"symbol": ["A"]}, {}, ValueError, "tunable"),
+        ({"no_such": [1]}, {}, ValueError, "tunable"),
+        ({"hidden_size": [0]}, {}, ValueError, "invalid value"),
+        ({"learning_rate": [1e-3]}, {"learning_rate": 1e-2}, ValueError, "both"),
+        ({"learning_rate": [1e-3]}, {"sampling": "bayes"}, ValueError, "sampling"),
+        ({"learning_rate": [1e-3]}, {"sampling": "random"}, ValueError, "n_trials"),
+        ({"learning_rate": [1e-3]}, {"sampling": "random", "n_trials": 2}, ValueError, "at most"),
+        ({"learning_rate": [1e-3]}, {"n_trials": 2}, ValueError, "n_trials"),
+        ({"learning_rate": [1e-3]}, {"halving": 1}, ValueError, "halving"),
+        ({"learning_rate": [1e-3]}, {"folds": 0}, ValueError, "folds"),
+        ({"learning_rate": [1e-3]}, {"validation_share": 1.5}, ValueError, "validation_share"),
+        ({"learning_rate": [1e-3]}, {"hidden_size": -1}, ValueError, "hidden_size"),
+    ],
+)
+def test_bad_searches_are_refused(prices, space, options, error, match):
+    with pytest.raises(error, match=match):
+        jl.tune(prices, space, **options)
+
+
+def test_too_short_data_is_refused():
+    with pytest.raises(ValueError, match="too short to tune|at least"):
+        jl.tune(np.linspace(100, 110, 30), {"learning_rate": [1e-3]}, sequence_length=20)
