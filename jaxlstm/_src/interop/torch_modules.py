@@ -62,6 +62,7 @@ def to_torch_module(params: Any, cfg: Any) -> Any:
     """
     torch = _import_torch()
     nn = torch.nn
+    module_base: Any = nn.Module
     kind = layout._KINDS.get(type(cfg))
     if kind is None:
         raise TypeError(f"cfg must be a jaxlstm.nn network config, got {type(cfg).__name__}")
@@ -74,7 +75,7 @@ def to_torch_module(params: Any, cfg: Any) -> Any:
 
     if kind == "transformer":
 
-        class Transformer(nn.Module):
+        class Transformer(module_base):
             def __init__(self) -> None:
                 super().__init__()
                 self.input = nn.Linear(cfg.input_size, cfg.d_model)
@@ -96,7 +97,7 @@ def to_torch_module(params: Any, cfg: Any) -> Any:
         module: Any = Transformer()
     else:
 
-        class Recurrent(nn.Module):
+        class Recurrent(module_base):
             def __init__(self) -> None:
                 super().__init__()
                 hidden = cfg.hidden_size
