@@ -9,7 +9,11 @@ hourly BTC/USD candles. Files are read with pandas' C parser; ``MAX_LINE_BYTES``
 the length of a line. pandas is imported only when a file or a pandas object is read.
 ``sliding_windows``, ``chronological_split`` and ``pad_stack`` are the library's only
 windowing code; the encodings (``MinMaxEncoding``, ``RelativeEncoding``) turn prices into
-model values and back exactly, fitted on training prices only.
+model values and back exactly, fitted on training prices only. ``FEATURES`` are causal
+candle features (log return, log volume, range, volatility, RSI, MACD, ...; each a pure,
+jit-able function of past candles, ``compute_features`` runs them), ``FEATURE_SETS`` the
+named input sets, and ``ModelInputs`` turns windows of candles into a network's inputs,
+fitted on training candles only; ``forecast_direct`` is the direct multi-horizon forecast.
 """
 
 from jaxlstm._src.io.ohlcv import (
@@ -30,18 +34,28 @@ from jaxlstm._src.prep.encodings import (
     get_encoding,
     log_return_std,
 )
+from jaxlstm._src.prep.features import FEATURE_NAMES, FEATURE_SETS, FEATURES, Feature
+from jaxlstm._src.prep.features import compute as compute_features
+from jaxlstm._src.prep.inputs import ModelInputs, forecast_direct
 from jaxlstm._src.prep.windows import chronological_split, pad_stack, sliding_windows, windows_before
 
 __all__ = [
     "ENCODINGS",
+    "FEATURES",
+    "FEATURE_NAMES",
+    "FEATURE_SETS",
     "MAX_LINE_BYTES",
     "OHLCV",
     "Encoding",
+    "Feature",
     "MinMaxEncoding",
+    "ModelInputs",
     "RelativeEncoding",
     "as_price_series",
     "chronological_split",
+    "compute_features",
     "demo_data_path",
+    "forecast_direct",
     "forecast_prices",
     "get_encoding",
     "infer_interval",

@@ -170,7 +170,8 @@ def test_metadata_records_real_losses_and_versions(fitted, tmp_path):
     assert meta["model"] == "LSTMForecaster" and meta["symbol"] == "BTCUSD"
     assert meta["format_version"] == persistence.FORMAT_VERSION and meta["library_version"] == jl.__version__
     assert meta["settings"]["hidden_size"] == 8 and meta["encoding"]["name"] == "minmax"
-    assert meta["settings"] == {k: v for k, v in fitted.get_params().items() if k != "symbol"}
+    # JSON holds the features tuple as a list.
+    assert meta["settings"] == json.loads(json.dumps({k: v for k, v in fitted.get_params().items() if k != "symbol"}))
     assert meta["data"]["interval_seconds"] == 3600
     assert meta["metrics"]["final_train_loss"] > 0 and "accuracy" not in json.dumps(meta)
     assert len(meta["history"]["train_loss"]) == meta["metrics"]["epochs_run"]

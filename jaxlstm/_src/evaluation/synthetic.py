@@ -11,16 +11,24 @@ context. The same ``seed`` always gives the same series.
 * ``mean_reverting``: an Ornstein-Uhlenbeck (AR(1)) log price around a fixed level. Even
   its oracle stays near ``1 / sqrt(2)`` of the naive MAE at long horizons, because the
   best forecast is the mean while the naive one carries the current deviation.
+* ``volume_flow``: candles (``SyntheticSeries.candles``, an ``OHLCV``) of a market where
+  some trades are informed: an informed candle's move continues over the next day, and
+  with ``informative=True`` informed candles trade on a volume spike, so volume tells
+  which moves will continue; with ``informative=False`` the spikes fall on other,
+  random candles and volume carries nothing about future returns (the prices follow the
+  same law either way). ``VOLUME_SETS`` names the two.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
 from jaxlstm._src import validation
+from jaxlstm._src.io.ohlcv import OHLCV
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -34,12 +42,15 @@ class SyntheticSeries:
         expected_log: ``expected_log(origin, steps) -> [steps]``, the generator's expected
             log prices at ``origin .. origin + steps - 1`` given everything before ``origin``
             (including latent state).
+        candles: ``[n]`` candles whose closes are ``prices``, for generators that make
+            them (``volume_flow``); None otherwise.
     """
 
     name: str
     prices: np.ndarray
     params: dict
     expected_log: Callable[[int, int], np.ndarray]
+    candles: OHLCV | None = None
 
     def __len__(self) -> int:
         return self.prices.shape[0]
@@ -217,4 +228,111 @@ STRUCTURED: dict[str, Callable[..., SyntheticSeries]] = {
     "seasonal": seasonal,
     "trending": trending,
     "mean_reverting": mean_reverting,
+}
+
+
+def volume_flow(
+    n: int,
+    *,
+    informative: bool = True,
+    rate: float = 0.05,
+    continuation: float = 6.0,
+    duration: int = 24,
+    volatility: float = 0.01,
+    volume_jump: float = 1.5,
+    start: float = 100.0,
+    seed: int = 0,
+) -> SyntheticSeries:
+    """Hourly candles of a market with informed trades, whose volume does or does not give them away.
+
+    Every candle's log return is ``volatility * e[t]`` plus the drifts of earlier informed
+    candles. A candle is informed with probability ``rate``; its own return is drawn like
+    any other (so prices alone cannot tell it apart), and the price then continues in its
+    direction: ``continuation * r[s] / duration`` is added to each of the next ``duration``
+    returns. This is the pattern of informed trading (Llorente, Michaely, Saar and Wang,
+    2002: high-volume moves driven by private information continue).
+
+    Log volume is an AR(1) level (coefficient 0.95, innovations 0.1), plus ``0.3 * |e[t]|``
+    (busy candles move more, as in real markets), plus noise (0.3), plus ``volume_jump`` on
+    spike candles. With ``informative=True`` the spike candles are the informed ones; with
+    ``informative=False`` they are drawn independently at the same rate, so volume has the
+    same distribution but says nothing about future returns. Opens are the previous
+    close; highs and lows lie outside the body by half-normal wicks.
+
+    Args:
+        n: number of candles, >= 2.
+        informative: whether volume spikes mark the informed candles.
+        rate: probability that a candle is informed, in (0, 1).
+        continuation: total continuation of an informed move, as a multiple of that move.
+        duration: candles over which the continuation unfolds, >= 1.
+        volatility: standard deviation of the one-candle shock, > 0.
+        volume_jump: log-volume added on spike candles, >= 0.
+        start: the first open, > 0.
+        seed: seeds everything.
+
+    Returns:
+        A ``SyntheticSeries`` with ``candles`` (hourly from 2020-01-01, symbol ``"SYNTH"``);
+        the oracle knows which candles were informed and adds their remaining drift.
+    """
+    n, start, rng = _check(n, start, seed)
+    if not isinstance(informative, bool):
+        raise TypeError(f"informative must be a bool, got {type(informative).__name__}")
+    rate = validation.check_fraction("rate", rate)
+    continuation = float(continuation)
+    duration = validation.check_positive_int("duration", duration)
+    volatility = validation.check_positive_float("volatility", volatility)
+    volume_jump = validation.check_positive_float("volume_jump", volume_jump, allow_zero=True)
+    shocks = rng.standard_normal(n)
+    moves = volatility * shocks
+    informed = rng.random(n) < rate
+    unrelated = rng.random(n) < rate
+    # per_step[s] is the drift informed candle s adds to each of the returns s+1 .. s+duration.
+    per_step = np.where(informed, continuation * moves / duration, 0.0)
+    drift = np.zeros(n + duration + 1)
+    for lag in range(1, duration + 1):
+        drift[lag : n + lag] += per_step
+    log_close = np.log(start) + np.cumsum(moves + drift[:n])
+
+    level = np.empty(n)
+    level[0] = 0.1 * rng.standard_normal() / np.sqrt(1 - 0.95**2)
+    innovations = 0.1 * rng.standard_normal(n)
+    for t in range(1, n):
+        level[t] = 0.95 * level[t - 1] + innovations[t]
+    spikes = informed if informative else unrelated
+    log_volume = 3.0 + level + 0.3 * np.abs(shocks) + 0.3 * rng.standard_normal(n) + volume_jump * spikes
+    close = np.exp(log_close)
+    open_ = np.exp(np.concatenate([[np.log(start)], log_close[:-1]]))
+    wick = 0.5 * volatility
+    high = np.maximum(open_, close) * np.exp(np.abs(wick * rng.standard_normal(n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(wick * rng.standard_normal(n)))
+    stamps = np.datetime64("2020-01-01T00:00", "ns") + np.arange(n) * np.timedelta64(1, "h")
+    candles = OHLCV(stamps, open_, high, low, close, np.exp(log_volume), symbol="SYNTH")
+
+    def expected_log(origin: int, h: int) -> np.ndarray:
+        # Drift already set in motion by informed candles before the origin.
+        steps = np.arange(origin, origin + h)
+        known = np.zeros(h)
+        for s in np.flatnonzero(informed[max(0, origin - duration - 1) : origin]) + max(0, origin - duration - 1):
+            known += np.where((steps >= s + 1) & (steps <= s + duration), per_step[s], 0.0)
+        return log_close[origin - 1] + np.cumsum(known)
+
+    params = {
+        "n": n,
+        "informative": informative,
+        "rate": rate,
+        "continuation": continuation,
+        "duration": duration,
+        "volatility": volatility,
+        "volume_jump": volume_jump,
+        "start": start,
+        "seed": seed,
+    }
+    name = "volume_informative" if informative else "volume_uninformative"
+    return SyntheticSeries(name, close, params, expected_log, candles)
+
+
+#: The candle generators of the accuracy benchmark's ablation, by name: volume that tells and volume that does not.
+VOLUME_SETS: dict[str, Callable[..., SyntheticSeries]] = {
+    "volume_informative": functools.partial(volume_flow, informative=True),
+    "volume_uninformative": functools.partial(volume_flow, informative=False),
 }

@@ -26,6 +26,12 @@ The band (``band=``, chosen at construction and recorded in every ``Forecast``):
   step. With too few out-of-sample residuals it falls back to the volatility band.
 * ``"volatility"``: the seed's band, ``exp(-/+ z * sigma * sqrt(step))`` around the forecast.
 
+Forecasters that read more than the close (``LSTMForecaster(features=...)``) say which
+candle columns through ``input_columns``; their series is then ``[time, columns]`` with
+the close first, read by ``read_series`` from candles (OHLCV DataFrame, ``OHLCV``, ccxt
+rows, CSV path), and everything that is about prices (volatility, calibration residuals,
+scores) uses its close column.
+
 Data without timestamps is treated as hourly and as ending at the unix epoch, so its
 forecast timestamps are ``1970-01-01T00:00 + k hours`` (see ``horizons.future_timestamps``).
 """
@@ -63,6 +69,46 @@ def price_series(data: Any, name: str) -> tuple[np.ndarray, np.ndarray | None, n
     prices, timestamps = ohlcv.as_price_series(data, name=name)
     interval = horizons.as_interval(ohlcv.infer_interval(timestamps), name=f"inferred {name} interval")
     return prices, timestamps, interval
+
+
+def read_series(
+    data: Any, name: str, columns: Sequence[str] = ("close",)
+) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64]:
+    """``(series, timestamps or None, interval)`` holding the candle ``columns`` (the close first).
+
+    Args:
+        data: for ``columns == ("close",)`` anything ``as_price_series`` accepts; otherwise
+            candles ``load_ohlcv`` reads (an OHLCV DataFrame, ``OHLCV``, ccxt rows, a CSV path).
+        name: the argument's name, for messages.
+        columns: OHLCV column names, ``"close"`` first.
+
+    Returns:
+        ``[time]`` prices for the close alone, else ``[time, len(columns)]`` float64 values
+        (a volume may be NaN where the source has none: the reader of the volume checks it).
+    """
+    columns = tuple(columns)
+    if columns == ("close",):
+        return price_series(data, name)
+    if not columns or columns[0] != "close":
+        raise ValueError(f"columns must start with 'close', got {columns}")
+    try:
+        candles = ohlcv.load_ohlcv(data)
+    except (TypeError, ValueError) as err:
+        raise type(err)(
+            f"{name} must be candles with the columns {list(columns)} (an OHLCV DataFrame, jaxlstm.data.OHLCV, "
+            f"ccxt rows or a CSV path): {err}"
+        ) from None
+    if len(candles) == 0:
+        raise ValueError(f"{name} must hold at least one candle, got none")
+    values = np.stack([np.asarray(getattr(candles, column), np.float64) for column in columns], axis=1)
+    timestamps = np.asarray(candles.timestamps)
+    interval = horizons.as_interval(ohlcv.infer_interval(timestamps), name=f"inferred {name} interval")
+    return values, timestamps, interval
+
+
+def close_of(series: np.ndarray) -> np.ndarray:
+    """The closes of a ``[..., time]`` price series or a ``[..., time, columns]`` one (close first)."""
+    return series if series.ndim == 1 else series[..., 0]
 
 
 class Forecaster:
@@ -160,6 +206,15 @@ class Forecaster:
     def _min_window(self) -> int:
         return self.window_length or self.min_window_length
 
+    @property
+    def input_columns(self) -> tuple[str, ...]:
+        """The candle columns the forecaster reads, the close first (default: the close alone, a ``[time]`` series)."""
+        return ("close",)
+
+    def _read_series(self, data: Any, name: str) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64]:
+        """``read_series(data, name, self.input_columns)``."""
+        return read_series(data, name, self.input_columns)
+
     # ------------------------------------------------------------------ fitting
 
     def fit(self, data: Any, **fit_options: Any) -> Self:
@@ -174,7 +229,7 @@ class Forecaster:
         Returns:
             ``self``, fitted.
         """
-        prices, timestamps, interval = price_series(data, "data")
+        prices, timestamps, interval = self._read_series(data, "data")
         prices = self._check_prices("data", prices, self.min_fit_length, "to fit")
         self._fit(prices, **fit_options)
         self._adopt_series(prices, timestamps, interval)
@@ -210,7 +265,7 @@ class Forecaster:
                 raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
             model = cls(**{**settings, "symbol": symbol}) if takes_symbol else cls(**settings)
             name = f"data[{symbol!r}]"
-            prices, timestamps, interval = price_series(item, name)
+            prices, timestamps, interval = model._read_series(item, name)
             prices = model._check_prices(name, prices, model.min_fit_length, "to fit")
             models[symbol], series[symbol] = model, (prices, timestamps, interval)
         cls._fit_together(list(models.values()), [s[0] for s in series.values()], workers=workers, devices=devices)
@@ -237,7 +292,7 @@ class Forecaster:
         self.prices_ = prices
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
         self.interval_ = interval
-        self.volatility_ = intervals.log_return_volatility(prices)
+        self.volatility_ = intervals.log_return_volatility(close_of(prices))
         self._reset_calibration(prices)
 
     # ------------------------------------------------------------------ prediction
@@ -468,7 +523,7 @@ class Forecaster:
         windows = [prices[max(0, s - length) : s] if length else prices[:s] for s in origins]
         predicted = np.asarray(model._predict_many(windows, steps), np.float64)
         index = origins[:, None] + np.arange(steps)[None, :]
-        actual = np.where(index < n, prices[np.minimum(index, n - 1)], np.nan)
+        actual = np.where(index < n, close_of(prices)[np.minimum(index, n - 1)], np.nan)
         residuals = intervals.log_ratio_residuals(actual, predicted)
         self._calibration_cache[source] = (found, residuals)
         return residuals
@@ -595,14 +650,24 @@ class Forecaster:
         return window
 
     def _check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
-        prices = validation.as_float_array(name, value, ndim=1)
+        columns = self.input_columns
+        prices = validation.as_float_array(name, value, ndim=1 if len(columns) == 1 else 2)
+        if prices.ndim == 2 and prices.shape[1] != len(columns):
+            raise ValueError(
+                f"{name} must be [time, {len(columns)}] candles with the columns {list(columns)}, got shape {prices.shape}"
+            )
         if prices.shape[0] < minimum:
             raise ValueError(
                 f"{name} must have at least {minimum} prices {purpose} with {self!r}, got {prices.shape[0]}"
             )
-        if np.any(prices <= 0):
-            first = int(np.flatnonzero(prices <= 0)[0])
-            raise ValueError(f"{name} must contain only positive prices, got {prices[first]:.6g} at index {first}")
+        # Every column but the volume is a price.
+        price_columns = prices if prices.ndim == 1 else prices[:, [i for i, c in enumerate(columns) if c != "volume"]]
+        if np.any(price_columns <= 0):
+            first = int(
+                np.flatnonzero(np.any(price_columns <= 0, axis=-1) if prices.ndim == 2 else price_columns <= 0)[0]
+            )
+            value = np.min(price_columns[first])
+            raise ValueError(f"{name} must contain only positive prices, got {value:.6g} at index {first}")
         return prices
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Forecaster:
