@@ -16,6 +16,8 @@ from typing import Any
 
 HORIZONS = ("1h", "4h", "1d", "7d")
 DEMO_SYMBOL = "BTCUSD"
+# jaxlstm.nn.ARCHITECTURES, written out so that parsing arguments does not import JAX.
+ARCHITECTURES = ("lstm", "bilstm", "attention", "transformer")
 
 
 class UsageError(Exception):
@@ -48,6 +50,43 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _feature_list(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated feature names such as close,volume,rsi, got {text!r}"
+        )
+    return names
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    """The network and its inputs (passed to LSTMForecaster as they are)."""
+    p.add_argument("--architecture", choices=ARCHITECTURES, default="lstm", help="the network (default lstm)")
+    p.add_argument(
+        "--features",
+        type=_feature_list,
+        default=("close",),
+        help="comma-separated inputs, e.g. close,volume,rsi (default close; see jaxlstm.data.FEATURE_NAMES); "
+        "anything beyond the close needs a direct head",
+    )
+    p.add_argument(
+        "--direct-steps",
+        type=_positive_int,
+        default=None,
+        help="train a head that forecasts this many steps at once (default: recursive; with --features, "
+        "the horizon's steps for forecast and evaluate)",
+    )
+
+
+def _direct_steps(args: argparse.Namespace, steps: int | None) -> int | None:
+    """--direct-steps, else the horizon's steps when features need a direct head."""
+    if args.direct_steps is not None or tuple(args.features) == ("close",):
+        return args.direct_steps
+    if steps is None:
+        raise UsageError("--features beyond close need --direct-steps N (the steps the model forecasts at once)")
+    return steps
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``jaxlstm`` command."""
     parser = argparse.ArgumentParser(prog="jaxlstm", description="LSTM price forecasting with JAX.")
@@ -69,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--learning-rate", type=_positive_float, default=1e-3)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        _model_args(p)
 
     train = sub.add_parser("train", help="train (or retrain) the model of a symbol and save it")
     data_args(train, required=True)
@@ -101,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--hidden-size", type=_positive_int, default=32)
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--json", action="store_true")
+    _model_args(evaluate)
 
     info = sub.add_parser("info", help="list the saved models")
     info.add_argument("--models", default=None)
@@ -139,8 +180,19 @@ def _recent(ohlcv: Any, candles: int) -> Any:
     )
 
 
+def _horizon_steps(args: argparse.Namespace, ohlcv: Any) -> int | None:
+    """The steps of --horizon on the data's interval (None for commands without one)."""
+    from jaxlstm._src.io import ohlcv as market_data
+    from jaxlstm._src.prep import horizons
+
+    horizon = getattr(args, "horizon", None)
+    return None if horizon is None else horizons.horizon_to_steps(horizon, market_data.infer_interval(ohlcv.timestamps))
+
+
 def _trainer(args: argparse.Namespace, ohlcv: Any):
     from jaxlstm._src.forecasters.lstm import LSTMForecaster
+
+    direct_steps = _direct_steps(args, _horizon_steps(args, ohlcv))
 
     def train_fn(symbol: str) -> LSTMForecaster:
         model = LSTMForecaster(
@@ -150,6 +202,9 @@ def _trainer(args: argparse.Namespace, ohlcv: Any):
             epochs=args.epochs,
             seed=args.seed,
             symbol=symbol,
+            architecture=args.architecture,
+            features=args.features,
+            direct_steps=direct_steps,
         )
         verbose = not args.quiet and sys.stderr.isatty()
         return model.fit(_recent(ohlcv, args.candles), verbose=verbose)
@@ -301,7 +356,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ohlcv = market_data.load_demo() if args.data is None else market_data.load_ohlcv(args.data)
     steps = horizons.horizon_to_steps(args.horizon, market_data.infer_interval(ohlcv.timestamps))
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    factories = evaluation.make_forecasters(names, hidden_size=args.hidden_size, epochs=args.epochs, seed=args.seed)
+    factories = evaluation.make_forecasters(
+        names,
+        hidden_size=args.hidden_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        architecture=args.architecture,
+        features=args.features,
+        direct_steps=_direct_steps(args, steps),
+    )
     last = len(ohlcv) - steps
     if last < args.train_size:
         raise UsageError(
@@ -309,7 +372,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     count = min(args.origins, last - args.train_size + 1)
     origins = np.unique(np.linspace(args.train_size, last, count).round().astype(int))
-    result = evaluation.backtest(ohlcv.close, factories, train_size=args.train_size, steps=steps, origins=list(origins))
+    # The candles when a model reads more than the close; else the closes, as before.
+    series = ohlcv if tuple(args.features) != ("close",) else ohlcv.close
+    result = evaluation.backtest(series, factories, train_size=args.train_size, steps=steps, origins=list(origins))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=float))
     else:

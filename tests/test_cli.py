@@ -148,3 +148,62 @@ def test_evaluate_bad_arguments(capsys):
     assert code == 2 and "prophet" in err
     code, _, err = run(["evaluate", "--horizon", "7d", "--train-size", "5000"], capsys)
     assert code == 2 and "train-size" in err
+
+
+def test_architecture_and_features_from_the_command_line(models, capsys):
+    import jaxlstm as jl
+
+    assert cli.ARCHITECTURES == jl.nn.ARCHITECTURES
+    rich = ["--architecture", "transformer", "--features", "close,volume,range", "--sequence-length", "8"]
+    code, out, err = run(
+        ["train", "--data", jl.data.demo_data_path().as_posix(), "--models", models, *rich, *FAST], capsys
+    )
+    assert code == 2 and "--direct-steps" in err
+    code, out, err = run(
+        [
+            "train",
+            "--data",
+            jl.data.demo_data_path().as_posix(),
+            "--models",
+            models,
+            *rich,
+            "--direct-steps",
+            "4",
+            *FAST,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    saved = jl.LSTMForecaster.load(os.path.join(models, "BTCUSD"))
+    assert saved.architecture == "transformer" and saved.features == ("close", "volume", "range")
+    assert saved.direct_steps == 4
+    # The cached direct model forecasts up to its 4 steps; a longer horizon is a one-line error.
+    code, out, err = run(["forecast", "--horizon", "4h", "--models", models, "--json", *rich, *FAST], capsys)
+    assert code == 0, err
+    assert len(json.loads(out)["predictions"]) == 4
+    code, out, err = run(["forecast", "--horizon", "1d", "--models", models, *rich, *FAST], capsys)
+    assert code == 2 and "steps must be at most 4" in err and "Traceback" not in err
+
+
+def test_evaluate_with_features_and_a_direct_head(capsys):
+    args = [
+        "evaluate",
+        "--horizon",
+        "4h",
+        "--origins",
+        "2",
+        "--train-size",
+        "150",
+        "--epochs",
+        "2",
+        "--hidden-size",
+        "4",
+    ]
+    code, out, err = run([*args, "--models", "lstm", "--architecture", "bilstm", "--features", "close,volume"], capsys)
+    assert code == 0, err
+    assert "2 origins" in out and "| lstm |" in out
+    code, _, err = run([*args, "--features", "close,obv"], capsys)
+    assert code == 2 and "unknown feature 'obv'" in err
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--horizon", "4h", "--architecture", "gru"])
+    assert "invalid choice" in capsys.readouterr().err
