@@ -1,6 +1,6 @@
 """One command that measures jaxlstm's speed and writes JSON, a markdown table and plots.
 
-    python -m benchmarks.run [--quick] [--out DIR] [--sections train,predict,cold_start,scaling,profile]
+    python -m benchmarks.run [--quick] [--out DIR] [--sections train,predict,cold_start,scaling,profile,...]
 
 Sections (``benchmarks/README.md`` explains every row), one module each in
 ``benchmarks/speed/``:
@@ -16,6 +16,9 @@ Sections (``benchmarks/README.md`` explains every row), one module each in
    size and the sequence length, with parameter counts and XLA's memory estimate.
 5. ``profile``: where the training step's time goes, and loop variants against a reference.
 6. ``concurrency``: two threads fitting two different models against one fit alone.
+7. ``architectures``: training time and one-window forecast latency of each network
+   (LSTM, bidirectional LSTM, LSTM + attention, transformer) against the same network
+   built from stock PyTorch modules, with PyTorch's default threads and one thread.
 
 This module only orchestrates: it turns the persistent compilation cache off, runs the
 sections in order, then writes ``bench.json`` and renders ``bench.md`` (from the JSON
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks import _timing, torch_lstm
+from benchmarks.speed.architectures import bench_architectures
 from benchmarks.speed.cold_start import bench_cold_start
 from benchmarks.speed.common import REPO_ROOT, guarded, jsonable, log
 from benchmarks.speed.concurrency import bench_concurrency
@@ -57,10 +61,11 @@ SECTION_RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], dict[str, Any]]]
     "scaling": bench_scaling,
     "profile": bench_profile,
     "concurrency": bench_concurrency,
+    "architectures": bench_architectures,
 }
 SECTIONS = tuple(SECTION_RUNNERS)
 # --quick leaves the profile out unless asked for: it compiles ten training loops.
-QUICK_SECTIONS = ("train", "predict", "cold_start", "scaling", "concurrency")
+QUICK_SECTIONS = ("train", "predict", "cold_start", "scaling", "concurrency", "architectures")
 SCHEMA_VERSION = 1
 # Idle seconds before each section of a full run (see _run).
 SECTION_PAUSE_S = 2.0

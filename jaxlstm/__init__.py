@@ -16,6 +16,7 @@ from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.interop.torch import params_from_torch, params_to_torch
+from jaxlstm._src.interop.torch_modules import to_torch_module
 from jaxlstm._src.io.cache import ModelCache
 from jaxlstm._src.io.compile_cache import disable_compilation_cache, enable_compilation_cache, environment_setting
 from jaxlstm._src.nn.cell import LSTMCarry, lstm_step
@@ -67,6 +68,7 @@ __all__ = [
     "predict_many",
     "predict_multi_step",
     "run_stacked",
+    "to_torch_module",
     "train",
     "train_many",
 ]

@@ -39,6 +39,8 @@ class Settings:
     torch_scale_repeats: int = 2
     profile_epochs: int = 20
     profile_repeats: int = 5
+    arch_epochs: int = 20
+    arch_repeats: int = 3
     # None leaves PyTorch's default thread count (the measurement the README reports).
     torch_threads: int | None = None
     # TrainConfig.restore_best of the functional runs (the seed configuration's default).
@@ -80,6 +82,8 @@ QUICK = Settings(
     torch_scale_repeats=1,
     profile_epochs=1,
     profile_repeats=1,
+    arch_epochs=1,
+    arch_repeats=1,
     # On a busy machine PyTorch's default OpenMP threads stall waiting for a core, which
     # can make a smoke run take minutes; one thread keeps it short.
     torch_threads=1,
