@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+import jaxlstm as jl
 from jaxlstm import evaluation
 from jaxlstm._src.forecasters import intervals
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
@@ -283,3 +284,35 @@ def test_a_user_subclass_backtests_with_public_imports_only():
         linear_series(80), {"mine": LastTwoMean}, train_size=30, steps=3, stride=5, vectorize=True
     )
     np.testing.assert_array_equal(fast["mine"].predicted, mine.predicted)
+
+
+class _VolumeReader(jl.Forecaster):
+    """Forecasts the last close; records the training rows it was given (the close and the volume)."""
+
+    seen: list = []
+
+    @property
+    def input_columns(self):
+        return ("close", "volume")
+
+    def _fit(self, series):
+        type(self).seen.append(series)
+
+    def _predict(self, window, steps):
+        return np.full(steps, window[-1, 0])
+
+
+def test_each_model_gets_its_own_candle_columns():
+    candles = jl.data.load_demo()[-60:]
+    _VolumeReader.seen = []
+    result = jl.evaluation.backtest(
+        candles, {"reader": _VolumeReader, "drift": jl.baselines.DriftForecaster}, train_size=40, steps=2, stride=9
+    )
+    first = _VolumeReader.seen[0]
+    assert first.shape == (40, 2)
+    np.testing.assert_array_equal(first, np.stack([candles.close[:40], candles.volume[:40]], axis=1))
+    # The reader's forecasts are the last close, like naive's; prices and scores are the closes.
+    np.testing.assert_array_equal(result["reader"].predicted, result["naive"].predicted)
+    np.testing.assert_array_equal(result.actual[0], candles.close[40:42])
+    with pytest.raises(ValueError, match=r"series must be candles with the columns \['close', 'volume'\]"):
+        jl.evaluation.backtest(candles.close, {"reader": _VolumeReader}, train_size=40, steps=2)
