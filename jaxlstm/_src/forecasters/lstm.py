@@ -522,11 +522,8 @@ class LSTMForecaster(Forecaster):
         """
         steps = validation.check_positive_int("steps", steps)
         if self.direct_steps is None:
-            return (
-                _forecast_one_model,
-                {"network": self.model_config, "encoding": self._encoding(), "steps": steps},
-                (self._device_state()),
-            )
+            static = {"network": self.model_config, "encoding": self._encoding(), "steps": steps}
+            return _forecast_one_model, static, self._device_state()
         if steps > self.direct_steps:
             raise ValueError(
                 f"steps must be at most {self.direct_steps} for {self!r}: its head forecasts direct_steps="
