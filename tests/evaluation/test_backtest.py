@@ -6,6 +6,7 @@ import functools
 import json
 import pathlib
 import sys
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -289,7 +290,7 @@ def test_a_user_subclass_backtests_with_public_imports_only():
 class _VolumeReader(jl.Forecaster):
     """Forecasts the last close; records the training rows it was given (the close and the volume)."""
 
-    seen: list = []
+    seen: ClassVar[list] = []
 
     @property
     def input_columns(self):

@@ -508,8 +508,11 @@ def test_candle_input_forms_agree(demo, tmp_path):
 def test_zero_volume_is_fine_and_observe_takes_candles(demo):
     frame = demo[-150:].to_pandas()
     frame.iloc[::7, frame.columns.get_loc("volume")] = 0.0
-    model = jl.LSTMForecaster(**TINY, features=("close", "volume", "rel_volume"), direct_steps=2).fit(frame)
+    settings = dict(TINY, features=("close", "volume", "rel_volume"), direct_steps=2, calibration="both")
+    model = jl.LSTMForecaster(**settings).fit(frame)
     assert all(np.isfinite(v["mean"]) and v["std"] > 0 for v in model.feature_state_.values())
+    # Both residual sources, the held-back tail and a copy refitted on the head of the candles.
+    assert model.calibration_residuals(2, "refit").shape[1] == 2 and model.calibration_residuals(2, "auto").shape[0] > 0
     before = model.forecast(steps=2).predicted
     model.observe(demo[-100:-10])
     assert model.last_timestamp_ == demo.timestamps[-11] and model.prices_.shape == (model.window_length, 2)

@@ -177,7 +177,10 @@ class LSTMForecaster(Forecaster):
             ``"close"`` is the close as ``encoding`` encodes it, the others are causal
             candle features (``jaxlstm.data.FEATURES``), standardised with training
             statistics. Anything beyond the close needs candles (an OHLCV DataFrame,
-            ``jaxlstm.data.OHLCV``, ccxt rows or a CSV path) and ``direct_steps``.
+            ``jaxlstm.data.OHLCV``, ccxt rows or a CSV path) and ``direct_steps``; the
+            columns read are ``input_columns`` (the close first), and a window for
+            ``predict_multi_step`` is ``window_length`` candles (any of those forms, or a
+            ``[time, len(input_columns)]`` array).
         direct_steps: None forecasts recursively (one step, fed back); an int ``H`` trains a
             head that emits the next ``H`` steps at once, so forecasts are limited to ``H``
             steps. Required with features: a covariate has no future value to feed back.
