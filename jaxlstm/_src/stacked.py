@@ -296,7 +296,10 @@ def run_stacked(
         plan = plan_blocks(workers, count, _platform(args))
         padded, _ = pad_leading(args, plan.blocks)
         compiled = _stacked(fn, key, None)
-        out = run_blocks(lambda *block: compiled.lower(*block).compile(), padded, plan)
+        if plan.blocks == 1:
+            out = compiled(*padded)  # jit's own dispatch: no lowering on repeated calls
+        else:
+            out = run_blocks(lambda *block: compiled.lower(*block).compile(), padded, plan)
     if jax.tree.leaves(out)[0].shape[0] != count:
         out = jax.tree.map(lambda a: a[:count], out)
     return out
