@@ -313,8 +313,17 @@ def run(
     dataset_names: Sequence[str],
     data_dir: pathlib.Path | None,
     log: Callable[[str], None],
+    *,
+    previous: dict[str, Any] | None = None,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Backtests every model on every data set; returns the JSON document."""
+    """Backtests every model on every data set; returns the JSON document.
+
+    Args:
+        previous: a document of an earlier run with the same settings and models; its data
+            sets are kept (those run again are replaced).
+        checkpoint: called with the document after each data set (to save progress).
+    """
     known = model_factories(settings)
     unknown = [m for m in model_names if m not in known]
     if unknown:
@@ -331,6 +340,11 @@ def run(
         "targets": TARGETS,
         "datasets": {},
     }
+    if previous is not None:
+        if previous["settings"] != doc["settings"] or previous["models"] != doc["models"]:
+            raise ValueError("--append needs the settings and models of the run it extends")
+        doc["datasets"] = {k: v for k, v in previous["datasets"].items() if k not in dataset_names}
+    earlier = float(previous.get("seconds", 0.0)) if previous is not None else 0.0
     started = time.perf_counter()
     # Models that read more than the close get the candles (every model its own columns).
     candles_needed = any(len(factory().input_columns) > 1 for factory in factories.values())
@@ -365,7 +379,11 @@ def run(
         if grid:
             entry["ablation"] = grid
         doc["datasets"][dataset.name] = entry
-    doc["seconds"] = round(time.perf_counter() - started, 1)
+        doc["seconds"] = round(earlier + time.perf_counter() - started, 1)
+        doc["targets_met"] = targets_met(doc)
+        if checkpoint is not None:
+            checkpoint(doc)
+    doc["seconds"] = round(earlier + time.perf_counter() - started, 1)
     doc["targets_met"] = targets_met(doc)
     return doc
 
@@ -648,6 +666,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--render-only", action="store_true", help="rewrite the suite's .md from its existing .json, running nothing"
     )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add the data sets run now to the suite's existing .json (same settings and models) instead of replacing it",
+    )
     args = parser.parse_args(argv)
 
     out_dir = pathlib.Path(args.out) if args.out else DEFAULT_OUT
@@ -678,13 +701,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         machine = _timing.machine_info()
     except ImportError:
         machine = {}
-    doc = run(settings, models, datasets, data_dir, log)
-    doc["machine"] = machine
     command = "python -m benchmarks.accuracy" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    doc["command"] = command
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{stem}.json").write_text(json.dumps(doc, indent=1, allow_nan=False, sort_keys=False) + "\n")
-    (out_dir / f"{stem}.md").write_text(render_markdown(doc, command))
+    previous = json.loads((out_dir / f"{stem}.json").read_text()) if args.append else None
+    if previous is not None:
+        command = f"{previous['command']}, then {command}"
+        machine = {**previous.get("machine", {}), "appended_run": machine}
+
+    def save(doc: dict[str, Any]) -> None:
+        doc["machine"] = machine
+        doc["command"] = command
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{stem}.json").write_text(json.dumps(doc, indent=1, allow_nan=False, sort_keys=False) + "\n")
+        (out_dir / f"{stem}.md").write_text(render_markdown(doc, command))
+
+    doc = run(settings, models, datasets, data_dir, log, previous=previous, checkpoint=save)
+    save(doc)
     log(f"wrote {out_dir / stem}.json and .md in {doc['seconds']:.0f} s")
     return 0
 
