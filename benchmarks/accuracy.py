@@ -667,6 +667,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--render-only", action="store_true", help="rewrite the suite's .md from its existing .json, running nothing"
     )
     parser.add_argument(
+        "--merge",
+        metavar="DIR",
+        default=None,
+        help="add the data sets of DIR's results of this suite (a run with the same settings and models, e.g. "
+        "run at the same time into another --out) to this suite's results, running nothing",
+    )
+    parser.add_argument(
         "--append",
         action="store_true",
         help="add the data sets run now to the suite's existing .json (same settings and models) instead of replacing it",
@@ -676,6 +683,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = pathlib.Path(args.out) if args.out else DEFAULT_OUT
     stem = "accuracy" if args.suite == "main" else f"accuracy_{args.suite}"
     stem = f"{stem}_quick" if args.quick and args.suite != "main" else ("accuracy_quick" if args.quick else stem)
+    if args.merge:
+        doc = json.loads((out_dir / f"{stem}.json").read_text())
+        other = json.loads((pathlib.Path(args.merge) / f"{stem}.json").read_text())
+        if other["settings"] != doc["settings"] or other["models"] != doc["models"]:
+            raise SystemExit("--merge needs results with the same settings and models")
+        doc["datasets"] = {**doc["datasets"], **other["datasets"]}
+        doc["seconds"] = round(doc["seconds"] + other["seconds"], 1)
+        doc["command"] = f"{doc['command']}, and at the same time {other['command']}"
+        doc["machine"] = {**doc.get("machine", {}), "merged_run": other.get("machine", {})}
+        doc["targets_met"] = targets_met(doc)
+        (out_dir / f"{stem}.json").write_text(json.dumps(doc, indent=1, allow_nan=False, sort_keys=False) + "\n")
+        (out_dir / f"{stem}.md").write_text(render_markdown(doc, doc["command"]))
+        return 0
     if args.render_only:
         doc = json.loads((out_dir / f"{stem}.json").read_text())
         (out_dir / f"{stem}.md").write_text(render_markdown(doc, doc["command"]))
