@@ -317,3 +317,28 @@ def test_each_model_gets_its_own_candle_columns():
     np.testing.assert_array_equal(result.actual[0], candles.close[40:42])
     with pytest.raises(ValueError, match=r"series must be candles with the columns \['close', 'volume'\]"):
         jl.evaluation.backtest(candles.close, {"reader": _VolumeReader}, train_size=40, steps=2)
+
+
+@pytest.mark.slow
+def test_accuracy_benchmark_architecture_suite_appends_and_merges(tmp_path):
+    root = pathlib.Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    try:
+        from benchmarks import accuracy
+    finally:
+        sys.path.remove(str(root))
+    common = ["--quick", "--quiet", "--suite", "architectures", "--models", "lstm_close,lstm_volume"]
+    assert accuracy.main([*common, "--out", str(tmp_path / "a"), "--datasets", "volume_informative"]) == 0
+    assert accuracy.main([*common, "--out", str(tmp_path / "b"), "--datasets", "volume_uninformative"]) == 0
+    assert accuracy.main([*common, "--out", str(tmp_path / "a"), "--merge", str(tmp_path / "b")]) == 0
+    doc = json.loads((tmp_path / "a" / "accuracy_architectures_quick.json").read_text())
+    assert set(doc["datasets"]) == {"volume_informative", "volume_uninformative"}
+    grid = doc["datasets"]["volume_informative"]["ablation"]
+    assert set(grid["cells"]["lstm"]) == {"close", "volume"} and "volume" in grid["gain_over_close"]["lstm"]
+    assert "and at the same time" in doc["command"]
+    md = (tmp_path / "a" / "accuracy_architectures_quick.md").read_text()
+    assert "## Architecture x inputs" in md and "### volume_uninformative" in md
+    # --append runs more data sets into the same results.
+    assert accuracy.main([*common, "--out", str(tmp_path / "b"), "--datasets", "volume_informative", "--append"]) == 0
+    doc = json.loads((tmp_path / "b" / "accuracy_architectures_quick.json").read_text())
+    assert set(doc["datasets"]) == {"volume_informative", "volume_uninformative"} and ", then " in doc["command"]
