@@ -17,6 +17,7 @@ trained result); only whether ``fit_arrays`` runs once or over a models axis dif
 from __future__ import annotations
 
 import datetime
+import functools
 import itertools
 import os
 import pathlib
@@ -267,7 +268,9 @@ class LSTMForecaster(Forecaster):
 
     # ------------------------------------------------------------------ configuration
 
-    @property
+    # Cached: settings change only through set_params, which builds a fresh instance, and the
+    # forecast path reads these on every call (building them costs more than a 1-step forecast).
+    @functools.cached_property
     def model_config(self) -> Any:
         """The network's config (``LSTMConfig`` for ``architecture="lstm"``; see ``jaxlstm.nn.make_network``)."""
         return networks.make_network(
@@ -279,7 +282,7 @@ class LSTMForecaster(Forecaster):
             num_heads=self.num_heads,
         )
 
-    @property
+    @functools.cached_property
     def model_inputs(self) -> inputs_lib.ModelInputs:
         """How windows of candles become the network's inputs (features, encoding, length)."""
         return inputs_lib.ModelInputs(self.features, self._encoding(), self.sequence_length)
@@ -521,9 +524,9 @@ class LSTMForecaster(Forecaster):
         """``(one-model forecast function, its static arguments, the fitted state it takes)``.
 
         The recursive close-only model runs ``encodings.forecast_prices``; a direct model
-        ``inputs.forecast_direct``, which refuses more steps than its head emits.
+        ``inputs.forecast_direct``, which refuses more steps than its head emits. ``steps``
+        is checked by the callers (a positive int).
         """
-        steps = validation.check_positive_int("steps", steps)
         if self.direct_steps is None:
             static = {"network": self.model_config, "encoding": self._encoding(), "steps": steps}
             return _forecast_one_model, static, self._device_state()
@@ -568,6 +571,8 @@ class LSTMForecaster(Forecaster):
             raise RuntimeError("LSTMForecaster is not fitted yet: call fit(data) or LSTMForecaster.load(path) first")
 
     def _check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
+        if self.features == (feature_lib.CLOSE,):
+            return super()._check_prices(name, value, minimum, purpose)
         # The feature-specific problems first, so that their messages name the feature.
         columns = self.input_columns
         if len(columns) > 1 and isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == len(columns):
@@ -586,7 +591,7 @@ class LSTMForecaster(Forecaster):
     def _check_window(self, window: Any) -> np.ndarray:
         # Models that read several columns also take a window as candles (a DataFrame,
         # OHLCV, ccxt rows): its last window_length rows. An array is [time, columns].
-        if len(self.input_columns) > 1 and not isinstance(window, (np.ndarray, jax.Array)):
+        if len(self.input_columns) > 1 and not isinstance(window, np.ndarray) and not isinstance(window, jax.Array):
             window = self._read_series(window, "window")[0][-self.window_length :]
         return super()._check_window(window)
 

@@ -16,6 +16,7 @@ network call per window emits ``H`` encoded steps, all decoded at once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -33,7 +34,7 @@ FeatureState = dict[str, dict[str, float]]
 
 @dataclasses.dataclass(frozen=True)
 class ModelInputs:
-    """How raw candle windows become network inputs (static and hashable).
+    """How raw candle windows become network inputs (static and hashable; derived sizes are cached).
 
     Attributes:
         features: input names in column order of the network's input, e.g. ``("close", "volume", "rsi")``.
@@ -51,22 +52,22 @@ class ModelInputs:
         if not isinstance(self.encoding, encodings.Encoding):
             raise TypeError(f"encoding must be an Encoding, got {type(self.encoding).__name__}")
 
-    @property
+    @functools.cached_property
     def columns(self) -> tuple[str, ...]:
         """The candle columns a raw window holds, the close first."""
         return features.required_columns(self.features)
 
-    @property
+    @functools.cached_property
     def indicators(self) -> tuple[str, ...]:
         """The features computed from candles (all but the encoded close)."""
         return tuple(name for name in self.features if name != features.CLOSE)
 
-    @property
+    @functools.cached_property
     def warmup(self) -> int:
         """Candles the features need before the first step the network reads."""
         return features.warmup(self.features)
 
-    @property
+    @functools.cached_property
     def window_length(self) -> int:
         """Candles in one raw window: ``sequence_length + warmup``."""
         return self.sequence_length + self.warmup
