@@ -1,7 +1,7 @@
 """Forecast accuracy and interval coverage of the LSTM designs against the baselines.
 
-    python -m benchmarks.accuracy [--quick] [--suite main|ablations] [--out DIR] [--data-dir DIR]
-                                  [--models a,b] [--datasets a,b]
+    python -m benchmarks.accuracy [--quick] [--suite main|ablations|architectures] [--out DIR]
+                                  [--data-dir DIR] [--models a,b] [--datasets a,b]
 
 Walk-forward backtests (``jaxlstm.evaluation.backtest``: refit on the past at every origin)
 with a 24-step horizon on BTC/USD hourly and daily candles and on three seeded synthetic
@@ -12,7 +12,16 @@ forecast ("oracle") as the floor of what is achievable.
 Writes ``accuracy.json`` (every number) and ``accuracy.md`` (rendered from the same
 numbers) into ``--out`` (default ``benchmarks/results``); ``--suite ablations`` writes
 ``accuracy_ablations.*`` and ``--quick`` (a smoke run of well under a minute)
-``accuracy_quick.*``. Each suite runs in about 10 minutes on 2 CPU cores.
+``accuracy_quick.*``. The main and ablation suites run in about 10 minutes on 2 CPU cores.
+
+``--suite architectures`` is the ablation of architecture x inputs: every network
+(``lstm``, ``bilstm``, ``attention``, ``transformer``) with the close only, close and
+volume, and close, volume and every indicator, all with direct 24-step heads, on the
+BTC/USD hourly and daily candles and on two synthetic candle series that share their
+prices: one where volume spikes mark the informed moves that continue, and one where
+they fall on random candles (``synthetic.VOLUME_SETS``). It writes
+``accuracy_architectures.*`` with a table per data set (architecture rows, input
+columns) and takes about an hour on 2 loaded CPU cores (``ARCHITECTURES``' sizes).
 
 BTC files: ``Coinbase_BTCUSD_1h.csv`` and ``Coinbase_BTCUSD_d.csv`` from ``--data-dir``,
 else ``$JAXLSTM_DATA_DIR``, else ``shared/data`` next to or inside the repository; the
@@ -39,7 +48,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks import experimental
-from jaxlstm import LSTMForecaster
+from jaxlstm import LSTMForecaster, nn
 from jaxlstm import data as data_lib
 from jaxlstm import evaluation as ev
 from jaxlstm._src.evaluation import synthetic
@@ -65,6 +74,7 @@ STRUCTURED_SETS = ("seasonal", "trending", "mean_reverting", "seasonal_long")
 ALL_SETS = BTC_SETS + STRUCTURED_SETS
 #: Synthetic series beyond ``synthetic.STRUCTURED``: a season longer than the default window.
 EXTRA_SYNTHETIC = {"seasonal_long": lambda n, seed: synthetic.seasonal(n, period=52, seed=seed)}
+VOLUME_SETS = tuple(synthetic.VOLUME_SETS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +105,18 @@ FULL = Settings(
     lstm={},
     ensemble_seeds=3,
 )
+# The architecture x inputs ablation: 12 models x 4 data sets x 50 origins = 2,400 fits, sized
+# to finish in about an hour on 2 loaded cores: hidden 16, at most 30 epochs, patience 5. The
+# synthetic candles get 2,000 per fit: with 1,000 the volume signal was in the data (the
+# oracle's relative MAE 0.71) but models fitted on it did not generalise it.
+ARCHITECTURES = Settings(
+    horizon=24,
+    n_origins=50,
+    train_size={"btc_1h": 1000, "btc_1d": 500, "volume_informative": 2000, "volume_uninformative": 2000},
+    synthetic_length=4000,
+    lstm={"hidden_size": 16, "epochs": 30, "patience": 5},
+    ensemble_seeds=1,
+)
 QUICK = Settings(
     horizon=12,
     n_origins=3,
@@ -105,6 +127,8 @@ QUICK = Settings(
         "trending": 200,
         "mean_reverting": 200,
         "seasonal_long": 200,
+        "volume_informative": 200,
+        "volume_uninformative": 200,
     },
     synthetic_length=400,
     lstm={"hidden_size": 8, "epochs": 3},
@@ -130,9 +154,20 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
     relative = functools.partial(LSTMForecaster, encoding="relative", **old, **kw)
     relative_refit = functools.partial(LSTMForecaster, encoding="relative", **{**old, "calibration": "refit"}, **kw)
     relative_both = functools.partial(LSTMForecaster, encoding="relative", **{**old, "calibration": "both"}, **kw)
-    direct = functools.partial(experimental.DirectLSTMForecaster, steps=h, learning_rate=1e-3, **kw)
+    direct = functools.partial(LSTMForecaster, encoding="relative", direct_steps=h, **old, **kw)
     seeds = settings.ensemble_seeds
-    return {
+    grid = {
+        f"{architecture}_{inputs}": (
+            functools.partial(
+                LSTMForecaster, architecture=architecture, features=data_lib.FEATURE_SETS[inputs], direct_steps=h, **kw
+            ),
+            f"{ARCHITECTURE_NAMES[architecture]}, inputs: {', '.join(data_lib.FEATURE_SETS[inputs])}; "
+            f"direct {h}-step head",
+        )
+        for architecture in nn.ARCHITECTURES
+        for inputs in data_lib.FEATURE_SETS
+    }
+    return grid | {
         "drift": (DriftForecaster, "last price plus the mean change of the training window"),
         "hybrid": (HybridForecaster, "damped-trend Holt smoothing blended with drift (log prices)"),
         "lstm_minmax": (
@@ -193,6 +228,14 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
     }
 
 
+ARCHITECTURE_NAMES = {
+    "lstm": "stacked LSTM",
+    "bilstm": "bidirectional LSTM",
+    "attention": "LSTM + attention over its states",
+    "transformer": "transformer encoder (post-norm)",
+}
+
+
 SUITES = {
     "defaults": ("drift", "hybrid", "lstm"),
     "main": (
@@ -214,6 +257,7 @@ SUITES = {
         "lstm_relative_driftgate",
         "lstm_direct_gated",
     ),
+    "architectures": tuple(f"{a}_{i}" for a in nn.ARCHITECTURES for i in data_lib.FEATURE_SETS),
 }
 QUICK_MODELS = ("hybrid", "lstm", "lstm_relative_gated")
 
@@ -227,6 +271,7 @@ class Dataset:
     prices: np.ndarray
     description: str
     oracle: synthetic.SyntheticSeries | None = None
+    candles: data_lib.OHLCV | None = None
 
 
 def find_data_dir(explicit: str | None) -> pathlib.Path | None:
@@ -254,19 +299,26 @@ def load_datasets(names: Sequence[str], settings: Settings, data_dir: pathlib.Pa
             else:
                 candles, source = data_lib.load_demo(), "bundled demo"
             closes = np.asarray(candles.close, np.float64)
-            out.append(Dataset(name, closes, f"Coinbase BTC/USD hourly closes ({source})"))
+            out.append(Dataset(name, closes, f"Coinbase BTC/USD hourly candles ({source})", candles=candles))
         elif name == "btc_1d":
             if data_dir is not None and (data_dir / DAILY_FILE).is_file():
-                closes = np.asarray(data_lib.load_ohlcv(data_dir / DAILY_FILE).close, np.float64)
-                out.append(Dataset(name, closes, f"Coinbase BTC/USD daily closes ({DAILY_FILE})"))
+                candles = data_lib.load_ohlcv(data_dir / DAILY_FILE)
+                closes = np.asarray(candles.close, np.float64)
+                out.append(Dataset(name, closes, f"Coinbase BTC/USD daily candles ({DAILY_FILE})", candles=candles))
         elif name in synthetic.STRUCTURED or name in EXTRA_SYNTHETIC:
             series = (
                 synthetic.STRUCTURED[name](n, seed=0) if name in synthetic.STRUCTURED else EXTRA_SYNTHETIC[name](n, 0)
             )
             params = ", ".join(f"{k}={v:g}" for k, v in series.params.items() if k not in ("n", "seed"))
             out.append(Dataset(name, series.prices, f"synthetic {name}, {n} steps, seed 0 ({params})", series))
+        elif name in synthetic.VOLUME_SETS:
+            series = synthetic.VOLUME_SETS[name](n, seed=0)
+            params = ", ".join(f"{k}={v:g}" for k, v in series.params.items() if k not in ("n", "seed", "informative"))
+            what = "mark the informed moves" if series.params["informative"] else "fall on random candles"
+            description = f"synthetic hourly candles, informed moves continue, volume spikes {what} ({params})"
+            out.append(Dataset(name, series.prices, description, series, series.candles))
         else:
-            raise ValueError(f"unknown data set {name!r}; known: {list(BTC_SETS + STRUCTURED_SETS)}")
+            raise ValueError(f"unknown data set {name!r}; known: {list(BTC_SETS + STRUCTURED_SETS + VOLUME_SETS)}")
     return out
 
 
@@ -298,8 +350,17 @@ def run(
     dataset_names: Sequence[str],
     data_dir: pathlib.Path | None,
     log: Callable[[str], None],
+    *,
+    previous: dict[str, Any] | None = None,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Backtests every model on every data set; returns the JSON document."""
+    """Backtests every model on every data set; returns the JSON document.
+
+    Args:
+        previous: a document of an earlier run with the same settings and models; its data
+            sets are kept (those run again are replaced).
+        checkpoint: called with the document after each data set (to save progress).
+    """
     known = model_factories(settings)
     unknown = [m for m in model_names if m not in known]
     if unknown:
@@ -316,14 +377,22 @@ def run(
         "targets": TARGETS,
         "datasets": {},
     }
+    if previous is not None:
+        if previous["settings"] != doc["settings"] or previous["models"] != doc["models"]:
+            raise ValueError("--append needs the settings and models of the run it extends")
+        doc["datasets"] = {k: v for k, v in previous["datasets"].items() if k not in dataset_names}
+    earlier = float(previous.get("seconds", 0.0)) if previous is not None else 0.0
     started = time.perf_counter()
+    # Models that read more than the close get the candles (every model its own columns).
+    candles_needed = any(len(factory().input_columns) > 1 for factory in factories.values())
     for dataset in load_datasets(dataset_names, settings, data_dir):
         train_size = settings.train_size[dataset.name]
         origins = spread_origins(dataset.prices.shape[0], train_size, settings.horizon, settings.n_origins)
         log(f"{dataset.name}: {len(origins)} origins, train_size={train_size}")
         t0 = time.perf_counter()
+        series = dataset.candles if candles_needed and dataset.candles is not None else dataset.prices
         result = ev.backtest(
-            dataset.prices,
+            series,
             factories,
             train_size=train_size,
             steps=settings.horizon,
@@ -343,10 +412,100 @@ def run(
         oracle = oracle_scores(dataset, result)
         if oracle is not None:
             entry["oracle"] = oracle
+        grid = ablation_scores(result)
+        if grid:
+            entry["ablation"] = grid
         doc["datasets"][dataset.name] = entry
-    doc["seconds"] = round(time.perf_counter() - started, 1)
+        doc["seconds"] = round(earlier + time.perf_counter() - started, 1)
+        doc["targets_met"] = targets_met(doc)
+        if checkpoint is not None:
+            checkpoint(doc)
+    doc["seconds"] = round(earlier + time.perf_counter() - started, 1)
     doc["targets_met"] = targets_met(doc)
     return doc
+
+
+def ablation_scores(result: ev.BacktestResult) -> dict[str, Any]:
+    """The architecture x inputs grid of a backtest, and what reading more inputs gains per architecture.
+
+    ``gain[architecture][inputs]`` is the mean over origins of ``(MAE(inputs) - MAE(close)) /
+    mean naive MAE`` (negative: the richer inputs forecast better), with its standard error
+    from the paired per-origin differences: the same origins and the same prices, so the
+    difference is measured far more precisely than either score alone.
+    """
+    models = result.models
+    naive = float(np.mean(models[ev.REFERENCE].per_origin["mae"]))
+    cells: dict[str, dict[str, Any]] = {}
+    gains: dict[str, dict[str, Any]] = {}
+    for architecture in nn.ARCHITECTURES:
+        base = models.get(f"{architecture}_close")
+        for inputs in data_lib.FEATURE_SETS:
+            r = models.get(f"{architecture}_{inputs}")
+            if r is None:
+                continue
+            m = r.metrics
+            cells.setdefault(architecture, {})[inputs] = {
+                k: m[k] for k in ("relative_mae", "relative_mae_se", "coverage", "coverage_se")
+            }
+            if base is not None and inputs != "close" and naive > 0:
+                diff = (r.per_origin["mae"] - base.per_origin["mae"]) / naive
+                se = float(np.std(diff, ddof=1) / np.sqrt(diff.shape[0])) if diff.shape[0] > 1 else None
+                gains.setdefault(architecture, {})[inputs] = {"delta": float(np.mean(diff)), "se": se}
+    return {"cells": cells, "gain_over_close": gains} if cells else {}
+
+
+def render_ablation(doc: dict[str, Any]) -> list[str]:
+    """The architecture x inputs tables, one per data set (empty when the run had no grid)."""
+    sets = {name: entry["ablation"] for name, entry in doc["datasets"].items() if entry.get("ablation")}
+    if not sets:
+        return []
+    inputs = list(data_lib.FEATURE_SETS)
+    labels = {"close": "close", "volume": "close + volume", "indicators": "close + volume + indicators"}
+    lines = [
+        "## Architecture x inputs",
+        "",
+        "Each cell: relative MAE ± its standard error over origins, then the interval coverage. "
+        "Below each table, what reading volume (and the indicators) changes against the same architecture "
+        "on the close only: the mean paired difference of per-origin MAE over the naive MAE (negative is "
+        "better) ± its standard error.",
+        "",
+    ]
+    for name, grid in sets.items():
+        oracle = doc["datasets"][name].get("oracle")
+        lines.extend(
+            [
+                f"### {name}" + (f" (oracle {oracle['relative_mae']:.3f})" if oracle else ""),
+                "",
+                "| architecture | " + " | ".join(labels[i] for i in inputs) + " |",
+                "|" + "---|" * (len(inputs) + 1),
+            ]
+        )
+        for architecture, row in grid["cells"].items():
+            cells = []
+            for i in inputs:
+                c = row.get(i)
+                cells.append(
+                    ""
+                    if c is None
+                    else f"{_cell(c['relative_mae'])} ± {_cell(c['relative_mae_se'])} · cov {_cell(c['coverage'], 2)}"
+                )
+            lines.append(f"| {architecture} | " + " | ".join(cells) + " |")
+        lines.append("")
+        gains = grid["gain_over_close"]
+        if gains:
+            lines.append(
+                "| architecture | " + " | ".join(f"{labels[i]} - close" for i in inputs if i != "close") + " |"
+            )
+            lines.append("|" + "---|" * len(inputs))
+            for architecture, row in gains.items():
+                cells = [
+                    f"{row[i]['delta']:+.3f} ± {_cell(row[i]['se'])}" if i in row else ""
+                    for i in inputs
+                    if i != "close"
+                ]
+                lines.append(f"| {architecture} | " + " | ".join(cells) + " |")
+            lines.append("")
+    return lines
 
 
 def targets_met(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -431,6 +590,7 @@ def render_markdown(doc: dict[str, Any], command: str) -> str:
             "",
         ]
     )
+    lines.extend(render_ablation(doc))
     table(
         "Relative MAE (model MAE / naive MAE; target <= 1.00 on BTC, <= 0.50 on structured series)",
         "relative_mae",
@@ -530,28 +690,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=sorted(SUITES),
         default="main",
         help="main: the comparison behind the recommended defaults (accuracy.*); "
-        "ablations: ensembles, learning rate and other variants (accuracy_ablations.*)",
+        "ablations: ensembles, learning rate and other variants (accuracy_ablations.*); "
+        "architectures: architecture x inputs (accuracy_architectures.*)",
     )
     parser.add_argument("--models", default=None, help="comma-separated model names (default: the suite's)")
     parser.add_argument(
-        "--datasets", default=None, help="comma-separated data sets: " + ",".join(BTC_SETS + STRUCTURED_SETS)
+        "--datasets",
+        default=None,
+        help="comma-separated data sets: " + ",".join(BTC_SETS + STRUCTURED_SETS + VOLUME_SETS),
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument(
         "--render-only", action="store_true", help="rewrite the suite's .md from its existing .json, running nothing"
     )
+    parser.add_argument(
+        "--merge",
+        metavar="DIR",
+        default=None,
+        help="add the data sets of DIR's results of this suite (a run with the same settings and models, e.g. "
+        "run at the same time into another --out) to this suite's results, running nothing",
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add the data sets run now to the suite's existing .json (same settings and models) instead of replacing it",
+    )
     args = parser.parse_args(argv)
 
     out_dir = pathlib.Path(args.out) if args.out else DEFAULT_OUT
-    stem = "accuracy_quick" if args.quick else ("accuracy" if args.suite == "main" else f"accuracy_{args.suite}")
+    stem = "accuracy" if args.suite == "main" else f"accuracy_{args.suite}"
+    stem = f"{stem}_quick" if args.quick and args.suite != "main" else ("accuracy_quick" if args.quick else stem)
+    if args.merge:
+        doc = json.loads((out_dir / f"{stem}.json").read_text())
+        other = json.loads((pathlib.Path(args.merge) / f"{stem}.json").read_text())
+        if other["settings"] != doc["settings"] or other["models"] != doc["models"]:
+            raise SystemExit("--merge needs results with the same settings and models")
+        doc["datasets"] = {**doc["datasets"], **other["datasets"]}
+        doc["seconds"] = round(doc["seconds"] + other["seconds"], 1)
+        doc["command"] = f"{doc['command']}, and at the same time {other['command']}"
+        doc["machine"] = {**doc.get("machine", {}), "merged_run": other.get("machine", {})}
+        doc["targets_met"] = targets_met(doc)
+        (out_dir / f"{stem}.json").write_text(json.dumps(doc, indent=1, allow_nan=False, sort_keys=False) + "\n")
+        (out_dir / f"{stem}.md").write_text(render_markdown(doc, doc["command"]))
+        return 0
     if args.render_only:
         doc = json.loads((out_dir / f"{stem}.json").read_text())
         (out_dir / f"{stem}.md").write_text(render_markdown(doc, doc["command"]))
         return 0
-    settings = QUICK if args.quick else FULL
+    grid = args.suite == "architectures"
+    settings = QUICK if args.quick else (ARCHITECTURES if grid else FULL)
     models = args.models.split(",") if args.models else list(QUICK_MODELS if args.quick else SUITES[args.suite])
     if args.datasets:
         datasets = args.datasets.split(",")
+    elif grid:
+        datasets = ["btc_1h", "volume_informative"] if args.quick else list(BTC_SETS + VOLUME_SETS)
     else:
         datasets = ["btc_1h", "seasonal"] if args.quick else list(BTC_SETS + STRUCTURED_SETS)
     data_dir = None if args.quick and not args.data_dir else find_data_dir(args.data_dir)
@@ -566,13 +758,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         machine = _timing.machine_info()
     except ImportError:
         machine = {}
-    doc = run(settings, models, datasets, data_dir, log)
-    doc["machine"] = machine
     command = "python -m benchmarks.accuracy" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    doc["command"] = command
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{stem}.json").write_text(json.dumps(doc, indent=1, allow_nan=False, sort_keys=False) + "\n")
-    (out_dir / f"{stem}.md").write_text(render_markdown(doc, command))
+    previous = json.loads((out_dir / f"{stem}.json").read_text()) if args.append else None
+    if previous is not None:
+        command = f"{previous['command']}, then {command}"
+        machine = {**previous.get("machine", {}), "appended_run": machine}
+
+    def save(doc: dict[str, Any]) -> None:
+        doc["machine"] = machine
+        doc["command"] = command
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{stem}.json").write_text(json.dumps(doc, indent=1, allow_nan=False, sort_keys=False) + "\n")
+        (out_dir / f"{stem}.md").write_text(render_markdown(doc, command))
+
+    doc = run(settings, models, datasets, data_dir, log, previous=previous, checkpoint=save)
+    save(doc)
     log(f"wrote {out_dir / stem}.json and .md in {doc['seconds']:.0f} s")
     return 0
 

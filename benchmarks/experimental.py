@@ -3,8 +3,6 @@
 Each is a ``jaxlstm.Forecaster`` subclass built from public pieces only, which is also how a
 user would backtest a design of their own:
 
-* ``DirectLSTMForecaster``: one head output per horizon step instead of feeding predictions
-  back.
 * ``NaiveBlend``: any model shrunk towards the naive forecast by a weight fitted out of
   sample, optionally only when its gain is significant.
 * ``DriftGate``: a model fitted on detrended prices, the trend kept only when significant.
@@ -13,111 +11,15 @@ user would backtest a design of their own:
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 import jaxlstm as jl
-from jaxlstm import data as data_lib
 from jaxlstm import evaluation
 
 Factory = Callable[[], jl.Forecaster]
-
-
-class DirectLSTMForecaster(jl.Forecaster):
-    """An LSTM whose head predicts all ``steps`` future log returns at once.
-
-    Output ``k`` is ``log(p[T + k] / p[T]) / sigma`` for the window ending at ``T`` (the
-    relative encoding). With early stopping the last ``validation_fraction`` of windows is
-    held back and the ``steps - 1`` windows before it are dropped, so that no held-back
-    price is a training target; the held-back prices are also what the conformal band is
-    scored on.
-    """
-
-    name = "lstm_direct"
-
-    def __init__(
-        self,
-        steps: int = 24,
-        *,
-        band: str = "conformal",
-        calibration: str = "auto",
-        **lstm: Any,
-    ) -> None:
-        super().__init__(band=band, calibration=calibration)
-        self.steps = steps
-        self.lstm = dict(lstm)
-        self.settings = jl.LSTMForecaster(**lstm, encoding="relative")
-        self.params_: Any = None
-        self.state_: dict[str, float] | None = None
-        self.holdout_ = 0
-
-    def get_params(self) -> dict[str, Any]:
-        return {"steps": self.steps, "band": self.band, "calibration": self.calibration, **self.lstm}
-
-    @property
-    def min_fit_length(self) -> int:
-        return self.settings.sequence_length + self.steps
-
-    @property
-    def window_length(self) -> int:
-        return self.settings.sequence_length
-
-    @property
-    def _band_steps(self) -> int:  # type: ignore[override]
-        # The band is calibrated on the steps this model forecasts at once, no more.
-        return self.steps
-
-    def _network(self) -> jl.LSTMConfig:
-        s = self.settings
-        return jl.LSTMConfig(hidden_size=s.hidden_size, output_size=self.steps, num_layers=s.num_layers)
-
-    def _fit(self, prices: np.ndarray) -> None:
-        s, steps = self.settings, self.steps
-        windows, future = data_lib.sliding_windows(prices, s.sequence_length, horizon=steps)
-        windows, future = windows[..., 0], future[..., 0]
-        fraction = s.validation_fraction if s.early_stopping else 0.0
-        n_train, n_val = data_lib.chronological_split(windows.shape[0], fraction, gap=steps - 1)
-        encoding = data_lib.RelativeEncoding()
-        # Trained targets end at index n_train + seq + steps - 2; the encoding sees no later price.
-        self.state_ = encoding.fit(prices[: n_train + s.sequence_length + steps - 1])
-        state = {k: jnp.float32(v) for k, v in self.state_.items()}
-        xs = encoding.encode_inputs(state, jnp.asarray(windows, jnp.float32))
-        ys = encoding.encode_targets(state, jnp.asarray(windows, jnp.float32), jnp.asarray(future, jnp.float32))
-        key_init, key_train = jax.random.split(jax.random.key(s.seed))
-        params = jl.init_params(key_init, self._network())
-        val = (xs[-n_val:], ys[-n_val:]) if n_val else None
-        result = jl.train(key_train, params, xs[:n_train], ys[:n_train], s.train_config, validation_data=val)
-        if result.epochs_run == 0:
-            raise ValueError("training diverged in the first epoch (non-finite loss)")
-        self.params_ = result.params
-        self.holdout_ = n_val + steps - 1 if n_val else 0
-
-    def _holdout_size(self) -> int | None:
-        return self.holdout_
-
-    def _predict_many(self, windows: Sequence[np.ndarray], steps: int) -> np.ndarray:
-        if steps > self.steps:
-            raise ValueError(f"steps must be <= {self.steps} (the steps this model predicts at once), got {steps}")
-        stack = np.stack([w[-self.window_length :] for w in windows]).astype(np.float32)
-        state = {k: np.float32(v) for k, v in self.state_.items()}
-        out = _direct_jit(self.params_, state, stack, network=self._network())
-        return np.asarray(out, np.float64)[:, :steps]
-
-    def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
-        return self._predict_many([window], steps)[0]
-
-
-def _direct_impl(params: Any, state: Any, windows: jax.Array, network: jl.LSTMConfig) -> jax.Array:
-    encoding = data_lib.RelativeEncoding()
-    xs = encoding.encode_inputs(state, windows)
-    return encoding.decode(state, windows, jax.vmap(lambda x: network.apply(params, x))(xs))
-
-
-_direct_jit = jax.jit(_direct_impl, static_argnames="network")
 
 
 class DriftGate(jl.Forecaster):

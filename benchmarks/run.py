@@ -1,6 +1,6 @@
 """One command that measures jaxlstm's speed and writes JSON, a markdown table and plots.
 
-    python -m benchmarks.run [--quick] [--out DIR] [--sections train,predict,cold_start,scaling,profile,concurrency,population]
+    python -m benchmarks.run [--quick] [--out DIR] [--sections train,predict,cold_start,scaling,profile,concurrency,population,architectures]
 
 Sections (``benchmarks/README.md`` explains every row), one module each in
 ``benchmarks/speed/``:
@@ -18,6 +18,9 @@ Sections (``benchmarks/README.md`` explains every row), one module each in
 6. ``concurrency``: two threads fitting two different models against one fit alone.
 7. ``population``: K = 8, 32, 128 members trained in one call against K sequential fits of
    this library and of PyTorch (1 thread and default threads).
+8. ``architectures``: training time and one-window forecast latency of each network
+   (LSTM, bidirectional LSTM, LSTM + attention, transformer) against the same network
+   built from stock PyTorch modules, with PyTorch's default threads and one thread.
 
 This module only orchestrates: it turns the persistent compilation cache off, runs the
 sections in order, then writes ``bench.json`` and renders ``bench.md`` (from the JSON
@@ -37,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks import _timing, torch_lstm
+from benchmarks.speed.architectures import bench_architectures
 from benchmarks.speed.cold_start import bench_cold_start
 from benchmarks.speed.common import REPO_ROOT, guarded, jsonable, log
 from benchmarks.speed.concurrency import bench_concurrency
@@ -61,10 +65,11 @@ SECTION_RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], dict[str, Any]]]
     "profile": bench_profile,
     "concurrency": bench_concurrency,
     "population": bench_population,
+    "architectures": bench_architectures,
 }
 SECTIONS = tuple(SECTION_RUNNERS)
 # --quick leaves the profile out unless asked for: it compiles ten training loops.
-QUICK_SECTIONS = ("train", "predict", "cold_start", "scaling", "concurrency", "population")
+QUICK_SECTIONS = ("train", "predict", "cold_start", "scaling", "concurrency", "population", "architectures")
 SCHEMA_VERSION = 1
 # Idle seconds before each section of a full run (see _run).
 SECTION_PAUSE_S = 2.0

@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     # interop and compilation cache
     "params_from_torch": "jaxlstm._src.interop.torch",
     "params_to_torch": "jaxlstm._src.interop.torch",
+    "to_torch_module": "jaxlstm._src.interop.torch_modules",
     "disable_compilation_cache": "jaxlstm._src.io.compile_cache",
     "enable_compilation_cache": "jaxlstm._src.io.compile_cache",
     # the functional core
@@ -100,6 +101,7 @@ __all__ = [
     "predict_many",
     "predict_multi_step",
     "run_stacked",
+    "to_torch_module",
     "train",
     "train_many",
     "tune",

@@ -26,6 +26,8 @@ DEMO_SYMBOL = "BTCUSD"
 PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 #: ``--seed`` must fit the 64-bit seed of ``jax.random.key``.
 MAX_SEED = 2**63 - 1
+# jaxlstm.nn.ARCHITECTURES, written out so that parsing arguments does not import JAX.
+ARCHITECTURES = ("lstm", "bilstm", "attention", "transformer")
 
 
 class UsageError(Exception):
@@ -68,6 +70,24 @@ def _folder(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a folder, got an empty name")
     return text
+
+
+def _feature_list(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated feature names such as close,volume,rsi, got {text!r}"
+        )
+    return names
+
+
+def _direct_steps(args: argparse.Namespace, steps: int | None) -> int | None:
+    """--direct-steps, else the horizon's steps when features need a direct head."""
+    if args.direct_steps is not None or tuple(args.features) == ("close",):
+        return args.direct_steps
+    if steps is None:
+        raise UsageError("--features beyond close need --direct-steps N (the steps the model forecasts at once)")
+    return steps
 
 
 def _horizon(text: str) -> str:
@@ -163,11 +183,33 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=_seed, default=0, help="seeds initialisation and shuffling")
     group.add_argument("--ensemble", type=_positive_int, default=1, help="members trained together in one call")
     group.add_argument("--combine", choices=("mean", "median"), default="mean", help="how members' forecasts combine")
+    group.add_argument("--architecture", choices=ARCHITECTURES, default="lstm", help="the network")
+    group.add_argument(
+        "--features",
+        type=_feature_list,
+        default=("close",),
+        help="comma-separated inputs, e.g. close,volume,rsi (default close; see jaxlstm.data.FEATURE_NAMES); "
+        "anything beyond the close needs a direct head",
+    )
+    group.add_argument(
+        "--direct-steps",
+        type=_positive_int,
+        default=None,
+        help="train a head that forecasts this many steps at once (default: recursive; with --features, "
+        "the horizon's steps for forecast and evaluate)",
+    )
 
 
-def model_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """``LSTMForecaster`` constructor arguments from the options ``add_model_options`` added."""
+def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[str, Any]:
+    """``LSTMForecaster`` constructor arguments from the options ``add_model_options`` added.
+
+    ``steps`` (the horizon in candles, for commands with ``--horizon``) is the direct head's
+    size when ``--features`` need one and ``--direct-steps`` is not given.
+    """
     return {
+        "architecture": args.architecture,
+        "features": tuple(args.features),
+        "direct_steps": _direct_steps(args, steps),
         "hidden_size": args.hidden_size,
         "sequence_length": args.sequence_length,
         "learning_rate": args.learning_rate,
@@ -197,7 +239,7 @@ def _add_tune(p: argparse.ArgumentParser) -> None:
         help="a setting and the values to try, e.g. --search learning_rate=3e-4,1e-3,3e-3 (repeatable)",
     )
     p.add_argument("--sampling", choices=("grid", "random"), default="grid", help="how trials are drawn")
-    p.add_argument("--trials", type=_positive_int, default=None, help="trials drawn with --sampling random")
+    p.add_argument("--trials", type=_positive_int, default=None, help="trials drawn with --sampling random (default: every trial of the grid)")
     p.add_argument("--halving", type=int, default=3, help="successive-halving factor (0: train every trial fully)")
     p.add_argument("--folds", type=_positive_int, default=3, help="walk-forward validation folds")
     p.add_argument("--steps", type=_positive_int, default=24, help="forecast steps scored per origin")
@@ -282,12 +324,14 @@ def _cache(args: argparse.Namespace) -> Any:
     return ModelCache(args.models or _default_models_dir(), max_age=datetime.timedelta(hours=hours))
 
 
-def _trainer(args: argparse.Namespace, recent: Any, trained: list[Any]) -> Callable[[str], Any]:
-    """``train_fn(symbol)`` for the cache: an LSTM with the command's settings, fitted on ``recent``."""
+def _trainer(
+    args: argparse.Namespace, recent: Any, trained: list[Any], settings: dict[str, Any]
+) -> Callable[[str], Any]:
+    """``train_fn(symbol)`` for the cache: an LSTM with ``settings``, fitted on ``recent``."""
     from jaxlstm._src.forecasters.lstm import LSTMForecaster
 
     def train_fn(symbol: str) -> Any:
-        model = LSTMForecaster(**model_settings(args), symbol=symbol)
+        model = LSTMForecaster(**settings, symbol=symbol)
         model.fit(recent, verbose=not args.quiet and sys.stderr.isatty())
         trained.append(model)
         return model
@@ -322,7 +366,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     recent = candles[-args.candles :]
     cache = _cache(args)
     trained: list[Any] = []
-    model = cache.get(symbol, _trainer(args, recent, trained), settings=model_settings(args), data=recent, retrain=True)
+    settings = model_settings(args)
+    model = cache.get(symbol, _trainer(args, recent, trained, settings), settings=settings, data=recent, retrain=True)
     print(_train_summary(model, symbol, len(recent)))
     print(f"saved to {cache.path(symbol)}")
     return 0
@@ -355,7 +400,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     candles, symbol = _load_candles(args)
     space = _search_space(args.search)
-    settings = model_settings(args)
+    settings = model_settings(args, args.steps)
     for name in space:
         settings.pop(name, None)
     if args.halving < 0 or args.halving == 1:
@@ -397,8 +442,13 @@ def _forecaster(args: argparse.Namespace, recent: Any, symbol: str) -> tuple[Any
 
     if args.model == "hybrid":
         return HybridForecaster().fit(recent), "hybrid"
+    from jaxlstm._src.io import ohlcv as market_data
+    from jaxlstm._src.prep import horizons
+
     cache = _cache(args)
-    settings = model_settings(args)
+    settings = model_settings(
+        args, horizons.horizon_to_steps(args.horizon, market_data.infer_interval(recent.timestamps))
+    )
     status = cache.status(symbol, settings=settings, data=recent)
     if args.model == "auto":
         if not status.fresh:
@@ -407,7 +457,9 @@ def _forecaster(args: argparse.Namespace, recent: Any, symbol: str) -> tuple[Any
     if args.retrain or not status.fresh:
         _say(f"training the {symbol} LSTM: {'--retrain' if args.retrain else status.reason}")
     trained: list[Any] = []
-    model = cache.get(symbol, _trainer(args, recent, trained), settings=settings, data=recent, retrain=args.retrain)
+    model = cache.get(
+        symbol, _trainer(args, recent, trained, settings), settings=settings, data=recent, retrain=args.retrain
+    )
     if trained:
         _say(_train_summary(model, symbol, len(recent)))
         _say(f"saved to {cache.path(symbol)}")
@@ -543,9 +595,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from jaxlstm._src.io import ohlcv as market_data
     from jaxlstm._src.prep import horizons
 
-    factories = evaluation.make_forecasters(args.compare, **model_settings(args))
     candles, _ = _load_candles(args)
     steps = horizons.horizon_to_steps(args.horizon, market_data.infer_interval(candles.timestamps))
+    factories = evaluation.make_forecasters(args.compare, **model_settings(args, steps))
     last = len(candles) - steps
     if last < args.train_size:
         raise UsageError(

@@ -12,7 +12,11 @@ windowing code; ``split_long`` reads many series in the long format of Nixtla's 
 (``unique_id``, ``ds``, ``y``); the encodings (``MinMaxEncoding``, ``RelativeEncoding``) turn prices into
 model values and back exactly, fitted on training prices only. ``fingerprint(data)`` is the
 ``DataFingerprint`` a forecaster fitted on ``data`` records as ``trained_on_`` (interval, time
-span, length, SHA-256, source), so you can tell whether a saved model saw the data at hand.
+span, length, SHA-256, source), so you can tell whether a saved model saw the data at hand. ``FEATURES`` are causal
+candle features (log return, log volume, range, volatility, RSI, MACD, ...; each a pure,
+jit-able function of past candles, ``compute_features`` runs them), ``FEATURE_SETS`` the
+named input sets, and ``ModelInputs`` turns windows of candles into a network's inputs,
+fitted on training candles only; ``forecast_direct`` is the direct multi-horizon forecast.
 """
 
 from jaxlstm._src.forecasters.base import fingerprint
@@ -35,21 +39,31 @@ from jaxlstm._src.prep.encodings import (
     get_encoding,
     log_return_std,
 )
+from jaxlstm._src.prep.features import FEATURE_NAMES, FEATURE_SETS, FEATURES, Feature
+from jaxlstm._src.prep.features import compute as compute_features
 from jaxlstm._src.prep.fingerprints import DataFingerprint
+from jaxlstm._src.prep.inputs import ModelInputs, forecast_direct
 from jaxlstm._src.prep.windows import chronological_split, pad_stack, sliding_windows, windows_before
 
 __all__ = [
     "ENCODINGS",
+    "FEATURES",
+    "FEATURE_NAMES",
+    "FEATURE_SETS",
     "MAX_LINE_BYTES",
     "OHLCV",
     "DataFingerprint",
     "Encoding",
+    "Feature",
     "MinMaxEncoding",
+    "ModelInputs",
     "RelativeEncoding",
     "as_price_series",
     "chronological_split",
+    "compute_features",
     "demo_data_path",
     "fingerprint",
+    "forecast_direct",
     "forecast_prices",
     "get_encoding",
     "infer_interval",

@@ -71,3 +71,54 @@ def recursive_forecast(forward, xs, steps):
         preds.append(y)
         window = np.concatenate([window[:, 1:], y[:, None, :]], axis=1)
     return np.stack(preds, axis=1)
+
+
+def lstm_direction(w_ih, w_hh, b_ih, b_hh, xs, reverse=False):
+    """One nn.LSTM direction in PyTorch's layout: xs [batch, time, in] -> every h [batch, time, hidden].
+
+    ``reverse`` reads the sequence from its end; the outputs stay in time order.
+    """
+    xs = np.asarray(xs, np.float64)
+    batch, time, _ = xs.shape
+    w_ih, w_hh = np.asarray(w_ih, np.float64), np.asarray(w_hh, np.float64)
+    b = np.asarray(b_ih, np.float64) + np.asarray(b_hh, np.float64)
+    hidden = w_hh.shape[1]
+    h = np.zeros((batch, hidden))
+    c = np.zeros((batch, hidden))
+    outs = [None] * time
+    for t in reversed(range(time)) if reverse else range(time):
+        z = xs[:, t] @ w_ih.T + h @ w_hh.T + b
+        i, f, g, o = np.split(z, 4, axis=1)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        outs[t] = h
+    return np.stack(outs, axis=1)
+
+
+def torch_layout_lstm_states(state_dict, num_layers, xs, bidirectional=False):
+    """Every top-layer hidden state of nn.LSTM (batch_first) in float64 numpy: [batch, time, H or 2H]."""
+    inputs = np.asarray(xs, np.float64)
+    for k in range(num_layers):
+        suffixes = [f"l{k}", f"l{k}_reverse"] if bidirectional else [f"l{k}"]
+        inputs = np.concatenate(
+            [
+                lstm_direction(
+                    state_dict[f"weight_ih_{s}"],
+                    state_dict[f"weight_hh_{s}"],
+                    state_dict[f"bias_ih_{s}"],
+                    state_dict[f"bias_hh_{s}"],
+                    inputs,
+                    reverse=s.endswith("reverse"),
+                )
+                for s in suffixes
+            ],
+            axis=-1,
+        )
+    return inputs
+
+
+def linear(state_dict, name, x):
+    """nn.Linear: x @ weight.T + bias."""
+    return x @ np.asarray(state_dict[f"{name}.weight"], np.float64).T + np.asarray(
+        state_dict[f"{name}.bias"], np.float64
+    )

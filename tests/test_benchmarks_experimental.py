@@ -7,7 +7,6 @@ import pathlib
 import sys
 
 import numpy as np
-import pytest
 
 import jaxlstm as jl
 
@@ -25,19 +24,6 @@ def test_naive_blend_falls_back_to_naive_without_skill():
     trend = jl.evaluation.trending(300, drift=0.01, noise=0.001, seed=4).prices
     blend = experimental.NaiveBlend(jl.baselines.DriftForecaster, steps=5, min_t=2.0).fit(trend)
     assert blend.weight_ > 0.9 and blend.t_stat_ < -2.0
-
-
-@pytest.mark.slow
-def test_direct_lstm_forecasts_up_to_its_steps():
-    prices = jl.evaluation.seasonal(200, period=12, seed=3).prices
-    model = experimental.DirectLSTMForecaster(steps=6, **TINY).fit(prices)
-    fc = model.forecast(steps=6)
-    assert len(fc) == 6 and np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
-    # The held-back tail starts after the last training target: n_val + steps - 1 prices.
-    n_windows = 200 - 5 - 6 + 1
-    assert model._holdout_size() == int(n_windows * 0.1) + 5
-    with pytest.raises(ValueError, match="steps must be <= 6"):
-        model.predict_multi_step(prices[-5:], 7)
 
 
 def test_experimental_models_run_in_a_vectorised_backtest():

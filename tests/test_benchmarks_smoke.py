@@ -15,7 +15,7 @@ from benchmarks import run as bench
 from benchmarks import torch_lstm
 
 # The sections the smoke run asks for: all but the profile, which compiles ten training loops.
-REQUESTED = ("train", "predict", "cold_start", "scaling", "concurrency", "population")
+REQUESTED = ("train", "predict", "cold_start", "scaling", "concurrency", "population", "architectures")
 HEADINGS = {
     "train": "## 1. Training, seed configuration",
     "predict": "## 2. Prediction latency (warm)",
@@ -24,6 +24,7 @@ HEADINGS = {
     "profile": "## 5. Profile of the training step (seed configuration)",
     "concurrency": "## 6. Two fits in two threads",
     "population": "## 7. Populations: K members in one call",
+    "architectures": "## 8. Architectures against PyTorch",
 }
 # Why a measurement inside a section may be missing without the section being broken.
 ALLOWED_GAPS = ("torch is not installed", "not analysed in --quick", "needs at least 2 cores")
@@ -83,6 +84,7 @@ def test_check_sections_rejects_a_missing_skipped_or_failed_section() -> None:
         "scaling": ok,
         "concurrency": {"two_over_one": 1.1},
         "population": {"rows": [{"members": 2, "throughput_vs_library": 1.5}]},
+        "architectures": {"rows": [{"architecture": "lstm", "torch_train": torch["torch"]}]},
     }
     check_sections(*_results(**good), REQUESTED)
 
@@ -156,6 +158,12 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path: pathlib.Path) -> Non
     population = results["population"]
     assert [row["members"] for row in population["rows"]] == [2, 4]
     assert all(row["throughput_vs_library"] > 0 and row["warm"]["median_s"] > 0 for row in population["rows"])
+    rows = results["architectures"]["rows"]
+    assert [row["architecture"] for row in rows] == ["lstm", "bilstm", "attention", "transformer"]
+    for row in rows:
+        assert row["jax_train"]["warm"]["median_s"] > 0 and row["jax_predict"]["warm"]["median_s"] > 0
+        if torch_lstm.available():
+            assert row["ratio_train"] > 0 and row["ratio_predict_1_thread"] > 0
 
     if torch_lstm.available():
         assert train["torch"]["available"] and train["ratio_torch_over_jax"] > 0

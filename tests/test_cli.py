@@ -14,6 +14,7 @@ import pytest
 from jaxlstm import cli
 
 FAST = ["--epochs", "3", "--hidden-size", "4", "--candles", "120", "--quiet"]
+TUNE_FAST = FAST[:-1]
 DEMO = os.path.join(os.path.dirname(cli.__file__), "demo", "Coinbase_BTCUSD_1h.csv")
 
 
@@ -48,7 +49,7 @@ def subparsers():
 
 def test_every_option_has_help_that_shows_its_default():
     parser, commands = subparsers()
-    assert set(commands) == {"train", "forecast", "info", "evaluate"}
+    assert set(commands) == {"train", "tune", "forecast", "info", "evaluate"}
     for name, p in [("jaxlstm", parser), *commands.items()]:
         formatter = p._get_formatter()
         for action in p._actions:
@@ -313,12 +314,12 @@ def test_train_with_an_ensemble_saves_a_population(models, capsys):
 
 
 @pytest.mark.slow
-def test_tune_prints_the_trials_and_saves_the_best(models, capsys):
+def test_tune_prints_the_trials_and_saves_the_best(models, capsys):  # tune shows no progress: no --quiet
     args = ["tune", "--symbol", "T", "--models", models, "--search", "learning_rate=1e-3,1e-2", "--steps", "4"]
-    code, out, err = run([*args, "--folds", "1", "--sequence-length", "8", *FAST], capsys)
+    code, out, err = run([*args, "--folds", "1", "--sequence-length", "8", *TUNE_FAST], capsys)
     assert code == 0, err
     assert "2 trials" in out and "<- best" in out and "saved to" in out
-    code, out, err = run([*args, "--folds", "1", "--sequence-length", "8", "--json", *FAST], capsys)
+    code, out, err = run([*args, "--folds", "1", "--sequence-length", "8", "--json", *TUNE_FAST], capsys)
     assert code == 0, err
     assert len(json.loads(out)["rows"]) == 2
 
@@ -328,5 +329,72 @@ def test_tune_prints_the_trials_and_saves_the_best(models, capsys):
     [("learning_rate", "SETTING=V1,V2"), ("no_such=1,2", "not a tunable"), ("hidden_size=0", "invalid value")],
 )
 def test_tune_bad_search_is_one_line(models, capsys, search, needle):
-    code, _, err = run(["tune", "--models", models, "--search", search, *FAST], capsys)
+    code, _, err = run(["tune", "--models", models, "--search", search, *TUNE_FAST], capsys)
     assert code == 2 and needle in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_architecture_and_features_from_the_command_line(models, capsys):
+    import jaxlstm as jl
+
+    assert cli.ARCHITECTURES == jl.nn.ARCHITECTURES
+    rich = ["--architecture", "transformer", "--features", "close,volume,range", "--sequence-length", "8"]
+    code, out, err = run(
+        ["train", "--data", jl.data.demo_data_path().as_posix(), "--models", models, *rich, *FAST], capsys
+    )
+    assert code == 2 and "--direct-steps" in err
+    code, out, err = run(
+        [
+            "train",
+            "--data",
+            jl.data.demo_data_path().as_posix(),
+            "--models",
+            models,
+            *rich,
+            "--direct-steps",
+            "4",
+            *FAST,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    saved = jl.LSTMForecaster.load(os.path.join(models, "BTCUSD"))
+    assert saved.architecture == "transformer" and saved.features == ("close", "volume", "range")
+    assert saved.direct_steps == 4
+    # The cached direct model forecasts up to its 4 steps; a longer horizon is a one-line error.
+    code, out, err = run(["forecast", "--horizon", "4h", "--models", models, "--json", *rich, *FAST], capsys)
+    assert code == 0, err
+    assert len(json.loads(out)["predictions"]) == 4
+    # Asked for 4 steps at once, a day of hourly candles is a one-line error.
+    code, out, err = run(
+        ["forecast", "--horizon", "1d", "--models", models, *rich, "--direct-steps", "4", *FAST], capsys
+    )
+    assert code == 2 and "steps must be at most 4" in err and "Traceback" not in err
+    # Without --direct-steps the head forecasts the horizon: a 24-step model is trained for it.
+    code, out, err = run(["forecast", "--horizon", "1d", "--models", models, "--json", *rich, *FAST], capsys)
+    assert code == 0 and "settings differ: direct_steps 24 != 4" in err, err
+    assert len(json.loads(out)["predictions"]) == 24
+
+
+def test_evaluate_with_features_and_a_direct_head(capsys):
+    args = [
+        "evaluate",
+        "--horizon",
+        "4h",
+        "--origins",
+        "2",
+        "--train-size",
+        "150",
+        "--epochs",
+        "2",
+        "--hidden-size",
+        "4",
+    ]
+    code, out, err = run([*args, "--compare", "lstm", "--architecture", "bilstm", "--features", "close,volume"], capsys)
+    assert code == 0, err
+    assert "2 origins" in out and "| lstm |" in out
+    code, _, err = run([*args, "--features", "close,obv"], capsys)
+    assert code == 2 and "unknown feature 'obv'" in err
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--horizon", "4h", "--architecture", "gru"])
+    assert "invalid choice" in capsys.readouterr().err

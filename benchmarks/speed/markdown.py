@@ -503,6 +503,53 @@ def _population(pp: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _architectures(ar: dict[str, Any]) -> list[str]:
+    c = ar["config"]
+    lines = [
+        f"Each network at width {c['width']}, {c['num_layers']} layer, {c['num_heads']} attention heads, one output, "
+        f"on {c['windows']} windows of {c['window']} demo candles; training is {c['epochs']} epochs of Adam "
+        f"{c['learning_rate']:g}, batch {c['batch_size']}, no early stopping (warm median); the forecast is one window "
+        "through the network (warm median). PyTorch runs the same network built from stock modules "
+        "(`jaxlstm.to_torch_module`) from the same initial weights. Ratios are PyTorch / JAX (above 1: JAX faster).",
+        "",
+        *_head(
+            "architecture",
+            "params",
+            "JAX train",
+            "PyTorch train (default / 1 thread)",
+            "ratio (default / 1 thread)",
+            "JAX forecast",
+            "PyTorch forecast (default / 1 thread)",
+            "ratio (default / 1 thread)",
+        ),
+    ]
+
+    def median(d: Any) -> str:
+        return _fmt_t(d["warm"]["median_s"]) if not na(d) else "n/a"
+
+    for row in ar["rows"]:
+        lines.append(
+            _row(
+                row["architecture"],
+                row["params"],
+                median(row.get("jax_train")),
+                f"{median(row.get('torch_train'))} / {median(row.get('torch_train_1_thread'))}",
+                f"{_fmt_x(row.get('ratio_train'))} / {_fmt_x(row.get('ratio_train_1_thread'))}",
+                median(row.get("jax_predict")),
+                f"{median(row.get('torch_predict'))} / {median(row.get('torch_predict_1_thread'))}",
+                f"{_fmt_x(row.get('ratio_predict'))} / {_fmt_x(row.get('ratio_predict_1_thread'))}",
+            )
+        )
+    missing = [
+        f"{row['architecture']} {key}: {na(row[key])}"
+        for row in ar["rows"]
+        for key in row
+        if na(row[key]) and isinstance(row[key], dict)
+    ]
+    lines += ["", *(f"- {m}" for m in missing), ""] if missing else [""]
+    return lines
+
+
 SECTIONS: tuple[tuple[str, str, str, Callable[[dict[str, Any]], list[str]]], ...] = (
     ("train", "## 1. Training, seed configuration", "Training", _train),
     ("predict", "## 2. Prediction latency (warm)", "Prediction", _predict),
@@ -511,6 +558,7 @@ SECTIONS: tuple[tuple[str, str, str, Callable[[dict[str, Any]], list[str]]], ...
     ("profile", "## 5. Profile of the training step (seed configuration)", "Profile", _profile),
     ("concurrency", "## 6. Two fits in two threads", "Concurrency", _concurrency),
     ("population", "## 7. Populations: K members in one call", "Populations", _population),
+    ("architectures", "## 8. Architectures against PyTorch", "Architectures", _architectures),
 )
 
 

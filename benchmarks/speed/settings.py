@@ -43,6 +43,8 @@ class Settings:
     population_epochs: int = 20
     population_sequential_fits: int = 5
     population_repeats: int = 3
+    arch_epochs: int = 20
+    arch_repeats: int = 3
     # None leaves PyTorch's default thread count (the measurement the README reports).
     torch_threads: int | None = None
     # TrainConfig.restore_best of the functional runs (the seed configuration's default).
@@ -88,6 +90,8 @@ QUICK = Settings(
     population_epochs=1,
     population_sequential_fits=1,
     population_repeats=1,
+    arch_epochs=1,
+    arch_repeats=1,
     # On a busy machine PyTorch's default OpenMP threads stall waiting for a core, which
     # can make a smoke run take minutes; one thread keeps it short.
     torch_threads=1,

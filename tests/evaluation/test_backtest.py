@@ -6,10 +6,12 @@ import functools
 import json
 import pathlib
 import sys
+from typing import ClassVar
 
 import numpy as np
 import pytest
 
+import jaxlstm as jl
 from jaxlstm import evaluation
 from jaxlstm._src.forecasters import intervals
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
@@ -347,3 +349,60 @@ def test_a_user_subclass_backtests_with_public_imports_only():
         linear_series(80), {"mine": LastTwoMean}, train_size=30, steps=3, stride=5, vectorize=True
     )
     np.testing.assert_array_equal(fast["mine"].predicted, mine.predicted)
+
+
+class _VolumeReader(jl.Forecaster):
+    """Forecasts the last close; records the training rows it was given (the close and the volume)."""
+
+    seen: ClassVar[list] = []
+
+    @property
+    def input_columns(self):
+        return ("close", "volume")
+
+    def _fit(self, series):
+        type(self).seen.append(series)
+
+    def _predict(self, window, steps):
+        return np.full(steps, window[-1, 0])
+
+
+def test_each_model_gets_its_own_candle_columns():
+    candles = jl.data.load_demo()[-60:]
+    _VolumeReader.seen = []
+    result = jl.evaluation.backtest(
+        candles, {"reader": _VolumeReader, "drift": jl.baselines.DriftForecaster}, train_size=40, steps=2, stride=9
+    )
+    first = _VolumeReader.seen[0]
+    assert first.shape == (40, 2)
+    np.testing.assert_array_equal(first, np.stack([candles.close[:40], candles.volume[:40]], axis=1))
+    # The reader's forecasts are the last close, like naive's; prices and scores are the closes.
+    np.testing.assert_array_equal(result["reader"].predicted, result["naive"].predicted)
+    np.testing.assert_array_equal(result.actual[0], candles.close[40:42])
+    with pytest.raises(ValueError, match=r"series must be candles with the columns \['close', 'volume'\]"):
+        jl.evaluation.backtest(candles.close, {"reader": _VolumeReader}, train_size=40, steps=2)
+
+
+@pytest.mark.slow
+def test_accuracy_benchmark_architecture_suite_appends_and_merges(tmp_path):
+    root = pathlib.Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    try:
+        from benchmarks import accuracy
+    finally:
+        sys.path.remove(str(root))
+    common = ["--quick", "--quiet", "--suite", "architectures", "--models", "lstm_close,lstm_volume"]
+    assert accuracy.main([*common, "--out", str(tmp_path / "a"), "--datasets", "volume_informative"]) == 0
+    assert accuracy.main([*common, "--out", str(tmp_path / "b"), "--datasets", "volume_uninformative"]) == 0
+    assert accuracy.main([*common, "--out", str(tmp_path / "a"), "--merge", str(tmp_path / "b")]) == 0
+    doc = json.loads((tmp_path / "a" / "accuracy_architectures_quick.json").read_text())
+    assert set(doc["datasets"]) == {"volume_informative", "volume_uninformative"}
+    grid = doc["datasets"]["volume_informative"]["ablation"]
+    assert set(grid["cells"]["lstm"]) == {"close", "volume"} and "volume" in grid["gain_over_close"]["lstm"]
+    assert "and at the same time" in doc["command"]
+    md = (tmp_path / "a" / "accuracy_architectures_quick.md").read_text()
+    assert "## Architecture x inputs" in md and "### volume_uninformative" in md
+    # --append runs more data sets into the same results.
+    assert accuracy.main([*common, "--out", str(tmp_path / "b"), "--datasets", "volume_informative", "--append"]) == 0
+    doc = json.loads((tmp_path / "b" / "accuracy_architectures_quick.json").read_text())
+    assert set(doc["datasets"]) == {"volume_informative", "volume_uninformative"} and ", then " in doc["command"]

@@ -179,7 +179,8 @@ def test_metadata_records_real_losses_and_versions(fitted, tmp_path):
     assert meta["model"] == "LSTMForecaster" and meta["symbol"] == "BTCUSD"
     assert meta["format_version"] == persistence.FORMAT_VERSION and meta["library_version"] == jl.__version__
     assert meta["settings"]["hidden_size"] == 8 and meta["encoding"]["name"] == "minmax"
-    assert meta["settings"] == {k: v for k, v in fitted.get_params().items() if k != "symbol"}
+    # JSON holds the features tuple as a list.
+    assert meta["settings"] == json.loads(json.dumps({k: v for k, v in fitted.get_params().items() if k != "symbol"}))
     assert meta["data"]["interval_seconds"] == 3600
     assert meta["metrics"]["final_train_loss"] > 0 and "accuracy" not in json.dumps(meta)
     assert len(meta["history"]["train_loss"]) == meta["metrics"]["epochs_run"]
@@ -447,3 +448,158 @@ def test_many_windows_padded_to_a_power_of_two_forecast_as_one_by_one(fitted, de
     assert together.shape == (11, 3)
     for i in (0, 5, 10):
         np.testing.assert_allclose(together[i], fitted._predict_many(windows[i : i + 1], 3)[0], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- architectures, features, direct heads
+
+TINY = dict(hidden_size=4, sequence_length=8, epochs=2, batch_size=32, num_heads=2)
+RICH = ("close", "volume", "rsi", "range")
+
+
+@pytest.fixture(scope="module")
+def candles(demo):
+    return demo[-260:]
+
+
+@pytest.fixture(scope="module", params=jl.nn.ARCHITECTURES)
+def rich_model(request, candles):
+    model = jl.LSTMForecaster(**TINY, architecture=request.param, features=RICH, direct_steps=4, symbol="BTCUSD")
+    return model.fit(candles.to_pandas())
+
+
+def test_every_architecture_fits_forecasts_saves_and_exports(rich_model, candles, tmp_path):
+    assert type(rich_model.model_config) is type(jl.nn.make_network(rich_model.architecture, num_heads=2))
+    assert rich_model.model_config.input_size == 4 and rich_model.model_config.output_size == 4
+    # rsi needs 14 candles before the first of the 8 the network reads.
+    assert rich_model.window_length == 22 and rich_model.min_fit_length == 26
+    assert rich_model.input_columns == ("close", "high", "low", "volume")
+    fc = rich_model.forecast(steps=4)
+    assert len(fc) == 4 and np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
+    assert fc.timestamps[0] == candles.timestamps[-1] + np.timedelta64(1, "h")
+    loaded = jl.LSTMForecaster.load(rich_model.save(tmp_path / "m"))
+    assert loaded.get_params() == rich_model.get_params() and loaded.feature_state_ == rich_model.feature_state_
+    np.testing.assert_array_equal(loaded.forecast(steps=4).predicted, fc.predicted)
+    np.testing.assert_array_equal(jl.LSTMForecaster.from_json(rich_model.to_json()).forecast(steps=4).upper, fc.upper)
+    # A window as candles (here a DataFrame) or as a [time, columns] array in input_columns order.
+    frame = candles.to_pandas()[-30:]
+    values = frame[list(rich_model.input_columns)].to_numpy()[-22:]
+    np.testing.assert_allclose(rich_model.predict_multi_step(frame, 3), rich_model.predict_multi_step(values, 3))
+    with pytest.raises(ValueError, match="steps must be at most 4"):
+        rich_model.forecast(steps=5)
+
+
+@pytest.mark.slow
+def test_features_and_direct_heads_in_fit_many_forecast_many_and_backtest(demo):
+    settings = dict(TINY, architecture="attention", features=("close", "volume"), direct_steps=3)
+    data = {"A": demo[-200:], "B": demo[-400:-200]}
+    many = jl.LSTMForecaster.fit_many(data, **settings)
+    alone = jl.LSTMForecaster(**settings, symbol="A").fit(data["A"])
+    np.testing.assert_allclose(many["A"].forecast(steps=3).predicted, alone.forecast(steps=3).predicted, rtol=1e-4)
+    together = jl.LSTMForecaster.forecast_many(many, steps=2)
+    np.testing.assert_allclose(together["B"].predicted, many["B"].forecast(steps=2).predicted, rtol=1e-5)
+    factories = {"rich": lambda: jl.LSTMForecaster(**settings), "lstm": lambda: jl.LSTMForecaster(**TINY)}
+    series = demo[-160:]
+    loop = jl.evaluation.backtest(series, factories, train_size=120, steps=3, stride=12, vectorize=False)
+    fast = jl.evaluation.backtest(series, factories, train_size=120, steps=3, stride=12, vectorize=True)
+    np.testing.assert_allclose(fast["rich"].predicted, loop["rich"].predicted, rtol=1e-4)
+    np.testing.assert_allclose(loop["naive"].predicted[:, 0], series.close[loop.origins - 1])
+    with pytest.raises(ValueError, match="series must be candles with the columns"):
+        jl.evaluation.backtest(series.close, factories, train_size=120, steps=3)
+
+
+def test_direct_close_only_model_holds_back_the_gap():
+    prices = jl.evaluation.seasonal(200, period=12, seed=3).prices
+    model = jl.LSTMForecaster(hidden_size=4, sequence_length=5, epochs=2, batch_size=16, direct_steps=6).fit(prices)
+    n_windows = 200 - 5 - 6 + 1
+    n_val = int(n_windows * 0.1)
+    assert model.metrics_["n_val_windows"] == n_val and model.metrics_["n_train_windows"] == n_windows - n_val - 5
+    # The held-back tail starts after the last training target: n_val + steps - 1 prices.
+    assert model._holdout_size() == n_val + 5
+    fc = model.forecast(steps=6)
+    assert len(fc) == 6 and np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
+    with pytest.raises(ValueError, match=r"steps must be at most 6.*or direct_steps=None"):
+        model.predict_multi_step(prices[-5:], 7)
+    with pytest.raises(ValueError, match="steps must be at most 6"):
+        jl.LSTMForecaster.forecast_many({"x": model}, steps=7)
+    # Saved calibration covers the head's 6 steps (not the 168 of a recursive model).
+    assert len(model.calibration_state(6)["auto"][0]) == 6
+    loaded = jl.LSTMForecaster.from_json(model.to_json())
+    np.testing.assert_array_equal(loaded.forecast(steps=6).lower, fc.lower)
+
+
+@pytest.mark.slow
+def test_candle_input_forms_agree(demo, tmp_path):
+    candles = demo[-150:]
+    frame = candles.to_pandas()
+    path = tmp_path / "candles.csv"
+    frame.to_csv(path)
+    rows = [[int(t.value // 10**6), o, h, low, c, v] for t, (o, h, low, c, v) in zip(frame.index, frame.to_numpy())]
+    settings = dict(TINY, features=("close", "volume", "body"), direct_steps=2)
+    forecasts = [
+        jl.LSTMForecaster(**settings).fit(source).forecast(steps=2).predicted for source in (candles, frame, rows, path)
+    ]
+    for other in forecasts[1:]:
+        np.testing.assert_allclose(other, forecasts[0], rtol=1e-6)
+    # Features of the close alone read a plain series too.
+    closes_only = jl.LSTMForecaster(**TINY, features=("close", "rsi", "log_return"), direct_steps=2)
+    assert closes_only.input_columns == ("close",)
+    assert np.all(np.isfinite(closes_only.fit(candles.close).forecast(steps=2).predicted))
+
+
+def test_zero_volume_is_fine_and_observe_takes_candles(demo):
+    frame = demo[-150:].to_pandas()
+    frame.iloc[::7, frame.columns.get_loc("volume")] = 0.0
+    settings = dict(TINY, features=("close", "volume", "rel_volume"), direct_steps=2, calibration="both")
+    model = jl.LSTMForecaster(**settings).fit(frame)
+    assert all(np.isfinite(v["mean"]) and v["std"] > 0 for v in model.feature_state_.values())
+    # Both residual sources, the held-back tail and a copy refitted on the head of the candles.
+    assert model.calibration_residuals(2, "refit").shape[1] == 2 and model.calibration_residuals(2, "auto").shape[0] > 0
+    before = model.forecast(steps=2).predicted
+    model.observe(demo[-100:-10])
+    assert model.last_timestamp_ == demo.timestamps[-11] and model.prices_.shape == (model.window_length, 2)
+    assert not np.allclose(model.forecast(steps=2).predicted, before)
+
+
+@pytest.mark.parametrize(
+    ("settings", "data", "error", "match"),
+    [
+        (dict(features=("close", "volume")), None, ValueError, r"need direct_steps=H"),
+        (dict(features=("close", "obv"), direct_steps=2), None, ValueError, "unknown feature 'obv'"),
+        (dict(features="close"), None, TypeError, "sequence of feature names"),
+        (dict(architecture="gru"), None, ValueError, "architecture must be one of"),
+        (dict(architecture="transformer", num_heads=3), None, ValueError, "divisible by num_heads"),
+        (dict(direct_steps=0), None, ValueError, "direct_steps"),
+        (dict(features=("close", "volume"), direct_steps=2), "closes", ValueError, "must be candles with the columns"),
+        (dict(features=("close", "range"), direct_steps=2), "no_high", ValueError, "missing open, high"),
+        (
+            dict(features=("close", "volume"), direct_steps=2),
+            "nan_volume",
+            ValueError,
+            "feature 'volume' needs a finite",
+        ),
+        (dict(features=("close", "volume"), direct_steps=2), "negative", ValueError, "volume must be finite and >= 0"),
+        (dict(features=("close", "macd"), direct_steps=2), "short", ValueError, "feature 'macd' needs 77 candles"),
+    ],
+)
+def test_bad_feature_settings_and_data(demo, settings, data, error, match):
+    frame = demo[-120:].to_pandas()
+    sources = {
+        "closes": frame["close"].to_numpy(),
+        "no_high": frame[["close", "volume"]],
+        "nan_volume": frame.assign(volume=frame["volume"].where(np.arange(120) != 30)),
+        "negative": frame.assign(volume=-frame["volume"]),
+        "short": frame[-80:],
+    }
+    with pytest.raises(error, match=match):
+        jl.LSTMForecaster(**{**TINY, **settings}).fit(sources[data] if data else frame)
+
+
+def test_bad_feature_windows(rich_model):
+    with pytest.raises(ValueError, match=r"must be \[time, 4\] candles with the columns"):
+        rich_model.predict_multi_step(np.ones((22, 3)), 2)
+    with pytest.raises(ValueError, match="at least 22 candles.*feature .rsi. needs 14 candles"):
+        rich_model.predict_multi_step(np.ones((21, 4)), 2)
+    window = np.ones((22, 4))
+    window[3, 3] = np.nan
+    with pytest.raises(ValueError, match="feature 'volume' needs a finite volume"):
+        rich_model.predict_multi_step(window, 2)

@@ -185,3 +185,13 @@ def test_multivariate_forecast_needs_every_feature_predicted():
     assert jl.apply(params, jnp.zeros((2, 5, 3))).shape == (2, 1)
     with pytest.raises(ValueError, match="output_size == input_size"):
         jl.predict_multi_step(params, jnp.zeros((2, 5, 3)), 4)
+
+
+@pytest.mark.parametrize(("num_layers", "input_size"), [(1, 1), (1, 3), (2, 2)])
+def test_lstm_matches_torch_float64(num_layers, input_size):
+    from network_checks import assert_matches_torch, random_params64
+
+    with jax.enable_x64(True):
+        cfg = jl.LSTMConfig(input_size=input_size, hidden_size=4, output_size=2, num_layers=num_layers)
+        params = random_params64(cfg, seed=input_size)
+        assert_matches_torch(cfg, params, np.random.default_rng(3).normal(size=(3, 6, input_size)))

@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.evaluation.results import REFERENCE, BacktestResult, ModelResult, aggregate, score
-from jaxlstm._src.forecasters.base import Forecaster, price_series
+from jaxlstm._src.forecasters.base import Forecaster, close_of, read_series, select_columns
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.prep import horizons
@@ -98,7 +98,11 @@ def backtest(
     against ``series[t : t + steps]``.
 
     Args:
-        series: ``[time]`` prices in any form ``jaxlstm.data.as_price_series`` accepts.
+        series: ``[time]`` prices in any form ``jaxlstm.data.as_price_series`` accepts; when a
+            model reads more candle columns than the close (``input_columns``, e.g.
+            ``LSTMForecaster(features=...)``), candles with those columns (an OHLCV
+            DataFrame, ``jaxlstm.data.OHLCV``, ccxt rows or a CSV path). Each model gets its
+            own columns; prices and scores are the closes.
         forecasters: model name -> zero-argument factory (a ``Forecaster`` subclass or a
             ``functools.partial`` of one) returning an unfitted forecaster, or a list of names
             for ``make_forecasters``. A ``"naive"`` model is added first when missing: it is
@@ -128,7 +132,13 @@ def backtest(
             ``confidence`` or model name, or a model that fails at some origin (named in the
             message).
     """
-    prices, stamps, interval = price_series(series, "series", interval)
+    factories = _check_forecasters(forecasters)
+    probes = {name: _build(name, factory) for name, factory in factories.items()}
+    columns = tuple(dict.fromkeys(c for probe in probes.values() for c in probe.input_columns))
+    if columns[0] != "close":
+        raise ValueError(f"every model must read the close first, got input columns {columns}")
+    values, stamps, interval = read_series(series, "series", columns, interval)
+    prices = close_of(values)
     n = prices.shape[0]
     train_size = validation.check_positive_int("train_size", train_size, minimum=2)
     if (horizon is None) == (steps is None):
@@ -147,9 +157,7 @@ def backtest(
         vectorize = jax.default_backend() != "cpu"
     elif not isinstance(vectorize, bool):
         raise TypeError(f"vectorize must be a bool or None, got {type(vectorize).__name__}")
-    factories = _check_forecasters(forecasters)
-    for name, factory in factories.items():
-        probe = _build(name, factory)
+    for name, probe in probes.items():
         if train_size < probe.min_fit_length:
             raise ValueError(
                 f"train_size must be at least {probe.min_fit_length} for model {name!r} ({probe!r}), got {train_size}"
@@ -157,13 +165,15 @@ def backtest(
     starts = _check_origins(origins, stride, n, train_size, steps)
     actual = prices[starts[:, None] + np.arange(steps)[None, :]]
     train = np.stack([prices[t - train_size : t] for t in starts])
+    train_values = np.stack([values[t - train_size : t] for t in starts])
 
     results: dict[str, ModelResult] = {}
     naive_mae = None
     for name, factory in factories.items():
         start = time.perf_counter()
+        own = select_columns(train_values, columns, probes[name].input_columns)
         predicted, lower, upper, bands, together = _run(
-            name, factory, train, starts, interval, steps, confidence, vectorize, progress
+            name, factory, own, starts, interval, steps, confidence, vectorize, progress
         )
         seconds = time.perf_counter() - start
         per_origin, by_step = score(actual, predicted, lower, upper, prices[starts - 1], train, confidence)
@@ -266,7 +276,8 @@ def _run(
     vectorize: bool,
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], bool]:
-    """Fits a fresh model on each ``[train_size]`` row of ``train`` and forecasts ``steps`` prices."""
+    """Fits a fresh model on each ``[train_size(, columns)]`` row of ``train`` and forecasts ``steps`` prices."""
+    rows: Any
     models = [_build(name, factory) for _ in origins]
     kind = type(models[0])
     together = vectorize and all(type(m) is kind for m in models)

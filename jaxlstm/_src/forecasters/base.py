@@ -35,6 +35,12 @@ out-of-sample residuals uses the volatility band for every horizon.
 
 Data without timestamps has no time axis: give ``fit(prices, interval="1h")`` to forecast a
 horizon such as ``"1d"`` (or ask for ``steps=``); its forecasts have ``timestamps=None``.
+
+Forecasters that read more than the close (``LSTMForecaster(features=...)``) say which
+candle columns through ``input_columns``; their series is then ``[time, columns]`` with
+the close first, read by ``read_series`` from candles (OHLCV DataFrame, ``OHLCV``, ccxt
+rows, CSV path), and everything that is about prices (volatility, calibration residuals,
+scores) uses its close column.
 """
 
 from __future__ import annotations
@@ -82,16 +88,21 @@ def price_series(
         from the timestamps, else ``interval``, else None (unknown).
     """
     prices, timestamps = ohlcv.as_price_series(data, name=name)
+    return prices, timestamps, _spacing(timestamps, interval, name)
+
+
+def _spacing(timestamps: np.ndarray | None, interval: Any, name: str) -> np.timedelta64 | None:
+    """The interval of a series: inferred from its timestamps (``interval`` must then agree), else ``interval``."""
     given = None if interval is None else horizons.as_interval(interval, name="interval")
     if timestamps is None or timestamps.shape[0] < 2:
-        return prices, timestamps, given
+        return given
     inferred = horizons.as_interval(ohlcv.infer_interval(timestamps), name=f"inferred {name} interval")
     if given is not None and given != inferred:
         raise ValueError(
             f"interval={interval!r} does not match the spacing of {name}'s timestamps "
             f"({horizons.format_interval(inferred)}); interval= is for data without timestamps"
         )
-    return prices, timestamps, inferred
+    return inferred
 
 
 def fingerprint(data: Any, interval: Any = None) -> fingerprints.DataFingerprint:
@@ -107,6 +118,61 @@ def fingerprint(data: Any, interval: Any = None) -> fingerprints.DataFingerprint
     """
     prices, timestamps, spacing = price_series(data, "data", interval)
     return fingerprints.fingerprint_series(prices, timestamps, spacing, fingerprints.source_of(data))
+
+
+def read_series(
+    data: Any, name: str, columns: Sequence[str] = ("close",), interval: Any = None
+) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
+    """``(series, timestamps or None, interval)`` holding the candle ``columns`` (the close first).
+
+    Args:
+        data: for ``columns == ("close",)`` anything ``as_price_series`` accepts; otherwise
+            candles ``load_ohlcv`` reads (an OHLCV DataFrame, ``OHLCV``, ccxt rows, a CSV path).
+        name: the argument's name, for messages.
+        columns: OHLCV column names, ``"close"`` first.
+        interval: the spacing of data without timestamps (see ``price_series``).
+
+    Returns:
+        ``[time]`` prices for the close alone, else ``[time, len(columns)]`` float64 values
+        (a volume may be NaN where the source has none: the reader of the volume checks it).
+    """
+    columns = tuple(columns)
+    if columns == ("close",):
+        return price_series(data, name, interval)
+    if not columns or columns[0] != "close":
+        raise ValueError(f"columns must start with 'close', got {columns}")
+    try:
+        candles = ohlcv.load_ohlcv(data)
+    except (TypeError, ValueError) as err:
+        raise type(err)(
+            f"{name} must be candles with the columns {list(columns)} (an OHLCV DataFrame, jaxlstm.data.OHLCV, "
+            f"ccxt rows or a CSV path): {err}"
+        ) from None
+    if len(candles) == 0:
+        raise ValueError(f"{name} must hold at least one candle, got none")
+    values = np.stack([np.asarray(getattr(candles, column), np.float64) for column in columns], axis=1)
+    timestamps = np.asarray(candles.timestamps)
+    return values, timestamps, _spacing(timestamps, interval, name)
+
+
+def select_columns(values: np.ndarray, columns: tuple[str, ...], wanted: tuple[str, ...]) -> np.ndarray:
+    """A model's own columns of ``[..., time(, columns)]`` values read with ``columns``: ``[..., time]`` for the close alone.
+
+    Args:
+        values: what ``read_series`` returned for ``columns`` (stacked or not).
+        columns: the columns read, the close first.
+        wanted: the model's ``input_columns`` (a subset of ``columns``, the close first).
+    """
+    if len(columns) == 1:  # only the close was read
+        return values
+    if wanted == ("close",):
+        return values[..., 0]
+    return values[..., [columns.index(c) for c in wanted]]
+
+
+def close_of(series: np.ndarray) -> np.ndarray:
+    """The closes of a ``[..., time]`` price series or a ``[..., time, columns]`` one (close first)."""
+    return series if series.ndim == 1 else series[..., 0]
 
 
 class Forecaster:
@@ -211,6 +277,17 @@ class Forecaster:
     def _min_window(self) -> int:
         return self.window_length or self.min_window_length
 
+    @property
+    def input_columns(self) -> tuple[str, ...]:
+        """The candle columns the forecaster reads, the close first (default: the close alone, a ``[time]`` series)."""
+        return ("close",)
+
+    def _read_series(
+        self, data: Any, name: str, interval: Any = None
+    ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
+        """``read_series(data, name, self.input_columns, interval)``."""
+        return read_series(data, name, self.input_columns, interval)
+
     # ------------------------------------------------------------------ fitting
 
     def fit(self, data: Any, *, interval: Any = None, **fit_options: Any) -> Self:
@@ -230,7 +307,7 @@ class Forecaster:
         Returns:
             ``self``, fitted.
         """
-        prices, timestamps, interval = price_series(data, "data", interval)
+        prices, timestamps, interval = self._read_series(data, "data", interval)
         prices = self._check_prices("data", prices, self.min_fit_length, "to fit")
         self._fit(prices, **fit_options)
         self._adopt_series(prices, timestamps, interval, source=fingerprints.source_of(data))
@@ -277,7 +354,7 @@ class Forecaster:
                 raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
             model = cls(**{**settings, "symbol": symbol}) if takes_symbol else cls(**settings)
             name = f"data[{symbol!r}]"
-            prices, timestamps, spacing = price_series(item, name, interval)
+            prices, timestamps, spacing = model._read_series(item, name, interval)
             prices = model._check_prices(name, prices, model.min_fit_length, "to fit")
             models[symbol], series[symbol] = model, (prices, timestamps, spacing)
         cls._fit_together(list(models.values()), [s[0] for s in series.values()], workers=workers, devices=devices)
@@ -310,8 +387,9 @@ class Forecaster:
         self.prices_ = prices
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
         self.interval_ = interval
-        self.volatility_ = intervals.log_return_volatility(prices)
-        self.trained_on_ = fingerprints.fingerprint_series(prices, timestamps, interval, source)
+        self.volatility_ = intervals.log_return_volatility(close_of(prices))
+        # The closes: what jaxlstm.data.fingerprint(data) records of the same data.
+        self.trained_on_ = fingerprints.fingerprint_series(close_of(prices), timestamps, interval, source)
         self._reset_calibration(prices)
 
     # ------------------------------------------------------------------ prediction
@@ -581,7 +659,7 @@ class Forecaster:
         windows = [prices[max(0, s - length) : s] if length else prices[:s] for s in origins]
         predicted = np.asarray(model._predict_many(windows, steps), np.float64)
         index = origins[:, None] + np.arange(steps)[None, :]
-        actual = np.where(index < n, prices[np.minimum(index, n - 1)], np.nan)
+        actual = np.where(index < n, close_of(prices)[np.minimum(index, n - 1)], np.nan)
         residuals = intervals.log_ratio_residuals(actual, predicted)
         self._calibration_cache[source] = (found, residuals)
         return residuals
@@ -710,14 +788,24 @@ class Forecaster:
         return window
 
     def _check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
-        prices = validation.as_float_array(name, value, ndim=1)
+        columns = self.input_columns
+        prices = validation.as_float_array(name, value, ndim=1 if len(columns) == 1 else 2)
+        if prices.ndim == 2 and prices.shape[1] != len(columns):
+            raise ValueError(
+                f"{name} must be [time, {len(columns)}] candles with the columns {list(columns)}, got shape {prices.shape}"
+            )
         if prices.shape[0] < minimum:
             raise ValueError(
                 f"{name} must have at least {minimum} prices {purpose} with {self!r}, got {prices.shape[0]}"
             )
-        if np.any(prices <= 0):
-            first = int(np.flatnonzero(prices <= 0)[0])
-            raise ValueError(f"{name} must contain only positive prices, got {prices[first]:.6g} at index {first}")
+        # Every column but the volume is a price.
+        price_columns = prices if prices.ndim == 1 else prices[:, [i for i, c in enumerate(columns) if c != "volume"]]
+        if np.any(price_columns <= 0):
+            first = int(
+                np.flatnonzero(np.any(price_columns <= 0, axis=-1) if prices.ndim == 2 else price_columns <= 0)[0]
+            )
+            value = np.min(price_columns[first])
+            raise ValueError(f"{name} must contain only positive prices, got {value:.6g} at index {first}")
         return prices
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Forecaster:

@@ -1,10 +1,13 @@
-"""``LSTMForecaster``: the thin stateful shell over the pure LSTM functions.
+"""``LSTMForecaster``: the thin stateful shell over the pure network functions.
 
-State lives here and only here: the fitted params, the encoding fitted on training
-prices, the last window, the loss history. Everything it computes goes through pure,
-compiled functions: ``prep.windows`` cuts the windows, ``prep.encodings`` encodes them,
-``training.fit_arrays`` trains, ``stacked.run_stacked`` runs many models at once and
-``encodings.forecast_prices`` forecasts.
+State lives here and only here: the fitted params, the encoding (and feature scaling)
+fitted on training data, the last window, the loss history. Everything it computes goes
+through pure, compiled functions: ``prep.windows`` cuts the windows, ``prep.inputs``
+encodes them (the close through ``prep.encodings``, other features through
+``prep.features``), ``training.fit_arrays`` trains, ``stacked.run_stacked`` runs many models
+at once, and ``encodings.forecast_prices`` (recursive) or ``inputs.forecast_direct``
+(direct multi-horizon) forecasts. The network is any of ``nn.networks.ARCHITECTURES``;
+nothing here depends on which.
 
 One model's fit, many symbols' ``fit_many``, a vectorised backtest and calibration refits
 all go through ``_prepare`` (windows, split, encoding) and ``_adopt`` (taking over a
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import os
 import pathlib
 from collections.abc import Sequence
@@ -26,18 +30,16 @@ import numpy as np
 
 from jaxlstm._src import stacked, training, validation
 from jaxlstm._src.forecasters import intervals, population, progress
-from jaxlstm._src.forecasters.base import Forecaster, price_series
+from jaxlstm._src.forecasters.base import Forecaster, close_of
 from jaxlstm._src.io import persistence
-from jaxlstm._src.nn import lstm
+from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import encodings, fingerprints, horizons, windows
+from jaxlstm._src.prep import features as feature_lib
+from jaxlstm._src.prep import inputs as inputs_lib
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 #: ``metadata["model"]`` of a saved ``LSTMForecaster``.
 MODEL_KIND = "LSTMForecaster"
-
-_forecast_jit = jax.jit(
-    encodings.forecast_prices, static_argnames=("network", "encoding", "steps"), compiler_options=COMPILER_OPTIONS
-)
 
 
 def _forecast_one_model(
@@ -54,6 +56,20 @@ def _fit_one_model(
     return training.fit_arrays(key, params, data, config, network=network, opt_state=opt_state)
 
 
+def _direct_one_model(
+    params: Any, state: Any, window: jax.Array, *, network: Any, inputs: inputs_lib.ModelInputs, steps: int
+) -> jax.Array:
+    """One model's direct multi-horizon forecast (what ``run_stacked`` maps over models)."""
+    return inputs_lib.forecast_direct(network, params, inputs, state, window, steps)
+
+
+_FORECAST_JIT = {
+    fn: jax.jit(fn, static_argnames=(*static, "steps"), compiler_options=COMPILER_OPTIONS)
+    for fn, static in ((_forecast_one_model, ("network", "encoding")), (_direct_one_model, ("network", "inputs")))
+}
+_encode_jit = jax.jit(inputs_lib.ModelInputs.encode, static_argnums=0)
+
+
 #: The learning rate compiled into the optimiser of every fit: each model's own rate (and
 #: weight decay) is injected into its optimiser state, so models that differ only in those
 #: share one compiled program and train together in one call.
@@ -61,21 +77,27 @@ _COMPILED_LEARNING_RATE = 1e-3
 
 
 class _Prepared(NamedTuple):
-    """Training inputs of one series: price windows, split, fitted encoding and encoded arrays."""
+    """Training inputs of one series: raw windows, split, fitted encoding and feature scaling, encoded arrays."""
 
     windows: np.ndarray
     following: np.ndarray
     n_train: int
     n_val: int
     encoding_state: dict[str, float]
+    feature_state: inputs_lib.FeatureState
     data: training.TrainData
+
+    @property
+    def gap(self) -> int:
+        """Windows between the training and the held-back ones (in neither part)."""
+        return self.windows.shape[0] - self.n_train - self.n_val
 
 
 class LSTMForecaster(Forecaster):
-    """Prices in, prices out: fit an LSTM on a price series and forecast it recursively.
+    """Prices in, prices out: fit a network on a price series (and optionally candle features) and forecast it.
 
     Args:
-        hidden_size: LSTM units per layer.
+        hidden_size: units per layer (LSTM units per direction; the transformer's width).
         sequence_length: prices per input window.
         learning_rate: Adam step size.
         epochs: maximum training epochs.
@@ -83,7 +105,7 @@ class LSTMForecaster(Forecaster):
         early_stopping: hold back the last ``validation_fraction`` of windows
             (chronologically) and stop when their loss has not improved for ``patience``
             epochs, keeping the best params; ``False`` trains on every window for all epochs.
-        num_layers: stacked LSTM layers.
+        num_layers: stacked layers.
         seed: seeds initialisation and shuffling (same seed and data, same model).
         patience: see ``early_stopping``.
         validation_fraction: share of windows held back for early stopping.
@@ -101,6 +123,22 @@ class LSTMForecaster(Forecaster):
             ``learning_rate``, ``weight_decay``; see ``population``). With ``K > 1`` every
             params leaf has a leading ``[K]`` members axis and forecasts combine the members.
         combine: ``"mean"`` or ``"median"`` of the members' price forecasts.
+        architecture: the network (``jaxlstm.nn.ARCHITECTURES``): ``"lstm"`` (the seed's
+            stacked LSTM), ``"bilstm"`` (bidirectional), ``"attention"`` (an LSTM whose head
+            reads every hidden state through attention) or ``"transformer"`` (an encoder
+            with ``num_layers`` layers of width ``hidden_size``).
+        features: the inputs per time step, e.g. ``("close", "volume", "rsi")``:
+            ``"close"`` is the close as ``encoding`` encodes it, the others are causal
+            candle features (``jaxlstm.data.FEATURES``), standardised with training
+            statistics. Anything beyond the close needs candles (an OHLCV DataFrame,
+            ``jaxlstm.data.OHLCV``, ccxt rows or a CSV path) and ``direct_steps``; the
+            columns read are ``input_columns`` (the close first), and a window for
+            ``predict_multi_step`` is ``window_length`` candles (any of those forms, or a
+            ``[time, len(input_columns)]`` array).
+        direct_steps: None forecasts recursively (one step, fed back); an int ``H`` trains a
+            head that emits the next ``H`` steps at once, so forecasts are limited to ``H``
+            steps. Required with features: a covariate has no future value to feed back.
+        num_heads: attention heads of ``"attention"`` and ``"transformer"`` (a divisor of ``hidden_size``).
 
     Example::
 
@@ -132,6 +170,10 @@ class LSTMForecaster(Forecaster):
         weight_decay: float = 0.0,
         ensemble: int | Sequence[dict[str, Any]] = 1,
         combine: str = "mean",
+        architecture: str = "lstm",
+        features: Sequence[str] = ("close",),
+        direct_steps: int | None = None,
+        num_heads: int = 4,
     ) -> None:
         super().__init__(band=band, calibration=calibration)
         self.hidden_size = validation.check_positive_int("hidden_size", hidden_size)
@@ -161,25 +203,57 @@ class LSTMForecaster(Forecaster):
         self._member_settings = population.member_settings(
             self.ensemble, self.seed, self.learning_rate, self.weight_decay
         )
+        self.architecture = networks.check_architecture(architecture)
+        self.features = feature_lib.check_features(features)
+        self.direct_steps = (
+            None if direct_steps is None else validation.check_positive_int("direct_steps", direct_steps)
+        )
+        self.num_heads = validation.check_positive_int("num_heads", num_heads)
+        if self.direct_steps is None and self.features != (feature_lib.CLOSE,):
+            raise ValueError(
+                f"features {self.features} need direct_steps=H (a head that forecasts H steps at once): a recursive "
+                "forecast feeds each predicted close back as the next input, and the other features have no "
+                "predicted value to feed back"
+            )
+        self.model_config  # noqa: B018 (a network these sizes cannot build, e.g. heads not dividing the width, fails now)
 
     def _reset_fitted(self) -> None:
         super()._reset_fitted()
-        self.params_: lstm.Params | None = None
+        self.params_: Any = None
         #: Optimiser state(s) at the end of the last fit or update (leading ``[K]`` axis for ensembles).
         self.opt_state_: Any = None
         #: The trials of the search that chose this model's settings (``jaxlstm.tune``), else None.
         self.tuning_: Any = None
         self.encoding_state_: dict[str, float] | None = None
+        self.feature_state_: inputs_lib.FeatureState | None = None
         self.history_: dict[str, np.ndarray] | None = None
         self.metrics_: dict[str, Any] | None = None
         self.trained_at_: str | None = None
 
     # ------------------------------------------------------------------ configuration
 
+    # Cached: settings change only through set_params, which builds a fresh instance, and the
+    # forecast path reads these on every call (building them costs more than a 1-step forecast).
+    @functools.cached_property
+    def model_config(self) -> Any:
+        """The network's config (``LSTMConfig`` for ``architecture="lstm"``; see ``jaxlstm.nn.make_network``)."""
+        return networks.make_network(
+            self.architecture,
+            input_size=len(self.features),
+            hidden_size=self.hidden_size,
+            output_size=self.direct_steps or 1,
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+        )
+
+    @functools.cached_property
+    def model_inputs(self) -> inputs_lib.ModelInputs:
+        """How windows of candles become the network's inputs (features, encoding, length)."""
+        return inputs_lib.ModelInputs(self.features, self._encoding(), self.sequence_length)
+
     @property
-    def model_config(self) -> lstm.LSTMConfig:
-        """The network as an ``LSTMConfig``."""
-        return lstm.LSTMConfig(input_size=1, hidden_size=self.hidden_size, output_size=1, num_layers=self.num_layers)
+    def input_columns(self) -> tuple[str, ...]:
+        return self.model_inputs.columns
 
     @property
     def train_config(self) -> training.TrainConfig:
@@ -195,17 +269,23 @@ class LSTMForecaster(Forecaster):
         )
 
     @property
+    def _band_steps(self) -> int:  # type: ignore[override]
+        """Forecast steps the band is calibrated on: ``Forecaster._band_steps``, at most what a direct head emits."""
+        return min(Forecaster._band_steps, self.direct_steps or Forecaster._band_steps)
+
+    @property
     def n_members(self) -> int:
         """Members of the ensemble (1 for a single model)."""
         return len(self._member_settings)
 
     @property
     def min_fit_length(self) -> int:
-        return self.sequence_length + 1
+        return self.window_length + (self.direct_steps or 1)
 
     @property
     def window_length(self) -> int:
-        return self.sequence_length
+        """Candles one forecast reads: ``sequence_length`` plus the history the features need first."""
+        return self.model_inputs.window_length
 
     def _encoding(self) -> encodings.Encoding:
         return encodings.get_encoding(self.encoding)
@@ -227,11 +307,11 @@ class LSTMForecaster(Forecaster):
         )
         return {"config": config, "network": self.model_config}
 
-    def _member_start(self, member: int) -> tuple[lstm.Params, jax.Array, Any]:
+    def _member_start(self, member: int) -> tuple[Any, jax.Array, Any]:
         """Member ``member``'s initial params, shuffling key and optimiser state (from its seed and rates)."""
         settings = self._member_settings[member]
         key_init, key_train = jax.random.split(jax.random.key(settings["seed"]))
-        params = lstm.init_params(key_init, self.model_config)
+        params = self.model_config.init(key_init)
         return params, key_train, self._fresh_opt_state(params, member)
 
     def _fresh_opt_state(self, params: Any, member: int) -> Any:
@@ -252,7 +332,8 @@ class LSTMForecaster(Forecaster):
             data: prices as a 1-D array/list, a pandas Series (DatetimeIndex kept for
                 forecast timestamps), an OHLCV DataFrame, ``jaxlstm.data.OHLCV`` or ccxt rows
                 ``[[ms, open, high, low, close, volume], ...]`` (the close is used); at least
-                ``sequence_length + 1`` finite positive prices.
+                ``min_fit_length`` finite positive prices. Features that read other columns
+                need candles (not a 1-D series; a CSV path is read too) with those columns.
             verbose: show a per-epoch progress bar on stderr.
             **fit_options: ``interval=`` for data without timestamps (see ``Forecaster.fit``).
 
@@ -263,28 +344,40 @@ class LSTMForecaster(Forecaster):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
         return super().fit(data, verbose=verbose, **fit_options)
 
-    def _prepare(self, prices: np.ndarray) -> _Prepared:
-        """Windows, chronological split and the encoding fitted on the training part only."""
-        length = self.sequence_length
-        price_windows, following = windows.sliding_windows(prices, length)
-        price_windows, following = price_windows[..., 0], following[:, 0]
+    def _prepare(self, series: np.ndarray) -> _Prepared:
+        """Windows, chronological split, and the encoding and feature scaling fitted on the training part only.
+
+        A window holds ``window_length`` candles and is followed by ``H`` targets (``H =
+        direct_steps``, 1 for the recursive model). The last ``validation_fraction`` of
+        windows is held back, and the ``H - 1`` windows before it are dropped, so that no
+        held-back close is a training target; the encoding and the feature statistics see
+        only the training windows and their targets.
+        """
+        model_inputs = self.model_inputs
+        length = model_inputs.window_length
+        steps = self.direct_steps or 1
+        if series.ndim == 2:
+            feature_lib.check_values(self.features, model_inputs.columns, series)
+        raw_windows, future = windows.sliding_windows(series, length, horizon=steps)
+        if series.ndim == 1:
+            raw_windows = raw_windows[..., 0]
+        closes, future = model_inputs.closes(raw_windows), future[..., 0]
         fraction = self.validation_fraction if self.early_stopping else 0.0
-        n_train, n_val = windows.chronological_split(price_windows.shape[0], fraction)
-        encoding = self._encoding()
-        state = encoding.fit(prices[: n_train + length])
-        device = encodings.device_state(state)
-        inputs = jnp.asarray(price_windows, jnp.float32)
-        xs = encoding.encode_inputs(device, inputs)
-        ys = encoding.encode_targets(device, inputs, jnp.asarray(following, jnp.float32)[:, None])
+        n_train, n_val = windows.chronological_split(raw_windows.shape[0], fraction, gap=steps - 1)
+        encoding_state, feature_state = model_inputs.fit(series[: n_train + length + steps - 1])
+        state = model_inputs.device_state(encoding_state, feature_state)
+        xs = _encode_jit(model_inputs, state, np.asarray(raw_windows, np.float32))
+        ys = model_inputs.encoding.encode_targets(
+            state["encoding"], jnp.asarray(closes, jnp.float32), jnp.asarray(future, jnp.float32)
+        )
         if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
             raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
         ones = jnp.ones((xs.shape[0],), jnp.float32)
-        data = training.TrainData(
-            xs[:n_train], ys[:n_train], ones[:n_train], xs[n_train:], ys[n_train:], ones[n_train:]
-        )
-        return _Prepared(price_windows, following, n_train, n_val, state, data)
+        start = xs.shape[0] - n_val
+        data = training.TrainData(xs[:n_train], ys[:n_train], ones[:n_train], xs[start:], ys[start:], ones[start:])
+        return _Prepared(raw_windows, future[:, 0], n_train, n_val, encoding_state, feature_state, data)
 
-    def _initial_state(self) -> tuple[lstm.Params, jax.Array]:
+    def _initial_state(self) -> tuple[Any, jax.Array]:
         """Initial params and the shuffling key, both derived from ``seed`` (the first member's)."""
         params, key, _ = self._member_start(0)
         return params, key
@@ -406,6 +499,7 @@ class LSTMForecaster(Forecaster):
             self.params_ = jax.tree.map(jnp.asarray, population.stack_trees([r.params for r in results]))
             self.opt_state_ = population.stack_trees([r.opt_state for r in results])
         self.encoding_state_ = prep.encoding_state
+        self.feature_state_ = prep.feature_state
         longest = max(int(r.epochs_run) for r in results)
         padded = lambda key: np.stack(
             [
@@ -433,24 +527,28 @@ class LSTMForecaster(Forecaster):
             **members,
             "n_train_windows": int(n),
             "n_val_windows": int(prep.n_val),
-            **self._validation_errors(prep.windows[n:], prep.following[n:]),
+            **self._validation_errors(prep.windows[n + prep.gap :], prep.following[n + prep.gap :]),
         }
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
-    def _validation_errors(self, price_windows: np.ndarray, following: np.ndarray) -> dict[str, float | None]:
+    def _validation_errors(self, raw_windows: np.ndarray, following: np.ndarray) -> dict[str, float | None]:
         """One-step MAE in price units on the held-back windows, with naive's for scale."""
-        if price_windows.shape[0] == 0:
+        if raw_windows.shape[0] == 0:
             return {"val_mae": None, "val_naive_mae": None}
-        predicted = self._predict_many(price_windows, 1)[:, 0]
+        predicted = self._predict_many(raw_windows, 1)[:, 0]
         return {
             "val_mae": float(np.mean(np.abs(predicted - following))),
-            "val_naive_mae": float(np.mean(np.abs(price_windows[:, -1] - following))),
+            "val_naive_mae": float(np.mean(np.abs(self.model_inputs.closes(raw_windows)[:, -1] - following))),
         }
 
     def _holdout_size(self) -> int | None:
-        # One validation window per held-back target price.
+        # One validation window per held-back target close, and a direct model's window
+        # also targets the H - 1 closes after its first.
         metrics = self.metrics_
-        return None if metrics is None else int(metrics.get("n_val_windows") or 0)
+        if metrics is None:
+            return None
+        n_val = int(metrics.get("n_val_windows") or 0)
+        return n_val + (self.direct_steps or 1) - 1 if n_val else 0
 
     # ------------------------------------------------------------------ context
 
@@ -458,7 +556,7 @@ class LSTMForecaster(Forecaster):
         """Moves the forecast origin to the end of ``data`` without retraining.
 
         A cached model keeps forecasting from the prices it was trained on; ``observe``
-        hands it newer prices (any form ``fit`` accepts, at least ``sequence_length``) so
+        hands it newer prices (any form ``fit`` accepts, at least ``window_length``) so
         ``forecast`` continues from them. The params and the fitted encoding are unchanged.
 
         Args:
@@ -470,9 +568,9 @@ class LSTMForecaster(Forecaster):
             ``self``.
         """
         self._check_fitted()
-        prices, timestamps, spacing = price_series(data, "data", interval)
-        prices = self._check_prices("data", prices, self.sequence_length, "to forecast from")
-        self.prices_ = prices[-self.sequence_length :]
+        series, timestamps, spacing = self._read_series(data, "data", interval)
+        series = self._check_prices("data", series, self.window_length, "to forecast from")
+        self.prices_ = series[-self.window_length :]
         # Plain prices carry no time: their forecasts have no timestamps (see base).
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
         if spacing is not None:
@@ -509,23 +607,30 @@ class LSTMForecaster(Forecaster):
         """
         self._check_fitted()
         epochs = validation.check_positive_int("epochs", epochs)
-        new, timestamps, _ = price_series(data, "data")
-        new = self._check_prices("data", new, 1, "to update on")
-        assert self.prices_ is not None and self.encoding_state_ is not None
-        length = self.sequence_length
+        new, timestamps, _ = self._read_series(data, "data")
+        steps = self.direct_steps or 1
+        new = self._check_prices("data", new, steps, "to update on")
+        assert self.prices_ is not None and self.encoding_state_ is not None and self.feature_state_ is not None
+        length = self.window_length
         series = np.concatenate([self.prices_[-length:], new])
+        model_inputs = self.model_inputs
+        if series.ndim == 2:
+            feature_lib.check_values(self.features, model_inputs.columns, series)
         calibration = self._extended_calibration(series, new.shape[0])
-        price_windows, following = windows.sliding_windows(series, length)
-        encoding, device = self._encoding(), self._device_state()
-        inputs = jnp.asarray(price_windows[..., 0], jnp.float32)
-        xs = encoding.encode_inputs(device, inputs)
-        ys = encoding.encode_targets(device, inputs, jnp.asarray(following, jnp.float32))
+        # One window per new target (a direct model's window targets the next direct_steps).
+        raw_windows, future = windows.sliding_windows(series, length, horizon=steps)
+        if series.ndim == 1:
+            raw_windows = raw_windows[..., 0]
+        closes, future = model_inputs.closes(raw_windows), future[..., 0]
+        state = model_inputs.device_state(self.encoding_state_, self.feature_state_)
+        xs = _encode_jit(model_inputs, state, np.asarray(raw_windows, np.float32))
+        ys = model_inputs.encoding.encode_targets(
+            state["encoding"], jnp.asarray(closes, jnp.float32), jnp.asarray(future, jnp.float32)
+        )
         if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
             raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
-        empty = jnp.zeros((0, *xs.shape[1:]), jnp.float32)
-        update_data = training.TrainData(
-            xs, ys, jnp.ones((xs.shape[0],), jnp.float32), empty, jnp.zeros((0, 1), jnp.float32), jnp.zeros((0,))
-        )
+        ones = jnp.ones((xs.shape[0],), jnp.float32)
+        update_data = training.TrainData(xs, ys, ones, xs[:0], ys[:0], ones[:0])
         count = int((self.metrics_ or {}).get("updates", 0)) + 1
         static = self._fit_static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
         starts = []
@@ -576,12 +681,13 @@ class LSTMForecaster(Forecaster):
         ``_max_calibration_origins`` rows are kept.
         """
         steps = self._band_steps
-        length = self.sequence_length
+        length = self.window_length
         origins = np.arange(length, series.shape[0])
         assert origins.shape[0] == count
         fresh = self._predict_many(np.stack([series[s - length : s] for s in origins]), steps)
         index = origins[:, None] + np.arange(steps)[None, :]
-        actual = np.where(index < series.shape[0], series[np.minimum(index, series.shape[0] - 1)], np.nan)
+        closes = close_of(series)
+        actual = np.where(index < closes.shape[0], closes[np.minimum(index, closes.shape[0] - 1)], np.nan)
         new_rows = intervals.log_ratio_residuals(actual, fresh)
         out: dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]] = {}
         for source in self._calibration_sources():
@@ -602,24 +708,19 @@ class LSTMForecaster(Forecaster):
         # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert
         # op, ~40 us, more than the one-step forecast itself.
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
-        count = stack.shape[0] if stack.ndim == 2 else None
-        stack = _pad_batch(stack)
-        out = _forecast_jit(
-            self.model_config,
-            self.params_,
-            self._encoding(),
-            self._device_state(),
-            stack[..., -self.sequence_length :],
-            steps,
-        )
+        count = stack.shape[0]
+        stack = _pad_batch(stack[:, -self.window_length :])
+        function, static, state = self._forecast_plan(steps)
+        out = _FORECAST_JIT[function](self.params_, state, stack, **static)
         return np.asarray(out, np.float64)[:count]
 
     def member_forecasts(self, price_windows: Any, steps: int) -> np.ndarray:
         """Every member's price forecasts from each window, before they are combined.
 
         Args:
-            price_windows: ``[N, time]`` windows (or a list of ``[time]`` windows), at least
-                ``sequence_length`` prices each (the last ``sequence_length`` are read).
+            price_windows: ``[N, time]`` windows (``[N, time, len(input_columns)]`` for a
+                model with features), or a list of such windows; at least ``window_length``
+                candles each (the last ``window_length`` are read).
             steps: forecast steps.
 
         Returns:
@@ -627,17 +728,35 @@ class LSTMForecaster(Forecaster):
         """
         self._check_fitted()
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
-        stack = stack[..., -self.sequence_length :]
+        stack = stack[:, -self.window_length :]
         count = stack.shape[0]
         stack = _pad_batch(stack)
         k = self.n_members
         params = self.params_ if k > 1 else jax.tree.map(lambda a: np.asarray(a)[None], self.params_)
-        states = {key: np.full((k,), value, np.float32) for key, value in self._device_state().items()}
-        static = {"network": self.model_config, "encoding": self._encoding(), "steps": steps}
-        rows = stacked.run_stacked(
-            _forecast_one_model, (params, states, np.broadcast_to(stack, (k, *stack.shape))), static=static
-        )
+        function, static, state = self._forecast_plan(steps)
+        states = jax.tree.map(lambda v: np.broadcast_to(np.asarray(v), (k, *np.shape(v))), state)
+        rows = stacked.run_stacked(function, (params, states, np.broadcast_to(stack, (k, *stack.shape))), static=static)
         return np.asarray(rows, np.float64)[:, :count]
+
+    def _forecast_plan(self, steps: int) -> tuple[Any, dict[str, Any], Any]:
+        """``(one-model forecast function, its static arguments, the fitted state it takes)``.
+
+        The recursive close-only model runs ``encodings.forecast_prices``; a direct model
+        ``inputs.forecast_direct``, which refuses more steps than its head emits. ``steps``
+        is checked by the callers (a positive int).
+        """
+        if self.direct_steps is None:
+            static = {"network": self.model_config, "encoding": self._encoding(), "steps": steps}
+            return _forecast_one_model, static, self._device_state()
+        if steps > self.direct_steps:
+            raise ValueError(
+                f"steps must be at most {self.direct_steps} for {self!r}: its head forecasts direct_steps="
+                f"{self.direct_steps} steps at once, got steps={steps}; train with a larger direct_steps"
+                + (" or direct_steps=None (recursive)" if self.features == (feature_lib.CLOSE,) else "")
+            )
+        assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
+        state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
+        return _direct_one_model, {"network": self.model_config, "inputs": self.model_inputs, "steps": steps}, state
 
     def _device_state(self) -> dict[str, np.float32]:
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
@@ -647,22 +766,22 @@ class LSTMForecaster(Forecaster):
     def _predict_together(
         cls, models: Sequence[Forecaster], windows_: Sequence[np.ndarray], steps: int, *, workers: int | None = None
     ) -> np.ndarray:
-        """Forecasts of stacked models (groups of equal network and encoding) by ``run_stacked``."""
+        """Forecasts of stacked models (groups of equal network, inputs and forecast kind) by ``run_stacked``."""
         lstms = [cast(LSTMForecaster, m) for m in models]
         out = np.empty((len(lstms), steps))
+        plans = [m._forecast_plan(steps) for m in lstms]
         groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, m in enumerate(lstms):
-            groups.setdefault((m.model_config, m.encoding, m.sequence_length), []).append(i)
-        for (network, encoding, length), members in groups.items():
+        for i, (function, static, _) in enumerate(plans):
+            groups.setdefault((function, tuple(static.items()), lstms[i].window_length), []).append(i)
+        for (function, static, length), members in groups.items():
             # One row per model and ensemble member, stacked on the host: one transfer per
             # leaf instead of a jnp.stack dispatch each.
             owners = [i for i in members for _ in range(lstms[i].n_members)]
             params = population.stack_trees([tree for i in members for tree in lstms[i]._member_params()])
-            states = jax.tree.map(lambda *v: np.stack(v), *[lstms[i]._device_state() for i in owners])
+            states = jax.tree.map(lambda *v: np.stack(v), *[plans[i][2] for i in owners])
             stack = np.stack([np.asarray(windows_[i][-length:], np.float32) for i in owners])
-            static = {"network": network, "encoding": encodings.get_encoding(encoding), "steps": steps}
             rows = np.asarray(
-                stacked.run_stacked(_forecast_one_model, (params, states, stack), static=static, workers=workers),
+                stacked.run_stacked(function, (params, states, stack), static=dict(static), workers=workers),
                 np.float64,
             )
             first = 0
@@ -700,6 +819,31 @@ class LSTMForecaster(Forecaster):
         if self.params_ is None:
             raise RuntimeError("LSTMForecaster is not fitted yet: call fit(data) or LSTMForecaster.load(path) first")
 
+    def _check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
+        if self.features == (feature_lib.CLOSE,):
+            return super()._check_prices(name, value, minimum, purpose)
+        # The feature-specific problems first, so that their messages name the feature.
+        columns = self.input_columns
+        if len(columns) > 1 and isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == len(columns):
+            feature_lib.check_values(self.features, columns, value, name)
+        longest = feature_lib.longest_warmup(self.features)
+        rows = np.shape(value)[0] if np.ndim(value) else 0
+        if longest is not None and rows < minimum:
+            raise ValueError(
+                f"{name} must have at least {minimum} candles {purpose} with {self!r}, got {rows}: feature "
+                f"{longest!r} needs {feature_lib.FEATURES[longest].warmup} candles of history before the first of the "
+                f"{self.sequence_length} steps the network reads"
+                + (f", and the head forecasts {self.direct_steps} steps" if purpose == "to fit" else "")
+            )
+        return super()._check_prices(name, value, minimum, purpose)
+
+    def _check_window(self, window: Any) -> np.ndarray:
+        # Models that read several columns also take a window as candles (a DataFrame,
+        # OHLCV, ccxt rows): its last window_length rows. An array is [time, columns].
+        if len(self.input_columns) > 1 and not isinstance(window, np.ndarray) and not isinstance(window, jax.Array):
+            window = self._read_series(window, "window")[0][-self.window_length :]
+        return super()._check_window(window)
+
     # ------------------------------------------------------------------ persistence
 
     def _metadata(self) -> dict[str, Any]:
@@ -712,12 +856,13 @@ class LSTMForecaster(Forecaster):
             "trained_at": self.trained_at_,
             "settings": settings,
             "encoding": {"name": self.encoding, "state": dict(self.encoding_state_)},
+            "features": {name: dict(v) for name, v in (self.feature_state_ or {}).items()},
             "data": {
                 "interval_seconds": None if self.interval_ is None else float(self.interval_ / np.timedelta64(1, "s")),
                 "last_timestamp": None
                 if self.last_timestamp_ is None
                 else np.datetime_as_string(self.last_timestamp_, unit="ns"),
-                "last_window": [float(p) for p in self._forecast_window()],
+                "last_window": np.asarray(self._forecast_window(), np.float64).tolist(),
                 "volatility": float(self.volatility_ or 0.0),
             },
             "metrics": self.metrics_,
@@ -739,8 +884,7 @@ class LSTMForecaster(Forecaster):
             encoding = metadata["encoding"]
             if encoding["name"] != forecaster.encoding:
                 raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")
-            expected = forecaster._encoding().fit(np.ones(3))
-            state = {k: validation.check_positive_float(f"encoding {k}", encoding["state"][k]) for k in expected}
+            state, feature_state = forecaster.model_inputs.check_state(encoding["state"], metadata.get("features", {}))
             params, opt_leaves = _split_saved_tree(params)
             params = jax.tree.map(jnp.asarray, params)
             if not _matches(params, forecaster._params_template()):
@@ -756,8 +900,9 @@ class LSTMForecaster(Forecaster):
                     raise ValueError("optimiser state does not match the saved settings")
             forecaster.opt_state_ = opt_state
             data = metadata["data"]
-            window = validation.as_float_array("last_window", data["last_window"], ndim=1)
-            forecaster._check_window(window)
+            columns = len(forecaster.input_columns)
+            window = validation.as_float_array("last_window", data["last_window"], ndim=1 if columns == 1 else 2)
+            window = forecaster._check_window(window)
             seconds = data["interval_seconds"]
             interval_ns = (
                 None if seconds is None else validation.check_positive_float("interval_seconds", seconds) * 1e9
@@ -766,6 +911,7 @@ class LSTMForecaster(Forecaster):
                 raise ValueError(f"interval_seconds {seconds} is out of range")
             forecaster.params_ = params
             forecaster.encoding_state_ = state
+            forecaster.feature_state_ = feature_state
             forecaster.prices_ = window
             forecaster.interval_ = (
                 None if interval_ns is None else horizons.as_interval(np.timedelta64(round(interval_ns), "ns"))
@@ -804,12 +950,12 @@ class LSTMForecaster(Forecaster):
 
     def _params_template(self) -> Any:
         """Shapes and dtypes of ``params_`` (with the members axis of an ensemble)."""
-        one = jax.eval_shape(lambda: lstm.init_params(jax.random.key(0), self.model_config))
+        one = jax.eval_shape(lambda: self.model_config.init(jax.random.key(0)))
         return _with_members(one, self.n_members)
 
     def _opt_state_template(self) -> Any:
         """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
-        one = jax.eval_shape(lambda: self._fresh_opt_state(lstm.init_params(jax.random.key(0), self.model_config), 0))
+        one = jax.eval_shape(lambda: self._fresh_opt_state(self.model_config.init(jax.random.key(0)), 0))
         return _with_members(one, self.n_members)
 
     @classmethod
@@ -874,12 +1020,12 @@ def _split_saved_tree(tree: Any) -> tuple[Any, list[Any] | None]:
 
 
 def _pad_batch(stack: np.ndarray) -> np.ndarray:
-    """``[N, time]`` windows padded to the next power of two with copies of the first (results dropped).
+    """``[N, time(, columns)]`` windows padded to the next power of two with copies of the first (results dropped).
 
     Calibration, validation and tuning forecast from window counts that vary slightly from
     fit to fit; each count would otherwise compile its own program.
     """
-    if stack.ndim != 2 or stack.shape[0] <= 8:
+    if stack.shape[0] <= 8:
         return stack
     size = 1 << (stack.shape[0] - 1).bit_length()
     return np.concatenate([stack, np.repeat(stack[:1], size - stack.shape[0], axis=0)])

@@ -39,7 +39,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import intervals
-from jaxlstm._src.forecasters.base import Forecaster, price_series
+from jaxlstm._src.forecasters.base import Forecaster, close_of, read_series, select_columns
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 
 #: Values of ``sampling``.
@@ -191,12 +191,17 @@ class _Run:
     results: list[Any] = dataclasses.field(default_factory=list)
 
 
-def _score(run: _Run, prices: np.ndarray, bounds: tuple[int, int], horizon: int, stride: int) -> tuple[float, float]:
-    """Mean absolute log error of ``run``'s forecasts from the origins of its block, and naive's."""
+def _score(
+    run: _Run, series: np.ndarray, prices: np.ndarray, bounds: tuple[int, int], horizon: int, stride: int
+) -> tuple[float, float]:
+    """Mean absolute log error of ``run``'s forecasts from the origins of its block, and naive's.
+
+    ``series`` is what the model reads (its candle columns), ``prices`` the closes it is scored on.
+    """
     start, end = bounds
-    length = run.model.sequence_length
+    length = run.model.window_length
     origins = np.arange(start, end, stride)
-    windows = np.stack([prices[s - length : s] for s in origins])
+    windows = np.stack([series[s - length : s] for s in origins])
     predicted = run.model._predict_many(windows, horizon)
     index = origins[:, None] + np.arange(horizon)[None, :]
     n = prices.shape[0]
@@ -264,16 +269,19 @@ def tune(
     stride = max(1, horizon // 4) if stride is None else validation.check_positive_int("stride", stride)
     trials = sample_trials(space, sampling, n_trials, seed)
     models = [LSTMForecaster(**{**base.get_params(), **t}) for t in trials]
-    prices, timestamps, interval = price_series(data, "data")
-    min_train = max(m.min_fit_length for m in models) + max(m.sequence_length for m in models)
-    prices = base._check_prices("data", prices, min_train + folds, "to tune")
+    # Every trial reads its own candle columns (the close first) of one read of the data.
+    columns = tuple(dict.fromkeys(c for m in models for c in m.input_columns))
+    values, timestamps, interval = read_series(data, "data", columns)
+    min_train = max(m.min_fit_length for m in models) + max(m.window_length for m in models)
+    prices = Forecaster._check_prices(base, "data", close_of(values), min_train + folds, "to tune")
+    own = [select_columns(values, columns, m.input_columns) for m in models]
     bounds = fold_bounds(prices.shape[0], folds, validation_share, min_train)
 
     runs = []
     for t, model in enumerate(models):
         for f, (start, _) in enumerate(bounds):
             copy = LSTMForecaster(**model.get_params())
-            runs.append(_Run(t, f, copy, copy._prepare(prices[:start])))
+            runs.append(_Run(t, f, copy, copy._prepare(own[t][:start])))
     epochs_cap = max(m.epochs for m in models)
     rungs = rung_epochs(epochs_cap, halving, len(trials))
     alive = set(range(len(trials)))
@@ -310,7 +318,7 @@ def tune(
                 run.epochs = min(target, run.model.epochs)
         for t in sorted(alive):
             fold_runs = [run for run in runs if run.trial == t]
-            pairs = [_score(run, prices, bounds[run.fold], horizon, stride) for run in fold_runs]
+            pairs = [_score(run, own[run.trial], prices, bounds[run.fold], horizon, stride) for run in fold_runs]
             scores[t] = [p[0] for p in pairs]
             naive[t] = [p[1] for p in pairs]
             reached[t] = r
@@ -343,8 +351,8 @@ def tune(
         groups=groups,
     )
     winner = LSTMForecaster(**models[best].get_params())
-    winner._fit(prices)
-    winner._adopt_series(prices, timestamps, interval)
+    winner._fit(own[best])
+    winner._adopt_series(own[best], timestamps, interval)
     winner.tuning_ = table
     return winner
 
@@ -403,7 +411,7 @@ class TunedLSTMForecaster(Forecaster):
 
     def _predict_many(self, windows: Sequence[np.ndarray], steps: int) -> np.ndarray:
         assert self.model_ is not None
-        length = self.model_.sequence_length
+        length = self.model_.window_length
         return self.model_._predict_many(np.stack([np.asarray(w)[-length:] for w in windows]), steps)
 
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:

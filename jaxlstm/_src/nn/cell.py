@@ -85,3 +85,22 @@ def lstm_step(params: LayerParams, carry: LSTMCarry, x: jax.Array) -> tuple[LSTM
         c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h = jax.nn.sigmoid(o) * jnp.tanh(c)
         return LSTMCarry(h, c), h
+
+
+def lstm_layer(params: LayerParams, xs: jax.Array, *, reverse: bool = False) -> jax.Array:
+    """One LSTM layer over a whole sequence from a zero state, every hidden state returned.
+
+    Args:
+        params: ``{"w": [hidden + input, 4 * hidden], "b": [4 * hidden]}``.
+        xs: ``[time, input]`` one sequence.
+        reverse: read the sequence from its last step to its first (the backward direction
+            of a bidirectional layer); the outputs stay in time order, so ``out[t]`` has
+            read ``xs[t:]``.
+
+    Returns:
+        ``[time, hidden]`` hidden states.
+    """
+    hidden = params["b"].shape[-1] // 4
+    carry = zero_carry(hidden, (), params["w"].dtype)
+    _, hs = jax.lax.scan(lambda c, x: lstm_step(params, c, x), carry, xs, reverse=reverse)
+    return hs

@@ -1,0 +1,191 @@
+"""What a network reads: windows of candles turned into ``[sequence_length, features]`` inputs.
+
+``ModelInputs`` (static, hashable) describes the inputs of a forecaster: the feature
+names (``"close"`` is the close as the price encoding encodes it; the others are the
+causal features of ``prep/features.py``), the encoding and the window length. A raw
+window holds ``window_length = sequence_length + warmup`` candles, the columns of
+``columns`` (the close first): the features of its last ``sequence_length`` candles
+need the ``warmup`` candles before them, and nothing else.
+
+Its state is fitted on training candles only (``fit``): the encoding's constants from the
+closes, and each other feature's mean and standard deviation over its valid values, by
+which it is standardised. ``forecast_direct`` is the direct multi-horizon forecast: one
+network call per window emits ``H`` encoded steps, all decoded at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlstm._src import validation
+from jaxlstm._src.prep import encodings, features
+
+#: A feature whose training spread is below this is constant there: it is scaled by 1 instead.
+MIN_FEATURE_STD = 1e-9
+
+FeatureState = dict[str, dict[str, float]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInputs:
+    """How raw candle windows become network inputs (static and hashable; derived sizes are cached).
+
+    Attributes:
+        features: input names in column order of the network's input, e.g. ``("close", "volume", "rsi")``.
+        encoding: the price encoding of the close and of the targets.
+        sequence_length: time steps the network reads.
+    """
+
+    features: tuple[str, ...]
+    encoding: encodings.Encoding
+    sequence_length: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", features.check_features(self.features))
+        validation.check_positive_int("sequence_length", self.sequence_length)
+        if not isinstance(self.encoding, encodings.Encoding):
+            raise TypeError(f"encoding must be an Encoding, got {type(self.encoding).__name__}")
+
+    @functools.cached_property
+    def columns(self) -> tuple[str, ...]:
+        """The candle columns a raw window holds, the close first."""
+        return features.required_columns(self.features)
+
+    @functools.cached_property
+    def indicators(self) -> tuple[str, ...]:
+        """The features computed from candles (all but the encoded close)."""
+        return tuple(name for name in self.features if name != features.CLOSE)
+
+    @functools.cached_property
+    def warmup(self) -> int:
+        """Candles the features need before the first step the network reads."""
+        return features.warmup(self.features)
+
+    @functools.cached_property
+    def window_length(self) -> int:
+        """Candles in one raw window: ``sequence_length + warmup``."""
+        return self.sequence_length + self.warmup
+
+    def _columns_last(self, windows: Any) -> Any:
+        """``[..., time]`` (close-only inputs) or ``[..., time, columns]`` -> ``[..., time, columns]``."""
+        return windows[..., None] if len(self.columns) == 1 else windows
+
+    def closes(self, windows: Any) -> Any:
+        """The closes of raw windows: ``[..., time(, columns)]`` -> ``[..., time]``."""
+        return self._columns_last(windows)[..., 0]
+
+    def fit(self, series: np.ndarray) -> tuple[dict[str, float], FeatureState]:
+        """Fitted state from training candles only (host, float64 statistics).
+
+        Args:
+            series: ``[time]`` closes (close-only inputs) or ``[time, len(columns)]`` candles:
+                the training windows and their targets.
+
+        Returns:
+            ``(encoding_state, feature_state)``: the encoding's constants from the closes, and
+            ``{feature: {"mean", "std"}}`` of each indicator over its valid rows (a spread
+            below ``MIN_FEATURE_STD`` is stored as 1).
+        """
+        raw = self._columns_last(np.asarray(series, np.float64))
+        encoding_state = self.encoding.fit(raw[:, 0])
+        state: FeatureState = {}
+        if self.indicators:
+            columns = {c: raw[:, i] for i, c in enumerate(self.columns)}
+            values = np.asarray(_compute_jit(self.indicators, columns), np.float64)
+            for i, name in enumerate(self.indicators):
+                valid = values[features.FEATURES[name].warmup :, i]
+                std = float(np.std(valid)) if valid.size else 0.0
+                state[name] = {"mean": float(np.mean(valid)) if valid.size else 0.0, "std": std}
+                if not std > MIN_FEATURE_STD:
+                    state[name]["std"] = 1.0
+        return encoding_state, state
+
+    def check_state(self, encoding_state: Any, feature_state: Any) -> tuple[dict[str, float], FeatureState]:
+        """A saved state checked against these inputs (keys and values), as plain floats."""
+        expected = self.encoding.fit(np.ones(3))
+        enc = {k: validation.check_positive_float(f"encoding {k}", encoding_state[k]) for k in expected}
+        if not isinstance(feature_state, dict) or set(feature_state) != set(self.indicators):
+            got = sorted(feature_state) if isinstance(feature_state, dict) else type(feature_state).__name__
+            raise ValueError(f"feature state must hold {sorted(self.indicators)}, got {got}")
+        feats = {
+            name: {
+                "mean": float(np.float64(feature_state[name]["mean"])),
+                "std": validation.check_positive_float(f"feature {name} std", feature_state[name]["std"]),
+            }
+            for name in self.indicators
+        }
+        if not all(np.isfinite(v["mean"]) for v in feats.values()):
+            raise ValueError("feature means must be finite")
+        return enc, feats
+
+    def device_state(self, encoding_state: dict[str, float], feature_state: FeatureState) -> dict[str, Any]:
+        """The fitted state as the pytree ``encode`` takes (float32 numpy leaves)."""
+        return {
+            "encoding": {k: np.float32(v) for k, v in encoding_state.items()},
+            "mean": np.asarray([feature_state[n]["mean"] for n in self.indicators], np.float32),
+            "std": np.asarray([feature_state[n]["std"] for n in self.indicators], np.float32),
+        }
+
+    def encode(self, state: dict[str, Any], windows: jax.Array) -> jax.Array:
+        """Raw windows -> network inputs (pure, jit-able).
+
+        Args:
+            state: ``device_state(...)``.
+            windows: ``[..., window_length]`` closes (close-only inputs) or
+                ``[..., window_length, len(columns)]`` candles.
+
+        Returns:
+            ``[..., sequence_length, len(features)]``: the encoded close and the
+            standardised indicators of the last ``sequence_length`` candles, in ``features`` order.
+        """
+        raw = self._columns_last(jnp.asarray(windows))
+        seq = self.sequence_length
+        close = raw[..., -seq:, 0]
+        encoded = {features.CLOSE: self.encoding.encode_inputs(state["encoding"], close)}
+        if self.indicators:
+            batch = raw.shape[:-2]
+            flat = raw.reshape((-1, *raw.shape[-2:]))
+
+            def one(window: jax.Array) -> jax.Array:
+                columns = {c: window[:, i] for i, c in enumerate(self.columns)}
+                return features.compute(self.indicators, columns)[-seq:]
+
+            values = jax.vmap(one)(flat).reshape((*batch, seq, len(self.indicators)))
+            scaled = (values - state["mean"]) / state["std"]
+            for i, name in enumerate(self.indicators):
+                encoded[name] = scaled[..., i : i + 1]
+        return jnp.concatenate([encoded[name] for name in self.features], axis=-1)
+
+
+_compute_jit = jax.jit(features.compute, static_argnums=0)
+
+
+def forecast_direct(
+    network: Any, params: Any, inputs: ModelInputs, state: dict[str, Any], windows: jax.Array, steps: int
+) -> jax.Array:
+    """Direct multi-horizon forecast in price space: one network call per window, all steps decoded at once.
+
+    Args:
+        network: an object with ``apply(params, x[sequence_length, features]) -> [H]`` for
+            one window (any ``jaxlstm.nn`` config with ``output_size = H``). Static.
+        params: the network's params.
+        inputs: the ``ModelInputs`` the network was trained with. Static.
+        state: ``inputs.device_state(...)``.
+        windows: ``[..., window_length(, columns)]`` the most recent candles.
+        steps: static number of steps, ``<= H``.
+
+    Returns:
+        ``[..., steps]`` predicted closes.
+    """
+    x = inputs.encode(state, windows)
+    batch = x.shape[:-2]
+    flat = x.reshape((-1, *x.shape[-2:]))
+    y = jax.vmap(lambda one: network.apply(params, one))(flat)
+    y = y.reshape((*batch, y.shape[-1]))[..., :steps]
+    return inputs.encoding.decode(state["encoding"], inputs.closes(jnp.asarray(windows)), y)
