@@ -399,7 +399,7 @@ def test_accuracy_benchmark_architecture_suite_appends_and_merges(tmp_path):
     assert set(doc["datasets"]) == {"volume_informative", "volume_uninformative"}
     grid = doc["datasets"]["volume_informative"]["ablation"]
     assert set(grid["cells"]["lstm"]) == {"close", "volume"} and "volume" in grid["gain_over_close"]["lstm"]
-    assert "and at the same time" in doc["command"]
+    assert "merged with the data sets of" in doc["command"]
     md = (tmp_path / "a" / "accuracy_architectures_quick.md").read_text()
     assert "## Architecture x inputs" in md and "### volume_uninformative" in md
     # --append runs more data sets into the same results.

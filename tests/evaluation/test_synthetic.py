@@ -29,22 +29,27 @@ def test_same_prices_whether_or_not_volume_informs():
 
 
 def test_volume_spikes_mark_the_candles_a_rise_follows():
-    # The mean rise over the next day after the highest-volume candles, against after any candle:
-    # about the premium more when volume marks the informed candles, about the same when it does not.
+    # The mean rise over the next day after the highest-volume candles (as many as the informed
+    # ones), against after any candle: about the premium more when volume marks the informed
+    # candles, about the same when it does not (the standard error of the gap is about 0.012).
     for informative in (True, False):
         s = synthetic.volume_flow(6000, informative=informative, seed=3)
+        premium, rate = s.params["premium"], s.params["rate"]
         log_close = np.log(s.prices)
         volume = np.log(s.candles.volume)
         later = np.arange(6000 - 25)
-        spikes = later[volume[later] > np.quantile(volume, 0.9)]
+        spikes = later[volume[later] > np.quantile(volume, 1 - rate)]
         gap = float(
             np.mean(log_close[spikes + 24] - log_close[spikes]) - np.mean(log_close[later + 24] - log_close[later])
         )
-        assert (0.6 * 0.06 < gap < 1.3 * 0.06) if informative else (abs(gap) < 0.01), (informative, gap)
+        assert (0.6 * premium < gap < 1.3 * premium) if informative else (abs(gap) < 0.15 * premium), (
+            informative,
+            gap,
+        )
 
 
 def test_oracle_is_the_expected_path():
-    s = synthetic.volume_flow(400, rate=0.2, seed=4)
+    s = synthetic.volume_flow(400, rate=0.2, premium=0.06, seed=4)
     origin = 300
     path = np.log(s.oracle(origin, 30))
     # Past the premium's duration the premium expected from new informed candles offsets the constant.
@@ -57,6 +62,18 @@ def test_oracle_is_the_expected_path():
     origins = np.arange(100, 19970, 24)
     errors = np.array([np.log(long.prices[o + 23] / long.oracle(int(o), 24)[-1]) for o in origins])
     assert abs(errors.mean()) < 3 * errors.std() / np.sqrt(origins.size)
+
+
+def test_default_signal_is_strong_enough_to_measure():
+    # The defaults' oracle forecasts 24 steps with well under the naive MAE (about 0.6 over a
+    # long stretch; the earlier premium of 0.06 every 10 candles gave 0.74).
+    s = synthetic.volume_flow(20000, seed=1)
+    origins = np.arange(2000, 19970, 24)
+    actual = np.stack([s.prices[o : o + 24] for o in origins])
+    oracle = np.stack([s.oracle(int(o), 24) for o in origins])
+    naive = s.prices[origins - 1][:, None]
+    ratio = np.abs(actual - oracle).mean() / np.abs(actual - naive).mean()
+    assert 0.5 < ratio < 0.7, ratio
 
 
 @pytest.mark.parametrize(

@@ -235,8 +235,8 @@ def volume_flow(
     n: int,
     *,
     informative: bool = True,
-    rate: float = 0.1,
-    premium: float = 0.06,
+    rate: float = 0.03,
+    premium: float = 0.2,
     duration: int = 24,
     volatility: float = 0.01,
     volume_jump: float = 2.5,
@@ -251,7 +251,14 @@ def volume_flow(
     alone cannot tell it apart, and over the next ``duration`` candles the price rises by
     ``premium`` in all, evenly: a strong, stylised form of the high-volume return premium
     (Gervais, Kaniel and Mingelgrin, 2001: unusually high volume is followed by rising
-    prices), strong enough that a model can learn it from a thousand candles.
+    prices). The defaults (about one informed candle in 33, each followed by a log rise of
+    0.2 over a day, against 1% hourly noise and a log decline of 0.006 an hour in between)
+    make it strong enough to measure over 50 origins of 24-step forecasts: the oracle's MAE
+    is about 0.6 of the naive MAE over long stretches (0.72 on the accuracy benchmark's 50
+    origins). A premium of 0.06 every 10 candles gave about 0.75 and 0.91 there, too close
+    to naive for a gain from volume to show. Prices carry part of the signal too (a rise shows
+    once it is under way), so a close-only model can gain from it as well; what volume adds
+    is knowing of a rise from its first candle.
 
     Log volume is an AR(1) level (coefficient 0.95, innovations 0.1), plus ``0.3 * |e[t]|``
     (busy candles move more, as in real markets), plus noise (0.3), plus ``volume_jump`` on
