@@ -210,3 +210,58 @@ def test_combine_members_and_spread():
     np.testing.assert_allclose(population.combine_members(forecasts, "median"), [[2.0, 2.0]])
     assert population.member_spread(forecasts[:1]).shape == (1, 2)
     np.testing.assert_allclose(population.member_spread(forecasts)[0, 0], np.std(np.log([1, 3, 2]), ddof=1))
+
+
+# ------------------------------------------------------------ populations of every network and input set
+
+RICH = dict(
+    hidden_size=4, sequence_length=8, epochs=3, batch_size=32, num_heads=2, features=("close", "volume"), direct_steps=3
+)
+
+
+@pytest.fixture(scope="module")
+def candles():
+    return load_demo()[-240:]
+
+
+@pytest.mark.parametrize("architecture", ["bilstm", "transformer"])
+def test_an_ensemble_of_any_network_with_features_matches_its_members_fitted_alone(candles, architecture, tmp_path):
+    ens = jl.LSTMForecaster(**RICH, architecture=architecture, ensemble=2, seed=1).fit(candles)
+    window = candles.to_pandas()[list(ens.input_columns)].to_numpy()[-ens.window_length :]
+    members = ens.member_forecasts(window[None], 3)
+    assert members.shape == (2, 1, 3)
+    for j in range(2):
+        alone = jl.LSTMForecaster(**RICH, architecture=architecture, seed=1 + j).fit(candles)
+        np.testing.assert_allclose(members[j, 0], alone.predict_multi_step(window, 3), rtol=1e-4)
+    fc = ens.forecast(steps=3)
+    np.testing.assert_allclose(fc.predicted, members[:, 0].mean(axis=0), rtol=1e-6)
+    loaded = jl.LSTMForecaster.load(ens.save(tmp_path / "ens"))
+    np.testing.assert_array_equal(loaded.forecast(steps=3).predicted, fc.predicted)
+
+
+def test_update_of_a_model_with_features_and_a_direct_head(candles, tmp_path):
+    model = jl.LSTMForecaster(**RICH, architecture="attention").fit(candles[:-12])
+    before = _leaves(model.params_)
+    loaded = jl.LSTMForecaster.load(model.save(tmp_path / "m"))
+    model.update(candles[-12:], epochs=2)
+    assert model.metrics_["updates"] == 1 and model.last_timestamp_ == candles.timestamps[-1]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, _leaves(model.params_), strict=True))
+    assert np.all(np.isfinite(model.forecast(steps=3).predicted))
+    # The optimiser state is saved: an update after a reload equals one without.
+    loaded.update(candles[-12:], epochs=2)
+    for a, b in zip(_leaves(loaded.params_), _leaves(model.params_), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="at least 3"):
+        model.update(candles[-2:])
+    with pytest.raises(ValueError, match="candles with the columns"):
+        model.update(candles.close[-5:])
+
+
+@pytest.mark.slow
+def test_tune_searches_architectures_and_inputs(candles):
+    space = {"architecture": ["lstm", "attention"], "features": [("close",), ("close", "volume")]}
+    settings = {k: v for k, v in RICH.items() if k != "features"}
+    best = jl.tune(candles, space, folds=1, horizon=3, halving=None, **settings)
+    assert len(best.tuning_) == 4 and best.direct_steps == 3
+    assert best.architecture in ("lstm", "attention") and best.features in space["features"]
+    assert np.all(np.isfinite(best.forecast(steps=3).predicted))

@@ -96,8 +96,12 @@ class TuningTable:
         return frame.sort_values("score", kind="stable").reset_index(drop=True)
 
 
-def check_space(space: Any) -> dict[str, tuple[Any, ...]]:
-    """Validates a search space: setting name -> non-empty list of values of ``LSTMForecaster`` settings."""
+def check_space(space: Any, settings: Mapping[str, Any] | None = None) -> dict[str, tuple[Any, ...]]:
+    """Validates a search space: setting name -> non-empty list of values of ``LSTMForecaster`` settings.
+
+    Each value is checked together with the fixed ``settings`` (``features`` beyond the close
+    are valid only with ``direct_steps``, for example).
+    """
     if not isinstance(space, Mapping) or not space:
         raise TypeError(f"space must be a non-empty dict of setting name -> list of values, got {type(space).__name__}")
     known = LSTMForecaster._setting_names()
@@ -111,7 +115,7 @@ def check_space(space: Any) -> dict[str, tuple[Any, ...]]:
         out[name] = tuple(values)
         for value in values:
             try:
-                LSTMForecaster(**{name: value})
+                LSTMForecaster(**{**(settings or {}), name: value})
             except (TypeError, ValueError) as err:
                 raise ValueError(f"space[{name!r}] holds an invalid value {value!r}: {err}") from None
     return out
@@ -256,7 +260,7 @@ def tune(
             the folds.
     """
     started = time.perf_counter()
-    space = check_space(space)
+    space = check_space(space, settings)
     overlap = sorted(set(space) & set(settings))
     if overlap:
         raise ValueError(f"settings {overlap} are both searched (space) and fixed (**settings); give each once")
