@@ -239,7 +239,12 @@ def _add_tune(p: argparse.ArgumentParser) -> None:
         help="a setting and the values to try, e.g. --search learning_rate=3e-4,1e-3,3e-3 (repeatable)",
     )
     p.add_argument("--sampling", choices=("grid", "random"), default="grid", help="how trials are drawn")
-    p.add_argument("--trials", type=_positive_int, default=None, help="trials drawn with --sampling random (default: every trial of the grid)")
+    p.add_argument(
+        "--trials",
+        type=_positive_int,
+        default=None,
+        help="trials drawn with --sampling random (default: every trial of the grid)",
+    )
     p.add_argument("--halving", type=int, default=3, help="successive-halving factor (0: train every trial fully)")
     p.add_argument("--folds", type=_positive_int, default=3, help="walk-forward validation folds")
     p.add_argument("--steps", type=_positive_int, default=24, help="forecast steps scored per origin")
