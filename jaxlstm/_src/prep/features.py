@@ -181,6 +181,7 @@ class Feature:
 
 
 _FAST, _SLOW, _SIGNAL = MACD_SPANS
+#: The candle features by name: each a causal, jit-able function of past candles with its warm-up.
 FEATURES: dict[str, Feature] = {
     "log_return": Feature(("close",), 1, log_return, "log(c[t] / c[t-1])"),
     "volume": Feature(("volume",), 0, log_volume, "log(1 + volume)"),
