@@ -522,7 +522,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     cache = _cache(args)
     rows: list[dict[str, Any]] = []
     for name in cache.symbols():
-        folder = cache.directory / name
+        folder = cache.path(name)
         try:
             model = LSTMForecaster.load(folder)
         except (ValueError, OSError) as err:
