@@ -1,4 +1,4 @@
-"""Section 7, architectures: training time and forecast latency of each network against PyTorch.
+"""Section 8, architectures: training time and forecast latency of each network against PyTorch.
 
 Every ``jaxlstm.nn`` network (``lstm``, ``bilstm``, ``attention``, ``transformer``) at the
 same sizes on both sides: the seed's windows (demo candles, window 20, min-max scaled),
