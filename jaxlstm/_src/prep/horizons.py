@@ -103,8 +103,23 @@ def _span_ns(span: Any, name: str) -> int:
     )
 
 
-def _positive_span_ns(span: Any, name: str) -> int:
-    """``_span_ns`` of a span > 0, else ValueError; may exceed what ``timedelta64[ns]`` holds."""
+def span_nanoseconds(span: Any, *, name: str = "span") -> int:
+    """A positive span of time as an exact count of nanoseconds, however long.
+
+    Unlike ``as_interval`` the count may exceed what ``timedelta64[ns]`` holds (106,751
+    days), so that a horizon of any length can be counted in steps.
+
+    Args:
+        span: as ``as_interval`` accepts.
+        name: argument name used in error messages.
+
+    Returns:
+        The span in nanoseconds, a Python int > 0.
+
+    Raises:
+        TypeError: a number or another type.
+        ValueError: text that is not a span, or a span <= 0.
+    """
     ns = _span_ns(span, name)
     if ns <= 0:
         raise ValueError(f"{name} must be a positive span of time, got {span!r}")
@@ -161,7 +176,7 @@ def as_interval(interval: Any, *, name: str = "interval") -> np.timedelta64:
         ValueError: text that is not a span, a span <= 0, or one longer than ``LONGEST_SPAN``
             (106,751 days, what a nanosecond count holds).
     """
-    ns = _positive_span_ns(interval, name)
+    ns = span_nanoseconds(interval, name=name)
     if ns > _INT64_MAX:
         raise ValueError(
             f"{name} must be at most {_INT64_MAX // (86_400 * 10**9):,} days (the longest span "
@@ -212,7 +227,7 @@ def horizon_to_steps(horizon: Any, interval: Any) -> int:
     """
     if isinstance(horizon, (int, float, np.number)) and not isinstance(horizon, (bool, np.timedelta64)):
         raise TypeError(f"horizon must be a span of time such as '1d'; for {horizon!r} steps pass steps={horizon!r}")
-    span_ns = _positive_span_ns(horizon, "horizon")
+    span_ns = span_nanoseconds(horizon, name="horizon")
     step_ns = int(as_interval(interval).astype(np.int64))
     # Integer nanoseconds: float division can land a hair off a whole number.
     steps, rest = divmod(span_ns, step_ns)
@@ -236,7 +251,7 @@ def check_horizon_steps(horizon: Any, interval: Any, steps: int) -> int:
         raise ValueError(
             f"horizon {horizon!r} is {steps:,} steps of the data's interval {format_interval(interval)}, "
             f"more than the {validation.MAX_STEPS:,} "
-            "steps a forecast may have: choose a shorter horizon, pass steps=, or resample the data"
+            "steps a forecast may have: choose a shorter horizon or resample the data"
         )
     return steps
 
