@@ -90,7 +90,7 @@ def _folder(text: str) -> str:
     for part in (path, *path.parents):
         if os.path.lexists(part):
             if not os.path.isdir(part):
-                where = "which is a file" if part == path else f"and {str(part)!r} is a file"
+                where = "which is not a folder" if part == path else f"and {str(part)!r} is not a folder"
                 raise argparse.ArgumentTypeError(f"expected a folder, got {text!r}, {where}")
             break
     return text
