@@ -56,6 +56,21 @@ _positive_int = _integer(1, None, "a positive integer")
 _seed = _integer(0, MAX_SEED, "an integer from 0 to 2**63 - 1")
 
 
+def _at_most(limit: str, low: int = 1) -> Callable[[str], int]:
+    """An argument type: an integer from ``low`` to the library's bound ``validation.<limit>``.
+
+    The bound is read when an argument is parsed, so that ``--help`` imports nothing.
+    """
+
+    def parse(text: str) -> int:
+        from jaxlstm._src import validation
+
+        high = getattr(validation, limit)
+        return _integer(low, high, f"an integer from {low} to {high}")(text)
+
+    return parse
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -69,6 +84,15 @@ def _positive_float(text: str) -> float:
 def _folder(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a folder, got an empty name")
+    # The folder may not exist yet (it is made when a model is saved), but what does exist
+    # of its path must be folders: a file there is a mistake, not an empty set of models.
+    path = pathlib.Path(text)
+    for part in (path, *path.parents):
+        if os.path.lexists(part):
+            if not os.path.isdir(part):
+                where = "which is not a folder" if part == path else f"and {str(part)!r} is not a folder"
+                raise argparse.ArgumentTypeError(f"expected a folder, got {text!r}, {where}")
+            break
     return text
 
 
@@ -91,13 +115,14 @@ def _direct_steps(args: argparse.Namespace, steps: int | None) -> int | None:
 
 
 def _horizon(text: str) -> str:
-    # Checked here for its form; how many steps it is depends on the data, read later.
+    # Checked here for its form; how many steps it is (and whether too many) depends on the data, read later.
     from jaxlstm._src.prep import horizons
 
     try:
-        horizons.as_interval(text, name="horizon")
+        horizons.span_nanoseconds(text, name="horizon")
     except (TypeError, ValueError) as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+        hint = f" (for {text.strip()} candles use --steps {text.strip()})" if text.strip().isdigit() else ""
+        raise argparse.ArgumentTypeError(f"{err}{hint}") from None
     return text
 
 
@@ -167,7 +192,8 @@ def add_data_options(p: argparse.ArgumentParser, *, candles: bool = True) -> Non
     )
     p.add_argument(
         "--symbol",
-        help="the instrument; picks it out of a file with several (default: from the data, BTCUSD for the demo)",
+        help="the instrument: picks its rows out of a file with a symbol column, names the saved model (default: "
+        "the data's symbol, else the file's name: btc_1h for btc_1h.csv; BTCUSD for the demo, which holds nothing else)",
     )
     if candles:
         p.add_argument("--candles", type=_positive_int, default=500, help="train on the last N candles, as the seed")
@@ -177,8 +203,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     """The LSTM's settings; ``model_settings`` turns them into ``LSTMForecaster`` arguments."""
     group = p.add_argument_group("model")
     group.add_argument("--epochs", type=_positive_int, default=100, help="most training epochs (early stopping)")
-    group.add_argument("--hidden-size", type=_positive_int, default=32, help="LSTM units")
-    group.add_argument("--sequence-length", type=_positive_int, default=20, help="prices per input window")
+    group.add_argument("--hidden-size", type=_at_most("MAX_HIDDEN_SIZE"), default=32, help="LSTM units")
+    group.add_argument(
+        "--sequence-length", type=_at_most("MAX_SEQUENCE_LENGTH", low=2), default=20, help="prices per input window"
+    )
     group.add_argument("--learning-rate", type=_positive_float, default=3e-4, help="Adam step size")
     group.add_argument("--seed", type=_seed, default=0, help="seeds initialisation and shuffling")
     group.add_argument("--ensemble", type=_positive_int, default=1, help="members trained together in one call")
@@ -193,7 +221,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--direct-steps",
-        type=_positive_int,
+        type=_at_most("MAX_STEPS"),
         default=None,
         help="train a head that forecasts this many steps at once (default: recursive; with --features, "
         "the horizon's steps for forecast and evaluate)",
@@ -247,17 +275,35 @@ def _add_tune(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--halving", type=int, default=3, help="successive-halving factor (0: train every trial fully)")
     p.add_argument("--folds", type=_positive_int, default=3, help="walk-forward validation folds")
-    p.add_argument("--steps", type=_positive_int, default=24, help="forecast steps scored per origin")
+    p.add_argument("--steps", type=_at_most("MAX_STEPS"), default=24, help="forecast steps scored per origin")
     p.add_argument("--json", action="store_true", help="print the trials as JSON")
 
 
-def _add_forecast(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+def add_horizon_options(p: argparse.ArgumentParser, what: str) -> None:
+    """``--horizon`` (a span of time) or ``--steps`` (a number of candles): exactly one is required."""
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument(
         "--horizon",
-        required=True,
         type=_horizon,
-        help="how far ahead: 1h, 4h, 1d, 7d, 36h, 90min... (a whole number of the data's candles)",
+        help=f"how far {what} goes: 1h, 4h, 1d, 7d, 36h, 90min... (a whole number of the data's candles)",
     )
+    group.add_argument(
+        "--steps", type=_at_most("MAX_STEPS"), metavar="N", help=f"how far {what} goes in candles, instead of --horizon"
+    )
+
+
+def horizon_steps(args: argparse.Namespace, timestamps: Any) -> int:
+    """The number of candles ``--steps`` or ``--horizon`` asks for, on data with these timestamps."""
+    if args.steps is not None:
+        return int(args.steps)
+    from jaxlstm._src.io import ohlcv as market_data
+    from jaxlstm._src.prep import horizons
+
+    return horizons.horizon_to_steps(args.horizon, market_data.infer_interval(timestamps))
+
+
+def _add_forecast(p: argparse.ArgumentParser) -> None:
+    add_horizon_options(p, "ahead the forecast")
     p.add_argument(
         "--model",
         choices=("lstm", "hybrid", "auto"),
@@ -278,7 +324,7 @@ def _add_forecast(p: argparse.ArgumentParser) -> None:
 
 
 def _add_evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--horizon", required=True, type=_horizon, help="how far ahead each forecast goes: 1h, 1d, 36h...")
+    add_horizon_options(p, "ahead each forecast")
     p.add_argument(
         "--compare",
         type=_names,
@@ -311,15 +357,28 @@ def _say(message: str) -> None:
 
 
 def _load_candles(args: argparse.Namespace) -> tuple[Any, str]:
+    """The candles of ``--data`` (else the demo's) and the symbol their model is saved under.
+
+    The symbol is ``--symbol``, else the data's symbol column, else the file's name without
+    its suffix (``btc_1h.csv`` -> ``btc_1h``), else ``"series"``. ``--symbol`` picks rows
+    out of a file with a symbol column and must match the demo data's BTCUSD: it never
+    relabels candles of another instrument.
+    """
     from jaxlstm._src.io import ohlcv as market_data
 
     if args.data is None:
-        return market_data.load_demo(), args.symbol or DEMO_SYMBOL
+        try:
+            candles = market_data.load_ohlcv(market_data.demo_data_path(), symbol=args.symbol)
+        except ValueError:
+            if args.symbol is None:
+                raise
+            raise UsageError(
+                f"--symbol {args.symbol!r}: the bundled demo data holds {DEMO_SYMBOL} only; "
+                "give --data FILE with the candles of that symbol"
+            ) from None
+        return candles, args.symbol or DEMO_SYMBOL
     candles = market_data.load_ohlcv(args.data, symbol=args.symbol)
-    symbol = args.symbol or candles.symbol
-    if not symbol:
-        raise UsageError("the data has no symbol column: pass --symbol")
-    return candles, symbol
+    return candles, args.symbol or candles.symbol or pathlib.Path(args.data).stem or "series"
 
 
 def _cache(args: argparse.Namespace) -> Any:
@@ -447,13 +506,8 @@ def _forecaster(args: argparse.Namespace, recent: Any, symbol: str) -> tuple[Any
 
     if args.model == "hybrid":
         return HybridForecaster().fit(recent), "hybrid"
-    from jaxlstm._src.io import ohlcv as market_data
-    from jaxlstm._src.prep import horizons
-
     cache = _cache(args)
-    settings = model_settings(
-        args, horizons.horizon_to_steps(args.horizon, market_data.infer_interval(recent.timestamps))
-    )
+    settings = model_settings(args, horizon_steps(args, recent.timestamps))
     status = cache.status(symbol, settings=settings, data=recent)
     if args.model == "auto":
         if not status.fresh:
@@ -500,7 +554,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     candles, symbol = _load_candles(args)
     recent = candles[-args.candles :]
     model, kind = _forecaster(args, recent, symbol)
-    fc = model.forecast(args.horizon)
+    fc = model.forecast(args.horizon, steps=args.steps)
     if args.plot:
         _plot(args.plot, fc, recent[-max(3 * len(fc), 72) :])
     if args.json:
@@ -508,9 +562,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         doc["symbol"] = symbol
         doc["model"] = kind.split(" ")[0]
         doc["horizon"] = args.horizon
+        doc["steps"] = len(fc)
         print(json.dumps(doc, indent=2))
     else:
-        _print_table(fc, symbol, kind, args.horizon)
+        _print_table(fc, symbol, kind, args.horizon or f"{len(fc)} steps")
     if args.plot:
         _say(f"chart written to {args.plot}")
     return 0
@@ -597,11 +652,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from jaxlstm._src.evaluation import backtest as evaluation
-    from jaxlstm._src.io import ohlcv as market_data
-    from jaxlstm._src.prep import horizons
 
     candles, _ = _load_candles(args)
-    steps = horizons.horizon_to_steps(args.horizon, market_data.infer_interval(candles.timestamps))
+    steps = horizon_steps(args, candles.timestamps)
     factories = evaluation.make_forecasters(args.compare, **model_settings(args, steps))
     last = len(candles) - steps
     if last < args.train_size:
@@ -649,11 +702,14 @@ COMMANDS: tuple[Command, ...] = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``jaxlstm`` command."""
+    from jaxlstm._src.version import __version__
+
     parser = _Parser(
         prog="jaxlstm",
         description="LSTM price forecasting with JAX. Each command's --help lists its options.",
         formatter_class=_Formatter,
     )
+    parser.add_argument("--version", action="version", version=f"jaxlstm {__version__}")
     parser.add_argument("--no-compile-cache", action="store_true", help="do not use JAX's persistent compilation cache")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:

@@ -23,6 +23,19 @@ def models(tmp_path):
     return str(tmp_path / "models")
 
 
+def plain_csv(folder, name="NEW", candles=300):
+    """The demo's last ``candles`` as a plain OHLCV CSV with no symbol column, named ``name.csv``."""
+    from jaxlstm.data import load_demo
+
+    demo = load_demo()[-candles:]
+    path = os.path.join(str(folder), f"{name}.csv")
+    with open(path, "w") as f:
+        f.write("timestamp,open,high,low,close,volume\n")
+        for row in zip(demo.timestamps, demo.open, demo.high, demo.low, demo.close, demo.volume, strict=True):
+            f.write(f"{np.datetime_as_string(row[0], unit='s')}Z,{','.join(repr(float(v)) for v in row[1:])}\n")
+    return path
+
+
 def run(args, capsys):
     try:
         code = cli.main(["--no-compile-cache", *args])
@@ -52,12 +65,14 @@ def test_every_option_has_help_that_shows_its_default():
     assert set(commands) == {"train", "tune", "forecast", "info", "evaluate"}
     for name, p in [("jaxlstm", parser), *commands.items()]:
         formatter = p._get_formatter()
+        # One of a required group (--horizon or --steps) is as required as a required option.
+        required = {a for g in p._mutually_exclusive_groups if g.required for a in g._group_actions}
         for action in p._actions:
-            if not action.option_strings or action.dest == "help":
+            if not action.option_strings or action.dest in ("help", "version"):
                 continue
             assert action.help, f"{name} {action.option_strings[0]} has no help"
             text = formatter._get_help_string(action) % vars(action)
-            assert action.required or "default" in text, f"{name} {action.option_strings[0]}: {text!r}"
+            assert action.required or action in required or "default" in text, f"{name} {action.option_strings[0]}"
 
 
 def test_models_means_a_folder_everywhere_and_evaluate_compares_models():
@@ -148,7 +163,7 @@ def test_the_band_of_a_step_is_the_same_for_every_horizon(models, capsys):
 
 
 @pytest.mark.slow
-def test_train_then_info_then_auto_forecast(models, capsys):
+def test_train_then_info_then_auto_forecast(models, tmp_path, capsys):
     code, out, err = run(["train", "--data", DEMO, "--symbol", "BTC/USD", "--models", models, *FAST], capsys)
     assert code == 0, err
     code, out, err = run(["info", "--models", models, "--json"], capsys)
@@ -161,9 +176,10 @@ def test_train_then_info_then_auto_forecast(models, capsys):
     code, out, err = run([*auto, "--data", DEMO, "--symbol", "BTC/USD"], capsys)
     assert code == 0, err
     assert json.loads(out)["model"] == "lstm"
-    code, out, err = run([*auto, "--symbol", "NEW"], capsys)
+    # A plain CSV is saved under its file's name: no model of NEW yet, so auto falls back to hybrid.
+    code, out, err = run([*auto, "--data", plain_csv(tmp_path, "NEW")], capsys)
     assert code == 0, err
-    assert json.loads(out)["model"] == "hybrid"
+    assert json.loads(out)["model"] == "hybrid" and json.loads(out)["symbol"] == "NEW"
 
 
 def test_info_of_an_empty_folder(models, capsys):
@@ -301,19 +317,18 @@ def test_a_tampered_model_is_retrained_by_forecast_and_reported_by_info(models, 
 
 @pytest.mark.slow
 def test_train_with_an_ensemble_saves_a_population(models, capsys):
-    # The demo data takes any symbol as the model's name (a file with a symbol column must hold it).
-    code, out, err = run(["train", "--symbol", "ENS", "--models", models, "--ensemble", "3", *FAST], capsys)
+    code, out, err = run(["train", "--models", models, "--ensemble", "3", *FAST], capsys)
     assert code == 0, err
     assert "saved to" in out
     from jaxlstm import LSTMForecaster
 
-    model = LSTMForecaster.load(os.path.join(models, "ENS"))
+    model = LSTMForecaster.load(os.path.join(models, "BTCUSD"))
     assert model.n_members == 3 and model.get_params()["ensemble"] == 3
 
 
 @pytest.mark.slow
 def test_tune_prints_the_trials_and_saves_the_best(models, capsys):  # tune shows no progress: no --quiet
-    args = ["tune", "--symbol", "T", "--models", models, "--search", "learning_rate=1e-3,1e-2", "--steps", "4"]
+    args = ["tune", "--models", models, "--search", "learning_rate=1e-3,1e-2", "--steps", "4"]
     code, out, err = run([*args, "--folds", "1", "--sequence-length", "8", *TUNE_FAST], capsys)
     assert code == 0, err
     assert "2 trials" in out and "<- best" in out and "saved to" in out
@@ -396,3 +411,104 @@ def test_evaluate_with_features_and_a_direct_head(capsys):
     with pytest.raises(SystemExit):
         cli.main(["evaluate", "--horizon", "4h", "--architecture", "gru"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- the newcomer's command lines
+
+
+def test_version(capsys):
+    from jaxlstm import __version__
+
+    code, out, err = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"jaxlstm {__version__}" and err == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", *FAST],
+        ["forecast", "--horizon", "4h", *FAST],
+        ["tune", "--search", "learning_rate=1e-3,1e-2", "--folds", "1", "--steps", "2", *TUNE_FAST],
+        ["evaluate", "--horizon", "4h", "--compare", "drift", "--origins", "2", "--train-size", "150"],
+    ],
+)
+def test_symbol_does_not_relabel_the_demo_data(command, models, capsys):
+    args = [*command, "--symbol", "ETHUSD"] + (["--models", models] if command[0] != "evaluate" else [])
+    code, out, err = run(args, capsys)
+    one_line_error(code, err, "--symbol 'ETHUSD'")
+    assert "demo data holds BTCUSD" in err and "--data" in err and out == ""
+    assert not os.path.exists(models)
+
+
+def test_the_demo_symbol_written_another_way_is_the_demo(capsys):
+    code, out, err = run(["forecast", "--model", "hybrid", "--horizon", "1h", "--symbol", "BTC/USD", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["symbol"] == "BTC/USD"
+
+
+def test_steps_instead_of_a_horizon(capsys):
+    code, out, err = run(["forecast", "--model", "hybrid", "--steps", "5", "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert len(doc["predictions"]) == 5 and doc["steps"] == 5 and doc["horizon"] is None
+    assert doc["predictions"][0]["timestamp"] == "2019-10-17T10:00:00Z"
+    code, out, err = run(["forecast", "--model", "hybrid", "--steps", "3"], capsys)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("BTCUSD forecast, horizon 3 steps, model hybrid")
+    assert len(out.strip().splitlines()) == 2 + 3
+    code, out, err = run(["forecast", "--model", "hybrid", "--horizon", "2h", "--json"], capsys)
+    assert code == 0 and json.loads(out)["steps"] == 2 and json.loads(out)["horizon"] == "2h"
+    code, out, err = run(
+        ["evaluate", "--steps", "4", "--compare", "drift", "--origins", "2", "--train-size", "150"], capsys
+    )
+    assert code == 0, err
+    assert "| drift |" in out
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["forecast", "--horizon", "24"], "for 24 candles use --steps 24"),
+        (["forecast", "--horizon", "4h", "--steps", "4"], "not allowed with argument"),
+        (["forecast", "--steps", "0"], "--steps: expected an integer from 1 to 1000000"),
+        (["forecast", "--steps", "1000001"], "--steps: expected an integer from 1 to 1000000"),
+        (["evaluate", "--steps", "4", "--horizon", "4h"], "not allowed with argument"),
+        (["evaluate"], "one of the arguments --horizon --steps is required"),
+        (["forecast", "--horizon", "200000d", "--model", "hybrid"], "more than the 1,000,000 steps"),
+        (["forecast", "--horizon", "106752d", "--model", "hybrid"], "more than the 1,000,000 steps"),
+        (["forecast", "--horizon", "41667d", "--model", "hybrid"], "more than the 1,000,000 steps"),
+        (["train", "--hidden-size", "100000000"], "--hidden-size: expected an integer from 1 to 4096"),
+        (["forecast", "--steps", "4", "--sequence-length", "10000000"], "--sequence-length: expected an integer"),
+        (["train", "--direct-steps", "10000000", "--features", "close,volume"], "--direct-steps: expected an"),
+    ],
+)
+def test_steps_and_sizes_are_one_line_errors(args, needle, capsys, models):
+    if args[0] != "evaluate":
+        args = [*args, "--models", models]
+    code, out, err = run(args, capsys)
+    one_line_error(code, err, needle)
+    assert out == "" and not os.path.exists(models)
+
+
+def test_a_plain_csv_is_named_after_its_file(tmp_path, capsys):
+    data = plain_csv(tmp_path, "eth_1h")
+    code, out, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--data", data, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["symbol"] == "eth_1h"
+    code, out, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--data", data, "--symbol", "ETH"], capsys)
+    assert code == 0 and out.startswith("ETH forecast"), err
+
+
+def test_models_must_be_a_folder(tmp_path, capsys):
+    afile = tmp_path / "models.txt"
+    afile.write_text("not a folder")
+    for args in (
+        ["info", "--models", str(afile)],
+        ["train", "--models", str(afile), *FAST],
+        ["forecast", "--horizon", "1h", "--models", str(afile), *FAST],
+        ["train", "--models", str(afile / "inside"), *FAST],
+    ):
+        code, out, err = run(args, capsys)
+        one_line_error(code, err, "--models: expected a folder")
+        assert str(afile) in err and "Errno" not in err and out == ""
+    assert afile.read_text() == "not a folder"

@@ -19,3 +19,23 @@ def test_as_float_array_refuses_masked_entries_and_keeps_unmasked_arrays():
         validation.as_float_array("x", np.ma.masked_array([1.0, 2.0, 3.0], mask=[True, False, True]), ndim=1)
     arr = validation.as_float_array("x", np.ma.masked_array([1.0, 2.0]), ndim=1)
     assert type(arr) is np.ndarray and arr.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    "setting, maximum",
+    [
+        ("hidden_size", validation.MAX_HIDDEN_SIZE),
+        ("num_layers", validation.MAX_NUM_LAYERS),
+        ("sequence_length", validation.MAX_SEQUENCE_LENGTH),
+        ("direct_steps", validation.MAX_STEPS),
+    ],
+)
+def test_network_sizes_are_bounded_when_the_model_is_made(setting, maximum):
+    # hidden_size=10**8 allocated 3.5 GB before it failed; a size past its maximum is refused
+    # by the constructor, which allocates nothing.
+    from jaxlstm import LSTMForecaster
+
+    LSTMForecaster(**{setting: maximum})
+    for value in (maximum + 1, 10**8):
+        with pytest.raises(ValueError, match=f"{setting} must be at most {maximum:,}, got {value:,}"):
+            LSTMForecaster(**{setting: value})

@@ -22,6 +22,31 @@ a ValueError before anything is compiled.
 """
 
 
+MAX_HIDDEN_SIZE = 4096
+"""Most units per layer (``hidden_size``) a network may have.
+
+Far above what forecasting prices needs; it bounds what a slip of the keyboard costs:
+``hidden_size=10**8`` allocated 3.5 GB before it failed. Checked when a model is made,
+with ``MAX_NUM_LAYERS`` and ``MAX_SEQUENCE_LENGTH``, before anything is allocated.
+"""
+MAX_NUM_LAYERS = 16
+"""Most stacked layers a network may have (see ``MAX_HIDDEN_SIZE``)."""
+MAX_SEQUENCE_LENGTH = 10_000
+"""Most prices an input window may hold (see ``MAX_HIDDEN_SIZE``)."""
+
+
+def check_network_sizes(hidden_size: int, num_layers: int, sequence_length: int, direct_steps: int | None) -> None:
+    """Raises ValueError for a size above its documented maximum (``direct_steps`` at most ``MAX_STEPS``)."""
+    for name, value, maximum in (
+        ("hidden_size", hidden_size, MAX_HIDDEN_SIZE),
+        ("num_layers", num_layers, MAX_NUM_LAYERS),
+        ("sequence_length", sequence_length, MAX_SEQUENCE_LENGTH),
+        ("direct_steps", direct_steps, MAX_STEPS),
+    ):
+        if value is not None and value > maximum:
+            raise ValueError(f"{name} must be at most {maximum:,}, got {value:,}")
+
+
 def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
     """Returns ``value`` as an int, or raises if it is not an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

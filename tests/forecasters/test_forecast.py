@@ -140,3 +140,20 @@ def test_split_long_keeps_extra_columns_and_integer_times():
 def test_split_long_errors(frame, match):
     with pytest.raises(ValueError, match=match):
         split_long(frame)
+
+
+def test_a_forecast_past_2262_is_refused_not_labelled_1677():
+    stamps = pd.date_range(end="2262-04-11 20:00", periods=50, freq="h")
+    model = NaiveForecaster().fit(pd.Series(np.linspace(100.0, 110.0, 50), index=stamps))
+    assert model.forecast(steps=3).timestamps[-1] == np.datetime64("2262-04-11T23:00")
+    with pytest.raises(ValueError, match=r"2262-04-11T20:00.*4 steps of 1h.*2262-04-11T23:47:16"):
+        model.forecast(steps=4)
+    with pytest.raises(ValueError, match=r"2262-04-11T20:00.*24 steps of 1h"):
+        model.forecast("1d")
+
+
+@pytest.mark.parametrize("horizon", ["41667d", "106752d", "200000d"])
+def test_a_huge_horizon_is_one_clear_error(horizon):
+    model = NaiveForecaster().fit(load_demo()[-50:])
+    with pytest.raises(ValueError, match="more than the 1,000,000 steps a forecast may have"):
+        model.forecast(horizon)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxlstm._src.prep.horizons import as_interval, format_interval, horizon_to_steps
+from jaxlstm._src.prep.horizons import as_interval, format_interval, future_timestamps, horizon_to_steps
 
 NS = np.timedelta64(1, "ns")
 
@@ -107,3 +107,52 @@ def test_whole_multiples_and_nothing_else(step, k, extra):
 )
 def test_format_interval(interval, text):
     assert format_interval(interval) == text
+
+
+@pytest.mark.parametrize(
+    "horizon",
+    [
+        "41667d",
+        "106752d",
+        "200000d",
+        "1000000000000000000000h",
+        datetime.timedelta(days=10**6),
+        datetime.timedelta.max,
+        np.timedelta64(10**6, "D"),
+        np.timedelta64(2**62, "W"),
+    ],
+)
+def test_a_horizon_past_the_step_limit_is_one_message_however_long(horizon):
+    # Past 106,751 days a span no longer fits int64 nanoseconds: it must still be counted in
+    # steps, not overflow or wrap to a negative span.
+    with pytest.raises(ValueError, match=r"is [\d,]+ steps of the data's interval 1h, more than the 1,000,000 steps"):
+        horizon_to_steps(horizon, "1h")
+
+
+def test_a_span_longer_than_nanoseconds_hold_is_not_called_negative():
+    with pytest.raises(ValueError, match=r"interval must be at most .*days.*got datetime.timedelta\(days=1000000\)"):
+        as_interval(datetime.timedelta(days=10**6))
+    with pytest.raises(ValueError, match="interval must be at most"):
+        as_interval("200000d")
+
+
+def test_future_timestamps_up_to_the_last_representable_time():
+    stamps = future_timestamps("2262-04-11T20:00", "1h", 3)
+    assert stamps[-1] == np.datetime64("2262-04-11T23:00", "ns")
+    assert np.all(np.diff(stamps) == np.timedelta64(1, "h"))
+
+
+@pytest.mark.parametrize("last, steps", [("2262-04-11T20:00", 4), ("2262-04-11T20:00", 10**6), ("2200-01-01", 10**6)])
+def test_future_timestamps_past_2262_are_refused_not_wrapped_to_1677(last, steps):
+    with pytest.raises(ValueError) as info:
+        future_timestamps(last, "1h", steps)
+    message = str(info.value)
+    assert last[:10] in message and f"{steps:,} steps of 1h" in message and "2262-04-11T23:47:16" in message
+
+
+@pytest.mark.parametrize(
+    "last", ["3000-01-01", np.datetime64("3000-01-01", "s"), pd.Timestamp(np.datetime64("2300-01-01", "s"))]
+)
+def test_a_last_timestamp_past_2262_is_refused_not_wrapped(last):
+    with pytest.raises(ValueError, match="last_timestamp .* after 2262-04-11T23:47:16"):
+        future_timestamps(last, "1h", 1)

@@ -209,6 +209,7 @@ class LSTMForecaster(Forecaster):
             None if direct_steps is None else validation.check_positive_int("direct_steps", direct_steps)
         )
         self.num_heads = validation.check_positive_int("num_heads", num_heads)
+        validation.check_network_sizes(self.hidden_size, self.num_layers, self.sequence_length, self.direct_steps)
         if self.direct_steps is None and self.features != (feature_lib.CLOSE,):
             raise ValueError(
                 f"features {self.features} need direct_steps=H (a head that forecasts H steps at once): a recursive "

@@ -45,8 +45,88 @@ _NS_PER_UNIT: Mapping[str, int] = types.MappingProxyType(
 _CALENDAR = ("M", "mo", "month", "y", "year")
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([A-Za-z]+)")
 
+# numpy's units of datetime64/timedelta64 as (multiplier, divisor) of a nanosecond count;
+# Y and M are calendar units and are handled apart.
+_NUMPY_UNIT_NS: Mapping[str, tuple[int, int]] = types.MappingProxyType(
+    {
+        "W": (7 * 86_400 * 10**9, 1),
+        "D": (86_400 * 10**9, 1),
+        "h": (3_600 * 10**9, 1),
+        "m": (60 * 10**9, 1),
+        "s": (10**9, 1),
+        "ms": (10**6, 1),
+        "us": (10**3, 1),
+        "ns": (1, 1),
+        "ps": (1, 10**3),
+        "fs": (1, 10**6),
+        "as": (1, 10**9),
+    }
+)
+_INT64_MAX = int(np.iinfo(np.int64).max)
+#: The first and the last time ``datetime64[ns]`` can hold (1677-09-21 and 2262-04-11).
+FIRST_TIME = np.datetime64(-_INT64_MAX, "ns")
+LAST_TIME = np.datetime64(_INT64_MAX, "ns")
+#: The longest span ``timedelta64[ns]`` can hold (about 292 years).
+LONGEST_SPAN = np.timedelta64(_INT64_MAX, "ns")
 
-def _parse_span(text: str, name: str) -> np.timedelta64:
+
+def _numpy_ns(value: np.datetime64 | np.timedelta64) -> int:
+    """A numpy time or span as an exact, unbounded count of nanoseconds (since 1970 for a time)."""
+    unit, count = np.datetime_data(value.dtype)
+    if unit in ("Y", "M"):  # calendar units: only a point in time has a length in days for them
+        value = value.astype("datetime64[s]")
+        unit, count = "s", 1
+    multiplier, divisor = _NUMPY_UNIT_NS[unit]
+    return int(value.astype(np.int64)) * count * multiplier // divisor
+
+
+def _span_ns(span: Any, name: str) -> int:
+    """``span`` as an exact count of nanoseconds, a Python int that may exceed int64; TypeError if not a span."""
+    if isinstance(span, str):
+        return _parse_span(span, name)
+    if hasattr(span, "to_timedelta64"):  # pandas.Timedelta, in whichever unit it holds
+        span = span.to_timedelta64()
+    if isinstance(span, np.timedelta64):
+        unit = np.datetime_data(span.dtype)[0]
+        if np.isnat(span):
+            raise ValueError(f"{name} must be a positive span of time, got {span!r}")
+        if unit in ("Y", "M"):
+            raise ValueError(f"{name} must be a span of fixed length: months and years have none, got {span!r}")
+        if unit == "generic":
+            raise TypeError(f"{name} must be a span of time with a unit such as np.timedelta64(1, 'h'), got {span!r}")
+        return _numpy_ns(span)
+    if isinstance(span, datetime.timedelta):
+        return ((span.days * 86_400 + span.seconds) * 10**6 + span.microseconds) * 10**3
+    raise TypeError(
+        f"{name} must be a span of time such as '1h' or '1d', a np.timedelta64, datetime.timedelta "
+        f"or pandas.Timedelta, got {type(span).__name__} {span!r}"
+    )
+
+
+def span_nanoseconds(span: Any, *, name: str = "span") -> int:
+    """A positive span of time as an exact count of nanoseconds, however long.
+
+    Unlike ``as_interval`` the count may exceed what ``timedelta64[ns]`` holds (106,751
+    days), so that a horizon of any length can be counted in steps.
+
+    Args:
+        span: as ``as_interval`` accepts.
+        name: argument name used in error messages.
+
+    Returns:
+        The span in nanoseconds, a Python int > 0.
+
+    Raises:
+        TypeError: a number or another type.
+        ValueError: text that is not a span, or a span <= 0.
+    """
+    ns = _span_ns(span, name)
+    if ns <= 0:
+        raise ValueError(f"{name} must be a positive span of time, got {span!r}")
+    return ns
+
+
+def _parse_span(text: str, name: str) -> int:
     """A span written as text: ``"90min"``, ``"36h"``, ``"1d12h"``, ``"2 weeks"``, or pandas' forms (``"P1D"``)."""
     hint = f"{name} must be a span of time with a unit such as '90min', '36h', '2d' or '1w'"
     stripped = text.strip()
@@ -64,7 +144,7 @@ def _parse_span(text: str, name: str) -> np.timedelta64:
             whole, _, fraction = number.partition(".")
             scale = 10 ** len(fraction)
             total += (int(whole) * scale + int(fraction or 0)) * _NS_PER_UNIT[key] // scale
-        return np.timedelta64(total, "ns")
+        return total
     if not re.search(r"[A-Za-z:]", stripped):
         raise ValueError(f"{hint}, got {text!r}")
     import pandas as pd  # a dependency; imported here so that importing jaxlstm stays light
@@ -72,9 +152,9 @@ def _parse_span(text: str, name: str) -> np.timedelta64:
     try:
         # ISO 8601 ("P1DT12H") and pandas' own "1 days 12:00:00".
         span = pd.Timedelta(stripped)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"{hint}, got {text!r}") from None
-    return np.timedelta64(span.value, "ns")
+    return _span_ns(span, name)
 
 
 def as_interval(interval: Any, *, name: str = "interval") -> np.timedelta64:
@@ -93,24 +173,16 @@ def as_interval(interval: Any, *, name: str = "interval") -> np.timedelta64:
 
     Raises:
         TypeError: a number or another type (a bare number has no unit).
-        ValueError: text that is not a span, or a span <= 0.
+        ValueError: text that is not a span, a span <= 0, or one longer than ``LONGEST_SPAN``
+            (106,751 days, what a nanosecond count holds).
     """
-    if isinstance(interval, str):
-        step = _parse_span(interval, name)
-    elif isinstance(interval, (datetime.timedelta, np.timedelta64)):
-        # pandas.Timedelta subclasses datetime.timedelta; NaT converts to NaT and fails below.
-        try:
-            step = np.timedelta64(interval).astype("timedelta64[ns]")
-        except (OverflowError, ValueError):
-            raise ValueError(f"{name} must be a span of time a nanosecond count can hold, got {interval!r}") from None
-    else:
-        raise TypeError(
-            f"{name} must be a span of time such as '1h' or '1d', a np.timedelta64, datetime.timedelta "
-            f"or pandas.Timedelta, got {type(interval).__name__} {interval!r}"
+    ns = span_nanoseconds(interval, name=name)
+    if ns > _INT64_MAX:
+        raise ValueError(
+            f"{name} must be at most {_INT64_MAX // (86_400 * 10**9):,} days (the longest span "
+            f"timedelta64[ns] holds), got {interval!r}"
         )
-    if np.isnat(step) or step <= np.timedelta64(0, "ns"):
-        raise ValueError(f"{name} must be a positive span of time, got {interval!r}")
-    return step
+    return np.timedelta64(ns, "ns")
 
 
 _UNITS = (("d", 86_400 * 10**9), ("h", 3_600 * 10**9), ("min", 60 * 10**9), ("s", 10**9), ("ms", 10**6), ("us", 10**3))
@@ -149,21 +221,24 @@ def horizon_to_steps(horizon: Any, interval: Any) -> int:
 
     Raises:
         TypeError: a horizon that is not a span of time (a number of steps goes to ``steps=``).
-        ValueError: a horizon that is not a positive whole number of steps.
+        ValueError: a horizon that is not a positive whole number of steps, or more than
+            ``validation.MAX_STEPS`` steps (however long: spans past what ``timedelta64[ns]``
+            holds are counted exactly, not overflowed).
     """
     if isinstance(horizon, (int, float, np.number)) and not isinstance(horizon, (bool, np.timedelta64)):
         raise TypeError(f"horizon must be a span of time such as '1d'; for {horizon!r} steps pass steps={horizon!r}")
-    span_ns = int(as_interval(horizon, name="horizon").astype(np.int64))
+    span_ns = span_nanoseconds(horizon, name="horizon")
     step_ns = int(as_interval(interval).astype(np.int64))
     # Integer nanoseconds: float division can land a hair off a whole number.
     steps, rest = divmod(span_ns, step_ns)
+    check_horizon_steps(horizon, interval, steps)
     if rest or steps < 1:
         spacing = format_interval(step_ns * np.timedelta64(1, "ns"))
         raise ValueError(
             f"horizon {horizon!r} is {span_ns / step_ns:.4g} steps of the data's interval {spacing}, "
             f"not a whole number: choose a multiple of {spacing} (or give a number of steps)"
         )
-    return check_horizon_steps(horizon, interval, steps)
+    return steps
 
 
 def check_horizon_steps(horizon: Any, interval: Any, steps: int) -> int:
@@ -176,7 +251,7 @@ def check_horizon_steps(horizon: Any, interval: Any, steps: int) -> int:
         raise ValueError(
             f"horizon {horizon!r} is {steps:,} steps of the data's interval {format_interval(interval)}, "
             f"more than the {validation.MAX_STEPS:,} "
-            "steps a forecast may have: choose a shorter horizon, pass steps=, or resample the data"
+            "steps a forecast may have: choose a shorter horizon or resample the data"
         )
     return steps
 
@@ -195,18 +270,37 @@ def future_timestamps(last_timestamp: Any, interval: Any, steps: int) -> np.ndar
 
     Returns:
         ``[steps]`` ``datetime64[ns]``: ``last_timestamp + k * interval`` for ``k = 1..steps``.
+
+    Raises:
+        ValueError: ``last_timestamp`` is NaT or outside ``FIRST_TIME .. LAST_TIME``, or the
+            last future point would fall after ``LAST_TIME`` (2262-04-11T23:47:16), where
+            ``datetime64[ns]`` wraps around to 1677; the message names the last timestamp,
+            the horizon and the limit.
     """
     steps = validation.check_steps(steps)
     step = as_interval(interval)
     if last_timestamp is None:
         raise TypeError("last_timestamp must be a datetime: data without timestamps has no future timestamps")
     try:
-        start = np.datetime64(last_timestamp, "ns")
+        # In its own unit first: converting a time past 2262 to nanoseconds wraps silently.
+        last = np.datetime64(last_timestamp)
     except (TypeError, ValueError) as err:
         raise TypeError(
             f"last_timestamp must be a datetime (np.datetime64, pandas.Timestamp, ISO string), "
             f"got {type(last_timestamp).__name__} {last_timestamp!r}: {err}"
         ) from None
-    if np.isnat(start):
+    if np.isnat(last):
         raise ValueError("last_timestamp must be a valid time, got NaT")
-    return start + step * np.arange(1, steps + 1)
+    last_ns = _numpy_ns(last)
+    if not -_INT64_MAX <= last_ns <= _INT64_MAX:
+        side, limit = ("after", f"{LAST_TIME}, the last") if last_ns > 0 else ("before", f"{FIRST_TIME}, the first")
+        raise ValueError(f"last_timestamp {last} is {side} {limit} time datetime64[ns] holds")
+    step_ns = int(step.astype(np.int64))
+    if last_ns + steps * step_ns > _INT64_MAX:
+        fits = (_INT64_MAX - last_ns) // step_ns
+        raise ValueError(
+            f"the last timestamp {last} plus a horizon of {steps:,} steps of {format_interval(step)} is after "
+            f"{LAST_TIME}, the last time datetime64[ns] holds (later times would wrap around to 1677): "
+            f"forecast at most {fits:,} steps"
+        )
+    return np.datetime64(last_ns, "ns") + step * np.arange(1, steps + 1)
