@@ -17,7 +17,7 @@ TINY = dict(hidden_size=4, epochs=1, sequence_length=8, direct_steps=4, features
 
 @pytest.fixture(scope="module")
 def candles():
-    return load_demo()[-200:]
+    return load_demo()[-220:-20]  # the last 20 candles are new data for an update
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +117,8 @@ def test_a_features_model_saved_before_columns_were_recorded_loads_and_is_a_miss
     status = other.status("BTCUSD", data=candles)
     assert status.model is not None and not status.fresh
     assert status.reason == (
-        "trained on other data: 200 1h candles (close, high, low, volume) 2019-10-09 02:00 .. 2019-10-17 09:00 "
-        "!= 200 1h prices 2019-10-09 02:00 .. 2019-10-17 09:00"
+        "trained on other data: 200 1h candles (close, high, low, volume) 2019-10-08 06:00 .. 2019-10-16 13:00 "
+        "!= 200 1h prices 2019-10-08 06:00 .. 2019-10-16 13:00"
     )
     # Fresh again for a close-only request of a close-only model: its record is the same as before.
     assert other.status("BTCUSD").fresh
@@ -130,14 +130,13 @@ def test_data_without_the_columns_a_model_reads_is_other_data(cache, candles):
     assert not status.fresh and status.reason.startswith("trained on other data: the model reads close, high, low")
 
 
-def test_a_stale_features_model_is_refreshed_by_update_on_the_new_candles(candles, tmp_path):
+def test_a_stale_features_model_is_refreshed_by_update_on_the_new_candles(cache, tmp_path):
     import datetime
+    import shutil
 
-    now = [datetime.datetime.now(datetime.UTC)]
-    cache = jl.ModelCache(tmp_path, clock=lambda: now[0])
-    first = load_demo()[-220:-20]
-    cache.get("BTCUSD", lambda s: jl.LSTMForecaster(**TINY, symbol=s).fit(first), data=first)
-    now[0] += datetime.timedelta(hours=25)
+    shutil.copytree(cache.path("BTCUSD"), tmp_path / "BTCUSD")
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=25)
+    cache = jl.ModelCache(tmp_path, clock=lambda: later)
     more = load_demo()[-220:]
     model = cache.get("BTCUSD", data=more)  # no train_fn: only an update can refresh it
     assert model.metrics_["updates"] == 1

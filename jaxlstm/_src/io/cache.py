@@ -420,7 +420,8 @@ class ModelCache:
         Args:
             symbol: the instrument.
             settings: ``LSTMForecaster`` constructor arguments the cached model must have.
-            data: anything ``fit`` accepts; the model must have been trained on exactly it.
+            data: anything ``fit`` accepts; the model must have been trained on exactly it,
+                every candle column it reads included.
 
         Returns:
             ``CacheStatus(fresh, reason, model)``.
@@ -472,7 +473,7 @@ class ModelCache:
             train_fn: overrides the cache's ``train_fn`` for this call.
             settings: ``LSTMForecaster`` constructor arguments the model must have.
             data: anything ``fit`` accepts; the model must have been trained on exactly it
-                (compared by ``jaxlstm.data.fingerprint``).
+                (compared by ``jaxlstm.data.fingerprint`` over the columns the model reads).
             retrain: train a new model even if the cached one is fresh (a model another
                 process finished meanwhile counts as new).
 
