@@ -139,7 +139,8 @@ def test_forecast_trains_once_says_so_then_uses_the_cache(models, tmp_path, caps
     assert doc["symbol"] == "BTCUSD" and doc["model"] == "lstm" and doc["horizon"] == "1d"
     assert len(doc["predictions"]) == 24 and doc["predictions"][0]["step"] == 1
     assert set(doc["predictions"][0]) == {"step", "timestamp", "predicted", "lower", "upper", "confidence"}
-    assert doc["band"] in ("adaptive", "adaptive_pooled", "conformal", "conformal_pooled", "volatility")
+    names = ("adaptive conformal", "adaptive conformal pooled over steps", "conformal", "volatility")
+    assert all(part in names for part in doc["band"].removeprefix("wider of ").split(" and ")), doc["band"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The second run finds the fresh model and trains nothing; its table names the band.
     code, out, err = run(["forecast", "--horizon", "36h", "--models", models, *FAST], capsys)

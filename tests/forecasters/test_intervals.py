@@ -58,7 +58,7 @@ def test_conformal_offsets_pool_scaled_scores_when_steps_are_short():
     spread = np.array([3.0, 1.0, 2.0, 4.0])
     residuals = rng.normal(size=(30, 4)) * spread
     lower, upper, method = intervals.conformal_offsets(residuals, 0.9, min_per_step=50)
-    assert method == "conformal_pooled"
+    assert method == "conformal pooled over steps"
     rms = np.sqrt(np.mean(residuals**2, axis=0))
     np.testing.assert_allclose(upper / upper[0], rms / rms[0])
     np.testing.assert_allclose(lower / lower[0], rms / rms[0])
@@ -201,11 +201,11 @@ def test_conformal_is_narrower_than_the_band_on_a_mean_reverting_series():
 
 def test_envelope_takes_the_wider_band_per_step():
     a = (np.array([-0.1, -0.3]), np.array([0.2, 0.1]), "conformal")
-    b = (np.array([-0.2, -0.1]), np.array([0.1, 0.4]), "conformal_pooled")
+    b = (np.array([-0.2, -0.1]), np.array([0.1, 0.4]), "conformal pooled over steps")
     lower, upper, method = intervals.envelope([a, b])
     np.testing.assert_allclose(lower, [-0.2, -0.3])
     np.testing.assert_allclose(upper, [0.2, 0.4])
-    assert method == "conformal+conformal_pooled"
+    assert method == "wider of conformal and conformal pooled over steps"
     assert intervals.envelope([a, a])[2] == "conformal"
 
 
@@ -255,9 +255,13 @@ class _HeldBack(DriftForecaster):
     "model, prices, method",
     [
         (NaiveForecaster(), random_walk(600, seed=11).prices, "conformal"),  # 300 origins: per step
-        (_HeldBack(), random_walk(300, seed=12).prices, "conformal_pooled"),  # 45 origins: pooled
+        (_HeldBack(), random_walk(300, seed=12).prices, "conformal pooled over steps"),  # 45 origins: pooled
         (NaiveForecaster(), random_walk(60, seed=13).prices, "volatility"),  # 30 origins: too few
-        (_HeldBack(calibration="both"), random_walk(300, seed=14).prices, "conformal_pooled+conformal"),
+        (
+            _HeldBack(calibration="both"),
+            random_walk(300, seed=14).prices,
+            "wider of conformal pooled over steps and conformal",
+        ),
     ],
     ids=["per-step", "pooled", "too-few", "both"],
 )
@@ -328,11 +332,14 @@ def test_conformal_band_plain_adaptive_and_scaled():
     reference = intervals.conformal_offsets(residuals, 0.9)
     np.testing.assert_array_equal(plain[0], reference[0])
     assert plain[2] == "conformal"
-    assert intervals.conformal_band(residuals, 0.9, adaptive=0.005)[2] == "adaptive"
+    assert intervals.conformal_band(residuals, 0.9, adaptive=0.005)[2] == "adaptive conformal"
+    assert intervals.conformal_band(residuals, 0.9, adaptive=0.005, pooled=True)[2] == (
+        "adaptive conformal pooled over steps"
+    )
     # Scores scaled by a constant scale and scaled back give the same band.
     scaled = intervals.conformal_band(residuals, 0.9, scales=np.full(200, 2.0), scale_now=2.0)
     np.testing.assert_allclose(scaled[0], reference[0], rtol=1e-12)
-    assert scaled[2] == "conformal_scaled"
+    assert scaled[2] == "conformal scaled by recent volatility"
     doubled = intervals.conformal_band(residuals, 0.9, scales=np.full(200, 2.0), scale_now=4.0)
     np.testing.assert_allclose(doubled[1], 2 * reference[1], rtol=1e-12)
     with pytest.raises(ValueError, match="scale_now"):
@@ -347,3 +354,78 @@ def test_recent_volatility_matches_numpy():
     want = [np.std(np.diff(np.log(prices[e - 8 : e])), ddof=1) for e in ends]
     np.testing.assert_allclose(got, want, rtol=1e-9)
     assert intervals.recent_volatility(prices, np.array([1]), 8)[0] == 0.0
+
+
+# ----------------------------------------------------------------- the band widens with the step
+
+
+def _is_monotone(lower, upper):
+    return bool(np.all(np.diff(lower) <= 0) and np.all(np.diff(upper) >= 0))
+
+
+@st.composite
+def _residual_tables(draw):
+    """``[origins, k]`` residuals whose spread changes step to step, NaN where a held-back tail ends."""
+    origins = draw(st.integers(40, 240))
+    k = draw(st.integers(1, 30))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    spread = rng.uniform(0.001, 0.05, size=k)  # any shape over the steps, not a growing one
+    residuals = rng.standard_t(3, size=(origins, k)) * spread + rng.normal(0, 0.01, size=k)
+    if draw(st.booleans()):  # a held-back tail: step j has no residual at the last j - 1 origins
+        residuals[np.arange(origins)[:, None] + np.arange(k)[None, :] >= origins] = np.nan
+    return residuals
+
+
+@given(
+    tables=st.lists(_residual_tables(), min_size=1, max_size=2),
+    confidence=st.sampled_from([0.8, 0.9, 0.95]),
+    adaptive=st.sampled_from([0.0, intervals.ADAPTIVE_GAMMA]),
+    beyond=st.integers(0, 200),
+)
+@settings(max_examples=60, deadline=None)
+def test_both_sides_of_the_band_are_non_decreasing_in_the_step(tables, confidence, adaptive, beyond):
+    """Past the calibrated steps and within them, whatever the residuals: no step is narrower than an earlier one."""
+    bands = []
+    for residuals in tables:
+        k = intervals.calibrated_steps(residuals, confidence)
+        band = intervals.conformal_band(residuals[:, :k], confidence, adaptive=adaptive) if k else None
+        if band is not None:
+            bands.append((band, k))
+    for band, k in bands:
+        steps = k + beyond
+        lower, upper, _ = intervals.extend_offsets(band, steps)
+        assert lower.shape == upper.shape == (steps,)
+        assert _is_monotone(lower, upper) and lower[0] <= 0 <= upper[0]
+        # Only ever wider than the calibrated offsets, and the same for a shorter horizon.
+        assert np.all(lower[:k] <= band[0]) and np.all(upper[:k] >= band[1])
+        short = intervals.extend_offsets(band, max(1, steps // 2))
+        np.testing.assert_array_equal(short[1], upper[: short[1].shape[0]])
+    if len(bands) == 2:  # calibration="both": the wider of two sources calibrated on different steps
+        steps = max(k for _, k in bands) + beyond
+        lower, upper, _ = intervals.envelope([intervals.extend_offsets(b, steps) for b, _ in bands])
+        assert _is_monotone(lower, upper)
+
+
+@given(seed=st.integers(0, 10_000), steps=st.integers(1, 300))
+@settings(max_examples=20, deadline=None)
+def test_the_band_of_fitted_models_widens_with_the_step(seed, steps):
+    """Fitted models of each calibration (per step, pooled, both sources): the band never narrows."""
+    prices = random_walk(300, seed=seed).prices
+    for model in (NaiveForecaster(), _HeldBack(), _HeldBack(calibration="both"), _HeldBack(band="adaptive")):
+        lower, upper, _ = model.fit(prices).band_offsets(steps)
+        assert _is_monotone(lower, upper)
+
+
+@pytest.mark.slow
+def test_a_fitted_lstm_band_widens_with_the_step_and_says_its_method_in_words():
+    """The default band of an LSTM (adaptive, both sources), 200 steps: past its calibrated steps too."""
+    from jaxlstm import LSTMForecaster
+    from jaxlstm.data import load_demo
+
+    model = LSTMForecaster(hidden_size=4, epochs=2, sequence_length=8).fit(load_demo()[-600:])
+    fc = model.forecast(steps=200)
+    assert np.all(np.diff(fc.upper / fc.predicted) >= -1e-12) and np.all(np.diff(fc.lower / fc.predicted) <= 1e-12)
+    assert fc.band == model.band_method()
+    parts = fc.band.removeprefix(intervals.WIDER_OF).split(" and ")
+    assert all(p in ("adaptive conformal", "adaptive conformal" + intervals.POOLED) for p in parts), fc.band

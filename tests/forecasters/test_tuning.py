@@ -137,3 +137,62 @@ def test_bad_searches_are_refused(prices, space, options, error, match):
 def test_too_short_data_is_refused():
     with pytest.raises(ValueError, match="too short to tune|at least"):
         jl.tune(np.linspace(100, 110, 30), {"learning_rate": [1e-3]}, sequence_length=20)
+
+
+def _huge_space():
+    """3,000 x 3,000 x 3 = 27 million combinations (valid values, checked cheaply)."""
+    return {
+        "learning_rate": tuple(1e-4 + i * 1e-7 for i in range(3000)),
+        "weight_decay": tuple(i * 1e-6 for i in range(3000)),
+        "hidden_size": (4, 8, 16),
+    }
+
+
+def _no_grid(*args, **kwargs):
+    raise AssertionError("the grid was listed (itertools.product)")
+
+
+def test_random_search_of_a_huge_space_draws_trials_without_listing_the_grid(monkeypatch):
+    import itertools
+    import tracemalloc
+
+    monkeypatch.setattr(itertools, "product", _no_grid)
+    space = _huge_space()
+    tracemalloc.start()
+    try:
+        drawn = tuning.sample_trials(space, "random", 2, seed=3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(drawn) == 2 and drawn[0] != drawn[1]
+    assert all(set(d) == set(space) and all(d[k] in space[k] for k in space) for d in drawn)
+    assert peak < 5e6, f"drawing 2 trials peaked at {peak / 1e6:.1f} MB"
+    assert drawn == tuning.sample_trials(space, "random", 2, seed=3)
+    assert drawn != tuning.sample_trials(space, "random", 2, seed=4)
+
+
+def test_a_grid_larger_than_the_bound_is_refused_before_it_is_built(monkeypatch):
+    import itertools
+
+    monkeypatch.setattr(itertools, "product", _no_grid)
+    with pytest.raises(ValueError, match=r"27,000,000 combinations.*MAX_TRIALS.*sampling='random'"):
+        tuning.sample_trials(_huge_space())
+    with pytest.raises(ValueError, match="n_trials must be at most MAX_TRIALS"):
+        tuning.sample_trials(_huge_space(), "random", tuning.MAX_TRIALS + 1)
+    # tune refuses the same grid before it reads data or trains anything.
+    with pytest.raises(ValueError, match="combinations"):
+        jl.tune(np.linspace(100, 200, 50), _huge_space(), epochs=1)
+
+
+def test_random_draws_are_distinct_uniform_grid_combinations():
+    space = {"a": (1, 2, 3), "b": ("x", "y"), "c": (0.1, 0.2, 0.3, 0.4)}
+    grid = tuning.sample_trials(space)
+    assert len(grid) == tuning.grid_size(space) == 24
+    assert grid[:3] == [{"a": 1, "b": "x", "c": 0.1}, {"a": 1, "b": "x", "c": 0.2}, {"a": 1, "b": "x", "c": 0.3}]
+    assert len({tuple(t.values()) for t in grid}) == 24
+    # Every combination is drawn, each once, when n_trials is the grid's size.
+    drawn = tuning.sample_trials(space, "random", 24, seed=5)
+    assert sorted(map(str, drawn)) == sorted(map(str, grid))
+    # A space beyond int64 combinations (100 ** 10) still draws distinct indices into it.
+    picks = tuning._distinct_indices([100] * 10, 50, np.random.default_rng(0))
+    assert len(set(picks)) == 50 and all(0 <= p < 100**10 for p in picks)

@@ -150,3 +150,53 @@ def test_loaded_candles_remember_their_file(tmp_path, monkeypatch):
         jl.data.OHLCV(
             candles.timestamps, *(getattr(candles, f) for f in ("open", "high", "low", "close", "volume")), source=3
         )
+
+
+# ----------------------------------------------------------------- the other columns a model reads
+
+
+def test_a_fingerprint_of_more_columns_hashes_each_and_keeps_the_close_record():
+    candles = jl.data.load_demo()[-50:]
+    close_only = fingerprint(candles)
+    record = fingerprint(candles, columns=("close", "high", "low", "volume"))
+    assert close_only.columns == () and set(close_only.to_json()) == {
+        "interval_ns",
+        "first",
+        "last",
+        "count",
+        "sha256",
+        "source",
+    }
+    assert record.sha256 == close_only.sha256 and not record.same_data(close_only)
+    assert dict(record.columns) == {
+        c: F.column_sha256(np.asarray(getattr(candles, c), np.float64)) for c in ("high", "low", "volume")
+    }
+    assert record.describe().startswith("50 1h candles (close, high, low, volume) 2019-10-15 08:00 .. ")
+    louder = jl.data.OHLCV(
+        candles.timestamps, candles.open, candles.high, candles.low, candles.close, candles.volume * 2
+    )
+    other = fingerprint(louder, columns=("close", "high", "low", "volume"))
+    assert fingerprint(louder).same_data(close_only)  # a close-only model did not read the volume
+    volume = dict(other.columns)["volume"]
+    assert other.difference(record) == (
+        f"{record.describe().split(' from ')[0]} with other volume (sha256 {volume[:12]} != "
+        f"{dict(record.columns)['volume'][:12]})"
+    )
+    assert DataFingerprint.from_json(record.to_json()) == record
+    with pytest.raises(ValueError, match="must be candles with the columns"):
+        fingerprint(PRICES, columns=("close", "volume"))
+
+
+@pytest.mark.parametrize(
+    "columns, message",
+    [
+        ([], "columns must be an object"),
+        ({"close": "0" * 64}, "other than the close"),
+        ({"Volume!": "0" * 64}, "other than the close"),
+        ({"volume": "xyz"}, r"columns\['volume'\] must be 64 hex digits"),
+    ],
+)
+def test_from_json_refuses_damaged_column_records(columns, message):
+    doc = {**fingerprint(series()).to_json(), "columns": columns}
+    with pytest.raises(ValueError, match=message):
+        DataFingerprint.from_json(doc)

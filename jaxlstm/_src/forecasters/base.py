@@ -105,19 +105,24 @@ def _spacing(timestamps: np.ndarray | None, interval: Any, name: str) -> np.time
     return inferred
 
 
-def fingerprint(data: Any, interval: Any = None) -> fingerprints.DataFingerprint:
+def fingerprint(data: Any, interval: Any = None, columns: Sequence[str] = ("close",)) -> fingerprints.DataFingerprint:
     """The record ``fit(data)`` keeps as ``trained_on_``: compare it to a model's to know if it saw this data.
 
     Args:
         data: anything ``fit`` accepts.
         interval: as ``fit``'s: the spacing of data without timestamps (recorded in the fingerprint).
+        columns: the candle columns the model reads, its ``input_columns`` (the close
+            first); a model that reads more than the close needs candles (see ``read_series``).
 
     Returns:
         A ``DataFingerprint``: interval, first and last timestamp, number of prices, SHA-256
-        of the prices and timestamps, and the source (an ``OHLCV``'s file) when known.
+        of the prices and timestamps, a SHA-256 per other column read, and the source (an
+        ``OHLCV``'s file) when known. With the close alone it is the same record for the
+        same data whatever else the data holds.
     """
-    prices, timestamps, spacing = price_series(data, "data", interval)
-    return fingerprints.fingerprint_series(prices, timestamps, spacing, fingerprints.source_of(data))
+    columns = tuple(columns)
+    values, timestamps, spacing = read_series(data, "data", columns, interval)
+    return fingerprints.fingerprint_series(values, timestamps, spacing, fingerprints.source_of(data), columns)
 
 
 def read_series(
@@ -388,8 +393,8 @@ class Forecaster:
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
         self.interval_ = interval
         self.volatility_ = intervals.log_return_volatility(close_of(prices))
-        # The closes: what jaxlstm.data.fingerprint(data) records of the same data.
-        self.trained_on_ = fingerprints.fingerprint_series(close_of(prices), timestamps, interval, source)
+        # What jaxlstm.data.fingerprint(data, columns=self.input_columns) records of the same data.
+        self.trained_on_ = fingerprints.fingerprint_series(prices, timestamps, interval, source, self.input_columns)
         self._reset_calibration(prices)
 
     # ------------------------------------------------------------------ prediction

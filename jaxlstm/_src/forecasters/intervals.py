@@ -20,7 +20,23 @@ Two bands, both multiplicative (log space) so that bounds stay positive:
   steps into one pair of quantiles; with too few overall the volatility band is the
   fallback. A model's band is calibrated on the steps that have enough residuals
   (``calibrated_steps``) and extended past them like a random walk (``extend_offsets``),
-  so that the band of a step does not depend on the horizon asked for.
+  so that the band of a step does not depend on the horizon asked for. Both sides of the
+  band are non-decreasing in the step: a step is never given a narrower band than an
+  earlier one (per-step quantiles are noisy; the running widest only widens).
+
+Band method names (``Forecast.band``, printed by the command line; stable):
+
+* ``"conformal"``: split-conformal quantiles per forecast step;
+* ``"conformal pooled over steps"``: too few residuals per step, so the scaled residuals
+  of all steps were pooled (``conformal_offsets``);
+* ``"adaptive conformal"``, ``"adaptive conformal pooled over steps"``: the same with
+  adaptive conformal inference (``band="adaptive"``);
+* ``" scaled by recent volatility"`` after any of these: scores scaled by the recent
+  volatility (``conformal_band(scales=...)``);
+* ``"wider of <name> and <name>"``: the wider, step by step, of the bands of two
+  residual sources (``calibration="both"``: the held-back tail first, then the head
+  refit; ``envelope``);
+* ``"volatility"``: the seed's random-walk band.
 
 Everything here is a pure numpy function; ``base.Forecaster`` decides which residuals
 are out-of-sample.
@@ -39,6 +55,13 @@ from jaxlstm._src.prep import encodings
 
 #: Names accepted by ``check_band``.
 BANDS: tuple[str, ...] = ("conformal", "adaptive", "volatility")
+
+#: Parts of the band method names (see the module docstring): a conformal band whose steps
+#: were pooled, one made adaptive, one on volatility-scaled scores, and several combined.
+POOLED = " pooled over steps"
+ADAPTIVE = "adaptive "
+SCALED = " scaled by recent volatility"
+WIDER_OF = "wider of "
 
 #: Step size of adaptive conformal inference for ``band="adaptive"`` (``adaptive_confidence``),
 #: chosen by ``benchmarks/calibration.py``: 0.005 covered best on BTC/USD at the same
@@ -70,11 +93,14 @@ def envelope(bands: list[tuple[np.ndarray, np.ndarray, str]]) -> tuple[np.ndarra
         bands: one or more bands with ``[steps]`` offsets.
 
     Returns:
-        ``(min of lowers, max of uppers, methods joined by "+" without repeats)``.
+        ``(min of lowers, max of uppers, method)``: the method of the bands when they all
+        have the same, else ``"wider of <first> and <second>"`` (their distinct methods in
+        order, joined by ``" and "``).
     """
     lower = np.minimum.reduce([b[0] for b in bands])
     upper = np.maximum.reduce([b[1] for b in bands])
-    return lower, upper, "+".join(dict.fromkeys(b[2] for b in bands))
+    methods = list(dict.fromkeys(b[2] for b in bands))
+    return lower, upper, methods[0] if len(methods) == 1 else WIDER_OF + " and ".join(methods)
 
 
 def log_return_volatility(prices: np.ndarray) -> float:
@@ -216,25 +242,33 @@ def calibrated_steps(
 
 
 def extend_offsets(band: tuple[np.ndarray, np.ndarray, str], steps: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """A band calibrated on ``k`` steps, cut or extended to ``steps``.
+    """A band calibrated on ``k`` steps, made non-decreasing in the step, cut or extended to ``steps``.
 
-    Past its last calibrated step the band grows like a random walk's:
-    ``offset_k * sqrt(i / k)`` at step ``i > k``, the shape the volatility band has.
+    Each side is first widened to the widest it was at any earlier step (the running
+    minimum of ``lower`` and maximum of ``upper``): per-step quantiles of a few hundred
+    residuals are noisy, and a forecast further ahead is not more certain than a nearer
+    one. This only ever widens a step, so a step keeps at least its calibrated coverage.
+    Past its last calibrated step the band grows like a random walk's: ``offset_k * sqrt(i
+    / k)`` at step ``i > k`` from that widened ``offset_k``, the shape the volatility band
+    has. The offsets of step ``i`` do not depend on ``steps``.
 
     Args:
-        band: ``(lower [k], upper [k], method)`` log offsets, ``k >= 1``.
+        band: ``(lower [k], upper [k], method)`` log offsets, ``k >= 1``, ``lower <= 0 <= upper``.
         steps: forecast steps, >= 1.
 
     Returns:
-        ``(lower [steps], upper [steps], method)``; the first ``min(k, steps)`` offsets unchanged.
+        ``(lower [steps], upper [steps], method)``, ``lower`` non-increasing and ``upper``
+        non-decreasing in the step.
     """
     lower, upper, method = band
     steps = validation.check_positive_int("steps", steps)
     k = lower.shape[0]
     if k == 0:
         raise ValueError("band must have at least one calibrated step")
+    lower = np.minimum.accumulate(np.asarray(lower, np.float64)[: min(k, steps)])
+    upper = np.maximum.accumulate(np.asarray(upper, np.float64)[: min(k, steps)])
     if steps <= k:
-        return lower[:steps], upper[:steps], method
+        return lower, upper, method
     growth = np.sqrt(np.arange(k + 1, steps + 1) / k)
     return np.concatenate([lower, lower[-1] * growth]), np.concatenate([upper, upper[-1] * growth]), method
 
@@ -264,7 +298,7 @@ def conformal_offsets(
 
     Returns:
         ``(lower [steps], upper [steps], method)`` with method ``"conformal"`` (per step)
-        or ``"conformal_pooled"``; ``None`` when even the pooled scores are too few.
+        or ``"conformal pooled over steps"``; ``None`` when even the pooled scores are too few.
     """
     confidence = validation.check_fraction("confidence", confidence)
     residuals = np.asarray(residuals, np.float64)
@@ -293,7 +327,7 @@ def conformal_offsets(
                 return None
             lo, hi = _two_sided(scores, confidence)
             lower, upper = lo * scale, hi * scale
-        method = "conformal_pooled"
+        method = "conformal" + POOLED
     return np.minimum(lower, 0.0), np.maximum(upper, 0.0), method
 
 
@@ -386,8 +420,9 @@ def conformal_band(
         pooled: pool the steps even when each has enough residuals of its own.
 
     Returns:
-        ``(lower, upper, method)`` like ``conformal_offsets`` (method suffixed ``_scaled``
-        with scales), or None when there are too few residuals.
+        ``(lower, upper, method)`` like ``conformal_offsets`` (method prefixed ``"adaptive "``
+        when adaptive, suffixed ``" scaled by recent volatility"`` with scales), or None when
+        there are too few residuals.
     """
     residuals = np.asarray(residuals, np.float64)
     scores = residuals
@@ -408,9 +443,9 @@ def conformal_band(
         return None
     lower, upper, method = result
     if adaptive:
-        method = "adaptive" + method.removeprefix("conformal")
+        method = ADAPTIVE + method
     if scales is None:
         return lower, upper, method
     now = np.broadcast_to(np.asarray(scale_now, np.float64), lower.shape)
     now = np.maximum(np.where(np.isfinite(now), now, floor), floor)
-    return lower * now, upper * now, method + "_scaled"
+    return lower * now, upper * now, method + SCALED

@@ -5,7 +5,9 @@ list of values) and returns the best ``LSTMForecaster`` fitted on all of ``data`
 table of trials on its ``tuning_`` attribute.
 
 * Sampling: ``"grid"`` (every combination) or ``"random"`` (``n_trials`` distinct
-  combinations drawn with ``seed``).
+  combinations drawn with ``seed``, without listing the grid, so a space of millions of
+  combinations costs what ``n_trials`` trials cost). A search runs at most ``MAX_TRIALS``
+  trials: a larger grid is refused before anything is built.
 * Successive halving (``halving=3``): every trial trains for a first rung of epochs, the
   best third (by validation score) continue from their params and optimiser state to the
   next rung, and so on up to ``epochs`` (rungs of equal length, so one compiled program
@@ -28,7 +30,6 @@ table of trials on its ``tuning_`` attribute.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -121,35 +122,89 @@ def check_space(space: Any, settings: Mapping[str, Any] | None = None) -> dict[s
     return out
 
 
+#: Most trials one search runs: a grid with more combinations, or a larger ``n_trials``, is
+#: refused before anything is built (each trial trains a model per fold; a search this
+#: large is days of training). Search a larger space with ``sampling="random"``.
+MAX_TRIALS = 10_000
+
+
+def grid_size(space: Mapping[str, Sequence[Any]]) -> int:
+    """Number of combinations of ``space`` (the product of its value counts), computed without building them."""
+    return math.prod(len(values) for values in space.values())
+
+
+def _combination(space: Mapping[str, Sequence[Any]], index: int) -> dict[str, Any]:
+    """The ``index``-th combination of ``space`` in grid order (the last setting varies fastest)."""
+    trial: dict[str, Any] = {}
+    for name in reversed(list(space)):
+        index, digit = divmod(index, len(space[name]))
+        trial[name] = space[name][digit]
+    return {name: trial[name] for name in space}
+
+
+def _distinct_indices(sizes: Sequence[int], n: int, rng: np.random.Generator) -> list[int]:
+    """``n`` distinct flat grid indices drawn uniformly, never listing the whole grid.
+
+    A grid of fewer than 2**63 combinations draws with ``Generator.choice`` (a hash set of
+    the picks when they are few, the same draw a listed grid gave); a larger one draws one
+    value per setting and rejects repeats, which are vanishingly rare with ``n <= MAX_TRIALS``.
+    """
+    total = math.prod(sizes)
+    if total < 2**63:
+        return [int(i) for i in rng.choice(total, size=n, replace=False)]
+    picks: dict[int, None] = {}
+    while len(picks) < n:
+        flat = 0
+        for size in sizes:
+            flat = flat * size + int(rng.integers(size))
+        picks.setdefault(flat)
+    return list(picks)
+
+
 def sample_trials(
     space: Mapping[str, Sequence[Any]], sampling: str = "grid", n_trials: int | None = None, seed: int = 0
 ) -> list[dict[str, Any]]:
     """The trials to run: every combination (grid) or ``n_trials`` distinct ones drawn at random.
 
+    Neither builds more than the trials it returns: a random draw picks distinct indices
+    into the grid and decodes only those, so a space of millions of combinations costs
+    what ``n_trials`` trials cost. A grid (or ``n_trials``) beyond ``MAX_TRIALS`` is
+    refused before anything is built.
+
     Args:
         space: setting name -> values (from ``check_space``).
         sampling: ``"grid"`` or ``"random"``.
-        n_trials: with ``"random"``, how many (at most the grid's size); with ``"grid"``, None.
-        seed: seeds the random draw.
+        n_trials: with ``"random"``, how many (at most the grid's size and ``MAX_TRIALS``);
+            with ``"grid"``, None.
+        seed: seeds the random draw (the same seed and space give the same trials).
 
     Returns:
         A list of ``{setting: value}`` dicts, in grid order for ``"grid"``.
+
+    Raises:
+        ValueError: an unknown ``sampling``, a grid of more than ``MAX_TRIALS``
+            combinations, or a bad ``n_trials``.
     """
     if sampling not in SAMPLINGS:
         raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
-    names = list(space)
-    grid = [dict(zip(names, combo)) for combo in itertools.product(*(space[n] for n in names))]
+    total = grid_size(space)
     if sampling == "grid":
         if n_trials is not None:
-            raise ValueError(f"n_trials applies to sampling='random'; grid search runs all {len(grid)} combinations")
-        return grid
+            raise ValueError(f"n_trials applies to sampling='random'; grid search runs all {total} combinations")
+        if total > MAX_TRIALS:
+            raise ValueError(
+                f"space has {total:,} combinations, more than the {MAX_TRIALS:,} a grid search runs (MAX_TRIALS); "
+                "search it with sampling='random' and n_trials=..., or list fewer values"
+            )
+        return [_combination(space, i) for i in range(total)]
     if n_trials is None:
         raise ValueError("sampling='random' needs n_trials")
     n_trials = validation.check_positive_int("n_trials", n_trials)
-    if n_trials > len(grid):
-        raise ValueError(f"n_trials must be at most the {len(grid)} combinations of space, got {n_trials}")
-    picks = np.random.default_rng(seed).choice(len(grid), size=n_trials, replace=False)
-    return [grid[int(i)] for i in picks]
+    if n_trials > min(total, MAX_TRIALS):
+        bound = f"the {total:,} combinations of space" if total <= MAX_TRIALS else f"MAX_TRIALS ({MAX_TRIALS:,})"
+        raise ValueError(f"n_trials must be at most {bound}, got {n_trials}")
+    sizes = [len(values) for values in space.values()]
+    return [_combination(space, i) for i in _distinct_indices(sizes, n_trials, np.random.default_rng(seed))]
 
 
 def fold_bounds(n: int, folds: int, validation_share: float, min_train: int) -> list[tuple[int, int]]:
@@ -239,8 +294,9 @@ def tune(
         space: setting name -> list of values, e.g. ``{"learning_rate": [3e-4, 1e-3, 3e-3],
             "sequence_length": [20, 60]}``; any ``LSTMForecaster`` setting but ``symbol``,
             ``band`` and ``calibration``.
-        sampling: ``"grid"`` or ``"random"`` (then ``n_trials`` is required).
-        n_trials: trials drawn with ``"random"``.
+        sampling: ``"grid"`` or ``"random"`` (then ``n_trials`` is required). A grid of
+            more than ``MAX_TRIALS`` combinations is refused up front.
+        n_trials: trials drawn with ``"random"`` (at most ``MAX_TRIALS``).
         halving: successive-halving factor (keep the best ``1 / halving`` at each rung), or
             None to train every trial for all its epochs.
         folds: validation blocks (walk-forward folds), >= 1.

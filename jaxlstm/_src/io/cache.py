@@ -11,7 +11,9 @@ passes and saved in its place:
 * it has every setting passed as ``settings=`` (constructor arguments, compared after the
   constructor's own validation, so ``encoding=MinMaxEncoding()`` equals ``"minmax"``);
 * it was trained on the data passed as ``data=``: same interval, first and last timestamp,
-  number of prices and SHA-256 (``jaxlstm.data.fingerprint``).
+  number of prices and SHA-256 of the closes and of every other candle column the model
+  reads (its ``input_columns``: volume, high, low... of a features model), compared by
+  ``jaxlstm.data.fingerprint(data, columns=model.input_columns)``.
 
 ``status`` says which of these failed, in one line, without training anything.
 
@@ -52,9 +54,9 @@ import numpy as np
 import pandas as pd
 
 from jaxlstm._src import validation
-from jaxlstm._src.forecasters.base import fingerprint, price_series
+from jaxlstm._src.forecasters.base import fingerprint, read_series
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
-from jaxlstm._src.io import persistence
+from jaxlstm._src.io import ohlcv, persistence
 from jaxlstm._src.prep.fingerprints import DataFingerprint
 
 TrainFn = Callable[[str], LSTMForecaster]
@@ -171,9 +173,41 @@ class CacheStatus(NamedTuple):
     model: LSTMForecaster | None
 
 
+class _Data:
+    """The ``data=`` of a request and its fingerprints, one per set of columns a model reads, each computed once.
+
+    Args:
+        data: anything ``fit`` accepts.
+        columns: the columns the settings asked for make the model read: read (and so
+            checked) at once, before anything is trained.
+    """
+
+    def __init__(self, data: Any, columns: tuple[str, ...]) -> None:
+        self.data = data
+        self._prints: dict[tuple[str, ...], DataFingerprint] = {columns: fingerprint(data, columns=columns)}
+
+    def fingerprint(self, columns: tuple[str, ...]) -> DataFingerprint:
+        """The fingerprint of the data's ``columns``; TypeError or ValueError when it does not hold them."""
+        if columns not in self._prints:
+            self._prints[columns] = fingerprint(self.data, columns=columns)
+        return self._prints[columns]
+
+    def difference(self, model: LSTMForecaster) -> str | None:
+        """Why ``model`` was not trained on this data (``"trained on other data: ..."``), or None."""
+        columns = model.input_columns
+        try:
+            asked = self.fingerprint(columns)
+        except (TypeError, ValueError) as err:
+            return f"trained on other data: the model reads {', '.join(columns)}, which data does not hold ({err})"
+        if model.trained_on_ is None:
+            return "trained on unknown data (the model was saved without a fingerprint of its data)"
+        difference = asked.difference(model.trained_on_)
+        return None if difference is None else f"trained on other data: {difference}"
+
+
 class _Request(NamedTuple):
     settings: dict[str, Any]
-    data: DataFingerprint | None
+    data: _Data | None
 
 
 def _duration(delta: datetime.timedelta) -> str:
@@ -327,6 +361,8 @@ class ModelCache:
     def _request(self, symbol: str, settings: Mapping[str, Any] | None, data: Any) -> _Request:
         """Validated, normalised settings and the data's fingerprint (errors before any training)."""
         asked: dict[str, Any] = {}
+        # The columns the settings make a model read: the close alone unless they name features.
+        columns: tuple[str, ...] = ("close",)
         if settings is not None:
             if not isinstance(settings, Mapping):
                 raise TypeError(f"settings must be a mapping of LSTMForecaster settings, got {type(settings).__name__}")
@@ -336,9 +372,11 @@ class ModelCache:
                 raise ValueError(f"settings has unknown LSTMForecaster settings {unknown}; settings: {list(names)}")
             if settings.get("symbol") not in (None, symbol):
                 raise ValueError(f"settings['symbol'] is {settings['symbol']!r}, but the model asked for is {symbol!r}")
-            normal = LSTMForecaster(**{**settings, "symbol": symbol}).get_params()
+            model = LSTMForecaster(**{**settings, "symbol": symbol})
+            normal = model.get_params()
             asked = {k: normal[k] for k in settings if k != "symbol"}  # the symbol is checked on its own
-        return _Request(asked, None if data is None else fingerprint(data))
+            columns = model.input_columns
+        return _Request(asked, None if data is None else _Data(data, columns))
 
     def _mismatch(self, symbol: str, model: LSTMForecaster, request: _Request) -> str | None:
         """Why ``model`` is not what was asked for (symbol, settings, data), or None."""
@@ -348,13 +386,7 @@ class ModelCache:
         differ = [f"{k} {v!r} != {have[k]!r}" for k, v in request.settings.items() if have[k] != v]
         if differ:
             return "settings differ: " + ", ".join(differ)
-        if request.data is not None:
-            if model.trained_on_ is None:
-                return "trained on unknown data (the model was saved without a fingerprint of its data)"
-            difference = request.data.difference(model.trained_on_)
-            if difference is not None:
-                return f"trained on other data: {difference}"
-        return None
+        return None if request.data is None else request.data.difference(model)
 
     def _judge(self, symbol: str, model: LSTMForecaster, request: _Request) -> CacheStatus:
         reason = self._mismatch(symbol, model, request) or self._age_problem(model)
@@ -388,7 +420,8 @@ class ModelCache:
         Args:
             symbol: the instrument.
             settings: ``LSTMForecaster`` constructor arguments the cached model must have.
-            data: anything ``fit`` accepts; the model must have been trained on exactly it.
+            data: anything ``fit`` accepts; the model must have been trained on exactly it,
+                every candle column it reads included.
 
         Returns:
             ``CacheStatus(fresh, reason, model)``.
@@ -440,7 +473,7 @@ class ModelCache:
             train_fn: overrides the cache's ``train_fn`` for this call.
             settings: ``LSTMForecaster`` constructor arguments the model must have.
             data: anything ``fit`` accepts; the model must have been trained on exactly it
-                (compared by ``jaxlstm.data.fingerprint``).
+                (compared by ``jaxlstm.data.fingerprint`` over the columns the model reads).
             retrain: train a new model even if the cached one is fresh (a model another
                 process finished meanwhile counts as new).
 
@@ -517,22 +550,36 @@ class ModelCache:
             return None
         if self._mismatch(symbol, cached, _Request(request.settings, None)) is not None:
             return None
-        prices, stamps, _ = price_series(data, "data")
+        columns = cached.input_columns
+        try:
+            values, stamps, _ = read_series(data, "data", columns)
+        except (TypeError, ValueError):  # data without the columns the model reads
+            return None
         if stamps is None:
             return None
         stamps = np.asarray(stamps, "datetime64[ns]")
         seen = np.flatnonzero(stamps == cached.last_timestamp_)
-        # The data must hold the model's last price and continue after it without a gap.
-        if seen.size != 1 or seen[0] == stamps.shape[0] - 1 or prices[seen[0]] != cached.prices_[-1]:
+        # The data must hold the model's last candle and continue after it without a gap.
+        if (
+            seen.size != 1
+            or seen[0] == stamps.shape[0] - 1
+            or not np.array_equal(values[seen[0]], cached.prices_[-1], equal_nan=True)
+        ):
             return None
         start = int(seen[0]) + 1
+        new = (
+            pd.Series(values[start:], index=pd.DatetimeIndex(stamps[start:]))
+            if values.ndim == 1
+            else ohlcv.load_ohlcv(data)[start:]
+        )
         # A copy: callers may hold the cached object, which stays as it was.
         model = copy.deepcopy(cached)
         try:
-            model.update(pd.Series(prices[start:], index=pd.DatetimeIndex(stamps[start:])), epochs=self.update_epochs)
+            model.update(new, epochs=self.update_epochs)
         except ValueError:  # a diverged update leaves the model unchanged: retrain instead
             return None
-        model.trained_on_ = request.data
+        assert request.data is not None
+        model.trained_on_ = request.data.fingerprint(columns)
         model.trained_at_ = self._now().isoformat(timespec="seconds")
         return model
 

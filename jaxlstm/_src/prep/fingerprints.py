@@ -1,10 +1,12 @@
 """What a model was trained on: a fingerprint of a price series, its time span and its source.
 
 ``fit`` records a ``DataFingerprint`` of the fitted series as the forecaster's
-``trained_on_`` (saved with the model); ``jaxlstm.data.fingerprint(data)`` computes the same
-record for any data, so the model cache and the command line can tell whether a saved
-model was trained on the data at hand. Two series are the same data when their interval,
-first and last timestamp, length and SHA-256 agree; where they came from (``source``) is
+``trained_on_`` (saved with the model); ``jaxlstm.data.fingerprint(data, columns=...)``
+computes the same record for any data, so the model cache and the command line can tell
+whether a saved model was trained on the data at hand. Two series are the same data when
+their interval, first and last timestamp, length, SHA-256 of the closes and timestamps,
+and SHA-256 of every other candle column the model reads (volume, high, low, open for a
+features model; none for a close-only one) agree; where they came from (``source``) is
 information, not part of the comparison.
 """
 
@@ -39,6 +41,11 @@ def series_sha256(prices: np.ndarray, timestamps: np.ndarray | None) -> str:
     return digest.hexdigest()
 
 
+def column_sha256(values: np.ndarray) -> str:
+    """SHA-256 of one candle column: its values as little-endian float64 (NaN, a missing volume, included)."""
+    return hashlib.sha256(np.ascontiguousarray(values, dtype="<f8").tobytes()).hexdigest()
+
+
 def source_of(data: Any) -> str | None:
     """Where ``data`` came from when it says so: an ``OHLCV``'s ``source`` or a pandas object's ``attrs["source"]``."""
     source = getattr(data, "source", None)
@@ -64,8 +71,10 @@ class DataFingerprint:
         first: timestamp of the first price (``datetime64[ns]``), None without timestamps.
         last: timestamp of the last price, None without timestamps.
         count: number of prices.
-        sha256: ``series_sha256`` of the prices and their timestamps.
+        sha256: ``series_sha256`` of the prices (the closes) and their timestamps.
         source: where the data came from (a file path), None when not known.
+        columns: the other candle columns read (a features model's), each as ``(name,
+            column_sha256 of its values)``, sorted by name; ``()`` for a close-only series.
     """
 
     interval: np.timedelta64 | None
@@ -74,35 +83,54 @@ class DataFingerprint:
     count: int
     sha256: str
     source: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.interval, self.first, self.last, self.count, self.sha256)
+        return (self.interval, self.first, self.last, self.count, self.sha256, self.columns)
 
     def same_data(self, other: DataFingerprint) -> bool:
         """True when ``other`` describes the same series (``source`` is not compared)."""
         return self._key() == other._key()
 
     def describe(self) -> str:
-        """One line: ``"500 1h prices 2019-09-26 15:00 .. 2019-10-17 10:00 from /data/btc.csv"``."""
+        """One line: ``"500 1h prices 2019-09-26 15:00 .. 2019-10-17 10:00 from /data/btc.csv"``.
+
+        A record of more columns than the close says which: ``"500 1h candles (close, high,
+        low, volume) ..."``.
+        """
         spacing = "" if self.interval is None else f" {horizons.format_interval(self.interval)}"
         span = "" if self.last is None else f" {_stamp(self.first)} .. {_stamp(self.last)}"
         # Reasons built from this are printed as one line: a file name with a newline is shown escaped.
         source = self.source if self.source is None or self.source.isprintable() else repr(self.source)
         origin = "" if source is None else f" from {source}"
-        return f"{self.count}{spacing} prices{span}{origin}"
+        what = "prices" if not self.columns else f"candles ({', '.join(['close', *dict(self.columns)])})"
+        return f"{self.count}{spacing} {what}{span}{origin}"
 
     def difference(self, other: DataFingerprint) -> str | None:
-        """None for the same data, else ``"<self> != <other>"`` naming what differs."""
+        """None for the same data, else ``"<self> != <other>"`` naming what differs.
+
+        With the same spacing, span, length and columns: ``"<self> with other prices, volume
+        (sha256 <self's> != <other's>)"``, naming each column whose values differ (``prices``
+        for the closes and timestamps) and the checksums of the first.
+        """
         if self.same_data(other):
             return None
         mine, theirs = dataclasses.replace(self, source=None), dataclasses.replace(other, source=None)
         if mine.describe() != theirs.describe():
             return f"{mine.describe()} != {theirs.describe()}"
-        return f"{mine.describe()} with other prices (sha256 {self.sha256[:12]} != {other.sha256[:12]})"
+        own, their = dict(self.columns), dict(other.columns)
+        differ = [("prices", self.sha256, other.sha256)] if self.sha256 != other.sha256 else []
+        differ += [(name, own[name], their[name]) for name in own if own[name] != their[name]]
+        names = ", ".join(name for name, _, _ in differ)
+        return f"{mine.describe()} with other {names} (sha256 {differ[0][1][:12]} != {differ[0][2][:12]})"
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (what saved models keep under ``"trained_on"``)."""
-        return {
+        """A JSON-ready dict (what saved models keep under ``"trained_on"``).
+
+        ``"columns"`` (name -> SHA-256) is written only for a record of other columns than
+        the close, so a close-only record is what versions before it wrote.
+        """
+        out: dict[str, Any] = {
             "interval_ns": None if self.interval is None else int(self.interval.astype(np.int64)),
             "first": None if self.first is None else str(np.datetime_as_string(self.first, unit="ns")),
             "last": None if self.last is None else str(np.datetime_as_string(self.last, unit="ns")),
@@ -110,13 +138,18 @@ class DataFingerprint:
             "sha256": self.sha256,
             "source": self.source,
         }
+        if self.columns:
+            out["columns"] = dict(self.columns)
+        return out
 
     @classmethod
     def from_json(cls, obj: Any) -> DataFingerprint:
-        """The record ``to_json`` wrote; anything else is a ValueError naming the field."""
-        if not isinstance(obj, dict) or set(obj) != {"interval_ns", "first", "last", "count", "sha256", "source"}:
+        """The record ``to_json`` wrote (with or without ``columns``); anything else is a ValueError naming the field."""
+        fields = {"interval_ns", "first", "last", "count", "sha256", "source"}
+        if not isinstance(obj, dict) or set(obj) - {"columns"} != fields:
             raise ValueError(
-                f"trained_on must be an object of interval_ns, first, last, count, sha256, source, got {obj!r:.120}"
+                "trained_on must be an object of interval_ns, first, last, count, sha256, source (and columns), "
+                f"got {obj!r:.120}"
             )
         interval_ns, count, sha, source = obj["interval_ns"], obj["count"], obj["sha256"], obj["source"]
         if interval_ns is not None and (type(interval_ns) is not int or not 0 < interval_ns < 2**63):
@@ -143,27 +176,58 @@ class DataFingerprint:
         if (stamps[0] is None) != (stamps[1] is None):
             raise ValueError("trained_on.first and trained_on.last must both be set or both be null")
         interval = None if interval_ns is None else np.timedelta64(interval_ns, "ns")
-        return cls(interval, stamps[0], stamps[1], count, sha, source)
+        return cls(interval, stamps[0], stamps[1], count, sha, source, _columns_from_json(obj.get("columns", {})))
+
+
+_COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def _columns_from_json(obj: Any) -> tuple[tuple[str, str], ...]:
+    """``trained_on.columns``: column name -> 64 hex digits, the close not among them."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"trained_on.columns must be an object of column name -> sha256, got {obj!r:.80}")
+    for name, sha in obj.items():
+        if not isinstance(name, str) or not _COLUMN_NAME.fullmatch(name) or name == "close":
+            raise ValueError(f"trained_on.columns must name candle columns other than the close, got {name!r:.40}")
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
+            raise ValueError(f"trained_on.columns[{name!r}] must be 64 hex digits, got {sha!r:.80}")
+    return tuple(sorted(obj.items()))
 
 
 def fingerprint_series(
-    prices: np.ndarray, timestamps: np.ndarray | None, interval: Any, source: str | None = None
+    prices: np.ndarray,
+    timestamps: np.ndarray | None,
+    interval: Any,
+    source: str | None = None,
+    columns: tuple[str, ...] = ("close",),
 ) -> DataFingerprint:
     """The ``DataFingerprint`` of a checked series (what ``fit`` saw).
 
     Args:
-        prices: ``[time]`` float64 prices, at least one.
+        prices: ``[time]`` float64 prices, at least one, or ``[time, len(columns)]`` candle
+            values (the close first) of a model that reads more columns.
         timestamps: ``[time]`` ``datetime64`` timestamps in time order, or None.
         interval: the data's spacing (see ``horizons.as_interval``), or None.
         source: where the data came from, if known.
+        columns: the candle columns of ``prices``, ``"close"`` first.
 
     Returns:
-        The record.
+        The record: ``sha256`` of the closes and timestamps (the same as a close-only
+        series of the same data), ``columns`` the checksum of each other column.
     """
     prices = np.asarray(prices, np.float64)
+    columns = tuple(columns)
+    if not columns or columns[0] != "close" or (prices.ndim == 2) != (len(columns) > 1):
+        raise ValueError(f"columns must be 'close' and then a name per further column of prices, got {columns}")
+    others: tuple[tuple[str, str], ...] = ()
+    if prices.ndim == 2:
+        if prices.shape[1] != len(columns):
+            raise ValueError(f"prices must have one column per name in {columns}, got shape {prices.shape}")
+        others = tuple(sorted((name, column_sha256(prices[:, i])) for i, name in enumerate(columns) if i))
+        prices = prices[:, 0]
     first = last = None
     if timestamps is not None and len(timestamps):
         stamps = np.asarray(timestamps, "datetime64[ns]")
         first, last = stamps[0], stamps[-1]
     step = None if interval is None else horizons.as_interval(interval)
-    return DataFingerprint(step, first, last, int(prices.shape[0]), series_sha256(prices, timestamps), source)
+    return DataFingerprint(step, first, last, int(prices.shape[0]), series_sha256(prices, timestamps), source, others)
