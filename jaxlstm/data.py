@@ -4,7 +4,8 @@
 several assets side by side included), pandas DataFrames and ccxt rows into an ``OHLCV`` of
 numpy arrays sorted by time (``candles[-500:]`` slices it); ``as_price_series`` accepts any
 of those (or a plain array of prices) and returns ``(prices, timestamps)``;
-``infer_interval`` gives the data's own sampling interval; ``load_demo`` loads the bundled
+``infer_interval`` gives the data's own sampling interval; ``symbol_of`` the name data go by
+(their symbol, else the file's name, else ``"series"``); ``load_demo`` loads the bundled
 hourly BTC/USD candles. Files are read with pandas' C parser; ``MAX_LINE_BYTES`` bounds
 the length of a line. pandas is imported only when a file or a pandas object is read.
 ``sliding_windows``, ``chronological_split`` and ``pad_stack`` are the library's only
@@ -29,6 +30,7 @@ from jaxlstm._src.io.ohlcv import (
     infer_interval,
     load_demo,
     load_ohlcv,
+    symbol_of,
 )
 from jaxlstm._src.prep.encodings import (
     ENCODINGS,
@@ -73,5 +75,6 @@ __all__ = [
     "pad_stack",
     "sliding_windows",
     "split_long",
+    "symbol_of",
     "windows_before",
 ]

@@ -12,10 +12,68 @@ def test_aliases_and_volume_preference():
     found = columns.match_columns(["Unix Timestamp", "Date", "Symbol", "O", "H", "L", "C", "Volume USD", "Volume BTC"])
     assert found["time"] == 0 and found["symbol"] == 2
     assert [found[f] for f in ("open", "high", "low", "close")] == [3, 4, 5, 6]
-    assert found["volume"] == 7  # the first volume column, until a symbol names the base asset
-    assert columns.base_volume_column(["date", "volume", "volume_btc"], "BTCUSD") == 2
-    assert columns.base_volume_column(["date", "volume", "volume_btc"], "ETH/USD") is None
+    assert found["volume"] == 8  # a currency that is not a usual quote currency: the base asset's
+    assert columns.volume_column(["date", "volume", "volume_btc"], "BTCUSD") == 2
+    assert columns.volume_column(["date", "volume", "volume_btc"], "ETH/USD") == 1
     assert columns.match_columns(["t", "o", "h", "l", "c", "taker_buy_volume", "vol"])["volume"] == 6
+
+
+@pytest.mark.parametrize(
+    "labels, symbol, expected",
+    [
+        # CryptoCompare: volumefrom counts the base asset, volumeto the quote asset.
+        (["VolumeTo", "VolumeFrom"], None, "VolumeFrom"),
+        (["volumeto", "volumefrom"], "BTCUSD", "volumefrom"),
+        # CryptoDataDownload: "Volume <base>" and "Volume <quote>".
+        (["Volume USD", "Volume BTC"], None, "Volume BTC"),
+        (["Volume USDT", "Volume BTC"], "BTCUSDT", "Volume BTC"),
+        (["Volume BTC", "Volume ETH"], "ETHBTC", "Volume ETH"),
+        (["Volume BTC", "Volume ETH"], "ETH/BTC", "Volume ETH"),
+        # Binance: volume (base) and quote_asset_volume; the taker volumes are parts of them.
+        (["quote_asset_volume", "taker_buy_base_asset_volume", "volume"], None, "volume"),
+        (["quote_volume", "base_volume"], None, "base_volume"),
+        (["vol", "number_of_trades"], None, "vol"),
+        (["Volume USD", "VWAP"], "BTCUSD", "Volume USD"),  # only the quote volume: better than none
+        (["volume_weighted_average_price", "Volume USDT"], None, "Volume USDT"),
+        (["tradecount", "volatility"], None, None),
+    ],
+)
+def test_volume_columns_by_vendor_spelling_base_asset_first(labels, symbol, expected):
+    position = columns.volume_column(["date", "open", "high", "low", "close", *labels], symbol)
+    assert (None if position is None else labels[position - 5]) == expected
+
+
+def test_a_needed_volume_that_no_column_holds_names_the_columns_found():
+    labels = ["date", "open", "high", "low", "close", "trades"]
+    assert "volume" not in columns.layout(labels, "source", None, need_time=True).positions
+    with pytest.raises(
+        ValueError, match=r"no volume column.*VolumeFrom.*columns \['date', 'open', 'high', 'low', 'close', 'trades'\]"
+    ):
+        columns.layout(labels, "source", None, need_time=True, need=("close", "volume"))
+
+
+@pytest.mark.parametrize(
+    "labels, duplicated",
+    [
+        (["date", "open", "high", "low", "close", "close"], "close"),
+        (["date", "open", "high", "low", "Close", "close "], "close"),
+        (["date", "date", "open", "high", "low", "close"], "date"),
+        (["date", "open", "high", "low", "close", "volume", "Volume"], "volume"),
+        (["date", "BTC:open", "BTC:high", "BTC:low", "BTC:close", "BTC_close"], "BTC_close"),
+    ],
+)
+def test_a_duplicated_column_is_refused_not_picked(labels, duplicated):
+    with pytest.raises(ValueError, match=rf"two columns named .*{duplicated!r}"):
+        columns.layout(labels, "source", None, need_time=True)
+
+
+def test_only_the_needed_fields_must_be_there():
+    layout = columns.layout(["date", "close"], "source", None, need_time=True, need=("close",))
+    assert layout.positions == {"time": 0, "close": 1}
+    with pytest.raises(ValueError, match="missing open, high, low"):
+        columns.layout(["date", "close"], "source", None, need_time=True)
+    wide = columns.layout(["date", "BTC:close", "ETH:close"], "source", "ETH", need_time=True, need=("close",))
+    assert wide.asset == "ETH" and wide.positions == {"time": 0, "close": 2}
 
 
 def test_time_goes_before_date():

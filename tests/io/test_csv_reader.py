@@ -199,6 +199,36 @@ def test_plain_csv_with_iso_timestamps_and_offsets(tmp_path):
     np.testing.assert_array_equal(data.close, [2.0, 3.0, 4.0])
 
 
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["2019-10-17 09:00", "2019-10-17 12:30+02:00", "2019-10-17 11:00:00.25", "2019-10-17T11:30:00Z"],
+        ["2019-10-17T09:00:00+00:00", "2019-10-17 10:30", "2019-10-17 13:00:00.25+02:00", "2019-10-17 11:30 UTC"],
+    ],
+)
+def test_each_timestamp_keeps_its_own_offset_and_no_offset_means_utc(tmp_path, cells):
+    # pandas 2 read a string without an offset in the offset of the strings before it:
+    # 10:30 after a +02:00 cell came back 08:30, silently two hours early.
+    rows = "".join(f"{cell},{i + 1},{i + 1},{i + 1},{i + 1}\n" for i, cell in enumerate(cells))
+    data = load_ohlcv(write(tmp_path, "date,open,high,low,close\n" + rows))
+    np.testing.assert_array_equal(
+        data.timestamps,
+        np.array(
+            ["2019-10-17T09:00", "2019-10-17T10:30", "2019-10-17T11:00:00.25", "2019-10-17T11:30"], "datetime64[ns]"
+        ),
+    )
+    np.testing.assert_array_equal(data.close, [1, 2, 3, 4])
+
+
+def test_floats_read_back_exactly(tmp_path):
+    # pandas 2's default float parser read 0.0146875 as 0.014687500000000001.
+    values = [0.0146875, 0.1 + 0.2, 1 / 3, 12345.678901234567, 5e-324 * 2**60]
+    rows = "".join(f"2019-10-17 {i:02d}:00,{v!r},{v!r},{v!r},{v!r},{v!r}\n" for i, v in enumerate(values))
+    data = load_ohlcv(write(tmp_path, "date,open,high,low,close,volume\n" + rows))
+    for field in ("open", "high", "low", "close", "volume"):
+        assert getattr(data, field).tolist() == values, field
+
+
 def test_odd_timestamp_layouts_fall_back_to_the_cell_parser(tmp_path):
     path = write(
         tmp_path,

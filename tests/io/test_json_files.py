@@ -155,3 +155,59 @@ def test_write_text_atomic_keeps_old_file_when_writing_fails(tmp_path, monkeypat
     with pytest.raises(OSError, match="simulated"):
         J.write_text_atomic(path, "new")
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["f.json"]
+
+
+# --------------------------------------------------------------------------- bounds before parsing
+
+_tricky_text = st.text(alphabet='[]{},:"\\ab \n', max_size=12)
+_tricky_values = st.recursive(
+    st.none() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _tricky_text,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_tricky_text, children, max_size=4),
+    max_leaves=30,
+)
+
+
+def _values_and_keys(value) -> int:
+    if isinstance(value, dict):
+        return 1 + sum(1 + _values_and_keys(v) for v in value.values())
+    if isinstance(value, list):
+        return 1 + sum(_values_and_keys(v) for v in value)
+    return 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(_tricky_values, st.sampled_from([None, 2]))
+def test_scan_measures_depth_exactly_and_bounds_the_elements(value, indent):
+    # Brackets, commas, colons, quotes and backslashes inside strings must not count.
+    text = json.dumps(value, indent=indent)
+    depth, count = J.json_depth(value), _values_and_keys(value)
+    J.scan_json(text.encode(), "text", max_elements=2 * count)
+    if depth > 0:
+        deep = "[" * (J.MAX_JSON_DEPTH + 1 - depth) + text + "]" * (J.MAX_JSON_DEPTH + 1 - depth)
+        with pytest.raises(ValueError, match="nested deeper than 100 levels"):
+            J.scan_json(deep.encode(), "text")
+        J.scan_json(deep[1:-1].encode(), "text")
+    if count > 2:
+        with pytest.raises(ValueError, match="more than"):
+            J.scan_json(text.encode(), "text", max_elements=count // 3)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[" * 101 + "]" * 101, "nested deeper than 100 levels"),
+        ("[" * 10**6, "nested deeper than 100 levels"),  # refused long before the end
+        ("[" + "0," * 1000 + "0]", "more than 1000 elements"),
+        ("{" + ",".join(f'"{i}":0' for i in range(501)) + "}", "more than 1000 elements"),  # a key counts
+        ("[" + "[]," * 600 + "[]]", "more than 1000 elements"),
+    ],
+)
+def test_parse_json_refuses_what_exceeds_a_bound_before_parsing(text, match):
+    with pytest.raises(ValueError, match=match) as caught:
+        J.parse_json(text, "file 'm.json'", max_elements=1000)
+    assert str(caught.value).startswith("file 'm.json'") and "\n" not in str(caught.value)
+
+
+def test_strings_holding_brackets_and_quotes_are_not_structure():
+    text = json.dumps({"a": "[" * 500 + '\\"{' * 300, "b\\": ["]]]]", ",,,,:::"]})
+    assert J.parse_json(text, "text", max_elements=10) == json.loads(text)

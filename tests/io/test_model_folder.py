@@ -10,6 +10,7 @@ import pickle
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 
 import numpy as np
@@ -539,6 +540,45 @@ def test_metadata_size_limit_is_checked_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(F, "MAX_METADATA_BYTES", size - 1)
     with pytest.raises(ValueError, match=f"damaged.*{size} bytes, more than the limit"):
         F.load_model(model)
+
+
+def _crafted_metadata(kind: str, size: int) -> bytes:
+    """A hostile metadata.json of about ``size`` bytes (the shapes that cost most to parse)."""
+    if kind == "deep":
+        return b"[" * (size // 2) + b"]" * (size // 2)
+    if kind == "floats":
+        return b"[" + b"0.5," * (size // 4 - 1) + b"0.5]"
+    if kind == "keys":
+        return b"{" + b",".join(b'"%x":0' % i for i in range(size // 10)) + b"}"
+    if kind == "lists":
+        return b"[" + b"[]," * (size // 3 - 1) + b"[]]"
+    if kind == "string":
+        return b'{"a":"' + b"\\u00e9" * (size // 6 - 2) + b'"}'
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["deep", "floats", "keys", "lists", "string"])
+def test_a_hostile_metadata_file_under_the_size_cap_is_refused_quickly(tmp_path, kind):
+    # Just under the old 64 MiB cap such files cost 12-45 s and up to 3.7 GB before being refused.
+    model = tmp_path / "m"
+    (model / F.PARAMS_DIR).mkdir(parents=True)
+    (model / F.METADATA_FILE).write_bytes(_crafted_metadata(kind, F.MAX_METADATA_BYTES - 64))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"model at .*(is damaged|is not a jaxlstm model)") as caught:
+        F.load_model(model)
+    assert time.perf_counter() - start < 5  # about 0.2 s; generous for a loaded machine
+    assert "\n" not in str(caught.value)
+
+
+def test_save_refuses_metadata_that_load_would_refuse(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "MAX_METADATA_ELEMENTS", 1000)
+    with pytest.raises(ValueError, match="metadata holds more than 1000 elements"):
+        F.save_model(tmp_path / "m", lstm_params(), {"residuals": [0.5] * 1000})
+    monkeypatch.setattr(F, "MAX_METADATA_ELEMENTS", 10**6)
+    monkeypatch.setattr(F, "MAX_METADATA_BYTES", 20_000)
+    with pytest.raises(ValueError, match=r"metadata takes \d+ bytes as metadata.json, more than the 20000"):
+        F.save_model(tmp_path / "m", lstm_params(), {"note": "x" * 20_000})
+    assert not (tmp_path / "m").exists() and [p.name for p in tmp_path.iterdir() if p.is_dir()] == []
 
 
 # --------------------------------------------------------------------------- refused inputs

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxlstm.data import OHLCV, as_price_series, demo_data_path, infer_interval, load_demo, load_ohlcv
+from jaxlstm.data import OHLCV, as_price_series, demo_data_path, infer_interval, load_demo, load_ohlcv, symbol_of
 
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")
@@ -113,8 +113,9 @@ def test_as_price_series_ccxt_rows_and_ohlcv():
 @pytest.mark.parametrize(
     "data, error, pattern",
     [
-        ("1,2,3", TypeError, "prices must be .* got str"),
-        (Path("prices.csv"), TypeError, "load_ohlcv"),
+        ("no-such-prices.csv", FileNotFoundError, "no such file 'no-such-prices.csv'"),
+        (Path("no-such-prices.csv"), FileNotFoundError, "no such file"),
+        (b"1,2,3", TypeError, "prices must be .* or a CSV path, got bytes"),
         ([True, False], TypeError, "prices must be an array of numbers, got booleans"),
         (True, TypeError, "booleans"),
         (["1", "2"], TypeError, "dtype <U1"),
@@ -144,6 +145,110 @@ def test_as_price_series_ccxt_rows_and_ohlcv():
 def test_as_price_series_rejects_bad_input(data, error, pattern):
     with pytest.raises(error, match=pattern):
         as_price_series(data, name="prices")
+
+
+# ----------------------------------------------------------------- close-only files and symbols
+
+CLOSE_ONLY = "timestamp,close\n2019-10-17 10:00,8100.5\n2019-10-17 09:00,8051.0\n2019-10-17 11:00,8090.25\n"
+
+
+def test_a_timestamp_and_close_file_is_prices_with_timestamps(tmp_path):
+    # Refused before for lacking open, high and low, which a close-only model never reads.
+    path = tmp_path / "BTCUSD_1h.csv"
+    path.write_text(CLOSE_ONLY)
+    for source in (path, str(path)):
+        prices, stamps = as_price_series(source)
+        assert prices.tolist() == [8051.0, 8100.5, 8090.25]
+        np.testing.assert_array_equal(stamps, np.array(["2019-10-17T09", "2019-10-17T10", "2019-10-17T11"], "M8[ns]"))
+    candles = load_ohlcv(path, columns=("close",))
+    assert candles.close.tolist() == [8051.0, 8100.5, 8090.25] and candles.source == str(path.absolute())
+    assert all(np.isnan(getattr(candles, field)).all() for field in ("open", "high", "low", "volume"))
+    with pytest.raises(ValueError, match=r"missing open, high, low in columns \['timestamp', 'close'\]"):
+        load_ohlcv(path)
+    with pytest.raises(ValueError, match=r"source OHLCV has no open"):
+        load_ohlcv(candles, columns=("open", "close"))
+
+
+def test_a_full_file_read_for_its_close_checks_the_prices_it_has(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("date,open,high,low,close\n2019-10-17,1,2,0.5,1.5\n2019-10-18,1,2,0.5,3\n")
+    with pytest.raises(ValueError, match=r"line 3, column 'close': close 3.0 is outside \[low 0.5, high 2.0\]"):
+        load_ohlcv(path, columns=("close",))
+
+
+@pytest.mark.parametrize(
+    "columns, error, pattern",
+    [
+        ("close", TypeError, "columns must be a sequence of field names"),
+        (("open",), ValueError, "'close' included"),
+        (("close", "vwap"), ValueError, r"fields among \['open', 'high', 'low', 'close', 'volume'\]"),
+    ],
+)
+def test_columns_argument_is_checked(tmp_path, columns, error, pattern):
+    path = tmp_path / "c.csv"
+    path.write_text(CLOSE_ONLY)
+    with pytest.raises(error, match=pattern):
+        load_ohlcv(path, columns=columns)
+
+
+@pytest.mark.parametrize(
+    "header, volume",
+    [
+        ("date,open,high,low,close,VolumeTo,VolumeFrom", [7.0, 8.0]),
+        ("date,open,high,low,close,Volume USD,Volume BTC", [7.0, 8.0]),
+        ("date,open,high,low,close,quote_asset_volume,volume", [7.0, 8.0]),
+        ("date,open,high,low,close,quote_volume,base_volume", [7.0, 8.0]),
+        ("date,open,high,low,close,trades,vol", [7.0, 8.0]),
+    ],
+)
+def test_volume_columns_of_vendors_load_as_the_base_volume(tmp_path, header, volume):
+    # VolumeFrom/VolumeTo loaded as NaN before; Volume USD and quote_asset_volume were taken when first.
+    path = tmp_path / "c.csv"
+    path.write_text(f"{header}\n2019-10-17,1,2,0.5,1.5,1000.0,7\n2019-10-18,1,2,0.5,1.5,2000.0,8\n")
+    assert load_ohlcv(path).volume.tolist() == volume
+    frame = pd.read_csv(path, index_col=0, parse_dates=True)
+    assert load_ohlcv(frame).volume.tolist() == volume
+
+
+def test_a_needed_volume_is_refused_naming_the_columns_found(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("date,open,high,low,close,trades\n2019-10-17,1,2,0.5,1.5,3\n")
+    with pytest.raises(
+        ValueError, match=r"no volume column .*found columns \['date', 'open', 'high', 'low', 'close', 'trades'\]"
+    ):
+        load_ohlcv(path, columns=("close", "volume"))
+    assert np.isnan(load_ohlcv(path).volume).all()
+    with pytest.raises(ValueError, match="source OHLCV has no volume"):
+        load_ohlcv(load_ohlcv(path), columns=("close", "volume"))
+
+
+def test_a_duplicated_close_header_is_refused(tmp_path):
+    # The first of the two close columns was taken silently.
+    path = tmp_path / "c.csv"
+    path.write_text("date,open,high,low,close,Close\n2019-10-17,1,2,0.5,1.5,1.8\n")
+    with pytest.raises(ValueError, match=r"two columns named 'close' and 'Close' \(positions 4 and 5\)"):
+        load_ohlcv(path)
+    with pytest.raises(ValueError, match="two columns named 'close' and 'close'"):
+        load_ohlcv(
+            pd.DataFrame(
+                [[1.0, 2.0, 0.5, 1.5, 1.8]],
+                columns=["open", "high", "low", "close", "close"],
+                index=pd.DatetimeIndex(["2019-10-17"]),
+            )
+        )
+
+
+def test_symbol_of_data_is_its_symbol_else_the_file_stem_else_series(tmp_path):
+    path = tmp_path / "BTCUSD_1h.csv"
+    path.write_text(CLOSE_ONLY)
+    assert symbol_of(path) == symbol_of(str(path)) == symbol_of(load_ohlcv(path, columns=("close",))) == "BTCUSD_1h"
+    named = tmp_path / "prices.csv"
+    named.write_text("date,symbol,close\n2019-10-17,ETH/USD,180.5\n")
+    assert symbol_of(named) == "ETH/USD"
+    assert symbol_of(load_ohlcv(path, columns=("close",), symbol="XBT")) == "XBT"
+    assert symbol_of(load_demo()) == "BTCUSD"
+    assert symbol_of(load_ohlcv([[1571302800000, 7, 7, 7, 7.0, 2.0]])) == "series"
+    assert symbol_of([1.0, 2.0]) == "series"
 
 
 # ----------------------------------------------------------------- infer_interval

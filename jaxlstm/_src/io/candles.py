@@ -9,12 +9,14 @@ Conventions shared by every loader:
   order is kept, so a vendor's later correction wins over the original row.
 * Prices (open, high, low, close) must be finite and > 0, with ``low <= open, close <=
   high``. Volume must be >= 0; a missing volume (no volume column, an empty cell,
-  ``None``) is stored as NaN.
+  ``None``) is stored as NaN. A source read for its close alone (``load_ohlcv(...,
+  columns=("close",))``) may lack open, high and low: those are NaN in every row.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,8 @@ class OHLCV:
         low: ``[time]`` float64 lowest prices.
         close: ``[time]`` float64 closing prices.
         volume: ``[time]`` float64 traded volume (base asset when known), NaN if unknown.
+            open, high and low are NaN in every row when the source had only a close
+            (read with ``load_ohlcv(..., columns=("close",))``).
         symbol: the instrument, e.g. ``"BTCUSD"``, or None when the source did not say.
         source: where the candles came from, or None: ``load_ohlcv`` sets the absolute
             path of the file it read; slices keep it. A model fitted on these candles
@@ -209,15 +213,18 @@ def _first(bad: np.ndarray) -> int | None:
     return int(np.argmax(bad)) if bad.any() else None
 
 
-def check_candles(values: dict[str, np.ndarray], where: Where, labels: dict[str, str]) -> None:
+def check_candles(
+    values: dict[str, np.ndarray], where: Where, labels: dict[str, str], prices: Sequence[str] = PRICE_FIELDS
+) -> None:
     """Raises a ValueError naming the line/row and column of the first impossible candle.
 
     Args:
         values: ``[rows]`` float64 arrays for ``open, high, low, close, volume``.
         where: where each row came from.
         labels: the column name of each field, for messages.
+        prices: the price fields the source has; the others are all NaN and not checked.
     """
-    for field in PRICE_FIELDS:
+    for field in prices:
         arr = values[field]
         i = _first(~(arr > 0) | np.isinf(arr))  # NaN fails `> 0`
         if i is not None:
@@ -243,6 +250,7 @@ def assemble(
     where: Where,
     labels: dict[str, str],
     symbol: str | None,
+    prices: Sequence[str] = PRICE_FIELDS,
 ) -> OHLCV:
     """Checks parsed candles and returns them sorted by time, last duplicate kept.
 
@@ -253,6 +261,7 @@ def assemble(
         where: where each row came from.
         labels: the column name of each field, for messages.
         symbol: the symbol of the result.
+        prices: the price fields the source has (the others are NaN).
 
     Returns:
         ``OHLCV`` with ``[time]`` arrays, oldest first.
@@ -261,7 +270,7 @@ def assemble(
         ValueError: a price that is not finite and > 0, a negative volume, ``high <
             low``, or open/close outside ``[low, high]``, naming the line/row.
     """
-    check_candles(values, where, labels)
+    check_candles(values, where, labels, prices)
     order = sorted_unique_order(nanos)
     if order is not None:
         nanos = nanos[order]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -37,6 +38,8 @@ TIMESTAMP_RE = re.compile(
 # with this format, and anything else goes through its ISO 8601 parser first.
 _VENDOR_HOUR_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{1,2}-[AaPp][Mm]$")
 _VENDOR_HOUR_FORMAT = "%Y-%m-%d %I-%p"
+# A time of day followed by a UTC offset: "T09:00:00Z", " 11:00+02:00", "09:00 UTC".
+_OFFSET_RE = r"(?i)\d:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)\s*$"
 
 # Epoch numbers carry no unit; their size gives it away. Seconds stay below 1e11 until
 # the year 5138, and milliseconds/microseconds of any date after 1973 are above it.
@@ -272,8 +275,7 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
     first = next((cell for cell in cells if isinstance(cell, str) and cell.strip()), "")
     fmt = _VENDOR_HOUR_FORMAT if _VENDOR_HOUR_RE.match(first) else "ISO8601"
     try:
-        stamps = pd.to_datetime(cells, format=fmt, utc=True)
-        ns = np.asarray(stamps.as_unit("ns").asi8)
+        ns = _vectorised_ns(pd, cells, fmt)
     except (ValueError, TypeError, OverflowError):
         ns = None
     if ns is not None:
@@ -283,6 +285,43 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
         i = int(np.flatnonzero(nat)[0])
         where.fail(i, column, f"expected a timestamp, got {_describe(cells[i])}")
     return _cells_to_ns(cells, where, column)
+
+
+def _vectorised_ns(pd: Any, cells: np.ndarray, fmt: str) -> np.ndarray:
+    """Parses date strings with pandas, each string in its own offset (none: UTC).
+
+    ``to_datetime(..., utc=True)`` is not used on the whole column: pandas 2 reads a
+    string without an offset in the offset of the strings before it (``10:30`` after a
+    ``+02:00`` cell became 08:30 UTC). A column mixing offsets (or offsets and none) is
+    split into the strings that carry an offset and those that do not, each parsed alone.
+
+    Raises:
+        ValueError, TypeError, OverflowError: pandas refused a cell (the cell parser then
+            names it), or the column could not be split cleanly.
+    """
+    try:
+        return _iso_ns(pd, cells, fmt, utc=False)
+    except ValueError:
+        pass  # mixed offsets (pandas 3 raises, pandas 2 returns objects) or a bad cell
+    aware = pd.Series(cells, dtype=object).str.contains(_OFFSET_RE, na=False).to_numpy(dtype=bool)
+    out = np.empty(cells.shape[0], dtype=np.int64)
+    for rows, utc in ((aware, True), (~aware, False)):
+        if rows.any():
+            out[rows] = _iso_ns(pd, cells[rows], fmt, utc=utc)
+    return out
+
+
+def _iso_ns(pd: Any, cells: np.ndarray, fmt: str, *, utc: bool) -> np.ndarray:
+    """``[rows]`` int64 nanoseconds (UTC) of strings that pandas parses into one DatetimeIndex."""
+    with warnings.catch_warnings():
+        # pandas 2 warns about mixed offsets and returns objects, refused below.
+        warnings.simplefilter("ignore", FutureWarning)
+        stamps = pd.to_datetime(cells, format=fmt, utc=utc)
+    if not is_pandas(stamps, "DatetimeIndex"):
+        raise ValueError("the strings do not share one time zone")
+    if stamps.tz is not None:
+        stamps = stamps.tz_convert("UTC").tz_localize(None)
+    return np.asarray(stamps.as_unit("ns").asi8)
 
 
 def _parse_timestamp_text(text: str, where: Where, index: int, column: str) -> int:

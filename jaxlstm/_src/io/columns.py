@@ -5,6 +5,23 @@ than letters and digits become ``_``): ``Date``, ``Unix Timestamp``, ``o``/``h``
 ``Volume USD``, ``volume_btc``... A table may hold one asset (plain ``open, high, low,
 close`` columns, maybe a ``symbol`` column with one or several symbols in rows) or several
 assets side by side (``BTC:close, ETH:close, ...``, as a wide DataFrame writes them).
+
+Volume: vendors write the volume in the base asset (the coins traded) and often also in
+the quote asset (the money paid for them). The base-asset volume is preferred, then a plain
+``volume``/``vol``/``v``, then a volume qualified by an unknown word; a quote-asset volume
+is taken only when no other volume column exists. Recognised spellings:
+
+* base: ``volumefrom`` (CryptoCompare), ``base_volume``, ``volume_base``,
+  ``base_asset_volume``, ``Volume BTC`` for ``BTCUSD`` (CryptoDataDownload: the currency
+  that starts the symbol);
+* quote: ``volumeto`` (CryptoCompare), ``quote_volume``, ``quote_asset_volume``
+  (Binance), ``Volume USD`` for ``BTCUSD`` (the currency that ends the symbol); without a
+  symbol, ``Volume <currency>`` is the quote volume for the usual quote currencies (USD,
+  USDT, USDC, EUR, ...) and the base volume for any other;
+* never a volume: taker/maker, buy/sell and volume-weighted columns (parts or averages).
+
+Each field must come from one column: two columns of the same name (``close`` and
+``Close``) are refused rather than one of them picked.
 """
 
 from __future__ import annotations
@@ -83,8 +100,13 @@ def is_unnamed(label: str) -> bool:
     return _UNNAMED_RE.match(str(label).strip()) is not None
 
 
-def match_columns(labels: Sequence[str]) -> dict[str, int]:
-    """Maps ``time, open, high, low, close, volume, symbol`` to column positions by alias."""
+def match_columns(labels: Sequence[str], symbol: str | None = None) -> dict[str, int]:
+    """Maps ``time, open, high, low, close, volume, symbol`` to column positions by alias.
+
+    Args:
+        labels: ``[columns]`` header names.
+        symbol: the instrument (``"BTCUSD"``), which tells base from quote volume; or None.
+    """
     names = [normalise(label) for label in labels]
     found: dict[str, int] = {}
 
@@ -98,58 +120,102 @@ def match_columns(labels: Sequence[str]) -> dict[str, int]:
         position = first(aliases)
         if position is not None:
             found[key] = position
-    volume = _pick_volume(names)
+    volume = volume_column(labels, symbol)
     if volume is not None:
         found["volume"] = volume
     return found
 
 
-def _pick_volume(names: list[str]) -> int | None:
-    """The first volume-like column, or one explicitly marked as base-asset volume."""
-    candidates = [
-        i
-        for i, n in enumerate(names)
-        if (n in ("volume", "vol", "v") or n.startswith(("volume_", "vol_")) or n.endswith("_volume"))
-        and "taker" not in n
-        and "weighted" not in n
-    ]
-    if not candidates:
+_BASE_VOLUMES = {"volumefrom", "basevolume", "volumebase", "baseassetvolume", "volumebaseasset"}
+_QUOTE_VOLUMES = {"volumeto", "quotevolume", "volumequote", "quoteassetvolume", "volumequoteasset"}
+_PLAIN_VOLUMES = {"volume", "vol", "v"}
+# Words that make a column a part or an average of the volume, not the volume.
+_NOT_VOLUMES = {"taker", "maker", "buy", "sell", "weighted", "avg", "average", "mean"}
+# What pairs are usually priced in: "Volume USD" names the quote volume when no symbol says otherwise.
+_QUOTE_CURRENCIES = {
+    *("usd", "usdt", "usdc", "busd", "fdusd", "tusd", "usdp", "dai", "eur", "eurt", "gbp", "jpy", "krw", "try"),
+    *("aud", "cad", "chf", "brl", "rub", "inr", "cny", "hkd", "sgd", "zar", "mxn", "uah", "idr", "ngn"),
+}
+# Preference among volume columns, best first.
+_BASE, _PLAIN, _UNKNOWN, _QUOTE = range(4)
+
+
+def _volume_rank(name: str, base: str | None, quote: str | None, key: str) -> int | None:
+    """Where a normalised header stands among volume columns (see ``_BASE`` ...), None if it is none."""
+    tokens = [t for t in name.split("_") if t]
+    compact = "".join(tokens)
+    if not ("volume" in compact or "vol" in tokens or name == "v") or _NOT_VOLUMES.intersection(tokens):
         return None
-    for i in candidates:
-        if "base" in names[i].split("_"):
-            return i
-    return candidates[0]
+    if compact in _BASE_VOLUMES or "base" in tokens or "from" in tokens:
+        return _BASE
+    if compact in _QUOTE_VOLUMES or "quote" in tokens or "to" in tokens:
+        return _QUOTE
+    rest = [t for t in tokens if t not in ("volume", "vol")]
+    if compact in _PLAIN_VOLUMES or not rest:
+        return _PLAIN
+    if len(rest) != 1:
+        return _UNKNOWN
+    asset = rest[0]
+    if base is not None:  # the symbol says which is which: "Volume ETH" of ETH/BTC is the base's
+        return _BASE if asset == base else _QUOTE if asset == quote else _UNKNOWN
+    if key and key != asset and key.startswith(asset):
+        return _BASE
+    if key and key != asset and key.endswith(asset):
+        return _QUOTE
+    return _QUOTE if asset in _QUOTE_CURRENCIES else _UNKNOWN
 
 
-def base_volume_column(labels: Sequence[str], symbol: str | None) -> int | None:
-    """The volume column named after the base asset of ``symbol`` (``volume_btc`` for BTCUSD)."""
-    if symbol is None:
-        return None
-    key = re.sub(r"[^0-9a-z]", "", symbol.lower())
-    parts = [p for p in re.split(r"[/\-_:]", symbol.lower()) if p]
-    base = parts[0] if len(parts) > 1 else None
-    names = [normalise(label) for label in labels]
-    for i, n in enumerate(names):
-        if not ("volume" in n or n.startswith("vol_")):
-            continue
-        tokens = [t for t in n.split("_") if t not in ("volume", "vol", "")]
-        if len(tokens) != 1:
-            continue
-        if (base is not None and tokens[0] == base) or (
-            base is None and key.startswith(tokens[0]) and key != tokens[0]
-        ):
-            return i
-    return None
+def volume_column(labels: Sequence[str], symbol: str | None) -> int | None:
+    """The position of the volume column: the base asset's first (see the module's docstring).
+
+    Args:
+        labels: ``[columns]`` header names.
+        symbol: the instrument (``"BTCUSD"``, ``"ETH/BTC"``), or None; it tells whether
+            ``Volume BTC`` counts the base asset or the quote asset.
+
+    Returns:
+        The position of the preferred volume column (the first of equally good ones), or
+        None when no column holds a volume.
+    """
+    parts = [p for p in re.split(r"[^0-9a-z]+", (symbol or "").lower()) if p]
+    base, quote = (parts[0], parts[-1]) if len(parts) > 1 else (None, None)
+    key = "".join(parts)
+    best: tuple[int, int] | None = None
+    for position, label in enumerate(labels):
+        rank = _volume_rank(normalise(label), base, quote, key)
+        if rank is not None and (best is None or rank < best[0]):
+            best = (rank, position)
+    return None if best is None else best[1]
 
 
-def require_columns(positions: dict[str, int], labels: Sequence[str], where_name: str, *, need_time: bool) -> None:
-    """Raises a ValueError naming the missing columns among time (when needed) and prices."""
-    required = ("time", *PRICE_FIELDS) if need_time else PRICE_FIELDS
+def require_columns(
+    positions: dict[str, int],
+    labels: Sequence[str],
+    where_name: str,
+    *,
+    need_time: bool,
+    need: Sequence[str] = PRICE_FIELDS,
+) -> None:
+    """Raises a ValueError naming the missing columns among time (when needed) and ``need``.
+
+    Args:
+        positions: the fields found.
+        labels: ``[columns]`` header names, listed in the message.
+        where_name: the source as named in messages.
+        need_time: whether a time column is required.
+        need: the fields required, among ``open, high, low, close, volume``.
+    """
+    required = ("time", *need) if need_time else tuple(need)
     missing = [field for field in required if field not in positions]
-    if missing:
+    if missing == ["volume"]:
         raise ValueError(
-            f"{where_name} must have {', '.join(required[:-1])} and close columns; missing {', '.join(missing)} "
-            f"in columns {list(labels)}"
+            f"{where_name} has no volume column (volume, vol, VolumeFrom, Volume BTC, base_volume, "
+            f"quote_asset_volume, ...); found columns {list(labels)}"
+        )
+    if missing:
+        listed = f"{', '.join(required[:-1])} and {required[-1]}" if len(required) > 1 else required[0]
+        raise ValueError(
+            f"{where_name} must have {listed} columns; missing {', '.join(missing)} in columns {list(labels)}"
         )
 
 
@@ -166,10 +232,11 @@ def _asset_field(label: str) -> tuple[str, str] | None:
     return None
 
 
-def assets(labels: Sequence[str]) -> dict[str, dict[str, int]]:
+def assets(labels: Sequence[str], need: Sequence[str] = PRICE_FIELDS) -> dict[str, dict[str, int]]:
     """The assets side by side in a header: ``{"BTC": {"open": 1, ..., "close": 4}, ...}``.
 
-    Only assets with all four price columns count; volume is optional.
+    Only assets with a column for every field of ``need`` count (all four prices unless
+    told otherwise); the other fields are optional.
     """
     found: dict[str, dict[str, int]] = {}
     names: dict[str, str] = {}
@@ -180,7 +247,7 @@ def assets(labels: Sequence[str]) -> dict[str, dict[str, int]]:
         key = symbol_key(pair[0])
         names.setdefault(key, pair[0])
         found.setdefault(key, {}).setdefault(pair[1], position)
-    return {names[key]: fields for key, fields in found.items() if all(f in fields for f in PRICE_FIELDS)}
+    return {names[key]: fields for key, fields in found.items() if all(f in fields for f in need)}
 
 
 def symbol_key(value: str) -> str:
@@ -208,7 +275,13 @@ def choose_asset(names: Sequence[str], wanted: str | None, where_name: str) -> s
 
 
 def layout(
-    labels: Sequence[str], where_name: str, symbol: str | None, *, need_time: bool, row_symbol: str | None = None
+    labels: Sequence[str],
+    where_name: str,
+    symbol: str | None,
+    *,
+    need_time: bool,
+    row_symbol: str | None = None,
+    need: Sequence[str] = PRICE_FIELDS,
 ) -> Layout:
     """Finds the columns of one asset in a header.
 
@@ -220,28 +293,47 @@ def layout(
         need_time: whether a time column must be among the labels.
         row_symbol: the symbol in the first row of a symbol column; names the base-asset
             volume column when ``symbol`` is None.
+        need: the fields that must have a column (the others are read when present):
+            the four prices by default, ``("close",)`` for a close-only model; with
+            ``"volume"``, a table without a volume column is refused.
 
     Returns:
         The ``Layout``; its positions include ``time`` only when found by name.
 
     Raises:
-        ValueError: missing columns, or several assets and no (or an unknown) symbol.
+        ValueError: missing columns, two columns of the same name for one field, or
+            several assets and no (or an unknown) symbol.
     """
     labels = tuple(str(label).strip() for label in labels)
-    positions = match_columns(labels)
+    positions = match_columns(labels, symbol if symbol is not None else row_symbol)
     asset = None
     if "close" not in positions:
-        wide = assets(labels)
+        wide = assets(labels, need)
         if wide:
             asset = choose_asset(list(wide), symbol, where_name)
             positions = {k: v for k, v in positions.items() if k in ("time", "symbol")} | wide[asset]
-            symbol = asset
-    require_columns(positions, labels, where_name, need_time=need_time)
-    if asset is None:
-        position = base_volume_column(labels, symbol if symbol is not None else row_symbol)
-        if position is not None:
-            positions["volume"] = position
+    require_columns(positions, labels, where_name, need_time=need_time, need=need)
+    _refuse_twins(positions, labels, where_name)
     return Layout(positions, labels, asset)
+
+
+def _column_identity(label: str) -> tuple[str, ...]:
+    """What a header names once normalised: ``("close",)``, or ``("BTC", "close")`` side by side."""
+    pair = _asset_field(label)
+    return (symbol_key(pair[0]), pair[1]) if pair is not None else (normalise(label),)
+
+
+def _refuse_twins(positions: dict[str, int], labels: Sequence[str], where_name: str) -> None:
+    """Raises a ValueError when a field's column has a namesake: which of them is meant cannot be told."""
+    identities = [_column_identity(label) for label in labels]
+    for field, position in positions.items():
+        twins = [i for i, identity in enumerate(identities) if identity == identities[position] and i != position]
+        if twins:
+            raise ValueError(
+                f"{where_name} has two columns named {labels[position]!r} and {labels[twins[0]]!r} "
+                f"(positions {min(position, twins[0])} and {max(position, twins[0])}): cannot tell which is the "
+                f"{field}; remove or rename one (columns {list(labels)})"
+            )
 
 
 def symbol_mask(values: np.ndarray, wanted: str | None) -> tuple[np.ndarray | None, list[str]]:

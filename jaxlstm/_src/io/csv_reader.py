@@ -20,6 +20,7 @@ import itertools
 import os
 import re
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -60,12 +61,14 @@ def _column_of(chunk: Any, position: int) -> Any:
     return chunk[position]
 
 
-def read_csv(path: Path, symbol: str | None) -> OHLCV:
+def read_csv(path: Path, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
     """Loads candles from a CSV file (see ``ohlcv.load_ohlcv`` for the layouts read).
 
     Args:
         path: the file.
         symbol: the symbol to keep (symbol column) or asset to pick (wide file), or None.
+        need: the fields that must have a column (see ``columns.layout``); a field
+            without one is NaN.
 
     Returns:
         ``OHLCV`` with ``[time]`` arrays, oldest first.
@@ -79,7 +82,7 @@ def read_csv(path: Path, symbol: str | None) -> OHLCV:
     name = f"source {path.name!r}"
     with _open_regular(path, name) as handle:
         head = _read_head(handle, name)
-        header = _find_header(head, name, symbol)
+        header = _find_header(head, name, symbol, need)
         fast = _read_with_pyarrow(handle, header, name, symbol)
         if fast is not None:
             try:
@@ -171,7 +174,7 @@ def _is_data_row(row: list[str]) -> bool:
     return any(cells.NUMBER_RE.match(cell) for cell in row[1:])
 
 
-def _find_header(head: list[_Line], name: str, symbol: str | None) -> _Header:
+def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> _Header:
     """Finds the header among the first lines and where the fields of one asset are."""
     seen = 0
     for k, line in enumerate(head):
@@ -184,7 +187,7 @@ def _find_header(head: list[_Line], name: str, symbol: str | None) -> _Header:
             positions = {field: i for i, field in enumerate(("time", *FIELDS))}
             return _Header(Layout(positions, numbered), line.start, line.number, len(row), row)
         following = head[k + 1 :]
-        two_line = _two_line_header(row, following[0].cells) if following else None
+        two_line = _two_line_header(row, following[0].cells, need) if following else None
         if two_line is not None:
             last = following[0]
             index_name = ""
@@ -192,11 +195,11 @@ def _find_header(head: list[_Line], name: str, symbol: str | None) -> _Header:
                 last, index_name = following[1], following[1].cells[0]  # the index's name, on a line of its own
             labels = [index_name, *two_line[1:]]
             data = head[head.index(last) + 1 :]
-            return _header_from(labels, data, last, name, symbol)
+            return _header_from(labels, data, last, name, symbol, need)
         found = columns.match_columns(row)
-        has_close = "close" in found or bool(columns.assets(row))
+        has_close = "close" in found or bool(columns.assets(row, need))
         if has_close and ("time" in found or columns.is_unnamed(row[0])):
-            return _header_from(row, head[k + 1 :], line, name, symbol)
+            return _header_from(row, head[k + 1 :], line, name, symbol, need)
         if seen >= _MAX_PREAMBLE_LINES:
             break
     if not head:
@@ -208,15 +211,17 @@ def _find_header(head: list[_Line], name: str, symbol: str | None) -> _Header:
     )
 
 
-def _two_line_header(first: list[str], second: list[str]) -> list[str] | None:
+def _two_line_header(first: list[str], second: list[str], need: Sequence[str]) -> list[str] | None:
     """``",BTC,BTC,..."`` over ``",open,high,..."`` (or fields over assets): a wide DataFrame's header."""
-    if len(first) != len(second) or len(first) < 5 or _is_data_row(second) or _is_data_row(first):
+    if len(first) != len(second) or len(first) < 1 + len(need) or _is_data_row(second) or _is_data_row(first):
         return None
     combined = [f"{a}:{b}" if a and b else a or b for a, b in zip(first, second)]
-    return combined if columns.assets(combined[1:]) else None
+    return combined if columns.assets(combined[1:], need) else None
 
 
-def _header_from(labels: list[str], data: list[_Line], header: _Line, name: str, symbol: str | None) -> _Header:
+def _header_from(
+    labels: list[str], data: list[_Line], header: _Line, name: str, symbol: str | None, need: Sequence[str]
+) -> _Header:
     where_name = f"{name} (header on line {header.number})"
     found = columns.match_columns(labels)
     first_data = data[0].cells if data else None
@@ -235,7 +240,7 @@ def _header_from(labels: list[str], data: list[_Line], header: _Line, name: str,
     row_symbol = None
     if "symbol" in found and first_data is not None and found["symbol"] < len(first_data):
         row_symbol = first_data[found["symbol"]] or None
-    layout = columns.layout(labels, where_name, symbol, need_time=not unnamed_time, row_symbol=row_symbol)
+    layout = columns.layout(labels, where_name, symbol, need_time=not unnamed_time, row_symbol=row_symbol, need=need)
     if unnamed_time:
         layout.positions["time"] = 0
     return _Header(layout, header.end, header.number + 1, len(labels), first_data or [])
@@ -294,7 +299,7 @@ def _read_with_pyarrow(handle: BinaryIO, header: _Header, name: str, symbol: str
         )
     except (pyarrow.ArrowException, OSError, ValueError):
         return None
-    required = [f"c{layout.positions[field]}" for field in ("time", *PRICE_FIELDS)]
+    required = [f"c{layout.positions[field]}" for field in ("time", *PRICE_FIELDS) if field in layout.positions]
     if table.num_rows == 0 or any(table.column(column).null_count for column in required):
         return None
     arrow_columns = {int(column[1:]): table.column(column) for column in types}
@@ -367,6 +372,7 @@ def _read_pieces(reader: _GuardedReader, path: Path, header: _Header, name: str,
             engine="c",
             chunksize=_CHUNK_ROWS,
             dtype={f"c{layout.positions['symbol']}": object} if "symbol" in layout.positions else None,
+            **_exact_floats(pd),
         )
         pieces = []
         first_row = 0
@@ -393,6 +399,13 @@ def _read_pieces(reader: _GuardedReader, path: Path, header: _Header, name: str,
     return pieces
 
 
+def _exact_floats(pd: Any) -> dict[str, str]:
+    """The ``read_csv`` option that makes pandas' C parser read every float exactly."""
+    # pandas 2's default float parser can be one unit off in the last place (0.0146875
+    # read as 0.014687500000000001); pandas 3 rounds correctly and deprecates the option.
+    return {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
 def _drop_blank_rows(chunk: Any, where: Where, used: list[int]) -> tuple[Any, Where]:
     """Drops the rows of blank (or whitespace-only) lines, keeping each row's line number."""
     rest = [position for position in used if position != 0]
@@ -417,6 +430,8 @@ def _is_na(value: Any) -> bool:
 def _explain_missing(piece: frames.Piece, layout: Layout, path: Path, header: _Header, needed: int) -> None:
     """Names the real problem of a row whose price came back NaN: a short row or an empty cell."""
     for field in PRICE_FIELDS:
+        if field not in layout.positions:
+            continue  # a field the file does not have (a close-only file): NaN by design
         missing = np.isnan(piece.values[field])
         if not missing.any():
             continue

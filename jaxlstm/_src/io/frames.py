@@ -17,7 +17,7 @@ from jaxlstm._src import validation
 from jaxlstm._src.io import cells, columns
 from jaxlstm._src.io.candles import OHLCV, assemble
 from jaxlstm._src.io.cells import Where
-from jaxlstm._src.io.columns import FIELDS, Layout
+from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
 from jaxlstm._src.io.pandas_import import is_pandas
 
 _CCXT_LABELS = ("timestamp", "open", "high", "low", "close", "volume")
@@ -146,7 +146,8 @@ def finish(
         values[field] = np.concatenate(parts) if len(parts) > 1 else np.array(parts[0], dtype=np.float64)
         del parts
     labels = {field: layout.label(field) for field in FIELDS}
-    return assemble(nanos, values, where, labels, found)
+    prices = [field for field in PRICE_FIELDS if field in layout.positions]
+    return assemble(nanos, values, where, labels, found, prices)
 
 
 # ---------------------------------------------------------------------------- DataFrames
@@ -173,7 +174,7 @@ def unnamed_time(labels: Sequence[str], first_value: Any) -> bool:
     return bool(labels) and columns.is_unnamed(labels[0]) and cells.looks_like_timestamp(first_value)
 
 
-def frame_to_candles(frame: Any, symbol: str | None) -> OHLCV:
+def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
     """Candles from a DataFrame with a DatetimeIndex or a time column.
 
     Args:
@@ -181,6 +182,7 @@ def frame_to_candles(frame: Any, symbol: str | None) -> OHLCV:
             symbol column) or several side by side (two-level columns ``(asset, field)``
             or ``(field, asset)``, or names like ``"BTC:close"``).
         symbol: the symbol/asset to keep, or None.
+        need: the fields that must have a column (see ``columns.layout``).
 
     Returns:
         ``OHLCV``, oldest first.
@@ -207,6 +209,7 @@ def frame_to_candles(frame: Any, symbol: str | None) -> OHLCV:
         symbol,
         need_time=False,
         row_symbol=first_symbol if isinstance(first_symbol, str) else None,
+        need=need,
     )
     if stamps is None:
         layout.positions["time"] = found["time"]

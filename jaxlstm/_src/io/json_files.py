@@ -7,7 +7,9 @@ everywhere:
   (including literals such as ``1e999`` that Python would read as ``inf``).
 - Nesting is bounded (``MAX_JSON_DEPTH``) and duplicate object keys are refused, so a
   damaged or hostile file raises ``ValueError`` instead of ``RecursionError`` or a silent
-  choice between two values.
+  choice between two values. Depth and the number of elements are measured on the raw
+  text before it is parsed (vectorised, a block at a time), so a hostile document is
+  refused for about the cost of reading it, not of building it in memory.
 - Reads refuse anything but a regular file (folders, FIFOs, devices) before reading, and
   read at most ``max_bytes + 1`` bytes, so ``/dev/zero`` or a FIFO cannot hang or exhaust
   memory.
@@ -32,11 +34,18 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 MAX_JSON_DEPTH = 100
 """Deepest nesting of arrays/objects accepted in a JSON document (written or read)."""
 
 DEFAULT_MAX_JSON_BYTES = 256 * 2**20
 """Default size limit of ``read_json``."""
+
+_SCAN_BLOCK = 1 << 20  # bytes scanned per vectorised step: a few MB of temporaries at most
+_BRACKETS = np.zeros(256, dtype=np.int8)
+_BRACKETS[[ord("["), ord("{")]] = 1
+_BRACKETS[[ord("]"), ord("}")]] = -1
 
 TMP_INFIX = ".tmp-"
 """Marks temporary files and folders of atomic writes: ``<name>.tmp-<32 hex digits>``."""
@@ -154,20 +163,72 @@ def _finite_float(token: str) -> float:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate object key {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # only then look for the key given twice
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate object key {key!r}")
+            seen.add(key)
     return out
 
 
-def parse_json(text: str | bytes, where: str) -> Any:
+def scan_json(raw: bytes, where: str, *, max_elements: int | None = None) -> None:
+    """Refuses JSON text nested deeper than ``MAX_JSON_DEPTH`` or with too many elements, without parsing it.
+
+    Brackets and commas inside strings are not counted. The text is scanned a block at a
+    time with numpy, so the cost is a few passes over the bytes and a few MB of memory
+    whatever the text holds. Text that is not JSON may pass; the parser then refuses it.
+
+    Args:
+      raw: the JSON text as UTF-8 bytes.
+      where: what the text is, for error messages.
+      max_elements: the most elements allowed, or None for no bound. Elements are
+        counted as commas, colons, ``[`` and ``{`` outside strings: about one per value,
+        array and object, and one more per object key (keys cost more to parse).
+
+    Raises:
+      ValueError: naming ``where`` and the bound exceeded.
+    """
+    if b"\\" in raw:
+        # Escaped backslashes first, then escaped quotes: what is left of '"' opens or closes a string.
+        raw = raw.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+    data = np.frombuffer(raw, dtype=np.uint8)
+    depth = deepest = elements = 0
+    in_string = False
+    for start in range(0, data.shape[0], _SCAN_BLOCK):
+        block = data[start : start + _SCAN_BLOCK]
+        # A byte is outside strings when an even number of quotes precede it (a string's
+        # closing quote included, which is no bracket or comma).
+        inside = np.bitwise_xor.accumulate(block == ord('"'))
+        if in_string:
+            np.logical_not(inside, out=inside)
+        in_string = bool(inside[-1])
+        steps = np.where(inside, 0, _BRACKETS[block])
+        levels = np.cumsum(steps, dtype=np.int64)
+        deepest = max(deepest, depth + int(levels.max()))
+        depth += int(levels[-1])
+        separators = (block == ord(",")) | (block == ord(":"))
+        elements += int(np.count_nonzero(steps == 1)) + int(np.count_nonzero(separators & ~inside))
+        if deepest > MAX_JSON_DEPTH:
+            raise ValueError(f"{where} is nested deeper than {MAX_JSON_DEPTH} levels, more than is read here")
+        if max_elements is not None and elements > max_elements:
+            raise ValueError(
+                f"{where} holds more than {max_elements} elements (values, keys, arrays and objects), "
+                "more than is read here"
+            )
+
+
+def parse_json(text: str | bytes, where: str, *, max_elements: int | None = None) -> Any:
     """Parses strict JSON: finite numbers only, unique keys, nesting at most ``MAX_JSON_DEPTH``.
+
+    Depth and size are checked by ``scan_json`` before anything is parsed.
 
     Args:
       text: the JSON text (bytes are decoded as UTF-8).
       where: what the text is, for error messages (e.g. ``"file 'm/metadata.json'"``).
+      max_elements: the most elements (values, keys, arrays and objects) allowed, or None
+        (see ``scan_json``).
 
     Returns:
       The parsed value (dict, list, str, int, float, bool or None).
@@ -176,19 +237,21 @@ def parse_json(text: str | bytes, where: str) -> Any:
       ValueError: ``"{where} is not valid JSON: ..."`` for any violation.
     """
     try:
+        raw = text.encode("utf-8") if isinstance(text, str) else text
+    except UnicodeEncodeError as err:  # a lone surrogate
+        raise ValueError(f"{where} is not valid JSON: {err}") from None
+    scan_json(raw, where, max_elements=max_elements)
+    try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        value = json.loads(
+        del raw
+        return json.loads(
             text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys
         )
     except RecursionError:
         raise ValueError(f"{where} is not valid JSON here: nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ValueError(f"{where} is not valid JSON: {err}") from None
-    depth = json_depth(value)
-    if depth > MAX_JSON_DEPTH:
-        raise ValueError(f"{where} is not valid JSON here: nested {depth} levels deep, at most {MAX_JSON_DEPTH}")
-    return value
 
 
 def seal(document: dict) -> dict:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jaxlstm._src.io import cells
+from jaxlstm._src.io.cells import Where
 from jaxlstm._src.io.pandas_import import import_pandas
 
 #: The columns every long frame has.
@@ -47,7 +49,12 @@ def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
         times = ds
     else:
         try:
-            times = pd.to_datetime(ds, utc=True)
+            if ds.dtype == object or pd.api.types.is_string_dtype(ds):
+                # Each string in its own offset, none meaning UTC, whatever the pandas version.
+                nanos = cells.texts_to_ns(ds.to_numpy(dtype=object), Where(f"{name}['ds']", "row"), "ds")
+                times = pd.Series(nanos.view("datetime64[ns]"), index=ds.index, name="ds")
+            else:
+                times = pd.to_datetime(ds, utc=True)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{name}['ds'] must hold times or integers, got {ds.iloc[0]!r}: {err}") from None
     is_time = not pd.api.types.is_integer_dtype(times)

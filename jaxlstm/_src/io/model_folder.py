@@ -39,7 +39,8 @@ A load (``load_model``):
   ``ValueError`` naming both versions for another ``format_version``, and
   ``FileNotFoundError`` when there is nothing at the path;
 - reads nothing unbounded: ``metadata.json`` must be a regular file of at most
-  ``MAX_METADATA_BYTES``, nested at most ``json_files.MAX_JSON_DEPTH`` deep; shapes are
+  ``MAX_METADATA_BYTES`` with at most ``MAX_METADATA_ELEMENTS`` elements, nested at most
+  ``json_files.MAX_JSON_DEPTH`` deep, both counted before parsing; shapes are
   held to ``tree_codec.MAX_PARAM_ELEMENTS`` before anything is allocated; the files under
   ``params/`` (at most ``MAX_PARAMS_BYTES``) are checked against the recorded names and
   sizes, then copied to a private temporary folder while their checksums are verified,
@@ -92,8 +93,16 @@ LIBRARY_NAME = "jaxlstm"
 METADATA_FILE = "metadata.json"
 PARAMS_DIR = "params"
 
-MAX_METADATA_BYTES = 64 * 2**20
-"""Largest ``metadata.json`` that ``load_model`` reads."""
+MAX_METADATA_BYTES = 16 * 2**20
+"""Largest ``metadata.json`` that ``load_model`` reads (and ``save_model`` writes).
+
+A default forecaster's is about 6 MB (calibration residuals: at most 1000 origins of 168
+steps per calibration source), so this leaves room while bounding what a hostile file costs."""
+
+MAX_METADATA_ELEMENTS = 500_000
+"""Most elements (values, keys, arrays and objects; see ``json_files.scan_json``) in a
+``metadata.json``, counted before it is parsed: a default forecaster's holds about 220,000.
+Refusing any file over a bound costs well under a second and 200 MB."""
 
 MAX_PARAMS_BYTES = 4 * 2**30
 """Largest total size of the files under ``params/`` that ``load_model`` reads."""
@@ -419,7 +428,9 @@ def save_model(
         params_sha256={p: tree_codec.leaf_sha256(leaf) for p, leaf in tree_codec.iter_leaves(tree)},
     )
     # Through text and back: the checksum is computed over exactly what a load will parse.
-    document = json_files.parse_json(json_files.to_json_text(document, "metadata", indent=None), "metadata")
+    document = json_files.parse_json(
+        json_files.to_json_text(document, "metadata", indent=None), "metadata", max_elements=MAX_METADATA_ELEMENTS
+    )
 
     with model_lock(path, timeout=lock_timeout):
         _check_replaceable(path)
@@ -443,6 +454,11 @@ def save_model(
             json_files.fsync_tree(tmp / PARAMS_DIR)
             document["params_files"] = _params_files(tmp / PARAMS_DIR)
             text = json_files.to_json_text(json_files.seal(document), "metadata")
+            if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
+                raise ValueError(
+                    f"metadata takes {len(text.encode('utf-8'))} bytes as {METADATA_FILE}, more than the "
+                    f"{MAX_METADATA_BYTES} that load_model reads; store less in it"
+                )
             # metadata.json last: a folder without it never loads, even under its final name.
             json_files.write_file_synced(tmp / METADATA_FILE, text)
             json_files.fsync_dir(tmp)
@@ -478,7 +494,7 @@ def _read_metadata(path: pathlib.Path, where: str) -> dict:
     except ValueError as err:
         raise ValueError(f"{where} is damaged: {err}") from None
     try:
-        document = json_files.parse_json(raw, METADATA_FILE)
+        document = json_files.parse_json(raw, METADATA_FILE, max_elements=MAX_METADATA_ELEMENTS)
     except ValueError as err:
         raise ValueError(f"{where} is damaged: {err}") from None
     if not isinstance(document, dict):

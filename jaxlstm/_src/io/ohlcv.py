@@ -17,6 +17,7 @@ pandas is imported only by the code paths that need it, so ``import jaxlstm`` st
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from jaxlstm._src import validation
 from jaxlstm._src.io import cells, frames
 from jaxlstm._src.io.candles import OHLCV, sorted_unique_order
 from jaxlstm._src.io.cells import Where
+from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
 from jaxlstm._src.io.csv_reader import MAX_LINE_BYTES, read_csv
 from jaxlstm._src.io.pandas_import import is_pandas
 
@@ -37,12 +39,13 @@ __all__ = [
     "infer_interval",
     "load_demo",
     "load_ohlcv",
+    "symbol_of",
 ]
 
 DEMO_FILE = "Coinbase_BTCUSD_1h.csv"
 
 
-def load_ohlcv(source: Any, *, symbol: str | None = None) -> OHLCV:
+def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str] | None = None) -> OHLCV:
     """Loads candles from a CSV file, a pandas DataFrame or ccxt-style rows.
 
     CSV files may start with vendor comment lines before the header; header names are
@@ -55,10 +58,14 @@ def load_ohlcv(source: Any, *, symbol: str | None = None) -> OHLCV:
     Timestamps may be ISO-like strings (``2019-10-17``, ``2019-10-17T09:00:00Z``,
     ``2019-10-17 09-AM``) or unix epochs in seconds, milliseconds, microseconds or
     nanoseconds (the unit is inferred from the size of the numbers; one file must use
-    one unit). When several volume columns exist, the base-asset one (``volume_btc`` for
-    ``BTCUSD``) is preferred, else the first. A row may leave the volume empty or out
-    (unknown volume, NaN). The result is sorted by time; of rows sharing a timestamp, the
-    last in the source's order is kept.
+    one unit). Volume columns are recognised in the common vendor spellings (``volume``,
+    ``vol``, ``VolumeFrom``/``VolumeTo``, ``Volume BTC``/``Volume USD``, ``base_volume``,
+    ``quote_asset_volume``...); of several, the base asset's volume (the coins traded) is
+    preferred and a quote-asset volume is taken only when there is no other (see
+    ``jaxlstm._src.io.columns`` for the rules). A row may leave the volume empty or out
+    (unknown volume, NaN). Two columns of one name (``close`` and ``Close``) are refused.
+    The result is sorted by time; of rows sharing a timestamp, the last in the source's
+    order is kept.
 
     Files are read with pandas' C parser in pieces of a million rows (about the memory of
     the result); only regular files are read, and a line longer than ``MAX_LINE_BYTES``
@@ -72,6 +79,11 @@ def load_ohlcv(source: Any, *, symbol: str | None = None) -> OHLCV:
         symbol: keeps only the rows of this symbol when the source has a symbol column
             (``"BTC/USD"`` matches ``"BTCUSD"``), picks this asset when several sit side by
             side (``"BTC/USD"`` matches ``BTC``); otherwise it labels the result.
+        columns: the fields the caller needs, among ``open, high, low, close, volume``
+            (``"close"`` included); None means the four prices. A table without a
+            needed column is refused with the columns it has (``("close", "volume")``:
+            a file without a volume column); a field not needed and not in the table is
+            NaN, so ``columns=("close",)`` reads a plain ``timestamp, close`` file.
 
     Returns:
         ``OHLCV`` with ``[time]`` arrays, oldest first; read from a file, its ``source`` is
@@ -89,13 +101,16 @@ def load_ohlcv(source: Any, *, symbol: str | None = None) -> OHLCV:
     """
     if symbol is not None and not isinstance(symbol, str):
         raise TypeError(f"symbol must be a str or None, got {type(symbol).__name__} {symbol!r}")
+    need = _needed_fields(columns)
     if isinstance(source, OHLCV):
+        if columns is not None:
+            _check_has(source, need)
         return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        return read_csv(path, symbol)._from_source(str(path.absolute()))
+        return read_csv(path, symbol, need)._from_source(str(path.absolute()))
     if is_pandas(source, "DataFrame"):
-        return frames.frame_to_candles(source, symbol)
+        return frames.frame_to_candles(source, symbol, need)
     if is_pandas(source, "Series"):
         raise TypeError(
             "source must be a CSV path, a DataFrame, an OHLCV or ccxt rows, got a pandas Series; "
@@ -111,6 +126,57 @@ def load_ohlcv(source: Any, *, symbol: str | None = None) -> OHLCV:
     )
 
 
+def _needed_fields(columns: Any) -> tuple[str, ...]:
+    """``load_ohlcv``'s ``columns`` checked: the fields that must have a column."""
+    if columns is None:
+        return PRICE_FIELDS
+    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+        raise TypeError(f"columns must be a sequence of field names such as ('close',), got {columns!r:.80}")
+    need = tuple(dict.fromkeys(columns))
+    unknown = [c for c in need if c not in FIELDS]
+    if unknown or "close" not in need:
+        raise ValueError(f"columns must be fields among {list(FIELDS)}, 'close' included, got {list(columns)}")
+    return need
+
+
+def _check_has(candles: OHLCV, need: Sequence[str]) -> None:
+    """Raises a ValueError when candles hold no value of a needed field."""
+    for field in need:
+        if len(candles) and np.isnan(getattr(candles, field)).all():
+            raise ValueError(f"source OHLCV has no {field}: every value is NaN (its source had no {field} column)")
+
+
+def symbol_of(data: Any) -> str:
+    """The name data go by: its symbol, else the stem of the file it came from, else ``"series"``.
+
+    The default symbol of a model fitted on ``data`` when nobody names one: a symbol
+    column, a wide table's asset or ``symbol=`` when the data were loaded with one, else
+    the file name without its extension (``BTCUSD_1h.csv`` gives ``"BTCUSD_1h"``).
+
+    Args:
+        data: an ``OHLCV``, a path to a CSV file (read for its close and symbol), a
+            DataFrame (its ``attrs["symbol"]``, else ``attrs["source"]``), or anything else
+            (``"series"``).
+
+    Returns:
+        A non-empty name.
+
+    Raises:
+        As ``load_ohlcv`` for a path that cannot be read.
+    """
+    if isinstance(data, (str, os.PathLike)):
+        data = load_ohlcv(data, columns=("close",))
+    symbol, source = getattr(data, "symbol", None), getattr(data, "source", None)
+    attrs = getattr(data, "attrs", None)
+    if isinstance(attrs, dict):
+        symbol, source = attrs.get("symbol"), attrs.get("source")
+    if isinstance(symbol, str) and symbol.strip():
+        return symbol.strip()
+    if isinstance(source, str) and Path(source).stem.strip():
+        return Path(source).stem.strip()
+    return "series"
+
+
 def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.ndarray | None]:
     """Turns whatever holds the prices into a float price array and optional timestamps.
 
@@ -121,7 +187,9 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
         data: a 1-D list/array of prices; a pandas Series (a ``DatetimeIndex`` gives the
             timestamps); an OHLCV-like DataFrame (its close column; timestamps from a
             ``DatetimeIndex`` or a time column); ccxt rows ``[time, 6]`` (close is
-            column 4, millisecond timestamps column 0); or an ``OHLCV``.
+            column 4, millisecond timestamps column 0); an ``OHLCV``; or the path (``str``
+            or ``os.PathLike``) of a CSV file with a time and a close column, read by
+            ``load_ohlcv(path, columns=("close",))``.
         name: the argument's name, used in error messages.
 
     Returns:
@@ -129,17 +197,20 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
         ``[time]`` timestamps or None when the input has none.
 
     Raises:
-        TypeError: strings, paths, booleans, complex numbers or other non-numeric input.
-        ValueError: empty input, a wrong shape, NaN/inf, a price <= 0, or a masked
-            array with masked entries.
+        TypeError: bytes, booleans, complex numbers or other non-numeric input.
+        FileNotFoundError: a path to nothing.
+        ValueError: empty input, a wrong shape, NaN/inf, a price <= 0, a masked array
+            with masked entries, or a file ``load_ohlcv`` refuses.
     """
     nanos: np.ndarray | None = None
+    if isinstance(data, (str, os.PathLike)):
+        data = load_ohlcv(data, columns=("close",))
     if isinstance(data, OHLCV):
         prices, nanos = np.array(data.close), np.array(data.timestamps).view(np.int64)
-    elif isinstance(data, (str, bytes, os.PathLike)):
+    elif isinstance(data, bytes):
         raise TypeError(
-            f"{name} must be prices (an array, Series, DataFrame, ccxt rows or OHLCV), got "
-            f"{type(data).__name__} {str(data)!r:.60}; to read a CSV file use load_ohlcv(path)"
+            f"{name} must be prices (an array, Series, DataFrame, ccxt rows or OHLCV) or a CSV path, got "
+            f"bytes {data!r:.60}"
         )
     elif is_pandas(data, "Series"):
         prices = validation.as_float_array(name, data.to_numpy(), ndim=1)
