@@ -378,7 +378,7 @@ def _load_candles(args: argparse.Namespace) -> tuple[Any, str]:
             ) from None
         return candles, args.symbol or DEMO_SYMBOL
     candles = market_data.load_ohlcv(args.data, symbol=args.symbol)
-    return candles, args.symbol or candles.symbol or pathlib.Path(args.data).stem or "series"
+    return candles, args.symbol or market_data.symbol_of(candles)
 
 
 def _cache(args: argparse.Namespace) -> Any:

@@ -298,3 +298,13 @@ def test_without_pandas_arrays_work_and_files_say_what_is_missing(tmp_path, monk
         load_ohlcv(path)
     with pytest.raises(ImportError, match=r"pip install 'pandas>=2.1'"):
         data.to_pandas()
+
+
+def test_timestamps_past_2262_in_seconds_are_refused_not_wrapped_to_the_1800s():
+    # pandas keeps a DatetimeIndex in seconds; numpy's cast to nanoseconds would wrap it silently.
+    stamps = pd.DatetimeIndex(np.array(["2999-01-01T00", "2999-01-01T01", "2999-01-01T02"], "datetime64[s]"))
+    with pytest.raises(ValueError, match="2262-04-11.*got 2999-01-01"):
+        as_price_series(pd.Series([1.0, 2.0, 3.0], index=stamps))
+    frame = pd.DataFrame({"timestamp": stamps, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0})
+    with pytest.raises(ValueError, match=r"row 0, column 'timestamp'.*got 2999-01-01"):
+        load_ohlcv(frame)

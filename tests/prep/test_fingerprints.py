@@ -200,3 +200,14 @@ def test_from_json_refuses_damaged_column_records(columns, message):
     doc = {**fingerprint(series()).to_json(), "columns": columns}
     with pytest.raises(ValueError, match=message):
         DataFingerprint.from_json(doc)
+
+
+def test_a_csv_path_records_the_same_source_as_its_loaded_candles(tmp_path, monkeypatch):
+    # fit("file.csv") reads the file itself: its record names the file as load_ohlcv does.
+    path = tmp_path / "prices.csv"
+    series(24).rename_axis("timestamp").rename("close").to_frame().to_csv(path)
+    monkeypatch.chdir(tmp_path)
+    by_path = fingerprint("prices.csv")
+    by_candles = fingerprint(jl.data.load_ohlcv("prices.csv", columns=("close",)))
+    assert by_path.source == by_candles.source == str(path)
+    assert by_path == by_candles

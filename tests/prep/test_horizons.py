@@ -156,3 +156,31 @@ def test_future_timestamps_past_2262_are_refused_not_wrapped_to_1677(last, steps
 def test_a_last_timestamp_past_2262_is_refused_not_wrapped(last):
     with pytest.raises(ValueError, match="last_timestamp .* after 2262-04-11T23:47:16"):
         future_timestamps(last, "1h", 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "fits"),
+    [
+        ("2262-04-11T23:47:16", "s", True),
+        ("2262-04-11T23:47:17", "s", False),
+        ("1677-09-21T00:12:44", "s", True),
+        ("1677-09-21T00:12:43", "s", False),
+        ("2262-04-11", "D", True),
+        ("2262-04-12", "D", False),
+        ("2262", "Y", True),
+        ("2263", "Y", False),
+        ("3000-01-01T00:00", "m", False),
+        ("2262-04-11T23:47:16.854775807", "ns", True),
+    ],
+)
+def test_times_of_any_unit_become_nanoseconds_or_are_refused_never_wrapped(value, unit, fits):
+    from jaxlstm._src.prep.horizons import as_datetime64_ns
+
+    times = np.array([value, "NaT"], f"datetime64[{unit}]")
+    if fits:
+        got = as_datetime64_ns(times, "timestamps")
+        assert got.dtype == np.dtype("datetime64[ns]")
+        assert got[0] == times[0] and np.isnat(got[1])
+    else:
+        with pytest.raises(ValueError, match=r"timestamps must lie between 1677-09-21.* and 2262-04-11.*, got"):
+            as_datetime64_ns(times, "timestamps")

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
+from jaxlstm._src.prep import horizons
 
 NUMBER_RE = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 TIMESTAMP_RE = re.compile(
@@ -246,7 +247,15 @@ def times_to_ns(values: Any, where: Where, column: str) -> np.ndarray:
 
 
 def _checked_ns(stamps: Any, where: Where, column: str, original: Any) -> np.ndarray:
-    arr = np.asarray(stamps).astype("datetime64[ns]")
+    arr = np.asarray(stamps)
+    outside = horizons.outside_ns_range(arr)
+    if outside.any():
+        where.fail(
+            int(np.flatnonzero(outside)[0]),
+            column,
+            f"expected a time from {horizons.FIRST_TIME} to {horizons.LAST_TIME}, got {arr[outside][0]}",
+        )
+    arr = arr.astype("datetime64[ns]")
     nat = np.isnat(arr)
     if nat.any():
         where.fail(int(np.flatnonzero(nat)[0]), column, "expected a timestamp, got an empty cell (NaT)")

@@ -19,6 +19,7 @@ from jaxlstm._src.io.candles import OHLCV, assemble
 from jaxlstm._src.io.cells import Where
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
 from jaxlstm._src.io.pandas_import import is_pandas
+from jaxlstm._src.prep import horizons
 
 _CCXT_LABELS = ("timestamp", "open", "high", "low", "close", "volume")
 
@@ -159,7 +160,7 @@ def index_timestamps(index: Any) -> np.ndarray | None:
         return None
     if index.tz is not None:
         index = index.tz_convert(None)
-    return np.asarray(index).astype("datetime64[ns]")
+    return horizons.as_datetime64_ns(np.asarray(index), "the index")
 
 
 def frame_labels(frame: Any) -> list[str]:

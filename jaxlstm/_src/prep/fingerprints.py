@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
 from typing import Any
 
@@ -47,7 +48,9 @@ def column_sha256(values: np.ndarray) -> str:
 
 
 def source_of(data: Any) -> str | None:
-    """Where ``data`` came from when it says so: an ``OHLCV``'s ``source`` or a pandas object's ``attrs["source"]``."""
+    """Where ``data`` came from when it says so: a file path, an ``OHLCV``'s ``source`` or a pandas object's ``attrs["source"]``."""
+    if isinstance(data, (str, os.PathLike)):  # as ``load_ohlcv`` records a file's source
+        return os.path.abspath(data)
     source = getattr(data, "source", None)
     if source is None:
         attrs = getattr(data, "attrs", None)

@@ -70,6 +70,47 @@ LAST_TIME = np.datetime64(_INT64_MAX, "ns")
 LONGEST_SPAN = np.timedelta64(_INT64_MAX, "ns")
 
 
+def outside_ns_range(times: np.ndarray) -> np.ndarray:
+    """``[...]`` bool: which ``datetime64`` values (of any unit) ``datetime64[ns]`` cannot hold.
+
+    numpy's own cast wraps a time past 2262-04-11 (or before 1677-09-21) around silently, so
+    a series indexed in seconds from the year 3000 would become one from 1829: check first.
+    """
+    times = np.asarray(times)
+    unit, count = np.datetime_data(times.dtype)
+    if unit in ("Y", "M"):  # calendar units have no fixed length: seconds hold any year up to 10^11
+        times = times.astype("datetime64[s]")
+        unit, count = "s", 1
+    multiplier, divisor = _NUMPY_UNIT_NS[unit]
+    if divisor != 1:  # finer than nanoseconds: every value fits
+        return np.zeros(times.shape, bool)
+    # Compared as counts of the coarser unit: a cast to [ns] (or a comparison with a [ns]
+    # bound, which casts first) would wrap before anything could be checked.
+    bound = _INT64_MAX // (multiplier * count)
+    counts = times.view(np.int64)
+    return ~np.isnat(times) & ((counts < -bound) | (counts > bound))
+
+
+def as_datetime64_ns(times: np.ndarray, name: str) -> np.ndarray:
+    """``datetime64`` values of any unit as ``datetime64[ns]``, refusing those it cannot hold.
+
+    Args:
+        times: ``[...]`` ``datetime64`` values (NaT passes through).
+        name: the argument's name, for the message.
+
+    Returns:
+        ``[...]`` ``datetime64[ns]``.
+
+    Raises:
+        ValueError: a time outside ``FIRST_TIME .. LAST_TIME`` (see ``outside_ns_range``).
+    """
+    times = np.asarray(times)
+    outside = outside_ns_range(times)
+    if outside.any():
+        raise ValueError(f"{name} must lie between {FIRST_TIME} and {LAST_TIME}, got {times[outside].flat[0]}")
+    return times.astype("datetime64[ns]")
+
+
 def _numpy_ns(value: np.datetime64 | np.timedelta64) -> int:
     """A numpy time or span as an exact, unbounded count of nanoseconds (since 1970 for a time)."""
     unit, count = np.datetime_data(value.dtype)
