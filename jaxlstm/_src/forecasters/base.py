@@ -203,11 +203,35 @@ class Forecaster:
 
     # ------------------------------------------------------------------ settings
 
+    #: Settings that only label a model (nothing fitted depends on them): assignable at any time.
+    _label_settings: ClassVar[tuple[str, ...]] = ("symbol",)
+    _setting_names_of_class: ClassVar[tuple[str, ...] | None] = None
+
     @classmethod
     def _setting_names(cls) -> tuple[str, ...]:
-        params = inspect.signature(cls.__init__).parameters.values()
-        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        return tuple(p.name for p in params if p.name != "self" and p.kind in kinds)
+        # Read on every attribute assignment (see __setattr__): computed once per class.
+        names = cls.__dict__.get("_setting_names_of_class")
+        if names is None:
+            params = inspect.signature(cls.__init__).parameters.values()
+            kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+            names = tuple(p.name for p in params if p.name != "self" and p.kind in kinds)
+            cls._setting_names_of_class = names
+        return names
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuses to reassign a setting: the constructor stores each once, ``set_params`` changes them.
+
+        What the constructor derives from the settings (a network's shape, an ensemble's
+        members) and everything ``fit`` learns were made for the values it saw; a setting
+        changed under them would train, forecast or save something other than it says.
+        """
+        if name in self.__dict__ and name in self._setting_names() and name not in self._label_settings:
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is read-only after construction: use "
+                f"set_params({name}={value!r}), which validates it and leaves the model unfitted (fit again), "
+                "or build a new model"
+            )
+        object.__setattr__(self, name, value)
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:

@@ -879,55 +879,58 @@ class LSTMForecaster(Forecaster):
             got = metadata.get("model") if isinstance(metadata, dict) else type(metadata).__name__
             raise ValueError(f"{source} does not hold an {MODEL_KIND} (model kind {got!r})")
         try:
-            settings = dict(metadata["settings"])
-            forecaster = cls(**settings, symbol=metadata.get("symbol"))
-            encoding = metadata["encoding"]
-            if encoding["name"] != forecaster.encoding:
-                raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")
-            state, feature_state = forecaster.model_inputs.check_state(encoding["state"], metadata.get("features", {}))
-            params, opt_leaves = _split_saved_tree(params)
-            params = jax.tree.map(jnp.asarray, params)
-            if not _matches(params, forecaster._params_template()):
-                raise ValueError("params do not match the saved settings")
-            opt_state = None
-            if opt_leaves is not None:
-                template = forecaster._opt_state_template()
-                structure = jax.tree.structure(template)
-                if len(opt_leaves) != len(jax.tree.leaves(template)):
-                    raise ValueError("optimiser state does not match the saved settings")
-                opt_state = jax.tree.unflatten(structure, [np.asarray(leaf) for leaf in opt_leaves])
-                if not _matches(opt_state, template):
-                    raise ValueError("optimiser state does not match the saved settings")
-            forecaster.opt_state_ = opt_state
-            data = metadata["data"]
-            columns = len(forecaster.input_columns)
-            window = validation.as_float_array("last_window", data["last_window"], ndim=1 if columns == 1 else 2)
-            window = forecaster._check_window(window)
-            seconds = data["interval_seconds"]
-            interval_ns = (
-                None if seconds is None else validation.check_positive_float("interval_seconds", seconds) * 1e9
-            )
-            if interval_ns is not None and interval_ns >= 2**62:
-                raise ValueError(f"interval_seconds {seconds} is out of range")
-            forecaster.params_ = params
-            forecaster.encoding_state_ = state
-            forecaster.feature_state_ = feature_state
-            forecaster.prices_ = window
-            forecaster.interval_ = (
-                None if interval_ns is None else horizons.as_interval(np.timedelta64(round(interval_ns), "ns"))
-            )
-            stamp = data["last_timestamp"]
-            forecaster.last_timestamp_ = None if stamp is None else np.datetime64(stamp, "ns")
-            forecaster.volatility_ = validation.check_positive_float("volatility", data["volatility"], allow_zero=True)
-            forecaster.metrics_ = dict(metadata["metrics"])
-            forecaster.history_ = {k: np.asarray(v, np.float64) for k, v in dict(metadata["history"]).items()}
-            forecaster.trained_at_ = metadata.get("trained_at")
-            forecaster.restore_calibration(metadata["calibration"])
-            # Models saved before fingerprints were recorded have none: their data is unknown.
-            trained_on = metadata.get("trained_on")
-            forecaster.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
+            return cls._rebuild(params, metadata)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
             raise ValueError(f"{source} is damaged: invalid metadata ({type(err).__name__}: {err})") from None
+
+    @classmethod
+    def _rebuild(cls, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
+        """``_from_parts`` without its messages: raises whatever the first inconsistency raises."""
+        settings = dict(metadata["settings"])
+        forecaster = cls(**settings, symbol=metadata.get("symbol"))
+        encoding = metadata["encoding"]
+        if encoding["name"] != forecaster.encoding:
+            raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")
+        state, feature_state = forecaster.model_inputs.check_state(encoding["state"], metadata.get("features", {}))
+        params, opt_leaves = _split_saved_tree(params)
+        params = jax.tree.map(jnp.asarray, params)
+        if not _matches(params, forecaster._params_template()):
+            raise ValueError("params do not match the saved settings")
+        opt_state = None
+        if opt_leaves is not None:
+            template = forecaster._opt_state_template()
+            structure = jax.tree.structure(template)
+            if len(opt_leaves) != len(jax.tree.leaves(template)):
+                raise ValueError("optimiser state does not match the saved settings")
+            opt_state = jax.tree.unflatten(structure, [np.asarray(leaf) for leaf in opt_leaves])
+            if not _matches(opt_state, template):
+                raise ValueError("optimiser state does not match the saved settings")
+        forecaster.opt_state_ = opt_state
+        data = metadata["data"]
+        columns = len(forecaster.input_columns)
+        window = validation.as_float_array("last_window", data["last_window"], ndim=1 if columns == 1 else 2)
+        window = forecaster._check_window(window)
+        seconds = data["interval_seconds"]
+        interval_ns = None if seconds is None else validation.check_positive_float("interval_seconds", seconds) * 1e9
+        if interval_ns is not None and interval_ns >= 2**62:
+            raise ValueError(f"interval_seconds {seconds} is out of range")
+        forecaster.params_ = params
+        forecaster.encoding_state_ = state
+        forecaster.feature_state_ = feature_state
+        forecaster.prices_ = window
+        forecaster.interval_ = (
+            None if interval_ns is None else horizons.as_interval(np.timedelta64(round(interval_ns), "ns"))
+        )
+        stamp = data["last_timestamp"]
+        forecaster.last_timestamp_ = None if stamp is None else np.datetime64(stamp, "ns")
+        forecaster.volatility_ = validation.check_positive_float("volatility", data["volatility"], allow_zero=True)
+        forecaster.metrics_ = dict(metadata["metrics"])
+        forecaster.history_ = {k: np.asarray(v, np.float64) for k, v in dict(metadata["history"]).items()}
+        forecaster.trained_at_ = metadata.get("trained_at")
+        forecaster.restore_calibration(metadata["calibration"])
+        # Models saved before fingerprints were recorded have none: their data is unknown.
+        trained_on = metadata.get("trained_on")
+        forecaster.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
         return forecaster
 
     def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
@@ -935,10 +938,38 @@ class LSTMForecaster(Forecaster):
 
         The previous model at ``path`` stays intact until the new one is complete.
 
+        Raises:
+            ValueError: the model's settings and fitted state disagree (what ``load`` would
+                report as damaged); nothing is written.
+
         Returns:
             The model folder.
         """
-        return persistence.save_model(path, self._saved_tree(), self._metadata())
+        return persistence.save_model(path, *self._saved_parts())
+
+    def _saved_parts(self) -> tuple[Any, dict[str, Any]]:
+        """``(saved tree, metadata)`` of ``save`` and ``to_json``, checked to rebuild this model as ``load`` does.
+
+        Settings are read-only after construction, but ``__dict__`` can still be written
+        past that: a save that ``load`` would refuse must not replace a good model.
+        """
+        self._check_fitted()
+        reason = None
+        try:
+            fresh = self._unfitted_copy()
+            if not _matches(self.params_, cast(LSTMForecaster, fresh)._params_template()):
+                reason = "params do not match the settings"
+            else:
+                tree, metadata = self._saved_tree(), self._metadata()
+                type(self)._rebuild(tree, metadata)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            reason = f"{type(err).__name__}: {err}"
+        if reason is not None:
+            raise ValueError(
+                f"cannot save {self!r}: its settings and fitted state disagree ({reason}); was a setting changed "
+                "after fit? set_params(...) and fit again"
+            )
+        return tree, metadata
 
     def _saved_tree(self) -> Any:
         """What is saved as params: ``{"params", "opt_state": [leaves]}`` (the optimiser state lets ``update`` continue)."""
@@ -978,7 +1009,7 @@ class LSTMForecaster(Forecaster):
         Returns:
             The JSON text.
         """
-        return persistence.export_json(self._saved_tree(), self._metadata(), path)
+        return persistence.export_json(*self._saved_parts(), path)
 
     @classmethod
     def from_json(cls, source: str | os.PathLike[str]) -> LSTMForecaster:
