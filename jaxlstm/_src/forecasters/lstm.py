@@ -21,6 +21,7 @@ import datetime
 import functools
 import os
 import pathlib
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Self, cast
 
@@ -412,7 +413,7 @@ class LSTMForecaster(Forecaster):
                     bar.close()
                 else:
                     bar.close(int(result.epochs_run), str(result.stop_reason))
-        self._adopt(prep, [result])
+        self._adopt_trained(prep, [result])
 
     @classmethod
     def _fit_together(
@@ -438,7 +439,7 @@ class LSTMForecaster(Forecaster):
         ]
         results = iter(cls._train_rows(rows, workers=workers, devices=devices))
         for m, prep in zip(lstms, preps):
-            m._adopt(prep, [next(results) for _ in range(m.n_members)])
+            m._adopt_trained(prep, [next(results) for _ in range(m.n_members)])
 
     @staticmethod
     def _train_rows(
@@ -482,6 +483,58 @@ class LSTMForecaster(Forecaster):
             for row, i in enumerate(members):
                 out[i] = training.unstack(result, row)
         return out
+
+    def _adopt_trained(self, prep: _Prepared, results: Sequence[training.TrainResult]) -> None:
+        """``_adopt`` for a fit: a member that diverged is dropped (with a warning), a model whose every member did raises.
+
+        A member diverged when its loss was not finite at its last epoch, or when its
+        one-step forecasts of the held-back windows (the last training windows without
+        any) are not finite positive prices. The members kept become the ``ensemble``
+        setting, so that the settings keep describing the params (and ``save`` and
+        ``load`` agree). A model that raises is left unfitted.
+        """
+        members = list(self._member_settings)
+        ensemble = self.ensemble
+        kept = [j for j, r in enumerate(results) if int(r.epochs_run) > 0 and np.isfinite(r.train_loss[-1])]
+        while kept:  # each pass adopts the members left and checks their forecasts
+            self._set_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
+            self._adopt(prep, [results[j] for j in kept])
+            healthy = self._healthy_members(prep)
+            if healthy.all():
+                break
+            kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
+        if not kept:
+            self._set_members(ensemble)
+            self._reset_fitted()
+            rates = sorted({m["learning_rate"] for m in members})
+            who = "the model" if len(members) == 1 else f"all {len(members)} ensemble members"
+            raise ValueError(
+                f"training diverged: {who} diverged (a non-finite loss, or forecasts of its own held-back windows "
+                f"that are not finite positive prices) with learning_rate={', '.join(f'{r:g}' for r in rates)}; "
+                f"try a lower learning_rate (e.g. {min(rates) / 10:g}), early_stopping=True or fewer epochs, and check "
+                "the data for extreme or broken prices"
+            )
+        if len(kept) < len(members):
+            dropped = [members[j] for j in range(len(members)) if j not in kept]
+            warnings.warn(
+                f"{len(dropped)} of {len(members)} ensemble members diverged in training and were dropped "
+                f"({dropped}); the model keeps {len(kept)}, listed by its ensemble setting; a lower learning_rate "
+                "may keep them",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    def _set_members(self, ensemble: int | tuple[dict[str, Any], ...]) -> None:
+        """Replaces the ``ensemble`` setting: the one change of a setting after construction, made by a fit."""
+        self.__dict__["ensemble"] = ensemble
+        self._member_settings = population.member_settings(ensemble, self.seed, self.learning_rate, self.weight_decay)
+
+    def _healthy_members(self, prep: _Prepared) -> np.ndarray:
+        """``[K]`` whether each member forecasts finite positive prices one step after the held-back windows."""
+        n = prep.n_train
+        check = prep.windows[n + prep.gap :] if prep.n_val else prep.windows[:n][-64:]
+        rows = self._member_rows(check, 1)
+        return np.all(np.isfinite(rows) & (rows > 0), axis=(1, 2))
 
     def _adopt(self, prep: _Prepared, results: Sequence[training.TrainResult]) -> None:
         """Takes over finished training runs (one per member): params, optimiser states, history, metrics.
@@ -704,7 +757,7 @@ class LSTMForecaster(Forecaster):
 
     def _predict_many(self, price_windows: Any, steps: int) -> np.ndarray:
         if self.n_members > 1:
-            return population.combine_members(self.member_forecasts(price_windows, steps), self.combine)
+            return population.combine_members(self._member_rows(price_windows, steps), self.combine)
         # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert
         # op, ~40 us, more than the one-step forecast itself.
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
@@ -725,8 +778,19 @@ class LSTMForecaster(Forecaster):
 
         Returns:
             ``[K, N, steps]`` float64 (``K = 1`` for a single model), from one call of the runner.
+
+        Raises:
+            ValueError: a member forecasts a non-finite or non-positive price (as ``forecast`` does).
         """
         self._check_fitted()
+        steps = validation.check_steps(steps)
+        return self._checked_prices(self._member_rows(price_windows, steps))
+
+    def _member_rows(self, price_windows: Any, steps: int) -> np.ndarray:
+        """``member_forecasts`` unchecked (a non-finite value stays in: the callers decide what it means)."""
+        if self.n_members == 1:
+            # The single model's own compiled path (the one fit and forecast use).
+            return self._predict_many(price_windows, steps)[None]
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
         stack = stack[:, -self.window_length :]
         count = stack.shape[0]
