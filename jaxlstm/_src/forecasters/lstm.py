@@ -36,6 +36,7 @@ from jaxlstm._src.io import persistence
 from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import encodings, fingerprints, horizons, windows
 from jaxlstm._src.prep import features as feature_lib
+from jaxlstm._src.prep import gaps as gap_lib
 from jaxlstm._src.prep import inputs as inputs_lib
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
@@ -630,8 +631,28 @@ class LSTMForecaster(Forecaster):
             self.interval_ = spacing
         return self
 
-    def update(self, data: Any, *, epochs: int = 5) -> Self:
+    def update(self, data: Any, *, epochs: int = 5, interval: Any = None, allow_gap: bool = False) -> Self:
         """Continues training on the prices that came after the ones the model has seen.
+
+        The new prices must continue the model's last one (checked whenever the model's
+        prices are dated, i.e. ``last_timestamp_`` is set):
+
+        * dated data must be at the model's interval and its first new price one
+          interval after ``last_timestamp_``. Rows at or before ``last_timestamp_``
+          (an overlap) are dropped with a warning that counts them, after their closes
+          are checked against the prices the model holds: the whole fitted series after
+          ``fit``, the last window after ``load`` (the overlap must hold the model's last
+          timestamp, and a close that differs means other data: refused). Data that
+          ends at or before ``last_timestamp_`` is refused; so is a gap (a missing
+          step between the last price and the new ones, or among the new ones) unless
+          ``allow_gap=True``, which trains across it as if it were one step.
+        * undated data (a list or array) is refused unless ``interval=`` says that the
+          prices continue right after ``last_timestamp_`` at that interval, which must be
+          the model's.
+
+        A model fitted on undated prices has no time to check against: any prices are
+        taken as its continuation (those with timestamps give it a ``last_timestamp_``).
+        ``last_timestamp_`` moves to the last new price.
 
         Online learning without looking back over all history: the new prices, preceded by
         the model's own last window, give one window per new price; those windows (the
@@ -651,18 +672,35 @@ class LSTMForecaster(Forecaster):
         does on the newest data.
 
         Args:
-            data: the new prices (any form ``fit`` accepts), at least 1; they must follow
-                the last price the model saw.
+            data: the new prices (any form ``fit`` accepts), at least 1 (``direct_steps``
+                for a direct model) after the ones the model saw.
             epochs: passes over the new windows, >= 1.
+            interval: for undated data: the prices continue right after the model's last
+                timestamp at this interval (``"1h"``...), which must be the model's.
+            allow_gap: train on dated data that does not continue the last price without
+                a gap (each gap is then learned as one step).
 
         Returns:
-            ``self``, with ``params_``, ``opt_state_``, ``prices_`` and ``metrics_["updates"]`` updated.
+            ``self``, with ``params_``, ``opt_state_``, ``prices_``, ``last_timestamp_`` and
+            ``metrics_["updates"]`` updated.
+
+        Raises:
+            ValueError: data that does not continue the model's prices as above, or too
+                few new prices; the model is then unchanged.
         """
         self._check_fitted()
         epochs = validation.check_positive_int("epochs", epochs)
-        new, timestamps, _ = self._read_series(data, "data")
+        if not isinstance(allow_gap, bool):
+            raise TypeError(f"allow_gap must be a bool, got {type(allow_gap).__name__} {allow_gap!r}")
+        new, timestamps, spacing = self._read_series(data, "data", interval)
         steps = self.direct_steps or 1
         new = self._check_prices("data", new, steps, "to update on")
+        new, last_timestamp, spacing = self._continuation(new, timestamps, spacing, interval is not None, allow_gap)
+        if new.shape[0] < steps:
+            raise ValueError(
+                f"data must hold at least {steps} prices after the model's last timestamp to update {self!r}, "
+                f"got {new.shape[0]}"
+            )
         assert self.prices_ is not None and self.encoding_state_ is not None and self.feature_state_ is not None
         length = self.window_length
         series = np.concatenate([self.prices_[-length:], new])
@@ -708,8 +746,8 @@ class LSTMForecaster(Forecaster):
             "update_train_loss": float(np.mean([r.train_loss[-1] for r in results])),
         }
         self.prices_ = series
-        if timestamps is not None:
-            self.last_timestamp_ = np.datetime64(timestamps[-1], "ns")
+        self.last_timestamp_ = last_timestamp
+        self.interval_ = spacing
         # The models that scored the old residuals belong to the old params: from now on
         # the residuals are fixed arrays, as in a model restored from a file.
         self._fit_prices = None
@@ -717,6 +755,98 @@ class LSTMForecaster(Forecaster):
         self._band_cache.clear()
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return self
+
+    def _continuation(
+        self,
+        new: np.ndarray,
+        timestamps: np.ndarray | None,
+        spacing: np.timedelta64 | None,
+        dated_by_interval: bool,
+        allow_gap: bool,
+    ) -> tuple[np.ndarray, np.datetime64 | None, np.timedelta64 | None]:
+        """``(the new prices after the model's last one, their last timestamp, the interval)``, or a ValueError.
+
+        The rules of ``update``: ``new`` must continue ``last_timestamp_`` at ``interval_``;
+        an overlap is checked and dropped; ``dated_by_interval`` says that undated ``new``
+        came with ``interval=`` (``spacing`` is then that interval).
+        """
+        last, step = self.last_timestamp_, self.interval_
+        if spacing is not None and step is not None and spacing != step:
+            raise ValueError(
+                f"data's interval {horizons.format_interval(spacing)} is not the model's "
+                f"{horizons.format_interval(step)}: update with {horizons.format_interval(step)} prices, or fit a "
+                "new model on these"
+            )
+        step = step if step is not None else spacing
+        if last is None:
+            # Undated prices were fitted: there is no time to check the new ones against.
+            return new, None if timestamps is None else np.datetime64(timestamps[-1], "ns"), step
+        assert step is not None, "dated models have an interval"
+        if timestamps is None:
+            if not dated_by_interval:
+                raise ValueError(
+                    f"data has no timestamps, but the model's prices are dated (the last at "
+                    f"{gap_lib.format_moment(last)}, every {horizons.format_interval(step)}): give dated prices "
+                    f"(a pandas Series with a DatetimeIndex, candles...) or update(data, "
+                    f"interval={horizons.format_interval(step)!r}) to say they continue right after its last one"
+                )
+            return new, last + new.shape[0] * step, step
+        timestamps = np.asarray(timestamps, "datetime64[ns]")
+        if timestamps[-1] <= last:
+            raise ValueError(
+                f"data ends at {gap_lib.format_moment(timestamps[-1])}, at or before the model's last price at "
+                f"{gap_lib.format_moment(last)}: it holds nothing new to train on (fit trains on older prices)"
+            )
+        seen = int(np.searchsorted(timestamps, last, side="right"))
+        if seen:
+            new = new[self._checked_overlap(new, timestamps, seen) :]
+            timestamps = timestamps[seen:]
+        found = gap_lib.find_gaps(np.concatenate([[last], timestamps]), step)
+        if not found.regular and not allow_gap:
+            raise ValueError(
+                f"data does not continue the model's prices every {horizons.format_interval(step)} from its last "
+                f"one at {gap_lib.format_moment(last)}: counted from there it has {found.describe(step)}; "
+                "update(..., allow_gap=True) trains on it anyway, learning each gap as one step"
+            )
+        return new, np.datetime64(timestamps[-1], "ns"), step
+
+    def _checked_overlap(self, new: np.ndarray, timestamps: np.ndarray, seen: int) -> int:
+        """Checks the ``seen`` leading rows of ``new`` (at or before ``last_timestamp_``) against the prices held; returns ``seen``.
+
+        The rows checked are the data's consecutive steps of one interval back from the
+        model's last timestamp (as many as the model holds): the model's own series is on
+        that grid there, whether it was fitted with gaps or with them filled.
+        """
+        assert self.prices_ is not None and self.last_timestamp_ is not None and self.interval_ is not None
+        last, step = self.last_timestamp_, self.interval_
+        if timestamps[seen - 1] != last:
+            raise ValueError(
+                f"data overlaps the prices the model saw but has no price at its last timestamp "
+                f"{gap_lib.format_moment(last)} (the nearest before it is at "
+                f"{gap_lib.format_moment(timestamps[seen - 1])}): its prices are not on the model's time axis"
+            )
+        held = close_of(self.prices_)
+        back = last - timestamps[:seen][::-1]
+        on_grid = back == np.arange(seen) * step
+        run = seen if on_grid.all() else int(np.argmin(on_grid))
+        checked = min(run, held.shape[0])
+        given = close_of(new)[seen - checked : seen]
+        same = np.isclose(given, held[held.shape[0] - checked :], rtol=1e-9, atol=0.0)
+        if not same.all():
+            i = int(np.flatnonzero(~same)[-1])
+            raise ValueError(
+                f"data's prices up to the model's last timestamp differ from those the model saw: "
+                f"{given[i]:.10g} at {gap_lib.format_moment(timestamps[seen - checked + i])} where it saw "
+                f"{held[held.shape[0] - checked + i]:.10g}; this is other data (fit a new model on it)"
+            )
+        warnings.warn(
+            f"update: dropped the first {seen} price(s) of data, at or before the model's last timestamp "
+            f"{gap_lib.format_moment(last)}: the model has seen them (the last {checked} checked against the "
+            "prices it holds)",
+            UserWarning,
+            stacklevel=4,
+        )
+        return seen
 
     def _member_opt_state(self, member: int) -> Any:
         """Member ``member``'s optimiser state, or None when the model has none (saved before it was kept)."""
