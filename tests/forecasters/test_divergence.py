@@ -42,7 +42,7 @@ def test_an_ensemble_drops_the_members_that_diverged_and_warns(series, tmp_path)
 
 
 def test_an_ensemble_whose_every_member_diverged_raises(series):
-    with pytest.raises(ValueError, match=r"all 2 ensemble members diverged.*lower learning_rate"):
+    with pytest.raises(ValueError, match=r"training diverged in all 2 ensemble members.*lower learning_rate"):
         jl.LSTMForecaster(**TINY, ensemble=2, learning_rate=1e6).fit(series)
 
 

@@ -507,13 +507,13 @@ class LSTMForecaster(Forecaster):
         if not kept:
             self._set_members(ensemble)
             self._reset_fitted()
-            rates = sorted({m["learning_rate"] for m in members})
-            who = "the model" if len(members) == 1 else f"all {len(members)} ensemble members"
+            rates = ", ".join(f"{r:g}" for r in sorted({m["learning_rate"] for m in members}))
+            who = "" if len(members) == 1 else f" in all {len(members)} ensemble members"
             raise ValueError(
-                f"training diverged: {who} diverged (a non-finite loss, or forecasts of its own held-back windows "
-                f"that are not finite positive prices) with learning_rate={', '.join(f'{r:g}' for r in rates)}; "
-                f"try a lower learning_rate (e.g. {min(rates) / 10:g}), early_stopping=True or fewer epochs, and check "
-                "the data for extreme or broken prices"
+                f"training diverged{who} with learning_rate={rates}: a non-finite loss, or forecasts of the "
+                "held-back windows that are not finite positive prices; try a lower learning_rate (the default is "
+                f"{self.default_params()['learning_rate']:g}), early_stopping=True or fewer epochs, and check the "
+                "data for extreme or broken prices"
             )
         if len(kept) < len(members):
             dropped = [members[j] for j in range(len(members)) if j not in kept]
