@@ -781,7 +781,8 @@ class LSTMForecaster(Forecaster):
         if last is None:
             # Undated prices were fitted: there is no time to check the new ones against.
             return new, None if timestamps is None else np.datetime64(timestamps[-1], "ns"), step
-        assert step is not None, "dated models have an interval"
+        if step is None:  # not made by fit (it infers the interval of dated prices): nothing to check with
+            raise ValueError("the model has a last timestamp but no interval: fit it again to update it")
         if timestamps is None:
             if not dated_by_interval:
                 raise ValueError(
