@@ -337,7 +337,8 @@ class LSTMForecaster(Forecaster):
                 ``min_fit_length`` finite positive prices. Features that read other columns
                 need candles (not a 1-D series; a CSV path is read too) with those columns.
             verbose: show a per-epoch progress bar on stderr.
-            **fit_options: ``interval=`` for data without timestamps (see ``Forecaster.fit``).
+            **fit_options: ``interval=`` for data without timestamps and ``gaps=`` for gaps in dated data
+                (see ``Forecaster.fit``).
 
         Returns:
             ``self``, with ``params_``, ``encoding_state_``, ``history_`` and ``metrics_`` set.
