@@ -96,11 +96,14 @@ def test_format_interval(ns, text):
 
 def test_predict_refuses_a_negative_price_like_forecast():
     # The case: min-max target, learning_rate=10, a falling series. Seed 1 drives the
-    # first one-step prediction far below zero.
+    # first one-step prediction far below zero, which fit itself now refuses as diverged.
     falling = np.linspace(100, 1, 80)
-    model = jl.LSTMForecaster(
-        **{**SMALL, "epochs": 5}, encoding="minmax", learning_rate=10, seed=1, early_stopping=False
-    ).fit(falling)
+    settings = dict(**{**SMALL, "epochs": 5}, encoding="minmax", seed=1, early_stopping=False)
+    with pytest.raises(ValueError, match="training diverged"):
+        jl.LSTMForecaster(**settings, learning_rate=10).fit(falling)
+    # A model that forecasts below zero all the same (its head pushed down after fit).
+    model = jl.LSTMForecaster(**settings).fit(falling)
+    model.params_ = {**model.params_, "head": {**model.params_["head"], "b": model.params_["head"]["b"] - 10.0}}
     assert model._predict(falling[-5:], 1)[0] < 0  # the raw network output the rule must catch
     for call in (
         lambda: model.predict(falling[-5:]),

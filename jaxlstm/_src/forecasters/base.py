@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
@@ -58,6 +59,7 @@ from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
 from jaxlstm._src.io import long_format, ohlcv
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.prep import fingerprints, horizons
+from jaxlstm._src.prep import gaps as gap_lib
 
 #: Values of ``calibration``.
 CALIBRATIONS: tuple[str, ...] = ("auto", "refit", "both")
@@ -67,9 +69,7 @@ CALIBRATION_SOURCES: tuple[str, ...] = ("auto", "refit")
 
 def check_calibration(calibration: Any) -> str:
     """Returns ``calibration`` if it names a calibration, else raises ``ValueError``."""
-    if calibration not in CALIBRATIONS:
-        raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {calibration!r}")
-    return calibration
+    return validation.check_choice("calibration", calibration, CALIBRATIONS)
 
 
 def price_series(
@@ -103,6 +103,58 @@ def _spacing(timestamps: np.ndarray | None, interval: Any, name: str) -> np.time
             f"({horizons.format_interval(inferred)}); interval= is for data without timestamps"
         )
     return inferred
+
+
+def regular_series(
+    values: np.ndarray,
+    timestamps: np.ndarray | None,
+    interval: np.timedelta64 | None,
+    gaps: str,
+    name: str,
+    columns: Sequence[str] = ("close",),
+) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """Applies ``fit(gaps=...)`` to a read series: warns of, refuses or fills the gaps of its time axis.
+
+    Every model assumes equally spaced steps (see ``prep.gaps``). Data without timestamps
+    has no time axis to check.
+
+    Args:
+        values: ``[time]`` prices or ``[time, columns]`` candle values.
+        timestamps: their timestamps, or None.
+        interval: the series' interval (inferred from the timestamps), or None.
+        gaps: ``"warn"`` (a ``GapWarning``, then the series as given), ``"raise"`` (a
+            ``ValueError``) or ``"fill"`` (``prep.gaps.fill_gaps``: the last close carried
+            forward onto the regular grid).
+        name: the argument's name, for messages.
+        columns: the names of ``values``' columns.
+
+    Returns:
+        ``(values, timestamps, filled)``: the series to fit, and whether prices were added.
+    """
+    if timestamps is None or interval is None:
+        return values, timestamps, False
+    found = gap_lib.find_gaps(timestamps, interval)
+    if found.regular:
+        return values, timestamps, False
+    if gaps == "fill":
+        values, timestamps = gap_lib.fill_gaps(values, timestamps, interval, columns, name)
+        return values, timestamps, True
+    message = (
+        f"{name} has {found.describe(interval)}: the model assumes equally spaced steps, so each gap is "
+        f"learned and forecast as a single {horizons.format_interval(interval)} step"
+    )
+    if gaps == "raise":
+        raise ValueError(
+            f"{message}; fit(..., gaps='fill') carries the last close forward onto the regular grid, "
+            "gaps='warn' fits the data as given"
+        )
+    warnings.warn(
+        f"{message}; fit(..., gaps='fill') carries the last close forward onto the regular grid, "
+        "gaps='raise' refuses such data",
+        gap_lib.GapWarning,
+        stacklevel=4,
+    )
+    return values, timestamps, False
 
 
 def fingerprint(data: Any, interval: Any = None, columns: Sequence[str] = ("close",)) -> fingerprints.DataFingerprint:
@@ -208,11 +260,35 @@ class Forecaster:
 
     # ------------------------------------------------------------------ settings
 
+    #: Settings that only label a model (nothing fitted depends on them): assignable at any time.
+    _label_settings: ClassVar[tuple[str, ...]] = ("symbol",)
+    _setting_names_of_class: ClassVar[tuple[str, ...] | None] = None
+
     @classmethod
     def _setting_names(cls) -> tuple[str, ...]:
-        params = inspect.signature(cls.__init__).parameters.values()
-        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        return tuple(p.name for p in params if p.name != "self" and p.kind in kinds)
+        # Read on every attribute assignment (see __setattr__): computed once per class.
+        names = cls.__dict__.get("_setting_names_of_class")
+        if names is None:
+            params = inspect.signature(cls.__init__).parameters.values()
+            kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+            names = tuple(p.name for p in params if p.name != "self" and p.kind in kinds)
+            cls._setting_names_of_class = names
+        return names
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuses to reassign a setting: the constructor stores each once, ``set_params`` changes them.
+
+        What the constructor derives from the settings (a network's shape, an ensemble's
+        members) and everything ``fit`` learns were made for the values it saw; a setting
+        changed under them would train, forecast or save something other than it says.
+        """
+        if name in self.__dict__ and name in self._setting_names() and name not in self._label_settings:
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is read-only after construction: use "
+                f"set_params({name}={value!r}), which validates it and leaves the model unfitted (fit again), "
+                "or build a new model"
+            )
+        object.__setattr__(self, name, value)
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -295,8 +371,12 @@ class Forecaster:
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, data: Any, *, interval: Any = None, **fit_options: Any) -> Self:
+    def fit(self, data: Any, *, interval: Any = None, gaps: str = "warn", **fit_options: Any) -> Self:
         """Learns what the forecaster needs from a price series.
+
+        The model assumes equally spaced prices: step ``k`` of a window or a forecast is
+        ``k`` intervals of time. Dated data whose steps are not all one interval (the
+        interval is the median step) has gaps, handled as ``gaps`` says.
 
         Args:
             data: ``[time]`` prices in any form ``jaxlstm.data.as_price_series`` accepts
@@ -307,15 +387,27 @@ class Forecaster:
                 knows how many steps a day is. Data with timestamps has its own (a
                 different ``interval`` is an error). Without either, forecasts take
                 ``steps=`` only and have no timestamps.
+            gaps: what to do with gaps in dated data: ``"warn"`` (default: a
+                ``GapWarning`` with their count and the largest, then fit as given),
+                ``"raise"`` (a ``ValueError``) or ``"fill"`` (carry the last close forward
+                onto the regular grid: a missing candle is one in which nothing traded,
+                open = high = low = close = the previous close, volume 0; ``trained_on_``
+                still records the data as given).
             **fit_options: passed to ``_fit`` (e.g. ``verbose`` for ``LSTMForecaster``).
 
         Returns:
             ``self``, fitted.
         """
+        gaps = gap_lib.check_gap_policy(gaps)
+        given_interval = interval
         prices, timestamps, interval = self._read_series(data, "data", interval)
         prices = self._check_prices("data", prices, self.min_fit_length, "to fit")
+        prices, timestamps, filled = regular_series(prices, timestamps, interval, gaps, "data", self.input_columns)
         self._fit(prices, **fit_options)
         self._adopt_series(prices, timestamps, interval, source=fingerprints.source_of(data))
+        if filled:
+            # The record of the data as given, which is what fingerprint(data) compares it with.
+            self.trained_on_ = fingerprint(data, given_interval, self.input_columns)
         return self
 
     @classmethod
@@ -324,6 +416,7 @@ class Forecaster:
         data: Any,
         *,
         interval: Any = None,
+        gaps: str = "warn",
         workers: int | None = None,
         devices: Sequence[Any] | None = None,
         **settings: Any,
@@ -336,6 +429,7 @@ class Forecaster:
                 (the symbol), ``ds`` (the time) and ``y`` (the price), one row per symbol
                 and time, in any order (see ``jaxlstm.data.split_long``).
             interval: the spacing of series without timestamps (see ``fit``).
+            gaps: ``"warn"``, ``"raise"`` or ``"fill"``: gaps in a dated series (see ``fit``).
             workers, devices: how models trained together are run (see ``jaxlstm.train_many``).
             **settings: constructor arguments shared by every model.
 
@@ -352,8 +446,9 @@ class Forecaster:
             )
         if "symbol" in settings:
             raise TypeError("fit_many takes the symbols from data's keys, not from symbol=")
+        gaps = gap_lib.check_gap_policy(gaps)
         takes_symbol = "symbol" in cls._setting_names()
-        models, series = {}, {}
+        models, series, filled = {}, {}, set()
         for symbol, item in data.items():
             if not isinstance(symbol, str):
                 raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
@@ -361,10 +456,17 @@ class Forecaster:
             name = f"data[{symbol!r}]"
             prices, timestamps, spacing = model._read_series(item, name, interval)
             prices = model._check_prices(name, prices, model.min_fit_length, "to fit")
+            prices, timestamps, was_filled = regular_series(
+                prices, timestamps, spacing, gaps, name, model.input_columns
+            )
+            if was_filled:
+                filled.add(symbol)
             models[symbol], series[symbol] = model, (prices, timestamps, spacing)
         cls._fit_together(list(models.values()), [s[0] for s in series.values()], workers=workers, devices=devices)
         for symbol, model in models.items():
             model._adopt_series(*series[symbol], source=fingerprints.source_of(data[symbol]))
+            if symbol in filled:
+                model.trained_on_ = fingerprint(data[symbol], interval, model.input_columns)
         return models
 
     def _fit(self, prices: np.ndarray) -> None:

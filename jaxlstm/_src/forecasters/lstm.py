@@ -21,6 +21,7 @@ import datetime
 import functools
 import os
 import pathlib
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Self, cast
 
@@ -35,6 +36,7 @@ from jaxlstm._src.io import persistence
 from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import encodings, fingerprints, horizons, windows
 from jaxlstm._src.prep import features as feature_lib
+from jaxlstm._src.prep import gaps as gap_lib
 from jaxlstm._src.prep import inputs as inputs_lib
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
@@ -336,7 +338,8 @@ class LSTMForecaster(Forecaster):
                 ``min_fit_length`` finite positive prices. Features that read other columns
                 need candles (not a 1-D series; a CSV path is read too) with those columns.
             verbose: show a per-epoch progress bar on stderr.
-            **fit_options: ``interval=`` for data without timestamps (see ``Forecaster.fit``).
+            **fit_options: ``interval=`` for data without timestamps and ``gaps=`` for gaps in dated data
+                (see ``Forecaster.fit``).
 
         Returns:
             ``self``, with ``params_``, ``encoding_state_``, ``history_`` and ``metrics_`` set.
@@ -413,7 +416,7 @@ class LSTMForecaster(Forecaster):
                     bar.close()
                 else:
                     bar.close(int(result.epochs_run), str(result.stop_reason))
-        self._adopt(prep, [result])
+        self._adopt_trained(prep, [result])
 
     @classmethod
     def _fit_together(
@@ -439,7 +442,7 @@ class LSTMForecaster(Forecaster):
         ]
         results = iter(cls._train_rows(rows, workers=workers, devices=devices))
         for m, prep in zip(lstms, preps):
-            m._adopt(prep, [next(results) for _ in range(m.n_members)])
+            m._adopt_trained(prep, [next(results) for _ in range(m.n_members)])
 
     @staticmethod
     def _train_rows(
@@ -483,6 +486,58 @@ class LSTMForecaster(Forecaster):
             for row, i in enumerate(members):
                 out[i] = training.unstack(result, row)
         return out
+
+    def _adopt_trained(self, prep: _Prepared, results: Sequence[training.TrainResult]) -> None:
+        """``_adopt`` for a fit: a member that diverged is dropped (with a warning), a model whose every member did raises.
+
+        A member diverged when its loss was not finite at its last epoch, or when its
+        one-step forecasts of the held-back windows (the last training windows without
+        any) are not finite positive prices. The members kept become the ``ensemble``
+        setting, so that the settings keep describing the params (and ``save`` and
+        ``load`` agree). A model that raises is left unfitted.
+        """
+        members = list(self._member_settings)
+        ensemble = self.ensemble
+        kept = [j for j, r in enumerate(results) if int(r.epochs_run) > 0 and np.isfinite(r.train_loss[-1])]
+        while kept:  # each pass adopts the members left and checks their forecasts
+            self._set_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
+            self._adopt(prep, [results[j] for j in kept])
+            healthy = self._healthy_members(prep)
+            if healthy.all():
+                break
+            kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
+        if not kept:
+            self._set_members(ensemble)
+            self._reset_fitted()
+            rates = ", ".join(f"{r:g}" for r in sorted({m["learning_rate"] for m in members}))
+            who = "" if len(members) == 1 else f" in all {len(members)} ensemble members"
+            raise ValueError(
+                f"training diverged{who} with learning_rate={rates}: a non-finite loss, or forecasts of the "
+                "held-back windows that are not finite positive prices; try a lower learning_rate (the default is "
+                f"{self.default_params()['learning_rate']:g}), early_stopping=True or fewer epochs, and check the "
+                "data for extreme or broken prices"
+            )
+        if len(kept) < len(members):
+            dropped = [members[j] for j in range(len(members)) if j not in kept]
+            warnings.warn(
+                f"{len(dropped)} of {len(members)} ensemble members diverged in training and were dropped "
+                f"({dropped}); the model keeps {len(kept)}, listed by its ensemble setting; a lower learning_rate "
+                "may keep them",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    def _set_members(self, ensemble: int | tuple[dict[str, Any], ...]) -> None:
+        """Replaces the ``ensemble`` setting: the one change of a setting after construction, made by a fit."""
+        self.__dict__["ensemble"] = ensemble
+        self._member_settings = population.member_settings(ensemble, self.seed, self.learning_rate, self.weight_decay)
+
+    def _healthy_members(self, prep: _Prepared) -> np.ndarray:
+        """``[K]`` whether each member forecasts finite positive prices one step after the held-back windows."""
+        n = prep.n_train
+        check = prep.windows[n + prep.gap :] if prep.n_val else prep.windows[:n][-64:]
+        rows = self._member_rows(check, 1)
+        return np.all(np.isfinite(rows) & (rows > 0), axis=(1, 2))
 
     def _adopt(self, prep: _Prepared, results: Sequence[training.TrainResult]) -> None:
         """Takes over finished training runs (one per member): params, optimiser states, history, metrics.
@@ -578,8 +633,28 @@ class LSTMForecaster(Forecaster):
             self.interval_ = spacing
         return self
 
-    def update(self, data: Any, *, epochs: int = 5) -> Self:
+    def update(self, data: Any, *, epochs: int = 5, interval: Any = None, allow_gap: bool = False) -> Self:
         """Continues training on the prices that came after the ones the model has seen.
+
+        The new prices must continue the model's last one (checked whenever the model's
+        prices are dated, i.e. ``last_timestamp_`` is set):
+
+        * dated data must be at the model's interval and its first new price one
+          interval after ``last_timestamp_``. Rows at or before ``last_timestamp_``
+          (an overlap) are dropped with a warning that counts them, after their closes
+          are checked against the prices the model holds: the whole fitted series after
+          ``fit``, the last window after ``load`` (the overlap must hold the model's last
+          timestamp, and a close that differs means other data: refused). Data that
+          ends at or before ``last_timestamp_`` is refused; so is a gap (a missing
+          step between the last price and the new ones, or among the new ones) unless
+          ``allow_gap=True``, which trains across it as if it were one step.
+        * undated data (a list or array) is refused unless ``interval=`` says that the
+          prices continue right after ``last_timestamp_`` at that interval, which must be
+          the model's.
+
+        A model fitted on undated prices has no time to check against: any prices are
+        taken as its continuation (those with timestamps give it a ``last_timestamp_``).
+        ``last_timestamp_`` moves to the last new price.
 
         Online learning without looking back over all history: the new prices, preceded by
         the model's own last window, give one window per new price; those windows (the
@@ -599,18 +674,35 @@ class LSTMForecaster(Forecaster):
         does on the newest data.
 
         Args:
-            data: the new prices (any form ``fit`` accepts), at least 1; they must follow
-                the last price the model saw.
+            data: the new prices (any form ``fit`` accepts), at least 1 (``direct_steps``
+                for a direct model) after the ones the model saw.
             epochs: passes over the new windows, >= 1.
+            interval: for undated data: the prices continue right after the model's last
+                timestamp at this interval (``"1h"``...), which must be the model's.
+            allow_gap: train on dated data that does not continue the last price without
+                a gap (each gap is then learned as one step).
 
         Returns:
-            ``self``, with ``params_``, ``opt_state_``, ``prices_`` and ``metrics_["updates"]`` updated.
+            ``self``, with ``params_``, ``opt_state_``, ``prices_``, ``last_timestamp_`` and
+            ``metrics_["updates"]`` updated.
+
+        Raises:
+            ValueError: data that does not continue the model's prices as above, or too
+                few new prices; the model is then unchanged.
         """
         self._check_fitted()
         epochs = validation.check_positive_int("epochs", epochs)
-        new, timestamps, _ = self._read_series(data, "data")
+        if not isinstance(allow_gap, bool):
+            raise TypeError(f"allow_gap must be a bool, got {type(allow_gap).__name__} {allow_gap!r}")
+        new, timestamps, spacing = self._read_series(data, "data", interval)
         steps = self.direct_steps or 1
         new = self._check_prices("data", new, steps, "to update on")
+        new, last_timestamp, spacing = self._continuation(new, timestamps, spacing, interval is not None, allow_gap)
+        if new.shape[0] < steps:
+            raise ValueError(
+                f"data must hold at least {steps} prices after the model's last timestamp to update {self!r}, "
+                f"got {new.shape[0]}"
+            )
         assert self.prices_ is not None and self.encoding_state_ is not None and self.feature_state_ is not None
         length = self.window_length
         series = np.concatenate([self.prices_[-length:], new])
@@ -656,8 +748,8 @@ class LSTMForecaster(Forecaster):
             "update_train_loss": float(np.mean([r.train_loss[-1] for r in results])),
         }
         self.prices_ = series
-        if timestamps is not None:
-            self.last_timestamp_ = np.datetime64(timestamps[-1], "ns")
+        self.last_timestamp_ = last_timestamp
+        self.interval_ = spacing
         # The models that scored the old residuals belong to the old params: from now on
         # the residuals are fixed arrays, as in a model restored from a file.
         self._fit_prices = None
@@ -665,6 +757,99 @@ class LSTMForecaster(Forecaster):
         self._band_cache.clear()
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return self
+
+    def _continuation(
+        self,
+        new: np.ndarray,
+        timestamps: np.ndarray | None,
+        spacing: np.timedelta64 | None,
+        dated_by_interval: bool,
+        allow_gap: bool,
+    ) -> tuple[np.ndarray, np.datetime64 | None, np.timedelta64 | None]:
+        """``(the new prices after the model's last one, their last timestamp, the interval)``, or a ValueError.
+
+        The rules of ``update``: ``new`` must continue ``last_timestamp_`` at ``interval_``;
+        an overlap is checked and dropped; ``dated_by_interval`` says that undated ``new``
+        came with ``interval=`` (``spacing`` is then that interval).
+        """
+        last, step = self.last_timestamp_, self.interval_
+        if spacing is not None and step is not None and spacing != step:
+            raise ValueError(
+                f"data's interval {horizons.format_interval(spacing)} is not the model's "
+                f"{horizons.format_interval(step)}: update with {horizons.format_interval(step)} prices, or fit a "
+                "new model on these"
+            )
+        step = step if step is not None else spacing
+        if last is None:
+            # Undated prices were fitted: there is no time to check the new ones against.
+            return new, None if timestamps is None else np.datetime64(timestamps[-1], "ns"), step
+        if step is None:  # not made by fit (it infers the interval of dated prices): nothing to check with
+            raise ValueError("the model has a last timestamp but no interval: fit it again to update it")
+        if timestamps is None:
+            if not dated_by_interval:
+                raise ValueError(
+                    f"data has no timestamps, but the model's prices are dated (the last at "
+                    f"{gap_lib.format_moment(last)}, every {horizons.format_interval(step)}): give dated prices "
+                    f"(a pandas Series with a DatetimeIndex, candles...) or update(data, "
+                    f"interval={horizons.format_interval(step)!r}) to say they continue right after its last one"
+                )
+            return new, last + new.shape[0] * step, step
+        timestamps = np.asarray(timestamps, "datetime64[ns]")
+        if timestamps[-1] <= last:
+            raise ValueError(
+                f"data ends at {gap_lib.format_moment(timestamps[-1])}, at or before the model's last price at "
+                f"{gap_lib.format_moment(last)}: it holds nothing new to train on (fit trains on older prices)"
+            )
+        seen = int(np.searchsorted(timestamps, last, side="right"))
+        if seen:
+            new = new[self._checked_overlap(new, timestamps, seen) :]
+            timestamps = timestamps[seen:]
+        found = gap_lib.find_gaps(np.concatenate([[last], timestamps]), step)
+        if not found.regular and not allow_gap:
+            raise ValueError(
+                f"data does not continue the model's prices every {horizons.format_interval(step)} from its last "
+                f"one at {gap_lib.format_moment(last)}: counted from there it has {found.describe(step)}; "
+                "update(..., allow_gap=True) trains on it anyway, learning each gap as one step"
+            )
+        return new, np.datetime64(timestamps[-1], "ns"), step
+
+    def _checked_overlap(self, new: np.ndarray, timestamps: np.ndarray, seen: int) -> int:
+        """Checks the ``seen`` leading rows of ``new`` (at or before ``last_timestamp_``) against the prices held; returns ``seen``.
+
+        The rows checked are the data's consecutive steps of one interval back from the
+        model's last timestamp (as many as the model holds): the model's own series is on
+        that grid there, whether it was fitted with gaps or with them filled.
+        """
+        assert self.prices_ is not None and self.last_timestamp_ is not None and self.interval_ is not None
+        last, step = self.last_timestamp_, self.interval_
+        if timestamps[seen - 1] != last:
+            raise ValueError(
+                f"data overlaps the prices the model saw but has no price at its last timestamp "
+                f"{gap_lib.format_moment(last)} (the nearest before it is at "
+                f"{gap_lib.format_moment(timestamps[seen - 1])}): its prices are not on the model's time axis"
+            )
+        held = close_of(self.prices_)
+        back = last - timestamps[:seen][::-1]
+        on_grid = back == np.arange(seen) * step
+        run = seen if on_grid.all() else int(np.argmin(on_grid))
+        checked = min(run, held.shape[0])
+        given = close_of(new)[seen - checked : seen]
+        same = np.isclose(given, held[held.shape[0] - checked :], rtol=1e-9, atol=0.0)
+        if not same.all():
+            i = int(np.flatnonzero(~same)[-1])
+            raise ValueError(
+                f"data's prices up to the model's last timestamp differ from those the model saw: "
+                f"{given[i]:.10g} at {gap_lib.format_moment(timestamps[seen - checked + i])} where it saw "
+                f"{held[held.shape[0] - checked + i]:.10g}; this is other data (fit a new model on it)"
+            )
+        warnings.warn(
+            f"update: dropped the first {seen} price(s) of data, at or before the model's last timestamp "
+            f"{gap_lib.format_moment(last)}: the model has seen them (the last {checked} checked against the "
+            "prices it holds)",
+            UserWarning,
+            stacklevel=4,
+        )
+        return seen
 
     def _member_opt_state(self, member: int) -> Any:
         """Member ``member``'s optimiser state, or None when the model has none (saved before it was kept)."""
@@ -705,7 +890,7 @@ class LSTMForecaster(Forecaster):
 
     def _predict_many(self, price_windows: Any, steps: int) -> np.ndarray:
         if self.n_members > 1:
-            return population.combine_members(self.member_forecasts(price_windows, steps), self.combine)
+            return population.combine_members(self._member_rows(price_windows, steps), self.combine)
         # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert
         # op, ~40 us, more than the one-step forecast itself.
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
@@ -726,8 +911,19 @@ class LSTMForecaster(Forecaster):
 
         Returns:
             ``[K, N, steps]`` float64 (``K = 1`` for a single model), from one call of the runner.
+
+        Raises:
+            ValueError: a member forecasts a non-finite or non-positive price (as ``forecast`` does).
         """
         self._check_fitted()
+        steps = validation.check_steps(steps)
+        return self._checked_prices(self._member_rows(price_windows, steps))
+
+    def _member_rows(self, price_windows: Any, steps: int) -> np.ndarray:
+        """``member_forecasts`` unchecked (a non-finite value stays in: the callers decide what it means)."""
+        if self.n_members == 1:
+            # The single model's own compiled path (the one fit and forecast use).
+            return self._predict_many(price_windows, steps)[None]
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
         stack = stack[:, -self.window_length :]
         count = stack.shape[0]
@@ -880,55 +1076,58 @@ class LSTMForecaster(Forecaster):
             got = metadata.get("model") if isinstance(metadata, dict) else type(metadata).__name__
             raise ValueError(f"{source} does not hold an {MODEL_KIND} (model kind {got!r})")
         try:
-            settings = dict(metadata["settings"])
-            forecaster = cls(**settings, symbol=metadata.get("symbol"))
-            encoding = metadata["encoding"]
-            if encoding["name"] != forecaster.encoding:
-                raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")
-            state, feature_state = forecaster.model_inputs.check_state(encoding["state"], metadata.get("features", {}))
-            params, opt_leaves = _split_saved_tree(params)
-            params = jax.tree.map(jnp.asarray, params)
-            if not _matches(params, forecaster._params_template()):
-                raise ValueError("params do not match the saved settings")
-            opt_state = None
-            if opt_leaves is not None:
-                template = forecaster._opt_state_template()
-                structure = jax.tree.structure(template)
-                if len(opt_leaves) != len(jax.tree.leaves(template)):
-                    raise ValueError("optimiser state does not match the saved settings")
-                opt_state = jax.tree.unflatten(structure, [np.asarray(leaf) for leaf in opt_leaves])
-                if not _matches(opt_state, template):
-                    raise ValueError("optimiser state does not match the saved settings")
-            forecaster.opt_state_ = opt_state
-            data = metadata["data"]
-            columns = len(forecaster.input_columns)
-            window = validation.as_float_array("last_window", data["last_window"], ndim=1 if columns == 1 else 2)
-            window = forecaster._check_window(window)
-            seconds = data["interval_seconds"]
-            interval_ns = (
-                None if seconds is None else validation.check_positive_float("interval_seconds", seconds) * 1e9
-            )
-            if interval_ns is not None and interval_ns >= 2**62:
-                raise ValueError(f"interval_seconds {seconds} is out of range")
-            forecaster.params_ = params
-            forecaster.encoding_state_ = state
-            forecaster.feature_state_ = feature_state
-            forecaster.prices_ = window
-            forecaster.interval_ = (
-                None if interval_ns is None else horizons.as_interval(np.timedelta64(round(interval_ns), "ns"))
-            )
-            stamp = data["last_timestamp"]
-            forecaster.last_timestamp_ = None if stamp is None else np.datetime64(stamp, "ns")
-            forecaster.volatility_ = validation.check_positive_float("volatility", data["volatility"], allow_zero=True)
-            forecaster.metrics_ = dict(metadata["metrics"])
-            forecaster.history_ = {k: np.asarray(v, np.float64) for k, v in dict(metadata["history"]).items()}
-            forecaster.trained_at_ = metadata.get("trained_at")
-            forecaster.restore_calibration(metadata["calibration"])
-            # Models saved before fingerprints were recorded have none: their data is unknown.
-            trained_on = metadata.get("trained_on")
-            forecaster.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
+            return cls._rebuild(params, metadata)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
             raise ValueError(f"{source} is damaged: invalid metadata ({type(err).__name__}: {err})") from None
+
+    @classmethod
+    def _rebuild(cls, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
+        """``_from_parts`` without its messages: raises whatever the first inconsistency raises."""
+        settings = dict(metadata["settings"])
+        forecaster = cls(**settings, symbol=metadata.get("symbol"))
+        encoding = metadata["encoding"]
+        if encoding["name"] != forecaster.encoding:
+            raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")
+        state, feature_state = forecaster.model_inputs.check_state(encoding["state"], metadata.get("features", {}))
+        params, opt_leaves = _split_saved_tree(params)
+        params = jax.tree.map(jnp.asarray, params)
+        if not _matches(params, forecaster._params_template()):
+            raise ValueError("params do not match the saved settings")
+        opt_state = None
+        if opt_leaves is not None:
+            template = forecaster._opt_state_template()
+            structure = jax.tree.structure(template)
+            if len(opt_leaves) != len(jax.tree.leaves(template)):
+                raise ValueError("optimiser state does not match the saved settings")
+            opt_state = jax.tree.unflatten(structure, [np.asarray(leaf) for leaf in opt_leaves])
+            if not _matches(opt_state, template):
+                raise ValueError("optimiser state does not match the saved settings")
+        forecaster.opt_state_ = opt_state
+        data = metadata["data"]
+        columns = len(forecaster.input_columns)
+        window = validation.as_float_array("last_window", data["last_window"], ndim=1 if columns == 1 else 2)
+        window = forecaster._check_window(window)
+        seconds = data["interval_seconds"]
+        interval_ns = None if seconds is None else validation.check_positive_float("interval_seconds", seconds) * 1e9
+        if interval_ns is not None and interval_ns >= 2**62:
+            raise ValueError(f"interval_seconds {seconds} is out of range")
+        forecaster.params_ = params
+        forecaster.encoding_state_ = state
+        forecaster.feature_state_ = feature_state
+        forecaster.prices_ = window
+        forecaster.interval_ = (
+            None if interval_ns is None else horizons.as_interval(np.timedelta64(round(interval_ns), "ns"))
+        )
+        stamp = data["last_timestamp"]
+        forecaster.last_timestamp_ = None if stamp is None else np.datetime64(stamp, "ns")
+        forecaster.volatility_ = validation.check_positive_float("volatility", data["volatility"], allow_zero=True)
+        forecaster.metrics_ = dict(metadata["metrics"])
+        forecaster.history_ = {k: np.asarray(v, np.float64) for k, v in dict(metadata["history"]).items()}
+        forecaster.trained_at_ = metadata.get("trained_at")
+        forecaster.restore_calibration(metadata["calibration"])
+        # Models saved before fingerprints were recorded have none: their data is unknown.
+        trained_on = metadata.get("trained_on")
+        forecaster.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
         return forecaster
 
     def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
@@ -936,10 +1135,38 @@ class LSTMForecaster(Forecaster):
 
         The previous model at ``path`` stays intact until the new one is complete.
 
+        Raises:
+            ValueError: the model's settings and fitted state disagree (what ``load`` would
+                report as damaged); nothing is written.
+
         Returns:
             The model folder.
         """
-        return persistence.save_model(path, self._saved_tree(), self._metadata())
+        return persistence.save_model(path, *self._saved_parts())
+
+    def _saved_parts(self) -> tuple[Any, dict[str, Any]]:
+        """``(saved tree, metadata)`` of ``save`` and ``to_json``, checked to rebuild this model as ``load`` does.
+
+        Settings are read-only after construction, but ``__dict__`` can still be written
+        past that: a save that ``load`` would refuse must not replace a good model.
+        """
+        self._check_fitted()
+        reason = None
+        try:
+            fresh = self._unfitted_copy()
+            if not _matches(self.params_, cast(LSTMForecaster, fresh)._params_template()):
+                reason = "params do not match the settings"
+            else:
+                tree, metadata = self._saved_tree(), self._metadata()
+                type(self)._rebuild(tree, metadata)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            reason = f"{type(err).__name__}: {err}"
+        if reason is not None:
+            raise ValueError(
+                f"cannot save {self!r}: its settings and fitted state disagree ({reason}); was a setting changed "
+                "after fit? set_params(...) and fit again"
+            )
+        return tree, metadata
 
     def _saved_tree(self) -> Any:
         """What is saved as params: ``{"params", "opt_state": [leaves]}`` (the optimiser state lets ``update`` continue)."""
@@ -979,7 +1206,7 @@ class LSTMForecaster(Forecaster):
         Returns:
             The JSON text.
         """
-        return persistence.export_json(self._saved_tree(), self._metadata(), path)
+        return persistence.export_json(*self._saved_parts(), path)
 
     @classmethod
     def from_json(cls, source: str | os.PathLike[str]) -> LSTMForecaster:

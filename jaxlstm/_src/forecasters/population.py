@@ -67,9 +67,7 @@ def check_ensemble(ensemble: Any) -> int | tuple[dict[str, Any], ...]:
 
 def check_combine(combine: Any) -> str:
     """Returns ``combine`` if it names a way to combine members, else raises ``ValueError``."""
-    if combine not in COMBINES:
-        raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
-    return combine
+    return validation.check_choice("combine", combine, COMBINES)
 
 
 def member_settings(

@@ -1,0 +1,71 @@
+"""Gaps in a dated series: measured, and filled onto the regular grid by carrying the last close forward."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jaxlstm._src.prep import gaps
+
+HOUR = np.timedelta64(1, "h")
+START = np.datetime64("2024-01-01T00:00", "ns")
+
+
+def _stamps(steps):
+    return START + np.concatenate([[0], np.cumsum(steps)]) * HOUR
+
+
+def test_a_regular_series_has_no_gaps():
+    found = gaps.find_gaps(_stamps([1] * 10), HOUR)
+    assert found.regular and found.describe(HOUR) == "no gaps"
+    assert gaps.find_gaps(_stamps([]), HOUR).regular
+
+
+def test_a_30_hour_hole_is_one_gap_of_29_missing_prices():
+    found = gaps.find_gaps(_stamps([1, 1, 30, 1]), HOUR)
+    assert (found.gap_count, found.missing, found.irregular) == (1, 29, 0)
+    assert found.largest == np.timedelta64(30, "h") and found.largest_after == START + 2 * HOUR
+    assert "1 gap(s)" in found.describe(HOUR) and "the largest 30h" in found.describe(HOUR)
+
+
+def test_steps_off_the_grid_are_irregular_and_cannot_be_filled():
+    stamps = START + np.array([0, 60, 90, 150], "timedelta64[m]")
+    found = gaps.find_gaps(stamps, HOUR)
+    assert found.irregular == 1 and found.gap_count == 0  # the 30-minute step
+    with pytest.raises(ValueError, match="cannot be filled onto a regular 1h grid"):
+        gaps.fill_gaps(np.ones(4), stamps, HOUR)
+
+
+def test_fill_carries_the_last_close_forward_and_makes_empty_candles():
+    stamps = _stamps([1, 3, 1])  # 00:00, 01:00, 04:00, 05:00
+    closes = np.array([10.0, 11.0, 12.0, 13.0])
+    filled, grid = gaps.fill_gaps(closes, stamps, HOUR)
+    np.testing.assert_array_equal(filled, [10, 11, 11, 11, 12, 13])
+    np.testing.assert_array_equal(grid, START + np.arange(6) * HOUR)
+    candles = np.column_stack([closes, closes + 1, closes * 100])  # close, high, volume
+    filled, _ = gaps.fill_gaps(candles, stamps, HOUR, columns=("close", "high", "volume"))
+    np.testing.assert_array_equal(filled[2:4], [[11, 11, 0], [11, 11, 0]])
+    np.testing.assert_array_equal(filled[[0, 1, 4, 5]], candles)
+
+
+def test_fill_refuses_a_grid_of_mostly_invented_prices():
+    with pytest.raises(ValueError, match="invented"):
+        gaps.fill_gaps(np.ones(3), _stamps([1, 500]), HOUR)
+
+
+def test_the_policy_is_checked_by_the_one_choice_validator():
+    assert gaps.check_gap_policy("fill") == "fill"
+    with pytest.raises(ValueError, match=r"gaps must be one of \('warn', 'raise', 'fill'\), got 'skip'"):
+        gaps.check_gap_policy("skip")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=40))
+def test_fill_keeps_every_given_price_at_its_time(steps):
+    stamps = _stamps(steps)
+    closes = np.arange(1.0, len(stamps) + 1)
+    filled, grid = gaps.fill_gaps(closes, stamps, HOUR)
+    assert gaps.find_gaps(grid, HOUR).regular and grid[-1] == stamps[-1]
+    np.testing.assert_array_equal(filled[np.searchsorted(grid, stamps)], closes)
+    assert np.all(np.diff(filled) >= 0)  # carried forward, never ahead of its time
+    assert gaps.find_gaps(stamps, HOUR).missing == grid.shape[0] - stamps.shape[0]
