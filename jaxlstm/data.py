@@ -13,7 +13,8 @@ windowing code; ``split_long`` reads many series in the long format of Nixtla's 
 (``unique_id``, ``ds``, ``y``); the encodings (``MinMaxEncoding``, ``RelativeEncoding``) turn prices into
 model values and back exactly, fitted on training prices only. ``fingerprint(data)`` is the
 ``DataFingerprint`` a forecaster fitted on ``data`` records as ``trained_on_`` (interval, time
-span, length, SHA-256, source), so you can tell whether a saved model saw the data at hand. ``FEATURES`` are causal
+span, length, SHA-256 of every column the model reads, source), so you can tell whether a saved model saw the
+data at hand; ``GapWarning`` is what ``fit`` warns with when dated data has holes (``fit(gaps=...)``). ``FEATURES`` are causal
 candle features (log return, log volume, range, volatility, RSI, MACD, ...; each a pure,
 jit-able function of past candles, ``compute_features`` runs them), ``FEATURE_SETS`` the
 named input sets, and ``ModelInputs`` turns windows of candles into a network's inputs,
@@ -44,6 +45,7 @@ from jaxlstm._src.prep.encodings import (
 from jaxlstm._src.prep.features import FEATURE_NAMES, FEATURE_SETS, FEATURES, Feature
 from jaxlstm._src.prep.features import compute as compute_features
 from jaxlstm._src.prep.fingerprints import DataFingerprint
+from jaxlstm._src.prep.gaps import GapWarning
 from jaxlstm._src.prep.inputs import ModelInputs, forecast_direct
 from jaxlstm._src.prep.windows import chronological_split, pad_stack, sliding_windows, windows_before
 
@@ -57,6 +59,7 @@ __all__ = [
     "DataFingerprint",
     "Encoding",
     "Feature",
+    "GapWarning",
     "MinMaxEncoding",
     "ModelInputs",
     "RelativeEncoding",

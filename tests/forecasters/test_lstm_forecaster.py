@@ -230,7 +230,8 @@ def test_damaged_and_missing_models(fitted, tmp_path):
         ([1.0, 2.0, float("inf")] * 10, ValueError, "finite"),
         ([], ValueError, "data"),
         (list(range(1, 11)), ValueError, "at least 11"),
-        ("prices", TypeError, "data"),
+        ("no-such-prices.csv", FileNotFoundError, "no such file"),  # a str is a CSV path
+        (b"prices", TypeError, "data"),
         (np.ones((20, 2, 2)), ValueError, "data"),
         ([1.0, -2.0] * 10, ValueError, "positive"),
     ],
@@ -570,7 +571,7 @@ def test_zero_volume_is_fine_and_observe_takes_candles(demo):
         (dict(architecture="transformer", num_heads=3), None, ValueError, "divisible by num_heads"),
         (dict(direct_steps=0), None, ValueError, "direct_steps"),
         (dict(features=("close", "volume"), direct_steps=2), "closes", ValueError, "must be candles with the columns"),
-        (dict(features=("close", "range"), direct_steps=2), "no_high", ValueError, "missing open, high"),
+        (dict(features=("close", "range"), direct_steps=2), "no_high", ValueError, "missing high, low"),
         (
             dict(features=("close", "volume"), direct_steps=2),
             "nan_volume",
@@ -603,3 +604,23 @@ def test_bad_feature_windows(rich_model):
     window[3, 3] = np.nan
     with pytest.raises(ValueError, match="feature 'volume' needs a finite volume"):
         rich_model.predict_multi_step(window, 2)
+
+
+def test_a_features_model_on_candles_without_volume_names_the_columns_found():
+    # The loader is asked for exactly the columns the model reads, so it can say which is missing.
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2024-01-01", periods=50, freq="h"),
+            "open": 100.0,
+            "high": 101.0,
+            "low": 99.0,
+            "close": 100.0,
+            "turnover": 1.0,
+        }
+    )
+    model = jl.LSTMForecaster(features=("close", "volume"), direct_steps=4, epochs=1)
+    with pytest.raises(
+        ValueError,
+        match=r"no volume column .*found columns \['timestamp', 'open', 'high', 'low', 'close', 'turnover'\]",
+    ):
+        model.fit(frame)

@@ -66,7 +66,7 @@ def test_forecast_combines_the_members(prices, ensemble):
     # The band holds every member's own forecast too.
     now = ensemble.member_forecasts(ensemble._forecast_window()[None], 6)[:, 0]
     assert np.all(fc.lower <= now.min(axis=0)) and np.all(now.max(axis=0) <= fc.upper)
-    assert fc.band.endswith("+members")
+    assert fc.band.endswith(" widened to the members' range")
 
 
 def test_ensemble_saves_loads_and_exports_with_a_members_axis(tmp_path, prices, ensemble):

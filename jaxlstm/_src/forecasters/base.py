@@ -199,7 +199,7 @@ def read_series(
     if not columns or columns[0] != "close":
         raise ValueError(f"columns must start with 'close', got {columns}")
     try:
-        candles = ohlcv.load_ohlcv(data)
+        candles = ohlcv.load_ohlcv(data, columns=columns)
     except (TypeError, ValueError) as err:
         raise type(err)(
             f"{name} must be candles with the columns {list(columns)} (an OHLCV DataFrame, jaxlstm.data.OHLCV, "
@@ -686,10 +686,10 @@ class Forecaster:
 
         Returns:
             ``(lower [steps], upper [steps], method)`` with ``lower <= 0 <= upper`` and
-            ``method`` (``band_method``): ``"conformal"`` (per-step quantiles),
-            ``"conformal_pooled"`` (too few residuals per step, see
-            ``intervals.conformal_offsets``), both joined by ``"+"`` when
-            ``calibration="both"`` combined two sources, or ``"volatility"``.
+            ``method`` (``band_method``): one of the names listed in the docstring of
+            ``jaxlstm._src.forecasters.intervals`` (``"conformal"``, ``"adaptive conformal
+            pooled over steps"``, ``"wider of A and B"`` when ``calibration="both"``
+            combined two sources, ``"volatility"``...).
         """
         self._check_fitted()
         steps = validation.check_steps(steps)

@@ -23,8 +23,9 @@ class Forecast:
         upper: ``[steps]`` upper interval bound, ``upper >= predicted``.
         confidence: nominal coverage of ``[lower, upper]``, e.g. 0.95.
         symbol: the instrument, when known.
-        band: how ``[lower, upper]`` was made: ``"conformal"``, ``"conformal_pooled"``,
-            several joined by ``"+"``, or ``"volatility"`` (see ``Forecaster.band_offsets``).
+        band: how ``[lower, upper]`` was made, in words: ``"conformal"``, ``"adaptive
+            conformal pooled over steps"``, ``"wider of A and B"``, ``"volatility"``... (see
+            ``Forecaster.band_offsets``); an ensemble's ends in ``intervals.MEMBERS_RANGE``.
     """
 
     timestamps: np.ndarray | None

@@ -36,7 +36,10 @@ Band method names (``Forecast.band``, printed by the command line; stable):
 * ``"wider of <name> and <name>"``: the wider, step by step, of the bands of two
   residual sources (``calibration="both"``: the held-back tail first, then the head
   refit; ``envelope``);
-* ``"volatility"``: the seed's random-walk band.
+* ``"volatility"``: the seed's random-walk band;
+* ``" widened to the members' range"`` after a conformal name: an ensemble's band, never
+  narrower than the spread of its members' own forecasts (``MEMBERS_RANGE``). That
+  widening is in prices, so it is not bound by the never-narrower rule above.
 
 Everything here is a pure numpy function; ``base.Forecaster`` decides which residuals
 are out-of-sample.
@@ -62,6 +65,7 @@ POOLED = " pooled over steps"
 ADAPTIVE = "adaptive "
 SCALED = " scaled by recent volatility"
 WIDER_OF = "wider of "
+MEMBERS_RANGE = " widened to the members' range"
 
 #: Step size of adaptive conformal inference for ``band="adaptive"`` (``adaptive_confidence``),
 #: chosen by ``benchmarks/calibration.py``: 0.005 covered best on BTC/USD at the same
@@ -81,9 +85,7 @@ def normal_quantile(confidence: float) -> float:
 
 def check_band(band: Any) -> str:
     """Returns ``band`` if it names a band, else raises ``ValueError``."""
-    if band not in BANDS:
-        raise ValueError(f"band must be one of {BANDS}, got {band!r}")
-    return band
+    return validation.check_choice("band", band, BANDS)
 
 
 def envelope(bands: list[tuple[np.ndarray, np.ndarray, str]]) -> tuple[np.ndarray, np.ndarray, str]:

@@ -992,8 +992,9 @@ class LSTMForecaster(Forecaster):
         """The band of ``Forecaster``; an ensemble's is also never narrower than its members' own range.
 
         The conformal band calibrates the combined forecast's errors; where the members
-        disagree more than that band allows, it is widened to their range (``"+members"``
-        in ``Forecast.band``, for every forecast of an ensemble, so the method is one).
+        disagree more than that band allows, it is widened to their range
+        (``intervals.MEMBERS_RANGE`` ends ``Forecast.band``, for every forecast of an ensemble,
+        so the method is one).
         """
         forecast = super()._forecast_from(predicted, confidence)
         if self.n_members == 1 or self.band == "volatility":
@@ -1003,7 +1004,7 @@ class LSTMForecaster(Forecaster):
             forecast,
             lower=np.minimum(forecast.lower, members.min(axis=0)),
             upper=np.maximum(forecast.upper, members.max(axis=0)),
-            band=f"{forecast.band}+members",
+            band=f"{forecast.band}{intervals.MEMBERS_RANGE}",
         )
 
     def _member_params(self) -> list[Any]:

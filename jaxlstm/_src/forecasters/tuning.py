@@ -185,8 +185,7 @@ def sample_trials(
         ValueError: an unknown ``sampling``, a grid of more than ``MAX_TRIALS``
             combinations, or a bad ``n_trials``.
     """
-    if sampling not in SAMPLINGS:
-        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    validation.check_choice("sampling", sampling, SAMPLINGS)
     total = grid_size(space)
     if sampling == "grid":
         if n_trials is not None:

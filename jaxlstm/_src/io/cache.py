@@ -282,9 +282,7 @@ class ModelCache:
             raise ValueError(f"max_age must be positive, got {max_age}")
         if lock_timeout is not None:
             lock_timeout = validation.check_positive_float("lock_timeout", lock_timeout, allow_zero=True)
-        if refresh not in REFRESH:
-            raise ValueError(f"refresh must be one of {REFRESH}, got {refresh!r}")
-        self.refresh = refresh
+        self.refresh = validation.check_choice("refresh", refresh, REFRESH)
         self.update_epochs = validation.check_positive_int("update_epochs", update_epochs)
         self.directory = pathlib.Path(directory)
         self.train_fn = train_fn

@@ -23,9 +23,7 @@ FEEDFORWARD_RATIO = 4
 
 def check_architecture(architecture: Any) -> str:
     """Returns ``architecture`` if it names a network, else raises ``ValueError``."""
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
-    return str(architecture)
+    return str(validation.check_choice("architecture", architecture, ARCHITECTURES))
 
 
 def make_network(
