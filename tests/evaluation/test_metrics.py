@@ -97,7 +97,11 @@ def test_batched_inputs_reduce_over_last_axis():
     close(metrics.mase(y_true, y_pred, Y_TRAIN), [0.75, 0.0])
     close(metrics.directional_accuracy(y_true, y_pred, np.array([101.0, 111.0])), [0.5, 1.0])
     close(metrics.interval_coverage(y_true, np.stack([LOWER] * 2), np.stack([UPPER] * 2)), [0.75, 0.0])
-    assert metrics.pinball_loss(y_true, y_pred, 0.5).shape == (2,)
+    # Row one misses by d = y_true - y_pred = [-1, 2, 0, -3]; row two is exact.
+    # quantile 0.5: half of |d|, mean (0.5 + 1 + 0 + 1.5) / 4.
+    close(metrics.pinball_loss(y_true, y_pred, 0.5), [0.75, 0.0])
+    # quantile 0.9: 0.9 * d above the forecast, 0.1 * |d| below, mean (0.1 + 1.8 + 0 + 0.3) / 4.
+    close(metrics.pinball_loss(y_true, y_pred, 0.9), [0.55, 0.0])
 
 
 # ----------------------------------------------------------------- jit

@@ -93,12 +93,24 @@ def test_fit_many_and_forecast_many_with_ensembles(prices):
         np.testing.assert_allclose(together[symbol].predicted, model.forecast(steps=4).predicted, rtol=1e-5)
 
 
+@pytest.fixture(scope="module")
+def direct_ensemble_forecasts(prices):
+    """The two-member ensemble fitted on each backtest origin's 200 training prices, by hand."""
+    return [jl.LSTMForecaster(**SMALL, ensemble=2).fit(prices[t - 200 : t]).forecast(steps=5) for t in (200, 220, 240)]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("vectorize", [False, True])
-def test_backtest_accepts_ensembles(prices, vectorize):
+def test_backtest_of_ensembles_equals_fitting_them_at_each_origin(prices, direct_ensemble_forecasts, vectorize):
     factory = lambda: jl.LSTMForecaster(**SMALL, ensemble=2)
     result = jl.evaluation.backtest(prices, {"ens": factory}, train_size=200, steps=5, stride=20, vectorize=vectorize)
-    assert result["ens"].predicted.shape == (3, 5) and np.all(np.isfinite(result["ens"].predicted))
+    ens = result["ens"]
+    assert ens.vectorized == vectorize
+    np.testing.assert_array_equal(result.origins, [200, 220, 240])
+    assert ens.bands == tuple(fc.band for fc in direct_ensemble_forecasts)
+    for field in ("predicted", "lower", "upper"):
+        direct = np.stack([getattr(fc, field) for fc in direct_ensemble_forecasts])
+        np.testing.assert_allclose(getattr(ens, field), direct, rtol=1e-5)
 
 
 @pytest.mark.slow

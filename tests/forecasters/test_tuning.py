@@ -10,6 +10,10 @@ from jaxlstm.data import load_demo
 TINY = dict(hidden_size=4, epochs=4, batch_size=64)
 
 
+def _key(trial):
+    return tuple(sorted(trial.items()))
+
+
 @pytest.fixture(scope="module")
 def prices():
     return np.asarray(load_demo().close[-220:], np.float64)
@@ -52,9 +56,12 @@ def test_rung_epochs_and_sampling():
     assert tuning.rung_epochs(100, 3, 9) == [34, 68, 100]
     assert tuning.rung_epochs(100, 3, 1) == [100]
     space = {"learning_rate": [1e-3, 3e-3, 1e-2], "hidden_size": [4, 8]}
-    assert len(tuning.sample_trials(space)) == 6
+    every = [{"learning_rate": lr, "hidden_size": h} for lr in space["learning_rate"] for h in space["hidden_size"]]
+    grid = tuning.sample_trials(space)
+    assert len(grid) == 6 and sorted(map(_key, grid)) == sorted(map(_key, every))
     drawn = tuning.sample_trials(space, "random", 4, seed=1)
-    assert len(drawn) == 4 and len({tuple(d.items()) for d in drawn}) == 4
+    assert len(drawn) == 4 and len({_key(d) for d in drawn}) == 4
+    assert all(d in every for d in drawn)
     assert drawn == tuning.sample_trials(space, "random", 4, seed=1)
 
 
@@ -71,7 +78,13 @@ def test_random_search_without_halving(prices):
         sequence_length=8,
         **TINY,
     )
-    assert len(model.tuning_) == 2 and all(r["epochs"] == 4 for r in model.tuning_.rows)
+    rows = model.tuning_.rows
+    assert len(rows) == 2 and all(r["epochs"] == 4 for r in rows)
+    rates = [r["learning_rate"] for r in rows]
+    assert len(set(rates)) == 2 and set(rates) <= {1e-3, 3e-3, 1e-2}
+    best = min(rows, key=lambda r: r["score"])
+    assert [r["best"] for r in rows] == [r is best for r in rows]
+    assert model.learning_rate == best["learning_rate"] and model.tuning_.best["score"] == best["score"]
 
 
 @pytest.mark.slow

@@ -17,12 +17,28 @@ def _params(seed=0):
     return jax.tree.map(lambda a: jnp.asarray(rng.normal(size=a.shape), jnp.float32), p)
 
 
-def test_names_and_shapes_follow_torch():
-    sd = jl.params_to_torch(_params(), CFG)
+def test_names_shapes_and_values_follow_torch():
+    params = _params()
+    sd = jl.params_to_torch(params, CFG)
     assert sd["weight_ih_l0"].shape == (20, 3) and sd["weight_hh_l0"].shape == (20, 5)
     assert sd["weight_ih_l1"].shape == (20, 5) and sd["bias_ih_l1"].shape == (20,) and sd["bias_hh_l1"].shape == (20,)
     assert sd["head.weight"].shape == (2, 5) and sd["head.bias"].shape == (2,)
     assert all(isinstance(v, np.ndarray) for v in sd.values())
+    hidden = CFG.hidden_size
+    for k, layer in enumerate(params["layers"]):
+        w, b = np.asarray(layer["w"]), np.asarray(layer["b"])
+        # Here: z = [h, x] @ w + b, columns in gate blocks f, i, g, o.
+        cols = {gate: slice(j * hidden, (j + 1) * hidden) for j, gate in enumerate("figo")}
+        w_h, w_x = w[:hidden], w[hidden:]
+        # PyTorch: z = W_ih x + W_hh h + b_ih + b_hh, rows in gate blocks i, f, g, o.
+        for j, gate in enumerate("ifgo"):
+            rows = slice(j * hidden, (j + 1) * hidden)
+            np.testing.assert_array_equal(sd[f"weight_ih_l{k}"][rows], w_x[:, cols[gate]].T)
+            np.testing.assert_array_equal(sd[f"weight_hh_l{k}"][rows], w_h[:, cols[gate]].T)
+            np.testing.assert_array_equal(sd[f"bias_ih_l{k}"][rows], b[cols[gate]])
+        np.testing.assert_array_equal(sd[f"bias_hh_l{k}"], np.zeros(4 * hidden))
+    np.testing.assert_array_equal(sd["head.weight"], np.asarray(params["head"]["w"]).T)
+    np.testing.assert_array_equal(sd["head.bias"], np.asarray(params["head"]["b"]))
 
 
 def test_round_trip_is_lossless():

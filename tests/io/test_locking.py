@@ -30,10 +30,35 @@ def test_lock_file_sits_beside_the_model_and_stays(tmp_path, kind):
     assert L.lock_file_for("models/BTC") == L.lock_file_for("models/BTC/")
 
 
+def _taken_by_another_thread(path) -> bool:
+    """Whether a fresh thread gets ``model_lock(path, timeout=0)``; it releases it at once."""
+    outcome = []
+
+    def attempt():
+        try:
+            with L.model_lock(path, timeout=0):
+                outcome.append(True)
+        except TimeoutError:
+            outcome.append(False)
+
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    thread.join(10)
+    assert len(outcome) == 1, "the other thread neither got the lock nor timed out"
+    return outcome[0]
+
+
 def test_reentrant_within_a_thread(tmp_path, kind):
-    with L.model_lock(tmp_path / "m"), L.model_lock(tmp_path / "m", timeout=0), L.model_lock(str(tmp_path / "m")):
-        pass
-    with L.model_lock(tmp_path / "m", timeout=0):  # released after the outermost block
+    model = tmp_path / "m"
+    with L.model_lock(model):
+        with L.model_lock(model, timeout=0), L.model_lock(str(model)):
+            assert not _taken_by_another_thread(model)
+        # Leaving the inner blocks keeps the outer one's hold.
+        assert not _taken_by_another_thread(model)
+        with L.model_lock(model, timeout=0):
+            assert not _taken_by_another_thread(model)
+    assert _taken_by_another_thread(model)  # released after the outermost block
+    with L.model_lock(model, timeout=0):
         pass
 
 

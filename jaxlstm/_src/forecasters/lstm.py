@@ -381,11 +381,6 @@ class LSTMForecaster(Forecaster):
         data = training.TrainData(xs[:n_train], ys[:n_train], ones[:n_train], xs[start:], ys[start:], ones[start:])
         return _Prepared(raw_windows, future[:, 0], n_train, n_val, encoding_state, feature_state, data)
 
-    def _initial_state(self) -> tuple[Any, jax.Array]:
-        """Initial params and the shuffling key, both derived from ``seed`` (the first member's)."""
-        params, key, _ = self._member_start(0)
-        return params, key
-
     def _fit(self, prices: np.ndarray, verbose: bool = False, **fit_options: Any) -> None:
         if fit_options:
             raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")

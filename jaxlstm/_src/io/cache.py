@@ -580,7 +580,3 @@ class ModelCache:
         model.trained_on_ = request.data.fingerprint(columns)
         model.trained_at_ = self._now().isoformat(timespec="seconds")
         return model
-
-    def invalidate(self, symbol: str) -> None:
-        """Forgets the in-memory copy so the next ``get`` re-reads (or retrains) it."""
-        self._memory.pop(self.path(symbol).name, None)
