@@ -142,3 +142,20 @@ def test_a_stale_features_model_is_refreshed_by_update_on_the_new_candles(cache,
     assert model.metrics_["updates"] == 1
     assert model.trained_on_ == fingerprint(more, columns=model.input_columns)
     assert cache.status("BTCUSD", data=more).fresh
+
+
+def test_an_update_whose_overlap_has_another_volume_is_other_data(cache, tmp_path):
+    # update compares every column the model reads over the overlap, so neither it nor the
+    # cache's refresh (which is update) continues a model on candles that rewrote its history.
+    import datetime
+    import shutil
+
+    more = load_demo()[-220:]
+    rewritten = edited(more, volume=np.where(np.arange(len(more)) == 198, more.volume * 2 + 1, more.volume))
+    with pytest.raises(ValueError, match=r"differ from those the model saw: .*\(close, high, low, volume\)"):
+        cache.peek("BTCUSD").update(rewritten, epochs=1)
+    shutil.copytree(cache.path("BTCUSD"), tmp_path / "BTCUSD")
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=25)
+    stale = jl.ModelCache(tmp_path, clock=lambda: later)
+    with pytest.raises(ValueError, match="it cannot be updated on the data given"):  # no train_fn: only an update could
+        stale.get("BTCUSD", data=rewritten)

@@ -784,7 +784,7 @@ class LSTMForecaster(Forecaster):
             if not dated_by_interval:
                 raise ValueError(
                     f"data has no timestamps, but the model's prices are dated (the last at "
-                    f"{gap_lib.format_moment(last)}, every {horizons.format_interval(step)}): give dated prices "
+                    f"{horizons.format_moment(last)}, every {horizons.format_interval(step)}): give dated prices "
                     f"(a pandas Series with a DatetimeIndex, candles...) or update(data, "
                     f"interval={horizons.format_interval(step)!r}) to say they continue right after its last one"
                 )
@@ -792,8 +792,8 @@ class LSTMForecaster(Forecaster):
         timestamps = np.asarray(timestamps, "datetime64[ns]")
         if timestamps[-1] <= last:
             raise ValueError(
-                f"data ends at {gap_lib.format_moment(timestamps[-1])}, at or before the model's last price at "
-                f"{gap_lib.format_moment(last)}: it holds nothing new to train on (fit trains on older prices)"
+                f"data ends at {horizons.format_moment(timestamps[-1])}, at or before the model's last price at "
+                f"{horizons.format_moment(last)}: it holds nothing new to train on (fit trains on older prices)"
             )
         seen = int(np.searchsorted(timestamps, last, side="right"))
         if seen:
@@ -803,7 +803,7 @@ class LSTMForecaster(Forecaster):
         if not found.regular and not allow_gap:
             raise ValueError(
                 f"data does not continue the model's prices every {horizons.format_interval(step)} from its last "
-                f"one at {gap_lib.format_moment(last)}: counted from there it has {found.describe(step)}; "
+                f"one at {horizons.format_moment(last)}: counted from there it has {found.describe(step)}; "
                 "update(..., allow_gap=True) trains on it anyway, learning each gap as one step"
             )
         return new, np.datetime64(timestamps[-1], "ns"), step
@@ -820,26 +820,29 @@ class LSTMForecaster(Forecaster):
         if timestamps[seen - 1] != last:
             raise ValueError(
                 f"data overlaps the prices the model saw but has no price at its last timestamp "
-                f"{gap_lib.format_moment(last)} (the nearest before it is at "
-                f"{gap_lib.format_moment(timestamps[seen - 1])}): its prices are not on the model's time axis"
+                f"{horizons.format_moment(last)} (the nearest before it is at "
+                f"{horizons.format_moment(timestamps[seen - 1])}): its prices are not on the model's time axis"
             )
-        held = close_of(self.prices_)
         back = last - timestamps[:seen][::-1]
         on_grid = back == np.arange(seen) * step
         run = seen if on_grid.all() else int(np.argmin(on_grid))
-        checked = min(run, held.shape[0])
-        given = close_of(new)[seen - checked : seen]
-        same = np.isclose(given, held[held.shape[0] - checked :], rtol=1e-9, atol=0.0)
+        checked = min(run, self.prices_.shape[0])
+        # Every column the model reads: a candle whose volume differs is other data too.
+        given, held = new[seen - checked : seen], self.prices_[self.prices_.shape[0] - checked :]
+        same = np.isclose(given, held, rtol=1e-9, atol=0.0, equal_nan=True)
+        if same.ndim == 2:
+            same = same.all(axis=1)
         if not same.all():
             i = int(np.flatnonzero(~same)[-1])
+            columns = "" if given.ndim == 1 else f" ({', '.join(self.input_columns)})"
             raise ValueError(
                 f"data's prices up to the model's last timestamp differ from those the model saw: "
-                f"{given[i]:.10g} at {gap_lib.format_moment(timestamps[seen - checked + i])} where it saw "
-                f"{held[held.shape[0] - checked + i]:.10g}; this is other data (fit a new model on it)"
+                f"{np.round(given[i], 10)}{columns} at {horizons.format_moment(timestamps[seen - checked + i])} where "
+                f"it saw {np.round(held[i], 10)}; this is other data (fit a new model on it)"
             )
         warnings.warn(
             f"update: dropped the first {seen} price(s) of data, at or before the model's last timestamp "
-            f"{gap_lib.format_moment(last)}: the model has seen them (the last {checked} checked against the "
+            f"{horizons.format_moment(last)}: the model has seen them (the last {checked} checked against the "
             "prices it holds)",
             UserWarning,
             stacklevel=4,

@@ -47,16 +47,14 @@ import os
 import pathlib
 import re
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-import numpy as np
-import pandas as pd
-
 from jaxlstm._src import validation
-from jaxlstm._src.forecasters.base import fingerprint, read_series
+from jaxlstm._src.forecasters.base import fingerprint
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
-from jaxlstm._src.io import ohlcv, persistence
+from jaxlstm._src.io import persistence
 from jaxlstm._src.prep.fingerprints import DataFingerprint
 
 TrainFn = Callable[[str], LSTMForecaster]
@@ -540,43 +538,27 @@ class ModelCache:
         """A copy of ``cached`` updated on the prices of ``data`` after its last one; None when it must be retrained.
 
         It must be the symbol's, with the settings asked for and its optimiser state, and
-        ``data`` must hold its last timestamp at its last price and go on from there. The
+        ``data`` must continue it as ``LSTMForecaster.update`` requires (dated, at its
+        interval, what overlaps equal to what it holds, no gap). The
         update continues training on the new prices only; ``trained_on_`` then records
         ``data`` (the model is current with it) and ``trained_at_`` the cache's clock.
         """
-        if data is None or cached.last_timestamp_ is None or cached.opt_state_ is None or cached.prices_ is None:
+        if data is None or cached.last_timestamp_ is None or cached.opt_state_ is None:
             return None
         if self._mismatch(symbol, cached, _Request(request.settings, None)) is not None:
             return None
-        columns = cached.input_columns
-        try:
-            values, stamps, _ = read_series(data, "data", columns)
-        except (TypeError, ValueError):  # data without the columns the model reads
-            return None
-        if stamps is None:
-            return None
-        stamps = np.asarray(stamps, "datetime64[ns]")
-        seen = np.flatnonzero(stamps == cached.last_timestamp_)
-        # The data must hold the model's last candle and continue after it without a gap.
-        if (
-            seen.size != 1
-            or seen[0] == stamps.shape[0] - 1
-            or not np.array_equal(values[seen[0]], cached.prices_[-1], equal_nan=True)
-        ):
-            return None
-        start = int(seen[0]) + 1
-        new = (
-            pd.Series(values[start:], index=pd.DatetimeIndex(stamps[start:]))
-            if values.ndim == 1
-            else ohlcv.load_ohlcv(data)[start:]
-        )
-        # A copy: callers may hold the cached object, which stays as it was.
+        # A copy: callers may hold the cached object, which stays as it was. update itself
+        # decides whether data continues the model (its own checks: the overlap with the
+        # prices the model holds, in every column it reads, no gap, its interval).
         model = copy.deepcopy(cached)
         try:
-            model.update(new, epochs=self.update_epochs)
-        except ValueError:  # a diverged update leaves the model unchanged: retrain instead
+            with warnings.catch_warnings():
+                # The history the model has seen is expected here: dropping it is no news.
+                warnings.filterwarnings("ignore", message="update: dropped the first", category=UserWarning)
+                model.update(data, epochs=self.update_epochs)
+        except (TypeError, ValueError):  # not a continuation, or a diverged update: retrain instead
             return None
         assert request.data is not None
-        model.trained_on_ = request.data.fingerprint(columns)
+        model.trained_on_ = request.data.fingerprint(model.input_columns)
         model.trained_at_ = self._now().isoformat(timespec="seconds")
         return model

@@ -67,12 +67,6 @@ class Gaps(NamedTuple):
         return " and ".join(parts) if parts else "no gaps"
 
 
-def format_moment(value: np.datetime64) -> str:
-    """A timestamp for messages: ``2019-10-16 09:00:00`` (sub-second digits only when there are some)."""
-    text = str(np.datetime_as_string(np.asarray(value, "datetime64[ns]"), unit="ns")).replace("T", " ")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def check_gap_policy(gaps: object) -> str:
     """Returns ``gaps`` if it is one of ``GAP_POLICIES``, else raises ``ValueError``."""
     return validation.check_choice("gaps", gaps, GAP_POLICIES)

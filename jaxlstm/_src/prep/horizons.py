@@ -70,6 +70,12 @@ LAST_TIME = np.datetime64(_INT64_MAX, "ns")
 LONGEST_SPAN = np.timedelta64(_INT64_MAX, "ns")
 
 
+def format_moment(value: np.datetime64) -> str:
+    """A timestamp for messages: ``2019-10-16 09:00:00`` (sub-second digits only when there are some)."""
+    text = str(np.datetime_as_string(np.asarray(value, "datetime64[ns]"), unit="ns")).replace("T", " ")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def outside_ns_range(times: np.ndarray) -> np.ndarray:
     """``[...]`` bool: which ``datetime64`` values (of any unit) ``datetime64[ns]`` cannot hold.
 
