@@ -221,7 +221,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--features",
         type=_feature_list,
-        help="comma-separated inputs, e.g. close,volume,rsi (see jaxlstm.data.FEATURE_NAMES); "
+        help="comma-separated inputs, e.g. close,volume,rsi (see jaxlstm.data.FEATURES); "
         "anything beyond the close needs a direct head" + ESTIMATOR_DEFAULT,
     )
     group.add_argument(
