@@ -622,7 +622,7 @@ class Forecaster:
             ``[steps]`` float64 price forecasts.
         """
         self._check_fitted()
-        window = self._check_window(window)
+        window = self.check_window(window)
         steps = validation.check_steps(steps)
         return self.check_forecast(self._predict(window, steps))
 
@@ -1013,11 +1013,16 @@ class Forecaster:
 
     # ------------------------------------------------------------------ checks
 
+    def check_fitted(self) -> None:
+        """Raises ``RuntimeError`` unless the model is fitted (override ``_check_fitted`` to say what fitted means)."""
+        self._check_fitted()
+
     def _check_fitted(self) -> None:
         if self.prices_ is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
 
-    def _check_window(self, window: Any) -> np.ndarray:
+    def check_window(self, window: Any) -> np.ndarray:
+        """``window`` as validated prices to forecast from (exactly ``window_length`` of them when it is set), else ValueError."""
         window = self.check_prices("window", window, self.min_window(), "to forecast from")
         length = self.window_length
         if length is not None and window.shape[0] != length:

@@ -30,17 +30,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import stacked, training, validation
-from jaxlstm._src.forecasters import bands, intervals, population, progress
+from jaxlstm._src.forecasters import bands, continuation, intervals, lstm_state, population, progress
 from jaxlstm._src.forecasters.base import Forecaster, close_of
 from jaxlstm._src.io import persistence
 from jaxlstm._src.nn import networks
-from jaxlstm._src.prep import encodings, fingerprints, horizons, windows
+from jaxlstm._src.prep import encodings, windows
 from jaxlstm._src.prep import features as feature_lib
-from jaxlstm._src.prep import gaps as gap_lib
 from jaxlstm._src.prep import inputs as inputs_lib
-
-#: ``metadata["model"]`` of a saved ``LSTMForecaster``.
-MODEL_KIND = "LSTMForecaster"
 
 
 def _forecast_one_model(
@@ -377,7 +373,7 @@ class LSTMForecaster(Forecaster):
         An unfitted model starts from its seeds; a fitted one continues from its params and
         optimiser state (its shuffling key folded with ``salt``, so that a continuation
         does not replay the first run's minibatch order). Every member of every model is a
-        row of ``_train_rows``; each model then takes over its results (params, history,
+        row of ``population.train_rows``; each model then takes over its results (params, history,
         metrics), as after ``fit``, without a band. ``jaxlstm.tune`` trains its rungs here.
 
         Returns:
@@ -394,7 +390,7 @@ class LSTMForecaster(Forecaster):
                     start = (model._member_params()[j], key, model._member_opt_state(j))
                 rows.append((static, prep.data, start))
                 owners.append(i)
-        results = cls._train_rows(rows, workers=workers, devices=devices)
+        results = population.train_rows(_fit_one_model, rows, workers=workers, devices=devices)
         done: dict[int, list[training.TrainResult]] = {}
         for i, result in zip(owners, results, strict=True):
             done.setdefault(i, []).append(result)
@@ -471,7 +467,14 @@ class LSTMForecaster(Forecaster):
         tag = None if bar is None else progress.RELAY.open(bar)
         results = None
         try:
-            results = cls._train_rows(rows, workers=workers, devices=devices, progress_tag=tag)
+            results = population.train_rows(
+                _fit_one_model,
+                rows,
+                workers=workers,
+                devices=devices,
+                progress_tag=tag,
+                progress_callback=progress.RELAY,
+            )
         finally:
             if bar is not None and tag is not None:
                 progress.RELAY.close(tag)
@@ -482,53 +485,6 @@ class LSTMForecaster(Forecaster):
         found = iter(results)
         for m, prep in zip(lstms, preps):
             m._adopt_trained(prep, [next(found) for _ in range(m.n_members)])
-
-    @staticmethod
-    def _train_rows(
-        rows: Sequence[tuple[dict[str, Any], training.TrainData, tuple[Any, jax.Array, Any]]],
-        *,
-        workers: int | None = None,
-        devices: Sequence[jax.Device] | None = None,
-        progress_tag: int | None = None,
-    ) -> list[training.TrainResult]:
-        """Runs ``fit_arrays`` for every ``(static, data, (params, key, opt_state))`` row, grouped by static settings.
-
-        Every group is one call of ``stacked.run_stacked`` (rows padded to equal lengths with
-        zero-weight windows). Fits, ensembles, tuning trials, calibration refits and
-        updates all train through here. ``progress_tag``: the ``progress.RELAY`` tag of
-        the bar that follows row 0 (the other rows report to no bar).
-
-        Returns:
-            One host ``TrainResult`` per row, in the order of ``rows``.
-        """
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, (static, data, _) in enumerate(rows):
-            # Windows of other lengths (or inputs of other widths) cannot share a call.
-            groups.setdefault((tuple(sorted(static.items())), np.shape(data.xs)[1:]), []).append(i)
-        out: list[Any] = [None] * len(rows)
-        for (static, _), members in groups.items():
-            fields = []
-            for field in zip(*[rows[i][1] for i in members], strict=True):
-                stacked_field, _ = windows.pad_stack([np.asarray(a) for a in field])
-                fields.append(stacked_field)
-            # Padding rows get weight 0 from the stacked weights themselves.
-            stacked_data = training.TrainData(*fields)
-            params = population.stack_trees([rows[i][2][0] for i in members])
-            keys = jnp.stack([rows[i][2][1] for i in members])
-            opt_states = population.stack_trees([rows[i][2][2] for i in members])
-            tags = np.array([progress_tag if i == 0 and progress_tag is not None else -1 for i in members], np.int32)
-            callback = None if progress_tag is None else progress.RELAY
-            result = stacked.run_stacked(
-                _fit_one_model,
-                (keys, params, stacked_data, opt_states, tags),
-                static={**dict(static), "callback": callback},
-                workers=workers,
-                devices=devices,
-            )
-            result = jax.device_get(result)
-            for row, i in enumerate(members):
-                out[i] = training.unstack(result, row)
-        return out
 
     def _adopt_trained(self, prep: Prepared, results: Sequence[training.TrainResult]) -> None:
         """``_adopt`` for a fit: a member that diverged is dropped (with a warning), a model whose every member did raises.
@@ -751,7 +707,11 @@ class LSTMForecaster(Forecaster):
         new, timestamps, spacing = self._read_series(data, "data", interval)
         steps = self.direct_steps or 1
         new = self.check_prices("data", new, steps, "to update on")
-        new, last_timestamp, spacing = self._continuation(new, timestamps, spacing, interval is not None, allow_gap)
+        assert self.prices_ is not None
+        held = continuation.Held(self.prices_, self.last_timestamp_, self.interval_, self.input_columns)
+        new, last_timestamp, spacing = continuation.continuation(
+            held, new, timestamps, spacing, interval is not None, allow_gap
+        )
         if new.shape[0] < steps:
             raise ValueError(
                 f"data must hold at least {steps} prices after the model's last timestamp to update {self!r}, "
@@ -787,7 +747,7 @@ class LSTMForecaster(Forecaster):
                 opt_state = self._fresh_opt_state(params, j)
             key = jax.random.fold_in(jax.random.key(self._member_settings[j]["seed"]), count)
             starts.append((static, update_data, (params, key, opt_state)))
-        results = self._train_rows(starts)
+        results = population.train_rows(_fit_one_model, starts)
         if any(r.epochs_run < epochs for r in results):
             raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
         params = [r.params for r in results]
@@ -810,102 +770,6 @@ class LSTMForecaster(Forecaster):
         self.band_ = calibration
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return self
-
-    def _continuation(
-        self,
-        new: np.ndarray,
-        timestamps: np.ndarray | None,
-        spacing: np.timedelta64 | None,
-        dated_by_interval: bool,
-        allow_gap: bool,
-    ) -> tuple[np.ndarray, np.datetime64 | None, np.timedelta64 | None]:
-        """``(the new prices after the model's last one, their last timestamp, the interval)``, or a ValueError.
-
-        The rules of ``update``: ``new`` must continue ``last_timestamp_`` at ``interval_``;
-        an overlap is checked and dropped; ``dated_by_interval`` says that undated ``new``
-        came with ``interval=`` (``spacing`` is then that interval).
-        """
-        last, step = self.last_timestamp_, self.interval_
-        if spacing is not None and step is not None and spacing != step:
-            raise ValueError(
-                f"data's interval {horizons.format_interval(spacing)} is not the model's "
-                f"{horizons.format_interval(step)}: update with {horizons.format_interval(step)} prices, or fit a "
-                "new model on these"
-            )
-        step = step if step is not None else spacing
-        if last is None:
-            # Undated prices were fitted: there is no time to check the new ones against.
-            return new, None if timestamps is None else np.datetime64(timestamps[-1], "ns"), step
-        if step is None:  # not made by fit (it infers the interval of dated prices): nothing to check with
-            raise ValueError("the model has a last timestamp but no interval: fit it again to update it")
-        if timestamps is None:
-            if not dated_by_interval:
-                raise ValueError(
-                    f"data has no timestamps, but the model's prices are dated (the last at "
-                    f"{horizons.format_moment(last)}, every {horizons.format_interval(step)}): give dated prices "
-                    f"(a pandas Series with a DatetimeIndex, candles...) or update(data, "
-                    f"interval={horizons.format_interval(step)!r}) to say they continue right after its last one"
-                )
-            return new, last + new.shape[0] * step, step
-        timestamps = np.asarray(timestamps, "datetime64[ns]")
-        if timestamps[-1] <= last:
-            raise ValueError(
-                f"data ends at {horizons.format_moment(timestamps[-1])}, at or before the model's last price at "
-                f"{horizons.format_moment(last)}: it holds nothing new to train on (fit trains on older prices)"
-            )
-        seen = int(np.searchsorted(timestamps, last, side="right"))
-        if seen:
-            new = new[self._checked_overlap(new, timestamps, seen) :]
-            timestamps = timestamps[seen:]
-        found = gap_lib.find_gaps(np.concatenate([[last], timestamps]), step)
-        if not found.regular and not allow_gap:
-            raise ValueError(
-                f"data does not continue the model's prices every {horizons.format_interval(step)} from its last "
-                f"one at {horizons.format_moment(last)}: counted from there it has {found.describe(step)}; "
-                "update(..., allow_gap=True) trains on it anyway, learning each gap as one step"
-            )
-        return new, np.datetime64(timestamps[-1], "ns"), step
-
-    def _checked_overlap(self, new: np.ndarray, timestamps: np.ndarray, seen: int) -> int:
-        """Checks the ``seen`` leading rows of ``new`` (at or before ``last_timestamp_``) against the prices held; returns ``seen``.
-
-        The rows checked are the data's consecutive steps of one interval back from the
-        model's last timestamp (as many as the model holds): the model's own series is on
-        that grid there, whether it was fitted with gaps or with them filled.
-        """
-        assert self.prices_ is not None and self.last_timestamp_ is not None and self.interval_ is not None
-        last, step = self.last_timestamp_, self.interval_
-        if timestamps[seen - 1] != last:
-            raise ValueError(
-                f"data overlaps the prices the model saw but has no price at its last timestamp "
-                f"{horizons.format_moment(last)} (the nearest before it is at "
-                f"{horizons.format_moment(timestamps[seen - 1])}): its prices are not on the model's time axis"
-            )
-        back = last - timestamps[:seen][::-1]
-        on_grid = back == np.arange(seen) * step
-        run = seen if on_grid.all() else int(np.argmin(on_grid))
-        checked = min(run, self.prices_.shape[0])
-        # Every column the model reads: a candle whose volume differs is other data too.
-        given, held = new[seen - checked : seen], self.prices_[self.prices_.shape[0] - checked :]
-        same = np.isclose(given, held, rtol=1e-9, atol=0.0, equal_nan=True)
-        if same.ndim == 2:
-            same = same.all(axis=1)
-        if not same.all():
-            i = int(np.flatnonzero(~same)[-1])
-            columns = "" if given.ndim == 1 else f" ({', '.join(self.input_columns)})"
-            raise ValueError(
-                f"data's prices up to the model's last timestamp differ from those the model saw: "
-                f"{np.round(given[i], 10)}{columns} at {horizons.format_moment(timestamps[seen - checked + i])} where "
-                f"it saw {np.round(held[i], 10)}; this is other data (fit a new model on it)"
-            )
-        warnings.warn(
-            f"update: dropped the first {seen} price(s) of data, at or before the model's last timestamp "
-            f"{horizons.format_moment(last)}: the model has seen them (the last {checked} checked against the "
-            "prices it holds)",
-            UserWarning,
-            stacklevel=4,
-        )
-        return seen
 
     def _member_opt_state(self, member: int) -> Any:
         """Member ``member``'s optimiser state, or None when the model has none (saved before it was kept)."""
@@ -1092,103 +956,14 @@ class LSTMForecaster(Forecaster):
             )
         return super().check_prices(name, value, minimum, purpose)
 
-    def _check_window(self, window: Any) -> np.ndarray:
+    def check_window(self, window: Any) -> np.ndarray:
         # Models that read several columns also take a window as candles (a DataFrame,
         # OHLCV, ccxt rows): its last window_length rows. An array is [time, columns].
         if len(self.input_columns) > 1 and not isinstance(window, np.ndarray) and not isinstance(window, jax.Array):
             window = self._read_series(window, "window")[0][-self.window_length :]
-        return super()._check_window(window)
+        return super().check_window(window)
 
     # ------------------------------------------------------------------ persistence
-
-    def _metadata(self) -> dict[str, Any]:
-        self._check_fitted()
-        assert self.encoding_state_ is not None and self.history_ is not None
-        settings = self.get_params()
-        return {
-            "model": MODEL_KIND,
-            "symbol": settings.pop("symbol"),
-            "trained_at": self.trained_at_,
-            "settings": settings,
-            "encoding": {"name": self.encoding, "state": dict(self.encoding_state_)},
-            "features": {name: dict(v) for name, v in (self.feature_state_ or {}).items()},
-            "data": {
-                "interval_seconds": None if self.interval_ is None else float(self.interval_ / np.timedelta64(1, "s")),
-                "last_timestamp": None
-                if self.last_timestamp_ is None
-                else np.datetime_as_string(self.last_timestamp_, unit="ns"),
-                "last_window": np.asarray(self.forecast_window(), np.float64).tolist(),
-                "volatility": float(self.volatility_ or 0.0),
-            },
-            "metrics": self.metrics_,
-            "history": {k: [float(x) for x in v] for k, v in self.history_.items()},
-            # The steps the band is calibrated on: the loaded model has the same band.
-            "calibration": self.band_.to_json() if self.band_ is not None else {},
-            "trained_on": None if self.trained_on_ is None else self.trained_on_.to_json(),
-        }
-
-    @classmethod
-    def _from_parts(cls, params: Any, metadata: Any, source: str) -> LSTMForecaster:
-        """Rebuilds a fitted model from saved params and metadata; anything odd is a ValueError."""
-        if not isinstance(metadata, dict) or metadata.get("model") != MODEL_KIND:
-            got = metadata.get("model") if isinstance(metadata, dict) else type(metadata).__name__
-            raise ValueError(f"{source} does not hold an {MODEL_KIND} (model kind {got!r})")
-        try:
-            return cls._rebuild(params, metadata)
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
-            raise ValueError(f"{source} is damaged: invalid metadata ({type(err).__name__}: {err})") from None
-
-    @classmethod
-    def _rebuild(cls, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
-        """``_from_parts`` without its messages: raises whatever the first inconsistency raises."""
-        settings = dict(metadata["settings"])
-        forecaster = cls(**settings, symbol=metadata.get("symbol"))
-        encoding = metadata["encoding"]
-        if encoding["name"] != forecaster.encoding:
-            raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")
-        state, feature_state = forecaster.model_inputs.check_state(encoding["state"], metadata.get("features", {}))
-        params, opt_leaves = _split_saved_tree(params)
-        params = jax.tree.map(jnp.asarray, params)
-        if not _matches(params, forecaster._params_template()):
-            raise ValueError("params do not match the saved settings")
-        opt_state = None
-        if opt_leaves is not None:
-            template = forecaster._opt_state_template()
-            structure = jax.tree.structure(template)
-            if len(opt_leaves) != len(jax.tree.leaves(template)):
-                raise ValueError("optimiser state does not match the saved settings")
-            opt_state = jax.tree.unflatten(structure, [np.asarray(leaf) for leaf in opt_leaves])
-            if not _matches(opt_state, template):
-                raise ValueError("optimiser state does not match the saved settings")
-        forecaster.opt_state_ = opt_state
-        data = metadata["data"]
-        columns = len(forecaster.input_columns)
-        window = validation.as_float_array("last_window", data["last_window"], ndim=1 if columns == 1 else 2)
-        window = forecaster._check_window(window)
-        seconds = data["interval_seconds"]
-        interval_ns = None if seconds is None else validation.check_positive_float("interval_seconds", seconds) * 1e9
-        if interval_ns is not None and interval_ns >= 2**62:
-            raise ValueError(f"interval_seconds {seconds} is out of range")
-        forecaster.params_ = params
-        forecaster.encoding_state_ = state
-        forecaster.feature_state_ = feature_state
-        forecaster.prices_ = window
-        forecaster.interval_ = (
-            None if interval_ns is None else horizons.as_interval(np.timedelta64(round(interval_ns), "ns"))
-        )
-        stamp = data["last_timestamp"]
-        forecaster.last_timestamp_ = None if stamp is None else np.datetime64(stamp, "ns")
-        forecaster.volatility_ = validation.check_positive_float("volatility", data["volatility"], allow_zero=True)
-        forecaster.metrics_ = dict(metadata["metrics"])
-        forecaster.history_ = {k: np.asarray(v, np.float64) for k, v in dict(metadata["history"]).items()}
-        forecaster.trained_at_ = metadata.get("trained_at")
-        forecaster.band_ = bands.band_class(forecaster.band).from_json(
-            metadata["calibration"], forecaster.volatility_ or 0.0
-        )
-        # Models saved before fingerprints were recorded have none: their data is unknown.
-        trained_on = metadata.get("trained_on")
-        forecaster.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
-        return forecaster
 
     def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
         """Saves the fitted model as a folder (orbax params + ``metadata.json``), atomically.
@@ -1202,49 +977,17 @@ class LSTMForecaster(Forecaster):
         Returns:
             The model folder.
         """
-        return persistence.save_model(path, *self._saved_parts())
+        return persistence.save_model(path, *lstm_state.saved_parts(self))
 
-    def _saved_parts(self) -> tuple[Any, dict[str, Any]]:
-        """``(saved tree, metadata)`` of ``save`` and ``to_json``, checked to rebuild this model as ``load`` does.
-
-        Settings are read-only after construction, but ``__dict__`` can still be written
-        past that: a save that ``load`` would refuse must not replace a good model.
-        """
-        self._check_fitted()
-        reason = None
-        try:
-            fresh = self._unfitted_copy()
-            if not _matches(self.params_, cast(LSTMForecaster, fresh)._params_template()):
-                reason = "params do not match the settings"
-            else:
-                tree, metadata = self._saved_tree(), self._metadata()
-                type(self)._rebuild(tree, metadata)
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            reason = f"{type(err).__name__}: {err}"
-        if reason is not None:
-            raise ValueError(
-                f"cannot save {self!r}: its settings and fitted state disagree ({reason}); was a setting changed "
-                "after fit? set_params(...) and fit again"
-            )
-        return tree, metadata
-
-    def _saved_tree(self) -> Any:
-        """What is saved as params: ``{"params", "opt_state": [leaves]}`` (the optimiser state lets ``update`` continue)."""
-        self._check_fitted()
-        params = jax.tree.map(np.asarray, self.params_)
-        if self.opt_state_ is None:
-            return params
-        return {"params": params, "opt_state": [np.asarray(leaf) for leaf in jax.tree.leaves(self.opt_state_)]}
-
-    def _params_template(self) -> Any:
+    def params_template(self) -> Any:
         """Shapes and dtypes of ``params_`` (with the members axis of an ensemble)."""
         one = jax.eval_shape(lambda: self.model_config.init(jax.random.key(0)))
-        return _with_members(one, self.n_members)
+        return lstm_state.with_members(one, self.n_members)
 
-    def _opt_state_template(self) -> Any:
+    def opt_state_template(self) -> Any:
         """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
         one = jax.eval_shape(lambda: self._fresh_opt_state(self.model_config.init(jax.random.key(0)), 0))
-        return _with_members(one, self.n_members)
+        return lstm_state.with_members(one, self.n_members)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LSTMForecaster:
@@ -1255,7 +998,7 @@ class LSTMForecaster(Forecaster):
             ValueError: damaged files, another format version, or not an LSTMForecaster.
         """
         params, metadata = persistence.load_model(path)
-        return cls._from_parts(params, metadata, f"model at {str(path)!r}")
+        return lstm_state.from_parts(cls, params, metadata, f"model at {str(path)!r}")
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The seed's single-file export: metadata and weights in one sealed JSON document.
@@ -1266,7 +1009,7 @@ class LSTMForecaster(Forecaster):
         Returns:
             The JSON text.
         """
-        return persistence.export_json(*self._saved_parts(), path)
+        return persistence.export_json(*lstm_state.saved_parts(self), path)
 
     @classmethod
     def from_json(cls, source: str | os.PathLike[str]) -> LSTMForecaster:
@@ -1280,31 +1023,7 @@ class LSTMForecaster(Forecaster):
         where = (
             "JSON text" if isinstance(source, str) and source.lstrip().startswith("{") else f"JSON file {str(source)!r}"
         )
-        return cls._from_parts(params, metadata, where)
-
-
-def _with_members(template: Any, members: int) -> Any:
-    """``ShapeDtypeStruct`` leaves of one model, given a leading ``[members]`` axis when ``members > 1``."""
-    if members == 1:
-        return template
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct((members, *a.shape), a.dtype), template)
-
-
-def _matches(tree: Any, template: Any) -> bool:
-    """Whether ``tree`` has the structure, shapes and dtypes of ``template``."""
-    if str(jax.tree.structure(tree)) != str(jax.tree.structure(template)):
-        return False
-    return all(
-        np.shape(a) == b.shape and np.asarray(a).dtype == b.dtype
-        for a, b in zip(jax.tree.leaves(tree), jax.tree.leaves(template))
-    )
-
-
-def _split_saved_tree(tree: Any) -> tuple[Any, list[Any] | None]:
-    """``(params, optimiser-state leaves or None)`` of a saved tree (models saved before the state was kept have params only)."""
-    if isinstance(tree, dict) and set(tree) == {"params", "opt_state"} and isinstance(tree["opt_state"], (list, tuple)):
-        return tree["params"], list(tree["opt_state"])
-    return tree, None
+        return lstm_state.from_parts(cls, params, metadata, where)
 
 
 def _pad_to(stack: np.ndarray, count: int) -> np.ndarray:
