@@ -21,10 +21,12 @@ table of trials on its ``tuning_`` attribute.
   at or after its block.
 * One compiled call per group: trials x folds x ensemble members that share the network,
   window length and static training settings are stacked on one models axis and trained
-  by ``LSTMForecaster._train_rows`` (``stacked.run_stacked``); the learning rate and
+  by ``LSTMForecaster.train_prepared`` (``stacked.run_stacked``); the learning rate and
   weight decay are per-model hyper-parameters in the optimiser state, so they never split
   a group. Other shapes (hidden size, layers, window length) are groups of their own, run
-  one after another (each spread over the cores or devices by the runner).
+  one after another (each spread over the cores or devices by the runner). The
+  validation forecasts of a rung are one ``predict_rows`` and the winner's final fit one
+  ``fit_rows``; only the public estimator protocol is used.
 """
 
 from __future__ import annotations
