@@ -113,6 +113,9 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'jaxlstm' has no attribute {name!r}")
     imported = importlib.import_module(module)
+    if name == "ModelCache":
+        # The cache imports no forecaster: the class it serves by default is given here.
+        imported.set_default_model(importlib.import_module("jaxlstm._src.forecasters.lstm").LSTMForecaster)
     value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value  # later lookups skip __getattr__
     return value

@@ -21,7 +21,6 @@ named input sets, and ``ModelInputs`` turns windows of candles into a network's 
 fitted on training candles only; ``forecast_direct`` is the direct multi-horizon forecast.
 """
 
-from jaxlstm._src.forecasters.base import fingerprint
 from jaxlstm._src.io.long_format import split_long
 from jaxlstm._src.io.ohlcv import (
     MAX_LINE_BYTES,
@@ -33,6 +32,7 @@ from jaxlstm._src.io.ohlcv import (
     load_ohlcv,
     symbol_of,
 )
+from jaxlstm._src.io.series import fingerprint
 from jaxlstm._src.prep.encodings import (
     ENCODINGS,
     Encoding,

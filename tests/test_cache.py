@@ -505,3 +505,39 @@ def jax_leaves(tree):
     import jax
 
     return jax.tree.leaves(tree)
+
+
+def test_a_baseline_is_cached_saved_and_loaded_through_its_own_class(tmp_path):
+    from jaxlstm.baselines import HybridForecaster, NaiveForecaster
+
+    calls = []
+    series = 100 * np.exp(np.cumsum(np.random.default_rng(3).normal(0.0, 0.01, 200)))
+
+    def train(symbol):
+        calls.append(symbol)
+        return HybridForecaster(band="conformal").fit(series)
+
+    clock = Clock()
+    cache = jl.ModelCache(tmp_path, train_fn=train, model=HybridForecaster, clock=clock)
+    trained = cache.get("ETH", data=series, settings={"band": "conformal"})
+    # Another cache (another process, in effect) loads the saved folder through HybridForecaster.load.
+    loaded = jl.ModelCache(tmp_path, model=HybridForecaster, clock=clock).get("ETH", data=series)
+    assert calls == ["ETH"] and type(loaded) is HybridForecaster and loaded is not trained
+    for name in ("alpha_", "beta_", "phi_", "drift_weight_", "log_drift_"):
+        assert getattr(loaded, name) == getattr(trained, name), name
+    np.testing.assert_array_equal(loaded.prices_, series)
+    ours, theirs = trained.forecast(steps=12), loaded.forecast(steps=12)
+    np.testing.assert_array_equal(theirs.predicted, ours.predicted)
+    np.testing.assert_array_equal(theirs.lower, ours.lower)
+    np.testing.assert_array_equal(theirs.upper, ours.upper)
+    # Other data means a retrain (a baseline has no update); another class reads the folder as damaged.
+    cache.get("ETH", data=series * 1.01, train_fn=lambda s: HybridForecaster().fit(series * 1.01))
+    np.testing.assert_array_equal(jl.ModelCache(tmp_path, model=HybridForecaster).peek("ETH").prices_, series * 1.01)
+    status = jl.ModelCache(tmp_path, model=NaiveForecaster).status("ETH")
+    assert not status.fresh and "does not hold a NaiveForecaster" in status.reason
+    naive = jl.ModelCache(tmp_path / "naive", model=NaiveForecaster, train_fn=lambda s: NaiveForecaster().fit(series))
+    assert naive.get("BTC").forecast(steps=3).predicted.tolist() == [series[-1]] * 3
+    with pytest.raises(ValueError, match="train_fn must return a fitted NaiveForecaster"):
+        naive.get("ETH", train_fn=lambda s: HybridForecaster().fit(series))
+    with pytest.raises(ValueError, match=r"unknown HybridForecaster settings \['hidden_size'\]"):
+        cache.status("ETH", settings={"hidden_size": 3})

@@ -1,6 +1,12 @@
 """``ModelCache``: one model per symbol on disk, retrained when it is old or does not fit the request.
 
-Models live in a directory, one ``LSTMForecaster.save`` folder per symbol. A cached model
+The cache serves any ``Forecaster`` that can ``save`` and ``load`` itself (``LSTMForecaster``
+and the baselines): the caller passes the model class (``model=``), the cache builds,
+compares and loads models through that class alone and imports no forecaster. Without
+``model=`` it serves the default class, ``LSTMForecaster``, which the package's top level
+registers (``set_default_model``) when ``jaxlstm.ModelCache`` is first used.
+
+Models live in a directory, one ``save`` folder per symbol. A cached model
 is used ("fresh") only when all of these hold, else it is retrained by a callable the user
 passes and saved in its place:
 
@@ -17,8 +23,9 @@ passes and saved in its place:
 
 ``status`` says which of these failed, in one line, without training anything.
 
-A model that is not fresh is refreshed by ``LSTMForecaster.update`` (online learning: a
-few epochs on the new prices only, from its saved optimiser state) when ``data=`` continues
+A model that is not fresh is refreshed by its ``update`` (``LSTMForecaster.update``, online
+learning: a few epochs on the new prices only, from its saved optimiser state; a model
+without ``update`` is always retrained) when ``data=`` continues
 the prices it saw and its symbol and settings are the ones asked for; otherwise, or with
 ``refresh="retrain"`` or ``get(retrain=True)``, it is trained from scratch by ``train_fn``.
 
@@ -52,12 +59,25 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from jaxlstm._src import validation
-from jaxlstm._src.forecasters.base import fingerprint
-from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io import persistence
+from jaxlstm._src.io.series import fingerprint
 from jaxlstm._src.prep.fingerprints import DataFingerprint
 
-TrainFn = Callable[[str], LSTMForecaster]
+#: A fitted model: any ``Forecaster`` with ``save(path)``, ``load(path)`` and ``trained_at_``.
+Model = Any
+TrainFn = Callable[[str], Model]
+
+_default_model: list[Any] = []
+
+
+def set_default_model(model_class: Any) -> None:
+    """Makes ``model_class`` the class a ``ModelCache`` built without ``model=`` serves.
+
+    Called by the package's top level (``jaxlstm.ModelCache``) with ``LSTMForecaster``, so
+    that this module needs no import of any forecaster.
+    """
+    _default_model[:] = [model_class]
+
 
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 """How far in the future a ``trained_at`` may lie and still count as just trained (clocks of
@@ -168,7 +188,7 @@ class CacheStatus(NamedTuple):
 
     fresh: bool
     reason: str | None
-    model: LSTMForecaster | None
+    model: Model | None
 
 
 class _Data:
@@ -190,7 +210,7 @@ class _Data:
             self._prints[columns] = fingerprint(self.data, columns=columns)
         return self._prints[columns]
 
-    def difference(self, model: LSTMForecaster) -> str | None:
+    def difference(self, model: Model) -> str | None:
         """Why ``model`` was not trained on this data (``"trained on other data: ..."``), or None."""
         columns = model.input_columns
         try:
@@ -230,13 +250,13 @@ def _check_clock(clock: Any) -> Callable[[], datetime.datetime]:
 
 
 class ModelCache:
-    """Per-symbol ``LSTMForecaster`` models kept fresh on disk, shared safely between processes.
+    """Per-symbol models kept fresh on disk, shared safely between processes.
 
     See the module docstring for when a cached model is used.
 
     Args:
         directory: where model folders live (created on first save).
-        train_fn: ``train_fn(symbol) -> fitted LSTMForecaster``, called for a missing or
+        train_fn: ``train_fn(symbol) -> fitted model`` (of the class ``model``), called for a missing or
             unusable symbol; may also be passed per call to ``get``. It must train with the
             ``settings`` and on the ``data`` passed to ``get`` (checked).
         max_age: retrain models older than this (the seed: 24 hours); a
@@ -252,6 +272,9 @@ class ModelCache:
             timestamps, a model saved without optimiser state) retrains.
             ``"retrain"``: always train from scratch with ``train_fn``.
         update_epochs: epochs of such an update.
+        model: the model class (``LSTMForecaster``, ``HybridForecaster``, your own
+            ``Forecaster``...): settings are checked by its constructor and saved models
+            read by its ``load``. None: the default class, ``LSTMForecaster``.
 
     Example::
 
@@ -269,6 +292,7 @@ class ModelCache:
         *,
         refresh: str = "update",
         update_epochs: int = 5,
+        model: Any = None,
     ) -> None:
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(f"directory must be a str or os.PathLike, got {type(directory).__name__}")
@@ -280,6 +304,13 @@ class ModelCache:
             raise ValueError(f"max_age must be positive, got {max_age}")
         if lock_timeout is not None:
             lock_timeout = validation.check_positive_float("lock_timeout", lock_timeout, allow_zero=True)
+        if model is None:
+            if not _default_model:
+                raise ValueError("ModelCache needs model= (the model class): no default model class is registered")
+            model = _default_model[0]
+        if not (callable(model) and callable(getattr(model, "load", None))):
+            raise TypeError(f"model must be a model class with a load(path) method, got {model!r:.80}")
+        self.model = model
         self.refresh = validation.check_choice("refresh", refresh, REFRESH)
         self.update_epochs = validation.check_positive_int("update_epochs", update_epochs)
         self.directory = pathlib.Path(directory)
@@ -288,7 +319,7 @@ class ModelCache:
         self.lock_timeout = lock_timeout
         self._clock = _check_clock(clock or (lambda: datetime.datetime.now(datetime.UTC)))
         # folder name -> (model, _disk_token of the folder it was read from or saved to)
-        self._memory: dict[str, tuple[LSTMForecaster, Any]] = {}
+        self._memory: dict[str, tuple[Model, Any]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -314,7 +345,7 @@ class ModelCache:
     def _now(self) -> datetime.datetime:
         return _check_clock(self._clock)()
 
-    def _trained_at(self, model: LSTMForecaster) -> tuple[datetime.datetime | None, str | None]:
+    def _trained_at(self, model: Model) -> tuple[datetime.datetime | None, str | None]:
         """``(trained_at, None)``, or ``(None, why it cannot be used)``."""
         stamp = model.trained_at_
         if not stamp:
@@ -327,7 +358,7 @@ class ModelCache:
             trained = trained.replace(tzinfo=datetime.UTC)
         return trained, None
 
-    def age(self, model: LSTMForecaster) -> datetime.timedelta:
+    def age(self, model: Model) -> datetime.timedelta:
         """How long ago ``model`` was trained (``trained_at`` in its metadata).
 
         Returns:
@@ -337,7 +368,7 @@ class ModelCache:
         trained, _ = self._trained_at(model)
         return datetime.timedelta.max if trained is None else self._now() - trained
 
-    def _age_problem(self, model: LSTMForecaster) -> str | None:
+    def _age_problem(self, model: Model) -> str | None:
         trained, problem = self._trained_at(model)
         if trained is None:
             return problem
@@ -348,7 +379,7 @@ class ModelCache:
             return f"trained {_duration(age)} ago (max {_duration(self.max_age)})"
         return None
 
-    def is_fresh(self, model: LSTMForecaster) -> bool:
+    def is_fresh(self, model: Model) -> bool:
         """True while ``model`` is younger than ``max_age`` (and its ``trained_at`` is readable and not in the future)."""
         return self._age_problem(model) is None
 
@@ -360,23 +391,25 @@ class ModelCache:
         # The columns the settings make a model read: the close alone unless they name features.
         columns: tuple[str, ...] = ("close",)
         if settings is not None:
+            kind = getattr(self.model, "__name__", "model")
             if not isinstance(settings, Mapping):
-                raise TypeError(f"settings must be a mapping of LSTMForecaster settings, got {type(settings).__name__}")
-            names = LSTMForecaster._setting_names()
+                raise TypeError(f"settings must be a mapping of {kind} settings, got {type(settings).__name__}")
+            names = tuple(self.model.default_params())
             unknown = sorted(str(k) for k in settings if k not in names)
             if unknown:
-                raise ValueError(f"settings has unknown LSTMForecaster settings {unknown}; settings: {list(names)}")
+                raise ValueError(f"settings has unknown {kind} settings {unknown}; settings: {list(names)}")
             if settings.get("symbol") not in (None, symbol):
                 raise ValueError(f"settings['symbol'] is {settings['symbol']!r}, but the model asked for is {symbol!r}")
-            model = LSTMForecaster(**{**settings, "symbol": symbol})
+            model = self.model(**({**settings, "symbol": symbol} if "symbol" in names else settings))
             normal = model.get_params()
             asked = {k: normal[k] for k in settings if k != "symbol"}  # the symbol is checked on its own
             columns = model.input_columns
         return _Request(asked, None if data is None else _Data(data, columns))
 
-    def _mismatch(self, symbol: str, model: LSTMForecaster, request: _Request) -> str | None:
+    def _mismatch(self, symbol: str, model: Model, request: _Request) -> str | None:
         """Why ``model`` is not what was asked for (symbol, settings, data), or None."""
-        if model.symbol != symbol:
+        # A model without a symbol setting is known by its folder alone.
+        if getattr(model, "symbol", symbol) != symbol:
             return f"saved for symbol {model.symbol!r}, not {symbol!r}"
         have = model.get_params()
         differ = [f"{k} {v!r} != {have[k]!r}" for k, v in request.settings.items() if have[k] != v]
@@ -384,7 +417,7 @@ class ModelCache:
             return "settings differ: " + ", ".join(differ)
         return None if request.data is None else request.data.difference(model)
 
-    def _judge(self, symbol: str, model: LSTMForecaster, request: _Request) -> CacheStatus:
+    def _judge(self, symbol: str, model: Model, request: _Request) -> CacheStatus:
         reason = self._mismatch(symbol, model, request) or self._age_problem(model)
         return CacheStatus(reason is None, reason, model)
 
@@ -392,7 +425,7 @@ class ModelCache:
         path = self.path(symbol)
         token = _disk_token(path)
         try:
-            model = LSTMForecaster.load(path)
+            model = self.model.load(path)
         except FileNotFoundError:
             return CacheStatus(False, "no model saved", None)
         except ValueError as err:
@@ -415,7 +448,7 @@ class ModelCache:
 
         Args:
             symbol: the instrument.
-            settings: ``LSTMForecaster`` constructor arguments the cached model must have.
+            settings: constructor arguments of ``model`` the cached model must have.
             data: anything ``fit`` accepts; the model must have been trained on exactly it,
                 every candle column it reads included.
 
@@ -427,21 +460,23 @@ class ModelCache:
         """
         return self._status(symbol, self._request(symbol, settings, data))
 
-    def peek(self, symbol: str) -> LSTMForecaster | None:
+    def peek(self, symbol: str) -> Model | None:
         """The cached model of ``symbol`` (memory, then disk), fresh or not; ``None`` if absent.
 
         A damaged model, or one saved for another symbol, is treated as absent (``get``
         then retrains it).
         """
         model = self._status(symbol, _Request({}, None)).model
-        return model if model is not None and model.symbol == symbol else None
+        return model if model is not None and getattr(model, "symbol", symbol) == symbol else None
 
     # ------------------------------------------------------------------ get
 
-    def _check_trained(self, symbol: str, model: Any, request: _Request) -> LSTMForecaster:
-        if not isinstance(model, LSTMForecaster) or model.params_ is None:
-            raise ValueError(f"train_fn must return a fitted LSTMForecaster, got {type(model).__name__}")
-        if model.symbol is None:
+    def _check_trained(self, symbol: str, model: Any, request: _Request) -> Model:
+        kind = getattr(self.model, "__name__", "model")
+        wrong_class = isinstance(self.model, type) and not isinstance(model, self.model)
+        if wrong_class or getattr(model, "prices_", None) is None or not callable(getattr(model, "save", None)):
+            raise ValueError(f"train_fn must return a fitted {kind}, got {type(model).__name__}")
+        if getattr(model, "symbol", symbol) is None:
             model.symbol = symbol
         problem = self._mismatch(symbol, model, request)
         if problem is not None:
@@ -456,7 +491,7 @@ class ModelCache:
         settings: Mapping[str, Any] | None = None,
         data: Any = None,
         retrain: bool = False,
-    ) -> LSTMForecaster:
+    ) -> Model:
         """The cached model of ``symbol`` when fresh (see ``status``), else a refreshed one, saved.
 
         A model that is not fresh is brought up to date by ``update`` on the prices of
@@ -467,18 +502,18 @@ class ModelCache:
         Args:
             symbol: the instrument.
             train_fn: overrides the cache's ``train_fn`` for this call.
-            settings: ``LSTMForecaster`` constructor arguments the model must have.
+            settings: constructor arguments of ``model`` the model must have.
             data: anything ``fit`` accepts; the model must have been trained on exactly it
                 (compared by ``jaxlstm.data.fingerprint`` over the columns the model reads).
             retrain: train a new model even if the cached one is fresh (a model another
                 process finished meanwhile counts as new).
 
         Returns:
-            A fitted ``LSTMForecaster`` (the same object for repeated hits in this process).
+            A fitted model (the same object for repeated hits in this process).
 
         Raises:
             ValueError: the model must be trained and no ``train_fn`` was given; ``train_fn``
-                did not return a fitted ``LSTMForecaster`` with the symbol, settings and data
+                did not return a fitted model of the class ``model`` with the symbol, settings and data
                 asked for; or bad settings, data or symbol (also TypeError).
             TimeoutError: another process or thread held the symbol's lock for ``lock_timeout`` s.
         """
@@ -534,16 +569,18 @@ class ModelCache:
                 self._memory[path.name] = (model, _disk_token(path))
             return model
 
-    def _updated(self, symbol: str, cached: LSTMForecaster, data: Any, request: _Request) -> LSTMForecaster | None:
+    def _updated(self, symbol: str, cached: Model, data: Any, request: _Request) -> Model | None:
         """A copy of ``cached`` updated on the prices of ``data`` after its last one; None when it must be retrained.
 
         It must be the symbol's, with the settings asked for and its optimiser state, and
-        ``data`` must continue it as ``LSTMForecaster.update`` requires (dated, at its
+        ``data`` must continue it as its ``update`` requires (dated, at its
         interval, what overlaps equal to what it holds, no gap). The
         update continues training on the new prices only; ``trained_on_`` then records
         ``data`` (the model is current with it) and ``trained_at_`` the cache's clock.
         """
-        if data is None or cached.last_timestamp_ is None or cached.opt_state_ is None:
+        if not callable(getattr(cached, "update", None)):
+            return None  # a model that cannot continue training is retrained
+        if data is None or cached.last_timestamp_ is None or getattr(cached, "opt_state_", None) is None:
             return None
         if self._mismatch(symbol, cached, _Request(request.settings, None)) is not None:
             return None
