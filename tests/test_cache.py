@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxlstm as jl
-from jaxlstm._src.io import persistence
+from jaxlstm._src.io import model_files as persistence
 from jaxlstm._src.io.cache import NAME_MAX, CacheStatus, folder_symbol, symbol_folder_name
 from jaxlstm.data import load_demo
 

@@ -129,7 +129,7 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
     tree = ast.parse(source)
     inner = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert inner and inner[0].module == "jaxlstm"
-    assert _layer_of("jaxlstm") < _layer_of("jaxlstm._src.io.persistence")
+    assert _layer_of("jaxlstm") < _layer_of("jaxlstm._src.io.model_files")
 
 
 def test_io_imports_no_forecaster():

@@ -19,14 +19,14 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters.base import Forecaster
-from jaxlstm._src.io import persistence
+from jaxlstm._src.io import model_files
 from jaxlstm._src.prep import fingerprints
 
 
 class _Saved(Forecaster):
     """``save``/``load`` of a training-free forecaster: its settings, fitted numbers and series.
 
-    A model folder as ``LSTMForecaster`` writes one (``persistence.save_model``: atomic,
+    A model folder as ``LSTMForecaster`` writes one (``model_files.save_model``: atomic,
     checksummed, never unpickled): the fitted prices are the saved array, everything else
     is metadata. ``trained_at_`` (when it was fitted) lets ``ModelCache`` judge its age.
     """
@@ -65,7 +65,7 @@ class _Saved(Forecaster):
             "calibration": self.calibration_state(self._band_steps),
             "trained_on": None if self.trained_on_ is None else self.trained_on_.to_json(),
         }
-        return persistence.save_model(path, {"prices": np.asarray(self.prices_, np.float64)}, metadata)
+        return model_files.save_model(path, {"prices": np.asarray(self.prices_, np.float64)}, metadata)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
@@ -75,7 +75,7 @@ class _Saved(Forecaster):
             FileNotFoundError: nothing at ``path``.
             ValueError: damaged files, another format version, or a model of another class.
         """
-        tree, metadata = persistence.load_model(path)
+        tree, metadata = model_files.load_model(path)
         source = f"model at {str(path)!r}"
         if not isinstance(metadata, dict) or metadata.get("model") != cls.__name__:
             got = metadata.get("model") if isinstance(metadata, dict) else type(metadata).__name__

@@ -39,7 +39,7 @@ a file name is refused before anything is trained.
 
 Across threads and processes, one caller trains a symbol while the others wait for it
 and then load its model: the cache holds the model folder's lock
-(``persistence.model_lock``, an OS file lock) while it trains and saves, and checks the
+(``model_files.model_lock``, an OS file lock) while it trains and saves, and checks the
 folder again once it has the lock. A wait longer than ``lock_timeout`` raises
 ``TimeoutError``. What the lock does not cover (network file systems, platforms without
 ``fcntl``) is said in ``jaxlstm._src.io.locking``.
@@ -59,7 +59,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from jaxlstm._src import validation
-from jaxlstm._src.io import persistence
+from jaxlstm._src.io import model_files
 from jaxlstm._src.io.series import fingerprint
 from jaxlstm._src.prep.fingerprints import DataFingerprint
 
@@ -86,7 +86,7 @@ machines sharing a models folder differ a little); further ahead it is not fresh
 NAME_MAX = 255
 """Longest file name (bytes) of common local file systems (ext4, XFS, APFS, NTFS)."""
 
-_SAVE_SUFFIX = len(persistence.TMP_INFIX) + 32
+_SAVE_SUFFIX = len(model_files.TMP_INFIX) + 32
 """A save also writes ``<name>.tmp-<32 hex digits>`` beside the folder: its name must fit too."""
 
 _LITERAL = re.compile(r"[A-Z0-9-]")
@@ -169,7 +169,7 @@ def folder_symbol(name: str) -> str | None:
 def _disk_token(path: pathlib.Path) -> tuple[int, int, int, int] | None:
     """Identifies the save at ``path``: every save writes a new ``metadata.json``."""
     try:
-        info = (path / persistence.METADATA_FILE).stat()
+        info = (path / model_files.METADATA_FILE).stat()
     except OSError:
         return None
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
@@ -333,7 +333,7 @@ class ModelCache:
         """The symbols of the model folders in ``directory`` (folders no symbol maps to are left out)."""
         if not self.directory.is_dir():
             return []
-        found = (folder_symbol(p.name) for p in self.directory.iterdir() if persistence.is_model_folder(p))
+        found = (folder_symbol(p.name) for p in self.directory.iterdir() if model_files.is_model_folder(p))
         return sorted(s for s in found if s is not None)
 
     def _lock(self, key: str) -> threading.Lock:
@@ -540,7 +540,7 @@ class ModelCache:
                 raise ValueError(f"the model of {symbol!r} must be trained ({reason}) and no train_fn was given")
             with contextlib.ExitStack() as held:
                 try:
-                    held.enter_context(persistence.model_lock(path, timeout=self.lock_timeout))
+                    held.enter_context(model_files.model_lock(path, timeout=self.lock_timeout))
                 except TimeoutError:
                     raise TimeoutError(
                         f"gave up after {self.lock_timeout:g} s waiting for another process or thread that trains "
