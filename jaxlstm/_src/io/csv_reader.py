@@ -3,8 +3,10 @@
 The file's first lines are read by hand to find the header among vendor comment lines
 (``Timestamps are UTC timezone,https://...``), a headerless numeric layout, the unnamed
 index column of ``DataFrame.to_csv`` or the two-line header of a wide DataFrame. The rest
-is read by pandas' C parser in pieces of a million rows, so a large file costs about the
-memory of its arrays, and every value that cannot be a candle is reported with its line.
+is parsed by one ``pandas.read_csv`` call (pyarrow's engine when installed, else the C
+engine, ISO dates parsed by its tokenizer) and checked vectorised (``_read_whole``). Only
+when that finds a problem is the file read again by pandas' C parser in pieces of a
+million rows that keep every row's line number, so that the message names the line.
 
 Only regular files are read (a FIFO or ``/dev/zero`` would block or never end), lines are
 at most ``MAX_LINE_BYTES`` long, and a NUL byte or text that is not UTF-8 ends the read
