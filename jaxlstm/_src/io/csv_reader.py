@@ -291,7 +291,7 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
         handle.seek(header.data_start)
         options: dict[str, Any] = {"engine": engine, "dtype": types}
         if engine == "c":
-            options |= _exact_floats(pd)
+            options |= {"index_col": False, **_exact_floats(pd)}
             if dates:  # parsed by the tokenizer, never held as a column of strings
                 options |= {"parse_dates": [time_position], "date_format": "ISO8601"}
         try:
@@ -300,12 +300,11 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
                 header=None,
                 names=list(range(header.width)),
                 usecols=sorted(set(layout.positions.values())),
-                index_col=False,
                 encoding="utf-8",
                 **options,
             )
             break
-        except (ValueError, TypeError, OverflowError, UnicodeDecodeError, pd.errors.ParserError):
+        except Exception:  # whatever an engine refuses, the next one (then the piecewise reader) reads
             continue
     if frame is None or len(frame) == 0:
         return None
