@@ -216,7 +216,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "--features",
         type=_feature_list,
         default=("close",),
-        help="comma-separated inputs, e.g. close,volume,rsi (default close; see jaxlstm.data.FEATURE_NAMES); "
+        help="comma-separated inputs, e.g. close,volume,rsi (default close; see jaxlstm.data.FEATURES); "
         "anything beyond the close needs a direct head",
     )
     group.add_argument(

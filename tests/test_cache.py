@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import jaxlstm as jl
 from jaxlstm._src.io import model_files as persistence
 from jaxlstm._src.io.cache import NAME_MAX, CacheStatus, folder_symbol, symbol_folder_name
+from jaxlstm._src.io.ohlcv import demo_data_path
 from jaxlstm.data import load_demo
 
 SMALL = dict(hidden_size=4, sequence_length=5, epochs=2)
@@ -328,7 +329,7 @@ def test_other_data_retrains_and_status_says_which(tmp_path, demo):
     calls = []
     cache = jl.ModelCache(tmp_path)
     model = cache.get("BTCUSD", fitting_trainer(calls, hourly), data=hourly)
-    assert model.trained_on_.source == str(jl.data.demo_data_path())
+    assert model.trained_on_.source == str(demo_data_path())
     assert cache.get("BTCUSD", data=hourly) is model and cache.status("BTCUSD", data=demo[-60:]).fresh
     status = cache.status("BTCUSD", data=daily)
     assert not status.fresh and status.reason == (

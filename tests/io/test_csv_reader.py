@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaxlstm._src.io import csv_reader
-from jaxlstm.data import MAX_LINE_BYTES, OHLCV, infer_interval, load_demo, load_ohlcv
+from jaxlstm._src.io.ohlcv import MAX_LINE_BYTES
+from jaxlstm.data import OHLCV, infer_interval, load_demo, load_ohlcv
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HOURLY = DATA / "Coinbase_BTCUSD_1h.csv"
