@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "Forecasts": "jaxlstm._src.forecasters.forecast",
     "Forecaster": "jaxlstm._src.forecasters.base",
     "LSTMForecaster": "jaxlstm._src.forecasters.lstm",
-    "ModelCache": "jaxlstm._src.io.cache",
+    "ModelCache": "jaxlstm._src.forecasters.model_cache",
     # tuning
     "TunedLSTMForecaster": "jaxlstm._src.forecasters.tuning",
     "TuningTable": "jaxlstm._src.forecasters.tuning",
@@ -99,9 +99,6 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'jaxlstm' has no attribute {name!r}")
     imported = importlib.import_module(module)
-    if name == "ModelCache":
-        # The cache imports no forecaster: the class it serves by default is given here.
-        imported.set_default_model(importlib.import_module("jaxlstm._src.forecasters.lstm").LSTMForecaster)
     value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value  # later lookups skip __getattr__
     return value

@@ -542,3 +542,12 @@ def test_a_baseline_is_cached_saved_and_loaded_through_its_own_class(tmp_path):
         naive.get("ETH", train_fn=lambda s: HybridForecaster().fit(series))
     with pytest.raises(ValueError, match=r"unknown HybridForecaster settings \['hidden_size'\]"):
         cache.status("ETH", settings={"hidden_size": 3})
+
+
+def test_the_io_cache_needs_a_model_class_and_the_top_level_one_serves_the_lstm(tmp_path):
+    from jaxlstm._src.io import cache as io_cache
+
+    with pytest.raises(ValueError, match="model must be the model class"):
+        io_cache.ModelCache(tmp_path)
+    assert jl.ModelCache(tmp_path).model is jl.LSTMForecaster
+    assert jl.ModelCache(tmp_path, model=jl.baselines.NaiveForecaster).model is jl.baselines.NaiveForecaster

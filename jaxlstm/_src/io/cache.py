@@ -2,9 +2,9 @@
 
 The cache serves any ``Forecaster`` that can ``save`` and ``load`` itself (``LSTMForecaster``
 and the baselines): the caller passes the model class (``model=``), the cache builds,
-compares and loads models through that class alone and imports no forecaster. Without
-``model=`` it serves the default class, ``LSTMForecaster``, which the package's top level
-registers (``set_default_model``) when ``jaxlstm.ModelCache`` is first used.
+compares and loads models through that class alone and imports no forecaster. A subclass
+may name the class it serves by default (``default_model``): ``jaxlstm.ModelCache`` is the
+one that serves ``LSTMForecaster``.
 
 Models live in a directory, one ``save`` folder per symbol. A cached model
 is used ("fresh") only when all of these hold, else it is retrained by a callable the user
@@ -66,18 +66,6 @@ from jaxlstm._src.prep.fingerprints import DataFingerprint
 #: A fitted model: any ``Forecaster`` with ``save(path)``, ``load(path)`` and ``trained_at_``.
 Model = Any
 TrainFn = Callable[[str], Model]
-
-_default_model: list[Any] = []
-
-
-def set_default_model(model_class: Any) -> None:
-    """Makes ``model_class`` the class a ``ModelCache`` built without ``model=`` serves.
-
-    Called by the package's top level (``jaxlstm.ModelCache``) with ``LSTMForecaster``, so
-    that this module needs no import of any forecaster.
-    """
-    _default_model[:] = [model_class]
-
 
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 """How far in the future a ``trained_at`` may lie and still count as just trained (clocks of
@@ -254,6 +242,10 @@ class ModelCache:
 
     See the module docstring for when a cached model is used.
 
+    Attributes:
+        default_model: the model class served when ``model=`` is not given (None here:
+            ``model=`` is then required; ``jaxlstm.ModelCache`` sets ``LSTMForecaster``).
+
     Args:
         directory: where model folders live (created on first save).
         train_fn: ``train_fn(symbol) -> fitted model`` (of the class ``model``), called for a missing or
@@ -274,13 +266,15 @@ class ModelCache:
         update_epochs: epochs of such an update.
         model: the model class (``LSTMForecaster``, ``HybridForecaster``, your own
             ``Forecaster``...): settings are checked by its constructor and saved models
-            read by its ``load``. None: the default class, ``LSTMForecaster``.
+            read by its ``load``. None: ``default_model``.
 
     Example::
 
         cache = ModelCache("models", train_fn=lambda s: LSTMForecaster(symbol=s).fit(load(s)))
         fc = cache.get("BTCUSD", settings={"epochs": 20}, data=load("BTCUSD")).forecast("1d")
     """
+
+    default_model: Any = None
 
     def __init__(
         self,
@@ -305,9 +299,9 @@ class ModelCache:
         if lock_timeout is not None:
             lock_timeout = validation.check_positive_float("lock_timeout", lock_timeout, allow_zero=True)
         if model is None:
-            if not _default_model:
-                raise ValueError("ModelCache needs model= (the model class): no default model class is registered")
-            model = _default_model[0]
+            model = self.default_model
+        if model is None:
+            raise ValueError("model must be the model class the cache serves (LSTMForecaster, ...), got None")
         if not (callable(model) and callable(getattr(model, "load", None))):
             raise TypeError(f"model must be a model class with a load(path) method, got {model!r:.80}")
         self.model = model
