@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "Forecasts": "jaxlstm._src.forecasters.forecast",
     "Forecaster": "jaxlstm._src.forecasters.base",
     "LSTMForecaster": "jaxlstm._src.forecasters.lstm",
-    "ModelCache": "jaxlstm._src.io.cache",
+    "ModelCache": "jaxlstm._src.forecasters.model_cache",
     # tuning
     "TunedLSTMForecaster": "jaxlstm._src.forecasters.tuning",
     "TuningTable": "jaxlstm._src.forecasters.tuning",

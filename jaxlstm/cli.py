@@ -393,10 +393,13 @@ def _load_candles(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def _cache(args: argparse.Namespace) -> Any:
+    from jaxlstm._src.forecasters.lstm import LSTMForecaster
     from jaxlstm._src.io.cache import ModelCache
 
     hours = getattr(args, "max_age_hours", 24.0)
-    return ModelCache(args.models or _default_models_dir(), max_age=datetime.timedelta(hours=hours))
+    return ModelCache(
+        args.models or _default_models_dir(), max_age=datetime.timedelta(hours=hours), model=LSTMForecaster
+    )
 
 
 def _trainer(

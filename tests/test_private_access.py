@@ -16,11 +16,10 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 #: Public API of namedtuples, despite the underscore.
 NAMEDTUPLE_API = frozenset({"_replace", "_asdict", "_fields", "_make", "_field_defaults"})
-#: Accesses inside io/, which is being rewritten on its own (candle reading and the cache);
+#: Accesses inside io/, whose candle reading is being rewritten on its own;
 #: each is listed with its module so that a new one fails.
 KNOWN = frozenset(
     {
-        ("jaxlstm/_src/io/cache.py", "_setting_names"),  # Forecaster.setting_names() is the public name
         ("jaxlstm/_src/io/ohlcv.py", "_from_source"),
     }
 )
