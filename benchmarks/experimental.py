@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 import jaxlstm as jl
-from jaxlstm import evaluation
 
 Factory = Callable[[], jl.Forecaster]
 
@@ -132,8 +131,9 @@ class NaiveBlend(jl.Forecaster):
         last = np.broadcast_to(prices[origins - 1][:, None], predicted.shape)
         index = origins[:, None] + np.arange(self.steps)[None, :]
         actual = np.where(index < n, prices[np.minimum(index, n - 1)], np.nan)
-        d = evaluation.log_ratio_residuals(predicted, last)
-        y = evaluation.log_ratio_residuals(actual, last)
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaN where a price is missing
+            d = np.log(predicted / last)
+            y = np.log(actual / last)
         ok = np.isfinite(d) & np.isfinite(y)
         denominator = float(np.sum(d[ok] ** 2))
         if denominator > 0:
