@@ -311,6 +311,19 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
+def _epoch_order(key: jax.Array, weights: jax.Array) -> jax.Array:
+    """The row order of one shuffled epoch: the weighted rows in a random order, then the zero-weight rows.
+
+    Row ``i``'s sort key is drawn from ``fold_in(key, i)``, so the order of the weighted
+    rows does not depend on how many padding rows follow them: a model padded to a larger
+    shape bucket sees the same minibatches as the unpadded model (the extra batches hold
+    only padding and are skipped).
+    """
+    rows = jnp.arange(weights.shape[0])
+    draws = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(rows)
+    return jnp.argsort(jnp.where(weights > 0, draws, 2.0), stable=True)
+
+
 def _epoch(
     optimizer: optax.GradientTransformation,
     loss_fn: Callable[..., jax.Array],
@@ -321,26 +334,46 @@ def _epoch(
     batch_size: int,
     shuffle: bool,
 ) -> tuple[Any, Any, jax.Array]:
-    """One pass over the (shuffled) training rows as a ``lax.scan`` over minibatches."""
+    """One pass over the (shuffled) training rows as a ``lax.scan`` over minibatches.
+
+    A minibatch whose weights are all 0 (padding only) takes no optimiser step: Adam would
+    move the params even with a zero gradient (its moments decay), and its step count would
+    differ from the unpadded run's. Each step's loss is normalised by its batch's weight sum.
+    """
     xs, ys, weights = data.xs, data.ys, data.weights
     n = xs.shape[0]
     batch_size = min(batch_size, n)
     num_batches = math.ceil(n / batch_size)
     pad = num_batches * batch_size - n
-    order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
+    order = _epoch_order(key, weights) if shuffle else jnp.arange(n)
     order = jnp.concatenate([order, jnp.zeros((pad,), order.dtype)]).reshape(num_batches, batch_size)
-    real = jnp.concatenate([jnp.ones((n,), xs.dtype), jnp.zeros((pad,), xs.dtype)])
+    real = jnp.concatenate([jnp.ones((n,), weights.dtype), jnp.zeros((pad,), weights.dtype)])
     batch_weights = (weights[order.reshape(-1)] * real).reshape(num_batches, batch_size)
+    loss_type = jax.eval_shape(loss_fn, params, xs[:batch_size], ys[:batch_size], batch_weights[0])
 
-    def step(state, batch):
+    def update(state, batch):
         params, opt_state = state
         idx, w = batch
         loss, grads = jax.value_and_grad(loss_fn)(params, xs[idx], ys[idx], w)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss * jnp.sum(w)
 
+    def skip(state, batch):
+        return state, jnp.zeros(loss_type.shape, loss_type.dtype)
+
+    def step(state, batch):
+        # lax.cond skips the padding batches' work in a lone fit; under vmap it is a select.
+        return jax.lax.cond(jnp.sum(batch[1]) > 0, update, skip, state, batch)
+
     (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (order, batch_weights))
     return params, opt_state, jnp.sum(losses) / jnp.maximum(jnp.sum(weights), 1e-12)
+
+
+def _report(callback: Callable[..., None], running: Any, *args: Any) -> None:
+    # The fixed-epoch scan keeps stepping (with its state frozen) after a non-finite stop;
+    # those epochs are not reported.
+    if bool(running):
+        callback(*args)
 
 
 class _LoopState(NamedTuple):
@@ -403,6 +436,8 @@ def fit_arrays(
     # the usual pytree through ``unravel``, whose gradient is exact.
     flat, unravel = _flatten(params)
     loss_fn = lambda p, x, y, w: weighted_loss(unravel(p), x, y, w, network=apply, loss=loss)
+    # numpy rows become arrays: the minibatches index them with traced row numbers.
+    data = TrainData(*(jnp.asarray(a) for a in data))
     xs = data.xs
     has_val = data.xs_val.shape[0] > 0
     patience = cfg.patience if cfg.patience is not None else cfg.epochs + 1
@@ -416,6 +451,7 @@ def fit_arrays(
         return (s.epoch < cfg.epochs) & (s.reason < 0)
 
     def body(s: _LoopState) -> _LoopState:
+        """One epoch and its bookkeeping: the one body of both the while loop and the scan."""
         epoch_key = jax.random.fold_in(key, s.epoch)
         params, opt_state, train_loss = _epoch(
             optimizer, loss_fn, s.params, s.opt_state, epoch_key, data, cfg.batch_size, cfg.shuffle
@@ -437,7 +473,8 @@ def fit_arrays(
         if callback is not None:
             # Unordered: ordered effects would serialise every fit of the process on one token.
             args = (s.epoch + 1, train_loss, val_loss)
-            jax.debug.callback(callback, *(args if callback_tag is None else (callback_tag, *args)))
+            report = functools.partial(_report, callback)
+            jax.debug.callback(report, s.reason < 0, *(args if callback_tag is None else (callback_tag, *args)))
         keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
         return _LoopState(
             epoch=s.epoch + jnp.where(finite, 1, 0),
@@ -464,7 +501,17 @@ def fit_arrays(
         train_hist=nan_hist,
         val_hist=nan_hist,
     )
-    s = jax.lax.while_loop(cond, body, init)
+    if cfg.patience is None and cfg.loss_threshold is None:
+        # A fixed number of epochs: a scan, which reverse-mode differentiation goes through
+        # (a while_loop's trip count is data-dependent, so jax.grad cannot). After a
+        # non-finite epoch the state stays frozen, as the while loop would have stopped.
+        def scan_body(s: _LoopState, _: None) -> tuple[_LoopState, None]:
+            new = body(s)
+            return jax.tree.map(lambda a, b: jnp.where(s.reason < 0, a, b), new, s), None
+
+        s, _ = jax.lax.scan(scan_body, init, None, length=cfg.epochs)
+    else:
+        s = jax.lax.while_loop(cond, body, init)
     reason = jnp.where(s.reason < 0, int(StopReason.MAX_EPOCHS), s.reason)
     if cfg.restore_best:
         use_best = s.best_epoch > 0
