@@ -1,6 +1,7 @@
 """New series lengths: compilations and CPU time of default fits on 20 lengths, and a 50-origin backtest.
 
     python -m benchmarks.speed.lengths [--quick] [--label NAME] [--out FILE.json]
+    python -m benchmarks.speed.lengths --render BEFORE.json AFTER.json > lengths.md
 
 Fits ``LSTMForecaster()`` (the defaults) on the last ``L`` demo closes for 20 lengths ``L``
 between 100 and 1,000, then forecasts 24 steps from each fit (the first forecast of a
@@ -60,7 +61,7 @@ def _phase(counter: CompileCounter, fn: Any) -> dict[str, Any]:
 
 
 def measure(lengths: tuple[int, ...], origins: int, epochs: int | None) -> dict[str, Any]:
-    """Runs both measurements; returns per-length rows and totals."""
+    """Runs both measurements (the backtest alone when ``lengths`` is empty); returns per-length rows and totals."""
     import jax
 
     import jaxlstm as jl
@@ -97,13 +98,72 @@ def measure(lengths: tuple[int, ...], origins: int, epochs: int | None) -> dict[
     }
 
 
+def render(before: dict[str, Any], after: dict[str, Any], *fresh: dict[str, Any]) -> str:
+    """A markdown table of two runs (e.g. before and after a change), from their JSON alone.
+
+    ``fresh``: optionally two ``--backtest-only`` runs (before, after), each in a new process.
+    """
+    lines = [
+        "# New series lengths: compilations and CPU time",
+        "",
+        "`python -m benchmarks.speed.lengths`: `LSTMForecaster()` (defaults) fitted on the last L demo closes",
+        f"for {len(after['lengths'])} lengths L from {min(after['lengths'])} to {max(after['lengths'])}, then "
+        "`forecast(steps=24)` of each (the first forecast",
+        "of a default model also fits its calibration copy); then a walk-forward `backtest` of the default",
+        f"over {after['backtest']['origins']} origins (train size {after['backtest']['train_size']}, "
+        f"{after['backtest']['steps']} steps). CPU time is user + sys of the process",
+        "(the machine was shared, so wall times are inflated and only indicative). Compilations count",
+        "XLA backend compiles; trainer compiles those of `fit_arrays` (alone or over a models axis).",
+        "",
+        "| measurement | run | CPU s | wall s | compilations | trainer compilations |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, pick in (
+        ("fit, all lengths", lambda r: r["total"]["fit"]),
+        ("first forecast, all lengths", lambda r: r["total"]["forecast"]),
+        ("backtest, after the fits", lambda r: r["backtest"]),
+        ("backtest, in a new process", lambda r: r["backtest"]),
+    ):
+        runs = fresh if name.endswith("new process") else (before, after)
+        for run in runs:
+            row = pick(run)
+            lines.append(
+                f"| {name} | {run['label']} | {row['cpu_s']:.1f} | {row['wall_s']:.1f} | {int(row['compiles'])} | "
+                f"{int(row['trainer_compiles'])} |"
+            )
+    lines += [
+        "",
+        "Per length, fit CPU seconds (trainer compilations):",
+        "",
+        "| L | " + " | ".join(r["label"] for r in (before, after)) + " |",
+        "|---:|---:|---:|",
+    ]
+    for b, a in zip(before["rows"], after["rows"], strict=True):
+        cells = [f"{r['fit']['cpu_s']:.2f} ({r['fit']['trainer_compiles']})" for r in (b, a)]
+        lines.append(f"| {a['length']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.speed.lengths", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 lengths, 3 origins, 2 epochs (a smoke run)")
+    parser.add_argument("--backtest-only", action="store_true", help="only the backtest (in a fresh process)")
     parser.add_argument("--label", default="", help="what was measured (e.g. the commit)")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="write the results as JSON here")
+    parser.add_argument(
+        "--render",
+        nargs="+",
+        type=pathlib.Path,
+        metavar="JSON",
+        help="print a table of BEFORE.json AFTER.json [BACKTEST_BEFORE.json BACKTEST_AFTER.json]",
+    )
     args = parser.parse_args(argv)
-    lengths = LENGTHS[::5] if args.quick else LENGTHS
+    if args.render:
+        if len(args.render) not in (2, 4):
+            parser.error(f"--render takes 2 or 4 JSON files, got {len(args.render)}")
+        print(render(*(json.loads(path.read_text()) for path in args.render)), end="")
+        return 0
+    lengths = () if args.backtest_only else LENGTHS[::5] if args.quick else LENGTHS
     result = measure(lengths, 3 if args.quick else 50, 2 if args.quick else None)
     result = {"label": args.label, "quick": args.quick, **result}
     text = json.dumps(result, indent=1)

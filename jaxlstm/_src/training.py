@@ -1,11 +1,15 @@
 """Training as pure functions: losses, an Optax optimiser, a whole run under one ``jit``.
 
-``fit_arrays`` is the one trainer. Every epoch runs inside one compiled ``lax.while_loop``
-(minibatches are a ``lax.scan`` inside it), with early stopping on a validation split,
-the seed's optional loss threshold, and a guard that stops on a non-finite loss and
-keeps the last good params. It is pure: the same key and data give the same params, it
-jits with its settings static, and it ``vmap``s over independent models (symbols, seeds,
-origins, trials) as it stands; ``stacked.run_stacked`` is how the library does that.
+``fit_arrays`` is the one trainer. With early stopping on a validation split or the
+seed's optional loss threshold, its epochs run in one compiled ``lax.while_loop``; with
+neither, in a ``lax.scan`` of the fixed number of epochs, which ``jax.grad`` differentiates
+(hyper-gradients through a whole training run). Both run the same epoch body (minibatches
+are a ``lax.scan`` inside it) with a guard that stops on a non-finite loss and keeps the
+last good params. It is pure: the same key and data give the same params, it jits with
+its settings static, and it ``vmap``s over independent models (symbols, seeds, origins,
+trials) as it stands; ``stacked.run_stacked`` is how the library does that. Zero-weight
+rows (padding to a shape bucket) change nothing: they are ordered after the weighted
+rows and a minibatch of them alone takes no step.
 
 ``train`` is the host-side convenience on top: it checks its arguments, runs the compiled
 ``fit_arrays`` and returns histories trimmed to the epochs run, with named stop reasons.
@@ -402,13 +406,27 @@ def fit_arrays(
     callback: Callable[..., None] | None = None,
     callback_tag: jax.Array | None = None,
 ) -> TrainResult:
-    """A whole training run as one traceable function: jit it (settings static), vmap it.
+    """A whole training run as one traceable function: jit it (settings static), vmap it, differentiate it.
+
+    With ``config.patience=None`` and no ``loss_threshold`` the epochs run in a
+    ``lax.scan``, so ``jax.grad`` goes through the whole run: differentiate a loss of the
+    trained params with respect to the initial ``params``, the data, or hyper-parameters
+    (a learning rate in ``opt_state`` of ``make_optimizer``, see ``init_opt_state``, or in an
+    ``optimizer`` built from a traced value). Early stopping needs a ``lax.while_loop``,
+    which stops early but which reverse-mode differentiation cannot go through.
+
+    Padding rows change nothing: an epoch's shuffled order ranks the rows by keys drawn per
+    row (``fold_in(key, row)``) with zero-weight rows last, a minibatch of zero-weight rows
+    only takes no optimiser step, and losses are normalised by the sum of the weights; so
+    data padded with zero-weight rows to a larger shape trains exactly as the unpadded data
+    (to float rounding).
 
     Args:
         key: PRNG key for the per-epoch shuffles (same key and data, same params).
         params: initial params.
-        data: ``TrainData``; validation rows may be absent (``m == 0``) or all weight 0,
-            and then the training loss is monitored and the validation history is NaN.
+        data: ``TrainData`` of JAX or numpy arrays; validation rows may be absent
+            (``m == 0``) or all weight 0, and then the training loss is monitored and the
+            validation history is NaN.
         config: static ``TrainConfig``.
         network: ``apply(params, x)`` for one window, as a function or an object with that
             method (``LSTMConfig``); None: the LSTM of ``params``. Static.
@@ -425,6 +443,14 @@ def fit_arrays(
         A ``TrainResult`` of arrays; histories are ``[epochs]``, NaN past ``epochs_run``.
         Inside the loop the params travel as one flat vector (when all leaves share a
         dtype), so ``opt_state`` is the state of that vector.
+
+    Example (a hyper-gradient; early stopping off)::
+
+        def val_loss(lr):
+            out = fit_arrays(key, params, data, TrainConfig(epochs=5, patience=None), optimizer=optax.adam(lr))
+            return weighted_loss(out.params, data.xs_val, data.ys_val)
+
+        d_lr = jax.grad(val_loss)(1e-2)
     """
     optimizer = make_optimizer(config) if optimizer is None else optimizer
     apply = lstm.apply_one if network is None else _apply_fn(network)
