@@ -326,7 +326,9 @@ def _assert_same_run(a, b, rtol=1e-5):
     "cfg",
     [
         jl.TrainConfig(learning_rate=3e-2, epochs=6, batch_size=8, patience=2),
-        jl.TrainConfig(learning_rate=3e-2, epochs=4, batch_size=64, patience=None),
+        pytest.param(
+            jl.TrainConfig(learning_rate=3e-2, epochs=4, batch_size=64, patience=None), marks=pytest.mark.slow
+        ),
     ],
     ids=["early-stopping", "one-batch"],
 )
@@ -346,6 +348,7 @@ def test_padding_to_a_bucket_leaves_the_fit_unchanged(cfg):
     _assert_same_run(alone, _FIT(jax.random.key(1), params, junk, cfg, network=_TINY))
 
 
+@pytest.mark.slow
 def test_fixed_epochs_scan_equals_the_while_loop():
     # patience=None runs a scan; a patience longer than the run keeps the while loop and never fires.
     params = jl.init_params(jax.random.key(0), _TINY)
@@ -375,6 +378,7 @@ def test_fit_arrays_takes_numpy_train_data_with_and_without_jit():
     assert int(eager.epochs_run) == 2 and np.all(np.isfinite(np.asarray(eager.train_loss)))
 
 
+@pytest.mark.slow
 def test_hyper_gradient_through_training_matches_finite_differences():
     # jax.grad through a whole fixed-epoch run (scan), in float64: the validation loss after
     # training, differentiated w.r.t. the learning rate (an injected hyper-parameter in the
