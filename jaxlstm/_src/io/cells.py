@@ -15,7 +15,6 @@ import dataclasses
 import datetime as _dt
 import re
 import warnings
-from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -95,23 +94,6 @@ class Where:
     def fail(self, index: int, column: str, problem: str) -> NoReturn:
         """Raises ``ValueError: <source>: <line/row> N, column 'c': <problem>``."""
         raise ValueError(f"{self.source}: {self.place(index)}, column {column!r}: {problem}")
-
-    @staticmethod
-    def concat(parts: Sequence[tuple[Where, int]]) -> Where:
-        """Joins the ``Where`` of consecutive pieces given as ``(where, length)`` pairs."""
-        first = parts[0][0]
-        expected = first.start
-        contiguous = True
-        for where, length in parts:
-            contiguous = contiguous and where.numbers is None and where.start == expected
-            expected = where.start + length
-        if contiguous:
-            return dataclasses.replace(first, numbers=None)
-        numbers = [
-            where.numbers if where.numbers is not None else np.arange(where.start, where.start + length)
-            for where, length in parts
-        ]
-        return dataclasses.replace(first, numbers=np.concatenate(numbers).astype(np.int64, copy=False), start=0)
 
 
 def looks_like_timestamp(value: Any) -> bool:

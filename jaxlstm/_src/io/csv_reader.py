@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import functools
 import itertools
 import mmap
 import os
@@ -37,7 +36,6 @@ from jaxlstm._src.io.pandas_import import import_pandas
 
 #: Longest line ``load_ohlcv`` reads (1 MiB); a longer one is an error naming the line.
 MAX_LINE_BYTES = 1 << 20  # far above any candle row; bounds what one bad line can cost
-_CHUNK_ROWS = 1 << 20
 _BLOCK_BYTES = 1 << 18
 # Vendor preambles ("Timestamps are UTC timezone,https://...") are a line or two long.
 _MAX_PREAMBLE_LINES = 10
@@ -57,11 +55,6 @@ class _Header(NamedTuple):
     data_line: int  # line number of the first data row
     width: int  # number of fields a full row has
     first_cells: list[str]  # the cells of the first data row ([] when there is none)
-
-
-def _column_of(chunk: Any, position: int) -> Any:
-    """Column ``position`` of a parsed chunk (what ``frames.read_piece`` reads cells from)."""
-    return chunk[position]
 
 
 def read_csv(path: Path, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
@@ -84,22 +77,16 @@ def read_csv(path: Path, symbol: str | None, need: Sequence[str] = PRICE_FIELDS)
     """
     name = f"source {path.name!r}"
     with _open_regular(path, name) as handle:
-        head = _read_head(handle, name)
-        header = _find_header(head, name, symbol, need)
-        fast = _read_whole(handle, header, name, symbol)
-        if fast is not None:
-            try:
-                return frames.finish(fast, header.layout, symbol, name, owned=True)
-            except ValueError:
-                pass  # the reader below finds the same problem and names its line
-            del fast
-        handle.seek(header.data_start)
-        # pandas gets a header line of its own, "c0,c1,...": it fixes the number of fields,
-        # so that short rows read as missing cells in every piece, even a piece of blank lines.
-        prefix = (",".join(f"c{i}" for i in range(header.width)) + "\n").encode()
-        reader = _GuardedReader(handle, name, header.data_line, prefix)
-        pieces = _read_pieces(reader, path, header, name, symbol)
-    return frames.finish(pieces, header.layout, symbol, name)
+        header = _find_header(_read_head(handle, name), name, symbol, need)
+        if header.first_cells and _bad_bytes(handle, header.data_start, header.data_line) is None:
+            piece = _read_whole(handle, header, name, symbol)
+            if piece is not None:
+                try:
+                    return frames.finish(piece, header.layout, symbol, name, owned=True)
+                except ValueError:
+                    pass  # the slow reader finds the same problem and names its line
+                del piece
+        return _read_for_message(handle, path, header, name, symbol)
 
 
 def _open_regular(path: Path, name: str) -> BinaryIO:
@@ -266,19 +253,13 @@ def _engines() -> list[str]:
     return ["c"]
 
 
-def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> list | None:
+def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> frames.Piece | None:
     """The fast path: the whole file parsed by one ``pandas.read_csv`` call, checked vectorised.
 
-    Returns:
-        The file as one piece, or None when something is off (a bad cell, a short row, a
-        NUL byte, an overlong line, text that is not UTF-8, a time column pandas does not
-        read as ISO 8601...): the piecewise reader then reads the file again and names the
-        line. The fast path skips blank lines, so its row numbers are not line numbers;
-        that is why any problem goes back to the piecewise reader rather than being
-        reported from here.
+    Returns None when anything is off (a bad cell, a short row, text that is not UTF-8, a time
+    column pandas does not read as ISO 8601...): blank lines are skipped here, so row numbers
+    are not line numbers, and ``_read_for_message`` reads the file again to name the line.
     """
-    if not header.first_cells or not _plain_bytes(handle, header.data_start):
-        return None
     pd = import_pandas("load_ohlcv(path)")
     layout = header.layout
     types: dict[int, Any] = {layout.positions[field]: np.float64 for field in FIELDS if field in layout.positions}
@@ -304,126 +285,83 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
                 **options,
             )
             break
-        except Exception:  # whatever an engine refuses, the next one (then the piecewise reader) reads
+        except Exception:  # whatever an engine refuses, the next one (then the slow reader) reads
             continue
     if frame is None or len(frame) == 0:
         return None
-    stamps = frame[time_position]
-    if getattr(stamps.dtype, "tz", None) is not None and int(pd.__version__.split(".")[0]) < 3:
+    if getattr(frame[time_position].dtype, "tz", None) is not None and int(pd.__version__.split(".")[0]) < 3:
         return None  # pandas 2 may read a string without an offset in its neighbour's offset
-
-    def column(position: int) -> Any:
-        # Each column leaves the frame as it is read, so the frame is never held twice.
-        return frame.pop(position)
-
-    del stamps
-    try:
-        return [frames.read_piece(column, layout, Where(name, "line", start=header.data_line), symbol)]
+    try:  # each column leaves the frame as it is read, so the frame is never held twice
+        return frames.read_piece(frame.pop, layout, Where(name, "line", start=header.data_line), symbol)
     except ValueError:
         return None
 
 
-def _plain_bytes(handle: BinaryIO, start: int) -> bool:
-    """Whether the file from ``start`` holds no NUL byte and no line longer than ``MAX_LINE_BYTES``."""
+def _bad_bytes(handle: BinaryIO, start: int, first_line: int) -> str | None:
+    """The first NUL byte or line longer than ``MAX_LINE_BYTES`` from ``start`` on, as ``"line N ..."``, or None."""
     size = os.fstat(handle.fileno()).st_size
     if size <= start:
-        return True
+        return None
     with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        if view.find(b"\0", start) >= 0:
-            return False
-        line = start  # where the current line begins
+        nul = view.find(b"\0", start)
+        line, long_line = start, -1  # where the current line begins; where the first overlong one does
         while size - line > MAX_LINE_BYTES:
             # The lines between `line` and the last newline of the next MAX_LINE_BYTES + 1
             # bytes are all short enough; without a newline there, the line is too long.
             last = view.rfind(b"\n", line, line + MAX_LINE_BYTES + 1)
             if last < 0:
-                return False
+                long_line = line
+                break
             line = last + 1
-    return True
-
-
-class _GuardedReader:
-    """A binary file as pandas reads it, refusing overlong lines and NUL bytes as it goes."""
-
-    def __init__(self, handle: BinaryIO, name: str, first_line: int, prefix: bytes) -> None:
-        self._handle = handle
-        self._name = name
-        self._prefix = prefix  # given to pandas before the file's bytes
-        self._line = first_line  # the line the next byte belongs to
-        self._run = 0  # bytes of that line read so far
-        self.start = handle.tell()
-
-    def read(self, size: int = -1) -> bytes:
-        if self._prefix:
-            prefix, self._prefix = self._prefix, b""
-            return prefix
-        size = _BLOCK_BYTES if size is None or size < 0 else min(size, _BLOCK_BYTES)
-        data = self._handle.read(size)
-        nul = data.find(b"\0")
+        if long_line >= 0 and (nul < 0 or nul > long_line + MAX_LINE_BYTES):
+            number = first_line + view[start:long_line].count(b"\n")
+            return f"line {number} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles"
         if nul >= 0:
-            line = self._line + data.count(b"\n", 0, nul)
-            raise ValueError(f"{self._name}: line {line} holds a NUL byte; a binary file, not a CSV file of candles")
-        first = data.find(b"\n")
-        if first < 0:
-            self._run += len(data)
-        else:
-            # A line inside one block is shorter than the block, so only lines that span
-            # blocks can grow past the limit.
-            if self._run + first > MAX_LINE_BYTES:
-                self._too_long()
-            self._line += data.count(b"\n")
-            self._run = len(data) - data.rfind(b"\n") - 1
-        if self._run > MAX_LINE_BYTES:
-            self._too_long()
-        return data
-
-    def _too_long(self) -> None:
-        raise ValueError(
-            f"{self._name}: line {self._line} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles"
-        )
+            number = first_line + view[start:nul].count(b"\n")
+            return f"line {number} holds a NUL byte; a binary file, not a CSV file of candles"
+    return None
 
 
-def _read_pieces(reader: _GuardedReader, path: Path, header: _Header, name: str, symbol: str | None) -> list:
+def _read_for_message(handle: BinaryIO, path: Path, header: _Header, name: str, symbol: str | None) -> OHLCV:
+    """Reads a file the fast path refused with one row per line, and raises naming the bad line."""
+    problem = _bad_bytes(handle, header.data_start, header.data_line)
+    if problem is not None:
+        raise ValueError(f"{name}: {problem}")
     pd = import_pandas("load_ohlcv(path)")
     layout = header.layout
     used = sorted(set(layout.positions.values()))
     needed = 1 + max(position for field, position in layout.positions.items() if field in ("time", *PRICE_FIELDS))
+    handle.seek(header.data_start)
+    if not header.first_cells and not handle.read().strip():
+        raise ValueError(f"{name} has no data rows: expected at least one row after the header")
+    handle.seek(header.data_start)
     try:
-        chunks = pd.read_csv(
-            reader,
-            header=0,
+        table = pd.read_csv(
+            handle,
+            header=None,
+            names=[f"c{i}" for i in range(header.width)],  # fixes the number of fields: short rows read as missing
             usecols=[f"c{i}" for i in used],
             index_col=False,
             skip_blank_lines=False,  # keeps one row per line, so row i is line data_line + i
             encoding="utf-8",
             engine="c",
-            chunksize=_CHUNK_ROWS,
             dtype={f"c{layout.positions['symbol']}": object} if "symbol" in layout.positions else None,
             **_exact_floats(pd),
         )
-        pieces = []
-        first_row = 0
-        for raw_chunk in chunks:
-            raw_chunk.columns = [int(label[1:]) for label in raw_chunk.columns]
-            where = Where(name, "line", start=header.data_line + first_row)
-            first_row += len(raw_chunk)
-            chunk, where = _drop_blank_rows(raw_chunk, where, used)
-            del raw_chunk
-            if len(chunk) == 0:
-                continue
-            piece = frames.read_piece(functools.partial(_column_of, chunk), layout, where, symbol)
-            _explain_missing(piece, layout, path, header, needed)
-            pieces.append(piece)
     except UnicodeDecodeError:
-        line = _first_non_utf8_line(path, reader.start, header.data_line)
+        line = _first_non_utf8_line(path, header.data_start, header.data_line)
         raise ValueError(f"{name}: line {line} is not UTF-8 text") from None
     except pd.errors.ParserError as err:
         raise ValueError(
             f"{name}: cannot split the rows into fields ({err}; rows are counted from line {header.data_line})"
         ) from None
-    if not pieces:
+    table.columns = used
+    table, where = _drop_blank_rows(table, Where(name, "line", start=header.data_line), used)
+    if len(table) == 0:
         raise ValueError(f"{name} has no data rows: expected at least one row after the header")
-    return pieces
+    piece = frames.read_piece(table.__getitem__, layout, where, symbol)
+    _explain_missing(piece, layout, path, header, needed)
+    return frames.finish(piece, layout, symbol, name)
 
 
 def _exact_floats(pd: Any) -> dict[str, str]:

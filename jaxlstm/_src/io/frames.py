@@ -89,7 +89,7 @@ def read_piece(
 
 
 def finish(
-    pieces: list[Piece],
+    piece: Piece,
     layout: Layout,
     symbol: str | None,
     where_name: str,
@@ -97,65 +97,35 @@ def finish(
     epoch_scale: int | None = None,
     owned: bool = False,
 ) -> OHLCV:
-    """Joins the pieces of a table into checked, sorted candles.
+    """Turns a table's parsed rows into checked, sorted candles.
 
     Args:
-        pieces: the table's pieces in source order; emptied as they are joined, so that
-            a large file is never held twice.
+        piece: the parsed rows; its arrays are taken over (popped), so a large file is never held twice.
         layout: where the fields are.
         symbol: the ``symbol=`` argument.
         where_name: the source as named in messages.
         epoch_scale: nanoseconds per epoch unit when the source fixes it (ccxt: ms).
-        owned: the pieces' arrays belong to nobody else (a file just parsed), so a
-            single piece's arrays are kept rather than copied.
-
-    Returns:
-        ``OHLCV``, oldest first.
+        owned: the arrays belong to nobody else (a file just parsed), so they are kept rather than copied.
 
     Raises:
-        ValueError: no rows, several symbols, mixed epochs and dates, or a bad candle.
+        ValueError: no rows, several symbols, or a bad candle.
     """
+    rows = piece.times.shape[0]
     if "symbol" in layout.positions:
-        distinct = list(dict.fromkeys(s for piece in pieces for s in piece.symbols))
-        kept_any = any(piece.times.shape[0] for piece in pieces)
-        found = columns.resolve_symbol(distinct, symbol, kept_any, where_name)
+        found = columns.resolve_symbol(piece.symbols, symbol, rows > 0, where_name)
     else:
         found = symbol if symbol is not None or layout.asset is None else layout.asset
-    pieces = [piece for piece in pieces if piece.times.shape[0]]
-    if not pieces:
+    if not rows:
         raise ValueError(f"{where_name} has no data rows: expected at least one candle")
-    where = Where.concat([(piece.where, piece.times.shape[0]) for piece in pieces])
-    label = layout.label("time")
-    kinds = {piece.epochs for piece in pieces}
-    if len(kinds) > 1:
-        first = pieces[0].epochs
-        other = next(piece for piece in pieces if piece.epochs != first)
-        other.where.fail(
-            0,
-            label,
-            f"{'epochs' if other.epochs else 'dates'} here but {'epochs' if first else 'dates'} before: "
-            "a time column must hold one kind of timestamp",
-        )
-    times = pieces[0].times if len(pieces) == 1 else np.concatenate([piece.times for piece in pieces])
-    if pieces[0].epochs:
-        nanos = cells.epochs_to_ns(times, where, label, scale=epoch_scale)
-    elif len(pieces) == 1:
-        nanos = np.array(times, dtype=np.int64, copy=None if owned else True)  # the result must not alias the source
+    copy = None if owned else True  # the result must not alias the source
+    if piece.epochs:
+        nanos = cells.epochs_to_ns(piece.times, piece.where, layout.label("time"), scale=epoch_scale)
     else:
-        nanos = times
-    del times
-    values = {}
-    for field in FIELDS:
-        parts = [piece.values.pop(field) for piece in pieces]
-        values[field] = (
-            np.concatenate(parts)
-            if len(parts) > 1
-            else np.array(parts[0], dtype=np.float64, copy=None if owned else True)
-        )
-        del parts
+        nanos = np.array(piece.times, dtype=np.int64, copy=copy)
+    values = {field: np.array(piece.values.pop(field), dtype=np.float64, copy=copy) for field in FIELDS}
     labels = {field: layout.label(field) for field in FIELDS}
     prices = [field for field in PRICE_FIELDS if field in layout.positions]
-    return assemble(nanos, values, where, labels, found, prices)
+    return assemble(nanos, values, piece.where, labels, found, prices)
 
 
 # ---------------------------------------------------------------------------- DataFrames
@@ -229,7 +199,7 @@ def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE
         symbol,
         stamps=None if stamps is None else stamps.view(np.int64),
     )
-    return finish([piece], layout, symbol, where_name)
+    return finish(piece, layout, symbol, where_name)
 
 
 def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -309,4 +279,4 @@ def rows_to_candles(source: Any, symbol: str | None) -> OHLCV:
     piece = read_piece(lambda position: table[:, position], layout, where, symbol)
     if not piece.epochs:
         where.fail(0, "timestamp", "expected unix epochs in milliseconds")
-    return finish([piece], layout, symbol, where_name, epoch_scale=10**6)
+    return finish(piece, layout, symbol, where_name, epoch_scale=10**6)
