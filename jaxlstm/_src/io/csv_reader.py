@@ -1,16 +1,9 @@
 """Reading candle CSV files as exchanges, vendors and pandas write them.
 
-The file's first lines are read by hand to find the header among vendor comment lines
-(``Timestamps are UTC timezone,https://...``), a headerless numeric layout, the unnamed
-index column of ``DataFrame.to_csv`` or the two-line header of a wide DataFrame. The rest
-is parsed by one ``pandas.read_csv`` call (pyarrow's engine when installed, else the C
-engine, ISO dates parsed by its tokenizer) and checked vectorised (``_read_whole``). Only
-when that finds a problem is the file read again by pandas' C parser in pieces of a
-million rows that keep every row's line number, so that the message names the line.
-
-Only regular files are read (a FIFO or ``/dev/zero`` would block or never end), lines are
-at most ``MAX_LINE_BYTES`` long, and a NUL byte or text that is not UTF-8 ends the read
-with the line it is on.
+The first lines are read by hand to find the header (after vendor comment lines, a wide
+frame's two header lines, or none at all); the rest is parsed by one ``pandas.read_csv``
+call and checked vectorised. A file that fails is read again with one row per line, only
+to name the bad line. Only regular UTF-8 files without NUL bytes or overlong lines are read.
 """
 
 from __future__ import annotations
@@ -58,23 +51,7 @@ class _Header(NamedTuple):
 
 
 def read_csv(path: Path, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
-    """Loads candles from a CSV file (see ``ohlcv.load_ohlcv`` for the layouts read).
-
-    Args:
-        path: the file.
-        symbol: the symbol to keep (symbol column) or asset to pick (wide file), or None.
-        need: the fields that must have a column (see ``columns.layout``); a field
-            without one is NaN.
-
-    Returns:
-        ``OHLCV`` with ``[time]`` arrays, oldest first.
-
-    Raises:
-        FileNotFoundError: no such file.
-        IsADirectoryError: a directory.
-        ValueError: not a regular file, not UTF-8 text, an overlong line, no header or
-            data, or a value that cannot be a candle; the message names file and line.
-    """
+    """Loads candles from a CSV file (see ``ohlcv.load_ohlcv``); errors name the file and line."""
     name = f"source {path.name!r}"
     with _open_regular(path, name) as handle:
         header = _find_header(_read_head(handle, name), name, symbol, need)
@@ -111,18 +88,9 @@ def _open_regular(path: Path, name: str) -> BinaryIO:
 
 
 def _file_kind(mode: int) -> str:
-    for test, kind in (
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return kind
-    return "a special file"
-
-
-# ---------------------------------------------------------------------------- header
+    kinds = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device"}
+    kinds |= {stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+    return next((kind for test, kind in kinds.items() if test(mode)), "a special file")
 
 
 def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
@@ -156,10 +124,6 @@ def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
     return head
 
 
-def _is_numeric_row(row: list[str]) -> bool:
-    return len(row) >= 6 and all(cells.NUMBER_RE.match(cell) for cell in row)
-
-
 def _is_data_row(row: list[str]) -> bool:
     return any(cells.NUMBER_RE.match(cell) for cell in row[1:])
 
@@ -172,7 +136,7 @@ def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequenc
         if row[0].startswith("#"):
             continue
         seen += 1
-        if _is_numeric_row(row):
+        if len(row) >= 6 and all(cells.NUMBER_RE.match(cell) for cell in row):  # headerless
             numbered = tuple(f"column {i}" for i in range(len(row)))
             positions = {field: i for i, field in enumerate(("time", *FIELDS))}
             return _Header(Layout(positions, numbered), line.start, line.number, len(row), row)
@@ -236,21 +200,17 @@ def _header_from(
     return _Header(layout, header.end, header.number + 1, len(labels), first_data or [])
 
 
-# ---------------------------------------------------------------------------- data
-
 # pandas parses with pyarrow's multi-threaded engine when pyarrow is installed; set to
 # False to always use its C engine.
 USE_PYARROW = True
 
 
 def _engines() -> list[str]:
-    if USE_PYARROW:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            return ["c"]
-        return ["pyarrow", "c"]
-    return ["c"]
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return ["c"]
+    return ["pyarrow", "c"] if USE_PYARROW else ["c"]
 
 
 def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> frames.Piece | None:
