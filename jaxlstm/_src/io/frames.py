@@ -1,9 +1,5 @@
-"""Candle tables in memory (pandas DataFrames, ccxt rows) and pieces of files, to ``OHLCV``.
-
-A table is read as one or more ``Piece`` s (a CSV file is read in pieces of a million rows,
-a DataFrame is one piece): each piece's symbol rows are selected and its cells parsed,
-then ``finish`` joins the pieces, infers the unit of epoch timestamps over all of them,
-checks the candles and sorts them.
+"""Tables to ``OHLCV``: a table's cells parsed into a ``Piece`` (``read_piece``), then checked
+and sorted (``finish``); DataFrames, ccxt rows and the long format of many series.
 """
 
 from __future__ import annotations
@@ -18,22 +14,15 @@ from jaxlstm._src.io import cells, columns
 from jaxlstm._src.io.candles import OHLCV, assemble
 from jaxlstm._src.io.cells import Where
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
-from jaxlstm._src.io.pandas_import import is_pandas
+from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
 from jaxlstm._src.prep import horizons
 
 _CCXT_LABELS = ("timestamp", "open", "high", "low", "close", "volume")
 
 
 class Piece(NamedTuple):
-    """The parsed rows of one piece of a table.
-
-    Attributes:
-        times: ``[rows]`` int64 nanoseconds, or raw epoch numbers when ``epochs``.
-        epochs: whether ``times`` still holds unscaled unix epochs.
-        values: ``[rows]`` float64 arrays for ``open, high, low, close, volume``.
-        where: where each row came from.
-        symbols: the distinct symbols of the piece's symbol column (before selection).
-    """
+    """A table's parsed rows: ``[rows]`` ``times`` (ns, or unscaled epochs when ``epochs``), float64
+    ``values`` per field, ``where`` they came from, and the distinct ``symbols`` of the table."""
 
     times: np.ndarray
     epochs: bool
@@ -50,19 +39,8 @@ def read_piece(
     *,
     stamps: np.ndarray | None = None,
 ) -> Piece:
-    """Selects a piece's rows of ``symbol`` and parses its cells.
-
-    Args:
-        column: returns the ``[rows]`` values (Series or array) of a column position.
-        layout: where the fields are.
-        where: where each row came from.
-        symbol: the symbol whose rows to keep when there is a symbol column.
-        stamps: ``[rows]`` int64 nanoseconds that replace the time column (a DataFrame's
-            DatetimeIndex), or None.
-
-    Returns:
-        The ``Piece``.
-    """
+    """Keeps ``symbol``'s rows and parses the cells; ``column(position)`` gives a column's values,
+    ``stamps`` (int64 ns, a DataFrame's DatetimeIndex) replace the time column."""
     keep: Any = None
     symbols: list[str] = []
     if "symbol" in layout.positions:
@@ -97,18 +75,9 @@ def finish(
     epoch_scale: int | None = None,
     owned: bool = False,
 ) -> OHLCV:
-    """Turns a table's parsed rows into checked, sorted candles.
+    """Checked, sorted candles from ``piece`` (its arrays popped; copied unless ``owned``).
 
-    Args:
-        piece: the parsed rows; its arrays are taken over (popped), so a large file is never held twice.
-        layout: where the fields are.
-        symbol: the ``symbol=`` argument.
-        where_name: the source as named in messages.
-        epoch_scale: nanoseconds per epoch unit when the source fixes it (ccxt: ms).
-        owned: the arrays belong to nobody else (a file just parsed), so they are kept rather than copied.
-
-    Raises:
-        ValueError: no rows, several symbols, or a bad candle.
+    ``epoch_scale``: nanoseconds per epoch unit when the source fixes it (ccxt: ms).
     """
     rows = piece.times.shape[0]
     if "symbol" in layout.positions:
@@ -153,18 +122,7 @@ def unnamed_time(labels: Sequence[str], first_value: Any) -> bool:
 
 
 def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
-    """Candles from a DataFrame with a DatetimeIndex or a time column.
-
-    Args:
-        frame: ``[rows, columns]`` DataFrame; one asset in plain columns (maybe with a
-            symbol column) or several side by side (two-level columns ``(asset, field)``
-            or ``(field, asset)``, or names like ``"BTC:close"``).
-        symbol: the symbol/asset to keep, or None.
-        need: the fields that must have a column (see ``columns.layout``).
-
-    Returns:
-        ``OHLCV``, oldest first.
-    """
+    """Candles from a DataFrame with a DatetimeIndex or a time column, one asset or several side by side."""
     where_name = "source DataFrame"
     labels = frame_labels(frame)
     stamps = index_timestamps(frame.index)
@@ -203,15 +161,7 @@ def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE
 
 
 def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """The close prices of a DataFrame and its timestamps (None when it has none).
-
-    Args:
-        frame: ``[rows, columns]`` DataFrame with a close column.
-        name: the argument's name in messages.
-
-    Returns:
-        ``(prices, nanos)``: ``[rows]`` float64 and int64 nanoseconds or None.
-    """
+    """``(prices, nanos)``: a DataFrame's ``[rows]`` close and int64 timestamps (None when it has none)."""
     labels = frame_labels(frame)
     found = columns.match_columns(labels)
     if "close" not in found:
@@ -243,15 +193,7 @@ def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def rows_to_candles(source: Any, symbol: str | None) -> OHLCV:
-    """Candles from ccxt rows ``[[ms, open, high, low, close, volume], ...]``.
-
-    Args:
-        source: a sequence of 6-value rows or a ``[rows, 6]`` array; volume may be None.
-        symbol: labels the result.
-
-    Returns:
-        ``OHLCV``, oldest first.
-    """
+    """Candles from ccxt rows ``[[ms, open, high, low, close, volume], ...]`` (a list or ``[rows, 6]`` array)."""
     where_name = "source rows"
     if isinstance(source, np.ndarray):
         if source.ndim != 2 or source.shape[1] != 6:
@@ -280,3 +222,62 @@ def rows_to_candles(source: Any, symbol: str | None) -> OHLCV:
     if not piece.epochs:
         where.fail(0, "timestamp", "expected unix epochs in milliseconds")
     return finish(piece, layout, symbol, where_name, epoch_scale=10**6)
+
+
+# ---------------------------------------------------------------------------- long format
+
+#: The columns every long frame has.
+LONG_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
+
+
+def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
+    """``{unique_id: series}`` from a long DataFrame (Nixtla's ``unique_id, ds, y``, rows in any order).
+
+    Each series is sorted by ``ds``: a Series of ``y``, or a DataFrame with ``y`` as ``close``
+    when there are other columns. Raises ValueError for a missing column, no rows, a ``ds``
+    of neither times nor integers, or a repeated ``(unique_id, ds)``.
+    """
+    pd = import_pandas("a long DataFrame (unique_id, ds, y)")
+    missing = [c for c in LONG_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} as a DataFrame of many series needs the long format's columns {list(LONG_COLUMNS)} "
+            f"(one row per series and time), missing {missing}; got columns {list(frame.columns)[:10]}"
+        )
+    if len(frame) == 0:
+        raise ValueError(f"{name} has no rows")
+    ds = frame["ds"]
+    if pd.api.types.is_integer_dtype(ds) or pd.api.types.is_datetime64_any_dtype(ds):
+        times = ds
+    else:
+        try:
+            if ds.dtype == object or pd.api.types.is_string_dtype(ds):
+                # Each string in its own offset, none meaning UTC, whatever the pandas version.
+                nanos = cells.texts_to_ns(ds.to_numpy(dtype=object), Where(f"{name}['ds']", "row"), "ds")
+                times = pd.Series(nanos.view("datetime64[ns]"), index=ds.index, name="ds")
+            else:
+                times = pd.to_datetime(ds, utc=True)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name}['ds'] must hold times or integers, got {ds.iloc[0]!r}: {err}") from None
+    is_time = not pd.api.types.is_integer_dtype(times)
+    if is_time and getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_convert(None)
+    table = frame.assign(ds=times, unique_id=frame["unique_id"].astype(str))
+    repeated = table.duplicated(["unique_id", "ds"])
+    if repeated.any():
+        row = table[repeated].iloc[0]
+        raise ValueError(
+            f"{name} has {int(repeated.sum())} repeated (unique_id, ds) rows, first ({row['unique_id']!r}, {row['ds']})"
+        )
+    extra = [c for c in frame.columns if c not in LONG_COLUMNS]
+    out: dict[str, Any] = {}
+    for uid, group in table.groupby("unique_id", sort=False):
+        rows = group.sort_values("ds")
+        index = pd.DatetimeIndex(rows["ds"], name="ds") if is_time else pd.RangeIndex(len(rows))
+        if extra:
+            out[str(uid)] = pd.DataFrame(
+                {"close": rows["y"].to_numpy(), **{c: rows[c].to_numpy() for c in extra}}, index=index
+            )
+        else:
+            out[str(uid)] = pd.Series(rows["y"].to_numpy(), index=index, name=str(uid))
+    return out
