@@ -331,25 +331,14 @@ def _exact_floats(pd: Any) -> dict[str, str]:
     return {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
 
 
-def _drop_blank_rows(chunk: Any, where: Where, used: list[int]) -> tuple[Any, Where]:
+def _drop_blank_rows(table: Any, where: Where, used: list[int]) -> tuple[Any, Where]:
     """Drops the rows of blank (or whitespace-only) lines, keeping each row's line number."""
     rest = [position for position in used if position != 0]
-    empty_rest = chunk[rest].isna().all(axis=1).to_numpy() if rest else np.ones(len(chunk), dtype=bool)
-    if not empty_rest.any():
-        return chunk, where
-    blank = empty_rest.copy()
-    if 0 in used:
-        for i in np.flatnonzero(empty_rest):
-            cell = chunk[0].iat[i]
-            blank[i] = not cell.strip() if isinstance(cell, str) else _is_na(cell)
-    if not blank.any():
-        return chunk, where
-    keep = ~blank
-    return chunk[keep], where.subset(keep)
-
-
-def _is_na(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
+    blank = table[rest].isna().all(axis=1).to_numpy() if rest else np.ones(len(table), dtype=bool)
+    if 0 in used and blank.any():
+        first = table[0]
+        blank = blank & (first.isna() | first.astype(str).str.strip().eq("")).to_numpy()
+    return (table, where) if not blank.any() else (table[~blank], where.subset(~blank))
 
 
 def _explain_missing(piece: frames.Piece, layout: Layout, path: Path, header: _Header, needed: int) -> None:
