@@ -595,7 +595,7 @@ def test_the_fast_reader_reads_the_common_layout(tmp_path, engine, monkeypatch):
     path = write(tmp_path, "date,symbol,open,high,low,close,volume\n2020-01-01 01:00:00,A,1,2,0.5,1.5,\n")
     data = load_ohlcv(path, symbol="A")
     assert data.symbol == "A" and data.close.tolist() == [1.5] and np.isnan(data.volume[0])
-    # The one-call reader takes the file with each engine alone, not the piecewise reader.
+    # The one-call reader takes the file with each engine alone, not the slow reader.
     monkeypatch.setattr(csv_reader, "_engines", lambda: ["pyarrow" if engine == "pyarrow" else "c"])
     with open(path, "rb") as handle:
         header = csv_reader._find_header(csv_reader._read_head(handle, "s"), "s", "A")
