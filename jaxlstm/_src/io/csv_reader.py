@@ -56,13 +56,9 @@ def read_csv(path: Path, symbol: str | None, need: Sequence[str] = PRICE_FIELDS)
     with _open_regular(path, name) as handle:
         header = _find_header(_read_head(handle, name), name, symbol, need)
         if header.first_cells and _bad_bytes(handle, header.data_start, header.data_line) is None:
-            piece = _read_whole(handle, header, name, symbol)
-            if piece is not None:
-                try:
-                    return frames.finish(piece, header.layout, symbol, name, owned=True)
-                except ValueError:
-                    pass  # the slow reader finds the same problem and names its line
-                del piece
+            candles = _read_whole(handle, header, name, symbol)
+            if candles is not None:
+                return candles
         return _read_for_message(handle, path, header, name, symbol)
 
 
@@ -213,7 +209,7 @@ def _engines() -> list[str]:
     return ["pyarrow", "c"] if USE_PYARROW else ["c"]
 
 
-def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> frames.Piece | None:
+def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV | None:
     """The fast path: the whole file parsed by one ``pandas.read_csv`` call, checked vectorised.
 
     Returns None when anything is off (a bad cell, a short row, text that is not UTF-8, a time
@@ -252,8 +248,8 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
     if getattr(frame[time_position].dtype, "tz", None) is not None and int(pd.__version__.split(".")[0]) < 3:
         return None  # pandas 2 may read a string without an offset in its neighbour's offset
     try:  # each column leaves the frame as it is read, so the frame is never held twice
-        return frames.read_piece(frame.pop, layout, Where(name, "line", start=header.data_line), symbol)
-    except ValueError:
+        return frames.to_candles(frame.pop, layout, Where(name, "line", start=header.data_line), symbol, owned=True)
+    except ValueError:  # the slow reader finds the same problem and names its line
         return None
 
 
@@ -319,9 +315,13 @@ def _read_for_message(handle: BinaryIO, path: Path, header: _Header, name: str, 
     table, where = _drop_blank_rows(table, Where(name, "line", start=header.data_line), used)
     if len(table) == 0:
         raise ValueError(f"{name} has no data rows: expected at least one row after the header")
-    piece = frames.read_piece(table.__getitem__, layout, where, symbol)
-    _explain_missing(piece, layout, path, header, needed)
-    return frames.finish(piece, layout, symbol, name)
+    return frames.to_candles(
+        table.__getitem__,
+        layout,
+        where,
+        symbol,
+        explain=lambda values, where: _explain_missing(values, where, layout, path, header, needed),
+    )
 
 
 def _exact_floats(pd: Any) -> dict[str, str]:
@@ -341,16 +341,18 @@ def _drop_blank_rows(table: Any, where: Where, used: list[int]) -> tuple[Any, Wh
     return (table, where) if not blank.any() else (table[~blank], where.subset(~blank))
 
 
-def _explain_missing(piece: frames.Piece, layout: Layout, path: Path, header: _Header, needed: int) -> None:
+def _explain_missing(
+    values: dict[str, np.ndarray], where: Where, layout: Layout, path: Path, header: _Header, needed: int
+) -> None:
     """Names the real problem of a row whose price came back NaN: a short row or an empty cell."""
     for field in PRICE_FIELDS:
         if field not in layout.positions:
             continue  # a field the file does not have (a close-only file): NaN by design
-        missing = np.isnan(piece.values[field])
+        missing = np.isnan(values[field])
         if not missing.any():
             continue
         i = int(np.argmax(missing))
-        line = piece.where.number(i)
+        line = where.number(i)
         position = layout.positions[field]
         text = _line_text(path, header.data_start, header.data_line, line)
         try:
@@ -359,14 +361,14 @@ def _explain_missing(piece: frames.Piece, layout: Layout, path: Path, header: _H
             row = []
         if len(row) <= position:
             raise ValueError(
-                f"{piece.where.source}: line {line} has {len(row)} fields, expected at least {needed} "
+                f"{where.source}: line {line} has {len(row)} fields, expected at least {needed} "
                 f"(columns {list(layout.labels)})"
             )
         cell = row[position].strip()
         if not cell:
-            piece.where.fail(i, layout.label(field), "expected a number, got an empty cell")
+            where.fail(i, layout.label(field), "expected a number, got an empty cell")
         if not re.fullmatch(r"[+-]?nan", cell, re.IGNORECASE):
-            piece.where.fail(i, layout.label(field), f"expected a number, got {cell!r}")
+            where.fail(i, layout.label(field), f"expected a number, got {cell!r}")
 
 
 def _line_text(path: Path, start: int, start_line: int, line: int) -> str:

@@ -1,11 +1,11 @@
-"""Tables to ``OHLCV``: a table's cells parsed into a ``Piece`` (``read_piece``), then checked
-and sorted (``finish``); DataFrames, ccxt rows and the long format of many series.
+"""Tables to ``OHLCV`` (``to_candles``): DataFrames, ccxt rows, files parsed by pandas; and the
+long format of many series.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -20,27 +20,23 @@ from jaxlstm._src.prep import horizons
 _CCXT_LABELS = ("timestamp", "open", "high", "low", "close", "volume")
 
 
-class Piece(NamedTuple):
-    """A table's parsed rows: ``[rows]`` ``times`` (ns, or unscaled epochs when ``epochs``), float64
-    ``values`` per field, ``where`` they came from, and the distinct ``symbols`` of the table."""
-
-    times: np.ndarray
-    epochs: bool
-    values: dict[str, np.ndarray]
-    where: Where
-    symbols: list[str]
-
-
-def read_piece(
+def to_candles(
     column: Callable[[int], Any],
     layout: Layout,
     where: Where,
     symbol: str | None,
     *,
     stamps: np.ndarray | None = None,
-) -> Piece:
-    """Keeps ``symbol``'s rows and parses the cells; ``column(position)`` gives a column's values,
-    ``stamps`` (int64 ns, a DataFrame's DatetimeIndex) replace the time column."""
+    epoch_scale: int | None = None,
+    owned: bool = False,
+    explain: Callable[[dict[str, np.ndarray], Where], None] | None = None,
+) -> OHLCV:
+    """Checked candles, oldest first, from a table whose ``column(position)`` gives a column's values.
+
+    ``stamps`` (int64 ns, a DataFrame's DatetimeIndex) replace the time column; ``epoch_scale``
+    fixes the epoch unit (ccxt: ms); ``owned`` keeps parsed arrays nobody else holds rather than
+    copying them; ``explain`` sees the parsed values before the candles are checked.
+    """
     keep: Any = None
     symbols: list[str] = []
     if "symbol" in layout.positions:
@@ -63,38 +59,26 @@ def read_piece(
             values[field] = cells.numbers(values_of(field), where, layout.label(field), optional=field == "volume")
         else:
             values[field] = np.full(rows, np.nan)
-    return Piece(times, epochs, values, where, symbols)
-
-
-def finish(
-    piece: Piece,
-    layout: Layout,
-    symbol: str | None,
-    where_name: str,
-    *,
-    epoch_scale: int | None = None,
-    owned: bool = False,
-) -> OHLCV:
-    """Checked, sorted candles from ``piece`` (its arrays popped; copied unless ``owned``).
-
-    ``epoch_scale``: nanoseconds per epoch unit when the source fixes it (ccxt: ms).
-    """
-    rows = piece.times.shape[0]
+    if explain is not None:
+        explain(values, where)
+    if epoch_scale is not None and not epochs:
+        where.fail(0, layout.label("time"), "expected unix epochs in milliseconds")
     if "symbol" in layout.positions:
-        found = columns.resolve_symbol(piece.symbols, symbol, rows > 0, where_name)
+        found = columns.resolve_symbol(symbols, symbol, rows > 0, where.source)
     else:
         found = symbol if symbol is not None or layout.asset is None else layout.asset
     if not rows:
-        raise ValueError(f"{where_name} has no data rows: expected at least one candle")
+        raise ValueError(f"{where.source} has no data rows: expected at least one candle")
     copy = None if owned else True  # the result must not alias the source
-    if piece.epochs:
-        nanos = cells.epochs_to_ns(piece.times, piece.where, layout.label("time"), scale=epoch_scale)
+    if epochs:
+        nanos = cells.epochs_to_ns(times, where, layout.label("time"), scale=epoch_scale)
     else:
-        nanos = np.array(piece.times, dtype=np.int64, copy=copy)
-    values = {field: np.array(piece.values.pop(field), dtype=np.float64, copy=copy) for field in FIELDS}
+        nanos = np.array(times, dtype=np.int64, copy=copy)
+    del times
+    values = {field: np.array(values.pop(field), dtype=np.float64, copy=copy) for field in FIELDS}
     labels = {field: layout.label(field) for field in FIELDS}
     prices = [field for field in PRICE_FIELDS if field in layout.positions]
-    return assemble(nanos, values, piece.where, labels, found, prices)
+    return assemble(nanos, values, where, labels, found, prices)
 
 
 # ---------------------------------------------------------------------------- DataFrames
@@ -149,15 +133,13 @@ def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE
     )
     if stamps is None:
         layout.positions["time"] = found["time"]
-    where = Where(where_name, "row")
-    piece = read_piece(
+    return to_candles(
         lambda position: frame.iloc[:, position],
         layout,
-        where,
+        Where(where_name, "row"),
         symbol,
         stamps=None if stamps is None else stamps.view(np.int64),
     )
-    return finish(piece, layout, symbol, where_name)
 
 
 def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -217,11 +199,7 @@ def rows_to_candles(source: Any, symbol: str | None) -> OHLCV:
     if table.dtype.kind == "c":
         raise TypeError("source rows must hold real numbers, got complex values")
     layout = Layout({field: i for i, field in enumerate(("time", *FIELDS))}, _CCXT_LABELS)
-    where = Where(where_name, "row")
-    piece = read_piece(lambda position: table[:, position], layout, where, symbol)
-    if not piece.epochs:
-        where.fail(0, "timestamp", "expected unix epochs in milliseconds")
-    return finish(piece, layout, symbol, where_name, epoch_scale=10**6)
+    return to_candles(lambda position: table[:, position], layout, Where(where_name, "row"), symbol, epoch_scale=10**6)
 
 
 # ---------------------------------------------------------------------------- long format
