@@ -354,7 +354,10 @@ def _explain_missing(
         i = int(np.argmax(missing))
         line = where.number(i)
         position = layout.positions[field]
-        text = _line_text(path, header.data_start, header.data_line, line)
+        with open(path, "rb") as handle:  # lines are short: the byte scan has checked them
+            handle.seek(header.data_start)
+            raw = next(itertools.islice(handle, line - header.data_line, None), b"")
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         try:
             row = next(csv.reader([text]), [])
         except csv.Error:
@@ -369,16 +372,6 @@ def _explain_missing(
             where.fail(i, layout.label(field), "expected a number, got an empty cell")
         if not re.fullmatch(r"[+-]?nan", cell, re.IGNORECASE):
             where.fail(i, layout.label(field), f"expected a number, got {cell!r}")
-
-
-def _line_text(path: Path, start: int, start_line: int, line: int) -> str:
-    """The text of one line of the file (for messages only)."""
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        raw = b""
-        for _ in range(line - start_line + 1):
-            raw = handle.readline(MAX_LINE_BYTES + 1)
-    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
 def _first_non_utf8_line(path: Path, start: int, start_line: int) -> int:
