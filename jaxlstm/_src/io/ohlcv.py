@@ -75,8 +75,9 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         raise TypeError(f"symbol must be a str or None, got {type(symbol).__name__} {symbol!r}")
     need = _needed_fields(columns)
     if isinstance(source, OHLCV):
-        if columns is not None:
-            _check_has(source, need)
+        for field in need if columns is not None and len(source) else ():
+            if np.isnan(getattr(source, field)).all():
+                raise ValueError(f"source OHLCV has no {field}: every value is NaN (its source had no {field} column)")
         return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -109,13 +110,6 @@ def _needed_fields(columns: Any) -> tuple[str, ...]:
     if unknown or "close" not in need:
         raise ValueError(f"columns must be fields among {list(FIELDS)}, 'close' included, got {list(columns)}")
     return need
-
-
-def _check_has(candles: OHLCV, need: Sequence[str]) -> None:
-    """Raises a ValueError when candles hold no value of a needed field."""
-    for field in need:
-        if len(candles) and np.isnan(getattr(candles, field)).all():
-            raise ValueError(f"source OHLCV has no {field}: every value is NaN (its source had no {field} column)")
 
 
 def symbol_of(data: Any) -> str:
