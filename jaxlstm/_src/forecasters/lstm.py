@@ -75,6 +75,29 @@ def _direct_one_model(
     return inputs_lib.forecast_direct(network, params, inputs, state, window, steps)
 
 
+def _encoded(
+    model_inputs: inputs_lib.ModelInputs, state: Any, raw_windows: Any, closes: Any, future: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded inputs ``[N, time, features]`` and targets ``[N, H]`` (float32, host) of ``N`` raw windows.
+
+    The windows are padded to their shape bucket (copies of the first, dropped after) before
+    they reach compiled code, so that series of other lengths reuse the compiled encoder.
+
+    Raises:
+        ValueError: an encoded value is not finite.
+    """
+    count = raw_windows.shape[0]
+    bucket = functools.partial(windows.pad_rows, size=windows.bucket_size(count), fill="first")
+    inputs = _encode_jit(model_inputs, state, bucket(np.asarray(raw_windows, np.float32)))
+    targets = model_inputs.encoding.encode_targets(
+        state["encoding"], jnp.asarray(bucket(closes), jnp.float32), jnp.asarray(bucket(future), jnp.float32)
+    )
+    xs, ys = np.asarray(inputs)[:count], np.asarray(targets)[:count]
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
+    return xs, ys
+
+
 _encode_jit = jax.jit(inputs_lib.ModelInputs.encode, static_argnums=0)
 
 
@@ -421,15 +444,17 @@ class LSTMForecaster(Forecaster):
         n_train, n_val = windows.chronological_split(raw_windows.shape[0], fraction, gap=steps - 1)
         encoding_state, feature_state = model_inputs.fit(series[: n_train + length + steps - 1])
         state = model_inputs.device_state(encoding_state, feature_state)
-        xs = _encode_jit(model_inputs, state, np.asarray(raw_windows, np.float32))
-        ys = model_inputs.encoding.encode_targets(
-            state["encoding"], jnp.asarray(closes, jnp.float32), jnp.asarray(future, jnp.float32)
+        count = raw_windows.shape[0]
+        xs, ys = _encoded(model_inputs, state, raw_windows, closes, future)
+        ones = np.ones((count,), np.float32)
+        start = count - n_val
+        # Both parts padded to the shape bucket of the window count (zero-weight rows), so
+        # that series of other lengths reuse the compiled trainer.
+        size, size_val = windows.bucketed_split(count, fraction, gap=steps - 1)
+        data = training.TrainData(
+            *windows.pad_rows((xs[:n_train], ys[:n_train], ones[:n_train]), size),
+            *windows.pad_rows((xs[start:], ys[start:], ones[start:]), size_val),
         )
-        if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
-            raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
-        ones = jnp.ones((xs.shape[0],), jnp.float32)
-        start = xs.shape[0] - n_val
-        data = training.TrainData(xs[:n_train], ys[:n_train], ones[:n_train], xs[start:], ys[start:], ones[start:])
         return Prepared(raw_windows, future[:, 0], n_train, n_val, encoding_state, feature_state, data)
 
     def _fit(self, prices: np.ndarray, verbose: bool = False, **fit_options: Any) -> None:
@@ -448,9 +473,8 @@ class LSTMForecaster(Forecaster):
     ) -> None:
         """Trains many models (and every ensemble member) in compiled ``vmap`` calls, one per group of equal static settings.
 
-        Series of different lengths are padded with zero-weight windows; a padded model sees
-        its own windows in a different minibatch schedule than a lone ``fit`` would, so its
-        params differ slightly unless every series has the same length. With ``verbose``
+        Series of different lengths are padded with zero-weight windows, which leave each
+        model as a lone ``fit`` would train it (to float rounding). With ``verbose``
         the first model's first member draws a per-epoch progress bar.
         """
         if fit_options:
@@ -731,14 +755,11 @@ class LSTMForecaster(Forecaster):
             raw_windows = raw_windows[..., 0]
         closes, future = model_inputs.closes(raw_windows), future[..., 0]
         state = model_inputs.device_state(self.encoding_state_, self.feature_state_)
-        xs = _encode_jit(model_inputs, state, np.asarray(raw_windows, np.float32))
-        ys = model_inputs.encoding.encode_targets(
-            state["encoding"], jnp.asarray(closes, jnp.float32), jnp.asarray(future, jnp.float32)
+        xs, ys = _encoded(model_inputs, state, raw_windows, closes, future)
+        xs_pad, ys_pad, ones = windows.pad_rows(
+            (xs, ys, np.ones((xs.shape[0],), np.float32)), windows.bucket_size(len(xs))
         )
-        if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
-            raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
-        ones = jnp.ones((xs.shape[0],), jnp.float32)
-        update_data = training.TrainData(xs, ys, ones, xs[:0], ys[:0], ones[:0])
+        update_data = training.TrainData(xs_pad, ys_pad, ones, xs[:0], ys[:0], ones[:0])
         count = int((self.metrics_ or {}).get("updates", 0)) + 1
         static = self._fit_static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
         starts = []
@@ -853,7 +874,7 @@ class LSTMForecaster(Forecaster):
         """``[K_i, N_i, steps]`` member forecasts of many models: one ``run_stacked`` call per group.
 
         A group is the models of one network, inputs, forecast kind and padded window count
-        (``_pad_batch``: copies of a window whose results are dropped); each of their
+        (``prep.windows.bucket_size``: copies of a window whose results are dropped); each of their
         members is a row.
         """
         plans = [m._forecast_plan(steps) for m in models]
@@ -864,9 +885,9 @@ class LSTMForecaster(Forecaster):
             stacks.append(stack[:, -m.window_length :])
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i, (function, static, _) in enumerate(plans):
-            # Window counts are padded to a power of two: rows of very different counts (a
+            # Window counts are padded to their shape bucket: rows of very different counts (a
             # held-back tail of 50 origins, a head refit's 500) run apart rather than padded together.
-            count = _pad_batch(stacks[i][:, :1]).shape[0]
+            count = windows.bucket_size(stacks[i].shape[0])
             groups.setdefault((function, tuple(static.items()), models[i].window_length, count), []).append(i)
         out: list[Any] = [None] * len(models)
         for (function, static, _, count), members in groups.items():
@@ -874,7 +895,7 @@ class LSTMForecaster(Forecaster):
             # One row per model and ensemble member, stacked on the host: one transfer per leaf.
             params = population.stack_trees([tree for i in members for tree in models[i]._member_params()])
             states = jax.tree.map(lambda *v: np.stack(v), *[plans[i][2] for i in owners])
-            stack = np.stack([_pad_to(stacks[i], count) for i in owners])
+            stack = np.stack([windows.pad_rows(stacks[i], count, fill="first") for i in owners])
             rows = np.asarray(
                 stacked.run_stacked(function, (params, states, stack), static=dict(static), workers=workers),
                 np.float64,
@@ -1025,22 +1046,3 @@ class LSTMForecaster(Forecaster):
             "JSON text" if isinstance(source, str) and source.lstrip().startswith("{") else f"JSON file {str(source)!r}"
         )
         return lstm_state.from_parts(cls, params, metadata, where)
-
-
-def _pad_to(stack: np.ndarray, count: int) -> np.ndarray:
-    """``[N, ...]`` windows padded to ``count`` rows with copies of the first (their results are dropped)."""
-    if stack.shape[0] == count:
-        return stack
-    return np.concatenate([stack, np.repeat(stack[:1], count - stack.shape[0], axis=0)])
-
-
-def _pad_batch(stack: np.ndarray) -> np.ndarray:
-    """``[N, time(, columns)]`` windows padded to the next power of two with copies of the first (results dropped).
-
-    Calibration, validation and tuning forecast from window counts that vary slightly from
-    fit to fit; each count would otherwise compile its own program.
-    """
-    if stack.shape[0] <= 8:
-        return stack
-    size = 1 << (stack.shape[0] - 1).bit_length()
-    return np.concatenate([stack, np.repeat(stack[:1], size - stack.shape[0], axis=0)])
