@@ -2,11 +2,12 @@
 
 The offsets below were computed by the previous version of the library (calibration on
 the first ``forecast``) for the same fits: ``band_offsets(30, confidence=0.9)`` at steps
-1, 2, 3, 10 and 30 of a 300-price random walk (``random_walk(300, seed=21)``). Every
-source whose model is the same as before reproduces them. A head-refit copy now trains
-in the same runner call as the model, its windows padded (with zero weight) to the
-model's count, which changes its minibatch order: its band moved by at most 0.8%
-(relative), and the same copy trained alone reproduces the old numbers exactly.
+1, 2, 3, 10 and 30 of a 300-price random walk (``random_walk(300, seed=21)``). The
+baselines reproduce them exactly. The LSTM's windows are now padded to shape buckets
+(zero-weight rows, so that a new length does not recompile), which changes its float32
+rounding: its point forecasts moved by at most 1e-4 and its band quantiles by at most
+0.3% (relative). A head-refit copy trains in the same runner call as the model, which
+leaves its band as close to the old one as the model's own.
 """
 
 from __future__ import annotations
@@ -62,21 +63,21 @@ def prices():
 def test_bands_equal_the_previous_versions(prices, name):
     lower, upper, method = MODELS[name]().fit(prices).band_offsets(30, 0.9)
     expected = REFERENCE[name]
-    # Same numpy arithmetic for the baselines; the LSTM's compiled forecasts agree to float32 rounding.
-    rtol = 1e-12 if name.startswith(("drift", "hybrid")) else 1e-5
+    # Same numpy arithmetic for the baselines; the LSTM's bucket-padded fit agrees to float32 rounding.
+    rtol = 1e-12 if name.startswith(("drift", "hybrid")) else 5e-3
     np.testing.assert_allclose(lower[STEPS], expected[0], rtol=rtol)
     np.testing.assert_allclose(upper[STEPS], expected[1], rtol=rtol)
     assert method == expected[2]
 
 
-def test_the_head_refit_differs_only_by_its_padded_minibatch_order(prices):
+def test_the_head_refit_trained_with_the_model_gives_the_previous_band(prices):
     model = jl.LSTMForecaster(**TINY, band="conformal", calibration="refit").fit(prices)
     lower, upper, method = model.band_offsets(30, 0.9)
     expected = REFERENCE["lstm_refit_conformal"]
     assert method == expected[2]
-    np.testing.assert_allclose(lower[STEPS], expected[0], rtol=0.01)
-    np.testing.assert_allclose(upper[STEPS], expected[1], rtol=0.01)
-    # The same copy trained alone (its own window count, no padding) gives the previous band.
+    np.testing.assert_allclose(lower[STEPS], expected[0], rtol=5e-3)
+    np.testing.assert_allclose(upper[STEPS], expected[1], rtol=5e-3)
+    # The same copy trained alone gives the previous band too.
     start = model.calibration_models_["refit"].start
     alone = jl.LSTMForecaster(**TINY, band="conformal", calibration="refit")
     jl.LSTMForecaster._fit_together([alone], [prices[:start]])
@@ -86,5 +87,5 @@ def test_the_head_refit_differs_only_by_its_padded_minibatch_order(prices):
     actual = np.where(index < prices.shape[0], prices[np.minimum(index, prices.shape[0] - 1)], np.nan)
     band = bands.ConformalBand({"refit": np.log(actual / predicted)}, model.volatility_)
     lower, upper, _ = band.offsets(30, 0.9)
-    np.testing.assert_allclose(lower[STEPS], expected[0], rtol=1e-5)
-    np.testing.assert_allclose(upper[STEPS], expected[1], rtol=1e-5)
+    np.testing.assert_allclose(lower[STEPS], expected[0], rtol=5e-3)
+    np.testing.assert_allclose(upper[STEPS], expected[1], rtol=5e-3)
