@@ -16,13 +16,8 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 #: Public API of namedtuples, despite the underscore.
 NAMEDTUPLE_API = frozenset({"_replace", "_asdict", "_fields", "_make", "_field_defaults"})
-#: Accesses inside io/, whose candle reading is being rewritten on its own;
-#: each is listed with its module so that a new one fails.
-KNOWN = frozenset(
-    {
-        ("jaxlstm/_src/io/ohlcv.py", "_from_source"),
-    }
-)
+#: Known exceptions, each with its module so that a new one fails (none today).
+KNOWN: frozenset[tuple[str, str]] = frozenset()
 
 
 def _private(name: str) -> bool:
