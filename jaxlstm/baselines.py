@@ -6,14 +6,10 @@ from jaxlstm._src.forecasters.baselines import (
     NaiveForecaster,
     SeasonalNaiveForecaster,
 )
-from jaxlstm._src.prep.horizons import HORIZON_HOURS, future_timestamps, horizon_to_steps
 
 __all__ = [
-    "HORIZON_HOURS",
     "DriftForecaster",
     "HybridForecaster",
     "NaiveForecaster",
     "SeasonalNaiveForecaster",
-    "future_timestamps",
-    "horizon_to_steps",
 ]

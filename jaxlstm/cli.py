@@ -216,7 +216,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "--features",
         type=_feature_list,
         default=("close",),
-        help="comma-separated inputs, e.g. close,volume,rsi (default close; see jaxlstm.data.FEATURE_NAMES); "
+        help="comma-separated inputs, e.g. close,volume,rsi (default close; see jaxlstm.data.FEATURES); "
         "anything beyond the close needs a direct head",
     )
     group.add_argument(
@@ -382,10 +382,13 @@ def _load_candles(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def _cache(args: argparse.Namespace) -> Any:
+    from jaxlstm._src.forecasters.lstm import LSTMForecaster
     from jaxlstm._src.io.cache import ModelCache
 
     hours = getattr(args, "max_age_hours", 24.0)
-    return ModelCache(args.models or _default_models_dir(), max_age=datetime.timedelta(hours=hours))
+    return ModelCache(
+        args.models or _default_models_dir(), max_age=datetime.timedelta(hours=hours), model=LSTMForecaster
+    )
 
 
 def _trainer(

@@ -8,21 +8,25 @@ hashable config whose ``cfg.init(key)`` / ``cfg.apply(params, x[time, features])
   ``predict_multi_step`` take batched inputs);
 * ``BiLSTMConfig``: a bidirectional LSTM (PyTorch ``nn.LSTM(bidirectional=True)``);
 * ``AttentionLSTMConfig``: an LSTM whose head reads every hidden state through
-  scaled dot-product attention (``multi_head_attention``, PyTorch ``nn.MultiheadAttention``);
+  scaled dot-product attention (PyTorch ``nn.MultiheadAttention``);
 * ``TransformerConfig``: a post-norm (or pre-norm) transformer encoder with sinusoidal
   positions (a stack of PyTorch ``nn.TransformerEncoderLayer``).
 
-``make_network(name, ...)`` builds one by its ``ARCHITECTURES`` name.
+``make_network(name, ...)`` builds one by its ``ARCHITECTURES`` name. ``lstm_step`` is the
+cell itself (``zero_carry`` gives its first ``LSTMCarry``). The per-example training losses
+(``mse_loss``, ``mae_loss``, ``huber_loss``) are what ``jaxlstm.fit_arrays(loss=...)`` takes;
+the forecast metrics of the same names without ``_loss`` are in ``jaxlstm.metrics``.
 """
 
-from jaxlstm._src.nn.attention import AttentionLSTMConfig, multi_head_attention
+from jaxlstm._src.nn.attention import AttentionLSTMConfig
 from jaxlstm._src.nn.bilstm import BiLSTMConfig
-from jaxlstm._src.nn.cell import LSTMCarry, glorot_uniform, init_lstm_layer, lstm_layer, lstm_step, zero_carry
-from jaxlstm._src.nn.layers import layer_norm
-from jaxlstm._src.nn.lstm import LSTMConfig, apply, config_of, init_params, predict_multi_step
+from jaxlstm._src.nn.cell import LSTMCarry, lstm_step, zero_carry
+from jaxlstm._src.nn.lstm import LSTMConfig, apply, init_params, predict_multi_step
 from jaxlstm._src.nn.networks import ARCHITECTURES, make_network
-from jaxlstm._src.nn.transformer import TransformerConfig, positional_encoding
-from jaxlstm._src.training import huber, mae, mse, weighted_loss
+from jaxlstm._src.nn.transformer import TransformerConfig
+from jaxlstm._src.training import huber as huber_loss
+from jaxlstm._src.training import mae as mae_loss
+from jaxlstm._src.training import mse as mse_loss
 
 __all__ = [
     "ARCHITECTURES",
@@ -32,20 +36,12 @@ __all__ = [
     "LSTMConfig",
     "TransformerConfig",
     "apply",
-    "config_of",
-    "glorot_uniform",
-    "huber",
-    "init_lstm_layer",
+    "huber_loss",
     "init_params",
-    "layer_norm",
-    "lstm_layer",
     "lstm_step",
-    "mae",
+    "mae_loss",
     "make_network",
-    "mse",
-    "multi_head_attention",
-    "positional_encoding",
+    "mse_loss",
     "predict_multi_step",
-    "weighted_loss",
     "zero_carry",
 ]

@@ -94,7 +94,7 @@ def test_check_sections_rejects_a_missing_skipped_or_failed_section() -> None:
         {"cold_start": error},  # the whole section failed
         {"cold_start": {}},  # ran but recorded nothing
         {"scaling": {"rows": [{"symbols": 2, **error}]}},  # one measurement failed
-        {"predict": {"predict_many": {"available": False, "reason": "jaxlstm.predict_many is absent"}}},
+        {"predict": {"predict_many": {"available": False, "reason": "the library has no predict_many"}}},
     ):
         with pytest.raises(AssertionError):
             check_sections(*_results(**{**good, **broken}), REQUESTED)

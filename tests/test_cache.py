@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxlstm as jl
-from jaxlstm._src.io import persistence
+from jaxlstm._src.io import model_files as persistence
 from jaxlstm._src.io.cache import NAME_MAX, CacheStatus, folder_symbol, symbol_folder_name
+from jaxlstm._src.io.ohlcv import demo_data_path
 from jaxlstm.data import load_demo
 
 SMALL = dict(hidden_size=4, sequence_length=5, epochs=2)
@@ -328,7 +329,7 @@ def test_other_data_retrains_and_status_says_which(tmp_path, demo):
     calls = []
     cache = jl.ModelCache(tmp_path)
     model = cache.get("BTCUSD", fitting_trainer(calls, hourly), data=hourly)
-    assert model.trained_on_.source == str(jl.data.demo_data_path())
+    assert model.trained_on_.source == str(demo_data_path())
     assert cache.get("BTCUSD", data=hourly) is model and cache.status("BTCUSD", data=demo[-60:]).fresh
     status = cache.status("BTCUSD", data=daily)
     assert not status.fresh and status.reason == (
@@ -506,3 +507,48 @@ def jax_leaves(tree):
     import jax
 
     return jax.tree.leaves(tree)
+
+
+def test_a_baseline_is_cached_saved_and_loaded_through_its_own_class(tmp_path):
+    from jaxlstm.baselines import HybridForecaster, NaiveForecaster
+
+    calls = []
+    series = 100 * np.exp(np.cumsum(np.random.default_rng(3).normal(0.0, 0.01, 200)))
+
+    def train(symbol):
+        calls.append(symbol)
+        return HybridForecaster(band="conformal").fit(series)
+
+    clock = Clock()
+    cache = jl.ModelCache(tmp_path, train_fn=train, model=HybridForecaster, clock=clock)
+    trained = cache.get("ETH", data=series, settings={"band": "conformal"})
+    # Another cache (another process, in effect) loads the saved folder through HybridForecaster.load.
+    loaded = jl.ModelCache(tmp_path, model=HybridForecaster, clock=clock).get("ETH", data=series)
+    assert calls == ["ETH"] and type(loaded) is HybridForecaster and loaded is not trained
+    for name in ("alpha_", "beta_", "phi_", "drift_weight_", "log_drift_"):
+        assert getattr(loaded, name) == getattr(trained, name), name
+    np.testing.assert_array_equal(loaded.prices_, series)
+    ours, theirs = trained.forecast(steps=12), loaded.forecast(steps=12)
+    np.testing.assert_array_equal(theirs.predicted, ours.predicted)
+    np.testing.assert_array_equal(theirs.lower, ours.lower)
+    np.testing.assert_array_equal(theirs.upper, ours.upper)
+    # Other data means a retrain (a baseline has no update); another class reads the folder as damaged.
+    cache.get("ETH", data=series * 1.01, train_fn=lambda s: HybridForecaster().fit(series * 1.01))
+    np.testing.assert_array_equal(jl.ModelCache(tmp_path, model=HybridForecaster).peek("ETH").prices_, series * 1.01)
+    status = jl.ModelCache(tmp_path, model=NaiveForecaster).status("ETH")
+    assert not status.fresh and "does not hold a NaiveForecaster" in status.reason
+    naive = jl.ModelCache(tmp_path / "naive", model=NaiveForecaster, train_fn=lambda s: NaiveForecaster().fit(series))
+    assert naive.get("BTC").forecast(steps=3).predicted.tolist() == [series[-1]] * 3
+    with pytest.raises(ValueError, match="train_fn must return a fitted NaiveForecaster"):
+        naive.get("ETH", train_fn=lambda s: HybridForecaster().fit(series))
+    with pytest.raises(ValueError, match=r"unknown HybridForecaster settings \['hidden_size'\]"):
+        cache.status("ETH", settings={"hidden_size": 3})
+
+
+def test_the_io_cache_needs_a_model_class_and_the_top_level_one_serves_the_lstm(tmp_path):
+    from jaxlstm._src.io import cache as io_cache
+
+    with pytest.raises(ValueError, match="model must be the model class"):
+        io_cache.ModelCache(tmp_path)
+    assert jl.ModelCache(tmp_path).model is jl.LSTMForecaster
+    assert jl.ModelCache(tmp_path, model=jl.baselines.NaiveForecaster).model is jl.baselines.NaiveForecaster

@@ -16,7 +16,8 @@ import sys
 import pytest
 
 import jaxlstm as jl
-from jaxlstm._src.io import locking, persistence
+from jaxlstm._src.io import locking
+from jaxlstm._src.io import model_files as persistence
 
 pytestmark = [
     pytest.mark.slow,

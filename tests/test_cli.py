@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from jaxlstm import cli
+from jaxlstm._src.io.ohlcv import demo_data_path
 
 FAST = ["--epochs", "3", "--hidden-size", "4", "--candles", "120", "--quiet"]
 TUNE_FAST = FAST[:-1]
@@ -353,15 +354,13 @@ def test_architecture_and_features_from_the_command_line(models, capsys):
 
     assert cli.ARCHITECTURES == jl.nn.ARCHITECTURES
     rich = ["--architecture", "transformer", "--features", "close,volume,range", "--sequence-length", "8"]
-    code, out, err = run(
-        ["train", "--data", jl.data.demo_data_path().as_posix(), "--models", models, *rich, *FAST], capsys
-    )
+    code, out, err = run(["train", "--data", demo_data_path().as_posix(), "--models", models, *rich, *FAST], capsys)
     assert code == 2 and "--direct-steps" in err
     code, out, err = run(
         [
             "train",
             "--data",
-            jl.data.demo_data_path().as_posix(),
+            demo_data_path().as_posix(),
             "--models",
             models,
             *rich,

@@ -129,4 +129,11 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
     tree = ast.parse(source)
     inner = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert inner and inner[0].module == "jaxlstm"
-    assert _layer_of("jaxlstm") < _layer_of("jaxlstm._src.io.persistence")
+    assert _layer_of("jaxlstm") < _layer_of("jaxlstm._src.io.model_files")
+
+
+def test_io_imports_no_forecaster():
+    # The cache serves any Forecaster class its caller passes: it must not import one.
+    for module in MODULES:
+        if module.startswith("jaxlstm._src.io"):
+            assert not [t for t in GRAPH[module] if t.startswith("jaxlstm._src.forecasters")], module

@@ -39,3 +39,25 @@ def test_import_jaxlstm_does_not_import_jax():
     code = "import sys, jaxlstm; assert 'jax' not in sys.modules, 'jax'; jaxlstm.LSTMForecaster; assert 'jax' in sys.modules"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_public_api_is_small():
+    # The curated surface: what a user learns before being productive.
+    assert len(jaxlstm.__all__) <= 30
+    assert sum(len(importlib.import_module(m).__all__) for m in PUBLIC_MODULES) <= 90
+
+
+def test_alike_public_names_are_one_object():
+    """A name (up to case and underscores) means one thing wherever the public API shows it."""
+    seen: dict[str, tuple[str, object]] = {}
+    for module in PUBLIC_MODULES:
+        mod = importlib.import_module(module)
+        for name in mod.__all__:
+            key = name.lower().replace("_", "")
+            value = getattr(mod, name)
+            if key in seen:
+                where, first = seen[key]
+                assert value is first, f"{module}.{name} and {where} look alike but differ"
+            else:
+                seen[key] = (f"{module}.{name}", value)
+    assert seen["mae"][1] is not seen["maeloss"][1]  # the metric and the training loss have distinct names

@@ -346,11 +346,11 @@ def test_bad_keys_and_params_are_refused(small):
 def test_predict_many_equals_each_models_own_forecast(workers):
     params = _stacked_params(3)
     xs = jax.random.normal(jax.random.key(4), (3, 2, WINDOW, 1))
-    many = jaxlstm.predict_many(params, xs, 6, workers=workers)
+    many = stacked.predict_many(params, xs, 6, workers=workers)
     assert many.shape == (3, 2, 6, 1)
     for s in range(3):
         np.testing.assert_allclose(many[s], model.predict_multi_step(_row(params, s), xs[s], 6), atol=1e-6, rtol=0)
-    one_window = jaxlstm.predict_many(params, np.asarray(xs[:, 0]), 6, workers=workers)
+    one_window = stacked.predict_many(params, np.asarray(xs[:, 0]), 6, workers=workers)
     assert one_window.shape == (3, 6, 1)
     np.testing.assert_allclose(one_window, many[:, 0], atol=1e-6, rtol=0)
 
@@ -360,22 +360,22 @@ def test_predict_many_bad_inputs():
     params = _stacked_params(2)
     xs = np.zeros((2, WINDOW, 1), np.float32)
     with pytest.raises(ValueError, match=r"^xs must be \[M, time, 1\].*M=2.*got shape \(3, 5, 1\)"):
-        jaxlstm.predict_many(params, np.zeros((3, WINDOW, 1)), 4)
+        stacked.predict_many(params, np.zeros((3, WINDOW, 1)), 4)
     with pytest.raises(ValueError, match="^xs must be"):
-        jaxlstm.predict_many(params, np.zeros((2, WINDOW, 2)), 4)
+        stacked.predict_many(params, np.zeros((2, WINDOW, 2)), 4)
     with pytest.raises(ValueError, match="^xs must be finite"):
-        jaxlstm.predict_many(params, np.full((2, WINDOW, 1), np.nan), 4)
+        stacked.predict_many(params, np.full((2, WINDOW, 1), np.nan), 4)
     with pytest.raises(ValueError, match=r"^params\[.*leading models axis"):
-        jaxlstm.predict_many(_row(params, 0), xs, 4)
+        stacked.predict_many(_row(params, 0), xs, 4)
     with pytest.raises(ValueError, match="^steps must be an integer >= 1"):
-        jaxlstm.predict_many(params, xs, 0)
+        stacked.predict_many(params, xs, 0)
     with pytest.raises(ValueError, match="^workers must be"):
-        jaxlstm.predict_many(params, xs, 4, workers=0)
+        stacked.predict_many(params, xs, 4, workers=0)
     two_out = jax.vmap(lambda k: model.init_params(k, model.LSTMConfig(hidden_size=HIDDEN, output_size=2)))(
         jax.random.split(jax.random.key(0), 2)
     )
     with pytest.raises(ValueError, match="output_size == input_size"):
-        jaxlstm.predict_many(two_out, xs, 4)
+        stacked.predict_many(two_out, xs, 4)
 
 
 def test_plan_blocks_uses_the_cores_on_a_cpu_and_one_call_elsewhere():

@@ -5,6 +5,7 @@ import optax
 import pytest
 
 import jaxlstm as jl
+from jaxlstm._src import training
 
 
 def _sine_windows(noise=0.05, n=420, window=20, seed=0):
@@ -59,7 +60,7 @@ def test_same_key_same_params(trained):
 
 def test_restore_best_returns_the_best_validation_epoch(trained):
     _, _, xs, ys, split, _, _, result = trained
-    best = jl.nn.weighted_loss(result.params, xs[split:], ys[split:])
+    best = training.weighted_loss(result.params, xs[split:], ys[split:])
     assert float(best) == pytest.approx(result.val_loss.min(), rel=1e-4)
     assert result.val_loss[result.best_epoch - 1] == result.val_loss.min()
 
@@ -126,7 +127,7 @@ def test_epoch_uses_every_window_once_with_masked_padding():
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=2))
     cfg = jl.TrainConfig(learning_rate=1e-12, epochs=1, batch_size=4, patience=None)
     loss = jl.train(jax.random.key(0), params, xs, ys, cfg).train_loss[0]
-    expected = jl.nn.weighted_loss(params, xs, ys)
+    expected = training.weighted_loss(params, xs, ys)
     assert float(loss) == pytest.approx(float(expected), rel=1e-5)
 
 
@@ -217,7 +218,7 @@ def test_loss_and_optimizer_are_arguments():
     _, _, xs, ys = _sine_windows(n=90)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4))
     cfg = jl.TrainConfig(epochs=3, patience=None, shuffle=False)
-    mae = jl.train(jax.random.key(0), params, xs, ys, cfg, loss=jl.nn.mae)
+    mae = jl.train(jax.random.key(0), params, xs, ys, cfg, loss=jl.nn.mae_loss)
     # The history is the loss that was asked for: the mean absolute error of the last epoch's params.
     assert mae.train_loss[0] != jl.train(jax.random.key(0), params, xs, ys, cfg).train_loss[0]
     sgd = optax.sgd(0.0)

@@ -131,9 +131,10 @@ def train_core_args(key: Any, params: Any, xs: Any, ys: Any) -> tuple[Any, ...]:
 
 def _core_static(params: Any) -> dict[str, Any]:
     """The static arguments ``jaxlstm.train`` passes to the compiled ``fit_arrays``."""
-    import jaxlstm as jl
+    from jaxlstm._src import training
+    from jaxlstm._src.nn.lstm import config_of
 
-    return {"network": jl.nn.config_of(params), "loss": jl.nn.mse, "optimizer": None, "callback": None}
+    return {"network": config_of(params), "loss": training.mse, "optimizer": None, "callback": None}
 
 
 def train_core(args: tuple[Any, ...], cfg: Any) -> Any:

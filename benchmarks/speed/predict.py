@@ -37,12 +37,15 @@ def _jitted_forecasts() -> dict[str, tuple[str, str, str, Callable[..., Any]]]:
             jax.jit(jl.predict_multi_step, static_argnames="steps"),
         )
     }
-    options = getattr(jl, "COMPILER_OPTIONS", None)
+    try:
+        from jaxlstm._src.xla_options import COMPILER_OPTIONS as options
+    except ImportError:
+        options = getattr(jl, "COMPILER_OPTIONS", None)
     if options is not None:
         fns["functional_tuned"] = (
-            'jax.jit(predict_multi_step, static_argnames="steps", compiler_options=jl.COMPILER_OPTIONS)',
+            'jax.jit(predict_multi_step, static_argnames="steps", compiler_options=COMPILER_OPTIONS)',
             "tuned",
-            ", jl.COMPILER_OPTIONS",
+            ", COMPILER_OPTIONS",
             jax.jit(jl.predict_multi_step, static_argnames="steps", compiler_options=options),
         )
     return fns
@@ -78,12 +81,16 @@ def _forecaster_loop_call(model: Any, price_windows: list[np.ndarray], steps: in
 
 
 def _predict_many_call(stacked: Any, windows: Any, steps: int) -> Callable[[], Any] | None:
-    """``jaxlstm.predict_many`` as a no-argument call that blocks, or ``None`` when the library lacks it."""
+    """The library's many-models prediction as a no-argument call that blocks, or ``None`` when it lacks one."""
     import jaxlstm as jl
 
-    if not hasattr(jl, "predict_many"):
+    try:
+        from jaxlstm._src.stacked import predict_many
+    except ImportError:
+        predict_many = getattr(jl, "predict_many", None)
+    if predict_many is None:
         return None
-    return lambda: jl.predict_many(stacked, windows, steps).block_until_ready()
+    return lambda: predict_many(stacked, windows, steps).block_until_ready()
 
 
 def _many_blocks(symbols: int, platform: str) -> dict[str, Any]:
@@ -176,9 +183,9 @@ def bench_predict(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     def predict_many() -> dict[str, Any]:
         call = _predict_many_call(stacked_params(), windows, k)
         if call is None:
-            return unavailable("jaxlstm.predict_many is absent")
+            return unavailable("the library has no predict_many")
         res = latency(call, s.predict_repeats)
-        res["api"] = "jaxlstm.predict_many(stacked params, windows[n, T, 1], steps) (one model per symbol)"
+        res["api"] = "predict_many(stacked params, windows[n, T, 1], steps) (one model per symbol)"
         res["blocks"] = _many_blocks(n, windows.devices().pop().platform)
         return res
 

@@ -38,8 +38,9 @@ def _step_pieces(params: Any, optimizer: Any, x: Any, y: Any, w: Any) -> dict[st
     import optax
 
     import jaxlstm as jl
+    from jaxlstm._src import training
 
-    loss = jl.nn.weighted_loss
+    loss = training.weighted_loss
 
     def train_step(params: Any, opt_state: Any, x: Any, y: Any, w: Any) -> tuple[Any, Any, Any]:
         # One minibatch step of fit_arrays: loss and gradient, then the optimiser's update.

@@ -35,10 +35,11 @@ def _many_core() -> tuple[Callable[[tuple[Any, ...], Any], Any], str]:
     ``args`` are ``library.train_core_args`` with a leading models axis on every leaf.
     """
     import jaxlstm as jl
-    from jaxlstm._src import stacked
+    from jaxlstm._src import stacked, training
+    from jaxlstm._src.nn.lstm import config_of
 
     def lower(args: tuple[Any, ...], cfg: Any) -> Any:
-        static = {"config": cfg, "network": jl.nn.config_of(args[1]), "loss": jl.nn.mse, "optimizer": None}
+        static = {"config": cfg, "network": config_of(args[1]), "loss": training.mse, "optimizer": None}
         return stacked.stacked_function(jl.fit_arrays, static).lower(*args)
 
     return lower, "jaxlstm.run_stacked's compiled core: jax.vmap(fit_arrays) (one device)"

@@ -79,11 +79,11 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ("one-step prediction (functional, warm)", "predict_1_step_s", warm(*fn, "steps_1")),
         ("24-step prediction (functional, warm)", "predict_24_steps_s", warm(*fn, "steps_24")),
         (
-            "24-step prediction (functional with `jl.COMPILER_OPTIONS`, warm)",
+            "24-step prediction (functional with the library's XLA options, warm)",
             "predict_24_steps_s",
             warm("predict", "functional_tuned", "steps_24"),
         ),
-        ("10 symbols x 168 steps (`jl.predict_many`, warm)", "predict_10x168_s", warm(*ms, "predict_many")),
+        ("10 symbols x 168 steps (stacked `predict_many`, warm)", "predict_10x168_s", warm(*ms, "predict_many")),
         (
             "10 symbols x 168 steps (`forecast_many`, relative target)",
             "predict_10x168_s",

@@ -12,14 +12,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from jaxlstm._src.forecasters.forecast import Forecast
+from jaxlstm._src.prep.horizons import HORIZON_HOURS, future_timestamps, horizon_to_steps
 from jaxlstm.baselines import (
-    HORIZON_HOURS,
     DriftForecaster,
     HybridForecaster,
     NaiveForecaster,
     SeasonalNaiveForecaster,
-    future_timestamps,
-    horizon_to_steps,
 )
 
 HOUR = np.timedelta64(1, "h")

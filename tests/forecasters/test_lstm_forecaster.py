@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import jaxlstm as jl
-from jaxlstm._src.io import persistence
+from jaxlstm._src.io import model_files as persistence
 from jaxlstm.data import load_demo
 
 SMALL = dict(hidden_size=8, sequence_length=10, epochs=15, batch_size=32)

@@ -207,7 +207,7 @@ def test_bad_updates_are_refused(prices, ensemble):
 
 
 def test_damaged_optimiser_state_is_refused_on_load(tmp_path, prices, ensemble):
-    from jaxlstm._src.io import persistence
+    from jaxlstm._src.io import model_files as persistence
 
     tree, metadata = persistence.load_model(ensemble.save(tmp_path / "e"))
     tree["opt_state"] = tree["opt_state"][:-1]

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import jaxlstm as jl
-from jaxlstm._src import validation
+from jaxlstm._src import stacked, validation
 from jaxlstm._src.prep import encodings, horizons
 
 SMALL = dict(hidden_size=4, sequence_length=5, epochs=2)
@@ -52,7 +52,7 @@ def test_too_many_steps_are_refused_on_every_path(model, steps):
         "band_offsets": lambda: model.band_offsets(steps),
         "calibration_residuals": lambda: model.calibration_residuals(steps),
         "core predict_multi_step": lambda: jl.predict_multi_step(model.params_, np.ones((5, 1), np.float32), steps),
-        "predict_many": lambda: jl.predict_many(
+        "predict_many": lambda: stacked.predict_many(
             jax.tree.map(lambda a: np.asarray(a)[None], model.params_), np.ones((1, 5, 1), np.float32), steps
         ),
         "forecast_prices": lambda: encodings.forecast_prices(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import jaxlstm as jl
-from jaxlstm._src.io import persistence
+from jaxlstm._src.io import model_files as persistence
 from jaxlstm.data import load_demo
 
 TINY = dict(hidden_size=4, sequence_length=8, epochs=1, batch_size=32)

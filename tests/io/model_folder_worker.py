@@ -33,8 +33,7 @@ import traceback
 import orbax.checkpoint  # noqa: F401  (imported once here, so children start fast)
 from persist_trees import lstm_params
 
-from jaxlstm._src.io import json_files
-from jaxlstm._src.io import model_folder as F
+from jaxlstm._src.io import model_files as F
 
 HIDDEN = 8
 
@@ -71,7 +70,7 @@ def _install_kill(kill_at: str, armed: list) -> None:
     if kill_at == "mid_orbax":  # after Orbax wrote the params, before anything else
         wrap(F, "_save_params_orbax", before=False)
     elif kill_at == "after_metadata":
-        wrap(json_files, "write_file_synced", before=False)
+        wrap(F, "write_file_synced", before=False)
     elif kill_at == "before_swap":
         wrap(F, "_swap_in", before=True)
     elif kill_at == "after_swap":  # the old model is still under the temporary name

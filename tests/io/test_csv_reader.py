@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaxlstm._src.io import csv_reader
-from jaxlstm.data import MAX_LINE_BYTES, OHLCV, infer_interval, load_demo, load_ohlcv
+from jaxlstm._src.io.ohlcv import MAX_LINE_BYTES
+from jaxlstm.data import OHLCV, infer_interval, load_demo, load_ohlcv
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HOURLY = DATA / "Coinbase_BTCUSD_1h.csv"
@@ -591,11 +592,47 @@ def test_blank_lines_across_pieces_do_not_break_reading(tmp_path, monkeypatch):
         load_ohlcv(mixed)
 
 
-def test_the_fast_reader_reads_the_common_layout(tmp_path, engine):
+def test_the_fast_reader_reads_the_common_layout(tmp_path, engine, monkeypatch):
     path = write(tmp_path, "date,symbol,open,high,low,close,volume\n2020-01-01 01:00:00,A,1,2,0.5,1.5,\n")
     data = load_ohlcv(path, symbol="A")
     assert data.symbol == "A" and data.close.tolist() == [1.5] and np.isnan(data.volume[0])
-    if engine == "pyarrow":
-        with open(path, "rb") as handle:
-            header = csv_reader._find_header(csv_reader._read_head(handle, "s"), "s", "A")
-            assert csv_reader._read_with_pyarrow(handle, header, "s", "A") is not None
+    # The one-call reader takes the file with each engine alone, not the piecewise reader.
+    monkeypatch.setattr(csv_reader, "_engines", lambda: ["pyarrow" if engine == "pyarrow" else "c"])
+    with open(path, "rb") as handle:
+        header = csv_reader._find_header(csv_reader._read_head(handle, "s"), "s", "A")
+        assert csv_reader._read_whole(handle, header, "s", "A") is not None
+
+
+def test_a_clean_file_is_read_in_one_call_and_only_a_bad_one_again_in_pieces(tmp_path, monkeypatch):
+    pieces = []
+    real = csv_reader._read_pieces
+    monkeypatch.setattr(csv_reader, "_read_pieces", lambda *args: pieces.append(args) or real(*args))
+    good = write(tmp_path, "date,open,high,low,close,volume\n2020-01-01,1,2,0.5,1.5,3\n\n2020-01-02,1,2,0.5,1.5,\n")
+    data = load_ohlcv(good)
+    assert pieces == [] and data.close.tolist() == [1.5, 1.5] and np.isnan(data.volume[1])
+    bad = write(tmp_path, "date,open,high,low,close\n2020-01-01,1,2,0.5,1.5\n\n2020-01-02,1,2,0.5,-1\n", name="bad.csv")
+    with pytest.raises(ValueError, match=r"source 'bad.csv': line 4, column 'close': prices must be finite and > 0"):
+        load_ohlcv(bad)
+    assert len(pieces) == 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lengths=st.lists(st.one_of(st.integers(0, 150), st.integers(62, 66)), min_size=1, max_size=30),
+    start=st.integers(0, 40),
+    nul=st.booleans(),
+    final_newline=st.booleans(),
+)
+def test_plain_bytes_finds_any_overlong_line_and_any_nul(
+    tmp_path_factory, monkeypatch, lengths, start, nul, final_newline
+):
+    monkeypatch.setattr(csv_reader, "MAX_LINE_BYTES", 64)
+    text = b"h" * start + b"\n" + b"\n".join(b"x" * n for n in lengths) + (b"\n" if final_newline else b"")
+    if nul:
+        text = text[:-1] + b"\0" + text[-1:]
+    path = tmp_path_factory.mktemp("bytes") / "f.csv"
+    path.write_bytes(text)
+    data_start = start + 1
+    longest = max(len(line) for line in text[data_start:].split(b"\n"))  # an independent count
+    with open(path, "rb") as handle:
+        assert csv_reader._plain_bytes(handle, data_start) == (longest <= 64 and b"\0" not in text[data_start:])

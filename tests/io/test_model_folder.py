@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from persist_trees import assert_identical, biggest_params_file, identical, lstm_params, model_files, nested_params
 
 import jaxlstm
-from jaxlstm._src.io import json_files, tree_codec
-from jaxlstm._src.io import model_folder as F
+from jaxlstm._src.io import model_files as F
 
 V1_MODEL = pathlib.Path(__file__).resolve().parents[1] / "data" / "model_format_v1"
 
@@ -46,7 +45,7 @@ def _edit_metadata(model: pathlib.Path, edit, *, reseal: bool = False) -> None:
     doc = json.loads(meta_file.read_text())
     edit(doc)
     if reseal:
-        doc = json_files.seal(doc)
+        doc = F.seal(doc)
     meta_file.write_text(json.dumps(doc, indent=2))
 
 
@@ -65,14 +64,14 @@ def test_round_trip_float32_bit_exact(tmp_path):
     assert meta["symbol"] == "ABC" and meta["metrics"] == {"rmse": 0.25}
     assert meta["format_version"] == F.FORMAT_VERSION == 2
     assert meta["library"] == "jaxlstm" and meta["library_version"] == jaxlstm.__version__
-    assert meta["params_sha256"] == tree_codec.leaf_checksums(params)
+    assert meta["params_sha256"] == F.leaf_checksums(params)
     assert set(meta) == {"symbol", "metrics", *F.RESERVED_METADATA_KEYS}
     assert meta["params_structure"]["children"]["layers"]["children"][0]["children"]["w"] == {
         "kind": "array",
         "shape": [33, 128],
         "dtype": "float32",
     }
-    json_files.verify_seal(meta, "loaded metadata")
+    F.verify_seal(meta, "loaded metadata")
 
 
 def test_round_trip_nested_structure(tmp_path):
@@ -144,9 +143,9 @@ def test_failed_save_keeps_previous_model(tmp_path, monkeypatch, seam):
     if seam == "orbax":
         monkeypatch.setattr(F, "_save_params_orbax", _fail)
     elif seam == "metadata":
-        monkeypatch.setattr(F.json_files, "write_file_synced", _fail)
+        monkeypatch.setattr(F, "write_file_synced", _fail)
     elif seam == "fsync":
-        monkeypatch.setattr(F.json_files, "fsync_tree", _fail)
+        monkeypatch.setattr(F, "fsync_tree", _fail)
     elif seam == "exchange":
         monkeypatch.setattr(F, "_exchange", _fail)
     else:  # the second rename of the two-rename swap
@@ -343,10 +342,10 @@ def test_flipped_byte_restores_silently_in_orbax_but_is_refused(tmp_path):
     victim.write_bytes(bytes(data))
 
     # Orbax itself does not notice: it restores wrong values without an error.
-    target = tree_codec.abstract_tree(tree_codec.describe(tree_codec.canonical_tree(params)))
+    target = F.abstract_tree(F.describe(F.canonical_tree(params)))
     with ocp.Checkpointer(ocp.StandardCheckpointHandler()) as checkpointer:
         raw = checkpointer.restore((tmp_path / "m" / F.PARAMS_DIR).absolute(), args=ocp.args.StandardRestore(target))
-    changed = [k for k, v in tree_codec.leaf_checksums(raw).items() if v != tree_codec.leaf_checksums(params)[k]]
+    changed = [k for k, v in F.leaf_checksums(raw).items() if v != F.leaf_checksums(params)[k]]
     assert len(changed) == 1
 
     rel = victim.relative_to(tmp_path / "m").as_posix()
@@ -599,7 +598,7 @@ def test_bad_metadata_raises_naming_the_key_and_writes_nothing(tmp_path):
     with pytest.raises(TypeError, match="metadata must be a dict"):
         F.save_model(tmp_path / "m", lstm_params(), [])
     deep: dict = {}
-    for _ in range(json_files.MAX_JSON_DEPTH):
+    for _ in range(F.MAX_JSON_DEPTH):
         deep = {"d": deep}
     with pytest.raises(ValueError, match="levels deep"):
         F.save_model(tmp_path / "m", lstm_params(), deep)
@@ -730,7 +729,7 @@ def test_tampered_metadata_fields_never_load_silently_different(saved_model, whi
     path = paths[which % len(paths)]
     doc = _replace(doc, path, value, delete and bool(path))
     if reseal and isinstance(doc, dict):
-        doc = json_files.seal(doc)
+        doc = F.seal(doc)
     with tempfile.TemporaryDirectory() as scratch:
         copy = pathlib.Path(scratch) / "m"
         shutil.copytree(model, copy)

@@ -22,7 +22,7 @@ import warnings
 import pytest
 from persist_trees import assert_identical, biggest_params_file, lstm_params
 
-from jaxlstm._src.io import model_folder as F
+from jaxlstm._src.io import model_files as F
 
 pytestmark = [
     pytest.mark.slow,

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from persist_trees import assert_identical, lstm_params, nested_params
 
-from jaxlstm._src.io import json_files, model_folder
-from jaxlstm._src.io import model_json as X
+from jaxlstm._src.io import model_files as X
 
 METADATA = {
     "model": "LSTMForecaster",
@@ -26,7 +25,7 @@ def test_round_trip_from_text_and_file(tmp_path):
     assert (tmp_path / "model.json").read_text(encoding="utf-8") == text
     assert os.listdir(tmp_path) == ["model.json"]
     doc = json.loads(text)
-    assert doc["format"] == "jaxlstm.forecaster" and doc["format_version"] == model_folder.FORMAT_VERSION
+    assert doc["format"] == "jaxlstm.forecaster" and doc["format_version"] == X.FORMAT_VERSION
     for source in (text, tmp_path / "model.json", str(tmp_path / "model.json")):
         got_params, got_metadata = X.import_json(source)
         assert_identical(got_params, params)
@@ -35,8 +34,8 @@ def test_round_trip_from_text_and_file(tmp_path):
 
 def test_export_of_a_loaded_model_round_trips(tmp_path):
     params = lstm_params(hidden=4)
-    model_folder.save_model(tmp_path / "m", params, METADATA)
-    text = X.export_json(*model_folder.load_model(tmp_path / "m"))
+    X.save_model(tmp_path / "m", params, METADATA)
+    text = X.export_json(*X.load_model(tmp_path / "m"))
     got_params, got_metadata = X.import_json(text)
     assert_identical(got_params, params)
     assert got_metadata == METADATA  # the folder's own keys are not carried over
@@ -65,7 +64,7 @@ def test_deleted_weight_checksums_are_refused_even_when_resealed():
     doc["weights"]["params"]["children"]["head"]["children"]["b"]["data"][0] = 0.5
     del doc["weights"]["params_sha256"]
     with pytest.raises(ValueError, match="params_sha256 is missing"):
-        X.import_json(json.dumps(json_files.seal(doc)))
+        X.import_json(json.dumps(X.seal(doc)))
 
 
 @pytest.mark.parametrize("version", [1, 3])
@@ -73,7 +72,7 @@ def test_other_format_versions_are_refused_naming_both(version):
     doc = json.loads(X.export_json(lstm_params(hidden=4), METADATA))
     doc["format_version"] = version
     with pytest.raises(ValueError, match=f"JSON text has format_version {version}, .* supported format_version 2"):
-        X.import_json(json.dumps(json_files.seal(doc)))
+        X.import_json(json.dumps(X.seal(doc)))
 
 
 def test_bad_sources_are_clear_errors_naming_the_source(tmp_path):

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxlstm.data import OHLCV, as_price_series, demo_data_path, infer_interval, load_demo, load_ohlcv, symbol_of
+from jaxlstm._src.io.ohlcv import demo_data_path
+from jaxlstm.data import OHLCV, as_price_series, infer_interval, load_demo, load_ohlcv, symbol_of
 
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from persist_trees import assert_identical, lstm_params, nested_params
 
-from jaxlstm._src.io import tree_codec as C
+from jaxlstm._src.io import model_files as C
 
 
 def test_params_json_round_trip_bit_exact():

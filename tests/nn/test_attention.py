@@ -28,7 +28,7 @@ def test_multi_head_attention_matches_numpy_reference_float64():
         params = random_params64(cfg, seed=3)["attention"]
         rng = np.random.default_rng(4)
         query, memory = rng.normal(size=(2, 6)), rng.normal(size=(5, 6))
-        ours = jax.jit(jl.nn.multi_head_attention, static_argnums=3)(params, query, memory, 3)
+        ours = jax.jit(attention.multi_head_attention, static_argnums=3)(params, query, memory, 3)
         sd = {"a.in_proj_weight": np.asarray(params["qkv"]["w"]).T, "a.in_proj_bias": params["qkv"]["b"]}
         sd |= {"a.out_proj.weight": np.asarray(params["out"]["w"]).T, "a.out_proj.bias": params["out"]["b"]}
         np.testing.assert_allclose(ours, multi_head_attention(sd, "a", query, memory, 3), rtol=0, atol=1e-12)
@@ -49,7 +49,7 @@ def test_attention_weights_sum_to_one_so_equal_states_give_that_state():
     with jax.enable_x64(True):
         params = random_params64(jl.nn.AttentionLSTMConfig(hidden_size=4, num_heads=2), seed=5)["attention"]
         state = jnp.asarray(np.random.default_rng(6).normal(size=(1, 4)))
-        out = jl.nn.multi_head_attention(params, state, jnp.repeat(state, 9, axis=0), 2)
+        out = attention.multi_head_attention(params, state, jnp.repeat(state, 9, axis=0), 2)
         value = state @ params["qkv"]["w"][:, 8:] + params["qkv"]["b"][8:]
         np.testing.assert_allclose(out, value @ params["out"]["w"] + params["out"]["b"], atol=1e-12)
 

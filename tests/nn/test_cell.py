@@ -5,10 +5,11 @@ import pytest
 from reference_lstm import sigmoid
 
 import jaxlstm as jl
+from jaxlstm._src.nn import cell
 
 
 def test_glorot_bounds_and_symmetry():
-    w = np.asarray(jl.nn.glorot_uniform(jax.random.key(0), (200, 300)))
+    w = np.asarray(cell.glorot_uniform(jax.random.key(0), (200, 300)))
     scale = np.sqrt(2.0 / 500)
     assert np.abs(w).max() <= scale
     assert np.abs(w).max() > 0.99 * scale
@@ -18,7 +19,7 @@ def test_glorot_bounds_and_symmetry():
 
 
 def test_layer_shapes_and_per_gate_scale():
-    layer = jl.nn.init_lstm_layer(jax.random.key(1), input_size=3, hidden_size=8)
+    layer = cell.init_lstm_layer(jax.random.key(1), input_size=3, hidden_size=8)
     assert layer["w"].shape == (11, 32) and layer["b"].shape == (32,)
     assert np.all(np.asarray(layer["b"]) == 0)
     assert np.abs(np.asarray(layer["w"])).max() <= np.sqrt(2.0 / (11 + 8))
@@ -31,8 +32,8 @@ def test_step_matches_equations_in_float64():
         w = rng.normal(size=(hidden + inp, 4 * hidden))
         b = rng.normal(size=(4 * hidden,))
         h, c, x = rng.normal(size=hidden), rng.normal(size=hidden), rng.normal(size=inp)
-        carry, out = jl.lstm_step(
-            {"w": jnp.asarray(w), "b": jnp.asarray(b)}, jl.LSTMCarry(jnp.asarray(h), jnp.asarray(c)), jnp.asarray(x)
+        carry, out = jl.nn.lstm_step(
+            {"w": jnp.asarray(w), "b": jnp.asarray(b)}, jl.nn.LSTMCarry(jnp.asarray(h), jnp.asarray(c)), jnp.asarray(x)
         )
         z = np.concatenate([h, x]) @ w + b
         f, i, g, o = sigmoid(z[:5]), sigmoid(z[5:10]), np.tanh(z[10:15]), sigmoid(z[15:])
@@ -43,11 +44,11 @@ def test_step_matches_equations_in_float64():
 
 
 def test_step_broadcasts_over_batch():
-    layer = jl.nn.init_lstm_layer(jax.random.key(2), 2, 4)
+    layer = cell.init_lstm_layer(jax.random.key(2), 2, 4)
     carry = jl.nn.zero_carry(4, (7,))
     xs = jax.random.normal(jax.random.key(3), (7, 2))
-    batched, _ = jl.lstm_step(layer, carry, xs)
-    single = jax.vmap(lambda x: jl.lstm_step(layer, jl.nn.zero_carry(4), x)[1])(xs)
+    batched, _ = jl.nn.lstm_step(layer, carry, xs)
+    single = jax.vmap(lambda x: jl.nn.lstm_step(layer, jl.nn.zero_carry(4), x)[1])(xs)
     np.testing.assert_allclose(np.asarray(batched.h), np.asarray(single), atol=1e-6)
 
 
@@ -57,9 +58,9 @@ def test_step_broadcasts_over_batch():
 )
 def test_bad_sizes_name_the_argument(name, kwargs):
     with pytest.raises(ValueError, match=name):
-        jl.nn.init_lstm_layer(jax.random.key(0), **kwargs)
+        cell.init_lstm_layer(jax.random.key(0), **kwargs)
 
 
 def test_non_integer_size_is_a_type_error():
     with pytest.raises(TypeError, match="hidden_size"):
-        jl.nn.init_lstm_layer(jax.random.key(0), 1, 3.5)
+        cell.init_lstm_layer(jax.random.key(0), 1, 3.5)

@@ -6,6 +6,8 @@ from jax.test_util import check_grads
 from reference_lstm import fused_lstm_forward, recursive_forecast
 
 import jaxlstm as jl
+from jaxlstm._src import training
+from jaxlstm._src.nn import lstm
 
 
 def _random_params64(cfg, seed):
@@ -120,7 +122,9 @@ def test_gradients_match_finite_differences():
         params = _random_params64(cfg, seed=5)
         xs = jnp.asarray(np.random.default_rng(3).normal(size=(2, 4, 2)))
         ys = jnp.asarray(np.random.default_rng(4).normal(size=(2, 2)))
-        check_grads(lambda p: jl.nn.weighted_loss(p, xs, ys), (params,), order=2, modes=("rev",), atol=1e-6, rtol=1e-6)
+        check_grads(
+            lambda p: training.weighted_loss(p, xs, ys), (params,), order=2, modes=("rev",), atol=1e-6, rtol=1e-6
+        )
         check_grads(
             lambda x: jnp.sum(jl.predict_multi_step(params, x, 3)),
             (xs,),
@@ -135,7 +139,7 @@ def test_config_is_static_and_hashable():
     a, b = jl.LSTMConfig(hidden_size=16), jl.LSTMConfig(hidden_size=16)
     assert a == b and hash(a) == hash(b)
     params = jl.init_params(jax.random.key(0), jl.LSTMConfig(input_size=2, hidden_size=4, output_size=3, num_layers=2))
-    assert jl.nn.config_of(params) == jl.LSTMConfig(2, 4, 3, 2)
+    assert lstm.config_of(params) == jl.LSTMConfig(2, 4, 3, 2)
 
 
 def test_same_key_same_params_bitwise():

@@ -5,6 +5,7 @@ import pytest
 from reference_lstm import fused_lstm_forward
 
 import jaxlstm as jl
+from jaxlstm._src.nn.lstm import config_of
 from jaxlstm._src.prep import encodings as targets
 
 
@@ -13,7 +14,7 @@ def _state(target, prices):
 
 
 def _forecast(params, target, state, windows, steps):
-    cfg = jl.nn.config_of(params)
+    cfg = config_of(params)
     return targets.forecast_prices(cfg, params, targets.get_encoding(target), state, windows, steps)
 
 

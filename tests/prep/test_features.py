@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxlstm._src.prep import features as F
-from jaxlstm.data import FEATURE_NAMES, FEATURE_SETS, FEATURES, compute_features
+from jaxlstm._src.prep.features import FEATURE_NAMES
+from jaxlstm.data import FEATURE_SETS, FEATURES, compute_features
 
 
 def _candles(n, seed=0):

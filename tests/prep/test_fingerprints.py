@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import jaxlstm as jl
+from jaxlstm._src.io.ohlcv import demo_data_path
 from jaxlstm._src.prep import fingerprints as F
 from jaxlstm.data import DataFingerprint, fingerprint
 
@@ -108,7 +109,7 @@ def test_from_json_refuses_damaged_records(field, value, message):
 def test_trained_on_is_saved_and_restored(tmp_path):
     candles = jl.data.load_demo()[-100:]
     model = jl.LSTMForecaster(**SMALL).fit(candles)
-    assert model.trained_on_.source == str(jl.data.demo_data_path()) and model.trained_on_.count == 100
+    assert model.trained_on_.source == str(demo_data_path()) and model.trained_on_.count == 100
     model.save(tmp_path / "m")
     assert jl.LSTMForecaster.load(tmp_path / "m").trained_on_ == model.trained_on_
     assert jl.LSTMForecaster.from_json(model.to_json()).trained_on_ == model.trained_on_

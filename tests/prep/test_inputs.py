@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import jaxlstm as jl
-from jaxlstm.data import MinMaxEncoding, ModelInputs, RelativeEncoding, compute_features, forecast_direct
+from jaxlstm._src.prep.inputs import forecast_direct
+from jaxlstm.data import MinMaxEncoding, ModelInputs, RelativeEncoding, compute_features
 
 
 def _series(n=200, seed=0):

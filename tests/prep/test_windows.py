@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxlstm as jl
+from jaxlstm._src.prep import windows
 
 
 def test_windows_and_targets():
@@ -52,9 +53,9 @@ def test_multi_step_targets():
 
 def test_windows_before_given_ends():
     series = np.arange(10.0)
-    np.testing.assert_array_equal(jl.data.windows_before(series, [3, 10], 3), [[0, 1, 2], [7, 8, 9]])
+    np.testing.assert_array_equal(windows.windows_before(series, [3, 10], 3), [[0, 1, 2], [7, 8, 9]])
     with pytest.raises(ValueError, match="ends"):
-        jl.data.windows_before(series, [2], 3)
+        windows.windows_before(series, [2], 3)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +85,7 @@ def test_chronological_split_bad_arguments():
 @given(st.lists(st.integers(1, 9), min_size=1, max_size=5))
 def test_pad_stack_keeps_every_row_and_weights_only_real_ones(lengths):
     arrays = [np.full((n, 2), i + 1.0, np.float32) for i, n in enumerate(lengths)]
-    stacked, weights = jl.data.pad_stack(arrays)
+    stacked, weights = windows.pad_stack(arrays)
     assert stacked.shape == (len(lengths), max(lengths), 2) and stacked.dtype == np.float32
     for i, n in enumerate(lengths):
         assert np.all(stacked[i, :n] == i + 1.0) and np.all(stacked[i, n:] == 0)
@@ -93,8 +94,8 @@ def test_pad_stack_keeps_every_row_and_weights_only_real_ones(lengths):
 
 def test_pad_stack_bad_arguments():
     with pytest.raises(ValueError, match="arrays"):
-        jl.data.pad_stack([])
+        windows.pad_stack([])
     with pytest.raises(ValueError, match=r"arrays\[1\]"):
-        jl.data.pad_stack([np.zeros((2, 3)), np.zeros((2, 4))])
+        windows.pad_stack([np.zeros((2, 3)), np.zeros((2, 4))])
     with pytest.raises(ValueError, match="length"):
-        jl.data.pad_stack([np.zeros((5, 1))], length=3)
+        windows.pad_stack([np.zeros((5, 1))], length=3)

@@ -26,9 +26,10 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.evaluation.results import REFERENCE, BacktestResult, ModelResult, aggregate, score
-from jaxlstm._src.forecasters.base import Forecaster, close_of, read_series, select_columns
+from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
+from jaxlstm._src.io.series import close_of, read_series, select_columns
 from jaxlstm._src.prep import horizons
 
 Factory = Callable[[], Forecaster]

@@ -8,7 +8,10 @@ the fitted series with ``forecast(horizon=... | steps=...)``, which returns a
 
 from __future__ import annotations
 
-from typing import Any
+import datetime
+import os
+import pathlib
+from typing import Any, ClassVar, Self
 
 import jax
 import jax.numpy as jnp
@@ -16,9 +19,91 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters.base import Forecaster
+from jaxlstm._src.io import model_files
+from jaxlstm._src.prep import fingerprints
 
 
-class NaiveForecaster(Forecaster):
+class _Saved(Forecaster):
+    """``save``/``load`` of a training-free forecaster: its settings, fitted numbers and series.
+
+    A model folder as ``LSTMForecaster`` writes one (``model_files.save_model``: atomic,
+    checksummed, never unpickled): the fitted prices are the saved array, everything else
+    is metadata. ``trained_at_`` (when it was fitted) lets ``ModelCache`` judge its age.
+    """
+
+    #: Fitted attributes (floats) saved beside the settings.
+    _fitted: ClassVar[tuple[str, ...]] = ()
+
+    def _reset_fitted(self) -> None:
+        super()._reset_fitted()
+        self.trained_at_: str | None = None
+
+    def _adopt_series(self, prices: np.ndarray, *args: Any, **kwargs: Any) -> None:
+        super()._adopt_series(prices, *args, **kwargs)
+        self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+    def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Saves the fitted model as a folder (params + sealed ``metadata.json``), atomically.
+
+        Returns:
+            The model folder.
+        """
+        self._check_fitted()
+        assert self.prices_ is not None
+        metadata = {
+            "model": type(self).__name__,
+            "trained_at": self.trained_at_,
+            "settings": self.get_params(),
+            "fitted": {name: getattr(self, name) for name in self._fitted},
+            "data": {
+                "interval_seconds": None if self.interval_ is None else float(self.interval_ / np.timedelta64(1, "s")),
+                "last_timestamp": None
+                if self.last_timestamp_ is None
+                else np.datetime_as_string(self.last_timestamp_, unit="ns"),
+                "volatility": float(self.volatility_ or 0.0),
+            },
+            "calibration": self.calibration_state(self._band_steps),
+            "trained_on": None if self.trained_on_ is None else self.trained_on_.to_json(),
+        }
+        return model_files.save_model(path, {"prices": np.asarray(self.prices_, np.float64)}, metadata)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Loads a model saved with ``save``; checksums and format version are verified.
+
+        Raises:
+            FileNotFoundError: nothing at ``path``.
+            ValueError: damaged files, another format version, or a model of another class.
+        """
+        tree, metadata = model_files.load_model(path)
+        source = f"model at {str(path)!r}"
+        if not isinstance(metadata, dict) or metadata.get("model") != cls.__name__:
+            got = metadata.get("model") if isinstance(metadata, dict) else type(metadata).__name__
+            raise ValueError(f"{source} does not hold a {cls.__name__} (model kind {got!r})")
+        try:
+            model = cls(**dict(metadata["settings"]))
+            prices = np.asarray(tree["prices"], np.float64)
+            if prices.ndim != 1 or prices.shape[0] < model.min_fit_length or not np.all(prices > 0):
+                raise ValueError(f"the saved prices must be >= {model.min_fit_length} positive values")
+            data = metadata["data"]
+            model.prices_ = prices
+            seconds = data["interval_seconds"]
+            model.interval_ = None if seconds is None else np.timedelta64(round(seconds * 1e9), "ns")
+            stamp = data["last_timestamp"]
+            model.last_timestamp_ = None if stamp is None else np.datetime64(stamp, "ns")
+            model.volatility_ = float(data["volatility"])
+            for name in cls._fitted:
+                setattr(model, name, float(metadata["fitted"][name]))
+            model.restore_calibration(metadata["calibration"])
+            trained_on = metadata.get("trained_on")
+            model.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
+            model.trained_at_ = metadata.get("trained_at")
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
+            raise ValueError(f"{source} is damaged: invalid metadata ({type(err).__name__}: {err})") from None
+        return model
+
+
+class NaiveForecaster(_Saved):
     """Repeats the last observed price: ``y[T + k] = y[T]``."""
 
     name = "naive"
@@ -27,7 +112,7 @@ class NaiveForecaster(Forecaster):
         return np.full(steps, window[-1])
 
 
-class DriftForecaster(Forecaster):
+class DriftForecaster(_Saved):
     """Extends the last price by the mean one-step change of the fitted data.
 
     ``y[T + k] = y[T] + k * slope_`` with ``slope_ = (p[-1] - p[0]) / (n - 1)`` over the
@@ -35,6 +120,7 @@ class DriftForecaster(Forecaster):
     """
 
     name = "drift"
+    _fitted = ("slope_",)
 
     def __init__(self, *, band: str = "conformal", calibration: str = "auto") -> None:
         super().__init__(band=band, calibration=calibration)
@@ -48,7 +134,7 @@ class DriftForecaster(Forecaster):
         return window[-1] + self.slope_ * np.arange(1, steps + 1)
 
 
-class SeasonalNaiveForecaster(Forecaster):
+class SeasonalNaiveForecaster(_Saved):
     """Repeats the last full season: ``y[T + k] = y[T + k - season * ceil(k / season)]``.
 
     Args:
@@ -131,7 +217,7 @@ def _holt_pass(
     return carry
 
 
-class HybridForecaster(Forecaster):
+class HybridForecaster(_Saved):
     """Damped-trend Holt smoothing on log prices, blended with drift; no training.
 
     Method, on log prices ``y[0..n-1]`` of the fitted data:
@@ -162,6 +248,7 @@ class HybridForecaster(Forecaster):
     """
 
     name = "hybrid"
+    _fitted = ("alpha_", "beta_", "phi_", "drift_weight_", "log_drift_")
 
     def __init__(self, *, band: str = "conformal", calibration: str = "auto") -> None:
         super().__init__(band=band, calibration=calibration)

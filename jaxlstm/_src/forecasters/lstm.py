@@ -31,8 +31,9 @@ import numpy as np
 
 from jaxlstm._src import stacked, training, validation
 from jaxlstm._src.forecasters import intervals, population, progress
-from jaxlstm._src.forecasters.base import Forecaster, close_of
-from jaxlstm._src.io import persistence
+from jaxlstm._src.forecasters.base import Forecaster
+from jaxlstm._src.io import model_files as persistence
+from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import encodings, fingerprints, horizons, windows
 from jaxlstm._src.prep import features as feature_lib

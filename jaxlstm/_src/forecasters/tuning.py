@@ -40,8 +40,9 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import intervals
-from jaxlstm._src.forecasters.base import Forecaster, close_of, read_series, select_columns
+from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
+from jaxlstm._src.io.series import close_of, read_series, select_columns
 
 #: Values of ``sampling``.
 SAMPLINGS: tuple[str, ...] = ("grid", "random")

@@ -1,6 +1,12 @@
 """``ModelCache``: one model per symbol on disk, retrained when it is old or does not fit the request.
 
-Models live in a directory, one ``LSTMForecaster.save`` folder per symbol. A cached model
+The cache serves any ``Forecaster`` that can ``save`` and ``load`` itself (``LSTMForecaster``
+and the baselines): the caller passes the model class (``model=``), the cache builds,
+compares and loads models through that class alone and imports no forecaster. A subclass
+may name the class it serves by default (``default_model``): ``jaxlstm.ModelCache`` is the
+one that serves ``LSTMForecaster``.
+
+Models live in a directory, one ``save`` folder per symbol. A cached model
 is used ("fresh") only when all of these hold, else it is retrained by a callable the user
 passes and saved in its place:
 
@@ -17,8 +23,9 @@ passes and saved in its place:
 
 ``status`` says which of these failed, in one line, without training anything.
 
-A model that is not fresh is refreshed by ``LSTMForecaster.update`` (online learning: a
-few epochs on the new prices only, from its saved optimiser state) when ``data=`` continues
+A model that is not fresh is refreshed by its ``update`` (``LSTMForecaster.update``, online
+learning: a few epochs on the new prices only, from its saved optimiser state; a model
+without ``update`` is always retrained) when ``data=`` continues
 the prices it saw and its symbol and settings are the ones asked for; otherwise, or with
 ``refresh="retrain"`` or ``get(retrain=True)``, it is trained from scratch by ``train_fn``.
 
@@ -32,7 +39,7 @@ a file name is refused before anything is trained.
 
 Across threads and processes, one caller trains a symbol while the others wait for it
 and then load its model: the cache holds the model folder's lock
-(``persistence.model_lock``, an OS file lock) while it trains and saves, and checks the
+(``model_files.model_lock``, an OS file lock) while it trains and saves, and checks the
 folder again once it has the lock. A wait longer than ``lock_timeout`` raises
 ``TimeoutError``. What the lock does not cover (network file systems, platforms without
 ``fcntl``) is said in ``jaxlstm._src.io.locking``.
@@ -52,12 +59,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from jaxlstm._src import validation
-from jaxlstm._src.forecasters.base import fingerprint
-from jaxlstm._src.forecasters.lstm import LSTMForecaster
-from jaxlstm._src.io import persistence
+from jaxlstm._src.io import model_files
+from jaxlstm._src.io.series import fingerprint
 from jaxlstm._src.prep.fingerprints import DataFingerprint
 
-TrainFn = Callable[[str], LSTMForecaster]
+#: A fitted model: any ``Forecaster`` with ``save(path)``, ``load(path)`` and ``trained_at_``.
+Model = Any
+TrainFn = Callable[[str], Model]
 
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 """How far in the future a ``trained_at`` may lie and still count as just trained (clocks of
@@ -66,7 +74,7 @@ machines sharing a models folder differ a little); further ahead it is not fresh
 NAME_MAX = 255
 """Longest file name (bytes) of common local file systems (ext4, XFS, APFS, NTFS)."""
 
-_SAVE_SUFFIX = len(persistence.TMP_INFIX) + 32
+_SAVE_SUFFIX = len(model_files.TMP_INFIX) + 32
 """A save also writes ``<name>.tmp-<32 hex digits>`` beside the folder: its name must fit too."""
 
 _LITERAL = re.compile(r"[A-Z0-9-]")
@@ -149,7 +157,7 @@ def folder_symbol(name: str) -> str | None:
 def _disk_token(path: pathlib.Path) -> tuple[int, int, int, int] | None:
     """Identifies the save at ``path``: every save writes a new ``metadata.json``."""
     try:
-        info = (path / persistence.METADATA_FILE).stat()
+        info = (path / model_files.METADATA_FILE).stat()
     except OSError:
         return None
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
@@ -168,7 +176,7 @@ class CacheStatus(NamedTuple):
 
     fresh: bool
     reason: str | None
-    model: LSTMForecaster | None
+    model: Model | None
 
 
 class _Data:
@@ -190,7 +198,7 @@ class _Data:
             self._prints[columns] = fingerprint(self.data, columns=columns)
         return self._prints[columns]
 
-    def difference(self, model: LSTMForecaster) -> str | None:
+    def difference(self, model: Model) -> str | None:
         """Why ``model`` was not trained on this data (``"trained on other data: ..."``), or None."""
         columns = model.input_columns
         try:
@@ -230,13 +238,17 @@ def _check_clock(clock: Any) -> Callable[[], datetime.datetime]:
 
 
 class ModelCache:
-    """Per-symbol ``LSTMForecaster`` models kept fresh on disk, shared safely between processes.
+    """Per-symbol models kept fresh on disk, shared safely between processes.
 
     See the module docstring for when a cached model is used.
 
+    Attributes:
+        default_model: the model class served when ``model=`` is not given (None here:
+            ``model=`` is then required; ``jaxlstm.ModelCache`` sets ``LSTMForecaster``).
+
     Args:
         directory: where model folders live (created on first save).
-        train_fn: ``train_fn(symbol) -> fitted LSTMForecaster``, called for a missing or
+        train_fn: ``train_fn(symbol) -> fitted model`` (of the class ``model``), called for a missing or
             unusable symbol; may also be passed per call to ``get``. It must train with the
             ``settings`` and on the ``data`` passed to ``get`` (checked).
         max_age: retrain models older than this (the seed: 24 hours); a
@@ -252,12 +264,17 @@ class ModelCache:
             timestamps, a model saved without optimiser state) retrains.
             ``"retrain"``: always train from scratch with ``train_fn``.
         update_epochs: epochs of such an update.
+        model: the model class (``LSTMForecaster``, ``HybridForecaster``, your own
+            ``Forecaster``...): settings are checked by its constructor and saved models
+            read by its ``load``. None: ``default_model``.
 
     Example::
 
         cache = ModelCache("models", train_fn=lambda s: LSTMForecaster(symbol=s).fit(load(s)))
         fc = cache.get("BTCUSD", settings={"epochs": 20}, data=load("BTCUSD")).forecast("1d")
     """
+
+    default_model: Any = None
 
     def __init__(
         self,
@@ -269,6 +286,7 @@ class ModelCache:
         *,
         refresh: str = "update",
         update_epochs: int = 5,
+        model: Any = None,
     ) -> None:
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(f"directory must be a str or os.PathLike, got {type(directory).__name__}")
@@ -280,6 +298,13 @@ class ModelCache:
             raise ValueError(f"max_age must be positive, got {max_age}")
         if lock_timeout is not None:
             lock_timeout = validation.check_positive_float("lock_timeout", lock_timeout, allow_zero=True)
+        if model is None:
+            model = self.default_model
+        if model is None:
+            raise ValueError("model must be the model class the cache serves (LSTMForecaster, ...), got None")
+        if not (callable(model) and callable(getattr(model, "load", None))):
+            raise TypeError(f"model must be a model class with a load(path) method, got {model!r:.80}")
+        self.model = model
         self.refresh = validation.check_choice("refresh", refresh, REFRESH)
         self.update_epochs = validation.check_positive_int("update_epochs", update_epochs)
         self.directory = pathlib.Path(directory)
@@ -288,7 +313,7 @@ class ModelCache:
         self.lock_timeout = lock_timeout
         self._clock = _check_clock(clock or (lambda: datetime.datetime.now(datetime.UTC)))
         # folder name -> (model, _disk_token of the folder it was read from or saved to)
-        self._memory: dict[str, tuple[LSTMForecaster, Any]] = {}
+        self._memory: dict[str, tuple[Model, Any]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -302,7 +327,7 @@ class ModelCache:
         """The symbols of the model folders in ``directory`` (folders no symbol maps to are left out)."""
         if not self.directory.is_dir():
             return []
-        found = (folder_symbol(p.name) for p in self.directory.iterdir() if persistence.is_model_folder(p))
+        found = (folder_symbol(p.name) for p in self.directory.iterdir() if model_files.is_model_folder(p))
         return sorted(s for s in found if s is not None)
 
     def _lock(self, key: str) -> threading.Lock:
@@ -314,7 +339,7 @@ class ModelCache:
     def _now(self) -> datetime.datetime:
         return _check_clock(self._clock)()
 
-    def _trained_at(self, model: LSTMForecaster) -> tuple[datetime.datetime | None, str | None]:
+    def _trained_at(self, model: Model) -> tuple[datetime.datetime | None, str | None]:
         """``(trained_at, None)``, or ``(None, why it cannot be used)``."""
         stamp = model.trained_at_
         if not stamp:
@@ -327,7 +352,7 @@ class ModelCache:
             trained = trained.replace(tzinfo=datetime.UTC)
         return trained, None
 
-    def age(self, model: LSTMForecaster) -> datetime.timedelta:
+    def age(self, model: Model) -> datetime.timedelta:
         """How long ago ``model`` was trained (``trained_at`` in its metadata).
 
         Returns:
@@ -337,7 +362,7 @@ class ModelCache:
         trained, _ = self._trained_at(model)
         return datetime.timedelta.max if trained is None else self._now() - trained
 
-    def _age_problem(self, model: LSTMForecaster) -> str | None:
+    def _age_problem(self, model: Model) -> str | None:
         trained, problem = self._trained_at(model)
         if trained is None:
             return problem
@@ -348,7 +373,7 @@ class ModelCache:
             return f"trained {_duration(age)} ago (max {_duration(self.max_age)})"
         return None
 
-    def is_fresh(self, model: LSTMForecaster) -> bool:
+    def is_fresh(self, model: Model) -> bool:
         """True while ``model`` is younger than ``max_age`` (and its ``trained_at`` is readable and not in the future)."""
         return self._age_problem(model) is None
 
@@ -360,23 +385,25 @@ class ModelCache:
         # The columns the settings make a model read: the close alone unless they name features.
         columns: tuple[str, ...] = ("close",)
         if settings is not None:
+            kind = getattr(self.model, "__name__", "model")
             if not isinstance(settings, Mapping):
-                raise TypeError(f"settings must be a mapping of LSTMForecaster settings, got {type(settings).__name__}")
-            names = LSTMForecaster._setting_names()
+                raise TypeError(f"settings must be a mapping of {kind} settings, got {type(settings).__name__}")
+            names = tuple(self.model.default_params())
             unknown = sorted(str(k) for k in settings if k not in names)
             if unknown:
-                raise ValueError(f"settings has unknown LSTMForecaster settings {unknown}; settings: {list(names)}")
+                raise ValueError(f"settings has unknown {kind} settings {unknown}; settings: {list(names)}")
             if settings.get("symbol") not in (None, symbol):
                 raise ValueError(f"settings['symbol'] is {settings['symbol']!r}, but the model asked for is {symbol!r}")
-            model = LSTMForecaster(**{**settings, "symbol": symbol})
+            model = self.model(**({**settings, "symbol": symbol} if "symbol" in names else settings))
             normal = model.get_params()
             asked = {k: normal[k] for k in settings if k != "symbol"}  # the symbol is checked on its own
             columns = model.input_columns
         return _Request(asked, None if data is None else _Data(data, columns))
 
-    def _mismatch(self, symbol: str, model: LSTMForecaster, request: _Request) -> str | None:
+    def _mismatch(self, symbol: str, model: Model, request: _Request) -> str | None:
         """Why ``model`` is not what was asked for (symbol, settings, data), or None."""
-        if model.symbol != symbol:
+        # A model without a symbol setting is known by its folder alone.
+        if getattr(model, "symbol", symbol) != symbol:
             return f"saved for symbol {model.symbol!r}, not {symbol!r}"
         have = model.get_params()
         differ = [f"{k} {v!r} != {have[k]!r}" for k, v in request.settings.items() if have[k] != v]
@@ -384,7 +411,7 @@ class ModelCache:
             return "settings differ: " + ", ".join(differ)
         return None if request.data is None else request.data.difference(model)
 
-    def _judge(self, symbol: str, model: LSTMForecaster, request: _Request) -> CacheStatus:
+    def _judge(self, symbol: str, model: Model, request: _Request) -> CacheStatus:
         reason = self._mismatch(symbol, model, request) or self._age_problem(model)
         return CacheStatus(reason is None, reason, model)
 
@@ -392,7 +419,7 @@ class ModelCache:
         path = self.path(symbol)
         token = _disk_token(path)
         try:
-            model = LSTMForecaster.load(path)
+            model = self.model.load(path)
         except FileNotFoundError:
             return CacheStatus(False, "no model saved", None)
         except ValueError as err:
@@ -415,7 +442,7 @@ class ModelCache:
 
         Args:
             symbol: the instrument.
-            settings: ``LSTMForecaster`` constructor arguments the cached model must have.
+            settings: constructor arguments of ``model`` the cached model must have.
             data: anything ``fit`` accepts; the model must have been trained on exactly it,
                 every candle column it reads included.
 
@@ -427,21 +454,23 @@ class ModelCache:
         """
         return self._status(symbol, self._request(symbol, settings, data))
 
-    def peek(self, symbol: str) -> LSTMForecaster | None:
+    def peek(self, symbol: str) -> Model | None:
         """The cached model of ``symbol`` (memory, then disk), fresh or not; ``None`` if absent.
 
         A damaged model, or one saved for another symbol, is treated as absent (``get``
         then retrains it).
         """
         model = self._status(symbol, _Request({}, None)).model
-        return model if model is not None and model.symbol == symbol else None
+        return model if model is not None and getattr(model, "symbol", symbol) == symbol else None
 
     # ------------------------------------------------------------------ get
 
-    def _check_trained(self, symbol: str, model: Any, request: _Request) -> LSTMForecaster:
-        if not isinstance(model, LSTMForecaster) or model.params_ is None:
-            raise ValueError(f"train_fn must return a fitted LSTMForecaster, got {type(model).__name__}")
-        if model.symbol is None:
+    def _check_trained(self, symbol: str, model: Any, request: _Request) -> Model:
+        kind = getattr(self.model, "__name__", "model")
+        wrong_class = isinstance(self.model, type) and not isinstance(model, self.model)
+        if wrong_class or getattr(model, "prices_", None) is None or not callable(getattr(model, "save", None)):
+            raise ValueError(f"train_fn must return a fitted {kind}, got {type(model).__name__}")
+        if getattr(model, "symbol", symbol) is None:
             model.symbol = symbol
         problem = self._mismatch(symbol, model, request)
         if problem is not None:
@@ -456,7 +485,7 @@ class ModelCache:
         settings: Mapping[str, Any] | None = None,
         data: Any = None,
         retrain: bool = False,
-    ) -> LSTMForecaster:
+    ) -> Model:
         """The cached model of ``symbol`` when fresh (see ``status``), else a refreshed one, saved.
 
         A model that is not fresh is brought up to date by ``update`` on the prices of
@@ -467,18 +496,18 @@ class ModelCache:
         Args:
             symbol: the instrument.
             train_fn: overrides the cache's ``train_fn`` for this call.
-            settings: ``LSTMForecaster`` constructor arguments the model must have.
+            settings: constructor arguments of ``model`` the model must have.
             data: anything ``fit`` accepts; the model must have been trained on exactly it
                 (compared by ``jaxlstm.data.fingerprint`` over the columns the model reads).
             retrain: train a new model even if the cached one is fresh (a model another
                 process finished meanwhile counts as new).
 
         Returns:
-            A fitted ``LSTMForecaster`` (the same object for repeated hits in this process).
+            A fitted model (the same object for repeated hits in this process).
 
         Raises:
             ValueError: the model must be trained and no ``train_fn`` was given; ``train_fn``
-                did not return a fitted ``LSTMForecaster`` with the symbol, settings and data
+                did not return a fitted model of the class ``model`` with the symbol, settings and data
                 asked for; or bad settings, data or symbol (also TypeError).
             TimeoutError: another process or thread held the symbol's lock for ``lock_timeout`` s.
         """
@@ -505,7 +534,7 @@ class ModelCache:
                 raise ValueError(f"the model of {symbol!r} must be trained ({reason}) and no train_fn was given")
             with contextlib.ExitStack() as held:
                 try:
-                    held.enter_context(persistence.model_lock(path, timeout=self.lock_timeout))
+                    held.enter_context(model_files.model_lock(path, timeout=self.lock_timeout))
                 except TimeoutError:
                     raise TimeoutError(
                         f"gave up after {self.lock_timeout:g} s waiting for another process or thread that trains "
@@ -534,16 +563,18 @@ class ModelCache:
                 self._memory[path.name] = (model, _disk_token(path))
             return model
 
-    def _updated(self, symbol: str, cached: LSTMForecaster, data: Any, request: _Request) -> LSTMForecaster | None:
+    def _updated(self, symbol: str, cached: Model, data: Any, request: _Request) -> Model | None:
         """A copy of ``cached`` updated on the prices of ``data`` after its last one; None when it must be retrained.
 
         It must be the symbol's, with the settings asked for and its optimiser state, and
-        ``data`` must continue it as ``LSTMForecaster.update`` requires (dated, at its
+        ``data`` must continue it as its ``update`` requires (dated, at its
         interval, what overlaps equal to what it holds, no gap). The
         update continues training on the new prices only; ``trained_on_`` then records
         ``data`` (the model is current with it) and ``trained_at_`` the cache's clock.
         """
-        if data is None or cached.last_timestamp_ is None or cached.opt_state_ is None:
+        if not callable(getattr(cached, "update", None)):
+            return None  # a model that cannot continue training is retrained
+        if data is None or cached.last_timestamp_ is None or getattr(cached, "opt_state_", None) is None:
             return None
         if self._mismatch(symbol, cached, _Request(request.settings, None)) is not None:
             return None

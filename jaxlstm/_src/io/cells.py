@@ -51,6 +51,15 @@ _EPOCH_NAMES = ("seconds", "milliseconds", "microseconds", "nanoseconds")
 _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
 _NS_PER_S = 10**9
 _INT64_MIN, _INT64_MAX = -(2**63) + 1, 2**63 - 1  # -2**63 is NaT
+_UNIT_NS = {
+    "D": 86_400 * _NS_PER_S,
+    "h": 3_600 * _NS_PER_S,
+    "m": 60 * _NS_PER_S,
+    "s": _NS_PER_S,
+    "ms": 10**6,
+    "us": 10**3,
+    "ns": 1,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,6 +257,15 @@ def times_to_ns(values: Any, where: Where, column: str) -> np.ndarray:
 
 def _checked_ns(stamps: Any, where: Where, column: str, original: Any) -> np.ndarray:
     arr = np.asarray(stamps)
+    counts = arr.view(np.int64)
+    low, high = (int(counts.min()), int(counts.max())) if counts.size else (0, 0)
+    unit, count = np.datetime_data(arr.dtype)
+    if unit in _UNIT_NS:
+        # Two reductions decide the common case (every value in range, no NaT); then an
+        # integer multiply, far cheaper than numpy's checked cast, cannot overflow.
+        factor = _UNIT_NS[unit] * count
+        if -(_INT64_MAX // factor) <= low <= high <= _INT64_MAX // factor:
+            return counts * factor if factor != 1 else counts
     outside = horizons.outside_ns_range(arr)
     if outside.any():
         where.fail(

@@ -3,8 +3,10 @@
 The file's first lines are read by hand to find the header among vendor comment lines
 (``Timestamps are UTC timezone,https://...``), a headerless numeric layout, the unnamed
 index column of ``DataFrame.to_csv`` or the two-line header of a wide DataFrame. The rest
-is read by pandas' C parser in pieces of a million rows, so a large file costs about the
-memory of its arrays, and every value that cannot be a candle is reported with its line.
+is parsed by one ``pandas.read_csv`` call (pyarrow's engine when installed, else the C
+engine, ISO dates parsed by its tokenizer) and checked vectorised (``_read_whole``). Only
+when that finds a problem is the file read again by pandas' C parser in pieces of a
+million rows that keep every row's line number, so that the message names the line.
 
 Only regular files are read (a FIFO or ``/dev/zero`` would block or never end), lines are
 at most ``MAX_LINE_BYTES`` long, and a NUL byte or text that is not UTF-8 ends the read
@@ -17,6 +19,7 @@ import codecs
 import csv
 import functools
 import itertools
+import mmap
 import os
 import re
 import stat
@@ -83,10 +86,10 @@ def read_csv(path: Path, symbol: str | None, need: Sequence[str] = PRICE_FIELDS)
     with _open_regular(path, name) as handle:
         head = _read_head(handle, name)
         header = _find_header(head, name, symbol, need)
-        fast = _read_with_pyarrow(handle, header, name, symbol)
+        fast = _read_whole(handle, header, name, symbol)
         if fast is not None:
             try:
-                return frames.finish(fast, header.layout, symbol, name)
+                return frames.finish(fast, header.layout, symbol, name, owned=True)
             except ValueError:
                 pass  # the reader below finds the same problem and names its line
             del fast
@@ -248,71 +251,95 @@ def _header_from(
 
 # ---------------------------------------------------------------------------- data
 
-# Read with pyarrow's multi-threaded CSV reader when it is installed; set to False to
-# always use pandas' C parser.
+# pandas parses with pyarrow's multi-threaded engine when pyarrow is installed; set to
+# False to always use its C engine.
 USE_PYARROW = True
-_ISO_NAIVE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?$")
 
 
-def _read_with_pyarrow(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> list | None:
-    """The fast path: a file in the common layout, read by pyarrow's CSV reader.
+def _engines() -> list[str]:
+    if USE_PYARROW:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            return ["c"]
+        return ["pyarrow", "c"]
+    return ["c"]
+
+
+def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> list | None:
+    """The fast path: the whole file parsed by one ``pandas.read_csv`` call, checked vectorised.
 
     Returns:
-        The file as one piece, or None when pyarrow is missing, the layout is not the
-        common one (AM/PM or offset timestamps, short or long rows, empty price cells...)
-        or anything fails: the pandas reader then reads the file and names any bad line.
-        Its rows' line numbers ignore blank lines, so a problem found in them later is
-        reported by the pandas reader too.
+        The file as one piece, or None when something is off (a bad cell, a short row, a
+        NUL byte, an overlong line, text that is not UTF-8, a time column pandas does not
+        read as ISO 8601...): the piecewise reader then reads the file again and names the
+        line. The fast path skips blank lines, so its row numbers are not line numbers;
+        that is why any problem goes back to the piecewise reader rather than being
+        reported from here.
     """
-    if not USE_PYARROW or not header.first_cells:
+    if not header.first_cells or not _plain_bytes(handle, header.data_start):
         return None
-    try:
-        import pyarrow
-        import pyarrow.csv as pacsv
-    except ImportError:
-        return None
+    pd = import_pandas("load_ohlcv(path)")
     layout = header.layout
-    time_position = layout.positions["time"]
-    if time_position >= len(header.first_cells):
-        return None
-    first_time = header.first_cells[time_position]
-    if cells.NUMBER_RE.match(first_time):
-        time_type = pyarrow.int64() if re.fullmatch(r"\s*[+-]?\d+\s*", first_time) else pyarrow.float64()
-    elif _ISO_NAIVE_RE.match(first_time):
-        time_type = pyarrow.timestamp("ns")
-    else:
-        return None
-    types = {f"c{position}": pyarrow.float64() for field, position in layout.positions.items() if field in FIELDS}
-    types[f"c{time_position}"] = time_type
+    types: dict[int, Any] = {layout.positions[field]: np.float64 for field in FIELDS if field in layout.positions}
     if "symbol" in layout.positions:
-        types[f"c{layout.positions['symbol']}"] = pyarrow.string()
-    handle.seek(header.data_start)
-    try:
-        table = pacsv.read_csv(
-            handle,
-            read_options=pacsv.ReadOptions(
-                column_names=[f"c{i}" for i in range(header.width)], block_size=4 * MAX_LINE_BYTES
-            ),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=list(types), column_types=types, timestamp_parsers=[pacsv.ISO8601]
-            ),
-        )
-    except (pyarrow.ArrowException, OSError, ValueError):
+        types[layout.positions["symbol"]] = object
+    time_position = layout.positions["time"]
+    dates = not cells.NUMBER_RE.match(header.first_cells[time_position])
+    frame = None
+    for engine in _engines():
+        handle.seek(header.data_start)
+        options: dict[str, Any] = {"engine": engine, "dtype": types}
+        if engine == "c":
+            options |= {"index_col": False, **_exact_floats(pd)}
+            if dates:  # parsed by the tokenizer, never held as a column of strings
+                options |= {"parse_dates": [time_position], "date_format": "ISO8601"}
+        try:
+            frame = pd.read_csv(
+                handle,
+                header=None,
+                names=list(range(header.width)),
+                usecols=sorted(set(layout.positions.values())),
+                encoding="utf-8",
+                **options,
+            )
+            break
+        except Exception:  # whatever an engine refuses, the next one (then the piecewise reader) reads
+            continue
+    if frame is None or len(frame) == 0:
         return None
-    required = [f"c{layout.positions[field]}" for field in ("time", *PRICE_FIELDS) if field in layout.positions]
-    if table.num_rows == 0 or any(table.column(column).null_count for column in required):
-        return None
-    arrow_columns = {int(column[1:]): table.column(column) for column in types}
-    del table
+    stamps = frame[time_position]
+    if getattr(stamps.dtype, "tz", None) is not None and int(pd.__version__.split(".")[0]) < 3:
+        return None  # pandas 2 may read a string without an offset in its neighbour's offset
 
-    def column(position: int) -> np.ndarray:
-        # Each column leaves Arrow's memory as it becomes a numpy array.
-        return arrow_columns.pop(position).to_numpy()
+    def column(position: int) -> Any:
+        # Each column leaves the frame as it is read, so the frame is never held twice.
+        return frame.pop(position)
 
+    del stamps
     try:
         return [frames.read_piece(column, layout, Where(name, "line", start=header.data_line), symbol)]
     except ValueError:
         return None
+
+
+def _plain_bytes(handle: BinaryIO, start: int) -> bool:
+    """Whether the file from ``start`` holds no NUL byte and no line longer than ``MAX_LINE_BYTES``."""
+    size = os.fstat(handle.fileno()).st_size
+    if size <= start:
+        return True
+    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        if view.find(b"\0", start) >= 0:
+            return False
+        line = start  # where the current line begins
+        while size - line > MAX_LINE_BYTES:
+            # The lines between `line` and the last newline of the next MAX_LINE_BYTES + 1
+            # bytes are all short enough; without a newline there, the line is too long.
+            last = view.rfind(b"\n", line, line + MAX_LINE_BYTES + 1)
+            if last < 0:
+                return False
+            line = last + 1
+    return True
 
 
 class _GuardedReader:

@@ -95,6 +95,7 @@ def finish(
     where_name: str,
     *,
     epoch_scale: int | None = None,
+    owned: bool = False,
 ) -> OHLCV:
     """Joins the pieces of a table into checked, sorted candles.
 
@@ -105,6 +106,8 @@ def finish(
         symbol: the ``symbol=`` argument.
         where_name: the source as named in messages.
         epoch_scale: nanoseconds per epoch unit when the source fixes it (ccxt: ms).
+        owned: the pieces' arrays belong to nobody else (a file just parsed), so a
+            single piece's arrays are kept rather than copied.
 
     Returns:
         ``OHLCV``, oldest first.
@@ -137,14 +140,18 @@ def finish(
     if pieces[0].epochs:
         nanos = cells.epochs_to_ns(times, where, label, scale=epoch_scale)
     elif len(pieces) == 1:
-        nanos = np.array(times, dtype=np.int64)  # a copy: the result must not alias the source
+        nanos = np.array(times, dtype=np.int64, copy=None if owned else True)  # the result must not alias the source
     else:
         nanos = times
     del times
     values = {}
     for field in FIELDS:
         parts = [piece.values.pop(field) for piece in pieces]
-        values[field] = np.concatenate(parts) if len(parts) > 1 else np.array(parts[0], dtype=np.float64)
+        values[field] = (
+            np.concatenate(parts)
+            if len(parts) > 1
+            else np.array(parts[0], dtype=np.float64, copy=None if owned else True)
+        )
         del parts
     labels = {field: layout.label(field) for field in FIELDS}
     prices = [field for field in PRICE_FIELDS if field in layout.positions]

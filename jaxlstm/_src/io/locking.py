@@ -15,7 +15,7 @@ file while an earlier one still holds the old one.
 
 Platforms without ``fcntl`` (Windows): the lock serialises the threads of one process
 only; concurrent saves from several processes to one path are then not serialised (each
-save is still atomic on its own, see ``model_folder``). File systems that do not honour
+save is still atomic on its own, see ``model_files``). File systems that do not honour
 ``flock`` across machines (some network file systems) give the same, per-machine, guarantee.
 """
 
@@ -28,8 +28,7 @@ import pathlib
 import threading
 import time
 from collections.abc import Iterator
-
-from jaxlstm._src.io.json_files import as_path
+from typing import Any
 
 try:
     import fcntl
@@ -174,3 +173,10 @@ def model_lock(path: str | os.PathLike, *, timeout: float | None = None) -> Iter
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with (_flock if PROCESS_LOCKS else _thread_lock)(path, lock_file, timeout):
         yield lock_file
+
+
+def as_path(path: Any, name: str = "path") -> pathlib.Path:
+    """``path`` as a ``pathlib.Path``; TypeError naming ``name`` unless it is a str or os.PathLike."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike, got {type(path).__name__}")
+    return pathlib.Path(path)

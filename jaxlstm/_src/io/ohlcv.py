@@ -5,7 +5,7 @@ The entry points: ``load_ohlcv`` (CSV files, pandas DataFrames, ccxt rows -> ``O
 ``infer_interval`` and the bundled demo data. The work is done by one module per idea:
 
 * ``candles``: the ``OHLCV`` record and the checks every candle passes;
-* ``csv_reader``: files (header detection, vendor quirks, pandas' C parser, limits);
+* ``csv_reader``: files (header detection, vendor quirks, one ``pandas.read_csv`` call, limits);
 * ``frames``: tables in memory (DataFrames, ccxt rows) and pieces of files;
 * ``columns``: which column is which (aliases, symbols, assets side by side);
 * ``cells``: cell values (numbers, timestamps, epochs);

@@ -1,0 +1,178 @@
+"""Reading a series to fit: prices or candle columns, their timestamps, interval and gaps.
+
+What every forecaster reads its data with: ``read_series`` (the close alone, or the candle
+columns a model reads, close first), ``regular_series`` (``fit(gaps=...)``) and
+``fingerprint`` (the record a fitted model keeps as ``trained_on_``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from jaxlstm._src.io import ohlcv
+from jaxlstm._src.prep import fingerprints, horizons
+from jaxlstm._src.prep import gaps as gap_lib
+
+
+def price_series(
+    data: Any, name: str, interval: Any = None
+) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
+    """``(prices, timestamps or None, interval or None)`` of anything ``as_price_series`` accepts.
+
+    Args:
+        data: prices, with or without timestamps.
+        name: the argument's name, for error messages.
+        interval: the spacing of the data (``"1h"``, ``"1d"``, a timedelta...), needed only
+            by data without timestamps; with timestamps it must match their spacing.
+
+    Returns:
+        ``[time]`` prices, ``[time]`` ``datetime64[ns]`` or None, and the interval: inferred
+        from the timestamps, else ``interval``, else None (unknown).
+    """
+    prices, timestamps = ohlcv.as_price_series(data, name=name)
+    return prices, timestamps, _spacing(timestamps, interval, name)
+
+
+def _spacing(timestamps: np.ndarray | None, interval: Any, name: str) -> np.timedelta64 | None:
+    """The interval of a series: inferred from its timestamps (``interval`` must then agree), else ``interval``."""
+    given = None if interval is None else horizons.as_interval(interval, name="interval")
+    if timestamps is None or timestamps.shape[0] < 2:
+        return given
+    inferred = horizons.as_interval(ohlcv.infer_interval(timestamps), name=f"inferred {name} interval")
+    if given is not None and given != inferred:
+        raise ValueError(
+            f"interval={interval!r} does not match the spacing of {name}'s timestamps "
+            f"({horizons.format_interval(inferred)}); interval= is for data without timestamps"
+        )
+    return inferred
+
+
+def regular_series(
+    values: np.ndarray,
+    timestamps: np.ndarray | None,
+    interval: np.timedelta64 | None,
+    gaps: str,
+    name: str,
+    columns: Sequence[str] = ("close",),
+) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """Applies ``fit(gaps=...)`` to a read series: warns of, refuses or fills the gaps of its time axis.
+
+    Every model assumes equally spaced steps (see ``prep.gaps``). Data without timestamps
+    has no time axis to check.
+
+    Args:
+        values: ``[time]`` prices or ``[time, columns]`` candle values.
+        timestamps: their timestamps, or None.
+        interval: the series' interval (inferred from the timestamps), or None.
+        gaps: ``"warn"`` (a ``GapWarning``, then the series as given), ``"raise"`` (a
+            ``ValueError``) or ``"fill"`` (``prep.gaps.fill_gaps``: the last close carried
+            forward onto the regular grid).
+        name: the argument's name, for messages.
+        columns: the names of ``values``' columns.
+
+    Returns:
+        ``(values, timestamps, filled)``: the series to fit, and whether prices were added.
+    """
+    if timestamps is None or interval is None:
+        return values, timestamps, False
+    found = gap_lib.find_gaps(timestamps, interval)
+    if found.regular:
+        return values, timestamps, False
+    if gaps == "fill":
+        values, timestamps = gap_lib.fill_gaps(values, timestamps, interval, columns, name)
+        return values, timestamps, True
+    message = (
+        f"{name} has {found.describe(interval)}: the model assumes equally spaced steps, so each gap is "
+        f"learned and forecast as a single {horizons.format_interval(interval)} step"
+    )
+    if gaps == "raise":
+        raise ValueError(
+            f"{message}; fit(..., gaps='fill') carries the last close forward onto the regular grid, "
+            "gaps='warn' fits the data as given"
+        )
+    warnings.warn(
+        f"{message}; fit(..., gaps='fill') carries the last close forward onto the regular grid, "
+        "gaps='raise' refuses such data",
+        gap_lib.GapWarning,
+        stacklevel=4,
+    )
+    return values, timestamps, False
+
+
+def fingerprint(data: Any, interval: Any = None, columns: Sequence[str] = ("close",)) -> fingerprints.DataFingerprint:
+    """The record ``fit(data)`` keeps as ``trained_on_``: compare it to a model's to know if it saw this data.
+
+    Args:
+        data: anything ``fit`` accepts.
+        interval: as ``fit``'s: the spacing of data without timestamps (recorded in the fingerprint).
+        columns: the candle columns the model reads, its ``input_columns`` (the close
+            first); a model that reads more than the close needs candles (see ``read_series``).
+
+    Returns:
+        A ``DataFingerprint``: interval, first and last timestamp, number of prices, SHA-256
+        of the prices and timestamps, a SHA-256 per other column read, and the source (an
+        ``OHLCV``'s file) when known. With the close alone it is the same record for the
+        same data whatever else the data holds.
+    """
+    columns = tuple(columns)
+    values, timestamps, spacing = read_series(data, "data", columns, interval)
+    return fingerprints.fingerprint_series(values, timestamps, spacing, fingerprints.source_of(data), columns)
+
+
+def read_series(
+    data: Any, name: str, columns: Sequence[str] = ("close",), interval: Any = None
+) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
+    """``(series, timestamps or None, interval)`` holding the candle ``columns`` (the close first).
+
+    Args:
+        data: for ``columns == ("close",)`` anything ``as_price_series`` accepts; otherwise
+            candles ``load_ohlcv`` reads (an OHLCV DataFrame, ``OHLCV``, ccxt rows, a CSV path).
+        name: the argument's name, for messages.
+        columns: OHLCV column names, ``"close"`` first.
+        interval: the spacing of data without timestamps (see ``price_series``).
+
+    Returns:
+        ``[time]`` prices for the close alone, else ``[time, len(columns)]`` float64 values
+        (a volume may be NaN where the source has none: the reader of the volume checks it).
+    """
+    columns = tuple(columns)
+    if columns == ("close",):
+        return price_series(data, name, interval)
+    if not columns or columns[0] != "close":
+        raise ValueError(f"columns must start with 'close', got {columns}")
+    try:
+        candles = ohlcv.load_ohlcv(data, columns=columns)
+    except (TypeError, ValueError) as err:
+        raise type(err)(
+            f"{name} must be candles with the columns {list(columns)} (an OHLCV DataFrame, jaxlstm.data.OHLCV, "
+            f"ccxt rows or a CSV path): {err}"
+        ) from None
+    if len(candles) == 0:
+        raise ValueError(f"{name} must hold at least one candle, got none")
+    values = np.stack([np.asarray(getattr(candles, column), np.float64) for column in columns], axis=1)
+    timestamps = np.asarray(candles.timestamps)
+    return values, timestamps, _spacing(timestamps, interval, name)
+
+
+def select_columns(values: np.ndarray, columns: tuple[str, ...], wanted: tuple[str, ...]) -> np.ndarray:
+    """A model's own columns of ``[..., time(, columns)]`` values read with ``columns``: ``[..., time]`` for the close alone.
+
+    Args:
+        values: what ``read_series`` returned for ``columns`` (stacked or not).
+        columns: the columns read, the close first.
+        wanted: the model's ``input_columns`` (a subset of ``columns``, the close first).
+    """
+    if len(columns) == 1:  # only the close was read
+        return values
+    if wanted == ("close",):
+        return values[..., 0]
+    return values[..., [columns.index(c) for c in wanted]]
+
+
+def close_of(series: np.ndarray) -> np.ndarray:
+    """The closes of a ``[..., time]`` price series or a ``[..., time, columns]`` one (close first)."""
+    return series if series.ndim == 1 else series[..., 0]
