@@ -293,3 +293,115 @@ def test_train_result_prints_a_summary_not_every_weight():
         "val_loss=[3] float32, last 0.3, params=<2 arrays, 8,320 numbers>, opt_state=<2 arrays>)"
     )
     assert str(result) == text and len(text) < 300
+
+
+# ---------------------------------------------------------------------------- shape buckets, scan, gradients
+
+_TINY = jl.LSTMConfig(hidden_size=3)
+_FIT = jax.jit(jl.fit_arrays, static_argnames=("config", "network", "loss", "optimizer"))
+
+
+def _rows(n, m, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    xs, ys = rng.normal(size=(n + m, 6, 1)).astype(dtype), rng.normal(size=(n + m, 1)).astype(dtype)
+    ones = np.ones(n + m, dtype)
+    return jl.TrainData(xs[:n], ys[:n], ones[:n], xs[n:], ys[n:], ones[n:])
+
+
+def _padded(data, n, m):
+    grow = lambda a, size: np.concatenate([a, np.zeros((size - a.shape[0], *a.shape[1:]), a.dtype)])
+    return jl.TrainData(*(grow(a, n) for a in data[:3]), *(grow(a, m) for a in data[3:]))
+
+
+def _assert_same_run(a, b, rtol=1e-5):
+    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(a.train_loss), np.asarray(b.train_loss), rtol=rtol)
+    np.testing.assert_allclose(np.asarray(a.val_loss), np.asarray(b.val_loss), rtol=rtol)
+    assert int(a.epochs_run) == int(b.epochs_run) and int(a.best_epoch) == int(b.best_epoch)
+    assert int(a.stop_reason) == int(b.stop_reason)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        jl.TrainConfig(learning_rate=3e-2, epochs=6, batch_size=8, patience=2),
+        pytest.param(
+            jl.TrainConfig(learning_rate=3e-2, epochs=4, batch_size=64, patience=None), marks=pytest.mark.slow
+        ),
+    ],
+    ids=["early-stopping", "one-batch"],
+)
+def test_padding_to_a_bucket_leaves_the_fit_unchanged(cfg):
+    # 37 rows padded to 64 (batch 8: three more batches of padding only, which must not
+    # step Adam) and 5 validation rows to 16, with shuffling on: the same run to float rounding.
+    params = jl.init_params(jax.random.key(0), _TINY)
+    data = _rows(37, 5)
+    alone = _FIT(jax.random.key(1), params, data, cfg, network=_TINY)
+    padded = _FIT(jax.random.key(1), params, _padded(data, 64, 16), cfg, network=_TINY)
+    _assert_same_run(alone, padded)
+    # The padding rows matter only through their weights: junk in them changes nothing.
+    junk = _padded(data, 64, 16)
+    junk = junk._replace(xs=junk.xs.copy(), ys_val=junk.ys_val.copy())
+    junk.xs[37:] = 7.0
+    junk.ys_val[5:] = -3.0
+    _assert_same_run(alone, _FIT(jax.random.key(1), params, junk, cfg, network=_TINY))
+
+
+@pytest.mark.slow
+def test_fixed_epochs_scan_equals_the_while_loop():
+    # patience=None runs a scan; a patience longer than the run keeps the while loop and never fires.
+    params = jl.init_params(jax.random.key(0), _TINY)
+    data = _rows(20, 6)
+    scan = _FIT(
+        jax.random.key(2), params, data, jl.TrainConfig(learning_rate=1e-2, epochs=5, patience=None), network=_TINY
+    )
+    loop = _FIT(
+        jax.random.key(2), params, data, jl.TrainConfig(learning_rate=1e-2, epochs=5, patience=6), network=_TINY
+    )
+    _assert_same_run(scan, loop, rtol=1e-6)
+    jaxpr = str(
+        jax.make_jaxpr(
+            lambda p: jl.fit_arrays(jax.random.key(2), p, data, jl.TrainConfig(epochs=2, patience=None), network=_TINY)
+        )(params)
+    )
+    assert "while" not in jaxpr
+
+
+def test_fit_arrays_takes_numpy_train_data_with_and_without_jit():
+    params = jl.init_params(jax.random.key(0), _TINY)
+    data = _rows(10, 3)  # plain numpy arrays, as the README builds them
+    cfg = jl.TrainConfig(epochs=2, batch_size=4)
+    eager = jl.fit_arrays(jax.random.key(0), params, data, cfg, network=_TINY)
+    jitted = _FIT(jax.random.key(0), params, data, cfg, network=_TINY)
+    _assert_same_run(eager, jitted, rtol=1e-6)
+    assert int(eager.epochs_run) == 2 and np.all(np.isfinite(np.asarray(eager.train_loss)))
+
+
+@pytest.mark.slow
+def test_hyper_gradient_through_training_matches_finite_differences():
+    # jax.grad through a whole fixed-epoch run (scan), in float64: the validation loss after
+    # training, differentiated w.r.t. the learning rate (an injected hyper-parameter in the
+    # optimiser state) and w.r.t. the initial params along a random direction.
+    with jax.enable_x64(True):
+        cfg = jl.TrainConfig(epochs=3, batch_size=4, patience=None, restore_best=False)
+        data = _rows(10, 4, seed=1, dtype=np.float64)
+        params = jax.tree.map(lambda a: a.astype(jnp.float64), jl.init_params(jax.random.key(0), _TINY))
+        optimizer = jl.make_optimizer(cfg)
+
+        def after(p, lr):
+            state = training.init_opt_state(optimizer, p, learning_rate=lr)
+            out = jl.fit_arrays(jax.random.key(5), p, data, cfg, network=_TINY, optimizer=optimizer, opt_state=state)
+            return training.weighted_loss(out.params, data.xs_val, data.ys_val, network=_TINY)
+
+        lr, h = 0.05, 1e-6
+        d_params, d_lr = jax.jit(jax.grad(after, argnums=(0, 1)))(params, lr)
+        f = jax.jit(after)
+        fd = (f(params, lr + h) - f(params, lr - h)) / (2 * h)
+        assert abs(float(d_lr)) > 1e-3
+        np.testing.assert_allclose(float(d_lr), float(fd), rtol=1e-5)
+        direction = jax.tree.map(lambda a: jnp.asarray(np.random.default_rng(3).normal(size=a.shape)), params)
+        shifted = lambda s: jax.tree.map(lambda a, d: a + s * d, params, direction)
+        fd_params = (f(shifted(h), lr) - f(shifted(-h), lr)) / (2 * h)
+        along = sum(jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(d_params), jax.tree.leaves(direction)))
+        np.testing.assert_allclose(float(along), float(fd_params), rtol=1e-5)

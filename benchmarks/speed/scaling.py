@@ -63,10 +63,12 @@ def _plan(blocks: int, threads: int) -> Any:
 
 def _pad_to_blocks(args: tuple[Any, ...], blocks: int) -> Any:
     """``args`` padded along the symbols axis to a multiple of ``blocks`` (repeating the first symbol)."""
-    from jaxlstm._src import stacked
+    import jax
 
-    padded, _ = stacked.pad_leading(args, blocks)
-    return padded
+    from jaxlstm._src.prep import windows
+
+    count = jax.tree.leaves(args)[0].shape[0]
+    return windows.pad_rows(args, -(-count // blocks) * blocks, fill="first")
 
 
 def _blocks_call(compiled: Any, args: tuple[Any, ...], plan: Any) -> Callable[[], Any]:

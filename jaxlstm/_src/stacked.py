@@ -53,6 +53,7 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxlstm._src import training, validation
 from jaxlstm._src.nn import lstm
+from jaxlstm._src.prep import windows
 from jaxlstm._src.xla_options import COMPILER_OPTIONS
 
 MODELS_AXIS = "models"
@@ -105,24 +106,9 @@ def plan_blocks(workers: int | None, count: int, platform: str) -> BlockPlan:
     return BlockPlan(min(count, max(threads, math.ceil(count / MAX_BLOCK_SIZE))), threads)
 
 
-def pad_leading(tree: Any, multiple: int) -> tuple[Any, int]:
-    """Pads every leaf's leading axis up to a multiple of ``multiple`` with copies of row 0.
-
-    Any valid model or input will do for a dummy: its results are dropped.
-
-    Returns:
-        ``(padded tree, pad)``.
-    """
-    n = jax.tree.leaves(tree)[0].shape[0]
-    pad = -n % multiple
-    if not pad:
-        return tree, 0
-
-    def grow(a: Any) -> Any:
-        xp: Any = jnp if isinstance(a, jax.Array) else np
-        return xp.concatenate([a, xp.repeat(a[:1], pad, axis=0)], axis=0)
-
-    return jax.tree.map(grow, tree), pad
+def _pad_models(tree: Any, count: int, multiple: int) -> Any:
+    """Pads the models axis up to a multiple of ``multiple`` with copies of model 0 (results dropped)."""
+    return windows.pad_rows(tree, -(-count // multiple) * multiple, fill="first")
 
 
 _POOLS_LOCK = threading.Lock()
@@ -289,12 +275,12 @@ def run_stacked(
             raise ValueError(
                 f"workers applies to one device; with {mesh.size} devices pass workers=None, got {workers}"
             )
-        padded, _ = pad_leading(args, mesh.size)
+        padded = _pad_models(args, count, mesh.size)
         padded = jax.device_put(padded, NamedSharding(mesh, PartitionSpec(MODELS_AXIS)))
         out = _stacked(fn, key, mesh)(*padded)
     else:
         plan = plan_blocks(workers, count, _platform(args))
-        padded, _ = pad_leading(args, plan.blocks)
+        padded = _pad_models(args, count, plan.blocks)
         compiled = _stacked(fn, key, None)
         if plan.blocks == 1:
             out = compiled(*padded)  # jit's own dispatch: no lowering on repeated calls
@@ -360,11 +346,11 @@ def train_many(
     """Trains one independent LSTM per row of the leading ``[M]`` axis, compiled once.
 
     Model ``s`` is trained exactly as ``fit_arrays`` would train it alone on row ``s`` of
-    every argument. Padding rows (weight 0) add nothing to a loss or gradient, but they can
-    change how rows fall into minibatches: a padded model equals its lone run (to float
-    rounding) only when the minibatches it sees are the same (``batch_size >= n``, or
-    ``shuffle=False`` with ``ceil(n_s / batch_size) == ceil(n / batch_size)``). A model
-    whose validation weights are all 0 monitors its training loss; its ``val_loss`` is NaN.
+    every argument. Padding rows (weight 0, at the end of a model's rows) change nothing:
+    they add nothing to a loss or gradient, each epoch puts them after the weighted rows
+    in the same order as the lone run's, and a minibatch of padding only takes no step, so
+    a padded model equals its lone, unpadded run to float rounding. A model whose
+    validation weights are all 0 monitors its training loss; its ``val_loss`` is NaN.
 
     Args:
         keys: ``[M]`` typed PRNG keys (``jax.random.split(jax.random.key(0), M)``).

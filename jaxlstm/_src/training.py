@@ -1,11 +1,15 @@
 """Training as pure functions: losses, an Optax optimiser, a whole run under one ``jit``.
 
-``fit_arrays`` is the one trainer. Every epoch runs inside one compiled ``lax.while_loop``
-(minibatches are a ``lax.scan`` inside it), with early stopping on a validation split,
-the seed's optional loss threshold, and a guard that stops on a non-finite loss and
-keeps the last good params. It is pure: the same key and data give the same params, it
-jits with its settings static, and it ``vmap``s over independent models (symbols, seeds,
-origins, trials) as it stands; ``stacked.run_stacked`` is how the library does that.
+``fit_arrays`` is the one trainer. With early stopping on a validation split or the
+seed's optional loss threshold, its epochs run in one compiled ``lax.while_loop``; with
+neither, in a ``lax.scan`` of the fixed number of epochs, which ``jax.grad`` differentiates
+(hyper-gradients through a whole training run). Both run the same epoch body (minibatches
+are a ``lax.scan`` inside it) with a guard that stops on a non-finite loss and keeps the
+last good params. It is pure: the same key and data give the same params, it jits with
+its settings static, and it ``vmap``s over independent models (symbols, seeds, origins,
+trials) as it stands; ``stacked.run_stacked`` is how the library does that. Zero-weight
+rows (padding to a shape bucket) change nothing: they are ordered after the weighted
+rows and a minibatch of them alone takes no step.
 
 ``train`` is the host-side convenience on top: it checks its arguments, runs the compiled
 ``fit_arrays`` and returns histories trimmed to the epochs run, with named stop reasons.
@@ -311,6 +315,19 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
+def _epoch_order(key: jax.Array, weights: jax.Array) -> jax.Array:
+    """The row order of one shuffled epoch: the weighted rows in a random order, then the zero-weight rows.
+
+    Row ``i``'s sort key is drawn from ``fold_in(key, i)``, so the order of the weighted
+    rows does not depend on how many padding rows follow them: a model padded to a larger
+    shape bucket sees the same minibatches as the unpadded model (the extra batches hold
+    only padding and are skipped).
+    """
+    rows = jnp.arange(weights.shape[0])
+    draws = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(rows)
+    return jnp.argsort(jnp.where(weights > 0, draws, 2.0), stable=True)
+
+
 def _epoch(
     optimizer: optax.GradientTransformation,
     loss_fn: Callable[..., jax.Array],
@@ -321,26 +338,46 @@ def _epoch(
     batch_size: int,
     shuffle: bool,
 ) -> tuple[Any, Any, jax.Array]:
-    """One pass over the (shuffled) training rows as a ``lax.scan`` over minibatches."""
+    """One pass over the (shuffled) training rows as a ``lax.scan`` over minibatches.
+
+    A minibatch whose weights are all 0 (padding only) takes no optimiser step: Adam would
+    move the params even with a zero gradient (its moments decay), and its step count would
+    differ from the unpadded run's. Each step's loss is normalised by its batch's weight sum.
+    """
     xs, ys, weights = data.xs, data.ys, data.weights
     n = xs.shape[0]
     batch_size = min(batch_size, n)
     num_batches = math.ceil(n / batch_size)
     pad = num_batches * batch_size - n
-    order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
+    order = _epoch_order(key, weights) if shuffle else jnp.arange(n)
     order = jnp.concatenate([order, jnp.zeros((pad,), order.dtype)]).reshape(num_batches, batch_size)
-    real = jnp.concatenate([jnp.ones((n,), xs.dtype), jnp.zeros((pad,), xs.dtype)])
+    real = jnp.concatenate([jnp.ones((n,), weights.dtype), jnp.zeros((pad,), weights.dtype)])
     batch_weights = (weights[order.reshape(-1)] * real).reshape(num_batches, batch_size)
+    loss_type = jax.eval_shape(loss_fn, params, xs[:batch_size], ys[:batch_size], batch_weights[0])
 
-    def step(state, batch):
+    def update(state, batch):
         params, opt_state = state
         idx, w = batch
         loss, grads = jax.value_and_grad(loss_fn)(params, xs[idx], ys[idx], w)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss * jnp.sum(w)
 
+    def skip(state, batch):
+        return state, jnp.zeros(loss_type.shape, loss_type.dtype)
+
+    def step(state, batch):
+        # lax.cond skips the padding batches' work in a lone fit; under vmap it is a select.
+        return jax.lax.cond(jnp.sum(batch[1]) > 0, update, skip, state, batch)
+
     (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (order, batch_weights))
     return params, opt_state, jnp.sum(losses) / jnp.maximum(jnp.sum(weights), 1e-12)
+
+
+def _report(callback: Callable[..., None], running: Any, *args: Any) -> None:
+    # The fixed-epoch scan keeps stepping (with its state frozen) after a non-finite stop;
+    # those epochs are not reported.
+    if bool(running):
+        callback(*args)
 
 
 class _LoopState(NamedTuple):
@@ -369,13 +406,27 @@ def fit_arrays(
     callback: Callable[..., None] | None = None,
     callback_tag: jax.Array | None = None,
 ) -> TrainResult:
-    """A whole training run as one traceable function: jit it (settings static), vmap it.
+    """A whole training run as one traceable function: jit it (settings static), vmap it, differentiate it.
+
+    With ``config.patience=None`` and no ``loss_threshold`` the epochs run in a
+    ``lax.scan``, so ``jax.grad`` goes through the whole run: differentiate a loss of the
+    trained params with respect to the initial ``params``, the data, or hyper-parameters
+    (a learning rate in ``opt_state`` of ``make_optimizer``, see ``init_opt_state``, or in an
+    ``optimizer`` built from a traced value). Early stopping needs a ``lax.while_loop``,
+    which stops early but which reverse-mode differentiation cannot go through.
+
+    Padding rows change nothing: an epoch's shuffled order ranks the rows by keys drawn per
+    row (``fold_in(key, row)``) with zero-weight rows last, a minibatch of zero-weight rows
+    only takes no optimiser step, and losses are normalised by the sum of the weights; so
+    data padded with zero-weight rows to a larger shape trains exactly as the unpadded data
+    (to float rounding).
 
     Args:
         key: PRNG key for the per-epoch shuffles (same key and data, same params).
         params: initial params.
-        data: ``TrainData``; validation rows may be absent (``m == 0``) or all weight 0,
-            and then the training loss is monitored and the validation history is NaN.
+        data: ``TrainData`` of JAX or numpy arrays; validation rows may be absent
+            (``m == 0``) or all weight 0, and then the training loss is monitored and the
+            validation history is NaN.
         config: static ``TrainConfig``.
         network: ``apply(params, x)`` for one window, as a function or an object with that
             method (``LSTMConfig``); None: the LSTM of ``params``. Static.
@@ -392,6 +443,14 @@ def fit_arrays(
         A ``TrainResult`` of arrays; histories are ``[epochs]``, NaN past ``epochs_run``.
         Inside the loop the params travel as one flat vector (when all leaves share a
         dtype), so ``opt_state`` is the state of that vector.
+
+    Example (a hyper-gradient; early stopping off)::
+
+        def val_loss(lr):
+            out = fit_arrays(key, params, data, TrainConfig(epochs=5, patience=None), optimizer=optax.adam(lr))
+            return weighted_loss(out.params, data.xs_val, data.ys_val)
+
+        d_lr = jax.grad(val_loss)(1e-2)
     """
     optimizer = make_optimizer(config) if optimizer is None else optimizer
     apply = lstm.apply_one if network is None else _apply_fn(network)
@@ -403,6 +462,8 @@ def fit_arrays(
     # the usual pytree through ``unravel``, whose gradient is exact.
     flat, unravel = _flatten(params)
     loss_fn = lambda p, x, y, w: weighted_loss(unravel(p), x, y, w, network=apply, loss=loss)
+    # numpy rows become arrays: the minibatches index them with traced row numbers.
+    data = TrainData(*(jnp.asarray(a) for a in data))
     xs = data.xs
     has_val = data.xs_val.shape[0] > 0
     patience = cfg.patience if cfg.patience is not None else cfg.epochs + 1
@@ -416,6 +477,7 @@ def fit_arrays(
         return (s.epoch < cfg.epochs) & (s.reason < 0)
 
     def body(s: _LoopState) -> _LoopState:
+        """One epoch and its bookkeeping: the one body of both the while loop and the scan."""
         epoch_key = jax.random.fold_in(key, s.epoch)
         params, opt_state, train_loss = _epoch(
             optimizer, loss_fn, s.params, s.opt_state, epoch_key, data, cfg.batch_size, cfg.shuffle
@@ -437,7 +499,8 @@ def fit_arrays(
         if callback is not None:
             # Unordered: ordered effects would serialise every fit of the process on one token.
             args = (s.epoch + 1, train_loss, val_loss)
-            jax.debug.callback(callback, *(args if callback_tag is None else (callback_tag, *args)))
+            report = functools.partial(_report, callback)
+            jax.debug.callback(report, s.reason < 0, *(args if callback_tag is None else (callback_tag, *args)))
         keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
         return _LoopState(
             epoch=s.epoch + jnp.where(finite, 1, 0),
@@ -464,7 +527,17 @@ def fit_arrays(
         train_hist=nan_hist,
         val_hist=nan_hist,
     )
-    s = jax.lax.while_loop(cond, body, init)
+    if cfg.patience is None and cfg.loss_threshold is None:
+        # A fixed number of epochs: a scan, which reverse-mode differentiation goes through
+        # (a while_loop's trip count is data-dependent, so jax.grad cannot). After a
+        # non-finite epoch the state stays frozen, as the while loop would have stopped.
+        def scan_body(s: _LoopState, _: None) -> tuple[_LoopState, None]:
+            new = body(s)
+            return jax.tree.map(lambda a, b: jnp.where(s.reason < 0, a, b), new, s), None
+
+        s, _ = jax.lax.scan(scan_body, init, None, length=cfg.epochs)
+    else:
+        s = jax.lax.while_loop(cond, body, init)
     reason = jnp.where(s.reason < 0, int(StopReason.MAX_EPOCHS), s.reason)
     if cfg.restore_best:
         use_best = s.best_epoch > 0

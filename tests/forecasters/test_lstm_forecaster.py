@@ -300,6 +300,9 @@ def test_fit_many_trains_each_symbol_like_a_lone_fit(demo, tmp_path):
     # The shorter, padded series still learns its own scale and saves on its own.
     assert models["B"].metrics_["n_train_windows"] + models["B"].metrics_["n_val_windows"] == 90
     b = models["B"].forecast(steps=3).predicted
+    # Padded with zero-weight windows to A's length, B still trains as it would alone.
+    alone = jl.LSTMForecaster(**SMALL).fit(demo.close[-100:] * 2).forecast(steps=3).predicted
+    np.testing.assert_allclose(b, alone, rtol=1e-5)
     assert np.all(np.abs(b / (demo.close[-1] * 2) - 1) < 0.1)
     models["B"].save(tmp_path / "B")
     np.testing.assert_array_equal(jl.LSTMForecaster.load(tmp_path / "B").forecast(steps=3).predicted, b)

@@ -113,12 +113,9 @@ def test_time_values_tell_epochs_from_dates():
     assert not is_epoch and arr.tolist() == [ns_of(dt.datetime(2020, 1, 1))]
 
 
-def test_where_numbers_subsets_and_joins():
+def test_where_numbers_and_subsets():
     where = Where("s", "line", start=10)
     assert where.place(3) == "line 13"
     sub = where.subset(np.array([True, False, True]))
     assert sub.numbers.tolist() == [10, 12]
-    joined = Where.concat([(where, 3), (Where("s", "line", start=13), 2)])
-    assert joined.numbers is None and joined.start == 10
-    gappy = Where.concat([(sub, 2), (Where("s", "line", start=20), 2)])
-    assert gappy.numbers.tolist() == [10, 12, 20, 21]
+    assert sub.place(1) == "line 12"

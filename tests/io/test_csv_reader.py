@@ -580,8 +580,7 @@ def test_files_without_data_or_columns_are_rejected(tmp_path, text, pattern):
         load_ohlcv(write(tmp_path, text))
 
 
-def test_blank_lines_across_pieces_do_not_break_reading(tmp_path, monkeypatch):
-    monkeypatch.setattr(csv_reader, "_CHUNK_ROWS", 2)  # pieces of 2 rows: some are blank only, some short
+def test_blank_lines_and_short_rows_between_rows_do_not_break_reading(tmp_path):
     path = write(tmp_path, "date,open,high,low,close,volume\n2020-01-01,1,1,1,1\n\n\n2020-01-02,2,2,2,2,5\n\n\n")
     data = load_ohlcv(path)
     assert data.close.tolist() == [1.0, 2.0] and np.isnan(data.volume[0]) and data.volume[1] == 5.0
@@ -596,17 +595,17 @@ def test_the_fast_reader_reads_the_common_layout(tmp_path, engine, monkeypatch):
     path = write(tmp_path, "date,symbol,open,high,low,close,volume\n2020-01-01 01:00:00,A,1,2,0.5,1.5,\n")
     data = load_ohlcv(path, symbol="A")
     assert data.symbol == "A" and data.close.tolist() == [1.5] and np.isnan(data.volume[0])
-    # The one-call reader takes the file with each engine alone, not the piecewise reader.
+    # The one-call reader takes the file with each engine alone, not the slow reader.
     monkeypatch.setattr(csv_reader, "_engines", lambda: ["pyarrow" if engine == "pyarrow" else "c"])
     with open(path, "rb") as handle:
         header = csv_reader._find_header(csv_reader._read_head(handle, "s"), "s", "A")
         assert csv_reader._read_whole(handle, header, "s", "A") is not None
 
 
-def test_a_clean_file_is_read_in_one_call_and_only_a_bad_one_again_in_pieces(tmp_path, monkeypatch):
+def test_a_clean_file_is_read_in_one_call_and_only_a_bad_one_again(tmp_path, monkeypatch):
     pieces = []
-    real = csv_reader._read_pieces
-    monkeypatch.setattr(csv_reader, "_read_pieces", lambda *args: pieces.append(args) or real(*args))
+    real = csv_reader._read_for_message
+    monkeypatch.setattr(csv_reader, "_read_for_message", lambda *args: pieces.append(args) or real(*args))
     good = write(tmp_path, "date,open,high,low,close,volume\n2020-01-01,1,2,0.5,1.5,3\n\n2020-01-02,1,2,0.5,1.5,\n")
     data = load_ohlcv(good)
     assert pieces == [] and data.close.tolist() == [1.5, 1.5] and np.isnan(data.volume[1])
@@ -623,7 +622,7 @@ def test_a_clean_file_is_read_in_one_call_and_only_a_bad_one_again_in_pieces(tmp
     nul=st.booleans(),
     final_newline=st.booleans(),
 )
-def test_plain_bytes_finds_any_overlong_line_and_any_nul(
+def test_bad_bytes_names_the_line_of_the_first_overlong_line_or_nul(
     tmp_path_factory, monkeypatch, lengths, start, nul, final_newline
 ):
     monkeypatch.setattr(csv_reader, "MAX_LINE_BYTES", 64)
@@ -632,7 +631,14 @@ def test_plain_bytes_finds_any_overlong_line_and_any_nul(
         text = text[:-1] + b"\0" + text[-1:]
     path = tmp_path_factory.mktemp("bytes") / "f.csv"
     path.write_bytes(text)
-    data_start = start + 1
-    longest = max(len(line) for line in text[data_start:].split(b"\n"))  # an independent count
+    expected = None  # an independent count: the first line whose 65th byte comes before any NUL, or with a NUL
+    for number, line in enumerate(text[start + 1 :].split(b"\n"), start=2):
+        zero = line.find(b"\0")
+        if len(line) > 64 and not 0 <= zero <= 64:
+            expected = f"line {number} is longer than 64 bytes; not a CSV file of candles"
+        elif zero >= 0:
+            expected = f"line {number} holds a NUL byte; a binary file, not a CSV file of candles"
+        if expected:
+            break
     with open(path, "rb") as handle:
-        assert csv_reader._plain_bytes(handle, data_start) == (longest <= 64 and b"\0" not in text[data_start:])
+        assert csv_reader._bad_bytes(handle, start + 1, 2) == expected

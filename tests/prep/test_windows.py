@@ -99,3 +99,44 @@ def test_pad_stack_bad_arguments():
         windows.pad_stack([np.zeros((2, 3)), np.zeros((2, 4))])
     with pytest.raises(ValueError, match="length"):
         windows.pad_stack([np.zeros((5, 1))], length=3)
+
+
+def test_pad_rows_pads_every_leaf_with_zeros_or_copies_of_the_first_row():
+    tree = {"a": jnp.arange(5.0), "b": jnp.ones((5, 2))}
+    padded = windows.pad_rows(tree, 8, fill="first")
+    np.testing.assert_array_equal(padded["a"], [0, 1, 2, 3, 4, 0, 0, 0])
+    assert padded["b"].shape == (8, 2) and isinstance(padded["b"], jax.Array)
+    assert windows.pad_rows(tree, 5) is tree
+    zeros = windows.pad_rows((np.arange(1.0, 4.0, dtype=np.float32), np.ones((3, 2), np.int32)), 4)
+    np.testing.assert_array_equal(zeros[0], [1, 2, 3, 0])
+    assert isinstance(zeros[0], np.ndarray) and zeros[0].dtype == np.float32 and zeros[1].dtype == np.int32
+    np.testing.assert_array_equal(zeros[1][3], [0, 0])
+    keys = windows.pad_rows({"k": jax.random.split(jax.random.key(0), 3), "x": np.arange(3.0)}, 4, fill="first")
+    assert keys["k"].shape == (4,) and isinstance(keys["x"], np.ndarray)
+    np.testing.assert_array_equal(jax.random.key_data(keys["k"][3]), jax.random.key_data(keys["k"][0]))
+    with pytest.raises(ValueError, match="^size must be an integer >= 5, got 4"):
+        windows.pad_rows(tree, 4)
+    with pytest.raises(ValueError, match="^fill must be"):
+        windows.pad_rows(tree, 6, fill="edge")
+
+
+def test_bucket_size_is_the_next_power_of_two():
+    sizes = [windows.bucket_size(n) for n in range(0, 1100)]
+    for n, size in enumerate(sizes):
+        assert size >= n and (size == 0 or (size & (size - 1)) == 0) and size < 2 * max(n, 1)
+    # The windows of series of 100 to 1,000 prices (window 20) fall into four buckets.
+    assert len({windows.bucket_size(n - 20) for n in range(100, 1001)}) == 4
+    with pytest.raises(ValueError, match="^count must be an integer >= 0"):
+        windows.bucket_size(-1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3000), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9]), st.integers(0, 5))
+def test_bucketed_split_holds_both_parts_and_follows_the_bucket(count, fraction, gap):
+    n_train, n_val = jl.data.chronological_split(count, fraction, gap=gap)
+    padded = windows.bucketed_split(count, fraction, gap=gap)
+    assert padded[0] >= n_train and padded[1] >= n_val
+    # Every count of a bucket above the unsplittable sizes shares one pair of padded sizes.
+    size = windows.bucket_size(count)
+    if jl.data.chronological_split(size // 2 + 1, fraction, gap=gap)[1] > 0 or fraction == 0:
+        assert padded == windows.bucketed_split(size, fraction, gap=gap)

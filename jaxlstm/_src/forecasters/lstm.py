@@ -66,6 +66,29 @@ def _direct_one_model(
     return inputs_lib.forecast_direct(network, params, inputs, state, window, steps)
 
 
+def _encoded(
+    model_inputs: inputs_lib.ModelInputs, state: Any, raw_windows: Any, closes: Any, future: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded inputs ``[N, time, features]`` and targets ``[N, H]`` (float32, host) of ``N`` raw windows.
+
+    The windows are padded to their shape bucket (copies of the first, dropped after) before
+    they reach compiled code, so that series of other lengths reuse the compiled encoder.
+
+    Raises:
+        ValueError: an encoded value is not finite.
+    """
+    count = raw_windows.shape[0]
+    bucket = functools.partial(windows.pad_rows, size=windows.bucket_size(count), fill="first")
+    inputs = _encode_jit(model_inputs, state, bucket(np.asarray(raw_windows, np.float32)))
+    targets = model_inputs.encoding.encode_targets(
+        state["encoding"], jnp.asarray(bucket(closes), jnp.float32), jnp.asarray(bucket(future), jnp.float32)
+    )
+    xs, ys = np.asarray(inputs)[:count], np.asarray(targets)[:count]
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
+    return xs, ys
+
+
 _FORECAST_JIT = {
     fn: jax.jit(fn, static_argnames=(*static, "steps"), compiler_options=COMPILER_OPTIONS)
     for fn, static in ((_forecast_one_model, ("network", "encoding")), (_direct_one_model, ("network", "inputs")))
@@ -371,15 +394,17 @@ class LSTMForecaster(Forecaster):
         n_train, n_val = windows.chronological_split(raw_windows.shape[0], fraction, gap=steps - 1)
         encoding_state, feature_state = model_inputs.fit(series[: n_train + length + steps - 1])
         state = model_inputs.device_state(encoding_state, feature_state)
-        xs = _encode_jit(model_inputs, state, np.asarray(raw_windows, np.float32))
-        ys = model_inputs.encoding.encode_targets(
-            state["encoding"], jnp.asarray(closes, jnp.float32), jnp.asarray(future, jnp.float32)
+        count = raw_windows.shape[0]
+        xs, ys = _encoded(model_inputs, state, raw_windows, closes, future)
+        ones = np.ones((count,), np.float32)
+        start = count - n_val
+        # Both parts padded to the shape bucket of the window count (zero-weight rows), so
+        # that series of other lengths reuse the compiled trainer.
+        size, size_val = windows.bucketed_split(count, fraction, gap=steps - 1)
+        data = training.TrainData(
+            *windows.pad_rows((xs[:n_train], ys[:n_train], ones[:n_train]), size),
+            *windows.pad_rows((xs[start:], ys[start:], ones[start:]), size_val),
         )
-        if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
-            raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
-        ones = jnp.ones((xs.shape[0],), jnp.float32)
-        start = xs.shape[0] - n_val
-        data = training.TrainData(xs[:n_train], ys[:n_train], ones[:n_train], xs[start:], ys[start:], ones[start:])
         return _Prepared(raw_windows, future[:, 0], n_train, n_val, encoding_state, feature_state, data)
 
     def _fit(self, prices: np.ndarray, verbose: bool = False, **fit_options: Any) -> None:
@@ -425,9 +450,8 @@ class LSTMForecaster(Forecaster):
     ) -> None:
         """Trains many models (and every ensemble member) in compiled ``vmap`` calls, one per group of equal static settings.
 
-        Series of different lengths are padded with zero-weight windows; a padded model sees
-        its own windows in a different minibatch schedule than a lone ``fit`` would, so its
-        params differ slightly unless every series has the same length.
+        Series of different lengths are padded with zero-weight windows, which leave each
+        model as a lone ``fit`` would train it (to float rounding).
         """
         lstms = [cast(LSTMForecaster, m) for m in models]
         preps = [m._prepare(p) for m, p in zip(lstms, prices, strict=True)]
@@ -712,14 +736,11 @@ class LSTMForecaster(Forecaster):
             raw_windows = raw_windows[..., 0]
         closes, future = model_inputs.closes(raw_windows), future[..., 0]
         state = model_inputs.device_state(self.encoding_state_, self.feature_state_)
-        xs = _encode_jit(model_inputs, state, np.asarray(raw_windows, np.float32))
-        ys = model_inputs.encoding.encode_targets(
-            state["encoding"], jnp.asarray(closes, jnp.float32), jnp.asarray(future, jnp.float32)
+        xs, ys = _encoded(model_inputs, state, raw_windows, closes, future)
+        xs_pad, ys_pad, ones = windows.pad_rows(
+            (xs, ys, np.ones((xs.shape[0],), np.float32)), windows.bucket_size(len(xs))
         )
-        if not (bool(jnp.all(jnp.isfinite(xs))) and bool(jnp.all(jnp.isfinite(ys)))):
-            raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
-        ones = jnp.ones((xs.shape[0],), jnp.float32)
-        update_data = training.TrainData(xs, ys, ones, xs[:0], ys[:0], ones[:0])
+        update_data = training.TrainData(xs_pad, ys_pad, ones, xs[:0], ys[:0], ones[:0])
         count = int((self.metrics_ or {}).get("updates", 0)) + 1
         static = self._fit_static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
         starts = []
@@ -894,7 +915,7 @@ class LSTMForecaster(Forecaster):
         # op, ~40 us, more than the one-step forecast itself.
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
         count = stack.shape[0]
-        stack = _pad_batch(stack[:, -self.window_length :])
+        stack = windows.pad_rows(stack[:, -self.window_length :], windows.bucket_size(count), fill="first")
         function, static, state = self._forecast_plan(steps)
         out = _FORECAST_JIT[function](self.params_, state, stack, **static)
         return np.asarray(out, np.float64)[:count]
@@ -926,7 +947,7 @@ class LSTMForecaster(Forecaster):
         stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
         stack = stack[:, -self.window_length :]
         count = stack.shape[0]
-        stack = _pad_batch(stack)
+        stack = windows.pad_rows(stack, windows.bucket_size(count), fill="first")
         k = self.n_members
         params = self.params_ if k > 1 else jax.tree.map(lambda a: np.asarray(a)[None], self.params_)
         function, static, state = self._forecast_plan(steps)
@@ -1245,15 +1266,3 @@ def _split_saved_tree(tree: Any) -> tuple[Any, list[Any] | None]:
     if isinstance(tree, dict) and set(tree) == {"params", "opt_state"} and isinstance(tree["opt_state"], (list, tuple)):
         return tree["params"], list(tree["opt_state"])
     return tree, None
-
-
-def _pad_batch(stack: np.ndarray) -> np.ndarray:
-    """``[N, time(, columns)]`` windows padded to the next power of two with copies of the first (results dropped).
-
-    Calibration, validation and tuning forecast from window counts that vary slightly from
-    fit to fit; each count would otherwise compile its own program.
-    """
-    if stack.shape[0] <= 8:
-        return stack
-    size = 1 << (stack.shape[0] - 1).bit_length()
-    return np.concatenate([stack, np.repeat(stack[:1], size - stack.shape[0], axis=0)])

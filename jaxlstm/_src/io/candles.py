@@ -1,16 +1,9 @@
-"""The ``OHLCV`` record and the checks that every loaded candle passes.
+"""The ``OHLCV`` record and the checks every loaded candle passes.
 
-Conventions shared by every loader:
-
-* Timestamps are ``datetime64[ns]`` in UTC with no time zone attached.
-* Rows come back sorted by time, oldest first (a stable sort, so the source order of
-  equal timestamps is kept before de-duplication).
-* When several rows share a timestamp, only the one that comes last in the source's
-  order is kept, so a vendor's later correction wins over the original row.
-* Prices (open, high, low, close) must be finite and > 0, with ``low <= open, close <=
-  high``. Volume must be >= 0; a missing volume (no volume column, an empty cell,
-  ``None``) is stored as NaN. A source read for its close alone (``load_ohlcv(...,
-  columns=("close",))``) may lack open, high and low: those are NaN in every row.
+Timestamps are ``datetime64[ns]`` UTC without a zone, sorted oldest first; of rows sharing
+a timestamp the last in the source wins (a vendor's correction). Prices are finite and
+> 0 with ``low <= open, close <= high``; volume >= 0 or NaN (unknown); a close-only
+source has NaN open, high and low.
 """
 
 from __future__ import annotations
@@ -28,26 +21,14 @@ from jaxlstm._src.io.pandas_import import import_pandas
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class OHLCV:
-    """Candles as parallel read-only numpy arrays, oldest first.
+    """Candles as parallel read-only ``[time]`` numpy arrays, oldest first.
 
-    Slicing keeps the timestamps with the prices: ``candles[-500:]``, ``candles[mask]``
-    (a ``[time]`` bool array) and ``candles[[0, 5, 9]]`` (increasing positions) return
-    an ``OHLCV``. A single integer raises TypeError: use ``candles[i:i + 1]`` for a
-    one-row ``OHLCV`` or ``candles.close[i]`` for a value.
-
-    Attributes:
-        timestamps: ``[time]`` ``datetime64[ns]``, UTC without a time zone.
-        open: ``[time]`` float64 opening prices.
-        high: ``[time]`` float64 highest prices.
-        low: ``[time]`` float64 lowest prices.
-        close: ``[time]`` float64 closing prices.
-        volume: ``[time]`` float64 traded volume (base asset when known), NaN if unknown.
-            open, high and low are NaN in every row when the source had only a close
-            (read with ``load_ohlcv(..., columns=("close",))``).
-        symbol: the instrument, e.g. ``"BTCUSD"``, or None when the source did not say.
-        source: where the candles came from, or None: ``load_ohlcv`` sets the absolute
-            path of the file it read; slices keep it. A model fitted on these candles
-            records it in its ``trained_on_``.
+    ``timestamps`` are ``datetime64[ns]`` UTC; ``open, high, low, close, volume`` float64
+    (volume NaN when unknown; open, high and low NaN for a close-only source). ``symbol`` is
+    the instrument and ``source`` the absolute path ``load_ohlcv`` read (a fitted model
+    records it in ``trained_on_``), None when unknown. A slice, a ``[time]`` bool mask or
+    increasing positions select an ``OHLCV``; an integer raises TypeError (use
+    ``candles[i:i + 1]`` or ``candles.close[i]``).
     """
 
     timestamps: np.ndarray
@@ -111,19 +92,7 @@ class OHLCV:
         return int(self.timestamps.shape[0])
 
     def __getitem__(self, index: Any) -> OHLCV:
-        """Selects candles by a slice, a ``[time]`` bool mask or increasing positions.
-
-        Args:
-            index: a slice (step > 0), a ``[time]`` bool array, or an array/list of
-                integer positions that keeps the time order.
-
-        Returns:
-            An ``OHLCV`` of the selected rows, same symbol.
-
-        Raises:
-            TypeError: an integer or another kind of index.
-            ValueError: a mask of the wrong length, or positions out of time order.
-        """
+        """The candles at a slice (step > 0), a ``[time]`` bool mask or increasing positions."""
         if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
             raise TypeError(
                 f"OHLCV index must be a slice, a bool mask or an array of positions, got the int {index}; "
@@ -175,12 +144,7 @@ class OHLCV:
         return f"OHLCV(symbol={self.symbol!r}, rows={len(self)}, {span})"
 
     def to_pandas(self) -> Any:
-        """Returns the candles as a pandas DataFrame.
-
-        Returns:
-            A DataFrame with a ``DatetimeIndex`` named ``"timestamp"`` (``[time]``),
-            columns ``open, high, low, close, volume``, ``attrs["symbol"]`` and ``attrs["source"]``.
-        """
+        """A DataFrame: ``DatetimeIndex`` ``"timestamp"``, the five fields, ``attrs`` symbol and source."""
         pd = import_pandas("OHLCV.to_pandas()")
         frame = pd.DataFrame(
             {field: np.array(getattr(self, field)) for field in FIELDS},
@@ -192,11 +156,7 @@ class OHLCV:
 
 
 def sorted_unique_order(nanos: np.ndarray) -> np.ndarray | None:
-    """Positions that sort ``nanos`` ascending, keeping the last of equal values.
-
-    Returns:
-        ``[kept]`` int positions, or None when ``nanos`` is already strictly increasing.
-    """
+    """``[kept]`` positions sorting ``nanos`` with the last of equal values kept; None if already sorted."""
     steps = np.diff(nanos)
     if np.all(steps > 0):
         return None
@@ -216,14 +176,7 @@ def _first(bad: np.ndarray) -> int | None:
 def check_candles(
     values: dict[str, np.ndarray], where: Where, labels: dict[str, str], prices: Sequence[str] = PRICE_FIELDS
 ) -> None:
-    """Raises a ValueError naming the line/row and column of the first impossible candle.
-
-    Args:
-        values: ``[rows]`` float64 arrays for ``open, high, low, close, volume``.
-        where: where each row came from.
-        labels: the column name of each field, for messages.
-        prices: the price fields the source has; the others are all NaN and not checked.
-    """
+    """Raises a ValueError naming the line/row and column of the first impossible candle."""
     for field in prices:
         arr = values[field]
         i = _first(~(arr > 0) | np.isinf(arr))  # NaN fails `> 0`
@@ -252,23 +205,9 @@ def assemble(
     symbol: str | None,
     prices: Sequence[str] = PRICE_FIELDS,
 ) -> OHLCV:
-    """Checks parsed candles and returns them sorted by time, last duplicate kept.
+    """Checks ``[rows]`` candles (arrays taken over, not copied) and returns them sorted, last duplicate kept.
 
-    Args:
-        nanos: ``[rows]`` int64 nanoseconds since the epoch, in the source's order.
-        values: ``[rows]`` float64 arrays for ``open, high, low, close, volume``; they are
-            taken over (reordered or frozen in place), so pass arrays nobody else holds.
-        where: where each row came from.
-        labels: the column name of each field, for messages.
-        symbol: the symbol of the result.
-        prices: the price fields the source has (the others are NaN).
-
-    Returns:
-        ``OHLCV`` with ``[time]`` arrays, oldest first.
-
-    Raises:
-        ValueError: a price that is not finite and > 0, a negative volume, ``high <
-            low``, or open/close outside ``[low, high]``, naming the line/row.
+    ``prices`` are the price fields the source has; the others are NaN and not checked.
     """
     check_candles(values, where, labels, prices)
     order = sorted_unique_order(nanos)

@@ -1,12 +1,7 @@
-"""Cell values of a candle table, parsed a whole column at a time: numbers, timestamps, epochs.
+"""Cell values of a candle table parsed a column at a time, a bad one named by its ``Where``.
 
-Every parser takes the column's values and a ``Where`` that says where each value came
-from (a file's line numbers or a table's row positions), so that a bad value is reported
-as ``source 'x.csv': line 12, column 'close': expected a number, got 'abc'``.
-
-Timestamps come back as int64 nanoseconds since the unix epoch, UTC. Strings with a UTC
-offset are converted to UTC; strings without one are taken to be UTC already. Unix epochs
-carry no unit: the size of the numbers gives it away, and one column must use one unit.
+Timestamps become int64 nanoseconds since the epoch, UTC (a string without an offset is
+UTC); a column of unix epochs must use one unit, told by the size of its numbers.
 """
 
 from __future__ import annotations
@@ -15,7 +10,6 @@ import dataclasses
 import datetime as _dt
 import re
 import warnings
-from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -52,27 +46,14 @@ _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
 _NS_PER_S = 10**9
 _INT64_MIN, _INT64_MAX = -(2**63) + 1, 2**63 - 1  # -2**63 is NaT
 _UNIT_NS = {
-    "D": 86_400 * _NS_PER_S,
-    "h": 3_600 * _NS_PER_S,
-    "m": 60 * _NS_PER_S,
-    "s": _NS_PER_S,
-    "ms": 10**6,
-    "us": 10**3,
-    "ns": 1,
+    unit: int(np.timedelta64(1, unit) // np.timedelta64(1, "ns")) for unit in ("D", "h", "m", "s", "ms", "us", "ns")
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class Where:
-    """Says where the values of a column came from: ``source 'x.csv': line 12``.
-
-    Attributes:
-        source: the source as named in messages, e.g. ``"source 'x.csv'"``.
-        unit: ``"line"`` (file line numbers) or ``"row"`` (0-based positions).
-        numbers: ``[rows]`` the line number or position of each value, or None when they
-            are ``start, start + 1, ...`` (saves an array as long as the file).
-        start: the number of the first value when ``numbers`` is None.
-    """
+    """Where a column's values came from: ``source`` (``"source 'x.csv'"``), ``unit`` (``"line"``
+    or ``"row"``), and each value's number (``numbers``, or ``start, start + 1, ...`` when None)."""
 
     source: str
     unit: str
@@ -95,23 +76,6 @@ class Where:
     def fail(self, index: int, column: str, problem: str) -> NoReturn:
         """Raises ``ValueError: <source>: <line/row> N, column 'c': <problem>``."""
         raise ValueError(f"{self.source}: {self.place(index)}, column {column!r}: {problem}")
-
-    @staticmethod
-    def concat(parts: Sequence[tuple[Where, int]]) -> Where:
-        """Joins the ``Where`` of consecutive pieces given as ``(where, length)`` pairs."""
-        first = parts[0][0]
-        expected = first.start
-        contiguous = True
-        for where, length in parts:
-            contiguous = contiguous and where.numbers is None and where.start == expected
-            expected = where.start + length
-        if contiguous:
-            return dataclasses.replace(first, numbers=None)
-        numbers = [
-            where.numbers if where.numbers is not None else np.arange(where.start, where.start + length)
-            for where, length in parts
-        ]
-        return dataclasses.replace(first, numbers=np.concatenate(numbers).astype(np.int64, copy=False), start=0)
 
 
 def looks_like_timestamp(value: Any) -> bool:
@@ -138,21 +102,7 @@ def _to_numpy(values: Any) -> np.ndarray:
 
 
 def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.ndarray:
-    """Parses a column of numbers.
-
-    Args:
-        values: ``[rows]`` numbers, numeric strings, or (when ``optional``) empty cells.
-        where: where each value came from.
-        column: the column's name in messages.
-        optional: empty cells and None become NaN instead of an error.
-
-    Returns:
-        ``[rows]`` float64. A cell reading ``nan`` parses to NaN: checking the range of
-        the values is the caller's job.
-
-    Raises:
-        ValueError: a cell that is not a number, naming its line/row.
-    """
+    """``[rows]`` float64 of numbers or numeric strings (empty cells NaN when ``optional``)."""
     arr = _to_numpy(values)
     if arr.dtype.kind in "iuf":
         return arr.astype(np.float64, copy=False)
@@ -188,24 +138,7 @@ def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.nda
 
 
 def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, bool]:
-    """Parses a column of timestamps, leaving unix epochs unscaled.
-
-    Epochs are returned as they are so that the unit can be inferred once for a whole
-    file read in pieces (see ``epochs_to_ns``).
-
-    Args:
-        values: ``[rows]`` date strings, datetime objects, datetime64 values, or epoch
-            numbers (numeric or as strings).
-        where: where each value came from.
-        column: the column's name in messages.
-
-    Returns:
-        ``(array, is_epoch)``: int64 ``[rows]`` nanoseconds since the epoch (UTC) and
-        False, or the epoch numbers (int64 or float64) and True.
-
-    Raises:
-        ValueError: a value that is not a timestamp, or an empty cell.
-    """
+    """``(nanos, False)`` for dates, datetimes and datetime64; ``(numbers, True)`` for unscaled epochs."""
     if is_pandas(values, "Series") or is_pandas(values, "Index"):
         dtype = values.dtype
         if dtype.kind == "M" or getattr(dtype, "tz", None) is not None:
@@ -213,10 +146,10 @@ def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, boo
             stamps = pd.DatetimeIndex(values)
             if stamps.tz is not None:
                 stamps = stamps.tz_convert("UTC").tz_localize(None)
-            return _checked_ns(stamps, where, column, values), False
+            return _checked_ns(stamps, where, column), False
     arr = _to_numpy(values)
     if arr.dtype.kind == "M":
-        return _checked_ns(arr, where, column, arr), False
+        return _checked_ns(arr, where, column), False
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False), True
     if arr.dtype.kind == "f":
@@ -237,7 +170,7 @@ def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, boo
 
 
 def _cells_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
-    """Parses timestamps one cell at a time: strings, datetime objects, datetime64 values."""
+    """Timestamps one cell at a time: strings, datetime objects, datetime64 values."""
     out = np.empty(cells.shape[0], dtype=np.int64)
     for i, cell in enumerate(cells):
         if isinstance(cell, str):
@@ -255,7 +188,7 @@ def times_to_ns(values: Any, where: Where, column: str) -> np.ndarray:
     return epochs_to_ns(arr, where, column) if is_epoch else arr
 
 
-def _checked_ns(stamps: Any, where: Where, column: str, original: Any) -> np.ndarray:
+def _checked_ns(stamps: Any, where: Where, column: str) -> np.ndarray:
     arr = np.asarray(stamps)
     counts = arr.view(np.int64)
     low, high = (int(counts.min()), int(counts.max())) if counts.size else (0, 0)
@@ -281,23 +214,8 @@ def _checked_ns(stamps: Any, where: Where, column: str, original: Any) -> np.nda
 
 
 def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
-    """Parses date strings into int64 nanoseconds since the epoch (UTC).
-
-    pandas parses the column vectorised (``%Y-%m-%d %I-%p`` for the vendor's hourly
-    format, else ISO 8601 with offsets); a column it refuses is parsed cell by cell,
-    which reads a few more layouts (``2019/10/17 9:00 PM``) and names the first bad cell.
-
-    Args:
-        cells: ``[rows]`` object array of strings (other cells go to the cell-by-cell parser).
-        where: where each value came from.
-        column: the column's name in messages.
-
-    Returns:
-        ``[rows]`` int64 nanoseconds.
-
-    Raises:
-        ValueError: a cell that is not a timestamp or is out of the datetime64[ns] range.
-    """
+    """``[rows]`` int64 nanoseconds of date strings: pandas parses the column, and a column it
+    refuses goes cell by cell (reading ``2019/10/17 9:00 PM`` too, and naming the bad cell)."""
     pd = import_pandas("parsing timestamps")
     first = next((cell for cell in cells if isinstance(cell, str) and cell.strip()), "")
     fmt = _VENDOR_HOUR_FORMAT if _VENDOR_HOUR_RE.match(first) else "ISO8601"
@@ -315,16 +233,10 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
 
 
 def _vectorised_ns(pd: Any, cells: np.ndarray, fmt: str) -> np.ndarray:
-    """Parses date strings with pandas, each string in its own offset (none: UTC).
+    """Date strings parsed by pandas, each in its own offset (none: UTC).
 
-    ``to_datetime(..., utc=True)`` is not used on the whole column: pandas 2 reads a
-    string without an offset in the offset of the strings before it (``10:30`` after a
-    ``+02:00`` cell became 08:30 UTC). A column mixing offsets (or offsets and none) is
-    split into the strings that carry an offset and those that do not, each parsed alone.
-
-    Raises:
-        ValueError, TypeError, OverflowError: pandas refused a cell (the cell parser then
-            names it), or the column could not be split cleanly.
+    Not ``utc=True`` on the whole column: pandas 2 reads a string without an offset in its
+    neighbour's offset. A mixed column is split into strings with an offset and without.
     """
     try:
         return _iso_ns(pd, cells, fmt, utc=False)
@@ -397,22 +309,8 @@ def epoch_unit(value: float) -> int:
 
 
 def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | None = None) -> np.ndarray:
-    """Converts unix epoch numbers to int64 nanoseconds.
-
-    Args:
-        epochs: ``[rows]`` int64 or float64 epoch numbers.
-        where: where each value came from.
-        column: the column's name in messages.
-        scale: nanoseconds per unit (``10**6`` for milliseconds); None infers the unit
-            from the size of the numbers, and then every value must point to the same
-            unit (a file mixing seconds and milliseconds is refused, not misdated).
-
-    Returns:
-        ``[rows]`` int64 nanoseconds since the epoch.
-
-    Raises:
-        ValueError: NaN/inf, mixed units, or a value outside the datetime64[ns] range.
-    """
+    """``[rows]`` int64 nanoseconds of epoch numbers; ``scale`` (ns per unit) None infers one unit
+    for the column from the numbers' size, refusing a column that mixes units."""
     arr = np.asarray(epochs)
     if arr.shape[0] == 0:
         return np.empty(0, dtype=np.int64)

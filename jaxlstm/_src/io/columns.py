@@ -1,27 +1,12 @@
-"""Which column of a candle table is which: header aliases, volume choice, symbols, assets.
+"""Which column of a candle table is which: header aliases, the volume column, symbols, assets.
 
-Header names are matched case-insensitively after normalisation (runs of characters other
-than letters and digits become ``_``): ``Date``, ``Unix Timestamp``, ``o``/``h``/``l``/``c``,
-``Volume USD``, ``volume_btc``... A table may hold one asset (plain ``open, high, low,
-close`` columns, maybe a ``symbol`` column with one or several symbols in rows) or several
-assets side by side (``BTC:close, ETH:close, ...``, as a wide DataFrame writes them).
-
-Volume: vendors write the volume in the base asset (the coins traded) and often also in
-the quote asset (the money paid for them). The base-asset volume is preferred, then a plain
-``volume``/``vol``/``v``, then a volume qualified by an unknown word; a quote-asset volume
-is taken only when no other volume column exists. Recognised spellings:
-
-* base: ``volumefrom`` (CryptoCompare), ``base_volume``, ``volume_base``,
-  ``base_asset_volume``, ``Volume BTC`` for ``BTCUSD`` (CryptoDataDownload: the currency
-  that starts the symbol);
-* quote: ``volumeto`` (CryptoCompare), ``quote_volume``, ``quote_asset_volume``
-  (Binance), ``Volume USD`` for ``BTCUSD`` (the currency that ends the symbol); without a
-  symbol, ``Volume <currency>`` is the quote volume for the usual quote currencies (USD,
-  USDT, USDC, EUR, ...) and the base volume for any other;
-* never a volume: taker/maker, buy/sell and volume-weighted columns (parts or averages).
-
-Each field must come from one column: two columns of the same name (``close`` and
-``Close``) are refused rather than one of them picked.
+Names match case-insensitively once normalised (``Unix Timestamp`` -> ``unix_timestamp``).
+One asset sits in plain columns (maybe with a ``symbol`` column), several side by side as
+``BTC:close``. Of several volume columns the base asset's is preferred (``volumefrom``,
+``base_volume``, ``Volume BTC`` of ``BTCUSD``), then a plain ``volume``, then one qualified
+by an unknown word, and a quote-asset volume (``volumeto``, ``quote_asset_volume``,
+``Volume USD``) only when there is no other; taker/maker, buy/sell and weighted columns are
+never the volume. Two columns of one name (``close`` and ``Close``) are refused.
 """
 
 from __future__ import annotations
@@ -40,18 +25,7 @@ FIELDS = (*PRICE_FIELDS, "volume")
 # The order is the preference when a table has more than one: an epoch column is exact,
 # and "time" goes before "date" so that a split date/time pair fails loudly instead of
 # silently collapsing intraday rows onto one date.
-TIME_ALIASES = (
-    "timestamp",
-    "unix",
-    "unix_timestamp",
-    "datetime",
-    "date_time",
-    "open_time",
-    "time",
-    "date",
-    "ts",
-    "t",
-)
+TIME_ALIASES = ("timestamp", "unix", "unix_timestamp", "datetime", "date_time", "open_time", "time", "date", "ts", "t")
 _COLUMN_ALIASES = {
     "open": ("open", "o", "open_price"),
     "high": ("high", "h", "high_price"),
@@ -72,14 +46,7 @@ _UNNAMED_RE = re.compile(r"^(?:unnamed[:_ ]*\d*|index)?$", re.IGNORECASE)
 
 
 class Layout(NamedTuple):
-    """Where the fields of one asset are in a table.
-
-    Attributes:
-        positions: column position of ``time`` (may be absent), ``open``, ``high``,
-            ``low``, ``close``, ``volume`` and ``symbol`` (both may be absent).
-        labels: ``[columns]`` the table's header names, as written.
-        asset: the asset chosen among several side by side, or None.
-    """
+    """Where one asset's fields are: ``positions`` (field -> column), header ``labels``, chosen ``asset``."""
 
     positions: dict[str, int]
     labels: tuple[str, ...]
@@ -101,23 +68,11 @@ def is_unnamed(label: str) -> bool:
 
 
 def match_columns(labels: Sequence[str], symbol: str | None = None) -> dict[str, int]:
-    """Maps ``time, open, high, low, close, volume, symbol`` to column positions by alias.
-
-    Args:
-        labels: ``[columns]`` header names.
-        symbol: the instrument (``"BTCUSD"``), which tells base from quote volume; or None.
-    """
+    """Maps ``time, open, high, low, close, volume, symbol`` to column positions by alias."""
     names = [normalise(label) for label in labels]
     found: dict[str, int] = {}
-
-    def first(aliases: Sequence[str]) -> int | None:
-        for alias in aliases:
-            if alias in names:
-                return names.index(alias)
-        return None
-
     for key, aliases in [("time", TIME_ALIASES), ("symbol", _SYMBOL_ALIASES), *_COLUMN_ALIASES.items()]:
-        position = first(aliases)
+        position = next((names.index(alias) for alias in aliases if alias in names), None)
         if position is not None:
             found[key] = position
     volume = volume_column(labels, symbol)
@@ -166,17 +121,7 @@ def _volume_rank(name: str, base: str | None, quote: str | None, key: str) -> in
 
 
 def volume_column(labels: Sequence[str], symbol: str | None) -> int | None:
-    """The position of the volume column: the base asset's first (see the module's docstring).
-
-    Args:
-        labels: ``[columns]`` header names.
-        symbol: the instrument (``"BTCUSD"``, ``"ETH/BTC"``), or None; it tells whether
-            ``Volume BTC`` counts the base asset or the quote asset.
-
-    Returns:
-        The position of the preferred volume column (the first of equally good ones), or
-        None when no column holds a volume.
-    """
+    """The preferred volume column's position (``symbol`` tells base from quote), or None."""
     parts = [p for p in re.split(r"[^0-9a-z]+", (symbol or "").lower()) if p]
     base, quote = (parts[0], parts[-1]) if len(parts) > 1 else (None, None)
     key = "".join(parts)
@@ -186,37 +131,6 @@ def volume_column(labels: Sequence[str], symbol: str | None) -> int | None:
         if rank is not None and (best is None or rank < best[0]):
             best = (rank, position)
     return None if best is None else best[1]
-
-
-def require_columns(
-    positions: dict[str, int],
-    labels: Sequence[str],
-    where_name: str,
-    *,
-    need_time: bool,
-    need: Sequence[str] = PRICE_FIELDS,
-) -> None:
-    """Raises a ValueError naming the missing columns among time (when needed) and ``need``.
-
-    Args:
-        positions: the fields found.
-        labels: ``[columns]`` header names, listed in the message.
-        where_name: the source as named in messages.
-        need_time: whether a time column is required.
-        need: the fields required, among ``open, high, low, close, volume``.
-    """
-    required = ("time", *need) if need_time else tuple(need)
-    missing = [field for field in required if field not in positions]
-    if missing == ["volume"]:
-        raise ValueError(
-            f"{where_name} has no volume column (volume, vol, VolumeFrom, Volume BTC, base_volume, "
-            f"quote_asset_volume, ...); found columns {list(labels)}"
-        )
-    if missing:
-        listed = f"{', '.join(required[:-1])} and {required[-1]}" if len(required) > 1 else required[0]
-        raise ValueError(
-            f"{where_name} must have {listed} columns; missing {', '.join(missing)} in columns {list(labels)}"
-        )
 
 
 def _asset_field(label: str) -> tuple[str, str] | None:
@@ -233,11 +147,7 @@ def _asset_field(label: str) -> tuple[str, str] | None:
 
 
 def assets(labels: Sequence[str], need: Sequence[str] = PRICE_FIELDS) -> dict[str, dict[str, int]]:
-    """The assets side by side in a header: ``{"BTC": {"open": 1, ..., "close": 4}, ...}``.
-
-    Only assets with a column for every field of ``need`` count (all four prices unless
-    told otherwise); the other fields are optional.
-    """
+    """The assets side by side that have every field of ``need``: ``{"BTC": {"open": 1, ...}}``."""
     found: dict[str, dict[str, int]] = {}
     names: dict[str, str] = {}
     for position, label in enumerate(labels):
@@ -283,25 +193,11 @@ def layout(
     row_symbol: str | None = None,
     need: Sequence[str] = PRICE_FIELDS,
 ) -> Layout:
-    """Finds the columns of one asset in a header.
-
-    Args:
-        labels: ``[columns]`` header names.
-        where_name: the source as named in messages.
-        symbol: the asset to pick when several sit side by side; with a symbol column
-            or a single asset it only decides which volume column is the base-asset one.
-        need_time: whether a time column must be among the labels.
-        row_symbol: the symbol in the first row of a symbol column; names the base-asset
-            volume column when ``symbol`` is None.
-        need: the fields that must have a column (the others are read when present):
-            the four prices by default, ``("close",)`` for a close-only model; with
-            ``"volume"``, a table without a volume column is refused.
-
-    Returns:
-        The ``Layout``; its positions include ``time`` only when found by name.
+    """Finds one asset's columns (``symbol`` picks it among several; it, else ``row_symbol``,
+    tells base from quote volume).
 
     Raises:
-        ValueError: missing columns, two columns of the same name for one field, or
+        ValueError: a missing column of ``need``, two columns of one name for a field, or
             several assets and no (or an unknown) symbol.
     """
     labels = tuple(str(label).strip() for label in labels)
@@ -312,20 +208,21 @@ def layout(
         if wide:
             asset = choose_asset(list(wide), symbol, where_name)
             positions = {k: v for k, v in positions.items() if k in ("time", "symbol")} | wide[asset]
-    require_columns(positions, labels, where_name, need_time=need_time, need=need)
-    _refuse_twins(positions, labels, where_name)
-    return Layout(positions, labels, asset)
-
-
-def _column_identity(label: str) -> tuple[str, ...]:
-    """What a header names once normalised: ``("close",)``, or ``("BTC", "close")`` side by side."""
-    pair = _asset_field(label)
-    return (symbol_key(pair[0]), pair[1]) if pair is not None else (normalise(label),)
-
-
-def _refuse_twins(positions: dict[str, int], labels: Sequence[str], where_name: str) -> None:
-    """Raises a ValueError when a field's column has a namesake: which of them is meant cannot be told."""
-    identities = [_column_identity(label) for label in labels]
+    required = ("time", *need) if need_time else tuple(need)
+    missing = [field for field in required if field not in positions]
+    if missing == ["volume"]:
+        raise ValueError(
+            f"{where_name} has no volume column (volume, vol, VolumeFrom, Volume BTC, base_volume, "
+            f"quote_asset_volume, ...); found columns {list(labels)}"
+        )
+    if missing:
+        listed = f"{', '.join(required[:-1])} and {required[-1]}" if len(required) > 1 else required[0]
+        raise ValueError(
+            f"{where_name} must have {listed} columns; missing {', '.join(missing)} in columns {list(labels)}"
+        )
+    # A field's column with a namesake (close and Close): which of them is meant cannot be told.
+    pairs = [_asset_field(label) for label in labels]
+    identities = [(symbol_key(p[0]), p[1]) if p else (normalise(label),) for p, label in zip(pairs, labels)]
     for field, position in positions.items():
         twins = [i for i, identity in enumerate(identities) if identity == identities[position] and i != position]
         if twins:
@@ -334,19 +231,11 @@ def _refuse_twins(positions: dict[str, int], labels: Sequence[str], where_name: 
                 f"(positions {min(position, twins[0])} and {max(position, twins[0])}): cannot tell which is the "
                 f"{field}; remove or rename one (columns {list(labels)})"
             )
+    return Layout(positions, labels, asset)
 
 
 def symbol_mask(values: np.ndarray, wanted: str | None) -> tuple[np.ndarray | None, list[str]]:
-    """Rows of a symbol column that hold ``wanted``, and the distinct symbols seen.
-
-    Args:
-        values: ``[rows]`` symbol cells (strings, None or NaN for empty ones).
-        wanted: the symbol to keep (``"BTC/USD"`` matches ``BTCUSD``), or None for all.
-
-    Returns:
-        ``(keep, distinct)``: a ``[rows]`` bool mask, or None when every row is kept, and
-        the distinct non-empty symbols in order of appearance.
-    """
+    """``(keep, distinct)``: the ``[rows]`` mask of ``wanted``'s rows (None: all) and the symbols seen."""
     pd = import_pandas("selecting rows by symbol")
     cells = pd.Series(np.asarray(values, dtype=object), copy=False)
     uniques = [v for v in pd.unique(cells) if isinstance(v, str)]
@@ -359,14 +248,7 @@ def symbol_mask(values: np.ndarray, wanted: str | None) -> tuple[np.ndarray | No
 
 
 def resolve_symbol(distinct: Sequence[str], wanted: str | None, kept_any: bool, where_name: str) -> str | None:
-    """The symbol of the loaded rows, or a ValueError when it is ambiguous or absent.
-
-    Args:
-        distinct: the distinct symbols of the whole table.
-        wanted: the ``symbol=`` argument.
-        kept_any: whether any row matched ``wanted``.
-        where_name: the source as named in messages.
-    """
+    """The symbol of the loaded rows, or a ValueError when it is ambiguous or absent."""
     listing = ", ".join(distinct[:5]) + (", ..." if len(distinct) > 5 else "")
     if wanted is None:
         if len(distinct) > 1:

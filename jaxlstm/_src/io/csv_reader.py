@@ -1,23 +1,15 @@
 """Reading candle CSV files as exchanges, vendors and pandas write them.
 
-The file's first lines are read by hand to find the header among vendor comment lines
-(``Timestamps are UTC timezone,https://...``), a headerless numeric layout, the unnamed
-index column of ``DataFrame.to_csv`` or the two-line header of a wide DataFrame. The rest
-is parsed by one ``pandas.read_csv`` call (pyarrow's engine when installed, else the C
-engine, ISO dates parsed by its tokenizer) and checked vectorised (``_read_whole``). Only
-when that finds a problem is the file read again by pandas' C parser in pieces of a
-million rows that keep every row's line number, so that the message names the line.
-
-Only regular files are read (a FIFO or ``/dev/zero`` would block or never end), lines are
-at most ``MAX_LINE_BYTES`` long, and a NUL byte or text that is not UTF-8 ends the read
-with the line it is on.
+The first lines are read by hand to find the header (after vendor comment lines, a wide
+frame's two header lines, or none at all); the rest is parsed by one ``pandas.read_csv``
+call and checked vectorised. A file that fails is read again with one row per line, only
+to name the bad line. Only regular UTF-8 files without NUL bytes or overlong lines are read.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import functools
 import itertools
 import mmap
 import os
@@ -37,7 +29,6 @@ from jaxlstm._src.io.pandas_import import import_pandas
 
 #: Longest line ``load_ohlcv`` reads (1 MiB); a longer one is an error naming the line.
 MAX_LINE_BYTES = 1 << 20  # far above any candle row; bounds what one bad line can cost
-_CHUNK_ROWS = 1 << 20
 _BLOCK_BYTES = 1 << 18
 # Vendor preambles ("Timestamps are UTC timezone,https://...") are a line or two long.
 _MAX_PREAMBLE_LINES = 10
@@ -59,47 +50,16 @@ class _Header(NamedTuple):
     first_cells: list[str]  # the cells of the first data row ([] when there is none)
 
 
-def _column_of(chunk: Any, position: int) -> Any:
-    """Column ``position`` of a parsed chunk (what ``frames.read_piece`` reads cells from)."""
-    return chunk[position]
-
-
 def read_csv(path: Path, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
-    """Loads candles from a CSV file (see ``ohlcv.load_ohlcv`` for the layouts read).
-
-    Args:
-        path: the file.
-        symbol: the symbol to keep (symbol column) or asset to pick (wide file), or None.
-        need: the fields that must have a column (see ``columns.layout``); a field
-            without one is NaN.
-
-    Returns:
-        ``OHLCV`` with ``[time]`` arrays, oldest first.
-
-    Raises:
-        FileNotFoundError: no such file.
-        IsADirectoryError: a directory.
-        ValueError: not a regular file, not UTF-8 text, an overlong line, no header or
-            data, or a value that cannot be a candle; the message names file and line.
-    """
+    """Loads candles from a CSV file (see ``ohlcv.load_ohlcv``); errors name the file and line."""
     name = f"source {path.name!r}"
     with _open_regular(path, name) as handle:
-        head = _read_head(handle, name)
-        header = _find_header(head, name, symbol, need)
-        fast = _read_whole(handle, header, name, symbol)
-        if fast is not None:
-            try:
-                return frames.finish(fast, header.layout, symbol, name, owned=True)
-            except ValueError:
-                pass  # the reader below finds the same problem and names its line
-            del fast
-        handle.seek(header.data_start)
-        # pandas gets a header line of its own, "c0,c1,...": it fixes the number of fields,
-        # so that short rows read as missing cells in every piece, even a piece of blank lines.
-        prefix = (",".join(f"c{i}" for i in range(header.width)) + "\n").encode()
-        reader = _GuardedReader(handle, name, header.data_line, prefix)
-        pieces = _read_pieces(reader, path, header, name, symbol)
-    return frames.finish(pieces, header.layout, symbol, name)
+        header = _find_header(_read_head(handle, name), name, symbol, need)
+        if header.first_cells and _bad_bytes(handle, header.data_start, header.data_line) is None:
+            candles = _read_whole(handle, header, name, symbol)
+            if candles is not None:
+                return candles
+        return _read_for_message(handle, path, header, name, symbol)
 
 
 def _open_regular(path: Path, name: str) -> BinaryIO:
@@ -124,18 +84,9 @@ def _open_regular(path: Path, name: str) -> BinaryIO:
 
 
 def _file_kind(mode: int) -> str:
-    for test, kind in (
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return kind
-    return "a special file"
-
-
-# ---------------------------------------------------------------------------- header
+    kinds = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device"}
+    kinds |= {stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+    return next((kind for test, kind in kinds.items() if test(mode)), "a special file")
 
 
 def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
@@ -169,10 +120,6 @@ def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
     return head
 
 
-def _is_numeric_row(row: list[str]) -> bool:
-    return len(row) >= 6 and all(cells.NUMBER_RE.match(cell) for cell in row)
-
-
 def _is_data_row(row: list[str]) -> bool:
     return any(cells.NUMBER_RE.match(cell) for cell in row[1:])
 
@@ -185,7 +132,7 @@ def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequenc
         if row[0].startswith("#"):
             continue
         seen += 1
-        if _is_numeric_row(row):
+        if len(row) >= 6 and all(cells.NUMBER_RE.match(cell) for cell in row):  # headerless
             numbered = tuple(f"column {i}" for i in range(len(row)))
             positions = {field: i for i, field in enumerate(("time", *FIELDS))}
             return _Header(Layout(positions, numbered), line.start, line.number, len(row), row)
@@ -249,36 +196,26 @@ def _header_from(
     return _Header(layout, header.end, header.number + 1, len(labels), first_data or [])
 
 
-# ---------------------------------------------------------------------------- data
-
 # pandas parses with pyarrow's multi-threaded engine when pyarrow is installed; set to
 # False to always use its C engine.
 USE_PYARROW = True
 
 
 def _engines() -> list[str]:
-    if USE_PYARROW:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            return ["c"]
-        return ["pyarrow", "c"]
-    return ["c"]
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return ["c"]
+    return ["pyarrow", "c"] if USE_PYARROW else ["c"]
 
 
-def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> list | None:
+def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV | None:
     """The fast path: the whole file parsed by one ``pandas.read_csv`` call, checked vectorised.
 
-    Returns:
-        The file as one piece, or None when something is off (a bad cell, a short row, a
-        NUL byte, an overlong line, text that is not UTF-8, a time column pandas does not
-        read as ISO 8601...): the piecewise reader then reads the file again and names the
-        line. The fast path skips blank lines, so its row numbers are not line numbers;
-        that is why any problem goes back to the piecewise reader rather than being
-        reported from here.
+    Returns None when anything is off (a bad cell, a short row, text that is not UTF-8, a time
+    column pandas does not read as ISO 8601...): blank lines are skipped here, so row numbers
+    are not line numbers, and ``_read_for_message`` reads the file again to name the line.
     """
-    if not header.first_cells or not _plain_bytes(handle, header.data_start):
-        return None
     pd = import_pandas("load_ohlcv(path)")
     layout = header.layout
     types: dict[int, Any] = {layout.positions[field]: np.float64 for field in FIELDS if field in layout.positions}
@@ -304,126 +241,87 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
                 **options,
             )
             break
-        except Exception:  # whatever an engine refuses, the next one (then the piecewise reader) reads
+        except Exception:  # whatever an engine refuses, the next one (then the slow reader) reads
             continue
     if frame is None or len(frame) == 0:
         return None
-    stamps = frame[time_position]
-    if getattr(stamps.dtype, "tz", None) is not None and int(pd.__version__.split(".")[0]) < 3:
+    if getattr(frame[time_position].dtype, "tz", None) is not None and int(pd.__version__.split(".")[0]) < 3:
         return None  # pandas 2 may read a string without an offset in its neighbour's offset
-
-    def column(position: int) -> Any:
-        # Each column leaves the frame as it is read, so the frame is never held twice.
-        return frame.pop(position)
-
-    del stamps
-    try:
-        return [frames.read_piece(column, layout, Where(name, "line", start=header.data_line), symbol)]
-    except ValueError:
+    try:  # each column leaves the frame as it is read, so the frame is never held twice
+        return frames.to_candles(frame.pop, layout, Where(name, "line", start=header.data_line), symbol, owned=True)
+    except ValueError:  # the slow reader finds the same problem and names its line
         return None
 
 
-def _plain_bytes(handle: BinaryIO, start: int) -> bool:
-    """Whether the file from ``start`` holds no NUL byte and no line longer than ``MAX_LINE_BYTES``."""
+def _bad_bytes(handle: BinaryIO, start: int, first_line: int) -> str | None:
+    """The first NUL byte or line longer than ``MAX_LINE_BYTES`` from ``start`` on, as ``"line N ..."``, or None."""
     size = os.fstat(handle.fileno()).st_size
     if size <= start:
-        return True
+        return None
     with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        if view.find(b"\0", start) >= 0:
-            return False
-        line = start  # where the current line begins
+        nul = view.find(b"\0", start)
+        line, long_line = start, -1  # where the current line begins; where the first overlong one does
         while size - line > MAX_LINE_BYTES:
             # The lines between `line` and the last newline of the next MAX_LINE_BYTES + 1
             # bytes are all short enough; without a newline there, the line is too long.
             last = view.rfind(b"\n", line, line + MAX_LINE_BYTES + 1)
             if last < 0:
-                return False
+                long_line = line
+                break
             line = last + 1
-    return True
-
-
-class _GuardedReader:
-    """A binary file as pandas reads it, refusing overlong lines and NUL bytes as it goes."""
-
-    def __init__(self, handle: BinaryIO, name: str, first_line: int, prefix: bytes) -> None:
-        self._handle = handle
-        self._name = name
-        self._prefix = prefix  # given to pandas before the file's bytes
-        self._line = first_line  # the line the next byte belongs to
-        self._run = 0  # bytes of that line read so far
-        self.start = handle.tell()
-
-    def read(self, size: int = -1) -> bytes:
-        if self._prefix:
-            prefix, self._prefix = self._prefix, b""
-            return prefix
-        size = _BLOCK_BYTES if size is None or size < 0 else min(size, _BLOCK_BYTES)
-        data = self._handle.read(size)
-        nul = data.find(b"\0")
+        if long_line >= 0 and (nul < 0 or nul > long_line + MAX_LINE_BYTES):
+            number = first_line + view[start:long_line].count(b"\n")
+            return f"line {number} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles"
         if nul >= 0:
-            line = self._line + data.count(b"\n", 0, nul)
-            raise ValueError(f"{self._name}: line {line} holds a NUL byte; a binary file, not a CSV file of candles")
-        first = data.find(b"\n")
-        if first < 0:
-            self._run += len(data)
-        else:
-            # A line inside one block is shorter than the block, so only lines that span
-            # blocks can grow past the limit.
-            if self._run + first > MAX_LINE_BYTES:
-                self._too_long()
-            self._line += data.count(b"\n")
-            self._run = len(data) - data.rfind(b"\n") - 1
-        if self._run > MAX_LINE_BYTES:
-            self._too_long()
-        return data
-
-    def _too_long(self) -> None:
-        raise ValueError(
-            f"{self._name}: line {self._line} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles"
-        )
+            number = first_line + view[start:nul].count(b"\n")
+            return f"line {number} holds a NUL byte; a binary file, not a CSV file of candles"
+    return None
 
 
-def _read_pieces(reader: _GuardedReader, path: Path, header: _Header, name: str, symbol: str | None) -> list:
+def _read_for_message(handle: BinaryIO, path: Path, header: _Header, name: str, symbol: str | None) -> OHLCV:
+    """Reads a file the fast path refused with one row per line, and raises naming the bad line."""
+    problem = _bad_bytes(handle, header.data_start, header.data_line)
+    if problem is not None:
+        raise ValueError(f"{name}: {problem}")
     pd = import_pandas("load_ohlcv(path)")
     layout = header.layout
     used = sorted(set(layout.positions.values()))
     needed = 1 + max(position for field, position in layout.positions.items() if field in ("time", *PRICE_FIELDS))
+    handle.seek(header.data_start)
+    if not header.first_cells and not handle.read().strip():
+        raise ValueError(f"{name} has no data rows: expected at least one row after the header")
+    handle.seek(header.data_start)
     try:
-        chunks = pd.read_csv(
-            reader,
-            header=0,
+        table = pd.read_csv(
+            handle,
+            header=None,
+            names=[f"c{i}" for i in range(header.width)],  # fixes the number of fields: short rows read as missing
             usecols=[f"c{i}" for i in used],
             index_col=False,
             skip_blank_lines=False,  # keeps one row per line, so row i is line data_line + i
             encoding="utf-8",
             engine="c",
-            chunksize=_CHUNK_ROWS,
             dtype={f"c{layout.positions['symbol']}": object} if "symbol" in layout.positions else None,
             **_exact_floats(pd),
         )
-        pieces = []
-        first_row = 0
-        for raw_chunk in chunks:
-            raw_chunk.columns = [int(label[1:]) for label in raw_chunk.columns]
-            where = Where(name, "line", start=header.data_line + first_row)
-            first_row += len(raw_chunk)
-            chunk, where = _drop_blank_rows(raw_chunk, where, used)
-            del raw_chunk
-            if len(chunk) == 0:
-                continue
-            piece = frames.read_piece(functools.partial(_column_of, chunk), layout, where, symbol)
-            _explain_missing(piece, layout, path, header, needed)
-            pieces.append(piece)
     except UnicodeDecodeError:
-        line = _first_non_utf8_line(path, reader.start, header.data_line)
+        line = _first_non_utf8_line(path, header.data_start, header.data_line)
         raise ValueError(f"{name}: line {line} is not UTF-8 text") from None
     except pd.errors.ParserError as err:
         raise ValueError(
             f"{name}: cannot split the rows into fields ({err}; rows are counted from line {header.data_line})"
         ) from None
-    if not pieces:
+    table.columns = used
+    table, where = _drop_blank_rows(table, Where(name, "line", start=header.data_line), used)
+    if len(table) == 0:
         raise ValueError(f"{name} has no data rows: expected at least one row after the header")
-    return pieces
+    return frames.to_candles(
+        table.__getitem__,
+        layout,
+        where,
+        symbol,
+        explain=lambda values, where: _explain_missing(values, where, layout, path, header, needed),
+    )
 
 
 def _exact_floats(pd: Any) -> dict[str, str]:
@@ -433,63 +331,47 @@ def _exact_floats(pd: Any) -> dict[str, str]:
     return {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
 
 
-def _drop_blank_rows(chunk: Any, where: Where, used: list[int]) -> tuple[Any, Where]:
+def _drop_blank_rows(table: Any, where: Where, used: list[int]) -> tuple[Any, Where]:
     """Drops the rows of blank (or whitespace-only) lines, keeping each row's line number."""
     rest = [position for position in used if position != 0]
-    empty_rest = chunk[rest].isna().all(axis=1).to_numpy() if rest else np.ones(len(chunk), dtype=bool)
-    if not empty_rest.any():
-        return chunk, where
-    blank = empty_rest.copy()
-    if 0 in used:
-        for i in np.flatnonzero(empty_rest):
-            cell = chunk[0].iat[i]
-            blank[i] = not cell.strip() if isinstance(cell, str) else _is_na(cell)
-    if not blank.any():
-        return chunk, where
-    keep = ~blank
-    return chunk[keep], where.subset(keep)
+    blank = table[rest].isna().all(axis=1).to_numpy() if rest else np.ones(len(table), dtype=bool)
+    if 0 in used and blank.any():
+        first = table[0]
+        blank = blank & (first.isna() | first.astype(str).str.strip().eq("")).to_numpy()
+    return (table, where) if not blank.any() else (table[~blank], where.subset(~blank))
 
 
-def _is_na(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def _explain_missing(piece: frames.Piece, layout: Layout, path: Path, header: _Header, needed: int) -> None:
+def _explain_missing(
+    values: dict[str, np.ndarray], where: Where, layout: Layout, path: Path, header: _Header, needed: int
+) -> None:
     """Names the real problem of a row whose price came back NaN: a short row or an empty cell."""
     for field in PRICE_FIELDS:
         if field not in layout.positions:
             continue  # a field the file does not have (a close-only file): NaN by design
-        missing = np.isnan(piece.values[field])
+        missing = np.isnan(values[field])
         if not missing.any():
             continue
         i = int(np.argmax(missing))
-        line = piece.where.number(i)
+        line = where.number(i)
         position = layout.positions[field]
-        text = _line_text(path, header.data_start, header.data_line, line)
+        with open(path, "rb") as handle:  # lines are short: the byte scan has checked them
+            handle.seek(header.data_start)
+            raw = next(itertools.islice(handle, line - header.data_line, None), b"")
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         try:
             row = next(csv.reader([text]), [])
         except csv.Error:
             row = []
         if len(row) <= position:
             raise ValueError(
-                f"{piece.where.source}: line {line} has {len(row)} fields, expected at least {needed} "
+                f"{where.source}: line {line} has {len(row)} fields, expected at least {needed} "
                 f"(columns {list(layout.labels)})"
             )
         cell = row[position].strip()
         if not cell:
-            piece.where.fail(i, layout.label(field), "expected a number, got an empty cell")
+            where.fail(i, layout.label(field), "expected a number, got an empty cell")
         if not re.fullmatch(r"[+-]?nan", cell, re.IGNORECASE):
-            piece.where.fail(i, layout.label(field), f"expected a number, got {cell!r}")
-
-
-def _line_text(path: Path, start: int, start_line: int, line: int) -> str:
-    """The text of one line of the file (for messages only)."""
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        raw = b""
-        for _ in range(line - start_line + 1):
-            raw = handle.readline(MAX_LINE_BYTES + 1)
-    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            where.fail(i, layout.label(field), f"expected a number, got {cell!r}")
 
 
 def _first_non_utf8_line(path: Path, start: int, start_line: int) -> int:

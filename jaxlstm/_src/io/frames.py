@@ -1,15 +1,11 @@
-"""Candle tables in memory (pandas DataFrames, ccxt rows) and pieces of files, to ``OHLCV``.
-
-A table is read as one or more ``Piece`` s (a CSV file is read in pieces of a million rows,
-a DataFrame is one piece): each piece's symbol rows are selected and its cells parsed,
-then ``finish`` joins the pieces, infers the unit of epoch timestamps over all of them,
-checks the candles and sorts them.
+"""Tables to ``OHLCV`` (``to_candles``): DataFrames, ccxt rows, files parsed by pandas; and the
+long format of many series.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -18,50 +14,28 @@ from jaxlstm._src.io import cells, columns
 from jaxlstm._src.io.candles import OHLCV, assemble
 from jaxlstm._src.io.cells import Where
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
-from jaxlstm._src.io.pandas_import import is_pandas
+from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
 from jaxlstm._src.prep import horizons
 
 _CCXT_LABELS = ("timestamp", "open", "high", "low", "close", "volume")
 
 
-class Piece(NamedTuple):
-    """The parsed rows of one piece of a table.
-
-    Attributes:
-        times: ``[rows]`` int64 nanoseconds, or raw epoch numbers when ``epochs``.
-        epochs: whether ``times`` still holds unscaled unix epochs.
-        values: ``[rows]`` float64 arrays for ``open, high, low, close, volume``.
-        where: where each row came from.
-        symbols: the distinct symbols of the piece's symbol column (before selection).
-    """
-
-    times: np.ndarray
-    epochs: bool
-    values: dict[str, np.ndarray]
-    where: Where
-    symbols: list[str]
-
-
-def read_piece(
+def to_candles(
     column: Callable[[int], Any],
     layout: Layout,
     where: Where,
     symbol: str | None,
     *,
     stamps: np.ndarray | None = None,
-) -> Piece:
-    """Selects a piece's rows of ``symbol`` and parses its cells.
+    epoch_scale: int | None = None,
+    owned: bool = False,
+    explain: Callable[[dict[str, np.ndarray], Where], None] | None = None,
+) -> OHLCV:
+    """Checked candles, oldest first, from a table whose ``column(position)`` gives a column's values.
 
-    Args:
-        column: returns the ``[rows]`` values (Series or array) of a column position.
-        layout: where the fields are.
-        where: where each row came from.
-        symbol: the symbol whose rows to keep when there is a symbol column.
-        stamps: ``[rows]`` int64 nanoseconds that replace the time column (a DataFrame's
-            DatetimeIndex), or None.
-
-    Returns:
-        The ``Piece``.
+    ``stamps`` (int64 ns, a DataFrame's DatetimeIndex) replace the time column; ``epoch_scale``
+    fixes the epoch unit (ccxt: ms); ``owned`` keeps parsed arrays nobody else holds rather than
+    copying them; ``explain`` sees the parsed values before the candles are checked.
     """
     keep: Any = None
     symbols: list[str] = []
@@ -85,74 +59,23 @@ def read_piece(
             values[field] = cells.numbers(values_of(field), where, layout.label(field), optional=field == "volume")
         else:
             values[field] = np.full(rows, np.nan)
-    return Piece(times, epochs, values, where, symbols)
-
-
-def finish(
-    pieces: list[Piece],
-    layout: Layout,
-    symbol: str | None,
-    where_name: str,
-    *,
-    epoch_scale: int | None = None,
-    owned: bool = False,
-) -> OHLCV:
-    """Joins the pieces of a table into checked, sorted candles.
-
-    Args:
-        pieces: the table's pieces in source order; emptied as they are joined, so that
-            a large file is never held twice.
-        layout: where the fields are.
-        symbol: the ``symbol=`` argument.
-        where_name: the source as named in messages.
-        epoch_scale: nanoseconds per epoch unit when the source fixes it (ccxt: ms).
-        owned: the pieces' arrays belong to nobody else (a file just parsed), so a
-            single piece's arrays are kept rather than copied.
-
-    Returns:
-        ``OHLCV``, oldest first.
-
-    Raises:
-        ValueError: no rows, several symbols, mixed epochs and dates, or a bad candle.
-    """
+    if explain is not None:
+        explain(values, where)
+    if epoch_scale is not None and not epochs:
+        where.fail(0, layout.label("time"), "expected unix epochs in milliseconds")
     if "symbol" in layout.positions:
-        distinct = list(dict.fromkeys(s for piece in pieces for s in piece.symbols))
-        kept_any = any(piece.times.shape[0] for piece in pieces)
-        found = columns.resolve_symbol(distinct, symbol, kept_any, where_name)
+        found = columns.resolve_symbol(symbols, symbol, rows > 0, where.source)
     else:
         found = symbol if symbol is not None or layout.asset is None else layout.asset
-    pieces = [piece for piece in pieces if piece.times.shape[0]]
-    if not pieces:
-        raise ValueError(f"{where_name} has no data rows: expected at least one candle")
-    where = Where.concat([(piece.where, piece.times.shape[0]) for piece in pieces])
-    label = layout.label("time")
-    kinds = {piece.epochs for piece in pieces}
-    if len(kinds) > 1:
-        first = pieces[0].epochs
-        other = next(piece for piece in pieces if piece.epochs != first)
-        other.where.fail(
-            0,
-            label,
-            f"{'epochs' if other.epochs else 'dates'} here but {'epochs' if first else 'dates'} before: "
-            "a time column must hold one kind of timestamp",
-        )
-    times = pieces[0].times if len(pieces) == 1 else np.concatenate([piece.times for piece in pieces])
-    if pieces[0].epochs:
-        nanos = cells.epochs_to_ns(times, where, label, scale=epoch_scale)
-    elif len(pieces) == 1:
-        nanos = np.array(times, dtype=np.int64, copy=None if owned else True)  # the result must not alias the source
+    if not rows:
+        raise ValueError(f"{where.source} has no data rows: expected at least one candle")
+    copy = None if owned else True  # the result must not alias the source
+    if epochs:
+        nanos = cells.epochs_to_ns(times, where, layout.label("time"), scale=epoch_scale)
     else:
-        nanos = times
+        nanos = np.array(times, dtype=np.int64, copy=copy)
     del times
-    values = {}
-    for field in FIELDS:
-        parts = [piece.values.pop(field) for piece in pieces]
-        values[field] = (
-            np.concatenate(parts)
-            if len(parts) > 1
-            else np.array(parts[0], dtype=np.float64, copy=None if owned else True)
-        )
-        del parts
+    values = {field: np.array(values.pop(field), dtype=np.float64, copy=copy) for field in FIELDS}
     labels = {field: layout.label(field) for field in FIELDS}
     prices = [field for field in PRICE_FIELDS if field in layout.positions]
     return assemble(nanos, values, where, labels, found, prices)
@@ -183,18 +106,7 @@ def unnamed_time(labels: Sequence[str], first_value: Any) -> bool:
 
 
 def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
-    """Candles from a DataFrame with a DatetimeIndex or a time column.
-
-    Args:
-        frame: ``[rows, columns]`` DataFrame; one asset in plain columns (maybe with a
-            symbol column) or several side by side (two-level columns ``(asset, field)``
-            or ``(field, asset)``, or names like ``"BTC:close"``).
-        symbol: the symbol/asset to keep, or None.
-        need: the fields that must have a column (see ``columns.layout``).
-
-    Returns:
-        ``OHLCV``, oldest first.
-    """
+    """Candles from a DataFrame with a DatetimeIndex or a time column, one asset or several side by side."""
     where_name = "source DataFrame"
     labels = frame_labels(frame)
     stamps = index_timestamps(frame.index)
@@ -221,27 +133,17 @@ def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE
     )
     if stamps is None:
         layout.positions["time"] = found["time"]
-    where = Where(where_name, "row")
-    piece = read_piece(
+    return to_candles(
         lambda position: frame.iloc[:, position],
         layout,
-        where,
+        Where(where_name, "row"),
         symbol,
         stamps=None if stamps is None else stamps.view(np.int64),
     )
-    return finish([piece], layout, symbol, where_name)
 
 
 def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """The close prices of a DataFrame and its timestamps (None when it has none).
-
-    Args:
-        frame: ``[rows, columns]`` DataFrame with a close column.
-        name: the argument's name in messages.
-
-    Returns:
-        ``(prices, nanos)``: ``[rows]`` float64 and int64 nanoseconds or None.
-    """
+    """``(prices, nanos)``: a DataFrame's ``[rows]`` close and int64 timestamps (None when it has none)."""
     labels = frame_labels(frame)
     found = columns.match_columns(labels)
     if "close" not in found:
@@ -273,15 +175,7 @@ def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def rows_to_candles(source: Any, symbol: str | None) -> OHLCV:
-    """Candles from ccxt rows ``[[ms, open, high, low, close, volume], ...]``.
-
-    Args:
-        source: a sequence of 6-value rows or a ``[rows, 6]`` array; volume may be None.
-        symbol: labels the result.
-
-    Returns:
-        ``OHLCV``, oldest first.
-    """
+    """Candles from ccxt rows ``[[ms, open, high, low, close, volume], ...]`` (a list or ``[rows, 6]`` array)."""
     where_name = "source rows"
     if isinstance(source, np.ndarray):
         if source.ndim != 2 or source.shape[1] != 6:
@@ -305,8 +199,63 @@ def rows_to_candles(source: Any, symbol: str | None) -> OHLCV:
     if table.dtype.kind == "c":
         raise TypeError("source rows must hold real numbers, got complex values")
     layout = Layout({field: i for i, field in enumerate(("time", *FIELDS))}, _CCXT_LABELS)
-    where = Where(where_name, "row")
-    piece = read_piece(lambda position: table[:, position], layout, where, symbol)
-    if not piece.epochs:
-        where.fail(0, "timestamp", "expected unix epochs in milliseconds")
-    return finish([piece], layout, symbol, where_name, epoch_scale=10**6)
+    return to_candles(lambda position: table[:, position], layout, Where(where_name, "row"), symbol, epoch_scale=10**6)
+
+
+# ---------------------------------------------------------------------------- long format
+
+#: The columns every long frame has.
+LONG_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
+
+
+def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
+    """``{unique_id: series}`` from a long DataFrame (Nixtla's ``unique_id, ds, y``, rows in any order).
+
+    Each series is sorted by ``ds``: a Series of ``y``, or a DataFrame with ``y`` as ``close``
+    when there are other columns. Raises ValueError for a missing column, no rows, a ``ds``
+    of neither times nor integers, or a repeated ``(unique_id, ds)``.
+    """
+    pd = import_pandas("a long DataFrame (unique_id, ds, y)")
+    missing = [c for c in LONG_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} as a DataFrame of many series needs the long format's columns {list(LONG_COLUMNS)} "
+            f"(one row per series and time), missing {missing}; got columns {list(frame.columns)[:10]}"
+        )
+    if len(frame) == 0:
+        raise ValueError(f"{name} has no rows")
+    ds = frame["ds"]
+    if pd.api.types.is_integer_dtype(ds) or pd.api.types.is_datetime64_any_dtype(ds):
+        times = ds
+    else:
+        try:
+            if ds.dtype == object or pd.api.types.is_string_dtype(ds):
+                # Each string in its own offset, none meaning UTC, whatever the pandas version.
+                nanos = cells.texts_to_ns(ds.to_numpy(dtype=object), Where(f"{name}['ds']", "row"), "ds")
+                times = pd.Series(nanos.view("datetime64[ns]"), index=ds.index, name="ds")
+            else:
+                times = pd.to_datetime(ds, utc=True)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name}['ds'] must hold times or integers, got {ds.iloc[0]!r}: {err}") from None
+    is_time = not pd.api.types.is_integer_dtype(times)
+    if is_time and getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_convert(None)
+    table = frame.assign(ds=times, unique_id=frame["unique_id"].astype(str))
+    repeated = table.duplicated(["unique_id", "ds"])
+    if repeated.any():
+        row = table[repeated].iloc[0]
+        raise ValueError(
+            f"{name} has {int(repeated.sum())} repeated (unique_id, ds) rows, first ({row['unique_id']!r}, {row['ds']})"
+        )
+    extra = [c for c in frame.columns if c not in LONG_COLUMNS]
+    out: dict[str, Any] = {}
+    for uid, group in table.groupby("unique_id", sort=False):
+        rows = group.sort_values("ds")
+        index = pd.DatetimeIndex(rows["ds"], name="ds") if is_time else pd.RangeIndex(len(rows))
+        if extra:
+            out[str(uid)] = pd.DataFrame(
+                {"close": rows["y"].to_numpy(), **{c: rows[c].to_numpy() for c in extra}}, index=index
+            )
+        else:
+            out[str(uid)] = pd.Series(rows["y"].to_numpy(), index=index, name=str(uid))
+    return out

@@ -1,17 +1,7 @@
-"""Loading OHLCV candles from the places prices usually come from.
+"""Loading candles and prices: ``load_ohlcv``, ``as_price_series``, ``infer_interval``, the demo data.
 
-The entry points: ``load_ohlcv`` (CSV files, pandas DataFrames, ccxt rows -> ``OHLCV``),
-``as_price_series`` (anything holding prices -> a float array and its timestamps),
-``infer_interval`` and the bundled demo data. The work is done by one module per idea:
-
-* ``candles``: the ``OHLCV`` record and the checks every candle passes;
-* ``csv_reader``: files (header detection, vendor quirks, one ``pandas.read_csv`` call, limits);
-* ``frames``: tables in memory (DataFrames, ccxt rows) and pieces of files;
-* ``columns``: which column is which (aliases, symbols, assets side by side);
-* ``cells``: cell values (numbers, timestamps, epochs);
-* ``pandas_import``: pandas, imported only where it is needed.
-
-pandas is imported only by the code paths that need it, so ``import jaxlstm`` stays light.
+Files go to ``csv_reader``, tables in memory to ``frames``; ``columns`` says which column is
+which, ``cells`` parses values and ``candles`` holds the ``OHLCV`` record and its checks.
 """
 
 from __future__ import annotations
@@ -48,63 +38,46 @@ DEMO_FILE = "Coinbase_BTCUSD_1h.csv"
 def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str] | None = None) -> OHLCV:
     """Loads candles from a CSV file, a pandas DataFrame or ccxt-style rows.
 
-    CSV files may start with vendor comment lines before the header; header names are
-    matched case-insensitively with common aliases (``date``/``time``/``timestamp``/
-    ``unix``, ``o``/``h``/``l``/``c``, ``Volume USD``/``volume_btc``...). A headerless
-    file whose rows are all numbers is read as ``time, open, high, low, close, volume``.
-    The file ``DataFrame.to_csv`` writes is read too: an unnamed first column of dates
-    (the index) is the time column, and a wide frame's assets side by side (two header
-    lines, or names like ``BTC:close``) are told apart by ``symbol=``.
-    Timestamps may be ISO-like strings (``2019-10-17``, ``2019-10-17T09:00:00Z``,
-    ``2019-10-17 09-AM``) or unix epochs in seconds, milliseconds, microseconds or
-    nanoseconds (the unit is inferred from the size of the numbers; one file must use
-    one unit). Volume columns are recognised in the common vendor spellings (``volume``,
-    ``vol``, ``VolumeFrom``/``VolumeTo``, ``Volume BTC``/``Volume USD``, ``base_volume``,
-    ``quote_asset_volume``...); of several, the base asset's volume (the coins traded) is
-    preferred and a quote-asset volume is taken only when there is no other (see
-    ``jaxlstm._src.io.columns`` for the rules). A row may leave the volume empty or out
-    (unknown volume, NaN). Two columns of one name (``close`` and ``Close``) are refused.
-    The result is sorted by time; of rows sharing a timestamp, the last in the source's
-    order is kept.
-
-    Files are read with pandas' C parser in pieces of a million rows (about the memory of
-    the result); only regular files are read, and a line longer than ``MAX_LINE_BYTES``
-    (1 MiB), a NUL byte or text that is not UTF-8 stops the read with the line's number.
+    Headers are found after vendor comment lines and matched by alias, case-insensitively
+    (``date``/``time``/``unix``, ``o``/``h``/``l``/``c``, ``Volume USD``...); a headerless
+    numeric file is ``time, open, high, low, close, volume``; ``DataFrame.to_csv`` output
+    is read with its unnamed date index and a wide frame's assets side by side. Timestamps
+    are ISO-like strings (``2019-10-17T09:00:00Z``, ``2019-10-17 09-AM``) or unix epochs in
+    one unit (s, ms, us or ns, told by their size). Of several volume columns the base
+    asset's is preferred, a quote volume taken only when there is no other; an empty volume
+    is NaN. Two columns of one name are refused. Rows come back sorted by time, the last of
+    a repeated timestamp kept. One ``pandas.read_csv`` call reads a file; only regular
+    UTF-8 files without NUL bytes or lines over ``MAX_LINE_BYTES`` (1 MiB) are read.
 
     Args:
-        source: a path (``str`` or ``os.PathLike``) to a CSV file; a pandas DataFrame with
-            a ``DatetimeIndex`` or a time column; ccxt rows ``[[ms, open, high, low,
-            close, volume], ...]`` (a sequence of rows or a ``[rows, 6]`` array); or an
-            ``OHLCV``, returned unchanged.
-        symbol: keeps only the rows of this symbol when the source has a symbol column
-            (``"BTC/USD"`` matches ``"BTCUSD"``), picks this asset when several sit side by
-            side (``"BTC/USD"`` matches ``BTC``); otherwise it labels the result.
-        columns: the fields the caller needs, among ``open, high, low, close, volume``
-            (``"close"`` included); None means the four prices. A table without a
-            needed column is refused with the columns it has (``("close", "volume")``:
-            a file without a volume column); a field not needed and not in the table is
-            NaN, so ``columns=("close",)`` reads a plain ``timestamp, close`` file.
+        source: a CSV path (``str`` or ``os.PathLike``), a DataFrame with a
+            ``DatetimeIndex`` or a time column, ccxt rows ``[[ms, open, high, low, close,
+            volume], ...]`` (or a ``[rows, 6]`` array), or an ``OHLCV`` (returned as is).
+        symbol: keeps this symbol's rows of a symbol column (``"BTC/USD"`` matches
+            ``"BTCUSD"``) or picks this asset among several; else it labels the result.
+        columns: the fields needed, ``"close"`` among them; None means the four prices. A
+            table without a needed column is refused; a field neither needed nor present
+            is NaN, so ``("close",)`` reads a plain ``timestamp, close`` file.
 
     Returns:
-        ``OHLCV`` with ``[time]`` arrays, oldest first; read from a file, its ``source`` is
-        the file's absolute path.
+        ``OHLCV`` with ``[time]`` arrays, oldest first; from a file, ``source`` is its absolute path.
 
     Raises:
-        FileNotFoundError: the path does not exist.
-        IsADirectoryError: the path is a directory.
+        FileNotFoundError: no such path.
+        IsADirectoryError: a directory.
         TypeError: an unsupported source type.
-        ValueError: not a regular file (FIFO, device), not a text CSV, no data rows, a
-            missing column, several symbols/assets without ``symbol=``, or a value that
-            cannot be parsed or is out of range (including ``high < low`` and open/close
-            outside ``[low, high]``); the message names the file and line (files) or row,
-            and the column.
+        ValueError: not a regular text CSV, no data rows, a missing column, several symbols
+            or assets without ``symbol=``, or a value that cannot be parsed or is no candle
+            (``high < low``, open or close outside ``[low, high]``...); the message names
+            the file and line (or row) and the column.
     """
     if symbol is not None and not isinstance(symbol, str):
         raise TypeError(f"symbol must be a str or None, got {type(symbol).__name__} {symbol!r}")
     need = _needed_fields(columns)
     if isinstance(source, OHLCV):
-        if columns is not None:
-            _check_has(source, need)
+        for field in need if columns is not None and len(source) else ():
+            if np.isnan(getattr(source, field)).all():
+                raise ValueError(f"source OHLCV has no {field}: every value is NaN (its source had no {field} column)")
         return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -139,30 +112,11 @@ def _needed_fields(columns: Any) -> tuple[str, ...]:
     return need
 
 
-def _check_has(candles: OHLCV, need: Sequence[str]) -> None:
-    """Raises a ValueError when candles hold no value of a needed field."""
-    for field in need:
-        if len(candles) and np.isnan(getattr(candles, field)).all():
-            raise ValueError(f"source OHLCV has no {field}: every value is NaN (its source had no {field} column)")
-
-
 def symbol_of(data: Any) -> str:
-    """The name data go by: its symbol, else the stem of the file it came from, else ``"series"``.
+    """The name ``data`` goes by: its symbol, else its file's stem (``BTCUSD_1h``), else ``"series"``.
 
-    The default symbol of a model fitted on ``data`` when nobody names one: a symbol
-    column, a wide table's asset or ``symbol=`` when the data were loaded with one, else
-    the file name without its extension (``BTCUSD_1h.csv`` gives ``"BTCUSD_1h"``).
-
-    Args:
-        data: an ``OHLCV``, a path to a CSV file (read for its close and symbol), a
-            DataFrame (its ``attrs["symbol"]``, else ``attrs["source"]``), or anything else
-            (``"series"``).
-
-    Returns:
-        A non-empty name.
-
-    Raises:
-        As ``load_ohlcv`` for a path that cannot be read.
+    ``data`` may be an ``OHLCV``, a CSV path (read for its close), a DataFrame (its
+    ``attrs["symbol"]`` or ``attrs["source"]``) or anything else.
     """
     if isinstance(data, (str, os.PathLike)):
         data = load_ohlcv(data, columns=("close",))
@@ -178,29 +132,25 @@ def symbol_of(data: Any) -> str:
 
 
 def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.ndarray | None]:
-    """Turns whatever holds the prices into a float price array and optional timestamps.
+    """Turns whatever holds prices into float64 ``[time]`` prices and optional timestamps.
 
-    When timestamps are known the series is put in time order and rows sharing a
-    timestamp are reduced to the last one, as ``load_ohlcv`` does.
+    With timestamps the series is put in time order, the last of a repeated timestamp kept.
 
     Args:
-        data: a 1-D list/array of prices; a pandas Series (a ``DatetimeIndex`` gives the
-            timestamps); an OHLCV-like DataFrame (its close column; timestamps from a
-            ``DatetimeIndex`` or a time column); ccxt rows ``[time, 6]`` (close is
-            column 4, millisecond timestamps column 0); an ``OHLCV``; or the path (``str``
-            or ``os.PathLike``) of a CSV file with a time and a close column, read by
-            ``load_ohlcv(path, columns=("close",))``.
-        name: the argument's name, used in error messages.
+        data: a 1-D list/array of prices; a Series (a ``DatetimeIndex`` gives timestamps); a
+            DataFrame (its close column; timestamps from a ``DatetimeIndex`` or a time
+            column); ccxt rows ``[time, 6]``; an ``OHLCV``; or a CSV path with a time and a
+            close column (``load_ohlcv(path, columns=("close",))``).
+        name: the argument's name in error messages.
 
     Returns:
-        ``(prices, timestamps)``: float64 ``[time]`` prices, and ``datetime64[ns]``
-        ``[time]`` timestamps or None when the input has none.
+        ``(prices, timestamps)``: float64 ``[time]`` and ``datetime64[ns]`` ``[time]`` or None.
 
     Raises:
         TypeError: bytes, booleans, complex numbers or other non-numeric input.
         FileNotFoundError: a path to nothing.
-        ValueError: empty input, a wrong shape, NaN/inf, a price <= 0, a masked array
-            with masked entries, or a file ``load_ohlcv`` refuses.
+        ValueError: no prices, a wrong shape, NaN/inf, a price <= 0, masked entries, or a
+            file ``load_ohlcv`` refuses.
     """
     nanos: np.ndarray | None = None
     if isinstance(data, (str, os.PathLike)):
@@ -263,18 +213,13 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
 
 
 def infer_interval(timestamps: Any) -> np.timedelta64:
-    """The data's own sampling interval: the median of positive consecutive differences.
-
-    Args:
-        timestamps: ``[time]`` datetime64 values (array, list or ``DatetimeIndex``), in any
-            order, or None. NaT entries are ignored.
+    """The median of the positive steps between ``[time]`` datetime64 values (any order, NaT ignored).
 
     Returns:
-        ``np.timedelta64`` in nanoseconds; one hour when there are fewer than two
-        distinct timestamps (or None), since hourly candles are the common case.
+        ``np.timedelta64`` in ns; one hour when there are fewer than two distinct times.
 
     Raises:
-        TypeError: values that are not dates/times.
+        TypeError: values that are not datetimes.
         ValueError: not 1-D.
     """
     default = np.timedelta64(1, "h").astype("timedelta64[ns]")
@@ -300,10 +245,7 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
 
 
 def demo_data_path() -> Path:
-    """Path of the bundled demo file: ~3000 hourly Coinbase BTC/USD candles up to 2019-10-17.
-
-    Returns:
-        The path of ``jaxlstm/demo/Coinbase_BTCUSD_1h.csv`` inside the installed package.
+    """The bundled demo file: ~3000 hourly Coinbase BTC/USD candles up to 2019-10-17.
 
     Raises:
         FileNotFoundError: the package was installed without its data files.
@@ -315,9 +257,5 @@ def demo_data_path() -> Path:
 
 
 def load_demo() -> OHLCV:
-    """Loads the bundled demo candles (hourly BTC/USD from Coinbase, symbol ``BTCUSD``).
-
-    Returns:
-        ``OHLCV`` with ``[time]`` arrays of ~3000 hourly rows, oldest first.
-    """
+    """The bundled demo candles (~3000 hourly BTC/USD rows from Coinbase, symbol ``BTCUSD``)."""
     return load_ohlcv(demo_data_path())

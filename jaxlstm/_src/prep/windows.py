@@ -1,7 +1,9 @@
 """The only windowing, splitting and padding code: sliding windows by index arithmetic.
 
 Every caller (the wrapper's fit, its calibration, many-symbol training, backtests,
-ensembles) cuts windows, splits them in time and pads ragged sets with these functions.
+ensembles) cuts windows, splits them in time and pads ragged sets with these functions;
+row counts that depend on the data are padded to shape buckets (``bucket_size``,
+``bucketed_split``) so that a new series length reuses a compiled program.
 They accept numpy or JAX arrays and return the same kind (numpy stays on the host, in
 its own precision; JAX arrays stay traceable).
 """
@@ -105,6 +107,65 @@ def chronological_split(count: int, validation_fraction: float, *, gap: int = 0)
     return n_train, n_val
 
 
+def bucket_size(count: int) -> int:
+    """The shape bucket of ``count`` rows: the next power of two (0 stays 0).
+
+    Data-dependent row counts (windows of a series, held-back windows, forecast windows)
+    are padded up to their bucket, so that series of many lengths share a few compiled
+    programs: counts from 100 to 1,000 fall into four buckets.
+    """
+    count = validation.check_positive_int("count", count, minimum=0)
+    return 0 if count == 0 else 1 << (count - 1).bit_length()
+
+
+def bucketed_split(count: int, validation_fraction: float, *, gap: int = 0) -> tuple[int, int]:
+    """Padded sizes of the two parts of ``chronological_split(count, ...)``, both tied to one bucket.
+
+    The split of ``bucket_size(count)`` windows: every count of the same bucket gives at most
+    that many training and validation windows, so the pair of sizes (the shape of a
+    training run) changes only when the bucket does. Counts too small to split give
+    ``(bucket_size(count), 0)`` unless the split of their bucket holds them.
+
+    Returns:
+        ``(n_train_padded, n_val_padded)``, each >= the corresponding part of the split of ``count``.
+    """
+    n_train, n_val = chronological_split(count, validation_fraction, gap=gap)
+    size = bucket_size(count)
+    if validation_fraction == 0:
+        return size, 0
+    top_train, top_val = chronological_split(size, validation_fraction, gap=gap)
+    return max(n_train, top_train), max(n_val, top_val)
+
+
+def pad_rows(tree: Any, size: int, *, fill: str = "zeros") -> Any:
+    """Pads every leaf's leading axis up to ``size`` rows: the one padding of the library.
+
+    Args:
+        tree: a pytree of numpy or JAX arrays sharing a leading axis ``[n, ...]``.
+        size: rows wanted, >= ``n``.
+        fill: ``"zeros"`` (padding rows of data, whose zero weights mask them) or
+            ``"first"`` (copies of row 0: a valid model or input whose results are dropped).
+
+    Returns:
+        The tree with leaves ``[size, ...]``, each of its own kind (numpy stays numpy) and dtype.
+    """
+    if fill not in ("zeros", "first"):
+        raise ValueError(f"fill must be 'zeros' or 'first', got {fill!r}")
+    leaves = jax.tree.leaves(tree)
+    n = int(np.shape(leaves[0])[0]) if leaves else 0
+    size = validation.check_positive_int("size", size, minimum=n)
+    if size == n:
+        return tree
+
+    def grow(a: Any) -> Any:
+        xp = _xp(a)
+        first = fill == "first"
+        extra = xp.repeat(a[:1], size - n, axis=0) if first else xp.zeros((size - n, *a.shape[1:]), a.dtype)
+        return xp.concatenate([a, extra], axis=0)
+
+    return jax.tree.map(grow, tree)
+
+
 def pad_stack(arrays: Sequence[Any], length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stacks arrays of different lengths along a new leading axis, padding with zero rows.
 
@@ -126,9 +187,6 @@ def pad_stack(arrays: Sequence[Any], length: int | None = None) -> tuple[np.ndar
     longest = max(a.shape[0] for a in arrays)
     length = longest if length is None else validation.check_positive_int("length", length, minimum=longest)
     dtype = arrays[0].dtype if arrays[0].dtype.kind == "f" else np.dtype(np.float32)
-    stacked = np.zeros((len(arrays), length, *tail), dtype)
-    weights = np.zeros((len(arrays), length), dtype)
-    for i, a in enumerate(arrays):
-        stacked[i, : a.shape[0]] = a
-        weights[i, : a.shape[0]] = 1
+    stacked = np.stack([pad_rows(a.astype(dtype, copy=False), length) for a in arrays])
+    weights = np.stack([pad_rows(np.ones(a.shape[0], dtype), length) for a in arrays])
     return stacked, weights
