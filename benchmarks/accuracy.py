@@ -52,6 +52,7 @@ from jaxlstm import LSTMForecaster, nn
 from jaxlstm import data as data_lib
 from jaxlstm import evaluation as ev
 from jaxlstm._src.evaluation import synthetic
+from jaxlstm._src.evaluation.results import REFERENCE
 from jaxlstm.baselines import DriftForecaster, HybridForecaster
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -342,7 +343,7 @@ def oracle_scores(dataset: Dataset, result: ev.BacktestResult) -> dict[str, floa
     mae = float(np.mean(np.abs(result.actual - predicted)))
     last = dataset.prices[result.origins - 1][:, None]
     direction = float(np.mean(np.sign(predicted - last) == np.sign(result.actual - last)))
-    return {"relative_mae": mae / result[ev.REFERENCE].metrics["mae"], "mae": mae, "directional_accuracy": direction}
+    return {"relative_mae": mae / result[REFERENCE].metrics["mae"], "mae": mae, "directional_accuracy": direction}
 
 
 def run(
@@ -372,7 +373,7 @@ def run(
         "settings": dataclasses.asdict(settings),
         "models": list(model_names),
         "model_descriptions": {
-            ev.REFERENCE: "repeat the last price (the reference)",
+            REFERENCE: "repeat the last price (the reference)",
             **{n: known[n][1] for n in model_names},
         },
         "targets": TARGETS,
@@ -435,7 +436,7 @@ def ablation_scores(result: ev.BacktestResult) -> dict[str, Any]:
     difference is measured far more precisely than either score alone.
     """
     models = result.models
-    naive = float(np.mean(models[ev.REFERENCE].per_origin["mae"]))
+    naive = float(np.mean(models[REFERENCE].per_origin["mae"]))
     cells: dict[str, dict[str, Any]] = {}
     gains: dict[str, dict[str, Any]] = {}
     for architecture in nn.ARCHITECTURES:
@@ -513,7 +514,7 @@ def targets_met(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per model: which of ``TARGETS`` its numbers meet (None where the data set was not run)."""
     out = {}
     sets = doc["datasets"]
-    for model in [ev.REFERENCE, *doc["models"]]:
+    for model in [REFERENCE, *doc["models"]]:
         checks: dict[str, Any] = {}
         for name, entry in sets.items():
             metrics = entry["backtest"]["models"][model]["metrics"]
@@ -537,7 +538,7 @@ def render_markdown(doc: dict[str, Any], command: str) -> str:
     s = doc["settings"]
     sets = doc["datasets"]
     names = list(sets)
-    models = [ev.REFERENCE, *doc["models"]]
+    models = [REFERENCE, *doc["models"]]
     machine = doc.get("machine", {})
     lines = [
         "# Forecast accuracy: LSTM designs against the baselines",
@@ -575,7 +576,7 @@ def render_markdown(doc: dict[str, Any], command: str) -> str:
                 metrics = sets[n]["backtest"]["models"][model]["metrics"]
                 cell = _cell(metrics.get(key))
                 error = metrics.get(se) if se else None
-                if error is not None and not (key == "relative_mae" and model == ev.REFERENCE):
+                if error is not None and not (key == "relative_mae" and model == REFERENCE):
                     cell += f" ± {error:.3f}"
                 row.append(cell)
             lines.append(f"| {model} | " + " | ".join(row) + " |")

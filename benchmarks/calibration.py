@@ -64,7 +64,7 @@ def _record_origin(model: LSTMForecaster, train: np.ndarray, actual: np.ndarray,
     }
     for source in ("auto", "refit"):
         residuals = model.calibration_residuals(steps, source)
-        found = model._calibration_cache[source][0]
+        found = model.calibration_models_.get(source)
         if found is None or residuals.shape[0] == 0:
             out[source] = None
             continue

@@ -11,13 +11,12 @@ user would backtest a design of their own:
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 import jaxlstm as jl
-from jaxlstm import evaluation
 
 Factory = Callable[[], jl.Forecaster]
 
@@ -56,14 +55,18 @@ class DriftGate(jl.Forecaster):
         t_stat = mu / (sd / np.sqrt(returns.shape[0])) if sd > 0 else 0.0
         self.mean_return_ = mu
         self.drift_ = mu if abs(t_stat) >= self.min_t else 0.0
-        self.model._fit(prices * np.exp(-mu * np.arange(prices.shape[0])))
+        detrended = prices * np.exp(-mu * np.arange(prices.shape[0]))
+        type(self.model).fit_rows([self.model], [detrended])
 
-    def _holdout_size(self) -> int | None:
-        return self.model._holdout_size()
+    def holdout_size(self) -> int | None:
+        return self.model.holdout_size()
+
+    def planned_holdout(self, n: int) -> int | None:
+        return self.model.planned_holdout(n)
 
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
         k = np.arange(window.shape[-1]) - (window.shape[-1] - 1)
-        flat = np.asarray(self.model._predict(window * np.exp(-self.mean_return_ * k), steps), np.float64)
+        flat = self.model.predict_windows((window * np.exp(-self.mean_return_ * k))[None], steps)[0]
         # The model forecasts the detrended path from the last price; the kept drift is added back.
         return flat * np.exp(self.drift_ * np.arange(1, steps + 1))
 
@@ -89,7 +92,7 @@ class NaiveBlend(jl.Forecaster):
         self.min_t = min_t
         self.weight_: float | None = None
         self.t_stat_: float | None = None
-        self._blend_sources: dict[str, tuple[jl.Forecaster, int] | None] = {}
+        self._blend_sources: dict[str, Any] = {}
 
     def get_params(self) -> dict[str, Any]:
         return {"factory": self.factory, "steps": self.steps, "min_t": self.min_t, "band": self.band}
@@ -104,37 +107,33 @@ class NaiveBlend(jl.Forecaster):
 
     def _fit(self, prices: np.ndarray) -> None:
         model = self.model
-        model._fit(prices)
-        model._adopt_series(prices, None, np.timedelta64(1, "h"))
+        # The model and its calibration copies (its calibration_models_) in one training call.
+        type(model).fit_rows([model], [prices], interval=np.timedelta64(1, "h"))
         fit_source = "refit" if model.calibration in ("refit", "both") else "auto"
-        names = dict.fromkeys([fit_source, *model._calibration_sources()])
-        sources = {name: model._calibration_source(prices, name) for name in names}
+        sources = model.calibration_models_
         self.weight_, self.t_stat_ = 1.0, None
-        if sources[fit_source] is not None:
+        if fit_source in sources:
             self._fit_weight(prices, *sources[fit_source])
         self._blend_sources = {}
         for name, found in sources.items():
-            if found is None:
-                self._blend_sources[name] = None
-                continue
             # The same scorer, blended with the same weight, gives the blend's calibration residuals.
             shell = copy.copy(self)
-            shell.model = found[0]
-            shell._reset_calibration(None)
-            self._blend_sources[name] = (shell, found[1])
+            shell.model = found.model
+            self._blend_sources[name] = found._replace(model=shell)
 
     def _fit_weight(self, prices: np.ndarray, scorer: jl.Forecaster, start: int) -> None:
         n = prices.shape[0]
-        origins = np.arange(max(int(start), self.model._min_window()), n)
+        origins = np.arange(max(int(start), self.model.min_window()), n)
         if origins.size == 0:
             return
         length = self.model.window_length or n
-        predicted = np.asarray(scorer._predict_many([prices[max(0, s - length) : s] for s in origins], self.steps))
+        predicted = scorer.predict_windows([prices[max(0, s - length) : s] for s in origins], self.steps)
         last = np.broadcast_to(prices[origins - 1][:, None], predicted.shape)
         index = origins[:, None] + np.arange(self.steps)[None, :]
         actual = np.where(index < n, prices[np.minimum(index, n - 1)], np.nan)
-        d = evaluation.log_ratio_residuals(predicted, last)
-        y = evaluation.log_ratio_residuals(actual, last)
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaN where a price is missing
+            d = np.log(predicted / last)
+            y = np.log(actual / last)
         ok = np.isfinite(d) & np.isfinite(y)
         denominator = float(np.sum(d[ok] ** 2))
         if denominator > 0:
@@ -150,14 +149,19 @@ class NaiveBlend(jl.Forecaster):
         if not self.t_stat_ <= -self.min_t:
             self.weight_ = 0.0
 
-    def _calibration_source(self, prices: np.ndarray, source: str) -> tuple[jl.Forecaster, int] | None:
-        if source in self._blend_sources:
-            return self._blend_sources[source]
-        return super()._calibration_source(prices, source)
+    def planned_holdout(self, n: int) -> int | None:
+        return self.model.planned_holdout(n)
 
-    def _holdout_size(self) -> int | None:
-        return self.model._holdout_size()
+    def _refit_sources(self, n: int) -> tuple[str, ...]:
+        # The model's own fit trains its calibration copies; the blend reuses them.
+        return ()
+
+    def _calibration_scorers(self, prices: np.ndarray, heads: Mapping[str, Any]) -> dict[str, Any]:
+        return {s: self._blend_sources[s] for s in self.calibration_sources() if s in self._blend_sources}
+
+    def holdout_size(self) -> int | None:
+        return self.model.holdout_size()
 
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
-        predicted = np.asarray(self.model._predict(window, steps), np.float64)
+        predicted = self.model.predict_windows(window[None], steps)[0]
         return window[-1] * (predicted / window[-1]) ** self.weight_

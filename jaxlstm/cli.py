@@ -26,8 +26,10 @@ DEMO_SYMBOL = "BTCUSD"
 PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 #: ``--seed`` must fit the 64-bit seed of ``jax.random.key``.
 MAX_SEED = 2**63 - 1
-# jaxlstm.nn.ARCHITECTURES, written out so that parsing arguments does not import JAX.
-ARCHITECTURES = ("lstm", "bilstm", "attention", "transformer")
+#: Help text of a model option whose default and choices are the estimator's own: options
+#: left out are not passed, so ``LSTMForecaster``'s defaults apply (and its validators name
+#: the setting and list the choices); reading them here would import JAX for ``--help``.
+ESTIMATOR_DEFAULT = " (default: LSTMForecaster's own, jaxlstm.LSTMForecaster.default_params())"
 
 
 class UsageError(Exception):
@@ -107,7 +109,7 @@ def _feature_list(text: str) -> tuple[str, ...]:
 
 def _direct_steps(args: argparse.Namespace, steps: int | None) -> int | None:
     """--direct-steps, else the horizon's steps when features need a direct head."""
-    if args.direct_steps is not None or tuple(args.features) == ("close",):
+    if args.direct_steps is not None or args.features is None or tuple(args.features) == ("close",):
         return args.direct_steps
     if steps is None:
         raise UsageError("--features beyond close need --direct-steps N (the steps the model forecasts at once)")
@@ -202,22 +204,25 @@ def add_data_options(p: argparse.ArgumentParser, *, candles: bool = True) -> Non
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """The LSTM's settings; ``model_settings`` turns them into ``LSTMForecaster`` arguments."""
     group = p.add_argument_group("model")
-    group.add_argument("--epochs", type=_positive_int, default=100, help="most training epochs (early stopping)")
-    group.add_argument("--hidden-size", type=_at_most("MAX_HIDDEN_SIZE"), default=32, help="LSTM units")
+    group.add_argument("--epochs", type=_positive_int, help="most training epochs (early stopping)" + ESTIMATOR_DEFAULT)
+    group.add_argument("--hidden-size", type=_at_most("MAX_HIDDEN_SIZE"), help="LSTM units" + ESTIMATOR_DEFAULT)
     group.add_argument(
-        "--sequence-length", type=_at_most("MAX_SEQUENCE_LENGTH", low=2), default=20, help="prices per input window"
+        "--sequence-length",
+        type=_at_most("MAX_SEQUENCE_LENGTH", low=2),
+        help="prices per input window" + ESTIMATOR_DEFAULT,
     )
-    group.add_argument("--learning-rate", type=_positive_float, default=3e-4, help="Adam step size")
-    group.add_argument("--seed", type=_seed, default=0, help="seeds initialisation and shuffling")
-    group.add_argument("--ensemble", type=_positive_int, default=1, help="members trained together in one call")
-    group.add_argument("--combine", choices=("mean", "median"), default="mean", help="how members' forecasts combine")
-    group.add_argument("--architecture", choices=ARCHITECTURES, default="lstm", help="the network")
+    group.add_argument("--learning-rate", type=_positive_float, help="Adam step size" + ESTIMATOR_DEFAULT)
+    group.add_argument("--seed", type=_seed, help="seeds initialisation and shuffling" + ESTIMATOR_DEFAULT)
+    group.add_argument(
+        "--ensemble", type=_positive_int, help="members trained together in one call" + ESTIMATOR_DEFAULT
+    )
+    group.add_argument("--combine", help="how members' forecasts combine: mean or median" + ESTIMATOR_DEFAULT)
+    group.add_argument("--architecture", help="the network (jaxlstm.nn.ARCHITECTURES)" + ESTIMATOR_DEFAULT)
     group.add_argument(
         "--features",
         type=_feature_list,
-        default=("close",),
-        help="comma-separated inputs, e.g. close,volume,rsi (default close; see jaxlstm.data.FEATURES); "
-        "anything beyond the close needs a direct head",
+        help="comma-separated inputs, e.g. close,volume,rsi (see jaxlstm.data.FEATURES); "
+        "anything beyond the close needs a direct head" + ESTIMATOR_DEFAULT,
     )
     group.add_argument(
         "--direct-steps",
@@ -234,10 +239,9 @@ def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[s
     ``steps`` (the horizon in candles, for commands with ``--horizon``) is the direct head's
     size when ``--features`` need one and ``--direct-steps`` is not given.
     """
-    return {
+    given = {
         "architecture": args.architecture,
-        "features": tuple(args.features),
-        "direct_steps": _direct_steps(args, steps),
+        "features": None if args.features is None else tuple(args.features),
         "hidden_size": args.hidden_size,
         "sequence_length": args.sequence_length,
         "learning_rate": args.learning_rate,
@@ -246,6 +250,13 @@ def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[s
         "ensemble": args.ensemble,
         "combine": args.combine,
     }
+    # Options not given take the estimator's defaults, read from it (not restated here), and
+    # are passed on all the same: the cache compares every setting asked for.
+    from jaxlstm._src.forecasters.lstm import LSTMForecaster
+
+    defaults = LSTMForecaster.default_params()
+    settings = {k: defaults[k] if v is None else v for k, v in given.items()}
+    return {**settings, "direct_steps": _direct_steps(args, steps)}
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
@@ -266,7 +277,7 @@ def _add_tune(p: argparse.ArgumentParser) -> None:
         required=True,
         help="a setting and the values to try, e.g. --search learning_rate=3e-4,1e-3,3e-3 (repeatable)",
     )
-    p.add_argument("--sampling", choices=("grid", "random"), default="grid", help="how trials are drawn")
+    p.add_argument("--sampling", default="grid", help="how trials are drawn: grid or random (see jaxlstm.tune)")
     p.add_argument(
         "--trials",
         type=_positive_int,

@@ -203,7 +203,7 @@ def test_lstm_calibration_sources():
     lo, hi, method = model.band_offsets(4)
     bands = []
     for source in ("auto", "refit"):
-        residuals = model.calibration_residuals(model._band_steps, source)
+        residuals = model.calibration_residuals(model.band_steps, source)
         calibrated = intervals.calibrated_steps(residuals)
         if calibrated:
             bands.append(intervals.extend_offsets(intervals.conformal_offsets(residuals[:, :calibrated]), 4))

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxlstm._src.evaluation.synthetic import mean_reverting, random_walk
-from jaxlstm._src.forecasters import intervals
+from jaxlstm._src.forecasters import bands, intervals
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
 
 # ----------------------------------------------------------------- volatility band
@@ -154,30 +154,34 @@ class _CountingDrift(DriftForecaster):
         type(self).fits += 1
         super()._fit(prices, **options)
 
-    def _holdout_size(self):
+    def holdout_size(self):
         return 40
 
 
-def test_calibration_refit_mode_and_cache_per_mode():
+def test_calibration_happens_in_fit_and_forecast_never_trains():
     prices = random_walk(300, seed=6).prices
-    model = _CountingDrift(calibration="both").fit(prices)
     fits = _CountingDrift.fits
+    model = _CountingDrift(calibration="both").fit(prices)
+    assert _CountingDrift.fits == fits + 2  # the model and its head refit, both in fit
     auto = model.calibration_residuals(3, "auto")
-    assert auto.shape == (40, 3) and _CountingDrift.fits == fits  # the held-back tail: no refit
     refit = model.calibration_residuals(3, "refit")
-    assert refit.shape == (150, 3) and _CountingDrift.fits == fits + 1  # one head refit
-    # Each source is cached on its own: asking again, or for more steps, refits nothing ...
-    np.testing.assert_array_equal(model.calibration_residuals(3, "refit"), refit)
+    assert auto.shape == (40, 3) and refit.shape == (150, 3)  # the held-back tail; the head refit's 150 origins
+    model.forecast(steps=5)
     longer = model.calibration_residuals(5, "refit")
     np.testing.assert_array_equal(longer[:, :3], refit)
-    np.testing.assert_array_equal(model.calibration_residuals(3, "auto"), auto)
-    assert _CountingDrift.fits == fits + 1
-    assert set(model._calibration_cache) == {"auto", "refit"}
+    assert _CountingDrift.fits == fits + 2  # forecasts and residuals train nothing
+    assert set(model.calibration_models_) == {"auto", "refit"}
+    assert model.calibration_models_["auto"].model is model and model.calibration_models_["auto"].start == 260
+    assert model.calibration_models_["refit"].start == 150
+    # The refit residuals are the head copy's own forecasts, recomputed here independently.
+    head = model.calibration_models_["refit"].model
+    s = 200
+    np.testing.assert_allclose(refit[s - 150], np.log(prices[s : s + 3] / head.predict_windows([prices[:s]], 3)[0]))
     # ... and the sources differ: the tail scores the fitted model, the refit a head copy.
     assert not np.allclose(auto, refit[-40:])
-    # A new fit starts a new cache.
+    # A new fit calibrates anew.
     model.fit(prices[:-10])
-    assert model._calibration_cache == {}
+    assert model.calibration_models_["refit"].start == 145
     with pytest.raises(ValueError, match="calibration must be one of"):
         DriftForecaster(calibration="jackknife")
     with pytest.raises(ValueError, match="source must be one of"):
@@ -216,7 +220,7 @@ def test_both_without_a_held_back_tail_is_the_head_refit():
     both = model.band_offsets(6)
     np.testing.assert_allclose(both[0], refit[0])
     np.testing.assert_allclose(both[1], refit[1])
-    assert model._calibration_sources() == ("refit",)
+    assert model.calibration_sources() == ("refit",)
 
 
 def test_calibration_state_survives_json():
@@ -224,19 +228,19 @@ def test_calibration_state_survives_json():
     import json
 
     model = DriftForecaster().fit(random_walk(400, seed=9).prices)
-    state = json.loads(json.dumps(model.calibration_state(model._band_steps), allow_nan=False))
+    state = json.loads(json.dumps(model.band_.to_json(), allow_nan=False))
     restored = copy.copy(model)
-    restored._reset_calibration(None)  # what a model loaded without its fitted series looks like
+    restored.band_ = bands.ConformalBand({}, model.volatility_)  # a model restored without residuals
     assert restored.band_offsets(8)[2] == "volatility"
-    restored.restore_calibration(state)
+    restored.band_ = bands.band_class(model.band).from_json(state, model.volatility_)
     for steps in (3, 8, 200):
         expected = model.band_offsets(steps)
         got = restored.band_offsets(steps)
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_array_equal(got[1], expected[1])
         assert got[2] == expected[2] == "conformal"
-    with pytest.raises(ValueError, match="unknown calibration source"):
-        restored.restore_calibration({"jackknife": []})
+    with pytest.raises(ValueError, match="calibration source must be one of"):
+        bands.ConformalBand.from_json({"jackknife": []}, 0.01)
 
 
 # ----------------------------------------------------------------- one band per model
@@ -247,7 +251,7 @@ class _HeldBack(DriftForecaster):
 
     tail = 45
 
-    def _holdout_size(self):
+    def holdout_size(self):
         return self.tail
 
 
@@ -281,7 +285,7 @@ def test_the_band_of_a_step_does_not_depend_on_the_horizon(model, prices, method
 
 def test_past_its_calibrated_steps_the_band_grows_like_a_random_walk():
     model = _HeldBack().fit(random_walk(300, seed=12).prices)
-    residuals = model.calibration_residuals(model._band_steps)
+    residuals = model.calibration_residuals(model.band_steps)
     calibrated = intervals.calibrated_steps(residuals)
     # 45 origins: a step needs 39 residuals (0.95), so steps 1..7 are calibrated.
     assert calibrated == 45 - intervals.min_residuals(0.95) + 1 == 7

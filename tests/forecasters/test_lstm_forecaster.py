@@ -522,7 +522,7 @@ def test_direct_close_only_model_holds_back_the_gap():
     n_val = int(n_windows * 0.1)
     assert model.metrics_["n_val_windows"] == n_val and model.metrics_["n_train_windows"] == n_windows - n_val - 5
     # The held-back tail starts after the last training target: n_val + steps - 1 prices.
-    assert model._holdout_size() == n_val + 5
+    assert model.holdout_size() == n_val + 5
     fc = model.forecast(steps=6)
     assert len(fc) == 6 and np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
     with pytest.raises(ValueError, match=r"steps must be at most 6.*or direct_steps=None"):
@@ -530,7 +530,7 @@ def test_direct_close_only_model_holds_back_the_gap():
     with pytest.raises(ValueError, match="steps must be at most 6"):
         jl.LSTMForecaster.forecast_many({"x": model}, steps=7)
     # Saved calibration covers the head's 6 steps (not the 168 of a recursive model).
-    assert len(model.calibration_state(6)["auto"][0]) == 6
+    assert len(model.band_.to_json()["auto"][0]) == 6
     loaded = jl.LSTMForecaster.from_json(model.to_json())
     np.testing.assert_array_equal(loaded.forecast(steps=6).lower, fc.lower)
 

@@ -64,7 +64,7 @@ def test_forecast_combines_the_members(prices, ensemble):
     fc = ensemble.forecast(steps=6)
     assert np.all(fc.lower <= fc.predicted) and np.all(fc.predicted <= fc.upper)
     # The band holds every member's own forecast too.
-    now = ensemble.member_forecasts(ensemble._forecast_window()[None], 6)[:, 0]
+    now = ensemble.member_forecasts(ensemble.forecast_window()[None], 6)[:, 0]
     assert np.all(fc.lower <= now.min(axis=0)) and np.all(now.max(axis=0) <= fc.upper)
     assert fc.band.endswith(" widened to the members' range")
 

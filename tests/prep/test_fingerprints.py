@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import jaxlstm as jl
+from jaxlstm._src.forecasters import lstm_state
 from jaxlstm._src.io.ohlcv import demo_data_path
 from jaxlstm._src.prep import fingerprints as F
 from jaxlstm.data import DataFingerprint, fingerprint
@@ -114,13 +115,13 @@ def test_trained_on_is_saved_and_restored(tmp_path):
     assert jl.LSTMForecaster.load(tmp_path / "m").trained_on_ == model.trained_on_
     assert jl.LSTMForecaster.from_json(model.to_json()).trained_on_ == model.trained_on_
     # A model saved before fingerprints existed (no "trained_on" key) loads with None.
-    meta = model._metadata()
+    meta = lstm_state.metadata(model)
     del meta["trained_on"]
-    restored = jl.LSTMForecaster._from_parts(model.params_, meta, "test model")
+    restored = lstm_state.from_parts(jl.LSTMForecaster, model.params_, meta, "test model")
     assert restored.trained_on_ is None
     meta["trained_on"] = {**model.trained_on_.to_json(), "count": "many"}
     with pytest.raises(ValueError, match="test model is damaged: .*trained_on.count must be an integer"):
-        jl.LSTMForecaster._from_parts(model.params_, meta, "test model")
+        lstm_state.from_parts(jl.LSTMForecaster, model.params_, meta, "test model")
 
 
 def test_fit_many_records_each_series():

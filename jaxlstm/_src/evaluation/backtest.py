@@ -5,11 +5,12 @@ only, forecasts ``steps`` prices with a prediction band, and scores the forecast
 ``series[t : t + steps]``. The naive forecast is always included, so every model's MAE can
 be read relative to it.
 
-Any ``jaxlstm.Forecaster`` (including your own subclass) can be backtested. With
-``vectorize``, the models of all origins are fitted by the class's ``_fit_together`` and
-forecast by its ``_predict_together``: for ``LSTMForecaster`` that is one compiled call
-over an origins axis (``stacked.run_stacked``), giving the same forecasts as refitting one
-by one (to float rounding). A vmapped ``while_loop`` runs until the last model stops early,
+Any ``jaxlstm.Forecaster`` (including your own subclass) can be backtested, through the
+public protocol only (``fit_rows``, ``predict_rows``, ``forecast_from``). With
+``vectorize``, the models of all origins (and their calibration copies) are fitted by one
+``fit_rows`` and forecast by one ``predict_rows``: for ``LSTMForecaster`` that is one
+compiled call over an origins axis (``stacked.run_stacked``), giving the same forecasts as
+refitting one by one (to float rounding). A vmapped ``while_loop`` runs until the last model stops early,
 so on a CPU, where a vmapped model-epoch costs about as much as a lone one, it is usually
 slower than the loop; ``vectorize=None`` therefore uses it on accelerators only.
 """
@@ -286,9 +287,9 @@ def _run(
     bands: list[str] = []
 
     def band(i: int, row: Any) -> None:
-        # The band of origin i around its point forecast (the calibration runs here).
+        # The band of origin i around its point forecast (calibrated when the model was fitted).
         try:
-            forecast = models[i]._forecast_from(models[i]._checked_prices(row), confidence)
+            forecast = models[i].forecast_from(row, confidence)
         except ValueError as err:
             raise ValueError(f"model {name!r} failed at origin {int(origins[i])}: {err}") from err
         predicted[i], lower[i], upper[i] = forecast.predicted, forecast.lower, forecast.upper
@@ -296,17 +297,13 @@ def _run(
 
     try:
         if together:
-            kind._fit_together(models, list(train))
-            for model, row in zip(models, train):
-                model._adopt_series(row, None, interval)
-            kind._calibrate_together(models)
-            rows = kind._predict_together(models, [m._forecast_window() for m in models], steps)
+            kind.fit_rows(models, list(train), interval=interval)
+            rows = [r[0] for r in Forecaster.predict_rows(models, [m.forecast_window()[None] for m in models], steps)]
         else:
             for i, (model, row) in enumerate(zip(models, train)):
                 try:
-                    model._fit(row)
-                    model._adopt_series(row, None, interval)
-                    point = model._predict(model._forecast_window(), steps)
+                    type(model).fit_rows([model], [row], interval=interval)
+                    point = model.predict_windows(model.forecast_window()[None], steps)[0]
                 except (ValueError, RuntimeError, FloatingPointError) as err:
                     raise ValueError(f"at origin {int(origins[i])}: {err}") from err
                 band(i, point)

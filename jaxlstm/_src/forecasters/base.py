@@ -14,22 +14,40 @@ calibration=calibration)`` from a constructor whose keyword arguments are your s
 
 That is all ``fit``, ``forecast``, the bands and ``jaxlstm.evaluation.backtest`` need.
 Optionally override ``_predict_many`` (many windows at once), ``_fit_together`` and
-``_predict_together`` (many models at once, e.g. in one compiled call).
+``_predict_rows`` (many models at once, e.g. in one compiled call), ``holdout_size`` and
+``planned_holdout`` (a model that holds prices back from its parameters) and
+``_calibration_scorers`` (which models' forecasts make the residuals).
 
-The band (``band=``, chosen at construction and recorded in every ``Forecast``):
+The public protocol (what ``backtest``, ``tune``, the model cache and the benchmarks use;
+none of them touches a private member):
+
+* ``fit_rows(models, series, ...)``: fits models of one class on their validated series and
+  calibrates their bands; the models and their head-refit calibration copies train in one
+  ``_fit_together`` (one runner call for ``LSTMForecaster``), every calibration forecast is
+  one ``predict_rows``. ``fit`` and ``fit_many`` are this plus reading and checking data.
+* ``predict_rows(models, windows, steps)``: each model's ``[N_i, steps]`` forecasts from its
+  own windows (unchecked); ``predict_windows`` for one model; ``check_forecast`` the rule
+  for what reaches a user; ``forecast_window`` and ``forecast_from(predicted, confidence)``
+  the window ``forecast`` continues and the ``Forecast`` around point forecasts.
+* ``check_prices``, ``min_window``, ``setting_names``, ``default_params``, ``holdout_size``,
+  ``planned_holdout``, ``calibration_sources``, ``band_steps``, and the fitted ``band_``
+  and ``calibration_models_``.
+
+The band (``band=``, chosen at construction and recorded in every ``Forecast``) is one
+object per method (``jaxlstm._src.forecasters.bands``), built by ``fit`` (``band_``):
 
 * ``"conformal"``: split-conformal quantiles of the forecaster's own multi-step errors on
   fitted data its parameters did not see. Where those errors come from is
   ``calibration``: ``"auto"`` scores the held-back validation tail of a model trained with
   one (``LSTMForecaster``) and otherwise a copy refitted on the head of the series;
   ``"refit"`` always uses the head refit; ``"both"`` takes the wider of the two at every
-  step.
+  step. The copies are trained by ``fit``, with the model: ``forecast`` never trains.
 * ``"adaptive"``: the conformal band whose quantile level is moved by adaptive conformal
   inference through the calibration origins in time order (``intervals.adaptive_confidence``).
 * ``"volatility"``: the seed's band, ``exp(-/+ z * sigma * sqrt(step))`` around the forecast.
 
 One band method per fitted model, for every horizon: the conformal band is calibrated once
-on the first ``_band_steps`` (168) forecast steps, and the band of step ``k`` is the same
+on the first ``band_steps`` (168) forecast steps, and the band of step ``k`` is the same
 whatever horizon is asked for (see ``band_offsets`` for the rule). A model with too few
 out-of-sample residuals uses the volatility band for every horizon.
 
@@ -45,20 +63,19 @@ scores) uses its close column.
 
 from __future__ import annotations
 
-import copy
 import inspect
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.forecasters import intervals
+from jaxlstm._src.forecasters import bands, intervals
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
 from jaxlstm._src.io import frames
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import close_of, fingerprint, read_series, regular_series
-from jaxlstm._src.prep import fingerprints, horizons
+from jaxlstm._src.prep import fingerprints, horizons, windows
 from jaxlstm._src.prep import gaps as gap_lib
 
 #: Values of ``calibration``.
@@ -70,6 +87,20 @@ CALIBRATION_SOURCES: tuple[str, ...] = ("auto", "refit")
 def check_calibration(calibration: Any) -> str:
     """Returns ``calibration`` if it names a calibration, else raises ``ValueError``."""
     return validation.check_choice("calibration", calibration, CALIBRATIONS)
+
+
+class CalibrationSource(NamedTuple):
+    """Where a calibration source's residuals come from: a fitted model, scored from index ``start`` of the fitted series."""
+
+    model: Forecaster
+    start: int
+
+
+def _windows_before(series: np.ndarray, origins: np.ndarray, length: int | None) -> Any:
+    """The window ending before each origin: ``[N, length(, columns)]``, or a list of whole heads when ``length`` is None."""
+    if length:
+        return windows.windows_before(series, origins, length)
+    return [series[:s] for s in origins]
 
 
 class Forecaster:
@@ -87,11 +118,11 @@ class Forecaster:
 
     #: Short name used in tables and forecasts.
     name: ClassVar[str] = "forecaster"
-    #: Most origins a head-refit calibration scores (see ``_calibration_source``).
+    #: Most origins a head-refit calibration scores (see ``_refit_cut``).
     _max_calibration_origins: ClassVar[int] = 1000
     #: Forecast steps the conformal band is calibrated on (see ``band_offsets``); a subclass
     #: that forecasts at most ``k`` steps sets ``k``.
-    _band_steps: ClassVar[int] = 168
+    band_steps: ClassVar[int] = 168
 
     def __init__(self, *, band: str = "conformal", calibration: str = "auto") -> None:
         self.band = intervals.check_band(band)
@@ -105,7 +136,8 @@ class Forecaster:
     _setting_names_of_class: ClassVar[tuple[str, ...] | None] = None
 
     @classmethod
-    def _setting_names(cls) -> tuple[str, ...]:
+    def setting_names(cls) -> tuple[str, ...]:
+        """The names of the constructor's settings (what ``get_params`` returns), in order."""
         # Read on every attribute assignment (see __setattr__): computed once per class.
         names = cls.__dict__.get("_setting_names_of_class")
         if names is None:
@@ -122,7 +154,7 @@ class Forecaster:
         members) and everything ``fit`` learns were made for the values it saw; a setting
         changed under them would train, forecast or save something other than it says.
         """
-        if name in self.__dict__ and name in self._setting_names() and name not in self._label_settings:
+        if name in self.__dict__ and name in self.setting_names() and name not in self._label_settings:
             raise AttributeError(
                 f"{type(self).__name__}.{name} is read-only after construction: use "
                 f"set_params({name}={value!r}), which validates it and leaves the model unfitted (fit again), "
@@ -134,11 +166,11 @@ class Forecaster:
     def default_params(cls) -> dict[str, Any]:
         """The constructor's defaults, ``{setting: value}`` (the one place defaults are written)."""
         params = inspect.signature(cls.__init__).parameters
-        return {name: params[name].default for name in cls._setting_names()}
+        return {name: params[name].default for name in cls.setting_names()}
 
     def get_params(self) -> dict[str, Any]:
         """Every constructor argument and its value (the scikit-learn convention)."""
-        return {name: getattr(self, name) for name in self._setting_names()}
+        return {name: getattr(self, name) for name in self.setting_names()}
 
     def set_params(self, **settings: Any) -> Self:
         """Changes settings, validated as the constructor validates them; the model becomes unfitted.
@@ -146,10 +178,10 @@ class Forecaster:
         Returns:
             ``self``.
         """
-        unknown = sorted(set(settings) - set(self._setting_names()))
+        unknown = sorted(set(settings) - set(self.setting_names()))
         if unknown:
             raise ValueError(
-                f"{type(self).__name__} has no setting(s) {unknown}; settings: {list(self._setting_names())}"
+                f"{type(self).__name__} has no setting(s) {unknown}; settings: {list(self.setting_names())}"
             )
         fresh = type(self)(**{**self.get_params(), **settings})
         self.__dict__.clear()
@@ -167,16 +199,12 @@ class Forecaster:
         self.interval_: np.timedelta64 | None = None
         self.volatility_: float | None = None
         self.trained_on_: fingerprints.DataFingerprint | None = None
-        self._reset_calibration(None)
-
-    def _reset_calibration(self, fit_prices: np.ndarray | None) -> None:
-        # The calibration needs the whole fitted series; a model restored from a file has
-        # only its last window, so it keeps None here (and its saved residuals, if any).
-        self._fit_prices: np.ndarray | None = fit_prices
-        # residual source -> (model and start from _calibration_source, residuals computed so far)
-        self._calibration_cache: dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]] = {}
-        # (source, confidence) -> the model's calibrated conformal band (None: too few residuals)
-        self._band_cache: dict[tuple[str, float, str], tuple[np.ndarray, np.ndarray, str] | None] = {}
+        #: The fitted band method (``bands.Band``), made by ``fit`` from the calibration residuals.
+        self.band_: bands.Band | None = None
+        #: ``{source: CalibrationSource(model, start)}``: the models whose forecasts made the
+        #: residuals of the last fit (the model itself for a held-back tail, a head refit
+        #: otherwise); empty after ``load`` or ``update``.
+        self.calibration_models_: dict[str, CalibrationSource] = {}
 
     # ------------------------------------------------------------------ sizes
 
@@ -195,7 +223,8 @@ class Forecaster:
         """Prices of the window a forecast reads (None: the whole fitted series)."""
         return None
 
-    def _min_window(self) -> int:
+    def min_window(self) -> int:
+        """Fewest prices a forecast reads: ``window_length``, else ``min_window_length``."""
         return self.window_length or self.min_window_length
 
     @property
@@ -212,11 +241,13 @@ class Forecaster:
     # ------------------------------------------------------------------ fitting
 
     def fit(self, data: Any, *, interval: Any = None, gaps: str = "warn", **fit_options: Any) -> Self:
-        """Learns what the forecaster needs from a price series.
+        """Learns what the forecaster needs from a price series, and calibrates its band.
 
         The model assumes equally spaced prices: step ``k`` of a window or a forecast is
         ``k`` intervals of time. Dated data whose steps are not all one interval (the
-        interval is the median step) has gaps, handled as ``gaps`` says.
+        interval is the median step) has gaps, handled as ``gaps`` says. Everything the
+        band needs (a head-refit copy, the calibration forecasts) is done here, in the same
+        training call as the model itself (``fit_rows``): ``forecast`` never trains.
 
         Args:
             data: ``[time]`` prices in any form ``jaxlstm.data.as_price_series`` accepts
@@ -241,10 +272,16 @@ class Forecaster:
         gaps = gap_lib.check_gap_policy(gaps)
         given_interval = interval
         prices, timestamps, interval = self._read_series(data, "data", interval)
-        prices = self._check_prices("data", prices, self.min_fit_length, "to fit")
+        prices = self.check_prices("data", prices, self.min_fit_length, "to fit")
         prices, timestamps, filled = regular_series(prices, timestamps, interval, gaps, "data", self.input_columns)
-        self._fit(prices, **fit_options)
-        self._adopt_series(prices, timestamps, interval, source=fingerprints.source_of(data))
+        type(self).fit_rows(
+            [self],
+            [prices],
+            timestamps=[timestamps],
+            interval=interval,
+            source=fingerprints.source_of(data),
+            **fit_options,
+        )
         if filled:
             # The record of the data as given, which is what fingerprint(data) compares it with.
             self.trained_on_ = fingerprint(data, given_interval, self.input_columns)
@@ -287,7 +324,7 @@ class Forecaster:
         if "symbol" in settings:
             raise TypeError("fit_many takes the symbols from data's keys, not from symbol=")
         gaps = gap_lib.check_gap_policy(gaps)
-        takes_symbol = "symbol" in cls._setting_names()
+        takes_symbol = "symbol" in cls.setting_names()
         models, series, filled = {}, {}, set()
         for symbol, item in data.items():
             if not isinstance(symbol, str):
@@ -295,19 +332,81 @@ class Forecaster:
             model = cls(**{**settings, "symbol": symbol}) if takes_symbol else cls(**settings)
             name = f"data[{symbol!r}]"
             prices, timestamps, spacing = model._read_series(item, name, interval)
-            prices = model._check_prices(name, prices, model.min_fit_length, "to fit")
+            prices = model.check_prices(name, prices, model.min_fit_length, "to fit")
             prices, timestamps, was_filled = regular_series(
                 prices, timestamps, spacing, gaps, name, model.input_columns
             )
             if was_filled:
                 filled.add(symbol)
             models[symbol], series[symbol] = model, (prices, timestamps, spacing)
-        cls._fit_together(list(models.values()), [s[0] for s in series.values()], workers=workers, devices=devices)
+        rows = list(models.values())
+        cls.fit_rows(
+            rows,
+            [s[0] for s in series.values()],
+            timestamps=[s[1] for s in series.values()],
+            interval=[s[2] for s in series.values()],
+            source=[fingerprints.source_of(item) for item in data.values()],
+            workers=workers,
+            devices=devices,
+        )
         for symbol, model in models.items():
-            model._adopt_series(*series[symbol], source=fingerprints.source_of(data[symbol]))
             if symbol in filled:
                 model.trained_on_ = fingerprint(data[symbol], interval, model.input_columns)
         return models
+
+    @classmethod
+    def fit_rows(
+        cls,
+        models: Sequence[Forecaster],
+        series: Sequence[np.ndarray],
+        *,
+        timestamps: Sequence[np.ndarray | None] | None = None,
+        interval: Any = None,
+        source: Any = None,
+        workers: int | None = None,
+        devices: Sequence[Any] | None = None,
+        **fit_options: Any,
+    ) -> None:
+        """Fits each model on its own validated series and calibrates its band: one training call where the class can.
+
+        The protocol ``fit``, ``fit_many``, ``backtest``, ``tune`` and the cache fit through.
+        The models and the head-refit copies their calibration needs (``calibration_models_``)
+        are trained by one ``_fit_together`` (for ``LSTMForecaster``: one call of
+        ``stacked.run_stacked`` over a leading rows axis), then every calibration forecast
+        is made by one ``predict_rows``. Afterwards each model is fitted as by ``fit``:
+        ``prices_``, ``band_`` and the rest are set.
+
+        Args:
+            models: unfitted (or to be refitted) forecasters of this class.
+            series: one ``[time]`` (or ``[time, columns]``) validated series per model
+                (see ``check_prices``).
+            timestamps: per model its ``[time]`` timestamps or None; None: no timestamps.
+            interval: the series' interval (one for all, or one per model), or None.
+            source: the data's source for ``trained_on_`` (one for all, or one per model).
+            workers, devices: how models trained together are run (see ``jaxlstm.run_stacked``).
+            **fit_options: passed to ``_fit_together`` (``verbose`` for ``LSTMForecaster``).
+        """
+        models, series = list(models), list(series)
+        if len(models) != len(series):
+            raise ValueError(f"fit_rows needs one series per model, got {len(models)} models and {len(series)} series")
+        per = lambda value: list(value) if isinstance(value, (list, tuple)) else [value] * len(models)
+        stamps = [None] * len(models) if timestamps is None else list(timestamps)
+        intervals_, sources = per(interval), per(source)
+        heads: list[dict[str, CalibrationSource]] = [{} for _ in models]
+        copies: list[tuple[int, tuple[str, ...], Forecaster, int]] = []
+        for i, (model, prices) in enumerate(zip(models, series)):
+            refit = model._refit_sources(prices.shape[0])
+            cut = model._refit_cut(prices.shape[0]) if refit else None
+            if cut is not None:
+                copies.append((i, refit, model._unfitted_copy(), cut))
+        rows = models + [copy_ for _, _, copy_, _ in copies]
+        data = series + [series[i][:cut] for i, _, _, cut in copies]
+        cls._fit_together(rows, data, workers=workers, devices=devices, **fit_options)
+        for i, refit, head, cut in copies:
+            heads[i] = dict.fromkeys(refit, CalibrationSource(head, cut))
+        for i, model in enumerate(models):
+            model._adopt_series(series[i], stamps[i], intervals_[i], source=sources[i])
+        cls._calibrate(models, series, heads, workers=workers)
 
     def _fit(self, prices: np.ndarray) -> None:
         """Learns from ``[time]`` validated prices (the whole fitted series). Default: nothing.
@@ -317,11 +416,20 @@ class Forecaster:
 
     @classmethod
     def _fit_together(
-        cls, models: Sequence[Forecaster], prices: Sequence[np.ndarray], *, workers: Any = None, devices: Any = None
+        cls,
+        models: Sequence[Forecaster],
+        prices: Sequence[np.ndarray],
+        *,
+        workers: Any = None,
+        devices: Any = None,
+        **fit_options: Any,
     ) -> None:
-        """``_fit`` of many models on their own prices; override to train them in one call."""
-        for model, p in zip(models, prices, strict=True):
-            model._fit(p)
+        """``_fit`` of many models on their own prices; override to train them in one call.
+
+        ``fit_options`` apply to the first model (the one ``fit`` was called on).
+        """
+        for i, (model, p) in enumerate(zip(models, prices, strict=True)):
+            model._fit(p, **(fit_options if i == 0 else {}))
 
     def _adopt_series(
         self,
@@ -337,7 +445,6 @@ class Forecaster:
         self.volatility_ = intervals.log_return_volatility(close_of(prices))
         # What jaxlstm.data.fingerprint(data, columns=self.input_columns) records of the same data.
         self.trained_on_ = fingerprints.fingerprint_series(prices, timestamps, interval, source, self.input_columns)
-        self._reset_calibration(prices)
 
     # ------------------------------------------------------------------ prediction
 
@@ -352,9 +459,9 @@ class Forecaster:
             ``[steps]`` float64 price forecasts.
         """
         self._check_fitted()
-        window = self._check_window(window)
+        window = self.check_window(window)
         steps = validation.check_steps(steps)
-        return self._checked_prices(self._predict(window, steps))
+        return self.check_forecast(self._predict(window, steps))
 
     def predict(self, window: Any) -> float:
         """The next price after ``window``."""
@@ -368,15 +475,59 @@ class Forecaster:
         """``[len(windows), steps]`` forecasts, one ``_predict`` per window; override to batch."""
         return np.stack([np.asarray(self._predict(w, steps), np.float64) for w in windows])
 
-    @classmethod
-    def _predict_together(
-        cls, models: Sequence[Forecaster], windows: Sequence[np.ndarray], steps: int, *, workers: int | None = None
-    ) -> np.ndarray:
-        """``[len(models), steps]``: each model's forecast from its window; override to batch."""
-        return np.stack([np.asarray(m._predict(w, steps), np.float64) for m, w in zip(models, windows, strict=True)])
+    def predict_windows(self, windows: Any, steps: int) -> np.ndarray:
+        """``[N, steps]`` float64 forecasts from each of ``N`` windows, unchecked (``predict_rows`` of this model).
 
-    def _checked_prices(self, predicted: Any) -> np.ndarray:
-        """The one rule for every prediction path: finite and positive prices, else ValueError."""
+        Args:
+            windows: ``[N, time(, columns)]`` windows, or a list of windows, each at least
+                ``min_window()`` prices (a model with a ``window_length`` reads its last ones).
+            steps: forecast steps, >= 1.
+        """
+        return type(self).predict_rows([self], [windows], steps)[0]
+
+    @classmethod
+    def predict_rows(
+        cls, models: Sequence[Forecaster], windows: Sequence[Any], steps: int, *, workers: int | None = None
+    ) -> list[np.ndarray]:
+        """Forecasts of many fitted models, each from its own windows: one runner call per group where the class can.
+
+        The protocol every forecast of the library goes through (``forecast``,
+        ``forecast_many``, calibration, ``backtest``, ``tune``'s scoring). Models of one
+        class are forecast by its ``_predict_rows`` (``LSTMForecaster``: one call of
+        ``stacked.run_stacked`` per group of equal shapes).
+
+        Args:
+            models: fitted forecasters (of any classes).
+            windows: per model, its ``[N_i, time(, columns)]`` windows (or a list of windows).
+            steps: forecast steps, >= 1.
+            workers: how models forecast together are run (see ``jaxlstm.run_stacked``).
+
+        Returns:
+            Per model, ``[N_i, steps]`` float64 forecasts, unchecked (a non-finite value
+            stays in; ``check_forecast`` is the rule for what reaches a user).
+        """
+        models, windows = list(models), list(windows)
+        out: list[Any] = [None] * len(models)
+        kinds: dict[type[Forecaster], list[int]] = {}
+        for i, model in enumerate(models):
+            kinds.setdefault(type(model), []).append(i)
+        for kind, members in kinds.items():
+            rows = kind._predict_rows(
+                [models[i] for i in members], [windows[i] for i in members], steps, workers=workers
+            )
+            for i, row in zip(members, rows, strict=True):
+                out[i] = np.asarray(row, np.float64)
+        return out
+
+    @classmethod
+    def _predict_rows(
+        cls, models: Sequence[Forecaster], windows: Sequence[Any], steps: int, *, workers: int | None = None
+    ) -> list[np.ndarray]:
+        """``predict_rows`` of models of this class: each model's ``_predict_many``; override to batch."""
+        return [m._predict_many(w, steps) for m, w in zip(models, windows, strict=True)]
+
+    def check_forecast(self, predicted: Any) -> np.ndarray:
+        """The one rule for every prediction path: finite and positive prices (float64), else ValueError."""
         predicted = np.asarray(predicted, np.float64)
         bad = ~np.isfinite(predicted) | (predicted <= 0)
         if bad.any():
@@ -391,7 +542,7 @@ class Forecaster:
         return predicted
 
     def forecast(self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95) -> Forecast:
-        """Continues the fitted series with point forecasts and a prediction band.
+        """Continues the fitted series with point forecasts and a prediction band (never trains).
 
         Args:
             horizon: a span of time (``"1h"``, ``"1d"``, ``"36h"``, ``"90min"``, a
@@ -407,9 +558,9 @@ class Forecaster:
             and the model's band method.
         """
         self._check_fitted()
-        steps = self._forecast_steps(horizon, steps)
+        steps = self.forecast_steps(horizon, steps)
         confidence = validation.check_fraction("confidence", confidence)
-        predicted = self.predict_multi_step(self._forecast_window(), steps)
+        predicted = self.predict_multi_step(self.forecast_window(), steps)
         return self._forecast_from(predicted, confidence)
 
     @classmethod
@@ -443,7 +594,7 @@ class Forecaster:
         confidence = validation.check_fraction("confidence", confidence)
         if workers is not None:
             validation.check_positive_int("workers", workers)
-        groups: dict[tuple[type[Forecaster], int], list[str]] = {}
+        groups: dict[int, list[str]] = {}
         for symbol, model in forecasters.items():
             if not isinstance(model, cls):
                 raise TypeError(
@@ -453,19 +604,19 @@ class Forecaster:
                 model._check_fitted()
             except RuntimeError as err:
                 raise RuntimeError(f"forecasters[{symbol!r}]: {err}") from None
-            groups.setdefault((type(model), model._forecast_steps(horizon, steps)), []).append(symbol)
-        predicted: dict[str, np.ndarray] = {}
-        for (kind, count), symbols in groups.items():
+            groups.setdefault(model.forecast_steps(horizon, steps), []).append(symbol)
+        out: dict[str, Forecast] = {}
+        for count, symbols in groups.items():
             models = [forecasters[s] for s in symbols]
-            rows = kind._predict_together(models, [m._forecast_window() for m in models], count, workers=workers)
+            rows = cls.predict_rows(models, [m.forecast_window()[None] for m in models], count, workers=workers)
             for symbol, model, row in zip(symbols, models, rows):
                 try:
-                    predicted[symbol] = model._checked_prices(row)
+                    out[symbol] = model.forecast_from(row[0], confidence)
                 except ValueError as err:
                     raise ValueError(f"forecasters[{symbol!r}]: {err}") from None
-        return Forecasts((s, forecasters[s]._forecast_from(predicted[s], confidence)) for s in forecasters)
+        return Forecasts((s, out[s]) for s in forecasters)
 
-    def _forecast_steps(self, horizon: Any, steps: int | None) -> int:
+    def forecast_steps(self, horizon: Any, steps: int | None) -> int:
         """``forecast``'s step count from exactly one of ``horizon`` and ``steps``."""
         if (horizon is None) == (steps is None):
             got = "both" if horizon is not None else "neither"
@@ -479,8 +630,18 @@ class Forecaster:
             steps = horizons.horizon_to_steps(horizon, self.interval_)
         return validation.check_steps(steps)
 
+    def forecast_from(self, predicted: Any, confidence: float = 0.95) -> Forecast:
+        """The ``Forecast`` of the fitted series' continuation around ``[steps]`` point forecasts (checked here).
+
+        What ``forecast`` returns for point forecasts it made itself; ``backtest`` and
+        ``forecast_many`` make theirs together and hand each model its row.
+        """
+        self._check_fitted()
+        confidence = validation.check_fraction("confidence", confidence)
+        return self._forecast_from(self.check_forecast(predicted), confidence)
+
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Forecast:
-        """The ``Forecast`` around ``[steps]`` checked point forecasts of the fitted series' continuation."""
+        """``forecast_from`` of checked forecasts (override to widen the band, as an ensemble does)."""
         steps = predicted.shape[0]
         lower_offset, upper_offset, method = self.band_offsets(steps, confidence)
         lower, upper = intervals.apply_offsets(predicted, lower_offset, upper_offset)
@@ -499,7 +660,7 @@ class Forecaster:
             band=method,
         )
 
-    def _forecast_window(self) -> np.ndarray:
+    def forecast_window(self) -> np.ndarray:
         """The recent prices ``forecast`` continues from."""
         self._check_fitted()
         assert self.prices_ is not None
@@ -511,14 +672,14 @@ class Forecaster:
     def band_offsets(self, steps: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, str]:
         """Log offsets of the prediction band: ``[lower, upper] = predicted * exp(offsets)``.
 
-        The method is the model's, not the horizon's: with ``band="conformal"`` the band is
-        calibrated once per residual source, by ``intervals.conformal_offsets``, on the
-        leading steps (at most ``_band_steps``) that have enough out-of-sample residuals
-        (``intervals.calibrated_steps``: per-step quantiles where every such step has 50,
-        else pooled ones); a step past those grows like a random walk from the last
-        calibrated one (``intervals.extend_offsets``). So the offsets of step ``k`` do not
-        depend on ``steps``. A source without enough residuals adds nothing; with none
-        left the model uses the volatility band, for every horizon.
+        The fitted band object (``band_``, see ``jaxlstm._src.forecasters.bands``) computes
+        them from the residuals ``fit`` measured: with ``band="conformal"`` the band is
+        calibrated once per residual source, by ``intervals.conformal_band``, on the
+        leading steps (at most ``band_steps``) that have enough out-of-sample residuals
+        (``intervals.calibrated_steps``); a step past those grows like a random walk from
+        the last calibrated one (``intervals.extend_offsets``). So the offsets of step
+        ``k`` do not depend on ``steps``. A source without enough residuals adds nothing;
+        with none left the model uses the volatility band, for every horizon.
 
         Args:
             steps: forecast steps, >= 1.
@@ -532,153 +693,104 @@ class Forecaster:
             combined two sources, ``"volatility"``...).
         """
         self._check_fitted()
-        steps = validation.check_steps(steps)
-        confidence = validation.check_fraction("confidence", confidence)
-        if self.band in ("conformal", "adaptive"):
-            found = [self._conformal_band(source, confidence) for source in self._calibration_sources()]
-            bands = [intervals.extend_offsets(b, steps) for b in found if b is not None]
-            if bands:
-                return intervals.envelope(bands)
-        lower, upper = intervals.volatility_offsets(steps, self.volatility_ or 0.0, confidence)
-        return lower, upper, "volatility"
+        assert self.band_ is not None, "fitted models have a band"
+        return self.band_.offsets(steps, confidence)
 
     def band_method(self, confidence: float = 0.95) -> str:
         """The band method of every forecast of this fitted model at ``confidence`` (see ``band_offsets``)."""
         return self.band_offsets(1, confidence)[2]
 
-    def _conformal_band(self, source: str, confidence: float) -> tuple[np.ndarray, np.ndarray, str] | None:
-        """The conformal band of one residual source over its calibrated steps, or None (too few residuals)."""
-        key = (source, confidence, self.band)
-        if key not in self._band_cache:
-            steps = self._band_steps
-            _, restored = self._calibration_cache.get(source, (None, None))
-            if restored is not None and self._fit_prices is None:
-                # A model restored from a file has residuals for the steps it saved, no more.
-                steps = min(steps, max(restored.shape[1], 1))
-            residuals = self.calibration_residuals(steps, source)
-            calibrated = intervals.calibrated_steps(residuals, confidence)
-            gamma = intervals.ADAPTIVE_GAMMA if self.band == "adaptive" else 0.0
-            self._band_cache[key] = (
-                intervals.conformal_band(residuals[:, :calibrated], confidence, adaptive=gamma) if calibrated else None
-            )
-        return self._band_cache[key]
-
     def calibration_residuals(self, steps: int, source: str | None = None) -> np.ndarray:
-        """Out-of-sample log-ratio errors of the forecaster's own multi-step forecasts.
+        """Out-of-sample log-ratio errors of the forecaster's own multi-step forecasts, measured by ``fit``.
 
         From every origin ``s`` of the calibration part of the fitted series (see
-        ``_calibration_source``) the calibration model forecasts ``steps`` prices from the
-        window ending before ``s`` (the window ``forecast`` uses), and each is compared with
+        ``calibration_models_``) the calibration model forecast ``band_steps`` prices from
+        the window ending before ``s`` (the window ``forecast`` uses), each compared with
         the fitted price it forecasts. Nothing after the fitted series is used, and the model
         that made a residual never saw the price it is scored on.
 
         Args:
-            steps: forecast steps, >= 1.
-            source: ``"auto"`` or ``"refit"``; None: the first source ``calibration`` uses.
+            steps: forecast steps, >= 1; steps past ``band_steps`` are NaN (not measured).
+            source: ``"auto"`` or ``"refit"``, one of ``calibration_sources()``; None: the first.
 
         Returns:
             ``[origins, steps]`` residuals ``log(actual / predicted)``, NaN where the step
             falls past the end of the fitted series; ``[0, steps]`` when there is no
-            out-of-sample part (too short a series, or a model restored without residuals).
+            out-of-sample part (too short a series, a volatility band, or a model restored
+            without residuals).
         """
         self._check_fitted()
         steps = validation.check_steps(steps)
-        if source is None:
-            source = self._calibration_sources()[0]
-        elif source not in CALIBRATION_SOURCES:
-            raise ValueError(f"source must be one of {CALIBRATION_SOURCES} or None, got {source!r}")
-        prices = self._fit_prices
-        if source not in self._calibration_cache:
-            found = None if prices is None else self._calibration_source(prices, source)
-            self._calibration_cache[source] = (found, None)
-        found, residuals = self._calibration_cache[source]
-        if residuals is not None and residuals.shape[1] >= steps:
-            return np.asarray(residuals[:, :steps])
-        if found is None or prices is None:
-            # Residuals restored from a saved model (see restore_calibration) cover only their own steps.
+        source = (
+            self.calibration_sources()[0]
+            if source is None
+            else validation.check_choice("source", source, bands.SOURCES)
+        )
+        assert self.band_ is not None, "fitted models have a band"
+        residuals = self.band_.residuals.get(source)
+        if residuals is None:
+            if source not in self.calibration_sources():
+                raise ValueError(
+                    f"source {source!r} is not one this model calibrates with (calibration={self.calibration!r} "
+                    f"uses {self.calibration_sources()})"
+                )
             return np.zeros((0, steps))
-        model, start = found
-        n = prices.shape[0]
-        origins = np.arange(max(int(start), self._min_window()), n)
-        if origins.size == 0:
-            return np.zeros((0, steps))
-        length = self.window_length
-        windows = [prices[max(0, s - length) : s] if length else prices[:s] for s in origins]
-        predicted = np.asarray(model._predict_many(windows, steps), np.float64)
-        index = origins[:, None] + np.arange(steps)[None, :]
-        actual = np.where(index < n, close_of(prices)[np.minimum(index, n - 1)], np.nan)
-        residuals = intervals.log_ratio_residuals(actual, predicted)
-        self._calibration_cache[source] = (found, residuals)
-        return residuals
+        width = residuals.shape[1]
+        if steps <= width:
+            return np.array(residuals[:, :steps])
+        return np.concatenate([residuals, np.full((residuals.shape[0], steps - width), np.nan)], axis=1)
 
-    def calibration_state(self, steps: int) -> dict[str, list[list[float | None]]]:
-        """JSON-ready calibration residuals, so that a saved model keeps its conformal band.
-
-        Args:
-            steps: the most forecast steps the restored model should calibrate (e.g. 168).
-
-        Returns:
-            ``{source: [origins][steps] residuals}`` for each source ``calibration`` uses,
-            with None for NaN; pass it to ``restore_calibration`` after loading.
-        """
-        state = {}
-        for source in self._calibration_sources():
-            residuals = self.calibration_residuals(steps, source)
-            state[source] = [[float(x) if np.isfinite(x) else None for x in row] for row in residuals]
-        return state
-
-    def restore_calibration(self, state: Mapping[str, Sequence[Sequence[float | None]]]) -> None:
-        """Takes back ``calibration_state`` output on a model restored without its fitted series.
-
-        Forecasts then get the same band as the model that was saved, when the state holds
-        at least ``_band_steps`` steps (``LSTMForecaster.save`` keeps that many).
-
-        Args:
-            state: ``{source: [origins][steps] residuals}`` from ``calibration_state``.
-        """
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must map calibration sources to residual rows, got {type(state).__name__}")
-        for source, rows in state.items():
-            if source not in CALIBRATION_SOURCES:
-                raise ValueError(f"state has an unknown calibration source {source!r}; known: {CALIBRATION_SOURCES}")
-            try:
-                residuals = np.array([[np.nan if x is None else x for x in row] for row in rows], np.float64)
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"state[{source!r}] must be rows of numbers or None, got {err}") from None
-            width = residuals.shape[1] if residuals.ndim == 2 else 0
-            if residuals.size and residuals.ndim != 2:
-                raise ValueError(f"state[{source!r}] must be [origins][steps] rows of one length")
-            self._calibration_cache[source] = (None, residuals.reshape(len(rows), width))
-        self._band_cache.clear()
-
-    def _calibration_sources(self) -> tuple[str, ...]:
+    def calibration_sources(self) -> tuple[str, ...]:
         """The residual sources ``calibration`` combines: one, or ``("auto", "refit")`` for ``"both"``."""
+        return self._sources_for(self.holdout_size())
+
+    def _sources_for(self, holdout: int | None) -> tuple[str, ...]:
         if self.calibration != "both":
             return (self.calibration,)
         # Without a held-back tail "auto" is the head refit too: one source is enough.
-        return ("auto", "refit") if self._holdout_size() else ("refit",)
+        return ("auto", "refit") if holdout else ("refit",)
 
-    def _holdout_size(self) -> int | None:
-        """Number of trailing fitted prices the parameters were NOT fitted on, or None (they saw all)."""
+    def holdout_size(self) -> int | None:
+        """Number of trailing fitted prices the parameters were NOT fitted on, or None (they saw all).
+
+        Override it (and ``planned_holdout``) in a model that holds prices back.
+        """
         return None
+
+    def planned_holdout(self, n: int) -> int | None:
+        """``holdout_size`` a fit on ``n`` prices will have, known before it trains (default: the current one).
+
+        ``fit_rows`` reads it to decide which calibration sources need a head refit.
+        """
+        return self.holdout_size()
+
+    def _refit_sources(self, n: int) -> tuple[str, ...]:
+        """The calibration sources of a fit on ``n`` prices that need a head refit (``fit_rows`` trains them)."""
+        if not bands.band_class(self.band).needs_residuals:
+            return ()
+        holdout = self.planned_holdout(n)
+        sources = self._sources_for(holdout)
+        return tuple(s for s in sources if s == "refit" or holdout is None)
 
     def _refit_cut(self, n: int) -> int | None:
         """Where a head-refit calibration copy stops fitting (None: too short to calibrate)."""
-        cut = max(self.min_fit_length, self._min_window(), n // 2, n - self._max_calibration_origins)
+        cut = max(self.min_fit_length, self.min_window(), n // 2, n - self._max_calibration_origins)
         return cut if n - cut >= 2 else None
 
     def _unfitted_copy(self) -> Forecaster:
         """A copy with the same settings and no fitted state (for calibration refits)."""
         return type(self)(**self.get_params())
 
-    def _calibration_source(self, prices: np.ndarray, source: str) -> tuple[Forecaster, int] | None:
-        """The model whose forecasts are out-of-sample from a fitted index on, and that index.
+    def _calibration_scorers(
+        self, prices: np.ndarray, heads: Mapping[str, CalibrationSource]
+    ) -> dict[str, CalibrationSource]:
+        """The model whose forecasts are out-of-sample from a fitted index on, and that index, per source.
 
-        ``source="auto"`` uses a held-back tail (``_holdout_size``) as it is:
-        ``(self, n - holdout)``, or None when it is empty. Otherwise (no held-back tail, or
-        ``source="refit"``) a copy is refitted on the head ``prices[:cut]`` and scored on the
-        rest (see ``_refit_cut``). The refit model is not the one that forecasts, but it is
-        the same method on a little less data, so its errors are if anything a little larger.
+        ``"auto"`` uses a held-back tail (``holdout_size``) as it is: the model itself from
+        ``n - holdout`` (nothing when it is empty). Otherwise (no held-back tail, or
+        ``"refit"``) the copy ``fit_rows`` refitted on the head ``prices[:cut]`` (``heads``),
+        scored on the rest. The refit model is not the one that forecasts, but it is the
+        same method on a little less data, so its errors are if anything a little larger.
 
         How long the scored stretch is matters more than it seems: on hourly BTC/USD, 95%
         bands calibrated on the last 100 origins covered about 85% of later prices, on
@@ -687,54 +799,82 @@ class Forecaster:
         sees when that model came out badly; ``calibration="both"`` gets both.
         """
         n = prices.shape[0]
-        holdout = self._holdout_size() if source == "auto" else None
-        if holdout is not None:
-            return (self, n - holdout) if holdout > 0 else None
-        cut = self._refit_cut(n)
-        if cut is None:
-            return None
-        head = self._unfitted_copy()
-        head._fit(prices[:cut])
-        return head, cut
+        holdout = self.holdout_size()
+        found: dict[str, CalibrationSource] = {}
+        for source in self.calibration_sources():
+            if source == "auto" and holdout is not None:
+                if holdout > 0:
+                    found[source] = CalibrationSource(self, n - holdout)
+            elif source in heads:
+                found[source] = heads[source]
+        return found
 
     @classmethod
-    def _calibrate_together(cls, models: Sequence[Forecaster], **runner: Any) -> None:
-        """Fits the head-refit calibration copies of many fitted models in one ``_fit_together``.
-
-        The same copies each model would fit on first use (``_calibration_source``), made
-        together so that a class that trains many models in one call does so here too.
-        """
-        pending: list[tuple[Forecaster, list[str], Forecaster, np.ndarray, int]] = []
-        for model in models:
-            prices = model._fit_prices
-            refit = [s for s in model._calibration_sources() if s == "refit" or model._holdout_size() is None]
-            if model.band not in ("conformal", "adaptive") or prices is None or not refit:
+    def _calibrate(
+        cls,
+        models: Sequence[Forecaster],
+        prices: Sequence[np.ndarray],
+        heads: Sequence[Mapping[str, CalibrationSource]],
+        *,
+        workers: int | None = None,
+    ) -> None:
+        """Sets ``band_`` and ``calibration_models_`` of fitted models: every calibration forecast in one ``predict_rows``."""
+        jobs: list[tuple[int, str, CalibrationSource, np.ndarray]] = []
+        for i, (model, series) in enumerate(zip(models, prices, strict=True)):
+            if not bands.band_class(model.band).needs_residuals:
+                model.calibration_models_ = {}
                 continue
-            cut = model._refit_cut(prices.shape[0])
-            if cut is not None:
-                pending.append((model, refit, model._unfitted_copy(), prices, cut))
-        if not pending:
-            return
-        cls._fit_together([p[2] for p in pending], [p[3][: p[4]] for p in pending], **runner)
-        for model, sources, head, _, cut in pending:
-            for source in sources:
-                model._calibration_cache[source] = ((head, cut), None)
-            model._band_cache.clear()
+            scorers = model._calibration_scorers(series, heads[i])
+            model.calibration_models_ = scorers
+            n = series.shape[0]
+            for source, scorer in scorers.items():
+                origins = np.arange(max(int(scorer.start), model.min_window()), n)
+                if origins.size:
+                    jobs.append((i, source, scorer, origins))
+        residuals: list[dict[str, np.ndarray]] = [{} for _ in models]
+        by_steps: dict[int, list[tuple[int, str, CalibrationSource, np.ndarray]]] = {}
+        for job in jobs:
+            by_steps.setdefault(models[job[0]].band_steps, []).append(job)
+        for steps, group in by_steps.items():
+            windows = [_windows_before(prices[i], origins, models[i].window_length) for i, _, _, origins in group]
+            predicted = Forecaster.predict_rows([job[2].model for job in group], windows, steps, workers=workers)
+            for (i, source, _, origins), rows in zip(group, predicted, strict=True):
+                closes = close_of(prices[i])
+                n = closes.shape[0]
+                index = origins[:, None] + np.arange(steps)[None, :]
+                actual = np.where(index < n, closes[np.minimum(index, n - 1)], np.nan)
+                residuals[i][source] = intervals.log_ratio_residuals(actual, rows)
+        for i, model in enumerate(models):
+            ordered = {s: residuals[i][s] for s in model.calibration_sources() if s in residuals[i]}
+            model.band_ = bands.band_class(model.band)(ordered, model.volatility_ or 0.0)
 
     # ------------------------------------------------------------------ checks
+
+    def check_fitted(self) -> None:
+        """Raises ``RuntimeError`` unless the model is fitted (override ``_check_fitted`` to say what fitted means)."""
+        self._check_fitted()
 
     def _check_fitted(self) -> None:
         if self.prices_ is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
 
-    def _check_window(self, window: Any) -> np.ndarray:
-        window = self._check_prices("window", window, self._min_window(), "to forecast from")
+    def check_window(self, window: Any) -> np.ndarray:
+        """``window`` as validated prices to forecast from (exactly ``window_length`` of them when it is set), else ValueError."""
+        window = self.check_prices("window", window, self.min_window(), "to forecast from")
         length = self.window_length
         if length is not None and window.shape[0] != length:
             raise ValueError(f"window must hold exactly {length} prices for {self!r}, got {window.shape[0]}")
         return window
 
-    def _check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
+    def check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
+        """``value`` as validated ``[time]`` prices (``[time, columns]`` candles) for this model, else ValueError.
+
+        Args:
+            name: the argument's name, for messages.
+            value: the prices.
+            minimum: fewest rows accepted.
+            purpose: what they are for (``"to fit"``...), for messages.
+        """
         columns = self.input_columns
         prices = validation.as_float_array(name, value, ndim=1 if len(columns) == 1 else 2)
         if prices.ndim == 2 and prices.shape[1] != len(columns):
@@ -754,10 +894,3 @@ class Forecaster:
             value = np.min(price_columns[first])
             raise ValueError(f"{name} must contain only positive prices, got {value:.6g} at index {first}")
         return prices
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Forecaster:
-        # Calibration caches hold other models; copying them along would copy a chain of models.
-        clone = copy.copy(self)
-        clone.__dict__ = copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "_calibration_cache"}, memo)
-        clone._calibration_cache = {}
-        return clone

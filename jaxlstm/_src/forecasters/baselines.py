@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import validation
+from jaxlstm._src.forecasters import bands
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.io import model_files
 from jaxlstm._src.prep import fingerprints
@@ -62,7 +63,7 @@ class _Saved(Forecaster):
                 else np.datetime_as_string(self.last_timestamp_, unit="ns"),
                 "volatility": float(self.volatility_ or 0.0),
             },
-            "calibration": self.calibration_state(self._band_steps),
+            "calibration": {} if self.band_ is None else self.band_.to_json(),
             "trained_on": None if self.trained_on_ is None else self.trained_on_.to_json(),
         }
         return model_files.save_model(path, {"prices": np.asarray(self.prices_, np.float64)}, metadata)
@@ -94,7 +95,7 @@ class _Saved(Forecaster):
             model.volatility_ = float(data["volatility"])
             for name in cls._fitted:
                 setattr(model, name, float(metadata["fitted"][name]))
-            model.restore_calibration(metadata["calibration"])
+            model.band_ = bands.band_class(model.band).from_json(metadata["calibration"], model.volatility_)
             trained_on = metadata.get("trained_on")
             model.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
             model.trained_at_ = metadata.get("trained_at")

@@ -30,19 +30,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import stacked, training, validation
-from jaxlstm._src.forecasters import intervals, population, progress
+from jaxlstm._src.forecasters import bands, continuation, intervals, lstm_state, population, progress
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.io import model_files as persistence
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
-from jaxlstm._src.prep import encodings, fingerprints, horizons, windows
+from jaxlstm._src.prep import encodings, windows
 from jaxlstm._src.prep import features as feature_lib
-from jaxlstm._src.prep import gaps as gap_lib
 from jaxlstm._src.prep import inputs as inputs_lib
-from jaxlstm._src.xla_options import COMPILER_OPTIONS
-
-#: ``metadata["model"]`` of a saved ``LSTMForecaster``.
-MODEL_KIND = "LSTMForecaster"
 
 
 def _forecast_one_model(
@@ -53,10 +48,24 @@ def _forecast_one_model(
 
 
 def _fit_one_model(
-    key: jax.Array, params: Any, data: training.TrainData, opt_state: Any, *, config: Any, network: Any
+    key: jax.Array,
+    params: Any,
+    data: training.TrainData,
+    opt_state: Any,
+    tag: jax.Array,
+    *,
+    config: Any,
+    network: Any,
+    callback: Any = None,
 ) -> training.TrainResult:
-    """One model's ``fit_arrays`` from its own optimiser state (what ``run_stacked`` maps over models)."""
-    return training.fit_arrays(key, params, data, config, network=network, opt_state=opt_state)
+    """One model's ``fit_arrays`` from its own optimiser state (what ``run_stacked`` maps over models).
+
+    ``tag`` routes the per-epoch progress of a verbose fit (``progress.RELAY``, a static
+    ``callback``); rows without a progress bar carry a tag no bar listens to.
+    """
+    return training.fit_arrays(
+        key, params, data, config, network=network, opt_state=opt_state, callback=callback, callback_tag=tag
+    )
 
 
 def _direct_one_model(
@@ -89,10 +98,6 @@ def _encoded(
     return xs, ys
 
 
-_FORECAST_JIT = {
-    fn: jax.jit(fn, static_argnames=(*static, "steps"), compiler_options=COMPILER_OPTIONS)
-    for fn, static in ((_forecast_one_model, ("network", "encoding")), (_direct_one_model, ("network", "inputs")))
-}
 _encode_jit = jax.jit(inputs_lib.ModelInputs.encode, static_argnums=0)
 
 
@@ -102,7 +107,7 @@ _encode_jit = jax.jit(inputs_lib.ModelInputs.encode, static_argnums=0)
 _COMPILED_LEARNING_RATE = 1e-3
 
 
-class _Prepared(NamedTuple):
+class Prepared(NamedTuple):
     """Training inputs of one series: raw windows, split, fitted encoding and feature scaling, encoded arrays."""
 
     windows: np.ndarray
@@ -296,9 +301,9 @@ class LSTMForecaster(Forecaster):
         )
 
     @property
-    def _band_steps(self) -> int:  # type: ignore[override]
-        """Forecast steps the band is calibrated on: ``Forecaster._band_steps``, at most what a direct head emits."""
-        return min(Forecaster._band_steps, self.direct_steps or Forecaster._band_steps)
+    def band_steps(self) -> int:  # type: ignore[override]
+        """Forecast steps the band is calibrated on: ``Forecaster.band_steps``, at most what a direct head emits."""
+        return min(Forecaster.band_steps, self.direct_steps or Forecaster.band_steps)
 
     @property
     def n_members(self) -> int:
@@ -372,7 +377,52 @@ class LSTMForecaster(Forecaster):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
         return super().fit(data, verbose=verbose, **fit_options)
 
-    def _prepare(self, series: np.ndarray) -> _Prepared:
+    def prepare(self, series: np.ndarray) -> Prepared:
+        """The training inputs of a validated series (see ``_prepare``), for ``train_prepared``."""
+        return self._prepare(series)
+
+    @classmethod
+    def train_prepared(
+        cls,
+        models: Sequence[LSTMForecaster],
+        preps: Sequence[Prepared],
+        epochs: Sequence[int],
+        *,
+        salt: int = 0,
+        workers: int | None = None,
+        devices: Sequence[jax.Device] | None = None,
+    ) -> int:
+        """Trains each model ``epochs[i]`` more epochs on its prepared data, all in one runner call per group.
+
+        An unfitted model starts from its seeds; a fitted one continues from its params and
+        optimiser state (its shuffling key folded with ``salt``, so that a continuation
+        does not replay the first run's minibatch order). Every member of every model is a
+        row of ``population.train_rows``; each model then takes over its results (params, history,
+        metrics), as after ``fit``, without a band. ``jaxlstm.tune`` trains its rungs here.
+
+        Returns:
+            The number of runner calls (groups of equal static settings and shapes).
+        """
+        rows, owners = [], []
+        for i, (model, prep, count) in enumerate(zip(models, preps, epochs, strict=True)):
+            static = model._fit_static(epochs=count)
+            for j in range(model.n_members):
+                if model.params_ is None:
+                    start = model._member_start(j)
+                else:
+                    key = jax.random.fold_in(model._member_start(j)[1], salt)
+                    start = (model._member_params()[j], key, model._member_opt_state(j))
+                rows.append((static, prep.data, start))
+                owners.append(i)
+        results = population.train_rows(_fit_one_model, rows, workers=workers, devices=devices)
+        done: dict[int, list[training.TrainResult]] = {}
+        for i, result in zip(owners, results, strict=True):
+            done.setdefault(i, []).append(result)
+        for i, found in done.items():
+            models[i]._adopt(preps[i], found)
+        return len({(tuple(sorted(static.items())), np.shape(data.xs)[1:]) for static, data, _ in rows})
+
+    def _prepare(self, series: np.ndarray) -> Prepared:
         """Windows, chronological split, and the encoding and feature scaling fitted on the training part only.
 
         A window holds ``window_length`` candles and is followed by ``H`` targets (``H =
@@ -405,39 +455,10 @@ class LSTMForecaster(Forecaster):
             *windows.pad_rows((xs[:n_train], ys[:n_train], ones[:n_train]), size),
             *windows.pad_rows((xs[start:], ys[start:], ones[start:]), size_val),
         )
-        return _Prepared(raw_windows, future[:, 0], n_train, n_val, encoding_state, feature_state, data)
+        return Prepared(raw_windows, future[:, 0], n_train, n_val, encoding_state, feature_state, data)
 
     def _fit(self, prices: np.ndarray, verbose: bool = False, **fit_options: Any) -> None:
-        if fit_options:
-            raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
-        if self.n_members > 1:
-            # The members train together in one call of the runner (no per-epoch progress).
-            type(self)._fit_together([self], [prices])
-            return
-        prep = self._prepare(prices)
-        params, key, opt_state = self._member_start(0)
-        bar = progress.ProgressBar(self.epochs) if verbose else None
-        tag = None if bar is None else progress.RELAY.open(bar)
-        result = None
-        try:
-            result = training.fit_arrays_jit(
-                key,
-                params,
-                prep.data,
-                **self._fit_static(),
-                opt_state=opt_state,
-                callback=None if bar is None else progress.RELAY,
-                callback_tag=None if tag is None else jnp.asarray(tag, jnp.int32),
-            )
-            result = training.to_host(jax.block_until_ready(result))
-        finally:
-            if bar is not None and tag is not None:
-                progress.RELAY.close(tag)
-                if result is None:
-                    bar.close()
-                else:
-                    bar.close(int(result.epochs_run), str(result.stop_reason))
-        self._adopt_trained(prep, [result])
+        type(self)._fit_together([self], [prices], verbose=verbose, **fit_options)
 
     @classmethod
     def _fit_together(
@@ -447,12 +468,19 @@ class LSTMForecaster(Forecaster):
         *,
         workers: int | None = None,
         devices: Sequence[jax.Device] | None = None,
+        verbose: bool = False,
+        **fit_options: Any,
     ) -> None:
         """Trains many models (and every ensemble member) in compiled ``vmap`` calls, one per group of equal static settings.
 
         Series of different lengths are padded with zero-weight windows, which leave each
-        model as a lone ``fit`` would train it (to float rounding).
+        model as a lone ``fit`` would train it (to float rounding). With ``verbose``
+        the first model's first member draws a per-epoch progress bar.
         """
+        if fit_options:
+            raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
+        if not isinstance(verbose, bool):
+            raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
         lstms = [cast(LSTMForecaster, m) for m in models]
         preps = [m._prepare(p) for m, p in zip(lstms, prices, strict=True)]
         rows = [
@@ -460,54 +488,30 @@ class LSTMForecaster(Forecaster):
             for m, prep in zip(lstms, preps)
             for j in range(m.n_members)
         ]
-        results = iter(cls._train_rows(rows, workers=workers, devices=devices))
-        for m, prep in zip(lstms, preps):
-            m._adopt_trained(prep, [next(results) for _ in range(m.n_members)])
-
-    @staticmethod
-    def _train_rows(
-        rows: Sequence[tuple[dict[str, Any], training.TrainData, tuple[Any, jax.Array, Any]]],
-        *,
-        workers: int | None = None,
-        devices: Sequence[jax.Device] | None = None,
-    ) -> list[training.TrainResult]:
-        """Runs ``fit_arrays`` for every ``(static, data, (params, key, opt_state))`` row, grouped by static settings.
-
-        Every group is one call of ``stacked.run_stacked`` (rows padded to equal lengths with
-        zero-weight windows). Fits, ensembles, tuning trials, calibration refits and
-        updates all train through here.
-
-        Returns:
-            One host ``TrainResult`` per row, in the order of ``rows``.
-        """
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, (static, data, _) in enumerate(rows):
-            # Windows of other lengths (or inputs of other widths) cannot share a call.
-            groups.setdefault((tuple(sorted(static.items())), np.shape(data.xs)[1:]), []).append(i)
-        out: list[Any] = [None] * len(rows)
-        for (static, _), members in groups.items():
-            fields = []
-            for field in zip(*[rows[i][1] for i in members], strict=True):
-                stacked_field, _ = windows.pad_stack([np.asarray(a) for a in field])
-                fields.append(stacked_field)
-            # Padding rows get weight 0 from the stacked weights themselves.
-            stacked_data = training.TrainData(*fields)
-            params = population.stack_trees([rows[i][2][0] for i in members])
-            keys = jnp.stack([rows[i][2][1] for i in members])
-            opt_states = population.stack_trees([rows[i][2][2] for i in members])
-            result = stacked.run_stacked(
+        bar = progress.ProgressBar(lstms[0].epochs) if verbose else None
+        tag = None if bar is None else progress.RELAY.open(bar)
+        results = None
+        try:
+            results = population.train_rows(
                 _fit_one_model,
-                (keys, params, stacked_data, opt_states),
-                static=dict(static),
+                rows,
                 workers=workers,
                 devices=devices,
+                progress_tag=tag,
+                progress_callback=progress.RELAY,
             )
-            result = jax.device_get(result)
-            for row, i in enumerate(members):
-                out[i] = training.unstack(result, row)
-        return out
+        finally:
+            if bar is not None and tag is not None:
+                progress.RELAY.close(tag)
+                if results is None:
+                    bar.close()
+                else:
+                    bar.close(int(results[0].epochs_run), str(results[0].stop_reason))
+        found = iter(results)
+        for m, prep in zip(lstms, preps):
+            m._adopt_trained(prep, [next(found) for _ in range(m.n_members)])
 
-    def _adopt_trained(self, prep: _Prepared, results: Sequence[training.TrainResult]) -> None:
+    def _adopt_trained(self, prep: Prepared, results: Sequence[training.TrainResult]) -> None:
         """``_adopt`` for a fit: a member that diverged is dropped (with a warning), a model whose every member did raises.
 
         A member diverged when its loss was not finite at its last epoch, or when its
@@ -552,14 +556,14 @@ class LSTMForecaster(Forecaster):
         self.__dict__["ensemble"] = ensemble
         self._member_settings = population.member_settings(ensemble, self.seed, self.learning_rate, self.weight_decay)
 
-    def _healthy_members(self, prep: _Prepared) -> np.ndarray:
+    def _healthy_members(self, prep: Prepared) -> np.ndarray:
         """``[K]`` whether each member forecasts finite positive prices one step after the held-back windows."""
         n = prep.n_train
         check = prep.windows[n + prep.gap :] if prep.n_val else prep.windows[:n][-64:]
         rows = self._member_rows(check, 1)
         return np.all(np.isfinite(rows) & (rows > 0), axis=(1, 2))
 
-    def _adopt(self, prep: _Prepared, results: Sequence[training.TrainResult]) -> None:
+    def _adopt(self, prep: Prepared, results: Sequence[training.TrainResult]) -> None:
         """Takes over finished training runs (one per member): params, optimiser states, history, metrics.
 
         An ensemble's history is the members' mean loss per epoch (over the members still
@@ -617,7 +621,7 @@ class LSTMForecaster(Forecaster):
             "val_naive_mae": float(np.mean(np.abs(self.model_inputs.closes(raw_windows)[:, -1] - following))),
         }
 
-    def _holdout_size(self) -> int | None:
+    def holdout_size(self) -> int | None:
         # One validation window per held-back target close, and a direct model's window
         # also targets the H - 1 closes after its first.
         metrics = self.metrics_
@@ -625,6 +629,17 @@ class LSTMForecaster(Forecaster):
             return None
         n_val = int(metrics.get("n_val_windows") or 0)
         return n_val + (self.direct_steps or 1) - 1 if n_val else 0
+
+    def planned_holdout(self, n: int) -> int | None:
+        # What holdout_size will be after a fit on n prices (the split _prepare makes).
+        steps = self.direct_steps or 1
+        count = n - self.window_length - steps + 1
+        if count < 1:
+            return None
+        _, n_val = windows.chronological_split(
+            count, self.validation_fraction if self.early_stopping else 0.0, gap=steps - 1
+        )
+        return n_val + steps - 1 if n_val else 0
 
     # ------------------------------------------------------------------ context
 
@@ -645,7 +660,7 @@ class LSTMForecaster(Forecaster):
         """
         self._check_fitted()
         series, timestamps, spacing = self._read_series(data, "data", interval)
-        series = self._check_prices("data", series, self.window_length, "to forecast from")
+        series = self.check_prices("data", series, self.window_length, "to forecast from")
         self.prices_ = series[-self.window_length :]
         # Plain prices carry no time: their forecasts have no timestamps (see base).
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
@@ -716,8 +731,12 @@ class LSTMForecaster(Forecaster):
             raise TypeError(f"allow_gap must be a bool, got {type(allow_gap).__name__} {allow_gap!r}")
         new, timestamps, spacing = self._read_series(data, "data", interval)
         steps = self.direct_steps or 1
-        new = self._check_prices("data", new, steps, "to update on")
-        new, last_timestamp, spacing = self._continuation(new, timestamps, spacing, interval is not None, allow_gap)
+        new = self.check_prices("data", new, steps, "to update on")
+        assert self.prices_ is not None
+        held = continuation.Held(self.prices_, self.last_timestamp_, self.interval_, self.input_columns)
+        new, last_timestamp, spacing = continuation.continuation(
+            held, new, timestamps, spacing, interval is not None, allow_gap
+        )
         if new.shape[0] < steps:
             raise ValueError(
                 f"data must hold at least {steps} prices after the model's last timestamp to update {self!r}, "
@@ -750,7 +769,7 @@ class LSTMForecaster(Forecaster):
                 opt_state = self._fresh_opt_state(params, j)
             key = jax.random.fold_in(jax.random.key(self._member_settings[j]["seed"]), count)
             starts.append((static, update_data, (params, key, opt_state)))
-        results = self._train_rows(starts)
+        results = population.train_rows(_fit_one_model, starts)
         if any(r.epochs_run < epochs for r in results):
             raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
         params = [r.params for r in results]
@@ -769,107 +788,10 @@ class LSTMForecaster(Forecaster):
         self.interval_ = spacing
         # The models that scored the old residuals belong to the old params: from now on
         # the residuals are fixed arrays, as in a model restored from a file.
-        self._fit_prices = None
-        self._calibration_cache = calibration
-        self._band_cache.clear()
+        self.calibration_models_ = {}
+        self.band_ = calibration
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return self
-
-    def _continuation(
-        self,
-        new: np.ndarray,
-        timestamps: np.ndarray | None,
-        spacing: np.timedelta64 | None,
-        dated_by_interval: bool,
-        allow_gap: bool,
-    ) -> tuple[np.ndarray, np.datetime64 | None, np.timedelta64 | None]:
-        """``(the new prices after the model's last one, their last timestamp, the interval)``, or a ValueError.
-
-        The rules of ``update``: ``new`` must continue ``last_timestamp_`` at ``interval_``;
-        an overlap is checked and dropped; ``dated_by_interval`` says that undated ``new``
-        came with ``interval=`` (``spacing`` is then that interval).
-        """
-        last, step = self.last_timestamp_, self.interval_
-        if spacing is not None and step is not None and spacing != step:
-            raise ValueError(
-                f"data's interval {horizons.format_interval(spacing)} is not the model's "
-                f"{horizons.format_interval(step)}: update with {horizons.format_interval(step)} prices, or fit a "
-                "new model on these"
-            )
-        step = step if step is not None else spacing
-        if last is None:
-            # Undated prices were fitted: there is no time to check the new ones against.
-            return new, None if timestamps is None else np.datetime64(timestamps[-1], "ns"), step
-        if step is None:  # not made by fit (it infers the interval of dated prices): nothing to check with
-            raise ValueError("the model has a last timestamp but no interval: fit it again to update it")
-        if timestamps is None:
-            if not dated_by_interval:
-                raise ValueError(
-                    f"data has no timestamps, but the model's prices are dated (the last at "
-                    f"{horizons.format_moment(last)}, every {horizons.format_interval(step)}): give dated prices "
-                    f"(a pandas Series with a DatetimeIndex, candles...) or update(data, "
-                    f"interval={horizons.format_interval(step)!r}) to say they continue right after its last one"
-                )
-            return new, last + new.shape[0] * step, step
-        timestamps = np.asarray(timestamps, "datetime64[ns]")
-        if timestamps[-1] <= last:
-            raise ValueError(
-                f"data ends at {horizons.format_moment(timestamps[-1])}, at or before the model's last price at "
-                f"{horizons.format_moment(last)}: it holds nothing new to train on (fit trains on older prices)"
-            )
-        seen = int(np.searchsorted(timestamps, last, side="right"))
-        if seen:
-            new = new[self._checked_overlap(new, timestamps, seen) :]
-            timestamps = timestamps[seen:]
-        found = gap_lib.find_gaps(np.concatenate([[last], timestamps]), step)
-        if not found.regular and not allow_gap:
-            raise ValueError(
-                f"data does not continue the model's prices every {horizons.format_interval(step)} from its last "
-                f"one at {horizons.format_moment(last)}: counted from there it has {found.describe(step)}; "
-                "update(..., allow_gap=True) trains on it anyway, learning each gap as one step"
-            )
-        return new, np.datetime64(timestamps[-1], "ns"), step
-
-    def _checked_overlap(self, new: np.ndarray, timestamps: np.ndarray, seen: int) -> int:
-        """Checks the ``seen`` leading rows of ``new`` (at or before ``last_timestamp_``) against the prices held; returns ``seen``.
-
-        The rows checked are the data's consecutive steps of one interval back from the
-        model's last timestamp (as many as the model holds): the model's own series is on
-        that grid there, whether it was fitted with gaps or with them filled.
-        """
-        assert self.prices_ is not None and self.last_timestamp_ is not None and self.interval_ is not None
-        last, step = self.last_timestamp_, self.interval_
-        if timestamps[seen - 1] != last:
-            raise ValueError(
-                f"data overlaps the prices the model saw but has no price at its last timestamp "
-                f"{horizons.format_moment(last)} (the nearest before it is at "
-                f"{horizons.format_moment(timestamps[seen - 1])}): its prices are not on the model's time axis"
-            )
-        back = last - timestamps[:seen][::-1]
-        on_grid = back == np.arange(seen) * step
-        run = seen if on_grid.all() else int(np.argmin(on_grid))
-        checked = min(run, self.prices_.shape[0])
-        # Every column the model reads: a candle whose volume differs is other data too.
-        given, held = new[seen - checked : seen], self.prices_[self.prices_.shape[0] - checked :]
-        same = np.isclose(given, held, rtol=1e-9, atol=0.0, equal_nan=True)
-        if same.ndim == 2:
-            same = same.all(axis=1)
-        if not same.all():
-            i = int(np.flatnonzero(~same)[-1])
-            columns = "" if given.ndim == 1 else f" ({', '.join(self.input_columns)})"
-            raise ValueError(
-                f"data's prices up to the model's last timestamp differ from those the model saw: "
-                f"{np.round(given[i], 10)}{columns} at {horizons.format_moment(timestamps[seen - checked + i])} where "
-                f"it saw {np.round(held[i], 10)}; this is other data (fit a new model on it)"
-            )
-        warnings.warn(
-            f"update: dropped the first {seen} price(s) of data, at or before the model's last timestamp "
-            f"{horizons.format_moment(last)}: the model has seen them (the last {checked} checked against the "
-            "prices it holds)",
-            UserWarning,
-            stacklevel=4,
-        )
-        return seen
 
     def _member_opt_state(self, member: int) -> Any:
         """Member ``member``'s optimiser state, or None when the model has none (saved before it was kept)."""
@@ -877,31 +799,33 @@ class LSTMForecaster(Forecaster):
             return None
         return self.opt_state_ if self.n_members == 1 else population.tree_row(self.opt_state_, member)
 
-    def _extended_calibration(
-        self, series: np.ndarray, count: int
-    ) -> dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]]:
-        """The calibration residuals so far plus the current model's out-of-sample errors on ``count`` new prices.
+    def _extended_calibration(self, series: np.ndarray, count: int) -> bands.Band:
+        """The band of the calibration residuals so far plus the current model's out-of-sample errors on ``count`` new prices.
 
         ``series`` is the model's last window followed by the new prices; one row per
         origin among the new prices, NaN past the new data. The most recent
         ``_max_calibration_origins`` rows are kept.
         """
-        steps = self._band_steps
+        assert self.band_ is not None, "fitted models have a band"
+        kind = bands.band_class(self.band)
+        if not kind.needs_residuals:
+            return self.band_
+        steps = self.band_steps
         length = self.window_length
         origins = np.arange(length, series.shape[0])
         assert origins.shape[0] == count
-        fresh = self._predict_many(np.stack([series[s - length : s] for s in origins]), steps)
+        fresh = self._predict_many(windows.windows_before(series, origins, length), steps)
         index = origins[:, None] + np.arange(steps)[None, :]
         closes = close_of(series)
         actual = np.where(index < closes.shape[0], closes[np.minimum(index, closes.shape[0] - 1)], np.nan)
         new_rows = intervals.log_ratio_residuals(actual, fresh)
-        out: dict[str, tuple[tuple[Forecaster, int] | None, np.ndarray | None]] = {}
-        for source in self._calibration_sources():
-            old = self.calibration_residuals(steps, source)
-            width = min(old.shape[1], steps)
-            merged = np.concatenate([old[:, :width], new_rows[:, :width]])
-            out[source] = (None, merged[-self._max_calibration_origins :])
-        return out
+        merged = {}
+        for source in self.calibration_sources():
+            old = self.band_.residuals.get(source)
+            if old is None or old.shape[1] < steps:  # restored with fewer steps: start afresh
+                old = np.zeros((0, steps))
+            merged[source] = np.concatenate([old[:, :steps], new_rows])[-self._max_calibration_origins :]
+        return kind(merged, self.volatility_ or 0.0)
 
     # ------------------------------------------------------------------ prediction
 
@@ -909,16 +833,7 @@ class LSTMForecaster(Forecaster):
         return self._predict_many(window[None, :], steps)[0]
 
     def _predict_many(self, price_windows: Any, steps: int) -> np.ndarray:
-        if self.n_members > 1:
-            return population.combine_members(self._member_rows(price_windows, steps), self.combine)
-        # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert
-        # op, ~40 us, more than the one-step forecast itself.
-        stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
-        count = stack.shape[0]
-        stack = windows.pad_rows(stack[:, -self.window_length :], windows.bucket_size(count), fill="first")
-        function, static, state = self._forecast_plan(steps)
-        out = _FORECAST_JIT[function](self.params_, state, stack, **static)
-        return np.asarray(out, np.float64)[:count]
+        return type(self)._predict_rows([self], [price_windows], steps)[0]
 
     def member_forecasts(self, price_windows: Any, steps: int) -> np.ndarray:
         """Every member's price forecasts from each window, before they are combined.
@@ -937,23 +852,60 @@ class LSTMForecaster(Forecaster):
         """
         self._check_fitted()
         steps = validation.check_steps(steps)
-        return self._checked_prices(self._member_rows(price_windows, steps))
+        return self.check_forecast(self._member_rows(price_windows, steps))
 
     def _member_rows(self, price_windows: Any, steps: int) -> np.ndarray:
         """``member_forecasts`` unchecked (a non-finite value stays in: the callers decide what it means)."""
-        if self.n_members == 1:
-            # The single model's own compiled path (the one fit and forecast use).
-            return self._predict_many(price_windows, steps)[None]
-        stack = np.asarray(np.stack(price_windows) if isinstance(price_windows, list) else price_windows, np.float32)
-        stack = stack[:, -self.window_length :]
-        count = stack.shape[0]
-        stack = windows.pad_rows(stack, windows.bucket_size(count), fill="first")
-        k = self.n_members
-        params = self.params_ if k > 1 else jax.tree.map(lambda a: np.asarray(a)[None], self.params_)
-        function, static, state = self._forecast_plan(steps)
-        states = jax.tree.map(lambda v: np.broadcast_to(np.asarray(v), (k, *np.shape(v))), state)
-        rows = stacked.run_stacked(function, (params, states, np.broadcast_to(stack, (k, *stack.shape))), static=static)
-        return np.asarray(rows, np.float64)[:, :count]
+        return type(self)._member_predictions([self], [price_windows], steps)[0]
+
+    @classmethod
+    def _predict_rows(
+        cls, models: Sequence[Forecaster], windows_: Sequence[Any], steps: int, *, workers: int | None = None
+    ) -> list[np.ndarray]:
+        """Each model's ``[N_i, steps]`` forecasts, its members combined (see ``_member_predictions``)."""
+        lstms = [cast(LSTMForecaster, m) for m in models]
+        rows = cls._member_predictions(lstms, windows_, steps, workers=workers)
+        return [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, rows)]
+
+    @classmethod
+    def _member_predictions(
+        cls, models: Sequence[LSTMForecaster], windows_: Sequence[Any], steps: int, *, workers: int | None = None
+    ) -> list[np.ndarray]:
+        """``[K_i, N_i, steps]`` member forecasts of many models: one ``run_stacked`` call per group.
+
+        A group is the models of one network, inputs, forecast kind and padded window count
+        (``prep.windows.bucket_size``: copies of a window whose results are dropped); each of their
+        members is a row.
+        """
+        plans = [m._forecast_plan(steps) for m in models]
+        stacks = []
+        for m, w in zip(models, windows_, strict=True):
+            # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert op.
+            stack = np.asarray(np.stack(w) if isinstance(w, list) else w, np.float32)
+            stacks.append(stack[:, -m.window_length :])
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, (function, static, _) in enumerate(plans):
+            # Window counts are padded to their shape bucket: rows of very different counts (a
+            # held-back tail of 50 origins, a head refit's 500) run apart rather than padded together.
+            count = windows.bucket_size(stacks[i].shape[0])
+            groups.setdefault((function, tuple(static.items()), models[i].window_length, count), []).append(i)
+        out: list[Any] = [None] * len(models)
+        for (function, static, _, count), members in groups.items():
+            owners = [i for i in members for _ in range(models[i].n_members)]
+            # One row per model and ensemble member, stacked on the host: one transfer per leaf.
+            params = population.stack_trees([tree for i in members for tree in models[i]._member_params()])
+            states = jax.tree.map(lambda *v: np.stack(v), *[plans[i][2] for i in owners])
+            stack = np.stack([windows.pad_rows(stacks[i], count, fill="first") for i in owners])
+            rows = np.asarray(
+                stacked.run_stacked(function, (params, states, stack), static=dict(static), workers=workers),
+                np.float64,
+            )
+            first = 0
+            for i in members:
+                k = models[i].n_members
+                out[i] = rows[first : first + k, : stacks[i].shape[0]]
+                first += k
+        return out
 
     def _forecast_plan(self, steps: int) -> tuple[Any, dict[str, Any], Any]:
         """``(one-model forecast function, its static arguments, the fitted state it takes)``.
@@ -979,35 +931,6 @@ class LSTMForecaster(Forecaster):
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
         return {k: np.float32(v) for k, v in self.encoding_state_.items()}
 
-    @classmethod
-    def _predict_together(
-        cls, models: Sequence[Forecaster], windows_: Sequence[np.ndarray], steps: int, *, workers: int | None = None
-    ) -> np.ndarray:
-        """Forecasts of stacked models (groups of equal network, inputs and forecast kind) by ``run_stacked``."""
-        lstms = [cast(LSTMForecaster, m) for m in models]
-        out = np.empty((len(lstms), steps))
-        plans = [m._forecast_plan(steps) for m in lstms]
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, (function, static, _) in enumerate(plans):
-            groups.setdefault((function, tuple(static.items()), lstms[i].window_length), []).append(i)
-        for (function, static, length), members in groups.items():
-            # One row per model and ensemble member, stacked on the host: one transfer per
-            # leaf instead of a jnp.stack dispatch each.
-            owners = [i for i in members for _ in range(lstms[i].n_members)]
-            params = population.stack_trees([tree for i in members for tree in lstms[i]._member_params()])
-            states = jax.tree.map(lambda *v: np.stack(v), *[plans[i][2] for i in owners])
-            stack = np.stack([np.asarray(windows_[i][-length:], np.float32) for i in owners])
-            rows = np.asarray(
-                stacked.run_stacked(function, (params, states, stack), static=dict(static), workers=workers),
-                np.float64,
-            )
-            first = 0
-            for i in members:
-                k = lstms[i].n_members
-                out[i] = population.combine_members(rows[first : first + k], lstms[i].combine)
-                first += k
-        return out
-
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Any:
         """The band of ``Forecaster``; an ensemble's is also never narrower than its members' own range.
 
@@ -1019,7 +942,7 @@ class LSTMForecaster(Forecaster):
         forecast = super()._forecast_from(predicted, confidence)
         if self.n_members == 1 or self.band == "volatility":
             return forecast
-        members = self.member_forecasts(self._forecast_window()[None], predicted.shape[0])[:, 0]
+        members = self.member_forecasts(self.forecast_window()[None], predicted.shape[0])[:, 0]
         return dataclasses.replace(
             forecast,
             lower=np.minimum(forecast.lower, members.min(axis=0)),
@@ -1037,9 +960,9 @@ class LSTMForecaster(Forecaster):
         if self.params_ is None:
             raise RuntimeError("LSTMForecaster is not fitted yet: call fit(data) or LSTMForecaster.load(path) first")
 
-    def _check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
+    def check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
         if self.features == (feature_lib.CLOSE,):
-            return super()._check_prices(name, value, minimum, purpose)
+            return super().check_prices(name, value, minimum, purpose)
         # The feature-specific problems first, so that their messages name the feature.
         columns = self.input_columns
         if len(columns) > 1 and isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == len(columns):
@@ -1053,103 +976,16 @@ class LSTMForecaster(Forecaster):
                 f"{self.sequence_length} steps the network reads"
                 + (f", and the head forecasts {self.direct_steps} steps" if purpose == "to fit" else "")
             )
-        return super()._check_prices(name, value, minimum, purpose)
+        return super().check_prices(name, value, minimum, purpose)
 
-    def _check_window(self, window: Any) -> np.ndarray:
+    def check_window(self, window: Any) -> np.ndarray:
         # Models that read several columns also take a window as candles (a DataFrame,
         # OHLCV, ccxt rows): its last window_length rows. An array is [time, columns].
         if len(self.input_columns) > 1 and not isinstance(window, np.ndarray) and not isinstance(window, jax.Array):
             window = self._read_series(window, "window")[0][-self.window_length :]
-        return super()._check_window(window)
+        return super().check_window(window)
 
     # ------------------------------------------------------------------ persistence
-
-    def _metadata(self) -> dict[str, Any]:
-        self._check_fitted()
-        assert self.encoding_state_ is not None and self.history_ is not None
-        settings = self.get_params()
-        return {
-            "model": MODEL_KIND,
-            "symbol": settings.pop("symbol"),
-            "trained_at": self.trained_at_,
-            "settings": settings,
-            "encoding": {"name": self.encoding, "state": dict(self.encoding_state_)},
-            "features": {name: dict(v) for name, v in (self.feature_state_ or {}).items()},
-            "data": {
-                "interval_seconds": None if self.interval_ is None else float(self.interval_ / np.timedelta64(1, "s")),
-                "last_timestamp": None
-                if self.last_timestamp_ is None
-                else np.datetime_as_string(self.last_timestamp_, unit="ns"),
-                "last_window": np.asarray(self._forecast_window(), np.float64).tolist(),
-                "volatility": float(self.volatility_ or 0.0),
-            },
-            "metrics": self.metrics_,
-            "history": {k: [float(x) for x in v] for k, v in self.history_.items()},
-            # The steps the band is calibrated on: the loaded model has the same band.
-            "calibration": self.calibration_state(self._band_steps),
-            "trained_on": None if self.trained_on_ is None else self.trained_on_.to_json(),
-        }
-
-    @classmethod
-    def _from_parts(cls, params: Any, metadata: Any, source: str) -> LSTMForecaster:
-        """Rebuilds a fitted model from saved params and metadata; anything odd is a ValueError."""
-        if not isinstance(metadata, dict) or metadata.get("model") != MODEL_KIND:
-            got = metadata.get("model") if isinstance(metadata, dict) else type(metadata).__name__
-            raise ValueError(f"{source} does not hold an {MODEL_KIND} (model kind {got!r})")
-        try:
-            return cls._rebuild(params, metadata)
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
-            raise ValueError(f"{source} is damaged: invalid metadata ({type(err).__name__}: {err})") from None
-
-    @classmethod
-    def _rebuild(cls, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
-        """``_from_parts`` without its messages: raises whatever the first inconsistency raises."""
-        settings = dict(metadata["settings"])
-        forecaster = cls(**settings, symbol=metadata.get("symbol"))
-        encoding = metadata["encoding"]
-        if encoding["name"] != forecaster.encoding:
-            raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")
-        state, feature_state = forecaster.model_inputs.check_state(encoding["state"], metadata.get("features", {}))
-        params, opt_leaves = _split_saved_tree(params)
-        params = jax.tree.map(jnp.asarray, params)
-        if not _matches(params, forecaster._params_template()):
-            raise ValueError("params do not match the saved settings")
-        opt_state = None
-        if opt_leaves is not None:
-            template = forecaster._opt_state_template()
-            structure = jax.tree.structure(template)
-            if len(opt_leaves) != len(jax.tree.leaves(template)):
-                raise ValueError("optimiser state does not match the saved settings")
-            opt_state = jax.tree.unflatten(structure, [np.asarray(leaf) for leaf in opt_leaves])
-            if not _matches(opt_state, template):
-                raise ValueError("optimiser state does not match the saved settings")
-        forecaster.opt_state_ = opt_state
-        data = metadata["data"]
-        columns = len(forecaster.input_columns)
-        window = validation.as_float_array("last_window", data["last_window"], ndim=1 if columns == 1 else 2)
-        window = forecaster._check_window(window)
-        seconds = data["interval_seconds"]
-        interval_ns = None if seconds is None else validation.check_positive_float("interval_seconds", seconds) * 1e9
-        if interval_ns is not None and interval_ns >= 2**62:
-            raise ValueError(f"interval_seconds {seconds} is out of range")
-        forecaster.params_ = params
-        forecaster.encoding_state_ = state
-        forecaster.feature_state_ = feature_state
-        forecaster.prices_ = window
-        forecaster.interval_ = (
-            None if interval_ns is None else horizons.as_interval(np.timedelta64(round(interval_ns), "ns"))
-        )
-        stamp = data["last_timestamp"]
-        forecaster.last_timestamp_ = None if stamp is None else np.datetime64(stamp, "ns")
-        forecaster.volatility_ = validation.check_positive_float("volatility", data["volatility"], allow_zero=True)
-        forecaster.metrics_ = dict(metadata["metrics"])
-        forecaster.history_ = {k: np.asarray(v, np.float64) for k, v in dict(metadata["history"]).items()}
-        forecaster.trained_at_ = metadata.get("trained_at")
-        forecaster.restore_calibration(metadata["calibration"])
-        # Models saved before fingerprints were recorded have none: their data is unknown.
-        trained_on = metadata.get("trained_on")
-        forecaster.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
-        return forecaster
 
     def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
         """Saves the fitted model as a folder (orbax params + ``metadata.json``), atomically.
@@ -1163,49 +999,17 @@ class LSTMForecaster(Forecaster):
         Returns:
             The model folder.
         """
-        return persistence.save_model(path, *self._saved_parts())
+        return persistence.save_model(path, *lstm_state.saved_parts(self))
 
-    def _saved_parts(self) -> tuple[Any, dict[str, Any]]:
-        """``(saved tree, metadata)`` of ``save`` and ``to_json``, checked to rebuild this model as ``load`` does.
-
-        Settings are read-only after construction, but ``__dict__`` can still be written
-        past that: a save that ``load`` would refuse must not replace a good model.
-        """
-        self._check_fitted()
-        reason = None
-        try:
-            fresh = self._unfitted_copy()
-            if not _matches(self.params_, cast(LSTMForecaster, fresh)._params_template()):
-                reason = "params do not match the settings"
-            else:
-                tree, metadata = self._saved_tree(), self._metadata()
-                type(self)._rebuild(tree, metadata)
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            reason = f"{type(err).__name__}: {err}"
-        if reason is not None:
-            raise ValueError(
-                f"cannot save {self!r}: its settings and fitted state disagree ({reason}); was a setting changed "
-                "after fit? set_params(...) and fit again"
-            )
-        return tree, metadata
-
-    def _saved_tree(self) -> Any:
-        """What is saved as params: ``{"params", "opt_state": [leaves]}`` (the optimiser state lets ``update`` continue)."""
-        self._check_fitted()
-        params = jax.tree.map(np.asarray, self.params_)
-        if self.opt_state_ is None:
-            return params
-        return {"params": params, "opt_state": [np.asarray(leaf) for leaf in jax.tree.leaves(self.opt_state_)]}
-
-    def _params_template(self) -> Any:
+    def params_template(self) -> Any:
         """Shapes and dtypes of ``params_`` (with the members axis of an ensemble)."""
         one = jax.eval_shape(lambda: self.model_config.init(jax.random.key(0)))
-        return _with_members(one, self.n_members)
+        return lstm_state.with_members(one, self.n_members)
 
-    def _opt_state_template(self) -> Any:
+    def opt_state_template(self) -> Any:
         """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
         one = jax.eval_shape(lambda: self._fresh_opt_state(self.model_config.init(jax.random.key(0)), 0))
-        return _with_members(one, self.n_members)
+        return lstm_state.with_members(one, self.n_members)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LSTMForecaster:
@@ -1216,7 +1020,7 @@ class LSTMForecaster(Forecaster):
             ValueError: damaged files, another format version, or not an LSTMForecaster.
         """
         params, metadata = persistence.load_model(path)
-        return cls._from_parts(params, metadata, f"model at {str(path)!r}")
+        return lstm_state.from_parts(cls, params, metadata, f"model at {str(path)!r}")
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The seed's single-file export: metadata and weights in one sealed JSON document.
@@ -1227,7 +1031,7 @@ class LSTMForecaster(Forecaster):
         Returns:
             The JSON text.
         """
-        return persistence.export_json(*self._saved_parts(), path)
+        return persistence.export_json(*lstm_state.saved_parts(self), path)
 
     @classmethod
     def from_json(cls, source: str | os.PathLike[str]) -> LSTMForecaster:
@@ -1241,28 +1045,4 @@ class LSTMForecaster(Forecaster):
         where = (
             "JSON text" if isinstance(source, str) and source.lstrip().startswith("{") else f"JSON file {str(source)!r}"
         )
-        return cls._from_parts(params, metadata, where)
-
-
-def _with_members(template: Any, members: int) -> Any:
-    """``ShapeDtypeStruct`` leaves of one model, given a leading ``[members]`` axis when ``members > 1``."""
-    if members == 1:
-        return template
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct((members, *a.shape), a.dtype), template)
-
-
-def _matches(tree: Any, template: Any) -> bool:
-    """Whether ``tree`` has the structure, shapes and dtypes of ``template``."""
-    if str(jax.tree.structure(tree)) != str(jax.tree.structure(template)):
-        return False
-    return all(
-        np.shape(a) == b.shape and np.asarray(a).dtype == b.dtype
-        for a, b in zip(jax.tree.leaves(tree), jax.tree.leaves(template))
-    )
-
-
-def _split_saved_tree(tree: Any) -> tuple[Any, list[Any] | None]:
-    """``(params, optimiser-state leaves or None)`` of a saved tree (models saved before the state was kept have params only)."""
-    if isinstance(tree, dict) and set(tree) == {"params", "opt_state"} and isinstance(tree["opt_state"], (list, tuple)):
-        return tree["params"], list(tree["opt_state"])
-    return tree, None
+        return lstm_state.from_parts(cls, params, metadata, where)

@@ -1,7 +1,7 @@
 """Populations of models that share shapes: ensemble members, their settings and how they combine.
 
 Pure helpers for ``LSTMForecaster(ensemble=...)`` and ``update``; the training itself is one
-call of ``stacked.run_stacked`` over a leading members axis (see ``LSTMForecaster._train_rows``).
+call of ``stacked.run_stacked`` over a leading members axis (``train_rows``).
 
 An ensemble is ``K`` members that differ only in settings that keep every shape and every
 static training setting equal, so all of them train in one compiled ``vmap``:
@@ -17,13 +17,15 @@ model's own learning rate and weight decay; ``ensemble=[{"seed": 3}, {"learning_
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import validation
+from jaxlstm._src import stacked, training, validation
+from jaxlstm._src.prep import windows
 
 #: Settings an ensemble member may change (each keeps the shapes and static settings equal).
 MEMBER_SETTINGS: tuple[str, ...] = ("seed", "learning_rate", "weight_decay")
@@ -143,3 +145,56 @@ def stack_trees(trees: Sequence[Any]) -> Any:
 def tree_row(tree: Any, index: int) -> Any:
     """Row ``index`` of every leaf of a stacked pytree."""
     return jax.tree.map(lambda a: a[index], tree)
+
+
+def train_rows(
+    fit_one: Callable[..., training.TrainResult],
+    rows: Sequence[tuple[dict[str, Any], training.TrainData, tuple[Any, jax.Array, Any]]],
+    *,
+    workers: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    progress_tag: int | None = None,
+    progress_callback: Any = None,
+) -> list[training.TrainResult]:
+    """Runs ``fit_one`` (``fit_arrays`` of one model) for every ``(static, data, (params, key, opt_state))`` row, grouped by static settings.
+
+    ``fit_one(key, params, data, opt_state, tag, **static, callback=...)`` is a module-level
+    function (the same object every call, so its compilation is reused).
+
+    Every group is one call of ``stacked.run_stacked`` (rows padded to equal lengths with
+    zero-weight windows). Fits, ensembles, tuning trials, calibration refits and
+    updates all train through here. ``progress_tag``: the tag row 0 reports its epochs
+    under to ``progress_callback`` (a static callback such as ``progress.RELAY``; the other
+    rows carry a tag no bar listens to).
+
+    Returns:
+        One host ``TrainResult`` per row, in the order of ``rows``.
+    """
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, (static, data, _) in enumerate(rows):
+        # Windows of other lengths (or inputs of other widths) cannot share a call.
+        groups.setdefault((tuple(sorted(static.items())), np.shape(data.xs)[1:]), []).append(i)
+    out: list[Any] = [None] * len(rows)
+    for (static, _), members in groups.items():
+        fields = []
+        for field in zip(*[rows[i][1] for i in members], strict=True):
+            stacked_field, _ = windows.pad_stack([np.asarray(a) for a in field])
+            fields.append(stacked_field)
+        # Padding rows get weight 0 from the stacked weights themselves.
+        stacked_data = training.TrainData(*fields)
+        params = stack_trees([rows[i][2][0] for i in members])
+        keys = jnp.stack([rows[i][2][1] for i in members])
+        opt_states = stack_trees([rows[i][2][2] for i in members])
+        tags = np.array([progress_tag if i == 0 and progress_tag is not None else -1 for i in members], np.int32)
+        callback = None if progress_tag is None else progress_callback
+        result = stacked.run_stacked(
+            fit_one,
+            (keys, params, stacked_data, opt_states, tags),
+            static={**dict(static), "callback": callback},
+            workers=workers,
+            devices=devices,
+        )
+        result = jax.device_get(result)
+        for row, i in enumerate(members):
+            out[i] = training.unstack(result, row)
+    return out

@@ -21,10 +21,12 @@ table of trials on its ``tuning_`` attribute.
   at or after its block.
 * One compiled call per group: trials x folds x ensemble members that share the network,
   window length and static training settings are stacked on one models axis and trained
-  by ``LSTMForecaster._train_rows`` (``stacked.run_stacked``); the learning rate and
+  by ``LSTMForecaster.train_prepared`` (``stacked.run_stacked``); the learning rate and
   weight decay are per-model hyper-parameters in the optimiser state, so they never split
   a group. Other shapes (hidden size, layers, window length) are groups of their own, run
-  one after another (each spread over the cores or devices by the runner).
+  one after another (each spread over the cores or devices by the runner). The
+  validation forecasts of a rung are one ``predict_rows`` and the winner's final fit one
+  ``fit_rows``; only the public estimator protocol is used.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from jaxlstm._src.forecasters import intervals
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io.series import close_of, read_series, select_columns
+from jaxlstm._src.prep import windows
 
 #: Values of ``sampling``.
 SAMPLINGS: tuple[str, ...] = ("grid", "random")
@@ -106,7 +109,7 @@ def check_space(space: Any, settings: Mapping[str, Any] | None = None) -> dict[s
     """
     if not isinstance(space, Mapping) or not space:
         raise TypeError(f"space must be a non-empty dict of setting name -> list of values, got {type(space).__name__}")
-    known = LSTMForecaster._setting_names()
+    known = LSTMForecaster.setting_names()
     out: dict[str, tuple[Any, ...]] = {}
     for name, values in space.items():
         if name not in known or name in NOT_TUNABLE:
@@ -247,21 +250,13 @@ class _Run:
     model: LSTMForecaster
     prep: Any
     epochs: int = 0
-    results: list[Any] = dataclasses.field(default_factory=list)
 
 
-def _score(
-    run: _Run, series: np.ndarray, prices: np.ndarray, bounds: tuple[int, int], horizon: int, stride: int
-) -> tuple[float, float]:
-    """Mean absolute log error of ``run``'s forecasts from the origins of its block, and naive's.
+def _score(predicted: np.ndarray, origins: np.ndarray, prices: np.ndarray, horizon: int) -> tuple[float, float]:
+    """Mean absolute log error of ``[origins, horizon]`` forecasts from ``origins``, and naive's.
 
-    ``series`` is what the model reads (its candle columns), ``prices`` the closes it is scored on.
+    ``prices`` are the closes the forecasts are scored on.
     """
-    start, end = bounds
-    length = run.model.window_length
-    origins = np.arange(start, end, stride)
-    windows = np.stack([series[s - length : s] for s in origins])
-    predicted = run.model._predict_many(windows, horizon)
     index = origins[:, None] + np.arange(horizon)[None, :]
     n = prices.shape[0]
     actual = np.where(index < n, prices[np.minimum(index, n - 1)], np.nan)
@@ -333,7 +328,7 @@ def tune(
     columns = tuple(dict.fromkeys(c for m in models for c in m.input_columns))
     values, timestamps, interval = read_series(data, "data", columns)
     min_train = max(m.min_fit_length for m in models) + max(m.window_length for m in models)
-    prices = Forecaster._check_prices(base, "data", close_of(values), min_train + folds, "to tune")
+    prices = Forecaster.check_prices(base, "data", close_of(values), min_train + folds, "to tune")
     own = [select_columns(values, columns, m.input_columns) for m in models]
     bounds = fold_bounds(prices.shape[0], folds, validation_share, min_train)
 
@@ -341,7 +336,7 @@ def tune(
     for t, model in enumerate(models):
         for f, (start, _) in enumerate(bounds):
             copy = LSTMForecaster(**model.get_params())
-            runs.append(_Run(t, f, copy, copy._prepare(own[t][:start])))
+            runs.append(_Run(t, f, copy, copy.prepare(own[t][:start])))
     epochs_cap = max(m.epochs for m in models)
     rungs = rung_epochs(epochs_cap, halving, len(trials))
     alive = set(range(len(trials)))
@@ -350,37 +345,33 @@ def tune(
     reached: dict[int, int] = {}
     groups = 0
     for r, target in enumerate(rungs):
-        rows, owners = [], []
-        for run in runs:
-            if run.trial not in alive:
-                continue
-            goal = min(target, run.model.epochs)
-            if goal <= run.epochs:
-                continue
-            static = run.model._fit_static(epochs=goal - run.epochs)
-            for j in range(run.model.n_members):
-                if run.epochs == 0:
-                    start_state = run.model._member_start(j)
-                else:
-                    params = run.model._member_params()[j]
-                    key = jax.random.fold_in(run.model._member_start(j)[1], r)
-                    start_state = (params, key, run.model._member_opt_state(j))
-                rows.append((static, run.prep.data, start_state))
-                owners.append(run)
-        groups = max(groups, len({(tuple(sorted(s.items())), np.shape(d.xs)[1:]) for s, d, _ in rows}))
-        results = LSTMForecaster._train_rows(rows, workers=workers, devices=devices)
-        done: dict[int, list[Any]] = {}
-        for run, result in zip(owners, results):
-            done.setdefault(id(run), []).append(result)
-        for run in runs:
-            if id(run) in done:
-                run.model._adopt(run.prep, done[id(run)])
-                run.epochs = min(target, run.model.epochs)
+        training = [run for run in runs if run.trial in alive and min(target, run.model.epochs) > run.epochs]
+        # Every trial x fold x member of the rung in one runner call per group of equal shapes.
+        groups = max(
+            groups,
+            LSTMForecaster.train_prepared(
+                [run.model for run in training],
+                [run.prep for run in training],
+                [min(target, run.model.epochs) - run.epochs for run in training],
+                salt=r,
+                workers=workers,
+                devices=devices,
+            ),
+        )
+        for run in training:
+            run.epochs = min(target, run.model.epochs)
+        # Every validation forecast of the rung in one predict_rows (one runner call per group).
+        scored = [run for run in runs if run.trial in alive]
+        origins = [np.arange(bounds[run.fold][0], bounds[run.fold][1], stride) for run in scored]
+        windows_ = [
+            windows.windows_before(own[run.trial], o, run.model.window_length) for run, o in zip(scored, origins)
+        ]
+        predicted = LSTMForecaster.predict_rows([run.model for run in scored], windows_, horizon, workers=workers)
+        pairs = {id(run): _score(p, o, prices, horizon) for run, p, o in zip(scored, predicted, origins)}
         for t in sorted(alive):
             fold_runs = [run for run in runs if run.trial == t]
-            pairs = [_score(run, own[run.trial], prices, bounds[run.fold], horizon, stride) for run in fold_runs]
-            scores[t] = [p[0] for p in pairs]
-            naive[t] = [p[1] for p in pairs]
+            scores[t] = [pairs[id(run)][0] for run in fold_runs]
+            naive[t] = [pairs[id(run)][1] for run in fold_runs]
             reached[t] = r
         if halving is not None and r < len(rungs) - 1:
             keep = max(1, math.ceil(len(alive) / halving))
@@ -411,8 +402,10 @@ def tune(
         groups=groups,
     )
     winner = LSTMForecaster(**models[best].get_params())
-    winner._fit(own[best])
-    winner._adopt_series(own[best], timestamps, interval)
+    # The final fit, its calibration copies with it: one runner call.
+    LSTMForecaster.fit_rows(
+        [winner], [own[best]], timestamps=[timestamps], interval=interval, workers=workers, devices=devices
+    )
     winner.tuning_ = table
     return winner
 
@@ -460,19 +453,18 @@ class TunedLSTMForecaster(Forecaster):
         settings = {**self.settings, "band": self.band, "calibration": self.calibration}
         self.model_ = tune(prices, self.space, **self.options, **settings)
 
-    def _holdout_size(self) -> int | None:
-        return None if self.model_ is None else self.model_._holdout_size()
+    def holdout_size(self) -> int | None:
+        # The winner's own held-back tail scores the winner; without one a head refit reruns the search.
+        return None if self.model_ is None else self.model_.holdout_size()
 
-    def _calibration_source(self, prices: np.ndarray, source: str) -> tuple[Forecaster, int] | None:
-        # The winner's own held-back tail scores the winner; a head refit reruns the search.
-        if source == "auto" and self.model_ is not None and self.model_._holdout_size():
-            return self.model_, prices.shape[0] - int(self.model_._holdout_size() or 0)
-        return super()._calibration_source(prices, source)
+    def planned_holdout(self, n: int) -> int | None:
+        # Whether the winner will hold prices back, as the shared settings say (before the search runs).
+        return self._template.planned_holdout(n)
 
     def _predict_many(self, windows: Sequence[np.ndarray], steps: int) -> np.ndarray:
         assert self.model_ is not None
         length = self.model_.window_length
-        return self.model_._predict_many(np.stack([np.asarray(w)[-length:] for w in windows]), steps)
+        return self.model_.predict_windows(np.stack([np.asarray(w)[-length:] for w in windows]), steps)
 
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
         return self._predict_many([window], steps)[0]

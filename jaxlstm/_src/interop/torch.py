@@ -161,6 +161,11 @@ _KINDS: dict[type, str] = {
 }
 
 
+def network_kind(cfg: Any) -> str | None:
+    """The PyTorch layout name of a network config (``"lstm"``, ``"bilstm"``...), or None for an unknown config."""
+    return _KINDS.get(type(cfg))
+
+
 def params_to_torch(params: Any, cfg: Any = None) -> dict[str, np.ndarray]:
     """Exports a network's params as its PyTorch state dict of numpy arrays.
 

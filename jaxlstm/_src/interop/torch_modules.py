@@ -63,7 +63,7 @@ def to_torch_module(params: Any, cfg: Any) -> Any:
     torch = _import_torch()
     nn = torch.nn
     module_base: Any = nn.Module
-    kind = layout._KINDS.get(type(cfg))
+    kind = layout.network_kind(cfg)
     if kind is None:
         raise TypeError(f"cfg must be a jaxlstm.nn network config, got {type(cfg).__name__}")
     names = module_state_dict(params, cfg)

@@ -84,10 +84,6 @@ class OHLCV:
         object.__setattr__(record, "source", source)
         return record
 
-    def _from_source(self, source: str) -> OHLCV:
-        """The same candles (arrays shared, not copied) with ``source`` set."""
-        return OHLCV._owning(self.timestamps, self.symbol, source, **{field: getattr(self, field) for field in FIELDS})
-
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])
 
@@ -216,3 +212,9 @@ def assemble(
         for field in FIELDS:  # one at a time, so that each unordered array is freed before the next copy
             values[field] = values[field][order]
     return OHLCV._owning(nanos, symbol, None, **{field: values[field] for field in FIELDS})
+
+
+def with_source(candles: OHLCV, source: str) -> OHLCV:
+    """The same candles (arrays shared, not copied) with ``source`` set."""
+    fields = {field: getattr(candles, field) for field in FIELDS}
+    return OHLCV._owning(candles.timestamps, candles.symbol, source, **fields)

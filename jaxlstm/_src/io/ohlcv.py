@@ -15,7 +15,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.io import cells, frames
-from jaxlstm._src.io.candles import OHLCV, sorted_unique_order
+from jaxlstm._src.io.candles import OHLCV, sorted_unique_order, with_source
 from jaxlstm._src.io.cells import Where
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
 from jaxlstm._src.io.csv_reader import MAX_LINE_BYTES, read_csv
@@ -81,7 +81,7 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        return read_csv(path, symbol, need)._from_source(str(path.absolute()))
+        return with_source(read_csv(path, symbol, need), str(path.absolute()))
     if is_pandas(source, "DataFrame"):
         return frames.frame_to_candles(source, symbol, need)
     if is_pandas(source, "Series"):

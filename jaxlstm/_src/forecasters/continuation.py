@@ -1,0 +1,122 @@
+"""The continuity rules of ``LSTMForecaster.update``: do new prices continue the ones a model holds?
+
+Pure functions of what the model holds (its prices, last timestamp, interval and columns)
+and the new data; they raise ``ValueError`` with the reason, or return the new part.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from jaxlstm._src.prep import gaps as gap_lib
+from jaxlstm._src.prep import horizons
+
+
+class Held(NamedTuple):
+    """What a fitted model holds of its series: ``[time(, columns)]`` prices, last timestamp, interval, columns."""
+
+    prices: np.ndarray
+    last_timestamp: np.datetime64 | None
+    interval: np.timedelta64 | None
+    columns: tuple[str, ...]
+
+
+def continuation(
+    held: Held,
+    new: np.ndarray,
+    timestamps: np.ndarray | None,
+    spacing: np.timedelta64 | None,
+    dated_by_interval: bool,
+    allow_gap: bool,
+) -> tuple[np.ndarray, np.datetime64 | None, np.timedelta64 | None]:
+    """``(the new prices after the model's last one, their last timestamp, the interval)``, or a ValueError.
+
+    The rules of ``update``: ``new`` must continue ``held.last_timestamp`` at ``held.interval``;
+    an overlap is checked and dropped; ``dated_by_interval`` says that undated ``new``
+    came with ``interval=`` (``spacing`` is then that interval).
+    """
+    last, step = held.last_timestamp, held.interval
+    if spacing is not None and step is not None and spacing != step:
+        raise ValueError(
+            f"data's interval {horizons.format_interval(spacing)} is not the model's "
+            f"{horizons.format_interval(step)}: update with {horizons.format_interval(step)} prices, or fit a "
+            "new model on these"
+        )
+    step = step if step is not None else spacing
+    if last is None:
+        # Undated prices were fitted: there is no time to check the new ones against.
+        return new, None if timestamps is None else np.datetime64(timestamps[-1], "ns"), step
+    if step is None:  # not made by fit (it infers the interval of dated prices): nothing to check with
+        raise ValueError("the model has a last timestamp but no interval: fit it again to update it")
+    if timestamps is None:
+        if not dated_by_interval:
+            raise ValueError(
+                f"data has no timestamps, but the model's prices are dated (the last at "
+                f"{horizons.format_moment(last)}, every {horizons.format_interval(step)}): give dated prices "
+                f"(a pandas Series with a DatetimeIndex, candles...) or update(data, "
+                f"interval={horizons.format_interval(step)!r}) to say they continue right after its last one"
+            )
+        return new, last + new.shape[0] * step, step
+    timestamps = np.asarray(timestamps, "datetime64[ns]")
+    if timestamps[-1] <= last:
+        raise ValueError(
+            f"data ends at {horizons.format_moment(timestamps[-1])}, at or before the model's last price at "
+            f"{horizons.format_moment(last)}: it holds nothing new to train on (fit trains on older prices)"
+        )
+    seen = int(np.searchsorted(timestamps, last, side="right"))
+    if seen:
+        new = new[checked_overlap(held, new, timestamps, seen) :]
+        timestamps = timestamps[seen:]
+    found = gap_lib.find_gaps(np.concatenate([[last], timestamps]), step)
+    if not found.regular and not allow_gap:
+        raise ValueError(
+            f"data does not continue the model's prices every {horizons.format_interval(step)} from its last "
+            f"one at {horizons.format_moment(last)}: counted from there it has {found.describe(step)}; "
+            "update(..., allow_gap=True) trains on it anyway, learning each gap as one step"
+        )
+    return new, np.datetime64(timestamps[-1], "ns"), step
+
+
+def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: int) -> int:
+    """Checks the ``seen`` leading rows of ``new`` (at or before ``held.last_timestamp``) against the prices held; returns ``seen``.
+
+    The rows checked are the data's consecutive steps of one interval back from the
+    model's last timestamp (as many as the model holds): the model's own series is on
+    that grid there, whether it was fitted with gaps or with them filled.
+    """
+    assert held.last_timestamp is not None and held.interval is not None
+    last, step = held.last_timestamp, held.interval
+    if timestamps[seen - 1] != last:
+        raise ValueError(
+            f"data overlaps the prices the model saw but has no price at its last timestamp "
+            f"{horizons.format_moment(last)} (the nearest before it is at "
+            f"{horizons.format_moment(timestamps[seen - 1])}): its prices are not on the model's time axis"
+        )
+    back = last - timestamps[:seen][::-1]
+    on_grid = back == np.arange(seen) * step
+    run = seen if on_grid.all() else int(np.argmin(on_grid))
+    checked = min(run, held.prices.shape[0])
+    # Every column the model reads: a candle whose volume differs is other data too.
+    given, kept = new[seen - checked : seen], held.prices[held.prices.shape[0] - checked :]
+    same = np.isclose(given, kept, rtol=1e-9, atol=0.0, equal_nan=True)
+    if same.ndim == 2:
+        same = same.all(axis=1)
+    if not same.all():
+        i = int(np.flatnonzero(~same)[-1])
+        columns = "" if given.ndim == 1 else f" ({', '.join(held.columns)})"
+        raise ValueError(
+            f"data's prices up to the model's last timestamp differ from those the model saw: "
+            f"{np.round(given[i], 10)}{columns} at {horizons.format_moment(timestamps[seen - checked + i])} where "
+            f"it saw {np.round(kept[i], 10)}; this is other data (fit a new model on it)"
+        )
+    warnings.warn(
+        f"update: dropped the first {seen} price(s) of data, at or before the model's last timestamp "
+        f"{horizons.format_moment(last)}: the model has seen them (the last {checked} checked against the "
+        "prices it holds)",
+        UserWarning,
+        stacklevel=4,
+    )
+    return seen

@@ -1,0 +1,132 @@
+"""Every fit and every forecast goes through the one runner, ``stacked.run_stacked``, once per group.
+
+A spy on ``run_stacked`` counts the calls of the trainer (``_fit_one_model``) and of the
+forecasters (``_forecast_one_model``, ``_direct_one_model``) with the rows of each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jaxlstm as jl
+from jaxlstm._src import stacked
+from jaxlstm._src.evaluation.synthetic import random_walk
+
+TINY = dict(hidden_size=4, sequence_length=8, epochs=2, batch_size=32)
+TRAINER = "_fit_one_model"
+
+
+class Spy:
+    """Records ``(function name, rows, static)`` of every ``run_stacked`` call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, dict]] = []
+
+    def trainer(self) -> list[int]:
+        """Rows of each trainer call."""
+        return [rows for name, rows, _ in self.calls if name == TRAINER]
+
+    def forecasts(self, steps: int | None = None) -> list[int]:
+        """Rows of each forecaster call (of ``steps`` forecast steps when given)."""
+        return [
+            rows
+            for name, rows, static in self.calls
+            if name != TRAINER and (steps is None or static.get("steps") == steps)
+        ]
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    found = Spy()
+    real = stacked.run_stacked
+
+    def counting(fn, args, **kwargs):
+        import jax
+
+        found.calls.append((fn.__name__, int(np.shape(jax.tree.leaves(args)[0])[0]), dict(kwargs.get("static") or {})))
+        return real(fn, args, **kwargs)
+
+    monkeypatch.setattr(stacked, "run_stacked", counting)
+    return found
+
+
+@pytest.fixture(scope="module")
+def prices():
+    return random_walk(300, seed=4).prices
+
+
+def test_fit_trains_model_and_calibration_copy_in_one_call_and_forecast_never_trains(spy, prices):
+    model = jl.LSTMForecaster(**TINY, calibration="both").fit(prices)
+    # The model and its head-refit calibration copy: two rows of one trainer call.
+    assert spy.trainer() == [2]
+    assert set(model.calibration_models_) == {"auto", "refit"}
+    # Calibration forecasts (168 steps): one call per padded window count (the tail's and the head's).
+    assert 1 <= len(spy.forecasts(model.band_steps)) <= 2
+    spy.clear()
+    model.forecast(steps=24)
+    model.forecast(steps=5, confidence=0.8)
+    assert spy.trainer() == []
+    assert spy.forecasts() == [1, 1]
+
+
+def test_calibration_auto_with_a_held_back_tail_trains_one_row(spy, prices):
+    jl.LSTMForecaster(**TINY, calibration="auto").fit(prices)
+    assert spy.trainer() == [1]
+    assert spy.forecasts(168) == [1]
+
+
+def test_ensemble_members_and_their_calibration_copies_train_together(spy, prices):
+    model = jl.LSTMForecaster(**TINY, ensemble=3, calibration="refit").fit(prices)
+    assert spy.trainer() == [6]  # 3 members of the model, 3 of the head copy
+    spy.clear()
+    model.forecast(steps=3)
+    assert spy.trainer() == []
+
+
+def test_fit_many_and_forecast_many_are_one_call_each(spy, prices):
+    data = {"a": prices, "b": prices[:250] * 1.1, "c": prices[20:]}
+    models = jl.LSTMForecaster.fit_many(data, **TINY, calibration="both")
+    assert spy.trainer() == [6]  # 3 models + 3 head copies
+    spy.clear()
+    jl.LSTMForecaster.forecast_many(models, steps=4)
+    assert spy.trainer() == [] and spy.forecasts() == [3]
+
+
+def test_update_is_one_call(spy, prices):
+    model = jl.LSTMForecaster(**TINY, ensemble=2).fit(prices[:280], interval="1h")
+    spy.clear()
+    model.update(prices[280:], interval="1h", epochs=2)
+    assert spy.trainer() == [2]
+
+
+def test_tune_trains_each_rung_and_its_final_fit_in_one_call(spy, prices):
+    model = jl.tune(
+        prices, {"learning_rate": [1e-3, 3e-3, 1e-2]}, **TINY, folds=2, horizon=4, halving=3, calibration="auto"
+    )
+    assert [row["rung"] for row in model.tuning_.rows].count(1) == 1  # rungs of 1 and 2 epochs, one survivor
+    # Rung 0: 3 trials x 2 folds; rung 1: the survivor's 2 folds; then the final fit (no copy: a held-back tail).
+    assert spy.trainer() == [6, 2, 1]
+    # The validation forecasts of each rung: one call (the folds' window counts pad alike).
+    assert spy.forecasts(4) == [6, 2]
+
+
+@pytest.mark.parametrize("vectorize", [True, False])
+def test_backtest_origins(spy, prices, vectorize):
+    origins = [200, 220, 240]
+    jl.evaluation.backtest(
+        prices,
+        {"lstm": lambda: jl.LSTMForecaster(**TINY, calibration="auto")},
+        train_size=150,
+        steps=4,
+        origins=origins,
+        vectorize=vectorize,
+    )
+    if vectorize:
+        assert spy.trainer() == [3]  # every origin one row of one call
+        assert spy.forecasts(4) == [3]
+    else:
+        assert spy.trainer() == [1, 1, 1]
