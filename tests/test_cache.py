@@ -475,7 +475,8 @@ def test_new_candles_update_a_model_without_a_train_fn(tmp_path):
 
 @pytest.mark.parametrize(
     "case",
-    ["no data", "a gap", "other settings", "retrain=True", "refresh='retrain'"],
+    # "other settings" trains a second network shape: its compilation is most of the module's time.
+    ["no data", "a gap", pytest.param("other settings", marks=pytest.mark.slow), "retrain=True", "refresh='retrain'"],
 )
 def test_update_is_not_used_when_it_cannot_apply(tmp_path, case):
     cache, clock, calls, series, asked = _hourly_cache(

@@ -388,6 +388,7 @@ def test_architecture_and_features_from_the_command_line(models, capsys):
     assert len(json.loads(out)["predictions"]) == 24
 
 
+@pytest.mark.slow
 def test_evaluate_with_features_and_a_direct_head(capsys):
     args = [
         "evaluate",

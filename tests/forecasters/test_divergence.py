@@ -27,6 +27,7 @@ def test_a_fit_that_diverges_raises_and_says_what_to_try(series):
         model.forecast(steps=2)
 
 
+@pytest.mark.slow
 def test_an_ensemble_drops_the_members_that_diverged_and_warns(series, tmp_path):
     members = [{"learning_rate": 1e6}, {"learning_rate": 3e-4}, {"learning_rate": 1e-3, "seed": 5}]
     model = jl.LSTMForecaster(**TINY, ensemble=members)

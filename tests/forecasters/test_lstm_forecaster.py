@@ -465,7 +465,11 @@ def candles(demo):
     return demo[-260:]
 
 
-@pytest.fixture(scope="module", params=jl.nn.ARCHITECTURES)
+# The default network stays in the quick tier; each other one compiles for ten seconds or more.
+@pytest.fixture(
+    scope="module",
+    params=[a if a == "lstm" else pytest.param(a, marks=pytest.mark.slow) for a in jl.nn.ARCHITECTURES],
+)
 def rich_model(request, candles):
     model = jl.LSTMForecaster(**TINY, architecture=request.param, features=RICH, direct_steps=4, symbol="BTCUSD")
     return model.fit(candles.to_pandas())
@@ -550,6 +554,7 @@ def test_candle_input_forms_agree(demo, tmp_path):
     assert np.all(np.isfinite(closes_only.fit(candles.close).forecast(steps=2).predicted))
 
 
+@pytest.mark.slow
 def test_zero_volume_is_fine_and_observe_takes_candles(demo):
     frame = demo[-150:].to_pandas()
     frame.iloc[::7, frame.columns.get_loc("volume")] = 0.0

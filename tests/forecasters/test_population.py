@@ -132,6 +132,7 @@ def test_update_after_reload_equals_update_without(tmp_path, prices, ensemble):
         assert here.metrics_["updates"] == 1
 
 
+@pytest.mark.slow
 def test_update_in_memory_equals_update_after_reload(tmp_path, prices):
     model = jl.LSTMForecaster(**SMALL).fit(prices[:-20])
     back = jl.LSTMForecaster.load(model.save(tmp_path / "m"))
@@ -161,6 +162,7 @@ def test_update_continues_training_on_the_newest_windows_only(prices):
     assert model.metrics_["updates"] == 2
 
 
+@pytest.mark.slow
 def test_update_from_a_model_saved_without_optimiser_state_starts_a_fresh_one(tmp_path, prices):
     model = jl.LSTMForecaster(**SMALL).fit(prices[:-10])
     model.opt_state_ = None
@@ -236,6 +238,7 @@ def candles():
     return load_demo()[-240:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("architecture", ["bilstm", "transformer"])
 def test_an_ensemble_of_any_network_with_features_matches_its_members_fitted_alone(candles, architecture, tmp_path):
     ens = jl.LSTMForecaster(**RICH, architecture=architecture, ensemble=2, seed=1).fit(candles)
@@ -251,6 +254,7 @@ def test_an_ensemble_of_any_network_with_features_matches_its_members_fitted_alo
     np.testing.assert_array_equal(loaded.forecast(steps=3).predicted, fc.predicted)
 
 
+@pytest.mark.slow
 def test_update_of_a_model_with_features_and_a_direct_head(candles, tmp_path):
     model = jl.LSTMForecaster(**RICH, architecture="attention").fit(candles[:-12])
     before = _leaves(model.params_)
