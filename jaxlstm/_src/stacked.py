@@ -209,6 +209,8 @@ def _single(fn: Callable[..., Any], static: tuple[tuple[str, Any], ...]) -> Any:
         out = one(*jax.tree.map(lambda a: a[0], args))
         return jax.tree.map(lambda a: a[None], out)
 
+    # Named after fn, as the vmapped program is, so compile logs and profiles say what ran.
+    row.__name__ = row.__qualname__ = getattr(fn, "__name__", "row")
     return jax.jit(row, compiler_options=COMPILER_OPTIONS)
 
 

@@ -130,6 +130,12 @@ def test_bucket_size_is_the_next_power_of_two():
         windows.bucket_size(-1)
 
 
+def test_bucket_size_has_a_floor_for_windows_that_are_only_forecast():
+    assert [windows.bucket_size(n, 64) for n in (0, 1, 5, 64, 65, 300)] == [0, 64, 64, 64, 128, 512]
+    with pytest.raises(ValueError, match="^minimum must be"):
+        windows.bucket_size(3, 0)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 3000), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9]), st.integers(0, 5))
 def test_bucketed_split_holds_both_parts_and_follows_the_bucket(count, fraction, gap):

@@ -87,7 +87,8 @@ def _encoded(
         ValueError: an encoded value is not finite.
     """
     count = raw_windows.shape[0]
-    bucket = functools.partial(windows.pad_rows, size=windows.bucket_size(count), fill="first")
+    size = windows.bucket_size(count, windows.MIN_FORECAST_BUCKET)
+    bucket = functools.partial(windows.pad_rows, size=size, fill="first")
     inputs = _encode_jit(model_inputs, state, bucket(np.asarray(raw_windows, np.float32)))
     targets = model_inputs.encoding.encode_targets(
         state["encoding"], jnp.asarray(bucket(closes), jnp.float32), jnp.asarray(bucket(future), jnp.float32)
@@ -887,7 +888,7 @@ class LSTMForecaster(Forecaster):
         for i, (function, static, _) in enumerate(plans):
             # Window counts are padded to their shape bucket: rows of very different counts (a
             # held-back tail of 50 origins, a head refit's 500) run apart rather than padded together.
-            count = windows.bucket_size(stacks[i].shape[0])
+            count = windows.bucket_size(stacks[i].shape[0], windows.MIN_FORECAST_BUCKET)
             groups.setdefault((function, tuple(static.items()), models[i].window_length, count), []).append(i)
         out: list[Any] = [None] * len(models)
         for (function, static, _, count), members in groups.items():

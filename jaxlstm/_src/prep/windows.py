@@ -107,15 +107,21 @@ def chronological_split(count: int, validation_fraction: float, *, gap: int = 0)
     return n_train, n_val
 
 
-def bucket_size(count: int) -> int:
-    """The shape bucket of ``count`` rows: the next power of two (0 stays 0).
+#: The smallest bucket of rows that are only encoded or forecast (not trained on): padding
+#: a few held-back windows to 64 costs next to nothing and spares a compile per small count.
+MIN_FORECAST_BUCKET = 64
+
+
+def bucket_size(count: int, minimum: int = 1) -> int:
+    """The shape bucket of ``count`` rows: the next power of two, at least ``minimum`` (0 stays 0).
 
     Data-dependent row counts (windows of a series, held-back windows, forecast windows)
     are padded up to their bucket, so that series of many lengths share a few compiled
     programs: counts from 100 to 1,000 fall into four buckets.
     """
     count = validation.check_positive_int("count", count, minimum=0)
-    return 0 if count == 0 else 1 << (count - 1).bit_length()
+    minimum = validation.check_positive_int("minimum", minimum)
+    return 0 if count == 0 else max(minimum, 1 << (count - 1).bit_length())
 
 
 def bucketed_split(count: int, validation_fraction: float, *, gap: int = 0) -> tuple[int, int]:
