@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import itertools
 import mmap
 import os
@@ -245,8 +246,18 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
             continue
     if frame is None or len(frame) == 0:
         return None
-    if getattr(frame[time_position].dtype, "tz", None) is not None and int(pd.__version__.split(".")[0]) < 3:
-        return None  # pandas 2 may read a string without an offset in its neighbour's offset
+    times = frame[time_position]
+    mixed = times.dtype == object and isinstance(times.iloc[0], pd.Timestamp)
+    if int(pd.__version__.split(".")[0]) < 3 and (getattr(times.dtype, "tz", None) is not None or mixed):
+        # pandas 2 may read a string without an offset in its neighbour's offset (an object
+        # column of Timestamps when the offsets differ): the cells are parsed one by one.
+        return None
+    if times.dtype == object and type(times.iloc[0]) is datetime.date:
+        # pyarrow's engine under pandas 2 gives a column of dates as datetime.date objects.
+        try:
+            frame[time_position] = pd.to_datetime(times).astype("datetime64[ns]")
+        except (TypeError, ValueError):
+            return None
     try:  # each column leaves the frame as it is read, so the frame is never held twice
         return frames.to_candles(frame.pop, layout, Where(name, "line", start=header.data_line), symbol, owned=True)
     except ValueError:  # the slow reader finds the same problem and names its line
