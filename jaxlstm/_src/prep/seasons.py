@@ -1,0 +1,247 @@
+"""Season lengths: the calendar seasons a data spacing implies, and the one the training data shows.
+
+A season of length ``m`` is a pattern that repeats every ``m`` steps (24 on hourly data
+with a daily rhythm, 12 on monthly data). Two sources, both pure and host-side (float64):
+
+* ``calendar_seasons(interval)``: the seasons a spacing of time implies (hourly -> 24 and
+  168, daily -> 7, weekly -> 52, monthly -> 12, quarterly -> 4, other sub-daily spacings
+  -> steps per day and per week). They are only candidates: calendar time does not make
+  a series seasonal (BTC trades around the clock with no reliable daily rhythm).
+* ``detect_season(train, ...)``: the season the training part shows, by its
+  autocorrelation function (ACF). The ACF ``r_k`` is taken of two trend-free versions of
+  the values, their residuals from a least-squares line (where a smooth season keeps its
+  full strength) and their first differences (where a trend or a random walk leaves
+  nothing that repeats). A lag ``m`` passes in either when ``r_m`` is a local peak
+  (``r_{m-1} <= r_m >= r_{m+1}``) above Bartlett's bound: in the residuals
+  ``z * sqrt((1 + 2 * sum_{0<k<m} r_k**2) / n)`` (the test of the M4 competition's
+  seasonality check), in the differences ``z * sqrt((1 + 2 r_1**2) / n)`` (their null
+  is noise differenced once, correlated at lag 1 only), with ``z`` the one-sided normal quantile at ``alpha`` divided by
+  twice the number of lags tested (Bonferroni: scanning 100 lags of white noise at 5%
+  would otherwise find a "season" most of the time). Bartlett's cumulative term is what
+  keeps the residuals of a random walk (whose ACF decays slowly, so every lag is large)
+  from passing. Of the lags that pass, the one with the highest ACF is the strongest;
+  the season is the shortest passing lag that divides it (7, not its multiple 21, on
+  daily data with a weekly rhythm; 24, not 168, on hourly data with both).
+
+  The ACF was chosen over the periodogram because it gives an integer lag directly and
+  a significance test with a known null distribution; a periodogram peak at a
+  non-integer period must be rounded, and its test (Fisher's g) assumes white noise,
+  which trend-free prices are not.
+
+``find_season`` puts the two together: with a spacing, the calendar candidates are the
+only lags tested; without one, every lag from 2 to ``max_lag``. The caller passes the
+training part only: nothing after the training cut may move the season.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, NamedTuple
+
+import numpy as np
+from jaxlstm._src import validation
+from jaxlstm._src.prep import horizons
+
+_HOUR = np.timedelta64(3_600 * 10**9, "ns")
+_DAY = 24 * _HOUR
+_WEEK = 7 * _DAY
+
+#: Default significance of the season test (before the Bonferroni correction).
+ALPHA = 0.05
+#: Fewest complete seasons the training part must hold for a lag to be tested.
+MIN_CYCLES = 2
+
+
+def calendar_seasons(interval: Any) -> tuple[int, ...]:
+    """The season lengths a spacing of time implies, shortest first (empty when none).
+
+    ==================== ===================================================
+    spacing              seasons
+    ==================== ===================================================
+    under a day,         steps per day and steps per week, each when whole
+    dividing a day       (1h -> 24, 168; 30min -> 48, 336; 4h -> 6, 42)
+    1 day                7 (day of week)
+    7 days               52 (week of year, rounded)
+    28 to 31 days        12 (month of year)
+    89 to 92 days        4 (quarter of year)
+    anything else        none (yearly data, irregular spacings)
+    ==================== ===================================================
+
+    Args:
+        interval: the data's spacing (anything ``horizons.as_interval`` reads: ``"1h"``,
+            ``np.timedelta64``, ``datetime.timedelta``, ...).
+
+    Returns:
+        A tuple of season lengths > 1.
+    """
+    step = horizons.as_interval(interval)
+    if step < _DAY:
+        seasons = [int(span // step) for span in (_DAY, _WEEK) if span % step == np.timedelta64(0, "ns")]
+        return tuple(m for m in seasons if m > 1)
+    if step == _DAY:
+        return (7,)
+    if step == _WEEK:
+        return (52,)
+    if 28 * _DAY <= step <= 31 * _DAY:
+        return (12,)
+    if 89 * _DAY <= step <= 92 * _DAY:
+        return (4,)
+    return ()
+
+
+def acf(values: Any, max_lag: int) -> np.ndarray:
+    """The sample autocorrelation function ``r_0 .. r_max_lag`` of ``[n]`` values (host, float64).
+
+    ``r_k = sum_t (x_t - mean)(x_{t+k} - mean) / sum_t (x_t - mean)**2`` (the biased
+    estimator every statistics package uses), computed with one FFT. A constant series
+    has ``r_0 = 1`` and every other ``r_k = 0``.
+
+    Args:
+        values: ``[n]`` finite values.
+        max_lag: the last lag, ``0 <= max_lag < n``.
+
+    Returns:
+        ``[max_lag + 1]``.
+    """
+    x = validation.as_float_array("values", values, ndim=1)
+    n = x.shape[0]
+    max_lag = validation.check_positive_int("max_lag", max_lag, minimum=0)
+    if max_lag >= n:
+        raise ValueError(f"max_lag must be below the number of values ({n}), got {max_lag}")
+    x = x - x.mean()
+    denominator = float(x @ x)
+    out = np.zeros(max_lag + 1)
+    out[0] = 1.0
+    if denominator <= 0.0:
+        return out
+    size = 1 << (2 * n - 1).bit_length()  # zero padding: a linear, not circular, correlation
+    spectrum = np.fft.rfft(x, size)
+    full = np.fft.irfft(spectrum * np.conj(spectrum), size)[: max_lag + 1]
+    out[1:] = full[1:] / denominator
+    return out
+
+
+def detrend(values: Any) -> np.ndarray:
+    """``[n]`` values minus their least-squares straight line (host, float64)."""
+    x = validation.as_float_array("values", values, ndim=1)
+    t = np.arange(x.shape[0], dtype=np.float64)
+    if x.shape[0] < 2:
+        return x - x.mean()
+    slope, intercept = np.polyfit(t, x, 1)
+    return x - (slope * t + intercept)
+
+
+def bartlett_bounds(r: np.ndarray, n: int, z: float) -> np.ndarray:
+    """``[len(r)]`` Bartlett bounds ``z * sqrt((1 + 2 sum_{0<k<m} r_k**2) / n)`` for each lag ``m`` (0 at lag 0)."""
+    # cumulative[m] = sum of r_k**2 over 0 < k < m.
+    cumulative = np.concatenate([np.zeros(min(2, r.shape[0])), np.cumsum(r[1:-1] ** 2)])
+    bounds = z * np.sqrt((1.0 + 2.0 * cumulative) / n)
+    bounds[0] = 0.0
+    return bounds
+
+
+class SeasonTest(NamedTuple):
+    """What ``find_season`` found.
+
+    Attributes:
+        length: the season, or None when no lag passed.
+        tested: the lags tested.
+        acf: ``[2, len(tested)]`` their autocorrelation in the line's residuals (row 0)
+            and in the first differences (row 1).
+        bound: ``[2, len(tested)]`` the Bartlett bound each had to exceed.
+        significant: ``[len(tested)]`` which passed in either row.
+    """
+
+    length: int | None
+    tested: tuple[int, ...]
+    acf: np.ndarray
+    bound: np.ndarray
+    significant: np.ndarray
+
+
+def find_season(
+    train: Any,
+    *,
+    interval: Any = None,
+    candidates: Any = None,
+    max_lag: int | None = None,
+    alpha: float = ALPHA,
+) -> SeasonTest:
+    """The season of the training values by the ACF test (see the module docstring).
+
+    Args:
+        train: ``[n]`` finite training values only (a forecaster passes the part before
+            its held-back tail).
+        interval: the data's spacing; when given (and ``candidates`` is not), the lags
+            tested are ``calendar_seasons(interval)``.
+        candidates: the lags to test (integers >= 2); overrides ``interval``.
+        max_lag: without candidates or interval, the lags tested are ``2 .. max_lag``
+            (default ``n // MIN_CYCLES``, at most 500).
+        alpha: the test's significance, in (0, 1), split over the lags tested.
+
+    Returns:
+        A ``SeasonTest``; lags without ``MIN_CYCLES`` complete seasons in ``train`` are
+        not tested.
+    """
+    x = validation.as_float_array("train", train, ndim=1)
+    n = x.shape[0]
+    alpha = validation.check_fraction("alpha", alpha)
+    if candidates is not None:
+        lags = sorted({validation.check_positive_int("candidates", m, minimum=2) for m in candidates})
+    elif interval is not None:
+        lags = list(calendar_seasons(interval))
+    else:
+        top = min(n // MIN_CYCLES, 500) if max_lag is None else validation.check_positive_int("max_lag", max_lag, 2)
+        lags = list(range(2, top + 1))
+    # The differences are one shorter, and a peak needs the lag after it.
+    lags = [m for m in lags if MIN_CYCLES * m <= n and m + 2 < n]
+    if not lags:
+        empty = np.zeros((2, 0))
+        return SeasonTest(None, (), empty, empty, np.zeros(0, bool))
+    z = statistics.NormalDist().inv_cdf(1.0 - alpha / (2 * len(lags)))
+    index = np.asarray(lags)
+    rows, bounds, passed = [], [], np.zeros(len(lags), bool)
+    for levels, values in ((True, detrend(x)), (False, np.diff(x))):  # two transforms, not a loop over data
+        r = acf(values, max(lags) + 1)
+        # Differences of noise around a trend are MA(1) (r_1 = -0.5), and nothing beyond:
+        # their null keeps only the lag-1 term; a periodic pattern in the residuals of a
+        # line is tested against all shorter lags (a random walk's residuals are not MA(1)).
+        bound = bartlett_bounds(r if levels else r[:3], values.shape[0], z)
+        if not levels:
+            bound = np.full(r.shape, bound[2])
+        peak = (r[index] >= r[index - 1]) & (r[index] >= r[index + 1])
+        passed |= peak & (r[index] > bound[index])
+        rows.append(r[index])
+        bounds.append(bound[index])
+    strength = np.max(rows, axis=0)
+    length = None
+    if passed.any():
+        strongest = int(index[passed][int(np.argmax(strength[passed]))])
+        length = min(int(m) for m in index[passed] if strongest % int(m) == 0)
+    return SeasonTest(length, tuple(lags), np.stack(rows), np.stack(bounds), passed)
+
+
+def detect_season(train: Any, *, interval: Any = None, max_lag: int | None = None, alpha: float = ALPHA) -> int | None:
+    """``find_season(...).length``: the season of the training values, or None."""
+    return find_season(train, interval=interval, max_lag=max_lag, alpha=alpha).length
+
+
+def default_window(sequence_length: int, horizon: int, season: int | None) -> int:
+    """Input window covering ``1.25 * max(horizon, season)`` when a season is known, never shorter than given.
+
+    Hewamalage, Bergmeir and Bandara (2021) found recurrent forecasters need windows a
+    little longer than the season (or the horizon) to see each phase at least once.
+    Without a season the window is ``sequence_length`` unchanged.
+
+    Args:
+        sequence_length: the window asked for.
+        horizon: steps one network call emits (1 for a recursive model).
+        season: the season length, or None.
+
+    Returns:
+        ``max(sequence_length, ceil(1.25 * max(horizon, season)))``, or ``sequence_length``.
+    """
+    if season is None:
+        return sequence_length
+    return max(sequence_length, math.ceil(1.25 * max(horizon, season)))

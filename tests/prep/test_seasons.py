@@ -1,0 +1,131 @@
+"""Season detection: the ACF against its textbook formula, the calendar table, and the test on known series."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from jaxlstm._src.prep import seasons
+
+
+def _acf_reference(x, max_lag):
+    """The biased sample ACF written as its definition, one lag at a time."""
+    x = np.asarray(x, np.float64) - np.mean(x)
+    denominator = np.sum(x * x)
+    return np.array([np.sum(x[: x.size - k] * x[k:]) / denominator for k in range(max_lag + 1)])
+
+
+def test_acf_matches_its_definition():
+    rng = np.random.default_rng(0)
+    for n, lag in ((2, 1), (17, 16), (300, 40)):
+        x = rng.normal(size=n).cumsum()
+        np.testing.assert_allclose(seasons.acf(x, lag), _acf_reference(x, lag), atol=1e-12)
+
+
+def test_acf_of_a_constant_is_one_then_zero():
+    np.testing.assert_array_equal(seasons.acf(np.full(10, 3.0), 4), [1.0, 0.0, 0.0, 0.0, 0.0])
+
+
+def test_acf_refuses_a_lag_past_the_data():
+    with pytest.raises(ValueError, match="max_lag must be below the number of values"):
+        seasons.acf(np.ones(5), 5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=hnp.arrays(np.float64, st.integers(8, 60), elements=st.floats(-1e3, 1e3)),
+    scale=st.floats(1e-3, 1e3),
+    shift=st.floats(-1e3, 1e3),
+)
+def test_acf_is_bounded_and_affine_invariant(x, scale, shift):
+    r = seasons.acf(x, 5)
+    assert r[0] == 1.0 and np.all(np.abs(r) <= 1 + 1e-12)
+    if np.std(x) > 1e-6 * max(1.0, float(np.max(np.abs(x)))):
+        np.testing.assert_allclose(seasons.acf(x * scale + shift, 5), r, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("interval", "expected"),
+    [
+        ("1h", (24, 168)),
+        ("30min", (48, 336)),
+        ("4h", (6, 42)),
+        ("7h", (24,)),  # a week is 24 steps, a day is not whole
+        ("5h", ()),
+        ("1d", (7,)),
+        ("7d", (52,)),
+        (datetime.timedelta(days=31), (12,)),
+        (np.timedelta64(28, "D"), (12,)),
+        ("91d", (4,)),
+        ("365d", ()),
+        ("12h", (2, 14)),
+    ],
+)
+def test_calendar_seasons(interval, expected):
+    assert seasons.calendar_seasons(interval) == expected
+
+
+def _monthly_like(seed, n=144):
+    """Airline-passengers shape: a growing level with a multiplicative 12-month season and noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return (100 + 2 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12)) * np.exp(rng.normal(0, 0.03, n))
+
+
+def test_finds_the_season_of_seasonal_series():
+    rng = np.random.default_rng(1)
+    assert seasons.detect_season(_monthly_like(0)) == 12
+    assert seasons.detect_season(_monthly_like(0), interval="30d") == 12
+    days = np.arange(400)
+    weekly = 50 + 0.05 * days + 3 * (days % 7 >= 5) + rng.normal(0, 1, days.size)
+    # The weekly rhythm also peaks at 14, 21, ...: the shortest that divides the strongest is kept.
+    assert seasons.detect_season(weekly) == 7
+    hours = np.arange(24 * 60)
+    hourly = (
+        10 + np.sin(2 * np.pi * hours / 24) + 0.5 * np.sin(2 * np.pi * hours / 168) + rng.normal(0, 0.5, hours.size)
+    )
+    found = seasons.find_season(hourly, interval="1h")
+    assert found.length == 24 and found.tested == (24, 168) and found.significant.tolist() == [True, True]
+
+
+def test_random_walks_and_noise_have_no_season():
+    # Each test is at 5% (split over the lags), so about 1 in 20 of such series would pass; these seeds do not.
+    found = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        walk = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 1000)))
+        found += seasons.detect_season(walk) is not None
+        found += seasons.detect_season(walk, interval="1h") is not None
+        found += seasons.detect_season(rng.normal(size=500)) is not None
+    assert found <= 2
+
+
+def test_too_short_for_two_seasons_tests_nothing():
+    found = seasons.find_season(_monthly_like(0, n=23), interval="30d")
+    assert found.length is None and found.tested == ()
+
+
+def test_candidates_override_the_calendar_and_are_checked():
+    assert seasons.find_season(_monthly_like(0), interval="1h", candidates=[12]).length == 12
+    with pytest.raises(ValueError, match="candidates must be an integer >= 2"):
+        seasons.find_season(_monthly_like(0), candidates=[1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(scale=st.floats(1e-3, 1e4), shift=st.floats(0, 1e4), seed=st.integers(0, 3))
+def test_the_season_does_not_depend_on_units(scale, shift, seed):
+    x = _monthly_like(seed)
+    assert seasons.detect_season(x * scale + shift) == seasons.detect_season(x)
+
+
+def test_default_window_covers_the_season_and_horizon():
+    assert seasons.default_window(20, 1, None) == 20
+    assert seasons.default_window(20, 1, 12) == 20
+    assert seasons.default_window(20, 1, 24) == 30
+    assert seasons.default_window(20, 48, 24) == 60
+    assert seasons.default_window(200, 48, 24) == 200
