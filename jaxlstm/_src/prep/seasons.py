@@ -40,6 +40,7 @@ import statistics
 from typing import Any, NamedTuple
 
 import numpy as np
+
 from jaxlstm._src import validation
 from jaxlstm._src.prep import horizons
 
