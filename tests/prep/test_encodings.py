@@ -107,7 +107,7 @@ def test_fit_encoding_guards_degenerate_series():
 
 def test_unknown_encoding_is_refused():
     with pytest.raises(ValueError, match="encoding must be one of"):
-        targets.get_encoding("log")
+        targets.get_encoding("logarithm")
     with pytest.raises(ValueError, match="encoding must be one of"):
         _state("zscore", np.ones(5))
     assert targets.get_encoding(targets.MinMaxEncoding()) == targets.get_encoding("minmax")

@@ -14,6 +14,19 @@ prediction time.
   model trained at one price level still works after the price has moved out of the
   training range.
 
+* ``LogEncoding`` (``"log"``): log prices standardised by the training log prices' mean
+  and spread (a pipelined, level-based encoding like min-max, but multiplicative: equal
+  relative moves are equal steps at every price level).
+* ``WindowEncoding`` (``"window"``): per-window normalisation (Hewamalage, Bergmeir and
+  Bandara 2021): log prices relative to the mean price of their window, in units of the
+  training log-return spread; like ``"relative"`` but anchored on the window's level
+  rather than on its last, noisiest, price.
+* ``SeasonalEncoding(base, season_length, kind)``: removes a season fitted on the training
+  prices by classical decomposition (``seasonal_indices``; multiplicative or additive)
+  and encodes what is left with ``base``; its decode puts the season back. Its windows
+  need their phase in the season (``end_phase=``, the phase of each window's last price),
+  which the other encodings ignore.
+
 ``forecast_prices`` is the recursive forecast in price space (encode, predict, decode,
 slide) for any network.
 """
@@ -56,6 +69,8 @@ class Encoding(abc.ABC):
     #: True when a price's encoding does not depend on the window it sits in, so a recursive
     #: forecast can use the network's pipelined ``predict_multi_step``.
     pipelined: ClassVar[bool]
+    #: True when the methods need ``end_phase=`` (the phase of each window's last price in a season).
+    seasonal: ClassVar[bool] = False
 
     @abc.abstractmethod
     def fit(self, train_prices: np.ndarray) -> dict[str, float]:
@@ -130,12 +145,197 @@ class RelativeEncoding(Encoding):
         return windows[..., -1:] * jnp.exp(y * state["log_return_std"])
 
 
-#: The encodings by name: ``"minmax"`` and ``"relative"`` (see ``get_encoding``).
-ENCODINGS: dict[str, Encoding] = {e.name: e for e in (MinMaxEncoding(), RelativeEncoding())}
+@dataclasses.dataclass(frozen=True)
+class LogEncoding(Encoding):
+    """Log prices standardised with the training log prices: ``(log p - log center) / log_scale``.
+
+    ``center`` is the training prices' geometric mean and ``log_scale`` the population
+    standard deviation of their logs (1 below 1e-9: a constant series). Both are positive,
+    so the state checks like the others.
+    """
+
+    name: ClassVar[str] = "log"
+    pipelined: ClassVar[bool] = True
+
+    def fit(self, train_prices: np.ndarray) -> dict[str, float]:
+        logs = np.log(np.asarray(train_prices, np.float64))
+        spread = float(np.std(logs))
+        return {"center": float(np.exp(np.mean(logs))), "log_scale": spread if spread > 1e-9 else 1.0}
+
+    def scale(self, state: EncodingState, prices: jax.Array) -> jax.Array:
+        """``log(prices / center) / log_scale``, any shape."""
+        return jnp.log(prices / state["center"]) / state["log_scale"]
+
+    def encode_inputs(self, state: EncodingState, windows: jax.Array) -> jax.Array:
+        return self.scale(state, windows)[..., None]
+
+    def encode_targets(self, state: EncodingState, windows: jax.Array, future: jax.Array) -> jax.Array:
+        return self.scale(state, future)
+
+    def decode(self, state: EncodingState, windows: jax.Array, y: jax.Array) -> jax.Array:
+        return state["center"] * jnp.exp(y * state["log_scale"])
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowEncoding(Encoding):
+    """Log prices relative to their window's mean price, in units of the training log-return spread.
+
+    ``log(p / mean(window)) / log_return_std``; ``log_return_std`` as ``RelativeEncoding``
+    fits it. The window mean is the arithmetic mean of the window's prices.
+    """
+
+    name: ClassVar[str] = "window"
+    pipelined: ClassVar[bool] = False
+
+    def fit(self, train_prices: np.ndarray) -> dict[str, float]:
+        return RelativeEncoding().fit(train_prices)
+
+    @staticmethod
+    def level(windows: jax.Array) -> jax.Array:
+        """``[..., time]`` -> ``[..., 1]`` the mean price of each window."""
+        return jnp.mean(windows, axis=-1, keepdims=True)
+
+    def encode_inputs(self, state: EncodingState, windows: jax.Array) -> jax.Array:
+        return (jnp.log(windows / self.level(windows)) / state["log_return_std"])[..., None]
+
+    def encode_targets(self, state: EncodingState, windows: jax.Array, future: jax.Array) -> jax.Array:
+        return jnp.log(future / self.level(windows)) / state["log_return_std"]
+
+    def decode(self, state: EncodingState, windows: jax.Array, y: jax.Array) -> jax.Array:
+        return self.level(windows) * jnp.exp(y * state["log_return_std"])
+
+
+#: The kinds of season ``SeasonalEncoding`` removes.
+SEASON_KINDS = ("multiplicative", "additive")
+
+
+def seasonal_indices(train: Any, season_length: int, kind: str = "multiplicative") -> np.ndarray:
+    """The season of ``[n]`` training values by classical decomposition (host, float64).
+
+    The trend is the centred moving average of ``season_length`` values (a 2 x m average
+    when ``m`` is even, so it stays centred); where it is defined (not the first and last
+    ``m // 2`` values: nothing outside ``train`` is read or guessed) the values are divided
+    by it (multiplicative) or it is subtracted (additive), and each phase's index is the
+    mean of those at that phase (phase ``t mod m``, ``train[0]`` at phase 0). The indices
+    are normalised to mean 1 (multiplicative) or 0 (additive).
+
+    Args:
+        train: ``[n]`` training values, ``n >= 2 * season_length``; positive for the
+            multiplicative kind.
+        season_length: ``m >= 2``.
+        kind: ``"multiplicative"`` or ``"additive"``.
+
+    Returns:
+        ``[m]`` the seasonal indices by phase.
+    """
+    m = validation.check_positive_int("season_length", season_length, minimum=2)
+    kind = validation.check_choice("kind", kind, SEASON_KINDS)
+    x = validation.as_float_array("train", train, ndim=1)
+    n = x.shape[0]
+    if n < 2 * m:
+        raise ValueError(f"train must hold at least two seasons (2 * {m} = {2 * m} values), got {n}")
+    if kind == "multiplicative" and np.any(x <= 0):
+        raise ValueError("train must be positive for a multiplicative season; use kind='additive'")
+    weights = np.full(m + 1, 1.0 / m) if m % 2 == 0 else np.full(m, 1.0 / m)
+    if m % 2 == 0:
+        weights[[0, -1]] = 0.5 / m
+    trend = np.convolve(x, weights, mode="valid")  # trend[i] is centred on x[i + half]
+    half = (weights.shape[0] - 1) // 2
+    middle = x[half : half + trend.shape[0]]
+    detrended = middle / trend if kind == "multiplicative" else middle - trend
+    phases = (np.arange(trend.shape[0]) + half) % m
+    sums = np.bincount(phases, weights=detrended, minlength=m)
+    indices = sums / np.bincount(phases, minlength=m)
+    return indices / np.mean(indices) if kind == "multiplicative" else indices - np.mean(indices)
+
+
+@dataclasses.dataclass(frozen=True)
+class SeasonalEncoding(Encoding):
+    """A season removed before ``base`` encodes the prices, and put back after it decodes.
+
+    ``fit`` takes the training prices with ``train[0]`` at phase 0 of the season: it fits
+    ``seasonal_indices`` and then ``base`` on the deseasonalised training prices, giving
+    ``{"season_0": ..., "season_{m-1}": ..., **base_state}``. Every method takes
+    ``end_phase``: ``[...]`` integers, the phase of each window's last price (``(index of
+    that price in the training series' numbering) mod m``); the targets follow at the
+    next phases. Deseasonalising divides by the index (multiplicative) or subtracts it
+    (additive), and its inverse multiplies or adds the same float: exact to rounding.
+
+    Attributes:
+        base: the encoding of the deseasonalised prices (any non-seasonal ``Encoding``;
+            with the additive kind, one whose deseasonalised training prices stay positive).
+        season_length: ``m >= 2``.
+        kind: ``"multiplicative"`` (default) or ``"additive"``.
+    """
+
+    base: Encoding = dataclasses.field(default_factory=RelativeEncoding)
+    season_length: int = 12
+    kind: str = "multiplicative"
+
+    name: ClassVar[str] = "seasonal"
+    pipelined: ClassVar[bool] = False
+    seasonal: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base, Encoding) or self.base.seasonal:
+            raise TypeError(f"base must be a non-seasonal Encoding, got {self.base!r}")
+        validation.check_positive_int("season_length", self.season_length, minimum=2)
+        validation.check_choice("kind", self.kind, SEASON_KINDS)
+
+    def fit(self, train_prices: np.ndarray) -> dict[str, float]:
+        prices = np.asarray(train_prices, np.float64)
+        indices = seasonal_indices(prices, self.season_length, self.kind)
+        adjusted = self._adjust(indices, prices, np.arange(prices.shape[0]) % self.season_length)
+        if np.any(adjusted <= 0):
+            raise ValueError("the additive season leaves prices <= 0 in the training data; use kind='multiplicative'")
+        return {**{f"season_{i}": float(v) for i, v in enumerate(indices)}, **self.base.fit(adjusted)}
+
+    def indices(self, state: EncodingState) -> jax.Array:
+        """``[m]`` the fitted seasonal indices."""
+        return jnp.stack([jnp.asarray(state[f"season_{i}"]) for i in range(self.season_length)])
+
+    def phases(self, end_phase: Any, length: int, offset: int) -> jax.Array:
+        """``[..., length]`` phases of ``length`` prices starting ``offset`` after the window's last one."""
+        if end_phase is None:
+            raise TypeError("a SeasonalEncoding needs end_phase=, the phase of each window's last price")
+        steps = jnp.arange(length) + offset
+        return (jnp.asarray(end_phase)[..., None] + steps) % self.season_length
+
+    def _adjust(self, indices: Any, values: Any, phases: Any) -> Any:
+        factors = indices[phases]
+        return values / factors if self.kind == "multiplicative" else values - factors
+
+    def _restore(self, indices: Any, values: Any, phases: Any) -> Any:
+        factors = indices[phases]
+        return values * factors if self.kind == "multiplicative" else values + factors
+
+    def deseasonalise(self, state: EncodingState, windows: jax.Array, end_phase: Any) -> jax.Array:
+        """``[..., time]`` price windows ending at ``end_phase`` -> the same without the season."""
+        t = windows.shape[-1]
+        return self._adjust(self.indices(state), windows, self.phases(end_phase, t, 1 - t))
+
+    def encode_inputs(self, state: EncodingState, windows: jax.Array, *, end_phase: Any = None) -> jax.Array:
+        return self.base.encode_inputs(state, self.deseasonalise(state, windows, end_phase))
+
+    def encode_targets(
+        self, state: EncodingState, windows: jax.Array, future: jax.Array, *, end_phase: Any = None
+    ) -> jax.Array:
+        ahead = self._adjust(self.indices(state), future, self.phases(end_phase, future.shape[-1], 1))
+        return self.base.encode_targets(state, self.deseasonalise(state, windows, end_phase), ahead)
+
+    def decode(self, state: EncodingState, windows: jax.Array, y: jax.Array, *, end_phase: Any = None) -> jax.Array:
+        adjusted = self.base.decode(state, self.deseasonalise(state, windows, end_phase), y)
+        return self._restore(self.indices(state), adjusted, self.phases(end_phase, y.shape[-1], 1))
+
+
+#: The encodings by name (see ``get_encoding``); ``SeasonalEncoding`` takes settings and is passed as an object.
+ENCODINGS: dict[str, Encoding] = {
+    e.name: e for e in (MinMaxEncoding(), RelativeEncoding(), LogEncoding(), WindowEncoding())
+}
 
 
 def get_encoding(encoding: str | Encoding) -> Encoding:
-    """The encoding named ``encoding`` (``"minmax"``, ``"relative"``), or ``encoding`` itself."""
+    """The encoding named ``encoding`` (``"minmax"``, ``"relative"``, ``"log"``, ``"window"``), or ``encoding`` itself."""
     if isinstance(encoding, Encoding):
         return encoding
     if not isinstance(encoding, str) or encoding not in ENCODINGS:
@@ -156,22 +356,33 @@ def device_state(state: dict[str, float], dtype: Any = jnp.float32) -> EncodingS
     return {k: jnp.asarray(v, dtype) for k, v in state.items()}
 
 
-def _one_window(network: Any, params: Any, encoding: Encoding, state: EncodingState, window: jax.Array, steps: int):
+def _one_window(
+    network: Any, params: Any, encoding: Encoding, state: EncodingState, window: jax.Array, steps: int, phase: Any
+):
     if encoding.pipelined and hasattr(network, "predict_multi_step"):
         y = network.predict_multi_step(params, encoding.encode_inputs(state, window), steps)
         return encoding.decode(state, window, y[:, 0])
+    # Only a seasonal encoding reads the phase; it advances one step per forecast step.
+    at = (lambda p: {"end_phase": p}) if encoding.seasonal else (lambda p: {})
 
-    def step(window, _):
-        y = network.apply(params, encoding.encode_inputs(state, window))
-        nxt = encoding.decode(state, window, y[:1])
-        return jnp.concatenate([window[1:], nxt.astype(window.dtype)]), nxt[0]
+    def step(carry, _):
+        window, phase = carry
+        y = network.apply(params, encoding.encode_inputs(state, window, **at(phase)))
+        nxt = encoding.decode(state, window, y[:1], **at(phase))
+        return (jnp.concatenate([window[1:], nxt.astype(window.dtype)]), phase + 1), nxt[0]
 
-    _, out = jax.lax.scan(step, window, None, length=steps)
+    _, out = jax.lax.scan(step, (window, phase), None, length=steps)
     return out
 
 
 def forecast_prices(
-    network: Any, params: Any, encoding: Encoding, state: EncodingState, windows: jax.Array, steps: int
+    network: Any,
+    params: Any,
+    encoding: Encoding,
+    state: EncodingState,
+    windows: jax.Array,
+    steps: int,
+    end_phase: Any = None,
 ) -> jax.Array:
     """Recursive forecast in price space: encode, predict, decode, slide, as one ``lax.scan``.
 
@@ -188,6 +399,8 @@ def forecast_prices(
         state: its fitted constants (JAX scalars).
         windows: ``[..., time]`` the most recent prices.
         steps: static number of steps.
+        end_phase: ``[...]`` integers, the phase of each window's last price, for a
+            seasonal encoding (required there, ignored by the others).
 
     Returns:
         ``[..., steps]`` predicted prices.
@@ -195,5 +408,8 @@ def forecast_prices(
     steps = validation.check_steps(steps)
     batch = windows.shape[:-1]
     flat = windows.reshape((-1, windows.shape[-1]))
-    out = jax.vmap(lambda w: _one_window(network, params, encoding, state, w, steps))(flat)
+    if encoding.seasonal and end_phase is None:
+        raise TypeError("a seasonal encoding needs end_phase=, the phase of each window's last price")
+    phases = jnp.broadcast_to(jnp.asarray(0 if end_phase is None else end_phase, jnp.int32), batch).reshape(-1)
+    out = jax.vmap(lambda w, p: _one_window(network, params, encoding, state, w, steps, p))(flat, phases)
     return out.reshape((*batch, steps))

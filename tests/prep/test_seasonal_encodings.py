@@ -1,0 +1,126 @@
+"""The new encodings against their formulas, classical decomposition against a textbook loop, and the poisoned future."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlstm as jl
+from jaxlstm._src.nn.lstm import config_of
+from jaxlstm._src.prep import encodings
+
+
+def _decompose_reference(x, m, kind):
+    """Classical decomposition written as in Brockwell & Davis / R's decompose(), one value at a time."""
+    n = len(x)
+    trend = np.full(n, np.nan)
+    half = m // 2
+    for t in range(half, n - half):
+        if m % 2:
+            trend[t] = np.mean(x[t - half : t + half + 1])
+        else:
+            trend[t] = (0.5 * x[t - half] + np.sum(x[t - half + 1 : t + half]) + 0.5 * x[t + half]) / m
+    ratio = x / trend if kind == "multiplicative" else x - trend
+    raw = np.array([np.nanmean(ratio[p::m]) for p in range(m)])
+    return raw / raw.mean() if kind == "multiplicative" else raw - raw.mean()
+
+
+@pytest.mark.parametrize("m", [2, 3, 4, 7, 12])
+@pytest.mark.parametrize("kind", encodings.SEASON_KINDS)
+def test_seasonal_indices_match_classical_decomposition(m, kind):
+    rng = np.random.default_rng(m)
+    t = np.arange(5 * m + 3)
+    x = (50 + t) * (1 + 0.2 * np.cos(2 * np.pi * t / m)) + rng.normal(0, 1, t.size)
+    np.testing.assert_allclose(encodings.seasonal_indices(x, m, kind), _decompose_reference(x, m, kind), rtol=1e-12)
+
+
+def test_seasonal_indices_recover_a_known_season():
+    m = 12
+    season = 1 + 0.3 * np.sin(2 * np.pi * np.arange(m) / m)
+    season /= season.mean()
+    x = 100.0 * np.tile(season, 10)
+    np.testing.assert_allclose(encodings.seasonal_indices(x, m), season, rtol=1e-12)
+    np.testing.assert_allclose(encodings.seasonal_indices(x, m, "additive"), 100 * (season - 1), atol=1e-9)
+
+
+def test_seasonal_indices_refuse_bad_input():
+    with pytest.raises(ValueError, match="at least two seasons"):
+        encodings.seasonal_indices(np.ones(23), 12)
+    with pytest.raises(ValueError, match="positive for a multiplicative season"):
+        encodings.seasonal_indices(np.r_[np.ones(23), -1.0], 12)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        encodings.seasonal_indices(np.ones(24), 12, "stl")
+    with pytest.raises(TypeError, match="base must be a non-seasonal Encoding"):
+        encodings.SeasonalEncoding(encodings.SeasonalEncoding())
+
+
+def test_log_and_window_encodings_follow_their_formulas():
+    train = np.array([10.0, 20.0, 30.0, 90.0])
+    log_state = encodings.fit_state(encodings.LogEncoding(), train)
+    assert log_state["center"] == pytest.approx(np.exp(np.mean(np.log(train))))
+    assert log_state["log_scale"] == pytest.approx(np.std(np.log(train)))
+    window_state = encodings.fit_state(encodings.WindowEncoding(), train)
+    assert window_state == encodings.fit_state(encodings.RelativeEncoding(), train)
+    w = jnp.asarray([[10.0, 30.0]])
+    got = np.asarray(encodings.WindowEncoding().encode_inputs(encodings.device_state(window_state), w))[..., 0]
+    spread = np.std(np.diff(np.log(train)))
+    np.testing.assert_allclose(got, np.log(np.array([[10.0, 30.0]]) / 20.0) / spread, rtol=1e-6)
+    assert encodings.get_encoding("log").pipelined and not encodings.get_encoding("window").pipelined
+
+
+def _seasonal_series(n, m=7, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 100 * np.exp(0.001 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / m)) * np.exp(rng.normal(0, 0.01, n))
+
+
+def test_seasonal_encoding_removes_the_season_from_inputs():
+    m, x = 7, _seasonal_series(70)
+    enc = encodings.SeasonalEncoding(encodings.get_encoding("minmax"), m)
+    state = encodings.device_state(encodings.fit_state(enc, x))
+    # A window ending at index e has end phase e mod 7 (x[0] is at phase 0).
+    ends = np.arange(14, 60)
+    windows = jnp.asarray(np.stack([x[e - 13 : e + 1] for e in ends]))
+    flat = np.asarray(enc.deseasonalise(state, windows, ends % m))
+    raw_spread = np.std(np.diff(np.log(x)))
+    assert np.std(np.diff(np.log(flat), axis=1)) < raw_spread / 4
+    # The same windows with wrong phases keep (and double) the season.
+    wrong = np.asarray(enc.deseasonalise(state, windows, (ends + 3) % m))
+    assert np.std(np.diff(np.log(wrong), axis=1)) > raw_spread
+
+
+def test_poisoned_future_does_not_move_the_fitted_encodings():
+    x = _seasonal_series(120)
+    cut = 84
+    poisoned = x.copy()
+    poisoned[cut:] = np.random.default_rng(9).uniform(1, 1e6, x.size - cut)
+    for enc in (*encodings.ENCODINGS.values(), encodings.SeasonalEncoding(season_length=7)):
+        # What a forecaster passes to fit: the training part before its cut.
+        assert encodings.fit_state(enc, poisoned[:cut]) == encodings.fit_state(enc, x[:cut]), enc
+
+
+def test_forecast_prices_with_a_seasonal_encoding_matches_a_price_space_loop():
+    m, x = 7, _seasonal_series(60)
+    enc = encodings.SeasonalEncoding(encodings.WindowEncoding(), m)
+    with jax.enable_x64(True):
+        state = encodings.device_state(encodings.fit_state(enc, x), jnp.float64)
+        params = jl.init_params(jax.random.key(0), jl.LSTMConfig(hidden_size=4), dtype=jnp.float64)
+        cfg = config_of(params)
+        windows = jnp.asarray(np.stack([x[:20], x[5:25]]))
+        end_phase = np.array([19, 24]) % m
+        got = np.asarray(encodings.forecast_prices(cfg, params, enc, state, windows, 5, end_phase=end_phase))
+        # Reference: re-encode each window around its own phase, one step at a time.
+        want = []
+        for start, p in zip(np.asarray(windows), end_phase, strict=True):
+            w, out = start.copy(), []
+            for k in range(5):
+                y = cfg.apply(params, enc.encode_inputs(state, jnp.asarray(w), end_phase=p + k))
+                nxt = float(enc.decode(state, jnp.asarray(w), y[:1], end_phase=p + k)[0])
+                out.append(nxt)
+                w = np.r_[w[1:], nxt]
+            want.append(out)
+    np.testing.assert_allclose(got, np.array(want), rtol=1e-10)
+    with pytest.raises(TypeError, match="end_phase"):
+        encodings.forecast_prices(cfg, params, enc, state, windows, 5)
