@@ -129,3 +129,59 @@ def test_default_window_covers_the_season_and_horizon():
     assert seasons.default_window(20, 1, 24) == 30
     assert seasons.default_window(20, 48, 24) == 60
     assert seasons.default_window(200, 48, 24) == 200
+
+
+def test_calendar_features_sincos_against_pandas():
+    pd = pytest.importorskip("pandas")
+    times = pd.date_range("2023-12-30 22:30", periods=60, freq="h")
+    got = seasons.calendar_features(times.to_numpy(), ("hour", "weekday", "month"))
+    assert got.names == ("hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "month_sin", "month_cos")
+    hour = times.hour + times.minute / 60
+    want = np.stack(
+        [
+            np.sin(2 * np.pi * hour / 24),
+            np.cos(2 * np.pi * hour / 24),
+            np.sin(2 * np.pi * times.day_of_week / 7),
+            np.cos(2 * np.pi * times.day_of_week / 7),
+            np.sin(2 * np.pi * (times.month - 1) / 12),
+            np.cos(2 * np.pi * (times.month - 1) / 12),
+        ],
+        axis=-1,
+    )
+    np.testing.assert_allclose(got.values, want, atol=1e-6)
+
+
+def test_calendar_features_onehot_and_quarter_week():
+    pd = pytest.importorskip("pandas")
+    times = pd.date_range("2021-01-01", periods=40, freq="W-MON")
+    onehot = seasons.calendar_features(times.to_numpy(), ("month", "quarter", "week"), kind="onehot")
+    assert onehot.values.shape == (40, 12 + 4 + 53) and np.all(onehot.values.sum(axis=1) == 3)
+    np.testing.assert_array_equal(np.argmax(onehot.values[:, :12], axis=1), times.month - 1)
+    np.testing.assert_array_equal(np.argmax(onehot.values[:, 12:16], axis=1), (times.month - 1) // 3)
+    np.testing.assert_array_equal(np.argmax(onehot.values[:, 16:], axis=1), (times.day_of_year - 1) // 7)
+
+
+def test_future_calendar_continues_the_past():
+    pd = pytest.importorskip("pandas")
+    times = pd.date_range("2024-03-01", periods=30, freq="h").to_numpy()
+    whole = seasons.calendar_features(times)
+    future = seasons.future_calendar(times[9], "1h", 20)
+    np.testing.assert_array_equal(future.values, whole.values[10:])
+
+
+def test_calendar_parts_follow_the_spacing():
+    assert seasons.calendar_parts("1h") == ("hour", "weekday")
+    assert seasons.calendar_parts("1d") == ("weekday",)
+    assert seasons.calendar_parts("7d") == ("week",)
+    assert seasons.calendar_parts("30d") == ("month",)
+    assert seasons.calendar_parts("91d") == ("quarter",)
+    assert seasons.calendar_parts("365d") == ()
+
+
+def test_calendar_features_refuse_bad_input():
+    with pytest.raises(ValueError, match="parts must be one of"):
+        seasons.calendar_features(np.array(["2024-01-01"], "datetime64[ns]"), ("minute",))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        seasons.calendar_features(np.array(["2024-01-01"], "datetime64[ns]"), ("hour",), kind="binary")
+    with pytest.raises(ValueError, match="without NaT"):
+        seasons.calendar_features(np.array(["NaT"], "datetime64[ns]"))

@@ -28,6 +28,12 @@ with a daily rhythm, 12 on monthly data). Two sources, both pure and host-side (
   non-integer period must be rounded, and its test (Fisher's g) assumes white noise,
   which trend-free prices are not.
 
+Calendar inputs (``calendar_features``) say where in the calendar each step is (hour of
+day, day of week, week, month or quarter of year), as a sine/cosine pair per part or as
+one-hot columns. They are known in advance for every future step, so a direct head can
+be told which hour each step it forecasts falls on: the calendar of the last input
+step and the spacing fix every target's (``future_calendar`` gives them outright).
+
 ``find_season`` puts the two together: with a spacing, the calendar candidates are the
 only lags tested; without one, every lag from 2 to ``max_lag``. The caller passes the
 training part only: nothing after the training cut may move the season.
@@ -246,3 +252,112 @@ def default_window(sequence_length: int, horizon: int, season: int | None) -> in
     if season is None:
         return sequence_length
     return max(sequence_length, math.ceil(1.25 * max(horizon, season)))
+
+
+#: Calendar parts and their periods: what ``calendar_features`` can encode.
+CALENDAR_PERIODS: dict[str, int] = {"hour": 24, "weekday": 7, "week": 53, "month": 12, "quarter": 4}
+#: How calendar parts are encoded.
+CALENDAR_KINDS = ("sincos", "onehot")
+
+
+class CalendarFeatures(NamedTuple):
+    """Calendar inputs of a run of timestamps.
+
+    Attributes:
+        values: ``[time, len(names)]`` float32.
+        names: the column names, e.g. ``("hour_sin", "hour_cos")`` or ``("weekday_0", ..., "weekday_6")``.
+    """
+
+    values: np.ndarray
+    names: tuple[str, ...]
+
+
+def calendar_parts(interval: Any) -> tuple[str, ...]:
+    """The calendar parts that vary, and repeat, at a spacing (the ones ``calendar_seasons`` counts).
+
+    Under a day: ``("hour", "weekday")``; a day: ``("weekday",)``; a week: ``("week",)``;
+    28-31 days: ``("month",)``; 89-92 days: ``("quarter",)``; otherwise none.
+    """
+    step = horizons.as_interval(interval)
+    if step < _DAY:
+        return ("hour", "weekday")
+    if step == _DAY:
+        return ("weekday",)
+    if step == _WEEK:
+        return ("week",)
+    if 28 * _DAY <= step <= 31 * _DAY:
+        return ("month",)
+    if 89 * _DAY <= step <= 92 * _DAY:
+        return ("quarter",)
+    return ()
+
+
+def _calendar_values(times: np.ndarray, part: str) -> np.ndarray:
+    """``[time]`` float64 position in the part's cycle, 0 <= value < period (hours keep their minutes)."""
+    days = times.astype("datetime64[D]")
+    if part == "hour":
+        return (times - days) / np.timedelta64(1, "h")
+    if part == "weekday":  # 1970-01-01 was a Thursday: Monday is 0
+        return ((days.astype(np.int64) + 3) % 7).astype(np.float64)
+    months = times.astype("datetime64[M]").astype(np.int64) % 12
+    if part == "month":
+        return months.astype(np.float64)
+    if part == "quarter":
+        return (months // 3).astype(np.float64)
+    # ISO-style week of year counted from January 1st: 0..52.
+    years = times.astype("datetime64[Y]").astype("datetime64[D]")
+    return ((days - years).astype(np.int64) // 7).astype(np.float64)
+
+
+def calendar_features(
+    timestamps: Any, parts: Any = ("hour", "weekday", "month"), kind: str = "sincos"
+) -> CalendarFeatures:
+    """Calendar inputs for each timestamp: known in advance, so usable for future steps too.
+
+    ``"sincos"`` gives each part two columns ``sin(2 pi v / P)`` and ``cos(2 pi v / P)``
+    (``v`` its position in a cycle of ``P``, ``CALENDAR_PERIODS``; the hour keeps its
+    minutes, 13:30 is 13.5), so the last hour of a day sits next to the first: a smooth,
+    two-column input that an LSTM or a linear head reads easily. ``"onehot"`` gives ``P``
+    columns of 0/1 (the whole part), for a model that should learn each phase on its own.
+
+    Args:
+        timestamps: ``[time]`` datetimes (anything ``np.datetime64`` reads; no NaT), in UTC
+            or the market's own clock as the caller chooses.
+        parts: names from ``CALENDAR_PERIODS`` (see ``calendar_parts`` for the ones a
+            spacing makes sense of).
+        kind: ``"sincos"`` or ``"onehot"``.
+
+    Returns:
+        ``CalendarFeatures(values [time, columns] float32, names)``.
+    """
+    kind = validation.check_choice("kind", kind, CALENDAR_KINDS)
+    if isinstance(parts, str):
+        raise TypeError(f"parts must be a sequence of calendar parts such as ('hour',), got str {parts!r}")
+    parts = tuple(validation.check_choice("parts", part, tuple(CALENDAR_PERIODS)) for part in parts)
+    try:
+        times = np.asarray(timestamps, "datetime64[ns]")
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"timestamps must be datetimes, got {type(timestamps).__name__}: {err}") from None
+    if times.ndim != 1 or np.isnat(times).any():
+        raise ValueError(f"timestamps must be a [time] array of datetimes without NaT, got shape {times.shape}")
+    columns, names = [], []
+    for part in parts:
+        period = CALENDAR_PERIODS[part]
+        value = _calendar_values(times, part)
+        if kind == "sincos":
+            angle = 2 * np.pi * value / period
+            columns += [np.sin(angle), np.cos(angle)]
+            names += [f"{part}_sin", f"{part}_cos"]
+        else:
+            whole = np.floor(value).astype(np.int64)
+            columns += [(whole == k).astype(np.float64) for k in range(period)]
+            names += [f"{part}_{k}" for k in range(period)]
+    values = np.stack(columns, axis=-1) if columns else np.zeros((times.shape[0], 0))
+    return CalendarFeatures(values.astype(np.float32), tuple(names))
+
+
+def future_calendar(
+    last_timestamp: Any, interval: Any, steps: int, parts: Any = ("hour", "weekday", "month"), kind: str = "sincos"
+) -> CalendarFeatures:
+    """``calendar_features`` of the ``steps`` timestamps after ``last_timestamp`` (``[steps, columns]``)."""
+    return calendar_features(horizons.future_timestamps(last_timestamp, interval, steps), parts, kind)
