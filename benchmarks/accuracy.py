@@ -202,6 +202,15 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
             "LSTMForecaster() with the library's defaults: relative encoding, learning rate 3e-4, "
             'band="adaptive" (conformal with adaptive conformal inference), calibration="both"',
         ),
+        "lstm_season": (
+            functools.partial(LSTMForecaster, season_length="auto", **kw),
+            'lstm with season_length="auto": the season detected on each fit\'s training part (ACF test), '
+            "the window widened to 1.25 seasons when one is found",
+        ),
+        "lstm_season_window": (
+            functools.partial(LSTMForecaster, season_length="auto", encoding="window", **kw),
+            'lstm_season with encoding="window": log prices relative to the window\'s mean price',
+        ),
         "lstm_ens5": (
             functools.partial(LSTMForecaster, ensemble=5, **kw),
             "LSTMForecaster(ensemble=5): five members (seeds 0..4) trained in one call, mean forecast, default band",
@@ -260,6 +269,7 @@ SUITES = {
         "lstm_direct_gated",
     ),
     "architectures": tuple(f"{a}_{i}" for a in nn.ARCHITECTURES for i in data_lib.FEATURE_SETS),
+    "seasons": ("lstm", "lstm_season", "lstm_season_window"),
 }
 QUICK_MODELS = ("hybrid", "lstm", "lstm_relative_gated")
 
@@ -693,7 +703,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="main",
         help="main: the comparison behind the recommended defaults (accuracy.*); "
         "ablations: ensembles, learning rate and other variants (accuracy_ablations.*); "
-        "architectures: architecture x inputs (accuracy_architectures.*)",
+        "architectures: architecture x inputs (accuracy_architectures.*); "
+        "seasons: season_length='auto' and the window encoding against the defaults (accuracy_seasons.*)",
     )
     parser.add_argument("--models", default=None, help="comma-separated model names (default: the suite's)")
     parser.add_argument(

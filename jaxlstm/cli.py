@@ -83,6 +83,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _season_length(text: str) -> int | str:
+    """``--season-length``: ``auto``, ``none`` (no season) or an integer from 2 to the longest window."""
+    if text.strip().lower() in ("auto", "none"):
+        return text.strip().lower()
+    return _at_most("MAX_SEQUENCE_LENGTH", low=2)(text)
+
+
 def _folder(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a folder, got an empty name")
@@ -211,6 +218,17 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         type=_at_most("MAX_SEQUENCE_LENGTH", low=2),
         help="prices per input window" + ESTIMATOR_DEFAULT,
     )
+    group.add_argument(
+        "--season-length",
+        type=_season_length,
+        help="the season in candles (24 for a daily rhythm in hourly data), auto (detected on the training part: "
+        "the data's calendar seasons are tested) or none; the window then covers 1.25 seasons" + ESTIMATOR_DEFAULT,
+    )
+    group.add_argument(
+        "--encoding",
+        help="how prices become model values: relative, minmax, log or window (jaxlstm.data.ENCODINGS)"
+        + ESTIMATOR_DEFAULT,
+    )
     group.add_argument("--learning-rate", type=_positive_float, help="Adam step size" + ESTIMATOR_DEFAULT)
     group.add_argument("--seed", type=_seed, help="seeds initialisation and shuffling" + ESTIMATOR_DEFAULT)
     group.add_argument(
@@ -244,6 +262,8 @@ def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[s
         "features": None if args.features is None else tuple(args.features),
         "hidden_size": args.hidden_size,
         "sequence_length": args.sequence_length,
+        "season_length": args.season_length,
+        "encoding": args.encoding,
         "learning_rate": args.learning_rate,
         "epochs": args.epochs,
         "seed": args.seed,
@@ -256,6 +276,8 @@ def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[s
 
     defaults = LSTMForecaster.default_params()
     settings = {k: defaults[k] if v is None else v for k, v in given.items()}
+    if settings["season_length"] == "none":
+        settings["season_length"] = None
     return {**settings, "direct_steps": _direct_steps(args, steps)}
 
 

@@ -512,3 +512,15 @@ def test_models_must_be_a_folder(tmp_path, capsys):
         one_line_error(code, err, "--models: expected a folder")
         assert str(afile) in err and "Errno" not in err and out == ""
     assert afile.read_text() == "not a folder"
+
+
+def test_season_length_and_encoding_options_become_settings():
+    parser = argparse.ArgumentParser()
+    cli.add_model_options(parser)
+    settings = cli.model_settings(parser.parse_args(["--season-length", "auto", "--encoding", "window"]))
+    assert settings["season_length"] == "auto" and settings["encoding"] == "window"
+    assert cli.model_settings(parser.parse_args(["--season-length", "24"]))["season_length"] == 24
+    defaults = cli.model_settings(parser.parse_args(["--season-length", "none"]))
+    assert defaults["season_length"] is None and defaults["encoding"] == "relative"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--season-length", "1"])

@@ -35,7 +35,7 @@ from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.io import model_files as persistence
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
-from jaxlstm._src.prep import encodings, windows
+from jaxlstm._src.prep import encodings, seasons, windows
 from jaxlstm._src.prep import features as feature_lib
 from jaxlstm._src.prep import inputs as inputs_lib
 
@@ -143,7 +143,7 @@ class LSTMForecaster(Forecaster):
         validation_fraction: share of windows held back for early stopping.
         encoding: ``"relative"`` (default: log price relative to each window's last price,
             scaled by the training log-return spread) or ``"minmax"`` (the seed's min-max
-            scaled price levels); see ``jaxlstm.data.ENCODINGS``. Walk-forward backtests
+            scaled price levels); or ``"log"``, ``"window"`` (see ``jaxlstm.data``). Walk-forward backtests
             (``benchmarks/accuracy.py``) chose the default: min-max levels lost clearly to
             the naive forecast on BTC/USD and to "relative" on every series tried.
         loss_threshold: the seed's rule, stop once the training loss is below it.
@@ -171,6 +171,13 @@ class LSTMForecaster(Forecaster):
             head that emits the next ``H`` steps at once, so forecasts are limited to ``H``
             steps. Required with features: a covariate has no future value to feed back.
         num_heads: attention heads of ``"attention"`` and ``"transformer"`` (a divisor of ``hidden_size``).
+        season_length: None (default: no season), an integer ``m >= 2``, or ``"auto"``: the
+            season ``jaxlstm.data.detect_season`` finds in the log closes of the training
+            part (the prices before the held-back tail; with a spacing, only its calendar
+            seasons are tested), resolved at each fit into ``season_length_``. With a season
+            the window covers ``1.25 * max(H, m)`` prices (``H``: ``direct_steps``, else 1)
+            when ``sequence_length`` is shorter (``input_length``); a detected season the
+            data is too short to train with is not used.
 
     Example::
 
@@ -206,6 +213,7 @@ class LSTMForecaster(Forecaster):
         features: Sequence[str] = ("close",),
         direct_steps: int | None = None,
         num_heads: int = 4,
+        season_length: int | str | None = None,
     ) -> None:
         super().__init__(band=band, calibration=calibration)
         self.hidden_size = validation.check_positive_int("hidden_size", hidden_size)
@@ -241,7 +249,10 @@ class LSTMForecaster(Forecaster):
             None if direct_steps is None else validation.check_positive_int("direct_steps", direct_steps)
         )
         self.num_heads = validation.check_positive_int("num_heads", num_heads)
-        validation.check_network_sizes(self.hidden_size, self.num_layers, self.sequence_length, self.direct_steps)
+        self.season_length = seasons.check_season_length(season_length)
+        #: The season in use: ``season_length``, or what the last fit detected for ``"auto"`` (None: none).
+        self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
+        validation.check_network_sizes(self.hidden_size, self.num_layers, self.input_length, self.direct_steps)
         if self.direct_steps is None and self.features != (feature_lib.CLOSE,):
             raise ValueError(
                 f"features {self.features} need direct_steps=H (a head that forecasts H steps at once): a recursive "
@@ -282,7 +293,64 @@ class LSTMForecaster(Forecaster):
     @functools.cached_property
     def model_inputs(self) -> inputs_lib.ModelInputs:
         """How windows of candles become the network's inputs (features, encoding, length)."""
-        return inputs_lib.ModelInputs(self.features, self._encoding(), self.sequence_length)
+        return inputs_lib.ModelInputs(self.features, self._encoding(), self.input_length)
+
+    @property
+    def input_length(self) -> int:
+        """Steps the network reads: ``sequence_length``, at least ``1.25 * max(H, season_length_)`` with a season."""
+        return seasons.default_window(self.sequence_length, self.direct_steps or 1, self.season_length_)
+
+    def use_season(self, season: int | None) -> None:
+        """Sets ``season_length_`` (and the window it implies) of an unfitted model: what a fit detected or a saved model used.
+
+        ``fit`` and ``load`` call it; set by hand, the params would not match the windows.
+        """
+        self.__dict__["season_length_"] = season
+        self.__dict__.pop("model_inputs", None)
+
+    def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
+        """For ``season_length="auto"``: detects the season of a validated series' training part and uses it.
+
+        The training part is the series before the tail a fit holds back (``planned_holdout``
+        with no season); nothing after it moves the season. A season whose window leaves
+        the series too short to fit (``min_fit_length`` plus one held-back window) is dropped.
+
+        Returns:
+            ``season_length_``.
+        """
+        if self.season_length != "auto":
+            return self.season_length_
+        self.use_season(None)
+        n = series.shape[0]
+        train = close_of(series)[: n - (self.planned_holdout(n) or 0)]
+        found = seasons.detect_season(np.log(train), interval=interval) if train.shape[0] > 2 else None
+        self.use_season(found)
+        if found is not None and n < self.min_fit_length + 1:
+            self.use_season(None)
+        return self.season_length_
+
+    @classmethod
+    def fit_rows(
+        cls,
+        models: Sequence[Forecaster],
+        series: Sequence[np.ndarray],
+        *,
+        interval: Any = None,
+        **options: Any,
+    ) -> None:
+        # "auto" seasons are resolved first: the held-back tail and the calibration cut
+        # that the base computes depend on the window the season implies.
+        spacing = list(interval) if isinstance(interval, (list, tuple)) else [interval] * len(models)
+        for model, prices, step in zip(models, series, spacing, strict=False):
+            if isinstance(model, LSTMForecaster):
+                model.resolve_season(prices, step)
+        super().fit_rows(models, series, interval=interval, **options)
+
+    def _unfitted_copy(self) -> Forecaster:
+        # A head-refit calibration copy reads the same windows as the model it calibrates.
+        copy = cast(LSTMForecaster, super()._unfitted_copy())
+        copy.use_season(self.season_length_)
+        return copy
 
     @property
     def input_columns(self) -> tuple[str, ...]:
@@ -974,7 +1042,7 @@ class LSTMForecaster(Forecaster):
             raise ValueError(
                 f"{name} must have at least {minimum} candles {purpose} with {self!r}, got {rows}: feature "
                 f"{longest!r} needs {feature_lib.FEATURES[longest].warmup} candles of history before the first of the "
-                f"{self.sequence_length} steps the network reads"
+                f"{self.input_length} steps the network reads"
                 + (f", and the head forecasts {self.direct_steps} steps" if purpose == "to fit" else "")
             )
         return super().check_prices(name, value, minimum, purpose)

@@ -35,6 +35,8 @@ def metadata(model: LSTMForecaster) -> dict[str, Any]:
         "trained_at": model.trained_at_,
         "settings": settings,
         "encoding": {"name": model.encoding, "state": dict(model.encoding_state_)},
+        # The season in use (what "auto" detected): it sets the window the params were trained on.
+        "season": {"length": model.season_length_},
         "features": {name: dict(v) for name, v in (model.feature_state_ or {}).items()},
         "data": {
             "interval_seconds": None if model.interval_ is None else float(model.interval_ / np.timedelta64(1, "s")),
@@ -67,6 +69,10 @@ def rebuild(cls: Any, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
     """``from_parts`` without its messages: raises whatever the first inconsistency raises."""
     settings = dict(metadata["settings"])
     forecaster = cls(**settings, symbol=metadata.get("symbol"))
+    if forecaster.season_length == "auto":
+        # Models saved before seasons were recorded had none.
+        found = (metadata.get("season") or {}).get("length")
+        forecaster.use_season(None if found is None else validation.check_positive_int("season length", found, 2))
     encoding = metadata["encoding"]
     if encoding["name"] != forecaster.encoding:
         raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")

@@ -234,6 +234,18 @@ def detect_season(train: Any, *, interval: Any = None, max_lag: int | None = Non
     return find_season(train, interval=interval, max_lag=max_lag, alpha=alpha).length
 
 
+def check_season_length(season_length: Any) -> int | str | None:
+    """``season_length`` as a forecaster takes it: None (no season), ``"auto"`` or an integer >= 2."""
+    if season_length is None or season_length == "auto":
+        return season_length
+    if isinstance(season_length, str):
+        raise ValueError(f"season_length must be None, 'auto' or an integer >= 2, got {season_length!r}")
+    length = validation.check_positive_int("season_length", season_length, minimum=2)
+    if length > validation.MAX_SEQUENCE_LENGTH:
+        raise ValueError(f"season_length must be at most {validation.MAX_SEQUENCE_LENGTH:,}, got {length:,}")
+    return length
+
+
 def default_window(sequence_length: int, horizon: int, season: int | None) -> int:
     """Input window covering ``1.25 * max(horizon, season)`` when a season is known, never shorter than given.
 

@@ -1,0 +1,77 @@
+"""``season_length``: the window it implies, "auto" detection on the training part only, and save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import jaxlstm as jl
+
+SMALL = dict(hidden_size=4, sequence_length=6, epochs=2, batch_size=32, calibration="auto")
+
+
+def _monthly(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = (100 + t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * np.exp(rng.normal(0, 0.02, n))
+    return pd.Series(values, index=pd.date_range("2000-01-01", periods=n, freq="30D"))
+
+
+def test_the_window_covers_the_season_and_the_horizon():
+    assert jl.LSTMForecaster().input_length == 20  # no season: the default is unchanged
+    assert jl.LSTMForecaster(season_length=12).input_length == 20
+    assert jl.LSTMForecaster(season_length=24).input_length == 30
+    m = jl.LSTMForecaster(season_length=24, direct_steps=48)
+    assert m.input_length == 60 and m.window_length == 60 and m.min_fit_length == 108
+    assert jl.LSTMForecaster(season_length=24, sequence_length=100).input_length == 100
+
+
+@pytest.mark.parametrize("bad", [1, 0, "weekly", 2.5, True, 10**6])
+def test_bad_season_lengths_are_refused(bad):
+    with pytest.raises((TypeError, ValueError), match="season_length"):
+        jl.LSTMForecaster(season_length=bad)
+
+
+@pytest.fixture(scope="module")
+def auto_fitted():
+    return jl.LSTMForecaster(**SMALL, season_length="auto").fit(_monthly())
+
+
+def test_auto_detects_the_calendar_season_and_sizes_the_window(auto_fitted):
+    assert auto_fitted.season_length == "auto" and auto_fitted.season_length_ == 12
+    assert auto_fitted.input_length == 15 and auto_fitted.forecast_window().shape == (15,)
+    assert auto_fitted.forecast(steps=3).predicted.shape == (3,)
+    # Head-refit calibration copies read the same windows.
+    assert all(s.model.window_length == 15 for s in auto_fitted.calibration_models_.values())
+
+
+def test_auto_on_a_random_walk_finds_no_season():
+    rng = np.random.default_rng(3)
+    walk = pd.Series(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, 300))), index=pd.date_range("2024", periods=300, freq="h")
+    )
+    m = jl.LSTMForecaster(**SMALL, season_length="auto")
+    assert m.resolve_season(walk.to_numpy(), np.timedelta64(1, "h")) is None and m.input_length == 6
+
+
+def test_poisoned_future_does_not_move_the_detected_season():
+    series = _monthly().to_numpy()
+    m = jl.LSTMForecaster(**SMALL, season_length="auto")
+    holdout = m.planned_holdout(series.size)
+    assert holdout and holdout > 0
+    poisoned = series.copy()
+    # After the training part: a 5-step season of enormous amplitude.
+    poisoned[-holdout:] = 1e4 * (2 + np.sin(2 * np.pi * np.arange(holdout) / 5))
+    month = np.timedelta64(31, "D")
+    assert m.resolve_season(series, month) == 12
+    assert jl.LSTMForecaster(**SMALL, season_length="auto").resolve_season(poisoned, month) == 12
+    # Without a spacing every lag is scanned, and the poison still does not reach it.
+    assert m.resolve_season(series) == m.resolve_season(poisoned) == 12
+
+
+def test_save_and_load_keep_the_detected_season(auto_fitted, tmp_path):
+    auto_fitted.save(tmp_path / "m")
+    loaded = jl.LSTMForecaster.load(tmp_path / "m")
+    assert loaded.season_length == "auto" and loaded.season_length_ == 12 and loaded.window_length == 15
+    np.testing.assert_allclose(loaded.forecast(steps=3).predicted, auto_fitted.forecast(steps=3).predicted, rtol=1e-6)
