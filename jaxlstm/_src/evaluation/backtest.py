@@ -29,6 +29,7 @@ from jaxlstm._src import validation
 from jaxlstm._src.evaluation.results import REFERENCE, BacktestResult, ModelResult, aggregate, score
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
+from jaxlstm._src.forecasters.forecast import check_levels
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io.series import close_of, read_series, select_columns
 from jaxlstm._src.prep import horizons
@@ -91,6 +92,7 @@ def backtest(
     vectorize: bool | None = None,
     interval: Any = None,
     progress: Progress | None = None,
+    levels: Sequence[float] | None = None,
 ) -> BacktestResult:
     """Walk-forward (rolling-origin) evaluation with a refit at every origin.
 
@@ -118,6 +120,8 @@ def backtest(
         stride: steps between consecutive default origins (default ``steps``); the default
             origins run from ``train_size`` to ``len(series) - steps``.
         confidence: nominal band coverage, in (0, 1).
+        levels: also bands at these levels in percent (``forecast(level=...)``), e.g.
+            ``[80, 95]``: each model's ``levels`` and ``coverage_by_level``.
         vectorize: fit and forecast the models of all origins together through their class
             (one compiled call for ``LSTMForecaster``; same forecasts to float rounding);
             None does so on GPU/TPU only.
@@ -153,6 +157,7 @@ def backtest(
     steps = horizons.horizon_to_steps(horizon, interval) if horizon is not None else steps
     steps = validation.check_steps(steps)
     confidence = validation.check_fraction("confidence", confidence)
+    wanted = None if levels is None else check_levels(levels)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
     if vectorize is None:
@@ -174,8 +179,8 @@ def backtest(
     for name, factory in factories.items():
         start = time.perf_counter()
         own = select_columns(train_values, columns, probes[name].input_columns)
-        predicted, lower, upper, bands, together = _run(
-            name, factory, own, starts, interval, steps, confidence, vectorize, progress
+        predicted, lower, upper, bands, together, by_level = _run(
+            name, factory, own, starts, interval, steps, confidence, vectorize, progress, wanted
         )
         seconds = time.perf_counter() - start
         per_origin, by_step = score(actual, predicted, lower, upper, prices[starts - 1], train, confidence)
@@ -193,6 +198,10 @@ def backtest(
             mae_by_step=by_step["mae"],
             seconds=seconds,
             vectorized=together,
+            levels=by_level,
+            coverage_by_level={
+                level: float(np.mean((actual >= lo) & (actual <= hi))) for level, (lo, hi) in by_level.items()
+            },
         )
     return BacktestResult(
         origins=starts,
@@ -277,19 +286,24 @@ def _run(
     confidence: float,
     vectorize: bool,
     progress: Progress | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], bool]:
+    levels: tuple[float, ...] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], bool, dict[float, tuple[np.ndarray, np.ndarray]]]:
     """Fits a fresh model on each ``[train_size(, columns)]`` row of ``train`` and forecasts ``steps`` prices."""
     rows: Any
     models = [_build(name, factory) for _ in origins]
     kind = type(models[0])
     together = vectorize and all(type(m) is kind for m in models)
     predicted, lower, upper = (np.empty((len(models), steps)) for _ in range(3))
+    by_level = {level: (np.empty((len(models), steps)), np.empty((len(models), steps))) for level in levels or ()}
     bands: list[str] = []
 
     def band(i: int, row: Any) -> None:
         # The band of origin i around its point forecast (calibrated when the model was fitted).
         try:
             forecast = models[i].forecast_from(row, confidence)
+            if levels:
+                for level, (lo, hi) in (models[i].forecast_from(row, level=levels).levels or {}).items():
+                    by_level[level][0][i], by_level[level][1][i] = lo, hi
         except ValueError as err:
             raise ValueError(f"model {name!r} failed at origin {int(origins[i])}: {err}") from err
         predicted[i], lower[i], upper[i] = forecast.predicted, forecast.lower, forecast.upper
@@ -318,4 +332,4 @@ def _run(
             band(i, row)
         if progress is not None:
             progress(name, len(models), len(models))
-    return predicted, lower, upper, bands, together
+    return predicted, lower, upper, bands, together, by_level

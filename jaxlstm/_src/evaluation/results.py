@@ -125,6 +125,10 @@ class ModelResult:
         mae_by_step: ``[horizon]`` mean absolute error at each step.
         seconds: wall time of fitting and forecasting at every origin.
         vectorized: whether the origins were trained together in one vmapped call.
+        levels: ``{level: (lower, upper)}`` ``[origins, horizon]`` bounds at each level of
+            ``backtest(levels=...)`` (percent); empty without.
+        coverage_by_level: ``{level: share}`` of the prices inside each level's band, over
+            every origin and step (the nominal coverage is ``level / 100``).
     """
 
     name: str
@@ -138,6 +142,8 @@ class ModelResult:
     mae_by_step: np.ndarray
     seconds: float
     vectorized: bool
+    levels: dict[float, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+    coverage_by_level: dict[float, float] = dataclasses.field(default_factory=dict)
 
     def band_summary(self) -> str:
         """The band methods used, most common first: ``"conformal"`` or ``"conformal 40, volatility 10"``."""
@@ -151,6 +157,11 @@ class ModelResult:
         out: dict[str, Any] = {
             "metrics": {k: _json_float(v) for k, v in self.metrics.items()},
             "coverage_by_step": [_json_float(v) for v in self.coverage_by_step],
+            **(
+                {"coverage_by_level": {f"{k:g}": _json_float(v) for k, v in self.coverage_by_level.items()}}
+                if self.coverage_by_level
+                else {}
+            ),
             "mae_by_step": [_json_float(v) for v in self.mae_by_step],
             "bands": dict(collections.Counter(self.bands)),
             "seconds": round(self.seconds, 3),

@@ -63,6 +63,7 @@ scores) uses its close column.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple, Self
@@ -71,7 +72,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import bands, intervals
-from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
+from jaxlstm._src.forecasters.forecast import Forecast, Forecasts, check_levels
 from jaxlstm._src.io import frames
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import close_of, fingerprint, read_series, regular_series
@@ -541,7 +542,9 @@ class Forecaster:
             )
         return predicted
 
-    def forecast(self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95) -> Forecast:
+    def forecast(
+        self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None
+    ) -> Forecast:
         """Continues the fitted series with point forecasts and a prediction band (never trains).
 
         Args:
@@ -551,6 +554,11 @@ class Forecaster:
                 needs ``fit(..., interval=)`` for it.
             steps: number of future steps, >= 1; exclusive with ``horizon``.
             confidence: nominal coverage of the band, in (0, 1).
+            level: instead of ``confidence``, bands at several levels in percent (statsforecast's
+                ``level=``), e.g. ``[80, 95]``: ``Forecast.levels`` holds each (columns
+                ``lo-80``, ``hi-80``, ... in ``to_pandas``) and ``lower``/``upper``/``confidence``
+                are the highest level's. Every level's band is the model's own band method
+                at that coverage.
 
         Returns:
             A ``Forecast`` with ``[steps]`` timestamps ``last + k * interval`` (None for
@@ -560,8 +568,17 @@ class Forecaster:
         self._check_fitted()
         steps = self.forecast_steps(horizon, steps)
         confidence = validation.check_fraction("confidence", confidence)
+        levels = None if level is None else check_levels(level)
         predicted = self.predict_multi_step(self.forecast_window(), steps)
-        return self._forecast_from(predicted, confidence)
+        if levels is None:
+            return self._forecast_from(predicted, confidence)
+        return self._forecast_levels(predicted, levels)
+
+    def _forecast_levels(self, predicted: np.ndarray, levels: tuple[float, ...]) -> Forecast:
+        """``_forecast_from`` at each level (percent, ascending), gathered into one ``Forecast`` of the highest."""
+        each = [self._forecast_from(predicted, level / 100.0) for level in levels]
+        bands = {level: (f.lower, f.upper) for level, f in zip(levels, each, strict=True)}
+        return dataclasses.replace(each[-1], levels=bands)
 
     @classmethod
     def forecast_many(
@@ -572,6 +589,7 @@ class Forecaster:
         confidence: float = 0.95,
         *,
         workers: int | None = None,
+        level: Any = None,
     ) -> Forecasts:
         """``forecast`` of many fitted models; models of one class and step count are forecast together.
 
@@ -579,8 +597,8 @@ class Forecaster:
 
         Args:
             forecasters: ``{symbol: fitted forecaster}``, e.g. from ``fit_many``.
-            horizon, steps, confidence: as in ``forecast``; a horizon is converted to steps
-                with each model's own data interval.
+            horizon, steps, confidence, level: as in ``forecast``; a horizon is converted to
+                steps with each model's own data interval.
             workers: how models forecast together are run (see ``jaxlstm.run_stacked``).
 
         Returns:
@@ -592,6 +610,7 @@ class Forecaster:
                 f"forecasters must be a non-empty mapping of symbol -> fitted forecaster, got {type(forecasters).__name__}"
             )
         confidence = validation.check_fraction("confidence", confidence)
+        levels = None if level is None else check_levels(level)
         if workers is not None:
             validation.check_positive_int("workers", workers)
         groups: dict[int, list[str]] = {}
@@ -611,7 +630,7 @@ class Forecaster:
             rows = cls.predict_rows(models, [m.forecast_window()[None] for m in models], count, workers=workers)
             for symbol, model, row in zip(symbols, models, rows):
                 try:
-                    out[symbol] = model.forecast_from(row[0], confidence)
+                    out[symbol] = model.forecast_from(row[0], confidence, level=levels)
                 except ValueError as err:
                     raise ValueError(f"forecasters[{symbol!r}]: {err}") from None
         return Forecasts((s, out[s]) for s in forecasters)
@@ -630,15 +649,19 @@ class Forecaster:
             steps = horizons.horizon_to_steps(horizon, self.interval_)
         return validation.check_steps(steps)
 
-    def forecast_from(self, predicted: Any, confidence: float = 0.95) -> Forecast:
+    def forecast_from(self, predicted: Any, confidence: float = 0.95, *, level: Any = None) -> Forecast:
         """The ``Forecast`` of the fitted series' continuation around ``[steps]`` point forecasts (checked here).
 
         What ``forecast`` returns for point forecasts it made itself; ``backtest`` and
-        ``forecast_many`` make theirs together and hand each model its row.
+        ``forecast_many`` make theirs together and hand each model its row. ``level`` as in
+        ``forecast``.
         """
         self._check_fitted()
         confidence = validation.check_fraction("confidence", confidence)
-        return self._forecast_from(self.check_forecast(predicted), confidence)
+        checked = self.check_forecast(predicted)
+        if level is None:
+            return self._forecast_from(checked, confidence)
+        return self._forecast_levels(checked, check_levels(level))
 
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Forecast:
         """``forecast_from`` of checked forecasts (override to widen the band, as an ensemble does)."""

@@ -26,6 +26,10 @@ class Forecast:
         band: how ``[lower, upper]`` was made, in words: ``"conformal"``, ``"adaptive
             conformal pooled over steps"``, ``"wider of A and B"``, ``"volatility"``... (see
             ``Forecaster.band_offsets``); an ensemble's ends in ``intervals.MEMBERS_RANGE``.
+        levels: ``{level: (lower [steps], upper [steps])}`` for ``forecast(level=[80, 95])``,
+            levels in percent, ascending (``lower``/``upper`` are the highest level's), or
+            None for a forecast at one ``confidence``. ``to_pandas`` names their columns as
+            statsforecast does: ``lo-80``, ``hi-80``, ...
     """
 
     timestamps: np.ndarray | None
@@ -35,6 +39,7 @@ class Forecast:
     confidence: float = 0.95
     symbol: str | None = None
     band: str | None = None
+    levels: dict[float, tuple[np.ndarray, np.ndarray]] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.predicted)
@@ -45,6 +50,17 @@ class Forecast:
         for field in ("predicted", "lower", "upper"):
             if not np.all(np.isfinite(getattr(self, field))):
                 raise ValueError(f"Forecast.{field} must be finite, got NaN/inf")
+        for level, bounds in (self.levels or {}).items():
+            if not 0 < level < 100 or len(bounds) != 2 or any(len(b) != n for b in bounds):
+                raise ValueError(f"Forecast.levels must map levels in (0, 100) to (lower, upper) of {n} entries")
+
+    def interval_columns(self) -> dict[str, np.ndarray]:
+        """``{"lo-80": lower, "hi-80": upper, ...}`` of every level, ascending (empty without levels)."""
+        columns: dict[str, np.ndarray] = {}
+        for level, (lo, hi) in sorted((self.levels or {}).items()):
+            columns[f"lo-{level_name(level)}"] = lo
+            columns[f"hi-{level_name(level)}"] = hi
+        return columns
 
     def __len__(self) -> int:
         return len(self.predicted)
@@ -53,8 +69,10 @@ class Forecast:
         """JSON-ready dict: ``{"symbol", "confidence", "band", "predictions": [rows]}``.
 
         Each row is ``{step, timestamp, predicted, lower, upper, confidence}`` with ``step``
-        counting from 1 and ``timestamp`` an ISO string in UTC (``None`` without timestamps).
+        counting from 1 and ``timestamp`` an ISO string in UTC (``None`` without timestamps),
+        and ``lo-80``, ``hi-80``, ... for each of ``levels``.
         """
+        extra = self.interval_columns()
         stamps: list[str | None] = (
             [None] * len(self)
             if self.timestamps is None
@@ -68,13 +86,14 @@ class Forecast:
                 "lower": float(lo),
                 "upper": float(hi),
                 "confidence": float(self.confidence),
+                **{name: float(values[step - 1]) for name, values in extra.items()},
             }
             for step, (stamp, p, lo, hi) in enumerate(zip(stamps, self.predicted, self.lower, self.upper), start=1)
         ]
         return {"symbol": self.symbol, "confidence": float(self.confidence), "band": self.band, "predictions": rows}
 
     def to_pandas(self) -> Any:
-        """A ``pandas.DataFrame`` with columns predicted, lower, upper.
+        """A ``pandas.DataFrame`` with columns predicted, lower, upper (and ``lo-80``, ``hi-80``, ... per level).
 
         Returns:
             Indexed by ``timestamp`` (a ``DatetimeIndex``), or by ``step`` (1, 2, ...) when
@@ -86,7 +105,8 @@ class Forecast:
             if self.timestamps is None
             else pd.DatetimeIndex(self.timestamps, name="timestamp")
         )
-        return pd.DataFrame({"predicted": self.predicted, "lower": self.lower, "upper": self.upper}, index=index)
+        columns = {"predicted": self.predicted, "lower": self.lower, "upper": self.upper, **self.interval_columns()}
+        return pd.DataFrame(columns, index=index)
 
     def plot(self, ax: Any = None, history: Any = None) -> Any:
         """Draws the forecast, its band and the recent prices before it with matplotlib.
@@ -145,7 +165,7 @@ class Forecasts(dict[str, Forecast]):
     """``{symbol: Forecast}`` (what ``forecast_many`` returns), with the long format of Nixtla's libraries."""
 
     def to_pandas(self) -> Any:
-        """One long DataFrame of every forecast: columns ``unique_id, ds, predicted, lower, upper``.
+        """One long DataFrame of every forecast: columns ``unique_id, ds, predicted, lower, upper`` (and ``lo-80``, ...).
 
         Returns:
             One row per symbol and step, in the order of the dict; ``ds`` is the step's
@@ -159,4 +179,27 @@ class Forecasts(dict[str, Forecast]):
             frames.append(frame.reset_index().assign(unique_id=symbol))
         if not frames:
             return pd.DataFrame(columns=["unique_id", "ds", "predicted", "lower", "upper"])
-        return pd.concat(frames, ignore_index=True)[["unique_id", "ds", "predicted", "lower", "upper"]]
+        combined = pd.concat(frames, ignore_index=True)
+        return combined[["unique_id", "ds", *(c for c in combined.columns if c not in ("unique_id", "ds"))]]
+
+
+def level_name(level: float) -> str:
+    """A level as statsforecast writes it in column names: ``80``, ``97.5``."""
+    return f"{level:g}"
+
+
+def check_levels(level: Any) -> tuple[float, ...]:
+    """``level=`` of ``forecast``: one or more distinct levels in percent, in (0, 100), ascending."""
+    if isinstance(level, (str, bytes)):
+        raise TypeError(f"level must be a number or a list of numbers in (0, 100) such as [80, 95], got {level!r}")
+    values = [level] if isinstance(level, (int, float)) and not isinstance(level, bool) else level
+    try:
+        levels = tuple(sorted({float(v) for v in values if not isinstance(v, bool)}))
+        count = len(list(values))
+    except TypeError:
+        raise TypeError(
+            f"level must be a number or a list of numbers in (0, 100) such as [80, 95], got {level!r}"
+        ) from None
+    if not levels or len(levels) != count or not all(0 < v < 100 for v in levels):
+        raise ValueError(f"level must be distinct numbers in (0, 100) (percent, e.g. [80, 95]), got {level!r}")
+    return levels
