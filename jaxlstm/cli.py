@@ -90,6 +90,19 @@ def _season_length(text: str) -> int | str:
     return _at_most("MAX_SEQUENCE_LENGTH", low=2)(text)
 
 
+def _levels(text: str) -> list[float]:
+    """``--level``: comma-separated numbers in (0, 100)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated levels in percent such as 80,95, got {text!r}"
+        ) from None
+    if not values or not all(0 < v < 100 for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"expected distinct levels between 0 and 100 such as 80,95, got {text!r}")
+    return values
+
+
 def _folder(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a folder, got an empty name")
@@ -348,6 +361,13 @@ def _add_forecast(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-age-hours", type=_positive_float, default=24.0, help="retrain cached models older than this")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
+        "--level",
+        type=_levels,
+        default=None,
+        help="comma-separated interval levels in percent, e.g. 80,95: a band per level (columns lo-80, hi-80, ...) "
+        "(default: one 95%% band)",
+    )
+    p.add_argument(
         "--plot",
         metavar="FILE",
         type=_plot_file,
@@ -563,10 +583,11 @@ def _forecaster(args: argparse.Namespace, recent: Any, symbol: str) -> tuple[Any
 
 def _print_table(fc: Any, symbol: str, kind: str, horizon: str) -> None:
     print(f"{symbol} forecast, horizon {horizon}, model {kind}, {fc.confidence:.0%} interval ({fc.band} band)")
-    print(f"{'timestamp (UTC)':<20} {'predicted':>14} {'lower':>14} {'upper':>14}")
+    levels = list(fc.interval_columns()) or ["lower", "upper"]
+    print(f"{'timestamp (UTC)':<20} {'predicted':>14}" + "".join(f" {name:>14}" for name in levels))
     for row in fc.to_dict()["predictions"]:
         when = row["timestamp"].replace("T", " ").rstrip("Z")[:16] if row["timestamp"] else f"step {row['step']}"
-        print(f"{when:<20} {row['predicted']:>14.2f} {row['lower']:>14.2f} {row['upper']:>14.2f}")
+        print(f"{when:<20} {row['predicted']:>14.2f}" + "".join(f" {row[name]:>14.2f}" for name in levels))
 
 
 def _plot(path: str, fc: Any, history: Any) -> None:
@@ -590,7 +611,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     candles, symbol = _load_candles(args)
     recent = candles[-args.candles :]
     model, kind = _forecaster(args, recent, symbol)
-    fc = model.forecast(args.horizon, steps=args.steps)
+    fc = model.forecast(args.horizon, steps=args.steps, level=args.level)
     if args.plot:
         _plot(args.plot, fc, recent[-max(3 * len(fc), 72) :])
     if args.json:

@@ -524,3 +524,15 @@ def test_season_length_and_encoding_options_become_settings():
     assert defaults["season_length"] is None and defaults["encoding"] == "relative"
     with pytest.raises(SystemExit):
         parser.parse_args(["--season-length", "1"])
+
+
+def test_forecast_at_several_levels(models, capsys):
+    code, out, err = run(["forecast", "--model", "hybrid", "--steps", "3", "--level", "80,95", "--json"], capsys)
+    assert code == 0, err
+    row = json.loads(out)["predictions"][0]
+    assert row["lo-95"] <= row["lo-80"] <= row["predicted"] <= row["hi-80"] <= row["hi-95"]
+    assert row["lower"] == row["lo-95"] and row["confidence"] == 0.95
+    code, out, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--level", "80,95"], capsys)
+    assert code == 0 and "lo-80" in out.splitlines()[1] and "hi-95" in out.splitlines()[1], err
+    code, _, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--level", "120"], capsys)
+    assert code == 2 and "--level" in err
