@@ -447,7 +447,13 @@ class LSTMForecaster(Forecaster):
         return super().fit(data, verbose=verbose, **fit_options)
 
     def prepare(self, series: np.ndarray) -> Prepared:
-        """The training inputs of a validated series (see ``_prepare``), for ``train_prepared``."""
+        """The training inputs of a validated series (see ``_prepare``), for ``train_prepared``.
+
+        An unfitted model with ``season_length="auto"`` resolves its season here first
+        (without a spacing: every lag is scanned); a fitted one keeps its own.
+        """
+        if self.params_ is None:
+            self.resolve_season(series)
         return self._prepare(series)
 
     @classmethod
