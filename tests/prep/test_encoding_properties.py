@@ -72,6 +72,7 @@ def test_relative_state_is_scale_free_and_minmax_state_scales(train, factor):
 @settings(max_examples=60, deadline=None)
 @given(
     kind=st.sampled_from(encodings.SEASON_KINDS),
+    method=st.sampled_from(encodings.SEASON_METHODS),
     base=st.sampled_from(sorted(encodings.ENCODINGS)),
     m=st.sampled_from([2, 4, 7]),
     level=st.floats(10.0, 1e6),
@@ -79,7 +80,7 @@ def test_relative_state_is_scale_free_and_minmax_state_scales(train, factor):
     phase=st.integers(-20, 20),
     data=st.data(),
 )
-def test_seasonal_decode_inverts_encode_targets(kind, base, m, level, amplitude, phase, data):
+def test_seasonal_decode_inverts_encode_targets(kind, method, base, m, level, amplitude, phase, data):
     train = (
         level
         * (1 + amplitude * np.sin(2 * np.pi * np.arange(3 * m) / m))
@@ -87,7 +88,7 @@ def test_seasonal_decode_inverts_encode_targets(kind, base, m, level, amplitude,
     )
     windows = data.draw(hnp.arrays(np.float64, (2, 5), elements=st.floats(level / 2, level * 2)))
     future = data.draw(hnp.arrays(np.float64, (2, 3), elements=st.floats(level / 2, level * 2)))
-    enc = encodings.SeasonalEncoding(encodings.get_encoding(base), m, kind)
+    enc = encodings.SeasonalEncoding(encodings.get_encoding(base), m, kind, method)
     state = encodings.fit_state(enc, train)
     end_phase = np.array([phase, phase + 3])
     with jax.enable_x64(True):

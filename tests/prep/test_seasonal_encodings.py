@@ -96,7 +96,8 @@ def test_poisoned_future_does_not_move_the_fitted_encodings():
     cut = 84
     poisoned = x.copy()
     poisoned[cut:] = np.random.default_rng(9).uniform(1, 1e6, x.size - cut)
-    for enc in (*encodings.ENCODINGS.values(), encodings.SeasonalEncoding(season_length=7)):
+    seasonal = [encodings.SeasonalEncoding(season_length=7, method=method) for method in encodings.SEASON_METHODS]
+    for enc in (*encodings.ENCODINGS.values(), *seasonal):
         # What a forecaster passes to fit: the training part before its cut.
         assert encodings.fit_state(enc, poisoned[:cut]) == encodings.fit_state(enc, x[:cut]), enc
 
@@ -124,3 +125,39 @@ def test_forecast_prices_with_a_seasonal_encoding_matches_a_price_space_loop():
     np.testing.assert_allclose(got, np.array(want), rtol=1e-10)
     with pytest.raises(TypeError, match="end_phase"):
         encodings.forecast_prices(cfg, params, enc, state, windows, 5)
+
+
+def test_loess_matches_weighted_least_squares_point_by_point():
+    rng = np.random.default_rng(4)
+    y, w, span = rng.normal(size=40).cumsum(), rng.uniform(0.2, 1.0, 40), 9
+    got = encodings._loess(y, w, span)
+    want = []
+    for i in range(40):
+        start = min(max(i - span // 2, 0), 40 - span)
+        index = np.arange(start, start + span)
+        reach = max(np.abs(index - i).max(), 1.0) * 1.000001
+        tricube = (1 - (np.abs(index - i) / reach) ** 3) ** 3
+        # np.polyfit weights multiply the residuals: the square root of the regression weights.
+        slope, intercept = np.polyfit(index, y[index], 1, w=np.sqrt(tricube * w[index]))
+        want.append(slope * i + intercept)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_stl_recovers_a_season_on_a_line_and_shrugs_off_outliers():
+    m = 12
+    season = np.sin(2 * np.pi * np.arange(m) / m) + 0.5 * (np.arange(m) == 3)
+    season -= season.mean()
+    t = np.arange(10 * m)
+    clean = 50 + 0.3 * t + season[t % m]
+    np.testing.assert_allclose(encodings.seasonal_indices(clean, m, "additive", "stl"), season, atol=1e-3)
+    spiked = clean + np.random.default_rng(0).normal(0, 0.1, t.size)
+    stl_noise = np.abs(encodings.seasonal_indices(spiked, m, "additive", "stl") - season).max()
+    spiked[[5, 40, 77]] += 60.0
+    stl_error = np.abs(encodings.seasonal_indices(spiked, m, "additive", "stl") - season).max()
+    classical_error = np.abs(encodings.seasonal_indices(spiked, m, "additive") - season).max()
+    # Three spikes of 600 noise spreads: STL's season moves little beyond the noise's share, the classical one by ~10.
+    assert stl_error < 2 * stl_noise + 0.05 and classical_error > 5
+    positive = np.exp(0.01 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / m))
+    multiplicative = encodings.seasonal_indices(positive, m, "multiplicative", "stl")
+    assert multiplicative.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(multiplicative, encodings.seasonal_indices(positive, m), rtol=0.02)

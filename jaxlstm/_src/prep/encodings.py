@@ -21,8 +21,9 @@ prediction time.
   Bandara 2021): log prices relative to the mean price of their window, in units of the
   training log-return spread; like ``"relative"`` but anchored on the window's level
   rather than on its last, noisiest, price.
-* ``SeasonalEncoding(base, season_length, kind)``: removes a season fitted on the training
-  prices by classical decomposition (``seasonal_indices``; multiplicative or additive)
+* ``SeasonalEncoding(base, season_length, kind, method)``: removes a season fitted on the
+  training prices by classical decomposition or STL (``seasonal_indices``; multiplicative
+  or additive)
   and encodes what is left with ``base``; its decode puts the season back. Its windows
   need their phase in the season (``end_phase=``, the phase of each window's last price),
   which the other encodings ignore.
@@ -207,35 +208,52 @@ class WindowEncoding(Encoding):
 
 #: The kinds of season ``SeasonalEncoding`` removes.
 SEASON_KINDS = ("multiplicative", "additive")
+#: How the season is estimated: classical decomposition, or STL's periodic, robust fit.
+SEASON_METHODS = ("classical", "stl")
+#: STL's inner and outer (robustness) passes.
+STL_PASSES = (2, 5)
 
 
-def seasonal_indices(train: Any, season_length: int, kind: str = "multiplicative") -> np.ndarray:
-    """The season of ``[n]`` training values by classical decomposition (host, float64).
+def seasonal_indices(
+    train: Any, season_length: int, kind: str = "multiplicative", method: str = "classical"
+) -> np.ndarray:
+    """The season of ``[n]`` training values (host, float64), by classical decomposition or STL.
 
-    The trend is the centred moving average of ``season_length`` values (a 2 x m average
-    when ``m`` is even, so it stays centred); where it is defined (not the first and last
-    ``m // 2`` values: nothing outside ``train`` is read or guessed) the values are divided
-    by it (multiplicative) or it is subtracted (additive), and each phase's index is the
-    mean of those at that phase (phase ``t mod m``, ``train[0]`` at phase 0). The indices
-    are normalised to mean 1 (multiplicative) or 0 (additive).
+    ``"classical"``: the trend is the centred moving average of ``season_length`` values (a
+    2 x m average when ``m`` is even, so it stays centred); where it is defined (not the
+    first and last ``m // 2`` values: nothing outside ``train`` is read or guessed) the
+    values are divided by it (multiplicative) or it is subtracted (additive), and each
+    phase's index is the mean of those at that phase (phase ``t mod m``, ``train[0]`` at
+    phase 0). The indices are normalised to mean 1 (multiplicative) or 0 (additive).
+
+    ``"stl"``: ``stl_season`` (Cleveland et al. 1990 with a periodic season and robustness
+    weights) of the values, or of their logs for the multiplicative kind (whose indices
+    are then ``exp`` of the log season, normalised to mean 1): a few outliers barely move it.
 
     Args:
         train: ``[n]`` training values, ``n >= 2 * season_length``; positive for the
             multiplicative kind.
         season_length: ``m >= 2``.
         kind: ``"multiplicative"`` or ``"additive"``.
+        method: ``"classical"`` or ``"stl"``.
 
     Returns:
         ``[m]`` the seasonal indices by phase.
     """
     m = validation.check_positive_int("season_length", season_length, minimum=2)
     kind = validation.check_choice("kind", kind, SEASON_KINDS)
+    method = validation.check_choice("method", method, SEASON_METHODS)
     x = validation.as_float_array("train", train, ndim=1)
     n = x.shape[0]
     if n < 2 * m:
         raise ValueError(f"train must hold at least two seasons (2 * {m} = {2 * m} values), got {n}")
     if kind == "multiplicative" and np.any(x <= 0):
         raise ValueError("train must be positive for a multiplicative season; use kind='additive'")
+    if method == "stl":
+        if kind == "additive":
+            return stl_season(x, m)
+        season = np.exp(stl_season(np.log(x), m))
+        return season / np.mean(season)
     weights = np.full(m + 1, 1.0 / m) if m % 2 == 0 else np.full(m, 1.0 / m)
     if m % 2 == 0:
         weights[[0, -1]] = 0.5 / m
@@ -247,6 +265,63 @@ def seasonal_indices(train: Any, season_length: int, kind: str = "multiplicative
     sums = np.bincount(phases, weights=detrended, minlength=m)
     indices = sums / np.bincount(phases, minlength=m)
     return indices / np.mean(indices) if kind == "multiplicative" else indices - np.mean(indices)
+
+
+def _loess(y: np.ndarray, weights: np.ndarray, span: int) -> np.ndarray:
+    """Local linear regression of ``[n]`` values at every point on its ``span`` nearest (tricube x ``weights``)."""
+    n = y.shape[0]
+    span = min(span, n)
+    t = np.arange(n, dtype=np.float64)
+    start = np.clip(np.arange(n) - span // 2, 0, n - span)
+    index = start[:, None] + np.arange(span)[None, :]  # [n, span]: each point's neighbours
+    distance = np.abs(index - t[:, None])
+    reach = np.maximum(distance.max(axis=1, keepdims=True), 1.0) * 1.000001
+    w = (1 - (distance / reach) ** 3) ** 3 * weights[index]
+    xs, ys = index.astype(np.float64), y[index]
+    total = w.sum(axis=1)
+    safe = np.where(total > 0, total, 1.0)
+    mean_x, mean_y = (w * xs).sum(axis=1) / safe, (w * ys).sum(axis=1) / safe
+    var = (w * (xs - mean_x[:, None]) ** 2).sum(axis=1)
+    cov = (w * (xs - mean_x[:, None]) * (ys - mean_y[:, None])).sum(axis=1)
+    slope = np.where(var > 1e-12, cov / np.where(var > 1e-12, var, 1.0), 0.0)
+    fit = mean_y + slope * (t - mean_x)
+    # A point whose neighbours all carry zero robustness weight keeps its plain local mean.
+    return np.where(total > 0, fit, np.mean(ys, axis=1))
+
+
+def stl_season(x: np.ndarray, m: int, passes: tuple[int, int] = STL_PASSES) -> np.ndarray:
+    """``[m]`` additive season of ``[n]`` values by STL with a periodic season (host, float64).
+
+    Cleveland, Cleveland, McRae and Terpenning (1990), with the seasonal smoother's span
+    infinite ("periodic"): each inner pass detrends the values, takes every phase's
+    weighted mean (the cycle-subseries smoothing, whose low-pass part is then just their
+    mean, removed), and refits the trend by loess (local linear, tricube weights, span the
+    smallest odd number >= 1.5 m) on the deseasonalised values. Each outer pass then
+    down-weights large remainders by the bisquare of ``|r| / (6 median |r|)``. Phase is
+    ``t mod m``; the season has mean 0.
+    """
+    inner, outer = passes
+    n = x.shape[0]
+    phases = np.arange(n) % m
+    span = int(np.ceil(1.5 * m)) | 1
+    robustness = np.ones(n)
+    trend = np.zeros(n)
+    season = np.zeros(m)
+    for _ in range(outer):  # a handful of fixed passes, not a loop over data
+        for _ in range(inner):
+            detrended = x - trend
+            sums = np.bincount(phases, weights=robustness * detrended, minlength=m)
+            counts = np.bincount(phases, weights=robustness, minlength=m)
+            plain = np.bincount(phases, weights=detrended, minlength=m) / np.bincount(phases, minlength=m)
+            cycle = np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), plain)
+            season = cycle - np.mean(cycle)
+            trend = _loess(x - season[phases], robustness, span)
+        remainder = np.abs(x - season[phases] - trend)
+        scale = 6.0 * np.median(remainder)
+        if not scale > 0:
+            break
+        robustness = np.clip(1 - (remainder / scale) ** 2, 0.0, None) ** 2
+    return season
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,11 +341,13 @@ class SeasonalEncoding(Encoding):
             with the additive kind, one whose deseasonalised training prices stay positive).
         season_length: ``m >= 2``.
         kind: ``"multiplicative"`` (default) or ``"additive"``.
+        method: ``"classical"`` (default) or ``"stl"`` (see ``seasonal_indices``).
     """
 
     base: Encoding = dataclasses.field(default_factory=RelativeEncoding)
     season_length: int = 12
     kind: str = "multiplicative"
+    method: str = "classical"
 
     name: ClassVar[str] = "seasonal"
     pipelined: ClassVar[bool] = False
@@ -281,10 +358,11 @@ class SeasonalEncoding(Encoding):
             raise TypeError(f"base must be a non-seasonal Encoding, got {self.base!r}")
         validation.check_positive_int("season_length", self.season_length, minimum=2)
         validation.check_choice("kind", self.kind, SEASON_KINDS)
+        validation.check_choice("method", self.method, SEASON_METHODS)
 
     def fit(self, train_prices: np.ndarray) -> dict[str, float]:
         prices = np.asarray(train_prices, np.float64)
-        indices = seasonal_indices(prices, self.season_length, self.kind)
+        indices = seasonal_indices(prices, self.season_length, self.kind, self.method)
         adjusted = self._adjust(indices, prices, np.arange(prices.shape[0]) % self.season_length)
         if np.any(adjusted <= 0):
             raise ValueError("the additive season leaves prices <= 0 in the training data; use kind='multiplicative'")

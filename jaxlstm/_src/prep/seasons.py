@@ -12,14 +12,17 @@ with a daily rhythm, 12 on monthly data). Two sources, both pure and host-side (
   the values, their residuals from a least-squares line (where a smooth season keeps its
   full strength) and their first differences (where a trend or a random walk leaves
   nothing that repeats). A lag ``m`` passes in either when ``r_m`` is a local peak
-  (``r_{m-1} <= r_m >= r_{m+1}``) above Bartlett's bound: in the residuals
+  (``r_{m-1} <= r_m >= r_{m+1}``) that exceeds Bartlett's bound both above zero and above
+  the lowest ACF before it (a cycle de-correlates before it repeats; in the differences
+  the trough is sought from lag 2, as differencing alone makes ``r_1`` negative). The bound: in the residuals
   ``z * sqrt((1 + 2 * sum_{0<k<m} r_k**2) / n)`` (the test of the M4 competition's
   seasonality check), in the differences ``z * sqrt((1 + 2 r_1**2) / n)`` (their null
   is noise differenced once, correlated at lag 1 only), with ``z`` the one-sided normal quantile at ``alpha`` divided by
   twice the number of lags tested (Bonferroni: scanning 100 lags of white noise at 5%
   would otherwise find a "season" most of the time). Bartlett's cumulative term is what
   keeps the residuals of a random walk (whose ACF decays slowly, so every lag is large)
-  from passing. Of the lags that pass, the one with the highest ACF is the strongest;
+  from passing. Of the lags that pass, the one with the highest ACF (in the version where
+  it passed) is the strongest;
   the season is the shortest passing lag that divides it (7, not its multiple 21, on
   daily data with a weekly rhythm; 24, not 168, on hourly data with both).
 
@@ -209,6 +212,7 @@ def find_season(
     z = statistics.NormalDist().inv_cdf(1.0 - alpha / (2 * len(lags)))
     index = np.asarray(lags)
     rows, bounds, passed = [], [], np.zeros(len(lags), bool)
+    strength = np.full(len(lags), -np.inf)
     for levels, values in ((True, detrend(x)), (False, np.diff(x))):  # two transforms, not a loop over data
         r = acf(values, max(lags) + 1)
         # Differences of noise around a trend are MA(1) (r_1 = -0.5), and nothing beyond:
@@ -218,10 +222,16 @@ def find_season(
         if not levels:
             bound = np.full(r.shape, bound[2])
         peak = (r[index] >= r[index - 1]) & (r[index] >= r[index + 1])
-        passed |= peak & (r[index] > bound[index])
+        # A cycle de-correlates before it repeats: the ACF must dip by more than the bound
+        # somewhere before the peak (past lag 1 in the differences, which differencing
+        # noise alone pulls down), or sampling wiggles on a slowly decaying ACF would pass.
+        start = 1 if levels else 2
+        trough = np.concatenate([np.full(start + 1, np.inf), np.minimum.accumulate(r[start:-1])])
+        passes = peak & (r[index] > bound[index]) & (r[index] - trough[index] > bound[index])
+        strength = np.maximum(strength, np.where(passes, r[index], -np.inf))
+        passed |= passes
         rows.append(r[index])
         bounds.append(bound[index])
-    strength = np.max(rows, axis=0)
     length = None
     if passed.any():
         strongest = int(index[passed][int(np.argmax(strength[passed]))])
