@@ -662,7 +662,13 @@ def render(doc: Mapping[str, Any]) -> str:
     ]
     for name, why in doc.get("unavailable", {}).items():
         lines.append(f"- `{name}` did not run: {why}")
-    lines.append("")
+    lines += [
+        "",
+        "## Summary: geometric-mean MASE per frequency (series in brackets), the rest over all series",
+        "",
+        *summary_table(doc),
+        "",
+    ]
     for group in GROUP_ORDER:
         if group not in agg:
             continue
@@ -717,6 +723,37 @@ def render(doc: Mapping[str, Any]) -> str:
         lines += ["## Failures", "", *errors, ""]
     lines += ["## Sources", "", *sorted({f"- {e['source']}" for e in doc["series"].values()}), ""]
     return "\n".join(lines)
+
+
+def summary_table(doc: Mapping[str, Any]) -> list[str]:
+    """The README's table: geometric-mean MASE ± standard error per frequency and overall, OWA, 95% band, speed."""
+    agg = doc.get("aggregate", {})
+    groups = [g for g in (*FREQUENCIES, "seasonal", "all") if g in agg]
+    header = [f"{g} ({len(agg[g]['series'])})" for g in groups]
+    lines = [
+        "| row | " + " | ".join(header) + " | price rel. MAE | OWA | sMAPE | cov. 80 | cov. 95 | MSIS 95 | s/fit |",
+        "|" + "---|" * (len(groups) + 8),
+    ]
+    for r in doc["rows"]:
+        cells = [
+            _pm(agg[g]["rows"][r]["gm_mase"], agg[g]["rows"][r]["gm_mase_se"]) if r in agg[g]["rows"] else ""
+            for g in groups
+        ]
+        a = agg.get("all", {}).get("rows", {}).get(r)
+        p = agg.get("price", {}).get("rows", {}).get(r)
+        if a is None:
+            continue
+        cells += [
+            _pm(p.get("relative_mae"), p.get("relative_mae_se")) if p else "",
+            _pm(a.get("owa"), None),
+            _pm(a["smape"], a["smape_se"], 2),
+            _pm(a.get("coverage80"), a.get("coverage80_se"), 2),
+            _pm(a.get("coverage95"), a.get("coverage95_se"), 2),
+            _pm(a.get("msis95"), a.get("msis95_se"), 1),
+            f"{a['seconds_per_fit_median']:.2f}",
+        ]
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def target_lines(doc: Mapping[str, Any], model: str = "lstm") -> list[str]:
