@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxlstm._src.io import cells
-from jaxlstm._src.io.cells import Where
+from jaxlstm._src.io import frames as cells
+from jaxlstm._src.io.candles import Where
 
 WHERE = Where("source 'x.csv'", "line", start=2)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -25,16 +24,6 @@ DAILY = DATA / "Coinbase_BTCUSD_d.csv"
 
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")
-
-# Every test runs with pandas' C parser, and again with pyarrow's reader where installed:
-# both must give the same candles and, through the C parser, the same errors.
-ENGINES = ["pandas"] + (["pyarrow"] if importlib.util.find_spec("pyarrow") else [])
-
-
-@pytest.fixture(autouse=True, params=ENGINES)
-def engine(request, monkeypatch):
-    monkeypatch.setattr(csv_reader, "USE_PYARROW", request.param == "pyarrow")
-    return request.param
 
 
 def ts(text: str) -> np.datetime64:
@@ -591,12 +580,11 @@ def test_blank_lines_and_short_rows_between_rows_do_not_break_reading(tmp_path):
         load_ohlcv(mixed)
 
 
-def test_the_fast_reader_reads_the_common_layout(tmp_path, engine, monkeypatch):
+def test_the_fast_reader_reads_the_common_layout(tmp_path):
     path = write(tmp_path, "date,symbol,open,high,low,close,volume\n2020-01-01 01:00:00,A,1,2,0.5,1.5,\n")
     data = load_ohlcv(path, symbol="A")
     assert data.symbol == "A" and data.close.tolist() == [1.5] and np.isnan(data.volume[0])
-    # The one-call reader takes the file with each engine alone, not the slow reader.
-    monkeypatch.setattr(csv_reader, "_engines", lambda: ["pyarrow" if engine == "pyarrow" else "c"])
+    # The chunked reader takes the file, not the slow reader.
     with open(path, "rb") as handle:
         header = csv_reader._find_header(csv_reader._read_head(handle, "s"), "s", "A")
         assert csv_reader._read_whole(handle, header, "s", "A") is not None
