@@ -1,9 +1,10 @@
 """Reading candle CSV files as exchanges, vendors and pandas write them.
 
 The first lines are read by hand to find the header (after vendor comment lines, a wide
-frame's two header lines, or none at all); the rest is parsed by one ``pandas.read_csv``
-call and checked vectorised. A file that fails is read again with one row per line, only
-to name the bad line. Only regular UTF-8 files without NUL bytes or overlong lines are read.
+frame's two header lines, or none at all); the rest is parsed by ``pandas.read_csv``'s C
+parser in chunks and checked vectorised. A file that fails is read again with one row per
+line, only to name the bad line. Only regular UTF-8 files without NUL bytes or overlong
+lines are read.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def read_csv(path: Path, symbol: str | None, need: Sequence[str] = PRICE_FIELDS)
             candles = _read_whole(handle, header, name, symbol)
             if candles is not None:
                 return candles
-        return _read_for_message(handle, path, header, name, symbol)
+        return _read_for_message(handle, header, name, symbol)
 
 
 def _open_regular(path: Path, name: str) -> BinaryIO:
@@ -287,7 +288,7 @@ def _bad_bytes(handle: BinaryIO, start: int, first_line: int) -> str | None:
     return None
 
 
-def _read_for_message(handle: BinaryIO, path: Path, header: _Header, name: str, symbol: str | None) -> OHLCV:
+def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV:
     """Reads a file the fast path refused with one row per line, and raises naming the bad line."""
     problem = _bad_bytes(handle, header.data_start, header.data_line)
     if problem is not None:
@@ -305,7 +306,7 @@ def _read_for_message(handle: BinaryIO, path: Path, header: _Header, name: str, 
             **_exact_floats(pd),
         )  # fmt: skip
     except UnicodeDecodeError:
-        line = _first_non_utf8_line(path, header.data_start, header.data_line)
+        line = _first_non_utf8_line(handle, header.data_start, header.data_line)
         raise ValueError(f"{name}: line {line} is not UTF-8 text") from None
     except pd.errors.ParserError as err:
         raise ValueError(
@@ -337,15 +338,13 @@ def _exact_floats(pd: Any) -> dict[str, str]:
     return {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
 
 
-def _first_non_utf8_line(path: Path, start: int, start_line: int) -> int:
+def _first_non_utf8_line(handle: BinaryIO, start: int, line: int) -> int:
     decoder = codecs.getincrementaldecoder("utf-8")()
-    line = start_line
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        while block := handle.read(_BLOCK_BYTES):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as err:
-                return line + block.count(b"\n", 0, max(err.start, 0))
-            line += block.count(b"\n")
+    handle.seek(start)
+    while block := handle.read(_BLOCK_BYTES):
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError as err:
+            return line + block.count(b"\n", 0, max(err.start, 0))
+        line += block.count(b"\n")
     return line

@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.io import columns
-from jaxlstm._src.io.candles import OHLCV, Where, assemble
+from jaxlstm._src.io.candles import OHLCV, Where, assemble, first_true
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
 from jaxlstm._src.prep import horizons
@@ -56,11 +56,6 @@ def _describe(cell: Any) -> str:
     return "None" if cell is None else f"{type(cell).__name__} {cell!r}"
 
 
-def _first(bad: Any) -> int | None:
-    bad = np.asarray(bad, dtype=bool)
-    return int(np.argmax(bad)) if bad.any() else None
-
-
 def _to_numpy(values: Any) -> np.ndarray:
     if is_pandas(values, "Series") or is_pandas(values, "Index"):
         return values.to_numpy() if values.dtype.kind in "iufb" else values.to_numpy(dtype=object)
@@ -86,7 +81,7 @@ def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.nda
     out = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
     empty = (pd.isna(cells) | text.eq("")).to_numpy()
     bad = np.isnan(out) & ~empty & ~text.str.fullmatch(r"(?i)[+-]?nan").to_numpy()
-    i = _first(bad | (empty & (not optional)))
+    i = first_true(bad | (empty & (not optional)))
     if i is not None:
         where.fail(i, column, f"expected a number, got {_describe(arr[i])}")
     return out
@@ -111,9 +106,9 @@ def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, boo
     if cells.shape[0] == 0:
         return np.empty(0, dtype=np.int64), False
     first = cells[0]
-    if (isinstance(first, str) and NUMBER_RE.match(first)) or isinstance(first, (int, float, np.number)):
-        if not isinstance(first, (bool, np.bool_)):
-            return numbers(cells, where, column, optional=False), True
+    number = isinstance(first, (int, float, np.number)) and not isinstance(first, (bool, np.bool_))
+    if number or (isinstance(first, str) and NUMBER_RE.match(first)):
+        return numbers(cells, where, column, optional=False), True
     return texts_to_ns(cells, where, column), False
 
 
@@ -138,13 +133,13 @@ def checked_ns(arr: np.ndarray, where: Where, column: str, *, owned: bool = Fals
     outside = horizons.outside_ns_range(arr)
     if outside.any():
         where.fail(
-            _first(outside), column, f"expected a time from {horizons.FIRST_TIME} to {horizons.LAST_TIME}, "
+            first_true(outside), column, f"expected a time from {horizons.FIRST_TIME} to {horizons.LAST_TIME}, "
             f"got {arr[outside][0]}"
         )  # fmt: skip
     arr = arr.astype("datetime64[ns]")
     nat = np.isnat(arr)
     if nat.any():
-        where.fail(_first(nat), column, "expected a timestamp, got an empty cell (NaT)")
+        where.fail(first_true(nat), column, "expected a timestamp, got an empty cell (NaT)")
     return arr.view(np.int64)
 
 
@@ -163,7 +158,7 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
         return ns
     if not all(isinstance(cell, str) for cell in cells):
         stamps = pd.to_datetime(pd.Series(cells, dtype=object), utc=True, errors="coerce", format="mixed")
-        nat = _first(stamps.isna())
+        nat = first_true(stamps.isna())
         if nat is not None:
             where.fail(nat, column, f"expected a timestamp, got {_describe(cells[nat])}")
         return checked_ns(stamps.dt.tz_convert(None).to_numpy(), where, column)
@@ -204,7 +199,7 @@ def _split_ns(pd: Any, cells: np.ndarray, where: Where, column: str) -> np.ndarr
     parts = pd.Series(cells, dtype=object).str.extract(TIMESTAMP_RE)
 
     def check(bad: Any, problem: Callable[[str], str]) -> None:
-        i = _first(bad)
+        i = first_true(bad)
         if i is not None:
             where.fail(i, column, problem(cells[i]))
 
@@ -236,11 +231,6 @@ def _split_ns(pd: Any, cells: np.ndarray, where: Where, column: str) -> np.ndarr
     return seconds * 10**9 + fraction
 
 
-def epoch_unit(value: float) -> int:
-    """The position in (seconds, ms, us, ns) that the size of an epoch number points to."""
-    return int(np.searchsorted(_EPOCH_LIMITS, abs(float(value)), side="right"))
-
-
 def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | None = None) -> np.ndarray:
     """``[rows]`` int64 nanoseconds of epoch numbers; ``scale`` (ns per unit) None infers one unit
     for the column from the numbers' size, refusing a column that mixes units."""
@@ -248,14 +238,14 @@ def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | 
     if arr.shape[0] == 0:
         return np.empty(0, dtype=np.int64)
     is_float = arr.dtype.kind == "f"
-    i = _first(~np.isfinite(arr)) if is_float else None
+    i = first_true(~np.isfinite(arr)) if is_float else None
     if i is not None:
         where.fail(i, column, f"expected a unix epoch, got {arr[i]}")
     if scale is None:
         # The unit grows with |value|, so all values share one unit exactly when the
         # smallest and the largest magnitude do.
         units = np.searchsorted(_EPOCH_LIMITS, np.abs(arr.astype(np.float64)), side="right")
-        j = _first(units != units[0])
+        j = first_true(units != units[0])
         if j is not None:
             where.fail(
                 j,
@@ -265,7 +255,7 @@ def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | 
             )
         scale = _EPOCH_SCALES[units[0]]
     limit = _INT64_MAX // scale
-    i = _first((arr > limit) | (arr < -limit))
+    i = first_true((arr > limit) | (arr < -limit))
     if i is not None:
         where.fail(i, column, f"expected a unix epoch within the datetime64[ns] range, got {arr[i]}")
     if is_float and not np.all(arr == np.round(arr)):
@@ -433,60 +423,3 @@ def rows_to_candles(source: Any, symbol: str | None) -> OHLCV:
     return to_candles(
         lambda position: table[:, position], layout, Where("source rows", "row"), symbol, epoch_scale=10**6
     )
-
-
-#: The columns every long frame has.
-LONG_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
-
-
-def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
-    """``{unique_id: series}`` from a long DataFrame (Nixtla's ``unique_id, ds, y``, rows in any order).
-
-    Each series is sorted by ``ds``: a Series of ``y``, or a DataFrame with ``y`` as ``close``
-    when there are other columns. Raises ValueError for a missing column, no rows, a ``ds``
-    of neither times nor integers, or a repeated ``(unique_id, ds)``.
-    """
-    pd = import_pandas("a long DataFrame (unique_id, ds, y)")
-    missing = [c for c in LONG_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{name} as a DataFrame of many series needs the long format's columns {list(LONG_COLUMNS)} "
-            f"(one row per series and time), missing {missing}; got columns {list(frame.columns)[:10]}"
-        )
-    if len(frame) == 0:
-        raise ValueError(f"{name} has no rows")
-    ds = frame["ds"]
-    if pd.api.types.is_integer_dtype(ds) or pd.api.types.is_datetime64_any_dtype(ds):
-        times = ds
-    else:
-        try:
-            if ds.dtype == object or pd.api.types.is_string_dtype(ds):
-                # Each string in its own offset, none meaning UTC, whatever the pandas version.
-                nanos = texts_to_ns(ds.to_numpy(dtype=object), Where(f"{name}['ds']", "row"), "ds")
-                times = pd.Series(nanos.view("datetime64[ns]"), index=ds.index, name="ds")
-            else:
-                times = pd.to_datetime(ds, utc=True)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name}['ds'] must hold times or integers, got {ds.iloc[0]!r}: {err}") from None
-    is_time = not pd.api.types.is_integer_dtype(times)
-    if is_time and getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_convert(None)
-    table = frame.assign(ds=times, unique_id=frame["unique_id"].astype(str))
-    repeated = table.duplicated(["unique_id", "ds"])
-    if repeated.any():
-        row = table[repeated].iloc[0]
-        raise ValueError(
-            f"{name} has {int(repeated.sum())} repeated (unique_id, ds) rows, first ({row['unique_id']!r}, {row['ds']})"
-        )
-    extra = [c for c in frame.columns if c not in LONG_COLUMNS]
-    out: dict[str, Any] = {}
-    for uid, group in table.groupby("unique_id", sort=False):
-        rows = group.sort_values("ds")
-        index = pd.DatetimeIndex(rows["ds"], name="ds") if is_time else pd.RangeIndex(len(rows))
-        if extra:
-            out[str(uid)] = pd.DataFrame(
-                {"close": rows["y"].to_numpy(), **{c: rows[c].to_numpy() for c in extra}}, index=index
-            )
-        else:
-            out[str(uid)] = pd.Series(rows["y"].to_numpy(), index=index, name=str(uid))
-    return out
