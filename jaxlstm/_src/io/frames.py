@@ -1,5 +1,5 @@
-"""Candle tables to ``OHLCV``: columns parsed vectorised by pandas and numpy, the first bad
-cell named by its ``Where``; DataFrames, ccxt rows, files, and the long format of many series.
+"""Candle tables to ``OHLCV`` (DataFrames, ccxt rows, parsed files): each column parsed in one
+vectorised pass of pandas and numpy, the first bad cell named by its ``Where``.
 
 Timestamps become int64 nanoseconds since the epoch, UTC (a string without an offset is
 UTC); a column of unix epochs must use one unit, told by the size of its numbers.
@@ -39,6 +39,7 @@ _EPOCH_LIMITS = (1e11, 1e14, 1e17)
 _EPOCH_SCALES = (10**9, 10**6, 10**3, 1)
 _EPOCH_NAMES = ("seconds", "milliseconds", "microseconds", "nanoseconds")
 _INT64_MAX = 2**63 - 1
+_UNIT_NS = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _NOT_NUMBERS = {bool, np.bool_, complex, np.complex64, np.complex128, type(None)}
 _CCXT_LABELS = ("timestamp", "open", "high", "low", "close", "volume")
 
@@ -123,7 +124,7 @@ def checked_ns(arr: np.ndarray, where: Where, column: str, *, owned: bool = Fals
     counts = arr.view(np.int64)
     low, high = (int(counts.min()), int(counts.max())) if counts.size else (0, 0)
     unit, count = np.datetime_data(arr.dtype)
-    factor = int(np.timedelta64(count, unit) // np.timedelta64(1, "ns")) if unit in "D h m s ms us ns" else 0
+    factor = _UNIT_NS.get(unit, 0) * count
     # Two reductions decide the common case (every value in range, no NaT); then an
     # integer multiply, far cheaper than numpy's checked cast, cannot overflow.
     if factor and -(_INT64_MAX // factor) <= low <= high <= _INT64_MAX // factor:
@@ -132,14 +133,11 @@ def checked_ns(arr: np.ndarray, where: Where, column: str, *, owned: bool = Fals
         return np.multiply(counts, factor, out=counts if owned else None)
     outside = horizons.outside_ns_range(arr)
     if outside.any():
-        where.fail(
-            first_true(outside), column, f"expected a time from {horizons.FIRST_TIME} to {horizons.LAST_TIME}, "
-            f"got {arr[outside][0]}"
-        )  # fmt: skip
+        problem = f"expected a time from {horizons.FIRST_TIME} to {horizons.LAST_TIME}, got {arr[outside][0]}"
+        where.fail(int(np.argmax(outside)), column, problem)
     arr = arr.astype("datetime64[ns]")
-    nat = np.isnat(arr)
-    if nat.any():
-        where.fail(first_true(nat), column, "expected a timestamp, got an empty cell (NaT)")
+    if np.isnat(arr).any():
+        where.fail(int(np.argmax(np.isnat(arr))), column, "expected a timestamp, got an empty cell (NaT)")
     return arr.view(np.int64)
 
 
@@ -203,12 +201,8 @@ def _split_ns(pd: Any, cells: np.ndarray, where: Where, column: str) -> np.ndarr
         if i is not None:
             where.fail(i, column, problem(cells[i]))
 
-    check(
-        parts["y"].isna(),
-        lambda cell: (
-            f"expected a timestamp{' like 2019-10-17 09:00 or a unix epoch' if cell.strip() else ''}, got {_describe(cell)}"
-        ),
-    )
+    like = {True: " like 2019-10-17 09:00 or a unix epoch", False: ""}  # an empty cell: no example
+    check(parts["y"].isna(), lambda cell: f"expected a timestamp{like[bool(cell.strip())]}, got {_describe(cell)}")
     y, mo, d, h, mi, s = (parts[k].fillna("0").astype(np.int64).to_numpy() for k in ("y", "mo", "d", "h", "mi", "s"))
     months = (y - 1970) * 12 + mo - 1
     day0 = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
