@@ -15,7 +15,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.io import frames
-from jaxlstm._src.io.candles import OHLCV, Where, sorted_unique_order, with_source
+from jaxlstm._src.io.candles import OHLCV, Where, first_true, sorted_unique_order, with_source
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
 from jaxlstm._src.io.csv_reader import MAX_LINE_BYTES, read_csv
 from jaxlstm._src.io.pandas_import import is_pandas
@@ -192,19 +192,13 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
     prices = np.array(prices, dtype=np.float64)
     if prices.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one price, got an empty series")
-    if not np.all(np.isfinite(prices)):
-        first = int(np.flatnonzero(~np.isfinite(prices))[0])
-        raise ValueError(f"{name} must be finite, got {prices[first]} at position {first}")
-    if np.any(prices <= 0):
-        first = int(np.flatnonzero(prices <= 0)[0])
-        raise ValueError(f"{name} must be positive prices, got {prices[first]} at position {first}")
+    for bad, problem in ((~np.isfinite(prices), "be finite"), (prices <= 0, "be positive prices")):
+        if (i := first_true(bad)) is not None:
+            raise ValueError(f"{name} must {problem}, got {prices[i]} at position {i}")
     if nanos is None:
         return prices, None
-    if nanos.shape != prices.shape:
-        raise ValueError(f"{name} timestamps must have the length of the prices, got {nanos.shape} and {prices.shape}")
-    nat = nanos == np.iinfo(np.int64).min
-    if nat.any():
-        raise ValueError(f"{name} timestamps must all be set, got NaT at position {int(np.argmax(nat))}")
+    if (i := first_true(nanos == np.iinfo(np.int64).min)) is not None:
+        raise ValueError(f"{name} timestamps must all be set, got NaT at position {i}")
     order = sorted_unique_order(nanos)
     if order is not None:
         prices, nanos = prices[order], nanos[order]
