@@ -831,7 +831,9 @@ def _launch_processes(args: argparse.Namespace) -> int:
                 threads.append(thread)
         failed: tuple[int, int] | None = None
         failed_at = deadline = 0.0
-        while any(p.poll() is None for p in procs):
+        # Every process is polled each round (any() would stop at the first that runs):
+        # the one that failed first is the cause, the others' ends are its consequence.
+        while [p.poll() for p in procs].count(None):
             if failed is None:
                 failed = next(((i, p.returncode) for i, p in enumerate(procs) if p.returncode not in (None, 0)), None)
                 if failed is not None:
