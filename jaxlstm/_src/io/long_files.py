@@ -152,7 +152,8 @@ def read_long_share(path: str | os.PathLike, ids: Sequence[str]) -> Any:
         kind = dataset.schema.field("unique_id").type
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
             field = field.cast(pa.string())  # compare ids as text, as long_file_ids lists them
-        table = dataset.to_table(filter=field.isin(wanted))
+        # No ids: no value set to type (pyarrow rejects an empty one), and no rows to read.
+        table = dataset.to_table(filter=field.isin(wanted)) if wanted else dataset.schema.empty_table()
         frame = table.to_pandas()
         frame["unique_id"] = frame["unique_id"].astype(str)
         return frame
