@@ -754,17 +754,17 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
             progress=None if args.quiet else lambda line: _say(f"jaxlstm fit-many: {line}"),
         )
     except (UsageError, ValueError, TypeError, RuntimeError, OSError, ImportError) as err:
-        if group is None or group.count == 1:
+        if group is None or group.size == 1:
             raise
         # Leave at once: a normal exit would wait in jax.distributed's shutdown for the others,
         # which wait for this one; gone, it stops sending heartbeats and the runtime stops them.
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"jaxlstm fit-many: error: {message}", file=sys.stderr, flush=True)
         os._exit(2)
-    if report.group.index == 0:
+    if report.group.rank == 0:
         print(
             f"fitted {report.total_fitted} and kept {report.total_skipped} fresh of {report.total_series} series "
-            f"with {report.group.count} process{'es' if report.group.count > 1 else ''}; models in {models}"
+            f"with {report.group.size} process{'es' if report.group.size > 1 else ''}; models in {models}"
         )
     return 0
 

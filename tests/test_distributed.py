@@ -10,6 +10,7 @@ models only, a rerun fits the rest and keeps the fresh ones).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import pathlib
 import re
@@ -109,7 +110,18 @@ def collectives() -> None:
 
 
 def fit_many_command(data: pathlib.Path, models: pathlib.Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "jaxlstm.cli", "fit-many", "--data", str(data), "--models", str(models), *MODEL, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "jaxlstm.cli",
+        "fit-many",
+        "--data",
+        str(data),
+        "--models",
+        str(models),
+        *MODEL,
+        *extra,
+    ]
 
 
 def params_of(folder: pathlib.Path) -> list[np.ndarray]:
@@ -119,7 +131,7 @@ def params_of(folder: pathlib.Path) -> list[np.ndarray]:
 def test_share_splits_sorted_ids_into_disjoint_parts_that_cover_them():
     ids = [f"S{i:02d}" for i in range(11)]
     parts = [long_files.share(ids, i, 3) for i in range(3)]
-    assert sorted(sum(parts, [])) == ids
+    assert sorted(s for part in parts for s in part) == ids
     assert [len(p) for p in parts] == [4, 4, 3]
     with pytest.raises(ValueError, match="index must be below count=3, got 3"):
         long_files.share(ids, 3, 3)
@@ -225,11 +237,63 @@ def test_a_killed_process_stops_the_other_and_a_rerun_finishes(tmp_path, collect
         assert model_files.is_model_folder(entry) or entry.name.endswith(".lock") or ".tmp-" in entry.name, entry
     kept = {p.name: (p / "metadata.json").stat().st_mtime_ns for p in complete}
 
-    rerun = subprocess.run(
-        [*command, "--quiet"], capture_output=True, text=True, env=_env(), timeout=300, check=False
-    )
+    rerun = subprocess.run([*command, "--quiet"], capture_output=True, text=True, env=_env(), timeout=300, check=False)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"fitted {len(ids) - len(kept)} and kept {len(kept)} fresh of {len(ids)} series" in rerun.stdout
     assert [p.name for p in distributed.complete_models(models)] == ids
     for name, stamp in kept.items():  # the fresh models were not written again
         assert (models / name / "metadata.json").stat().st_mtime_ns == stamp
+
+
+BACKTEST = textwrap.dedent(
+    """
+    import functools, json, sys
+    import jaxlstm as jl
+    from jaxlstm import distributed
+
+    models = {"lstm": functools.partial(jl.LSTMForecaster, epochs=2, hidden_size=4, sequence_length=8), "drift": "drift"}
+    models["drift"] = jl.evaluation.make_forecasters(["drift"])["drift"]
+    coordinator, size, rank, out = sys.argv[1:5]
+    kwargs = {} if coordinator == "-" else {"coordinator": coordinator, "num_processes": int(size), "process_id": int(rank)}
+    result = distributed.backtest_many(sys.argv[5], models, train_size=100, steps=5, origins=[100, 108], **kwargs)
+    if rank == "0":
+        with open(out, "w") as f:
+            json.dump(result, f, sort_keys=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_backtests_split_over_two_processes_equal_one_process(tmp_path, collectives):
+    data = tmp_path / "long.csv"
+    ids = _long_csv(data, 3)
+    port = distributed_port()
+
+    def start(size: int, rank: int, out: pathlib.Path) -> subprocess.Popen:
+        coordinator = "-" if size == 1 else f"127.0.0.1:{port}"
+        return subprocess.Popen(
+            [sys.executable, "-c", BACKTEST, coordinator, str(size), str(rank), str(out), str(data)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+
+    procs = [start(2, rank, tmp_path / "two.json") for rank in range(2)] + [start(1, 0, tmp_path / "one.json")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    one = json.loads((tmp_path / "one.json").read_text())
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert sorted(one) == ids
+    # Every score to the last digit; only the measured run times differ.
+    assert json.dumps(_without_timings(two)) == json.dumps(_without_timings(one))
+    assert "seconds" in json.dumps(one)  # the timings that were left out are there
+
+
+def _without_timings(tree: object) -> object:
+    if isinstance(tree, dict):
+        return {k: _without_timings(v) for k, v in tree.items() if "seconds" not in k}
+    if isinstance(tree, list):
+        return [_without_timings(v) for v in tree]
+    return tree

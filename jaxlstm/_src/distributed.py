@@ -57,11 +57,11 @@ CHUNK_SIZE = 256
 
 
 class ProcessGroup(NamedTuple):
-    """Where this process stands: ``index`` of ``count`` processes, ``local`` of them on this host."""
+    """Where this process stands: process ``rank`` of ``size``, ``on_host`` of them on this host."""
 
-    index: int
-    count: int
-    local: int
+    rank: int
+    size: int
+    on_host: int
 
 
 class FitReport(NamedTuple):
@@ -104,7 +104,7 @@ def initialize(
     """Joins this process to the others through ``jax.distributed.initialize`` (once per process).
 
     Call it in every process before anything else uses JAX. With no arguments JAX detects
-    a SLURM or Open MPI job; where there is none the process runs alone (``count`` 1) and
+    a SLURM or Open MPI job; where there is none the process runs alone (``size`` 1) and
     nothing is initialised. A process where ``jax.distributed`` is already initialised
     (by its own launcher) keeps that setup.
 
@@ -117,7 +117,7 @@ def initialize(
         initialization_timeout: seconds to wait for every process to join.
 
     Returns:
-        ``ProcessGroup(index, count, local)`` (``local``: processes on this host).
+        ``ProcessGroup(rank, size, on_host)`` (``on_host``: processes on this host).
 
     Raises:
         ValueError: some but not all of the three placement arguments, or bad values.
@@ -144,11 +144,9 @@ def initialize(
     initialization_timeout = validation.check_positive_int("initialization_timeout", initialization_timeout)
     jax = _jax()
     if not jax.distributed.is_initialized():
-        if coordinator is None and not _cluster_detected():
-            _GROUP = ProcessGroup(0, 1, 1)
-            return _GROUP
         # CPU processes can only run collectives (the final all-gather) through gloo; it
         # must be chosen before the CPU backend starts, and leaves GPUs and TPUs alone.
+        previous = jax.config.jax_cpu_collectives_implementation
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         try:
             jax.distributed.initialize(
@@ -158,6 +156,14 @@ def initialize(
                 heartbeat_timeout_seconds=heartbeat_timeout,
                 initialization_timeout=initialization_timeout,
             )
+        except ValueError as err:
+            # JAX found no SLURM, Open MPI or other job to detect, and none was given:
+            # this process runs alone.
+            if coordinator is None and "coordinator_address should be defined" in str(err):
+                jax.config.update("jax_cpu_collectives_implementation", previous)
+                _GROUP = ProcessGroup(0, 1, 1)
+                return _GROUP
+            raise
         except Exception as err:  # XlaRuntimeError and friends: say what failed in one line
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise RuntimeError(f"could not join the other processes through jax.distributed: {first}") from None
@@ -165,20 +171,6 @@ def initialize(
     hosts = _all_gather_bytes(socket.gethostname().encode())
     _GROUP = ProcessGroup(index, count, sum(h == hosts[index] for h in hosts))
     return _GROUP
-
-
-def _cluster_detected() -> bool:
-    """Whether ``jax.distributed.initialize()`` would find a cluster (SLURM, Open MPI, ...) or a coordinator."""
-    if os.environ.get("JAX_COORDINATOR_ADDRESS"):
-        return True
-    try:
-        # The detection jax.distributed.initialize itself runs; where it moved, let initialize decide.
-        from jax._src import clusters
-
-        kinds = clusters.ClusterEnv._cluster_types
-        return any(not kind.opt_in_only_method and kind.is_env_present() for kind in kinds)
-    except (ImportError, AttributeError):
-        return True
 
 
 def _all_gather_bytes(data: bytes) -> list[bytes]:
@@ -209,7 +201,7 @@ def default_workers(group: ProcessGroup) -> int:
     cores = stacked.available_cores()
     if cores < (os.cpu_count() or cores):
         return cores
-    return max(1, cores // max(1, group.local))
+    return max(1, cores // max(1, group.on_host))
 
 
 # ---------------------------------------------------------------------------- data
@@ -298,7 +290,7 @@ def fit_many(
     group = initialize(coordinator, num_processes, process_id, heartbeat_timeout=heartbeat_timeout)
     workers = default_workers(group) if workers is None else validation.check_positive_int("workers", workers)
     ids, read = _series_source(data)
-    mine = long_files.share(ids, group.index, group.count)
+    mine = long_files.share(ids, group.rank, group.size)
     series = read(mine)
     cache = ModelCache(models, model=forecaster, max_age=max_age)
     todo, skipped = [], []
@@ -309,7 +301,7 @@ def fit_many(
         else:
             todo.append(symbol)
     say = progress or (lambda line: None)
-    where = f"process {group.index} of {group.count}"
+    where = f"process {group.rank} of {group.size}"
     say(f"{where}: {len(mine)} series, {len(skipped)} fresh, {len(todo)} to fit")
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
@@ -328,6 +320,55 @@ def fit_many(
         int(counts[2]),
         time.perf_counter() - started,
     )
+
+
+# ---------------------------------------------------------------------------- backtests
+
+
+def backtest_many(
+    data: Any,
+    forecasters: Any,
+    *,
+    train_size: int,
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    heartbeat_timeout: int = HEARTBEAT_TIMEOUT,
+    **options: Any,
+) -> dict[str, dict[str, Any]]:
+    """Walk-forward backtests of every series of ``data``, the series split across processes.
+
+    Each process backtests its share (``jaxlstm.evaluation.backtest`` per series, the
+    same call one process would make), then one all-gather gives every process all
+    results, so each returns exactly what a single process returns.
+
+    Args:
+        data: as in ``fit_many``: the path of a long file or ``{symbol: prices}``.
+        forecasters: model names (``"lstm"``, ``"naive"``...) or ``{name: factory}``, as
+            ``backtest`` takes them (the same in every process).
+        train_size: prices each refit sees (``backtest``'s).
+        coordinator, num_processes, process_id, heartbeat_timeout: see ``initialize``.
+        **options: the rest of ``backtest``'s keywords (``steps``, ``horizon``,
+            ``origins``, ``stride``, ``confidence``, ``vectorize``, ``interval``).
+
+    Returns:
+        ``{symbol: BacktestResult.to_dict()}`` in the sorted order of the ids.
+    """
+    from jaxlstm._src.evaluation.backtest import backtest
+
+    if "progress" in options:
+        raise TypeError("backtest_many reports no progress: leave out progress=")
+    group = initialize(coordinator, num_processes, process_id, heartbeat_timeout=heartbeat_timeout)
+    ids, read = _series_source(data)
+    series = read(long_files.share(ids, group.rank, group.size))
+    mine = {
+        symbol: backtest(item, forecasters, train_size=train_size, **options).to_dict()
+        for symbol, item in series.items()
+    }
+    merged: dict[str, dict[str, Any]] = {}
+    for part in all_gather_json(mine):
+        merged.update(part)
+    return {symbol: merged[symbol] for symbol in ids}
 
 
 def complete_models(models: str | os.PathLike) -> list[pathlib.Path]:

@@ -26,7 +26,9 @@ def _frame(count: int = 7, seed: int = 0) -> pd.DataFrame:
 
 
 def _rows(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.assign(ds=pd.to_datetime(frame["ds"]).astype("datetime64[ns]"), unique_id=frame["unique_id"].astype(str))
+    out = frame.assign(
+        ds=pd.to_datetime(frame["ds"]).astype("datetime64[ns]"), unique_id=frame["unique_id"].astype(str)
+    )
     return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)[["unique_id", "ds", "y", "volume"]]
 
 
