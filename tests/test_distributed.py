@@ -154,6 +154,21 @@ def test_fit_many_in_one_process_saves_every_model_and_skips_fresh_ones(tmp_path
         distributed.fit_many(data, tmp_path, settings={"symbol": "X"})
 
 
+def test_fit_many_with_a_search_saves_what_tune_finds(tmp_path):
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.01, 120)))
+    space = {"learning_rate": [1e-3, 1e-2]}
+    options = {"folds": 1, "horizon": 4, "halving": None}
+    report = distributed.fit_many({"T": prices}, tmp_path, settings=SETTINGS, search=space, search_options=options)
+    assert report.fitted == ("T",)
+    best = jl.tune(prices, space, symbol="T", **options, **SETTINGS)
+    saved = jl.LSTMForecaster.load(tmp_path / "T")
+    assert saved.learning_rate == best.learning_rate
+    for a, b in zip(params_of(tmp_path / "T"), [np.asarray(x) for x in jax.tree.leaves(best.params_)], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="search_options needs search="):
+        distributed.fit_many({"T": prices}, tmp_path, settings=SETTINGS, search_options=options)
+
+
 @pytest.mark.slow
 def test_two_processes_give_the_params_of_one(tmp_path, collectives):
     data = tmp_path / "long.csv"

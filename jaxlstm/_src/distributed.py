@@ -246,6 +246,8 @@ def fit_many(
     max_age: datetime.timedelta | float = datetime.timedelta(hours=24),
     workers: int | None = None,
     progress: Callable[[str], None] | None = None,
+    search: Mapping[str, Sequence[Any]] | None = None,
+    search_options: Mapping[str, Any] | None = None,
 ) -> FitReport:
     """Fits one model per series of ``data`` across processes and saves each into ``models``.
 
@@ -267,6 +269,12 @@ def fit_many(
         max_age: a saved model older than this is fitted again (as the model cache judges).
         workers: threads per process (default: ``default_workers``).
         progress: called with a line of progress after each chunk (e.g. ``print``).
+        search: a search space (``jaxlstm.tune``'s ``space``): each series' model is then
+            the best of a walk-forward search on that series (``tune``, one series after
+            another within a process, the series split over processes as for a fit);
+            ``forecaster`` must be ``LSTMForecaster``. A saved model counts as fresh by
+            ``settings`` and data alone, whatever space found it.
+        search_options: ``tune``'s other keywords (``folds``, ``horizon``, ``halving``...).
 
     Returns:
         A ``FitReport``; the totals are the same in every process.
@@ -287,6 +295,7 @@ def fit_many(
     settings = dict(settings or {})
     if "symbol" in settings:
         raise TypeError("settings must not hold symbol: each model is named after its series")
+    train = _trainer(forecaster, settings, search, search_options)
     group = initialize(coordinator, num_processes, process_id, heartbeat_timeout=heartbeat_timeout)
     workers = default_workers(group) if workers is None else validation.check_positive_int("workers", workers)
     ids, read = _series_source(data)
@@ -305,7 +314,7 @@ def fit_many(
     say(f"{where}: {len(mine)} series, {len(skipped)} fresh, {len(todo)} to fit")
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
-        fitted = forecaster.fit_many({s: series[s] for s in chunk}, workers=workers, **settings)
+        fitted = train({s: series[s] for s in chunk}, workers)
         for symbol, model in fitted.items():
             model.save(cache.path(symbol))  # under the folder's lock; the old copy stays until the new is whole
             del series[symbol]
@@ -369,6 +378,30 @@ def backtest_many(
     for part in all_gather_json(mine):
         merged.update(part)
     return {symbol: merged[symbol] for symbol in ids}
+
+
+def _trainer(
+    forecaster: Any, settings: dict[str, Any], search: Mapping[str, Sequence[Any]] | None, options: Any
+) -> Callable[[dict[str, Any], int], dict[str, Any]]:
+    """``train(chunk, workers) -> {symbol: fitted model}``: one ``fit_many``, or a ``tune`` per series."""
+    if search is None:
+        if options:
+            raise TypeError("search_options needs search= (a search space)")
+        return lambda chunk, workers: forecaster.fit_many(chunk, workers=workers, **settings)
+    from jaxlstm._src.forecasters.lstm import LSTMForecaster
+    from jaxlstm._src.forecasters.tuning import check_space, tune
+
+    if forecaster is not LSTMForecaster:
+        raise TypeError(f"search= tunes LSTMForecaster models, got forecaster={forecaster!r:.80}")
+    check_space(search, settings)  # a bad space fails before any process reads data
+    options = dict(options or {})
+    if not options.keys().isdisjoint(("space", "data", "workers", "devices")):
+        raise TypeError(f"search_options must hold tune's options only (folds, horizon...), got {sorted(options)}")
+
+    def train(chunk: dict[str, Any], workers: int) -> dict[str, Any]:
+        return {s: tune(item, search, workers=workers, symbol=s, **options, **settings) for s, item in chunk.items()}
+
+    return train
 
 
 def complete_models(models: str | os.PathLike) -> list[pathlib.Path]:
