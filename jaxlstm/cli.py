@@ -859,12 +859,10 @@ def _launch_processes(args: argparse.Namespace) -> int:
     if failed is None:
         return 0
     index, code = failed
-    if index in errors:
-        how = f"failed: {errors[index]}"
-    elif code < 0:
-        how = f"was killed by {signal.Signals(-code).name}"
-    else:
-        how = f"exited with code {code}"
+    if index in errors:  # a problem the process could name (bad data, bad settings): its own line
+        _say(f"jaxlstm fit-many: error: process {index} of {count} failed: {errors[index]}")
+        return 2
+    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
     from jaxlstm._src import distributed
 
     models = args.models or _default_models_dir()

@@ -205,6 +205,18 @@ def test_two_processes_give_the_params_of_one(tmp_path, collectives):
 
 
 @pytest.mark.slow
+def test_bad_data_in_the_processes_is_one_line(tmp_path, collectives):
+    data = tmp_path / "wide.csv"
+    pd.DataFrame({"ds": [1, 2], "close": [1.0, 2.0]}).to_csv(data, index=False)
+    command = fit_many_command(data, tmp_path / "models", "--processes", "2", "--heartbeat-timeout", "10")
+    out = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300, check=False)
+    assert out.returncode == 2
+    last = out.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"jaxlstm fit-many: error: process [01] of 2 failed: .* missing \['unique_id', 'y'\].*", last)
+    assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not locking.PROCESS_LOCKS, reason="needs fcntl to lock model folders across processes")
 def test_a_killed_process_stops_the_other_and_a_rerun_finishes(tmp_path, collectives):
     data = tmp_path / "long.csv"
