@@ -154,6 +154,20 @@ def test_fit_many_in_one_process_saves_every_model_and_skips_fresh_ones(tmp_path
         distributed.fit_many(data, tmp_path, settings={"symbol": "X"})
 
 
+def test_a_process_that_already_ran_jax_runs_alone_unless_it_is_in_a_job(monkeypatch):
+    jax.numpy.ones(2).block_until_ready()  # JAX has run here: the process can no longer join anything
+    monkeypatch.setattr(distributed, "_GROUP", None)
+    for name in distributed.JOB_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert distributed.initialize() == distributed.ProcessGroup(0, 1, 1)
+    monkeypatch.setattr(distributed, "_GROUP", None)
+    monkeypatch.setenv("SLURM_JOB_ID", "1")  # a job's task that would fit every series alone
+    with pytest.raises(RuntimeError, match="JAX has already run in this process; call fit_many"):
+        distributed.initialize()
+    with pytest.raises(ValueError, match="coordinator, num_processes and process_id go together"):
+        distributed.initialize("127.0.0.1:1234")
+
+
 def test_fit_many_with_a_search_saves_what_tune_finds(tmp_path):
     prices = 100 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.01, 120)))
     space = {"learning_rate": [1e-3, 1e-2]}

@@ -164,6 +164,17 @@ def initialize(
                 _GROUP = ProcessGroup(0, 1, 1)
                 return _GROUP
             raise
+        except RuntimeError as err:
+            # JAX has already run in this process (a notebook, a host application): it can
+            # no longer join anything, which is right when there is nothing to join.
+            if coordinator is None and "before any JAX calls" in str(err) and not _in_a_job():
+                jax.config.update("jax_cpu_collectives_implementation", previous)
+                _GROUP = ProcessGroup(0, 1, 1)
+                return _GROUP
+            raise RuntimeError(
+                "could not join the other processes of this job: JAX has already run in this process; call "
+                "fit_many (or jaxlstm.distributed's other functions) before anything else uses JAX"
+            ) from None
         except Exception as err:  # XlaRuntimeError and friends: say what failed in one line
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise RuntimeError(f"could not join the other processes through jax.distributed: {first}") from None
@@ -171,6 +182,15 @@ def initialize(
     hosts = _all_gather_bytes(socket.gethostname().encode())
     _GROUP = ProcessGroup(index, count, sum(h == hosts[index] for h in hosts))
     return _GROUP
+
+
+#: Environment variables of the jobs ``jax.distributed.initialize()`` detects (SLURM, Open MPI)
+#: and of a coordinator given through the environment.
+JOB_VARIABLES: tuple[str, ...] = ("JAX_COORDINATOR_ADDRESS", "SLURM_JOB_ID", "OMPI_MCA_orte_hnp_uri")
+
+
+def _in_a_job() -> bool:
+    return any(os.environ.get(name) for name in JOB_VARIABLES)
 
 
 def _all_gather_bytes(data: bytes) -> list[bytes]:
