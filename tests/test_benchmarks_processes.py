@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.speed import markdown, processes
-from jaxlstm._src.io import frames, long_files
+from jaxlstm._src.io import long_files
+from jaxlstm._src.io.series import split_long
 
 
 def test_the_long_file_holds_every_series_in_full(tmp_path):
     path = processes.write_long_file(tmp_path, series=3, prices=7)
     ids = long_files.long_file_ids(path)
     assert ids == ["S00000", "S00001", "S00002"]
-    series = frames.split_long(long_files.read_long_share(path, ids))
+    series = split_long(long_files.read_long_share(path, ids))
     assert all(len(s) == 7 and np.all(np.asarray(s) > 0) for s in series.values())
 
 

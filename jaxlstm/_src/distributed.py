@@ -45,8 +45,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxlstm._src import stacked, validation
-from jaxlstm._src.io import frames, long_files, model_files
+from jaxlstm._src.io import long_files, model_files
 from jaxlstm._src.io.cache import ModelCache
+from jaxlstm._src.io.series import split_long
 
 #: Seconds without a heartbeat after which the runtime declares a process dead (JAX's own default is 100).
 HEARTBEAT_TIMEOUT = 60
@@ -236,7 +237,7 @@ def _series_source(data: Any) -> tuple[list[str], Callable[[Sequence[str]], dict
         def read(share: Sequence[str]) -> dict[str, Any]:
             if not share:
                 return {}
-            return frames.split_long(long_files.read_long_share(path, share), name=f"data {str(path)!r}")
+            return split_long(long_files.read_long_share(path, share), name=f"data {str(path)!r}")
 
         return ids, read
     if isinstance(data, Mapping):

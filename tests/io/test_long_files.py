@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxlstm._src.io import frames, long_files
+from jaxlstm._src.io import long_files
+from jaxlstm._src.io.series import split_long
 
 
 def _frame(count: int = 7, seed: int = 0) -> pd.DataFrame:
@@ -61,7 +62,7 @@ def test_a_share_holds_exactly_its_series_rows(long_file, monkeypatch):
         assert set(got["unique_id"]) == set(mine)
         expected = frame[frame["unique_id"].isin(mine)]
         pd.testing.assert_frame_equal(_rows(got), _rows(expected), check_dtype=False)
-        seen += list(frames.split_long(got))
+        seen += list(split_long(got))
     assert sorted(seen) == ids
 
 

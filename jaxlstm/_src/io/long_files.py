@@ -2,7 +2,7 @@
 
 A long file holds one row per series and time, in the columns of Nixtla's libraries:
 ``unique_id`` (the series), ``ds`` (the time) and ``y`` (the price), rows in any order
-(see ``frames.split_long``). With many processes each one needs only its own series, so
+(see ``series.split_long``). With many processes each one needs only its own series, so
 nothing here loads the whole file:
 
 * ``long_file_ids`` reads the ``unique_id`` column alone (parquet: that column's pages;
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from jaxlstm._src import validation
-from jaxlstm._src.io.frames import LONG_COLUMNS
 from jaxlstm._src.io.pandas_import import import_pandas
+from jaxlstm._src.io.series import LONG_COLUMNS
 
 #: File name endings read as parquet; every other file is read as CSV.
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
@@ -130,7 +130,7 @@ def read_long_share(path: str | os.PathLike, ids: Sequence[str]) -> Any:
 
     Returns:
         A long DataFrame (``unique_id`` as strings, ``ds``, ``y`` and any other columns)
-        holding only the rows of ``ids``, in file order; ``frames.split_long`` turns it into
+        holding only the rows of ``ids``, in file order; ``series.split_long`` turns it into
         ``{unique_id: series}``.
 
     Raises:
