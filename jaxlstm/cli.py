@@ -724,10 +724,21 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
         "--max-age", type=_positive_float, default=24.0, metavar="HOURS", help="refit saved models older than this"
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    # Where a launcher of its own starts the processes: process 0's address, the count and this one's index.
-    p.add_argument("--coordinator", metavar="HOST:PORT", help=argparse.SUPPRESS)
-    p.add_argument("--num-processes", type=_positive_int, help=argparse.SUPPRESS)
-    p.add_argument("--process-id", type=_integer(0, None, "a process index >= 0"), help=argparse.SUPPRESS)
+    # For a launcher of the user's own (and what --processes passes to the processes it starts).
+    p.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="process 0's address, when you start the processes yourself, with --num-processes and --process-id "
+        "(default: detected from a SLURM or Open MPI job, else this process alone)",
+    )
+    p.add_argument(
+        "--num-processes", type=_positive_int, help="processes taking part, with --coordinator (default: detected)"
+    )
+    p.add_argument(
+        "--process-id",
+        type=_integer(0, None, "a process index >= 0"),
+        help="this process's index from 0, with --coordinator (default: detected)",
+    )
     add_model_options(p)
 
 
