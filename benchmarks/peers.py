@@ -147,7 +147,11 @@ class DartsLSTM(_Peer):
 
 
 class NeuralForecastLSTM(_Peer):
-    """NeuralForecast ``LSTM``: one layer of 32 units, input window 20, its MLP decoder outputs all steps."""
+    """NeuralForecast ``LSTM``: one layer of 32 units, input window 20, its MLP decoder outputs all ``horizon`` steps."""
+
+    def __init__(self, season: int = 1, epochs: int = 100, *, horizon: int = HORIZON, **band: Any):
+        super().__init__(season, epochs, **band)
+        self.horizon = horizon
 
     def _fit(self, prices: np.ndarray) -> None:
         from neuralforecast import NeuralForecast
@@ -155,7 +159,7 @@ class NeuralForecastLSTM(_Peer):
 
         steps_per_epoch = max(1, (prices.shape[0] - 20) // 32)
         model = LSTM(
-            h=HORIZON,
+            h=self.horizon,
             input_size=20,
             encoder_hidden_size=32,
             encoder_n_layers=1,

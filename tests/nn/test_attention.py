@@ -34,7 +34,10 @@ def test_multi_head_attention_matches_numpy_reference_float64():
         np.testing.assert_allclose(ours, multi_head_attention(sd, "a", query, memory, 3), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize(("num_layers", "input_size", "num_heads"), [(1, 1, 1), (1, 4, 2), (2, 3, 4)])
+@pytest.mark.parametrize(
+    ("num_layers", "input_size", "num_heads"),
+    [pytest.param(1, 1, 1, marks=pytest.mark.slow), pytest.param(1, 4, 2, marks=pytest.mark.slow), (2, 3, 4)],
+)
 def test_attention_lstm_matches_torch_float64(num_layers, input_size, num_heads):
     with jax.enable_x64(True):
         cfg = jl.nn.AttentionLSTMConfig(

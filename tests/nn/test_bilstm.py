@@ -22,7 +22,10 @@ def test_forward_matches_numpy_reference_float64(num_layers, input_size):
         np.testing.assert_allclose(out, reference, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize(("num_layers", "input_size"), [(1, 1), (1, 4), (2, 3)])
+@pytest.mark.parametrize(
+    ("num_layers", "input_size"),
+    [pytest.param(1, 1, marks=pytest.mark.slow), pytest.param(1, 4, marks=pytest.mark.slow), (2, 3)],
+)
 def test_bilstm_matches_torch_float64(num_layers, input_size):
     with jax.enable_x64(True):
         cfg = jl.nn.BiLSTMConfig(input_size=input_size, hidden_size=4, output_size=3, num_layers=num_layers)

@@ -191,7 +191,10 @@ def test_multivariate_forecast_needs_every_feature_predicted():
         jl.predict_multi_step(params, jnp.zeros((2, 5, 3)), 4)
 
 
-@pytest.mark.parametrize(("num_layers", "input_size"), [(1, 1), (1, 3), (2, 2)])
+@pytest.mark.parametrize(
+    ("num_layers", "input_size"),
+    [pytest.param(1, 1, marks=pytest.mark.slow), pytest.param(1, 3, marks=pytest.mark.slow), (2, 2)],
+)
 def test_lstm_matches_torch_float64(num_layers, input_size):
     from network_checks import assert_matches_torch, random_params64
 

@@ -41,7 +41,13 @@ def test_positional_encoding_matches_the_formula():
 
 
 @pytest.mark.parametrize(
-    ("num_layers", "input_size", "norm_first"), [(1, 1, False), (1, 4, True), (2, 3, False), (2, 2, True)]
+    ("num_layers", "input_size", "norm_first"),
+    [
+        pytest.param(1, 1, False, marks=pytest.mark.slow),
+        pytest.param(1, 4, True, marks=pytest.mark.slow),
+        (2, 3, False),
+        (2, 2, True),
+    ],
 )
 def test_transformer_matches_torch_float64(num_layers, input_size, norm_first):
     with jax.enable_x64(True):
