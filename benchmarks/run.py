@@ -1,6 +1,6 @@
 """One command that measures jaxlstm's speed and writes JSON, a markdown table and plots.
 
-    python -m benchmarks.run [--quick] [--out DIR] [--sections train,predict,cold_start,scaling,profile,concurrency,population,architectures]
+    python -m benchmarks.run [--quick] [--out DIR] [--sections train,predict,cold_start,scaling,profile,concurrency,population,architectures,processes]
 
 Sections (``benchmarks/README.md`` explains every row), one module each in
 ``benchmarks/speed/``:
@@ -21,6 +21,9 @@ Sections (``benchmarks/README.md`` explains every row), one module each in
 8. ``architectures``: training time and one-window forecast latency of each network
    (LSTM, bidirectional LSTM, LSTM + attention, transformer) against the same network
    built from stock PyTorch modules, with PyTorch's default threads and one thread.
+9. ``processes``: 10,000 series x 500 prices fitted by ``jaxlstm.distributed.fit_many``
+   with 1 and 2 processes: series per second, CPU time and peak memory per process
+   (``python -m benchmarks.speed.processes --series N`` runs it alone, at any size).
 
 This module only orchestrates: it turns the persistent compilation cache off, runs the
 sections in order, then writes ``bench.json`` and renders ``bench.md`` (from the JSON
@@ -48,6 +51,7 @@ from benchmarks.speed.markdown import render_markdown
 from benchmarks.speed.plots import make_plots
 from benchmarks.speed.population import bench_population
 from benchmarks.speed.predict import bench_predict
+from benchmarks.speed.processes import bench_processes
 from benchmarks.speed.profile import bench_profile
 from benchmarks.speed.scaling import bench_scaling
 from benchmarks.speed.settings import QUICK, Settings
@@ -66,9 +70,11 @@ SECTION_RUNNERS: dict[str, Callable[[Settings, dict[str, Any]], dict[str, Any]]]
     "concurrency": bench_concurrency,
     "population": bench_population,
     "architectures": bench_architectures,
+    "processes": bench_processes,
 }
 SECTIONS = tuple(SECTION_RUNNERS)
-# --quick leaves the profile out unless asked for: it compiles ten training loops.
+# --quick leaves the profile out unless asked for (it compiles ten training loops), and
+# the processes (it starts five processes, each compiling its own trainer).
 QUICK_SECTIONS = ("train", "predict", "cold_start", "scaling", "concurrency", "population", "architectures")
 SCHEMA_VERSION = 1
 # Idle seconds before each section of a full run (see _run).

@@ -739,6 +739,196 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_fit_many(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="long-format file of many series: parquet (needs pyarrow) or CSV with columns unique_id, ds, y",
+    )
+    add_models_folder(p)
+    p.add_argument(
+        "--processes",
+        type=_positive_int,
+        help="start this many processes on this host (default: one, or the processes of a SLURM or Open MPI job, "
+        "each running this same command)",
+    )
+    p.add_argument(
+        "--heartbeat-timeout",
+        type=_positive_int,
+        default=60,
+        metavar="S",
+        help="seconds after which a process that stopped answering counts as dead and the others stop",
+    )
+    p.add_argument(
+        "--chunk-size", type=_positive_int, default=256, help="series fitted together before their models are saved"
+    )
+    p.add_argument(
+        "--max-age", type=_positive_float, default=24.0, metavar="HOURS", help="refit saved models older than this"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    # For a launcher of the user's own (and what --processes passes to the processes it starts).
+    p.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="process 0's address, when you start the processes yourself, with --num-processes and --process-id "
+        "(default: detected from a SLURM or Open MPI job, else this process alone)",
+    )
+    p.add_argument(
+        "--num-processes", type=_positive_int, help="processes taking part, with --coordinator (default: detected)"
+    )
+    p.add_argument(
+        "--process-id",
+        type=_integer(0, None, "a process index >= 0"),
+        help="this process's index from 0, with --coordinator (default: detected)",
+    )
+    add_model_options(p)
+
+
+def cmd_fit_many(args: argparse.Namespace) -> int:
+    if args.processes is not None:
+        if args.coordinator is not None:
+            raise UsageError("--processes starts its own processes; leave out --coordinator")
+        return _launch_processes(args)
+    from jaxlstm._src import distributed
+
+    settings = model_settings(args)
+    models = args.models or _default_models_dir()
+    group = None
+    try:
+        group = distributed.initialize(
+            args.coordinator, args.num_processes, args.process_id, heartbeat_timeout=args.heartbeat_timeout
+        )
+        report = distributed.fit_many(
+            args.data,
+            models,
+            settings=settings,
+            chunk_size=args.chunk_size,
+            max_age=datetime.timedelta(hours=args.max_age),
+            progress=None if args.quiet else lambda line: _say(f"jaxlstm fit-many: {line}"),
+        )
+    except (UsageError, ValueError, TypeError, RuntimeError, OSError, ImportError) as err:
+        if group is None or group.size == 1:
+            raise
+        # Leave at once: a normal exit would wait in jax.distributed's shutdown for the others,
+        # which wait for this one; gone, it stops sending heartbeats and the runtime stops them.
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"jaxlstm fit-many: error: {message}", file=sys.stderr, flush=True)
+        os._exit(2)
+    if report.group.rank == 0:
+        print(
+            f"fitted {report.total_fitted} and kept {report.total_skipped} fresh of {report.total_series} series "
+            f"with {report.group.size} process{'es' if report.group.size > 1 else ''}; models in {models}"
+        )
+    return 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _without_processes(argv: Sequence[str]) -> list[str]:
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--processes":
+            skip = True
+        elif not item.startswith("--processes="):
+            out.append(item)
+    return out
+
+
+def _launch_processes(args: argparse.Namespace) -> int:
+    """Runs this command in ``--processes`` processes on this host; one line when any of them fails."""
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    count = args.processes
+    base = [sys.executable, "-m", "jaxlstm.cli", *_without_processes(args.argv)]
+    base += ["--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", str(count)]
+    errors: dict[int, str] = {}
+
+    def relay(index: int, stream: Any) -> None:
+        # The processes' own lines pass; JAX's runtime logs (a dying peer's fatal error and
+        # stack) are not for the user, whose one line comes from here.
+        for line in stream:
+            if stream is procs[index].stdout:
+                if not line.startswith("[Gloo]"):  # the collectives' connection notices
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                continue
+            if line.startswith("jaxlstm fit-many: error: "):
+                errors.setdefault(index, line.removeprefix("jaxlstm fit-many: error: ").strip())
+            elif line.startswith("jaxlstm") and not args.quiet:
+                sys.stderr.write(line)
+                sys.stderr.flush()
+
+    procs = []
+    threads = []
+    try:
+        for index in range(count):
+            proc = subprocess.Popen(
+                [*base, "--process-id", str(index)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            procs.append(proc)
+            _say(f"jaxlstm fit-many: started process {index} of {count} (pid {proc.pid})")
+            for stream in (proc.stdout, proc.stderr):
+                thread = threading.Thread(target=relay, args=(index, stream), daemon=True)
+                thread.start()
+                threads.append(thread)
+        failed: tuple[int, int] | None = None
+        failed_at = deadline = 0.0
+        # Every process is polled each round (any() would stop at the first that runs):
+        # the one that failed first is the cause, the others' ends are its consequence.
+        while [p.poll() for p in procs].count(None):
+            if failed is None:
+                failed = next(((i, p.returncode) for i, p in enumerate(procs) if p.returncode not in (None, 0)), None)
+                if failed is not None:
+                    failed_at = time.monotonic()
+                    # The runtime stops the others within the heartbeat timeout; past it (and a
+                    # margin) they are stopped here.
+                    deadline = failed_at + args.heartbeat_timeout + 15
+            elif time.monotonic() > deadline:
+                for p in procs:
+                    if p.poll() is None:
+                        p.kill()
+            time.sleep(0.05)
+        if failed is None:
+            failed = next(((i, p.returncode) for i, p in enumerate(procs) if p.returncode != 0), None)
+            failed_at = time.monotonic()
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        raise
+    for thread in threads:
+        thread.join(timeout=5)
+    if failed is None:
+        return 0
+    index, code = failed
+    if index in errors:  # a problem the process could name (bad data, bad settings): its own line
+        _say(f"jaxlstm fit-many: error: process {index} of {count} failed: {errors[index]}")
+        return 2
+    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+    from jaxlstm._src import distributed
+
+    models = args.models or _default_models_dir()
+    saved = len(distributed.complete_models(models))
+    others = f"; the other {count - 1} stopped {time.monotonic() - failed_at:.0f} s later" if count > 1 else ""
+    _say(
+        f"jaxlstm fit-many: error: process {index} of {count} {how}{others}; {saved} complete models in {models} "
+        "(run the same command again to fit the rest)"
+    )
+    return 1
+
+
 class Command(NamedTuple):
     """A subcommand: its name, one line of help, what adds its options, what runs it."""
 
@@ -754,6 +944,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("forecast", "forecast a horizon with a prediction band", _add_forecast, cmd_forecast),
     Command("info", "list the saved models and what each was trained on", _add_info, cmd_info),
     Command("evaluate", "walk-forward backtest against the naive forecast", _add_evaluate, cmd_evaluate),
+    Command(
+        "fit-many",
+        "fit one model per series of a long file, across processes, into the models folder",
+        _add_fit_many,
+        cmd_fit_many,
+    ),
 )
 
 
@@ -777,7 +973,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jaxlstm`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # what fit-many --processes passes on to the processes it starts
     from jaxlstm._src.io import compile_cache
 
     # The command line is an application, not a component: it reuses compiled code across

@@ -12,10 +12,7 @@ at an interval. ``split_long`` reads many series in the long format of Nixtla's 
 
 ``sliding_windows`` and ``chronological_split`` are the library's windowing; the encodings
 (``MinMaxEncoding``, ``RelativeEncoding``, ``"log"``, ``"window"``, any ``Encoding``) turn
-prices into model values and back exactly, fitted on training prices only;
-``SeasonalEncoding`` removes a season (classical decomposition of the training prices)
-before another encoding and puts it back after. ``detect_season`` finds the season of
-training data (ACF test; the data's calendar seasons when its spacing is given). ``fingerprint(data)`` is the
+prices into model values and back exactly, fitted on training prices only. ``fingerprint(data)`` is the
 ``DataFingerprint`` a forecaster fitted on ``data`` records as ``trained_on_`` (interval,
 time span, length, SHA-256 of every column the model reads, source), so you can tell whether
 a saved model saw the data at hand; ``GapWarning`` is what ``fit`` warns with when dated
@@ -28,14 +25,13 @@ candles only.
 
 from jaxlstm._src.io.ohlcv import OHLCV, as_price_series, infer_interval, load_demo, load_ohlcv, symbol_of
 from jaxlstm._src.io.series import fingerprint, split_long
-from jaxlstm._src.prep.encodings import Encoding, MinMaxEncoding, RelativeEncoding, SeasonalEncoding
+from jaxlstm._src.prep.encodings import Encoding, MinMaxEncoding, RelativeEncoding
 from jaxlstm._src.prep.features import FEATURE_SETS, FEATURES
 from jaxlstm._src.prep.features import compute as compute_features
 from jaxlstm._src.prep.fingerprints import DataFingerprint
 from jaxlstm._src.prep.gaps import GapWarning
 from jaxlstm._src.prep.horizons import horizon_to_steps
 from jaxlstm._src.prep.inputs import ModelInputs
-from jaxlstm._src.prep.seasons import detect_season
 from jaxlstm._src.prep.windows import chronological_split, sliding_windows
 
 __all__ = [
@@ -48,11 +44,9 @@ __all__ = [
     "MinMaxEncoding",
     "ModelInputs",
     "RelativeEncoding",
-    "SeasonalEncoding",
     "as_price_series",
     "chronological_split",
     "compute_features",
-    "detect_season",
     "fingerprint",
     "horizon_to_steps",
     "infer_interval",

@@ -25,6 +25,7 @@ HEADINGS = {
     "concurrency": "## 6. Two fits in two threads",
     "population": "## 7. Populations: K members in one call",
     "architectures": "## 8. Architectures against PyTorch",
+    "processes": "## 9. Many series across processes",
 }
 # Why a measurement inside a section may be missing without the section being broken.
 ALLOWED_GAPS = ("torch is not installed", "not analysed in --quick", "needs at least 2 cores")

@@ -63,7 +63,7 @@ def subparsers():
 
 def test_every_option_has_help_that_shows_its_default():
     parser, commands = subparsers()
-    assert set(commands) == {"train", "tune", "forecast", "info", "evaluate"}
+    assert set(commands) == {"train", "tune", "forecast", "info", "evaluate", "fit-many"}
     for name, p in [("jaxlstm", parser), *commands.items()]:
         formatter = p._get_formatter()
         # One of a required group (--horizon or --steps) is as required as a required option.

@@ -137,3 +137,11 @@ def test_io_imports_no_forecaster():
     for module in MODULES:
         if module.startswith("jaxlstm._src.io"):
             assert not [t for t in GRAPH[module] if t.startswith("jaxlstm._src.forecasters")], module
+
+
+def test_distributed_sits_between_the_command_and_evaluation():
+    # The multi-process entry points drive forecasters and backtests and are driven by the command.
+    assert (
+        _layer_of("jaxlstm.cli") < _layer_of("jaxlstm._src.distributed") < _layer_of("jaxlstm._src.evaluation.backtest")
+    )
+    assert "jaxlstm._src.distributed" in GRAPH["jaxlstm.cli"]

@@ -10,7 +10,15 @@ import pytest
 
 import jaxlstm
 
-PUBLIC_MODULES = ("jaxlstm", "jaxlstm.nn", "jaxlstm.data", "jaxlstm.baselines", "jaxlstm.metrics", "jaxlstm.evaluation")
+PUBLIC_MODULES = (
+    "jaxlstm",
+    "jaxlstm.nn",
+    "jaxlstm.data",
+    "jaxlstm.baselines",
+    "jaxlstm.metrics",
+    "jaxlstm.evaluation",
+    "jaxlstm.distributed",
+)
 
 
 def test_all_lists_exactly_the_lazy_exports():

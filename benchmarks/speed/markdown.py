@@ -550,6 +550,38 @@ def _architectures(ar: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _processes(pr: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{pr['series']} synthetic series x {pr['prices']} prices ({pr['file']} file, {_fmt_b(pr['file_bytes'])}; "
+        f"{_fmt_b(pr['data_bytes_float64'])} of float64 prices), default settings with {pr['epochs']} fixed epochs, "
+        "each process started as `jaxlstm fit-many` starts it. Series per CPU-second of the busiest process is "
+        "the wall-clock rate with a free core per process (read it on a shared machine).",
+        "",
+        *_head(
+            "processes",
+            "wall",
+            "series/s (wall)",
+            "CPU s (all)",
+            "series/CPU-s of busiest",
+            "speed-up (wall / CPU)",
+            "peak memory per process",
+        ),
+    ]
+    for row in pr["rows"]:
+        lines.append(
+            _row(
+                row["processes"],
+                _fmt_t(row["wall_s"]),
+                f"{row['series_per_s']:.2f}",
+                f"{row['cpu_s_total']:.1f}",
+                f"{row['series_per_cpu_s_of_busiest']:.2f}",
+                f"{_fmt_x(row['speedup_wall'])} / {_fmt_x(row['speedup_cpu'])}",
+                ", ".join(_fmt_b(p["peak_rss_bytes"]) for p in row["per_process"]),
+            )
+        )
+    return [*lines, ""]
+
+
 SECTIONS: tuple[tuple[str, str, str, Callable[[dict[str, Any]], list[str]]], ...] = (
     ("train", "## 1. Training, seed configuration", "Training", _train),
     ("predict", "## 2. Prediction latency (warm)", "Prediction", _predict),
@@ -559,6 +591,7 @@ SECTIONS: tuple[tuple[str, str, str, Callable[[dict[str, Any]], list[str]]], ...
     ("concurrency", "## 6. Two fits in two threads", "Concurrency", _concurrency),
     ("population", "## 7. Populations: K members in one call", "Populations", _population),
     ("architectures", "## 8. Architectures against PyTorch", "Architectures", _architectures),
+    ("processes", "## 9. Many series across processes", "Processes", _processes),
 )
 
 

@@ -45,6 +45,12 @@ class Settings:
     population_repeats: int = 3
     arch_epochs: int = 20
     arch_repeats: int = 3
+    # Section 9: series fitted across 1 and 2 processes (the size; a run on a busy
+    # machine may pass fewer to benchmarks.speed.processes and say so).
+    processes_series: int = 10_000
+    processes_prices: int = 500
+    processes_epochs: int = 10
+    processes_counts: tuple[int, ...] = (1, 2)
     # None leaves PyTorch's default thread count (the measurement the README reports).
     torch_threads: int | None = None
     # TrainConfig.restore_best of the functional runs (the seed configuration's default).
@@ -92,6 +98,9 @@ QUICK = Settings(
     population_repeats=1,
     arch_epochs=1,
     arch_repeats=1,
+    processes_series=4,
+    processes_prices=120,
+    processes_epochs=1,
     # On a busy machine PyTorch's default OpenMP threads stall waiting for a core, which
     # can make a smoke run take minutes; one thread keeps it short.
     torch_threads=1,

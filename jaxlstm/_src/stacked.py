@@ -226,9 +226,11 @@ def stacked_function(
 
 
 def make_mesh(devices: Sequence[jax.Device] | None) -> Mesh | None:
-    """A 1-D ``"models"`` mesh over ``devices``; None for the default single device."""
+    """A 1-D ``"models"`` mesh over ``devices`` (None: this process's devices); None for a single one."""
     if devices is None:
-        devices = jax.devices()
+        # This process's own devices: run_stacked feeds the mesh from host arrays, which one
+        # process of a multi-process run can only place on the devices it addresses.
+        devices = jax.local_devices()
         if len(devices) == 1:
             return None
     devices = list(devices)
@@ -265,8 +267,8 @@ def run_stacked(
             functions, ints).
         workers: on one CPU device, blocks of models run at once by this many threads
             (default: one per available core; 1: one vmapped call).
-        devices: devices to shard the models over; None uses all visible devices (and plain
-            vmap when there is one).
+        devices: devices to shard the models over; None uses this process's devices
+            (``jax.local_devices()``; plain vmap when there is one).
 
     Returns:
         ``fn``'s outputs with a leading ``[M]`` axis. On several devices the arrays stay on

@@ -172,7 +172,7 @@ class LSTMForecaster(Forecaster):
             steps. Required with features: a covariate has no future value to feed back.
         num_heads: attention heads of ``"attention"`` and ``"transformer"`` (a divisor of ``hidden_size``).
         season_length: None (default: no season), an integer ``m >= 2``, or ``"auto"``: the
-            season ``jaxlstm.data.detect_season`` finds in the log closes of the training
+            season ``prep.seasons.detect_season`` finds in the log closes of the training
             part (the prices before the held-back tail; with a spacing, only its calendar
             seasons are tested), resolved at each fit into ``season_length_``. With a season
             the window covers ``1.25 * max(H, m)`` prices (``H``: ``direct_steps``, else 1)

@@ -144,6 +144,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -1038,13 +1039,52 @@ def check_document(document: dict, where: str) -> None:
 # --------------------------------------------------------------------------- Orbax
 
 
+_ORBAX_VIEW = threading.Lock()
+
+
+@contextlib.contextmanager
+def _checkpointer() -> Iterator[Any]:
+    """An Orbax checkpointer for a model that this process alone writes or reads.
+
+    In a multi-process JAX job (``jax.distributed``) Orbax treats every checkpoint as one
+    shared by all processes: process 0 alone writes numpy arrays and every process waits at
+    barriers. A model belongs to the process that fitted it while the others are busy with
+    their own, so for the duration of the call Orbax is shown this process as the only
+    one (process 0 of a single active process): it writes everything itself and waits for
+    nobody. A single-process run is left as it is.
+    """
+    import jax
+    import orbax.checkpoint as ocp
+
+    options = ocp.options.MultiprocessingOptions(primary_host=0, active_processes={0})
+    handler = ocp.StandardCheckpointHandler(multiprocessing_options=options)
+    if jax.process_count() == 1:
+        with ocp.Checkpointer(handler, multiprocessing_options=options) as checkpointer:
+            yield checkpointer
+        return
+    try:
+        from orbax.checkpoint._src.multihost import multihost
+    except ImportError as err:
+        raise RuntimeError(
+            f"this orbax-checkpoint version cannot save a model from one process of a multi-process job: {err}"
+        ) from None
+    with _ORBAX_VIEW:
+        process_index = multihost.process_index
+        multihost.process_index = lambda: 0
+        try:
+            with ocp.Checkpointer(handler, multiprocessing_options=options) as checkpointer:
+                yield checkpointer
+        finally:
+            multihost.process_index = process_index
+
+
 def _save_params_orbax(directory: pathlib.Path, params: Any) -> None:
     """Writes ``params`` with Orbax's StandardSave; returns once everything is written."""
     import orbax.checkpoint as ocp
 
     # Checkpointer (unlike AsyncCheckpointer/CheckpointManager) is synchronous: save()
     # returns after the files are written and committed.
-    with ocp.Checkpointer(ocp.StandardCheckpointHandler()) as checkpointer:
+    with _checkpointer() as checkpointer:
         checkpointer.save(directory.absolute(), args=ocp.args.StandardSave(params))
 
 
@@ -1058,7 +1098,7 @@ def _restore_params_orbax(directory: pathlib.Path, target: Any) -> Any:
     """
     import orbax.checkpoint as ocp
 
-    with ocp.Checkpointer(ocp.StandardCheckpointHandler()) as checkpointer:
+    with _checkpointer() as checkpointer:
         return checkpointer.restore(directory.absolute(), args=ocp.args.StandardRestore(target))
 
 

@@ -1,0 +1,433 @@
+"""Many series across processes, on JAX's own multi-controller runtime (``jax.distributed``).
+
+The same program runs in every process (SPMD, as JAX runs on GPU and TPU clusters):
+
+* ``initialize`` joins the processes through ``jax.distributed.initialize``: on one host
+  with an explicit coordinator address, process count and id; under SLURM or Open MPI
+  with none of them (JAX reads the cluster's environment); alone when there is no cluster.
+  On CPUs it selects the ``gloo`` collectives first, so that the processes can sum and
+  gather across each other. It is the only place that changes JAX's configuration, and
+  only when called: importing jaxlstm changes nothing.
+* ``fit_many`` is what a launcher calls in every process: each process takes every
+  ``count``-th series of the sorted ids (``long_files.share``), reads only those rows
+  (``long_files.read_long_share``), skips series whose saved model is fresh (the model
+  cache's rule: same settings, same data, younger than ``max_age``), fits the rest in
+  chunks (one ``Forecaster.fit_many`` call each, on this process's own devices) and saves
+  every model into the models folder through the model files' lock, atomically. There is
+  no gathering to process 0: the folder is the result, complete model by complete model.
+* The models of a population share nothing while they train, so the processes never wait
+  for each other until the end, where one all-gather (over the CPU collectives) sums what
+  every process did and checks that all got there.
+
+Failure: JAX's coordination service watches every process's heartbeat. When a process
+dies, the others are stopped by the runtime within ``heartbeat_timeout`` seconds (JAX ends
+them with its own fatal-error log); the ``jaxlstm fit-many --processes N`` launcher turns
+that into one line. A model is either saved completely or not at all (``save`` writes a
+temporary folder and renames it), so the folder holds only complete models, and a rerun
+of the same call skips them and fits the rest.
+
+Backtests across processes (``backtest_many``): the series are split the same way, each
+process backtests its own, and the per-series results are gathered to every process with
+one all-gather, so that every process returns what one process would.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pathlib
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from jaxlstm._src import stacked, validation
+from jaxlstm._src.io import long_files, model_files
+from jaxlstm._src.io.cache import ModelCache
+from jaxlstm._src.io.series import split_long
+
+#: Seconds without a heartbeat after which the runtime declares a process dead (JAX's own default is 100).
+HEARTBEAT_TIMEOUT = 60
+#: Seconds ``initialize`` waits for every process to join.
+INITIALIZATION_TIMEOUT = 300
+#: Series fitted (and then saved) per ``fit_many`` call within a process: bounds memory and lost work.
+CHUNK_SIZE = 256
+
+
+class ProcessGroup(NamedTuple):
+    """Where this process stands: process ``rank`` of ``size``, ``on_host`` of them on this host."""
+
+    rank: int
+    size: int
+    on_host: int
+
+
+class FitReport(NamedTuple):
+    """What ``fit_many`` did.
+
+    Attributes:
+        group: this process's place (``ProcessGroup``).
+        fitted, skipped: the series this process fitted and saved, and those whose saved
+            model was fresh.
+        total_fitted, total_skipped, total_series: the same summed over every process.
+        seconds: wall time of this process's share (reading, fitting, saving).
+    """
+
+    group: ProcessGroup
+    fitted: tuple[str, ...]
+    skipped: tuple[str, ...]
+    total_fitted: int
+    total_skipped: int
+    total_series: int
+    seconds: float
+
+
+_GROUP: ProcessGroup | None = None
+
+
+def _jax() -> Any:
+    import jax
+
+    return jax
+
+
+def initialize(
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    *,
+    heartbeat_timeout: int = HEARTBEAT_TIMEOUT,
+    initialization_timeout: int = INITIALIZATION_TIMEOUT,
+) -> ProcessGroup:
+    """Joins this process to the others through ``jax.distributed.initialize`` (once per process).
+
+    Call it in every process before anything else uses JAX. With no arguments JAX detects
+    a SLURM or Open MPI job; where there is none the process runs alone (``size`` 1) and
+    nothing is initialised. A process where ``jax.distributed`` is already initialised
+    (by its own launcher) keeps that setup.
+
+    Args:
+        coordinator: ``"host:port"`` of process 0's coordination service, or None.
+        num_processes: how many processes take part, or None.
+        process_id: this process's index ``0 <= process_id < num_processes``, or None.
+        heartbeat_timeout: seconds without a heartbeat after which a process counts as
+            dead and the runtime stops the others.
+        initialization_timeout: seconds to wait for every process to join.
+
+    Returns:
+        ``ProcessGroup(rank, size, on_host)`` (``on_host``: processes on this host).
+
+    Raises:
+        ValueError: some but not all of the three placement arguments, or bad values.
+        RuntimeError: JAX has already run a computation in this process (the runtime must
+            be joined first) or a process did not join in time.
+    """
+    global _GROUP  # noqa: PLW0603 - one process joins one group, once
+    if _GROUP is not None:
+        return _GROUP
+    given = (coordinator, num_processes, process_id)
+    if any(v is not None for v in given) and any(v is None for v in given):
+        raise ValueError(
+            "coordinator, num_processes and process_id go together (or none of them, to detect a SLURM or "
+            f"Open MPI job), got coordinator={coordinator!r}, num_processes={num_processes!r}, process_id={process_id!r}"
+        )
+    if coordinator is not None:
+        if not isinstance(coordinator, str) or ":" not in coordinator:
+            raise ValueError(f"coordinator must be 'host:port', got {coordinator!r}")
+        num_processes = validation.check_positive_int("num_processes", num_processes)
+        process_id = validation.check_positive_int("process_id", process_id, minimum=0)
+        if process_id >= num_processes:
+            raise ValueError(f"process_id must be below num_processes={num_processes}, got {process_id}")
+    heartbeat_timeout = validation.check_positive_int("heartbeat_timeout", heartbeat_timeout)
+    initialization_timeout = validation.check_positive_int("initialization_timeout", initialization_timeout)
+    jax = _jax()
+    if not jax.distributed.is_initialized():
+        # CPU processes can only run collectives (the final all-gather) through gloo; it
+        # must be chosen before the CPU backend starts, and leaves GPUs and TPUs alone.
+        previous = jax.config.jax_cpu_collectives_implementation
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        try:
+            jax.distributed.initialize(
+                coordinator_address=coordinator,
+                num_processes=num_processes,
+                process_id=process_id,
+                heartbeat_timeout_seconds=heartbeat_timeout,
+                initialization_timeout=initialization_timeout,
+            )
+        except ValueError as err:
+            # JAX found no SLURM, Open MPI or other job to detect, and none was given:
+            # this process runs alone.
+            if coordinator is None and "coordinator_address should be defined" in str(err):
+                jax.config.update("jax_cpu_collectives_implementation", previous)
+                _GROUP = ProcessGroup(0, 1, 1)
+                return _GROUP
+            raise
+        except RuntimeError as err:
+            # JAX has already run in this process (a notebook, a host application): it can
+            # no longer join anything, which is right when there is nothing to join.
+            if coordinator is None and "before any JAX calls" in str(err) and not _in_a_job():
+                jax.config.update("jax_cpu_collectives_implementation", previous)
+                _GROUP = ProcessGroup(0, 1, 1)
+                return _GROUP
+            raise RuntimeError(
+                "could not join the other processes of this job: JAX has already run in this process; call "
+                "fit_many (or jaxlstm.distributed's other functions) before anything else uses JAX"
+            ) from None
+        except Exception as err:  # XlaRuntimeError and friends: say what failed in one line
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise RuntimeError(f"could not join the other processes through jax.distributed: {first}") from None
+    index, count = jax.process_index(), jax.process_count()
+    hosts = _all_gather_bytes(socket.gethostname().encode())
+    _GROUP = ProcessGroup(index, count, sum(h == hosts[index] for h in hosts))
+    return _GROUP
+
+
+#: Environment variables of the jobs ``jax.distributed.initialize()`` detects (SLURM, Open MPI)
+#: and of a coordinator given through the environment.
+JOB_VARIABLES: tuple[str, ...] = ("JAX_COORDINATOR_ADDRESS", "SLURM_JOB_ID", "OMPI_MCA_orte_hnp_uri")
+
+
+def _in_a_job() -> bool:
+    return any(os.environ.get(name) for name in JOB_VARIABLES)
+
+
+def _all_gather_bytes(data: bytes) -> list[bytes]:
+    """Every process's ``data``, in process order (one all-gather of lengths, one of padded bytes)."""
+    jax = _jax()
+    if jax.process_count() == 1:
+        return [data]
+    from jax.experimental import multihost_utils
+
+    sizes = np.asarray(multihost_utils.process_allgather(np.array([len(data)], np.int64))).reshape(-1)
+    padded = np.zeros(int(sizes.max()), np.uint8)
+    padded[: len(data)] = np.frombuffer(data, np.uint8)
+    rows = np.asarray(multihost_utils.process_allgather(padded)).reshape(len(sizes), -1)
+    return [rows[i, : int(sizes[i])].tobytes() for i in range(len(sizes))]
+
+
+def all_gather_json(value: Any) -> list[Any]:
+    """Every process's JSON-able ``value``, in process order (identical in every process)."""
+    return [json.loads(b) for b in _all_gather_bytes(json.dumps(value).encode())]
+
+
+def default_workers(group: ProcessGroup) -> int:
+    """Threads per process: the cores this process may use, split among the processes on its host.
+
+    A scheduler that pins each process to its own cores (SLURM's ``--cpus-per-task``) gives
+    each an affinity smaller than the machine: that is taken as it is.
+    """
+    cores = stacked.available_cores()
+    if cores < (os.cpu_count() or cores):
+        return cores
+    return max(1, cores // max(1, group.on_host))
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def _series_source(data: Any) -> tuple[list[str], Callable[[Sequence[str]], dict[str, Any]]]:
+    """The sorted series ids of ``data`` and a reader of a share of them."""
+    if isinstance(data, (str, os.PathLike)):
+        path = pathlib.Path(data)
+        ids = long_files.long_file_ids(path)
+
+        def read(share: Sequence[str]) -> dict[str, Any]:
+            if not share:
+                return {}
+            return split_long(long_files.read_long_share(path, share), name=f"data {str(path)!r}")
+
+        return ids, read
+    if isinstance(data, Mapping):
+        if not data or not all(isinstance(k, str) for k in data):
+            raise TypeError("data must be a non-empty mapping with symbol strings as keys")
+        return sorted(data), lambda share: {s: data[s] for s in share}
+    raise TypeError(
+        f"data must be the path of a long parquet or CSV file (unique_id, ds, y) or a mapping of symbol -> prices, "
+        f"got {type(data).__name__}"
+    )
+
+
+# ---------------------------------------------------------------------------- fit
+
+
+def fit_many(
+    data: Any,
+    models: str | os.PathLike,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    forecaster: Any = None,
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    heartbeat_timeout: int = HEARTBEAT_TIMEOUT,
+    chunk_size: int = CHUNK_SIZE,
+    max_age: datetime.timedelta | float = datetime.timedelta(hours=24),
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    search: Mapping[str, Sequence[Any]] | None = None,
+    search_options: Mapping[str, Any] | None = None,
+) -> FitReport:
+    """Fits one model per series of ``data`` across processes and saves each into ``models``.
+
+    Call it with the same arguments in every process (each launcher's own way: the
+    ``jaxlstm fit-many --processes N`` command, ``srun``, ``mpirun``, a script per GPU).
+
+    Args:
+        data: the path of a long parquet or CSV file (``unique_id``, ``ds``, ``y``; see
+            ``long_files``), each process reading only its own series; or a mapping
+            ``{symbol: prices}`` every process holds (each then fits its share of it).
+        models: the models folder, one sub-folder per symbol (``ModelCache``'s layout:
+            ``jaxlstm.ModelCache(models)`` serves the results).
+        settings: constructor arguments shared by every model.
+        forecaster: the ``Forecaster`` class (default ``LSTMForecaster``).
+        coordinator, num_processes, process_id, heartbeat_timeout: see ``initialize``
+            (called here unless the process has already joined).
+        chunk_size: series fitted per call before their models are saved: bounds the
+            memory of a process and the work a crash loses.
+        max_age: a saved model older than this is fitted again (as the model cache judges).
+        workers: threads per process (default: ``default_workers``).
+        progress: called with a line of progress after each chunk (e.g. ``print``).
+        search: a search space (``jaxlstm.tune``'s ``space``): each series' model is then
+            the best of a walk-forward search on that series (``tune``, one series after
+            another within a process, the series split over processes as for a fit);
+            ``forecaster`` must be ``LSTMForecaster``. A saved model counts as fresh by
+            ``settings`` and data alone, whatever space found it.
+        search_options: ``tune``'s other keywords (``folds``, ``horizon``, ``halving``...).
+
+    Returns:
+        A ``FitReport``; the totals are the same in every process.
+
+    Raises:
+        TypeError, ValueError: bad arguments or data (before anything is fitted, in the
+            process that found it).
+        RuntimeError: the processes could not join.
+    """
+    started = time.perf_counter()
+    chunk_size = validation.check_positive_int("chunk_size", chunk_size)
+    if forecaster is None:
+        from jaxlstm._src.forecasters.lstm import LSTMForecaster
+
+        forecaster = LSTMForecaster
+    if not callable(getattr(forecaster, "fit_many", None)):
+        raise TypeError(f"forecaster must be a Forecaster class, got {forecaster!r:.80}")
+    settings = dict(settings or {})
+    if "symbol" in settings:
+        raise TypeError("settings must not hold symbol: each model is named after its series")
+    train = _trainer(forecaster, settings, search, search_options)
+    group = initialize(coordinator, num_processes, process_id, heartbeat_timeout=heartbeat_timeout)
+    workers = default_workers(group) if workers is None else validation.check_positive_int("workers", workers)
+    ids, read = _series_source(data)
+    mine = long_files.share(ids, group.rank, group.size)
+    series = read(mine)
+    cache = ModelCache(models, model=forecaster, max_age=max_age)
+    todo, skipped = [], []
+    for symbol in mine:
+        # A folder that is not there cannot be fresh: no need to build and compare a model.
+        if cache.path(symbol).exists() and cache.status(symbol, settings=settings, data=series[symbol]).fresh:
+            skipped.append(symbol)
+        else:
+            todo.append(symbol)
+    say = progress or (lambda line: None)
+    where = f"process {group.rank} of {group.size}"
+    say(f"{where}: {len(mine)} series, {len(skipped)} fresh, {len(todo)} to fit")
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start : start + chunk_size]
+        fitted = train({s: series[s] for s in chunk}, workers)
+        for symbol, model in fitted.items():
+            model.save(cache.path(symbol))  # under the folder's lock; the old copy stays until the new is whole
+            del series[symbol]
+        say(f"{where}: saved {min(start + chunk_size, len(todo))}/{len(todo)}")
+    counts = np.array(all_gather_json([len(todo), len(skipped), len(mine)])).sum(axis=0)
+    return FitReport(
+        group,
+        tuple(todo),
+        tuple(skipped),
+        int(counts[0]),
+        int(counts[1]),
+        int(counts[2]),
+        time.perf_counter() - started,
+    )
+
+
+# ---------------------------------------------------------------------------- backtests
+
+
+def backtest_many(
+    data: Any,
+    forecasters: Any,
+    *,
+    train_size: int,
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    heartbeat_timeout: int = HEARTBEAT_TIMEOUT,
+    **options: Any,
+) -> dict[str, dict[str, Any]]:
+    """Walk-forward backtests of every series of ``data``, the series split across processes.
+
+    Each process backtests its share (``jaxlstm.evaluation.backtest`` per series, the
+    same call one process would make), then one all-gather gives every process all
+    results, so each returns exactly what a single process returns.
+
+    Args:
+        data: as in ``fit_many``: the path of a long file or ``{symbol: prices}``.
+        forecasters: model names (``"lstm"``, ``"naive"``...) or ``{name: factory}``, as
+            ``backtest`` takes them (the same in every process).
+        train_size: prices each refit sees (``backtest``'s).
+        coordinator, num_processes, process_id, heartbeat_timeout: see ``initialize``.
+        **options: the rest of ``backtest``'s keywords (``steps``, ``horizon``,
+            ``origins``, ``stride``, ``confidence``, ``vectorize``, ``interval``).
+
+    Returns:
+        ``{symbol: BacktestResult.to_dict()}`` in the sorted order of the ids.
+    """
+    from jaxlstm._src.evaluation.backtest import backtest
+
+    if "progress" in options:
+        raise TypeError("backtest_many reports no progress: leave out progress=")
+    group = initialize(coordinator, num_processes, process_id, heartbeat_timeout=heartbeat_timeout)
+    ids, read = _series_source(data)
+    series = read(long_files.share(ids, group.rank, group.size))
+    mine = {
+        symbol: backtest(item, forecasters, train_size=train_size, **options).to_dict()
+        for symbol, item in series.items()
+    }
+    merged: dict[str, dict[str, Any]] = {}
+    for part in all_gather_json(mine):
+        merged.update(part)
+    return {symbol: merged[symbol] for symbol in ids}
+
+
+def _trainer(
+    forecaster: Any, settings: dict[str, Any], search: Mapping[str, Sequence[Any]] | None, options: Any
+) -> Callable[[dict[str, Any], int], dict[str, Any]]:
+    """``train(chunk, workers) -> {symbol: fitted model}``: one ``fit_many``, or a ``tune`` per series."""
+    if search is None:
+        if options:
+            raise TypeError("search_options needs search= (a search space)")
+        return lambda chunk, workers: forecaster.fit_many(chunk, workers=workers, **settings)
+    from jaxlstm._src.forecasters.lstm import LSTMForecaster
+    from jaxlstm._src.forecasters.tuning import check_space, tune
+
+    if forecaster is not LSTMForecaster:
+        raise TypeError(f"search= tunes LSTMForecaster models, got forecaster={forecaster!r:.80}")
+    check_space(search, settings)  # a bad space fails before any process reads data
+    options = dict(options or {})
+    if not options.keys().isdisjoint(("space", "data", "workers", "devices")):
+        raise TypeError(f"search_options must hold tune's options only (folds, horizon...), got {sorted(options)}")
+
+    def train(chunk: dict[str, Any], workers: int) -> dict[str, Any]:
+        return {s: tune(item, search, workers=workers, symbol=s, **options, **settings) for s, item in chunk.items()}
+
+    return train
+
+
+def complete_models(models: str | os.PathLike) -> list[pathlib.Path]:
+    """The complete model folders in ``models`` (temporary and backup siblings left out), sorted."""
+    folder = pathlib.Path(models)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if model_files.is_model_folder(p))

@@ -1,0 +1,340 @@
+"""Many series across real processes on jax.distributed (``jaxlstm fit-many``, ``jaxlstm.distributed``).
+
+Two processes on localhost join through JAX's coordination service and the CPU "gloo"
+collectives; each fits its share of the series and saves its models itself. Checked
+against one process (same params), and with a process killed mid-run (the other stops
+within the heartbeat timeout, one line says what happened, the folder holds complete
+models only, a rerun fits the rest and keeps the fresh ones).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+import jaxlstm as jl
+from jaxlstm._src import distributed
+from jaxlstm._src.io import locking, long_files, model_files
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+#: Tiny models and few epochs: the tests are about processes, not about training.
+MODEL = ["--epochs", "4", "--hidden-size", "8", "--sequence-length", "8", "--seed", "3"]
+SETTINGS = {"epochs": 4, "hidden_size": 8, "sequence_length": 8, "seed": 3}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, JAX_PLATFORMS="cpu", JAXLSTM_COMPILATION_CACHE="0", OPENBLAS_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    for name in list(env):  # a test run inside a SLURM or MPI job must not join that job
+        if name.startswith(("SLURM_", "OMPI_", "PMI_", "JAX_COORDINATOR")):
+            del env[name]
+    return env
+
+
+def _long_csv(path: pathlib.Path, count: int, length: int = 120, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i in range(count):
+        n = length + 7 * i  # unequal lengths: the processes' shares differ in shape
+        prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+        stamps = pd.date_range("2024-01-01", periods=n, freq="h")
+        parts.append(pd.DataFrame({"unique_id": f"S{i:02d}", "ds": stamps, "y": prices}))
+    frame = pd.concat(parts).sample(frac=1.0, random_state=seed)  # rows in any order
+    frame.to_csv(path, index=False)
+    return sorted(frame["unique_id"].unique())
+
+
+@functools.cache
+def _collectives_problem() -> str | None:
+    """Why two CPU processes cannot join and all-gather here (None when they can)."""
+    code = textwrap.dedent(
+        """
+        import sys, jax, numpy as np
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(sys.argv[1], 2, int(sys.argv[2]), initialization_timeout=60)
+        from jax.experimental import multihost_utils
+        print(int(np.asarray(multihost_utils.process_allgather(np.array([jax.process_index()]))).sum()))
+        """
+    )
+    port = distributed_port()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, f"127.0.0.1:{port}", str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+        for i in range(2)
+    ]
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            for p in procs:
+                p.kill()
+            return "two CPU processes did not join through jax.distributed within 120 s"
+        # gloo prints its connection notices on stdout: the answer is the last line.
+        if proc.returncode != 0 or out.strip().splitlines()[-1:] != ["1"]:
+            last = (err.strip().splitlines() or [f"exit code {proc.returncode}, output {out[-200:]!r}"])[-1]
+            return f"CPU collectives (gloo) across processes are unavailable: {last[:200]}"
+    return None
+
+
+def distributed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def collectives() -> None:
+    problem = _collectives_problem()
+    if problem is not None:
+        pytest.skip(problem)
+
+
+def fit_many_command(data: pathlib.Path, models: pathlib.Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "jaxlstm.cli",
+        "fit-many",
+        "--data",
+        str(data),
+        "--models",
+        str(models),
+        *MODEL,
+        *extra,
+    ]
+
+
+def params_of(folder: pathlib.Path) -> list[np.ndarray]:
+    return [np.asarray(a) for a in jax.tree.leaves(jl.LSTMForecaster.load(folder).params_)]
+
+
+def test_share_splits_sorted_ids_into_disjoint_parts_that_cover_them():
+    ids = [f"S{i:02d}" for i in range(11)]
+    parts = [long_files.share(ids, i, 3) for i in range(3)]
+    assert sorted(s for part in parts for s in part) == ids
+    assert [len(p) for p in parts] == [4, 4, 3]
+    with pytest.raises(ValueError, match="index must be below count=3, got 3"):
+        long_files.share(ids, 3, 3)
+
+
+def test_fit_many_in_one_process_saves_every_model_and_skips_fresh_ones(tmp_path):
+    # No cluster and no coordinator: the process runs alone, without jax.distributed.
+    data = {f"S{i}": 100 * np.exp(np.cumsum(np.random.default_rng(i).normal(0, 0.01, 90))) for i in range(3)}
+    first = distributed.fit_many(data, tmp_path, settings=SETTINGS, chunk_size=2)
+    assert first.group == distributed.ProcessGroup(0, 1, 1)
+    assert (first.total_fitted, first.total_skipped, first.total_series) == (3, 0, 3)
+    alone = jl.LSTMForecaster(symbol="S1", **SETTINGS).fit(data["S1"])
+    saved = params_of(tmp_path / "S1")
+    for a, b in zip(saved, [np.asarray(x) for x in jax.tree.leaves(alone.params_)]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    data["S2"] = data["S2"][:-1]  # other data: that model is no longer fresh
+    again = distributed.fit_many(data, tmp_path, settings=SETTINGS)
+    assert (again.fitted, again.skipped) == (("S2",), ("S0", "S1"))
+    with pytest.raises(TypeError, match="settings must not hold symbol"):
+        distributed.fit_many(data, tmp_path, settings={"symbol": "X"})
+
+
+def test_a_process_that_already_ran_jax_runs_alone_unless_it_is_in_a_job(monkeypatch):
+    jax.numpy.ones(2).block_until_ready()  # JAX has run here: the process can no longer join anything
+    monkeypatch.setattr(distributed, "_GROUP", None)
+    for name in distributed.JOB_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert distributed.initialize() == distributed.ProcessGroup(0, 1, 1)
+    monkeypatch.setattr(distributed, "_GROUP", None)
+    monkeypatch.setenv("SLURM_JOB_ID", "1")  # a job's task that would fit every series alone
+    with pytest.raises(RuntimeError, match="JAX has already run in this process; call fit_many"):
+        distributed.initialize()
+    with pytest.raises(ValueError, match="coordinator, num_processes and process_id go together"):
+        distributed.initialize("127.0.0.1:1234")
+
+
+def test_fit_many_with_a_search_saves_what_tune_finds(tmp_path):
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.01, 120)))
+    space = {"learning_rate": [1e-3, 1e-2]}
+    options = {"folds": 1, "horizon": 4, "halving": None}
+    report = distributed.fit_many({"T": prices}, tmp_path, settings=SETTINGS, search=space, search_options=options)
+    assert report.fitted == ("T",)
+    best = jl.tune(prices, space, symbol="T", **options, **SETTINGS)
+    saved = jl.LSTMForecaster.load(tmp_path / "T")
+    assert saved.learning_rate == best.learning_rate
+    for a, b in zip(params_of(tmp_path / "T"), [np.asarray(x) for x in jax.tree.leaves(best.params_)], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="search_options needs search="):
+        distributed.fit_many({"T": prices}, tmp_path, settings=SETTINGS, search_options=options)
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_params_of_one(tmp_path, collectives):
+    data = tmp_path / "long.csv"
+    ids = _long_csv(data, 6)
+    one = subprocess.run(
+        fit_many_command(data, tmp_path / "one", "--quiet"),
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+        check=False,
+    )
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run(
+        fit_many_command(data, tmp_path / "two", "--processes", "2", "--chunk-size", "2", "--heartbeat-timeout", "20"),
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+        check=False,
+    )
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert two.stdout.strip().splitlines() == [
+        f"fitted 6 and kept 0 fresh of 6 series with 2 processes; models in {tmp_path / 'two'}"
+    ]
+    # Each process announced and reported its own three series; nothing of JAX's logs leaked.
+    lines = two.stderr.strip().splitlines()
+    assert all(line.startswith("jaxlstm fit-many: ") for line in lines), lines
+    assert sum("3 series, 0 fresh, 3 to fit" in line for line in lines) == 2
+    assert [p.name for p in distributed.complete_models(tmp_path / "two")] == ids
+    for symbol in ids:
+        for a, b in zip(params_of(tmp_path / "one" / symbol), params_of(tmp_path / "two" / symbol), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_bad_data_in_the_processes_is_one_line(tmp_path, collectives):
+    data = tmp_path / "wide.csv"
+    pd.DataFrame({"ds": [1, 2], "close": [1.0, 2.0]}).to_csv(data, index=False)
+    command = fit_many_command(data, tmp_path / "models", "--processes", "2", "--heartbeat-timeout", "10")
+    out = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300, check=False)
+    assert out.returncode == 2
+    last = out.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"jaxlstm fit-many: error: process [01] of 2 failed: .* missing \['unique_id', 'y'\].*", last)
+    assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not locking.PROCESS_LOCKS, reason="needs fcntl to lock model folders across processes")
+def test_a_killed_process_stops_the_other_and_a_rerun_finishes(tmp_path, collectives):
+    data = tmp_path / "long.csv"
+    ids = _long_csv(data, 16, length=150)
+    models = tmp_path / "models"
+    heartbeat = 5
+    command = fit_many_command(
+        data, models, "--processes", "2", "--chunk-size", "1", "--heartbeat-timeout", str(heartbeat), "--epochs", "30"
+    )
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert proc.stderr is not None
+        pids = {}
+        while len(pids) < 2:
+            line = proc.stderr.readline()
+            assert line, "the launcher ended before starting both processes"
+            found = re.match(r"jaxlstm fit-many: started process (\d) of 2 \(pid (\d+)\)", line)
+            if found:
+                pids[int(found.group(1))] = int(found.group(2))
+        deadline = time.monotonic() + 240
+        while not distributed.complete_models(models):
+            assert proc.poll() is None and time.monotonic() < deadline, "no model was saved"
+            time.sleep(0.02)
+        os.kill(pids[1], signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = proc.communicate(timeout=heartbeat + 60)
+        stopped = time.monotonic() - killed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1
+    # The other process was stopped by the runtime's heartbeat check, not by the launcher's
+    # safety net (heartbeat + 15 s), and the user reads one line about it.
+    assert stopped < heartbeat + 15, stopped
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("jaxlstm fit-many: error: process 1 of 2 was killed by SIGKILL; the other 1 stopped"), last
+    assert "run the same command again" in last
+    assert not any("Traceback" in line or "Check failure" in line for line in err.splitlines())
+    complete = distributed.complete_models(models)
+    assert 1 <= len(complete) < len(ids), "the run must be cut short for the test to mean anything"
+    for folder in complete:
+        jl.LSTMForecaster.load(folder)  # complete and intact (checksums verified)
+    for entry in models.iterdir():
+        # Besides complete models only lock files and the temporary folder of a save cut short.
+        assert model_files.is_model_folder(entry) or entry.name.endswith(".lock") or ".tmp-" in entry.name, entry
+    kept = {p.name: (p / "metadata.json").stat().st_mtime_ns for p in complete}
+
+    rerun = subprocess.run([*command, "--quiet"], capture_output=True, text=True, env=_env(), timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"fitted {len(ids) - len(kept)} and kept {len(kept)} fresh of {len(ids)} series" in rerun.stdout
+    assert [p.name for p in distributed.complete_models(models)] == ids
+    for name, stamp in kept.items():  # the fresh models were not written again
+        assert (models / name / "metadata.json").stat().st_mtime_ns == stamp
+
+
+BACKTEST = textwrap.dedent(
+    """
+    import functools, json, sys
+    import jaxlstm as jl
+    from jaxlstm import distributed
+
+    models = {"lstm": functools.partial(jl.LSTMForecaster, epochs=2, hidden_size=4, sequence_length=8), "drift": "drift"}
+    models["drift"] = jl.evaluation.make_forecasters(["drift"])["drift"]
+    coordinator, size, rank, out = sys.argv[1:5]
+    kwargs = {} if coordinator == "-" else {"coordinator": coordinator, "num_processes": int(size), "process_id": int(rank)}
+    result = distributed.backtest_many(sys.argv[5], models, train_size=100, steps=5, origins=[100, 108], **kwargs)
+    if rank == "0":
+        with open(out, "w") as f:
+            json.dump(result, f, sort_keys=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_backtests_split_over_two_processes_equal_one_process(tmp_path, collectives):
+    data = tmp_path / "long.csv"
+    ids = _long_csv(data, 3)
+    port = distributed_port()
+
+    def start(size: int, rank: int, out: pathlib.Path) -> subprocess.Popen:
+        coordinator = "-" if size == 1 else f"127.0.0.1:{port}"
+        return subprocess.Popen(
+            [sys.executable, "-c", BACKTEST, coordinator, str(size), str(rank), str(out), str(data)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+
+    procs = [start(2, rank, tmp_path / "two.json") for rank in range(2)] + [start(1, 0, tmp_path / "one.json")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    one = json.loads((tmp_path / "one.json").read_text())
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert sorted(one) == ids
+    # Every score to the last digit; only the measured run times differ.
+    assert json.dumps(_without_timings(two)) == json.dumps(_without_timings(one))
+    assert "seconds" in json.dumps(one)  # the timings that were left out are there
+
+
+def _without_timings(tree: object) -> object:
+    if isinstance(tree, dict):
+        return {k: _without_timings(v) for k, v in tree.items() if "seconds" not in k}
+    if isinstance(tree, list):
+        return [_without_timings(v) for v in tree]
+    return tree
