@@ -504,12 +504,11 @@ class LSTMForecaster(Forecaster):
                 f"{self.direct_steps} steps at once, got steps={steps}; train with a larger direct_steps"
                 + (" or direct_steps=None (recursive)" if self.features == (feature_lib.CLOSE,) else "")
             )
-        assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
-        state = (
-            self._device_state()
-            if self.direct_steps is None
-            else self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
-        )
+        if self.direct_steps is None:
+            state: Any = self._device_state()
+        else:
+            assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
+            state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
         members = [params for params, _ in self._members()]
         return rows.forecast_plan(self.model_config, self.model_inputs, state, members, steps, self.direct_steps)
 
