@@ -179,10 +179,13 @@ def forecast_rows(
 ) -> list[np.ndarray]:
     """``[K_i, N_i, steps]`` member forecasts of many models, each from its own windows: one ``run_stacked`` call per group.
 
-    A group is the models of one function, static arguments, window length and padded
-    window count (``prep.windows.bucket_size``: copies of a window whose results are
-    dropped); each member of each model is a row. Non-finite values stay in: the callers
-    decide what they mean.
+    A group is the models of one function, static arguments and window length. A row is
+    one member of one model on one chunk of its windows: every chunk holds as many
+    windows as the group's smallest shape bucket (``prep.windows.bucket_size``; the last
+    chunk of a model padded with copies of a window whose results are dropped). So a
+    held-back tail of 50 origins and a head refit's 250 are one call of 1 + 4 rows of 64,
+    which the runner spreads over the cores, rather than two calls or 50 windows padded to
+    256. Non-finite values stay in: the callers decide what they mean.
 
     Args:
         plans: one ``ForecastPlan`` per model.
@@ -195,25 +198,26 @@ def forecast_rows(
         # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert op.
         stack = np.asarray(np.stack(w) if isinstance(w, list) else w, np.float32)
         stacks.append(stack[:, -plan.window_length :])
+    out: list[Any] = [None] * len(plans)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, plan in enumerate(plans):
-        # Window counts are padded to their shape bucket: rows of very different counts (a
-        # held-back tail of 50 origins, a head refit's 500) run apart rather than padded together.
-        count = windows.bucket_size(stacks[i].shape[0], windows.MIN_FORECAST_BUCKET)
-        key = (plan.function, tuple(plan.static.items()), plan.window_length, count)
-        groups.setdefault(key, []).append(i)
-    out: list[Any] = [None] * len(plans)
-    for (function, static, _, count), members in groups.items():
-        owners = [i for i in members for _ in plans[i].members]
-        # One row per model and ensemble member, stacked on the host: one transfer per leaf.
-        params = population.stack_trees([tree for i in members for tree in plans[i].members])
-        states = jax.tree.map(lambda *v: np.stack(v), *[plans[i].state for i in owners])
-        stack = np.stack([windows.pad_rows(stacks[i], count, fill="first") for i in owners])
-        found = stacked.run_stacked(function, (params, states, stack), static=dict(static), workers=workers)
-        found = np.asarray(found, np.float64)
-        first = 0
+        if stacks[i].shape[0] == 0:
+            out[i] = np.zeros((len(plan.members), 0, plan.static["steps"]))
+        else:
+            groups.setdefault((plan.function, tuple(plan.static.items()), plan.window_length), []).append(i)
+    for (function, static, _), members in groups.items():
+        size = min(windows.bucket_size(stacks[i].shape[0], windows.MIN_FORECAST_BUCKET) for i in members)
+        # (model, member, first window) of every row; stacked on the host: one transfer per leaf.
+        found = [
+            (i, k, c) for i in members for k in range(len(plans[i].members)) for c in range(0, stacks[i].shape[0], size)
+        ]
+        params = population.stack_trees([plans[i].members[k] for i, k, _ in found])
+        states = jax.tree.map(lambda *v: np.stack(v), *[plans[i].state for i, _, _ in found])
+        stack = np.stack([windows.pad_rows(stacks[i][c : c + size], size, fill="first") for i, _, c in found])
+        result = stacked.run_stacked(function, (params, states, stack), static=dict(static), workers=workers)
+        result = np.asarray(result, np.float64)
         for i in members:
-            k = len(plans[i].members)
-            out[i] = found[first : first + k, : stacks[i].shape[0]]
-            first += k
+            rows_i = [r for r, (j, _, _) in enumerate(found) if j == i]
+            chunks = result[rows_i].reshape(len(plans[i].members), -1, result.shape[-1])
+            out[i] = chunks[:, : stacks[i].shape[0]]
     return out
