@@ -16,7 +16,9 @@ That is all ``fit``, ``forecast``, the bands and ``jaxlstm.evaluation.backtest``
 Optionally override ``_predict_many`` (many windows at once), ``_fit_together`` and
 ``_predict_rows`` (many models at once, e.g. in one compiled call), ``holdout_size`` and
 ``planned_holdout`` (a model that holds prices back from its parameters) and
-``_calibration_scorers`` (which models' forecasts make the residuals).
+``_calibration_scorers`` (which models' forecasts make the residuals). A model that can be
+saved implements ``saved_parts`` and ``from_saved``; ``save``, ``load``, ``to_json`` and
+``from_json`` (and with them the model cache) then work for it.
 
 The public protocol (what ``backtest``, ``tune``, the model cache and the benchmarks use;
 none of them touches a private member):
