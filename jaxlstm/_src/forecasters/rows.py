@@ -184,8 +184,8 @@ def forecast_rows(
     windows as the group's smallest shape bucket (``prep.windows.bucket_size``; the last
     chunk of a model padded with copies of a window whose results are dropped). So a
     held-back tail of 50 origins and a head refit's 250 are one call of 1 + 4 rows of 64,
-    which the runner spreads over the cores, rather than two calls or 50 windows padded to
-    256. Non-finite values stay in: the callers decide what they mean.
+    which the runner spreads over the cores one row per block, rather than two calls or 50
+    windows padded to 256. Non-finite values stay in: the callers decide what they mean.
 
     Args:
         plans: one ``ForecastPlan`` per model.
@@ -214,7 +214,17 @@ def forecast_rows(
         params = population.stack_trees([plans[i].members[k] for i, k, _ in found])
         states = jax.tree.map(lambda *v: np.stack(v), *[plans[i].state for i, _, _ in found])
         stack = np.stack([windows.pad_rows(stacks[i][c : c + size], size, fill="first") for i, _, c in found])
-        result = stacked.run_stacked(function, (params, states, stack), static=dict(static), workers=workers)
+        # Chunks of one model's windows gain nothing from a vmap over rows: each runs the
+        # one-row program of its chunk size, so the rows need no padding to equal blocks and
+        # every count of chunks shares one compiled program.
+        chunked = len(found) > sum(len(plans[i].members) for i in members)
+        result = stacked.run_stacked(
+            function,
+            (params, states, stack),
+            static=dict(static),
+            workers=workers,
+            max_block=1 if chunked else stacked.MAX_BLOCK_SIZE,
+        )
         result = np.asarray(result, np.float64)
         for i in members:
             rows_i = [r for r, (j, _, _) in enumerate(found) if j == i]
