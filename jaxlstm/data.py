@@ -23,9 +23,8 @@ candles, ``compute_features`` runs them), ``FEATURE_SETS`` the named input sets,
 candles only.
 """
 
-from jaxlstm._src.io.frames import split_long
 from jaxlstm._src.io.ohlcv import OHLCV, as_price_series, infer_interval, load_demo, load_ohlcv, symbol_of
-from jaxlstm._src.io.series import fingerprint
+from jaxlstm._src.io.series import fingerprint, split_long
 from jaxlstm._src.prep.encodings import Encoding, MinMaxEncoding, RelativeEncoding
 from jaxlstm._src.prep.features import FEATURE_SETS, FEATURES
 from jaxlstm._src.prep.features import compute as compute_features

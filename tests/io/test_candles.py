@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxlstm._src.io.candles import assemble, sorted_unique_order
-from jaxlstm._src.io.cells import Where
+from jaxlstm._src.io.candles import Where, assemble, sorted_unique_order
 from jaxlstm.data import OHLCV, load_ohlcv
 
 

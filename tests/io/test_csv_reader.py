@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -25,16 +24,6 @@ DAILY = DATA / "Coinbase_BTCUSD_d.csv"
 
 HOUR = np.timedelta64(1, "h")
 DAY = np.timedelta64(1, "D")
-
-# Every test runs with pandas' C parser, and again with pyarrow's reader where installed:
-# both must give the same candles and, through the C parser, the same errors.
-ENGINES = ["pandas"] + (["pyarrow"] if importlib.util.find_spec("pyarrow") else [])
-
-
-@pytest.fixture(autouse=True, params=ENGINES)
-def engine(request, monkeypatch):
-    monkeypatch.setattr(csv_reader, "USE_PYARROW", request.param == "pyarrow")
-    return request.param
 
 
 def ts(text: str) -> np.datetime64:
@@ -591,15 +580,39 @@ def test_blank_lines_and_short_rows_between_rows_do_not_break_reading(tmp_path):
         load_ohlcv(mixed)
 
 
-def test_the_fast_reader_reads_the_common_layout(tmp_path, engine, monkeypatch):
+def test_the_fast_reader_reads_the_common_layout(tmp_path):
     path = write(tmp_path, "date,symbol,open,high,low,close,volume\n2020-01-01 01:00:00,A,1,2,0.5,1.5,\n")
     data = load_ohlcv(path, symbol="A")
     assert data.symbol == "A" and data.close.tolist() == [1.5] and np.isnan(data.volume[0])
-    # The one-call reader takes the file with each engine alone, not the slow reader.
-    monkeypatch.setattr(csv_reader, "_engines", lambda: ["pyarrow" if engine == "pyarrow" else "c"])
+    # The chunked reader takes the file, not the slow reader.
     with open(path, "rb") as handle:
         header = csv_reader._find_header(csv_reader._read_head(handle, "s"), "s", "A")
         assert csv_reader._read_whole(handle, header, "s", "A") is not None
+
+
+def test_chunks_give_what_pandas_reads_and_errors_in_a_later_chunk_name_their_line(tmp_path, monkeypatch):
+    # Chunks of 7 rows: the arrays are sized from the first chunk, too small here, so they grow.
+    monkeypatch.setattr(csv_reader, "_CHUNK_ROWS", 7)
+    slow = []
+    real = csv_reader._read_for_message
+    monkeypatch.setattr(csv_reader, "_read_for_message", lambda *args: slow.append(args) or real(*args))
+    header = "date,open,high,low,close,volume\n"
+    rows = "".join(
+        f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00,{i + 1},{i + 2},{i + 0.5},{i + 1.5},{i}\n" for i in range(100)
+    )
+    path = write(tmp_path, header + rows.replace("\n", "\n\n", 1))  # a blank line too
+    data, reference = load_ohlcv(path), pd.read_csv(path, parse_dates=["date"])
+    np.testing.assert_array_equal(data.timestamps, reference["date"].to_numpy().astype("datetime64[ns]"))
+    for field in ("open", "high", "low", "close", "volume"):
+        np.testing.assert_array_equal(getattr(data, field), reference[field].to_numpy(dtype=np.float64))
+    assert slow == []  # read by the chunks alone
+    bad = write(tmp_path, header + rows + "2020-02-01 00:00,1,1,1,abc,1\n", name="bad.csv")
+    with pytest.raises(ValueError, match=r"source 'bad.csv': line 102, column 'close': expected a number, got 'abc'"):
+        load_ohlcv(bad)
+    epochs = "".join(f"{1571302800 + 3600 * i},1,1,1,1,1\n" for i in range(20)) + "1571400000000,1,1,1,1,1\n"
+    mixed = write(tmp_path, "unix,open,high,low,close,volume\n" + epochs, name="epochs.csv")
+    with pytest.raises(ValueError, match=r"line 22, column 'unix': the epoch 1571400000000 is in milliseconds"):
+        load_ohlcv(mixed)
 
 
 def test_a_clean_file_is_read_in_one_call_and_only_a_bad_one_again(tmp_path, monkeypatch):

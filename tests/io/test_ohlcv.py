@@ -285,9 +285,6 @@ def test_importing_jaxlstm_does_not_import_pandas():
 
 
 def test_without_pandas_arrays_work_and_files_say_what_is_missing(tmp_path, monkeypatch):
-    from jaxlstm._src.io import csv_reader
-
-    monkeypatch.setattr(csv_reader, "USE_PYARROW", False)  # pyarrow alone could read the file
     monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
     assert as_price_series([1.0, 2.0])[0].tolist() == [1.0, 2.0]
     data = load_ohlcv([[0, 1, 1, 1, 1, 1]])

@@ -76,9 +76,9 @@ import numpy as np
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import bands, intervals
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
-from jaxlstm._src.io import frames, model_files
+from jaxlstm._src.io import model_files
 from jaxlstm._src.io.pandas_import import is_pandas
-from jaxlstm._src.io.series import close_of, fingerprint, read_series, regular_series
+from jaxlstm._src.io.series import close_of, fingerprint, read_series, regular_series, split_long
 from jaxlstm._src.prep import fingerprints, horizons, windows
 from jaxlstm._src.prep import gaps as gap_lib
 
@@ -319,7 +319,7 @@ class Forecaster:
             for a long frame).
         """
         if is_pandas(data, "DataFrame"):
-            data = frames.split_long(data, name="data")
+            data = split_long(data, name="data")
         if not isinstance(data, Mapping) or not data:
             raise TypeError(
                 f"data must be a non-empty mapping of symbol -> prices or a long DataFrame (unique_id, ds, y), "

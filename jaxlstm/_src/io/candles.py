@@ -10,13 +10,40 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
-from jaxlstm._src.io.cells import Where
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
 from jaxlstm._src.io.pandas_import import import_pandas
+
+
+@dataclasses.dataclass(frozen=True)
+class Where:
+    """Where a column's values came from: ``source`` (``"source 'x.csv'"``), ``unit`` (``"line"``
+    or ``"row"``), and each value's number (``numbers``, or ``start, start + 1, ...`` when None)."""
+
+    source: str
+    unit: str
+    numbers: np.ndarray | None = None
+    start: int = 0
+
+    def number(self, index: int) -> int:
+        """The line number or row position of value ``index``."""
+        return int(self.numbers[index]) if self.numbers is not None else self.start + int(index)
+
+    def place(self, index: int) -> str:
+        """``"line 12"`` or ``"row 3"`` for value ``index``."""
+        return f"{self.unit} {self.number(index)}"
+
+    def subset(self, keep: np.ndarray) -> Where:
+        """The ``Where`` of the values selected by the boolean mask ``keep``."""
+        numbers = self.numbers if self.numbers is not None else np.arange(self.start, self.start + keep.shape[0])
+        return dataclasses.replace(self, numbers=numbers[keep])
+
+    def fail(self, index: int, column: str, problem: str) -> NoReturn:
+        """Raises ``ValueError: <source>: <line/row> N, column 'c': <problem>``."""
+        raise ValueError(f"{self.source}: {self.place(index)}, column {column!r}: {problem}")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -42,44 +69,37 @@ class OHLCV:
 
     def __post_init__(self) -> None:
         # Copies, so that freezing them cannot lock or alias an array the caller owns.
-        try:
-            stamps = np.array(self.timestamps, dtype="datetime64[ns]")
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"OHLCV.timestamps must be datetime64 values, got {err}") from None
-        arrays = {"timestamps": stamps}
-        for field in FIELDS:
-            value = getattr(self, field)
-            if np.iscomplexobj(value):
-                raise TypeError(f"OHLCV.{field} must be an array of real numbers, got complex values")
+        arrays = {}
+        for field in ("timestamps", *FIELDS):
+            value, kind = getattr(self, field), "datetime64" if field == "timestamps" else "real number"
             try:
-                arrays[field] = np.array(value, dtype=np.float64)
+                if np.iscomplexobj(value):
+                    raise TypeError("complex values")
+                arrays[field] = np.array(value, dtype="datetime64[ns]" if field == "timestamps" else np.float64)
             except (TypeError, ValueError) as err:
-                raise TypeError(f"OHLCV.{field} must be an array of numbers, got {err}") from None
-        for field, arr in arrays.items():
-            if arr.ndim != 1:
-                raise ValueError(f"OHLCV.{field} must be 1-D [time], got shape {arr.shape}")
-            if arr.shape != stamps.shape:
+                raise TypeError(f"OHLCV.{field} must be an array of {kind}s, got {err}") from None
+            if arrays[field].ndim != 1:
+                raise ValueError(f"OHLCV.{field} must be 1-D [time], got shape {arrays[field].shape}")
+            if arrays[field].shape != arrays["timestamps"].shape:
                 raise ValueError(
-                    f"OHLCV arrays must all have the length of timestamps ({stamps.shape[0]}), "
-                    f"got {field} of length {arr.shape[0]}"
+                    f"OHLCV arrays must all have the length of timestamps ({len(arrays['timestamps'])}), "
+                    f"got {field} of length {len(arrays[field])}"
                 )
-            arr.setflags(write=False)
-            object.__setattr__(self, field, arr)
-        if self.symbol is not None and not isinstance(self.symbol, str):
-            raise TypeError(f"OHLCV.symbol must be a str or None, got {type(self.symbol).__name__}")
-        if self.source is not None and not isinstance(self.source, str):
-            raise TypeError(f"OHLCV.source must be a str or None, got {type(self.source).__name__}")
+        for field in ("symbol", "source"):
+            if getattr(self, field) is not None and not isinstance(getattr(self, field), str):
+                raise TypeError(f"OHLCV.{field} must be a str or None, got {type(getattr(self, field)).__name__}")
+        self._take(arrays)
 
-    @classmethod
-    def _owning(
-        cls, timestamps: np.ndarray, symbol: str | None, source: str | None = None, **fields: np.ndarray
-    ) -> OHLCV:
-        """Builds an OHLCV around checked arrays that nobody else holds, without copying them."""
-        record = object.__new__(cls)
-        arrays = {"timestamps": timestamps.view("datetime64[ns]"), **fields}
+    def _take(self, arrays: dict[str, np.ndarray]) -> None:
         for name, arr in arrays.items():
             arr.setflags(write=False)
-            object.__setattr__(record, name, arr)
+            object.__setattr__(self, name, arr)
+
+    @classmethod
+    def _owning(cls, timestamps: np.ndarray, symbol: str | None, source: str | None = None, **fields: Any) -> OHLCV:
+        """Builds an OHLCV around checked arrays that nobody else holds, without copying them."""
+        record = object.__new__(cls)
+        record._take({"timestamps": timestamps.view("datetime64[ns]"), **fields})
         object.__setattr__(record, "symbol", symbol)
         object.__setattr__(record, "source", source)
         return record
@@ -95,31 +115,28 @@ class OHLCV:
                 f"use candles[{index}:{index + 1 if index != -1 else ''}] for one candle as an OHLCV, "
                 f"or candles.close[{index}] for a value"
             )
-        picked: Any
+        picked: Any = index
         if isinstance(index, slice):
             if index.step is not None and index.step <= 0:
                 raise ValueError(f"OHLCV slices keep the time order: the step must be > 0, got {index.step}")
-            picked = index
         else:
             try:
                 picked = np.asarray(index)
             except Exception:
                 picked = np.asarray([], dtype=object)
-            if picked.dtype == bool:
-                if picked.shape != (len(self),):
-                    raise ValueError(
-                        f"OHLCV bool mask must have shape ({len(self)},) like the timestamps, got {picked.shape}"
-                    )
-            elif picked.dtype.kind in "iu" and picked.ndim == 1:
-                positions = np.where(picked < 0, picked + len(self), picked)
-                if positions.size and (positions.min() < 0 or positions.max() >= len(self)):
-                    raise IndexError(f"OHLCV positions must be in [-{len(self)}, {len(self)}), got {index!r:.80}")
-                if np.any(np.diff(positions) <= 0):
+            n = len(self)
+            if picked.dtype == bool and picked.shape != (n,):
+                raise ValueError(f"OHLCV bool mask must have shape ({n},) like the timestamps, got {picked.shape}")
+            if picked.dtype.kind in "iu" and picked.ndim == 1:
+                positions = np.where(picked < 0, picked + n, picked)
+                if positions.size and (positions.min() < 0 or positions.max() >= n):
+                    raise IndexError(f"OHLCV positions must be in [-{n}, {n}), got {index!r:.80}")
+                if np.any(positions[1:] <= positions[:-1]):
                     raise ValueError(
                         "OHLCV positions must be strictly increasing so that the candles stay oldest first, "
                         f"got {index!r:.80}"
                     )
-            else:
+            elif picked.dtype != bool:
                 raise TypeError(
                     "OHLCV index must be a slice, a bool mask or a 1-D array of integer positions, got "
                     f"{type(index).__name__} {index!r:.80}"
@@ -132,11 +149,8 @@ class OHLCV:
         )
 
     def __repr__(self) -> str:
-        if len(self) == 0:
-            span = "empty"
-        else:
-            seconds = self.timestamps[[0, -1]].astype("datetime64[s]")
-            span = f"{seconds[0]} .. {seconds[1]}"
+        ends = self.timestamps[[0, -1]].astype("datetime64[s]") if len(self) else None
+        span = "empty" if ends is None else f"{ends[0]} .. {ends[1]}"
         return f"OHLCV(symbol={self.symbol!r}, rows={len(self)}, {span})"
 
     def to_pandas(self) -> Any:
@@ -153,10 +167,9 @@ class OHLCV:
 
 def sorted_unique_order(nanos: np.ndarray) -> np.ndarray | None:
     """``[kept]`` positions sorting ``nanos`` with the last of equal values kept; None if already sorted."""
-    steps = np.diff(nanos)
-    if np.all(steps > 0):
+    if np.all(nanos[1:] > nanos[:-1]):  # not np.diff: a bool per step, not an int64
         return None
-    if np.all(steps < 0):
+    if np.all(nanos[1:] < nanos[:-1]):
         return np.arange(nanos.shape[0] - 1, -1, -1)
     order = np.argsort(nanos, kind="stable")
     ordered = nanos[order]
@@ -165,30 +178,47 @@ def sorted_unique_order(nanos: np.ndarray) -> np.ndarray | None:
     return order[keep]
 
 
-def _first(bad: np.ndarray) -> int | None:
+def first_true(bad: Any) -> int | None:
+    """The position of the first True of a ``[rows]`` mask, or None."""
+    bad = np.asarray(bad, dtype=bool)
     return int(np.argmax(bad)) if bad.any() else None
+
+
+def _all_clean(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray) -> bool:
+    """Whether every candle passes, decided in blocks that stay in the cache: one read of each column."""
+    for start in range(0, open_.shape[0], 1 << 15):
+        block = slice(start, start + (1 << 15))
+        o, h, lo, c, v = open_[block], high[block], low[block], close[block], volume[block]
+        # low > 0 and high < inf bound open and close too; NaN fails every comparison.
+        if not (lo.min() > 0 and h.max() < np.inf and ((lo <= o) & (o <= h) & (lo <= c) & (c <= h)).all()):
+            return False
+        if (v < 0).any() or np.isinf(v).any():
+            return False
+    return True
 
 
 def check_candles(
     values: dict[str, np.ndarray], where: Where, labels: dict[str, str], prices: Sequence[str] = PRICE_FIELDS
 ) -> None:
     """Raises a ValueError naming the line/row and column of the first impossible candle."""
+    if tuple(prices) == PRICE_FIELDS and _all_clean(*(values[field] for field in FIELDS)):
+        return
     for field in prices:
         arr = values[field]
-        i = _first(~(arr > 0) | np.isinf(arr))  # NaN fails `> 0`
+        i = first_true(~(arr > 0) | np.isinf(arr))  # NaN fails `> 0`
         if i is not None:
             where.fail(i, labels[field], f"prices must be finite and > 0, got {arr[i]}")
     volume = values["volume"]
-    i = _first(np.isinf(volume) | (volume < 0))
+    i = first_true(np.isinf(volume) | (volume < 0))
     if i is not None:
         where.fail(i, labels["volume"], f"volume must be finite and >= 0, got {volume[i]}")
     high, low = values["high"], values["low"]
-    i = _first(high < low)
+    i = first_true(high < low)
     if i is not None:
         where.fail(i, labels["high"], f"high {high[i]} is below low {low[i]} (column {labels['low']!r})")
     for field in ("open", "close"):
         arr = values[field]
-        i = _first((arr < low) | (arr > high))
+        i = first_true((arr < low) | (arr > high))
         if i is not None:
             where.fail(i, labels[field], f"{field} {arr[i]} is outside [low {low[i]}, high {high[i]}]")
 

@@ -1,20 +1,19 @@
 """Reading candle CSV files as exchanges, vendors and pandas write them.
 
 The first lines are read by hand to find the header (after vendor comment lines, a wide
-frame's two header lines, or none at all); the rest is parsed by one ``pandas.read_csv``
-call and checked vectorised. A file that fails is read again with one row per line, only
-to name the bad line. Only regular UTF-8 files without NUL bytes or overlong lines are read.
+frame's two header lines, or none at all); the rest is parsed by ``pandas.read_csv``'s C
+parser in chunks and checked vectorised. A file that fails is read again with one row per
+line, only to name the bad line. Only regular UTF-8 files without NUL bytes or overlong
+lines are read.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime
 import itertools
 import mmap
 import os
-import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,10 +21,10 @@ from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
-from jaxlstm._src.io import cells, columns, frames
-from jaxlstm._src.io.candles import OHLCV
-from jaxlstm._src.io.cells import Where
+from jaxlstm._src.io import columns, frames
+from jaxlstm._src.io.candles import OHLCV, Where
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
+from jaxlstm._src.io.frames import NUMBER_RE, looks_like_timestamp
 from jaxlstm._src.io.pandas_import import import_pandas
 
 #: Longest line ``load_ohlcv`` reads (1 MiB); a longer one is an error naming the line.
@@ -60,7 +59,7 @@ def read_csv(path: Path, symbol: str | None, need: Sequence[str] = PRICE_FIELDS)
             candles = _read_whole(handle, header, name, symbol)
             if candles is not None:
                 return candles
-        return _read_for_message(handle, path, header, name, symbol)
+        return _read_for_message(handle, header, name, symbol)
 
 
 def _open_regular(path: Path, name: str) -> BinaryIO:
@@ -122,7 +121,7 @@ def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
 
 
 def _is_data_row(row: list[str]) -> bool:
-    return any(cells.NUMBER_RE.match(cell) for cell in row[1:])
+    return any(NUMBER_RE.match(cell) for cell in row[1:])
 
 
 def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> _Header:
@@ -133,7 +132,7 @@ def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequenc
         if row[0].startswith("#"):
             continue
         seen += 1
-        if len(row) >= 6 and all(cells.NUMBER_RE.match(cell) for cell in row):  # headerless
+        if len(row) >= 6 and all(NUMBER_RE.match(cell) for cell in row):  # headerless
             numbered = tuple(f"column {i}" for i in range(len(row)))
             positions = {field: i for i, field in enumerate(("time", *FIELDS))}
             return _Header(Layout(positions, numbered), line.start, line.number, len(row), row)
@@ -180,7 +179,7 @@ def _header_from(
     unnamed_time = False
     if "time" not in found:
         cell = first_data[0] if first_data else None
-        if first_data is not None and not cells.looks_like_timestamp(cell):
+        if first_data is not None and not looks_like_timestamp(cell):
             raise ValueError(
                 f"{where_name}: found no time column in columns {labels}; the unnamed first column holds "
                 f"{cell!r}, not a timestamp (a DataFrame written with a RangeIndex? write it with its "
@@ -197,71 +196,71 @@ def _header_from(
     return _Header(layout, header.end, header.number + 1, len(labels), first_data or [])
 
 
-# pandas parses with pyarrow's multi-threaded engine when pyarrow is installed; set to
-# False to always use its C engine.
-USE_PYARROW = True
-
-
-def _engines() -> list[str]:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return ["c"]
-    return ["pyarrow", "c"] if USE_PYARROW else ["c"]
+_CHUNK_ROWS = 1 << 20  # rows per read_csv chunk: each is copied into one preallocated array per column
 
 
 def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV | None:
-    """The fast path: the whole file parsed by one ``pandas.read_csv`` call, checked vectorised.
+    """The fast path: ``pandas.read_csv``'s C parser in chunks, each copied into one array per
+    column (no concatenation, so the columns are never held twice), checked vectorised.
 
-    Returns None when anything is off (a bad cell, a short row, text that is not UTF-8, a time
-    column pandas does not read as ISO 8601...): blank lines are skipped here, so row numbers
-    are not line numbers, and ``_read_for_message`` reads the file again to name the line.
+    Returns None when anything is off (a bad cell, a short row, text that is not UTF-8...):
+    blank lines are skipped here, so row numbers are not line numbers, and
+    ``_read_for_message`` reads the file again to name the line.
     """
     pd = import_pandas("load_ohlcv(path)")
-    layout = header.layout
+    layout, time = header.layout, header.layout.positions["time"]
     types: dict[int, Any] = {layout.positions[field]: np.float64 for field in FIELDS if field in layout.positions}
     if "symbol" in layout.positions:
         types[layout.positions["symbol"]] = object
-    time_position = layout.positions["time"]
-    dates = not cells.NUMBER_RE.match(header.first_cells[time_position])
-    frame = None
-    for engine in _engines():
-        handle.seek(header.data_start)
-        options: dict[str, Any] = {"engine": engine, "dtype": types}
-        if engine == "c":
-            options |= {"index_col": False, **_exact_floats(pd)}
-            if dates:  # parsed by the tokenizer, never held as a column of strings
-                options |= {"parse_dates": [time_position], "date_format": "ISO8601"}
-        try:
-            frame = pd.read_csv(
-                handle,
-                header=None,
-                names=list(range(header.width)),
-                usecols=sorted(set(layout.positions.values())),
-                encoding="utf-8",
-                **options,
-            )
-            break
-        except Exception:  # whatever an engine refuses, the next one (then the slow reader) reads
-            continue
-    if frame is None or len(frame) == 0:
+    options: dict[str, Any] = {}
+    if not NUMBER_RE.match(header.first_cells[time]):  # dates, parsed by the tokenizer, never held as strings
+        options = {"parse_dates": [time], "date_format": "ISO8601"}
+    handle.seek(header.data_start)
+    size, used = os.fstat(handle.fileno()).st_size - header.data_start, sorted(set(layout.positions.values()))
+    arrays: dict[int, np.ndarray] = {}
+    rows = 0
+    try:
+        with pd.read_csv(
+            handle, header=None, names=list(range(header.width)), usecols=used, index_col=False, dtype=types,
+            encoding="utf-8", engine="c", chunksize=_CHUNK_ROWS, **_exact_floats(pd), **options,
+        ) as chunks:  # fmt: skip
+            for chunk in chunks:
+                n = len(chunk)
+                for position in used:
+                    values = _plain(pd, chunk.pop(position))
+                    if position not in arrays:  # sized from the bytes the first chunk took, a little over
+                        taken = max(handle.tell() - header.data_start, 1)
+                        arrays[position] = np.empty(int(n * 1.05 * size / taken) + n, dtype=values.dtype)
+                    if arrays[position].dtype != values.dtype:
+                        return None
+                    if rows + n > arrays[position].shape[0]:
+                        arrays[position] = np.concatenate(
+                            [arrays[position][:rows], np.empty_like(values, shape=rows + n)]
+                        )
+                    arrays[position][rows : rows + n] = values
+                rows += n
+    except Exception:  # whatever the parser refuses, the slow reader reads and names
         return None
-    times = frame[time_position]
-    mixed = times.dtype == object and isinstance(times.iloc[0], pd.Timestamp)
-    if int(pd.__version__.split(".")[0]) < 3 and (getattr(times.dtype, "tz", None) is not None or mixed):
-        # pandas 2 may read a string without an offset in its neighbour's offset (an object
-        # column of Timestamps when the offsets differ): the cells are parsed one by one.
-        return None
-    if times.dtype == object and type(times.iloc[0]) is datetime.date:
-        # pyarrow's engine under pandas 2 gives a column of dates as datetime.date objects.
-        try:
-            frame[time_position] = pd.to_datetime(times).astype("datetime64[ns]")
-        except (TypeError, ValueError):
-            return None
-    try:  # each column leaves the frame as it is read, so the frame is never held twice
-        return frames.to_candles(frame.pop, layout, Where(name, "line", start=header.data_line), symbol, owned=True)
+    columns = {position: array[:rows] for position, array in arrays.items()}
+    where = Where(name, "line", start=header.data_line)
+    try:
+        stamps = None
+        if rows and columns[time].dtype.kind == "M":
+            stamps = frames.checked_ns(columns.pop(time), where, layout.label("time"), owned=True)
+        return frames.to_candles(columns.pop, layout, where, symbol, stamps=stamps, owned=True)
     except ValueError:  # the slow reader finds the same problem and names its line
         return None
+
+
+def _plain(pd: Any, values: Any) -> np.ndarray:
+    """A parsed column as numpy: times in UTC without a zone; pandas 2's offsets are refused."""
+    aware = getattr(values.dtype, "tz", None) is not None
+    if int(pd.__version__.split(".")[0]) < 3 and (
+        aware or (values.dtype == object and isinstance(values.iloc[0], pd.Timestamp))
+    ):
+        # pandas 2 may read a string without an offset in its neighbour's offset.
+        raise ValueError("pandas 2 reads each offset in its neighbour's")
+    return (values.dt.tz_convert(None) if aware else values).to_numpy()
 
 
 def _bad_bytes(handle: BinaryIO, start: int, first_line: int) -> str | None:
@@ -289,50 +288,47 @@ def _bad_bytes(handle: BinaryIO, start: int, first_line: int) -> str | None:
     return None
 
 
-def _read_for_message(handle: BinaryIO, path: Path, header: _Header, name: str, symbol: str | None) -> OHLCV:
+def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV:
     """Reads a file the fast path refused with one row per line, and raises naming the bad line."""
     problem = _bad_bytes(handle, header.data_start, header.data_line)
     if problem is not None:
         raise ValueError(f"{name}: {problem}")
     pd = import_pandas("load_ohlcv(path)")
     layout = header.layout
-    used = sorted(set(layout.positions.values()))
-    needed = 1 + max(position for field, position in layout.positions.items() if field in ("time", *PRICE_FIELDS))
     handle.seek(header.data_start)
     if not header.first_cells and not handle.read().strip():
         raise ValueError(f"{name} has no data rows: expected at least one row after the header")
     handle.seek(header.data_start)
-    try:
+    try:  # every cell as written: an empty one is "", a field a short row lacks is NaN
         table = pd.read_csv(
-            handle,
-            header=None,
-            names=[f"c{i}" for i in range(header.width)],  # fixes the number of fields: short rows read as missing
-            usecols=[f"c{i}" for i in used],
-            index_col=False,
-            skip_blank_lines=False,  # keeps one row per line, so row i is line data_line + i
-            encoding="utf-8",
-            engine="c",
-            dtype={f"c{layout.positions['symbol']}": object} if "symbol" in layout.positions else None,
+            handle, header=None, names=list(range(header.width)), index_col=False, skip_blank_lines=False,
+            keep_default_na=False, encoding="utf-8", engine="c", dtype={layout.positions.get("symbol", -1): object},
             **_exact_floats(pd),
-        )
+        )  # fmt: skip
     except UnicodeDecodeError:
-        line = _first_non_utf8_line(path, header.data_start, header.data_line)
+        line = _first_non_utf8_line(handle, header.data_start, header.data_line)
         raise ValueError(f"{name}: line {line} is not UTF-8 text") from None
     except pd.errors.ParserError as err:
         raise ValueError(
             f"{name}: cannot split the rows into fields ({err}; rows are counted from line {header.data_line})"
         ) from None
-    table.columns = used
-    table, where = _drop_blank_rows(table, Where(name, "line", start=header.data_line), used)
+    empty = table.apply(lambda cells: cells.astype(str).str.strip().eq("")).to_numpy()
+    keep = ~empty.all(axis=1)  # blank lines
+    where = Where(name, "line", start=header.data_line).subset(keep)
+    table, empty = table[keep], empty[keep]
     if len(table) == 0:
         raise ValueError(f"{name} has no data rows: expected at least one row after the header")
-    return frames.to_candles(
-        table.__getitem__,
-        layout,
-        where,
-        symbol,
-        explain=lambda values, where: _explain_missing(values, where, layout, path, header, needed),
-    )
+    needed = 1 + max(position for field, position in layout.positions.items() if field in ("time", *PRICE_FIELDS))
+    if empty[:, needed - 1].any():  # a short row, or an empty cell: the first such line tells
+        line = where.number(int(np.argmax(empty[:, needed - 1])))
+        handle.seek(header.data_start)
+        text = next(itertools.islice(handle, line - header.data_line, None), b"").decode("utf-8", "replace")
+        fields = len(next(csv.reader([text.rstrip("\r\n")]), []))
+        if fields < needed:
+            raise ValueError(
+                f"{name}: line {line} has {fields} fields, expected at least {needed} (columns {list(layout.labels)})"
+            )
+    return frames.to_candles(table.__getitem__, layout, where, symbol)
 
 
 def _exact_floats(pd: Any) -> dict[str, str]:
@@ -342,58 +338,13 @@ def _exact_floats(pd: Any) -> dict[str, str]:
     return {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
 
 
-def _drop_blank_rows(table: Any, where: Where, used: list[int]) -> tuple[Any, Where]:
-    """Drops the rows of blank (or whitespace-only) lines, keeping each row's line number."""
-    rest = [position for position in used if position != 0]
-    blank = table[rest].isna().all(axis=1).to_numpy() if rest else np.ones(len(table), dtype=bool)
-    if 0 in used and blank.any():
-        first = table[0]
-        blank = blank & (first.isna() | first.astype(str).str.strip().eq("")).to_numpy()
-    return (table, where) if not blank.any() else (table[~blank], where.subset(~blank))
-
-
-def _explain_missing(
-    values: dict[str, np.ndarray], where: Where, layout: Layout, path: Path, header: _Header, needed: int
-) -> None:
-    """Names the real problem of a row whose price came back NaN: a short row or an empty cell."""
-    for field in PRICE_FIELDS:
-        if field not in layout.positions:
-            continue  # a field the file does not have (a close-only file): NaN by design
-        missing = np.isnan(values[field])
-        if not missing.any():
-            continue
-        i = int(np.argmax(missing))
-        line = where.number(i)
-        position = layout.positions[field]
-        with open(path, "rb") as handle:  # lines are short: the byte scan has checked them
-            handle.seek(header.data_start)
-            raw = next(itertools.islice(handle, line - header.data_line, None), b"")
-        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        try:
-            row = next(csv.reader([text]), [])
-        except csv.Error:
-            row = []
-        if len(row) <= position:
-            raise ValueError(
-                f"{where.source}: line {line} has {len(row)} fields, expected at least {needed} "
-                f"(columns {list(layout.labels)})"
-            )
-        cell = row[position].strip()
-        if not cell:
-            where.fail(i, layout.label(field), "expected a number, got an empty cell")
-        if not re.fullmatch(r"[+-]?nan", cell, re.IGNORECASE):
-            where.fail(i, layout.label(field), f"expected a number, got {cell!r}")
-
-
-def _first_non_utf8_line(path: Path, start: int, start_line: int) -> int:
+def _first_non_utf8_line(handle: BinaryIO, start: int, line: int) -> int:
     decoder = codecs.getincrementaldecoder("utf-8")()
-    line = start_line
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        while block := handle.read(_BLOCK_BYTES):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as err:
-                return line + block.count(b"\n", 0, max(err.start, 0))
-            line += block.count(b"\n")
+    handle.seek(start)
+    while block := handle.read(_BLOCK_BYTES):
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError as err:
+            return line + block.count(b"\n", 0, max(err.start, 0))
+        line += block.count(b"\n")
     return line

@@ -1,23 +1,260 @@
-"""Tables to ``OHLCV`` (``to_candles``): DataFrames, ccxt rows, files parsed by pandas; and the
-long format of many series.
+"""Candle tables to ``OHLCV`` (DataFrames, ccxt rows, parsed files): each column parsed in one
+vectorised pass of pandas and numpy, the first bad cell named by its ``Where``.
+
+Timestamps become int64 nanoseconds since the epoch, UTC (a string without an offset is
+UTC); a column of unix epochs must use one unit, told by the size of its numbers.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.io import cells, columns
-from jaxlstm._src.io.candles import OHLCV, assemble
-from jaxlstm._src.io.cells import Where
+from jaxlstm._src.io import columns
+from jaxlstm._src.io.candles import OHLCV, Where, assemble, first_true
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
 from jaxlstm._src.prep import horizons
 
+NUMBER_RE = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+TIMESTAMP_RE = re.compile(
+    r"""^\s*(?P<y>\d{4})[-/.](?P<mo>\d{1,2})[-/.](?P<d>\d{1,2})
+    (?:[T\s]+(?P<h>\d{1,2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?
+        (?:\s*-?\s*(?P<ampm>[AaPp])\.?[Mm]\.?)?)?
+    \s*(?P<tz>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+# CryptoDataDownload's hourly files write "2019-10-17 09-AM"; pandas parses it with this format.
+_VENDOR_HOUR_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{1,2}-[AaPp][Mm]$")
+# A time of day followed by a UTC offset: "T09:00:00Z", " 11:00+02:00", "09:00 UTC".
+_OFFSET_RE = r"(?i)\d:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)\s*$"
+# Epoch numbers carry no unit; their size gives it away. Seconds stay below 1e11 until
+# the year 5138, and milliseconds/microseconds of any date after 1973 are above it.
+_EPOCH_LIMITS = (1e11, 1e14, 1e17)
+_EPOCH_SCALES = (10**9, 10**6, 10**3, 1)
+_EPOCH_NAMES = ("seconds", "milliseconds", "microseconds", "nanoseconds")
+_INT64_MAX = 2**63 - 1
+_UNIT_NS = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_NOT_NUMBERS = {bool, np.bool_, complex, np.complex64, np.complex128, type(None)}
 _CCXT_LABELS = ("timestamp", "open", "high", "low", "close", "volume")
+
+
+def looks_like_timestamp(value: Any) -> bool:
+    """Whether ``value`` is a date string such as ``2019-10-17`` or ``2019-10-17 09-AM``."""
+    return isinstance(value, str) and TIMESTAMP_RE.match(value) is not None
+
+
+def _describe(cell: Any) -> str:
+    if isinstance(cell, str):
+        return "an empty cell" if not cell.strip() else repr(cell)
+    if isinstance(cell, float) and np.isnan(cell):
+        return "an empty cell"
+    return "None" if cell is None else f"{type(cell).__name__} {cell!r}"
+
+
+def _to_numpy(values: Any) -> np.ndarray:
+    if is_pandas(values, "Series") or is_pandas(values, "Index"):
+        return values.to_numpy() if values.dtype.kind in "iufb" else values.to_numpy(dtype=object)
+    return values if isinstance(values, np.ndarray) else np.array(list(values), dtype=object)
+
+
+def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.ndarray:
+    """``[rows]`` float64 of numbers or numeric strings (empty cells NaN when ``optional``)."""
+    arr = _to_numpy(values)
+    if arr.dtype.kind in "iuf":
+        return arr.astype(np.float64, copy=False)
+    if arr.dtype.kind in "bc":
+        where.fail(0, column, f"expected real numbers, got a column of dtype {arr.dtype}")
+    cells = arr.astype(object, copy=False)
+    if not set(map(type, cells)) & _NOT_NUMBERS:  # numpy would take True as 1 and None as NaN
+        try:
+            return cells.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    # One pass in pandas names the first bad cell: booleans and complex numbers print as words.
+    pd = import_pandas("parsing numbers")
+    text = pd.Series(cells, dtype=object).astype(str).str.strip()
+    out = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    empty = (pd.isna(cells) | text.eq("")).to_numpy()
+    bad = np.isnan(out) & ~empty & ~text.str.fullmatch(r"(?i)[+-]?nan").to_numpy()
+    i = first_true(bad | (empty & (not optional)))
+    if i is not None:
+        where.fail(i, column, f"expected a number, got {_describe(arr[i])}")
+    return out
+
+
+def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, bool]:
+    """``(nanos, False)`` for dates, datetimes and datetime64; ``(numbers, True)`` for unscaled epochs."""
+    if (is_pandas(values, "Series") or is_pandas(values, "Index")) and values.dtype.kind == "M":
+        pd = import_pandas("parsing timestamps")
+        stamps = pd.DatetimeIndex(values)
+        if stamps.tz is not None:
+            stamps = stamps.tz_convert("UTC").tz_localize(None)
+        return checked_ns(np.asarray(stamps), where, column), False
+    arr = _to_numpy(values)
+    if arr.dtype.kind == "M":
+        return checked_ns(arr, where, column), False
+    if arr.dtype.kind in "iuf":
+        return (arr.astype(np.int64, copy=False) if arr.dtype.kind != "f" else arr), True
+    if arr.dtype.kind not in "OUST":
+        where.fail(0, column, f"expected timestamps, got a column of dtype {arr.dtype}")
+    cells = arr.astype(object, copy=False)
+    if cells.shape[0] == 0:
+        return np.empty(0, dtype=np.int64), False
+    first = cells[0]
+    number = isinstance(first, (int, float, np.number)) and not isinstance(first, (bool, np.bool_))
+    if number or (isinstance(first, str) and NUMBER_RE.match(first)):
+        return numbers(cells, where, column, optional=False), True
+    return texts_to_ns(cells, where, column), False
+
+
+def times_to_ns(values: Any, where: Where, column: str) -> np.ndarray:
+    """Parses a column of timestamps or epochs into int64 nanoseconds since the epoch (UTC)."""
+    arr, is_epoch = time_values(values, where, column)
+    return epochs_to_ns(arr, where, column) if is_epoch else arr
+
+
+def checked_ns(arr: np.ndarray, where: Where, column: str, *, owned: bool = False) -> np.ndarray:
+    """``[rows]`` datetime64 of any unit as int64 ns, refusing NaT and times outside the ns range."""
+    counts = arr.view(np.int64)
+    low, high = (int(counts.min()), int(counts.max())) if counts.size else (0, 0)
+    unit, count = np.datetime_data(arr.dtype)
+    factor = _UNIT_NS.get(unit, 0) * count
+    # Two reductions decide the common case (every value in range, no NaT); then an
+    # integer multiply, far cheaper than numpy's checked cast, cannot overflow.
+    if factor and -(_INT64_MAX // factor) <= low <= high <= _INT64_MAX // factor:
+        if factor == 1:
+            return counts
+        return np.multiply(counts, factor, out=counts if owned else None)
+    outside = horizons.outside_ns_range(arr)
+    if outside.any():
+        problem = f"expected a time from {horizons.FIRST_TIME} to {horizons.LAST_TIME}, got {arr[outside][0]}"
+        where.fail(int(np.argmax(outside)), column, problem)
+    arr = arr.astype("datetime64[ns]")
+    if np.isnat(arr).any():
+        where.fail(int(np.argmax(np.isnat(arr))), column, "expected a timestamp, got an empty cell (NaT)")
+    return arr.view(np.int64)
+
+
+def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
+    """``[rows]`` int64 nanoseconds of date strings (or datetime objects): pandas parses the column;
+    a column it refuses is split by ``TIMESTAMP_RE`` (reading ``2019/10/17 9:00 PM`` too), and
+    the first cell neither reads is named."""
+    pd = import_pandas("parsing timestamps")
+    first = next((cell for cell in cells if isinstance(cell, str) and cell.strip()), "")
+    fmt = "%Y-%m-%d %I-%p" if _VENDOR_HOUR_RE.match(first) else "ISO8601"
+    try:
+        ns = _vectorised_ns(pd, cells, fmt) if isinstance(first, str) and first else None
+    except (ValueError, TypeError, OverflowError):
+        ns = None
+    if ns is not None and not (ns == np.iinfo(np.int64).min).any():
+        return ns
+    if not all(isinstance(cell, str) for cell in cells):
+        stamps = pd.to_datetime(pd.Series(cells, dtype=object), utc=True, errors="coerce", format="mixed")
+        nat = first_true(stamps.isna())
+        if nat is not None:
+            where.fail(nat, column, f"expected a timestamp, got {_describe(cells[nat])}")
+        return checked_ns(stamps.dt.tz_convert(None).to_numpy(), where, column)
+    return _split_ns(pd, cells, where, column)
+
+
+def _vectorised_ns(pd: Any, cells: np.ndarray, fmt: str) -> np.ndarray:
+    """Date strings parsed by pandas, each in its own offset (none: UTC).
+
+    Not ``utc=True`` on the whole column: pandas 2 reads a string without an offset in its
+    neighbour's offset. A mixed column is split into strings with an offset and without.
+    """
+    try:
+        return _iso_ns(pd, cells, fmt, utc=False)
+    except ValueError:
+        pass  # mixed offsets (pandas 3 raises, pandas 2 returns objects) or a bad cell
+    aware = pd.Series(cells, dtype=object).str.contains(_OFFSET_RE, na=False).to_numpy(dtype=bool)
+    out = np.empty(cells.shape[0], dtype=np.int64)
+    for rows, utc in ((aware, True), (~aware, False)):
+        if rows.any():
+            out[rows] = _iso_ns(pd, cells[rows], fmt, utc=utc)
+    return out
+
+
+def _iso_ns(pd: Any, cells: np.ndarray, fmt: str, *, utc: bool) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pandas 2's mixed offsets: objects, refused below
+        stamps = pd.to_datetime(cells, format=fmt, utc=utc)
+    if not is_pandas(stamps, "DatetimeIndex"):
+        raise ValueError("the strings do not share one time zone")
+    if stamps.tz is not None:
+        stamps = stamps.tz_convert("UTC").tz_localize(None)
+    return np.asarray(stamps.as_unit("ns").asi8)
+
+
+def _split_ns(pd: Any, cells: np.ndarray, where: Where, column: str) -> np.ndarray:
+    """Strings split into their parts by ``TIMESTAMP_RE`` and added up in numpy, all rows at once."""
+    parts = pd.Series(cells, dtype=object).str.extract(TIMESTAMP_RE)
+
+    def check(bad: Any, problem: Callable[[str], str]) -> None:
+        i = first_true(bad)
+        if i is not None:
+            where.fail(i, column, problem(cells[i]))
+
+    like = {True: " like 2019-10-17 09:00 or a unix epoch", False: ""}  # an empty cell: no example
+    check(parts["y"].isna(), lambda cell: f"expected a timestamp{like[bool(cell.strip())]}, got {_describe(cell)}")
+    y, mo, d, h, mi, s = (parts[k].fillna("0").astype(np.int64).to_numpy() for k in ("y", "mo", "d", "h", "mi", "s"))
+    months = (y - 1970) * 12 + mo - 1
+    day0 = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    length = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - day0
+    check((mo < 1) | (mo > 12) | (d < 1) | (d > length), lambda cell: f"invalid date in {cell!r}")
+    pm = parts["ampm"].str.upper().eq("P").to_numpy()
+    twelve = parts["ampm"].notna().to_numpy()
+    check(twelve & ((h < 1) | (h > 12)), lambda cell: f"hour must be 1-12 with AM/PM, got {cell!r}")
+    h = np.where(twelve, h % 12 + 12 * pm, h)  # 12 AM is midnight and 12 PM is noon
+    check((h > 23) | (mi > 59) | (s > 59), lambda cell: f"invalid time of day in {cell!r}")
+    tz = parts["tz"].str.upper().str.extract(r"(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})?")
+    offset = tz["hh"].fillna("0").astype(np.int64) * 60 + tz["mm"].fillna("0").astype(np.int64)
+    offset = np.where(tz["sign"].eq("-").to_numpy(), -offset.to_numpy(), offset.to_numpy())
+    seconds = (day0 + d - 1) * 86400 + h * 3600 + (mi - offset) * 60 + s
+    check(
+        np.abs(seconds) > _INT64_MAX // 10**9 - 1,
+        lambda cell: f"{cell!r} is outside the datetime64[ns] range (1677-2262)",
+    )
+    fraction = parts["f"].fillna("0").str.ljust(9, "0").astype(np.int64).to_numpy()
+    return seconds * 10**9 + fraction
+
+
+def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | None = None) -> np.ndarray:
+    """``[rows]`` int64 nanoseconds of epoch numbers; ``scale`` (ns per unit) None infers one unit
+    for the column from the numbers' size, refusing a column that mixes units."""
+    arr = np.asarray(epochs)
+    if arr.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
+    is_float = arr.dtype.kind == "f"
+    i = first_true(~np.isfinite(arr)) if is_float else None
+    if i is not None:
+        where.fail(i, column, f"expected a unix epoch, got {arr[i]}")
+    if scale is None:
+        # The unit grows with |value|, so all values share one unit exactly when the
+        # smallest and the largest magnitude do.
+        units = np.searchsorted(_EPOCH_LIMITS, np.abs(arr.astype(np.float64)), side="right")
+        j = first_true(units != units[0])
+        if j is not None:
+            where.fail(
+                j,
+                column,
+                f"the epoch {arr[j]} is in {_EPOCH_NAMES[units[j]]} but {where.place(0)} has {arr[0]} in "
+                f"{_EPOCH_NAMES[units[0]]}: a time column must use one unit",
+            )
+        scale = _EPOCH_SCALES[units[0]]
+    limit = _INT64_MAX // scale
+    i = first_true((arr > limit) | (arr < -limit))
+    if i is not None:
+        where.fail(i, column, f"expected a unix epoch within the datetime64[ns] range, got {arr[i]}")
+    if is_float and not np.all(arr == np.round(arr)):
+        return np.round(arr * scale).astype(np.int64)
+    return arr.astype(np.int64) * scale  # a new array: the caller's epochs are never modified
 
 
 def to_candles(
@@ -29,38 +266,34 @@ def to_candles(
     stamps: np.ndarray | None = None,
     epoch_scale: int | None = None,
     owned: bool = False,
-    explain: Callable[[dict[str, np.ndarray], Where], None] | None = None,
 ) -> OHLCV:
     """Checked candles, oldest first, from a table whose ``column(position)`` gives a column's values.
 
     ``stamps`` (int64 ns, a DataFrame's DatetimeIndex) replace the time column; ``epoch_scale``
     fixes the epoch unit (ccxt: ms); ``owned`` keeps parsed arrays nobody else holds rather than
-    copying them; ``explain`` sees the parsed values before the candles are checked.
+    copying them.
     """
     keep: Any = None
     symbols: list[str] = []
     if "symbol" in layout.positions:
         keep, symbols = columns.symbol_mask(np.asarray(column(layout.positions["symbol"]), dtype=object), symbol)
+        where = where if keep is None else where.subset(keep)
 
     def values_of(field: str) -> Any:
         values = column(layout.positions[field])
         return values if keep is None else values[keep]
 
-    if keep is not None:
-        where = where.subset(keep)
     if stamps is not None:
         times, epochs = (stamps if keep is None else stamps[keep]), False
     else:
-        times, epochs = cells.time_values(values_of("time"), where, layout.label("time"))
+        times, epochs = time_values(values_of("time"), where, layout.label("time"))
     rows = times.shape[0]
-    values = {}
-    for field in FIELDS:
-        if field in layout.positions:
-            values[field] = cells.numbers(values_of(field), where, layout.label(field), optional=field == "volume")
-        else:
-            values[field] = np.full(rows, np.nan)
-    if explain is not None:
-        explain(values, where)
+    values = {
+        field: numbers(values_of(field), where, layout.label(field), optional=field == "volume")
+        if field in layout.positions
+        else np.full(rows, np.nan)
+        for field in FIELDS
+    }
     if epoch_scale is not None and not epochs:
         where.fail(0, layout.label("time"), "expected unix epochs in milliseconds")
     if "symbol" in layout.positions:
@@ -71,17 +304,13 @@ def to_candles(
         raise ValueError(f"{where.source} has no data rows: expected at least one candle")
     copy = None if owned else True  # the result must not alias the source
     if epochs:
-        nanos = cells.epochs_to_ns(times, where, layout.label("time"), scale=epoch_scale)
+        nanos = epochs_to_ns(times, where, layout.label("time"), scale=epoch_scale)
     else:
         nanos = np.array(times, dtype=np.int64, copy=copy)
     del times
     values = {field: np.array(values.pop(field), dtype=np.float64, copy=copy) for field in FIELDS}
     labels = {field: layout.label(field) for field in FIELDS}
-    prices = [field for field in PRICE_FIELDS if field in layout.positions]
-    return assemble(nanos, values, where, labels, found, prices)
-
-
-# ---------------------------------------------------------------------------- DataFrames
+    return assemble(nanos, values, where, labels, found, [f for f in PRICE_FIELDS if f in layout.positions])
 
 
 def index_timestamps(index: Any) -> np.ndarray | None:
@@ -100,9 +329,9 @@ def frame_labels(frame: Any) -> list[str]:
     return [str(c) for c in frame.columns]
 
 
-def unnamed_time(labels: Sequence[str], first_value: Any) -> bool:
+def _unnamed_time(labels: Sequence[str], frame: Any) -> bool:
     """Whether an unnamed first column (a written DataFrame index) holds date strings."""
-    return bool(labels) and columns.is_unnamed(labels[0]) and cells.looks_like_timestamp(first_value)
+    return bool(labels) and len(frame) > 0 and columns.is_unnamed(labels[0]) and looks_like_timestamp(frame.iloc[0, 0])
 
 
 def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
@@ -112,25 +341,16 @@ def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE
     stamps = index_timestamps(frame.index)
     found = columns.match_columns(labels)
     if stamps is None and "time" not in found:
-        if len(frame) and unnamed_time(labels, frame.iloc[0, 0]):
-            labels[0] = labels[0] or "index"
-            found["time"] = 0
-        else:
+        if not _unnamed_time(labels, frame):
             raise ValueError(
                 f"{where_name} needs a DatetimeIndex or a time column ({', '.join(columns.TIME_ALIASES)}), "
                 f"got index {type(frame.index).__name__} and columns {labels}"
             )
-    first_symbol = None
-    if "symbol" in found and len(frame):
-        first_symbol = frame.iloc[0, found["symbol"]]
-    layout = columns.layout(
-        labels,
-        where_name,
-        symbol,
-        need_time=False,
-        row_symbol=first_symbol if isinstance(first_symbol, str) else None,
-        need=need,
-    )
+        labels[0] = labels[0] or "index"
+        found["time"] = 0
+    first_symbol = frame.iloc[0, found["symbol"]] if "symbol" in found and len(frame) else None
+    row_symbol = first_symbol if isinstance(first_symbol, str) else None
+    layout = columns.layout(labels, where_name, symbol, need_time=False, row_symbol=row_symbol, need=need)
     if stamps is None:
         layout.positions["time"] = found["time"]
     return to_candles(
@@ -163,20 +383,15 @@ def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     stamps = index_timestamps(frame.index)
     if stamps is not None:
         return prices, stamps.view(np.int64)
-    if "time" not in found and len(frame) and unnamed_time(labels, frame.iloc[0, 0]):
+    if "time" not in found and _unnamed_time(labels, frame):
         found["time"] = 0
     if "time" in found:
-        where = Where(name, "row")
-        return prices, cells.times_to_ns(frame.iloc[:, found["time"]], where, labels[found["time"]])
+        return prices, times_to_ns(frame.iloc[:, found["time"]], Where(name, "row"), labels[found["time"]])
     return prices, None
-
-
-# ---------------------------------------------------------------------------- ccxt rows
 
 
 def rows_to_candles(source: Any, symbol: str | None) -> OHLCV:
     """Candles from ccxt rows ``[[ms, open, high, low, close, volume], ...]`` (a list or ``[rows, 6]`` array)."""
-    where_name = "source rows"
     if isinstance(source, np.ndarray):
         if source.ndim != 2 or source.shape[1] != 6:
             raise ValueError(
@@ -195,67 +410,10 @@ def rows_to_candles(source: Any, symbol: str | None) -> OHLCV:
         for i, row in enumerate(source):
             table[i] = list(row)
     if table.shape[0] == 0:
-        raise ValueError(f"{where_name} has no data rows: expected at least one [ms, open, high, low, close, volume]")
+        raise ValueError("source rows has no data rows: expected at least one [ms, open, high, low, close, volume]")
     if table.dtype.kind == "c":
         raise TypeError("source rows must hold real numbers, got complex values")
     layout = Layout({field: i for i, field in enumerate(("time", *FIELDS))}, _CCXT_LABELS)
-    return to_candles(lambda position: table[:, position], layout, Where(where_name, "row"), symbol, epoch_scale=10**6)
-
-
-# ---------------------------------------------------------------------------- long format
-
-#: The columns every long frame has.
-LONG_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
-
-
-def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
-    """``{unique_id: series}`` from a long DataFrame (Nixtla's ``unique_id, ds, y``, rows in any order).
-
-    Each series is sorted by ``ds``: a Series of ``y``, or a DataFrame with ``y`` as ``close``
-    when there are other columns. Raises ValueError for a missing column, no rows, a ``ds``
-    of neither times nor integers, or a repeated ``(unique_id, ds)``.
-    """
-    pd = import_pandas("a long DataFrame (unique_id, ds, y)")
-    missing = [c for c in LONG_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{name} as a DataFrame of many series needs the long format's columns {list(LONG_COLUMNS)} "
-            f"(one row per series and time), missing {missing}; got columns {list(frame.columns)[:10]}"
-        )
-    if len(frame) == 0:
-        raise ValueError(f"{name} has no rows")
-    ds = frame["ds"]
-    if pd.api.types.is_integer_dtype(ds) or pd.api.types.is_datetime64_any_dtype(ds):
-        times = ds
-    else:
-        try:
-            if ds.dtype == object or pd.api.types.is_string_dtype(ds):
-                # Each string in its own offset, none meaning UTC, whatever the pandas version.
-                nanos = cells.texts_to_ns(ds.to_numpy(dtype=object), Where(f"{name}['ds']", "row"), "ds")
-                times = pd.Series(nanos.view("datetime64[ns]"), index=ds.index, name="ds")
-            else:
-                times = pd.to_datetime(ds, utc=True)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name}['ds'] must hold times or integers, got {ds.iloc[0]!r}: {err}") from None
-    is_time = not pd.api.types.is_integer_dtype(times)
-    if is_time and getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_convert(None)
-    table = frame.assign(ds=times, unique_id=frame["unique_id"].astype(str))
-    repeated = table.duplicated(["unique_id", "ds"])
-    if repeated.any():
-        row = table[repeated].iloc[0]
-        raise ValueError(
-            f"{name} has {int(repeated.sum())} repeated (unique_id, ds) rows, first ({row['unique_id']!r}, {row['ds']})"
-        )
-    extra = [c for c in frame.columns if c not in LONG_COLUMNS]
-    out: dict[str, Any] = {}
-    for uid, group in table.groupby("unique_id", sort=False):
-        rows = group.sort_values("ds")
-        index = pd.DatetimeIndex(rows["ds"], name="ds") if is_time else pd.RangeIndex(len(rows))
-        if extra:
-            out[str(uid)] = pd.DataFrame(
-                {"close": rows["y"].to_numpy(), **{c: rows[c].to_numpy() for c in extra}}, index=index
-            )
-        else:
-            out[str(uid)] = pd.Series(rows["y"].to_numpy(), index=index, name=str(uid))
-    return out
+    return to_candles(
+        lambda position: table[:, position], layout, Where("source rows", "row"), symbol, epoch_scale=10**6
+    )

@@ -1,7 +1,7 @@
 """Loading candles and prices: ``load_ohlcv``, ``as_price_series``, ``infer_interval``, the demo data.
 
-Files go to ``csv_reader``, tables in memory to ``frames``; ``columns`` says which column is
-which, ``cells`` parses values and ``candles`` holds the ``OHLCV`` record and its checks.
+Files go to ``csv_reader``, tables in memory (and every parsed column) to ``frames``; ``columns``
+says which column is which and ``candles`` holds the ``OHLCV`` record and its checks.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.io import cells, frames
-from jaxlstm._src.io.candles import OHLCV, sorted_unique_order, with_source
-from jaxlstm._src.io.cells import Where
+from jaxlstm._src.io import frames
+from jaxlstm._src.io.candles import OHLCV, Where, first_true, sorted_unique_order, with_source
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
 from jaxlstm._src.io.csv_reader import MAX_LINE_BYTES, read_csv
 from jaxlstm._src.io.pandas_import import is_pandas
@@ -178,7 +177,7 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
             )
         prices = validation.as_float_array(name, [row[4] for row in data], ndim=1)
         ms = validation.as_float_array(f"{name} timestamps (column 0)", [row[0] for row in data], ndim=1)
-        nanos = cells.epochs_to_ns(ms, Where(name, "row"), "timestamp", scale=10**6)
+        nanos = frames.epochs_to_ns(ms, Where(name, "row"), "timestamp", scale=10**6)
     else:
         arr = validation.as_float_array(name, data, ndim=(1, 2))
         if arr.ndim == 2:
@@ -187,25 +186,19 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
                     f"{name} must be 1-D prices [time] or ccxt rows [time, 6] "
                     f"(ms, open, high, low, close, volume), got shape {arr.shape}"
                 )
-            nanos = cells.epochs_to_ns(arr[:, 0], Where(name, "row"), "timestamp", scale=10**6)
+            nanos = frames.epochs_to_ns(arr[:, 0], Where(name, "row"), "timestamp", scale=10**6)
             arr = arr[:, 4]
         prices = arr
     prices = np.array(prices, dtype=np.float64)
     if prices.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one price, got an empty series")
-    if not np.all(np.isfinite(prices)):
-        first = int(np.flatnonzero(~np.isfinite(prices))[0])
-        raise ValueError(f"{name} must be finite, got {prices[first]} at position {first}")
-    if np.any(prices <= 0):
-        first = int(np.flatnonzero(prices <= 0)[0])
-        raise ValueError(f"{name} must be positive prices, got {prices[first]} at position {first}")
+    for bad, problem in ((~np.isfinite(prices), "be finite"), (prices <= 0, "be positive prices")):
+        if (i := first_true(bad)) is not None:
+            raise ValueError(f"{name} must {problem}, got {prices[i]} at position {i}")
     if nanos is None:
         return prices, None
-    if nanos.shape != prices.shape:
-        raise ValueError(f"{name} timestamps must have the length of the prices, got {nanos.shape} and {prices.shape}")
-    nat = nanos == np.iinfo(np.int64).min
-    if nat.any():
-        raise ValueError(f"{name} timestamps must all be set, got NaT at position {int(np.argmax(nat))}")
+    if (i := first_true(nanos == np.iinfo(np.int64).min)) is not None:
+        raise ValueError(f"{name} timestamps must all be set, got NaT at position {i}")
     order = sorted_unique_order(nanos)
     if order is not None:
         prices, nanos = prices[order], nanos[order]

@@ -2,7 +2,8 @@
 
 What every forecaster reads its data with: ``read_series`` (the close alone, or the candle
 columns a model reads, close first), ``regular_series`` (``fit(gaps=...)``) and
-``fingerprint`` (the record a fitted model keeps as ``trained_on_``).
+``fingerprint`` (the record a fitted model keeps as ``trained_on_``), and ``split_long`` (many
+series in the long format).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from jaxlstm._src.io import ohlcv
+from jaxlstm._src.io import frames, ohlcv
+from jaxlstm._src.io.candles import Where
+from jaxlstm._src.io.pandas_import import import_pandas
 from jaxlstm._src.prep import fingerprints, horizons
 from jaxlstm._src.prep import gaps as gap_lib
 
@@ -176,3 +179,60 @@ def select_columns(values: np.ndarray, columns: tuple[str, ...], wanted: tuple[s
 def close_of(series: np.ndarray) -> np.ndarray:
     """The closes of a ``[..., time]`` price series or a ``[..., time, columns]`` one (close first)."""
     return series if series.ndim == 1 else series[..., 0]
+
+
+#: The columns every long frame has.
+LONG_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
+
+
+def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
+    """``{unique_id: series}`` from a long DataFrame (Nixtla's ``unique_id, ds, y``, rows in any order).
+
+    Each series is sorted by ``ds``: a Series of ``y``, or a DataFrame with ``y`` as ``close``
+    when there are other columns. Raises ValueError for a missing column, no rows, a ``ds``
+    of neither times nor integers, or a repeated ``(unique_id, ds)``.
+    """
+    pd = import_pandas("a long DataFrame (unique_id, ds, y)")
+    missing = [c for c in LONG_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} as a DataFrame of many series needs the long format's columns {list(LONG_COLUMNS)} "
+            f"(one row per series and time), missing {missing}; got columns {list(frame.columns)[:10]}"
+        )
+    if len(frame) == 0:
+        raise ValueError(f"{name} has no rows")
+    ds = frame["ds"]
+    if pd.api.types.is_integer_dtype(ds) or pd.api.types.is_datetime64_any_dtype(ds):
+        times = ds
+    else:
+        try:
+            if ds.dtype == object or pd.api.types.is_string_dtype(ds):
+                # Each string in its own offset, none meaning UTC, whatever the pandas version.
+                nanos = frames.texts_to_ns(ds.to_numpy(dtype=object), Where(f"{name}['ds']", "row"), "ds")
+                times = pd.Series(nanos.view("datetime64[ns]"), index=ds.index, name="ds")
+            else:
+                times = pd.to_datetime(ds, utc=True)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name}['ds'] must hold times or integers, got {ds.iloc[0]!r}: {err}") from None
+    is_time = not pd.api.types.is_integer_dtype(times)
+    if is_time and getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_convert(None)
+    table = frame.assign(ds=times, unique_id=frame["unique_id"].astype(str))
+    repeated = table.duplicated(["unique_id", "ds"])
+    if repeated.any():
+        row = table[repeated].iloc[0]
+        raise ValueError(
+            f"{name} has {int(repeated.sum())} repeated (unique_id, ds) rows, first ({row['unique_id']!r}, {row['ds']})"
+        )
+    extra = [c for c in frame.columns if c not in LONG_COLUMNS]
+    out: dict[str, Any] = {}
+    for uid, group in table.groupby("unique_id", sort=False):
+        rows = group.sort_values("ds")
+        index = pd.DatetimeIndex(rows["ds"], name="ds") if is_time else pd.RangeIndex(len(rows))
+        if extra:
+            out[str(uid)] = pd.DataFrame(
+                {"close": rows["y"].to_numpy(), **{c: rows[c].to_numpy() for c in extra}}, index=index
+            )
+        else:
+            out[str(uid)] = pd.Series(rows["y"].to_numpy(), index=index, name=str(uid))
+    return out
