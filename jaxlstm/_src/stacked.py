@@ -82,7 +82,7 @@ class BlockPlan(NamedTuple):
     threads: int
 
 
-def plan_blocks(workers: int | None, count: int, platform: str) -> BlockPlan:
+def plan_blocks(workers: int | None, count: int, platform: str, max_block: int = MAX_BLOCK_SIZE) -> BlockPlan:
     """Splits ``count`` models into blocks for the device's platform.
 
     Args:
@@ -91,10 +91,11 @@ def plan_blocks(workers: int | None, count: int, platform: str) -> BlockPlan:
             single vmapped call; more for that many threads.
         count: number of models along the leading axis (>= 1).
         platform: the device platform, ``"cpu"``, ``"gpu"``...
+        max_block: most models in one block when several threads are used.
 
     Returns:
         A ``BlockPlan``: one block when one thread is used, otherwise blocks of at most
-        ``MAX_BLOCK_SIZE`` models (and at least one per thread).
+        ``max_block`` models (and at least one per thread).
     """
     if workers is None:
         threads = available_cores() if platform == "cpu" else 1
@@ -103,7 +104,7 @@ def plan_blocks(workers: int | None, count: int, platform: str) -> BlockPlan:
     threads = max(1, min(threads, count))
     if threads == 1:
         return BlockPlan(1, 1)
-    return BlockPlan(min(count, max(threads, math.ceil(count / MAX_BLOCK_SIZE))), threads)
+    return BlockPlan(min(count, max(threads, math.ceil(count / max_block))), threads)
 
 
 def _pad_models(tree: Any, count: int, multiple: int) -> Any:
@@ -255,6 +256,7 @@ def run_stacked(
     static: Mapping[str, Any] | None = None,
     workers: int | None = None,
     devices: Sequence[jax.Device] | None = None,
+    max_block: int = MAX_BLOCK_SIZE,
 ) -> Any:
     """Runs ``fn`` for each of ``M`` models stacked along the leading axis of ``args``.
 
@@ -269,6 +271,8 @@ def run_stacked(
             (default: one per available core; 1: one vmapped call).
         devices: devices to shard the models over; None uses this process's devices
             (``jax.local_devices()``; plain vmap when there is one).
+        max_block: on one CPU device with several threads, most models per block (1: every
+            model runs ``fn`` itself, one compiled program whatever ``M`` is).
 
     Returns:
         ``fn``'s outputs with a leading ``[M]`` axis. On several devices the arrays stay on
@@ -295,7 +299,7 @@ def run_stacked(
         padded = jax.device_put(padded, NamedSharding(mesh, PartitionSpec(MODELS_AXIS)))
         out = _stacked(fn, key, mesh)(*padded)
     else:
-        plan = plan_blocks(workers, count, _platform(args))
+        plan = plan_blocks(workers, count, _platform(args), max_block)
         padded = _pad_models(args, count, plan.blocks)
         # A block of one model runs fn itself: a vmap of one still batches every loop
         # predicate and select, which cost a single fit about 20% more CPU time.

@@ -82,6 +82,23 @@ class Band:
         """The calibrated band of each source with enough residuals (none for the volatility band)."""
         return []
 
+    def extended(self, new_rows: np.ndarray, sources: Sequence[str], keep: int) -> Band:
+        """This band with ``[origins, steps]`` newer residual rows appended to each of ``sources`` (``update``).
+
+        Each source keeps its most recent ``keep`` rows; one restored with fewer steps
+        starts afresh. A band that reads no residuals is returned as it is.
+        """
+        if not self.needs_residuals:
+            return self
+        steps = new_rows.shape[1]
+        merged = {}
+        for source in sources:
+            old = self.residuals.get(source)
+            if old is None or old.shape[1] < steps:
+                old = np.zeros((0, steps))
+            merged[source] = np.concatenate([old[:, :steps], new_rows])[-keep:]
+        return type(self)(merged, self.volatility)
+
     def to_json(self) -> dict[str, list[list[float | None]]]:
         """The residuals as JSON-ready rows (None for NaN): the ``"calibration"`` entry of a saved model."""
         return {
@@ -147,6 +164,20 @@ class AdaptiveBand(ConformalBand):
 
     name = "adaptive"
     gamma = intervals.ADAPTIVE_GAMMA
+
+
+def origin_residuals(closes: np.ndarray, origins: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``[N, steps]`` log-ratio residuals of forecasts from each origin, NaN where a step falls past ``closes``.
+
+    Args:
+        closes: ``[time]`` the prices forecast.
+        origins: ``[N]`` index of the first price each forecast row predicts.
+        predicted: ``[N, steps]`` the forecasts.
+    """
+    n = closes.shape[0]
+    index = origins[:, None] + np.arange(predicted.shape[1])[None, :]
+    actual = np.where(index < n, closes[np.minimum(index, n - 1)], np.nan)
+    return intervals.log_ratio_residuals(actual, predicted)
 
 
 #: ``band=`` value -> its class.

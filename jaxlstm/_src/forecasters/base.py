@@ -16,7 +16,9 @@ That is all ``fit``, ``forecast``, the bands and ``jaxlstm.evaluation.backtest``
 Optionally override ``_predict_many`` (many windows at once), ``_fit_together`` and
 ``_predict_rows`` (many models at once, e.g. in one compiled call), ``holdout_size`` and
 ``planned_holdout`` (a model that holds prices back from its parameters) and
-``_calibration_scorers`` (which models' forecasts make the residuals).
+``_calibration_scorers`` (which models' forecasts make the residuals). A model that can be
+saved implements ``saved_parts`` and ``from_saved``; ``save``, ``load``, ``to_json`` and
+``from_json`` (and with them the model cache) then work for it.
 
 The public protocol (what ``backtest``, ``tune``, the model cache and the benchmarks use;
 none of them touches a private member):
@@ -65,6 +67,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
+import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple, Self
 
@@ -73,6 +77,7 @@ import numpy as np
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import bands, intervals
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts, check_levels
+from jaxlstm._src.io import model_files
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import close_of, fingerprint, read_series, regular_series, split_long
 from jaxlstm._src.prep import fingerprints, horizons, windows
@@ -861,14 +866,99 @@ class Forecaster:
             windows = [_windows_before(prices[i], origins, models[i].window_length) for i, _, _, origins in group]
             predicted = Forecaster.predict_rows([job[2].model for job in group], windows, steps, workers=workers)
             for (i, source, _, origins), rows in zip(group, predicted, strict=True):
-                closes = close_of(prices[i])
-                n = closes.shape[0]
-                index = origins[:, None] + np.arange(steps)[None, :]
-                actual = np.where(index < n, closes[np.minimum(index, n - 1)], np.nan)
-                residuals[i][source] = intervals.log_ratio_residuals(actual, rows)
+                residuals[i][source] = bands.origin_residuals(close_of(prices[i]), origins, rows)
         for i, model in enumerate(models):
             ordered = {s: residuals[i][s] for s in model.calibration_sources() if s in residuals[i]}
             model.band_ = bands.band_class(model.band)(ordered, model.volatility_ or 0.0)
+
+    # ------------------------------------------------------------------ context and persistence
+
+    def observe(self, data: Any, *, interval: Any = None) -> Self:
+        """Moves the forecast origin to the end of ``data`` without retraining.
+
+        A cached model keeps forecasting from the prices it was trained on; ``observe``
+        hands it newer prices (any form ``fit`` accepts, at least ``min_window()``) so
+        ``forecast`` continues from them. Everything fitted is unchanged.
+
+        Args:
+            data: the newer prices.
+            interval: their spacing when they have no timestamps (see ``fit``); otherwise
+                the model keeps the interval it was fitted with.
+
+        Returns:
+            ``self``.
+        """
+        self._check_fitted()
+        series, timestamps, spacing = self._read_series(data, "data", interval)
+        series = self.check_prices("data", series, self.min_window(), "to forecast from")
+        length = self.window_length
+        self.prices_ = series if length is None else series[-length:]
+        # Plain prices carry no time: their forecasts have no timestamps.
+        self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
+        if spacing is not None:
+            self.interval_ = spacing
+        return self
+
+    def saved_parts(self) -> tuple[Any, dict[str, Any]]:
+        """``(array tree, metadata)`` that ``save`` and ``to_json`` write, checked to rebuild this model as ``load`` does.
+
+        Raises:
+            ValueError: the model's settings and fitted state disagree; nothing is written.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement saved_parts() to be saved")
+
+    @classmethod
+    def from_saved(cls, tree: Any, metadata: Any, source: str) -> Self:
+        """The model ``saved_parts`` described; anything odd is a ``ValueError`` naming ``source``."""
+        raise NotImplementedError(f"{cls.__name__} must implement from_saved() to be loaded")
+
+    def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Saves the fitted model as a folder (arrays + sealed ``metadata.json``), atomically.
+
+        The previous model at ``path`` stays intact until the new one is complete.
+
+        Raises:
+            ValueError: the model's settings and fitted state disagree (what ``load`` would
+                report as damaged); nothing is written.
+
+        Returns:
+            The model folder.
+        """
+        return model_files.save_model(path, *self.saved_parts())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Loads a model saved with ``save``; checksums and format version are verified.
+
+        Raises:
+            FileNotFoundError: nothing at ``path``.
+            ValueError: damaged files, another format version, or a model of another class.
+        """
+        tree, metadata = model_files.load_model(path)
+        return cls.from_saved(tree, metadata, f"model at {str(path)!r}")
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The seed's single-file export: metadata and arrays in one sealed JSON document.
+
+        Args:
+            path: also write the document there atomically, when given.
+
+        Returns:
+            The JSON text.
+        """
+        return model_files.export_json(*self.saved_parts(), path)
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str]) -> Self:
+        """Rebuilds a forecaster from ``to_json`` output: the JSON text or a file path.
+
+        Raises:
+            FileNotFoundError: ``source`` names no file.
+            ValueError: not an export of this class, another format version, or damaged.
+        """
+        tree, metadata = model_files.import_json(source)
+        text = isinstance(source, str) and source.lstrip().startswith("{")
+        return cls.from_saved(tree, metadata, "JSON text" if text else f"JSON file {str(source)!r}")
 
     # ------------------------------------------------------------------ checks
 

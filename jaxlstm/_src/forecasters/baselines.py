@@ -9,8 +9,6 @@ the fitted series with ``forecast(horizon=... | steps=...)``, which returns a
 from __future__ import annotations
 
 import datetime
-import os
-import pathlib
 from typing import Any, ClassVar, Self
 
 import jax
@@ -20,7 +18,6 @@ import numpy as np
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import bands
 from jaxlstm._src.forecasters.base import Forecaster
-from jaxlstm._src.io import model_files
 from jaxlstm._src.prep import fingerprints
 
 
@@ -43,12 +40,7 @@ class _Saved(Forecaster):
         super()._adopt_series(prices, *args, **kwargs)
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
-    def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
-        """Saves the fitted model as a folder (params + sealed ``metadata.json``), atomically.
-
-        Returns:
-            The model folder.
-        """
+    def saved_parts(self) -> tuple[Any, dict[str, Any]]:
         self._check_fitted()
         assert self.prices_ is not None
         metadata = {
@@ -66,18 +58,10 @@ class _Saved(Forecaster):
             "calibration": {} if self.band_ is None else self.band_.to_json(),
             "trained_on": None if self.trained_on_ is None else self.trained_on_.to_json(),
         }
-        return model_files.save_model(path, {"prices": np.asarray(self.prices_, np.float64)}, metadata)
+        return {"prices": np.asarray(self.prices_, np.float64)}, metadata
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Self:
-        """Loads a model saved with ``save``; checksums and format version are verified.
-
-        Raises:
-            FileNotFoundError: nothing at ``path``.
-            ValueError: damaged files, another format version, or a model of another class.
-        """
-        tree, metadata = model_files.load_model(path)
-        source = f"model at {str(path)!r}"
+    def from_saved(cls, tree: Any, metadata: Any, source: str) -> Self:
         if not isinstance(metadata, dict) or metadata.get("model") != cls.__name__:
             got = metadata.get("model") if isinstance(metadata, dict) else type(metadata).__name__
             raise ValueError(f"{source} does not hold a {cls.__name__} (model kind {got!r})")

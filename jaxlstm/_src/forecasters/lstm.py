@@ -1,128 +1,35 @@
-"""``LSTMForecaster``: the thin stateful shell over the pure network functions.
+"""``LSTMForecaster``: the settings of a network forecaster, and the glue that hands them to the modules that work.
 
 State lives here and only here: the fitted params, the encoding (and feature scaling)
-fitted on training data, the last window, the loss history. Everything it computes goes
-through pure, compiled functions: ``prep.windows`` cuts the windows, ``prep.inputs``
-encodes them (the close through ``prep.encodings``, other features through
-``prep.features``), ``training.fit_arrays`` trains, ``stacked.run_stacked`` runs many models
-at once, and ``encodings.forecast_prices`` (recursive) or ``inputs.forecast_direct``
-(direct multi-horizon) forecasts. The network is any of ``nn.networks.ARCHITECTURES``;
-nothing here depends on which.
-
-One model's fit, many symbols' ``fit_many``, a vectorised backtest and calibration refits
-all go through ``_prepare`` (windows, split, encoding) and ``_adopt`` (taking over a
-trained result); only whether ``fit_arrays`` runs once or over a models axis differs.
+fitted on training data, the last window, the loss history. The work is done elsewhere:
+``prepared`` turns a series into training arrays, ``population.Members`` starts each
+ensemble member, ``rows`` runs every fit and forecast as rows of ``stacked.run_stacked``,
+``continuation`` holds ``update``'s rules, ``bands`` the band, ``lstm_state`` the saved
+format. The network is any of ``nn.networks.ARCHITECTURES``; nothing here depends on which.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import functools
-import os
-import pathlib
 import warnings
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Self, cast
+from typing import Any, Self, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import stacked, training, validation
-from jaxlstm._src.forecasters import bands, continuation, intervals, lstm_state, population, progress
+from jaxlstm._src import training, validation
+from jaxlstm._src.forecasters import bands, continuation, lstm_state, population, prepared, progress, rows
 from jaxlstm._src.forecasters.base import Forecaster
-from jaxlstm._src.io import model_files as persistence
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import encodings, seasons, windows
 from jaxlstm._src.prep import features as feature_lib
 from jaxlstm._src.prep import inputs as inputs_lib
 
-
-def _forecast_one_model(
-    params: Any, state: Any, window: jax.Array, *, network: Any, encoding: Any, steps: int
-) -> jax.Array:
-    """One model's recursive price forecast (what ``run_stacked`` maps over models)."""
-    return encodings.forecast_prices(network, params, encoding, state, window, steps)
-
-
-def _fit_one_model(
-    key: jax.Array,
-    params: Any,
-    data: training.TrainData,
-    opt_state: Any,
-    tag: jax.Array,
-    *,
-    config: Any,
-    network: Any,
-    callback: Any = None,
-) -> training.TrainResult:
-    """One model's ``fit_arrays`` from its own optimiser state (what ``run_stacked`` maps over models).
-
-    ``tag`` routes the per-epoch progress of a verbose fit (``progress.RELAY``, a static
-    ``callback``); rows without a progress bar carry a tag no bar listens to.
-    """
-    return training.fit_arrays(
-        key, params, data, config, network=network, opt_state=opt_state, callback=callback, callback_tag=tag
-    )
-
-
-def _direct_one_model(
-    params: Any, state: Any, window: jax.Array, *, network: Any, inputs: inputs_lib.ModelInputs, steps: int
-) -> jax.Array:
-    """One model's direct multi-horizon forecast (what ``run_stacked`` maps over models)."""
-    return inputs_lib.forecast_direct(network, params, inputs, state, window, steps)
-
-
-def _encoded(
-    model_inputs: inputs_lib.ModelInputs, state: Any, raw_windows: Any, closes: Any, future: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """Encoded inputs ``[N, time, features]`` and targets ``[N, H]`` (float32, host) of ``N`` raw windows.
-
-    The windows are padded to their shape bucket (copies of the first, dropped after) before
-    they reach compiled code, so that series of other lengths reuse the compiled encoder.
-
-    Raises:
-        ValueError: an encoded value is not finite.
-    """
-    count = raw_windows.shape[0]
-    size = windows.bucket_size(count, windows.MIN_FORECAST_BUCKET)
-    bucket = functools.partial(windows.pad_rows, size=size, fill="first")
-    inputs = _encode_jit(model_inputs, state, bucket(np.asarray(raw_windows, np.float32)))
-    targets = model_inputs.encoding.encode_targets(
-        state["encoding"], jnp.asarray(bucket(closes), jnp.float32), jnp.asarray(bucket(future), jnp.float32)
-    )
-    xs, ys = np.asarray(inputs)[:count], np.asarray(targets)[:count]
-    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
-        raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")
-    return xs, ys
-
-
-_encode_jit = jax.jit(inputs_lib.ModelInputs.encode, static_argnums=0)
-
-
-#: The learning rate compiled into the optimiser of every fit: each model's own rate (and
-#: weight decay) is injected into its optimiser state, so models that differ only in those
-#: share one compiled program and train together in one call.
-_COMPILED_LEARNING_RATE = 1e-3
-
-
-class Prepared(NamedTuple):
-    """Training inputs of one series: raw windows, split, fitted encoding and feature scaling, encoded arrays."""
-
-    windows: np.ndarray
-    following: np.ndarray
-    n_train: int
-    n_val: int
-    encoding_state: dict[str, float]
-    feature_state: inputs_lib.FeatureState
-    data: training.TrainData
-
-    @property
-    def gap(self) -> int:
-        """Windows between the training and the held-back ones (in neither part)."""
-        return self.windows.shape[0] - self.n_train - self.n_val
+Prepared = prepared.Prepared
 
 
 class LSTMForecaster(Forecaster):
@@ -142,10 +49,9 @@ class LSTMForecaster(Forecaster):
         patience: see ``early_stopping``.
         validation_fraction: share of windows held back for early stopping.
         encoding: ``"relative"`` (default: log price relative to each window's last price,
-            scaled by the training log-return spread) or ``"minmax"`` (the seed's min-max
-            scaled price levels); or ``"log"``, ``"window"`` (see ``jaxlstm.data``). Walk-forward backtests
-            (``benchmarks/accuracy.py``) chose the default: min-max levels lost clearly to
-            the naive forecast on BTC/USD and to "relative" on every series tried.
+            scaled by the training log-return spread; chosen by ``benchmarks/accuracy.py``),
+            ``"minmax"`` (the seed's scaled price levels), ``"log"`` or ``"window"`` (see
+            ``prep/encodings.py``).
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
         band, calibration: the prediction band (see ``jaxlstm.Forecaster``).
@@ -155,10 +61,9 @@ class LSTMForecaster(Forecaster):
             ``learning_rate``, ``weight_decay``; see ``population``). With ``K > 1`` every
             params leaf has a leading ``[K]`` members axis and forecasts combine the members.
         combine: ``"mean"`` or ``"median"`` of the members' price forecasts.
-        architecture: the network (``jaxlstm.nn.ARCHITECTURES``): ``"lstm"`` (the seed's
-            stacked LSTM), ``"bilstm"`` (bidirectional), ``"attention"`` (an LSTM whose head
-            reads every hidden state through attention) or ``"transformer"`` (an encoder
-            with ``num_layers`` layers of width ``hidden_size``).
+        architecture: the network (``jaxlstm.nn.ARCHITECTURES``): ``"lstm"`` (the seed's),
+            ``"bilstm"``, ``"attention"`` (an LSTM whose head attends over every hidden
+            state) or ``"transformer"`` (``num_layers`` encoder layers of width ``hidden_size``).
         features: the inputs per time step, e.g. ``("close", "volume", "rsi")``:
             ``"close"`` is the close as ``encoding`` encodes it, the others are causal
             candle features (``jaxlstm.data.FEATURES``), standardised with training
@@ -253,28 +158,20 @@ class LSTMForecaster(Forecaster):
         #: The season in use: ``season_length``, or what the last fit detected for ``"auto"`` (None: none).
         self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
         validation.check_network_sizes(self.hidden_size, self.num_layers, self.input_length, self.direct_steps)
-        if self.direct_steps is None and self.features != (feature_lib.CLOSE,):
-            raise ValueError(
-                f"features {self.features} need direct_steps=H (a head that forecasts H steps at once): a recursive "
-                "forecast feeds each predicted close back as the next input, and the other features have no "
-                "predicted value to feed back"
-            )
+        prepared.check_head(self.features, self.direct_steps)
         self.model_config  # noqa: B018 (a network these sizes cannot build, e.g. heads not dividing the width, fails now)
 
     def _reset_fitted(self) -> None:
         super()._reset_fitted()
+        #: Params and optimiser state(s) of the last fit or update (leading ``[K]`` axis for ensembles).
         self.params_: Any = None
-        #: Optimiser state(s) at the end of the last fit or update (leading ``[K]`` axis for ensembles).
         self.opt_state_: Any = None
-        #: The trials of the search that chose this model's settings (``jaxlstm.tune``), else None.
-        self.tuning_: Any = None
+        self.tuning_: Any = None  # the trials of the search that chose these settings (jaxlstm.tune)
         self.encoding_state_: dict[str, float] | None = None
         self.feature_state_: inputs_lib.FeatureState | None = None
         self.history_: dict[str, np.ndarray] | None = None
         self.metrics_: dict[str, Any] | None = None
         self.trained_at_: str | None = None
-
-    # ------------------------------------------------------------------ configuration
 
     # Cached: settings change only through set_params, which builds a fresh instance, and the
     # forecast path reads these on every call (building them costs more than a 1-step forecast).
@@ -306,6 +203,7 @@ class LSTMForecaster(Forecaster):
         ``fit`` and ``load`` call it; set by hand, the params would not match the windows.
         """
         self.__dict__["season_length_"] = season
+        self.__dict__["_season_resolved"] = True
         self.__dict__.pop("model_inputs", None)
 
     def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
@@ -353,6 +251,11 @@ class LSTMForecaster(Forecaster):
         return copy
 
     @property
+    def members(self) -> population.Members:
+        """How each ensemble member starts training (its seed and rates, the network, the training settings)."""
+        return population.Members(tuple(self._member_settings), self.model_config, self.train_config)
+
+    @property
     def input_columns(self) -> tuple[str, ...]:
         return self.model_inputs.columns
 
@@ -391,53 +294,16 @@ class LSTMForecaster(Forecaster):
     def _encoding(self) -> encodings.Encoding:
         return encodings.get_encoding(self.encoding)
 
-    def _fit_static(self, **changes: Any) -> dict[str, Any]:
-        """The static arguments of ``fit_arrays`` (models with equal ones train in one call).
-
-        The learning rate and weight decay are not among them: each model (and member)
-        carries its own in its optimiser state (``_member_start``). AdamW is compiled in
-        when any member decays its weights (a member with 0 then gets exactly Adam's steps).
-
-        Args:
-            **changes: ``TrainConfig`` fields to replace (``update`` and ``tune`` change the
-                epochs and the stopping rules).
-        """
-        decay = any(m["weight_decay"] > 0 for m in self._member_settings)
-        config = dataclasses.replace(
-            self.train_config, learning_rate=_COMPILED_LEARNING_RATE, weight_decay=1.0 if decay else 0.0, **changes
-        )
-        return {"config": config, "network": self.model_config}
-
-    def _member_start(self, member: int) -> tuple[Any, jax.Array, Any]:
-        """Member ``member``'s initial params, shuffling key and optimiser state (from its seed and rates)."""
-        settings = self._member_settings[member]
-        key_init, key_train = jax.random.split(jax.random.key(settings["seed"]))
-        params = self.model_config.init(key_init)
-        return params, key_train, self._fresh_opt_state(params, member)
-
-    def _fresh_opt_state(self, params: Any, member: int) -> Any:
-        """A new optimiser state for ``params`` with member ``member``'s learning rate and weight decay."""
-        settings = self._member_settings[member]
-        optimizer = training.make_optimizer(self._fit_static()["config"])
-        hyper = {"learning_rate": settings["learning_rate"]}
-        if any(m["weight_decay"] > 0 for m in self._member_settings):
-            hyper["weight_decay"] = settings["weight_decay"]
-        return training.init_opt_state(optimizer, params, **hyper)
+    def _fraction(self) -> float:
+        return self.validation_fraction if self.early_stopping else 0.0
 
     # ------------------------------------------------------------------ fitting
 
     def fit(self, data: Any, *, verbose: bool = False, **fit_options: Any) -> Self:
-        """Trains on a price series.
+        """Trains on a price series (``Forecaster.fit``), with a per-epoch progress bar on stderr when ``verbose``.
 
-        Args:
-            data: prices as a 1-D array/list, a pandas Series (DatetimeIndex kept for
-                forecast timestamps), an OHLCV DataFrame, ``jaxlstm.data.OHLCV`` or ccxt rows
-                ``[[ms, open, high, low, close, volume], ...]`` (the close is used); at least
-                ``min_fit_length`` finite positive prices. Features that read other columns
-                need candles (not a 1-D series; a CSV path is read too) with those columns.
-            verbose: show a per-epoch progress bar on stderr.
-            **fit_options: ``interval=`` for data without timestamps and ``gaps=`` for gaps in dated data
-                (see ``Forecaster.fit``).
+        ``data`` needs at least ``min_fit_length`` prices; features that read other columns
+        need candles (not a 1-D series; a CSV path is read too) with those columns.
 
         Returns:
             ``self``, with ``params_``, ``encoding_state_``, ``history_`` and ``metrics_`` set.
@@ -447,14 +313,14 @@ class LSTMForecaster(Forecaster):
         return super().fit(data, verbose=verbose, **fit_options)
 
     def prepare(self, series: np.ndarray) -> Prepared:
-        """The training inputs of a validated series (see ``_prepare``), for ``train_prepared``.
+        """The training inputs of a validated series (``prepared.prepare``), for ``train_prepared``.
 
-        An unfitted model with ``season_length="auto"`` resolves its season here first
-        (without a spacing: every lag is scanned); a fitted one keeps its own.
+        An unfitted model with ``season_length="auto"`` whose season no fit has resolved
+        (a tuning trial) resolves it here first, without a spacing (every lag is scanned).
         """
-        if self.params_ is None:
+        if self.params_ is None and not self.__dict__.get("_season_resolved"):
             self.resolve_season(series)
-        return self._prepare(series)
+        return prepared.prepare(self.model_inputs, series, self.direct_steps or 1, self._fraction())
 
     @classmethod
     def train_prepared(
@@ -470,70 +336,21 @@ class LSTMForecaster(Forecaster):
         """Trains each model ``epochs[i]`` more epochs on its prepared data, all in one runner call per group.
 
         An unfitted model starts from its seeds; a fitted one continues from its params and
-        optimiser state (its shuffling key folded with ``salt``, so that a continuation
-        does not replay the first run's minibatch order). Every member of every model is a
-        row of ``population.train_rows``; each model then takes over its results (params, history,
-        metrics), as after ``fit``, without a band. ``jaxlstm.tune`` trains its rungs here.
+        optimiser state (``Members.resumed`` with ``salt``). Each model then takes over its
+        results as after ``fit``, without a band. ``jaxlstm.tune`` trains its rungs here.
 
         Returns:
             The number of runner calls (groups of equal static settings and shapes).
         """
-        rows, owners = [], []
-        for i, (model, prep, count) in enumerate(zip(models, preps, epochs, strict=True)):
-            static = model._fit_static(epochs=count)
-            for j in range(model.n_members):
-                if model.params_ is None:
-                    start = model._member_start(j)
-                else:
-                    key = jax.random.fold_in(model._member_start(j)[1], salt)
-                    start = (model._member_params()[j], key, model._member_opt_state(j))
-                rows.append((static, prep.data, start))
-                owners.append(i)
-        results = population.train_rows(_fit_one_model, rows, workers=workers, devices=devices)
-        done: dict[int, list[training.TrainResult]] = {}
-        for i, result in zip(owners, results, strict=True):
-            done.setdefault(i, []).append(result)
-        for i, found in done.items():
-            models[i]._adopt(preps[i], found)
-        return len({(tuple(sorted(static.items())), np.shape(data.xs)[1:]) for static, data, _ in rows})
-
-    def _prepare(self, series: np.ndarray) -> Prepared:
-        """Windows, chronological split, and the encoding and feature scaling fitted on the training part only.
-
-        A window holds ``window_length`` candles and is followed by ``H`` targets (``H =
-        direct_steps``, 1 for the recursive model). The last ``validation_fraction`` of
-        windows is held back, and the ``H - 1`` windows before it are dropped, so that no
-        held-back close is a training target; the encoding and the feature statistics see
-        only the training windows and their targets.
-        """
-        model_inputs = self.model_inputs
-        length = model_inputs.window_length
-        steps = self.direct_steps or 1
-        if series.ndim == 2:
-            feature_lib.check_values(self.features, model_inputs.columns, series)
-        raw_windows, future = windows.sliding_windows(series, length, horizon=steps)
-        if series.ndim == 1:
-            raw_windows = raw_windows[..., 0]
-        closes, future = model_inputs.closes(raw_windows), future[..., 0]
-        fraction = self.validation_fraction if self.early_stopping else 0.0
-        n_train, n_val = windows.chronological_split(raw_windows.shape[0], fraction, gap=steps - 1)
-        encoding_state, feature_state = model_inputs.fit(series[: n_train + length + steps - 1])
-        state = model_inputs.device_state(encoding_state, feature_state)
-        count = raw_windows.shape[0]
-        xs, ys = _encoded(model_inputs, state, raw_windows, closes, future)
-        ones = np.ones((count,), np.float32)
-        start = count - n_val
-        # Both parts padded to the shape bucket of the window count (zero-weight rows), so
-        # that series of other lengths reuse the compiled trainer.
-        size, size_val = windows.bucketed_split(count, fraction, gap=steps - 1)
-        data = training.TrainData(
-            *windows.pad_rows((xs[:n_train], ys[:n_train], ones[:n_train]), size),
-            *windows.pad_rows((xs[start:], ys[start:], ones[start:]), size_val),
-        )
-        return Prepared(raw_windows, future[:, 0], n_train, n_val, encoding_state, feature_state, data)
-
-    def _fit(self, prices: np.ndarray, verbose: bool = False, **fit_options: Any) -> None:
-        type(self)._fit_together([self], [prices], verbose=verbose, **fit_options)
+        plans = [
+            rows.member_rows(
+                m.members, p.data, m.members.static(epochs=c), m._members() if m.params_ is not None else None, salt
+            )
+            for m, p, c in zip(models, preps, epochs, strict=True)
+        ]
+        for model, prep, found in zip(models, preps, rows.train_models(plans, workers=workers, devices=devices)):
+            model._adopt(prep, found)
+        return rows.call_count(plans)
 
     @classmethod
     def _fit_together(
@@ -546,7 +363,7 @@ class LSTMForecaster(Forecaster):
         verbose: bool = False,
         **fit_options: Any,
     ) -> None:
-        """Trains many models (and every ensemble member) in compiled ``vmap`` calls, one per group of equal static settings.
+        """Trains many models (and every ensemble member) as rows of one runner call per group of equal static settings.
 
         Series of different lengths are padded with zero-weight windows, which leave each
         model as a lone ``fit`` would train it (to float rounding). With ``verbose``
@@ -557,34 +374,15 @@ class LSTMForecaster(Forecaster):
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
         lstms = [cast(LSTMForecaster, m) for m in models]
-        preps = [m._prepare(p) for m, p in zip(lstms, prices, strict=True)]
-        rows = [
-            (m._fit_static(), prep.data, m._member_start(j))
-            for m, prep in zip(lstms, preps)
-            for j in range(m.n_members)
-        ]
-        bar = progress.ProgressBar(lstms[0].epochs) if verbose else None
-        tag = None if bar is None else progress.RELAY.open(bar)
-        results = None
-        try:
-            results = population.train_rows(
-                _fit_one_model,
-                rows,
-                workers=workers,
-                devices=devices,
-                progress_tag=tag,
-                progress_callback=progress.RELAY,
+        preps = [m.prepare(p) for m, p in zip(lstms, prices, strict=True)]
+        plans = [rows.member_rows(m.members, prep.data, m.members.static()) for m, prep in zip(lstms, preps)]
+        with progress.Shown(lstms[0].epochs if verbose else None) as shown:
+            found = rows.train_models(
+                plans, workers=workers, devices=devices, progress_tag=shown.tag, progress_callback=progress.RELAY
             )
-        finally:
-            if bar is not None and tag is not None:
-                progress.RELAY.close(tag)
-                if results is None:
-                    bar.close()
-                else:
-                    bar.close(int(results[0].epochs_run), str(results[0].stop_reason))
-        found = iter(results)
-        for m, prep in zip(lstms, preps):
-            m._adopt_trained(prep, [next(found) for _ in range(m.n_members)])
+            shown.finish(int(found[0][0].epochs_run), str(found[0][0].stop_reason))
+        for m, prep, results in zip(lstms, preps, found):
+            m._adopt_trained(prep, results)
 
     def _adopt_trained(self, prep: Prepared, results: Sequence[training.TrainResult]) -> None:
         """``_adopt`` for a fit: a member that diverged is dropped (with a warning), a model whose every member did raises.
@@ -592,213 +390,92 @@ class LSTMForecaster(Forecaster):
         A member diverged when its loss was not finite at its last epoch, or when its
         one-step forecasts of the held-back windows (the last training windows without
         any) are not finite positive prices. The members kept become the ``ensemble``
-        setting, so that the settings keep describing the params (and ``save`` and
-        ``load`` agree). A model that raises is left unfitted.
+        setting, so that save and load agree. A model that raises is left unfitted.
         """
-        members = list(self._member_settings)
-        ensemble = self.ensemble
-        kept = [j for j, r in enumerate(results) if int(r.epochs_run) > 0 and np.isfinite(r.train_loss[-1])]
+        members, ensemble = list(self._member_settings), self.ensemble
+        kept = population.finished(results)
         while kept:  # each pass adopts the members left and checks their forecasts
             self._set_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
-            self._adopt(prep, [results[j] for j in kept])
-            healthy = self._healthy_members(prep)
+            healthy = self._adopt(prep, [results[j] for j in kept])
             if healthy.all():
                 break
             kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
         if not kept:
             self._set_members(ensemble)
             self._reset_fitted()
-            rates = ", ".join(f"{r:g}" for r in sorted({m["learning_rate"] for m in members}))
-            who = "" if len(members) == 1 else f" in all {len(members)} ensemble members"
-            raise ValueError(
-                f"training diverged{who} with learning_rate={rates}: a non-finite loss, or forecasts of the "
-                "held-back windows that are not finite positive prices; try a lower learning_rate (the default is "
-                f"{self.default_params()['learning_rate']:g}), early_stopping=True or fewer epochs, and check the "
-                "data for extreme or broken prices"
-            )
+            raise population.divergence_error(members, self.default_params()["learning_rate"])
         if len(kept) < len(members):
-            dropped = [members[j] for j in range(len(members)) if j not in kept]
-            warnings.warn(
-                f"{len(dropped)} of {len(members)} ensemble members diverged in training and were dropped "
-                f"({dropped}); the model keeps {len(kept)}, listed by its ensemble setting; a lower learning_rate "
-                "may keep them",
-                UserWarning,
-                stacklevel=2,
-            )
+            warnings.warn(population.dropped_message(members, kept), UserWarning, stacklevel=2)
 
     def _set_members(self, ensemble: int | tuple[dict[str, Any], ...]) -> None:
         """Replaces the ``ensemble`` setting: the one change of a setting after construction, made by a fit."""
         self.__dict__["ensemble"] = ensemble
         self._member_settings = population.member_settings(ensemble, self.seed, self.learning_rate, self.weight_decay)
 
-    def _healthy_members(self, prep: Prepared) -> np.ndarray:
-        """``[K]`` whether each member forecasts finite positive prices one step after the held-back windows."""
-        n = prep.n_train
-        check = prep.windows[n + prep.gap :] if prep.n_val else prep.windows[:n][-64:]
-        rows = self._member_rows(check, 1)
-        return np.all(np.isfinite(rows) & (rows > 0), axis=(1, 2))
-
-    def _adopt(self, prep: Prepared, results: Sequence[training.TrainResult]) -> None:
+    def _adopt(self, prep: Prepared, results: Sequence[training.TrainResult]) -> np.ndarray:
         """Takes over finished training runs (one per member): params, optimiser states, history, metrics.
 
-        An ensemble's history is the members' mean loss per epoch (over the members still
-        training) and its metrics list each member's epochs.
+        The one-step forecasts of the held-back windows are made once, in one call, for the
+        validation MAE (the members combined) and the divergence check of ``_adopt_trained``.
+
+        Returns:
+            ``[K]`` whether each member forecasts finite positive prices one step after the
+            held-back windows (the last training windows without any).
         """
         if any(r.epochs_run == 0 for r in results):
             raise ValueError("training diverged in the first epoch (non-finite loss); check the data and learning_rate")
-        n = prep.n_train
-        if len(results) == 1:
-            self.params_ = jax.tree.map(jnp.asarray, results[0].params)
-            self.opt_state_ = jax.tree.map(np.asarray, results[0].opt_state)
-        else:
-            self.params_ = jax.tree.map(jnp.asarray, population.stack_trees([r.params for r in results]))
-            self.opt_state_ = population.stack_trees([r.opt_state for r in results])
-        self.encoding_state_ = prep.encoding_state
-        self.feature_state_ = prep.feature_state
-        longest = max(int(r.epochs_run) for r in results)
-        padded = lambda key: np.stack(
-            [
-                np.pad(
-                    np.asarray(getattr(r, key), np.float64), (0, longest - int(r.epochs_run)), constant_values=np.nan
-                )
-                for r in results
-            ]
-        )
-        train_loss = np.nanmean(padded("train_loss"), axis=0)
-        val_loss = np.nanmean(padded("val_loss"), axis=0) if prep.n_val else np.zeros((0,))
-        self.history_ = {"train_loss": train_loss, "val_loss": val_loss}
-        reasons = list(dict.fromkeys(str(r.stop_reason) for r in results))
-        members = (
-            {"member_epochs_run": [int(r.epochs_run) for r in results], "members": len(results)}
-            if len(results) > 1
-            else {}
-        )
-        self.metrics_ = {
-            "epochs_run": longest,
-            "best_epoch": int(results[0].best_epoch),
-            "stop_reason": "/".join(reasons),
-            "final_train_loss": float(np.mean([r.train_loss[-1] for r in results])),
-            "best_val_loss": float(np.mean([np.min(r.val_loss) for r in results])) if prep.n_val else None,
-            **members,
-            "n_train_windows": int(n),
-            "n_val_windows": int(prep.n_val),
-            **self._validation_errors(prep.windows[n + prep.gap :], prep.following[n + prep.gap :]),
-        }
+        self.params_ = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
+        self.opt_state_ = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
+        self.encoding_state_, self.feature_state_ = prep.encoding_state, prep.feature_state
+        self.history_, metrics = population.summary(results, bool(prep.n_val))
+        check = prep.held_back if prep.n_val else prep.windows[: prep.n_train][-64:]
+        found = self._member_rows(check, 1)
+        predicted = population.combine_members(found, self.combine) if self.n_members > 1 else found[0]
+        errors = prepared.validation_errors(prep, self.model_inputs, predicted[:, 0])
+        self.metrics_ = {**metrics, "n_train_windows": int(prep.n_train), "n_val_windows": int(prep.n_val), **errors}
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-
-    def _validation_errors(self, raw_windows: np.ndarray, following: np.ndarray) -> dict[str, float | None]:
-        """One-step MAE in price units on the held-back windows, with naive's for scale."""
-        if raw_windows.shape[0] == 0:
-            return {"val_mae": None, "val_naive_mae": None}
-        predicted = self._predict_many(raw_windows, 1)[:, 0]
-        return {
-            "val_mae": float(np.mean(np.abs(predicted - following))),
-            "val_naive_mae": float(np.mean(np.abs(self.model_inputs.closes(raw_windows)[:, -1] - following))),
-        }
+        return np.all(np.isfinite(found) & (found > 0), axis=(1, 2))
 
     def holdout_size(self) -> int | None:
-        # One validation window per held-back target close, and a direct model's window
-        # also targets the H - 1 closes after its first.
-        metrics = self.metrics_
-        if metrics is None:
+        # One validation window per held-back target close; a direct model's window also
+        # targets the H - 1 closes after its first.
+        if self.metrics_ is None:
             return None
-        n_val = int(metrics.get("n_val_windows") or 0)
+        n_val = int(self.metrics_.get("n_val_windows") or 0)
         return n_val + (self.direct_steps or 1) - 1 if n_val else 0
 
     def planned_holdout(self, n: int) -> int | None:
-        # What holdout_size will be after a fit on n prices (the split _prepare makes).
         steps = self.direct_steps or 1
-        count = n - self.window_length - steps + 1
-        if count < 1:
-            return None
-        _, n_val = windows.chronological_split(
-            count, self.validation_fraction if self.early_stopping else 0.0, gap=steps - 1
-        )
-        return n_val + steps - 1 if n_val else 0
-
-    # ------------------------------------------------------------------ context
-
-    def observe(self, data: Any, *, interval: Any = None) -> Self:
-        """Moves the forecast origin to the end of ``data`` without retraining.
-
-        A cached model keeps forecasting from the prices it was trained on; ``observe``
-        hands it newer prices (any form ``fit`` accepts, at least ``window_length``) so
-        ``forecast`` continues from them. The params and the fitted encoding are unchanged.
-
-        Args:
-            data: the newer prices.
-            interval: their spacing when they have no timestamps (see ``Forecaster.fit``);
-                otherwise the model keeps the interval it was trained with.
-
-        Returns:
-            ``self``.
-        """
-        self._check_fitted()
-        series, timestamps, spacing = self._read_series(data, "data", interval)
-        series = self.check_prices("data", series, self.window_length, "to forecast from")
-        self.prices_ = series[-self.window_length :]
-        # Plain prices carry no time: their forecasts have no timestamps (see base).
-        self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
-        if spacing is not None:
-            self.interval_ = spacing
-        return self
+        return prepared.planned_holdout(n - self.window_length - steps + 1, steps, self._fraction())
 
     def update(self, data: Any, *, epochs: int = 5, interval: Any = None, allow_gap: bool = False) -> Self:
-        """Continues training on the prices that came after the ones the model has seen.
+        """Continues training on the prices that came after the ones the model has seen (online learning).
 
-        The new prices must continue the model's last one (checked whenever the model's
-        prices are dated, i.e. ``last_timestamp_`` is set):
-
-        * dated data must be at the model's interval and its first new price one
-          interval after ``last_timestamp_``. Rows at or before ``last_timestamp_``
-          (an overlap) are dropped with a warning that counts them, after their closes
-          are checked against the prices the model holds: the whole fitted series after
-          ``fit``, the last window after ``load`` (the overlap must hold the model's last
-          timestamp, and a close that differs means other data: refused). Data that
-          ends at or before ``last_timestamp_`` is refused; so is a gap (a missing
-          step between the last price and the new ones, or among the new ones) unless
-          ``allow_gap=True``, which trains across it as if it were one step.
-        * undated data (a list or array) is refused unless ``interval=`` says that the
-          prices continue right after ``last_timestamp_`` at that interval, which must be
-          the model's.
-
-        A model fitted on undated prices has no time to check against: any prices are
-        taken as its continuation (those with timestamps give it a ``last_timestamp_``).
-        ``last_timestamp_`` moves to the last new price.
-
-        Online learning without looking back over all history: the new prices, preceded by
-        the model's own last window, give one window per new price; those windows (the
-        newest only) train the current params, continuing from the saved optimiser state
-        (its Adam moments and step count), for ``epochs`` epochs with no early stopping.
-        Every ensemble member is updated, together in one call.
-
-        Encoding policy: the encoding fitted by ``fit`` is kept. The network learned its
-        mapping in those units; refitting the scale on a few new prices would change what
-        every input means. For ``encoding="relative"`` (log returns over a fixed scale) new
-        price levels need no refit; with ``"minmax"`` prices beyond the fitted range are
-        extrapolated, and ``fit`` is the way to rescale.
-
-        Calibration: before training, the model forecasts from each origin among the new
-        prices; those errors are out of sample and join the conformal residuals (the most
-        recent ``_max_calibration_origins`` are kept), so the band follows what the model
-        does on the newest data.
+        The new prices must continue the model's last one, by the rules of
+        ``jaxlstm._src.forecasters.continuation`` (dated data at the model's interval, an
+        overlap checked and dropped, a gap refused unless ``allow_gap=True``, undated data
+        only with ``interval=``). Preceded by the model's own last window, they give one
+        window per new price; those windows train the current params from the saved
+        optimiser state for ``epochs`` epochs, with no early stopping, every ensemble member
+        together in one call. The encoding fitted by ``fit`` is kept (``fit`` rescales).
+        Before training, the forecasts from each new origin join the calibration residuals
+        (the most recent ``_max_calibration_origins`` are kept).
 
         Args:
             data: the new prices (any form ``fit`` accepts), at least 1 (``direct_steps``
                 for a direct model) after the ones the model saw.
             epochs: passes over the new windows, >= 1.
             interval: for undated data: the prices continue right after the model's last
-                timestamp at this interval (``"1h"``...), which must be the model's.
-            allow_gap: train on dated data that does not continue the last price without
-                a gap (each gap is then learned as one step).
+                timestamp at this interval, which must be the model's.
+            allow_gap: train on dated data that does not continue the last price without a gap.
 
         Returns:
             ``self``, with ``params_``, ``opt_state_``, ``prices_``, ``last_timestamp_`` and
             ``metrics_["updates"]`` updated.
 
         Raises:
-            ValueError: data that does not continue the model's prices as above, or too
-                few new prices; the model is then unchanged.
+            ValueError: data that does not continue the model's prices, or too few new
+                prices; the model is then unchanged.
         """
         self._check_fitted()
         epochs = validation.check_positive_int("epochs", epochs)
@@ -807,7 +484,7 @@ class LSTMForecaster(Forecaster):
         new, timestamps, spacing = self._read_series(data, "data", interval)
         steps = self.direct_steps or 1
         new = self.check_prices("data", new, steps, "to update on")
-        assert self.prices_ is not None
+        assert self.prices_ is not None and self.encoding_state_ is not None and self.feature_state_ is not None
         held = continuation.Held(self.prices_, self.last_timestamp_, self.interval_, self.input_columns)
         new, last_timestamp, spacing = continuation.continuation(
             held, new, timestamps, spacing, interval is not None, allow_gap
@@ -817,90 +494,44 @@ class LSTMForecaster(Forecaster):
                 f"data must hold at least {steps} prices after the model's last timestamp to update {self!r}, "
                 f"got {new.shape[0]}"
             )
-        assert self.prices_ is not None and self.encoding_state_ is not None and self.feature_state_ is not None
-        length = self.window_length
-        series = np.concatenate([self.prices_[-length:], new])
-        model_inputs = self.model_inputs
-        if series.ndim == 2:
-            feature_lib.check_values(self.features, model_inputs.columns, series)
-        calibration = self._extended_calibration(series, new.shape[0])
-        # One window per new target (a direct model's window targets the next direct_steps).
-        raw_windows, future = windows.sliding_windows(series, length, horizon=steps)
-        if series.ndim == 1:
-            raw_windows = raw_windows[..., 0]
-        closes, future = model_inputs.closes(raw_windows), future[..., 0]
-        state = model_inputs.device_state(self.encoding_state_, self.feature_state_)
-        xs, ys = _encoded(model_inputs, state, raw_windows, closes, future)
-        xs_pad, ys_pad, ones = windows.pad_rows(
-            (xs, ys, np.ones((xs.shape[0],), np.float32)), windows.bucket_size(len(xs))
-        )
-        update_data = training.TrainData(xs_pad, ys_pad, ones, xs[:0], ys[:0], ones[:0])
+        series = np.concatenate([self.prices_[-self.window_length :], new])
+        state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
+        update_data = prepared.continuation_data(self.model_inputs, state, series, steps)
+        band = self._extended_band(series)
         count = int((self.metrics_ or {}).get("updates", 0)) + 1
-        static = self._fit_static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
-        starts = []
-        for j, params in enumerate(self._member_params()):
-            opt_state = self._member_opt_state(j)
-            if opt_state is None:
-                opt_state = self._fresh_opt_state(params, j)
-            key = jax.random.fold_in(jax.random.key(self._member_settings[j]["seed"]), count)
-            starts.append((static, update_data, (params, key, opt_state)))
-        results = population.train_rows(_fit_one_model, starts)
+        members = self.members
+        static = members.static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
+        starts = [members.continued(j, params, opt, count) for j, (params, opt) in enumerate(self._members())]
+        results = rows.train_rows([rows.TrainRow(static, update_data, start) for start in starts])
         if any(r.epochs_run < epochs for r in results):
             raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
-        params = [r.params for r in results]
-        states = [r.opt_state for r in results]
-        many = self.n_members > 1
-        self.params_ = jax.tree.map(jnp.asarray, population.stack_trees(params) if many else params[0])
-        self.opt_state_ = population.stack_trees(states) if many else jax.tree.map(np.asarray, states[0])
-        assert self.metrics_ is not None
-        self.metrics_ = {
-            **self.metrics_,
-            "updates": count,
-            "update_train_loss": float(np.mean([r.train_loss[-1] for r in results])),
-        }
-        self.prices_ = series
-        self.last_timestamp_ = last_timestamp
-        self.interval_ = spacing
+        self.params_ = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
+        self.opt_state_ = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
+        train_loss = float(np.mean([r.train_loss[-1] for r in results]))
+        self.metrics_ = {**(self.metrics_ or {}), "updates": count, "update_train_loss": train_loss}
+        self.prices_, self.last_timestamp_, self.interval_ = series, last_timestamp, spacing
         # The models that scored the old residuals belong to the old params: from now on
         # the residuals are fixed arrays, as in a model restored from a file.
         self.calibration_models_ = {}
-        self.band_ = calibration
+        self.band_ = band
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return self
 
-    def _member_opt_state(self, member: int) -> Any:
-        """Member ``member``'s optimiser state, or None when the model has none (saved before it was kept)."""
-        if self.opt_state_ is None:
-            return None
-        return self.opt_state_ if self.n_members == 1 else population.tree_row(self.opt_state_, member)
+    def _members(self) -> list[tuple[Any, Any]]:
+        """Each member's ``(params, optimiser state or None)`` (None: saved before the state was kept)."""
+        params = [self.params_] if self.n_members == 1 else population.unstack(self.params_, self.n_members)
+        states = [self.opt_state_] if self.n_members == 1 else population.unstack(self.opt_state_, self.n_members)
+        return list(zip(params, states if self.opt_state_ is not None else [None] * self.n_members, strict=True))
 
-    def _extended_calibration(self, series: np.ndarray, count: int) -> bands.Band:
-        """The band of the calibration residuals so far plus the current model's out-of-sample errors on ``count`` new prices.
-
-        ``series`` is the model's last window followed by the new prices; one row per
-        origin among the new prices, NaN past the new data. The most recent
-        ``_max_calibration_origins`` rows are kept.
-        """
+    def _extended_band(self, series: np.ndarray) -> bands.Band:
+        """The band with the current model's out-of-sample errors from each new origin of ``series`` (window + new prices)."""
         assert self.band_ is not None, "fitted models have a band"
-        kind = bands.band_class(self.band)
-        if not kind.needs_residuals:
+        if not self.band_.needs_residuals:
             return self.band_
-        steps = self.band_steps
-        length = self.window_length
-        origins = np.arange(length, series.shape[0])
-        assert origins.shape[0] == count
-        fresh = self._predict_many(windows.windows_before(series, origins, length), steps)
-        index = origins[:, None] + np.arange(steps)[None, :]
-        closes = close_of(series)
-        actual = np.where(index < closes.shape[0], closes[np.minimum(index, closes.shape[0] - 1)], np.nan)
-        new_rows = intervals.log_ratio_residuals(actual, fresh)
-        merged = {}
-        for source in self.calibration_sources():
-            old = self.band_.residuals.get(source)
-            if old is None or old.shape[1] < steps:  # restored with fewer steps: start afresh
-                old = np.zeros((0, steps))
-            merged[source] = np.concatenate([old[:, :steps], new_rows])[-self._max_calibration_origins :]
-        return kind(merged, self.volatility_ or 0.0)
+        origins = np.arange(self.window_length, series.shape[0])
+        fresh = self._predict_many(windows.windows_before(series, origins, self.window_length), self.band_steps)
+        new_rows = bands.origin_residuals(close_of(series), origins, fresh)
+        return self.band_.extended(new_rows, self.calibration_sources(), self._max_calibration_origins)
 
     # ------------------------------------------------------------------ prediction
 
@@ -926,131 +557,58 @@ class LSTMForecaster(Forecaster):
             ValueError: a member forecasts a non-finite or non-positive price (as ``forecast`` does).
         """
         self._check_fitted()
-        steps = validation.check_steps(steps)
-        return self.check_forecast(self._member_rows(price_windows, steps))
+        return self.check_forecast(self._member_rows(price_windows, validation.check_steps(steps)))
 
     def _member_rows(self, price_windows: Any, steps: int) -> np.ndarray:
         """``member_forecasts`` unchecked (a non-finite value stays in: the callers decide what it means)."""
-        return type(self)._member_predictions([self], [price_windows], steps)[0]
+        return rows.forecast_rows([self._forecast_plan(steps)], [price_windows])[0]
 
     @classmethod
     def _predict_rows(
         cls, models: Sequence[Forecaster], windows_: Sequence[Any], steps: int, *, workers: int | None = None
     ) -> list[np.ndarray]:
-        """Each model's ``[N_i, steps]`` forecasts, its members combined (see ``_member_predictions``)."""
+        """Each model's ``[N_i, steps]`` forecasts, its members combined: one runner call per group (``rows.forecast_rows``)."""
         lstms = [cast(LSTMForecaster, m) for m in models]
-        rows = cls._member_predictions(lstms, windows_, steps, workers=workers)
-        return [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, rows)]
+        found = rows.forecast_rows([m._forecast_plan(steps) for m in lstms], windows_, workers=workers)
+        return [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, found)]
 
-    @classmethod
-    def _member_predictions(
-        cls, models: Sequence[LSTMForecaster], windows_: Sequence[Any], steps: int, *, workers: int | None = None
-    ) -> list[np.ndarray]:
-        """``[K_i, N_i, steps]`` member forecasts of many models: one ``run_stacked`` call per group.
-
-        A group is the models of one network, inputs, forecast kind and padded window count
-        (``prep.windows.bucket_size``: copies of a window whose results are dropped); each of their
-        members is a row.
-        """
-        plans = [m._forecast_plan(steps) for m in models]
-        stacks = []
-        for m, w in zip(models, windows_, strict=True):
-            # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert op.
-            stack = np.asarray(np.stack(w) if isinstance(w, list) else w, np.float32)
-            stacks.append(stack[:, -m.window_length :])
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, (function, static, _) in enumerate(plans):
-            # Window counts are padded to their shape bucket: rows of very different counts (a
-            # held-back tail of 50 origins, a head refit's 500) run apart rather than padded together.
-            count = windows.bucket_size(stacks[i].shape[0], windows.MIN_FORECAST_BUCKET)
-            groups.setdefault((function, tuple(static.items()), models[i].window_length, count), []).append(i)
-        out: list[Any] = [None] * len(models)
-        for (function, static, _, count), members in groups.items():
-            owners = [i for i in members for _ in range(models[i].n_members)]
-            # One row per model and ensemble member, stacked on the host: one transfer per leaf.
-            params = population.stack_trees([tree for i in members for tree in models[i]._member_params()])
-            states = jax.tree.map(lambda *v: np.stack(v), *[plans[i][2] for i in owners])
-            stack = np.stack([windows.pad_rows(stacks[i], count, fill="first") for i in owners])
-            rows = np.asarray(
-                stacked.run_stacked(function, (params, states, stack), static=dict(static), workers=workers),
-                np.float64,
-            )
-            first = 0
-            for i in members:
-                k = models[i].n_members
-                out[i] = rows[first : first + k, : stacks[i].shape[0]]
-                first += k
-        return out
-
-    def _forecast_plan(self, steps: int) -> tuple[Any, dict[str, Any], Any]:
-        """``(one-model forecast function, its static arguments, the fitted state it takes)``.
-
-        The recursive close-only model runs ``encodings.forecast_prices``; a direct model
-        ``inputs.forecast_direct``, which refuses more steps than its head emits. ``steps``
-        is checked by the callers (a positive int).
-        """
-        if self.direct_steps is None:
-            static = {"network": self.model_config, "encoding": self._encoding(), "steps": steps}
-            return _forecast_one_model, static, self._device_state()
-        if steps > self.direct_steps:
+    def _forecast_plan(self, steps: int) -> rows.ForecastPlan:
+        """How this model forecasts ``steps`` steps; a direct model refuses more steps than its head emits."""
+        if self.direct_steps is not None and steps > self.direct_steps:
             raise ValueError(
                 f"steps must be at most {self.direct_steps} for {self!r}: its head forecasts direct_steps="
                 f"{self.direct_steps} steps at once, got steps={steps}; train with a larger direct_steps"
                 + (" or direct_steps=None (recursive)" if self.features == (feature_lib.CLOSE,) else "")
             )
-        assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
-        state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
-        return _direct_one_model, {"network": self.model_config, "inputs": self.model_inputs, "steps": steps}, state
+        if self.direct_steps is None:
+            state: Any = self._device_state()
+        else:
+            assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
+            state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
+        members = [params for params, _ in self._members()]
+        return rows.forecast_plan(self.model_config, self.model_inputs, state, members, steps, self.direct_steps)
 
     def _device_state(self) -> dict[str, np.float32]:
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
         return {k: np.float32(v) for k, v in self.encoding_state_.items()}
 
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Any:
-        """The band of ``Forecaster``; an ensemble's is also never narrower than its members' own range.
-
-        The conformal band calibrates the combined forecast's errors; where the members
-        disagree more than that band allows, it is widened to their range
-        (``intervals.MEMBERS_RANGE`` ends ``Forecast.band``, for every forecast of an ensemble,
-        so the method is one).
-        """
+        """The band of ``Forecaster``; an ensemble's is also never narrower than its members' range (``population.widened``)."""
         forecast = super()._forecast_from(predicted, confidence)
         if self.n_members == 1 or self.band == "volatility":
             return forecast
-        members = self.member_forecasts(self.forecast_window()[None], predicted.shape[0])[:, 0]
-        return dataclasses.replace(
-            forecast,
-            lower=np.minimum(forecast.lower, members.min(axis=0)),
-            upper=np.maximum(forecast.upper, members.max(axis=0)),
-            band=f"{forecast.band}{intervals.MEMBERS_RANGE}",
+        return population.widened(
+            forecast, self.member_forecasts(self.forecast_window()[None], predicted.shape[0])[:, 0]
         )
-
-    def _member_params(self) -> list[Any]:
-        """Each member's params (one entry for a single model)."""
-        if self.n_members == 1:
-            return [self.params_]
-        return [population.tree_row(self.params_, j) for j in range(self.n_members)]
 
     def _check_fitted(self) -> None:
         if self.params_ is None:
             raise RuntimeError("LSTMForecaster is not fitted yet: call fit(data) or LSTMForecaster.load(path) first")
 
     def check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
-        if self.features == (feature_lib.CLOSE,):
-            return super().check_prices(name, value, minimum, purpose)
-        # The feature-specific problems first, so that their messages name the feature.
-        columns = self.input_columns
-        if len(columns) > 1 and isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == len(columns):
-            feature_lib.check_values(self.features, columns, value, name)
-        longest = feature_lib.longest_warmup(self.features)
-        rows = np.shape(value)[0] if np.ndim(value) else 0
-        if longest is not None and rows < minimum:
-            raise ValueError(
-                f"{name} must have at least {minimum} candles {purpose} with {self!r}, got {rows}: feature "
-                f"{longest!r} needs {feature_lib.FEATURES[longest].warmup} candles of history before the first of the "
-                f"{self.input_length} steps the network reads"
-                + (f", and the head forecasts {self.direct_steps} steps" if purpose == "to fit" else "")
-            )
+        if self.features != (feature_lib.CLOSE,):
+            head = f", and the head forecasts {self.direct_steps} steps"
+            prepared.check_candles(self.model_inputs, name, value, minimum, purpose, repr(self), head)
         return super().check_prices(name, value, minimum, purpose)
 
     def check_window(self, window: Any) -> np.ndarray:
@@ -1060,64 +618,19 @@ class LSTMForecaster(Forecaster):
             window = self._read_series(window, "window")[0][-self.window_length :]
         return super().check_window(window)
 
-    # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ persistence (the format: lstm_state)
 
-    def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
-        """Saves the fitted model as a folder (orbax params + ``metadata.json``), atomically.
+    def saved_parts(self) -> tuple[Any, dict[str, Any]]:
+        return lstm_state.saved_parts(self)
 
-        The previous model at ``path`` stays intact until the new one is complete.
-
-        Raises:
-            ValueError: the model's settings and fitted state disagree (what ``load`` would
-                report as damaged); nothing is written.
-
-        Returns:
-            The model folder.
-        """
-        return persistence.save_model(path, *lstm_state.saved_parts(self))
+    @classmethod
+    def from_saved(cls, tree: Any, metadata: Any, source: str) -> Self:
+        return cast(Self, lstm_state.from_parts(cls, tree, metadata, source))
 
     def params_template(self) -> Any:
         """Shapes and dtypes of ``params_`` (with the members axis of an ensemble)."""
-        one = jax.eval_shape(lambda: self.model_config.init(jax.random.key(0)))
-        return lstm_state.with_members(one, self.n_members)
+        return lstm_state.with_members(self.members.templates()[0], self.n_members)
 
     def opt_state_template(self) -> Any:
         """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
-        one = jax.eval_shape(lambda: self._fresh_opt_state(self.model_config.init(jax.random.key(0)), 0))
-        return lstm_state.with_members(one, self.n_members)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> LSTMForecaster:
-        """Loads a model saved with ``save``; checksums and format version are verified.
-
-        Raises:
-            FileNotFoundError: nothing at ``path``.
-            ValueError: damaged files, another format version, or not an LSTMForecaster.
-        """
-        params, metadata = persistence.load_model(path)
-        return lstm_state.from_parts(cls, params, metadata, f"model at {str(path)!r}")
-
-    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The seed's single-file export: metadata and weights in one sealed JSON document.
-
-        Args:
-            path: also write the document there atomically, when given.
-
-        Returns:
-            The JSON text.
-        """
-        return persistence.export_json(*lstm_state.saved_parts(self), path)
-
-    @classmethod
-    def from_json(cls, source: str | os.PathLike[str]) -> LSTMForecaster:
-        """Rebuilds a forecaster from ``to_json`` output: the JSON text or a file path.
-
-        Raises:
-            FileNotFoundError: ``source`` names no file.
-            ValueError: not an LSTMForecaster export, another format version, or damaged.
-        """
-        params, metadata = persistence.import_json(source)
-        where = (
-            "JSON text" if isinstance(source, str) and source.lstrip().startswith("{") else f"JSON file {str(source)!r}"
-        )
-        return lstm_state.from_parts(cls, params, metadata, where)
+        return lstm_state.with_members(self.members.templates()[1], self.n_members)

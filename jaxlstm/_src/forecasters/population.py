@@ -1,7 +1,9 @@
-"""Populations of models that share shapes: ensemble members, their settings and how they combine.
+"""Populations of models that share shapes: ensemble members, their settings, how they start and how they combine.
 
-Pure helpers for ``LSTMForecaster(ensemble=...)`` and ``update``; the training itself is one
-call of ``stacked.run_stacked`` over a leading members axis (``train_rows``).
+Pure helpers for ``LSTMForecaster(ensemble=...)``, ``fit`` and ``update``: ``Members`` gives
+each member its initial params, shuffling key and optimiser state, ``summary`` turns the
+members' training runs into one model's history and metrics; the training itself is one
+call of ``stacked.run_stacked`` over a leading rows axis (``rows.train_rows``).
 
 An ensemble is ``K`` members that differ only in settings that keep every shape and every
 static training setting equal, so all of them train in one compiled ``vmap``:
@@ -17,20 +19,25 @@ model's own learning rate and weight decay; ``ensemble=[{"seed": 3}, {"learning_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import stacked, training, validation
-from jaxlstm._src.prep import windows
+from jaxlstm._src import training, validation
+from jaxlstm._src.forecasters import intervals
 
 #: Settings an ensemble member may change (each keeps the shapes and static settings equal).
 MEMBER_SETTINGS: tuple[str, ...] = ("seed", "learning_rate", "weight_decay")
 #: Values of ``combine``: how members' price forecasts become one.
 COMBINES: tuple[str, ...] = ("mean", "median")
+#: The learning rate compiled into the optimiser of every fit: each member's own rate (and
+#: weight decay) is injected into its optimiser state, so models that differ only in those
+#: share one compiled program and train together in one call.
+COMPILED_LEARNING_RATE = 1e-3
 #: Most members of one ensemble (a guard against a typo such as ``ensemble=10**6``).
 MAX_MEMBERS = 4096
 
@@ -147,54 +154,186 @@ def tree_row(tree: Any, index: int) -> Any:
     return jax.tree.map(lambda a: a[index], tree)
 
 
-def train_rows(
-    fit_one: Callable[..., training.TrainResult],
-    rows: Sequence[tuple[dict[str, Any], training.TrainData, tuple[Any, jax.Array, Any]]],
-    *,
-    workers: int | None = None,
-    devices: Sequence[jax.Device] | None = None,
-    progress_tag: int | None = None,
-    progress_callback: Any = None,
-) -> list[training.TrainResult]:
-    """Runs ``fit_one`` (``fit_arrays`` of one model) for every ``(static, data, (params, key, opt_state))`` row, grouped by static settings.
+def unstack(tree: Any, count: int) -> list[Any]:
+    """The ``count`` rows of a stacked pytree, each a tree of its own."""
+    return [tree_row(tree, j) for j in range(count)]
 
-    ``fit_one(key, params, data, opt_state, tag, **static, callback=...)`` is a module-level
-    function (the same object every call, so its compilation is reused).
 
-    Every group is one call of ``stacked.run_stacked`` (rows padded to equal lengths with
-    zero-weight windows). Fits, ensembles, tuning trials, calibration refits and
-    updates all train through here. ``progress_tag``: the tag row 0 reports its epochs
-    under to ``progress_callback`` (a static callback such as ``progress.RELAY``; the other
-    rows carry a tag no bar listens to).
+def widened(forecast: Any, members: np.ndarray) -> Any:
+    """An ensemble's ``Forecast`` whose band is never narrower than its members' ``[K, steps]`` forecasts' range.
 
-    Returns:
-        One host ``TrainResult`` per row, in the order of ``rows``.
+    The conformal band calibrates the combined forecast's errors; where the members
+    disagree more than that band allows, it is widened to their range
+    (``intervals.MEMBERS_RANGE`` ends ``Forecast.band``, for every forecast of an ensemble,
+    so the method is one).
     """
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for i, (static, data, _) in enumerate(rows):
-        # Windows of other lengths (or inputs of other widths) cannot share a call.
-        groups.setdefault((tuple(sorted(static.items())), np.shape(data.xs)[1:]), []).append(i)
-    out: list[Any] = [None] * len(rows)
-    for (static, _), members in groups.items():
-        fields = []
-        for field in zip(*[rows[i][1] for i in members], strict=True):
-            stacked_field, _ = windows.pad_stack([np.asarray(a) for a in field])
-            fields.append(stacked_field)
-        # Padding rows get weight 0 from the stacked weights themselves.
-        stacked_data = training.TrainData(*fields)
-        params = stack_trees([rows[i][2][0] for i in members])
-        keys = jnp.stack([rows[i][2][1] for i in members])
-        opt_states = stack_trees([rows[i][2][2] for i in members])
-        tags = np.array([progress_tag if i == 0 and progress_tag is not None else -1 for i in members], np.int32)
-        callback = None if progress_tag is None else progress_callback
-        result = stacked.run_stacked(
-            fit_one,
-            (keys, params, stacked_data, opt_states, tags),
-            static={**dict(static), "callback": callback},
-            workers=workers,
-            devices=devices,
+    return dataclasses.replace(
+        forecast,
+        lower=np.minimum(forecast.lower, members.min(axis=0)),
+        upper=np.maximum(forecast.upper, members.max(axis=0)),
+        band=f"{forecast.band}{intervals.MEMBERS_RANGE}",
+    )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Members:
+    """How each member of one model begins (or continues) training.
+
+    Attributes:
+        settings: each member's ``{"seed", "learning_rate", "weight_decay"}`` (``member_settings``).
+        network: the network's config (``init`` makes a member's params).
+        train_config: the model's training settings.
+    """
+
+    settings: tuple[dict[str, Any], ...]
+    network: Any
+    train_config: training.TrainConfig
+
+    @property
+    def count(self) -> int:
+        """Members (1 for a single model)."""
+        return len(self.settings)
+
+    @property
+    def decays(self) -> bool:
+        """Whether any member decays its weights (AdamW is then compiled in; a member with 0 gets Adam's steps)."""
+        return any(m["weight_decay"] > 0 for m in self.settings)
+
+    def static(self, **changes: Any) -> dict[str, Any]:
+        """The static arguments of ``fit_arrays`` (models with equal ones train in one call).
+
+        The learning rate and weight decay are not among them: each member carries its own
+        in its optimiser state (``fresh_opt_state``).
+
+        Args:
+            **changes: ``TrainConfig`` fields to replace (``update`` and ``tune`` change the
+                epochs and the stopping rules).
+        """
+        config = dataclasses.replace(
+            self.train_config,
+            learning_rate=COMPILED_LEARNING_RATE,
+            weight_decay=1.0 if self.decays else 0.0,
+            **changes,
         )
-        result = jax.device_get(result)
-        for row, i in enumerate(members):
-            out[i] = training.unstack(result, row)
-    return out
+        return {"config": config, "network": self.network}
+
+    def fresh_opt_state(self, params: Any, member: int) -> Any:
+        """A new optimiser state for ``params`` with member ``member``'s learning rate and weight decay."""
+        settings = self.settings[member]
+        optimizer = training.make_optimizer(self.static()["config"])
+        hyper = {"learning_rate": settings["learning_rate"]}
+        if self.decays:
+            hyper["weight_decay"] = settings["weight_decay"]
+        return training.init_opt_state(optimizer, params, **hyper)
+
+    def _keys(self, member: int) -> jax.Array:
+        return jax.random.split(jax.random.key(self.settings[member]["seed"]))
+
+    def start(self, member: int) -> tuple[Any, jax.Array, Any]:
+        """Member ``member``'s initial ``(params, shuffling key, optimiser state)``, from its seed and rates.
+
+        One compiled call (per network and training settings): run op by op, the
+        initialisation and the optimiser state cost a warm fit about 20 ms of dispatch per member.
+        """
+        key_init, key_train = self._keys(member)
+        settings = self.settings[member]
+        starter = _starter(self.network, self.static()["config"], self.decays)
+        params, opt_state = starter(key_init, settings["learning_rate"], settings["weight_decay"])
+        return params, key_train, opt_state
+
+    def resumed(self, member: int, params: Any, opt_state: Any, salt: int) -> tuple[Any, jax.Array, Any]:
+        """``start`` of a fitted member: its params and optimiser state, its shuffling key folded with ``salt``.
+
+        The fold keeps a continuation from replaying the first run's minibatch order.
+        """
+        return params, jax.random.fold_in(self._keys(member)[1], salt), opt_state
+
+    def continued(self, member: int, params: Any, opt_state: Any, count: int) -> tuple[Any, jax.Array, Any]:
+        """``start`` of ``update`` number ``count``: the params, their optimiser state (a fresh one when None), a key of the seed folded with ``count``."""
+        opt_state = self.fresh_opt_state(params, member) if opt_state is None else opt_state
+        return params, jax.random.fold_in(jax.random.key(self.settings[member]["seed"]), count), opt_state
+
+    def templates(self) -> tuple[Any, Any]:
+        """``ShapeDtypeStruct`` trees of one member's params and optimiser state."""
+        params = jax.eval_shape(lambda: self.network.init(jax.random.key(0)))
+        opt_state = jax.eval_shape(lambda: self.fresh_opt_state(self.network.init(jax.random.key(0)), 0))
+        return params, opt_state
+
+
+@functools.lru_cache(maxsize=64)
+def _starter(network: Any, config: training.TrainConfig, decays: bool) -> Any:
+    """The compiled ``key, learning rate, weight decay -> (params, optimiser state)`` of ``Members.start``."""
+    optimizer = training.make_optimizer(config)
+
+    def start(key: jax.Array, learning_rate: Any, weight_decay: Any) -> tuple[Any, Any]:
+        params = network.init(key)
+        hyper = {"learning_rate": learning_rate, **({"weight_decay": weight_decay} if decays else {})}
+        return params, training.init_opt_state(optimizer, params, **hyper)
+
+    return jax.jit(start)
+
+
+def divergence_error(members: Sequence[Mapping[str, Any]], default_learning_rate: float) -> ValueError:
+    """The error of a fit whose every member diverged, saying what to try."""
+    rates = ", ".join(f"{r:g}" for r in sorted({m["learning_rate"] for m in members}))
+    who = "" if len(members) == 1 else f" in all {len(members)} ensemble members"
+    return ValueError(
+        f"training diverged{who} with learning_rate={rates}: a non-finite loss, or forecasts of the "
+        "held-back windows that are not finite positive prices; try a lower learning_rate (the default is "
+        f"{default_learning_rate:g}), early_stopping=True or fewer epochs, and check the "
+        "data for extreme or broken prices"
+    )
+
+
+def dropped_message(members: Sequence[Mapping[str, Any]], kept: Sequence[int]) -> str:
+    """The warning of a fit that dropped the members not in ``kept``."""
+    dropped = [members[j] for j in range(len(members)) if j not in kept]
+    return (
+        f"{len(dropped)} of {len(members)} ensemble members diverged in training and were dropped "
+        f"({dropped}); the model keeps {len(kept)}, listed by its ensemble setting; a lower learning_rate "
+        "may keep them"
+    )
+
+
+def finished(results: Sequence[training.TrainResult]) -> list[int]:
+    """Indices of the runs that trained at least one epoch and ended on a finite loss."""
+    return [j for j, r in enumerate(results) if int(r.epochs_run) > 0 and np.isfinite(r.train_loss[-1])]
+
+
+def summary(results: Sequence[training.TrainResult], validated: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``(history, metrics)`` of one model from its members' training runs.
+
+    The history is the members' mean loss per epoch (over the members still training);
+    the metrics list each member's epochs when there are several.
+
+    Args:
+        results: one finished run per member.
+        validated: whether the runs had held-back windows (a validation loss).
+    """
+    longest = max(int(r.epochs_run) for r in results)
+
+    def padded(key: str) -> np.ndarray:
+        rows = [(np.asarray(getattr(r, key), np.float64), int(r.epochs_run)) for r in results]
+        return np.stack([np.pad(a, (0, longest - run), constant_values=np.nan) for a, run in rows])
+
+    history = {
+        "train_loss": np.nanmean(padded("train_loss"), axis=0),
+        "val_loss": np.nanmean(padded("val_loss"), axis=0) if validated else np.zeros((0,)),
+    }
+    members = (
+        {"member_epochs_run": [int(r.epochs_run) for r in results], "members": len(results)} if len(results) > 1 else {}
+    )
+    metrics = {
+        "epochs_run": longest,
+        "best_epoch": int(results[0].best_epoch),
+        "stop_reason": "/".join(dict.fromkeys(str(r.stop_reason) for r in results)),
+        "final_train_loss": float(np.mean([r.train_loss[-1] for r in results])),
+        "best_val_loss": float(np.mean([np.min(r.val_loss) for r in results])) if validated else None,
+        **members,
+    }
+    return history, metrics
+
+
+def adopted(trees: Sequence[Any]) -> Any:
+    """One model's tree of its members' trees: the lone tree, or the members stacked on a leading axis."""
+    return trees[0] if len(trees) == 1 else stack_trees(trees)

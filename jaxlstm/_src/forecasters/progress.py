@@ -117,3 +117,30 @@ class ProgressRelay:
 
 #: The process-wide relay every verbose fit passes as its callback.
 RELAY = ProgressRelay()
+
+
+class Shown:
+    """A fit's progress bar, registered on ``RELAY`` for a ``with`` block; no bar when ``total`` is None.
+
+    ``tag`` is what the fit passes to the compiled loop (None: no bar); ``finish`` records
+    how the fit ended, which the bar prints when the block exits (a bare close on an error).
+    """
+
+    def __init__(self, total: int | None) -> None:
+        self.bar = None if total is None else ProgressBar(total)
+        self.tag: int | None = None
+        self._end: tuple[int, str] | None = None
+
+    def __enter__(self) -> Shown:
+        if self.bar is not None:
+            self.tag = RELAY.open(self.bar)
+        return self
+
+    def finish(self, epochs_run: int, stop_reason: str) -> None:
+        """Records the epochs run and why the fit stopped, for the bar's last line."""
+        self._end = (epochs_run, stop_reason)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None and self.tag is not None:
+            RELAY.close(self.tag)
+            self.bar.close(*self._end) if self._end is not None else self.bar.close()

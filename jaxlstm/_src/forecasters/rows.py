@@ -1,0 +1,233 @@
+"""Rows of the runner: what one row computes for a network forecaster, and many models' rows grouped into calls.
+
+Every fit and every forecast of a network forecaster is a row of ``stacked.run_stacked``:
+one ensemble member of one model (a fit, a calibration refit, a tuning trial, a backtest
+origin, a symbol of ``fit_many``). ``train_rows`` and ``forecast_rows`` group rows of equal
+static settings and shapes into one call each; the one-model functions below are what a
+row runs (module-level, so that their compilation is reused).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlstm._src import stacked, training
+from jaxlstm._src.forecasters import population
+from jaxlstm._src.prep import encodings, windows
+from jaxlstm._src.prep import inputs as inputs_lib
+
+
+def _fit_one_model(
+    key: jax.Array,
+    params: Any,
+    data: training.TrainData,
+    opt_state: Any,
+    tag: jax.Array,
+    *,
+    config: Any,
+    network: Any,
+    callback: Any = None,
+) -> training.TrainResult:
+    """One model's ``fit_arrays`` from its own optimiser state (what ``run_stacked`` maps over rows).
+
+    ``tag`` routes the per-epoch progress of a verbose fit (``progress.RELAY``, a static
+    ``callback``); rows without a progress bar carry a tag no bar listens to.
+    """
+    return training.fit_arrays(
+        key, params, data, config, network=network, opt_state=opt_state, callback=callback, callback_tag=tag
+    )
+
+
+def _forecast_one_model(
+    params: Any, state: Any, window: jax.Array, *, network: Any, encoding: Any, steps: int
+) -> jax.Array:
+    """One model's recursive price forecast (what ``run_stacked`` maps over rows)."""
+    return encodings.forecast_prices(network, params, encoding, state, window, steps)
+
+
+def _direct_one_model(
+    params: Any, state: Any, window: jax.Array, *, network: Any, inputs: inputs_lib.ModelInputs, steps: int
+) -> jax.Array:
+    """One model's direct multi-horizon forecast (what ``run_stacked`` maps over rows)."""
+    return inputs_lib.forecast_direct(network, params, inputs, state, window, steps)
+
+
+class TrainRow(NamedTuple):
+    """One member's training: the static settings of ``fit_arrays``, its data and ``(params, key, opt_state)``."""
+
+    static: dict[str, Any]
+    data: training.TrainData
+    start: tuple[Any, jax.Array, Any]
+
+
+def train_rows(
+    rows: Sequence[TrainRow],
+    *,
+    workers: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    progress_tag: int | None = None,
+    progress_callback: Any = None,
+) -> list[training.TrainResult]:
+    """Runs ``fit_arrays`` of one model for every row, one ``run_stacked`` call per group of equal static settings.
+
+    Rows are padded to equal lengths with zero-weight windows. Fits, ensembles, tuning
+    trials, calibration refits and updates all train through here. ``progress_tag``: the
+    tag row 0 reports its epochs under to ``progress_callback`` (a static callback such as
+    ``progress.RELAY``; the other rows carry a tag no bar listens to).
+
+    Returns:
+        One host ``TrainResult`` per row, in the order of ``rows``.
+    """
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, (static, data, _) in enumerate(rows):
+        # Windows of other lengths (or inputs of other widths) cannot share a call.
+        groups.setdefault((tuple(sorted(static.items())), np.shape(data.xs)[1:]), []).append(i)
+    out: list[Any] = [None] * len(rows)
+    for (static, _), members in groups.items():
+        fields = []
+        for field in zip(*[rows[i].data for i in members], strict=True):
+            stacked_field, _ = windows.pad_stack([np.asarray(a) for a in field])
+            fields.append(stacked_field)
+        # Padding rows get weight 0 from the stacked weights themselves.
+        stacked_data = training.TrainData(*fields)
+        params = population.stack_trees([rows[i].start[0] for i in members])
+        keys = jnp.stack([rows[i].start[1] for i in members])
+        opt_states = population.stack_trees([rows[i].start[2] for i in members])
+        tags = np.array([progress_tag if i == 0 and progress_tag is not None else -1 for i in members], np.int32)
+        callback = None if progress_tag is None else progress_callback
+        result = stacked.run_stacked(
+            _fit_one_model,
+            (keys, params, stacked_data, opt_states, tags),
+            static={**dict(static), "callback": callback},
+            workers=workers,
+            devices=devices,
+        )
+        result = jax.device_get(result)
+        for row, i in enumerate(members):
+            out[i] = training.unstack(result, row)
+    return out
+
+
+def member_rows(
+    members: population.Members,
+    data: training.TrainData,
+    static: dict[str, Any],
+    fitted: Sequence[tuple[Any, Any]] | None = None,
+    salt: int = 0,
+) -> list[TrainRow]:
+    """One row per member on ``data``: from its seeds, or resumed from its ``fitted`` ``(params, opt_state)`` (``Members.resumed``)."""
+    if fitted is None:
+        return [TrainRow(static, data, members.start(j)) for j in range(members.count)]
+    return [TrainRow(static, data, members.resumed(j, *fitted[j], salt)) for j in range(members.count)]
+
+
+def train_models(models: Sequence[Sequence[TrainRow]], **options: Any) -> list[list[training.TrainResult]]:
+    """``train_rows`` of every model's rows together (``options`` as ``train_rows`` takes them); each model's results."""
+    results = iter(train_rows([row for found in models for row in found], **options))
+    return [[next(results) for _ in found] for found in models]
+
+
+def call_count(models: Sequence[Sequence[TrainRow]]) -> int:
+    """Runner calls ``train_models`` makes for these rows (groups of equal static settings and shapes)."""
+    return len({(tuple(sorted(r.static.items())), np.shape(r.data.xs)[1:]) for found in models for r in found})
+
+
+class ForecastPlan(NamedTuple):
+    """How one fitted model forecasts: its one-model function and static arguments, fitted state and members' params."""
+
+    function: Callable[..., jax.Array]
+    static: dict[str, Any]
+    state: Any
+    members: list[Any]
+    window_length: int
+
+
+def forecast_plan(
+    network: Any,
+    model_inputs: inputs_lib.ModelInputs,
+    state: Any,
+    members: list[Any],
+    steps: int,
+    direct_steps: int | None,
+) -> ForecastPlan:
+    """The plan of a recursive model (``direct_steps=None``: ``encodings.forecast_prices``) or a direct one.
+
+    Args:
+        network: the network's config.
+        model_inputs: the model's inputs (a recursive model reads the close alone).
+        state: the fitted state the function takes: the encoding state (float32 values) of a
+            recursive model, ``ModelInputs.device_state`` of a direct one.
+        members: each member's params.
+        steps: forecast steps, at most ``direct_steps`` for a direct model (checked by the caller).
+        direct_steps: the steps a direct head emits, or None.
+    """
+    length = model_inputs.window_length
+    if direct_steps is None:
+        static = {"network": network, "encoding": model_inputs.encoding, "steps": steps}
+        return ForecastPlan(_forecast_one_model, static, state, members, length)
+    static = {"network": network, "inputs": model_inputs, "steps": steps}
+    return ForecastPlan(_direct_one_model, static, state, members, length)
+
+
+def forecast_rows(
+    plans: Sequence[ForecastPlan], windows_: Sequence[Any], *, workers: int | None = None
+) -> list[np.ndarray]:
+    """``[K_i, N_i, steps]`` member forecasts of many models, each from its own windows: one ``run_stacked`` call per group.
+
+    A group is the models of one function, static arguments and window length. A row is
+    one member of one model on one chunk of its windows: every chunk holds as many
+    windows as the group's smallest shape bucket (``prep.windows.bucket_size``; the last
+    chunk of a model padded with copies of a window whose results are dropped). So a
+    held-back tail of 50 origins and a head refit's 250 are one call of 1 + 4 rows of 64,
+    which the runner spreads over the cores one row per block, rather than two calls or 50
+    windows padded to 256. Non-finite values stay in: the callers decide what they mean.
+
+    Args:
+        plans: one ``ForecastPlan`` per model.
+        windows_: per model, ``[N_i, time(, columns)]`` windows or a list of them (the last
+            ``window_length`` candles of each are read).
+        workers: how rows forecast together are run (see ``stacked.run_stacked``).
+    """
+    stacks = []
+    for plan, w in zip(plans, windows_, strict=True):
+        # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert op.
+        stack = np.asarray(np.stack(w) if isinstance(w, list) else w, np.float32)
+        stacks.append(stack[:, -plan.window_length :])
+    out: list[Any] = [None] * len(plans)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, plan in enumerate(plans):
+        if stacks[i].shape[0] == 0:
+            out[i] = np.zeros((len(plan.members), 0, plan.static["steps"]))
+        else:
+            groups.setdefault((plan.function, tuple(plan.static.items()), plan.window_length), []).append(i)
+    for (function, static, _), members in groups.items():
+        size = min(windows.bucket_size(stacks[i].shape[0], windows.MIN_FORECAST_BUCKET) for i in members)
+        # (model, member, first window) of every row; stacked on the host: one transfer per leaf.
+        found = [
+            (i, k, c) for i in members for k in range(len(plans[i].members)) for c in range(0, stacks[i].shape[0], size)
+        ]
+        params = population.stack_trees([plans[i].members[k] for i, k, _ in found])
+        states = jax.tree.map(lambda *v: np.stack(v), *[plans[i].state for i, _, _ in found])
+        stack = np.stack([windows.pad_rows(stacks[i][c : c + size], size, fill="first") for i, _, c in found])
+        # Chunks of one model's windows gain nothing from a vmap over rows: each runs the
+        # one-row program of its chunk size, so the rows need no padding to equal blocks and
+        # every count of chunks shares one compiled program.
+        chunked = len(found) > sum(len(plans[i].members) for i in members)
+        result = stacked.run_stacked(
+            function,
+            (params, states, stack),
+            static=dict(static),
+            workers=workers,
+            max_block=1 if chunked else stacked.MAX_BLOCK_SIZE,
+        )
+        result = np.asarray(result, np.float64)
+        for i in members:
+            rows_i = [r for r, (j, _, _) in enumerate(found) if j == i]
+            chunks = result[rows_i].reshape(len(plans[i].members), -1, result.shape[-1])
+            out[i] = chunks[:, : stacks[i].shape[0]]
+    return out
