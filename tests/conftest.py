@@ -8,6 +8,15 @@ import pytest
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Tests stay hermetic: no compiled code read from or written to the user cache folder.
 os.environ.setdefault("JAXLSTM_COMPILATION_CACHE", "0")
+# Compilation is most of the suite's time, and the tests check numbers against references at
+# tolerances, not speed. XLA's optimisation passes cost about a third of a test's CPU
+# (tests/forecasters/test_population.py: 20.3 s of CPU with them, 13.7 s without), and
+# XLA:CPU's fusion emitters another third (tests/forecasters/test_lstm_forecaster.py: 20.6 s
+# with, 12.9 s without); both buy nothing for programs this small. Subprocesses that tests
+# start inherit the settings. Benchmarks compile as users do.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+if "xla_cpu_use_fusion_emitters" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_use_fusion_emitters=false".strip()
 sys.path.insert(0, os.path.dirname(__file__))
 
 

@@ -7,6 +7,7 @@ import pathlib
 import sys
 
 import numpy as np
+import pytest
 
 import jaxlstm as jl
 
@@ -26,6 +27,7 @@ def test_naive_blend_falls_back_to_naive_without_skill():
     assert blend.weight_ > 0.9 and blend.t_stat_ < -2.0
 
 
+@pytest.mark.slow
 def test_experimental_models_run_in_a_vectorised_backtest():
     series = jl.evaluation.random_walk(160, seed=6).prices
     factories = {"gate": functools.partial(experimental.DriftGate, functools.partial(jl.LSTMForecaster, **TINY))}

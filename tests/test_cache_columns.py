@@ -33,6 +33,7 @@ def edited(candles: OHLCV, **columns: np.ndarray) -> OHLCV:
     return OHLCV(candles.timestamps, **{**values, **columns})
 
 
+@pytest.mark.slow
 def test_other_volume_and_high_make_a_features_model_stale(cache, candles):
     model = cache.peek("BTCUSD")
     assert model.input_columns == ("close", "high", "low", "volume")

@@ -119,6 +119,7 @@ def test_console_script_is_installed():
 # ----------------------------------------------------------------------------- train and forecast
 
 
+@pytest.mark.slow
 def test_train_without_data_uses_the_demo_and_says_where_it_saved(models, capsys):
     code, out, err = run(["train", "--models", models, *FAST], capsys)
     assert code == 0, err

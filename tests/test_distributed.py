@@ -137,6 +137,7 @@ def test_share_splits_sorted_ids_into_disjoint_parts_that_cover_them():
         long_files.share(ids, 3, 3)
 
 
+@pytest.mark.slow
 def test_fit_many_in_one_process_saves_every_model_and_skips_fresh_ones(tmp_path):
     # No cluster and no coordinator: the process runs alone, without jax.distributed.
     data = {f"S{i}": 100 * np.exp(np.cumsum(np.random.default_rng(i).normal(0, 0.01, 90))) for i in range(3)}

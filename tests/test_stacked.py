@@ -141,6 +141,7 @@ def test_early_stopping_is_independent_per_symbol(ragged):
         _assert_matches_alone(many, s, _alone(data, keys, params, s, ONE_BATCH))
 
 
+@pytest.mark.slow
 def test_symbol_without_validation_weight_monitors_its_training_loss(ragged):
     data, keys, params, many = ragged
     weights_val = data.weights_val.copy()

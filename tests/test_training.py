@@ -332,6 +332,7 @@ def _assert_same_run(a, b, rtol=1e-5):
     ],
     ids=["early-stopping", "one-batch"],
 )
+@pytest.mark.slow
 def test_padding_to_a_bucket_leaves_the_fit_unchanged(cfg):
     # 37 rows padded to 64 (batch 8: three more batches of padding only, which must not
     # step Adam) and 5 validation rows to 16, with shuffling on: the same run to float rounding.
@@ -368,6 +369,7 @@ def test_fixed_epochs_scan_equals_the_while_loop():
     assert "while" not in jaxpr
 
 
+@pytest.mark.slow
 def test_fit_arrays_takes_numpy_train_data_with_and_without_jit():
     params = jl.init_params(jax.random.key(0), _TINY)
     data = _rows(10, 3)  # plain numpy arrays, as the README builds them

@@ -18,6 +18,7 @@ def series():
     return load_demo().to_pandas()["close"][-160:]
 
 
+@pytest.mark.slow
 def test_a_fit_that_diverges_raises_and_says_what_to_try(series):
     model = jl.LSTMForecaster(**TINY, learning_rate=1e6)
     with pytest.raises(ValueError, match=r"training diverged.*lower learning_rate"):

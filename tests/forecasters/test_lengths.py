@@ -57,6 +57,7 @@ def test_twenty_lengths_compile_the_trainer_at_most_four_times():
     assert all(m.metrics_["n_train_windows"] + m.metrics_["n_val_windows"] == n - 20 for m, n in zip(models, lengths))
 
 
+@pytest.mark.slow
 def test_lengths_of_one_bucket_compile_once():
     # 300 to 340 prices: 280 to 320 windows, all in the bucket of 512.
     lengths = [300, 310, 325, 340]

@@ -475,6 +475,7 @@ def rich_model(request, candles):
     return model.fit(candles.to_pandas())
 
 
+@pytest.mark.slow
 def test_every_architecture_fits_forecasts_saves_and_exports(rich_model, candles, tmp_path):
     assert type(rich_model.model_config) is type(jl.nn.make_network(rich_model.architecture, num_heads=2))
     assert rich_model.model_config.input_size == 4 and rich_model.model_config.output_size == 4

@@ -36,6 +36,7 @@ def test_a_member_of_the_population_equals_the_same_model_fitted_alone(prices, e
             np.testing.assert_allclose(member[j], single, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_same_seed_same_population(prices, ensemble):
     again = jl.LSTMForecaster(**SMALL, ensemble=3, seed=4).fit(prices)
     for a, b in zip(_leaves(ensemble.params_), _leaves(again.params_)):
@@ -144,6 +145,7 @@ def test_update_in_memory_equals_update_after_reload(tmp_path, prices):
     np.testing.assert_array_equal(model.forecast(steps=24).lower, back.forecast(steps=24).lower)
 
 
+@pytest.mark.slow
 def test_update_continues_training_on_the_newest_windows_only(prices):
     model = jl.LSTMForecaster(**SMALL).fit(prices[:-20])
     twin = jl.LSTMForecaster(**SMALL).fit(prices[:-20])

@@ -43,6 +43,7 @@ def test_check_steps_bounds():
 
 
 @pytest.mark.parametrize("steps", TOO_MANY)
+@pytest.mark.slow
 def test_too_many_steps_are_refused_on_every_path(model, steps):
     window = PRICES[-5:]
     calls = {

@@ -20,6 +20,7 @@ def models():
     return [jl.LSTMForecaster(**TINY, seed=s).fit(prices) for s in (0, 1)], prices
 
 
+@pytest.mark.slow
 def test_windows_of_other_counts_are_one_call_and_equal_each_models_own_forecasts(models, monkeypatch):
     (first, second), prices = models
     few = windows.windows_before(prices, np.arange(200, 230), 8)  # 30 windows: a bucket of 64

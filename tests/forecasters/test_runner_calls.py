@@ -79,6 +79,7 @@ def test_calibration_auto_with_a_held_back_tail_trains_one_row(spy, prices):
     assert spy.forecasts(168) == [1]
 
 
+@pytest.mark.slow
 def test_ensemble_members_and_their_calibration_copies_train_together(spy, prices):
     model = jl.LSTMForecaster(**TINY, ensemble=3, calibration="refit").fit(prices)
     assert spy.trainer() == [6]  # 3 members of the model, 3 of the head copy
@@ -96,6 +97,7 @@ def test_fit_many_and_forecast_many_are_one_call_each(spy, prices):
     assert spy.trainer() == [] and spy.forecasts() == [3]
 
 
+@pytest.mark.slow
 def test_update_is_one_call(spy, prices):
     model = jl.LSTMForecaster(**TINY, ensemble=2).fit(prices[:280], interval="1h")
     spy.clear()
@@ -103,6 +105,7 @@ def test_update_is_one_call(spy, prices):
     assert spy.trainer() == [2]
 
 
+@pytest.mark.slow
 def test_tune_trains_each_rung_and_its_final_fit_in_one_call(spy, prices):
     model = jl.tune(
         prices, {"learning_rate": [1e-3, 3e-3, 1e-2]}, **TINY, folds=2, horizon=4, halving=3, calibration="auto"
@@ -115,6 +118,7 @@ def test_tune_trains_each_rung_and_its_final_fit_in_one_call(spy, prices):
 
 
 @pytest.mark.parametrize("vectorize", [True, False])
+@pytest.mark.slow
 def test_backtest_origins(spy, prices, vectorize):
     origins = [200, 220, 240]
     jl.evaluation.backtest(

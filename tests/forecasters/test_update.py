@@ -31,6 +31,7 @@ def _leaves(tree):
     return [np.asarray(a) for a in jax.tree.leaves(tree)]
 
 
+@pytest.mark.slow
 def test_dated_prices_that_continue_move_the_last_timestamp(fitted, series):
     model = copy.deepcopy(fitted)
     with warnings.catch_warnings():

@@ -34,6 +34,7 @@ def test_the_checksum_is_sha256_of_the_prices_then_the_timestamps():
     assert F.series_sha256(prices, stamps) == expected.hexdigest()
 
 
+@pytest.mark.slow
 def test_fingerprint_of_data_is_what_fit_records():
     s = series()
     record = fingerprint(s)
