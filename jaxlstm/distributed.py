@@ -11,6 +11,10 @@ series of a long parquet or CSV file.
   runs it (``--processes N`` starts N processes on this host).
 * ``backtest_many``: walk-forward backtests of every series, the results gathered to every
   process.
+* ``jaxlstm.tune(data, space, processes=True)`` (or ``processes={"coordinator": ...,
+  "num_processes": ..., "process_id": ...}``): one search with its trials split over the
+  processes, each rung's scores all-gathered; every process returns the model and table
+  one process would.
 
 On CPUs the processes use the "gloo" collectives, chosen when a function joins them (not
 on import). A launcher that calls ``jax.distributed.initialize`` itself must set

@@ -339,3 +339,150 @@ def _without_timings(tree: object) -> object:
     if isinstance(tree, list):
         return [_without_timings(v) for v in tree]
     return tree
+
+
+# ---------------------------------------------------------------------------- one search, trials split
+
+SEARCH = {"learning_rate": [1e-3, 3e-3, 1e-2], "hidden_size": [4, 8]}  # 6 trials, rungs of 2, 4, 6 epochs
+SEARCH_OPTIONS = {"folds": 2, "horizon": 4, "halving": 3, "epochs": 6, "sequence_length": 8, "seed": 3}
+
+
+def _search_prices() -> np.ndarray:
+    return 100 * np.exp(np.cumsum(np.random.default_rng(11).normal(0, 0.01, 140)))
+
+
+def _same_search(got: jl.LSTMForecaster, want: jl.LSTMForecaster) -> None:
+    assert got.get_params() == want.get_params()  # the same trial chosen
+    rows, expected = got.tuning_.rows, want.tuning_.rows
+    assert [{k: v for k, v in r.items() if "score" not in k and k != "relative_mae"} for r in rows] == [
+        {k: v for k, v in r.items() if "score" not in k and k != "relative_mae"} for r in expected
+    ]
+    for a, b in zip(rows, expected, strict=True):
+        np.testing.assert_allclose(a["fold_scores"], b["fold_scores"], rtol=1e-5)
+    # Groups are counted per process: split trials of unlike shapes may each be alone on theirs.
+    assert 1 <= got.tuning_.groups <= want.tuning_.groups
+    for a, b in zip(jax.tree.leaves(got.params_), jax.tree.leaves(want.params_), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def _threads_as_processes(monkeypatch, size: int) -> None:
+    """Stands ``size`` threads in for the processes of a job: each thread's ``process_id`` is its rank,
+    and the all-gather meets at a barrier (the real collective is tested with real processes below)."""
+    import threading
+
+    barrier = threading.Barrier(size)
+    slots: list[object] = [None] * size
+    where = threading.local()
+
+    def join(processes):
+        where.rank = processes["process_id"]
+        return distributed.ProcessGroup(where.rank, size, size)
+
+    def gather(value):
+        slots[where.rank] = json.loads(json.dumps(value))
+        barrier.wait(timeout=120)
+        out = list(slots)
+        barrier.wait(timeout=120)  # nobody writes the next round's value before all have read this one
+        return out
+
+    monkeypatch.setattr(distributed, "join", join)
+    monkeypatch.setattr(distributed, "all_gather_json", gather)
+
+
+@pytest.mark.parametrize("size", [2, 7])  # 7 processes for 6 trials: one has no trial at all
+def test_trials_split_over_processes_choose_what_one_process_chooses(monkeypatch, size):
+    from concurrent.futures import ThreadPoolExecutor
+
+    prices = _search_prices()
+    alone = jl.tune(prices, SEARCH, **SEARCH_OPTIONS)
+    _threads_as_processes(monkeypatch, size)
+    trained: list[int] = []
+    train = jl.LSTMForecaster.train_prepared
+
+    def counting(models, *args, **kwargs):
+        trained.append(len(models))
+        return train(models, *args, **kwargs)
+
+    monkeypatch.setattr(jl.LSTMForecaster, "train_prepared", staticmethod(counting))
+    with ThreadPoolExecutor(size) as pool:
+        futures = [
+            pool.submit(jl.tune, prices, SEARCH, processes={"process_id": rank}, workers=1, **SEARCH_OPTIONS)
+            for rank in range(size)
+        ]
+        results = [f.result(timeout=600) for f in futures]
+    for result in results:
+        _same_search(result, alone)
+    # Each trial x fold trained once per rung it reached, on one process only: 6 + 2 + 1 trials, 2 folds.
+    assert sum(trained) == (6 + 2 + 1) * 2
+    assert max(trained) <= -(-6 // size) * 2
+
+
+def test_processes_must_be_a_flag_or_the_join_arguments():
+    with pytest.raises(TypeError, match="processes must be False, True .* or a dict of coordinator"):
+        jl.tune(_search_prices(), SEARCH, processes={"coordinatr": "127.0.0.1:1"}, **SEARCH_OPTIONS)
+    with pytest.raises(TypeError, match="search_options must hold tune's options only"):
+        distributed.fit_many({"T": _search_prices()}, "unused", search=SEARCH, search_options={"processes": True})
+
+
+TUNE = textwrap.dedent(
+    """
+    import json, sys
+    import jax, numpy as np
+    import jaxlstm as jl
+
+    coordinator, size, rank, out = sys.argv[1:5]
+    processes = False if coordinator == "-" else {"coordinator": coordinator, "num_processes": int(size), "process_id": int(rank)}
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(11).normal(0, 0.01, 140)))
+    trained, train = [], jl.LSTMForecaster.train_prepared
+    jl.LSTMForecaster.train_prepared = staticmethod(lambda models, *a, **k: trained.append(len(models)) or train(models, *a, **k))
+    space = {"learning_rate": [1e-3, 3e-3, 1e-2], "hidden_size": [4, 8]}
+    best = jl.tune(prices, space, folds=2, horizon=4, halving=3, epochs=6, sequence_length=8, seed=3, processes=processes)
+    result = {
+        "settings": best.get_params(),
+        "table": best.tuning_.to_dict(),
+        "params": [np.asarray(a).ravel().tolist() for a in jax.tree.leaves(best.params_)],
+        "processes": jax.process_count(),
+        "trained": sum(trained),
+    }
+    with open(out, "w") as f:
+        json.dump(result, f)
+    """
+)
+
+
+@pytest.mark.slow
+def test_one_search_over_two_processes_equals_one_process(tmp_path, collectives):
+    port = distributed_port()
+
+    def start(size: int, rank: int, out: pathlib.Path) -> subprocess.Popen:
+        coordinator = "-" if size == 1 else f"127.0.0.1:{port}"
+        return subprocess.Popen(
+            [sys.executable, "-c", TUNE, coordinator, str(size), str(rank), str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+
+    outs = [tmp_path / "rank0.json", tmp_path / "rank1.json", tmp_path / "one.json"]
+    procs = [start(2, 0, outs[0]), start(2, 1, outs[1]), start(1, 0, outs[2])]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    rank0, rank1, one = (json.loads(p.read_text()) for p in outs)
+    for two in (rank0, rank1):
+        assert two["settings"] == one["settings"]
+        rows, expected = two["table"]["rows"], one["table"]["rows"]
+        assert [(r["trial"], r["rung"], r["epochs"], r["best"]) for r in rows] == [
+            (r["trial"], r["rung"], r["epochs"], r["best"]) for r in expected
+        ]
+        assert sorted(r["rung"] for r in rows) == [0, 0, 0, 0, 1, 2]  # halving ran: 6, then 2, then 1 trial
+        for a, b in zip(rows, expected, strict=True):
+            np.testing.assert_allclose(a["fold_scores"], b["fold_scores"], rtol=1e-5)
+        for a, b in zip(two["params"], one["params"], strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert rank0["params"] == rank1["params"]  # every process fitted the same winner
+    # The two really were one job, and each trained its own share of the trial x fold runs.
+    assert (rank0["processes"], rank1["processes"], one["processes"]) == (2, 2, 1)
+    assert rank0["trained"] + rank1["trained"] == one["trained"] == (6 + 2 + 1) * 2
+    assert rank0["trained"] > 0 and rank1["trained"] > 0

@@ -29,6 +29,11 @@ of the same call skips them and fits the rest.
 Backtests across processes (``backtest_many``): the series are split the same way, each
 process backtests its own, and the per-series results are gathered to every process with
 one all-gather, so that every process returns what one process would.
+
+One search across processes (``jaxlstm.tune(..., processes=...)``, joined through ``join``):
+the trials are split (process ``r`` of ``n`` keeps trials ``r, r + n, ...`` for the whole
+search, since a surviving trial continues from state that lives where it trained), each
+rung's fold scores are all-gathered, every process ranks them alike and fits the winner.
 """
 
 from __future__ import annotations
@@ -183,6 +188,26 @@ def initialize(
     hosts = _all_gather_bytes(socket.gethostname().encode())
     _GROUP = ProcessGroup(index, count, sum(h == hosts[index] for h in hosts))
     return _GROUP
+
+
+#: Keys of ``tune``'s ``processes=`` dict: ``initialize``'s arguments.
+JOIN_KEYS: tuple[str, ...] = ("coordinator", "num_processes", "process_id", "heartbeat_timeout")
+
+
+def join(processes: bool | Mapping[str, Any]) -> ProcessGroup:
+    """Joins the job that ``tune(processes=...)`` names: ``True`` (detected or already joined) or ``initialize``'s arguments.
+
+    Raises:
+        TypeError: ``processes`` is neither ``True`` nor a dict of ``JOIN_KEYS``.
+    """
+    if processes is True:
+        return initialize()
+    if isinstance(processes, Mapping) and set(processes) <= set(JOIN_KEYS):
+        return initialize(**processes)
+    raise TypeError(
+        "processes must be False, True (the job JAX detects or has joined) or a dict of "
+        f"{', '.join(JOIN_KEYS)}, got {processes!r:.80}"
+    )
 
 
 #: Environment variables of the jobs ``jax.distributed.initialize()`` detects (SLURM, Open MPI)
@@ -416,7 +441,8 @@ def _trainer(
         raise TypeError(f"search= tunes LSTMForecaster models, got forecaster={forecaster!r:.80}")
     check_space(search, settings)  # a bad space fails before any process reads data
     options = dict(options or {})
-    if not options.keys().isdisjoint(("space", "data", "workers", "devices")):
+    # processes= would split one series' trials over processes that tune other series.
+    if not options.keys().isdisjoint(("space", "data", "workers", "devices", "processes")):
         raise TypeError(f"search_options must hold tune's options only (folds, horizon...), got {sorted(options)}")
 
     def train(chunk: dict[str, Any], workers: int) -> dict[str, Any]:

@@ -66,7 +66,8 @@ class TuningTable:
         space: the search space.
         folds: validation blocks and their ``(start, end)`` price indices.
         seconds: wall time of the search (without the final fit).
-        groups: number of compiled training groups run per rung.
+        groups: number of compiled training groups run per rung (with ``processes``, the
+            most that one process ran).
     """
 
     rows: tuple[dict[str, Any], ...]
@@ -280,6 +281,7 @@ def tune(
     seed: int = 0,
     workers: int | None = None,
     devices: Sequence[jax.Device] | None = None,
+    processes: bool | Mapping[str, Any] = False,
     **settings: Any,
 ) -> LSTMForecaster:
     """Searches ``space`` by walk-forward validation inside ``data``; returns the best model fitted on all of it.
@@ -299,7 +301,19 @@ def tune(
         horizon: forecast steps scored from each validation origin, >= 1.
         stride: steps between validation origins (default ``max(1, horizon // 4)``).
         seed: seeds the random draw of trials (each trial's own ``seed`` setting seeds its model).
-        workers, devices: how each group is run (see ``jaxlstm.run_stacked``).
+        workers, devices: how each group is run (see ``jaxlstm.run_stacked``); with
+            ``processes``, this process's own devices, and by default its share of the
+            cores of its host.
+        processes: split the trials over the processes of a ``jax.distributed`` job; call
+            ``tune`` with the same arguments in every process. ``True`` joins the job JAX
+            detects (SLURM, Open MPI) or the one this process has already joined; a dict
+            of ``coordinator``, ``num_processes``, ``process_id`` (and optionally
+            ``heartbeat_timeout``) joins one on this host (see ``jaxlstm.distributed``).
+            Process ``r`` of ``n`` trains and scores trials ``r, r + n, ...`` (a trial
+            stays where its params and optimiser state are when it survives a rung); each
+            rung's scores are all-gathered, so every process keeps the same survivors, and
+            every process fits the winner and returns the same model and table as one
+            process would. A process with no trial of a rung only takes part in the gather.
         **settings: ``LSTMForecaster`` settings shared by every trial (``space`` overrides).
 
     Returns:
@@ -323,6 +337,15 @@ def tune(
     horizon = validation.check_positive_int("horizon", horizon)
     stride = max(1, horizon // 4) if stride is None else validation.check_positive_int("stride", stride)
     trials = sample_trials(space, sampling, n_trials, seed)
+    rank, size, gather = 0, 1, _alone
+    if processes is not False:
+        # Joined before anything here runs JAX (the runtime must be joined first).
+        from jaxlstm._src import distributed
+
+        group = distributed.join(processes)
+        rank, size, gather = group.rank, group.size, distributed.all_gather_json
+        if workers is None:
+            workers = distributed.default_workers(group)
     models = [LSTMForecaster(**{**base.get_params(), **t}) for t in trials]
     # Every trial reads its own candle columns (the close first) of one read of the data.
     columns = tuple(dict.fromkeys(c for m in models for c in m.input_columns))
@@ -332,10 +355,13 @@ def tune(
     own = [select_columns(values, columns, m.input_columns) for m in models]
     bounds = fold_bounds(prices.shape[0], folds, validation_share, min_train)
 
+    # This process's trials, fixed for the whole search: a trial that survives a rung
+    # continues from params and optimiser state that live only where it trained.
+    mine = [t for t in range(len(trials)) if t % size == rank]
     runs = []
-    for t, model in enumerate(models):
+    for t in mine:
         for f, (start, _) in enumerate(bounds):
-            copy = LSTMForecaster(**model.get_params())
+            copy = LSTMForecaster(**models[t].get_params())
             runs.append(_Run(t, f, copy, copy.prepare(own[t][:start])))
     epochs_cap = max(m.epochs for m in models)
     rungs = rung_epochs(epochs_cap, halving, len(trials))
@@ -347,17 +373,16 @@ def tune(
     for r, target in enumerate(rungs):
         training = [run for run in runs if run.trial in alive and min(target, run.model.epochs) > run.epochs]
         # Every trial x fold x member of the rung in one runner call per group of equal shapes.
-        groups = max(
-            groups,
-            LSTMForecaster.train_prepared(
+        ran = 0
+        if training:
+            ran = LSTMForecaster.train_prepared(
                 [run.model for run in training],
                 [run.prep for run in training],
                 [min(target, run.model.epochs) - run.epochs for run in training],
                 salt=r,
                 workers=workers,
                 devices=devices,
-            ),
-        )
+            )
         for run in training:
             run.epochs = min(target, run.model.epochs)
         # Every validation forecast of the rung in one predict_rows (one runner call per group).
@@ -366,12 +391,29 @@ def tune(
         windows_ = [
             windows.windows_before(own[run.trial], o, run.model.window_length) for run, o in zip(scored, origins)
         ]
-        predicted = LSTMForecaster.predict_rows([run.model for run in scored], windows_, horizon, workers=workers)
+        predicted = (
+            LSTMForecaster.predict_rows([run.model for run in scored], windows_, horizon, workers=workers)
+            if scored
+            else []
+        )
         pairs = {id(run): _score(p, o, prices, horizon) for run, p, o in zip(scored, predicted, origins)}
-        for t in sorted(alive):
-            fold_runs = [run for run in runs if run.trial == t]
-            scores[t] = [pairs[id(run)][0] for run in fold_runs]
-            naive[t] = [pairs[id(run)][1] for run in fold_runs]
+        # Runs are listed fold by fold within a trial, so each list is in fold order.
+        share = [
+            [
+                t,
+                [pairs[id(run)][0] for run in runs if run.trial == t],
+                [pairs[id(run)][1] for run in runs if run.trial == t],
+            ]
+            for t in sorted(alive)
+            if t % size == rank
+        ]
+        # One small collective per rung: every process gets every trial's fold scores (JSON
+        # keeps a float to the bit), so all rank the trials alike.
+        for part_groups, part in gather([ran, share]):
+            groups = max(groups, part_groups)
+            for t, model_scores, naive_scores in part:
+                scores[t], naive[t] = model_scores, naive_scores
+        for t in alive:
             reached[t] = r
         if halving is not None and r < len(rungs) - 1:
             keep = max(1, math.ceil(len(alive) / halving))
@@ -380,7 +422,6 @@ def tune(
     best = min(alive, key=lambda t: (float(np.mean(scores[t])), t))
     rows_out = []
     for t, trial in enumerate(trials):
-        fold_runs = [run for run in runs if run.trial == t]
         score = float(np.mean(scores[t]))
         rows_out.append(
             {
@@ -389,7 +430,8 @@ def tune(
                 "score": score,
                 "relative_mae": score / float(np.mean(naive[t])) if np.mean(naive[t]) > 0 else None,
                 "fold_scores": [float(s) for s in scores[t]],
-                "epochs": max(run.epochs for run in fold_runs),
+                # What its runs trained (on whichever process): up to its last rung, at most its own epochs.
+                "epochs": min(rungs[reached[t]], models[t].epochs),
                 "rung": reached[t],
                 "best": t == best,
             }
@@ -402,12 +444,18 @@ def tune(
         groups=groups,
     )
     winner = LSTMForecaster(**models[best].get_params())
-    # The final fit, its calibration copies with it: one runner call.
+    # The final fit, its calibration copies with it: one runner call, in every process
+    # alike, so that each returns the same model.
     LSTMForecaster.fit_rows(
         [winner], [own[best]], timestamps=[timestamps], interval=interval, workers=workers, devices=devices
     )
     winner.tuning_ = table
     return winner
+
+
+def _alone(value: Any) -> list[Any]:
+    """The all-gather of a search that runs in one process: its own value."""
+    return [value]
 
 
 class TunedLSTMForecaster(Forecaster):
