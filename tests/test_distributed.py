@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 import jaxlstm as jl
-from jaxlstm._src import distributed
+from jaxlstm._src import distributed, processes
 from jaxlstm._src.io import locking, long_files, model_files
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -157,11 +157,11 @@ def test_fit_many_in_one_process_saves_every_model_and_skips_fresh_ones(tmp_path
 
 def test_a_process_that_already_ran_jax_runs_alone_unless_it_is_in_a_job(monkeypatch):
     jax.numpy.ones(2).block_until_ready()  # JAX has run here: the process can no longer join anything
-    monkeypatch.setattr(distributed, "_GROUP", None)
-    for name in distributed.JOB_VARIABLES:
+    monkeypatch.setattr(processes, "_GROUP", None)
+    for name in processes.JOB_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert distributed.initialize() == distributed.ProcessGroup(0, 1, 1)
-    monkeypatch.setattr(distributed, "_GROUP", None)
+    monkeypatch.setattr(processes, "_GROUP", None)
     monkeypatch.setenv("SLURM_JOB_ID", "1")  # a job's task that would fit every series alone
     with pytest.raises(RuntimeError, match="JAX has already run in this process; call fit_many"):
         distributed.initialize()
@@ -385,8 +385,8 @@ def _threads_as_processes(monkeypatch, size: int) -> None:
         barrier.wait(timeout=120)  # nobody writes the next round's value before all have read this one
         return out
 
-    monkeypatch.setattr(distributed, "join", join)
-    monkeypatch.setattr(distributed, "all_gather_json", gather)
+    monkeypatch.setattr(processes, "join", join)
+    monkeypatch.setattr(processes, "all_gather_json", gather)
 
 
 @pytest.mark.parametrize("size", [2, 7])  # 7 processes for 6 trials: one has no trial at all

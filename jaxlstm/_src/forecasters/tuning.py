@@ -340,12 +340,12 @@ def tune(
     rank, size, gather = 0, 1, _alone
     if processes is not False:
         # Joined before anything here runs JAX (the runtime must be joined first).
-        from jaxlstm._src import distributed
+        from jaxlstm._src import processes as job
 
-        group = distributed.join(processes)
-        rank, size, gather = group.rank, group.size, distributed.all_gather_json
+        group = job.join(processes)
+        rank, size, gather = group.rank, group.size, job.all_gather_json
         if workers is None:
-            workers = distributed.default_workers(group)
+            workers = job.default_workers(group)
     models = [LSTMForecaster(**{**base.get_params(), **t}) for t in trials]
     # Every trial reads its own candle columns (the close first) of one read of the data.
     columns = tuple(dict.fromkeys(c for m in models for c in m.input_columns))
