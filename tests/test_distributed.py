@@ -233,7 +233,8 @@ def test_bad_data_in_the_processes_is_one_line(tmp_path, collectives):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not locking.PROCESS_LOCKS, reason="needs fcntl to lock model folders across processes")
-def test_a_killed_process_stops_the_other_and_a_rerun_finishes(tmp_path, collectives):
+@pytest.mark.parametrize("victim", [1, 0], ids=["worker", "coordinator"])
+def test_a_killed_process_stops_the_other_and_a_rerun_finishes(tmp_path, collectives, victim):
     data = tmp_path / "long.csv"
     ids = _long_csv(data, 16, length=150)
     models = tmp_path / "models"
@@ -255,7 +256,7 @@ def test_a_killed_process_stops_the_other_and_a_rerun_finishes(tmp_path, collect
         while not distributed.complete_models(models):
             assert proc.poll() is None and time.monotonic() < deadline, "no model was saved"
             time.sleep(0.02)
-        os.kill(pids[1], signal.SIGKILL)
+        os.kill(pids[victim], signal.SIGKILL)
         killed = time.monotonic()
         _, err = proc.communicate(timeout=heartbeat + 60)
         stopped = time.monotonic() - killed
@@ -267,7 +268,9 @@ def test_a_killed_process_stops_the_other_and_a_rerun_finishes(tmp_path, collect
     # safety net (heartbeat + 15 s), and the user reads one line about it.
     assert stopped < heartbeat + 15, stopped
     last = err.strip().splitlines()[-1]
-    assert last.startswith("jaxlstm fit-many: error: process 1 of 2 was killed by SIGKILL; the other 1 stopped"), last
+    assert last.startswith(
+        f"jaxlstm fit-many: error: process {victim} of 2 was killed by SIGKILL; the other 1 stopped"
+    ), last
     assert "run the same command again" in last
     assert not any("Traceback" in line or "Check failure" in line for line in err.splitlines())
     complete = distributed.complete_models(models)
