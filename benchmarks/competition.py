@@ -47,7 +47,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import math
 import os
 import pathlib
 import sys
@@ -63,6 +62,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks import accuracy
+from jaxlstm._src.prep import encodings, seasons
 
 DEFAULT_OUT = accuracy.DEFAULT_OUT
 SCHEMA_VERSION = 1
@@ -149,45 +149,27 @@ def rolling_origins(n: int, frequency: Frequency, origins: int = ORIGINS) -> np.
     return last - frequency.stride * np.arange(origins - 1, -1, -1)
 
 
-def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
-    """``[max_lag]`` sample autocorrelations at lags 1..max_lag (R's ``acf``: the biased estimator)."""
-    x = np.asarray(x, np.float64)
-    d = x - x.mean()
-    denom = float(np.dot(d, d))
-    return np.array([np.dot(d[k:], d[:-k]) / denom for k in range(1, max_lag + 1)])
-
-
 def is_seasonal(x: np.ndarray, season: int) -> bool:
     """M4's seasonality test: the autocorrelation at lag ``season`` beyond its 90% limit.
 
-    ``|r_m| > 1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``; False for ``season`` 1 or fewer than
+    ``|r_m| > 1.645 sqrt((1 + 2 sum_{0<k<m} r_k^2) / n)`` (Bartlett's bound, the library's
+    ``seasons.acf`` and ``seasons.bartlett_bounds``); False for ``season`` 1 or fewer than
     three seasons of data (as M4's ``SeasonalityTest``).
     """
     n = len(x)
     if season <= 1 or n < 3 * season:
         return False
-    r = autocorrelation(x, season)
-    limit = 1.645 * math.sqrt((1.0 + 2.0 * float(np.sum(r[:-1] ** 2))) / n)
-    return bool(abs(r[-1]) > limit)
+    r = seasons.acf(x, season)
+    return bool(abs(r[season]) > seasons.bartlett_bounds(r, n, 1.645)[season])
 
 
 def multiplicative_indices(x: np.ndarray, season: int) -> np.ndarray:
     """``[season]`` classical multiplicative seasonal indices (R's ``decompose(type="multiplicative")``).
 
-    Index ``i`` belongs to the positions ``i, i + season, ...`` of ``x``. The trend is the centred
-    moving average of order ``season`` (2 x ``season`` when even); the indices are the mean ratios
-    of ``x`` to it per position, normalised to mean 1.
+    The library's ``encodings.seasonal_indices`` with its classical method: index ``i``
+    belongs to the positions ``i, i + season, ...`` of ``x``.
     """
-    x = np.asarray(x, np.float64)
-    even = season % 2 == 0
-    weights = np.r_[0.5, np.ones(season - 1), 0.5] / season if even else np.ones(season) / season
-    half = len(weights) // 2
-    trend = np.full_like(x, np.nan)
-    trend[half : len(x) - half] = np.convolve(x, weights, mode="valid")
-    ratio = x / trend
-    positions = np.arange(len(x)) % season
-    figure = np.array([np.nanmean(ratio[positions == i]) for i in range(season)])
-    return figure / figure.mean()
+    return encodings.seasonal_indices(x, season, "multiplicative", "classical")
 
 
 def naive2(train: np.ndarray, horizon: int, season: int) -> np.ndarray:

@@ -25,13 +25,6 @@ def test_rolling_origins_end_one_horizon_before_the_end_stride_apart():
         comp.rolling_origins(n - 1, monthly)
 
 
-def test_autocorrelation_matches_the_biased_sample_estimator():
-    x = np.random.default_rng(0).normal(size=50).cumsum()
-    d = x - x.mean()
-    full = np.correlate(d, d, mode="full")[len(x) - 1 :] / np.dot(d, d)
-    np.testing.assert_allclose(comp.autocorrelation(x, 10), full[1:11], rtol=1e-12)
-
-
 def test_seasonality_test_finds_a_season_and_not_in_noise():
     rng = np.random.default_rng(1)
     seasonal = 100 * np.tile(PATTERN, 12) * (1 + 0.01 * rng.normal(size=48))
