@@ -312,6 +312,38 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             "jaxlstm",
             "LSTMForecaster() with the library's defaults",
         ),
+        "lstm_season": (
+            _library_row(functools.partial(LSTMForecaster, season_length="auto", **small)),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto"): the season detected on each training part, the window widened to it',
+        ),
+        "lstm_season_window": (
+            _library_row(functools.partial(LSTMForecaster, season_length="auto", encoding="window", **small)),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto", encoding="window"): lstm_season with per-window normalisation',
+        ),
+        "lstm_shrink": (
+            _library_row(functools.partial(LSTMForecaster, shrink="auto", **small)),
+            "jaxlstm",
+            'LSTMForecaster(shrink="auto"): shrunk toward the last value by the weight fit chose out of sample',
+        ),
+        "lstm_season_shrink": (
+            _library_row(functools.partial(LSTMForecaster, season_length="auto", shrink="auto", **small)),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto", shrink="auto")',
+        ),
+        "lstm_season_window_shrink": (
+            _library_row(
+                functools.partial(LSTMForecaster, season_length="auto", encoding="window", shrink="auto", **small)
+            ),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto", encoding="window", shrink="auto")',
+        ),
+        "lstm_window": (
+            _library_row(functools.partial(LSTMForecaster, encoding="window", **small)),
+            "jaxlstm",
+            'LSTMForecaster(encoding="window"): per-window normalisation, no season',
+        ),
         "lstm_ens5": (
             _library_row(functools.partial(LSTMForecaster, ensemble=5, **small)),
             "jaxlstm",

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training, validation
-from jaxlstm._src.forecasters import bands, continuation, lstm_state, population, prepared, progress, rows
+from jaxlstm._src.forecasters import bands, continuation, lstm_state, population, prepared, progress, rows, shrinkage
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
@@ -83,6 +83,16 @@ class LSTMForecaster(Forecaster):
             the window covers ``1.25 * max(H, m)`` prices (``H``: ``direct_steps``, else 1)
             when ``sequence_length`` is shorter (``input_length``); a detected season the
             data is too short to train with is not used.
+        shrink: None (default: the model's forecast as it is) or ``"auto"``: ``fit`` shrinks
+            the forecast toward the last price, ``last * (predicted / last) ** w``, with ``w``
+            in [0, 1] chosen from the out-of-sample multi-step forecasts it makes for the band
+            (the held-back tail, and the head refit before it; nothing after the fitted
+            series): 0 (naive) unless the model's predicted changes beat naive with
+            ``t > 1``, near 1 when they clearly do (``shrinkage.fit_weight``). ``shrink_``
+            holds ``w`` and its evidence; every forecast, backtest and band (calibrated on
+            the shrunk forecasts' own errors) uses it. Needs a conformal or adaptive band:
+            with ``band="volatility"`` or too few out-of-sample origins ``shrink_`` is None
+            and the model is used as it is.
 
     Example::
 
@@ -119,6 +129,7 @@ class LSTMForecaster(Forecaster):
         direct_steps: int | None = None,
         num_heads: int = 4,
         season_length: int | str | None = None,
+        shrink: str | None = None,
     ) -> None:
         super().__init__(band=band, calibration=calibration)
         self.hidden_size = validation.check_positive_int("hidden_size", hidden_size)
@@ -155,6 +166,7 @@ class LSTMForecaster(Forecaster):
         )
         self.num_heads = validation.check_positive_int("num_heads", num_heads)
         self.season_length = seasons.check_season_length(season_length)
+        self.shrink = shrinkage.check_shrink(shrink)
         #: The season in use: ``season_length``, or what the last fit detected for ``"auto"`` (None: none).
         self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
         validation.check_network_sizes(self.hidden_size, self.num_layers, self.input_length, self.direct_steps)
@@ -172,6 +184,8 @@ class LSTMForecaster(Forecaster):
         self.history_: dict[str, np.ndarray] | None = None
         self.metrics_: dict[str, Any] | None = None
         self.trained_at_: str | None = None
+        #: The shrinkage toward the last price ``fit`` chose (``shrink="auto"``); None: the model as it is.
+        self.shrink_: shrinkage.Shrinkage | None = None
 
     # Cached: settings change only through set_params, which builds a fresh instance, and the
     # forecast path reads these on every call (building them costs more than a 1-step forecast).
@@ -242,7 +256,30 @@ class LSTMForecaster(Forecaster):
         for model, prices, step in zip(models, series, spacing, strict=False):
             if isinstance(model, LSTMForecaster):
                 model.resolve_season(prices, step)
+                # The calibration forecasts measure the model itself: unshrunk.
+                model.shrink_ = None
         super().fit_rows(models, series, interval=interval, **options)
+        for model, prices in zip(models, series, strict=True):
+            if isinstance(model, LSTMForecaster) and model.shrink == "auto":
+                model._fit_shrink(close_of(prices))
+
+    def _fit_shrink(self, closes: np.ndarray) -> None:
+        """Chooses ``shrink_`` from the band's residuals and rebuilds the band on the shrunk forecasts' residuals."""
+        assert self.band_ is not None, "fitted models have a band"
+        found = shrinkage.fit_weight(closes, self.band_.residuals)
+        if found is None:
+            return
+        residuals = shrinkage.shrunk_residuals(closes, self.band_.residuals, found.weight)
+        self.band_ = type(self.band_)(residuals, self.band_.volatility)
+        self.shrink_ = found
+        # The calibration models forecast what the residuals now measure.
+        for source in self.calibration_models_.values():
+            cast(LSTMForecaster, source.model).shrink_ = found
+
+    @property
+    def shrink_weight(self) -> float:
+        """``w`` of ``last * (predicted / last) ** w`` in every forecast: ``shrink_.weight``, 1 without a shrinkage."""
+        return 1.0 if self.shrink_ is None else self.shrink_.weight
 
     def _unfitted_copy(self) -> Forecaster:
         # A head-refit calibration copy reads the same windows as the model it calibrates.
@@ -557,7 +594,10 @@ class LSTMForecaster(Forecaster):
             ValueError: a member forecasts a non-finite or non-positive price (as ``forecast`` does).
         """
         self._check_fitted()
-        return self.check_forecast(self._member_rows(price_windows, validation.check_steps(steps)))
+        found = self._member_rows(price_windows, validation.check_steps(steps))
+        return self.check_forecast(
+            shrinkage.shrink_forecasts(_last_closes(price_windows, len(self.input_columns)), found, self.shrink_weight)
+        )
 
     def _member_rows(self, price_windows: Any, steps: int) -> np.ndarray:
         """``member_forecasts`` unchecked (a non-finite value stays in: the callers decide what it means)."""
@@ -570,7 +610,13 @@ class LSTMForecaster(Forecaster):
         """Each model's ``[N_i, steps]`` forecasts, its members combined: one runner call per group (``rows.forecast_rows``)."""
         lstms = [cast(LSTMForecaster, m) for m in models]
         found = rows.forecast_rows([m._forecast_plan(steps) for m in lstms], windows_, workers=workers)
-        return [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, found)]
+        combined = [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, found)]
+        return [
+            shrinkage.shrink_forecasts(_last_closes(w, len(m.input_columns)), r, m.shrink_weight)
+            if m.shrink_weight != 1.0
+            else r
+            for m, w, r in zip(lstms, windows_, combined, strict=True)
+        ]
 
     def _forecast_plan(self, steps: int) -> rows.ForecastPlan:
         """How this model forecasts ``steps`` steps; a direct model refuses more steps than its head emits."""
@@ -634,3 +680,12 @@ class LSTMForecaster(Forecaster):
     def opt_state_template(self) -> Any:
         """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
         return lstm_state.with_members(self.members.templates()[1], self.n_members)
+
+
+def _last_closes(price_windows: Any, columns: int) -> np.ndarray:
+    """``[N]`` the last close of each window: ``[N, time]`` (``[N, time, columns]``, the close first) or a list of windows."""
+    if isinstance(price_windows, list):
+        last = np.array([np.asarray(w)[-1] for w in price_windows], np.float64)
+    else:
+        last = np.asarray(price_windows, np.float64)[:, -1]
+    return last if columns == 1 else last[:, 0]
