@@ -69,7 +69,17 @@ def test_the_coefficient_is_the_least_squares_weight_of_the_scored_blocks():
     ok = np.isfinite(yy)
     beta = np.linalg.lstsq(dd[ok, None], yy[ok], rcond=None)[0][0]
     assert found.coefficient == pytest.approx(beta, rel=1e-10)
-    assert 0 < found.weight <= found.coefficient < 1 and found.t > 1
+    assert found.weight == pytest.approx(found.coefficient * (1 - 1 / found.t**2)) and 0 < found.weight < 1
+
+
+def test_a_model_that_forecasts_too_small_changes_is_capped_before_the_reliability_factor():
+    closes = _walk(400, 9)
+    y, _ = shrinkage.changes(closes, np.zeros((160, 40)))
+    # Changes a tenth of the realised ones, plus noise: a least-squares weight far above 1.
+    d = 0.1 * np.nan_to_num(y) + np.random.default_rng(4).normal(0, 0.003, y.shape)
+    found = shrinkage.fit_weight(closes, {"refit": y - d})
+    assert found is not None and found.coefficient > 2 and found.t > 1
+    assert found.weight == pytest.approx(1 - 1 / found.t**2)
 
 
 def test_the_tail_scores_its_own_origins_and_the_head_refit_the_ones_before():
