@@ -82,15 +82,16 @@ def test_a_model_that_forecasts_too_small_changes_is_capped_before_the_reliabili
     assert found.weight == pytest.approx(1 - 1 / found.t**2)
 
 
-def test_the_tail_scores_its_own_origins_and_the_head_refit_the_ones_before():
+def test_the_held_back_tail_decides_and_the_head_refit_only_without_one():
     closes = _walk(400, 4)
     y, _ = shrinkage.changes(closes, np.zeros((200, 8)))
     good = np.where(np.isfinite(y), 0.0, np.nan)  # perfect forecasts
     bad = _rows(closes, np.random.default_rng(2).normal(0, 0.05, y.shape))
-    # The head refit's last 40 rows fall in the tail, which the model itself scores.
-    mixed = np.concatenate([good[:160], bad[160:]])
-    found = shrinkage.fit_weight(closes, {"auto": good[160:], "refit": mixed})
-    assert found is not None and found.weight == 1.0
+    # The model's own held-back forecasts are perfect, the head refit's are noise: the tail decides.
+    assert shrinkage.fit_weight(closes, {"auto": good[160:], "refit": bad}).weight == 1.0
+    assert shrinkage.fit_weight(closes, {"auto": bad[160:], "refit": good}).weight < 0.15
+    # A band without a tail (calibration="refit") has only the head refit's.
+    assert shrinkage.fit_weight(closes, {"refit": good}).weight == 1.0
 
 
 def test_too_few_origins_leave_the_model_as_it_is():
@@ -118,8 +119,18 @@ def test_shrunk_forecasts_and_residuals_agree():
 # ---------------------------------------------------------------------------- the estimator
 
 
-def test_on_a_random_walk_the_forecast_is_naive(walk_model):
-    assert walk_model.shrink_ is not None and walk_model.shrink_.weight < 0.2
+@pytest.mark.slow
+def test_on_random_walks_the_default_model_is_shrunk_to_naive():
+    # One walk's held-back tail is a few dozen origins: a model can look right by luck (a
+    # drift-only forecast gets w > 0.5 on 17% of walks, README "Knowing when there is no
+    # edge"), so the property is checked over eight walks fitted together.
+    models = [jl.LSTMForecaster(shrink="auto") for _ in range(8)]
+    jl.LSTMForecaster.fit_rows(models, [_walk(600, seed) for seed in range(8)])
+    weights = np.array([m.shrink_weight for m in models])
+    assert np.median(weights) < 0.1 and np.sum(weights > 0.5) <= 2, weights
+
+
+def test_the_forecast_is_the_model_shrunk_by_its_weight(walk_model):
     forecast = walk_model.forecast(steps=6)
     last = walk_model.forecast_window()[-1]
     unshrunk = jl.LSTMForecaster(**{**SMALL, "shrink": None}).fit(_walk())

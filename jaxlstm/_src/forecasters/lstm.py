@@ -86,8 +86,8 @@ class LSTMForecaster(Forecaster):
         shrink: None (default: the model's forecast as it is) or ``"auto"``: ``fit`` shrinks
             the forecast toward the last price, ``last * (predicted / last) ** w``, with ``w``
             in [0, 1] chosen from the out-of-sample multi-step forecasts it makes for the band
-            (the held-back tail, and the head refit before it; nothing after the fitted
-            series): 0 (naive) unless the model's predicted changes beat naive with
+            from the held-back tail (the head refit's only without a tail; nothing after the
+            fitted series): 0 (naive) unless the model's predicted changes beat naive with
             ``t > 1``, near 1 when they clearly do (``shrinkage.fit_weight``). ``shrink_``
             holds ``w`` and its evidence; every forecast, backtest and band (calibrated on
             the shrunk forecasts' own errors) uses it. Needs a conformal or adaptive band:
