@@ -1,6 +1,6 @@
 """Forecast accuracy and interval coverage of the LSTM designs against the baselines.
 
-    python -m benchmarks.accuracy [--quick] [--suite main|ablations|architectures] [--out DIR]
+    python -m benchmarks.accuracy [--quick] [--suite main|ablations|architectures|seasons|shrink] [--out DIR]
                                   [--data-dir DIR] [--models a,b] [--datasets a,b]
 
 Walk-forward backtests (``jaxlstm.evaluation.backtest``: refit on the past at every origin)

@@ -26,7 +26,9 @@ fit + forecast (wall and process CPU time). Per frequency and overall: the geome
 MASE over series with its standard error, the mean sMAPE, OWA against Naive2 (M4: the mean
 of the model's mean sMAPE and mean MASE, each over Naive2's), the mean coverage and MSIS.
 
-Rows (``ROWS``): the library's ``LSTMForecaster()`` (its defaults), ``LSTMForecaster(ensemble=5)``,
+Rows (``ROWS``): the library's ``LSTMForecaster()`` (its defaults), its variants ``lstm_shrink``
+(``shrink="auto"``), ``lstm_season`` (``season_length="auto"``), ``lstm_season_window`` (and the
+window encoding), ``lstm_window`` and the shrunk season rows, ``LSTMForecaster(ensemble=5)``,
 ``HybridForecaster`` and ``DriftForecaster``; statsforecast's ``AutoETS``, ``AutoTheta``,
 ``AutoARIMA``, ``SeasonalNaive`` and ``Naive`` with their own intervals; M4's ``Naive2``
 (``naive2``: naive on the classically, multiplicatively deseasonalised series when the 90%

@@ -119,8 +119,8 @@ def fit_weight(closes: np.ndarray, residuals: Mapping[str, np.ndarray]) -> Shrin
     (``calibration="refit"``, or no early stopping) uses the head refit (``"refit"``), a copy
     trained on the first half. On 25 hourly BTC/USD origins the tail alone gave a relative
     MAE of 1.006 +- 0.005 against 1.012 +- 0.012 for the head refit's origins before the
-    tail pooled with it (``benchmarks/accuracy.py`` origins, README "Knowing when there is no
-    edge").
+    tail pooled with it (``python -m benchmarks.shrink_checks origins``, README "Knowing when
+    there is no edge").
 
     Args:
         closes: ``[time]`` the fitted closes.
