@@ -63,7 +63,10 @@ class LSTMForecaster(Forecaster):
         combine: ``"mean"`` or ``"median"`` of the members' price forecasts.
         architecture: the network (``jaxlstm.nn.ARCHITECTURES``): ``"lstm"`` (the seed's),
             ``"bilstm"``, ``"attention"`` (an LSTM whose head attends over every hidden
-            state) or ``"transformer"`` (``num_layers`` encoder layers of width ``hidden_size``).
+            state), ``"transformer"`` (``num_layers`` encoder layers of width ``hidden_size``) or
+            ``"esrnn"`` (Smyl's ES-RNN: Holt-Winters level and season of the encoded closes,
+            with learned smoothing coefficients, feeding an LSTM; its season is
+            ``season_length_``, none is level-only smoothing; ``nn/esrnn.py``).
         features: the inputs per time step, e.g. ``("close", "volume", "rsi")``:
             ``"close"`` is the close as ``encoding`` encodes it, the others are causal
             candle features (``jaxlstm.data.FEATURES``), standardised with training
@@ -185,6 +188,8 @@ class LSTMForecaster(Forecaster):
             output_size=self.direct_steps or 1,
             num_layers=self.num_layers,
             num_heads=self.num_heads,
+            # Only the ES-RNN reads the season; None (or an "auto" that found none) is level-only smoothing.
+            season_length=self.season_length_ or 1,
         )
 
     @functools.cached_property
@@ -205,6 +210,7 @@ class LSTMForecaster(Forecaster):
         self.__dict__["season_length_"] = season
         self.__dict__["_season_resolved"] = True
         self.__dict__.pop("model_inputs", None)
+        self.__dict__.pop("model_config", None)
 
     def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
         """For ``season_length="auto"``: detects the season of a validated series' training part and uses it.
