@@ -263,6 +263,20 @@ def _library_row(factory: Callable[[], Any]) -> Row:
     return row
 
 
+def _seasonal_library_row(factory: Callable[[int | None, int], Any]) -> Row:
+    """``_library_row`` of a forecaster built for each fit from the season and horizon.
+
+    ``factory(season, horizon)`` gets the frequency's season where M4's 90% test finds it in
+    the training values (None elsewhere: the test reads only the values before the origin).
+    """
+
+    def row(train: np.ndarray, horizon: int, season: int) -> Prediction:
+        found = season if season > 1 and is_seasonal(train, season) else None
+        return _library_row(lambda: factory(found, horizon))(train, horizon, season)
+
+    return row
+
+
 def _peer_row(factory: Callable[[int], Any]) -> Row:
     """A Darts or NeuralForecast LSTM of benchmarks/peers.py: point forecasts only (no intervals of their own)."""
 
@@ -316,6 +330,16 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             _library_row(functools.partial(LSTMForecaster, ensemble=5, **small)),
             "jaxlstm",
             "LSTMForecaster(ensemble=5): five members trained in one call, mean forecast",
+        ),
+        "esrnn": (
+            _seasonal_library_row(
+                lambda season, h: LSTMForecaster(
+                    architecture="esrnn", season_length=season, encoding="log", direct_steps=h, **small
+                )
+            ),
+            "jaxlstm",
+            'LSTMForecaster(architecture="esrnn", encoding="log", direct_steps=horizon, season_length=the '
+            "frequency's season where M4's test finds it in the training values, else none: level only)",
         ),
         "hybrid": (_library_row(HybridForecaster), "jaxlstm", "HybridForecaster: damped-trend Holt blended with drift"),
         "drift": (_library_row(DriftForecaster), "jaxlstm", "DriftForecaster: last value plus the mean change"),
