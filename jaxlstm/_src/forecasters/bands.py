@@ -16,6 +16,8 @@ entry: residual rows with None for NaN, the format models have always been saved
   enough residuals falls back to the volatility band, for every horizon.
 * ``AdaptiveBand`` (``"adaptive"``): the conformal band with adaptive conformal inference
   (``intervals.ADAPTIVE_GAMMA``).
+* ``QuantileBand`` (``"quantile"``): the network's own quantile heads (trained with the
+  pinball loss) at ``QUANTILE_LEVELS``, the adaptive band at other levels.
 
 Bands are immutable after construction; each memoises its offsets per confidence in a
 cache of its own.
@@ -166,6 +168,54 @@ class AdaptiveBand(ConformalBand):
     gamma = intervals.ADAPTIVE_GAMMA
 
 
+class QuantileBand(AdaptiveBand):
+    """``band="quantile"``: the band of a network's quantile heads, where the model has them.
+
+    The heads' band depends on the window forecast, so the forecaster reads it from its
+    network (``LSTMForecaster.band_offsets``) at the levels ``QUANTILE_LEVELS`` it trained
+    heads for; this object is the adaptive conformal band it falls back on at any other
+    level (and what a forecaster without quantile heads uses). Saved as the adaptive band is.
+    """
+
+    name = "quantile"
+
+
+#: The levels (percent) whose lower and upper quantiles ``band="quantile"`` trains heads for:
+#: M4's and statsforecast's usual pair.
+QUANTILE_LEVELS: tuple[int, ...] = (80, 95)
+
+
+def quantile_pairs(levels: Sequence[float] = QUANTILE_LEVELS) -> tuple[float, ...]:
+    """The quantiles of the heads, ``(lower, upper)`` per level: ``(0.1, 0.9, 0.025, 0.975)`` for 80 and 95."""
+    return tuple(q for level in levels for q in ((100 - level) / 200, (100 + level) / 200))
+
+
+def nested_offsets(
+    predicted: np.ndarray, quantiles: np.ndarray, levels: Sequence[float] = QUANTILE_LEVELS
+) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """Log band offsets per level from price quantiles, ordered ``lower <= predicted <= upper`` and nested.
+
+    Heads trained apart may cross one another or the point forecast; the band keeps each
+    bound on its side of the forecast and every wider level at least as wide as a narrower one.
+
+    Args:
+        predicted: ``[H]`` the point forecast (positive prices).
+        quantiles: ``[2 * len(levels), H]`` price quantiles in ``quantile_pairs(levels)`` order.
+        levels: ascending levels in percent.
+
+    Returns:
+        ``{level: (lower [H] <= 0, upper [H] >= 0)}``.
+    """
+    logs = np.log(np.asarray(quantiles, np.float64) / np.asarray(predicted, np.float64)[None, :])
+    out: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    lower = upper = np.zeros(logs.shape[1])
+    for k, level in enumerate(levels):
+        lower = np.minimum(lower, np.minimum(logs[2 * k], logs[2 * k + 1]))
+        upper = np.maximum(upper, np.maximum(logs[2 * k], logs[2 * k + 1]))
+        out[level] = (lower, upper)
+    return out
+
+
 def origin_residuals(closes: np.ndarray, origins: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """``[N, steps]`` log-ratio residuals of forecasts from each origin, NaN where a step falls past ``closes``.
 
@@ -181,7 +231,9 @@ def origin_residuals(closes: np.ndarray, origins: np.ndarray, predicted: np.ndar
 
 
 #: ``band=`` value -> its class.
-BAND_CLASSES: dict[str, type[Band]] = {cls.name: cls for cls in (ConformalBand, AdaptiveBand, VolatilityBand)}
+BAND_CLASSES: dict[str, type[Band]] = {
+    cls.name: cls for cls in (ConformalBand, AdaptiveBand, VolatilityBand, QuantileBand)
+}
 
 
 def band_class(band: str) -> type[Band]:
