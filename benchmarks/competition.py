@@ -27,7 +27,9 @@ MASE over series with its standard error, the mean sMAPE, OWA against Naive2 (M4
 of the model's mean sMAPE and mean MASE, each over Naive2's), the mean coverage and MSIS.
 
 Rows (``ROWS``): the library's ``LSTMForecaster()`` (its defaults), ``LSTMForecaster(ensemble=5)``,
-``HybridForecaster`` and ``DriftForecaster``; statsforecast's ``AutoETS``, ``AutoTheta``,
+``HybridForecaster`` and ``DriftForecaster``; ``esrnn`` (``architecture="esrnn"`` with a direct
+head of the horizon and the frequency's season where M4's test finds it; not in the default
+rows) and ``esrnn_quantile`` (the same with ``band="quantile"``); statsforecast's ``AutoETS``, ``AutoTheta``,
 ``AutoARIMA``, ``SeasonalNaive`` and ``Naive`` with their own intervals; M4's ``Naive2``
 (``naive2``: naive on the classically, multiplicatively deseasonalised series when the 90%
 autocorrelation test finds the season; no interval); and the Darts and NeuralForecast LSTMs of
@@ -340,6 +342,21 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             "jaxlstm",
             'LSTMForecaster(architecture="esrnn", encoding="log", direct_steps=horizon, season_length=the '
             "frequency's season where M4's test finds it in the training values, else none: level only)",
+        ),
+        "esrnn_quantile": (
+            _seasonal_library_row(
+                lambda season, h: LSTMForecaster(
+                    architecture="esrnn",
+                    season_length=season,
+                    encoding="log",
+                    direct_steps=h,
+                    band="quantile",
+                    **small,
+                )
+            ),
+            "jaxlstm",
+            'the esrnn row with band="quantile": its 80% and 95% bands from quantile heads trained with the '
+            "pinball loss",
         ),
         "hybrid": (_library_row(HybridForecaster), "jaxlstm", "HybridForecaster: damped-trend Holt blended with drift"),
         "drift": (_library_row(DriftForecaster), "jaxlstm", "DriftForecaster: last value plus the mean change"),
