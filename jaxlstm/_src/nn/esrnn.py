@@ -8,10 +8,10 @@ For one window ``x [time, input]`` whose first feature ``z`` is the encoded clos
        l_t = alpha * (z_t - s_t) + (1 - alpha) * l_{t-1}
        s_{t+m} = gamma * (z_t - l_t) + (1 - gamma) * s_t
 
-   ``alpha = sigmoid(params["smoothing"]["level"])`` and ``gamma =
-   sigmoid(params["smoothing"]["season"])`` are learned; the first season is ``s_j = z_j -
-   mean(z[:m]) + season0_j`` (``j < m``) with ``season0 [m]`` learned, and ``l_{-1} =
-   mean(z[:m])``.
+   ``alpha = sigmoid(SMOOTHING_GAIN * params["smoothing"]["level"])`` and ``gamma =
+   sigmoid(SMOOTHING_GAIN * params["smoothing"]["season"])`` are learned; the first season
+   is ``s_j = z_j - mean(z[:m]) + season0_j`` (``j < m``) with ``season0 = SMOOTHING_GAIN *
+   params["smoothing"]["season0"]`` learned, and ``l_{-1} = mean(z[:m])``.
 2. The LSTM (``num_layers`` plain stacked layers, ``nn/cell.py``) reads the deseasonalised,
    level-normalised inputs ``u_t = z_t - s_t - l_{T-1}`` (Smyl divides by the last level of
    the input window; in log space that is this subtraction), next to the other features.
@@ -76,6 +76,11 @@ Params = dict[str, Any]
 #: Initial smoothing coefficients: a level that follows the data half way, a slowly moving season.
 INITIAL_ALPHA = 0.5
 INITIAL_GAMMA = 0.2
+#: The smoothing parameters are stored divided by this gain (``alpha = sigmoid(GAIN * p)``,
+#: ``season0 = GAIN * p``): Adam moves every parameter by about the learning rate per step,
+#: and a few hundred steps of 3e-4 would leave the coefficients where they started (Smyl
+#: gave his per-series smoothing parameters their own, larger, learning rates).
+SMOOTHING_GAIN = 10.0
 
 
 def _logit(p: float) -> float:
@@ -162,9 +167,9 @@ class ESRNNConfig:
             cell.init_lstm_layer(keys[k], self.input_size if k == 0 else self.hidden_size, self.hidden_size, dtype)
             for k in range(self.num_layers)
         ]
-        smoothing = {"level": jnp.asarray(_logit(INITIAL_ALPHA), dtype)}
+        smoothing = {"level": jnp.asarray(_logit(INITIAL_ALPHA) / SMOOTHING_GAIN, dtype)}
         if self.season_length > 1:
-            smoothing["season"] = jnp.asarray(_logit(INITIAL_GAMMA), dtype)
+            smoothing["season"] = jnp.asarray(_logit(INITIAL_GAMMA) / SMOOTHING_GAIN, dtype)
             smoothing["season0"] = jnp.zeros((self.season_length,), dtype)
         return {
             "layers": stack,
@@ -185,11 +190,18 @@ class ESRNNConfig:
 
     def smooth(self, params: Params, z: jax.Array) -> tuple[jax.Array, ...]:
         """``holt_winters`` of ``[time]`` values with this network's learned coefficients."""
-        smoothing = params["smoothing"]
-        alpha = jax.nn.sigmoid(smoothing["level"])
+        alpha, gamma, season0 = self.coefficients(params)
         if self.season_length == 1:
             return holt_winters(z, alpha, jnp.zeros_like(alpha), jnp.zeros((1,), z.dtype))
-        return holt_winters(z, alpha, jax.nn.sigmoid(smoothing["season"]), smoothing["season0"])
+        return holt_winters(z, alpha, gamma, season0)
+
+    def coefficients(self, params: Params) -> tuple[jax.Array, jax.Array | None, jax.Array | None]:
+        """``(alpha, gamma, season0 [m])`` from the params (``gamma`` and ``season0`` None when ``m == 1``)."""
+        smoothing = params["smoothing"]
+        alpha = jax.nn.sigmoid(SMOOTHING_GAIN * smoothing["level"])
+        if self.season_length == 1:
+            return alpha, None, None
+        return alpha, jax.nn.sigmoid(SMOOTHING_GAIN * smoothing["season"]), SMOOTHING_GAIN * smoothing["season0"]
 
     def apply(self, params: Params, x: jax.Array) -> jax.Array:
         """One window ``[time, input_size]`` -> ``[output_size]`` encoded closes of the next steps.
