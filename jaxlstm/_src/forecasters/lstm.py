@@ -54,7 +54,10 @@ class LSTMForecaster(Forecaster):
             ``prep/encodings.py``).
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
-        band, calibration: the prediction band (see ``jaxlstm.Forecaster``).
+        band, calibration: the prediction band (see ``jaxlstm.Forecaster``); ``band="quantile"``
+            (needs ``direct_steps``) trains quantile heads next to the point forecast
+            (``training.QuantileLoss``: the pinball loss) and reads the 80% and 95% bands
+            from them (``bands.QUANTILE_LEVELS``; other levels: the adaptive band).
         weight_decay: decoupled weight decay (AdamW); 0 is plain Adam.
         ensemble: ``K`` members trained together in one compiled call (seeds ``seed`` to
             ``seed + K - 1``), or a list of member settings dicts (keys ``seed``,
