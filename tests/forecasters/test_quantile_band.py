@@ -24,9 +24,24 @@ def test_nested_offsets_order_crossing_heads():
     assert bands.quantile_pairs() == (0.1, 0.9, 0.025, 0.975)
 
 
+def test_cqr_margins_against_a_hand_computation():
+    # One level (80%), 4 origins x 1 step: heads [90, 110] around actual values 100, 120, 85, 100.
+    quantiles = np.tile(np.array([[[90.0], [110.0]]]), (4, 1, 1))
+    actual = np.array([[100.0], [120.0], [85.0], [np.nan]])
+    scores = sorted([max(np.log(90 / 100), np.log(100 / 110)), np.log(120 / 110), np.log(90 / 85)])
+    # n = 3 scores: the ceil(4 * 0.8) = 4th smallest does not exist -> no margin at 80%.
+    assert np.isnan(bands.cqr_margins(quantiles, actual, levels=(80,))[80.0])
+    # At 50%: the ceil(4 * 0.5) = 2nd smallest.
+    np.testing.assert_allclose(bands.cqr_margins(quantiles, actual, levels=(50,))[50.0], scores[1])
+    band = bands.QuantileBand({"auto": np.zeros((2, 3))}, 0.01, {80: 0.05, 95: np.nan})
+    back = bands.QuantileBand.from_json(band.to_json(), 0.01)
+    assert back.margins[80.0] == 0.05 and np.isnan(back.margins[95.0])
+    np.testing.assert_array_equal(back.residuals["auto"], band.residuals["auto"])
+
+
 @pytest.fixture(scope="module")
 def model():
-    prices = jl.evaluation.seasonal(200, period=12, seed=1).prices
+    prices = jl.evaluation.seasonal(300, period=12, seed=1).prices
     settings = dict(architecture="esrnn", season_length=12, encoding="log", hidden_size=4, epochs=10)
     return jl.LSTMForecaster(**settings, direct_steps=4, band="quantile").fit(prices)
 
@@ -45,8 +60,13 @@ def test_forecast_levels_come_from_the_heads(model, tmp_path):
     rows = model.model_config.apply(model.params_, model.model_inputs.encode(state, window)).reshape(5, 4)
     prices = np.asarray(jax.vmap(lambda r: model.model_inputs.encoding.decode(state["encoding"], window, r))(rows))
     np.testing.assert_allclose(prices[0], fc.predicted, rtol=1e-5)
-    np.testing.assert_allclose(lo80, np.minimum(fc.predicted, prices[1:3].min(axis=0)), rtol=1e-5)
-    np.testing.assert_allclose(hi95, np.maximum.reduce([fc.predicted, *prices[1:]]), rtol=1e-5)
+    m80, m95 = model.band_.margins[80.0], model.band_.margins[95.0]
+    want_lo80 = np.minimum(fc.predicted, prices[1:3].min(axis=0) * np.exp(-m80))
+    np.testing.assert_allclose(lo80, want_lo80, rtol=1e-5)
+    want_hi95 = np.maximum.reduce(
+        [fc.predicted, prices[1:3].max(axis=0) * np.exp(m80), prices[3:].max(axis=0) * np.exp(m95)]
+    )
+    np.testing.assert_allclose(hi95, want_hi95, rtol=1e-5)
     # Other levels: the adaptive conformal band it falls back on.
     assert "conformal" in model.forecast(steps=4, confidence=0.5).band
     loaded = jl.LSTMForecaster.load(model.save(tmp_path / "q"))

@@ -259,6 +259,27 @@ class LSTMForecaster(Forecaster):
             if isinstance(model, LSTMForecaster):
                 model.resolve_season(prices, step)
         super().fit_rows(models, series, interval=interval, **options)
+        for model, prices in zip(models, series, strict=False):
+            if isinstance(model, LSTMForecaster) and model._quantiles and model.params_ is not None:
+                model._calibrate_heads(prices)
+
+    def _calibrate_heads(self, series: np.ndarray) -> None:
+        """Conformalises the quantile heads on the held-back tail of the fitted ``series`` (``bands.cqr_margins``).
+
+        The tail's targets trained no params (early stopping chose the epoch on them, as the
+        ``"auto"`` calibration source does); without a tail no level has a margin and the
+        band is the adaptive one.
+        """
+        assert isinstance(self.band_, bands.QuantileBand), "band='quantile' fits a QuantileBand"
+        n, steps, length = series.shape[0], self.direct_steps or 1, self.window_length
+        origins = np.arange(max(length, n - (self.holdout_size() or 0)), n)
+        if origins.size == 0:
+            return
+        heads = self._head_rows(windows.windows_before(series, origins, length))[:, 1:]
+        closes = close_of(series)
+        index = origins[:, None] + np.arange(steps)[None, :]
+        actual = np.where(index < n, closes[np.minimum(index, n - 1)], np.nan)
+        self.band_ = self.band_.with_margins(bands.cqr_margins(heads, actual))
 
     def _unfitted_copy(self) -> Forecaster:
         # A head-refit calibration copy reads the same windows as the model it calibrates.
@@ -622,7 +643,8 @@ class LSTMForecaster(Forecaster):
         levels it is the adaptive conformal band.
         """
         level = round(float(confidence) * 100, 9)
-        if self.band == "quantile" and level in bands.QUANTILE_LEVELS and steps <= (self.direct_steps or 0):
+        margins = self.band_.margins if isinstance(self.band_, bands.QuantileBand) else {}
+        if self._quantiles and np.isfinite(margins.get(level, np.nan)) and steps <= (self.direct_steps or 0):
             lower, upper = self.quantile_offsets()[level]
             return lower[:steps], upper[:steps], intervals.QUANTILE_HEADS
         return super().band_offsets(steps, confidence)
@@ -631,7 +653,8 @@ class LSTMForecaster(Forecaster):
         """``{level: (lower [H], upper [H])}`` log offsets of the quantile heads on ``forecast_window()``.
 
         Read from the network once per fitted params and window (an ensemble averages its
-        members' price quantiles); ordered and nested by ``bands.nested_offsets``.
+        members' price quantiles), widened by the margins ``fit`` calibrated on the
+        held-back tail (``bands.cqr_margins``), ordered and nested by ``bands.nested_offsets``.
         """
         self._check_fitted()
         if not self._quantiles:
@@ -640,15 +663,20 @@ class LSTMForecaster(Forecaster):
         key = (id(self.params_), window.tobytes())
         memo = self.__dict__.get("_quantile_memo")
         if memo is None or memo[0] != key:
-            assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
-            state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
-            run = _quantile_heads(self.model_config, self.model_inputs, 1 + len(self._quantiles))
-            params = self.params_ if self.n_members > 1 else jax.tree.map(lambda a: a[None], self.params_)
-            found = np.asarray(run(params, state, jnp.asarray(window, jnp.float32)), np.float64)  # [K, 1 + Q, H]
-            combined = population.combine_members(found, self.combine) if self.n_members > 1 else found[0]
-            memo = (key, bands.nested_offsets(combined[0], combined[1:]))
+            rows_ = self._head_rows(window[None])[0]
+            margins = self.band_.margins if isinstance(self.band_, bands.QuantileBand) else {}
+            memo = (key, bands.nested_offsets(rows_[0], rows_[1:], margins=margins))
             self.__dict__["_quantile_memo"] = memo
         return memo[1]
+
+    def _head_rows(self, price_windows: np.ndarray) -> np.ndarray:
+        """``[N, 1 + Q, H]`` point and quantile-head price forecasts of ``[N, window_length(, columns)]`` windows, members combined."""
+        assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
+        state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
+        run = _quantile_heads(self.model_config, self.model_inputs, 1 + len(self._quantiles))
+        params = self.params_ if self.n_members > 1 else jax.tree.map(lambda a: a[None], self.params_)
+        found = np.asarray(run(params, state, jnp.asarray(price_windows, jnp.float32)), np.float64)  # [K, N, 1+Q, H]
+        return population.combine_members(found, self.combine) if self.n_members > 1 else found[0]
 
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Any:
         """The band of ``Forecaster``; an ensemble's is also never narrower than its members' range (``population.widened``)."""
@@ -696,11 +724,11 @@ class LSTMForecaster(Forecaster):
 
 @functools.lru_cache(maxsize=32)
 def _quantile_heads(network: Any, inputs: inputs_lib.ModelInputs, rows_: int) -> Any:
-    """Compiled ``(params [K, ...], state, window) -> [K, rows_, H]`` decoded point and quantile rows of each member."""
+    """Compiled ``(params [K, ...], state, windows [N, ...]) -> [K, N, rows_, H]`` decoded point and quantile rows."""
 
     def one(params: Any, state: Any, window: jax.Array) -> jax.Array:
         y = network.apply(params, inputs.encode(state, window)).reshape((rows_, -1))
         closes = inputs.closes(window)
         return jax.vmap(lambda row: inputs.encoding.decode(state["encoding"], closes, row))(y)
 
-    return jax.jit(jax.vmap(one, in_axes=(0, None, None)))
+    return jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(0, None, None)))

@@ -191,7 +191,7 @@ class ESRNNConfig:
     def smooth(self, params: Params, z: jax.Array) -> tuple[jax.Array, ...]:
         """``holt_winters`` of ``[time]`` values with this network's learned coefficients."""
         alpha, gamma, season0 = self.coefficients(params)
-        if self.season_length == 1:
+        if gamma is None or season0 is None:
             return holt_winters(z, alpha, jnp.zeros_like(alpha), jnp.zeros((1,), z.dtype))
         return holt_winters(z, alpha, gamma, season0)
 
