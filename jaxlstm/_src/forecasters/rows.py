@@ -32,6 +32,7 @@ def _fit_one_model(
     config: Any,
     network: Any,
     callback: Any = None,
+    loss: Any = training.mse,
 ) -> training.TrainResult:
     """One model's ``fit_arrays`` from its own optimiser state (what ``run_stacked`` maps over rows).
 
@@ -39,7 +40,7 @@ def _fit_one_model(
     ``callback``); rows without a progress bar carry a tag no bar listens to.
     """
     return training.fit_arrays(
-        key, params, data, config, network=network, opt_state=opt_state, callback=callback, callback_tag=tag
+        key, params, data, config, network=network, loss=loss, opt_state=opt_state, callback=callback, callback_tag=tag
     )
 
 
