@@ -638,7 +638,7 @@ class LSTMForecaster(Forecaster):
         return type(self)._predict_rows([self], [price_windows], steps)[0]
 
     def member_forecasts(self, price_windows: Any, steps: int) -> np.ndarray:
-        """Every member's price forecasts from each window, before they are combined.
+        """Every member's price forecasts from each window, before they are combined (shrunk as the forecast is, ``shrink_weight``).
 
         Args:
             price_windows: ``[N, time]`` windows (``[N, time, len(input_columns)]`` for a
