@@ -12,16 +12,20 @@ import pytest
 import jaxlstm as jl
 from jaxlstm._src import stacked
 from jaxlstm._src.evaluation.synthetic import random_walk
+from jaxlstm._src.forecasters import bands
+from jaxlstm._src.prep import windows
 
 TINY = dict(hidden_size=4, sequence_length=8, epochs=2, batch_size=32)
 TRAINER = "_fit_one_model"
 
 
 class Spy:
-    """Records ``(function name, rows, static)`` of every ``run_stacked`` call."""
+    """Records ``(function name, rows, static)`` of every ``run_stacked`` call, and each forecaster call's step limits."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, dict]] = []
+        #: ``(steps, [rows] step limits)`` of each forecaster call.
+        self.limits: list[tuple[int, np.ndarray]] = []
 
     def trainer(self) -> list[int]:
         """Rows of each trainer call."""
@@ -37,6 +41,7 @@ class Spy:
 
     def clear(self) -> None:
         self.calls.clear()
+        self.limits.clear()
 
 
 @pytest.fixture
@@ -48,6 +53,8 @@ def spy(monkeypatch):
         import jax
 
         found.calls.append((fn.__name__, int(np.shape(jax.tree.leaves(args)[0])[0]), dict(kwargs.get("static") or {})))
+        if fn.__name__ != TRAINER:
+            found.limits.append(((kwargs.get("static") or {}).get("steps"), np.asarray(args[-1])))
         return real(fn, args, **kwargs)
 
     monkeypatch.setattr(stacked, "run_stacked", counting)
@@ -71,6 +78,29 @@ def test_fit_trains_model_and_calibration_copy_in_one_call_and_forecast_never_tr
     model.forecast(steps=5, confidence=0.8)
     assert spy.trainer() == []
     assert spy.forecasts() == [1, 1]
+
+
+def test_calibration_forecasts_stop_at_the_last_fitted_price_and_equal_full_forecasts(spy, prices):
+    model = jl.LSTMForecaster(**TINY, calibration="both").fit(prices)
+    n, steps, length = prices.shape[0], model.band_steps, model.window_length
+    origins = {
+        source: np.arange(max(scorer.start, model.min_window()), n)
+        for source, scorer in model.calibration_models_.items()
+    }
+    # The plan: each source's origins in chunks of the group's smallest bucket; a chunk runs
+    # as many steps as its earliest origin still has fitted prices for, at most band_steps.
+    size = min(windows.bucket_size(o.size, windows.MIN_FORECAST_BUCKET) for o in origins.values())
+    planned = [min(steps, n - o[c]) for o in origins.values() for c in range(0, o.size, size)]
+    (limits,) = [lim for count, lim in spy.limits if count == steps]
+    assert sorted(limits.tolist()) == sorted(planned)
+    assert min(planned) < steps  # the last chunk of each source stops early
+    for source, scorer in model.calibration_models_.items():
+        # The reference: every step forecast, then scored where a fitted price exists.
+        full = scorer.model.predict_windows(windows.windows_before(prices, origins[source], length), steps)
+        want = bands.origin_residuals(prices, origins[source], full)
+        got = model.calibration_residuals(steps, source)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
 
 
 def test_calibration_auto_with_a_held_back_tail_trains_one_row(spy, prices):

@@ -492,7 +492,13 @@ class Forecaster:
 
     @classmethod
     def predict_rows(
-        cls, models: Sequence[Forecaster], windows: Sequence[Any], steps: int, *, workers: int | None = None
+        cls,
+        models: Sequence[Forecaster],
+        windows: Sequence[Any],
+        steps: int,
+        *,
+        workers: int | None = None,
+        observed: Sequence[Any] | None = None,
     ) -> list[np.ndarray]:
         """Forecasts of many fitted models, each from its own windows: one runner call per group where the class can.
 
@@ -506,6 +512,10 @@ class Forecaster:
             windows: per model, its ``[N_i, time(, columns)]`` windows (or a list of windows).
             steps: forecast steps, >= 1.
             workers: how models forecast together are run (see ``jaxlstm.run_stacked``).
+            observed: None, or per model ``[N_i]`` integers: how many leading steps of each
+                window's forecast are needed (calibration: the steps before the end of the
+                series). A class may leave the later steps NaN (``LSTMForecaster`` then stops
+                its recursion early); the steps needed are the same as without ``observed``.
 
         Returns:
             Per model, ``[N_i, steps]`` float64 forecasts, unchecked (a non-finite value
@@ -517,8 +527,10 @@ class Forecaster:
         for i, model in enumerate(models):
             kinds.setdefault(type(model), []).append(i)
         for kind, members in kinds.items():
+            # Only a class that can use them is given the step counts (the default runs every step).
+            extra = {} if observed is None else {"observed": [observed[i] for i in members]}
             rows = kind._predict_rows(
-                [models[i] for i in members], [windows[i] for i in members], steps, workers=workers
+                [models[i] for i in members], [windows[i] for i in members], steps, workers=workers, **extra
             )
             for i, row in zip(members, rows, strict=True):
                 out[i] = np.asarray(row, np.float64)
@@ -526,9 +538,15 @@ class Forecaster:
 
     @classmethod
     def _predict_rows(
-        cls, models: Sequence[Forecaster], windows: Sequence[Any], steps: int, *, workers: int | None = None
+        cls,
+        models: Sequence[Forecaster],
+        windows: Sequence[Any],
+        steps: int,
+        *,
+        workers: int | None = None,
+        observed: Sequence[Any] | None = None,
     ) -> list[np.ndarray]:
-        """``predict_rows`` of models of this class: each model's ``_predict_many``; override to batch."""
+        """``predict_rows`` of models of this class: each model's ``_predict_many`` (every step); override to batch."""
         return [m._predict_many(w, steps) for m, w in zip(models, windows, strict=True)]
 
     def check_forecast(self, predicted: Any) -> np.ndarray:
@@ -864,7 +882,12 @@ class Forecaster:
             by_steps.setdefault(models[job[0]].band_steps, []).append(job)
         for steps, group in by_steps.items():
             windows = [_windows_before(prices[i], origins, models[i].window_length) for i, _, _, origins in group]
-            predicted = Forecaster.predict_rows([job[2].model for job in group], windows, steps, workers=workers)
+            # Only the steps that fall on a fitted price are scored: an origin k prices before
+            # the end needs k steps, which spares most of the recursion of the last origins.
+            observed = [prices[i].shape[0] - origins for i, _, _, origins in group]
+            predicted = Forecaster.predict_rows(
+                [job[2].model for job in group], windows, steps, workers=workers, observed=observed
+            )
             for (i, source, _, origins), rows in zip(group, predicted, strict=True):
                 residuals[i][source] = bands.origin_residuals(close_of(prices[i]), origins, rows)
         for i, model in enumerate(models):

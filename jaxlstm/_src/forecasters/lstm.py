@@ -565,11 +565,18 @@ class LSTMForecaster(Forecaster):
 
     @classmethod
     def _predict_rows(
-        cls, models: Sequence[Forecaster], windows_: Sequence[Any], steps: int, *, workers: int | None = None
+        cls,
+        models: Sequence[Forecaster],
+        windows_: Sequence[Any],
+        steps: int,
+        *,
+        workers: int | None = None,
+        observed: Sequence[Any] | None = None,
     ) -> list[np.ndarray]:
         """Each model's ``[N_i, steps]`` forecasts, its members combined: one runner call per group (``rows.forecast_rows``)."""
         lstms = [cast(LSTMForecaster, m) for m in models]
-        found = rows.forecast_rows([m._forecast_plan(steps) for m in lstms], windows_, workers=workers)
+        plans = [m._forecast_plan(steps) for m in lstms]
+        found = rows.forecast_rows(plans, windows_, workers=workers, observed=observed)
         return [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, found)]
 
     def _forecast_plan(self, steps: int) -> rows.ForecastPlan:

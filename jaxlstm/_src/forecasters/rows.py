@@ -44,16 +44,24 @@ def _fit_one_model(
 
 
 def _forecast_one_model(
-    params: Any, state: Any, window: jax.Array, *, network: Any, encoding: Any, steps: int
+    params: Any, state: Any, window: jax.Array, limit: jax.Array, *, network: Any, encoding: Any, steps: int
 ) -> jax.Array:
-    """One model's recursive price forecast (what ``run_stacked`` maps over rows)."""
-    return encodings.forecast_prices(network, params, encoding, state, window, steps)
+    """One model's recursive price forecast, its first ``limit`` steps (what ``run_stacked`` maps over rows)."""
+    return encodings.forecast_prices(network, params, encoding, state, window, steps, limit=limit)
 
 
 def _direct_one_model(
-    params: Any, state: Any, window: jax.Array, *, network: Any, inputs: inputs_lib.ModelInputs, steps: int
+    params: Any,
+    state: Any,
+    window: jax.Array,
+    limit: jax.Array,
+    *,
+    network: Any,
+    inputs: inputs_lib.ModelInputs,
+    steps: int,
 ) -> jax.Array:
-    """One model's direct multi-horizon forecast (what ``run_stacked`` maps over rows)."""
+    """One model's direct multi-horizon forecast (what ``run_stacked`` maps over rows; one head call emits every step)."""
+    del limit
     return inputs_lib.forecast_direct(network, params, inputs, state, window, steps)
 
 
@@ -175,7 +183,11 @@ def forecast_plan(
 
 
 def forecast_rows(
-    plans: Sequence[ForecastPlan], windows_: Sequence[Any], *, workers: int | None = None
+    plans: Sequence[ForecastPlan],
+    windows_: Sequence[Any],
+    *,
+    workers: int | None = None,
+    observed: Sequence[Any] | None = None,
 ) -> list[np.ndarray]:
     """``[K_i, N_i, steps]`` member forecasts of many models, each from its own windows: one ``run_stacked`` call per group.
 
@@ -187,17 +199,30 @@ def forecast_rows(
     which the runner spreads over the cores one row per block, rather than two calls or 50
     windows padded to 256. Non-finite values stay in: the callers decide what they mean.
 
+    A recursive row stops after the most steps ``observed`` asks of its windows (its
+    ``limit``); the steps it computes equal those of a full forecast, the later ones are
+    NaN. Calibration passes the steps that still have a price to be scored on, so a chunk
+    of origins near the end of a series runs a few steps instead of all of them.
+
     Args:
         plans: one ``ForecastPlan`` per model.
         windows_: per model, ``[N_i, time(, columns)]`` windows or a list of them (the last
             ``window_length`` candles of each are read).
         workers: how rows forecast together are run (see ``stacked.run_stacked``).
+        observed: None (every step of every window), or per model ``[N_i]`` integers: the
+            leading steps of each window's forecast that are needed; steps after them may be NaN.
     """
-    stacks = []
+    stacks: list[np.ndarray] = []
+    needed: list[np.ndarray] = []
     for plan, w in zip(plans, windows_, strict=True):
         # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert op.
         stack = np.asarray(np.stack(w) if isinstance(w, list) else w, np.float32)
         stacks.append(stack[:, -plan.window_length :])
+        steps = plan.static["steps"]
+        wanted = np.full(stack.shape[0], steps) if observed is None else np.asarray(observed[len(needed)])
+        if wanted.shape != (stack.shape[0],):
+            raise ValueError(f"observed[{len(needed)}] must be one step count per window, got shape {wanted.shape}")
+        needed.append(np.clip(wanted, 0, steps).astype(np.int32))
     out: list[Any] = [None] * len(plans)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, plan in enumerate(plans):
@@ -214,13 +239,14 @@ def forecast_rows(
         params = population.stack_trees([plans[i].members[k] for i, k, _ in found])
         states = jax.tree.map(lambda *v: np.stack(v), *[plans[i].state for i, _, _ in found])
         stack = np.stack([windows.pad_rows(stacks[i][c : c + size], size, fill="first") for i, _, c in found])
+        limits = np.array([needed[i][c : c + size].max() for i, _, c in found], np.int32)
         # Chunks of one model's windows gain nothing from a vmap over rows: each runs the
         # one-row program of its chunk size, so the rows need no padding to equal blocks and
         # every count of chunks shares one compiled program.
         chunked = len(found) > sum(len(plans[i].members) for i in members)
         result = stacked.run_stacked(
             function,
-            (params, states, stack),
+            (params, states, stack, limits),
             static=dict(static),
             workers=workers,
             max_block=1 if chunked else stacked.MAX_BLOCK_SIZE,
