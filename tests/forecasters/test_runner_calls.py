@@ -20,12 +20,20 @@ TRAINER = "_fit_one_model"
 
 
 class Spy:
-    """Records ``(function name, rows, static)`` of every ``run_stacked`` call, and each forecaster call's step limits."""
+    """Records ``(function name, rows, static)`` of every ``run_stacked`` call, and each call's last argument.
+
+    That argument is a ``[rows]`` cap of every row: the epochs of a trainer call, the
+    forecast steps of a forecaster call.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, dict]] = []
         #: ``(steps, [rows] step limits)`` of each forecaster call.
         self.limits: list[tuple[int, np.ndarray]] = []
+        #: ``[rows]`` epoch caps of each trainer call.
+        self.epochs: list[np.ndarray] = []
+        #: The training windows' shape of each trainer call.
+        self.shapes: list[tuple[int, ...]] = []
 
     def trainer(self) -> list[int]:
         """Rows of each trainer call."""
@@ -42,6 +50,8 @@ class Spy:
     def clear(self) -> None:
         self.calls.clear()
         self.limits.clear()
+        self.epochs.clear()
+        self.shapes.clear()
 
 
 @pytest.fixture
@@ -55,6 +65,9 @@ def spy(monkeypatch):
         found.calls.append((fn.__name__, int(np.shape(jax.tree.leaves(args)[0])[0]), dict(kwargs.get("static") or {})))
         if fn.__name__ != TRAINER:
             found.limits.append(((kwargs.get("static") or {}).get("steps"), np.asarray(args[-1])))
+        else:
+            found.epochs.append(np.asarray(args[-1]))
+            found.shapes.append(tuple(np.shape(args[2].xs)[1:]) + tuple(np.shape(args[2].xs_val)[1:]))
         return real(fn, args, **kwargs)
 
     monkeypatch.setattr(stacked, "run_stacked", counting)
@@ -66,10 +79,10 @@ def prices():
     return random_walk(300, seed=4).prices
 
 
-def test_fit_trains_model_and_calibration_copy_in_one_call_and_forecast_never_trains(spy, prices):
+def test_fit_trains_model_then_calibration_copy_and_forecast_never_trains(spy, prices):
     model = jl.LSTMForecaster(**TINY, calibration="both").fit(prices)
-    # The model and its head-refit calibration copy: two rows of one trainer call.
-    assert spy.trainer() == [2]
+    # The model, then its head-refit calibration copy (which needs the model's kept epoch).
+    assert spy.trainer() == [1, 1]
     assert set(model.calibration_models_) == {"auto", "refit"}
     # Calibration forecasts (168 steps): one call, the tail's windows and the head's in chunks of one size.
     assert len(spy.forecasts(model.band_steps)) == 1
@@ -103,6 +116,30 @@ def test_calibration_forecasts_stop_at_the_last_fitted_price_and_equal_full_fore
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("ensemble", [1, pytest.param(3, marks=pytest.mark.slow)])
+def test_head_refit_takes_no_more_optimiser_steps_than_each_member_kept(spy, ensemble):
+    # Demo hourly closes whose held-back tail stops the model at its first epoch, while the
+    # head alone, uncapped, would train all 30: the cap is what stops the copy.
+    closes = jl.data.load_demo().to_pandas()["close"].to_numpy()[700:1000]
+    settings = {**TINY, "epochs": 30, "patience": 2, "ensemble": ensemble}
+    model = jl.LSTMForecaster(**settings, calibration="both").fit(closes)
+    head = model.calibration_models_["refit"]
+    kept = model.metrics_.get("member_best_epochs") or [model.metrics_["best_epoch"]]
+    batches = lambda m: -(-m.metrics_["n_train_windows"] // m.batch_size)  # optimiser steps per epoch
+    # Each copy member: its model member's kept steps, in whole epochs of the shorter head.
+    caps = [-(-epoch * batches(model) // batches(head.model)) for epoch in kept]
+    first, second = spy.epochs
+    assert first.tolist() == [30] * ensemble
+    assert second.tolist() == caps
+    runs = head.model.metrics_.get("member_epochs_run") or [head.model.metrics_["epochs_run"]]
+    assert all(run <= cap for run, cap in zip(runs, caps, strict=True))
+    if ensemble == 1:
+        assert kept == [1] and caps == [3] and head.model.metrics_["stop_reason"] == "max_epochs"
+        assert jl.LSTMForecaster(**settings).fit(closes[: head.start]).metrics_["epochs_run"] == 30
+    # One compiled trainer for both calls: the copy's data takes the model's padded shapes.
+    assert spy.shapes[0] == spy.shapes[1]
+
+
 def test_calibration_auto_with_a_held_back_tail_trains_one_row(spy, prices):
     jl.LSTMForecaster(**TINY, calibration="auto").fit(prices)
     assert spy.trainer() == [1]
@@ -112,7 +149,7 @@ def test_calibration_auto_with_a_held_back_tail_trains_one_row(spy, prices):
 @pytest.mark.slow
 def test_ensemble_members_and_their_calibration_copies_train_together(spy, prices):
     model = jl.LSTMForecaster(**TINY, ensemble=3, calibration="refit").fit(prices)
-    assert spy.trainer() == [6]  # 3 members of the model, 3 of the head copy
+    assert spy.trainer() == [3, 3]  # 3 members of the model, then 3 of the head copy
     spy.clear()
     model.forecast(steps=3)
     assert spy.trainer() == []
@@ -121,7 +158,7 @@ def test_ensemble_members_and_their_calibration_copies_train_together(spy, price
 def test_fit_many_and_forecast_many_are_one_call_each(spy, prices):
     data = {"a": prices, "b": prices[:250] * 1.1, "c": prices[20:]}
     models = jl.LSTMForecaster.fit_many(data, **TINY, calibration="both")
-    assert spy.trainer() == [6]  # 3 models + 3 head copies
+    assert spy.trainer() == [3, 3]  # 3 models, then their 3 head copies
     spy.clear()
     jl.LSTMForecaster.forecast_many(models, steps=4)
     assert spy.trainer() == [] and spy.forecasts() == [3]

@@ -24,9 +24,10 @@ The public protocol (what ``backtest``, ``tune``, the model cache and the benchm
 none of them touches a private member):
 
 * ``fit_rows(models, series, ...)``: fits models of one class on their validated series and
-  calibrates their bands; the models and their head-refit calibration copies train in one
-  ``_fit_together`` (one runner call for ``LSTMForecaster``), every calibration forecast is
-  one ``predict_rows``. ``fit`` and ``fit_many`` are this plus reading and checking data.
+  calibrates their bands; the models train in one ``_fit_together`` (one runner call for
+  ``LSTMForecaster``), then their head-refit calibration copies in another (each no longer
+  than its model's kept params trained, ``_refit_budget``), and every calibration forecast
+  is one ``predict_rows``. ``fit`` and ``fit_many`` are this plus reading and checking data.
 * ``predict_rows(models, windows, steps)``: each model's ``[N_i, steps]`` forecasts from its
   own windows (unchecked); ``predict_windows`` for one model; ``check_forecast`` the rule
   for what reaches a user; ``forecast_window`` and ``forecast_from(predicted, confidence)``
@@ -251,8 +252,8 @@ class Forecaster:
         The model assumes equally spaced prices: step ``k`` of a window or a forecast is
         ``k`` intervals of time. Dated data whose steps are not all one interval (the
         interval is the median step) has gaps, handled as ``gaps`` says. Everything the
-        band needs (a head-refit copy, the calibration forecasts) is done here, in the same
-        training call as the model itself (``fit_rows``): ``forecast`` never trains.
+        band needs (a head-refit copy, the calibration forecasts) is done here, right after
+        the model's own training (``fit_rows``): ``forecast`` never trains.
 
         Args:
             data: ``[time]`` prices in any form ``jaxlstm.data.as_price_series`` accepts
@@ -375,11 +376,12 @@ class Forecaster:
         """Fits each model on its own validated series and calibrates its band: one training call where the class can.
 
         The protocol ``fit``, ``fit_many``, ``backtest``, ``tune`` and the cache fit through.
-        The models and the head-refit copies their calibration needs (``calibration_models_``)
-        are trained by one ``_fit_together`` (for ``LSTMForecaster``: one call of
-        ``stacked.run_stacked`` over a leading rows axis), then every calibration forecast
-        is made by one ``predict_rows``. Afterwards each model is fitted as by ``fit``:
-        ``prices_``, ``band_`` and the rest are set.
+        The models are trained by one ``_fit_together`` (for ``LSTMForecaster``: one call of
+        ``stacked.run_stacked`` over a leading rows axis), then the head-refit copies their
+        calibration needs (``calibration_models_``) by another, each with its model's
+        ``_refit_budget``; then every calibration forecast is made by one ``predict_rows``,
+        each origin only for the steps that fall on a fitted price. Afterwards each model
+        is fitted as by ``fit``: ``prices_``, ``band_`` and the rest are set.
 
         Args:
             models: unfitted (or to be refitted) forecasters of this class.
@@ -404,9 +406,19 @@ class Forecaster:
             cut = model._refit_cut(prices.shape[0]) if refit else None
             if cut is not None:
                 copies.append((i, refit, model._unfitted_copy(), cut))
-        rows = models + [copy_ for _, _, copy_, _ in copies]
-        data = series + [series[i][:cut] for i, _, _, cut in copies]
-        cls._fit_together(rows, data, workers=workers, devices=devices, **fit_options)
+        cls._fit_together(models, series, workers=workers, devices=devices, **fit_options)
+        if copies:
+            # A head refit stands in for the model it calibrates, so it trains no longer than
+            # that model's params did (``_refit_budget``), which is known only now: the copies
+            # are a second call, after the models.
+            budgets = [models[i]._refit_budget(series[i].shape[0]) for i, _, _, _ in copies]
+            cls._fit_together(
+                [copy_ for _, _, copy_, _ in copies],
+                [series[i][:cut] for i, _, _, cut in copies],
+                workers=workers,
+                devices=devices,
+                **({} if all(b is None for b in budgets) else {"budgets": budgets}),
+            )
         for i, refit, head, cut in copies:
             heads[i] = dict.fromkeys(refit, CalibrationSource(head, cut))
         for i, model in enumerate(models):
@@ -821,6 +833,14 @@ class Forecaster:
         """Where a head-refit calibration copy stops fitting (None: too short to calibrate)."""
         cut = max(self.min_fit_length, self.min_window(), n // 2, n - self._max_calibration_origins)
         return cut if n - cut >= 2 else None
+
+    def _refit_budget(self, n: int) -> Any:
+        """What a head-refit calibration copy of this model, fitted on ``n`` prices, may train (None: as its settings say).
+
+        ``fit_rows`` passes it to ``_fit_together(budgets=...)`` for the copy, in the
+        class's own terms (``LSTMForecaster``: a ``prepared.RefitBudget``).
+        """
+        return None
 
     def _unfitted_copy(self) -> Forecaster:
         """A copy with the same settings and no fitted state (for calibration refits)."""

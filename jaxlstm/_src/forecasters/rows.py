@@ -28,18 +28,29 @@ def _fit_one_model(
     data: training.TrainData,
     opt_state: Any,
     tag: jax.Array,
+    epochs: jax.Array,
     *,
     config: Any,
     network: Any,
     callback: Any = None,
 ) -> training.TrainResult:
-    """One model's ``fit_arrays`` from its own optimiser state (what ``run_stacked`` maps over rows).
+    """One model's ``fit_arrays`` from its own optimiser state, for at most ``epochs`` epochs (what ``run_stacked`` maps over rows).
 
     ``tag`` routes the per-epoch progress of a verbose fit (``progress.RELAY``, a static
-    ``callback``); rows without a progress bar carry a tag no bar listens to.
+    ``callback``); rows without a progress bar carry a tag no bar listens to. ``epochs`` is
+    a row's own cap below ``config.epochs`` (a head refit's budget), traced, so rows of
+    different caps share one program.
     """
     return training.fit_arrays(
-        key, params, data, config, network=network, opt_state=opt_state, callback=callback, callback_tag=tag
+        key,
+        params,
+        data,
+        config,
+        network=network,
+        opt_state=opt_state,
+        callback=callback,
+        callback_tag=tag,
+        max_epochs=epochs,
     )
 
 
@@ -66,11 +77,16 @@ def _direct_one_model(
 
 
 class TrainRow(NamedTuple):
-    """One member's training: the static settings of ``fit_arrays``, its data and ``(params, key, opt_state)``."""
+    """One member's training: the static settings of ``fit_arrays``, its data, ``(params, key, opt_state)`` and an epoch cap.
+
+    ``epochs``: None trains up to ``static["config"].epochs``; an integer stops the row
+    sooner (``fit_arrays(max_epochs=)``).
+    """
 
     static: dict[str, Any]
     data: training.TrainData
     start: tuple[Any, jax.Array, Any]
+    epochs: int | None = None
 
 
 def train_rows(
@@ -92,7 +108,7 @@ def train_rows(
         One host ``TrainResult`` per row, in the order of ``rows``.
     """
     groups: dict[tuple[Any, ...], list[int]] = {}
-    for i, (static, data, _) in enumerate(rows):
+    for i, (static, data, _, _) in enumerate(rows):
         # Windows of other lengths (or inputs of other widths) cannot share a call.
         groups.setdefault((tuple(sorted(static.items())), np.shape(data.xs)[1:]), []).append(i)
     out: list[Any] = [None] * len(rows)
@@ -107,10 +123,12 @@ def train_rows(
         keys = jnp.stack([rows[i].start[1] for i in members])
         opt_states = population.stack_trees([rows[i].start[2] for i in members])
         tags = np.array([progress_tag if i == 0 and progress_tag is not None else -1 for i in members], np.int32)
+        most = dict(static)["config"].epochs
+        caps = np.array([most if rows[i].epochs is None else min(rows[i].epochs, most) for i in members], np.int32)
         callback = None if progress_tag is None else progress_callback
         result = stacked.run_stacked(
             _fit_one_model,
-            (keys, params, stacked_data, opt_states, tags),
+            (keys, params, stacked_data, opt_states, tags, caps),
             static={**dict(static), "callback": callback},
             workers=workers,
             devices=devices,
@@ -127,11 +145,16 @@ def member_rows(
     static: dict[str, Any],
     fitted: Sequence[tuple[Any, Any]] | None = None,
     salt: int = 0,
+    epochs: Sequence[int] | None = None,
 ) -> list[TrainRow]:
-    """One row per member on ``data``: from its seeds, or resumed from its ``fitted`` ``(params, opt_state)`` (``Members.resumed``)."""
+    """One row per member on ``data``: from its seeds, or resumed from its ``fitted`` ``(params, opt_state)`` (``Members.resumed``).
+
+    ``epochs``: None, or per member its cap on the epochs (``TrainRow.epochs``).
+    """
+    caps = [None] * members.count if epochs is None else list(epochs)
     if fitted is None:
-        return [TrainRow(static, data, members.start(j)) for j in range(members.count)]
-    return [TrainRow(static, data, members.resumed(j, *fitted[j], salt)) for j in range(members.count)]
+        return [TrainRow(static, data, members.start(j), caps[j]) for j in range(members.count)]
+    return [TrainRow(static, data, members.resumed(j, *fitted[j], salt), caps[j]) for j in range(members.count)]
 
 
 def train_models(models: Sequence[Sequence[TrainRow]], **options: Any) -> list[list[training.TrainResult]]:
