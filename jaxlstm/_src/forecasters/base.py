@@ -400,17 +400,17 @@ class Forecaster:
         stamps = [None] * len(models) if timestamps is None else list(timestamps)
         intervals_, sources = per(interval), per(source)
         heads: list[dict[str, CalibrationSource]] = [{} for _ in models]
+        cls._fit_together(models, series, workers=workers, devices=devices, **fit_options)
+        # A head refit stands in for the model it calibrates, so it is copied from the fitted
+        # model (an ensemble's kept members) and trains no longer than that model's params
+        # did (``_refit_budget``), which is known only now: the copies are a second call.
         copies: list[tuple[int, tuple[str, ...], Forecaster, int]] = []
         for i, (model, prices) in enumerate(zip(models, series)):
             refit = model._refit_sources(prices.shape[0])
             cut = model._refit_cut(prices.shape[0]) if refit else None
             if cut is not None:
                 copies.append((i, refit, model._unfitted_copy(), cut))
-        cls._fit_together(models, series, workers=workers, devices=devices, **fit_options)
         if copies:
-            # A head refit stands in for the model it calibrates, so it trains no longer than
-            # that model's params did (``_refit_budget``), which is known only now: the copies
-            # are a second call, after the models.
             budgets = [models[i]._refit_budget(series[i].shape[0]) for i, _, _, _ in copies]
             cls._fit_together(
                 [copy_ for _, _, copy_, _ in copies],
