@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training, validation
-from jaxlstm._src.forecasters import bands, continuation, lstm_state, population, prepared, progress, rows
+from jaxlstm._src.forecasters import bands, continuation, intervals, lstm_state, population, prepared, progress, rows
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
@@ -54,7 +54,10 @@ class LSTMForecaster(Forecaster):
             ``prep/encodings.py``).
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
-        band, calibration: the prediction band (see ``jaxlstm.Forecaster``).
+        band, calibration: the prediction band (see ``jaxlstm.Forecaster``); ``band="quantile"``
+            (needs ``direct_steps``) trains quantile heads next to the point forecast
+            (``training.QuantileLoss``: the pinball loss) and reads the 80% and 95% bands
+            from them (``bands.QUANTILE_LEVELS``; other levels: the adaptive band).
         weight_decay: decoupled weight decay (AdamW); 0 is plain Adam.
         ensemble: ``K`` members trained together in one compiled call (seeds ``seed`` to
             ``seed + K - 1``), or a list of member settings dicts (keys ``seed``,
@@ -63,7 +66,10 @@ class LSTMForecaster(Forecaster):
         combine: ``"mean"`` or ``"median"`` of the members' price forecasts.
         architecture: the network (``jaxlstm.nn.ARCHITECTURES``): ``"lstm"`` (the seed's),
             ``"bilstm"``, ``"attention"`` (an LSTM whose head attends over every hidden
-            state) or ``"transformer"`` (``num_layers`` encoder layers of width ``hidden_size``).
+            state), ``"transformer"`` (``num_layers`` encoder layers of width ``hidden_size``) or
+            ``"esrnn"`` (Smyl's ES-RNN: Holt-Winters level and season of the encoded closes,
+            with learned smoothing coefficients, feeding an LSTM; its season is
+            ``season_length_``, none is level-only smoothing; ``nn/esrnn.py``).
         features: the inputs per time step, e.g. ``("close", "volume", "rsi")``:
             ``"close"`` is the close as ``encoding`` encodes it, the others are causal
             candle features (``jaxlstm.data.FEATURES``), standardised with training
@@ -159,6 +165,11 @@ class LSTMForecaster(Forecaster):
         self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
         validation.check_network_sizes(self.hidden_size, self.num_layers, self.input_length, self.direct_steps)
         prepared.check_head(self.features, self.direct_steps)
+        if self.band == "quantile" and self.direct_steps is None:
+            raise ValueError(
+                "band='quantile' needs direct_steps=H: its quantile heads emit the H steps' lower and upper "
+                "quantiles at once, which a recursive forecast cannot feed back; got direct_steps=None"
+            )
         self.model_config  # noqa: B018 (a network these sizes cannot build, e.g. heads not dividing the width, fails now)
 
     def _reset_fitted(self) -> None:
@@ -172,6 +183,7 @@ class LSTMForecaster(Forecaster):
         self.history_: dict[str, np.ndarray] | None = None
         self.metrics_: dict[str, Any] | None = None
         self.trained_at_: str | None = None
+        self.__dict__.pop("_quantile_memo", None)
 
     # Cached: settings change only through set_params, which builds a fresh instance, and the
     # forecast path reads these on every call (building them costs more than a 1-step forecast).
@@ -182,9 +194,12 @@ class LSTMForecaster(Forecaster):
             self.architecture,
             input_size=len(self.features),
             hidden_size=self.hidden_size,
-            output_size=self.direct_steps or 1,
+            # band="quantile": the point forecast's H values, then H per quantile head (training.QuantileLoss).
+            output_size=(self.direct_steps or 1) * (1 + len(self._quantiles)),
             num_layers=self.num_layers,
             num_heads=self.num_heads,
+            # Only the ES-RNN reads the season; None (or an "auto" that found none) is level-only smoothing.
+            season_length=self.season_length_ or 1,
         )
 
     @functools.cached_property
@@ -205,6 +220,7 @@ class LSTMForecaster(Forecaster):
         self.__dict__["season_length_"] = season
         self.__dict__["_season_resolved"] = True
         self.__dict__.pop("model_inputs", None)
+        self.__dict__.pop("model_config", None)
 
     def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
         """For ``season_length="auto"``: detects the season of a validated series' training part and uses it.
@@ -243,6 +259,27 @@ class LSTMForecaster(Forecaster):
             if isinstance(model, LSTMForecaster):
                 model.resolve_season(prices, step)
         super().fit_rows(models, series, interval=interval, **options)
+        for model, prices in zip(models, series, strict=False):
+            if isinstance(model, LSTMForecaster) and model._quantiles and model.params_ is not None:
+                model._calibrate_heads(prices)
+
+    def _calibrate_heads(self, series: np.ndarray) -> None:
+        """Conformalises the quantile heads on the held-back tail of the fitted ``series`` (``bands.cqr_margins``).
+
+        The tail's targets trained no params (early stopping chose the epoch on them, as the
+        ``"auto"`` calibration source does); without a tail no level has a margin and the
+        band is the adaptive one.
+        """
+        assert isinstance(self.band_, bands.QuantileBand), "band='quantile' fits a QuantileBand"
+        n, steps, length = series.shape[0], self.direct_steps or 1, self.window_length
+        origins = np.arange(max(length, n - (self.holdout_size() or 0)), n)
+        if origins.size == 0:
+            return
+        heads = self._head_rows(windows.windows_before(series, origins, length))[:, 1:]
+        closes = close_of(series)
+        index = origins[:, None] + np.arange(steps)[None, :]
+        actual = np.where(index < n, closes[np.minimum(index, n - 1)], np.nan)
+        self.band_ = self.band_.with_margins(bands.cqr_margins(heads, actual))
 
     def _refit_budget(self, n: int) -> prepared.RefitBudget | None:
         # The optimiser steps each member's kept params took (its best epoch with early
@@ -265,7 +302,13 @@ class LSTMForecaster(Forecaster):
     @property
     def members(self) -> population.Members:
         """How each ensemble member starts training (its seed and rates, the network, the training settings)."""
-        return population.Members(tuple(self._member_settings), self.model_config, self.train_config)
+        loss = training.QuantileLoss(self._quantiles) if self._quantiles else None
+        return population.Members(tuple(self._member_settings), self.model_config, self.train_config, loss)
+
+    @property
+    def _quantiles(self) -> tuple[float, ...]:
+        """The quantiles of the heads ``band="quantile"`` trains (``bands.quantile_pairs``), else none."""
+        return bands.quantile_pairs() if self.band == "quantile" else ()
 
     @property
     def input_columns(self) -> tuple[str, ...]:
@@ -624,6 +667,49 @@ class LSTMForecaster(Forecaster):
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
         return {k: np.float32(v) for k, v in self.encoding_state_.items()}
 
+    def band_offsets(self, steps: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, str]:
+        """``Forecaster.band_offsets``; with ``band="quantile"`` at a level of ``bands.QUANTILE_LEVELS``, the quantile heads'.
+
+        The heads forecast the quantiles of the window ``forecast`` continues, so this band
+        belongs to the forecasts of ``forecast`` (and ``forecast_from`` around them); at other
+        levels it is the adaptive conformal band.
+        """
+        level = round(float(confidence) * 100, 9)
+        margins = self.band_.margins if isinstance(self.band_, bands.QuantileBand) else {}
+        if self._quantiles and np.isfinite(margins.get(level, np.nan)) and steps <= (self.direct_steps or 0):
+            lower, upper = self.quantile_offsets()[level]
+            return lower[:steps], upper[:steps], intervals.QUANTILE_HEADS
+        return super().band_offsets(steps, confidence)
+
+    def quantile_offsets(self) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+        """``{level: (lower [H], upper [H])}`` log offsets of the quantile heads on ``forecast_window()``.
+
+        Read from the network once per fitted params and window (an ensemble averages its
+        members' price quantiles), widened by the margins ``fit`` calibrated on the
+        held-back tail (``bands.cqr_margins``), ordered and nested by ``bands.nested_offsets``.
+        """
+        self._check_fitted()
+        if not self._quantiles:
+            raise ValueError(f"quantile_offsets needs band='quantile' (quantile heads), got band={self.band!r}")
+        window = self.forecast_window()
+        key = (id(self.params_), window.tobytes())
+        memo = self.__dict__.get("_quantile_memo")
+        if memo is None or memo[0] != key:
+            rows_ = self._head_rows(window[None])[0]
+            margins = self.band_.margins if isinstance(self.band_, bands.QuantileBand) else {}
+            memo = (key, bands.nested_offsets(rows_[0], rows_[1:], margins=margins))
+            self.__dict__["_quantile_memo"] = memo
+        return memo[1]
+
+    def _head_rows(self, price_windows: np.ndarray) -> np.ndarray:
+        """``[N, 1 + Q, H]`` point and quantile-head price forecasts of ``[N, window_length(, columns)]`` windows, members combined."""
+        assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
+        state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
+        run = _quantile_heads(self.model_config, self.model_inputs, 1 + len(self._quantiles))
+        params = self.params_ if self.n_members > 1 else jax.tree.map(lambda a: a[None], self.params_)
+        found = np.asarray(run(params, state, jnp.asarray(price_windows, jnp.float32)), np.float64)  # [K, N, 1+Q, H]
+        return population.combine_members(found, self.combine) if self.n_members > 1 else found[0]
+
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Any:
         """The band of ``Forecaster``; an ensemble's is also never narrower than its members' range (``population.widened``)."""
         forecast = super()._forecast_from(predicted, confidence)
@@ -666,3 +752,15 @@ class LSTMForecaster(Forecaster):
     def opt_state_template(self) -> Any:
         """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
         return lstm_state.with_members(self.members.templates()[1], self.n_members)
+
+
+@functools.lru_cache(maxsize=32)
+def _quantile_heads(network: Any, inputs: inputs_lib.ModelInputs, rows_: int) -> Any:
+    """Compiled ``(params [K, ...], state, windows [N, ...]) -> [K, N, rows_, H]`` decoded point and quantile rows."""
+
+    def one(params: Any, state: Any, window: jax.Array) -> jax.Array:
+        y = network.apply(params, inputs.encode(state, window)).reshape((rows_, -1))
+        closes = inputs.closes(window)
+        return jax.vmap(lambda row: inputs.encoding.decode(state["encoding"], closes, row))(y)
+
+    return jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(0, None, None)))

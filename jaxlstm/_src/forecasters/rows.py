@@ -33,6 +33,7 @@ def _fit_one_model(
     config: Any,
     network: Any,
     callback: Any = None,
+    loss: Any = training.mse,
 ) -> training.TrainResult:
     """One model's ``fit_arrays`` from its own optimiser state, for at most ``epochs`` epochs (what ``run_stacked`` maps over rows).
 
@@ -47,6 +48,7 @@ def _fit_one_model(
         data,
         config,
         network=network,
+        loss=loss,
         opt_state=opt_state,
         callback=callback,
         callback_tag=tag,
