@@ -456,6 +456,7 @@ def fit_arrays(
     opt_state: Any = None,
     callback: Callable[..., None] | None = None,
     callback_tag: jax.Array | None = None,
+    max_epochs: Any = None,
 ) -> TrainResult:
     """A whole training run as one traceable function: jit it (settings static), vmap it, differentiate it.
 
@@ -489,6 +490,10 @@ def fit_arrays(
             the compiled loop (progress bars). Static; None for none.
         callback_tag: when given, the callback is called as ``callback(tag, epoch, ...)``,
             so one static callback can route the progress of many concurrent fits.
+        max_epochs: None, or an integer (traced is fine: one compiled program for every
+            value) that stops the run after ``min(max_epochs, config.epochs)`` epochs, as
+            ``config.epochs`` would (stop reason ``MAX_EPOCHS``). Given, the epochs run in
+            the while loop, which ``jax.grad`` cannot go through.
 
     Returns:
         A ``TrainResult`` of arrays; histories are ``[epochs]``, NaN past ``epochs_run``.
@@ -524,8 +529,10 @@ def fit_arrays(
     # padding monitors its training loss instead of a constant zero that would stop it early.
     val_present = jnp.sum(data.weights_val) > 0
 
+    limit = cfg.epochs if max_epochs is None else jnp.minimum(jnp.asarray(max_epochs), cfg.epochs)
+
     def cond(s: _LoopState) -> jax.Array:
-        return (s.epoch < cfg.epochs) & (s.reason < 0)
+        return (s.epoch < limit) & (s.reason < 0)
 
     def body(s: _LoopState) -> _LoopState:
         """One epoch and its bookkeeping: the one body of both the while loop and the scan."""
@@ -578,7 +585,7 @@ def fit_arrays(
         train_hist=nan_hist,
         val_hist=nan_hist,
     )
-    if cfg.patience is None and cfg.loss_threshold is None:
+    if cfg.patience is None and cfg.loss_threshold is None and max_epochs is None:
         # A fixed number of epochs: a scan, which reverse-mode differentiation goes through
         # (a while_loop's trip count is data-dependent, so jax.grad cannot). After a
         # non-finite epoch the state stays frozen, as the while loop would have stopped.

@@ -334,6 +334,18 @@ class LSTMForecaster(Forecaster):
         """``w`` of ``last * (predicted / last) ** w`` in every forecast: ``shrink_.weight``, 1 without a shrinkage."""
         return 1.0 if self.shrink_ is None else self.shrink_.weight
 
+    def _refit_budget(self, n: int) -> prepared.RefitBudget | None:
+        # The optimiser steps each member's kept params took (its best epoch with early
+        # stopping, else its last, times its minibatches per epoch). A head refit trained
+        # longer would stand for a different model, and on noisy prices, where early stopping
+        # keeps an early epoch, it would cost several times the model's own training.
+        if self.metrics_ is None:
+            return None
+        kept = self.metrics_.get("member_best_epochs") or [self.metrics_["best_epoch"]]
+        batches = prepared.minibatches(self.metrics_["n_train_windows"], self.batch_size)
+        count = n - self.window_length - (self.direct_steps or 1) + 1
+        return prepared.RefitBudget(tuple(max(1, int(epoch)) * batches for epoch in kept), count)
+
     def _unfitted_copy(self) -> Forecaster:
         # A head-refit calibration copy reads the same windows as the model it calibrates.
         copy = cast(LSTMForecaster, super()._unfitted_copy())
@@ -408,15 +420,15 @@ class LSTMForecaster(Forecaster):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
         return super().fit(data, verbose=verbose, **fit_options)
 
-    def prepare(self, series: np.ndarray) -> Prepared:
-        """The training inputs of a validated series (``prepared.prepare``), for ``train_prepared``.
+    def prepare(self, series: np.ndarray, *, pad_to: int | None = None) -> Prepared:
+        """The training inputs of a validated series (``prepared.prepare``, ``pad_to`` as it takes it), for ``train_prepared``.
 
         An unfitted model with ``season_length="auto"`` whose season no fit has resolved
         (a tuning trial) resolves it here first, without a spacing (every lag is scanned).
         """
         if self.params_ is None and not self.__dict__.get("_season_resolved"):
             self.resolve_season(series)
-        return prepared.prepare(self.model_inputs, series, self.direct_steps or 1, self._fraction())
+        return prepared.prepare(self.model_inputs, series, self.direct_steps or 1, self._fraction(), pad_to=pad_to)
 
     @classmethod
     def train_prepared(
@@ -457,21 +469,34 @@ class LSTMForecaster(Forecaster):
         workers: int | None = None,
         devices: Sequence[jax.Device] | None = None,
         verbose: bool = False,
+        budgets: Sequence[prepared.RefitBudget | None] | None = None,
         **fit_options: Any,
     ) -> None:
         """Trains many models (and every ensemble member) as rows of one runner call per group of equal static settings.
 
         Series of different lengths are padded with zero-weight windows, which leave each
         model as a lone ``fit`` would train it (to float rounding). With ``verbose``
-        the first model's first member draws a per-epoch progress bar.
+        the first model's first member draws a per-epoch progress bar. ``budgets``: per
+        model None or a ``prepared.RefitBudget`` (head refits, see ``_refit_budget``): each
+        member takes at most its optimiser steps, rounded up to whole epochs of its own
+        windows, on data padded to the shapes of the model it calibrates, so the traced
+        caps and the padding leave one compiled program for both.
         """
         if fit_options:
             raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
         lstms = [cast(LSTMForecaster, m) for m in models]
-        preps = [m.prepare(p) for m, p in zip(lstms, prices, strict=True)]
-        plans = [rows.member_rows(m.members, prep.data, m.members.static()) for m, prep in zip(lstms, preps)]
+        budgets = [None] * len(lstms) if budgets is None else list(budgets)
+        preps = [m.prepare(p, pad_to=b and b.windows) for m, p, b in zip(lstms, prices, budgets, strict=True)]
+        caps = [
+            None if b is None else [-(-steps // prepared.minibatches(prep.n_train, m.batch_size)) for steps in b.steps]
+            for m, prep, b in zip(lstms, preps, budgets, strict=True)
+        ]
+        plans = [
+            rows.member_rows(m.members, prep.data, m.members.static(), epochs=cap)
+            for m, prep, cap in zip(lstms, preps, caps, strict=True)
+        ]
         with progress.Shown(lstms[0].epochs if verbose else None) as shown:
             found = rows.train_models(
                 plans, workers=workers, devices=devices, progress_tag=shown.tag, progress_callback=progress.RELAY
@@ -664,11 +689,18 @@ class LSTMForecaster(Forecaster):
 
     @classmethod
     def _predict_rows(
-        cls, models: Sequence[Forecaster], windows_: Sequence[Any], steps: int, *, workers: int | None = None
+        cls,
+        models: Sequence[Forecaster],
+        windows_: Sequence[Any],
+        steps: int,
+        *,
+        workers: int | None = None,
+        observed: Sequence[Any] | None = None,
     ) -> list[np.ndarray]:
         """Each model's ``[N_i, steps]`` forecasts, its members combined: one runner call per group (``rows.forecast_rows``)."""
         lstms = [cast(LSTMForecaster, m) for m in models]
-        found = rows.forecast_rows([m._forecast_plan(steps) for m in lstms], windows_, workers=workers)
+        plans = [m._forecast_plan(steps) for m in lstms]
+        found = rows.forecast_rows(plans, windows_, workers=workers, observed=observed)
         combined = [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, found)]
         return [
             shrinkage.shrink_forecasts(_last_closes(w, len(m.input_columns)), r, m.shrink_weight)

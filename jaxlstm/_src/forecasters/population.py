@@ -324,7 +324,13 @@ def summary(results: Sequence[training.TrainResult], validated: bool) -> tuple[d
         "val_loss": np.nanmean(padded("val_loss"), axis=0) if validated else np.zeros((0,)),
     }
     members = (
-        {"member_epochs_run": [int(r.epochs_run) for r in results], "members": len(results)} if len(results) > 1 else {}
+        {
+            "member_epochs_run": [int(r.epochs_run) for r in results],
+            "member_best_epochs": [int(r.best_epoch) for r in results],
+            "members": len(results),
+        }
+        if len(results) > 1
+        else {}
     )
     metrics = {
         "epochs_run": longest,
