@@ -23,6 +23,7 @@ import numpy as np
 from jaxlstm._src import training, validation
 from jaxlstm._src.forecasters import bands, continuation, lstm_state, population, prepared, progress, rows
 from jaxlstm._src.forecasters.base import Forecaster
+from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import encodings, seasons, windows
@@ -83,6 +84,15 @@ class LSTMForecaster(Forecaster):
             the window covers ``1.25 * max(H, m)`` prices (``H``: ``direct_steps``, else 1)
             when ``sequence_length`` is shorter (``input_length``); a detected season the
             data is too short to train with is not used.
+        series_embedding: for a global model (``fit`` on several series), the size of a
+            learned vector per series that the network reads at every step, so that it can
+            tell the series apart; 0 (default) trains the shared network on the encoded
+            windows alone. A fit on one series ignores it.
+
+    ``fit`` on several series (a ``{name: prices}`` mapping or a long ``unique_id, ds, y``
+    DataFrame) trains one global model: one network on the windows of every series, each
+    encoded on its own; ``forecast`` then returns a ``Forecasts`` mapping and ``series_``
+    holds each series as a fitted model (see ``global_models``).
 
     Example::
 
@@ -119,6 +129,7 @@ class LSTMForecaster(Forecaster):
         direct_steps: int | None = None,
         num_heads: int = 4,
         season_length: int | str | None = None,
+        series_embedding: int = 0,
     ) -> None:
         super().__init__(band=band, calibration=calibration)
         self.hidden_size = validation.check_positive_int("hidden_size", hidden_size)
@@ -155,6 +166,7 @@ class LSTMForecaster(Forecaster):
         )
         self.num_heads = validation.check_positive_int("num_heads", num_heads)
         self.season_length = seasons.check_season_length(season_length)
+        self.series_embedding = validation.check_positive_int("series_embedding", series_embedding, minimum=0)
         #: The season in use: ``season_length``, or what the last fit detected for ``"auto"`` (None: none).
         self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
         validation.check_network_sizes(self.hidden_size, self.num_layers, self.input_length, self.direct_steps)
@@ -172,6 +184,8 @@ class LSTMForecaster(Forecaster):
         self.history_: dict[str, np.ndarray] | None = None
         self.metrics_: dict[str, Any] | None = None
         self.trained_at_: str | None = None
+        #: A global model's series, each a fitted model sharing the network (None: a model of one series).
+        self.series_: dict[str, Any] | None = None
 
     # Cached: settings change only through set_params, which builds a fresh instance, and the
     # forecast path reads these on every call (building them costs more than a 1-step forecast).
@@ -310,7 +324,24 @@ class LSTMForecaster(Forecaster):
         """
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
+        from jaxlstm._src.forecasters import global_models  # it builds on this class
+
+        if global_models.is_many(data):
+            self._reset_fitted()
+            global_models.fit_global(self, data, verbose=verbose, **fit_options)
+            return self
+        self.series_ = None
         return super().fit(data, verbose=verbose, **fit_options)
+
+    def forecast(  # type: ignore[override]
+        self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None
+    ) -> Forecast | Forecasts:
+        """``Forecaster.forecast``; a global model's is a ``Forecasts`` mapping, every series forecast together."""
+        if self.series_ is None:
+            return super().forecast(horizon, steps, confidence, level=level)
+        from jaxlstm._src.forecasters import global_models
+
+        return global_models.forecast(self, horizon, steps, confidence, level)
 
     def prepare(self, series: np.ndarray) -> Prepared:
         """The training inputs of a validated series (``prepared.prepare``), for ``train_prepared``.
@@ -478,6 +509,8 @@ class LSTMForecaster(Forecaster):
                 prices; the model is then unchanged.
         """
         self._check_fitted()
+        if self.series_ is not None:
+            raise ValueError("update continues a model of one series; refit a global model on the longer series")
         epochs = validation.check_positive_int("epochs", epochs)
         if not isinstance(allow_gap, bool):
             raise TypeError(f"allow_gap must be a bool, got {type(allow_gap).__name__} {allow_gap!r}")
@@ -574,6 +607,11 @@ class LSTMForecaster(Forecaster):
 
     def _forecast_plan(self, steps: int) -> rows.ForecastPlan:
         """How this model forecasts ``steps`` steps; a direct model refuses more steps than its head emits."""
+        if self.series_ is not None:
+            raise ValueError(
+                f"{self!r} is a global model of {len(self.series_)} series: forecast(...) forecasts them all, "
+                "series_[name] is one of them (predict_multi_step, forecast, save)"
+            )
         if self.direct_steps is not None and steps > self.direct_steps:
             raise ValueError(
                 f"steps must be at most {self.direct_steps} for {self!r}: its head forecasts direct_steps="
@@ -621,10 +659,18 @@ class LSTMForecaster(Forecaster):
     # ------------------------------------------------------------------ persistence (the format: lstm_state)
 
     def saved_parts(self) -> tuple[Any, dict[str, Any]]:
-        return lstm_state.saved_parts(self)
+        if self.series_ is None:
+            return lstm_state.saved_parts(self)
+        from jaxlstm._src.forecasters import global_models
+
+        return global_models.saved_parts(self)
 
     @classmethod
     def from_saved(cls, tree: Any, metadata: Any, source: str) -> Self:
+        from jaxlstm._src.forecasters import global_models
+
+        if global_models.is_saved_global(metadata):
+            return cast(Self, global_models.from_parts(cls, tree, metadata, source))
         return cast(Self, lstm_state.from_parts(cls, tree, metadata, source))
 
     def params_template(self) -> Any:
