@@ -110,7 +110,9 @@ def fingerprint(data: Any, interval: Any = None, columns: Sequence[str] = ("clos
     """The record ``fit(data)`` keeps as ``trained_on_``: compare it to a model's to know if it saw this data.
 
     Args:
-        data: anything ``fit`` accepts.
+        data: anything ``fit`` accepts; several series (a ``{name: prices}`` mapping or a
+            long ``unique_id, ds, y`` DataFrame, what a global model is trained on) give one
+            record of them all (``prep.fingerprints.combine``).
         interval: as ``fit``'s: the spacing of data without timestamps (recorded in the fingerprint).
         columns: the candle columns the model reads, its ``input_columns`` (the close
             first); a model that reads more than the close needs candles (see ``read_series``).
