@@ -79,8 +79,10 @@ def accuracy(frequencies: Sequence[str], origins: int, log: Any = print) -> dict
                     model = LSTMForecaster(**settings).fit(train)
                     forecasts = model.forecast(steps=spec.horizon)
                 seconds[row].append(time.process_time() - cpu)
-                log(f"{frequency} {row} origin {k}: {time.perf_counter() - wall:.1f} s wall, {seconds[row][-1]:.1f} s CPU")
-                for name, (s, t, n) in plan.items():
+                log(
+                    f"{frequency} {row} origin {k}: {time.perf_counter() - wall:.1f} s wall, {seconds[row][-1]:.1f} s CPU"
+                )
+                for name, (s, t, _) in plan.items():
                     fc = forecasts[name]
                     series_model = model.series_[name]
                     actual = s.values[t[k] : t[k] + spec.horizon]
@@ -113,7 +115,9 @@ def summarise(per_series: dict[str, list[dict[str, float]]]) -> dict[str, float]
     """Geometric-mean MASE (with its standard error) over series of the per-series mean over origins; mean sMAPE, coverage, MSIS."""
     from benchmarks import competition
 
-    means = {name: {k: float(np.mean([o[k] for o in origins])) for k in origins[0]} for name, origins in per_series.items()}
+    means = {
+        name: {k: float(np.mean([o[k] for o in origins])) for k in origins[0]} for name, origins in per_series.items()
+    }
     mase, se = competition.geometric_mean(np.array([m["mase"] for m in means.values()]))
     out = {"mase": mase, "mase_se": se, "smape": float(np.mean([m["smape"] for m in means.values()]))}
     for key in ("coverage80", "coverage95", "msis80", "msis95"):

@@ -59,9 +59,10 @@ def test_fit_on_a_long_frame_is_one_global_model_whose_series_share_the_params(c
         assert view.interval_ == np.timedelta64(1, "D")
     # One runner call: a row for the global model and one for its head-refit calibration copy.
     assert len(seen) == 1 and [len(plan) for plan in seen[0]] == [1, 1]
-    assert model.series_["B"].calibration_models_["refit"].model.pool_ is model.series_["A"].calibration_models_[
-        "refit"
-    ].model.pool_
+    assert (
+        model.series_["B"].calibration_models_["refit"].model.pool_
+        is model.series_["A"].calibration_models_["refit"].model.pool_
+    )
 
 
 @pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster
@@ -178,9 +179,7 @@ def test_series_embedding_learns_one_vector_per_series_and_saves(tmp_path):
     assert not np.allclose(table[0], table[1])
     np.testing.assert_array_equal(np.asarray(model.series_["C"].params_["embedding"]), table[2])
     loaded = jl.LSTMForecaster.load(model.save(tmp_path / "emb"))
-    np.testing.assert_array_equal(
-        loaded.forecast(steps=3)["C"].predicted, model.forecast(steps=3)["C"].predicted
-    )
+    np.testing.assert_array_equal(loaded.forecast(steps=3)["C"].predicted, model.forecast(steps=3)["C"].predicted)
 
 
 @pytest.mark.parametrize(
