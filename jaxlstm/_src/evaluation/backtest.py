@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
@@ -29,7 +29,7 @@ from jaxlstm._src import validation
 from jaxlstm._src.evaluation.results import REFERENCE, BacktestResult, ModelResult, aggregate, score
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
-from jaxlstm._src.forecasters.forecast import check_levels
+from jaxlstm._src.forecasters.forecast import Forecasts, check_levels
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import close_of, read_series, select_columns, split_long
@@ -283,7 +283,8 @@ def _backtest_many(
     results = {}
     for name, item in named.items():
         counts[name] = counts[name][len(counts[name]) - shortest :]
-        results[name] = backtest(item, local, train_size=train_size, steps=steps, origins=counts[name], **options)
+        origins_ = [int(t) for t in counts[name]]
+        results[name] = backtest(item, local, train_size=train_size, steps=steps, origins=origins_, **options)
     for model_name in global_models:
         start = time.perf_counter()
         first = next(iter(results.values()))
@@ -321,11 +322,11 @@ def _run_global(
     if len(spacing) > 1:
         raise ValueError(f"a global model's series share one interval, got {sorted(str(s) for s in spacing)}")
     for k in range(count):
-        model = factory()
+        model = cast(LSTMForecaster, factory())
         data = {name: values[name][0][t[k] - train_size : t[k]] for name, t in starts.items()}
         try:
             model.fit(data, interval=next(iter(spacing)))
-            forecasts = model.forecast(steps=steps, confidence=confidence)
+            forecasts = cast(Forecasts, model.forecast(steps=steps, confidence=confidence))
         except (ValueError, RuntimeError, FloatingPointError) as err:
             raise ValueError(f"global model failed at origin {k}: {err}") from err
         for name, forecast in forecasts.items():
@@ -333,7 +334,7 @@ def _run_global(
             predicted[k], lower[k], upper[k] = forecast.predicted, forecast.lower, forecast.upper
             bands.append(forecast.band or "")
             if levels:
-                found = model.series_[name].forecast_from(forecast.predicted, level=levels).levels or {}
+                found = (model.series_ or {})[name].forecast_from(forecast.predicted, level=levels).levels or {}
                 for level, (lo, hi) in found.items():
                     by_level[level][0][k], by_level[level][1][k] = lo, hi
     return out

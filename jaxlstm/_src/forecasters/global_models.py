@@ -332,6 +332,16 @@ def fit_global(
     model.trained_at_ = views[0].trained_at_
 
 
+def one_series_only(model: LSTMForecaster) -> ValueError:
+    """The error of what only a model of one series does (a window's forecast, ``update``) asked of a global model."""
+    count = len(model.series_ or {})
+    return ValueError(
+        f"{model!r} is a global model of {count} series: forecast(...) forecasts them all, and series_[name] is "
+        "one of them, a fitted model of one series (predict_multi_step, forecast, save); update is for a model "
+        "of one series (refit a global model on the longer series)"
+    )
+
+
 def forecast(model: LSTMForecaster, horizon: Any, steps: int | None, confidence: float, level: Any) -> Forecasts:
     """``forecast`` of a global model: ``forecast_many`` of its series (one runner call), a ``Forecasts`` mapping."""
     assert model.series_ is not None

@@ -84,15 +84,10 @@ class LSTMForecaster(Forecaster):
             the window covers ``1.25 * max(H, m)`` prices (``H``: ``direct_steps``, else 1)
             when ``sequence_length`` is shorter (``input_length``); a detected season the
             data is too short to train with is not used.
-        series_embedding: for a global model (``fit`` on several series), the size of a
-            learned vector per series that the network reads at every step, so that it can
-            tell the series apart; 0 (default) trains the shared network on the encoded
-            windows alone. A fit on one series ignores it.
+        series_embedding: a global model's learned vector per series, read at every step (0: none).
 
-    ``fit`` on several series (a ``{name: prices}`` mapping or a long ``unique_id, ds, y``
-    DataFrame) trains one global model: one network on the windows of every series, each
-    encoded on its own; ``forecast`` then returns a ``Forecasts`` mapping and ``series_``
-    holds each series as a fitted model (see ``global_models``).
+    ``fit`` on several series (a mapping or a long ``unique_id, ds, y`` frame) trains one
+    global model; ``forecast`` then returns ``Forecasts`` (see ``global_models``).
 
     Example::
 
@@ -324,11 +319,9 @@ class LSTMForecaster(Forecaster):
         """
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
-        from jaxlstm._src.forecasters import global_models  # it builds on this class
-
-        if global_models.is_many(data):
+        if _global().is_many(data):
             self._reset_fitted()
-            global_models.fit_global(self, data, verbose=verbose, **fit_options)
+            _global().fit_global(self, data, verbose=verbose, **fit_options)
             return self
         self.series_ = None
         return super().fit(data, verbose=verbose, **fit_options)
@@ -339,9 +332,7 @@ class LSTMForecaster(Forecaster):
         """``Forecaster.forecast``; a global model's is a ``Forecasts`` mapping, every series forecast together."""
         if self.series_ is None:
             return super().forecast(horizon, steps, confidence, level=level)
-        from jaxlstm._src.forecasters import global_models
-
-        return global_models.forecast(self, horizon, steps, confidence, level)
+        return _global().forecast(self, horizon, steps, confidence, level)
 
     def prepare(self, series: np.ndarray) -> Prepared:
         """The training inputs of a validated series (``prepared.prepare``), for ``train_prepared``.
@@ -510,7 +501,7 @@ class LSTMForecaster(Forecaster):
         """
         self._check_fitted()
         if self.series_ is not None:
-            raise ValueError("update continues a model of one series; refit a global model on the longer series")
+            raise _global().one_series_only(self)
         epochs = validation.check_positive_int("epochs", epochs)
         if not isinstance(allow_gap, bool):
             raise TypeError(f"allow_gap must be a bool, got {type(allow_gap).__name__} {allow_gap!r}")
@@ -608,10 +599,7 @@ class LSTMForecaster(Forecaster):
     def _forecast_plan(self, steps: int) -> rows.ForecastPlan:
         """How this model forecasts ``steps`` steps; a direct model refuses more steps than its head emits."""
         if self.series_ is not None:
-            raise ValueError(
-                f"{self!r} is a global model of {len(self.series_)} series: forecast(...) forecasts them all, "
-                "series_[name] is one of them (predict_multi_step, forecast, save)"
-            )
+            raise _global().one_series_only(self)
         if self.direct_steps is not None and steps > self.direct_steps:
             raise ValueError(
                 f"steps must be at most {self.direct_steps} for {self!r}: its head forecasts direct_steps="
@@ -659,19 +647,12 @@ class LSTMForecaster(Forecaster):
     # ------------------------------------------------------------------ persistence (the format: lstm_state)
 
     def saved_parts(self) -> tuple[Any, dict[str, Any]]:
-        if self.series_ is None:
-            return lstm_state.saved_parts(self)
-        from jaxlstm._src.forecasters import global_models
-
-        return global_models.saved_parts(self)
+        return lstm_state.saved_parts(self) if self.series_ is None else _global().saved_parts(self)
 
     @classmethod
     def from_saved(cls, tree: Any, metadata: Any, source: str) -> Self:
-        from jaxlstm._src.forecasters import global_models
-
-        if global_models.is_saved_global(metadata):
-            return cast(Self, global_models.from_parts(cls, tree, metadata, source))
-        return cast(Self, lstm_state.from_parts(cls, tree, metadata, source))
+        parts = _global().from_parts if _global().is_saved_global(metadata) else lstm_state.from_parts
+        return cast(Self, parts(cls, tree, metadata, source))
 
     def params_template(self) -> Any:
         """Shapes and dtypes of ``params_`` (with the members axis of an ensemble)."""
@@ -680,3 +661,10 @@ class LSTMForecaster(Forecaster):
     def opt_state_template(self) -> Any:
         """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
         return lstm_state.with_members(self.members.templates()[1], self.n_members)
+
+
+def _global() -> Any:
+    """The ``global_models`` module (imported on use: it builds on this class)."""
+    from jaxlstm._src.forecasters import global_models
+
+    return global_models
