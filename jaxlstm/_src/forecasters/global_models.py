@@ -44,11 +44,13 @@ from jaxlstm._src import training
 from jaxlstm._src.forecasters import lstm_state, population, prepared, progress, rows
 from jaxlstm._src.forecasters.base import read_many
 from jaxlstm._src.forecasters.forecast import Forecasts
-from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import fingerprint
 from jaxlstm._src.nn import embedding, networks
 from jaxlstm._src.prep import fingerprints, horizons, windows
+
+#: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module, and ``series_class`` builds on its class).
+LSTMForecaster = Any
 
 #: ``metadata["global"]`` of a saved global model holds its series under this key.
 SERIES_KEY = "series"
@@ -79,73 +81,84 @@ class Pool:
         return Pool(self.embedding, self.season)
 
 
-class SeriesModel(LSTMForecaster):
-    """One series of a global model: an ``LSTMForecaster`` whose network is shared with the other series.
+@functools.cache
+def series_class(base: Any) -> Any:
+    """The class of one series of a global model of ``base`` (``LSTMForecaster`` or a subclass), made once per class.
 
-    Its encoding state, last window, time axis and band are its own; ``params_`` are the
-    global model's (with its own row of the series embedding), ``opt_state_`` is None (the
-    global model keeps the optimiser state). Built by the global fit, never by hand.
+    Built here rather than imported: ``LSTMForecaster`` calls this module, so this module
+    cannot import it.
     """
 
-    #: The series it trains with (None after ``load``: a loaded series only forecasts).
-    pool_: Pool | None = None
+    class SeriesModel(base):
+        """One series of a global model: an ``LSTMForecaster`` whose network is shared with the other series.
 
-    @functools.cached_property
-    def model_config(self) -> Any:
-        """``LSTMForecaster.model_config``, reading its series' embedding vector too when ``series_embedding > 0``."""
-        if not self.series_embedding:
-            return LSTMForecaster.model_config.func(self)  # type: ignore[attr-defined]
-        inner = networks.make_network(
-            self.architecture,
-            input_size=len(self.features) + self.series_embedding,
-            hidden_size=self.hidden_size,
-            output_size=self.direct_steps or 1,
-            num_layers=self.num_layers,
-            num_heads=self.num_heads,
-        )
-        return embedding.SeriesEmbedding(inner, self.series_embedding)
+        Its encoding state, last window, time axis and band are its own; ``params_`` are the
+        global model's (with its own row of the series embedding), ``opt_state_`` is None (the
+        global model keeps the optimiser state). Built by the global fit, never by hand.
+        """
 
-    def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
-        # Every series of a pool reads windows of one length: the pool's season.
-        if self.pool_ is None or self.season_length != "auto":
-            return super().resolve_season(series, interval)
-        self.use_season(self.pool_.season)
-        return self.season_length_
+        #: The series it trains with (None after ``load``: a loaded series only forecasts).
+        pool_: Pool | None = None
 
-    def _unfitted_copy(self) -> SeriesModel:
-        copy = cast(SeriesModel, super()._unfitted_copy())
-        copy.pool_ = None if self.pool_ is None else self.pool_.head
-        return copy
-
-    @classmethod
-    def _fit_together(
-        cls,
-        models: Sequence[Any],
-        prices: Sequence[np.ndarray],
-        *,
-        workers: int | None = None,
-        devices: Sequence[jax.Device] | None = None,
-        verbose: bool = False,
-        **fit_options: Any,
-    ) -> None:
-        """Trains every pool of ``models`` (the series of one global model) as one row per member, all in one runner call."""
-        if fit_options:
-            raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
-        series = [cast(SeriesModel, m) for m in models]
-        preps = [m.prepare(p) for m, p in zip(series, prices, strict=True)]
-        pools: dict[int, list[int]] = {}
-        for i, model in enumerate(series):
-            if model.pool_ is None:
-                model.pool_ = Pool(model.series_embedding)
-            pools.setdefault(id(model.pool_), []).append(i)
-        plans = [pool_rows([series[i] for i in found], [preps[i] for i in found]) for found in pools.values()]
-        with progress.Shown(series[0].epochs if verbose else None) as shown:
-            results = rows.train_models(
-                plans, workers=workers, devices=devices, progress_tag=shown.tag, progress_callback=progress.RELAY
+        @functools.cached_property
+        def model_config(self) -> Any:
+            """``LSTMForecaster.model_config``, reading its series' embedding vector too when ``series_embedding > 0``."""
+            if not self.series_embedding:
+                return base.model_config.func(self)
+            inner = networks.make_network(
+                self.architecture,
+                input_size=len(self.features) + self.series_embedding,
+                hidden_size=self.hidden_size,
+                output_size=self.direct_steps or 1,
+                num_layers=self.num_layers,
+                num_heads=self.num_heads,
             )
-            shown.finish(int(results[0][0].epochs_run), str(results[0][0].stop_reason))
-        for found, pool_results in zip(pools.values(), results, strict=True):
-            adopt_pool([series[i] for i in found], [preps[i] for i in found], pool_results)
+            return embedding.SeriesEmbedding(inner, self.series_embedding)
+
+        def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
+            # Every series of a pool reads windows of one length: the pool's season.
+            if self.pool_ is None or self.season_length != "auto":
+                return super().resolve_season(series, interval)
+            self.use_season(self.pool_.season)
+            return self.season_length_
+
+        def _unfitted_copy(self) -> Any:
+            copy = super()._unfitted_copy()
+            copy.pool_ = None if self.pool_ is None else self.pool_.head
+            return copy
+
+        @classmethod
+        def _fit_together(
+            cls,
+            models: Sequence[Any],
+            prices: Sequence[np.ndarray],
+            *,
+            workers: int | None = None,
+            devices: Sequence[jax.Device] | None = None,
+            verbose: bool = False,
+            **fit_options: Any,
+        ) -> None:
+            """Trains every pool of ``models`` (the series of one global model) as one row per member, all in one runner call."""
+            if fit_options:
+                raise TypeError(f"{base.__name__}.fit got unexpected options {sorted(fit_options)}")
+            series = list(models)
+            preps = [m.prepare(p) for m, p in zip(series, prices, strict=True)]
+            pools: dict[int, list[int]] = {}
+            for i, model in enumerate(series):
+                if model.pool_ is None:
+                    model.pool_ = Pool(model.series_embedding)
+                pools.setdefault(id(model.pool_), []).append(i)
+            plans = [pool_rows([series[i] for i in found], [preps[i] for i in found]) for found in pools.values()]
+            with progress.Shown(series[0].epochs if verbose else None) as shown:
+                results = rows.train_models(
+                    plans, workers=workers, devices=devices, progress_tag=shown.tag, progress_callback=progress.RELAY
+                )
+                shown.finish(int(results[0][0].epochs_run), str(results[0][0].stop_reason))
+            for found, pool_results in zip(pools.values(), results, strict=True):
+                adopt_pool([series[i] for i in found], [preps[i] for i in found], pool_results)
+
+    SeriesModel.__qualname__ = SeriesModel.__name__
+    return SeriesModel
 
 
 def pool_network(model: LSTMForecaster, count: int) -> Any:
@@ -185,7 +198,7 @@ def pooled_data(preps: Sequence[prepared.Prepared], fraction: float, steps: int,
     )
 
 
-def pool_rows(models: Sequence[SeriesModel], preps: Sequence[prepared.Prepared]) -> list[rows.TrainRow]:
+def pool_rows(models: Sequence[Any], preps: Sequence[prepared.Prepared]) -> list[rows.TrainRow]:
     """One training row per ensemble member of a pool: the concatenated windows of its series."""
     lead = models[0]
     network = pool_network(lead, len(models))
@@ -202,7 +215,7 @@ def series_params(params: Any, index: int, embedded: bool) -> Any:
 
 
 def adopt_pool(
-    models: Sequence[SeriesModel], preps: Sequence[prepared.Prepared], results: Sequence[training.TrainResult]
+    models: Sequence[Any], preps: Sequence[prepared.Prepared], results: Sequence[training.TrainResult]
 ) -> None:
     """Gives every series of a pool the trained params, its own encoding and metrics; refuses a diverged fit.
 
@@ -213,9 +226,7 @@ def adopt_pool(
     """
     lead = models[0]
     if len(population.finished(results)) < len(results):
-        raise population.divergence_error(
-            lead.members.settings, float(LSTMForecaster.default_params()["learning_rate"])
-        )
+        raise population.divergence_error(lead.members.settings, float(type(lead).default_params()["learning_rate"]))
     params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
     opt_state = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
     validated = any(p.n_val for p in preps)
@@ -228,7 +239,7 @@ def adopt_pool(
         model.encoding_state_, model.feature_state_ = prep.encoding_state, prep.feature_state
         model.history_, model.trained_at_ = history, stamp
     checks = [p.held_back if p.n_val else p.windows[: p.n_train][-64:] for p in preps]
-    found = LSTMForecaster.predict_rows(models, checks, 1)
+    found = type(lead).predict_rows(models, checks, 1)
     for model, prep, predicted in zip(models, preps, found, strict=True):
         if not np.all(np.isfinite(predicted) & (predicted > 0)):
             for m in models:
@@ -251,11 +262,11 @@ def choose_season(model: LSTMForecaster, found: Mapping[str, Any]) -> int | None
     """
     detected = []
     for item in found.values():
-        probe = LSTMForecaster(**model.get_params())
+        probe = type(model)(**model.get_params())
         detected.append(probe.resolve_season(item.prices, item.interval))
     season = Counter(detected).most_common(1)[0][0]
     if season is not None:
-        probe = LSTMForecaster(**model.get_params())
+        probe = type(model)(**model.get_params())
         probe.use_season(season)
         if any(item.prices.shape[0] < probe.min_fit_length + 1 for item in found.values()):
             return None
@@ -295,7 +306,8 @@ def fit_global(
     """
     pool = Pool(model.series_embedding)
     settings = {**model.get_params()}
-    data, found = read_many(data, lambda name: SeriesModel(**{**settings, "symbol": name}), interval, gaps)
+    kind = series_class(cast(Any, type(model)))
+    data, found = read_many(data, lambda name: kind(**{**settings, "symbol": name}), interval, gaps)
     names = list(found)
     first = found[names[0]].interval
     for name in names[1:]:
@@ -308,10 +320,10 @@ def fit_global(
     if model.season_length == "auto":
         pool.season = choose_season(model, found)
         model.use_season(pool.season)
-    views = [cast(SeriesModel, item.model) for item in found.values()]
+    views: list[Any] = [item.model for item in found.values()]
     for view in views:
         view.pool_ = pool
-    SeriesModel.fit_rows(
+    kind.fit_rows(
         views,
         [item.prices for item in found.values()],
         timestamps=[item.timestamps for item in found.values()],
@@ -345,7 +357,7 @@ def one_series_only(model: LSTMForecaster) -> ValueError:
 def forecast(model: LSTMForecaster, horizon: Any, steps: int | None, confidence: float, level: Any) -> Forecasts:
     """``forecast`` of a global model: ``forecast_many`` of its series (one runner call), a ``Forecasts`` mapping."""
     assert model.series_ is not None
-    return SeriesModel.forecast_many(model.series_, horizon, steps, confidence, level=level)
+    return series_class(cast(Any, type(model))).forecast_many(model.series_, horizon, steps, confidence, level=level)
 
 
 # ---------------------------------------------------------------------- persistence
@@ -414,7 +426,8 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
     if model.season_length == "auto":
         model.use_season((metadata.get("season") or {}).get("length"))
     params, opt_leaves = lstm_state.split_saved_tree(tree)
-    probe = SeriesModel(**settings)
+    kind = series_class(cls)
+    probe = kind(**settings)
     probe.use_season(model.season_length_)
     network = pool_network(probe, len(series))
     members = dataclasses.replace(probe.members, network=network)
@@ -442,7 +455,7 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
             "trained_at": metadata.get("trained_at"),
             "history": metadata["history"],
         }
-        views[name] = lstm_state.rebuild(SeriesModel, series_params(params, index, embedded), found)
+        views[name] = lstm_state.rebuild(kind, series_params(params, index, embedded), found)
     model.params_, model.opt_state_ = params, opt_state
     model.metrics_ = dict(metadata["metrics"])
     model.history_ = {k: np.asarray(v, np.float64) for k, v in dict(metadata["history"]).items()}
@@ -450,4 +463,4 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
     model.trained_on_ = fingerprints.DataFingerprint.from_json(metadata["trained_on"])
     model.series_ = views
     model.interval_ = next(iter(views.values())).interval_
-    return cast(LSTMForecaster, model)
+    return model
