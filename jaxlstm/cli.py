@@ -774,12 +774,14 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
         help="fit ONE global model across every series of the file (one network, each series encoded on its own), "
         "in this process, saved in the models folder as --name (reused while fresh)",
     )
-    p.add_argument("--name", help="with --global: the model's name in the models folder (default: the file's stem)")
+    p.add_argument(
+        "--name", help="with --global: the model's name in the models folder (default: the file's name without suffix)"
+    )
     p.add_argument(
         "--steps",
         type=_at_most("MAX_STEPS"),
         help="with --global: print every series' forecast of this many steps as long CSV "
-        "(unique_id, ds, predicted, lower, upper)",
+        "(unique_id, ds, predicted, lower, upper) (default: no forecast)",
     )
     # For a launcher of the user's own (and what --processes passes to the processes it starts).
     p.add_argument(
