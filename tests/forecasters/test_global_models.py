@@ -208,3 +208,25 @@ def test_is_many_tells_global_data_from_one_series():
     assert global_models.is_many({"A": [1.0, 2.0]}) and global_models.is_many(_long(SERIES))
     assert not global_models.is_many(SERIES["A"]) and not global_models.is_many(pd.Series(SERIES["A"]))
     assert not global_models.is_many(pd.DataFrame({"close": SERIES["A"]}))
+
+
+@pytest.mark.slow
+def test_other_sets_of_series_in_one_bucket_reuse_the_compiled_trainer():
+    import collections
+
+    counts: collections.Counter[str] = collections.Counter()
+
+    def listen(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            counts[str(kwargs.get("fun_name"))] += 1
+
+    settings = dict(SMALL, hidden_size=3)
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        # 3, 4 and 3 series of other lengths: 315 to 328 windows in all, one bucket.
+        for lengths in ((120, 110, 103), (80, 85, 90, 84), (140, 100, 106)):
+            data = {f"S{i}": _walk(n, 0.02, i) for i, n in enumerate(lengths)}
+            jl.LSTMForecaster(**settings).fit(data)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert counts["jit(fit_arrays)"] + counts["jit(_fit_one_model)"] == 1, dict(counts)
