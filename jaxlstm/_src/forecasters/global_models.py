@@ -225,8 +225,9 @@ def adopt_pool(
     thinned: the fit raises.
     """
     lead = models[0]
+    default_rate = float(type(lead).default_params()["learning_rate"])
     if len(population.finished(results)) < len(results):
-        raise population.divergence_error(lead.members.settings, float(type(lead).default_params()["learning_rate"]))
+        raise population.divergence_error(lead.members.settings, default_rate)
     params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
     opt_state = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
     validated = any(p.n_val for p in preps)
@@ -244,7 +245,7 @@ def adopt_pool(
         if not np.all(np.isfinite(predicted) & (predicted > 0)):
             for m in models:
                 m.params_ = None
-            raise population.divergence_error(lead.members.settings, 3e-4) from ValueError(
+            raise population.divergence_error(lead.members.settings, default_rate) from ValueError(
                 f"series {model.symbol!r} forecasts non-finite or non-positive prices"
             )
         errors = prepared.validation_errors(prep, model.model_inputs, predicted[:, 0])
