@@ -139,14 +139,38 @@ def synthetic(count: int, lengths: tuple[int, int], seed: int = 0) -> dict[str, 
     return out
 
 
-def speed(count: int, lengths: tuple[int, int]) -> dict[str, Any]:
-    """Wall and CPU seconds of one default global fit over ``count`` series (compiling included) and of its forecast."""
+#: Where a global fit's time goes: functions of the library timed by ``--profile`` (cumulative seconds).
+PARTS = {
+    "_fit_together": "training (one runner call) and adoption",
+    "_calibrate": "calibration forecasts",
+    "adopt_pool": "adoption (one-step checks of every series)",
+}
+
+
+def speed(count: int, lengths: tuple[int, int], profile: bool = False) -> dict[str, Any]:
+    """Wall and CPU seconds of one default global fit over ``count`` series (compiling included) and of its forecast.
+
+    With ``profile`` the fit runs under ``cProfile`` and the cumulative seconds of ``PARTS`` are recorded.
+    """
+    import cProfile
+    import pstats
+
     from jaxlstm import LSTMForecaster
 
     data = synthetic(count, lengths)
+    profiler = cProfile.Profile(time.process_time) if profile else None
     wall, cpu = time.perf_counter(), time.process_time()
+    if profiler is not None:
+        profiler.enable()
     model = LSTMForecaster().fit(data)
+    if profiler is not None:
+        profiler.disable()
     fit = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+    if profiler is not None:
+        stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+        fit["parts_cpu_s"] = {
+            label: sum(v[3] for k, v in stats.items() if k[2] == name) for name, label in PARTS.items()
+        }
     wall, cpu = time.perf_counter(), time.process_time()
     forecasts = model.forecast(steps=24)
     predict = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
@@ -175,10 +199,15 @@ def render(kind: str, doc: dict[str, Any]) -> str:
             f"| fit | {r['fit']['wall_s']:.1f} | {r['fit']['cpu_s']:.1f} |",
             f"| forecast 24 steps, every series | {r['forecast_24']['wall_s']:.1f} | {r['forecast_24']['cpu_s']:.1f} |",
             "",
+            *(
+                [f"Where the fit's CPU time went (cProfile): {r['fit']['parts_cpu_s']}.", ""]
+                if "parts_cpu_s" in r["fit"]
+                else []
+            ),
             f"Training: {r['metrics'].get('epochs_run')} epochs ({r['metrics'].get('stop_reason')}), "
             f"{r['metrics'].get('n_train_windows')} training windows, {r['metrics'].get('n_val_windows')} held back.",
             "",
-            f"Machine: {doc['machine'].get('cpu_model')}, {doc['machine'].get('cpu_count')} cores, shared "
+            f"Machine: {doc['machine'].get('cpu_model')}, {doc['machine'].get('usable_cores')} usable cores, shared "
             f"(load average at start {doc['machine'].get('load_average')}); CPU time counts this process only.",
         ]
         return "\n".join(lines) + "\n"
@@ -206,18 +235,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--origins", type=int, default=6)
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--length", default="200,400")
+    parser.add_argument("--profile", action="store_true", help="speed: where the fit's CPU time goes")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args(argv)
     machine = {**_timing.machine_info(), "load_average": _timing.load_average()}
     if args.section == "speed":
         low, high = (int(x) for x in args.length.split(","))
-        result = speed(args.series, (low, high))
+        result = speed(args.series, (low, high), args.profile)
     else:
         result = accuracy(args.frequencies.split(","), args.origins)
     command = "python -m benchmarks.global_models " + " ".join(argv if argv is not None else sys.argv[1:])
     doc = {"command": command, "machine": machine, "result": result}
     args.out.mkdir(parents=True, exist_ok=True)
-    name = f"global_{args.section}"
+    name = f"global_{args.section}" + ("_profile" if args.profile else "")
     (args.out / f"{name}.json").write_text(json.dumps(doc, indent=1, default=float))
     (args.out / f"{name}.md").write_text(render(args.section, doc))
     print(render(args.section, doc))
