@@ -21,16 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training, validation
-from jaxlstm._src.forecasters import (
-    bands,
-    continuation,
-    global_models,
-    lstm_state,
-    population,
-    prepared,
-    progress,
-    rows,
-)
+from jaxlstm._src.forecasters import bands, continuation, lstm_state, population, prepared, progress, rows
+from jaxlstm._src.forecasters import global_models as global_lib
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
 from jaxlstm._src.io.series import close_of
@@ -328,9 +320,9 @@ class LSTMForecaster(Forecaster):
         """
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
-        if global_models.is_many(data):
+        if global_lib.is_many(data):
             self._reset_fitted()
-            global_models.fit_global(self, data, verbose=verbose, **fit_options)
+            global_lib.fit_global(self, data, verbose=verbose, **fit_options)
             return self
         self.series_ = None
         return super().fit(data, verbose=verbose, **fit_options)
@@ -341,7 +333,7 @@ class LSTMForecaster(Forecaster):
         """``Forecaster.forecast``; a global model's is a ``Forecasts`` mapping, every series forecast together."""
         if self.series_ is None:
             return super().forecast(horizon, steps, confidence, level=level)
-        return global_models.forecast(self, horizon, steps, confidence, level)
+        return global_lib.forecast(self, horizon, steps, confidence, level)
 
     def prepare(self, series: np.ndarray) -> Prepared:
         """The training inputs of a validated series (``prepared.prepare``), for ``train_prepared``.
@@ -510,7 +502,7 @@ class LSTMForecaster(Forecaster):
         """
         self._check_fitted()
         if self.series_ is not None:
-            raise global_models.one_series_only(self)
+            raise global_lib.one_series_only(self)
         epochs = validation.check_positive_int("epochs", epochs)
         if not isinstance(allow_gap, bool):
             raise TypeError(f"allow_gap must be a bool, got {type(allow_gap).__name__} {allow_gap!r}")
@@ -608,7 +600,7 @@ class LSTMForecaster(Forecaster):
     def _forecast_plan(self, steps: int) -> rows.ForecastPlan:
         """How this model forecasts ``steps`` steps; a direct model refuses more steps than its head emits."""
         if self.series_ is not None:
-            raise global_models.one_series_only(self)
+            raise global_lib.one_series_only(self)
         if self.direct_steps is not None and steps > self.direct_steps:
             raise ValueError(
                 f"steps must be at most {self.direct_steps} for {self!r}: its head forecasts direct_steps="
@@ -656,11 +648,11 @@ class LSTMForecaster(Forecaster):
     # ------------------------------------------------------------------ persistence (the format: lstm_state)
 
     def saved_parts(self) -> tuple[Any, dict[str, Any]]:
-        return lstm_state.saved_parts(self) if self.series_ is None else global_models.saved_parts(self)
+        return lstm_state.saved_parts(self) if self.series_ is None else global_lib.saved_parts(self)
 
     @classmethod
     def from_saved(cls, tree: Any, metadata: Any, source: str) -> Self:
-        parts = global_models.from_parts if global_models.is_saved_global(metadata) else lstm_state.from_parts
+        parts = global_lib.from_parts if global_lib.is_saved_global(metadata) else lstm_state.from_parts
         return cast(Self, parts(cls, tree, metadata, source))
 
     def params_template(self) -> Any:
