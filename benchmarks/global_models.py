@@ -63,7 +63,7 @@ def accuracy(frequencies: Sequence[str], origins: int, log: Any = print) -> dict
     doc: dict[str, Any] = {"frequencies": {}, "origins": origins}
     for frequency in frequencies:
         spec = competition.FREQUENCIES[frequency]
-        group = [s for s in every if len(s.values) >= spec.min_length(origins)]
+        group = [s for s in every if s.frequency == frequency and len(s.values) >= spec.min_length(origins)]
         plan = {}
         for s in group:
             starts = competition.rolling_origins(len(s.values), spec, origins)
