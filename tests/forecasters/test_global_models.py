@@ -113,6 +113,8 @@ def test_a_global_model_refuses_what_only_one_series_means(captured):
         model.predict_multi_step(SERIES["A"][-6:], 2)
     with pytest.raises(ValueError, match="one series"):
         model.update(SERIES["A"][-10:])
+    with pytest.raises(ValueError, match="global model of 3 series"):
+        jl.LSTMForecaster.forecast_many({"group": model}, steps=2)
     assert model.series_["A"].predict_multi_step(SERIES["A"][-6:], 2).shape == (2,)
 
 

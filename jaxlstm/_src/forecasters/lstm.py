@@ -597,6 +597,11 @@ class LSTMForecaster(Forecaster):
         found = rows.forecast_rows([m._forecast_plan(steps) for m in lstms], windows_, workers=workers)
         return [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, found)]
 
+    def forecast_window(self) -> np.ndarray:
+        if self.series_ is not None:
+            raise global_lib.one_series_only(self)
+        return super().forecast_window()
+
     def _forecast_plan(self, steps: int) -> rows.ForecastPlan:
         """How this model forecasts ``steps`` steps; a direct model refuses more steps than its head emits."""
         if self.series_ is not None:
