@@ -27,7 +27,9 @@ MASE over series with its standard error, the mean sMAPE, OWA against Naive2 (M4
 of the model's mean sMAPE and mean MASE, each over Naive2's), the mean coverage and MSIS.
 
 Rows (``ROWS``): the library's ``LSTMForecaster()`` (its defaults), ``LSTMForecaster(ensemble=5)``,
-``HybridForecaster`` and ``DriftForecaster``; statsforecast's ``AutoETS``, ``AutoTheta``,
+``HybridForecaster`` and ``DriftForecaster``; ``esrnn`` (``architecture="esrnn"`` with a direct
+head of the horizon and the frequency's season where M4's test finds it; not in the default
+rows) and ``esrnn_quantile`` (the same with ``band="quantile"``); statsforecast's ``AutoETS``, ``AutoTheta``,
 ``AutoARIMA``, ``SeasonalNaive`` and ``Naive`` with their own intervals; M4's ``Naive2``
 (``naive2``: naive on the classically, multiplicatively deseasonalised series when the 90%
 autocorrelation test finds the season; no interval); and the Darts and NeuralForecast LSTMs of
@@ -263,6 +265,20 @@ def _library_row(factory: Callable[[], Any]) -> Row:
     return row
 
 
+def _seasonal_library_row(factory: Callable[[int | None, int], Any]) -> Row:
+    """``_library_row`` of a forecaster built for each fit from the season and horizon.
+
+    ``factory(season, horizon)`` gets the frequency's season where M4's 90% test finds it in
+    the training values (None elsewhere: the test reads only the values before the origin).
+    """
+
+    def row(train: np.ndarray, horizon: int, season: int) -> Prediction:
+        found = season if season > 1 and is_seasonal(train, season) else None
+        return _library_row(lambda: factory(found, horizon))(train, horizon, season)
+
+    return row
+
+
 def _peer_row(factory: Callable[[int], Any]) -> Row:
     """A Darts or NeuralForecast LSTM of benchmarks/peers.py: point forecasts only (no intervals of their own)."""
 
@@ -316,6 +332,31 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             _library_row(functools.partial(LSTMForecaster, ensemble=5, **small)),
             "jaxlstm",
             "LSTMForecaster(ensemble=5): five members trained in one call, mean forecast",
+        ),
+        "esrnn": (
+            _seasonal_library_row(
+                lambda season, h: LSTMForecaster(
+                    architecture="esrnn", season_length=season, encoding="log", direct_steps=h, **small
+                )
+            ),
+            "jaxlstm",
+            'LSTMForecaster(architecture="esrnn", encoding="log", direct_steps=horizon, season_length=the '
+            "frequency's season where M4's test finds it in the training values, else none: level only)",
+        ),
+        "esrnn_quantile": (
+            _seasonal_library_row(
+                lambda season, h: LSTMForecaster(
+                    architecture="esrnn",
+                    season_length=season,
+                    encoding="log",
+                    direct_steps=h,
+                    band="quantile",
+                    **small,
+                )
+            ),
+            "jaxlstm",
+            'the esrnn row with band="quantile": its 80% and 95% bands from quantile heads trained with the '
+            "pinball loss",
         ),
         "hybrid": (_library_row(HybridForecaster), "jaxlstm", "HybridForecaster: damped-trend Holt blended with drift"),
         "drift": (_library_row(DriftForecaster), "jaxlstm", "DriftForecaster: last value plus the mean change"),

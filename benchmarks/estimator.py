@@ -91,7 +91,9 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "# The default estimator, warm and from cold",
         "",
-        f"`python -m benchmarks.estimator --repeats {results['repeats']}`; medians of {results['repeats']} runs.",
+        f"`python -m benchmarks.estimator --repeats {results['repeats']}"
+        + (" --warm-only" if results["cold_cli"] is None else "")
+        + f"`; medians of {results['repeats']} runs.",
         f"Machine: {results['machine'].get('cpu_model', '?')}, load average at start {results['machine'].get('load_average_at_start')}.",
         "",
         "| what | median | min | max |",
@@ -110,6 +112,8 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| the same, CPU time of the process (all threads), calibration={calibration!r} "
                 f"| {row['median_s']:.3f} s | {row['min_s']:.3f} s | {row['max_s']:.3f} s |"
             )
+    if cold is None:
+        return "\n".join([*lines, "", "New-process rows not run (`--warm-only`).", ""])
     for key, label in (
         ("command", "new process: `jaxlstm forecast --horizon 1d`, empty models folder"),
         ("import_jax", "new process: `import jax` alone"),
@@ -128,13 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
+    parser.add_argument(
+        "--warm-only", action="store_true", help="skip the new-process rows (for back-to-back CPU-time comparisons)"
+    )
     args = parser.parse_args(argv)
     os.environ.pop("JAXLSTM_COMPILATION_CACHE", None)
     results = {
         "repeats": args.repeats,
         "machine": _timing.machine_info(),
         "warm": warm_fit_forecast(args.repeats),
-        "cold_cli": cold_cli(args.repeats),
+        "cold_cli": None if args.warm_only else cold_cli(args.repeats),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "estimator.json").write_text(json.dumps(results, indent=2) + "\n")

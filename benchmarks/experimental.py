@@ -107,7 +107,7 @@ class NaiveBlend(jl.Forecaster):
 
     def _fit(self, prices: np.ndarray) -> None:
         model = self.model
-        # The model and its calibration copies (its calibration_models_) in one training call.
+        # The model, then its calibration copies (its calibration_models_): one fit_rows.
         type(model).fit_rows([model], [prices], interval=np.timedelta64(1, "h"))
         fit_source = "refit" if model.calibration in ("refit", "both") else "auto"
         sources = model.calibration_models_

@@ -10,7 +10,10 @@ hashable config whose ``cfg.init(key)`` / ``cfg.apply(params, x[time, features])
 * ``AttentionLSTMConfig``: an LSTM whose head reads every hidden state through
   scaled dot-product attention (PyTorch ``nn.MultiheadAttention``);
 * ``TransformerConfig``: a post-norm (or pre-norm) transformer encoder with sinusoidal
-  positions (a stack of PyTorch ``nn.TransformerEncoderLayer``).
+  positions (a stack of PyTorch ``nn.TransformerEncoderLayer``);
+* ``make_network("esrnn", season_length=m)``: Smyl's ES-RNN, Holt-Winters level and season
+  with learned smoothing coefficients feeding an LSTM (no PyTorch counterpart; its config
+  class is not a public name, the 90-name budget being spent).
 
 ``make_network(name, ...)`` builds one by its ``ARCHITECTURES`` name. ``lstm_step`` is the
 cell itself (``zero_carry`` gives its first ``LSTMCarry``). The per-example training losses

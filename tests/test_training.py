@@ -370,6 +370,32 @@ def test_fixed_epochs_scan_equals_the_while_loop():
 
 
 @pytest.mark.slow
+def test_max_epochs_stops_a_run_as_fewer_epochs_would_in_one_program():
+    # A traced cap (a head refit's budget) ends the run where TrainConfig(epochs=cap) would,
+    # with histories of the configured length (NaN past the cap), and every cap shares one program.
+    params = jl.init_params(jax.random.key(0), _TINY)
+    data = _rows(20, 6)
+    config = jl.TrainConfig(learning_rate=1e-2, epochs=8, patience=None)
+    capped = jax.jit(lambda cap: jl.fit_arrays(jax.random.key(2), params, data, config, network=_TINY, max_epochs=cap))
+    for cap in (2, 5, 20):
+        want = _FIT(
+            jax.random.key(2),
+            params,
+            data,
+            jl.TrainConfig(learning_rate=1e-2, epochs=min(cap, 8), patience=None),
+            network=_TINY,
+        )
+        got = capped(cap)
+        ran = min(cap, 8)
+        for x, y in zip(jax.tree.leaves(got.params), jax.tree.leaves(want.params), strict=True):
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+        assert int(got.epochs_run) == ran and int(got.stop_reason) == int(training.StopReason.MAX_EPOCHS)
+        np.testing.assert_allclose(np.asarray(got.train_loss)[:ran], np.asarray(want.train_loss), rtol=1e-6)
+        assert got.train_loss.shape == (8,) and np.isnan(np.asarray(got.train_loss)[ran:]).all()
+    assert capped._cache_size() == 1
+
+
+@pytest.mark.slow
 def test_fit_arrays_takes_numpy_train_data_with_and_without_jit():
     params = jl.init_params(jax.random.key(0), _TINY)
     data = _rows(10, 3)  # plain numpy arrays, as the README builds them

@@ -40,9 +40,10 @@ WIDTH_LAYERS_HEADS = (1, 4)
 
 
 def _architectures() -> tuple[str, ...]:
-    import jaxlstm as jl
+    """The networks with a PyTorch counterpart to time against (the ES-RNN has none)."""
+    from jaxlstm._src.nn import networks
 
-    return jl.nn.ARCHITECTURES
+    return networks.TORCH_ARCHITECTURES
 
 
 def _network(architecture: str, hidden: int) -> Any:

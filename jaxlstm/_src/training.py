@@ -16,7 +16,7 @@ rows and a minibatch of them alone takes no step.
 
 The network is any object with ``apply(params, x) -> y`` for ONE example (``LSTMConfig``
 is one) or such a function; the loss is a function of one example's prediction and target
-(``mse``, ``mae``, ``huber``); the optimiser is any ``optax.GradientTransformation``
+(``mse``, ``mae``, ``huber``, ``pinball``, or ``QuantileLoss`` for quantile heads); the optimiser is any ``optax.GradientTransformation``
 (``make_optimizer`` builds the library's Adam/AdamW, with its hyper-parameters held in the
 optimiser state so that models trained together may use different learning rates).
 """
@@ -195,6 +195,57 @@ def mae(prediction: jax.Array, target: jax.Array) -> jax.Array:
 def huber(prediction: jax.Array, target: jax.Array) -> jax.Array:
     """Huber loss (delta 1) of one example, robust to the fat tails of returns: -> scalar."""
     return jnp.mean(optax.huber_loss(prediction, target, delta=1.0))
+
+
+def pinball_terms(error: jax.Array, quantile: Any) -> jax.Array:
+    """Elementwise pinball (quantile) loss of ``error = actual - forecast``: ``q * e`` if ``e >= 0``, else ``(q - 1) * e``.
+
+    The one definition of the pinball loss: ``pinball`` (training) and
+    ``jaxlstm.metrics.pinball_loss`` (scoring) both average it.
+
+    Args:
+        error: any shape, ``actual - forecast``.
+        quantile: the forecast's quantile level in (0, 1), a scalar or broadcastable to ``error``.
+    """
+    return jnp.maximum(quantile * error, (quantile - 1.0) * error)
+
+
+def pinball(prediction: jax.Array, target: jax.Array, quantile: Any = 0.5) -> jax.Array:
+    """Mean pinball loss of one example's ``quantile`` forecast: ``[output]``, ``[output]`` -> scalar."""
+    return jnp.mean(pinball_terms(target - prediction, quantile))
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantileLoss:
+    """Point forecast plus quantile heads: squared error on the point, pinball loss on each quantile.
+
+    The network emits ``[(1 + Q) * H]`` values per window: the ``H`` point forecasts first
+    (what a forecast reads), then ``H`` values per quantile in ``quantiles`` order; the
+    target is ``[H]``. The loss is ``mse(point, target) + sum_q pinball(head_q, target, q)``,
+    so a network trained with it forecasts as one trained with ``mse`` would, plus the
+    heads. Static and hashable: it is a ``fit_arrays(loss=...)``.
+
+    Attributes:
+        quantiles: the levels of the heads, each in (0, 1).
+    """
+
+    quantiles: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.quantiles, tuple) or not self.quantiles:
+            raise TypeError(f"quantiles must be a non-empty tuple of floats in (0, 1), got {self.quantiles!r}")
+        for q in self.quantiles:
+            validation.check_fraction("quantiles", q)
+
+    def split(self, prediction: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``[(1 + Q) * H]`` -> ``(point [H], heads [Q, H])``."""
+        rows = prediction.reshape((1 + len(self.quantiles), -1))
+        return rows[0], rows[1:]
+
+    def __call__(self, prediction: jax.Array, target: jax.Array) -> jax.Array:
+        point, heads = self.split(prediction)
+        levels = jnp.asarray(self.quantiles, heads.dtype)[:, None]
+        return mse(point, target) + jnp.sum(jnp.mean(pinball_terms(target[None, :] - heads, levels), axis=-1))
 
 
 def _apply_fn(network: Any) -> Callable[[Params, jax.Array], jax.Array]:
@@ -405,6 +456,7 @@ def fit_arrays(
     opt_state: Any = None,
     callback: Callable[..., None] | None = None,
     callback_tag: jax.Array | None = None,
+    max_epochs: Any = None,
 ) -> TrainResult:
     """A whole training run as one traceable function: jit it (settings static), vmap it, differentiate it.
 
@@ -438,6 +490,10 @@ def fit_arrays(
             the compiled loop (progress bars). Static; None for none.
         callback_tag: when given, the callback is called as ``callback(tag, epoch, ...)``,
             so one static callback can route the progress of many concurrent fits.
+        max_epochs: None, or an integer (traced is fine: one compiled program for every
+            value) that stops the run after ``min(max_epochs, config.epochs)`` epochs, as
+            ``config.epochs`` would (stop reason ``MAX_EPOCHS``). Given, the epochs run in
+            the while loop, which ``jax.grad`` cannot go through.
 
     Returns:
         A ``TrainResult`` of arrays; histories are ``[epochs]``, NaN past ``epochs_run``.
@@ -473,8 +529,10 @@ def fit_arrays(
     # padding monitors its training loss instead of a constant zero that would stop it early.
     val_present = jnp.sum(data.weights_val) > 0
 
+    limit = cfg.epochs if max_epochs is None else jnp.minimum(jnp.asarray(max_epochs), cfg.epochs)
+
     def cond(s: _LoopState) -> jax.Array:
-        return (s.epoch < cfg.epochs) & (s.reason < 0)
+        return (s.epoch < limit) & (s.reason < 0)
 
     def body(s: _LoopState) -> _LoopState:
         """One epoch and its bookkeeping: the one body of both the while loop and the scan."""
@@ -527,7 +585,7 @@ def fit_arrays(
         train_hist=nan_hist,
         val_hist=nan_hist,
     )
-    if cfg.patience is None and cfg.loss_threshold is None:
+    if cfg.patience is None and cfg.loss_threshold is None and max_epochs is None:
         # A fixed number of epochs: a scan, which reverse-mode differentiation goes through
         # (a while_loop's trip count is data-dependent, so jax.grad cannot). After a
         # non-finite epoch the state stays frozen, as the while loop would have stopped.

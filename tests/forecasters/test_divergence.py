@@ -37,6 +37,9 @@ def test_an_ensemble_drops_the_members_that_diverged_and_warns(series, tmp_path)
     assert model.n_members == 2
     assert [m["learning_rate"] for m in model.ensemble] == [3e-4, 1e-3]
     assert np.isfinite(model.metrics_["val_mae"]) and model.metrics_["members"] == 2
+    # The head refit is copied from the fitted model: its kept members, not the diverged one.
+    head = model.calibration_models_["refit"].model
+    assert [m["learning_rate"] for m in head.ensemble] == [3e-4, 1e-3] and head.n_members == 2
     fc = model.forecast(steps=3)
     assert np.all(np.isfinite(fc.predicted))
     loaded = jl.LSTMForecaster.load(model.save(tmp_path / "m"))

@@ -57,8 +57,10 @@ def test_fit_on_a_long_frame_is_one_global_model_whose_series_share_the_params(c
     for name, view in model.series_.items():
         assert view.symbol == name and view.params_ is model.params_
         assert view.interval_ == np.timedelta64(1, "D")
-    # One runner call: a row for the global model and one for its head-refit calibration copy.
-    assert len(seen) == 1 and [len(plan) for plan in seen[0]] == [1, 1]
+    # One row for the global model, then one for its head-refit calibration copy (a second
+    # call: its epochs are capped by the steps the global model's kept params took).
+    assert [[len(plan) for plan in call] for call in seen] == [[1], [1]]
+    assert seen[1][0][0].epochs is not None and seen[1][0][0].data.xs.shape == seen[0][0][0].data.xs.shape
     assert (
         model.series_["B"].calibration_models_["refit"].model.pool_
         is model.series_["A"].calibration_models_["refit"].model.pool_

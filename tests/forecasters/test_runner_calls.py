@@ -12,16 +12,28 @@ import pytest
 import jaxlstm as jl
 from jaxlstm._src import stacked
 from jaxlstm._src.evaluation.synthetic import random_walk
+from jaxlstm._src.forecasters import bands
+from jaxlstm._src.prep import windows
 
 TINY = dict(hidden_size=4, sequence_length=8, epochs=2, batch_size=32)
 TRAINER = "_fit_one_model"
 
 
 class Spy:
-    """Records ``(function name, rows, static)`` of every ``run_stacked`` call."""
+    """Records ``(function name, rows, static)`` of every ``run_stacked`` call, and each call's last argument.
+
+    That argument is a ``[rows]`` cap of every row: the epochs of a trainer call, the
+    forecast steps of a forecaster call.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, dict]] = []
+        #: ``(steps, [rows] step limits)`` of each forecaster call.
+        self.limits: list[tuple[int, np.ndarray]] = []
+        #: ``[rows]`` epoch caps of each trainer call.
+        self.epochs: list[np.ndarray] = []
+        #: The training windows' shape of each trainer call.
+        self.shapes: list[tuple[int, ...]] = []
 
     def trainer(self) -> list[int]:
         """Rows of each trainer call."""
@@ -37,6 +49,9 @@ class Spy:
 
     def clear(self) -> None:
         self.calls.clear()
+        self.limits.clear()
+        self.epochs.clear()
+        self.shapes.clear()
 
 
 @pytest.fixture
@@ -48,6 +63,11 @@ def spy(monkeypatch):
         import jax
 
         found.calls.append((fn.__name__, int(np.shape(jax.tree.leaves(args)[0])[0]), dict(kwargs.get("static") or {})))
+        if fn.__name__ != TRAINER:
+            found.limits.append(((kwargs.get("static") or {}).get("steps"), np.asarray(args[-1])))
+        else:
+            found.epochs.append(np.asarray(args[-1]))
+            found.shapes.append(tuple(np.shape(args[2].xs)[1:]) + tuple(np.shape(args[2].xs_val)[1:]))
         return real(fn, args, **kwargs)
 
     monkeypatch.setattr(stacked, "run_stacked", counting)
@@ -59,10 +79,10 @@ def prices():
     return random_walk(300, seed=4).prices
 
 
-def test_fit_trains_model_and_calibration_copy_in_one_call_and_forecast_never_trains(spy, prices):
+def test_fit_trains_model_then_calibration_copy_and_forecast_never_trains(spy, prices):
     model = jl.LSTMForecaster(**TINY, calibration="both").fit(prices)
-    # The model and its head-refit calibration copy: two rows of one trainer call.
-    assert spy.trainer() == [2]
+    # The model, then its head-refit calibration copy (which needs the model's kept epoch).
+    assert spy.trainer() == [1, 1]
     assert set(model.calibration_models_) == {"auto", "refit"}
     # Calibration forecasts (168 steps): one call, the tail's windows and the head's in chunks of one size.
     assert len(spy.forecasts(model.band_steps)) == 1
@@ -71,6 +91,53 @@ def test_fit_trains_model_and_calibration_copy_in_one_call_and_forecast_never_tr
     model.forecast(steps=5, confidence=0.8)
     assert spy.trainer() == []
     assert spy.forecasts() == [1, 1]
+
+
+def test_calibration_forecasts_stop_at_the_last_fitted_price_and_equal_full_forecasts(spy, prices):
+    model = jl.LSTMForecaster(**TINY, calibration="both").fit(prices)
+    n, steps, length = prices.shape[0], model.band_steps, model.window_length
+    origins = {
+        source: np.arange(max(scorer.start, model.min_window()), n)
+        for source, scorer in model.calibration_models_.items()
+    }
+    # The plan: each source's origins in chunks of the group's smallest bucket; a chunk runs
+    # as many steps as its earliest origin still has fitted prices for, at most band_steps.
+    size = min(windows.bucket_size(o.size, windows.MIN_FORECAST_BUCKET) for o in origins.values())
+    planned = [min(steps, n - o[c]) for o in origins.values() for c in range(0, o.size, size)]
+    (limits,) = [lim for count, lim in spy.limits if count == steps]
+    assert sorted(limits.tolist()) == sorted(planned)
+    assert min(planned) < steps  # the last chunk of each source stops early
+    for source, scorer in model.calibration_models_.items():
+        # The reference: every step forecast, then scored where a fitted price exists.
+        full = scorer.model.predict_windows(windows.windows_before(prices, origins[source], length), steps)
+        want = bands.origin_residuals(prices, origins[source], full)
+        got = model.calibration_residuals(steps, source)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("ensemble", [1, pytest.param(3, marks=pytest.mark.slow)])
+def test_head_refit_takes_no_more_optimiser_steps_than_each_member_kept(spy, ensemble):
+    # Demo hourly closes whose held-back tail stops the model at its first epoch, while the
+    # head alone, uncapped, would train all 30: the cap is what stops the copy.
+    closes = jl.data.load_demo().to_pandas()["close"].to_numpy()[700:1000]
+    settings = {**TINY, "epochs": 30, "patience": 2, "ensemble": ensemble}
+    model = jl.LSTMForecaster(**settings, calibration="both").fit(closes)
+    head = model.calibration_models_["refit"]
+    kept = model.metrics_.get("member_best_epochs") or [model.metrics_["best_epoch"]]
+    batches = lambda m: -(-m.metrics_["n_train_windows"] // m.batch_size)  # optimiser steps per epoch
+    # Each copy member: its model member's kept steps, in whole epochs of the shorter head.
+    caps = [-(-epoch * batches(model) // batches(head.model)) for epoch in kept]
+    first, second = spy.epochs
+    assert first.tolist() == [30] * ensemble
+    assert second.tolist() == caps
+    runs = head.model.metrics_.get("member_epochs_run") or [head.model.metrics_["epochs_run"]]
+    assert all(run <= cap for run, cap in zip(runs, caps, strict=True))
+    if ensemble == 1:
+        assert kept == [1] and caps == [3] and head.model.metrics_["stop_reason"] == "max_epochs"
+        assert jl.LSTMForecaster(**settings).fit(closes[: head.start]).metrics_["epochs_run"] == 30
+    # One compiled trainer for both calls: the copy's data takes the model's padded shapes.
+    assert spy.shapes[0] == spy.shapes[1]
 
 
 def test_calibration_auto_with_a_held_back_tail_trains_one_row(spy, prices):
@@ -82,7 +149,7 @@ def test_calibration_auto_with_a_held_back_tail_trains_one_row(spy, prices):
 @pytest.mark.slow
 def test_ensemble_members_and_their_calibration_copies_train_together(spy, prices):
     model = jl.LSTMForecaster(**TINY, ensemble=3, calibration="refit").fit(prices)
-    assert spy.trainer() == [6]  # 3 members of the model, 3 of the head copy
+    assert spy.trainer() == [3, 3]  # 3 members of the model, then 3 of the head copy
     spy.clear()
     model.forecast(steps=3)
     assert spy.trainer() == []
@@ -91,7 +158,7 @@ def test_ensemble_members_and_their_calibration_copies_train_together(spy, price
 def test_fit_many_and_forecast_many_are_one_call_each(spy, prices):
     data = {"a": prices, "b": prices[:250] * 1.1, "c": prices[20:]}
     models = jl.LSTMForecaster.fit_many(data, **TINY, calibration="both")
-    assert spy.trainer() == [6]  # 3 models + 3 head copies
+    assert spy.trainer() == [3, 3]  # 3 models, then their 3 head copies
     spy.clear()
     jl.LSTMForecaster.forecast_many(models, steps=4)
     assert spy.trainer() == [] and spy.forecasts() == [3]

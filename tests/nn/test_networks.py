@@ -3,6 +3,7 @@ import pytest
 
 import jaxlstm as jl
 from jaxlstm._src.nn import networks
+from jaxlstm._src.nn.esrnn import ESRNNConfig
 
 
 @pytest.mark.parametrize(
@@ -12,6 +13,7 @@ from jaxlstm._src.nn import networks
         ("bilstm", jl.nn.BiLSTMConfig),
         ("attention", jl.nn.AttentionLSTMConfig),
         ("transformer", jl.nn.TransformerConfig),
+        ("esrnn", ESRNNConfig),
     ],
 )
 def test_make_network_builds_each_architecture(architecture, kind):

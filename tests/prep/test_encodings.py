@@ -44,6 +44,25 @@ def _price_space_loop(params, target, state, windows, steps):
     return np.stack(out, axis=1)
 
 
+@pytest.mark.parametrize("limit", [0, 2, 5])
+def test_forecast_prices_with_a_limit_runs_that_many_steps_of_the_price_space_loop(limit):
+    # The recursion stops after ``limit`` steps (calibration's origins near the end of a
+    # series); the steps it runs are the seed's loop, the rest NaN.
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(limit)
+        prices = 100 * np.exp(np.cumsum(rng.normal(scale=0.01, size=60)))
+        state = _state("relative", prices)
+        windows = np.stack([prices[-8:], prices[-16:-8]])
+        params = _params64(7)
+        enc = targets.get_encoding("relative")
+        run = jax.jit(lambda w, n: targets.forecast_prices(config_of(params), params, enc, state, w, 5, limit=n))
+        got = np.asarray(run(jnp.asarray(windows), limit))
+        want = _price_space_loop(params, "relative", state, windows, 5)
+        assert got.shape == (2, 5)
+        np.testing.assert_allclose(got[:, :limit], want[:, :limit], rtol=1e-10)
+        assert np.isnan(got[:, limit:]).all()
+
+
 @pytest.mark.parametrize("target", ["minmax", "relative"])
 @pytest.mark.parametrize(
     "steps", [pytest.param(1, marks=pytest.mark.slow), 3, pytest.param(12, marks=pytest.mark.slow)]

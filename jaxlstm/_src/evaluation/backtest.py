@@ -9,7 +9,7 @@ Any ``jaxlstm.Forecaster`` (including your own subclass) can be backtested, thro
 public protocol only (``fit_rows``, ``predict_rows``, ``forecast_from``). With
 ``vectorize``, the models of all origins (and their calibration copies) are fitted by one
 ``fit_rows`` and forecast by one ``predict_rows``: for ``LSTMForecaster`` that is one
-compiled call over an origins axis (``stacked.run_stacked``), giving the same forecasts as
+compiled call over an origins axis (one more for the calibration copies) (``stacked.run_stacked``), giving the same forecasts as
 refitting one by one (to float rounding). A vmapped ``while_loop`` runs until the last model stops early,
 so on a CPU, where a vmapped model-epoch costs about as much as a lone one, it is usually
 slower than the loop; ``vectorize=None`` therefore uses it on accelerators only.

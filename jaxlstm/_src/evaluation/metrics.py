@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxlstm._src import validation
+from jaxlstm._src import training, validation
 
 
 def _as_float(name: str, value: Any) -> jax.Array:
@@ -256,5 +256,4 @@ def pinball_loss(y_true: Any, y_quantile: Any, quantile: float) -> jax.Array:
     """
     quantile = _check_quantile(quantile)
     y_true, y_quantile = _pair(y_true, y_quantile, "y_quantile")
-    diff = y_true - y_quantile
-    return jnp.mean(jnp.maximum(quantile * diff, (quantile - 1.0) * diff), axis=-1)
+    return jnp.mean(training.pinball_terms(y_true - y_quantile, quantile), axis=-1)

@@ -16,6 +16,8 @@ entry: residual rows with None for NaN, the format models have always been saved
   enough residuals falls back to the volatility band, for every horizon.
 * ``AdaptiveBand`` (``"adaptive"``): the conformal band with adaptive conformal inference
   (``intervals.ADAPTIVE_GAMMA``).
+* ``QuantileBand`` (``"quantile"``): the network's own quantile heads (trained with the
+  pinball loss) at ``QUANTILE_LEVELS``, the adaptive band at other levels.
 
 Bands are immutable after construction; each memoises its offsets per confidence in a
 cache of its own.
@@ -23,6 +25,7 @@ cache of its own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -166,6 +169,134 @@ class AdaptiveBand(ConformalBand):
     gamma = intervals.ADAPTIVE_GAMMA
 
 
+class QuantileBand(AdaptiveBand):
+    """``band="quantile"``: the band of a network's quantile heads, where the model has them.
+
+    The heads' band depends on the window forecast, so the forecaster reads it from its
+    network (``LSTMForecaster.band_offsets``) at the levels ``QUANTILE_LEVELS`` it trained
+    heads for, widened by ``margins`` (conformalised quantile regression, ``cqr_margins``:
+    heads fitted by the pinball loss on the training windows cover less than nominal out of
+    sample). This object holds those margins and is the adaptive conformal band the
+    forecaster falls back on at any other level, or at a level without a margin (and what a
+    forecaster without quantile heads uses). Saved as the adaptive band is, plus the margins.
+
+    Args:
+        residuals, volatility: as ``Band``.
+        margins: ``{level: log margin}`` (NaN: too few calibration scores for that level).
+    """
+
+    name = "quantile"
+    #: The key of the margins in ``to_json``'s calibration entry.
+    MARGINS_KEY: ClassVar[str] = "quantile_margins"
+
+    def __init__(
+        self, residuals: Mapping[str, np.ndarray], volatility: float, margins: Mapping[float, float] | None = None
+    ) -> None:
+        super().__init__(residuals, volatility)
+        self.margins: dict[float, float] = {float(k): float(v) for k, v in (margins or {}).items()}
+
+    def with_margins(self, margins: Mapping[float, float]) -> QuantileBand:
+        """This band with the heads' calibrated ``margins``."""
+        return QuantileBand(self.residuals, self.volatility, margins)
+
+    def extended(self, new_rows: np.ndarray, sources: Sequence[str], keep: int) -> Band:
+        grown = super().extended(new_rows, sources, keep)
+        return QuantileBand(grown.residuals, grown.volatility, self.margins)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(super().to_json())
+        out[self.MARGINS_KEY] = {str(k): (v if np.isfinite(v) else None) for k, v in self.margins.items()}
+        return out
+
+    @classmethod
+    def from_json(cls, state: Any, volatility: float) -> Band:
+        if not isinstance(state, Mapping):
+            raise TypeError(f"calibration state must map sources to residual rows, got {type(state).__name__}")
+        rest = {k: v for k, v in state.items() if k != cls.MARGINS_KEY}
+        margins = state.get(cls.MARGINS_KEY) or {}
+        if not isinstance(margins, Mapping):
+            raise ValueError(f"calibration state[{cls.MARGINS_KEY!r}] must map levels to margins")
+        band = AdaptiveBand.from_json(rest, volatility)
+        return cls(
+            band.residuals, volatility, {float(k): np.nan if v is None else float(v) for k, v in margins.items()}
+        )
+
+
+#: The levels (percent) whose lower and upper quantiles ``band="quantile"`` trains heads for:
+#: M4's and statsforecast's usual pair.
+QUANTILE_LEVELS: tuple[int, ...] = (80, 95)
+
+
+def quantile_pairs(levels: Sequence[float] = QUANTILE_LEVELS) -> tuple[float, ...]:
+    """The quantiles of the heads, ``(lower, upper)`` per level: ``(0.1, 0.9, 0.025, 0.975)`` for 80 and 95."""
+    return tuple(q for level in levels for q in ((100 - level) / 200, (100 + level) / 200))
+
+
+def cqr_margins(
+    quantiles: np.ndarray, actual: np.ndarray, levels: Sequence[float] = QUANTILE_LEVELS
+) -> dict[float, float]:
+    """Conformalised quantile regression (Romano, Patterson and Candes 2019) in log space: each level's margin.
+
+    The score of an observed value is how far it falls outside its heads' interval,
+    ``max(log(lo / y), log(y / hi))`` (negative inside); the margin is the
+    ``ceil((n + 1) * level / 100)``-th smallest of the ``n`` scores pooled over origins and
+    steps, so that ``[lo * exp(-margin), hi * exp(margin)]`` covers at the level on
+    exchangeable data (a negative margin narrows heads that were too wide).
+
+    Args:
+        quantiles: ``[N, 2 * len(levels), H]`` price quantiles of held-back windows, in
+            ``quantile_pairs(levels)`` order.
+        actual: ``[N, H]`` the prices they forecast (NaN where not observed).
+        levels: levels in percent.
+
+    Returns:
+        ``{level: margin}``, NaN where ``n`` is too small for the level's rank.
+    """
+    quantiles = np.asarray(quantiles, np.float64)
+    actual = np.asarray(actual, np.float64)
+    out: dict[float, float] = {}
+    for k, level in enumerate(levels):
+        pair = quantiles[:, 2 * k : 2 * k + 2]
+        lo, hi = pair.min(axis=1), pair.max(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scores = np.maximum(np.log(lo / actual), np.log(actual / hi))
+        scores = np.sort(scores[np.isfinite(scores)])
+        rank = math.ceil((scores.size + 1) * level / 100 - 1e-9)
+        out[float(level)] = float(scores[rank - 1]) if 1 <= rank <= scores.size else float("nan")
+    return out
+
+
+def nested_offsets(
+    predicted: np.ndarray,
+    quantiles: np.ndarray,
+    levels: Sequence[float] = QUANTILE_LEVELS,
+    margins: Mapping[float, float] | None = None,
+) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """Log band offsets per level from price quantiles, ordered ``lower <= predicted <= upper`` and nested.
+
+    Heads trained apart may cross one another or the point forecast; the band keeps each
+    bound on its side of the forecast and every wider level at least as wide as a narrower one.
+
+    Args:
+        predicted: ``[H]`` the point forecast (positive prices).
+        quantiles: ``[2 * len(levels), H]`` price quantiles in ``quantile_pairs(levels)`` order.
+        levels: ascending levels in percent.
+        margins: ``{level: m}`` log margins each pair is widened by (``cqr_margins``); none: 0.
+
+    Returns:
+        ``{level: (lower [H] <= 0, upper [H] >= 0)}``.
+    """
+    logs = np.log(np.asarray(quantiles, np.float64) / np.asarray(predicted, np.float64)[None, :])
+    out: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    lower = upper = np.zeros(logs.shape[1])
+    for k, level in enumerate(levels):
+        margin = (margins or {}).get(float(level), 0.0)
+        lower = np.minimum(lower, np.minimum(logs[2 * k], logs[2 * k + 1]) - margin)
+        upper = np.maximum(upper, np.maximum(logs[2 * k], logs[2 * k + 1]) + margin)
+        out[level] = (lower, upper)
+    return out
+
+
 def origin_residuals(closes: np.ndarray, origins: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """``[N, steps]`` log-ratio residuals of forecasts from each origin, NaN where a step falls past ``closes``.
 
@@ -181,7 +312,9 @@ def origin_residuals(closes: np.ndarray, origins: np.ndarray, predicted: np.ndar
 
 
 #: ``band=`` value -> its class.
-BAND_CLASSES: dict[str, type[Band]] = {cls.name: cls for cls in (ConformalBand, AdaptiveBand, VolatilityBand)}
+BAND_CLASSES: dict[str, type[Band]] = {
+    cls.name: cls for cls in (ConformalBand, AdaptiveBand, VolatilityBand, QuantileBand)
+}
 
 
 def band_class(band: str) -> type[Band]:

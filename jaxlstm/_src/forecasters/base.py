@@ -24,9 +24,10 @@ The public protocol (what ``backtest``, ``tune``, the model cache and the benchm
 none of them touches a private member):
 
 * ``fit_rows(models, series, ...)``: fits models of one class on their validated series and
-  calibrates their bands; the models and their head-refit calibration copies train in one
-  ``_fit_together`` (one runner call for ``LSTMForecaster``), every calibration forecast is
-  one ``predict_rows``. ``fit`` and ``fit_many`` are this plus reading and checking data.
+  calibrates their bands; the models train in one ``_fit_together`` (one runner call for
+  ``LSTMForecaster``), then their head-refit calibration copies in another (each no longer
+  than its model's kept params trained, ``_refit_budget``), and every calibration forecast
+  is one ``predict_rows``. ``fit`` and ``fit_many`` are this plus reading and checking data.
 * ``predict_rows(models, windows, steps)``: each model's ``[N_i, steps]`` forecasts from its
   own windows (unchecked); ``predict_windows`` for one model; ``check_forecast`` the rule
   for what reaches a user; ``forecast_window`` and ``forecast_from(predicted, confidence)``
@@ -299,8 +300,8 @@ class Forecaster:
         The model assumes equally spaced prices: step ``k`` of a window or a forecast is
         ``k`` intervals of time. Dated data whose steps are not all one interval (the
         interval is the median step) has gaps, handled as ``gaps`` says. Everything the
-        band needs (a head-refit copy, the calibration forecasts) is done here, in the same
-        training call as the model itself (``fit_rows``): ``forecast`` never trains.
+        band needs (a head-refit copy, the calibration forecasts) is done here, right after
+        the model's own training (``fit_rows``): ``forecast`` never trains.
 
         Args:
             data: ``[time]`` prices in any form ``jaxlstm.data.as_price_series`` accepts
@@ -406,11 +407,12 @@ class Forecaster:
         """Fits each model on its own validated series and calibrates its band: one training call where the class can.
 
         The protocol ``fit``, ``fit_many``, ``backtest``, ``tune`` and the cache fit through.
-        The models and the head-refit copies their calibration needs (``calibration_models_``)
-        are trained by one ``_fit_together`` (for ``LSTMForecaster``: one call of
-        ``stacked.run_stacked`` over a leading rows axis), then every calibration forecast
-        is made by one ``predict_rows``. Afterwards each model is fitted as by ``fit``:
-        ``prices_``, ``band_`` and the rest are set.
+        The models are trained by one ``_fit_together`` (for ``LSTMForecaster``: one call of
+        ``stacked.run_stacked`` over a leading rows axis), then the head-refit copies their
+        calibration needs (``calibration_models_``) by another, each with its model's
+        ``_refit_budget``; then every calibration forecast is made by one ``predict_rows``,
+        each origin only for the steps that fall on a fitted price. Afterwards each model
+        is fitted as by ``fit``: ``prices_``, ``band_`` and the rest are set.
 
         Args:
             models: unfitted (or to be refitted) forecasters of this class.
@@ -429,15 +431,25 @@ class Forecaster:
         stamps = [None] * len(models) if timestamps is None else list(timestamps)
         intervals_, sources = per(interval), per(source)
         heads: list[dict[str, CalibrationSource]] = [{} for _ in models]
+        cls._fit_together(models, series, workers=workers, devices=devices, **fit_options)
+        # A head refit stands in for the model it calibrates, so it is copied from the fitted
+        # model (an ensemble's kept members) and trains no longer than that model's params
+        # did (``_refit_budget``), which is known only now: the copies are a second call.
         copies: list[tuple[int, tuple[str, ...], Forecaster, int]] = []
         for i, (model, prices) in enumerate(zip(models, series)):
             refit = model._refit_sources(prices.shape[0])
             cut = model._refit_cut(prices.shape[0]) if refit else None
             if cut is not None:
                 copies.append((i, refit, model._unfitted_copy(), cut))
-        rows = models + [copy_ for _, _, copy_, _ in copies]
-        data = series + [series[i][:cut] for i, _, _, cut in copies]
-        cls._fit_together(rows, data, workers=workers, devices=devices, **fit_options)
+        if copies:
+            budgets = [models[i]._refit_budget(series[i].shape[0]) for i, _, _, _ in copies]
+            cls._fit_together(
+                [copy_ for _, _, copy_, _ in copies],
+                [series[i][:cut] for i, _, _, cut in copies],
+                workers=workers,
+                devices=devices,
+                **({} if all(b is None for b in budgets) else {"budgets": budgets}),
+            )
         for i, refit, head, cut in copies:
             heads[i] = dict.fromkeys(refit, CalibrationSource(head, cut))
         for i, model in enumerate(models):
@@ -523,7 +535,13 @@ class Forecaster:
 
     @classmethod
     def predict_rows(
-        cls, models: Sequence[Forecaster], windows: Sequence[Any], steps: int, *, workers: int | None = None
+        cls,
+        models: Sequence[Forecaster],
+        windows: Sequence[Any],
+        steps: int,
+        *,
+        workers: int | None = None,
+        observed: Sequence[Any] | None = None,
     ) -> list[np.ndarray]:
         """Forecasts of many fitted models, each from its own windows: one runner call per group where the class can.
 
@@ -537,6 +555,10 @@ class Forecaster:
             windows: per model, its ``[N_i, time(, columns)]`` windows (or a list of windows).
             steps: forecast steps, >= 1.
             workers: how models forecast together are run (see ``jaxlstm.run_stacked``).
+            observed: None, or per model ``[N_i]`` integers: how many leading steps of each
+                window's forecast are needed (calibration: the steps before the end of the
+                series). A class may leave the later steps NaN (``LSTMForecaster`` then stops
+                its recursion early); the steps needed are the same as without ``observed``.
 
         Returns:
             Per model, ``[N_i, steps]`` float64 forecasts, unchecked (a non-finite value
@@ -548,8 +570,10 @@ class Forecaster:
         for i, model in enumerate(models):
             kinds.setdefault(type(model), []).append(i)
         for kind, members in kinds.items():
+            # Only a class that can use them is given the step counts (the default runs every step).
+            extra = {} if observed is None else {"observed": [observed[i] for i in members]}
             rows = kind._predict_rows(
-                [models[i] for i in members], [windows[i] for i in members], steps, workers=workers
+                [models[i] for i in members], [windows[i] for i in members], steps, workers=workers, **extra
             )
             for i, row in zip(members, rows, strict=True):
                 out[i] = np.asarray(row, np.float64)
@@ -557,9 +581,15 @@ class Forecaster:
 
     @classmethod
     def _predict_rows(
-        cls, models: Sequence[Forecaster], windows: Sequence[Any], steps: int, *, workers: int | None = None
+        cls,
+        models: Sequence[Forecaster],
+        windows: Sequence[Any],
+        steps: int,
+        *,
+        workers: int | None = None,
+        observed: Sequence[Any] | None = None,
     ) -> list[np.ndarray]:
-        """``predict_rows`` of models of this class: each model's ``_predict_many``; override to batch."""
+        """``predict_rows`` of models of this class: each model's ``_predict_many`` (every step); override to batch."""
         return [m._predict_many(w, steps) for m, w in zip(models, windows, strict=True)]
 
     def check_forecast(self, predicted: Any) -> np.ndarray:
@@ -835,6 +865,14 @@ class Forecaster:
         cut = max(self.min_fit_length, self.min_window(), n // 2, n - self._max_calibration_origins)
         return cut if n - cut >= 2 else None
 
+    def _refit_budget(self, n: int) -> Any:
+        """What a head-refit calibration copy of this model, fitted on ``n`` prices, may train (None: as its settings say).
+
+        ``fit_rows`` passes it to ``_fit_together(budgets=...)`` for the copy, in the
+        class's own terms (``LSTMForecaster``: a ``prepared.RefitBudget``).
+        """
+        return None
+
     def _unfitted_copy(self) -> Forecaster:
         """A copy with the same settings and no fitted state (for calibration refits)."""
         return type(self)(**self.get_params())
@@ -895,7 +933,12 @@ class Forecaster:
             by_steps.setdefault(models[job[0]].band_steps, []).append(job)
         for steps, group in by_steps.items():
             windows = [_windows_before(prices[i], origins, models[i].window_length) for i, _, _, origins in group]
-            predicted = Forecaster.predict_rows([job[2].model for job in group], windows, steps, workers=workers)
+            # Only the steps that fall on a fitted price are scored: an origin k prices before
+            # the end needs k steps, which spares most of the recursion of the last origins.
+            observed = [prices[i].shape[0] - origins for i, _, _, origins in group]
+            predicted = Forecaster.predict_rows(
+                [job[2].model for job in group], windows, steps, workers=workers, observed=observed
+            )
             for (i, source, _, origins), rows in zip(group, predicted, strict=True):
                 residuals[i][source] = bands.origin_residuals(close_of(prices[i]), origins, rows)
         for i, model in enumerate(models):

@@ -7,8 +7,9 @@ and Bandara 2021). Every series is windowed, split in time and encoded on its ow
 (``prepared.prepare``: its encoding state is fitted on its own training part), and the
 training windows of all series are concatenated into one ``TrainData``: one row of the
 runner (``rows.train_rows``) per ensemble member. The head-refit calibration copy is a
-global model too, trained on the head of every series, and is a second row of the same
-runner call. With ``series_embedding=d`` each series also has a learned vector of ``d``
+global model too, trained on the head of every series, in a second runner call of the same
+compiled program (the parent's padded shapes), for no more optimiser steps than the global
+model's kept params took (as a local head refit, ``LSTMForecaster._refit_budget``). With ``series_embedding=d`` each series also has a learned vector of ``d``
 numbers that the network reads at every step (``nn.embedding.SeriesEmbedding``).
 
 After the fit each series is a ``SeriesModel`` (``model.series_[name]``): an
@@ -72,16 +73,34 @@ class Pool:
         embedding: the series embedding's size (0: none).
         season: the season every series of the pool uses (one window for all), once chosen.
         trained: after training, ``(params, opt_state, history, metrics)`` of the pool.
+        sizes: after training, the padded sizes of its training and held-back windows.
+        parent: for the pool of head-refit copies, the pool they calibrate.
     """
 
     embedding: int = 0
     season: int | None = None
     trained: tuple[Any, Any, dict[str, np.ndarray], dict[str, Any]] | None = None
+    sizes: tuple[int, int] = (0, 0)
+    parent: Pool | None = None
 
     @functools.cached_property
     def head(self) -> Pool:
         """The pool of the head-refit calibration copies of this pool's series (one more global model)."""
-        return Pool(self.embedding, self.season)
+        return Pool(self.embedding, self.season, parent=self)
+
+    def epoch_caps(self, n_train: int, batch_size: int) -> list[int] | None:
+        """A head pool's cap on each member's epochs: the optimiser steps its parent's kept params took (None: no cap).
+
+        As for a local head refit (``LSTMForecaster._refit_budget``): each member's kept
+        epoch times the parent's minibatches per epoch, in whole epochs of this pool's
+        ``n_train`` windows.
+        """
+        if self.parent is None or self.parent.trained is None:
+            return None
+        metrics = self.parent.trained[3]
+        kept = metrics.get("member_best_epochs") or [metrics["best_epoch"]]
+        steps = [max(1, int(epoch)) * prepared.minibatches(metrics["n_train_windows"], batch_size) for epoch in kept]
+        return [-(-count // prepared.minibatches(n_train, batch_size)) for count in steps]
 
 
 @functools.cache
@@ -155,9 +174,15 @@ def series_class(base: Any) -> Any:
             workers: int | None = None,
             devices: Sequence[jax.Device] | None = None,
             verbose: bool = False,
+            budgets: Any = None,
             **fit_options: Any,
         ) -> None:
-            """Trains every pool of ``models`` (the series of one global model) as one row per member, all in one runner call."""
+            """Trains every pool of ``models`` (the series of one global model) as one row per member, all in one runner call.
+
+            ``budgets`` (head refits) only says that the copies are capped: a head pool's cap
+            comes from its parent pool (``Pool.epoch_caps``), whose optimiser steps are the
+            global model's, not any one series'.
+            """
             if fit_options:
                 raise TypeError(f"{base.__name__}.fit got unexpected options {sorted(fit_options)}")
             series = list(models)
@@ -167,7 +192,10 @@ def series_class(base: Any) -> Any:
                 if model.pool_ is None:
                     model.pool_ = Pool(model.series_embedding)
                 pools.setdefault(id(model.pool_), []).append(i)
-            plans = [pool_rows([series[i] for i in found], [preps[i] for i in found]) for found in pools.values()]
+            capped = budgets is not None and any(b is not None for b in budgets)
+            plans = [
+                pool_rows([series[i] for i in found], [preps[i] for i in found], capped) for found in pools.values()
+            ]
             with progress.Shown(series[0].epochs if verbose else None) as shown:
                 results = rows.train_models(
                     plans, workers=workers, devices=devices, progress_tag=shown.tag, progress_callback=progress.RELAY
@@ -188,7 +216,9 @@ def pool_network(model: LSTMForecaster, count: int) -> Any:
     return network
 
 
-def pooled_data(preps: Sequence[prepared.Prepared], fraction: float, steps: int, embedded: bool) -> training.TrainData:
+def pooled_data(
+    preps: Sequence[prepared.Prepared], fraction: float, steps: int, embedded: bool, at_least: tuple[int, int] = (0, 0)
+) -> training.TrainData:
     """The training and held-back windows of every series, concatenated and padded to their shape bucket.
 
     Each series' rows are its own ``prepare``'s (its own encoding). The padded sizes are
@@ -210,22 +240,31 @@ def pooled_data(preps: Sequence[prepared.Prepared], fraction: float, steps: int,
     joined = [np.concatenate(p) for p in parts]
     n_train, n_val = joined[0].shape[0], joined[3].shape[0]
     size, size_val = windows.bucketed_split(sum(p.windows.shape[0] for p in preps), fraction, gap=steps - 1)
-    size = size if size >= n_train else windows.bucket_size(n_train)
-    size_val = size_val if size_val >= n_val else windows.bucket_size(n_val)
+    size = max(size if size >= n_train else windows.bucket_size(n_train), at_least[0])
+    size_val = max(size_val if size_val >= n_val else windows.bucket_size(n_val), at_least[1])
     return training.TrainData(
         *windows.pad_rows(tuple(joined[:3]), size), *windows.pad_rows(tuple(joined[3:]), size_val)
     )
 
 
-def pool_rows(models: Sequence[Any], preps: Sequence[prepared.Prepared]) -> list[rows.TrainRow]:
-    """One training row per ensemble member of a pool: the concatenated windows of its series."""
+def pool_rows(models: Sequence[Any], preps: Sequence[prepared.Prepared], capped: bool = False) -> list[rows.TrainRow]:
+    """One training row per ensemble member of a pool: the concatenated windows of its series.
+
+    A pool of head-refit copies (``capped``) takes its parent's padded shapes, so that both
+    share one compiled trainer, and its parent's optimiser steps as its epoch caps.
+    """
     lead = models[0]
+    pool = lead.pool_
     network = pool_network(lead, len(models))
     members = dataclasses.replace(lead.members, network=network)
     steps = lead.direct_steps or 1
     fraction = lead.validation_fraction if lead.early_stopping else 0.0
-    data = pooled_data(preps, fraction, steps, isinstance(network, embedding.SeriesEmbedding))
-    return rows.member_rows(members, data, members.static())
+    parent = pool.parent if capped and pool.parent is not None else None
+    embedded = isinstance(network, embedding.SeriesEmbedding)
+    data = pooled_data(preps, fraction, steps, embedded, parent.sizes if parent is not None else (0, 0))
+    pool.sizes = (int(data.xs.shape[0]), int(data.xs_val.shape[0]))
+    caps = pool.epoch_caps(sum(p.n_train for p in preps), lead.batch_size) if capped else None
+    return rows.member_rows(members, data, members.static(), epochs=caps)
 
 
 def series_params(params: Any, index: int, embedded: bool) -> Any:

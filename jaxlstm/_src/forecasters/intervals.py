@@ -37,6 +37,8 @@ Band method names (``Forecast.band``, printed by the command line; stable):
   residual sources (``calibration="both"``: the held-back tail first, then the head
   refit; ``envelope``);
 * ``"volatility"``: the seed's random-walk band;
+* ``"quantile heads"``: the lower and upper quantiles a network emits next to its point
+  forecast, trained with the pinball loss (``band="quantile"``);
 * ``" widened to the members' range"`` after a conformal name: an ensemble's band, never
   narrower than the spread of its members' own forecasts (``MEMBERS_RANGE``). That
   widening is in prices, so it is not bound by the never-narrower rule above.
@@ -57,7 +59,9 @@ from jaxlstm._src import validation
 from jaxlstm._src.prep import encodings
 
 #: Names accepted by ``check_band``.
-BANDS: tuple[str, ...] = ("conformal", "adaptive", "volatility")
+BANDS: tuple[str, ...] = ("conformal", "adaptive", "volatility", "quantile")
+#: The method name of a band read from a network's quantile heads (``band="quantile"``).
+QUANTILE_HEADS = "quantile heads"
 
 #: Parts of the band method names (see the module docstring): a conformal band whose steps
 #: were pooled, one made adaptive, one on volatility-scaled scores, and several combined.

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training, validation
-from jaxlstm._src.forecasters import bands, continuation, lstm_state, population, prepared, progress, rows
+from jaxlstm._src.forecasters import bands, continuation, intervals, lstm_state, population, prepared, progress, rows
 from jaxlstm._src.forecasters import global_models as global_lib
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
@@ -56,7 +56,10 @@ class LSTMForecaster(Forecaster):
             ``prep/encodings.py``).
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
-        band, calibration: the prediction band (see ``jaxlstm.Forecaster``).
+        band, calibration: the prediction band (see ``jaxlstm.Forecaster``); ``band="quantile"``
+            (needs ``direct_steps``) trains quantile heads next to the point forecast
+            (``training.QuantileLoss``: the pinball loss) and reads the 80% and 95% bands
+            from them (``bands.QUANTILE_LEVELS``; other levels: the adaptive band).
         weight_decay: decoupled weight decay (AdamW); 0 is plain Adam.
         ensemble: ``K`` members trained together in one compiled call (seeds ``seed`` to
             ``seed + K - 1``), or a list of member settings dicts (keys ``seed``,
@@ -65,7 +68,10 @@ class LSTMForecaster(Forecaster):
         combine: ``"mean"`` or ``"median"`` of the members' price forecasts.
         architecture: the network (``jaxlstm.nn.ARCHITECTURES``): ``"lstm"`` (the seed's),
             ``"bilstm"``, ``"attention"`` (an LSTM whose head attends over every hidden
-            state) or ``"transformer"`` (``num_layers`` encoder layers of width ``hidden_size``).
+            state), ``"transformer"`` (``num_layers`` encoder layers of width ``hidden_size``) or
+            ``"esrnn"`` (Smyl's ES-RNN: Holt-Winters level and season of the encoded closes,
+            with learned smoothing coefficients, feeding an LSTM; its season is
+            ``season_length_``, none is level-only smoothing; ``nn/esrnn.py``).
         features: the inputs per time step, e.g. ``("close", "volume", "rsi")``:
             ``"close"`` is the close as ``encoding`` encodes it, the others are causal
             candle features (``jaxlstm.data.FEATURES``), standardised with training
@@ -167,6 +173,11 @@ class LSTMForecaster(Forecaster):
         self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
         validation.check_network_sizes(self.hidden_size, self.num_layers, self.input_length, self.direct_steps)
         prepared.check_head(self.features, self.direct_steps)
+        if self.band == "quantile" and self.direct_steps is None:
+            raise ValueError(
+                "band='quantile' needs direct_steps=H: its quantile heads emit the H steps' lower and upper "
+                "quantiles at once, which a recursive forecast cannot feed back; got direct_steps=None"
+            )
         self.model_config  # noqa: B018 (a network these sizes cannot build, e.g. heads not dividing the width, fails now)
 
     def _reset_fitted(self) -> None:
@@ -180,6 +191,7 @@ class LSTMForecaster(Forecaster):
         self.history_: dict[str, np.ndarray] | None = None
         self.metrics_: dict[str, Any] | None = None
         self.trained_at_: str | None = None
+        self.__dict__.pop("_quantile_memo", None)
         #: A global model's series, each a fitted model sharing the network (None: a model of one series).
         self.series_: dict[str, Any] | None = None
 
@@ -192,9 +204,12 @@ class LSTMForecaster(Forecaster):
             self.architecture,
             input_size=len(self.features),
             hidden_size=self.hidden_size,
-            output_size=self.direct_steps or 1,
+            # band="quantile": the point forecast's H values, then H per quantile head (training.QuantileLoss).
+            output_size=(self.direct_steps or 1) * (1 + len(self._quantiles)),
             num_layers=self.num_layers,
             num_heads=self.num_heads,
+            # Only the ES-RNN reads the season; None (or an "auto" that found none) is level-only smoothing.
+            season_length=self.season_length_ or 1,
         )
 
     @functools.cached_property
@@ -215,6 +230,7 @@ class LSTMForecaster(Forecaster):
         self.__dict__["season_length_"] = season
         self.__dict__["_season_resolved"] = True
         self.__dict__.pop("model_inputs", None)
+        self.__dict__.pop("model_config", None)
 
     def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
         """For ``season_length="auto"``: detects the season of a validated series' training part and uses it.
@@ -253,6 +269,39 @@ class LSTMForecaster(Forecaster):
             if isinstance(model, LSTMForecaster):
                 model.resolve_season(prices, step)
         super().fit_rows(models, series, interval=interval, **options)
+        for model, prices in zip(models, series, strict=False):
+            if isinstance(model, LSTMForecaster) and model._quantiles and model.params_ is not None:
+                model._calibrate_heads(prices)
+
+    def _calibrate_heads(self, series: np.ndarray) -> None:
+        """Conformalises the quantile heads on the held-back tail of the fitted ``series`` (``bands.cqr_margins``).
+
+        The tail's targets trained no params (early stopping chose the epoch on them, as the
+        ``"auto"`` calibration source does); without a tail no level has a margin and the
+        band is the adaptive one.
+        """
+        assert isinstance(self.band_, bands.QuantileBand), "band='quantile' fits a QuantileBand"
+        n, steps, length = series.shape[0], self.direct_steps or 1, self.window_length
+        origins = np.arange(max(length, n - (self.holdout_size() or 0)), n)
+        if origins.size == 0:
+            return
+        heads = self._head_rows(windows.windows_before(series, origins, length))[:, 1:]
+        closes = close_of(series)
+        index = origins[:, None] + np.arange(steps)[None, :]
+        actual = np.where(index < n, closes[np.minimum(index, n - 1)], np.nan)
+        self.band_ = self.band_.with_margins(bands.cqr_margins(heads, actual))
+
+    def _refit_budget(self, n: int) -> prepared.RefitBudget | None:
+        # The optimiser steps each member's kept params took (its best epoch with early
+        # stopping, else its last, times its minibatches per epoch). A head refit trained
+        # longer would stand for a different model, and on noisy prices, where early stopping
+        # keeps an early epoch, it would cost several times the model's own training.
+        if self.metrics_ is None:
+            return None
+        kept = self.metrics_.get("member_best_epochs") or [self.metrics_["best_epoch"]]
+        batches = prepared.minibatches(self.metrics_["n_train_windows"], self.batch_size)
+        count = n - self.window_length - (self.direct_steps or 1) + 1
+        return prepared.RefitBudget(tuple(max(1, int(epoch)) * batches for epoch in kept), count)
 
     def _unfitted_copy(self) -> Forecaster:
         # A head-refit calibration copy reads the same windows as the model it calibrates.
@@ -263,7 +312,13 @@ class LSTMForecaster(Forecaster):
     @property
     def members(self) -> population.Members:
         """How each ensemble member starts training (its seed and rates, the network, the training settings)."""
-        return population.Members(tuple(self._member_settings), self.model_config, self.train_config)
+        loss = training.QuantileLoss(self._quantiles) if self._quantiles else None
+        return population.Members(tuple(self._member_settings), self.model_config, self.train_config, loss)
+
+    @property
+    def _quantiles(self) -> tuple[float, ...]:
+        """The quantiles of the heads ``band="quantile"`` trains (``bands.quantile_pairs``), else none."""
+        return bands.quantile_pairs() if self.band == "quantile" else ()
 
     @property
     def input_columns(self) -> tuple[str, ...]:
@@ -335,15 +390,15 @@ class LSTMForecaster(Forecaster):
             return super().forecast(horizon, steps, confidence, level=level)
         return global_lib.forecast(self, horizon, steps, confidence, level)
 
-    def prepare(self, series: np.ndarray) -> Prepared:
-        """The training inputs of a validated series (``prepared.prepare``), for ``train_prepared``.
+    def prepare(self, series: np.ndarray, *, pad_to: int | None = None) -> Prepared:
+        """The training inputs of a validated series (``prepared.prepare``, ``pad_to`` as it takes it), for ``train_prepared``.
 
         An unfitted model with ``season_length="auto"`` whose season no fit has resolved
         (a tuning trial) resolves it here first, without a spacing (every lag is scanned).
         """
         if self.params_ is None and not self.__dict__.get("_season_resolved"):
             self.resolve_season(series)
-        return prepared.prepare(self.model_inputs, series, self.direct_steps or 1, self._fraction())
+        return prepared.prepare(self.model_inputs, series, self.direct_steps or 1, self._fraction(), pad_to=pad_to)
 
     @classmethod
     def train_prepared(
@@ -384,21 +439,34 @@ class LSTMForecaster(Forecaster):
         workers: int | None = None,
         devices: Sequence[jax.Device] | None = None,
         verbose: bool = False,
+        budgets: Sequence[prepared.RefitBudget | None] | None = None,
         **fit_options: Any,
     ) -> None:
         """Trains many models (and every ensemble member) as rows of one runner call per group of equal static settings.
 
         Series of different lengths are padded with zero-weight windows, which leave each
         model as a lone ``fit`` would train it (to float rounding). With ``verbose``
-        the first model's first member draws a per-epoch progress bar.
+        the first model's first member draws a per-epoch progress bar. ``budgets``: per
+        model None or a ``prepared.RefitBudget`` (head refits, see ``_refit_budget``): each
+        member takes at most its optimiser steps, rounded up to whole epochs of its own
+        windows, on data padded to the shapes of the model it calibrates, so the traced
+        caps and the padding leave one compiled program for both.
         """
         if fit_options:
             raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
         lstms = [cast(LSTMForecaster, m) for m in models]
-        preps = [m.prepare(p) for m, p in zip(lstms, prices, strict=True)]
-        plans = [rows.member_rows(m.members, prep.data, m.members.static()) for m, prep in zip(lstms, preps)]
+        budgets = [None] * len(lstms) if budgets is None else list(budgets)
+        preps = [m.prepare(p, pad_to=b and b.windows) for m, p, b in zip(lstms, prices, budgets, strict=True)]
+        caps = [
+            None if b is None else [-(-steps // prepared.minibatches(prep.n_train, m.batch_size)) for steps in b.steps]
+            for m, prep, b in zip(lstms, preps, budgets, strict=True)
+        ]
+        plans = [
+            rows.member_rows(m.members, prep.data, m.members.static(), epochs=cap)
+            for m, prep, cap in zip(lstms, preps, caps, strict=True)
+        ]
         with progress.Shown(lstms[0].epochs if verbose else None) as shown:
             found = rows.train_models(
                 plans, workers=workers, devices=devices, progress_tag=shown.tag, progress_callback=progress.RELAY
@@ -590,11 +658,18 @@ class LSTMForecaster(Forecaster):
 
     @classmethod
     def _predict_rows(
-        cls, models: Sequence[Forecaster], windows_: Sequence[Any], steps: int, *, workers: int | None = None
+        cls,
+        models: Sequence[Forecaster],
+        windows_: Sequence[Any],
+        steps: int,
+        *,
+        workers: int | None = None,
+        observed: Sequence[Any] | None = None,
     ) -> list[np.ndarray]:
         """Each model's ``[N_i, steps]`` forecasts, its members combined: one runner call per group (``rows.forecast_rows``)."""
         lstms = [cast(LSTMForecaster, m) for m in models]
-        found = rows.forecast_rows([m._forecast_plan(steps) for m in lstms], windows_, workers=workers)
+        plans = [m._forecast_plan(steps) for m in lstms]
+        found = rows.forecast_rows(plans, windows_, workers=workers, observed=observed)
         return [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, found)]
 
     def forecast_window(self) -> np.ndarray:
@@ -623,6 +698,49 @@ class LSTMForecaster(Forecaster):
     def _device_state(self) -> dict[str, np.float32]:
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
         return {k: np.float32(v) for k, v in self.encoding_state_.items()}
+
+    def band_offsets(self, steps: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, str]:
+        """``Forecaster.band_offsets``; with ``band="quantile"`` at a level of ``bands.QUANTILE_LEVELS``, the quantile heads'.
+
+        The heads forecast the quantiles of the window ``forecast`` continues, so this band
+        belongs to the forecasts of ``forecast`` (and ``forecast_from`` around them); at other
+        levels it is the adaptive conformal band.
+        """
+        level = round(float(confidence) * 100, 9)
+        margins = self.band_.margins if isinstance(self.band_, bands.QuantileBand) else {}
+        if self._quantiles and np.isfinite(margins.get(level, np.nan)) and steps <= (self.direct_steps or 0):
+            lower, upper = self.quantile_offsets()[level]
+            return lower[:steps], upper[:steps], intervals.QUANTILE_HEADS
+        return super().band_offsets(steps, confidence)
+
+    def quantile_offsets(self) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+        """``{level: (lower [H], upper [H])}`` log offsets of the quantile heads on ``forecast_window()``.
+
+        Read from the network once per fitted params and window (an ensemble averages its
+        members' price quantiles), widened by the margins ``fit`` calibrated on the
+        held-back tail (``bands.cqr_margins``), ordered and nested by ``bands.nested_offsets``.
+        """
+        self._check_fitted()
+        if not self._quantiles:
+            raise ValueError(f"quantile_offsets needs band='quantile' (quantile heads), got band={self.band!r}")
+        window = self.forecast_window()
+        key = (id(self.params_), window.tobytes())
+        memo = self.__dict__.get("_quantile_memo")
+        if memo is None or memo[0] != key:
+            rows_ = self._head_rows(window[None])[0]
+            margins = self.band_.margins if isinstance(self.band_, bands.QuantileBand) else {}
+            memo = (key, bands.nested_offsets(rows_[0], rows_[1:], margins=margins))
+            self.__dict__["_quantile_memo"] = memo
+        return memo[1]
+
+    def _head_rows(self, price_windows: np.ndarray) -> np.ndarray:
+        """``[N, 1 + Q, H]`` point and quantile-head price forecasts of ``[N, window_length(, columns)]`` windows, members combined."""
+        assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
+        state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
+        run = _quantile_heads(self.model_config, self.model_inputs, 1 + len(self._quantiles))
+        params = self.params_ if self.n_members > 1 else jax.tree.map(lambda a: a[None], self.params_)
+        found = np.asarray(run(params, state, jnp.asarray(price_windows, jnp.float32)), np.float64)  # [K, N, 1+Q, H]
+        return population.combine_members(found, self.combine) if self.n_members > 1 else found[0]
 
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Any:
         """The band of ``Forecaster``; an ensemble's is also never narrower than its members' range (``population.widened``)."""
@@ -667,3 +785,15 @@ class LSTMForecaster(Forecaster):
     def opt_state_template(self) -> Any:
         """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
         return lstm_state.with_members(self.members.templates()[1], self.n_members)
+
+
+@functools.lru_cache(maxsize=32)
+def _quantile_heads(network: Any, inputs: inputs_lib.ModelInputs, rows_: int) -> Any:
+    """Compiled ``(params [K, ...], state, windows [N, ...]) -> [K, N, rows_, H]`` decoded point and quantile rows."""
+
+    def one(params: Any, state: Any, window: jax.Array) -> jax.Array:
+        y = network.apply(params, inputs.encode(state, window)).reshape((rows_, -1))
+        closes = inputs.closes(window)
+        return jax.vmap(lambda row: inputs.encoding.decode(state["encoding"], closes, row))(y)
+
+    return jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(0, None, None)))

@@ -131,6 +131,8 @@ def saved_parts(model: LSTMForecaster) -> tuple[Any, dict[str, Any]]:
     reason = None
     try:
         fresh = type(model)(**model.get_params())
+        # A detected season shapes the ES-RNN's params (its initial seasonal indices), as load restores it.
+        fresh.use_season(model.season_length_)
         if not matches(model.params_, fresh.params_template()):
             reason = "params do not match the settings"
         else:

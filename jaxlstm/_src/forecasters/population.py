@@ -183,11 +183,13 @@ class Members:
         settings: each member's ``{"seed", "learning_rate", "weight_decay"}`` (``member_settings``).
         network: the network's config (``init`` makes a member's params).
         train_config: the model's training settings.
+        loss: the per-example training loss (``fit_arrays(loss=)``); None: the trainer's default.
     """
 
     settings: tuple[dict[str, Any], ...]
     network: Any
     train_config: training.TrainConfig
+    loss: Any = None
 
     @property
     def count(self) -> int:
@@ -215,7 +217,8 @@ class Members:
             weight_decay=1.0 if self.decays else 0.0,
             **changes,
         )
-        return {"config": config, "network": self.network}
+        # The loss joins the static arguments only when set, so models on the default loss group as before.
+        return {"config": config, "network": self.network, **({} if self.loss is None else {"loss": self.loss})}
 
     def fresh_opt_state(self, params: Any, member: int) -> Any:
         """A new optimiser state for ``params`` with member ``member``'s learning rate and weight decay."""
@@ -321,7 +324,13 @@ def summary(results: Sequence[training.TrainResult], validated: bool) -> tuple[d
         "val_loss": np.nanmean(padded("val_loss"), axis=0) if validated else np.zeros((0,)),
     }
     members = (
-        {"member_epochs_run": [int(r.epochs_run) for r in results], "members": len(results)} if len(results) > 1 else {}
+        {
+            "member_epochs_run": [int(r.epochs_run) for r in results],
+            "member_best_epochs": [int(r.best_epoch) for r in results],
+            "members": len(results),
+        }
+        if len(results) > 1
+        else {}
     )
     metrics = {
         "epochs_run": longest,

@@ -82,14 +82,23 @@ def _windows_and_targets(
     return raw_windows, model_inputs.closes(raw_windows), future[..., 0]
 
 
-def prepare(model_inputs: inputs_lib.ModelInputs, series: np.ndarray, steps: int, fraction: float) -> Prepared:
+def prepare(
+    model_inputs: inputs_lib.ModelInputs,
+    series: np.ndarray,
+    steps: int,
+    fraction: float,
+    *,
+    pad_to: int | None = None,
+) -> Prepared:
     """Windows, chronological split, and the encoding and feature scaling fitted on the training part only.
 
     A window holds ``window_length`` candles and is followed by ``steps`` targets (a direct
     head's ``H``, 1 for a recursive model). The last ``fraction`` of windows is held back,
     and the ``steps - 1`` windows before it are dropped, so that no held-back close is a
     training target; the encoding and the feature statistics see only the training
-    windows and their targets.
+    windows and their targets. ``pad_to``: a larger window count whose padded shapes the
+    data takes (a head refit those of the model it calibrates, so that both train with
+    one compiled program; padding changes no result).
     """
     length = model_inputs.window_length
     raw_windows, closes, future = _windows_and_targets(model_inputs, series, steps)
@@ -103,11 +112,32 @@ def prepare(model_inputs: inputs_lib.ModelInputs, series: np.ndarray, steps: int
     # Both parts padded to the shape bucket of the window count (zero-weight rows), so
     # that series of other lengths reuse the compiled trainer.
     size, size_val = windows.bucketed_split(count, fraction, gap=steps - 1)
+    if pad_to is not None and pad_to > count:
+        size, size_val = (
+            max(a, b) for a, b in zip((size, size_val), windows.bucketed_split(pad_to, fraction, gap=steps - 1))
+        )
     data = training.TrainData(
         *windows.pad_rows((xs[:n_train], ys[:n_train], ones[:n_train]), size),
         *windows.pad_rows((xs[start:], ys[start:], ones[start:]), size_val),
     )
     return Prepared(raw_windows, future[:, 0], n_train, n_val, encoding_state, feature_state, data)
+
+
+class RefitBudget(NamedTuple):
+    """What a head-refit calibration copy trains (``LSTMForecaster._refit_budget``).
+
+    Attributes:
+        steps: per member, the optimiser steps the calibrated model's kept params took.
+        windows: the calibrated model's window count, whose padded shapes the copy takes.
+    """
+
+    steps: tuple[int, ...]
+    windows: int
+
+
+def minibatches(n_train: int, batch_size: int) -> int:
+    """Optimiser steps of one epoch on ``n_train`` training windows (at least 1; a partial batch is one step)."""
+    return max(1, -(-int(n_train) // batch_size))
 
 
 def validation_errors(

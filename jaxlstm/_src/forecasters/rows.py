@@ -28,41 +28,67 @@ def _fit_one_model(
     data: training.TrainData,
     opt_state: Any,
     tag: jax.Array,
+    epochs: jax.Array,
     *,
     config: Any,
     network: Any,
     callback: Any = None,
+    loss: Any = training.mse,
 ) -> training.TrainResult:
-    """One model's ``fit_arrays`` from its own optimiser state (what ``run_stacked`` maps over rows).
+    """One model's ``fit_arrays`` from its own optimiser state, for at most ``epochs`` epochs (what ``run_stacked`` maps over rows).
 
     ``tag`` routes the per-epoch progress of a verbose fit (``progress.RELAY``, a static
-    ``callback``); rows without a progress bar carry a tag no bar listens to.
+    ``callback``); rows without a progress bar carry a tag no bar listens to. ``epochs`` is
+    a row's own cap below ``config.epochs`` (a head refit's budget), traced, so rows of
+    different caps share one program.
     """
     return training.fit_arrays(
-        key, params, data, config, network=network, opt_state=opt_state, callback=callback, callback_tag=tag
+        key,
+        params,
+        data,
+        config,
+        network=network,
+        loss=loss,
+        opt_state=opt_state,
+        callback=callback,
+        callback_tag=tag,
+        max_epochs=epochs,
     )
 
 
 def _forecast_one_model(
-    params: Any, state: Any, window: jax.Array, *, network: Any, encoding: Any, steps: int
+    params: Any, state: Any, window: jax.Array, limit: jax.Array, *, network: Any, encoding: Any, steps: int
 ) -> jax.Array:
-    """One model's recursive price forecast (what ``run_stacked`` maps over rows)."""
-    return encodings.forecast_prices(network, params, encoding, state, window, steps)
+    """One model's recursive price forecast, its first ``limit`` steps (what ``run_stacked`` maps over rows)."""
+    return encodings.forecast_prices(network, params, encoding, state, window, steps, limit=limit)
 
 
 def _direct_one_model(
-    params: Any, state: Any, window: jax.Array, *, network: Any, inputs: inputs_lib.ModelInputs, steps: int
+    params: Any,
+    state: Any,
+    window: jax.Array,
+    limit: jax.Array,
+    *,
+    network: Any,
+    inputs: inputs_lib.ModelInputs,
+    steps: int,
 ) -> jax.Array:
-    """One model's direct multi-horizon forecast (what ``run_stacked`` maps over rows)."""
+    """One model's direct multi-horizon forecast (what ``run_stacked`` maps over rows; one head call emits every step)."""
+    del limit
     return inputs_lib.forecast_direct(network, params, inputs, state, window, steps)
 
 
 class TrainRow(NamedTuple):
-    """One member's training: the static settings of ``fit_arrays``, its data and ``(params, key, opt_state)``."""
+    """One member's training: the static settings of ``fit_arrays``, its data, ``(params, key, opt_state)`` and an epoch cap.
+
+    ``epochs``: None trains up to ``static["config"].epochs``; an integer stops the row
+    sooner (``fit_arrays(max_epochs=)``).
+    """
 
     static: dict[str, Any]
     data: training.TrainData
     start: tuple[Any, jax.Array, Any]
+    epochs: int | None = None
 
 
 def train_rows(
@@ -84,7 +110,7 @@ def train_rows(
         One host ``TrainResult`` per row, in the order of ``rows``.
     """
     groups: dict[tuple[Any, ...], list[int]] = {}
-    for i, (static, data, _) in enumerate(rows):
+    for i, (static, data, _, _) in enumerate(rows):
         # Windows of other lengths (or inputs of other widths) cannot share a call.
         groups.setdefault((tuple(sorted(static.items())), np.shape(data.xs)[1:]), []).append(i)
     out: list[Any] = [None] * len(rows)
@@ -99,10 +125,12 @@ def train_rows(
         keys = jnp.stack([rows[i].start[1] for i in members])
         opt_states = population.stack_trees([rows[i].start[2] for i in members])
         tags = np.array([progress_tag if i == 0 and progress_tag is not None else -1 for i in members], np.int32)
+        most = dict(static)["config"].epochs
+        caps = np.array([most if rows[i].epochs is None else min(rows[i].epochs, most) for i in members], np.int32)
         callback = None if progress_tag is None else progress_callback
         result = stacked.run_stacked(
             _fit_one_model,
-            (keys, params, stacked_data, opt_states, tags),
+            (keys, params, stacked_data, opt_states, tags, caps),
             static={**dict(static), "callback": callback},
             workers=workers,
             devices=devices,
@@ -119,11 +147,16 @@ def member_rows(
     static: dict[str, Any],
     fitted: Sequence[tuple[Any, Any]] | None = None,
     salt: int = 0,
+    epochs: Sequence[int] | None = None,
 ) -> list[TrainRow]:
-    """One row per member on ``data``: from its seeds, or resumed from its ``fitted`` ``(params, opt_state)`` (``Members.resumed``)."""
+    """One row per member on ``data``: from its seeds, or resumed from its ``fitted`` ``(params, opt_state)`` (``Members.resumed``).
+
+    ``epochs``: None, or per member its cap on the epochs (``TrainRow.epochs``).
+    """
+    caps = [None] * members.count if epochs is None else list(epochs)
     if fitted is None:
-        return [TrainRow(static, data, members.start(j)) for j in range(members.count)]
-    return [TrainRow(static, data, members.resumed(j, *fitted[j], salt)) for j in range(members.count)]
+        return [TrainRow(static, data, members.start(j), caps[j]) for j in range(members.count)]
+    return [TrainRow(static, data, members.resumed(j, *fitted[j], salt), caps[j]) for j in range(members.count)]
 
 
 def train_models(models: Sequence[Sequence[TrainRow]], **options: Any) -> list[list[training.TrainResult]]:
@@ -175,7 +208,11 @@ def forecast_plan(
 
 
 def forecast_rows(
-    plans: Sequence[ForecastPlan], windows_: Sequence[Any], *, workers: int | None = None
+    plans: Sequence[ForecastPlan],
+    windows_: Sequence[Any],
+    *,
+    workers: int | None = None,
+    observed: Sequence[Any] | None = None,
 ) -> list[np.ndarray]:
     """``[K_i, N_i, steps]`` member forecasts of many models, each from its own windows: one ``run_stacked`` call per group.
 
@@ -187,17 +224,30 @@ def forecast_rows(
     which the runner spreads over the cores one row per block, rather than two calls or 50
     windows padded to 256. Non-finite values stay in: the callers decide what they mean.
 
+    A recursive row stops after the most steps ``observed`` asks of its windows (its
+    ``limit``); the steps it computes equal those of a full forecast, the later ones are
+    NaN. Calibration passes the steps that still have a price to be scored on, so a chunk
+    of origins near the end of a series runs a few steps instead of all of them.
+
     Args:
         plans: one ``ForecastPlan`` per model.
         windows_: per model, ``[N_i, time(, columns)]`` windows or a list of them (the last
             ``window_length`` candles of each are read).
         workers: how rows forecast together are run (see ``stacked.run_stacked``).
+        observed: None (every step of every window), or per model ``[N_i]`` integers: the
+            leading steps of each window's forecast that are needed; steps after them may be NaN.
     """
-    stacks = []
+    stacks: list[np.ndarray] = []
+    needed: list[np.ndarray] = []
     for plan, w in zip(plans, windows_, strict=True):
         # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert op.
         stack = np.asarray(np.stack(w) if isinstance(w, list) else w, np.float32)
         stacks.append(stack[:, -plan.window_length :])
+        steps = plan.static["steps"]
+        wanted = np.full(stack.shape[0], steps) if observed is None else np.asarray(observed[len(needed)])
+        if wanted.shape != (stack.shape[0],):
+            raise ValueError(f"observed[{len(needed)}] must be one step count per window, got shape {wanted.shape}")
+        needed.append(np.clip(wanted, 0, steps).astype(np.int32))
     out: list[Any] = [None] * len(plans)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, plan in enumerate(plans):
@@ -214,13 +264,14 @@ def forecast_rows(
         params = population.stack_trees([plans[i].members[k] for i, k, _ in found])
         states = jax.tree.map(lambda *v: np.stack(v), *[plans[i].state for i, _, _ in found])
         stack = np.stack([windows.pad_rows(stacks[i][c : c + size], size, fill="first") for i, _, c in found])
+        limits = np.array([needed[i][c : c + size].max() for i, _, c in found], np.int32)
         # Chunks of one model's windows gain nothing from a vmap over rows: each runs the
         # one-row program of its chunk size, so the rows need no padding to equal blocks and
         # every count of chunks shares one compiled program.
         chunked = len(found) > sum(len(plans[i].members) for i in members)
         result = stacked.run_stacked(
             function,
-            (params, states, stack),
+            (params, states, stack, limits),
             static=dict(static),
             workers=workers,
             max_block=1 if chunked else stacked.MAX_BLOCK_SIZE,

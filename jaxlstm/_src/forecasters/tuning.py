@@ -444,7 +444,7 @@ def tune(
         groups=groups,
     )
     winner = LSTMForecaster(**models[best].get_params())
-    # The final fit, its calibration copies with it: one runner call, in every process
+    # The final fit, then its calibration copies: one runner call each, in every process
     # alike, so that each returns the same model.
     LSTMForecaster.fit_rows(
         [winner], [own[best]], timestamps=[timestamps], interval=interval, workers=workers, devices=devices

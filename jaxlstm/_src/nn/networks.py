@@ -12,11 +12,14 @@ from typing import Any
 from jaxlstm._src import validation
 from jaxlstm._src.nn.attention import AttentionLSTMConfig
 from jaxlstm._src.nn.bilstm import BiLSTMConfig
+from jaxlstm._src.nn.esrnn import ESRNNConfig
 from jaxlstm._src.nn.lstm import LSTMConfig
 from jaxlstm._src.nn.transformer import TransformerConfig
 
 #: Architecture names, in the order tables list them.
-ARCHITECTURES: tuple[str, ...] = ("lstm", "bilstm", "attention", "transformer")
+ARCHITECTURES: tuple[str, ...] = ("lstm", "bilstm", "attention", "transformer", "esrnn")
+#: The architectures with a PyTorch counterpart (``jaxlstm.to_torch_module``); ES-RNN has none.
+TORCH_ARCHITECTURES: tuple[str, ...] = ("lstm", "bilstm", "attention", "transformer")
 #: The transformer's feed-forward width per unit of ``hidden_size`` (d_model), as in the original transformer.
 FEEDFORWARD_RATIO = 4
 
@@ -34,6 +37,7 @@ def make_network(
     output_size: int = 1,
     num_layers: int = 1,
     num_heads: int = 4,
+    season_length: int = 1,
 ) -> Any:
     """The network config named ``architecture`` with the given sizes.
 
@@ -47,16 +51,20 @@ def make_network(
         output_size: values predicted per window.
         num_layers: stacked layers.
         num_heads: attention heads (attention and transformer only), a divisor of ``hidden_size``.
+        season_length: steps per season of the ES-RNN's smoothing (esrnn only; 1: level only).
 
     Returns:
         A frozen, hashable config with ``init(key, dtype)`` and ``apply(params, x[time, input]) -> [output]``.
     """
     architecture = check_architecture(architecture)
     validation.check_positive_int("num_heads", num_heads)
+    validation.check_positive_int("season_length", season_length)
     if architecture == "lstm":
         return LSTMConfig(input_size, hidden_size, output_size, num_layers)
     if architecture == "bilstm":
         return BiLSTMConfig(input_size, hidden_size, output_size, num_layers)
+    if architecture == "esrnn":
+        return ESRNNConfig(input_size, hidden_size, output_size, num_layers, season_length)
     if architecture == "attention":
         return AttentionLSTMConfig(input_size, hidden_size, output_size, num_layers, num_heads)
     return TransformerConfig(

@@ -435,7 +435,14 @@ def device_state(state: dict[str, float], dtype: Any = jnp.float32) -> EncodingS
 
 
 def _one_window(
-    network: Any, params: Any, encoding: Encoding, state: EncodingState, window: jax.Array, steps: int, phase: Any
+    network: Any,
+    params: Any,
+    encoding: Encoding,
+    state: EncodingState,
+    window: jax.Array,
+    steps: int,
+    phase: Any,
+    limit: Any = None,
 ):
     if encoding.pipelined and hasattr(network, "predict_multi_step"):
         y = network.predict_multi_step(params, encoding.encode_inputs(state, window), steps)
@@ -449,7 +456,20 @@ def _one_window(
         nxt = encoding.decode(state, window, y[:1], **at(phase))
         return (jnp.concatenate([window[1:], nxt.astype(window.dtype)]), phase + 1), nxt[0]
 
-    _, out = jax.lax.scan(step, (window, phase), None, length=steps)
+    if limit is None:
+        _, out = jax.lax.scan(step, (window, phase), None, length=steps)
+        return out
+
+    # The same steps in a loop that ends after ``limit`` of them: calibration scores origins
+    # near the end of a series, whose later steps have no price to compare with.
+    def body(carry):
+        i, state_, out = carry
+        state_, value = step(state_, None)
+        return i + 1, state_, out.at[i].set(value)
+
+    out = jnp.full((steps,), jnp.nan, window.dtype)
+    limit = jnp.minimum(jnp.asarray(limit, jnp.int32), steps)
+    _, _, out = jax.lax.while_loop(lambda c: c[0] < limit, body, (jnp.asarray(0, jnp.int32), (window, phase), out))
     return out
 
 
@@ -461,6 +481,7 @@ def forecast_prices(
     windows: jax.Array,
     steps: int,
     end_phase: Any = None,
+    limit: Any = None,
 ) -> jax.Array:
     """Recursive forecast in price space: encode, predict, decode, slide, as one ``lax.scan``.
 
@@ -479,6 +500,10 @@ def forecast_prices(
         steps: static number of steps.
         end_phase: ``[...]`` integers, the phase of each window's last price, for a
             seasonal encoding (required there, ignored by the others).
+        limit: None, or an integer (traced is fine) ``<= steps`` shared by all windows:
+            the re-encoded recursion stops after ``limit`` steps and the later steps are
+            NaN (the steps computed equal those of ``limit=None``). Ignored by the pipelined
+            recursion, which always runs ``steps``.
 
     Returns:
         ``[..., steps]`` predicted prices.
@@ -489,5 +514,5 @@ def forecast_prices(
     if encoding.seasonal and end_phase is None:
         raise TypeError("a seasonal encoding needs end_phase=, the phase of each window's last price")
     phases = jnp.broadcast_to(jnp.asarray(0 if end_phase is None else end_phase, jnp.int32), batch).reshape(-1)
-    out = jax.vmap(lambda w, p: _one_window(network, params, encoding, state, w, steps, p))(flat, phases)
+    out = jax.vmap(lambda w, p: _one_window(network, params, encoding, state, w, steps, p, limit))(flat, phases)
     return out.reshape((*batch, steps))
