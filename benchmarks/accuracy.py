@@ -1,6 +1,6 @@
 """Forecast accuracy and interval coverage of the LSTM designs against the baselines.
 
-    python -m benchmarks.accuracy [--quick] [--suite main|ablations|architectures] [--out DIR]
+    python -m benchmarks.accuracy [--quick] [--suite main|ablations|architectures|seasons|shrink] [--out DIR]
                                   [--data-dir DIR] [--models a,b] [--datasets a,b]
 
 Walk-forward backtests (``jaxlstm.evaluation.backtest``: refit on the past at every origin)
@@ -211,6 +211,11 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
             functools.partial(LSTMForecaster, season_length="auto", encoding="window", **kw),
             'lstm_season with encoding="window": log prices relative to the window\'s mean price',
         ),
+        "lstm_shrink": (
+            functools.partial(LSTMForecaster, shrink="auto", **kw),
+            'lstm with shrink="auto": the forecast shrunk toward the last price by the weight fit chose on its own '
+            "out-of-sample forecasts (empirical-Bayes shrinkage, naive unless the edge has t > 1)",
+        ),
         "lstm_ens5": (
             functools.partial(LSTMForecaster, ensemble=5, **kw),
             "LSTMForecaster(ensemble=5): five members (seeds 0..4) trained in one call, mean forecast, default band",
@@ -273,6 +278,7 @@ SUITES = {
     ),
     "architectures": tuple(f"{a}_{i}" for a in GRID_ARCHITECTURES for i in data_lib.FEATURE_SETS),
     "seasons": ("lstm", "lstm_season", "lstm_season_window"),
+    "shrink": ("drift", "hybrid", "lstm", "lstm_shrink"),
 }
 QUICK_MODELS = ("hybrid", "lstm", "lstm_relative_gated")
 
@@ -707,7 +713,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="main: the comparison behind the recommended defaults (accuracy.*); "
         "ablations: ensembles, learning rate and other variants (accuracy_ablations.*); "
         "architectures: architecture x inputs (accuracy_architectures.*); "
-        "seasons: season_length='auto' and the window encoding against the defaults (accuracy_seasons.*)",
+        "seasons: season_length='auto' and the window encoding against the defaults (accuracy_seasons.*); "
+        "shrink: shrink='auto' against the defaults (accuracy_shrink.*)",
     )
     parser.add_argument("--models", default=None, help="comma-separated model names (default: the suite's)")
     parser.add_argument(

@@ -26,7 +26,9 @@ fit + forecast (wall and process CPU time). Per frequency and overall: the geome
 MASE over series with its standard error, the mean sMAPE, OWA against Naive2 (M4: the mean
 of the model's mean sMAPE and mean MASE, each over Naive2's), the mean coverage and MSIS.
 
-Rows (``ROWS``): the library's ``LSTMForecaster()`` (its defaults), ``LSTMForecaster(ensemble=5)``,
+Rows (``ROWS``): the library's ``LSTMForecaster()`` (its defaults), its variants ``lstm_shrink``
+(``shrink="auto"``), ``lstm_season`` (``season_length="auto"``), ``lstm_season_window`` (and the
+window encoding), ``lstm_window`` and the shrunk season rows, ``LSTMForecaster(ensemble=5)``,
 ``HybridForecaster`` and ``DriftForecaster``; ``esrnn`` (``architecture="esrnn"`` with a direct
 head of the horizon and the frequency's season where M4's test finds it; not in the default
 rows) and ``esrnn_quantile`` (the same with ``band="quantile"``); statsforecast's ``AutoETS``, ``AutoTheta``,
@@ -327,6 +329,38 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             _library_row(functools.partial(LSTMForecaster, **small)),
             "jaxlstm",
             "LSTMForecaster() with the library's defaults",
+        ),
+        "lstm_season": (
+            _library_row(functools.partial(LSTMForecaster, season_length="auto", **small)),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto"): the season detected on each training part, the window widened to it',
+        ),
+        "lstm_season_window": (
+            _library_row(functools.partial(LSTMForecaster, season_length="auto", encoding="window", **small)),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto", encoding="window"): lstm_season with per-window normalisation',
+        ),
+        "lstm_shrink": (
+            _library_row(functools.partial(LSTMForecaster, shrink="auto", **small)),
+            "jaxlstm",
+            'LSTMForecaster(shrink="auto"): shrunk toward the last value by the weight fit chose out of sample',
+        ),
+        "lstm_season_shrink": (
+            _library_row(functools.partial(LSTMForecaster, season_length="auto", shrink="auto", **small)),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto", shrink="auto")',
+        ),
+        "lstm_season_window_shrink": (
+            _library_row(
+                functools.partial(LSTMForecaster, season_length="auto", encoding="window", shrink="auto", **small)
+            ),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto", encoding="window", shrink="auto")',
+        ),
+        "lstm_window": (
+            _library_row(functools.partial(LSTMForecaster, encoding="window", **small)),
+            "jaxlstm",
+            'LSTMForecaster(encoding="window"): per-window normalisation, no season',
         ),
         "lstm_ens5": (
             _library_row(functools.partial(LSTMForecaster, ensemble=5, **small)),

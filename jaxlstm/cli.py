@@ -90,6 +90,14 @@ def _season_length(text: str) -> int | str:
     return _at_most("MAX_SEQUENCE_LENGTH", low=2)(text)
 
 
+def _shrink(text: str) -> str:
+    """``--shrink``: ``auto`` or ``none``."""
+    value = text.strip().lower()
+    if value not in ("auto", "none"):
+        raise argparse.ArgumentTypeError(f"expected auto or none, got {text!r}")
+    return value
+
+
 def _levels(text: str) -> list[float]:
     """``--level``: comma-separated numbers in (0, 100)."""
     try:
@@ -238,6 +246,12 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "the data's calendar seasons are tested) or none; the window then covers 1.25 seasons" + ESTIMATOR_DEFAULT,
     )
     group.add_argument(
+        "--shrink",
+        type=_shrink,
+        help="auto (shrink the forecast toward the last price by a weight chosen at fit time from the model's "
+        "out-of-sample forecasts: naive where it shows no edge) or none" + ESTIMATOR_DEFAULT,
+    )
+    group.add_argument(
         "--encoding",
         help="how prices become model values: relative, minmax, log or window (jaxlstm.data.ENCODINGS)"
         + ESTIMATOR_DEFAULT,
@@ -276,6 +290,7 @@ def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[s
         "hidden_size": args.hidden_size,
         "sequence_length": args.sequence_length,
         "season_length": args.season_length,
+        "shrink": args.shrink,
         "encoding": args.encoding,
         "learning_rate": args.learning_rate,
         "epochs": args.epochs,
@@ -289,8 +304,9 @@ def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[s
 
     defaults = LSTMForecaster.default_params()
     settings = {k: defaults[k] if v is None else v for k, v in given.items()}
-    if settings["season_length"] == "none":
-        settings["season_length"] = None
+    for name in ("season_length", "shrink"):
+        if settings[name] == "none":
+            settings[name] = None
     return {**settings, "direct_steps": _direct_steps(args, steps)}
 
 

@@ -523,6 +523,8 @@ def test_season_length_and_encoding_options_become_settings():
     assert cli.model_settings(parser.parse_args(["--season-length", "24"]))["season_length"] == 24
     defaults = cli.model_settings(parser.parse_args(["--season-length", "none"]))
     assert defaults["season_length"] is None and defaults["encoding"] == "relative"
+    assert cli.model_settings(parser.parse_args(["--shrink", "auto"]))["shrink"] == "auto"
+    assert cli.model_settings(parser.parse_args(["--shrink", "none"]))["shrink"] is None
     with pytest.raises(SystemExit):
         parser.parse_args(["--season-length", "1"])
 

@@ -422,7 +422,7 @@ def forecast(model: LSTMForecaster, horizon: Any, steps: int | None, confidence:
 # ---------------------------------------------------------------------- persistence
 
 #: What a series keeps of ``lstm_state.metadata`` (the rest is the global model's).
-_SERIES_FIELDS = ("encoding", "season", "features", "data", "metrics", "calibration", "trained_on")
+_SERIES_FIELDS = ("encoding", "season", "features", "data", "metrics", "calibration", "trained_on", "shrink")
 
 
 def saved_parts(model: LSTMForecaster) -> tuple[Any, dict[str, Any]]:

@@ -21,7 +21,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training, validation
-from jaxlstm._src.forecasters import bands, continuation, intervals, lstm_state, population, prepared, progress, rows
+from jaxlstm._src.forecasters import (
+    bands,
+    continuation,
+    intervals,
+    lstm_state,
+    population,
+    prepared,
+    progress,
+    rows,
+    shrinkage,
+)
 from jaxlstm._src.forecasters import global_models as global_lib
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
@@ -91,6 +101,16 @@ class LSTMForecaster(Forecaster):
             the window covers ``1.25 * max(H, m)`` prices (``H``: ``direct_steps``, else 1)
             when ``sequence_length`` is shorter (``input_length``); a detected season the
             data is too short to train with is not used.
+        shrink: None (default: the model's forecast as it is) or ``"auto"``: ``fit`` shrinks
+            the forecast toward the last price, ``last * (predicted / last) ** w``, with ``w``
+            in [0, 1] chosen from the out-of-sample multi-step forecasts it makes for the band
+            from the held-back tail (the head refit's only without a tail; nothing after the
+            fitted series): 0 (naive) unless the model's predicted changes beat naive with
+            ``t > 1``, near 1 when they clearly do (``shrinkage.fit_weight``). ``shrink_``
+            holds ``w`` and its evidence; every forecast, backtest and band (calibrated on
+            the shrunk forecasts' own errors) uses it. Needs a conformal or adaptive band:
+            with ``band="volatility"`` or ``"quantile"``, or too few out-of-sample origins,
+            ``shrink_`` is None and the model is used as it is.
         series_embedding: a global model's learned vector per series, read at every step (0: none).
 
     ``fit`` on several series (a mapping or a long ``unique_id, ds, y`` frame) trains one
@@ -131,6 +151,7 @@ class LSTMForecaster(Forecaster):
         direct_steps: int | None = None,
         num_heads: int = 4,
         season_length: int | str | None = None,
+        shrink: str | None = None,
         series_embedding: int = 0,
     ) -> None:
         super().__init__(band=band, calibration=calibration)
@@ -168,6 +189,7 @@ class LSTMForecaster(Forecaster):
         )
         self.num_heads = validation.check_positive_int("num_heads", num_heads)
         self.season_length = seasons.check_season_length(season_length)
+        self.shrink = shrinkage.check_shrink(shrink)
         self.series_embedding = validation.check_positive_int("series_embedding", series_embedding, minimum=0)
         #: The season in use: ``season_length``, or what the last fit detected for ``"auto"`` (None: none).
         self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
@@ -191,6 +213,8 @@ class LSTMForecaster(Forecaster):
         self.history_: dict[str, np.ndarray] | None = None
         self.metrics_: dict[str, Any] | None = None
         self.trained_at_: str | None = None
+        #: The shrinkage toward the last price ``fit`` chose (``shrink="auto"``); None: the model as it is.
+        self.shrink_: shrinkage.Shrinkage | None = None
         self.__dict__.pop("_quantile_memo", None)
         #: A global model's series, each a fitted model sharing the network (None: a model of one series).
         self.series_: dict[str, Any] | None = None
@@ -268,10 +292,15 @@ class LSTMForecaster(Forecaster):
         for model, prices, step in zip(models, series, spacing, strict=False):
             if isinstance(model, LSTMForecaster):
                 model.resolve_season(prices, step)
+                # The calibration forecasts measure the model itself: unshrunk.
+                model.shrink_ = None
         super().fit_rows(models, series, interval=interval, **options)
         for model, prices in zip(models, series, strict=False):
             if isinstance(model, LSTMForecaster) and model._quantiles and model.params_ is not None:
                 model._calibrate_heads(prices)
+        for model, prices in zip(models, series, strict=True):
+            if isinstance(model, LSTMForecaster) and model.shrink == "auto":
+                model._fit_shrink(close_of(prices))
 
     def _calibrate_heads(self, series: np.ndarray) -> None:
         """Conformalises the quantile heads on the held-back tail of the fitted ``series`` (``bands.cqr_margins``).
@@ -290,6 +319,30 @@ class LSTMForecaster(Forecaster):
         index = origins[:, None] + np.arange(steps)[None, :]
         actual = np.where(index < n, closes[np.minimum(index, n - 1)], np.nan)
         self.band_ = self.band_.with_margins(bands.cqr_margins(heads, actual))
+
+    def _fit_shrink(self, closes: np.ndarray) -> None:
+        """Chooses ``shrink_`` from the band's residuals and rebuilds the band on the shrunk forecasts' residuals.
+
+        A quantile band reads its bounds from the heads, not from residuals around the point
+        forecast: it is left as it is, unshrunk.
+        """
+        assert self.band_ is not None, "fitted models have a band"
+        if isinstance(self.band_, bands.QuantileBand):
+            return
+        found = shrinkage.fit_weight(closes, self.band_.residuals)
+        if found is None:
+            return
+        residuals = shrinkage.shrunk_residuals(closes, self.band_.residuals, found.weight)
+        self.band_ = type(self.band_)(residuals, self.band_.volatility)
+        self.shrink_ = found
+        # The calibration models forecast what the residuals now measure.
+        for source in self.calibration_models_.values():
+            cast(LSTMForecaster, source.model).shrink_ = found
+
+    @property
+    def shrink_weight(self) -> float:
+        """``w`` of ``last * (predicted / last) ** w`` in every forecast: ``shrink_.weight``, 1 without a shrinkage."""
+        return 1.0 if self.shrink_ is None else self.shrink_.weight
 
     def _refit_budget(self, n: int) -> prepared.RefitBudget | None:
         # The optimiser steps each member's kept params took (its best epoch with early
@@ -635,7 +688,7 @@ class LSTMForecaster(Forecaster):
         return type(self)._predict_rows([self], [price_windows], steps)[0]
 
     def member_forecasts(self, price_windows: Any, steps: int) -> np.ndarray:
-        """Every member's price forecasts from each window, before they are combined.
+        """Every member's price forecasts from each window, before they are combined (shrunk as the forecast is, ``shrink_weight``).
 
         Args:
             price_windows: ``[N, time]`` windows (``[N, time, len(input_columns)]`` for a
@@ -650,7 +703,10 @@ class LSTMForecaster(Forecaster):
             ValueError: a member forecasts a non-finite or non-positive price (as ``forecast`` does).
         """
         self._check_fitted()
-        return self.check_forecast(self._member_rows(price_windows, validation.check_steps(steps)))
+        found = self._member_rows(price_windows, validation.check_steps(steps))
+        return self.check_forecast(
+            shrinkage.shrink_forecasts(_last_closes(price_windows, len(self.input_columns)), found, self.shrink_weight)
+        )
 
     def _member_rows(self, price_windows: Any, steps: int) -> np.ndarray:
         """``member_forecasts`` unchecked (a non-finite value stays in: the callers decide what it means)."""
@@ -670,7 +726,13 @@ class LSTMForecaster(Forecaster):
         lstms = [cast(LSTMForecaster, m) for m in models]
         plans = [m._forecast_plan(steps) for m in lstms]
         found = rows.forecast_rows(plans, windows_, workers=workers, observed=observed)
-        return [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, found)]
+        combined = [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, found)]
+        return [
+            shrinkage.shrink_forecasts(_last_closes(w, len(m.input_columns)), r, m.shrink_weight)
+            if m.shrink_weight != 1.0
+            else r
+            for m, w, r in zip(lstms, windows_, combined, strict=True)
+        ]
 
     def forecast_window(self) -> np.ndarray:
         if self.series_ is not None:
@@ -785,6 +847,15 @@ class LSTMForecaster(Forecaster):
     def opt_state_template(self) -> Any:
         """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
         return lstm_state.with_members(self.members.templates()[1], self.n_members)
+
+
+def _last_closes(price_windows: Any, columns: int) -> np.ndarray:
+    """``[N]`` the last close of each window: ``[N, time]`` (``[N, time, columns]``, the close first) or a list of windows."""
+    if isinstance(price_windows, list):
+        last = np.array([np.asarray(w)[-1] for w in price_windows], np.float64)
+    else:
+        last = np.asarray(price_windows, np.float64)[:, -1]
+    return last if columns == 1 else last[:, 0]
 
 
 @functools.lru_cache(maxsize=32)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.forecasters import bands
+from jaxlstm._src.forecasters import bands, shrinkage
 from jaxlstm._src.prep import fingerprints, horizons
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module).
@@ -50,6 +50,8 @@ def metadata(model: LSTMForecaster) -> dict[str, Any]:
         "history": {k: [float(x) for x in v] for k, v in model.history_.items()},
         # The steps the band is calibrated on: the loaded model has the same band.
         "calibration": model.band_.to_json() if model.band_ is not None else {},
+        # The weight toward the last price every forecast uses (shrink="auto"); the band measures it.
+        "shrink": None if model.shrink_ is None else model.shrink_.to_json(),
         "trained_on": None if model.trained_on_ is None else model.trained_on_.to_json(),
     }
 
@@ -115,6 +117,11 @@ def rebuild(cls: Any, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
     forecaster.band_ = bands.band_class(forecaster.band).from_json(
         metadata["calibration"], forecaster.volatility_ or 0.0
     )
+    # Models saved before shrinkage was recorded had none.
+    shrunk = metadata.get("shrink")
+    if shrunk is not None and forecaster.shrink is None:
+        raise ValueError("a shrink weight is saved but the settings have shrink=None")
+    forecaster.shrink_ = None if shrunk is None else shrinkage.Shrinkage.from_json(shrunk)
     # Models saved before fingerprints were recorded have none: their data is unknown.
     trained_on = metadata.get("trained_on")
     forecaster.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
