@@ -234,3 +234,16 @@ def test_other_sets_of_series_in_one_bucket_reuse_the_compiled_trainer():
     finally:
         jax.monitoring.unregister_event_duration_listener(listen)
     assert counts["jit(fit_arrays)"] + counts["jit(_fit_one_model)"] == 1, dict(counts)
+
+
+@pytest.mark.slow
+def test_each_series_chooses_its_own_shrinkage_and_keeps_it_through_save(tmp_path):
+    model = jl.LSTMForecaster(**SMALL, shrink="auto").fit(SERIES)
+    weights = {name: view.shrink_weight for name, view in model.series_.items()}
+    assert all(0.0 <= w <= 1.0 for w in weights.values())
+    loaded = jl.LSTMForecaster.load(model.save(tmp_path / "shrunk"))
+    assert {name: view.shrink_weight for name, view in loaded.series_.items()} == weights
+    before, after = model.forecast(steps=3), loaded.forecast(steps=3)
+    for name in SERIES:
+        np.testing.assert_array_equal(after[name].predicted, before[name].predicted)
+        np.testing.assert_array_equal(after[name].upper, before[name].upper)
