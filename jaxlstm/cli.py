@@ -783,6 +783,22 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
         "--max-age", type=_positive_float, default=24.0, metavar="HOURS", help="refit saved models older than this"
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--global",
+        dest="global_model",
+        action="store_true",
+        help="fit ONE global model across every series of the file (one network, each series encoded on its own), "
+        "in this process, saved in the models folder as --name (reused while fresh)",
+    )
+    p.add_argument(
+        "--name", help="with --global: the model's name in the models folder (default: the file's name without suffix)"
+    )
+    p.add_argument(
+        "--steps",
+        type=_at_most("MAX_STEPS"),
+        help="with --global: print every series' forecast of this many steps as long CSV "
+        "(unique_id, ds, predicted, lower, upper) (default: no forecast)",
+    )
     # For a launcher of the user's own (and what --processes passes to the processes it starts).
     p.add_argument(
         "--coordinator",
@@ -801,7 +817,43 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
     add_model_options(p)
 
 
+def _fit_global(args: argparse.Namespace) -> int:
+    """``fit-many --global``: one global model of every series of the long file, through the model cache."""
+    if args.processes is not None or args.coordinator is not None:
+        raise UsageError("--global fits one model in this process: leave out --processes and --coordinator")
+    from jaxlstm._src.forecasters.lstm import LSTMForecaster
+    from jaxlstm._src.forecasters.model_cache import ModelCache
+    from jaxlstm._src.io import long_files
+
+    frame = long_files.read_long_share(args.data, long_files.long_file_ids(args.data))
+    name = args.name or pathlib.Path(args.data).stem
+    settings = model_settings(args)
+    models = args.models or _default_models_dir()
+
+    def train(symbol: str) -> LSTMForecaster:
+        if not args.quiet:
+            _say(f"jaxlstm fit-many: fitting one global model of {frame['unique_id'].nunique()} series")
+        return LSTMForecaster(**settings, symbol=symbol).fit(frame, verbose=not args.quiet)
+
+    cache = ModelCache(models, train_fn=train, max_age=datetime.timedelta(hours=args.max_age))
+    fresh = cache.status(name, settings=settings, data=frame).fresh
+    model = cache.get(name, settings=settings, data=frame)
+    series = len(model.series_ or {})
+    print(
+        f"{'kept the fresh' if fresh else 'fitted a'} global model {name!r} of {series} series; saved in "
+        f"{cache.path(name)}",
+        file=sys.stderr if args.steps else sys.stdout,
+    )
+    if args.steps:
+        sys.stdout.write(model.forecast(steps=args.steps).to_pandas().to_csv(index=False))
+    return 0
+
+
 def cmd_fit_many(args: argparse.Namespace) -> int:
+    if args.global_model:
+        return _fit_global(args)
+    if args.name is not None or args.steps is not None:
+        raise UsageError("--name and --steps go with --global (one model across the series)")
     if args.processes is not None:
         if args.coordinator is not None:
             raise UsageError("--processes starts its own processes; leave out --coordinator")

@@ -539,3 +539,52 @@ def test_forecast_at_several_levels(models, capsys):
     assert code == 0 and "lo-80" in out.splitlines()[1] and "hi-95" in out.splitlines()[1], err
     code, _, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--level", "120"], capsys)
     assert code == 2 and "--level" in err
+
+
+# ----------------------------------------------------------------------------- fit-many --global
+
+
+def _long_file(folder, lengths=(60, 75)):
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    parts = [
+        pd.DataFrame(
+            {
+                "unique_id": f"S{i}",
+                "ds": pd.date_range("2024-01-01", periods=n, freq="D"),
+                "y": 50 * np.exp(np.cumsum(rng.normal(0, 0.02, n))),
+            }
+        )
+        for i, n in enumerate(lengths)
+    ]
+    path = os.path.join(str(folder), "group.csv")
+    pd.concat(parts).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_fit_many_global_fits_one_model_of_the_file_prints_its_forecasts_and_reuses_it(tmp_path, models, capsys):
+    import jaxlstm as jl
+
+    data = _long_file(tmp_path)
+    args = ["fit-many", "--data", data, "--global", "--models", models, "--epochs", "2", "--hidden-size", "4"]
+    code, out, err = run([*args, "--steps", "3", "--quiet"], capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "unique_id,ds,predicted,lower,upper" and len(lines) == 1 + 2 * 3
+    assert [line.split(",")[:2] for line in lines[1:3]] == [["S0", "2024-03-01"], ["S0", "2024-03-02"]]
+    assert "fitted a global model 'group' of 2 series" in err
+    saved = jl.LSTMForecaster.load(os.path.join(models, os.listdir(models)[0]))
+    assert list(saved.series_) == ["S0", "S1"] and saved.symbol == "group"
+    predicted = saved.forecast(steps=3)["S1"].predicted
+    assert [float(line.split(",")[2]) for line in lines[4:]] == pytest.approx(predicted.tolist(), rel=1e-12)
+    code, out, err = run([*args, "--quiet"], capsys)
+    assert code == 0 and out.startswith("kept the fresh global model 'group'"), err
+
+
+def test_fit_many_name_and_steps_need_global(tmp_path, models, capsys):
+    code, _, err = run(["fit-many", "--data", _long_file(tmp_path), "--steps", "3"], capsys)
+    one_line_error(code, err, "--name and --steps go with --global")
+    code, _, err = run(["fit-many", "--data", "x.csv", "--global", "--processes", "2"], capsys)
+    one_line_error(code, err, "--global fits one model in this process")

@@ -406,3 +406,48 @@ def test_accuracy_benchmark_architecture_suite_appends_and_merges(tmp_path):
     assert accuracy.main([*common, "--out", str(tmp_path / "b"), "--datasets", "volume_informative", "--append"]) == 0
     doc = json.loads((tmp_path / "b" / "accuracy_architectures_quick.json").read_text())
     assert set(doc["datasets"]) == {"volume_informative", "volume_uninformative"} and ", then " in doc["command"]
+
+
+# ----------------------------------------------------------------------------- several series
+
+
+def _group():
+    rng = np.random.default_rng(5)
+    return {name: 100 * np.exp(np.cumsum(rng.normal(0, s, n))) for name, n, s in (("A", 70, 0.01), ("B", 84, 0.03))}
+
+
+@pytest.mark.slow
+def test_backtest_of_several_series_fits_the_global_model_across_them_at_each_origin():
+    data = _group()
+    small = dict(hidden_size=4, sequence_length=6, epochs=2)
+    factories = {"glob": functools.partial(jl.LSTMForecaster, **small), "drift": jl.baselines.DriftForecaster}
+    found = evaluation.backtest(data, factories, train_size=50, steps=3, stride=7, global_models=["glob"])
+    assert list(found) == ["A", "B"]
+    # Every series gets the origins of the one with fewest (A: 50, 57, 64), its last ones.
+    np.testing.assert_array_equal(found["A"].origins, [50, 57, 64])
+    np.testing.assert_array_equal(found["B"].origins, [64, 71, 78])
+    assert list(found["B"].models) == ["naive", "drift", "glob"]
+    # Origin k of the global row is one global fit on the train_size values before each series' k-th origin.
+    k = 1
+    model = jl.LSTMForecaster(**small).fit(
+        {name: data[name][t[k] - 50 : t[k]] for name, t in (("A", found["A"].origins), ("B", found["B"].origins))}
+    )
+    forecasts = model.forecast(steps=3)
+    for name in data:
+        np.testing.assert_allclose(found[name]["glob"].predicted[k], forecasts[name].predicted, rtol=1e-6)
+        np.testing.assert_allclose(found[name]["glob"].upper[k], forecasts[name].upper, rtol=1e-6)
+        drift = evaluation.backtest(
+            data[name], {"drift": jl.baselines.DriftForecaster}, train_size=50, steps=3, origins=found[name].origins
+        )
+        np.testing.assert_array_equal(found[name]["drift"].predicted, drift["drift"].predicted)
+    assert found["A"]["glob"].metrics["relative_mae"] > 0
+
+
+def test_backtest_global_models_are_checked():
+    data = _group()
+    with pytest.raises(ValueError, match="global_models names \\['lstm'\\]"):
+        evaluation.backtest(data, ["naive"], train_size=50, steps=3, global_models=["lstm"])
+    with pytest.raises(TypeError, match="must build an LSTMForecaster"):
+        evaluation.backtest(data, ["drift"], train_size=50, steps=3, global_models=["drift"])
+    with pytest.raises(ValueError, match="global_models needs several series"):
+        evaluation.backtest(data["A"], ["lstm"], train_size=50, steps=3, global_models=["lstm"])

@@ -214,3 +214,24 @@ def test_a_csv_path_records_the_same_source_as_its_loaded_candles(tmp_path, monk
     by_candles = fingerprint(jl.data.load_ohlcv("prices.csv", columns=("close",)))
     assert by_path.source == by_candles.source == str(path)
     assert by_path == by_candles
+
+
+def test_combined_record_of_many_series_changes_with_any_series_its_name_or_order():
+    from jaxlstm._src.prep import fingerprints
+
+    days = pd.date_range("2024-01-01", periods=5, freq="D").to_numpy()
+    a = fingerprints.fingerprint_series(np.arange(1.0, 6.0), days, "1d")
+    later = pd.date_range("2024-02-01", periods=7, freq="D").to_numpy()
+    b = fingerprints.fingerprint_series(np.arange(2.0, 9.0), later, "1d")
+    both = fingerprints.combine({"A": a, "B": b})
+    assert (both.count, both.first, both.last, both.interval) == (12, a.first, b.last, np.timedelta64(1, "D"))
+    assert fingerprints.DataFingerprint.from_json(both.to_json()).same_data(both)
+    for other in ({"B": b, "A": a}, {"A": a, "C": b}, {"A": a, "B": a}):
+        assert not fingerprints.combine(other).same_data(both)
+    # jaxlstm.data.fingerprint of a mapping is this record of its series.
+    data = {"A": pd.Series(np.arange(1.0, 6.0), index=days), "B": pd.Series(np.arange(2.0, 9.0), index=later)}
+    assert jl.data.fingerprint(data).same_data(both)
+    undated = fingerprints.combine({"A": fingerprints.fingerprint_series(np.ones(3), None, None), "B": b})
+    assert undated.first is None and undated.interval is None
+    with pytest.raises(ValueError, match="at least one"):
+        fingerprints.combine({})

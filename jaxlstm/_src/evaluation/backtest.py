@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
@@ -29,9 +29,10 @@ from jaxlstm._src import validation
 from jaxlstm._src.evaluation.results import REFERENCE, BacktestResult, ModelResult, aggregate, score
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
-from jaxlstm._src.forecasters.forecast import check_levels
+from jaxlstm._src.forecasters.forecast import Forecasts, check_levels
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
-from jaxlstm._src.io.series import close_of, read_series, select_columns
+from jaxlstm._src.io.pandas_import import is_pandas
+from jaxlstm._src.io.series import close_of, read_series, select_columns, split_long
 from jaxlstm._src.prep import horizons
 
 Factory = Callable[[], Forecaster]
@@ -93,7 +94,8 @@ def backtest(
     interval: Any = None,
     progress: Progress | None = None,
     levels: Sequence[float] | None = None,
-) -> BacktestResult:
+    global_models: Sequence[str] = (),
+) -> Any:
     """Walk-forward (rolling-origin) evaluation with a refit at every origin.
 
     At each origin ``t`` every model is built fresh by its factory, fitted on
@@ -129,15 +131,32 @@ def backtest(
             timedelta), needed for ``horizon=`` only (see ``Forecaster.fit``).
         progress: called as ``progress(model_name, origins_done, origins_total)`` after
             each origin (after all of them for a vectorised model), e.g. to draw a progress bar.
+        global_models: with several series, the names of ``forecasters`` fitted as one
+            global model across every series at each origin (``LSTMForecaster`` factories);
+            the others are fitted per series.
+
+    Several series (a ``{name: prices}`` mapping or a long ``unique_id, ds, y`` DataFrame)
+    are backtested each on its own origins (``origins`` as given, or by ``stride`` back from
+    each series' end: every series gets as many origins as the one with fewest, its last
+    ones, so that origin ``k`` of every series is one global fit), and the result is
+    ``{name: BacktestResult}``; a global model's row in each is that series' share of the
+    global fits.
 
     Returns:
-        A ``BacktestResult`` with ``[origins, steps]`` forecasts and scores per model.
+        A ``BacktestResult`` with ``[origins, steps]`` forecasts and scores per model, or
+        ``{name: BacktestResult}`` for several series.
 
     Raises:
         ValueError: a bad ``train_size``, ``horizon``/``steps``, ``origins``, ``stride``,
             ``confidence`` or model name, or a model that fails at some origin (named in the
             message).
     """
+    if isinstance(series, Mapping) or (is_pandas(series, "DataFrame") and "unique_id" in series.columns):
+        options = dict(horizon=horizon, steps=steps, origins=origins, stride=stride, confidence=confidence)
+        options.update(vectorize=vectorize, interval=interval, progress=progress, levels=levels)
+        return _backtest_many(series, forecasters, train_size, global_models, options)
+    if global_models:
+        raise ValueError("global_models needs several series: a mapping of name -> prices or a long DataFrame")
     factories = _check_forecasters(forecasters)
     probes = {name: _build(name, factory) for name, factory in factories.items()}
     columns = tuple(dict.fromkeys(c for probe in probes.values() for c in probe.input_columns))
@@ -183,26 +202,10 @@ def backtest(
             name, factory, own, starts, interval, steps, confidence, vectorize, progress, wanted
         )
         seconds = time.perf_counter() - start
-        per_origin, by_step = score(actual, predicted, lower, upper, prices[starts - 1], train, confidence)
+        found = (predicted, lower, upper, bands, together, by_level)
+        results[name] = _model_result(name, found, actual, prices, starts, train, confidence, naive_mae, seconds)
         if naive_mae is None:
-            naive_mae = per_origin["mae"]
-        results[name] = ModelResult(
-            name=name,
-            predicted=predicted,
-            lower=lower,
-            upper=upper,
-            bands=tuple(bands),
-            per_origin=per_origin,
-            metrics=aggregate(per_origin, naive_mae),
-            coverage_by_step=by_step["coverage"],
-            mae_by_step=by_step["mae"],
-            seconds=seconds,
-            vectorized=together,
-            levels=by_level,
-            coverage_by_level={
-                level: float(np.mean((actual >= lo) & (actual <= hi))) for level, (lo, hi) in by_level.items()
-            },
-        )
+            naive_mae = results[name].per_origin["mae"]
     return BacktestResult(
         origins=starts,
         timestamps=None if stamps is None else stamps[starts],
@@ -213,6 +216,128 @@ def backtest(
         actual=actual,
         models=results,
     )
+
+
+def _model_result(
+    name: str,
+    found: tuple[np.ndarray, np.ndarray, np.ndarray, list[str], bool, dict[float, tuple[np.ndarray, np.ndarray]]],
+    actual: np.ndarray,
+    prices: np.ndarray,
+    starts: np.ndarray,
+    train: np.ndarray,
+    confidence: float,
+    naive_mae: np.ndarray | None,
+    seconds: float,
+) -> ModelResult:
+    """A model's ``ModelResult`` from its ``[origins, steps]`` forecasts and bands (``_run``'s result), scored."""
+    predicted, lower, upper, bands, together, by_level = found
+    per_origin, by_step = score(actual, predicted, lower, upper, prices[starts - 1], train, confidence)
+    return ModelResult(
+        name=name,
+        predicted=predicted,
+        lower=lower,
+        upper=upper,
+        bands=tuple(bands),
+        per_origin=per_origin,
+        metrics=aggregate(per_origin, per_origin["mae"] if naive_mae is None else naive_mae),
+        coverage_by_step=by_step["coverage"],
+        mae_by_step=by_step["mae"],
+        seconds=seconds,
+        vectorized=together,
+        levels=by_level,
+        coverage_by_level={
+            level: float(np.mean((actual >= lo) & (actual <= hi))) for level, (lo, hi) in by_level.items()
+        },
+    )
+
+
+def _backtest_many(
+    data: Any, forecasters: Any, train_size: int, global_models: Sequence[str], options: dict[str, Any]
+) -> dict[str, BacktestResult]:
+    """``backtest`` of several series: each series' local models on its own, the global models across them."""
+    named = split_long(data, name="series") if not isinstance(data, Mapping) else data
+    if not named:
+        raise TypeError("series must hold at least one series, got an empty mapping")
+    factories = _check_forecasters(forecasters)
+    if isinstance(global_models, str):
+        global_models = [global_models]
+    unknown = [name for name in global_models if name not in factories or name == REFERENCE]
+    if unknown:
+        raise ValueError(f"global_models names {unknown}, which are not models of forecasters ({list(factories)})")
+    for name in global_models:
+        if not isinstance(_build(name, factories[name]), LSTMForecaster):
+            raise TypeError(f"global_models: forecasters[{name!r}] must build an LSTMForecaster to fit several series")
+    local = {name: f for name, f in factories.items() if name not in global_models}
+    steps, given = options.pop("steps"), options.pop("origins")
+    stride = options.pop("stride")
+    values, counts = {}, {}
+    for name, item in named.items():
+        if not isinstance(name, str):
+            raise TypeError(f"series keys must be series name strings, got {type(name).__name__} {name!r}")
+        values[name] = read_series(item, f"series[{name!r}]", ("close",), options["interval"])
+        if options["horizon"] is not None and values[name][2] is None:
+            raise ValueError(f"horizon needs the spacing of series[{name!r}], which has no timestamps: pass interval=")
+        count = steps or horizons.horizon_to_steps(options["horizon"], values[name][2])
+        counts[name] = _check_origins(given, stride, values[name][0].shape[0], train_size, count)
+    shortest = min(len(found) for found in counts.values())
+    results = {}
+    for name, item in named.items():
+        counts[name] = counts[name][len(counts[name]) - shortest :]
+        origins_ = [int(t) for t in counts[name]]
+        results[name] = backtest(item, local, train_size=train_size, steps=steps, origins=origins_, **options)
+    for model_name in global_models:
+        start = time.perf_counter()
+        first = next(iter(results.values()))
+        found = _run_global(factories[model_name], values, counts, train_size, first.horizon, first.confidence, options)
+        seconds = (time.perf_counter() - start) / len(named)
+        for name, result in results.items():
+            prices, starts = values[name][0], counts[name]
+            train = np.stack([prices[t - train_size : t] for t in starts])
+            naive = result.models[REFERENCE].per_origin["mae"]
+            row = _model_result(
+                model_name, found[name], result.actual, prices, starts, train, result.confidence, naive, seconds
+            )
+            result.models[model_name] = row
+    return results
+
+
+def _run_global(
+    factory: Factory,
+    values: Mapping[str, tuple[np.ndarray, Any, Any]],
+    starts: Mapping[str, np.ndarray],
+    train_size: int,
+    steps: int,
+    confidence: float,
+    options: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One global fit per origin index across every series (``train_size`` values before each series' origin)."""
+    count = len(next(iter(starts.values())))
+    levels = None if options["levels"] is None else check_levels(options["levels"])
+    out: dict[str, Any] = {}
+    for name in values:
+        out[name] = (*(np.empty((count, steps)) for _ in range(3)), [], True, {})
+        for level in levels or ():
+            out[name][5][level] = (np.empty((count, steps)), np.empty((count, steps)))
+    spacing = {values[name][2] for name in values}
+    if len(spacing) > 1:
+        raise ValueError(f"a global model's series share one interval, got {sorted(str(s) for s in spacing)}")
+    for k in range(count):
+        model = cast(LSTMForecaster, factory())
+        data = {name: values[name][0][t[k] - train_size : t[k]] for name, t in starts.items()}
+        try:
+            model.fit(data, interval=next(iter(spacing)))
+            forecasts = cast(Forecasts, model.forecast(steps=steps, confidence=confidence))
+        except (ValueError, RuntimeError, FloatingPointError) as err:
+            raise ValueError(f"global model failed at origin {k}: {err}") from err
+        for name, forecast in forecasts.items():
+            predicted, lower, upper, bands, _, by_level = out[name]
+            predicted[k], lower[k], upper[k] = forecast.predicted, forecast.lower, forecast.upper
+            bands.append(forecast.band or "")
+            if levels:
+                found = (model.series_ or {})[name].forecast_from(forecast.predicted, level=levels).levels or {}
+                for level, (lo, hi) in found.items():
+                    by_level[level][0][k], by_level[level][1][k] = lo, hi
+    return out
 
 
 def _check_forecasters(forecasters: Any) -> dict[str, Factory]:

@@ -71,7 +71,7 @@ import inspect
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple, Self
+from typing import Any, ClassVar, NamedTuple, Self, cast
 
 import numpy as np
 
@@ -107,6 +107,54 @@ def _windows_before(series: np.ndarray, origins: np.ndarray, length: int | None)
     if length:
         return windows.windows_before(series, origins, length)
     return [series[:s] for s in origins]
+
+
+class ManySeries(NamedTuple):
+    """One series of a mapping, read for its model: ``(model, prices, timestamps, interval, filled)``."""
+
+    model: Forecaster
+    prices: np.ndarray
+    timestamps: np.ndarray | None
+    interval: np.timedelta64 | None
+    filled: bool
+
+
+def read_many(
+    data: Any, make: Any, interval: Any = None, gaps: str = "warn"
+) -> tuple[Mapping[str, Any], dict[str, ManySeries]]:
+    """Reads and checks every series of ``{name: prices}`` or a long ``unique_id, ds, y`` frame for its own model.
+
+    The one reading of many series (``fit_many``, global fits): each series is read with
+    the columns of the model ``make(name)`` builds, checked against its ``min_fit_length``
+    and put on a regular grid as ``gaps`` says; messages name ``data[name]``.
+
+    Args:
+        data: a non-empty mapping of name -> prices (any form ``fit`` accepts) or a long DataFrame.
+        make: ``name -> unfitted model`` for that series.
+        interval, gaps: as ``fit`` takes them.
+
+    Returns:
+        ``(data as a mapping, {name: ManySeries})`` in the order of ``data`` (of first appearance for a long frame).
+    """
+    if is_pandas(data, "DataFrame"):
+        data = split_long(data, name="data")
+    if not isinstance(data, Mapping) or not data:
+        raise TypeError(
+            f"data must be a non-empty mapping of symbol -> prices or a long DataFrame (unique_id, ds, y), "
+            f"got {type(data).__name__}" + (" with no series" if isinstance(data, Mapping) else "")
+        )
+    gaps = gap_lib.check_gap_policy(gaps)
+    found: dict[str, ManySeries] = {}
+    for symbol, item in data.items():
+        if not isinstance(symbol, str):
+            raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
+        model = make(symbol)
+        name = f"data[{symbol!r}]"
+        prices, timestamps, spacing = read_series(item, name, model.input_columns, interval)
+        prices = model.check_prices(name, prices, model.min_fit_length, "to fit")
+        prices, timestamps, was_filled = regular_series(prices, timestamps, spacing, gaps, name, model.input_columns)
+        found[symbol] = ManySeries(model, prices, timestamps, spacing, was_filled)
+    return data, found
 
 
 class Forecaster:
@@ -320,45 +368,28 @@ class Forecaster:
             ``{symbol: fitted forecaster}`` in the order of ``data`` (of first appearance
             for a long frame).
         """
-        if is_pandas(data, "DataFrame"):
-            data = split_long(data, name="data")
-        if not isinstance(data, Mapping) or not data:
-            raise TypeError(
-                f"data must be a non-empty mapping of symbol -> prices or a long DataFrame (unique_id, ds, y), "
-                f"got {type(data).__name__}"
-            )
         if "symbol" in settings:
             raise TypeError("fit_many takes the symbols from data's keys, not from symbol=")
-        gaps = gap_lib.check_gap_policy(gaps)
         takes_symbol = "symbol" in cls.setting_names()
-        models, series, filled = {}, {}, set()
-        for symbol, item in data.items():
-            if not isinstance(symbol, str):
-                raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
-            model = cls(**{**settings, "symbol": symbol}) if takes_symbol else cls(**settings)
-            name = f"data[{symbol!r}]"
-            prices, timestamps, spacing = model._read_series(item, name, interval)
-            prices = model.check_prices(name, prices, model.min_fit_length, "to fit")
-            prices, timestamps, was_filled = regular_series(
-                prices, timestamps, spacing, gaps, name, model.input_columns
-            )
-            if was_filled:
-                filled.add(symbol)
-            models[symbol], series[symbol] = model, (prices, timestamps, spacing)
-        rows = list(models.values())
+        data, found = read_many(
+            data,
+            lambda symbol: cls(**{**settings, "symbol": symbol}) if takes_symbol else cls(**settings),
+            interval,
+            gaps,
+        )
         cls.fit_rows(
-            rows,
-            [s[0] for s in series.values()],
-            timestamps=[s[1] for s in series.values()],
-            interval=[s[2] for s in series.values()],
+            [item.model for item in found.values()],
+            [item.prices for item in found.values()],
+            timestamps=[item.timestamps for item in found.values()],
+            interval=[item.interval for item in found.values()],
             source=[fingerprints.source_of(item) for item in data.values()],
             workers=workers,
             devices=devices,
         )
-        for symbol, model in models.items():
-            if symbol in filled:
-                model.trained_on_ = fingerprint(data[symbol], interval, model.input_columns)
-        return models
+        for symbol, item in found.items():
+            if item.filled:
+                item.model.trained_on_ = fingerprint(data[symbol], interval, item.model.input_columns)
+        return {symbol: cast(Self, item.model) for symbol, item in found.items()}
 
     @classmethod
     def fit_rows(

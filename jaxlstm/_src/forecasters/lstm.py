@@ -32,7 +32,9 @@ from jaxlstm._src.forecasters import (
     rows,
     shrinkage,
 )
+from jaxlstm._src.forecasters import global_models as global_lib
 from jaxlstm._src.forecasters.base import Forecaster
+from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import encodings, seasons, windows
@@ -109,6 +111,10 @@ class LSTMForecaster(Forecaster):
             the shrunk forecasts' own errors) uses it. Needs a conformal or adaptive band:
             with ``band="volatility"`` or ``"quantile"``, or too few out-of-sample origins,
             ``shrink_`` is None and the model is used as it is.
+        series_embedding: a global model's learned vector per series, read at every step (0: none).
+
+    ``fit`` on several series (a mapping or a long ``unique_id, ds, y`` frame) trains one
+    global model; ``forecast`` then returns ``Forecasts`` (see ``global_models``).
 
     Example::
 
@@ -146,6 +152,7 @@ class LSTMForecaster(Forecaster):
         num_heads: int = 4,
         season_length: int | str | None = None,
         shrink: str | None = None,
+        series_embedding: int = 0,
     ) -> None:
         super().__init__(band=band, calibration=calibration)
         self.hidden_size = validation.check_positive_int("hidden_size", hidden_size)
@@ -183,6 +190,7 @@ class LSTMForecaster(Forecaster):
         self.num_heads = validation.check_positive_int("num_heads", num_heads)
         self.season_length = seasons.check_season_length(season_length)
         self.shrink = shrinkage.check_shrink(shrink)
+        self.series_embedding = validation.check_positive_int("series_embedding", series_embedding, minimum=0)
         #: The season in use: ``season_length``, or what the last fit detected for ``"auto"`` (None: none).
         self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
         validation.check_network_sizes(self.hidden_size, self.num_layers, self.input_length, self.direct_steps)
@@ -208,6 +216,8 @@ class LSTMForecaster(Forecaster):
         #: The shrinkage toward the last price ``fit`` chose (``shrink="auto"``); None: the model as it is.
         self.shrink_: shrinkage.Shrinkage | None = None
         self.__dict__.pop("_quantile_memo", None)
+        #: A global model's series, each a fitted model sharing the network (None: a model of one series).
+        self.series_: dict[str, Any] | None = None
 
     # Cached: settings change only through set_params, which builds a fresh instance, and the
     # forecast path reads these on every call (building them costs more than a 1-step forecast).
@@ -418,7 +428,20 @@ class LSTMForecaster(Forecaster):
         """
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
+        if global_lib.is_many(data):
+            self._reset_fitted()
+            global_lib.fit_global(self, data, verbose=verbose, **fit_options)
+            return self
+        self.series_ = None
         return super().fit(data, verbose=verbose, **fit_options)
+
+    def forecast(  # type: ignore[override]
+        self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None
+    ) -> Forecast | Forecasts:
+        """``Forecaster.forecast``; a global model's is a ``Forecasts`` mapping, every series forecast together."""
+        if self.series_ is None:
+            return super().forecast(horizon, steps, confidence, level=level)
+        return global_lib.forecast(self, horizon, steps, confidence, level)
 
     def prepare(self, series: np.ndarray, *, pad_to: int | None = None) -> Prepared:
         """The training inputs of a validated series (``prepared.prepare``, ``pad_to`` as it takes it), for ``train_prepared``.
@@ -599,6 +622,8 @@ class LSTMForecaster(Forecaster):
                 prices; the model is then unchanged.
         """
         self._check_fitted()
+        if self.series_ is not None:
+            raise global_lib.one_series_only(self)
         epochs = validation.check_positive_int("epochs", epochs)
         if not isinstance(allow_gap, bool):
             raise TypeError(f"allow_gap must be a bool, got {type(allow_gap).__name__} {allow_gap!r}")
@@ -709,8 +734,15 @@ class LSTMForecaster(Forecaster):
             for m, w, r in zip(lstms, windows_, combined, strict=True)
         ]
 
+    def forecast_window(self) -> np.ndarray:
+        if self.series_ is not None:
+            raise global_lib.one_series_only(self)
+        return super().forecast_window()
+
     def _forecast_plan(self, steps: int) -> rows.ForecastPlan:
         """How this model forecasts ``steps`` steps; a direct model refuses more steps than its head emits."""
+        if self.series_ is not None:
+            raise global_lib.one_series_only(self)
         if self.direct_steps is not None and steps > self.direct_steps:
             raise ValueError(
                 f"steps must be at most {self.direct_steps} for {self!r}: its head forecasts direct_steps="
@@ -801,11 +833,12 @@ class LSTMForecaster(Forecaster):
     # ------------------------------------------------------------------ persistence (the format: lstm_state)
 
     def saved_parts(self) -> tuple[Any, dict[str, Any]]:
-        return lstm_state.saved_parts(self)
+        return lstm_state.saved_parts(self) if self.series_ is None else global_lib.saved_parts(self)
 
     @classmethod
     def from_saved(cls, tree: Any, metadata: Any, source: str) -> Self:
-        return cast(Self, lstm_state.from_parts(cls, tree, metadata, source))
+        parts = global_lib.from_parts if global_lib.is_saved_global(metadata) else lstm_state.from_parts
+        return cast(Self, parts(cls, tree, metadata, source))
 
     def params_template(self) -> Any:
         """Shapes and dtypes of ``params_`` (with the members axis of an ensemble)."""

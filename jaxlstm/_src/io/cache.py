@@ -468,7 +468,9 @@ class ModelCache:
     def _check_trained(self, symbol: str, model: Any, request: _Request) -> Model:
         kind = getattr(self.model, "__name__", "model")
         wrong_class = isinstance(self.model, type) and not isinstance(model, self.model)
-        if wrong_class or getattr(model, "prices_", None) is None or not callable(getattr(model, "save", None)):
+        # A global model (several series) holds its series' prices in ``series_``.
+        unfitted = getattr(model, "prices_", None) is None and not getattr(model, "series_", None)
+        if wrong_class or unfitted or not callable(getattr(model, "save", None)):
             raise ValueError(f"train_fn must return a fitted {kind}, got {type(model).__name__}")
         if getattr(model, "symbol", symbol) is None:
             model.symbol = symbol

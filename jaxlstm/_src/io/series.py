@@ -9,14 +9,14 @@ series in the long format).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from jaxlstm._src.io import frames, ohlcv
 from jaxlstm._src.io.candles import Where
-from jaxlstm._src.io.pandas_import import import_pandas
+from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
 from jaxlstm._src.prep import fingerprints, horizons
 from jaxlstm._src.prep import gaps as gap_lib
 
@@ -110,7 +110,9 @@ def fingerprint(data: Any, interval: Any = None, columns: Sequence[str] = ("clos
     """The record ``fit(data)`` keeps as ``trained_on_``: compare it to a model's to know if it saw this data.
 
     Args:
-        data: anything ``fit`` accepts.
+        data: anything ``fit`` accepts; several series (a ``{name: prices}`` mapping or a
+            long ``unique_id, ds, y`` DataFrame, what a global model is trained on) give one
+            record of them all (``prep.fingerprints.combine``).
         interval: as ``fit``'s: the spacing of data without timestamps (recorded in the fingerprint).
         columns: the candle columns the model reads, its ``input_columns`` (the close
             first); a model that reads more than the close needs candles (see ``read_series``).
@@ -122,6 +124,15 @@ def fingerprint(data: Any, interval: Any = None, columns: Sequence[str] = ("clos
         same data whatever else the data holds.
     """
     columns = tuple(columns)
+    if isinstance(data, Mapping) or (is_pandas(data, "DataFrame") and "unique_id" in data.columns):
+        # Many series (what a global model is trained on): one record of them all, in order.
+        named = split_long(data, name="data") if not isinstance(data, Mapping) else data
+        if not named:
+            raise TypeError("data must be a non-empty mapping of name -> prices, got one with no series")
+        for name in named:
+            if not isinstance(name, str):
+                raise TypeError(f"data keys must be series name strings, got {type(name).__name__} {name!r}")
+        return fingerprints.combine({name: fingerprint(item, interval, columns) for name, item in named.items()})
     values, timestamps, spacing = read_series(data, "data", columns, interval)
     return fingerprints.fingerprint_series(values, timestamps, spacing, fingerprints.source_of(data), columns)
 

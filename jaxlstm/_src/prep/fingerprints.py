@@ -234,3 +234,34 @@ def fingerprint_series(
         first, last = stamps[0], stamps[-1]
     step = None if interval is None else horizons.as_interval(interval)
     return DataFingerprint(step, first, last, int(prices.shape[0]), series_sha256(prices, timestamps), source, others)
+
+
+def combine(prints: Any) -> DataFingerprint:
+    """One record of many named series (a global model's ``trained_on_``), in their order.
+
+    Args:
+        prints: ``{name: DataFingerprint}``, at least one.
+
+    Returns:
+        The interval they share (None when they differ), the earliest first and latest last
+        timestamp (None unless every series has them), the total count, and the SHA-256 of
+        every name with its series' checksums, in order (renaming, reordering or changing a
+        series changes it); no source.
+    """
+    items = list(prints.items())
+    if not items:
+        raise ValueError("prints must hold at least one series")
+    digest = hashlib.sha256(b"series")
+    for name, found in items:
+        digest.update(f"\0{name}\0{found.sha256}\0{sorted(found.columns)}".encode())
+    spacing = {found.interval for _, found in items}
+    dated = all(found.first is not None for _, found in items)
+    first = min(found.first for _, found in items if found.first is not None) if dated else None
+    last = max(found.last for _, found in items if found.last is not None) if dated else None
+    return DataFingerprint(
+        spacing.pop() if len(spacing) == 1 else None,
+        first,
+        last,
+        sum(found.count for _, found in items),
+        digest.hexdigest(),
+    )

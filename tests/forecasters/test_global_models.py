@@ -1,0 +1,249 @@
+"""Global models: one network on the windows of many series, each encoded on its own."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+import jaxlstm as jl
+from jaxlstm._src.forecasters import global_models, rows
+from jaxlstm._src.forecasters.forecast import Forecasts
+
+SMALL = dict(hidden_size=4, sequence_length=6, epochs=2, batch_size=32)
+
+
+def _walk(n: int, sigma: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 100 * np.exp(np.cumsum(rng.normal(0.0, sigma, n)))
+
+
+SERIES = {"A": _walk(90, 0.01, 0), "B": _walk(130, 0.04, 1), "C": _walk(110, 0.02, 2)}
+
+
+def _long(series: dict[str, np.ndarray]) -> pd.DataFrame:
+    return pd.concat(
+        [
+            pd.DataFrame({"unique_id": name, "ds": pd.date_range("2024-01-01", periods=len(v), freq="D"), "y": v})
+            for name, v in series.items()
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def captured():
+    """A global fit of SERIES (a long frame), and the training rows it handed to the runner."""
+    seen = []
+    original = rows.train_models
+
+    def spy(plans, **options):
+        seen.append(plans)
+        return original(plans, **options)
+
+    rows.train_models = spy
+    try:
+        model = jl.LSTMForecaster(**SMALL).fit(_long(SERIES))
+    finally:
+        rows.train_models = original
+    return model, seen
+
+
+@pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster
+def test_fit_on_a_long_frame_is_one_global_model_whose_series_share_the_params(captured):
+    model, seen = captured
+    assert list(model.series_) == ["A", "B", "C"]
+    assert model.metrics_["series"] == 3
+    for name, view in model.series_.items():
+        assert view.symbol == name and view.params_ is model.params_
+        assert view.interval_ == np.timedelta64(1, "D")
+    # One row for the global model, then one for its head-refit calibration copy (a second
+    # call: its epochs are capped by the steps the global model's kept params took).
+    assert [[len(plan) for plan in call] for call in seen] == [[1], [1]]
+    assert seen[1][0][0].epochs is not None and seen[1][0][0].data.xs.shape == seen[0][0][0].data.xs.shape
+    assert (
+        model.series_["B"].calibration_models_["refit"].model.pool_
+        is model.series_["A"].calibration_models_["refit"].model.pool_
+    )
+
+
+@pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster
+def test_training_rows_hold_every_series_windows_in_its_own_encoding(captured):
+    model, seen = captured
+    data = seen[0][0][0].data
+    length, start = SMALL["sequence_length"], 0
+    for name, prices in SERIES.items():
+        count = len(prices) - length
+        n_val = int(count * 0.1)
+        n_train = count - n_val
+        # The relative encoding, written out: log price over the window's last, in units of
+        # the spread of the one-step log returns of this series' own training part.
+        scale = np.std(np.diff(np.log(prices[: n_train + length])))
+        windows = np.stack([prices[k : k + length] for k in range(count)])
+        expected = np.log(windows / windows[:, -1:]) / scale
+        targets = np.log(prices[length:] / windows[:, -1]) / scale
+        np.testing.assert_allclose(data.xs[start : start + n_train, :, 0], expected[:n_train], atol=2e-5)
+        np.testing.assert_allclose(data.ys[start : start + n_train, 0], targets[:n_train], atol=2e-5)
+        assert model.series_[name].encoding_state_["log_return_std"] == pytest.approx(scale, rel=1e-12)
+        start += n_train
+    assert data.weights.sum() == start and not data.weights[start:].any()
+
+
+@pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster
+def test_forecast_of_a_global_model_is_forecasts_with_each_series_band(captured):
+    model, _ = captured
+    found = model.forecast("3D", level=[80, 95])
+    assert type(found) is Forecasts and list(found) == ["A", "B", "C"]
+    again = jl.LSTMForecaster.forecast_many(model.series_, steps=3, level=[80, 95])
+    for name, fc in found.items():
+        assert fc.symbol == name and len(fc) == 3
+        assert np.all(fc.lower < fc.predicted) and np.all(fc.predicted < fc.upper)
+        np.testing.assert_array_equal(fc.predicted, again[name].predicted)
+        assert fc.timestamps[0] == np.datetime64(pd.Timestamp("2024-01-01") + pd.Timedelta(days=len(SERIES[name])))
+    frame = found.to_pandas()
+    assert list(frame.columns[:5]) == ["unique_id", "ds", "predicted", "lower", "upper"] and "lo-80" in frame
+    assert frame["unique_id"].tolist() == ["A"] * 3 + ["B"] * 3 + ["C"] * 3
+    # Each series has its own band: the volatile series' is the widest.
+    widths = {name: float(np.log(fc.upper[0] / fc.lower[0])) for name, fc in found.items()}
+    assert widths["B"] > widths["C"] > widths["A"]
+
+
+@pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster
+def test_a_global_model_refuses_what_only_one_series_means(captured):
+    model, _ = captured
+    with pytest.raises(ValueError, match="global model of 3 series"):
+        model.predict_multi_step(SERIES["A"][-6:], 2)
+    with pytest.raises(ValueError, match="one series"):
+        model.update(SERIES["A"][-10:])
+    with pytest.raises(ValueError, match="global model of 3 series"):
+        jl.LSTMForecaster.forecast_many({"group": model}, steps=2)
+    assert model.series_["A"].predict_multi_step(SERIES["A"][-6:], 2).shape == (2,)
+
+
+@pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster
+def test_save_load_and_json_round_trip_give_identical_forecasts(captured, tmp_path):
+    model, _ = captured
+    loaded = jl.LSTMForecaster.load(model.save(tmp_path / "global"))
+    from_json = jl.LSTMForecaster.from_json(model.to_json())
+    before = model.forecast(steps=4)
+    for other in (loaded, from_json):
+        after = other.forecast(steps=4)
+        assert list(after) == list(before) and other.trained_on_.same_data(model.trained_on_)
+        for name in before:
+            for field in ("predicted", "lower", "upper"):
+                np.testing.assert_array_equal(getattr(after[name], field), getattr(before[name], field))
+    assert loaded.get_params() == model.get_params()
+
+
+@pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster
+def test_the_data_fingerprint_of_many_series_is_what_the_global_model_records(captured):
+    model, _ = captured
+    assert jl.data.fingerprint(_long(SERIES)).same_data(model.trained_on_)
+    other = {**SERIES, "C": SERIES["C"] * 1.01}
+    assert not jl.data.fingerprint(_long(other)).same_data(model.trained_on_)
+
+
+@pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster
+def test_model_cache_serves_a_global_model(captured, tmp_path):
+    model, _ = captured
+    calls = []
+
+    def train(symbol):
+        calls.append(symbol)
+        return model
+
+    cache = jl.ModelCache(tmp_path, train_fn=train)
+    data = _long(SERIES)
+    first = cache.get("group", settings=SMALL, data=data)
+    second = jl.ModelCache(tmp_path).get("group", settings=SMALL, data=data)
+    assert calls == ["group"] and list(second.series_) == ["A", "B", "C"]
+    np.testing.assert_array_equal(second.forecast(steps=2)["B"].predicted, first.forecast(steps=2)["B"].predicted)
+    status = cache.status("group", settings=SMALL, data=_long({**SERIES, "A": SERIES["A"][:-1]}))
+    assert not status.fresh and status.reason.startswith("trained on other data")
+
+
+@pytest.mark.slow
+def test_a_global_fit_of_one_series_equals_the_plain_fit():
+    settings = dict(SMALL, epochs=3)
+    alone = jl.LSTMForecaster(**settings).fit(SERIES["B"])
+    pooled = jl.LSTMForecaster(**settings).fit({"B": SERIES["B"]})
+    for leaf, other in zip(jax.tree.leaves(pooled.params_), jax.tree.leaves(alone.params_), strict=True):
+        np.testing.assert_allclose(np.asarray(leaf), np.asarray(other), rtol=1e-6, atol=1e-7)
+    a, b = alone.forecast(steps=5), pooled.forecast(steps=5)["B"]
+    for field in ("predicted", "lower", "upper"):
+        np.testing.assert_allclose(getattr(b, field), getattr(a, field), rtol=1e-6)
+    assert pooled.metrics_["epochs_run"] == alone.metrics_["epochs_run"]
+
+
+@pytest.mark.slow
+def test_series_embedding_learns_one_vector_per_series_and_saves(tmp_path):
+    model = jl.LSTMForecaster(**SMALL, series_embedding=3).fit(SERIES)
+    table = np.asarray(model.params_["embedding"])
+    assert table.shape == (3, 3) and np.abs(table).sum() > 0
+    assert not np.allclose(table[0], table[1])
+    np.testing.assert_array_equal(np.asarray(model.series_["C"].params_["embedding"]), table[2])
+    loaded = jl.LSTMForecaster.load(model.save(tmp_path / "emb"))
+    np.testing.assert_array_equal(loaded.forecast(steps=3)["C"].predicted, model.forecast(steps=3)["C"].predicted)
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "match"),
+    [
+        ({}, TypeError, "non-empty mapping"),
+        ({1: SERIES["A"]}, TypeError, "keys must be symbol strings, got int 1"),
+        ({"A": SERIES["A"], "B": SERIES["B"][:5]}, ValueError, r"data\['B'\] must have at least 7 prices"),
+        ({"A": SERIES["A"], "B": np.r_[SERIES["B"][:50], np.nan, SERIES["B"][51:]]}, ValueError, r"data\['B'\]"),
+        (
+            {
+                "A": pd.Series(SERIES["A"], index=pd.date_range("2024", periods=90, freq="D")),
+                "B": pd.Series(SERIES["B"], index=pd.date_range("2024", periods=130, freq="h")),
+            },
+            ValueError,
+            r"data\['B'\] is at an interval of 1h, but data\['A'\] at 1d",
+        ),
+    ],
+)
+def test_bad_series_are_refused_naming_the_argument_and_the_series(data, error, match):
+    with pytest.raises(error, match=match):
+        jl.LSTMForecaster(**SMALL).fit(data)
+
+
+def test_is_many_tells_global_data_from_one_series():
+    assert global_models.is_many({"A": [1.0, 2.0]}) and global_models.is_many(_long(SERIES))
+    assert not global_models.is_many(SERIES["A"]) and not global_models.is_many(pd.Series(SERIES["A"]))
+    assert not global_models.is_many(pd.DataFrame({"close": SERIES["A"]}))
+
+
+@pytest.mark.slow
+def test_other_sets_of_series_in_one_bucket_reuse_the_compiled_trainer():
+    import collections
+
+    counts: collections.Counter[str] = collections.Counter()
+
+    def listen(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            counts[str(kwargs.get("fun_name"))] += 1
+
+    settings = dict(SMALL, hidden_size=3)
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        # 3, 4 and 3 series of other lengths: 315 to 328 windows in all, one bucket.
+        for lengths in ((120, 110, 103), (80, 85, 90, 84), (140, 100, 106)):
+            data = {f"S{i}": _walk(n, 0.02, i) for i, n in enumerate(lengths)}
+            jl.LSTMForecaster(**settings).fit(data)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert counts["jit(fit_arrays)"] + counts["jit(_fit_one_model)"] == 1, dict(counts)
+
+
+@pytest.mark.slow
+def test_each_series_chooses_its_own_shrinkage_and_keeps_it_through_save(tmp_path):
+    model = jl.LSTMForecaster(**SMALL, shrink="auto").fit(SERIES)
+    weights = {name: view.shrink_weight for name, view in model.series_.items()}
+    assert all(0.0 <= w <= 1.0 for w in weights.values())
+    loaded = jl.LSTMForecaster.load(model.save(tmp_path / "shrunk"))
+    assert {name: view.shrink_weight for name, view in loaded.series_.items()} == weights
+    before, after = model.forecast(steps=3), loaded.forecast(steps=3)
+    for name in SERIES:
+        np.testing.assert_array_equal(after[name].predicted, before[name].predicted)
+        np.testing.assert_array_equal(after[name].upper, before[name].upper)
