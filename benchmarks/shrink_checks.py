@@ -38,7 +38,7 @@ def pooled_weight(closes: np.ndarray, residuals: dict[str, np.ndarray]) -> float
     keep = head.shape[0] - tail.shape[0]
     parts = [(y[:keep], d[:keep]), shrinkage.changes(closes, tail)]
     length = int(np.clip(sum(p[0].shape[0] for p in parts) // shrinkage.TARGET_BLOCKS, 1, tail.shape[1]))
-    sums = [shrinkage._blocks(a, b, length) for a, b in parts]
+    sums = [shrinkage.block_sums(a, b, length) for a, b in parts]
     yd = np.concatenate([s[0] for s in sums])
     dd = np.concatenate([s[1] for s in sums])
     beta = float(yd.sum() / dd.sum())

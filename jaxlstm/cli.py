@@ -252,6 +252,11 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "out-of-sample forecasts: naive where it shows no edge) or none" + ESTIMATOR_DEFAULT,
     )
     group.add_argument(
+        "--band",
+        help="the prediction band: conformal, adaptive, volatility or quantile (the direct head's own quantile "
+        "outputs, trained with the pinball loss: needs --direct-steps); see jaxlstm.Forecaster" + ESTIMATOR_DEFAULT,
+    )
+    group.add_argument(
         "--encoding",
         help="how prices become model values: relative, minmax, log or window (jaxlstm.data.ENCODINGS)"
         + ESTIMATOR_DEFAULT,
@@ -291,6 +296,7 @@ def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[s
         "sequence_length": args.sequence_length,
         "season_length": args.season_length,
         "shrink": args.shrink,
+        "band": args.band,
         "encoding": args.encoding,
         "learning_rate": args.learning_rate,
         "epochs": args.epochs,

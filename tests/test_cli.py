@@ -529,6 +529,18 @@ def test_season_length_and_encoding_options_become_settings():
         parser.parse_args(["--season-length", "1"])
 
 
+def test_band_option_becomes_the_setting_and_a_bad_band_is_one_line(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    cli.add_model_options(parser)
+    assert cli.model_settings(parser.parse_args(["--band", "quantile"]))["band"] == "quantile"
+    from jaxlstm import LSTMForecaster
+
+    assert cli.model_settings(parser.parse_args([]))["band"] == LSTMForecaster().band
+    code, out, err = run(["train", "--models", str(tmp_path), "--band", "bogus", *FAST], capsys)
+    one_line_error(code, err, "band")
+    assert "quantile" in err and out == "" and not any(tmp_path.iterdir())
+
+
 def test_forecast_at_several_levels(models, capsys):
     code, out, err = run(["forecast", "--model", "hybrid", "--steps", "3", "--level", "80,95", "--json"], capsys)
     assert code == 0, err

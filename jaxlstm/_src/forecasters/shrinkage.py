@@ -85,7 +85,7 @@ class Shrinkage(NamedTuple):
         return cls(weight, float(state["coefficient"]), t, int(state["blocks"]), int(state["steps"]))
 
 
-def _blocks(y: np.ndarray, d: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+def block_sums(y: np.ndarray, d: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Per block of ``length`` consecutive origins (counted back from the last): ``sum(y d)`` and ``sum(d^2)`` over its first ``length`` steps."""
     y, d = y[:, :length], d[:, :length]
     ok = np.isfinite(y) & np.isfinite(d)
@@ -137,7 +137,7 @@ def fit_weight(closes: np.ndarray, residuals: Mapping[str, np.ndarray]) -> Shrin
     if rows is None or rows.shape[0] < MIN_BLOCKS:
         return None
     length = int(np.clip(rows.shape[0] // TARGET_BLOCKS, 1, rows.shape[1]))
-    yd, dd = _blocks(*changes(closes, rows), length)
+    yd, dd = block_sums(*changes(closes, rows), length)
     measured = dd > 0
     if int(measured.sum()) < MIN_BLOCKS:
         return None
