@@ -467,12 +467,7 @@ def is_saved_global(metadata: Any) -> bool:
 
 def from_parts(cls: Any, tree: Any, metadata: Any, source: str) -> LSTMForecaster:
     """The global model ``saved_parts`` described; anything odd is a ``ValueError`` naming ``source``."""
-    if metadata.get("model") != lstm_state.MODEL_KIND:
-        raise ValueError(f"{source} does not hold an {lstm_state.MODEL_KIND} (model kind {metadata.get('model')!r})")
-    try:
-        return rebuild(cls, tree, metadata)
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
-        raise ValueError(f"{source} is damaged: invalid metadata ({type(err).__name__}: {err})") from None
+    return lstm_state.from_parts(cls, tree, metadata, source, build=rebuild)
 
 
 def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:

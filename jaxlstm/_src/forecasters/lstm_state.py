@@ -7,6 +7,7 @@ optimiser state and fitted state agree (anything odd is a ``ValueError``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -56,13 +57,22 @@ def metadata(model: LSTMForecaster) -> dict[str, Any]:
     }
 
 
-def from_parts(cls: Any, params: Any, metadata: Any, source: str) -> LSTMForecaster:
-    """Rebuilds a fitted model from saved params and metadata; anything odd is a ValueError."""
+def from_parts(
+    cls: Any,
+    params: Any,
+    metadata: Any,
+    source: str,
+    build: Callable[[Any, Any, dict[str, Any]], LSTMForecaster] | None = None,
+) -> LSTMForecaster:
+    """Rebuilds a fitted model from saved params and metadata; anything odd is a ValueError naming ``source``.
+
+    ``build`` is the rebuild without messages (default ``rebuild``; a global model passes its own).
+    """
     if not isinstance(metadata, dict) or metadata.get("model") != MODEL_KIND:
         got = metadata.get("model") if isinstance(metadata, dict) else type(metadata).__name__
         raise ValueError(f"{source} does not hold an {MODEL_KIND} (model kind {got!r})")
     try:
-        return rebuild(cls, params, metadata)
+        return (build or rebuild)(cls, params, metadata)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
         raise ValueError(f"{source} is damaged: invalid metadata ({type(err).__name__}: {err})") from None
 
