@@ -57,6 +57,21 @@ def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_seed(name: str, value: Any) -> int:
+    """Returns ``value`` as an int, or raises unless it is an integer in ``[0, 2**63)`` (what ``jax.random.key`` takes)."""
+    seed = check_positive_int(name, value, minimum=0)
+    if seed >= 2**63:
+        raise ValueError(f"{name} must be below 2**63, got {seed}")
+    return seed
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Returns ``value`` if it is a bool, else raises ``TypeError`` (``0``, ``"yes"`` and ``None`` are not)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return value
+
+
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     """Returns ``value`` if it is one of ``choices`` (strings), else raises ``ValueError`` listing them."""
     if not isinstance(value, str) or value not in choices:

@@ -59,8 +59,8 @@ def test_too_many_steps_are_refused_on_every_path(model, steps):
         "forecast_prices": lambda: encodings.forecast_prices(
             model.model_config,
             model.params_,
-            model._encoding(),
-            model._device_state(),
+            model.model_inputs.encoding,
+            model._forecast_plan(1).state,
             np.ones((5,), np.float32),
             steps,
         ),

@@ -80,6 +80,33 @@ def continuation(
     return new, np.datetime64(timestamps[-1], "ns"), step
 
 
+def continued_series(
+    held: Held,
+    window_length: int,
+    steps: int,
+    new: np.ndarray,
+    timestamps: np.ndarray | None,
+    spacing: np.timedelta64 | None,
+    dated_by_interval: bool,
+    allow_gap: bool,
+    owner: object,
+) -> tuple[np.ndarray, np.datetime64 | None, np.timedelta64 | None]:
+    """``(the model's last window then the new prices, their last timestamp, the interval)``: what ``update`` trains on.
+
+    ``new`` must continue the prices held (``continuation``) with at least ``steps`` of
+    them (a direct head's ``H``: one window's targets); preceded by the last
+    ``window_length`` prices held, they give one window per new price. Messages name
+    ``owner`` (the model).
+    """
+    new, last_timestamp, spacing = continuation(held, new, timestamps, spacing, dated_by_interval, allow_gap)
+    if new.shape[0] < steps:
+        raise ValueError(
+            f"data must hold at least {steps} prices after the model's last timestamp to update {owner!r}, "
+            f"got {new.shape[0]}"
+        )
+    return np.concatenate([held.prices[-window_length:], new]), last_timestamp, spacing
+
+
 def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: int) -> int:
     """Checks the ``seen`` leading rows of ``new`` (at or before ``held.last_timestamp``) against the prices held; returns ``seen``.
 
@@ -117,6 +144,6 @@ def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: i
         f"{horizons.format_moment(last)}: the model has seen them (the last {checked} checked against the "
         "prices it holds)",
         UserWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
     return seen

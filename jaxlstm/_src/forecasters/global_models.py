@@ -9,7 +9,7 @@ training windows of all series are concatenated into one ``TrainData``: one row 
 runner (``rows.train_rows``) per ensemble member. The head-refit calibration copy is a
 global model too, trained on the head of every series, in a second runner call of the same
 compiled program (the parent's padded shapes), for no more optimiser steps than the global
-model's kept params took (as a local head refit, ``LSTMForecaster._refit_budget``). With ``series_embedding=d`` each series also has a learned vector of ``d``
+model's kept params took (as a local head refit, ``prepared.refit_budget``). With ``series_embedding=d`` each series also has a learned vector of ``d``
 numbers that the network reads at every step (``nn.embedding.SeriesEmbedding``).
 
 After the fit each series is a ``SeriesModel`` (``model.series_[name]``): an
@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training
-from jaxlstm._src.forecasters import lstm_state, population, prepared, progress, rows
+from jaxlstm._src.forecasters import lstm_state, population, prepared, rows
 from jaxlstm._src.forecasters.base import read_many
 from jaxlstm._src.forecasters.forecast import Forecasts
 from jaxlstm._src.io.pandas_import import is_pandas
@@ -91,16 +91,13 @@ class Pool:
     def epoch_caps(self, n_train: int, batch_size: int) -> list[int] | None:
         """A head pool's cap on each member's epochs: the optimiser steps its parent's kept params took (None: no cap).
 
-        As for a local head refit (``LSTMForecaster._refit_budget``): each member's kept
+        As for a local head refit (``prepared.refit_budget``): each member's kept
         epoch times the parent's minibatches per epoch, in whole epochs of this pool's
         ``n_train`` windows.
         """
         if self.parent is None or self.parent.trained is None:
             return None
-        metrics = self.parent.trained[3]
-        kept = metrics.get("member_best_epochs") or [metrics["best_epoch"]]
-        steps = [max(1, int(epoch)) * prepared.minibatches(metrics["n_train_windows"], batch_size) for epoch in kept]
-        return [-(-count // prepared.minibatches(n_train, batch_size)) for count in steps]
+        return prepared.epoch_caps(prepared.kept_steps(self.parent.trained[3], batch_size), n_train, batch_size)
 
 
 @functools.cache
@@ -196,11 +193,7 @@ def series_class(base: Any) -> Any:
             plans = [
                 pool_rows([series[i] for i in found], [preps[i] for i in found], capped) for found in pools.values()
             ]
-            with progress.Shown(series[0].epochs if verbose else None) as shown:
-                results = rows.train_models(
-                    plans, workers=workers, devices=devices, progress_tag=shown.tag, progress_callback=progress.RELAY
-                )
-                shown.finish(int(results[0][0].epochs_run), str(results[0][0].stop_reason))
+            results = rows.train_shown(plans, series[0].epochs if verbose else None, workers=workers, devices=devices)
             for found, pool_results in zip(pools.values(), results, strict=True):
                 adopt_pool([series[i] for i in found], [preps[i] for i in found], pool_results)
 
@@ -286,8 +279,7 @@ def adopt_pool(
     default_rate = float(type(lead).default_params()["learning_rate"])
     if len(population.finished(results)) < len(results):
         raise population.divergence_error(lead.members.settings, default_rate)
-    params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
-    opt_state = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
+    params, opt_state = population.adopted_state(results)
     validated = any(p.n_val for p in preps)
     history, metrics = population.summary(results, validated)
     embedded = bool(lead.series_embedding)
@@ -297,7 +289,7 @@ def adopt_pool(
         model.opt_state_ = None
         model.encoding_state_, model.feature_state_ = prep.encoding_state, prep.feature_state
         model.history_, model.trained_at_ = history, stamp
-    checks = [p.held_back if p.n_val else p.windows[: p.n_train][-64:] for p in preps]
+    checks = [prepared.checked_windows(p) for p in preps]
     found = type(lead).predict_rows(models, checks, 1)
     for model, prep, predicted in zip(models, preps, found, strict=True):
         if not np.all(np.isfinite(predicted) & (predicted > 0)):
@@ -306,8 +298,7 @@ def adopt_pool(
             raise population.divergence_error(lead.members.settings, default_rate) from ValueError(
                 f"series {model.symbol!r} forecasts non-finite or non-positive prices"
             )
-        errors = prepared.validation_errors(prep, model.model_inputs, predicted[:, 0])
-        model.metrics_ = {**metrics, "n_train_windows": int(prep.n_train), "n_val_windows": int(prep.n_val), **errors}
+        model.metrics_ = prepared.fit_metrics(prep, model.model_inputs, metrics, predicted[:, 0])
     totals = {"n_train_windows": sum(p.n_train for p in preps), "n_val_windows": sum(p.n_val for p in preps)}
     assert lead.pool_ is not None
     lead.pool_.trained = (params, opt_state, history, {**metrics, "series": len(models), **totals})

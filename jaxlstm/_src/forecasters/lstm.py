@@ -2,10 +2,12 @@
 
 State lives here and only here: the fitted params, the encoding (and feature scaling)
 fitted on training data, the last window, the loss history. The work is done elsewhere:
-``prepared`` turns a series into training arrays, ``population.Members`` starts each
-ensemble member, ``rows`` runs every fit and forecast as rows of ``stacked.run_stacked``,
-``continuation`` holds ``update``'s rules, ``bands`` the band, ``lstm_state`` the saved
-format. The network is any of ``nn.networks.ARCHITECTURES``; nothing here depends on which.
+``prepared`` turns a series into training arrays, ``population`` starts, keeps and
+combines ensemble members, ``rows`` runs every fit, update and forecast as rows of
+``stacked.run_stacked``, ``continuation`` holds ``update``'s rules, ``bands`` the band,
+``quantile_heads`` the heads of ``band="quantile"``, ``shrinkage`` ``shrink="auto"``,
+``lstm_state`` the saved format and ``global_models`` a fit on many series. The network is
+any of ``nn.networks.ARCHITECTURES``; nothing here depends on which.
 """
 
 from __future__ import annotations
@@ -17,18 +19,16 @@ from collections.abc import Sequence
 from typing import Any, Self, cast
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training, validation
 from jaxlstm._src.forecasters import (
     bands,
     continuation,
-    intervals,
     lstm_state,
     population,
     prepared,
-    progress,
+    quantile_heads,
     rows,
     shrinkage,
 )
@@ -40,8 +40,6 @@ from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import encodings, seasons, windows
 from jaxlstm._src.prep import features as feature_lib
 from jaxlstm._src.prep import inputs as inputs_lib
-
-Prepared = prepared.Prepared
 
 
 class LSTMForecaster(Forecaster):
@@ -160,13 +158,9 @@ class LSTMForecaster(Forecaster):
         self.learning_rate = validation.check_positive_float("learning_rate", learning_rate)
         self.epochs = validation.check_positive_int("epochs", epochs)
         self.batch_size = validation.check_positive_int("batch_size", batch_size)
-        if not isinstance(early_stopping, bool):
-            raise TypeError(f"early_stopping must be a bool, got {type(early_stopping).__name__} {early_stopping!r}")
-        self.early_stopping = early_stopping
+        self.early_stopping = validation.check_bool("early_stopping", early_stopping)
         self.num_layers = validation.check_positive_int("num_layers", num_layers)
-        self.seed = validation.check_positive_int("seed", seed, minimum=0)
-        if self.seed >= 2**63:
-            raise ValueError(f"seed must be below 2**63, got {seed}")
+        self.seed = validation.check_seed("seed", seed)
         self.patience = validation.check_positive_int("patience", patience)
         self.validation_fraction = validation.check_fraction("validation_fraction", validation_fraction, low_open=False)
         self.encoding = encodings.get_encoding(encoding).name
@@ -179,9 +173,7 @@ class LSTMForecaster(Forecaster):
         self.weight_decay = validation.check_positive_float("weight_decay", weight_decay, allow_zero=True)
         self.ensemble = population.check_ensemble(ensemble)
         self.combine = population.check_combine(combine)
-        self._member_settings = population.member_settings(
-            self.ensemble, self.seed, self.learning_rate, self.weight_decay
-        )
+        self._member_settings = population.member_settings(ensemble, self.seed, self.learning_rate, self.weight_decay)
         self.architecture = networks.check_architecture(architecture)
         self.features = feature_lib.check_features(features)
         self.direct_steps = (
@@ -195,11 +187,7 @@ class LSTMForecaster(Forecaster):
         self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
         validation.check_network_sizes(self.hidden_size, self.num_layers, self.input_length, self.direct_steps)
         prepared.check_head(self.features, self.direct_steps)
-        if self.band == "quantile" and self.direct_steps is None:
-            raise ValueError(
-                "band='quantile' needs direct_steps=H: its quantile heads emit the H steps' lower and upper "
-                "quantiles at once, which a recursive forecast cannot feed back; got direct_steps=None"
-            )
+        quantile_heads.check_head(self.band, self.direct_steps)
         self.model_config  # noqa: B018 (a network these sizes cannot build, e.g. heads not dividing the width, fails now)
 
     def _reset_fitted(self) -> None:
@@ -239,7 +227,7 @@ class LSTMForecaster(Forecaster):
     @functools.cached_property
     def model_inputs(self) -> inputs_lib.ModelInputs:
         """How windows of candles become the network's inputs (features, encoding, length)."""
-        return inputs_lib.ModelInputs(self.features, self._encoding(), self.input_length)
+        return inputs_lib.ModelInputs(self.features, encodings.get_encoding(self.encoding), self.input_length)
 
     @property
     def input_length(self) -> int:
@@ -251,8 +239,7 @@ class LSTMForecaster(Forecaster):
 
         ``fit`` and ``load`` call it; set by hand, the params would not match the windows.
         """
-        self.__dict__["season_length_"] = season
-        self.__dict__["_season_resolved"] = True
+        self.__dict__.update(season_length_=season, _season_resolved=True)
         self.__dict__.pop("model_inputs", None)
         self.__dict__.pop("model_config", None)
 
@@ -269,22 +256,15 @@ class LSTMForecaster(Forecaster):
         if self.season_length != "auto":
             return self.season_length_
         self.use_season(None)
-        n = series.shape[0]
-        train = close_of(series)[: n - (self.planned_holdout(n) or 0)]
-        found = seasons.detect_season(np.log(train), interval=interval) if train.shape[0] > 2 else None
-        self.use_season(found)
-        if found is not None and n < self.min_fit_length + 1:
+        train = close_of(series)[: series.shape[0] - (self.planned_holdout(series.shape[0]) or 0)]
+        self.use_season(seasons.detect_season(np.log(train), interval=interval) if train.shape[0] > 2 else None)
+        if self.season_length_ is not None and series.shape[0] < self.min_fit_length + 1:
             self.use_season(None)
         return self.season_length_
 
     @classmethod
     def fit_rows(
-        cls,
-        models: Sequence[Forecaster],
-        series: Sequence[np.ndarray],
-        *,
-        interval: Any = None,
-        **options: Any,
+        cls, models: Sequence[Forecaster], series: Sequence[np.ndarray], *, interval: Any = None, **options: Any
     ) -> None:
         # "auto" seasons are resolved first: the held-back tail and the calibration cut
         # that the base computes depend on the window the season implies.
@@ -292,52 +272,24 @@ class LSTMForecaster(Forecaster):
         for model, prices, step in zip(models, series, spacing, strict=False):
             if isinstance(model, LSTMForecaster):
                 model.resolve_season(prices, step)
-                # The calibration forecasts measure the model itself: unshrunk.
-                model.shrink_ = None
+                model.shrink_ = None  # the calibration forecasts measure the model itself: unshrunk
         super().fit_rows(models, series, interval=interval, **options)
-        for model, prices in zip(models, series, strict=False):
-            if isinstance(model, LSTMForecaster) and model._quantiles and model.params_ is not None:
-                model._calibrate_heads(prices)
         for model, prices in zip(models, series, strict=True):
-            if isinstance(model, LSTMForecaster) and model.shrink == "auto":
-                model._fit_shrink(close_of(prices))
+            if isinstance(model, LSTMForecaster):
+                model._calibrate_extras(prices)
 
-    def _calibrate_heads(self, series: np.ndarray) -> None:
-        """Conformalises the quantile heads on the held-back tail of the fitted ``series`` (``bands.cqr_margins``).
-
-        The tail's targets trained no params (early stopping chose the epoch on them, as the
-        ``"auto"`` calibration source does); without a tail no level has a margin and the
-        band is the adaptive one.
-        """
-        assert isinstance(self.band_, bands.QuantileBand), "band='quantile' fits a QuantileBand"
-        n, steps, length = series.shape[0], self.direct_steps or 1, self.window_length
-        origins = np.arange(max(length, n - (self.holdout_size() or 0)), n)
-        if origins.size == 0:
-            return
-        heads = self._head_rows(windows.windows_before(series, origins, length))[:, 1:]
-        closes = close_of(series)
-        index = origins[:, None] + np.arange(steps)[None, :]
-        actual = np.where(index < n, closes[np.minimum(index, n - 1)], np.nan)
-        self.band_ = self.band_.with_margins(bands.cqr_margins(heads, actual))
-
-    def _fit_shrink(self, closes: np.ndarray) -> None:
-        """Chooses ``shrink_`` from the band's residuals and rebuilds the band on the shrunk forecasts' residuals.
-
-        A quantile band reads its bounds from the heads, not from residuals around the point
-        forecast: it is left as it is, unshrunk.
-        """
-        assert self.band_ is not None, "fitted models have a band"
-        if isinstance(self.band_, bands.QuantileBand):
-            return
-        found = shrinkage.fit_weight(closes, self.band_.residuals)
-        if found is None:
-            return
-        residuals = shrinkage.shrunk_residuals(closes, self.band_.residuals, found.weight)
-        self.band_ = type(self.band_)(residuals, self.band_.volatility)
-        self.shrink_ = found
-        # The calibration models forecast what the residuals now measure.
-        for source in self.calibration_models_.values():
-            cast(LSTMForecaster, source.model).shrink_ = found
+    def _calibrate_extras(self, series: np.ndarray) -> None:
+        """What a fit calibrates after the band: the quantile heads' margins, then the shrinkage (``shrink="auto"``)."""
+        if self._quantiles and self.params_ is not None:
+            steps, holdout = self.direct_steps or 1, self.holdout_size() or 0
+            self.band_ = quantile_heads.calibrated(
+                self.band_, series, holdout, self.window_length, steps, self._head_rows
+            )
+        if self.shrink == "auto":
+            assert self.band_ is not None, "fitted models have a band"
+            self.band_, self.shrink_ = shrinkage.shrunk_band(self.band_, close_of(series))
+            for source in self.calibration_models_.values():  # they forecast what the residuals now measure
+                cast(LSTMForecaster, source.model).shrink_ = self.shrink_
 
     @property
     def shrink_weight(self) -> float:
@@ -345,16 +297,7 @@ class LSTMForecaster(Forecaster):
         return 1.0 if self.shrink_ is None else self.shrink_.weight
 
     def _refit_budget(self, n: int) -> prepared.RefitBudget | None:
-        # The optimiser steps each member's kept params took (its best epoch with early
-        # stopping, else its last, times its minibatches per epoch). A head refit trained
-        # longer would stand for a different model, and on noisy prices, where early stopping
-        # keeps an early epoch, it would cost several times the model's own training.
-        if self.metrics_ is None:
-            return None
-        kept = self.metrics_.get("member_best_epochs") or [self.metrics_["best_epoch"]]
-        batches = prepared.minibatches(self.metrics_["n_train_windows"], self.batch_size)
-        count = n - self.window_length - (self.direct_steps or 1) + 1
-        return prepared.RefitBudget(tuple(max(1, int(epoch)) * batches for epoch in kept), count)
+        return prepared.refit_budget(self.metrics_, self.batch_size, n - self.min_fit_length + 1)
 
     def _unfitted_copy(self) -> Forecaster:
         # A head-refit calibration copy reads the same windows as the model it calibrates.
@@ -365,13 +308,13 @@ class LSTMForecaster(Forecaster):
     @property
     def members(self) -> population.Members:
         """How each ensemble member starts training (its seed and rates, the network, the training settings)."""
-        loss = training.QuantileLoss(self._quantiles) if self._quantiles else None
-        return population.Members(tuple(self._member_settings), self.model_config, self.train_config, loss)
+        return population.Members(
+            tuple(self._member_settings), self.model_config, self.train_config, quantile_heads.loss(self.band)
+        )
 
     @property
     def _quantiles(self) -> tuple[float, ...]:
-        """The quantiles of the heads ``band="quantile"`` trains (``bands.quantile_pairs``), else none."""
-        return bands.quantile_pairs() if self.band == "quantile" else ()
+        return quantile_heads.quantiles(self.band)
 
     @property
     def input_columns(self) -> tuple[str, ...]:
@@ -409,9 +352,6 @@ class LSTMForecaster(Forecaster):
         """Candles one forecast reads: ``sequence_length`` plus the history the features need first."""
         return self.model_inputs.window_length
 
-    def _encoding(self) -> encodings.Encoding:
-        return encodings.get_encoding(self.encoding)
-
     def _fraction(self) -> float:
         return self.validation_fraction if self.early_stopping else 0.0
 
@@ -426,8 +366,7 @@ class LSTMForecaster(Forecaster):
         Returns:
             ``self``, with ``params_``, ``encoding_state_``, ``history_`` and ``metrics_`` set.
         """
-        if not isinstance(verbose, bool):
-            raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
+        validation.check_bool("verbose", verbose)
         if global_lib.is_many(data):
             self._reset_fitted()
             global_lib.fit_global(self, data, verbose=verbose, **fit_options)
@@ -443,7 +382,7 @@ class LSTMForecaster(Forecaster):
             return super().forecast(horizon, steps, confidence, level=level)
         return global_lib.forecast(self, horizon, steps, confidence, level)
 
-    def prepare(self, series: np.ndarray, *, pad_to: int | None = None) -> Prepared:
+    def prepare(self, series: np.ndarray, *, pad_to: int | None = None) -> prepared.Prepared:
         """The training inputs of a validated series (``prepared.prepare``, ``pad_to`` as it takes it), for ``train_prepared``.
 
         An unfitted model with ``season_length="auto"`` whose season no fit has resolved
@@ -457,12 +396,12 @@ class LSTMForecaster(Forecaster):
     def train_prepared(
         cls,
         models: Sequence[LSTMForecaster],
-        preps: Sequence[Prepared],
+        preps: Sequence[prepared.Prepared],
         epochs: Sequence[int],
         *,
         salt: int = 0,
         workers: int | None = None,
-        devices: Sequence[jax.Device] | None = None,
+        devices: Sequence[Any] | None = None,
     ) -> int:
         """Trains each model ``epochs[i]`` more epochs on its prepared data, all in one runner call per group.
 
@@ -475,7 +414,11 @@ class LSTMForecaster(Forecaster):
         """
         plans = [
             rows.member_rows(
-                m.members, p.data, m.members.static(epochs=c), m._members() if m.params_ is not None else None, salt
+                m.members,
+                p.data,
+                m.members.static(epochs=c),
+                m._member_pairs() if m.params_ is not None else None,
+                salt,
             )
             for m, p, c in zip(models, preps, epochs, strict=True)
         ]
@@ -490,7 +433,7 @@ class LSTMForecaster(Forecaster):
         prices: Sequence[np.ndarray],
         *,
         workers: int | None = None,
-        devices: Sequence[jax.Device] | None = None,
+        devices: Sequence[Any] | None = None,
         verbose: bool = False,
         budgets: Sequence[prepared.RefitBudget | None] | None = None,
         **fit_options: Any,
@@ -498,52 +441,44 @@ class LSTMForecaster(Forecaster):
         """Trains many models (and every ensemble member) as rows of one runner call per group of equal static settings.
 
         Series of different lengths are padded with zero-weight windows, which leave each
-        model as a lone ``fit`` would train it (to float rounding). With ``verbose``
-        the first model's first member draws a per-epoch progress bar. ``budgets``: per
-        model None or a ``prepared.RefitBudget`` (head refits, see ``_refit_budget``): each
-        member takes at most its optimiser steps, rounded up to whole epochs of its own
-        windows, on data padded to the shapes of the model it calibrates, so the traced
-        caps and the padding leave one compiled program for both.
+        model as a lone ``fit`` would train it (to float rounding). With ``verbose`` the
+        first model's first member draws a per-epoch progress bar. ``budgets``: per model
+        None or a head refit's ``prepared.RefitBudget``: each member takes at most its
+        optimiser steps, rounded up to whole epochs of its own windows, on data padded to
+        the shapes of the model it calibrates, so that both share one compiled program.
         """
         if fit_options:
             raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
-        if not isinstance(verbose, bool):
-            raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
+        validation.check_bool("verbose", verbose)
         lstms = [cast(LSTMForecaster, m) for m in models]
         budgets = [None] * len(lstms) if budgets is None else list(budgets)
         preps = [m.prepare(p, pad_to=b and b.windows) for m, p, b in zip(lstms, prices, budgets, strict=True)]
-        caps = [
-            None if b is None else [-(-steps // prepared.minibatches(prep.n_train, m.batch_size)) for steps in b.steps]
+        plans = [
+            rows.member_rows(
+                m.members,
+                prep.data,
+                m.members.static(),
+                epochs=b and prepared.epoch_caps(b.steps, prep.n_train, m.batch_size),
+            )
             for m, prep, b in zip(lstms, preps, budgets, strict=True)
         ]
-        plans = [
-            rows.member_rows(m.members, prep.data, m.members.static(), epochs=cap)
-            for m, prep, cap in zip(lstms, preps, caps, strict=True)
-        ]
-        with progress.Shown(lstms[0].epochs if verbose else None) as shown:
-            found = rows.train_models(
-                plans, workers=workers, devices=devices, progress_tag=shown.tag, progress_callback=progress.RELAY
-            )
-            shown.finish(int(found[0][0].epochs_run), str(found[0][0].stop_reason))
+        found = rows.train_shown(plans, lstms[0].epochs if verbose else None, workers=workers, devices=devices)
         for m, prep, results in zip(lstms, preps, found):
             m._adopt_trained(prep, results)
 
-    def _adopt_trained(self, prep: Prepared, results: Sequence[training.TrainResult]) -> None:
-        """``_adopt`` for a fit: a member that diverged is dropped (with a warning), a model whose every member did raises.
+    def _adopt_trained(self, prep: prepared.Prepared, results: Sequence[training.TrainResult]) -> None:
+        """``_adopt`` of the members a fit keeps (``population.kept_members``); a model whose every member diverged raises.
 
-        A member diverged when its loss was not finite at its last epoch, or when its
-        one-step forecasts of the held-back windows (the last training windows without
-        any) are not finite positive prices. The members kept become the ``ensemble``
-        setting, so that save and load agree. A model that raises is left unfitted.
+        The members kept become the ``ensemble`` setting, so that save and load agree; the
+        others are dropped with a warning. A model that raises is left unfitted.
         """
         members, ensemble = list(self._member_settings), self.ensemble
-        kept = population.finished(results)
-        while kept:  # each pass adopts the members left and checks their forecasts
+
+        def adopt(kept: list[int]) -> np.ndarray:
             self._set_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
-            healthy = self._adopt(prep, [results[j] for j in kept])
-            if healthy.all():
-                break
-            kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
+            return self._adopt(prep, [results[j] for j in kept])
+
+        kept = population.kept_members(results, adopt)
         if not kept:
             self._set_members(ensemble)
             self._reset_fitted()
@@ -556,41 +491,33 @@ class LSTMForecaster(Forecaster):
         self.__dict__["ensemble"] = ensemble
         self._member_settings = population.member_settings(ensemble, self.seed, self.learning_rate, self.weight_decay)
 
-    def _adopt(self, prep: Prepared, results: Sequence[training.TrainResult]) -> np.ndarray:
+    def _adopt(self, prep: prepared.Prepared, results: Sequence[training.TrainResult]) -> np.ndarray:
         """Takes over finished training runs (one per member): params, optimiser states, history, metrics.
 
-        The one-step forecasts of the held-back windows are made once, in one call, for the
-        validation MAE (the members combined) and the divergence check of ``_adopt_trained``.
-
         Returns:
-            ``[K]`` whether each member forecasts finite positive prices one step after the
-            held-back windows (the last training windows without any).
+            ``[K]`` whether each member forecasts finite positive prices one step after
+            ``prepared.checked_windows`` (made once, in one call, also for the validation MAE).
         """
         if any(r.epochs_run == 0 for r in results):
             raise ValueError("training diverged in the first epoch (non-finite loss); check the data and learning_rate")
-        self.params_ = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
-        self.opt_state_ = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
+        self.params_, self.opt_state_ = population.adopted_state(results)
         self.encoding_state_, self.feature_state_ = prep.encoding_state, prep.feature_state
         self.history_, metrics = population.summary(results, bool(prep.n_val))
-        check = prep.held_back if prep.n_val else prep.windows[: prep.n_train][-64:]
-        found = self._member_rows(check, 1)
-        predicted = population.combine_members(found, self.combine) if self.n_members > 1 else found[0]
-        errors = prepared.validation_errors(prep, self.model_inputs, predicted[:, 0])
-        self.metrics_ = {**metrics, "n_train_windows": int(prep.n_train), "n_val_windows": int(prep.n_val), **errors}
+        found = self._member_rows(prepared.checked_windows(prep), 1)
+        predicted = population.combined(found, self.combine)[:, 0]
+        self.metrics_ = prepared.fit_metrics(prep, self.model_inputs, metrics, predicted)
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return np.all(np.isfinite(found) & (found > 0), axis=(1, 2))
 
     def holdout_size(self) -> int | None:
         # One validation window per held-back target close; a direct model's window also
         # targets the H - 1 closes after its first.
-        if self.metrics_ is None:
-            return None
-        n_val = int(self.metrics_.get("n_val_windows") or 0)
-        return n_val + (self.direct_steps or 1) - 1 if n_val else 0
+        n_val = None if self.metrics_ is None else int(self.metrics_.get("n_val_windows") or 0)
+        return n_val and n_val + (self.direct_steps or 1) - 1
 
     def planned_holdout(self, n: int) -> int | None:
         steps = self.direct_steps or 1
-        return prepared.planned_holdout(n - self.window_length - steps + 1, steps, self._fraction())
+        return prepared.planned_holdout(n - self.min_fit_length + 1, steps, self._fraction())
 
     def update(self, data: Any, *, epochs: int = 5, interval: Any = None, allow_gap: bool = False) -> Self:
         """Continues training on the prices that came after the ones the model has seen (online learning).
@@ -625,34 +552,28 @@ class LSTMForecaster(Forecaster):
         if self.series_ is not None:
             raise global_lib.one_series_only(self)
         epochs = validation.check_positive_int("epochs", epochs)
-        if not isinstance(allow_gap, bool):
-            raise TypeError(f"allow_gap must be a bool, got {type(allow_gap).__name__} {allow_gap!r}")
+        validation.check_bool("allow_gap", allow_gap)
         new, timestamps, spacing = self._read_series(data, "data", interval)
         steps = self.direct_steps or 1
         new = self.check_prices("data", new, steps, "to update on")
         assert self.prices_ is not None and self.encoding_state_ is not None and self.feature_state_ is not None
         held = continuation.Held(self.prices_, self.last_timestamp_, self.interval_, self.input_columns)
-        new, last_timestamp, spacing = continuation.continuation(
-            held, new, timestamps, spacing, interval is not None, allow_gap
+        series, last_timestamp, spacing = continuation.continued_series(
+            held, self.window_length, steps, new, timestamps, spacing, interval is not None, allow_gap, self
         )
-        if new.shape[0] < steps:
-            raise ValueError(
-                f"data must hold at least {steps} prices after the model's last timestamp to update {self!r}, "
-                f"got {new.shape[0]}"
-            )
-        series = np.concatenate([self.prices_[-self.window_length :], new])
         state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
         update_data = prepared.continuation_data(self.model_inputs, state, series, steps)
-        band = self._extended_band(series)
+        band = self.band_
+        if band is not None and band.needs_residuals:  # the current model's errors from each new origin
+            origins = np.arange(self.window_length, series.shape[0])
+            fresh = self._predict_many(windows.windows_before(series, origins, self.window_length), self.band_steps)
+            new_rows = bands.origin_residuals(close_of(series), origins, fresh)
+            band = band.extended(new_rows, self.calibration_sources(), self._max_calibration_origins)
         count = int((self.metrics_ or {}).get("updates", 0)) + 1
-        members = self.members
-        static = members.static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
-        starts = [members.continued(j, params, opt, count) for j, (params, opt) in enumerate(self._members())]
-        results = rows.train_rows([rows.TrainRow(static, update_data, start) for start in starts])
+        results = rows.update_rows(self.members, self._member_pairs(), update_data, epochs, count)
         if any(r.epochs_run < epochs for r in results):
             raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
-        self.params_ = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
-        self.opt_state_ = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
+        self.params_, self.opt_state_ = population.adopted_state(results)
         train_loss = float(np.mean([r.train_loss[-1] for r in results]))
         self.metrics_ = {**(self.metrics_ or {}), "updates": count, "update_train_loss": train_loss}
         self.prices_, self.last_timestamp_, self.interval_ = series, last_timestamp, spacing
@@ -663,21 +584,8 @@ class LSTMForecaster(Forecaster):
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return self
 
-    def _members(self) -> list[tuple[Any, Any]]:
-        """Each member's ``(params, optimiser state or None)`` (None: saved before the state was kept)."""
-        params = [self.params_] if self.n_members == 1 else population.unstack(self.params_, self.n_members)
-        states = [self.opt_state_] if self.n_members == 1 else population.unstack(self.opt_state_, self.n_members)
-        return list(zip(params, states if self.opt_state_ is not None else [None] * self.n_members, strict=True))
-
-    def _extended_band(self, series: np.ndarray) -> bands.Band:
-        """The band with the current model's out-of-sample errors from each new origin of ``series`` (window + new prices)."""
-        assert self.band_ is not None, "fitted models have a band"
-        if not self.band_.needs_residuals:
-            return self.band_
-        origins = np.arange(self.window_length, series.shape[0])
-        fresh = self._predict_many(windows.windows_before(series, origins, self.window_length), self.band_steps)
-        new_rows = bands.origin_residuals(close_of(series), origins, fresh)
-        return self.band_.extended(new_rows, self.calibration_sources(), self._max_calibration_origins)
+    def _member_pairs(self) -> list[tuple[Any, Any]]:
+        return population.member_pairs(self.params_, self.opt_state_, self.n_members)
 
     # ------------------------------------------------------------------ prediction
 
@@ -704,9 +612,8 @@ class LSTMForecaster(Forecaster):
         """
         self._check_fitted()
         found = self._member_rows(price_windows, validation.check_steps(steps))
-        return self.check_forecast(
-            shrinkage.shrink_forecasts(_last_closes(price_windows, len(self.input_columns)), found, self.shrink_weight)
-        )
+        columns = len(self.input_columns)
+        return self.check_forecast(shrinkage.shrink_windows(price_windows, columns, found, self.shrink_weight))
 
     def _member_rows(self, price_windows: Any, steps: int) -> np.ndarray:
         """``member_forecasts`` unchecked (a non-finite value stays in: the callers decide what it means)."""
@@ -722,16 +629,14 @@ class LSTMForecaster(Forecaster):
         workers: int | None = None,
         observed: Sequence[Any] | None = None,
     ) -> list[np.ndarray]:
-        """Each model's ``[N_i, steps]`` forecasts, its members combined: one runner call per group (``rows.forecast_rows``)."""
+        """Each model's ``[N_i, steps]`` forecasts, members combined and shrunk: one runner call per group (``rows.forecast_rows``)."""
         lstms = [cast(LSTMForecaster, m) for m in models]
-        plans = [m._forecast_plan(steps) for m in lstms]
-        found = rows.forecast_rows(plans, windows_, workers=workers, observed=observed)
-        combined = [population.combine_members(r, m.combine) if m.n_members > 1 else r[0] for m, r in zip(lstms, found)]
+        found = rows.forecast_rows(
+            [m._forecast_plan(steps) for m in lstms], windows_, workers=workers, observed=observed
+        )
         return [
-            shrinkage.shrink_forecasts(_last_closes(w, len(m.input_columns)), r, m.shrink_weight)
-            if m.shrink_weight != 1.0
-            else r
-            for m, w, r in zip(lstms, windows_, combined, strict=True)
+            shrinkage.shrink_windows(w, len(m.input_columns), population.combined(r, m.combine), m.shrink_weight)
+            for m, w, r in zip(lstms, windows_, found, strict=True)
         ]
 
     def forecast_window(self) -> np.ndarray:
@@ -743,44 +648,28 @@ class LSTMForecaster(Forecaster):
         """How this model forecasts ``steps`` steps; a direct model refuses more steps than its head emits."""
         if self.series_ is not None:
             raise global_lib.one_series_only(self)
-        if self.direct_steps is not None and steps > self.direct_steps:
-            raise ValueError(
-                f"steps must be at most {self.direct_steps} for {self!r}: its head forecasts direct_steps="
-                f"{self.direct_steps} steps at once, got steps={steps}; train with a larger direct_steps"
-                + (" or direct_steps=None (recursive)" if self.features == (feature_lib.CLOSE,) else "")
-            )
-        if self.direct_steps is None:
-            state: Any = self._device_state()
-        else:
-            assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
-            state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
-        members = [params for params, _ in self._members()]
-        return rows.forecast_plan(self.model_config, self.model_inputs, state, members, steps, self.direct_steps)
-
-    def _device_state(self) -> dict[str, np.float32]:
+        prepared.check_direct_steps(steps, self.direct_steps, self.features, self)
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
-        return {k: np.float32(v) for k, v in self.encoding_state_.items()}
+        fitted = (self.encoding_state_, self.feature_state_ or {})
+        members = [params for params, _ in self._member_pairs()]
+        return rows.forecast_plan(self.model_config, self.model_inputs, fitted, members, steps, self.direct_steps)
 
     def band_offsets(self, steps: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, str]:
         """``Forecaster.band_offsets``; with ``band="quantile"`` at a level of ``bands.QUANTILE_LEVELS``, the quantile heads'.
 
         The heads forecast the quantiles of the window ``forecast`` continues, so this band
         belongs to the forecasts of ``forecast`` (and ``forecast_from`` around them); at other
-        levels it is the adaptive conformal band.
+        levels it is the adaptive conformal band (``quantile_heads.band_offsets``).
         """
-        level = round(float(confidence) * 100, 9)
-        margins = self.band_.margins if isinstance(self.band_, bands.QuantileBand) else {}
-        if self._quantiles and np.isfinite(margins.get(level, np.nan)) and steps <= (self.direct_steps or 0):
-            lower, upper = self.quantile_offsets()[level]
-            return lower[:steps], upper[:steps], intervals.QUANTILE_HEADS
-        return super().band_offsets(steps, confidence)
+        heads = quantile_heads.band_offsets(self.band_, self.direct_steps, steps, confidence, self.quantile_offsets)
+        return heads or super().band_offsets(steps, confidence)
 
     def quantile_offsets(self) -> dict[float, tuple[np.ndarray, np.ndarray]]:
         """``{level: (lower [H], upper [H])}`` log offsets of the quantile heads on ``forecast_window()``.
 
         Read from the network once per fitted params and window (an ensemble averages its
         members' price quantiles), widened by the margins ``fit`` calibrated on the
-        held-back tail (``bands.cqr_margins``), ordered and nested by ``bands.nested_offsets``.
+        held-back tail (``quantile_heads.offsets``).
         """
         self._check_fitted()
         if not self._quantiles:
@@ -789,29 +678,25 @@ class LSTMForecaster(Forecaster):
         key = (id(self.params_), window.tobytes())
         memo = self.__dict__.get("_quantile_memo")
         if memo is None or memo[0] != key:
-            rows_ = self._head_rows(window[None])[0]
-            margins = self.band_.margins if isinstance(self.band_, bands.QuantileBand) else {}
-            memo = (key, bands.nested_offsets(rows_[0], rows_[1:], margins=margins))
+            memo = (key, quantile_heads.offsets(self._head_rows(window[None])[0], self.band_))
             self.__dict__["_quantile_memo"] = memo
         return memo[1]
 
     def _head_rows(self, price_windows: np.ndarray) -> np.ndarray:
-        """``[N, 1 + Q, H]`` point and quantile-head price forecasts of ``[N, window_length(, columns)]`` windows, members combined."""
         assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
         state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
-        run = _quantile_heads(self.model_config, self.model_inputs, 1 + len(self._quantiles))
-        params = self.params_ if self.n_members > 1 else jax.tree.map(lambda a: a[None], self.params_)
-        found = np.asarray(run(params, state, jnp.asarray(price_windows, jnp.float32)), np.float64)  # [K, N, 1+Q, H]
-        return population.combine_members(found, self.combine) if self.n_members > 1 else found[0]
+        network, inputs = self.model_config, self.model_inputs
+        return quantile_heads.head_rows(
+            network, inputs, state, self.params_, self.n_members, self.combine, price_windows
+        )
 
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Any:
         """The band of ``Forecaster``; an ensemble's is also never narrower than its members' range (``population.widened``)."""
         forecast = super()._forecast_from(predicted, confidence)
         if self.n_members == 1 or self.band == "volatility":
             return forecast
-        return population.widened(
-            forecast, self.member_forecasts(self.forecast_window()[None], predicted.shape[0])[:, 0]
-        )
+        members = self.member_forecasts(self.forecast_window()[None], predicted.shape[0])[:, 0]
+        return population.widened(forecast, members)
 
     def _check_fitted(self) -> None:
         if self.params_ is None:
@@ -847,24 +732,3 @@ class LSTMForecaster(Forecaster):
     def opt_state_template(self) -> Any:
         """Shapes, dtypes and structure of ``opt_state_`` (with the members axis of an ensemble)."""
         return lstm_state.with_members(self.members.templates()[1], self.n_members)
-
-
-def _last_closes(price_windows: Any, columns: int) -> np.ndarray:
-    """``[N]`` the last close of each window: ``[N, time]`` (``[N, time, columns]``, the close first) or a list of windows."""
-    if isinstance(price_windows, list):
-        last = np.array([np.asarray(w)[-1] for w in price_windows], np.float64)
-    else:
-        last = np.asarray(price_windows, np.float64)[:, -1]
-    return last if columns == 1 else last[:, 0]
-
-
-@functools.lru_cache(maxsize=32)
-def _quantile_heads(network: Any, inputs: inputs_lib.ModelInputs, rows_: int) -> Any:
-    """Compiled ``(params [K, ...], state, windows [N, ...]) -> [K, N, rows_, H]`` decoded point and quantile rows."""
-
-    def one(params: Any, state: Any, window: jax.Array) -> jax.Array:
-        y = network.apply(params, inputs.encode(state, window)).reshape((rows_, -1))
-        closes = inputs.closes(window)
-        return jax.vmap(lambda row: inputs.encoding.decode(state["encoding"], closes, row))(y)
-
-    return jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(0, None, None)))

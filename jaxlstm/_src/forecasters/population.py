@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training, validation
@@ -98,9 +99,7 @@ def member_settings(
     out = []
     for i, row in enumerate(rows):
         merged = {"seed": seed, "learning_rate": learning_rate, "weight_decay": weight_decay, **row}
-        member_seed = validation.check_positive_int(f"ensemble[{i}] seed", merged["seed"], minimum=0)
-        if member_seed >= 2**63:
-            raise ValueError(f"ensemble[{i}] seed must be below 2**63, got {member_seed}")
+        member_seed = validation.check_seed(f"ensemble[{i}] seed", merged["seed"])
         out.append(
             {
                 "seed": member_seed,
@@ -129,6 +128,11 @@ def combine_members(forecasts: Any, how: str) -> np.ndarray:
     if check_combine(how) == "median":
         return np.median(forecasts, axis=0)
     return np.mean(forecasts, axis=0)
+
+
+def combined(forecasts: Any, how: str) -> np.ndarray:
+    """One model's forecasts from its ``[K, ...]`` members': ``combine_members`` of an ensemble, the lone member's as they are."""
+    return combine_members(forecasts, how) if len(forecasts) > 1 else forecasts[0]
 
 
 def member_spread(forecasts: Any) -> np.ndarray:
@@ -346,3 +350,33 @@ def summary(results: Sequence[training.TrainResult], validated: bool) -> tuple[d
 def adopted(trees: Sequence[Any]) -> Any:
     """One model's tree of its members' trees: the lone tree, or the members stacked on a leading axis."""
     return trees[0] if len(trees) == 1 else stack_trees(trees)
+
+
+def adopted_state(results: Sequence[training.TrainResult]) -> tuple[Any, Any]:
+    """``(params on the device, optimiser state on the host)`` of one model from its members' finished runs (``adopted``)."""
+    params = jax.tree.map(jnp.asarray, adopted([r.params for r in results]))
+    return params, jax.tree.map(np.asarray, adopted([r.opt_state for r in results]))
+
+
+def member_pairs(params: Any, opt_state: Any, count: int) -> list[tuple[Any, Any]]:
+    """Each of ``count`` members' ``(params, optimiser state or None)`` of one model's (None: saved before the state was kept)."""
+    trees = [params] if count == 1 else unstack(params, count)
+    states = [opt_state] if count == 1 else unstack(opt_state, count)
+    return list(zip(trees, states if opt_state is not None else [None] * count, strict=True))
+
+
+def kept_members(results: Sequence[training.TrainResult], adopt: Callable[[list[int]], np.ndarray]) -> list[int]:
+    """The members a fit keeps (none: every member diverged): those that ``finished`` and forecast healthy prices.
+
+    ``adopt(kept)`` takes the runs ``kept`` over as the model and returns ``[len(kept)]``
+    whether each member forecasts finite positive prices; the members that do not are
+    dropped and the rest adopted again (an ensemble's combined forecast changes with its
+    members), until every member left is healthy. The last ``adopt`` is of the members kept.
+    """
+    kept = finished(results)
+    while kept:
+        healthy = adopt(kept)
+        if healthy.all():
+            break
+        kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
+    return kept

@@ -10,6 +10,7 @@ lengths reuse the compiled encoder and trainer. ``fit`` trains on ``prepare``'s 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -124,7 +125,7 @@ def prepare(
 
 
 class RefitBudget(NamedTuple):
-    """What a head-refit calibration copy trains (``LSTMForecaster._refit_budget``).
+    """What a head-refit calibration copy trains (``refit_budget``).
 
     Attributes:
         steps: per member, the optimiser steps the calibrated model's kept params took.
@@ -140,6 +141,34 @@ def minibatches(n_train: int, batch_size: int) -> int:
     return max(1, -(-int(n_train) // batch_size))
 
 
+def kept_steps(metrics: dict[str, Any], batch_size: int) -> tuple[int, ...]:
+    """Per member, the optimiser steps its kept params took: its best epoch with early stopping (else its last) times its minibatches per epoch.
+
+    Args:
+        metrics: a fitted model's ``metrics_`` (``best_epoch``, ``n_train_windows``, and
+            ``member_best_epochs`` for an ensemble).
+        batch_size: its windows per step.
+    """
+    kept = metrics.get("member_best_epochs") or [metrics["best_epoch"]]
+    batches = minibatches(metrics["n_train_windows"], batch_size)
+    return tuple(max(1, int(epoch)) * batches for epoch in kept)
+
+
+def refit_budget(metrics: dict[str, Any] | None, batch_size: int, count: int) -> RefitBudget | None:
+    """What a head refit of a model fitted on ``count`` windows may train: its kept params' optimiser steps (None: unfitted).
+
+    A head refit trained longer would stand for a different model, and on noisy prices,
+    where early stopping keeps an early epoch, it would cost several times the model's own
+    training.
+    """
+    return None if metrics is None else RefitBudget(kept_steps(metrics, batch_size), count)
+
+
+def epoch_caps(steps: Sequence[int], n_train: int, batch_size: int) -> list[int]:
+    """Per member, ``steps`` optimiser steps rounded up to whole epochs of ``n_train`` training windows."""
+    return [-(-count // minibatches(n_train, batch_size)) for count in steps]
+
+
 def validation_errors(
     prep: Prepared, model_inputs: inputs_lib.ModelInputs, predicted: np.ndarray
 ) -> dict[str, float | None]:
@@ -152,6 +181,19 @@ def validation_errors(
         "val_mae": float(np.mean(np.abs(predicted - following))),
         "val_naive_mae": float(np.mean(np.abs(last - following))),
     }
+
+
+def checked_windows(prep: Prepared) -> np.ndarray:
+    """The windows whose one-step forecasts check a fit (divergence, validation MAE): the held-back ones, else the last 64 training windows."""
+    return prep.held_back if prep.n_val else prep.windows[: prep.n_train][-64:]
+
+
+def fit_metrics(
+    prep: Prepared, model_inputs: inputs_lib.ModelInputs, metrics: dict[str, Any], predicted: np.ndarray
+) -> dict[str, Any]:
+    """A fitted series' ``metrics_``: the training ``metrics``, its window counts and ``validation_errors`` of ``predicted``."""
+    errors = validation_errors(prep, model_inputs, predicted)
+    return {**metrics, "n_train_windows": int(prep.n_train), "n_val_windows": int(prep.n_val), **errors}
 
 
 def planned_holdout(count: int, steps: int, fraction: float) -> int | None:
@@ -194,6 +236,16 @@ def check_candles(
             f"{name} must have at least {minimum} candles {purpose} with {owner}, got {rows}: feature "
             f"{longest!r} needs {feature_lib.FEATURES[longest].warmup} candles of history before the first of the "
             f"{model_inputs.sequence_length} steps the network reads" + (head if purpose == "to fit" else "")
+        )
+
+
+def check_direct_steps(steps: int, direct_steps: int | None, features: tuple[str, ...], owner: object) -> None:
+    """Refuses a forecast of more ``steps`` than a direct head emits (``ValueError`` naming ``owner``, the model)."""
+    if direct_steps is not None and steps > direct_steps:
+        raise ValueError(
+            f"steps must be at most {direct_steps} for {owner!r}: its head forecasts direct_steps="
+            f"{direct_steps} steps at once, got steps={steps}; train with a larger direct_steps"
+            + (" or direct_steps=None (recursive)" if features == (feature_lib.CLOSE,) else "")
         )
 
 

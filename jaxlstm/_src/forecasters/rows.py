@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import stacked, training
-from jaxlstm._src.forecasters import population
+from jaxlstm._src.forecasters import population, progress
 from jaxlstm._src.prep import encodings, windows
 from jaxlstm._src.prep import inputs as inputs_lib
 
@@ -165,6 +165,29 @@ def train_models(models: Sequence[Sequence[TrainRow]], **options: Any) -> list[l
     return [[next(results) for _ in found] for found in models]
 
 
+def train_shown(
+    models: Sequence[Sequence[TrainRow]], epochs: int | None, **options: Any
+) -> list[list[training.TrainResult]]:
+    """``train_models`` with a per-epoch progress bar of ``epochs`` on stderr for the first row (a verbose fit; None: no bar)."""
+    with progress.Shown(epochs) as shown:
+        found = train_models(models, progress_tag=shown.tag, progress_callback=progress.RELAY, **options)
+        shown.finish(int(found[0][0].epochs_run), str(found[0][0].stop_reason))
+    return found
+
+
+def update_rows(
+    members: population.Members, fitted: Sequence[tuple[Any, Any]], data: training.TrainData, epochs: int, count: int
+) -> list[training.TrainResult]:
+    """Update number ``count`` of a model: every member continues from its ``fitted`` ``(params, opt_state)`` (``Members.continued``) for ``epochs`` epochs on ``data``, in one call.
+
+    No early stopping and no loss threshold: ``data`` has no held-back part, and the last
+    params are kept.
+    """
+    static = members.static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
+    starts = [members.continued(j, params, opt, count) for j, (params, opt) in enumerate(fitted)]
+    return train_rows([TrainRow(static, data, start) for start in starts])
+
+
 def call_count(models: Sequence[Sequence[TrainRow]]) -> int:
     """Runner calls ``train_models`` makes for these rows (groups of equal static settings and shapes)."""
     return len({(tuple(sorted(r.static.items())), np.shape(r.data.xs)[1:]) for found in models for r in found})
@@ -183,7 +206,7 @@ class ForecastPlan(NamedTuple):
 def forecast_plan(
     network: Any,
     model_inputs: inputs_lib.ModelInputs,
-    state: Any,
+    fitted: tuple[dict[str, float], inputs_lib.FeatureState],
     members: list[Any],
     steps: int,
     direct_steps: int | None,
@@ -193,18 +216,19 @@ def forecast_plan(
     Args:
         network: the network's config.
         model_inputs: the model's inputs (a recursive model reads the close alone).
-        state: the fitted state the function takes: the encoding state (float32 values) of a
-            recursive model, ``ModelInputs.device_state`` of a direct one.
+        fitted: the model's fitted ``(encoding state, feature state)``; the function takes
+            the encoding state's float32 values (recursive) or ``ModelInputs.device_state`` (direct).
         members: each member's params.
-        steps: forecast steps, at most ``direct_steps`` for a direct model (checked by the caller).
+        steps: forecast steps, at most ``direct_steps`` for a direct model (``prepared.check_direct_steps``).
         direct_steps: the steps a direct head emits, or None.
     """
     length = model_inputs.window_length
     if direct_steps is None:
         static = {"network": network, "encoding": model_inputs.encoding, "steps": steps}
+        state = {k: np.float32(v) for k, v in fitted[0].items()}
         return ForecastPlan(_forecast_one_model, static, state, members, length)
     static = {"network": network, "inputs": model_inputs, "steps": steps}
-    return ForecastPlan(_direct_one_model, static, state, members, length)
+    return ForecastPlan(_direct_one_model, static, model_inputs.device_state(*fitted), members, length)
 
 
 def forecast_rows(

@@ -170,3 +170,37 @@ def shrink_forecasts(last: np.ndarray, predicted: np.ndarray, weight: float) -> 
     last = np.asarray(last, np.float64)[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
         return last * np.exp(weight * np.log(predicted / last))
+
+
+def shrunk_band(band: bands.Band, closes: np.ndarray) -> tuple[bands.Band, Shrinkage | None]:
+    """``(band, shrinkage)`` of ``shrink="auto"`` after a fit: ``fit_weight`` from the band's residuals, and the band rebuilt on the shrunk forecasts' residuals.
+
+    ``(band, None)`` leaves the model as it is: too few residuals, or a quantile band, which
+    reads its bounds from the heads, not from residuals around the point forecast.
+
+    Args:
+        band: the fitted band (its residuals measure the unshrunk model).
+        closes: ``[time]`` the fitted closes.
+    """
+    if isinstance(band, bands.QuantileBand):
+        return band, None
+    found = fit_weight(closes, band.residuals)
+    if found is None:
+        return band, None
+    return type(band)(shrunk_residuals(closes, band.residuals, found.weight), band.volatility), found
+
+
+def last_closes(price_windows: Any, columns: int) -> np.ndarray:
+    """``[N]`` the last close of each window: ``[N, time]`` (``[N, time, columns]``, the close first) or a list of windows."""
+    if isinstance(price_windows, list):
+        last = np.array([np.asarray(w)[-1] for w in price_windows], np.float64)
+    else:
+        last = np.asarray(price_windows, np.float64)[:, -1]
+    return last if columns == 1 else last[:, 0]
+
+
+def shrink_windows(price_windows: Any, columns: int, predicted: np.ndarray, weight: float) -> np.ndarray:
+    """``shrink_forecasts`` of forecasts ``[..., N, steps]`` from ``N`` windows of ``columns`` columns, toward each window's last close."""
+    if weight == 1.0:
+        return predicted
+    return shrink_forecasts(last_closes(price_windows, columns), predicted, weight)
