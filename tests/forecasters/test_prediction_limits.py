@@ -60,7 +60,7 @@ def test_too_many_steps_are_refused_on_every_path(model, steps):
             model.model_config,
             model.params_,
             model.model_inputs.encoding,
-            model._forecast_plan(1).state,
+            model.forecast_plan(1).state,
             np.ones((5,), np.float32),
             steps,
         ),

@@ -25,7 +25,7 @@ def test_windows_of_other_counts_are_one_call_and_equal_each_models_own_forecast
     (first, second), prices = models
     few = windows.windows_before(prices, np.arange(200, 230), 8)  # 30 windows: a bucket of 64
     many = windows.windows_before(prices, np.arange(8, 208), 8)  # 200 windows: 4 chunks of 64
-    plans = [first._forecast_plan(5), second._forecast_plan(5)]
+    plans = [first.forecast_plan(5), second.forecast_plan(5)]
     alone = [rows.forecast_rows([plans[0]], [few])[0], rows.forecast_rows([plans[1]], [many])[0]]
     calls = []
     real = stacked.run_stacked
@@ -46,5 +46,5 @@ def test_windows_of_other_counts_are_one_call_and_equal_each_models_own_forecast
 
 def test_a_model_without_windows_gets_an_empty_row(models):
     (first, _), _ = models
-    out = rows.forecast_rows([first._forecast_plan(3)], [np.zeros((0, 8), np.float32)])
+    out = rows.forecast_rows([first.forecast_plan(3)], [np.zeros((0, 8), np.float32)])
     assert out[0].shape == (1, 0, 3)

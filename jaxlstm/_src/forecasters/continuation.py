@@ -1,18 +1,23 @@
-"""The continuity rules of ``LSTMForecaster.update``: do new prices continue the ones a model holds?
+"""``LSTMForecaster.update``: do new prices continue the ones a model holds, and the training on them.
 
-Pure functions of what the model holds (its prices, last timestamp, interval and columns)
-and the new data; they raise ``ValueError`` with the reason, or return the new part.
+The continuity rules (``continuation``, ``continued_series``) are pure functions of what
+the model holds (its prices, last timestamp, interval and columns) and the new data; they
+raise ``ValueError`` with the reason, or return what to train on. ``update`` then trains
+the model's members on the new windows (``rows.update_rows``) and extends its band.
 """
 
 from __future__ import annotations
 
+import datetime
 import warnings
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxlstm._src.forecasters import bands, fitting, population, prepared, rows
+from jaxlstm._src.io.series import close_of
 from jaxlstm._src.prep import gaps as gap_lib
-from jaxlstm._src.prep import horizons
+from jaxlstm._src.prep import horizons, windows
 
 
 class Held(NamedTuple):
@@ -144,6 +149,62 @@ def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: i
         f"{horizons.format_moment(last)}: the model has seen them (the last {checked} checked against the "
         "prices it holds)",
         UserWarning,
-        stacklevel=5,
+        stacklevel=6,
     )
     return seen
+
+
+def update(
+    model: Any,
+    new: np.ndarray,
+    timestamps: np.ndarray | None,
+    spacing: np.timedelta64 | None,
+    *,
+    epochs: int,
+    dated_by_interval: bool,
+    allow_gap: bool,
+    keep: int,
+) -> None:
+    """The work of ``LSTMForecaster.update`` once its arguments are read: the checks, the band, the training.
+
+    Before training, the current model's forecasts from each new origin join the band's
+    residuals (the most recent ``keep`` origins are kept). Every member then continues from
+    its params and optimiser state for ``epochs`` epochs, in one call. Nothing changes in
+    ``model`` until the training has succeeded.
+
+    Args:
+        model: a fitted ``LSTMForecaster`` of one series.
+        new, timestamps, spacing: the new data as ``Forecaster`` reads a series.
+        epochs: passes over the new windows.
+        dated_by_interval, allow_gap: as ``continuation`` takes them.
+        keep: most calibration origins a band keeps.
+    """
+    steps = model.direct_steps or 1
+    new = model.check_prices("data", new, steps, "to update on")
+    assert model.prices_ is not None and model.encoding_state_ is not None and model.feature_state_ is not None
+    held = Held(model.prices_, model.last_timestamp_, model.interval_, model.input_columns)
+    series, last_timestamp, spacing = continued_series(
+        held, model.window_length, steps, new, timestamps, spacing, dated_by_interval, allow_gap, model
+    )
+    state = model.model_inputs.device_state(model.encoding_state_, model.feature_state_)
+    data = prepared.continuation_data(model.model_inputs, state, series, steps)
+    band = model.band_
+    if band is not None and band.needs_residuals:
+        origins = np.arange(model.window_length, series.shape[0])
+        fresh = model.predict_windows(windows.windows_before(series, origins, model.window_length), model.band_steps)
+        band = band.extended(
+            bands.origin_residuals(close_of(series), origins, fresh), model.calibration_sources(), keep
+        )
+    count = int((model.metrics_ or {}).get("updates", 0)) + 1
+    results = rows.update_rows(model.members, fitting.member_pairs(model), data, epochs, count)
+    if any(r.epochs_run < epochs for r in results):
+        raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
+    model.params_, model.opt_state_ = population.adopted_state(results)
+    train_loss = float(np.mean([r.train_loss[-1] for r in results]))
+    model.metrics_ = {**(model.metrics_ or {}), "updates": count, "update_train_loss": train_loss}
+    model.prices_, model.last_timestamp_, model.interval_ = series, last_timestamp, spacing
+    # The models that scored the old residuals belong to the old params: from now on
+    # the residuals are fixed arrays, as in a model restored from a file.
+    model.calibration_models_ = {}
+    model.band_ = band
+    model.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

@@ -12,9 +12,7 @@ any of ``nn.networks.ARCHITECTURES``; nothing here depends on which.
 
 from __future__ import annotations
 
-import datetime
 import functools
-import warnings
 from collections.abc import Sequence
 from typing import Any, Self, cast
 
@@ -23,8 +21,8 @@ import numpy as np
 
 from jaxlstm._src import training, validation
 from jaxlstm._src.forecasters import (
-    bands,
     continuation,
+    fitting,
     lstm_state,
     population,
     prepared,
@@ -37,7 +35,7 @@ from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
-from jaxlstm._src.prep import encodings, seasons, windows
+from jaxlstm._src.prep import encodings, seasons
 from jaxlstm._src.prep import features as feature_lib
 from jaxlstm._src.prep import inputs as inputs_lib
 
@@ -276,20 +274,11 @@ class LSTMForecaster(Forecaster):
         super().fit_rows(models, series, interval=interval, **options)
         for model, prices in zip(models, series, strict=True):
             if isinstance(model, LSTMForecaster):
-                model._calibrate_extras(prices)
-
-    def _calibrate_extras(self, series: np.ndarray) -> None:
-        """What a fit calibrates after the band: the quantile heads' margins, then the shrinkage (``shrink="auto"``)."""
-        if self._quantiles and self.params_ is not None:
-            steps, holdout = self.direct_steps or 1, self.holdout_size() or 0
-            self.band_ = quantile_heads.calibrated(
-                self.band_, series, holdout, self.window_length, steps, self._head_rows
-            )
-        if self.shrink == "auto":
-            assert self.band_ is not None, "fitted models have a band"
-            self.band_, self.shrink_ = shrinkage.shrunk_band(self.band_, close_of(series))
-            for source in self.calibration_models_.values():  # they forecast what the residuals now measure
-                cast(LSTMForecaster, source.model).shrink_ = self.shrink_
+                model.band_ = quantile_heads.fitted_band(model, prices)
+                if model.shrink == "auto":  # after the band, whose residuals choose the weight and then measure it
+                    model.band_, model.shrink_ = shrinkage.shrunk_band(model.band_, close_of(prices))
+                    for source in model.calibration_models_.values():
+                        cast(LSTMForecaster, source.model).shrink_ = model.shrink_
 
     @property
     def shrink_weight(self) -> float:
@@ -392,122 +381,13 @@ class LSTMForecaster(Forecaster):
             self.resolve_season(series)
         return prepared.prepare(self.model_inputs, series, self.direct_steps or 1, self._fraction(), pad_to=pad_to)
 
-    @classmethod
-    def train_prepared(
-        cls,
-        models: Sequence[LSTMForecaster],
-        preps: Sequence[prepared.Prepared],
-        epochs: Sequence[int],
-        *,
-        salt: int = 0,
-        workers: int | None = None,
-        devices: Sequence[Any] | None = None,
-    ) -> int:
-        """Trains each model ``epochs[i]`` more epochs on its prepared data, all in one runner call per group.
+    train_prepared = classmethod(fitting.train_prepared)
+    _fit_together = classmethod(fitting.fit_together)
 
-        An unfitted model starts from its seeds; a fitted one continues from its params and
-        optimiser state (``Members.resumed`` with ``salt``). Each model then takes over its
-        results as after ``fit``, without a band. ``jaxlstm.tune`` trains its rungs here.
-
-        Returns:
-            The number of runner calls (groups of equal static settings and shapes).
-        """
-        plans = [
-            rows.member_rows(
-                m.members,
-                p.data,
-                m.members.static(epochs=c),
-                m._member_pairs() if m.params_ is not None else None,
-                salt,
-            )
-            for m, p, c in zip(models, preps, epochs, strict=True)
-        ]
-        for model, prep, found in zip(models, preps, rows.train_models(plans, workers=workers, devices=devices)):
-            model._adopt(prep, found)
-        return rows.call_count(plans)
-
-    @classmethod
-    def _fit_together(
-        cls,
-        models: Sequence[Forecaster],
-        prices: Sequence[np.ndarray],
-        *,
-        workers: int | None = None,
-        devices: Sequence[Any] | None = None,
-        verbose: bool = False,
-        budgets: Sequence[prepared.RefitBudget | None] | None = None,
-        **fit_options: Any,
-    ) -> None:
-        """Trains many models (and every ensemble member) as rows of one runner call per group of equal static settings.
-
-        Series of different lengths are padded with zero-weight windows, which leave each
-        model as a lone ``fit`` would train it (to float rounding). With ``verbose`` the
-        first model's first member draws a per-epoch progress bar. ``budgets``: per model
-        None or a head refit's ``prepared.RefitBudget``: each member takes at most its
-        optimiser steps, rounded up to whole epochs of its own windows, on data padded to
-        the shapes of the model it calibrates, so that both share one compiled program.
-        """
-        if fit_options:
-            raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
-        validation.check_bool("verbose", verbose)
-        lstms = [cast(LSTMForecaster, m) for m in models]
-        budgets = [None] * len(lstms) if budgets is None else list(budgets)
-        preps = [m.prepare(p, pad_to=b and b.windows) for m, p, b in zip(lstms, prices, budgets, strict=True)]
-        plans = [
-            rows.member_rows(
-                m.members,
-                prep.data,
-                m.members.static(),
-                epochs=b and prepared.epoch_caps(b.steps, prep.n_train, m.batch_size),
-            )
-            for m, prep, b in zip(lstms, preps, budgets, strict=True)
-        ]
-        found = rows.train_shown(plans, lstms[0].epochs if verbose else None, workers=workers, devices=devices)
-        for m, prep, results in zip(lstms, preps, found):
-            m._adopt_trained(prep, results)
-
-    def _adopt_trained(self, prep: prepared.Prepared, results: Sequence[training.TrainResult]) -> None:
-        """``_adopt`` of the members a fit keeps (``population.kept_members``); a model whose every member diverged raises.
-
-        The members kept become the ``ensemble`` setting, so that save and load agree; the
-        others are dropped with a warning. A model that raises is left unfitted.
-        """
-        members, ensemble = list(self._member_settings), self.ensemble
-
-        def adopt(kept: list[int]) -> np.ndarray:
-            self._set_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
-            return self._adopt(prep, [results[j] for j in kept])
-
-        kept = population.kept_members(results, adopt)
-        if not kept:
-            self._set_members(ensemble)
-            self._reset_fitted()
-            raise population.divergence_error(members, self.default_params()["learning_rate"])
-        if len(kept) < len(members):
-            warnings.warn(population.dropped_message(members, kept), UserWarning, stacklevel=2)
-
-    def _set_members(self, ensemble: int | tuple[dict[str, Any], ...]) -> None:
-        """Replaces the ``ensemble`` setting: the one change of a setting after construction, made by a fit."""
+    def use_members(self, ensemble: int | tuple[dict[str, Any], ...]) -> None:
+        """Replaces the ``ensemble`` setting by the members a fit kept: the one change of a setting after construction."""
         self.__dict__["ensemble"] = ensemble
         self._member_settings = population.member_settings(ensemble, self.seed, self.learning_rate, self.weight_decay)
-
-    def _adopt(self, prep: prepared.Prepared, results: Sequence[training.TrainResult]) -> np.ndarray:
-        """Takes over finished training runs (one per member): params, optimiser states, history, metrics.
-
-        Returns:
-            ``[K]`` whether each member forecasts finite positive prices one step after
-            ``prepared.checked_windows`` (made once, in one call, also for the validation MAE).
-        """
-        if any(r.epochs_run == 0 for r in results):
-            raise ValueError("training diverged in the first epoch (non-finite loss); check the data and learning_rate")
-        self.params_, self.opt_state_ = population.adopted_state(results)
-        self.encoding_state_, self.feature_state_ = prep.encoding_state, prep.feature_state
-        self.history_, metrics = population.summary(results, bool(prep.n_val))
-        found = self._member_rows(prepared.checked_windows(prep), 1)
-        predicted = population.combined(found, self.combine)[:, 0]
-        self.metrics_ = prepared.fit_metrics(prep, self.model_inputs, metrics, predicted)
-        self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        return np.all(np.isfinite(found) & (found > 0), axis=(1, 2))
 
     def holdout_size(self) -> int | None:
         # One validation window per held-back target close; a direct model's window also
@@ -554,38 +434,18 @@ class LSTMForecaster(Forecaster):
         epochs = validation.check_positive_int("epochs", epochs)
         validation.check_bool("allow_gap", allow_gap)
         new, timestamps, spacing = self._read_series(data, "data", interval)
-        steps = self.direct_steps or 1
-        new = self.check_prices("data", new, steps, "to update on")
-        assert self.prices_ is not None and self.encoding_state_ is not None and self.feature_state_ is not None
-        held = continuation.Held(self.prices_, self.last_timestamp_, self.interval_, self.input_columns)
-        series, last_timestamp, spacing = continuation.continued_series(
-            held, self.window_length, steps, new, timestamps, spacing, interval is not None, allow_gap, self
+        keep = self._max_calibration_origins
+        continuation.update(
+            self,
+            new,
+            timestamps,
+            spacing,
+            epochs=epochs,
+            dated_by_interval=interval is not None,
+            allow_gap=allow_gap,
+            keep=keep,
         )
-        state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
-        update_data = prepared.continuation_data(self.model_inputs, state, series, steps)
-        band = self.band_
-        if band is not None and band.needs_residuals:  # the current model's errors from each new origin
-            origins = np.arange(self.window_length, series.shape[0])
-            fresh = self._predict_many(windows.windows_before(series, origins, self.window_length), self.band_steps)
-            new_rows = bands.origin_residuals(close_of(series), origins, fresh)
-            band = band.extended(new_rows, self.calibration_sources(), self._max_calibration_origins)
-        count = int((self.metrics_ or {}).get("updates", 0)) + 1
-        results = rows.update_rows(self.members, self._member_pairs(), update_data, epochs, count)
-        if any(r.epochs_run < epochs for r in results):
-            raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
-        self.params_, self.opt_state_ = population.adopted_state(results)
-        train_loss = float(np.mean([r.train_loss[-1] for r in results]))
-        self.metrics_ = {**(self.metrics_ or {}), "updates": count, "update_train_loss": train_loss}
-        self.prices_, self.last_timestamp_, self.interval_ = series, last_timestamp, spacing
-        # The models that scored the old residuals belong to the old params: from now on
-        # the residuals are fixed arrays, as in a model restored from a file.
-        self.calibration_models_ = {}
-        self.band_ = band
-        self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return self
-
-    def _member_pairs(self) -> list[tuple[Any, Any]]:
-        return population.member_pairs(self.params_, self.opt_state_, self.n_members)
 
     # ------------------------------------------------------------------ prediction
 
@@ -595,74 +455,25 @@ class LSTMForecaster(Forecaster):
     def _predict_many(self, price_windows: Any, steps: int) -> np.ndarray:
         return type(self)._predict_rows([self], [price_windows], steps)[0]
 
-    def member_forecasts(self, price_windows: Any, steps: int) -> np.ndarray:
-        """Every member's price forecasts from each window, before they are combined (shrunk as the forecast is, ``shrink_weight``).
-
-        Args:
-            price_windows: ``[N, time]`` windows (``[N, time, len(input_columns)]`` for a
-                model with features), or a list of such windows; at least ``window_length``
-                candles each (the last ``window_length`` are read).
-            steps: forecast steps.
-
-        Returns:
-            ``[K, N, steps]`` float64 (``K = 1`` for a single model), from one call of the runner.
-
-        Raises:
-            ValueError: a member forecasts a non-finite or non-positive price (as ``forecast`` does).
-        """
-        self._check_fitted()
-        found = self._member_rows(price_windows, validation.check_steps(steps))
-        columns = len(self.input_columns)
-        return self.check_forecast(shrinkage.shrink_windows(price_windows, columns, found, self.shrink_weight))
-
-    def _member_rows(self, price_windows: Any, steps: int) -> np.ndarray:
-        """``member_forecasts`` unchecked (a non-finite value stays in: the callers decide what it means)."""
-        return rows.forecast_rows([self._forecast_plan(steps)], [price_windows])[0]
-
-    @classmethod
-    def _predict_rows(
-        cls,
-        models: Sequence[Forecaster],
-        windows_: Sequence[Any],
-        steps: int,
-        *,
-        workers: int | None = None,
-        observed: Sequence[Any] | None = None,
-    ) -> list[np.ndarray]:
-        """Each model's ``[N_i, steps]`` forecasts, members combined and shrunk: one runner call per group (``rows.forecast_rows``)."""
-        lstms = [cast(LSTMForecaster, m) for m in models]
-        found = rows.forecast_rows(
-            [m._forecast_plan(steps) for m in lstms], windows_, workers=workers, observed=observed
-        )
-        return [
-            shrinkage.shrink_windows(w, len(m.input_columns), population.combined(r, m.combine), m.shrink_weight)
-            for m, w, r in zip(lstms, windows_, found, strict=True)
-        ]
+    member_forecasts = rows.member_forecasts
+    _predict_rows = classmethod(rows.predict_models)
 
     def forecast_window(self) -> np.ndarray:
         if self.series_ is not None:
             raise global_lib.one_series_only(self)
         return super().forecast_window()
 
-    def _forecast_plan(self, steps: int) -> rows.ForecastPlan:
-        """How this model forecasts ``steps`` steps; a direct model refuses more steps than its head emits."""
+    def forecast_plan(self, steps: int) -> rows.ForecastPlan:
+        """How this model forecasts ``steps`` steps as rows of the runner (``rows.forecast_rows``); a direct model refuses more steps than its head emits."""
         if self.series_ is not None:
             raise global_lib.one_series_only(self)
         prepared.check_direct_steps(steps, self.direct_steps, self.features, self)
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
         fitted = (self.encoding_state_, self.feature_state_ or {})
-        members = [params for params, _ in self._member_pairs()]
+        members = [params for params, _ in fitting.member_pairs(self)]
         return rows.forecast_plan(self.model_config, self.model_inputs, fitted, members, steps, self.direct_steps)
 
-    def band_offsets(self, steps: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, str]:
-        """``Forecaster.band_offsets``; with ``band="quantile"`` at a level of ``bands.QUANTILE_LEVELS``, the quantile heads'.
-
-        The heads forecast the quantiles of the window ``forecast`` continues, so this band
-        belongs to the forecasts of ``forecast`` (and ``forecast_from`` around them); at other
-        levels it is the adaptive conformal band (``quantile_heads.band_offsets``).
-        """
-        heads = quantile_heads.band_offsets(self.band_, self.direct_steps, steps, confidence, self.quantile_offsets)
-        return heads or super().band_offsets(steps, confidence)
+    band_offsets = quantile_heads.model_band_offsets
 
     def quantile_offsets(self) -> dict[float, tuple[np.ndarray, np.ndarray]]:
         """``{level: (lower [H], upper [H])}`` log offsets of the quantile heads on ``forecast_window()``.
@@ -678,17 +489,9 @@ class LSTMForecaster(Forecaster):
         key = (id(self.params_), window.tobytes())
         memo = self.__dict__.get("_quantile_memo")
         if memo is None or memo[0] != key:
-            memo = (key, quantile_heads.offsets(self._head_rows(window[None])[0], self.band_))
+            memo = (key, quantile_heads.offsets(quantile_heads.model_rows(self, window[None])[0], self.band_))
             self.__dict__["_quantile_memo"] = memo
         return memo[1]
-
-    def _head_rows(self, price_windows: np.ndarray) -> np.ndarray:
-        assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
-        state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
-        network, inputs = self.model_config, self.model_inputs
-        return quantile_heads.head_rows(
-            network, inputs, state, self.params_, self.n_members, self.combine, price_windows
-        )
 
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Any:
         """The band of ``Forecaster``; an ensemble's is also never narrower than its members' range (``population.widened``)."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxlstm._src import training
 from jaxlstm._src.forecasters import bands, intervals, population
+from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.prep import inputs as inputs_lib
 from jaxlstm._src.prep import windows
@@ -80,6 +81,22 @@ def head_rows(
     stacked = params if members > 1 else jax.tree.map(lambda a: a[None], params)
     found = np.asarray(run(stacked, state, jnp.asarray(price_windows, jnp.float32)), np.float64)  # [K, N, 1+Q, H]
     return population.combined(found, combine)
+
+
+def model_rows(model: Any, price_windows: np.ndarray) -> np.ndarray:
+    """``head_rows`` of a fitted ``LSTMForecaster``: its network, inputs, fitted state, params and members."""
+    assert model.encoding_state_ is not None and model.feature_state_ is not None, "fitted models have a state"
+    state = model.model_inputs.device_state(model.encoding_state_, model.feature_state_)
+    network, inputs = model.model_config, model.model_inputs
+    return head_rows(network, inputs, state, model.params_, model.n_members, model.combine, price_windows)
+
+
+def fitted_band(model: Any, series: np.ndarray) -> bands.Band | None:
+    """A fitted model's band after ``fit``'s calibration: with quantile heads, ``calibrated`` on the tail of ``series``."""
+    if not quantiles(model.band) or model.params_ is None:
+        return model.band_
+    steps, holdout = model.direct_steps or 1, model.holdout_size() or 0
+    return calibrated(model.band_, series, holdout, model.window_length, steps, lambda w: model_rows(model, w))
 
 
 def margins(band: Any) -> Mapping[float, float]:
@@ -143,3 +160,14 @@ def band_offsets(
         return None
     lower, upper = read()[level]
     return lower[:steps], upper[:steps], intervals.QUANTILE_HEADS
+
+
+def model_band_offsets(model: Any, steps: int, confidence: float = 0.95) -> bands.Offsets:
+    """``Forecaster.band_offsets``; with ``band="quantile"`` at a level of ``bands.QUANTILE_LEVELS``, the quantile heads'.
+
+    The heads forecast the quantiles of the window ``forecast`` continues, so this band
+    belongs to the forecasts of ``forecast`` (and ``forecast_from`` around them); at other
+    levels it is the adaptive conformal band (``band_offsets``).
+    """
+    heads = band_offsets(model.band_, model.direct_steps, steps, confidence, model.quantile_offsets)
+    return heads or Forecaster.band_offsets(model, steps, confidence)

@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import stacked, training
-from jaxlstm._src.forecasters import population, progress
+from jaxlstm._src import stacked, training, validation
+from jaxlstm._src.forecasters import population, progress, shrinkage
 from jaxlstm._src.prep import encodings, windows
 from jaxlstm._src.prep import inputs as inputs_lib
 
@@ -306,3 +306,47 @@ def forecast_rows(
             chunks = result[rows_i].reshape(len(plans[i].members), -1, result.shape[-1])
             out[i] = chunks[:, : stacks[i].shape[0]]
     return out
+
+
+def predict_models(
+    cls: Any,
+    models: Sequence[Any],
+    windows: Sequence[Any],
+    steps: int,
+    *,
+    workers: int | None = None,
+    observed: Sequence[Any] | None = None,
+) -> list[np.ndarray]:
+    """``LSTMForecaster._predict_rows``: each model's ``[N_i, steps]`` forecasts, one ``forecast_rows`` call per group.
+
+    Each model's members are combined (``population.combined``) and shrunk toward each
+    window's last close (``shrinkage.shrink_windows`` with its ``shrink_weight``), as its
+    ``forecast`` is.
+    """
+    found = forecast_rows([m.forecast_plan(steps) for m in models], windows, workers=workers, observed=observed)
+    return [
+        shrinkage.shrink_windows(w, len(m.input_columns), population.combined(r, m.combine), m.shrink_weight)
+        for m, w, r in zip(models, windows, found, strict=True)
+    ]
+
+
+def member_forecasts(model: Any, price_windows: Any, steps: int) -> np.ndarray:
+    """Every member's price forecasts from each window, before they are combined (shrunk as the forecast is, ``shrink_weight``).
+
+    Args:
+        model: a fitted ``LSTMForecaster``.
+        price_windows: ``[N, time]`` windows (``[N, time, len(input_columns)]`` for a
+            model with features), or a list of such windows; at least ``window_length``
+            candles each (the last ``window_length`` are read).
+        steps: forecast steps.
+
+    Returns:
+        ``[K, N, steps]`` float64 (``K = 1`` for a single model), from one call of the runner.
+
+    Raises:
+        ValueError: a member forecasts a non-finite or non-positive price (as ``forecast`` does).
+    """
+    model.check_fitted()
+    found = forecast_rows([model.forecast_plan(validation.check_steps(steps))], [price_windows])[0]
+    columns = len(model.input_columns)
+    return model.check_forecast(shrinkage.shrink_windows(price_windows, columns, found, model.shrink_weight))

@@ -172,7 +172,7 @@ def shrink_forecasts(last: np.ndarray, predicted: np.ndarray, weight: float) -> 
         return last * np.exp(weight * np.log(predicted / last))
 
 
-def shrunk_band(band: bands.Band, closes: np.ndarray) -> tuple[bands.Band, Shrinkage | None]:
+def shrunk_band(band: bands.Band | None, closes: np.ndarray) -> tuple[bands.Band, Shrinkage | None]:
     """``(band, shrinkage)`` of ``shrink="auto"`` after a fit: ``fit_weight`` from the band's residuals, and the band rebuilt on the shrunk forecasts' residuals.
 
     ``(band, None)`` leaves the model as it is: too few residuals, or a quantile band, which
@@ -182,6 +182,7 @@ def shrunk_band(band: bands.Band, closes: np.ndarray) -> tuple[bands.Band, Shrin
         band: the fitted band (its residuals measure the unshrunk model).
         closes: ``[time]`` the fitted closes.
     """
+    assert band is not None, "fitted models have a band"
     if isinstance(band, bands.QuantileBand):
         return band, None
     found = fit_weight(closes, band.residuals)

@@ -1,0 +1,143 @@
+"""Training network forecasters as rows of the runner, and each model taking over its members' results.
+
+Every training of an ``LSTMForecaster`` comes here: ``fit`` and ``fit_many`` (through
+``Forecaster.fit_rows``), the head-refit calibration copies, and ``jaxlstm.tune``'s rungs
+(``train_prepared``). Each model's series is prepared on its own (``LSTMForecaster.prepare``),
+each ensemble member is one row (``rows.member_rows``), and the rows of every model go to
+one runner call per group of equal static settings and shapes (``rows.train_models``).
+Each model then adopts its members' runs (``adopt``): params, optimiser state, history,
+metrics, and one-step forecasts of the held-back windows for the validation MAE and for
+finding a member that diverged, which a fit drops (``adopt_kept``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from jaxlstm._src import training, validation
+from jaxlstm._src.forecasters import population, prepared, rows
+
+#: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module).
+LSTMForecaster = Any
+
+
+def fit_together(
+    cls: Any,
+    models: Sequence[LSTMForecaster],
+    prices: Sequence[np.ndarray],
+    *,
+    workers: int | None = None,
+    devices: Sequence[Any] | None = None,
+    verbose: bool = False,
+    budgets: Sequence[prepared.RefitBudget | None] | None = None,
+    **fit_options: Any,
+) -> None:
+    """``LSTMForecaster._fit_together``: many models (every ensemble member) as rows of one runner call per group of equal static settings.
+
+    Series of different lengths are padded with zero-weight windows, which leave each
+    model as a lone ``fit`` would train it (to float rounding). With ``verbose`` the first
+    model's first member draws a per-epoch progress bar. ``budgets``: per model None or a
+    head refit's ``prepared.RefitBudget``: each member takes at most its optimiser steps,
+    rounded up to whole epochs of its own windows, on data padded to the shapes of the
+    model it calibrates, so that both share one compiled program.
+    """
+    if fit_options:
+        raise TypeError(f"LSTMForecaster.fit got unexpected options {sorted(fit_options)}")
+    validation.check_bool("verbose", verbose)
+    budgets = [None] * len(models) if budgets is None else list(budgets)
+    preps = [m.prepare(p, pad_to=b and b.windows) for m, p, b in zip(models, prices, budgets, strict=True)]
+    plans = [
+        rows.member_rows(
+            m.members,
+            prep.data,
+            m.members.static(),
+            epochs=b and prepared.epoch_caps(b.steps, prep.n_train, m.batch_size),
+        )
+        for m, prep, b in zip(models, preps, budgets, strict=True)
+    ]
+    found = rows.train_shown(plans, models[0].epochs if verbose else None, workers=workers, devices=devices)
+    for model, prep, results in zip(models, preps, found):
+        adopt_kept(model, prep, results)
+
+
+def train_prepared(
+    cls: Any,
+    models: Sequence[LSTMForecaster],
+    preps: Sequence[prepared.Prepared],
+    epochs: Sequence[int],
+    *,
+    salt: int = 0,
+    workers: int | None = None,
+    devices: Sequence[Any] | None = None,
+) -> int:
+    """Trains each model ``epochs[i]`` more epochs on its prepared data (``LSTMForecaster.prepare``), all in one runner call per group.
+
+    An unfitted model starts from its seeds; a fitted one continues from its params and
+    optimiser state (``Members.resumed`` with ``salt``). Each model then takes over its
+    results as after ``fit``, without a band. ``jaxlstm.tune`` trains its rungs here.
+
+    Returns:
+        The number of runner calls (groups of equal static settings and shapes).
+    """
+    plans = [
+        rows.member_rows(
+            m.members, p.data, m.members.static(epochs=c), member_pairs(m) if m.params_ is not None else None, salt
+        )
+        for m, p, c in zip(models, preps, epochs, strict=True)
+    ]
+    for model, prep, found in zip(models, preps, rows.train_models(plans, workers=workers, devices=devices)):
+        adopt(model, prep, found)
+    return rows.call_count(plans)
+
+
+def member_pairs(model: LSTMForecaster) -> list[tuple[Any, Any]]:
+    """Each member's ``(params, optimiser state or None)`` of a fitted model (``population.member_pairs``)."""
+    return population.member_pairs(model.params_, model.opt_state_, model.n_members)
+
+
+def adopt(model: LSTMForecaster, prep: prepared.Prepared, results: Sequence[training.TrainResult]) -> np.ndarray:
+    """``model`` takes over finished training runs (one per member): params, optimiser states, history, metrics.
+
+    The one-step forecasts of ``prepared.checked_windows`` are made once, in one call, for
+    the validation MAE (the members combined) and the divergence check of ``adopt_kept``.
+
+    Returns:
+        ``[K]`` whether each member forecasts finite positive prices there.
+    """
+    if any(r.epochs_run == 0 for r in results):
+        raise ValueError("training diverged in the first epoch (non-finite loss); check the data and learning_rate")
+    model.params_, model.opt_state_ = population.adopted_state(results)
+    model.encoding_state_, model.feature_state_ = prep.encoding_state, prep.feature_state
+    model.history_, metrics = population.summary(results, bool(prep.n_val))
+    found = rows.forecast_rows([model.forecast_plan(1)], [prepared.checked_windows(prep)])[0]
+    predicted = population.combined(found, model.combine)[:, 0]
+    model.metrics_ = prepared.fit_metrics(prep, model.model_inputs, metrics, predicted)
+    model.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    return np.all(np.isfinite(found) & (found > 0), axis=(1, 2))
+
+
+def adopt_kept(model: LSTMForecaster, prep: prepared.Prepared, results: Sequence[training.TrainResult]) -> None:
+    """``adopt`` of the members a fit keeps (``population.kept_members``); raises when every member diverged.
+
+    The members kept become the model's ``ensemble`` setting (``use_members``), so that
+    save and load agree; the others are dropped with a warning. A model whose every member
+    diverged is left unfitted with its settings as they were (``set_params()``).
+    """
+    members, ensemble = list(model.members.settings), model.ensemble
+
+    def take(kept: list[int]) -> np.ndarray:
+        model.use_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
+        return adopt(model, prep, [results[j] for j in kept])
+
+    kept = population.kept_members(results, take)
+    if not kept:
+        model.use_members(ensemble)
+        model.set_params()
+        raise population.divergence_error(members, type(model).default_params()["learning_rate"])
+    if len(kept) < len(members):
+        warnings.warn(population.dropped_message(members, kept), UserWarning, stacklevel=2)
