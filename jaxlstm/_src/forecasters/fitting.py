@@ -7,7 +7,8 @@ each ensemble member is one row (``rows.member_rows``), and the rows of every mo
 one runner call per group of equal static settings and shapes (``rows.train_models``).
 Each model then adopts its members' runs (``adopt``): params, optimiser state, history,
 metrics, and one-step forecasts of the held-back windows for the validation MAE and for
-finding a member that diverged, which a fit drops (``adopt_kept``).
+finding a member that diverged, which a fit drops (``adopt_kept``). After the band,
+``calibrate_after_band`` fits what depends on it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from jaxlstm._src import training, validation
-from jaxlstm._src.forecasters import population, prepared, rows
+from jaxlstm._src.forecasters import population, prepared, quantile_heads, rows, shrinkage
+from jaxlstm._src.io.series import close_of
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module).
 LSTMForecaster = Any
@@ -141,3 +143,18 @@ def adopt_kept(model: LSTMForecaster, prep: prepared.Prepared, results: Sequence
         raise population.divergence_error(members, type(model).default_params()["learning_rate"])
     if len(kept) < len(members):
         warnings.warn(population.dropped_message(members, kept), UserWarning, stacklevel=2)
+
+
+def calibrate_after_band(model: LSTMForecaster, series: np.ndarray) -> None:
+    """What a fit of ``model`` on ``series`` calibrates once its band is fitted (``Forecaster.fit_rows``).
+
+    The quantile heads' margins (``quantile_heads.fitted_band``), then with ``shrink="auto"``
+    the weight toward the last price (``shrinkage.shrunk_band``), chosen from the band's
+    residuals, which then measure the shrunk forecasts; the calibration models forecast
+    with it too.
+    """
+    model.band_ = quantile_heads.fitted_band(model, series)
+    if model.shrink == "auto":
+        model.band_, model.shrink_ = shrinkage.shrunk_band(model.band_, close_of(series))
+        for source in model.calibration_models_.values():
+            source.model.shrink_ = model.shrink_

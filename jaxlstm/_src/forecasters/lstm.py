@@ -274,11 +274,7 @@ class LSTMForecaster(Forecaster):
         super().fit_rows(models, series, interval=interval, **options)
         for model, prices in zip(models, series, strict=True):
             if isinstance(model, LSTMForecaster):
-                model.band_ = quantile_heads.fitted_band(model, prices)
-                if model.shrink == "auto":  # after the band, whose residuals choose the weight and then measure it
-                    model.band_, model.shrink_ = shrinkage.shrunk_band(model.band_, close_of(prices))
-                    for source in model.calibration_models_.values():
-                        cast(LSTMForecaster, source.model).shrink_ = model.shrink_
+                fitting.calibrate_after_band(model, prices)
 
     @property
     def shrink_weight(self) -> float:
