@@ -42,11 +42,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training
-from jaxlstm._src.forecasters import lstm_state, population, prepared, progress, rows
+from jaxlstm._src.forecasters import continuation, lstm_state, population, prepared, progress, rows
 from jaxlstm._src.forecasters.base import read_many
 from jaxlstm._src.forecasters.forecast import Forecasts
 from jaxlstm._src.io.pandas_import import is_pandas
-from jaxlstm._src.io.series import fingerprint
+from jaxlstm._src.io.series import fingerprint, split_long
 from jaxlstm._src.nn import embedding, networks
 from jaxlstm._src.prep import fingerprints, horizons, windows
 
@@ -143,6 +143,14 @@ def series_class(base: Any) -> Any:
                 return super().resolve_season(series, interval)
             self.use_season(self.pool_.season)
             return self.season_length_
+
+        def continue_with(self, found: continuation.Update, fresh: np.ndarray | None) -> None:
+            """Takes over an update of its series (``found``), its band extended by ``fresh`` (``[new, band_steps]``).
+
+            The forecasts ``fresh`` were made from the update's new origins by the params
+            before the update, as a local ``update`` makes them.
+            """
+            self._continue_with(found, self._extended_band(found.series, fresh))
 
         def _unfitted_copy(self) -> Any:
             copy = super()._unfitted_copy()
@@ -404,12 +412,11 @@ def fit_global(
 
 
 def one_series_only(model: LSTMForecaster) -> ValueError:
-    """The error of what only a model of one series does (a window's forecast, ``update``) asked of a global model."""
+    """The error of what only a model of one series does (a window's forecast) asked of a global model."""
     count = len(model.series_ or {})
     return ValueError(
         f"{model!r} is a global model of {count} series: forecast(...) forecasts them all, and series_[name] is "
-        "one of them, a fitted model of one series (predict_multi_step, forecast, save); update is for a model "
-        "of one series (refit a global model on the longer series)"
+        "one of them, a fitted model of one series (predict_multi_step, forecast, save)"
     )
 
 
@@ -417,6 +424,106 @@ def forecast(model: LSTMForecaster, horizon: Any, steps: int | None, confidence:
     """``forecast`` of a global model: ``forecast_many`` of its series (one runner call), a ``Forecasts`` mapping."""
     assert model.series_ is not None
     return series_class(cast(Any, type(model))).forecast_many(model.series_, horizon, steps, confidence, level=level)
+
+
+def update(model: LSTMForecaster, data: Any, *, epochs: int, interval: Any, allow_gap: bool) -> None:
+    """``update`` of a global model: the shared params continue training on the new prices of some or all series.
+
+    Each series named in ``data`` is continued as a local ``update`` continues its model
+    (``continuation.read_update``: the rules of new prices, its own fitted encoding, one
+    window per new price after its last window); the windows of every series are trained
+    together, one row per ensemble member in one runner call, from the global model's
+    params and optimiser state, for ``epochs`` epochs without early stopping. Before
+    training, the forecasts from every new origin of every series are made in one runner
+    call and join that series' calibration residuals. Every series then forecasts with
+    the new params; those not in ``data`` keep their prices and band, whose residuals are
+    from then on fixed arrays (as after a local update).
+
+    Args:
+        model: a fitted global model (``series_`` set).
+        data: ``{name: new prices}`` (each in any form ``fit`` accepts) or a long DataFrame
+            (``unique_id, ds, y``), naming series of the model.
+        epochs, interval, allow_gap: as ``update`` takes them (checked by it), for every series.
+
+    Raises:
+        TypeError: ``data`` is not a non-empty mapping of series names.
+        ValueError: a series the model does not have, new prices that do not continue a
+            series (named ``data['name']``), or a diverged update; the model is then unchanged.
+    """
+    assert model.series_ is not None and model.params_ is not None
+    views = model.series_
+    named = split_long(data, name="data") if is_pandas(data, "DataFrame") else data
+    if not isinstance(named, Mapping) or not named:
+        raise TypeError(
+            f"data must be a non-empty mapping of series name -> new prices or a long DataFrame (unique_id, ds, y) "
+            f"to update the global model {model!r}, got {type(data).__name__}"
+            + (" with no series" if isinstance(named, Mapping) else "")
+        )
+    unknown = [name for name in named if name not in views]
+    if unknown:
+        listed = ", ".join(repr(name) for name in list(views)[:10]) + (", ..." if len(views) > 10 else "")
+        raise ValueError(f"data names series {unknown[:10]} that the global model does not have; it has {listed}")
+    names = [name for name in views if name in named]
+    found = {
+        name: continuation.read_update(views[name], named[name], f"data[{name!r}]", interval, allow_gap)
+        for name in names
+    }
+    lead = views[names[0]]
+    # Every series' forecasts from its new origins, by the params before the update: one runner call.
+    scored = [name for name in names if views[name].band_ is not None and views[name].band_.needs_residuals]
+    origin_windows = [
+        windows.windows_before(
+            found[name].series,
+            np.arange(views[name].window_length, found[name].series.shape[0]),
+            views[name].window_length,
+        )
+        for name in scored
+    ]
+    predicted = type(lead).predict_rows([views[name] for name in scored], origin_windows, lead.band_steps)
+    fresh = dict(zip(scored, predicted, strict=True))
+    embedded = bool(lead.series_embedding)
+    position = {name: index for index, name in enumerate(views)}
+    data_ = update_data([found[name] for name in names], [position[name] for name in names] if embedded else None)
+    members = dataclasses.replace(lead.members, network=pool_network(lead, len(views)))
+    count = int((model.metrics_ or {}).get("updates", 0)) + 1
+    static = members.static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
+    trees = population.member_trees(model.params_, model.opt_state_, model.n_members)
+    starts = [members.continued(j, params, opt, count) for j, (params, opt) in enumerate(trees)]
+    results = rows.train_rows([rows.TrainRow(static, data_, start) for start in starts])
+    if any(r.epochs_run < epochs for r in results):
+        raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
+    params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
+    model.params_ = params
+    model.opt_state_ = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
+    changes = {"updates": count, "update_train_loss": float(np.mean([r.train_loss[-1] for r in results]))}
+    model.metrics_ = {**(model.metrics_ or {}), **changes}
+    for index, (name, view) in enumerate(views.items()):
+        view.params_ = series_params(params, index, embedded)
+        view.metrics_ = {**(view.metrics_ or {}), **changes}
+        if name in found:
+            view.continue_with(found[name], fresh.get(name))
+        else:
+            view.calibration_models_ = {}
+    model.trained_at_ = views[names[0]].trained_at_
+
+
+def update_data(updates: Sequence[continuation.Update], indices: Sequence[int] | None) -> training.TrainData:
+    """The update windows of several series, concatenated and padded to their shape bucket (no held-back part).
+
+    ``indices``: with a series embedding, each series' row in the table, added to its
+    windows as a last input column (as ``pooled_data`` does); None without. One series'
+    arrays are those of its local update.
+    """
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for k, found in enumerate(updates):
+        xs, ys, weights = (np.asarray(a)[: found.n_windows] for a in found.data[:3])
+        if indices is not None:
+            xs = np.concatenate([xs, np.full((*xs.shape[:2], 1), indices[k], xs.dtype)], axis=-1)
+        for part, array in zip(parts, (xs, ys, weights), strict=True):
+            part.append(array)
+    xs, ys, weights = (np.concatenate(part) for part in parts)
+    xs_pad, ys_pad, weights_pad = windows.pad_rows((xs, ys, weights), windows.bucket_size(xs.shape[0]))
+    return training.TrainData(xs_pad, ys_pad, weights_pad, xs[:0], ys[:0], weights[:0])
 
 
 # ---------------------------------------------------------------------- persistence

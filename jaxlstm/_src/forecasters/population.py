@@ -159,6 +159,16 @@ def unstack(tree: Any, count: int) -> list[Any]:
     return [tree_row(tree, j) for j in range(count)]
 
 
+def member_trees(params: Any, opt_state: Any, count: int) -> list[tuple[Any, Any]]:
+    """Each member's ``(params, optimiser state or None)`` of a model's (stacked when ``count > 1``) trees.
+
+    ``opt_state`` None (a model saved before the state was kept) gives None for every member.
+    """
+    found = [params] if count == 1 else unstack(params, count)
+    states = [None] * count if opt_state is None else [opt_state] if count == 1 else unstack(opt_state, count)
+    return list(zip(found, states, strict=True))
+
+
 def widened(forecast: Any, members: np.ndarray) -> Any:
     """An ensemble's ``Forecast`` whose band is never narrower than its members' ``[K, steps]`` forecasts' range.
 
