@@ -335,3 +335,31 @@ def test_a_global_update_trains_the_shared_params_on_the_new_windows_of_the_seri
     for name in after:
         for field in ("predicted", "lower", "upper"):
             np.testing.assert_array_equal(getattr(again[name], field), getattr(after[name], field))
+
+
+@pytest.mark.slow
+def test_a_global_ensemble_drops_the_members_that_diverged_and_warns(tmp_path):
+    members = [{"learning_rate": 1e6}, {"learning_rate": 3e-4}, {"learning_rate": 1e-3, "seed": 5}]
+    model = jl.LSTMForecaster(**SMALL, ensemble=members)
+    with pytest.warns(UserWarning, match=r"1 of 3 ensemble members diverged"):
+        model.fit(SERIES)
+    assert model.n_members == 2 and [m["learning_rate"] for m in model.ensemble] == [3e-4, 1e-3]
+    assert model.metrics_["members"] == 2 and jax.tree.leaves(model.params_)[0].shape[0] == 2
+    for view in model.series_.values():
+        assert view.ensemble == model.ensemble and np.isfinite(view.metrics_["val_mae"])
+        # The head-refit copies are copied from the fitted series: its kept members.
+        assert view.calibration_models_["refit"].model.n_members == 2
+    fc = model.forecast(steps=3)
+    assert all(np.all(np.isfinite(f.predicted)) for f in fc.values())
+    loaded = jl.LSTMForecaster.load(model.save(tmp_path / "kept"))
+    assert loaded.ensemble == model.ensemble
+    for name, f in loaded.forecast(steps=3).items():
+        np.testing.assert_array_equal(f.predicted, fc[name].predicted)
+
+
+@pytest.mark.slow
+def test_a_global_ensemble_whose_every_member_diverged_raises():
+    model = jl.LSTMForecaster(**SMALL, ensemble=2, learning_rate=1e6)
+    with pytest.raises(ValueError, match=r"training diverged in all 2 ensemble members.*lower learning_rate"):
+        model.fit(SERIES)
+    assert model.params_ is None and model.series_ is None and model.ensemble == 2

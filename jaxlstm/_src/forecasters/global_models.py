@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -283,42 +284,62 @@ def series_params(params: Any, index: int, embedded: bool) -> Any:
 def adopt_pool(
     models: Sequence[Any], preps: Sequence[prepared.Prepared], results: Sequence[training.TrainResult]
 ) -> None:
-    """Gives every series of a pool the trained params, its own encoding and metrics; refuses a diverged fit.
+    """Gives every series of a pool the trained params, its own encoding and metrics; drops diverged members.
 
-    The one-step forecasts of every series' held-back windows (the last training windows
-    without any) are made in one runner call, for each series' validation MAE and the
-    divergence check. Unlike a local ensemble, a global one whose member diverged is not
-    thinned: the fit raises.
+    As a local fit does (``population.kept_members``): a member whose loss was not finite,
+    or whose one-step forecasts of any series' held-back windows (the last training
+    windows without any) are not finite positive prices, is dropped with a warning, and
+    the members kept become every series' ``ensemble`` setting; a pool whose every member
+    diverged raises, its series left unfitted. The forecasts of every series are made in
+    one runner call per pass, for each series' validation MAE and the check.
     """
     lead = models[0]
-    default_rate = float(type(lead).default_params()["learning_rate"])
-    if len(population.finished(results)) < len(results):
-        raise population.divergence_error(lead.members.settings, default_rate)
-    params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
-    opt_state = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
+    settings, ensemble = list(lead.members.settings), lead.ensemble
     validated = any(p.n_val for p in preps)
-    history, metrics = population.summary(results, validated)
     embedded = bool(lead.series_embedding)
-    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    for index, (model, prep) in enumerate(zip(models, preps, strict=True)):
-        model.params_ = series_params(params, index, embedded)
-        model.opt_state_ = None
-        model.encoding_state_, model.feature_state_ = prep.encoding_state, prep.feature_state
-        model.history_, model.trained_at_ = history, stamp
     checks = [p.held_back if p.n_val else p.windows[: p.n_train][-64:] for p in preps]
-    found = type(lead).predict_rows(models, checks, 1)
-    for model, prep, predicted in zip(models, preps, found, strict=True):
-        if not np.all(np.isfinite(predicted) & (predicted > 0)):
-            for m in models:
-                m.params_ = None
-            raise population.divergence_error(lead.members.settings, default_rate) from ValueError(
-                f"series {model.symbol!r} forecasts non-finite or non-positive prices"
-            )
+    kind = type(lead)
+    adopted: dict[str, Any] = {}
+
+    def adopt(kept: list[int]) -> np.ndarray:
+        chosen = ensemble if len(kept) == len(settings) else tuple(settings[j] for j in kept)
+        runs = [results[j] for j in kept]
+        params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in runs]))
+        history, metrics = population.summary(runs, validated)
+        for index, (model, prep) in enumerate(zip(models, preps, strict=True)):
+            model.use_members(chosen)
+            model.params_ = series_params(params, index, embedded)
+            model.opt_state_ = None
+            model.encoding_state_, model.feature_state_ = prep.encoding_state, prep.feature_state
+            model.history_ = history
+        found = kind.member_rows(models, checks, 1)
+        adopted.update(params=params, history=history, metrics=metrics, found=found, runs=runs)
+        return np.all([np.all(np.isfinite(f) & (f > 0), axis=(1, 2)) for f in found], axis=0)
+
+    kept = population.kept_members(results, adopt)
+    if not kept:
+        for model in models:
+            model.use_members(ensemble)
+            model.params_ = None
+        raise population.divergence_error(settings, float(kind.default_params()["learning_rate"]))
+    if len(kept) < len(settings):
+        warnings.warn(population.dropped_message(settings, kept), UserWarning, stacklevel=4)
+    metrics = adopted["metrics"]
+    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    for model, prep, found in zip(models, preps, adopted["found"], strict=True):
+        predicted = population.combine_members(found, model.combine) if model.n_members > 1 else found[0]
         errors = prepared.validation_errors(prep, model.model_inputs, predicted[:, 0])
         model.metrics_ = {**metrics, "n_train_windows": int(prep.n_train), "n_val_windows": int(prep.n_val), **errors}
+        model.trained_at_ = stamp
+    opt_state = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in adopted["runs"]]))
     totals = {"n_train_windows": sum(p.n_train for p in preps), "n_val_windows": sum(p.n_val for p in preps)}
     assert lead.pool_ is not None
-    lead.pool_.trained = (params, opt_state, history, {**metrics, "series": len(models), **totals})
+    lead.pool_.trained = (
+        adopted["params"],
+        opt_state,
+        adopted["history"],
+        {**metrics, "series": len(models), **totals},
+    )
 
 
 def choose_season(model: LSTMForecaster, found: Mapping[str, Any]) -> int | None:
@@ -405,6 +426,7 @@ def fit_global(
             item.model.trained_on_ = fingerprint(data[name], interval, item.model.input_columns)
     assert pool.trained is not None, "the pool trained"
     model.params_, model.opt_state_, model.history_, model.metrics_ = pool.trained
+    model.use_members(views[0].ensemble)
     model.series_ = dict(zip(names, views, strict=True))
     model.interval_ = first
     model.trained_on_ = combined_fingerprint({name: view.trained_on_ for name, view in model.series_.items()})

@@ -537,21 +537,20 @@ class LSTMForecaster(Forecaster):
         setting, so that save and load agree. A model that raises is left unfitted.
         """
         members, ensemble = list(self._member_settings), self.ensemble
-        kept = population.finished(results)
-        while kept:  # each pass adopts the members left and checks their forecasts
-            self._set_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
-            healthy = self._adopt(prep, [results[j] for j in kept])
-            if healthy.all():
-                break
-            kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
+
+        def adopt(kept: list[int]) -> np.ndarray:
+            self.use_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
+            return self._adopt(prep, [results[j] for j in kept])
+
+        kept = population.kept_members(results, adopt)
         if not kept:
-            self._set_members(ensemble)
+            self.use_members(ensemble)
             self._reset_fitted()
             raise population.divergence_error(members, self.default_params()["learning_rate"])
         if len(kept) < len(members):
             warnings.warn(population.dropped_message(members, kept), UserWarning, stacklevel=2)
 
-    def _set_members(self, ensemble: int | tuple[dict[str, Any], ...]) -> None:
+    def use_members(self, ensemble: int | tuple[dict[str, Any], ...]) -> None:
         """Replaces the ``ensemble`` setting: the one change of a setting after construction, made by a fit."""
         self.__dict__["ensemble"] = ensemble
         self._member_settings = population.member_settings(ensemble, self.seed, self.learning_rate, self.weight_decay)
@@ -707,7 +706,12 @@ class LSTMForecaster(Forecaster):
 
     def _member_rows(self, price_windows: Any, steps: int) -> np.ndarray:
         """``member_forecasts`` unchecked (a non-finite value stays in: the callers decide what it means)."""
-        return rows.forecast_rows([self._forecast_plan(steps)], [price_windows])[0]
+        return type(self).member_rows([self], [price_windows], steps)[0]
+
+    @classmethod
+    def member_rows(cls, models: Sequence[LSTMForecaster], windows_: Sequence[Any], steps: int) -> list[np.ndarray]:
+        """Each model's ``[K_i, N_i, steps]`` member forecasts from its own windows, unchecked: one runner call per group."""
+        return rows.forecast_rows([m._forecast_plan(steps) for m in models], windows_)
 
     @classmethod
     def _predict_rows(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -311,6 +311,25 @@ def dropped_message(members: Sequence[Mapping[str, Any]], kept: Sequence[int]) -
 def finished(results: Sequence[training.TrainResult]) -> list[int]:
     """Indices of the runs that trained at least one epoch and ended on a finite loss."""
     return [j for j, r in enumerate(results) if int(r.epochs_run) > 0 and np.isfinite(r.train_loss[-1])]
+
+
+def kept_members(results: Sequence[training.TrainResult], adopt: Callable[[list[int]], np.ndarray]) -> list[int]:
+    """The members a fit keeps: those that ``finished``, less those whose forecasts ``adopt(kept)`` finds broken.
+
+    ``adopt(kept)`` takes over the runs ``kept`` (indices into ``results``) and returns
+    ``[len(kept)]`` whether each forecasts finite positive prices; it is called again on
+    the members left until every one does. The rule of every fit, local or global.
+
+    Returns:
+        The kept indices, in order; empty when every member diverged.
+    """
+    kept = finished(results)
+    while kept:
+        healthy = np.asarray(adopt(kept), bool)
+        if healthy.all():
+            break
+        kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
+    return kept
 
 
 def summary(results: Sequence[training.TrainResult], validated: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
