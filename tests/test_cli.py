@@ -593,6 +593,41 @@ def test_fit_many_global_fits_one_model_of_the_file_prints_its_forecasts_and_reu
     assert [float(line.split(",")[2]) for line in lines[4:]] == pytest.approx(predicted.tolist(), rel=1e-12)
     code, out, err = run([*args, "--quiet"], capsys)
     assert code == 0 and out.startswith("kept the fresh global model 'group'"), err
+    # The saved global model, forecast by a new process from the models folder: every series, or some.
+    command = [sys.executable, "-m", "jaxlstm.cli", "--no-compile-cache", "forecast", "--models", models]
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(cli.__file__))}
+    done = subprocess.run(
+        [*command, "--name", "group", "--steps", "3", "--series", "S1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout.strip().splitlines()
+    assert shown[0] == "unique_id,ds,predicted,lower,upper" and [line.split(",")[0] for line in shown[1:]] == ["S1"] * 3
+    assert [float(line.split(",")[2]) for line in shown[1:]] == pytest.approx(predicted.tolist(), rel=1e-12)
+    code, out, err = run(
+        ["forecast", "--models", models, "--name", "group", "--horizon", "2d", "--level", "80,95", "--json"], capsys
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert list(doc["series"]) == ["S0", "S1"] and len(doc["series"]["S0"]["predictions"]) == 2
+    assert "lo-80" in doc["series"]["S1"]["predictions"][0]
+    code, _, err = run(["forecast", "--models", models, "--name", "group", "--steps", "2", "--series", "S9"], capsys)
+    one_line_error(code, err, "--series S9: not series of the global model 'group' (S0, S1)")
+
+
+def test_forecast_of_a_saved_model_by_name_refuses_data_training_and_missing_models(tmp_path, models, capsys):
+    code, _, err = run(["forecast", "--name", "group", "--steps", "2", "--data", "x.csv", "--epochs", "3"], capsys)
+    one_line_error(
+        code, err, "--name forecasts the saved model as it is, from the prices it holds: leave out --data, --epochs"
+    )
+    code, _, err = run(["forecast", "--models", models, "--name", "group", "--steps", "2"], capsys)
+    one_line_error(code, err, "--name 'group': no saved model in")
+    code, _, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--series", "S0"], capsys)
+    one_line_error(code, err, "--series goes with --name")
 
 
 def test_fit_many_name_and_steps_need_global(tmp_path, models, capsys):
