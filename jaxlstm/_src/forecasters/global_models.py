@@ -36,7 +36,7 @@ import functools
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -366,6 +366,15 @@ def combined_fingerprint(prints: Mapping[str, fingerprints.DataFingerprint]) -> 
     return fingerprints.combine(prints)
 
 
+class Start(NamedTuple):
+    """One global model of ``fit_globals`` before training: its data as a mapping, each series read, its pool."""
+
+    model: Any
+    data: Mapping[str, Any]
+    found: dict[str, Any]
+    pool: Pool
+
+
 def fit_global(
     model: LSTMForecaster,
     data: Any,
@@ -392,6 +401,55 @@ def fit_global(
         ValueError: a series that is too short, holds a NaN or a non-positive price, or is at
             another interval than the first (each named ``data['name']``).
     """
+    fit_globals([model], [data], interval=interval, gaps=gaps, verbose=verbose, workers=workers, devices=devices)
+
+
+def fit_globals(
+    models: Sequence[LSTMForecaster],
+    datas: Sequence[Any],
+    *,
+    interval: Any = None,
+    gaps: str = "warn",
+    verbose: bool = False,
+    workers: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
+) -> None:
+    """Fits each model of one class as a global model of its own data, all as rows of the same runner calls.
+
+    Each model is one pool (``fit_global`` of one model is this with one): the members of
+    every pool train in one runner call, then every pool's head-refit copies in a second
+    (``fit_rows`` groups the pools), then the calibration forecasts. ``backtest`` fits the
+    global model of every origin here: origins x members are the rows of one call.
+
+    Args:
+        models: unfitted models of one class.
+        datas: one ``data`` per model, as ``fit_global`` takes it.
+        interval, gaps, verbose, workers, devices: as ``fit_global`` takes them.
+    """
+    if len(models) != len(datas) or not models:
+        raise ValueError(f"fit_globals needs one data per model, got {len(models)} models and {len(datas)} data")
+    kinds = {type(model) for model in models}
+    if len(kinds) > 1:
+        raise TypeError(f"fit_globals fits models of one class, got {sorted(k.__name__ for k in kinds)}")
+    kind = series_class(cast(Any, type(models[0])))
+    starts = [start_global(model, data, interval, gaps) for model, data in zip(models, datas, strict=True)]
+    items = [item for start in starts for item in start.found.values()]
+    kind.fit_rows(
+        [item.model for item in items],
+        [item.prices for item in items],
+        timestamps=[item.timestamps for item in items],
+        interval=[item.interval for item in items],
+        source=[fingerprints.source_of(item) for start in starts for item in start.data.values()],
+        workers=workers,
+        devices=devices,
+        verbose=verbose,
+    )
+    for start in starts:
+        finish_global(start, interval)
+
+
+def start_global(model: LSTMForecaster, data: Any, interval: Any, gaps: str) -> Start:
+    """Reads and checks every series of ``data`` for ``model`` and gives each a view in one new pool (before training)."""
     pool = Pool(model.series_embedding)
     settings = {**model.get_params()}
     kind = series_class(cast(Any, type(model)))
@@ -408,27 +466,23 @@ def fit_global(
     if model.season_length == "auto":
         pool.season = choose_season(model, found)
         model.use_season(pool.season)
-    views: list[Any] = [item.model for item in found.values()]
-    for view in views:
-        view.pool_ = pool
-    kind.fit_rows(
-        views,
-        [item.prices for item in found.values()],
-        timestamps=[item.timestamps for item in found.values()],
-        interval=[item.interval for item in found.values()],
-        source=[fingerprints.source_of(item) for item in data.values()],
-        workers=workers,
-        devices=devices,
-        verbose=verbose,
-    )
+    for item in found.values():
+        item.model.pool_ = pool
+    return Start(model, data, found, pool)
+
+
+def finish_global(start: Start, interval: Any) -> None:
+    """Gives a global model its trained pool: the shared params, its series' views, what it was trained on."""
+    model, data, found, pool = start
     for name, item in found.items():
         if item.filled:
             item.model.trained_on_ = fingerprint(data[name], interval, item.model.input_columns)
     assert pool.trained is not None, "the pool trained"
+    views = [item.model for item in found.values()]
     model.params_, model.opt_state_, model.history_, model.metrics_ = pool.trained
     model.use_members(views[0].ensemble)
-    model.series_ = dict(zip(names, views, strict=True))
-    model.interval_ = first
+    model.series_ = dict(zip(found, views, strict=True))
+    model.interval_ = views[0].interval_
     model.trained_on_ = combined_fingerprint({name: view.trained_on_ for name, view in model.series_.items()})
     model.trained_at_ = views[0].trained_at_
 
