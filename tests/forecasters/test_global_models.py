@@ -188,6 +188,22 @@ def test_series_embedding_learns_one_vector_per_series_and_saves(tmp_path):
     np.testing.assert_array_equal(np.asarray(model.series_["C"].params_["embedding"]), table[2])
     loaded = jl.LSTMForecaster.load(model.save(tmp_path / "emb"))
     np.testing.assert_array_equal(loaded.forecast(steps=3)["C"].predicted, model.forecast(steps=3)["C"].predicted)
+    # An update's windows carry their series' row of the table, as the fit's do.
+    seen = []
+    original = rows.train_rows
+
+    def spy(found, **options):
+        seen.append(found)
+        return original(found, **options)
+
+    rows.train_rows = spy
+    try:
+        model.update({"C": SERIES["C"][-1] * np.array([1.01, 1.0, 0.99])}, epochs=1, interval="1D")
+    finally:
+        rows.train_rows = original
+    data = seen[0][0].data
+    assert data.weights.sum() == 3 and np.all(data.xs[:3, :, -1] == 2)
+    assert model.series_["C"].prices_.shape[0] == model.series_["C"].window_length + 3
 
 
 @pytest.mark.parametrize(
