@@ -126,6 +126,16 @@ def test_train_without_data_uses_the_demo_and_says_where_it_saved(models, capsys
     assert out.startswith("trained BTCUSD on 120 candles: ")
     assert f"saved to {os.path.join(models, 'BTCUSD')}" in out
     assert os.path.isfile(os.path.join(models, "BTCUSD", "metadata.json"))
+    # --name forecasts the saved model as it is: the model's own forecast, nothing trained.
+    import jaxlstm as jl
+
+    code, out, err = run(["forecast", "--models", models, "--name", "BTCUSD", "--steps", "3", "--json"], capsys)
+    assert code == 0 and "training" not in err, err
+    expected = jl.LSTMForecaster.load(os.path.join(models, "BTCUSD")).forecast(steps=3).predicted
+    found = [row["predicted"] for row in json.loads(out)["predictions"]]
+    assert found == pytest.approx(expected.tolist(), rel=1e-12)
+    code, _, err = run(["forecast", "--models", models, "--name", "BTCUSD", "--steps", "3", "--series", "A"], capsys)
+    one_line_error(code, err, "--series goes with a global model; 'BTCUSD' is a model of one series")
 
 
 @pytest.mark.slow
