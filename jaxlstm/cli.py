@@ -904,8 +904,16 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
         "--steps",
         type=_at_most("MAX_STEPS"),
         help="with --global: print every series' forecast of this many steps as long CSV "
-        "(unique_id, ds, predicted, lower, upper) (default: no forecast)",
+        "(unique_id, ds, predicted, lower, upper), as forecast --name prints a saved global model's (default: no forecast)",
     )
+    p.add_argument(
+        "--level",
+        type=_levels,
+        default=None,
+        help="with --steps: comma-separated interval levels in percent, e.g. 80,95 (columns lo-80, hi-80, ...) "
+        "(default: one 95%% band)",
+    )
+    p.add_argument("--json", action="store_true", help="with --steps: print JSON instead of long CSV")
     # For a launcher of the user's own (and what --processes passes to the processes it starts).
     p.add_argument(
         "--coordinator",
@@ -926,6 +934,8 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
 
 def _fit_global(args: argparse.Namespace) -> int:
     """``fit-many --global``: one global model of every series of the long file, through the model cache."""
+    if (args.level is not None or args.json) and not args.steps:
+        raise UsageError("--level and --json say how to print the forecasts of --steps: give --steps")
     if args.processes is not None or args.coordinator is not None:
         raise UsageError("--global fits one model in this process: leave out --processes and --coordinator")
     from jaxlstm._src.forecasters.lstm import LSTMForecaster
@@ -952,15 +962,16 @@ def _fit_global(args: argparse.Namespace) -> int:
         file=sys.stderr if args.steps else sys.stdout,
     )
     if args.steps:
-        _print_forecasts(model.forecast(steps=args.steps), as_json=False, name=name, horizon=None)
+        forecasts = model.forecast(steps=args.steps, level=args.level)
+        _print_forecasts(forecasts, as_json=args.json, name=name, horizon=None)
     return 0
 
 
 def cmd_fit_many(args: argparse.Namespace) -> int:
     if args.global_model:
         return _fit_global(args)
-    if args.name is not None or args.steps is not None:
-        raise UsageError("--name and --steps go with --global (one model across the series)")
+    if args.name is not None or args.steps is not None or args.level is not None or args.json:
+        raise UsageError("--name, --steps, --level and --json go with --global (one model across the series)")
     if args.processes is not None:
         if args.coordinator is not None:
             raise UsageError("--processes starts its own processes; leave out --coordinator")

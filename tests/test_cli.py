@@ -603,6 +603,11 @@ def test_fit_many_global_fits_one_model_of_the_file_prints_its_forecasts_and_reu
     assert [float(line.split(",")[2]) for line in lines[4:]] == pytest.approx(predicted.tolist(), rel=1e-12)
     code, out, err = run([*args, "--quiet"], capsys)
     assert code == 0 and out.startswith("kept the fresh global model 'group'"), err
+    code, out, err = run([*args, "--quiet", "--steps", "2", "--level", "80", "--json"], capsys)
+    assert code == 0 and "kept the fresh global model" in err, err
+    assert (
+        list(json.loads(out)["series"]) == ["S0", "S1"] and "lo-80" in json.loads(out)["series"]["S0"]["predictions"][0]
+    )
     # The saved global model, forecast by a new process from the models folder: every series, or some.
     command = [sys.executable, "-m", "jaxlstm.cli", "--no-compile-cache", "forecast", "--models", models]
     env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(cli.__file__))}
@@ -642,6 +647,8 @@ def test_forecast_of_a_saved_model_by_name_refuses_data_training_and_missing_mod
 
 def test_fit_many_name_and_steps_need_global(tmp_path, models, capsys):
     code, _, err = run(["fit-many", "--data", _long_file(tmp_path), "--steps", "3"], capsys)
-    one_line_error(code, err, "--name and --steps go with --global")
+    one_line_error(code, err, "--name, --steps, --level and --json go with --global")
+    code, _, err = run(["fit-many", "--data", _long_file(tmp_path), "--global", "--json"], capsys)
+    one_line_error(code, err, "--level and --json say how to print the forecasts of --steps")
     code, _, err = run(["fit-many", "--data", "x.csv", "--global", "--processes", "2"], capsys)
     one_line_error(code, err, "--global fits one model in this process")
