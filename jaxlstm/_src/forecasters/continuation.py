@@ -1,9 +1,11 @@
 """``LSTMForecaster.update``: do new prices continue the ones a model holds, and the training on them.
 
-The continuity rules (``continuation``, ``continued_series``) are pure functions of what
-the model holds (its prices, last timestamp, interval and columns) and the new data; they
-raise ``ValueError`` with the reason, or return what to train on. ``update`` then trains
-the model's members on the new windows (``rows.update_rows``) and extends its band.
+The continuity rules (``continuation``) are pure functions of what the model holds (its
+prices, last timestamp, interval and columns) and the new data; they raise ``ValueError``
+with the reason, or return the new part. ``read_update`` applies them for a fitted model
+and builds what its update trains on (a local model's ``update`` and every series of a
+global model's); ``update`` trains a local model's members on it (``rows.update_rows``),
+``extended_band`` and ``continue_with`` are what every updated series takes over.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxlstm._src import training
 from jaxlstm._src.forecasters import bands, fitting, population, prepared, rows
-from jaxlstm._src.io.series import close_of
+from jaxlstm._src.io.series import close_of, read_series
 from jaxlstm._src.prep import gaps as gap_lib
 from jaxlstm._src.prep import horizons, windows
 
@@ -85,33 +88,6 @@ def continuation(
     return new, np.datetime64(timestamps[-1], "ns"), step
 
 
-def continued_series(
-    held: Held,
-    window_length: int,
-    steps: int,
-    new: np.ndarray,
-    timestamps: np.ndarray | None,
-    spacing: np.timedelta64 | None,
-    dated_by_interval: bool,
-    allow_gap: bool,
-    owner: object,
-) -> tuple[np.ndarray, np.datetime64 | None, np.timedelta64 | None]:
-    """``(the model's last window then the new prices, their last timestamp, the interval)``: what ``update`` trains on.
-
-    ``new`` must continue the prices held (``continuation``) with at least ``steps`` of
-    them (a direct head's ``H``: one window's targets); preceded by the last
-    ``window_length`` prices held, they give one window per new price. Messages name
-    ``owner`` (the model).
-    """
-    new, last_timestamp, spacing = continuation(held, new, timestamps, spacing, dated_by_interval, allow_gap)
-    if new.shape[0] < steps:
-        raise ValueError(
-            f"data must hold at least {steps} prices after the model's last timestamp to update {owner!r}, "
-            f"got {new.shape[0]}"
-        )
-    return np.concatenate([held.prices[-window_length:], new]), last_timestamp, spacing
-
-
 def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: int) -> int:
     """Checks the ``seen`` leading rows of ``new`` (at or before ``held.last_timestamp``) against the prices held; returns ``seen``.
 
@@ -154,57 +130,104 @@ def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: i
     return seen
 
 
-def update(
-    model: Any,
-    new: np.ndarray,
-    timestamps: np.ndarray | None,
-    spacing: np.timedelta64 | None,
-    *,
-    epochs: int,
-    dated_by_interval: bool,
-    allow_gap: bool,
-    keep: int,
-) -> None:
-    """The work of ``LSTMForecaster.update`` once its arguments are read: the checks, the band, the training.
+class Update(NamedTuple):
+    """What an ``update`` of one fitted series trains on and keeps.
 
-    Before training, the current model's forecasts from each new origin join the band's
-    residuals (the most recent ``keep`` origins are kept). Every member then continues from
-    its params and optimiser state for ``epochs`` epochs, in one call. Nothing changes in
-    ``model`` until the training has succeeded.
+    Attributes:
+        series: ``[window_length + new(, columns)]`` the model's last window, then the new prices.
+        last_timestamp, interval: of the series after the update.
+        data: one training window per new price, encoded with the fitted state (no
+            held-back part), padded to its shape bucket with zero-weight windows.
+        n_windows: the real (unpadded) windows of ``data``.
+    """
+
+    series: np.ndarray
+    last_timestamp: np.datetime64 | None
+    interval: np.timedelta64 | None
+    data: training.TrainData
+    n_windows: int
+
+
+def read_update(model: Any, data: Any, name: str, interval: Any, allow_gap: bool) -> Update:
+    """The ``Update`` of a fitted network forecaster by the new prices ``data`` (the rules of ``continuation``).
 
     Args:
-        model: a fitted ``LSTMForecaster`` of one series.
-        new, timestamps, spacing: the new data as ``Forecaster`` reads a series.
-        epochs: passes over the new windows.
-        dated_by_interval, allow_gap: as ``continuation`` takes them.
-        keep: most calibration origins a band keeps.
+        model: a fitted ``LSTMForecaster`` of one series (it is not changed).
+        data: the new prices, any form ``fit`` accepts.
+        name: the argument's name in messages (``"data"``, ``"data['A']"``).
+        interval, allow_gap: as ``update`` takes them.
+
+    Raises:
+        ValueError: data that does not continue the model's prices, or too few new prices.
     """
+    new, timestamps, spacing = read_series(data, name, model.input_columns, interval)
     steps = model.direct_steps or 1
-    new = model.check_prices("data", new, steps, "to update on")
+    new = model.check_prices(name, new, steps, "to update on")
     assert model.prices_ is not None and model.encoding_state_ is not None and model.feature_state_ is not None
     held = Held(model.prices_, model.last_timestamp_, model.interval_, model.input_columns)
-    series, last_timestamp, spacing = continued_series(
-        held, model.window_length, steps, new, timestamps, spacing, dated_by_interval, allow_gap, model
-    )
-    state = model.model_inputs.device_state(model.encoding_state_, model.feature_state_)
-    data = prepared.continuation_data(model.model_inputs, state, series, steps)
-    band = model.band_
-    if band is not None and band.needs_residuals:
-        origins = np.arange(model.window_length, series.shape[0])
-        fresh = model.predict_windows(windows.windows_before(series, origins, model.window_length), model.band_steps)
-        band = band.extended(
-            bands.origin_residuals(close_of(series), origins, fresh), model.calibration_sources(), keep
+    new, last_timestamp, spacing = continuation(held, new, timestamps, spacing, interval is not None, allow_gap)
+    if new.shape[0] < steps:
+        raise ValueError(
+            f"{name} must hold at least {steps} prices after the model's last timestamp to update {model!r}, "
+            f"got {new.shape[0]}"
         )
-    count = int((model.metrics_ or {}).get("updates", 0)) + 1
-    results = rows.update_rows(model.members, fitting.member_pairs(model), data, epochs, count)
-    if any(r.epochs_run < epochs for r in results):
-        raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
-    model.params_, model.opt_state_ = population.adopted_state(results)
-    train_loss = float(np.mean([r.train_loss[-1] for r in results]))
-    model.metrics_ = {**(model.metrics_ or {}), "updates": count, "update_train_loss": train_loss}
-    model.prices_, model.last_timestamp_, model.interval_ = series, last_timestamp, spacing
+    series = np.concatenate([model.prices_[-model.window_length :], new])
+    state = model.model_inputs.device_state(model.encoding_state_, model.feature_state_)
+    found = prepared.continuation_data(model.model_inputs, state, series, steps)
+    return Update(series, last_timestamp, spacing, found, int(np.asarray(found.weights).sum()))
+
+
+def extended_band(model: Any, series: np.ndarray, keep: int, fresh: np.ndarray | None = None) -> bands.Band:
+    """``model``'s band with its out-of-sample errors from each new origin of an update's ``series`` (window + new prices).
+
+    Args:
+        model: a fitted ``LSTMForecaster`` of one series, before the update.
+        series: ``Update.series``.
+        keep: the most calibration origins a band keeps (the most recent).
+        fresh: the ``[new, band_steps]`` forecasts from those origins when already made
+            (a global model's update forecasts every series' in one call), else made here.
+    """
+    assert model.band_ is not None, "fitted models have a band"
+    if not model.band_.needs_residuals:
+        return model.band_
+    origins = np.arange(model.window_length, series.shape[0])
+    if fresh is None:
+        fresh = model.predict_windows(windows.windows_before(series, origins, model.window_length), model.band_steps)
+    new_rows = bands.origin_residuals(close_of(series), origins, fresh)
+    return model.band_.extended(new_rows, model.calibration_sources(), keep)
+
+
+def continue_with(model: Any, found: Update, band: bands.Band) -> None:
+    """``model`` takes over the prices of an update (``found``) and its band extended from the new origins."""
+    model.prices_, model.last_timestamp_, model.interval_ = found.series, found.last_timestamp, found.interval
     # The models that scored the old residuals belong to the old params: from now on
     # the residuals are fixed arrays, as in a model restored from a file.
     model.calibration_models_ = {}
     model.band_ = band
     model.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def update(model: Any, data: Any, *, epochs: int, interval: Any, allow_gap: bool, keep: int) -> None:
+    """The work of a local ``LSTMForecaster.update`` once its settings are checked: the band, the training, the new state.
+
+    Before training, the current model's forecasts from each new origin join the band's
+    residuals (``extended_band``). Every member then continues from its params and
+    optimiser state for ``epochs`` epochs, in one call (``rows.update_rows``). Nothing
+    changes in ``model`` until the training has succeeded.
+
+    Args:
+        model: a fitted ``LSTMForecaster`` of one series.
+        data, interval, allow_gap: as ``update`` takes them (``read_update``).
+        epochs: passes over the new windows.
+        keep: the most calibration origins a band keeps.
+    """
+    found = read_update(model, data, "data", interval, allow_gap)
+    band = extended_band(model, found.series, keep)
+    count = int((model.metrics_ or {}).get("updates", 0)) + 1
+    results = rows.update_rows(model.members, fitting.member_trees(model), found.data, epochs, count)
+    if any(r.epochs_run < epochs for r in results):
+        raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
+    model.params_, model.opt_state_ = population.adopted_state(results)
+    train_loss = float(np.mean([r.train_loss[-1] for r in results]))
+    model.metrics_ = {**(model.metrics_ or {}), "updates": count, "update_train_loss": train_loss}
+    continue_with(model, found, band)

@@ -88,7 +88,7 @@ def train_prepared(
     """
     plans = [
         rows.member_rows(
-            m.members, p.data, m.members.static(epochs=c), member_pairs(m) if m.params_ is not None else None, salt
+            m.members, p.data, m.members.static(epochs=c), member_trees(m) if m.params_ is not None else None, salt
         )
         for m, p, c in zip(models, preps, epochs, strict=True)
     ]
@@ -97,9 +97,9 @@ def train_prepared(
     return rows.call_count(plans)
 
 
-def member_pairs(model: LSTMForecaster) -> list[tuple[Any, Any]]:
-    """Each member's ``(params, optimiser state or None)`` of a fitted model (``population.member_pairs``)."""
-    return population.member_pairs(model.params_, model.opt_state_, model.n_members)
+def member_trees(model: LSTMForecaster) -> list[tuple[Any, Any]]:
+    """Each member's ``(params, optimiser state or None)`` of a fitted model (``population.member_trees``)."""
+    return population.member_trees(model.params_, model.opt_state_, model.n_members)
 
 
 def adopt(model: LSTMForecaster, prep: prepared.Prepared, results: Sequence[training.TrainResult]) -> np.ndarray:

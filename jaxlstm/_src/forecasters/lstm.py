@@ -408,6 +408,10 @@ class LSTMForecaster(Forecaster):
         Before training, the forecasts from each new origin join the calibration residuals
         (the most recent ``_max_calibration_origins`` are kept).
 
+        A global model takes ``{name: new prices}`` or a long frame of some or all of its
+        series, each continued by these rules, and trains its shared params on their new
+        windows together (``global_models.update``).
+
         Args:
             data: the new prices (any form ``fit`` accepts), at least 1 (``direct_steps``
                 for a direct model) after the ones the model saw.
@@ -425,22 +429,13 @@ class LSTMForecaster(Forecaster):
                 prices; the model is then unchanged.
         """
         self._check_fitted()
-        if self.series_ is not None:
-            raise global_lib.one_series_only(self)
         epochs = validation.check_positive_int("epochs", epochs)
         validation.check_bool("allow_gap", allow_gap)
-        new, timestamps, spacing = self._read_series(data, "data", interval)
+        if self.series_ is not None:
+            global_lib.update(self, data, epochs=epochs, interval=interval, allow_gap=allow_gap)
+            return self
         keep = self._max_calibration_origins
-        continuation.update(
-            self,
-            new,
-            timestamps,
-            spacing,
-            epochs=epochs,
-            dated_by_interval=interval is not None,
-            allow_gap=allow_gap,
-            keep=keep,
-        )
+        continuation.update(self, data, epochs=epochs, interval=interval, allow_gap=allow_gap, keep=keep)
         return self
 
     # ------------------------------------------------------------------ prediction
@@ -452,6 +447,7 @@ class LSTMForecaster(Forecaster):
         return type(self)._predict_rows([self], [price_windows], steps)[0]
 
     member_forecasts = rows.member_forecasts
+    member_rows = classmethod(rows.forecast_members)
     _predict_rows = classmethod(rows.predict_models)
 
     def forecast_window(self) -> np.ndarray:
@@ -466,7 +462,7 @@ class LSTMForecaster(Forecaster):
         prepared.check_direct_steps(steps, self.direct_steps, self.features, self)
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
         fitted = (self.encoding_state_, self.feature_state_ or {})
-        members = [params for params, _ in fitting.member_pairs(self)]
+        members = [params for params, _ in fitting.member_trees(self)]
         return rows.forecast_plan(self.model_config, self.model_inputs, fitted, members, steps, self.direct_steps)
 
     band_offsets = quantile_heads.model_band_offsets

@@ -163,6 +163,16 @@ def unstack(tree: Any, count: int) -> list[Any]:
     return [tree_row(tree, j) for j in range(count)]
 
 
+def member_trees(params: Any, opt_state: Any, count: int) -> list[tuple[Any, Any]]:
+    """Each member's ``(params, optimiser state or None)`` of a model's (stacked when ``count > 1``) trees.
+
+    ``opt_state`` None (a model saved before the state was kept) gives None for every member.
+    """
+    found = [params] if count == 1 else unstack(params, count)
+    states = [None] * count if opt_state is None else [opt_state] if count == 1 else unstack(opt_state, count)
+    return list(zip(found, states, strict=True))
+
+
 def widened(forecast: Any, members: np.ndarray) -> Any:
     """An ensemble's ``Forecast`` whose band is never narrower than its members' ``[K, steps]`` forecasts' range.
 
@@ -307,6 +317,25 @@ def finished(results: Sequence[training.TrainResult]) -> list[int]:
     return [j for j, r in enumerate(results) if int(r.epochs_run) > 0 and np.isfinite(r.train_loss[-1])]
 
 
+def kept_members(results: Sequence[training.TrainResult], adopt: Callable[[list[int]], np.ndarray]) -> list[int]:
+    """The members a fit keeps: those that ``finished``, less those whose forecasts ``adopt(kept)`` finds broken.
+
+    ``adopt(kept)`` takes over the runs ``kept`` (indices into ``results``) and returns
+    ``[len(kept)]`` whether each forecasts finite positive prices; it is called again on
+    the members left until every one does. The rule of every fit, local or global.
+
+    Returns:
+        The kept indices, in order; empty when every member diverged.
+    """
+    kept = finished(results)
+    while kept:
+        healthy = np.asarray(adopt(kept), bool)
+        if healthy.all():
+            break
+        kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
+    return kept
+
+
 def summary(results: Sequence[training.TrainResult], validated: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """``(history, metrics)`` of one model from its members' training runs.
 
@@ -356,27 +385,3 @@ def adopted_state(results: Sequence[training.TrainResult]) -> tuple[Any, Any]:
     """``(params on the device, optimiser state on the host)`` of one model from its members' finished runs (``adopted``)."""
     params = jax.tree.map(jnp.asarray, adopted([r.params for r in results]))
     return params, jax.tree.map(np.asarray, adopted([r.opt_state for r in results]))
-
-
-def member_pairs(params: Any, opt_state: Any, count: int) -> list[tuple[Any, Any]]:
-    """Each of ``count`` members' ``(params, optimiser state or None)`` of one model's (None: saved before the state was kept)."""
-    trees = [params] if count == 1 else unstack(params, count)
-    states = [opt_state] if count == 1 else unstack(opt_state, count)
-    return list(zip(trees, states if opt_state is not None else [None] * count, strict=True))
-
-
-def kept_members(results: Sequence[training.TrainResult], adopt: Callable[[list[int]], np.ndarray]) -> list[int]:
-    """The members a fit keeps (none: every member diverged): those that ``finished`` and forecast healthy prices.
-
-    ``adopt(kept)`` takes the runs ``kept`` over as the model and returns ``[len(kept)]``
-    whether each member forecasts finite positive prices; the members that do not are
-    dropped and the rest adopted again (an ensemble's combined forecast changes with its
-    members), until every member left is healthy. The last ``adopt`` is of the members kept.
-    """
-    kept = finished(results)
-    while kept:
-        healthy = adopt(kept)
-        if healthy.all():
-            break
-        kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
-    return kept

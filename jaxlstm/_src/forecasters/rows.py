@@ -308,6 +308,11 @@ def forecast_rows(
     return out
 
 
+def forecast_members(cls: Any, models: Sequence[Any], windows: Sequence[Any], steps: int) -> list[np.ndarray]:
+    """``LSTMForecaster.member_rows``: each model's ``[K_i, N_i, steps]`` member forecasts from its own windows, unchecked: one runner call per group."""
+    return forecast_rows([m.forecast_plan(steps) for m in models], windows)
+
+
 def predict_models(
     cls: Any,
     models: Sequence[Any],
