@@ -30,6 +30,7 @@ its level (``benchmarks/results/global.md`` measures the coverage).
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime
 import functools
@@ -58,6 +59,16 @@ CALIBRATION_CHUNK = 32
 
 #: ``metadata["global"]`` of a saved global model holds its series under this key.
 SERIES_KEY = "series"
+
+#: While a global fit runs across processes (``global_processes.fit_across``): its ``Across``, which
+#: trains the pools on every process's windows and sums counts over the processes. None: this process alone.
+ACROSS: contextvars.ContextVar[Any] = contextvars.ContextVar("jaxlstm_global_across", default=None)
+
+
+def _total(count: int) -> int:
+    """``count`` summed over the processes of the global fit (itself in one process)."""
+    across = ACROSS.get()
+    return count if across is None else across.total(count)
 
 
 def is_many(data: Any) -> bool:
@@ -196,8 +207,10 @@ def series_class(base: Any) -> Any:
             plans = [
                 pool_rows([series[i] for i in found], [preps[i] for i in found], capped) for found in pools.values()
             ]
-            with progress.Shown(series[0].epochs if verbose else None) as shown:
-                results = rows.train_models(
+            across = ACROSS.get()
+            train = rows.train_models if across is None else across.train_models
+            with progress.Shown(series[0].epochs if verbose and across is None else None) as shown:
+                results = train(
                     plans, workers=workers, devices=devices, progress_tag=shown.tag, progress_callback=progress.RELAY
                 )
                 shown.finish(int(results[0][0].epochs_run), str(results[0][0].stop_reason))
@@ -263,7 +276,7 @@ def pool_rows(models: Sequence[Any], preps: Sequence[prepared.Prepared], capped:
     embedded = isinstance(network, embedding.SeriesEmbedding)
     data = pooled_data(preps, fraction, steps, embedded, parent.sizes if parent is not None else (0, 0))
     pool.sizes = (int(data.xs.shape[0]), int(data.xs_val.shape[0]))
-    caps = pool.epoch_caps(sum(p.n_train for p in preps), lead.batch_size) if capped else None
+    caps = pool.epoch_caps(_total(sum(p.n_train for p in preps)), lead.batch_size) if capped else None
     return rows.member_rows(members, data, members.static(), epochs=caps)
 
 
@@ -288,7 +301,7 @@ def adopt_pool(
         raise population.divergence_error(lead.members.settings, default_rate)
     params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
     opt_state = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
-    validated = any(p.n_val for p in preps)
+    validated = _total(sum(p.n_val for p in preps)) > 0
     history, metrics = population.summary(results, validated)
     embedded = bool(lead.series_embedding)
     stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
@@ -299,18 +312,20 @@ def adopt_pool(
         model.history_, model.trained_at_ = history, stamp
     checks = [p.held_back if p.n_val else p.windows[: p.n_train][-64:] for p in preps]
     found = type(lead).predict_rows(models, checks, 1)
+    bad = [m.symbol for m, predicted in zip(models, found) if not np.all(np.isfinite(predicted) & (predicted > 0))]
+    if _total(len(bad)):  # decided alike in every process of a fit across processes
+        for m in models:
+            m.params_ = None
+        raise population.divergence_error(lead.members.settings, default_rate) from ValueError(
+            f"series {bad[0]!r} forecasts non-finite or non-positive prices" if bad else "a series of another process "
+            "forecasts non-finite or non-positive prices"
+        )
     for model, prep, predicted in zip(models, preps, found, strict=True):
-        if not np.all(np.isfinite(predicted) & (predicted > 0)):
-            for m in models:
-                m.params_ = None
-            raise population.divergence_error(lead.members.settings, default_rate) from ValueError(
-                f"series {model.symbol!r} forecasts non-finite or non-positive prices"
-            )
         errors = prepared.validation_errors(prep, model.model_inputs, predicted[:, 0])
         model.metrics_ = {**metrics, "n_train_windows": int(prep.n_train), "n_val_windows": int(prep.n_val), **errors}
-    totals = {"n_train_windows": sum(p.n_train for p in preps), "n_val_windows": sum(p.n_val for p in preps)}
+    totals = {"n_train_windows": _total(sum(p.n_train for p in preps)), "n_val_windows": _total(sum(p.n_val for p in preps))}
     assert lead.pool_ is not None
-    lead.pool_.trained = (params, opt_state, history, {**metrics, "series": len(models), **totals})
+    lead.pool_.trained = (params, opt_state, history, {**metrics, "series": _total(len(models)), **totals})
 
 
 def choose_season(model: LSTMForecaster, found: Mapping[str, Any]) -> int | None:
@@ -323,11 +338,14 @@ def choose_season(model: LSTMForecaster, found: Mapping[str, Any]) -> int | None
     for item in found.values():
         probe = type(model)(**model.get_params())
         detected.append(probe.resolve_season(item.prices, item.interval))
+    across = ACROSS.get()
+    if across is not None:  # every process's series, in the order one process would see them
+        detected = across.gather(detected)
     season = Counter(detected).most_common(1)[0][0]
     if season is not None:
         probe = type(model)(**model.get_params())
         probe.use_season(season)
-        if any(item.prices.shape[0] < probe.min_fit_length + 1 for item in found.values()):
+        if _total(sum(item.prices.shape[0] < probe.min_fit_length + 1 for item in found.values())):
             return None
     return season
 
