@@ -317,13 +317,17 @@ def adopt_pool(
         for m in models:
             m.params_ = None
         raise population.divergence_error(lead.members.settings, default_rate) from ValueError(
-            f"series {bad[0]!r} forecasts non-finite or non-positive prices" if bad else "a series of another process "
-            "forecasts non-finite or non-positive prices"
+            f"series {bad[0]!r} forecasts non-finite or non-positive prices"
+            if bad
+            else "a series of another process forecasts non-finite or non-positive prices"
         )
     for model, prep, predicted in zip(models, preps, found, strict=True):
         errors = prepared.validation_errors(prep, model.model_inputs, predicted[:, 0])
         model.metrics_ = {**metrics, "n_train_windows": int(prep.n_train), "n_val_windows": int(prep.n_val), **errors}
-    totals = {"n_train_windows": _total(sum(p.n_train for p in preps)), "n_val_windows": _total(sum(p.n_val for p in preps))}
+    totals = {
+        "n_train_windows": _total(sum(p.n_train for p in preps)),
+        "n_val_windows": _total(sum(p.n_val for p in preps)),
+    }
     assert lead.pool_ is not None
     lead.pool_.trained = (params, opt_state, history, {**metrics, "series": _total(len(models)), **totals})
 

@@ -80,7 +80,9 @@ class Across:
         """Every process's JSON-able ``values``, concatenated in process order."""
         return [v for part in processes.all_gather_json(values) for v in part]
 
-    def train_models(self, models: Sequence[Sequence[rows.TrainRow]], **options: Any) -> list[list[training.TrainResult]]:
+    def train_models(
+        self, models: Sequence[Sequence[rows.TrainRow]], **options: Any
+    ) -> list[list[training.TrainResult]]:
         """``rows.train_models`` with each pool's windows split over the processes (``options`` as it takes them).
 
         Every row of a pool shares the pool's data (one row per ensemble member): the
@@ -119,9 +121,23 @@ class Across:
         replicate = lambda tree: jax.tree.map(lambda a: _replicated(whole, a), tree)
         if self.split_minibatches:
             with jax.set_mesh(self.mesh):
-                result = run(replicate(keys), replicate(params), training.TrainData(*data), replicate(opt_states), replicate(tags), replicate(caps))
+                result = run(
+                    replicate(keys),
+                    replicate(params),
+                    training.TrainData(*data),
+                    replicate(opt_states),
+                    replicate(tags),
+                    replicate(caps),
+                )
         else:
-            result = run(replicate(keys), replicate(params), training.TrainData(*data), replicate(opt_states), replicate(tags), replicate(caps))
+            result = run(
+                replicate(keys),
+                replicate(params),
+                training.TrainData(*data),
+                replicate(opt_states),
+                replicate(tags),
+                replicate(caps),
+            )
         host = jax.tree.map(lambda a: np.asarray(a.addressable_data(0)), result)
         return [training.unstack(host, i) for i in range(len(found))]
 
@@ -129,7 +145,9 @@ class Across:
 def _replicated(sharding: jax.sharding.NamedSharding, value: Any) -> jax.Array:
     """``value`` (the same in every process) as a global array held whole by every device."""
     if jax.dtypes.issubdtype(getattr(value, "dtype", np.float32), jax.dtypes.prng_key):
-        return jax.random.wrap_key_data(_replicated(sharding, jax.random.key_data(value)), impl=jax.random.key_impl(value))
+        return jax.random.wrap_key_data(
+            _replicated(sharding, jax.random.key_data(value)), impl=jax.random.key_impl(value)
+        )
     return jax.make_array_from_process_local_data(sharding, np.asarray(value))
 
 
@@ -137,7 +155,7 @@ def _replicated(sharding: jax.sharding.NamedSharding, value: Any) -> jax.Array:
 def _pool_trainer(static: tuple[tuple[str, Any], ...], mesh: jax.sharding.Mesh, split: bool) -> Any:
     """The compiled trainer of a pool's members over global windows, one per settings and mesh (shapes: ``jit``'s cache)."""
     del split  # part of the cache key: the split minibatch is traced under the mesh
-    one = functools.partial(rows._fit_one_model, **dict(static), callback=None)  # noqa: SLF001 - the one row program
+    one = functools.partial(rows._fit_one_model, **dict(static), callback=None)
     whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     members = jax.vmap(one, in_axes=(0, 0, None, 0, 0, 0))
     return jax.jit(members, out_shardings=whole)
@@ -146,9 +164,7 @@ def _pool_trainer(static: tuple[tuple[str, Any], ...], mesh: jax.sharding.Mesh, 
 def across(group: processes.ProcessGroup, split_minibatches: bool | None = None) -> Across:
     """The ``Across`` of this job: a mesh of every device of every process, in process order."""
     devices = sorted(jax.devices(), key=lambda d: (d.process_index, d.id))
-    mesh = jax.sharding.Mesh(
-        np.array(devices), (training.WINDOWS_AXIS,), axis_types=(jax.sharding.AxisType.Auto,)
-    )
+    mesh = jax.sharding.Mesh(np.array(devices), (training.WINDOWS_AXIS,), axis_types=(jax.sharding.AxisType.Auto,))
     if split_minibatches is None:
         split_minibatches = devices[0].platform != "cpu"
     del group
@@ -217,4 +233,3 @@ def _complete(model: Any) -> Any:
         "global": {**metadata["global"], global_models.SERIES_KEY: series},
     }
     return global_models.from_parts(type(model), tree, metadata, "the global model gathered from every process")
-
