@@ -894,11 +894,12 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
         os._exit(2)
     if report.model is not None:
         if report.group.rank == 0:
-            print(
+            done = (
                 f"fitted a global model {report.model.symbol!r} of {report.total_series} series with "
-                f"{report.group.size} processes; saved in {models}",
-                file=sys.stderr if args.steps else sys.stdout,
+                f"{report.group.size} processes; saved in {models}"
             )
+            # With --steps stdout is the forecast's CSV; on stderr the launcher relays jaxlstm's lines.
+            print(f"jaxlstm fit-many: {done}" if args.steps else done, file=sys.stderr if args.steps else sys.stdout)
             if args.steps:
                 sys.stdout.write(report.model.forecast(steps=args.steps).to_pandas().to_csv(index=False))
         return 0
