@@ -133,6 +133,7 @@ def fit_many(
     search: Mapping[str, Sequence[Any]] | None = None,
     search_options: Mapping[str, Any] | None = None,
     global_name: str | None = None,
+    split_minibatches: bool | None = None,
 ) -> FitReport:
     """Fits one model per series of ``data`` (or one global model of them all) across processes, saved into ``models``.
 
@@ -170,6 +171,10 @@ def fit_many(
             (through the model folder's lock, atomically: a folder never holds a part of
             it). It is fitted on every call (one model: there is nothing partial to
             resume); ``chunk_size``, ``max_age`` and ``search`` do not apply.
+        split_minibatches: with ``global_name``, whether each device computes only its part
+            of every minibatch (data-parallel gradients, all-reduced) rather than all of it;
+            None: on accelerators only, since over CPU collectives the collectives per
+            optimiser step cost more than they save (``forecasters.global_processes``).
 
     Returns:
         A ``FitReport``; the totals are the same in every process.
@@ -202,7 +207,7 @@ def fit_many(
     train = _trainer(forecaster, settings, search, search_options)
     group = initialize(coordinator, num_processes, process_id, heartbeat_timeout=heartbeat_timeout)
     if global_name is not None:
-        return _fit_global(data, folder, model, group, started, progress, workers)
+        return _fit_global(data, folder, model, group, started, progress, workers, split_minibatches)
     workers = default_workers(group) if workers is None else validation.check_positive_int("workers", workers)
     ids, read = _series_source(data)
     mine = long_files.share(ids, group.rank, group.size)
@@ -245,6 +250,7 @@ def _fit_global(
     started: float,
     progress: Callable[[str], None] | None,
     workers: int | None,
+    split_minibatches: bool | None,
 ) -> FitReport:
     """``fit_many(global_name=...)`` after joining: each process fits its block, process 0 saves the whole model."""
     from jaxlstm._src.forecasters import global_processes
@@ -260,7 +266,8 @@ def _fit_global(
     where = f"process {group.rank} of {group.size}"
     say(f"{where}: {len(mine)} of the {len(ids)} series of one global model")
     workers = default_workers(group) if workers is None else validation.check_positive_int("workers", workers)
-    fitted = global_processes.fit_across(model, {s: found[s] for s in mine}, group, workers=workers)
+    share = {s: found[s] for s in mine}
+    fitted = global_processes.fit_across(model, share, group, workers=workers, split_minibatches=split_minibatches)
     if group.rank == 0:
         fitted.save(folder)  # under the folder's lock; the old copy stays until the new is whole
         say(f"{where}: saved the global model of {len(ids)} series in {folder}")
