@@ -15,6 +15,10 @@ The same program runs in every process (SPMD, as JAX runs on GPU and TPU cluster
   chunks (one ``Forecaster.fit_many`` call each, on this process's own devices) and saves
   every model into the models folder through the model files' lock, atomically. There is
   no gathering to process 0: the folder is the result, complete model by complete model.
+  With ``global_name`` it fits one global model of every series instead
+  (``forecasters.global_processes``: a contiguous block of the ids per process, the weights
+  trained data-parallel over every process's windows, every series' state gathered, the
+  complete model saved by process 0).
 * The models of a population share nothing while they train, so the processes never wait
   for each other until the end, where one all-gather (over the CPU collectives) sums what
   every process did and checks that all got there.
