@@ -357,6 +357,7 @@ def test_padding_to_a_bucket_leaves_the_fit_unchanged(cfg):
     _assert_same_run(alone, _FIT(jax.random.key(1), params, split, cfg, network=_TINY))
 
 
+@pytest.mark.slow  # compiles the order's ops: seconds on a loaded machine
 def test_an_epoch_orders_the_weighted_rows_alike_wherever_the_padding_rows_are():
     key = jax.random.key(4)
     weights = np.ones(10, np.float32)
