@@ -166,11 +166,15 @@ def train_models(models: Sequence[Sequence[TrainRow]], **options: Any) -> list[l
 
 
 def train_shown(
-    models: Sequence[Sequence[TrainRow]], epochs: int | None, **options: Any
+    models: Sequence[Sequence[TrainRow]], epochs: int | None, *, train: Callable[..., Any] | None = None, **options: Any
 ) -> list[list[training.TrainResult]]:
-    """``train_models`` with a per-epoch progress bar of ``epochs`` on stderr for the first row (a verbose fit; None: no bar)."""
+    """``train_models`` with a per-epoch progress bar of ``epochs`` on stderr for the first row (a verbose fit; None: no bar).
+
+    ``train``: what trains the rows instead of ``train_models`` (with its arguments; a
+    global model across processes passes its own).
+    """
     with progress.Shown(epochs) as shown:
-        found = train_models(models, progress_tag=shown.tag, progress_callback=progress.RELAY, **options)
+        found = (train or train_models)(models, progress_tag=shown.tag, progress_callback=progress.RELAY, **options)
         shown.finish(int(found[0][0].epochs_run), str(found[0][0].stop_reason))
     return found
 
