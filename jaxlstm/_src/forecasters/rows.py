@@ -56,6 +56,10 @@ def _fit_one_model(
     )
 
 
+#: The one-model trainer a row runs, for runners of rows outside this module (``global_processes``).
+fit_one_model = _fit_one_model
+
+
 def _forecast_one_model(
     params: Any, state: Any, window: jax.Array, limit: jax.Array, *, network: Any, encoding: Any, steps: int
 ) -> jax.Array:
