@@ -6,7 +6,7 @@ Each process holds only its share of the series, a contiguous block of the sorte
 shared weights are trained on every process's windows at once: the pool's training and
 held-back windows become global arrays whose windows axis is split over a mesh of every
 process's devices (``jax.make_array_from_process_local_data``), and the one trainer
-(``rows._fit_one_model``, i.e. ``training.fit_arrays``) runs under ``jit`` on them. XLA
+(``rows.fit_one_model``, i.e. ``training.fit_arrays``) runs under ``jit`` on them. XLA
 inserts the collectives: a minibatch is gathered from the processes holding its windows,
 the validation loss of early stopping is summed over every process (so every process stops
 at the same epoch), and the weights come out identical in every process.
@@ -155,7 +155,7 @@ def _replicated(sharding: jax.sharding.NamedSharding, value: Any) -> jax.Array:
 def _pool_trainer(static: tuple[tuple[str, Any], ...], mesh: jax.sharding.Mesh, split: bool) -> Any:
     """The compiled trainer of a pool's members over global windows, one per settings and mesh (shapes: ``jit``'s cache)."""
     del split  # part of the cache key: the split minibatch is traced under the mesh
-    one = functools.partial(rows._fit_one_model, **dict(static), callback=None)
+    one = functools.partial(rows.fit_one_model, **dict(static), callback=None)
     whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     members = jax.vmap(one, in_axes=(0, 0, None, 0, 0, 0))
     return jax.jit(members, out_shardings=whole)

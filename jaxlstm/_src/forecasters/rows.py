@@ -22,7 +22,7 @@ from jaxlstm._src.prep import encodings, windows
 from jaxlstm._src.prep import inputs as inputs_lib
 
 
-def _fit_one_model(
+def fit_one_model(
     key: jax.Array,
     params: Any,
     data: training.TrainData,
@@ -129,7 +129,7 @@ def train_rows(
         caps = np.array([most if rows[i].epochs is None else min(rows[i].epochs, most) for i in members], np.int32)
         callback = None if progress_tag is None else progress_callback
         result = stacked.run_stacked(
-            _fit_one_model,
+            fit_one_model,
             (keys, params, stacked_data, opt_states, tags, caps),
             static={**dict(static), "callback": callback},
             workers=workers,
