@@ -641,11 +641,14 @@ def update_data(updates: Sequence[continuation.Update], indices: Sequence[int] |
 _SERIES_FIELDS = ("encoding", "season", "features", "data", "metrics", "calibration", "trained_on", "shrink")
 
 
-def saved_parts(model: LSTMForecaster) -> tuple[Any, dict[str, Any]]:
+def saved_parts(model: LSTMForecaster, *, residual_arrays: bool = True) -> tuple[Any, dict[str, Any]]:
     """``(saved tree, metadata)`` of a global model: the shared params and optimiser state, and every series' state.
 
     Checked to rebuild as ``load`` does (``from_parts``); a model that would not is a
-    ``ValueError`` and nothing is written.
+    ``ValueError`` and nothing is written. With ``residual_arrays`` the series' calibration
+    residuals are stacked arrays of the tree (``stacked_residuals``; what ``save`` writes),
+    else JSON rows in each series' metadata (the layout of earlier versions, which processes
+    gather as JSON, ``global_processes``).
     """
     model.check_fitted()
     assert model.series_ is not None and model.history_ is not None and model.trained_on_ is not None
@@ -656,7 +659,9 @@ def saved_parts(model: LSTMForecaster) -> tuple[Any, dict[str, Any]]:
     for name, view in model.series_.items():
         found = lstm_state.metadata(view)
         series[name] = {key: found[key] for key in _SERIES_FIELDS}
-    arrays = stacked_residuals.stack([view.band_.residuals for view in model.series_.values()])
+    arrays = (
+        stacked_residuals.stack([view.band_.residuals for view in model.series_.values()]) if residual_arrays else {}
+    )
     for saved in series.values():
         # The rows now in the arrays; sources without rows stay here.
         saved["calibration"] = {k: v for k, v in saved["calibration"].items() if k not in arrays or not v}
