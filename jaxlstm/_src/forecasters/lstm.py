@@ -35,9 +35,9 @@ from jaxlstm._src.forecasters import (
 from jaxlstm._src.forecasters import global_models as global_lib
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
-from jaxlstm._src.io.series import close_of
+from jaxlstm._src.io.series import close_of, read_series
 from jaxlstm._src.nn import networks
-from jaxlstm._src.prep import encodings, seasons, windows
+from jaxlstm._src.prep import calendars, encodings, seasons, windows
 from jaxlstm._src.prep import features as feature_lib
 from jaxlstm._src.prep import inputs as inputs_lib
 
@@ -112,6 +112,15 @@ class LSTMForecaster(Forecaster):
             with ``band="volatility"`` or ``"quantile"``, or too few out-of-sample origins,
             ``shrink_`` is None and the model is used as it is.
         series_embedding: a global model's learned vector per series, read at every step (0: none).
+        calendar: None (default: no calendar inputs), ``"auto"`` or a tuple of parts of
+            ``jaxlstm.data``'s calendar (``"hour"``, ``"weekday"``, ``"week"``, ``"month"``,
+            ``"quarter"``): known-future inputs, each row of a window also reads the
+            sine/cosine calendar of the step after it (``prep/calendars.py``), from the
+            timestamps of dated data, which must be regularly spaced. ``"auto"`` takes the
+            parts that repeat at the data's spacing (hourly: hour and weekday; daily:
+            weekday; weekly: week) and none without timestamps; ``calendar_`` holds the parts
+            in use. A window for ``predict_multi_step`` then carries two clock columns
+            (``input_columns``).
 
     ``fit`` on several series (a mapping or a long ``unique_id, ds, y`` frame) trains one
     global model; ``forecast`` then returns ``Forecasts`` (see ``global_models``).
@@ -153,6 +162,7 @@ class LSTMForecaster(Forecaster):
         season_length: int | str | None = None,
         shrink: str | None = None,
         series_embedding: int = 0,
+        calendar: str | Sequence[str] | None = None,
     ) -> None:
         super().__init__(band=band, calibration=calibration)
         self.hidden_size = validation.check_positive_int("hidden_size", hidden_size)
@@ -191,6 +201,10 @@ class LSTMForecaster(Forecaster):
         self.season_length = seasons.check_season_length(season_length)
         self.shrink = shrinkage.check_shrink(shrink)
         self.series_embedding = validation.check_positive_int("series_embedding", series_embedding, minimum=0)
+        self.calendar = calendars.check_calendar(calendar)
+        #: The calendar parts in use (what ``"auto"`` chose at the last fit; ``()``: none) and the spacing they step by.
+        self.calendar_: tuple[str, ...] = self.calendar if isinstance(self.calendar, tuple) else ()
+        self.calendar_step_ = 0
         #: The season in use: ``season_length``, or what the last fit detected for ``"auto"`` (None: none).
         self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
         validation.check_network_sizes(self.hidden_size, self.num_layers, self.input_length, self.direct_steps)
@@ -226,7 +240,7 @@ class LSTMForecaster(Forecaster):
         """The network's config (``LSTMConfig`` for ``architecture="lstm"``; see ``jaxlstm.nn.make_network``)."""
         return networks.make_network(
             self.architecture,
-            input_size=len(self.features),
+            input_size=self.model_inputs.width,
             hidden_size=self.hidden_size,
             # band="quantile": the point forecast's H values, then H per quantile head (training.QuantileLoss).
             output_size=(self.direct_steps or 1) * (1 + len(self._quantiles)),
@@ -239,7 +253,9 @@ class LSTMForecaster(Forecaster):
     @functools.cached_property
     def model_inputs(self) -> inputs_lib.ModelInputs:
         """How windows of candles become the network's inputs (features, encoding, length)."""
-        return inputs_lib.ModelInputs(self.features, self._encoding(), self.input_length)
+        return inputs_lib.ModelInputs(
+            self.features, self._encoding(), self.input_length, self.calendar_, self.calendar_step_
+        )
 
     @property
     def input_length(self) -> int:
@@ -255,6 +271,27 @@ class LSTMForecaster(Forecaster):
         self.__dict__["_season_resolved"] = True
         self.__dict__.pop("model_inputs", None)
         self.__dict__.pop("model_config", None)
+
+    def use_calendar(self, parts: Sequence[str], seconds: int) -> None:
+        """Sets ``calendar_`` and its spacing (what a fit resolved or a saved model used) and the inputs they imply."""
+        self.__dict__["calendar_"] = tuple(parts)
+        self.__dict__["calendar_step_"] = int(seconds) if parts else 0
+        self.__dict__.pop("model_inputs", None)
+        self.__dict__.pop("model_config", None)
+
+    def _read_series(
+        self, data: Any, name: str, interval: Any = None
+    ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
+        # With calendar inputs the candles read gain the clock of their timestamps; a fit
+        # first resolves the parts and the spacing from the data it reads.
+        if self.calendar is None:
+            return super()._read_series(data, name, interval)
+        series, stamps, spacing = read_series(data, name, self.model_inputs.candle_columns, interval)
+        if self.__dict__.pop("_calendar_fit", False):
+            self.use_calendar(*calendars.resolve(self.calendar, stamps, spacing, name))
+        if not self.calendar_:
+            return series, stamps, spacing
+        return calendars.with_clock(series, stamps, self.calendar_step_, name), stamps, spacing
 
     def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
         """For ``season_length="auto"``: detects the season of a validated series' training part and uses it.
@@ -360,6 +397,7 @@ class LSTMForecaster(Forecaster):
         # A head-refit calibration copy reads the same windows as the model it calibrates.
         copy = cast(LSTMForecaster, super()._unfitted_copy())
         copy.use_season(self.season_length_)
+        copy.use_calendar(self.calendar_, self.calendar_step_)
         return copy
 
     @property
@@ -429,11 +467,18 @@ class LSTMForecaster(Forecaster):
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
         if global_lib.is_many(data):
+            if isinstance(self.calendar, tuple):
+                raise ValueError(f"calendar={self.calendar!r} is not supported by global models yet; use calendar=None")
+            self.use_calendar((), 0)
             self._reset_fitted()
             global_lib.fit_global(self, data, verbose=verbose, **fit_options)
             return self
         self.series_ = None
-        return super().fit(data, verbose=verbose, **fit_options)
+        self.__dict__["_calendar_fit"] = self.calendar is not None
+        try:
+            return super().fit(data, verbose=verbose, **fit_options)
+        finally:
+            self.__dict__.pop("_calendar_fit", None)
 
     def forecast(  # type: ignore[override]
         self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None
@@ -749,7 +794,7 @@ class LSTMForecaster(Forecaster):
                 f"{self.direct_steps} steps at once, got steps={steps}; train with a larger direct_steps"
                 + (" or direct_steps=None (recursive)" if self.features == (feature_lib.CLOSE,) else "")
             )
-        if self.direct_steps is None:
+        if self.direct_steps is None and not self.calendar_:
             state: Any = self._device_state()
         else:
             assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.prep import encodings, features
+from jaxlstm._src.prep import calendars, encodings, features
 
 #: A feature whose training spread is below this is constant there: it is scaled by 1 instead.
 MIN_FEATURE_STD = 1e-9
@@ -40,22 +40,43 @@ class ModelInputs:
         features: input names in column order of the network's input, e.g. ``("close", "volume", "rsi")``.
         encoding: the price encoding of the close and of the targets.
         sequence_length: time steps the network reads.
+        calendar: calendar parts (``seasons.CALENDAR_PERIODS``) each input row also reads, as
+            sine/cosine pairs of the step that follows it (``calendars.calendar_at``); ``()``: none.
+        calendar_step: the data's spacing in seconds, with ``calendar`` (0 without, or before a
+            fit has read it).
     """
 
     features: tuple[str, ...]
     encoding: encodings.Encoding
     sequence_length: int
+    calendar: tuple[str, ...] = ()
+    calendar_step: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", features.check_features(self.features))
         validation.check_positive_int("sequence_length", self.sequence_length)
         if not isinstance(self.encoding, encodings.Encoding):
             raise TypeError(f"encoding must be an Encoding, got {type(self.encoding).__name__}")
+        validation.check_positive_int("calendar_step", self.calendar_step, minimum=0)
+        if self.calendar:
+            object.__setattr__(self, "calendar", calendars.check_calendar(self.calendar))
+        elif self.calendar_step:
+            raise ValueError(f"calendar_step must be 0 without calendar parts, got {self.calendar_step}")
+
+    @functools.cached_property
+    def candle_columns(self) -> tuple[str, ...]:
+        """The candle columns the features read, the close first (what is read from data)."""
+        return features.required_columns(self.features)
 
     @functools.cached_property
     def columns(self) -> tuple[str, ...]:
-        """The candle columns a raw window holds, the close first."""
-        return features.required_columns(self.features)
+        """The columns a raw window holds: the candle columns, then the clock with calendar inputs."""
+        return self.candle_columns + (calendars.CLOCK_COLUMNS if self.calendar else ())
+
+    @functools.cached_property
+    def width(self) -> int:
+        """Inputs per time step: the features, then two per calendar part."""
+        return len(self.features) + 2 * len(self.calendar)
 
     @functools.cached_property
     def indicators(self) -> tuple[str, ...]:
@@ -96,7 +117,7 @@ class ModelInputs:
         encoding_state = self.encoding.fit(raw[:, 0])
         state: FeatureState = {}
         if self.indicators:
-            columns = {c: raw[:, i] for i, c in enumerate(self.columns)}
+            columns = {c: raw[:, i] for i, c in enumerate(self.candle_columns)}
             values = np.asarray(_compute_jit(self.indicators, columns), np.float64)
             for i, name in enumerate(self.indicators):
                 valid = values[features.FEATURES[name].warmup :, i]
@@ -141,8 +162,9 @@ class ModelInputs:
                 ``[..., window_length, len(columns)]`` candles.
 
         Returns:
-            ``[..., sequence_length, len(features)]``: the encoded close and the
-            standardised indicators of the last ``sequence_length`` candles, in ``features`` order.
+            ``[..., sequence_length, width]``: the encoded close and the standardised
+            indicators of the last ``sequence_length`` candles, in ``features`` order, then
+            each row's calendar of the step that follows it (with ``calendar``).
         """
         raw = self._columns_last(jnp.asarray(windows))
         seq = self.sequence_length
@@ -153,17 +175,74 @@ class ModelInputs:
             flat = raw.reshape((-1, *raw.shape[-2:]))
 
             def one(window: jax.Array) -> jax.Array:
-                columns = {c: window[:, i] for i, c in enumerate(self.columns)}
+                columns = {c: window[:, i] for i, c in enumerate(self.candle_columns)}
                 return features.compute(self.indicators, columns)[-seq:]
 
             values = jax.vmap(one)(flat).reshape((*batch, seq, len(self.indicators)))
             scaled = (values - state["mean"]) / state["std"]
             for i, name in enumerate(self.indicators):
                 encoded[name] = scaled[..., i : i + 1]
-        return jnp.concatenate([encoded[name] for name in self.features], axis=-1)
+        found = [encoded[name] for name in self.features]
+        if self.calendar:
+            found.append(calendars.calendar_at(raw[..., -seq:, -2:], self.calendar, self.calendar_step))
+        return jnp.concatenate(found, axis=-1)
+
+    def next_row(self, window: jax.Array, close: jax.Array) -> jax.Array:
+        """``[columns]`` the raw row after ``[window_length, columns]``: ``close``, and the clock one step on.
+
+        What a recursive forecast feeds back; only for close-only inputs (other candle
+        columns have no forecast value).
+        """
+        if not self.calendar:
+            return jnp.reshape(close, (1,)).astype(window.dtype)
+        clock = calendars.advance(window[-1, -2:], self.calendar_step)
+        return jnp.concatenate([jnp.reshape(close, (1,)).astype(window.dtype), clock.astype(window.dtype)])
 
 
 _compute_jit = jax.jit(features.compute, static_argnums=0)
+
+
+def forecast_recursive(
+    network: Any,
+    params: Any,
+    inputs: ModelInputs,
+    state: dict[str, Any],
+    windows: jax.Array,
+    steps: int,
+    limit: Any = None,
+) -> jax.Array:
+    """Recursive forecast of close-only inputs with calendar inputs: ``[..., window_length, columns]`` -> ``[..., steps]`` prices.
+
+    Each step encodes the raw window (its rows read the calendar of the step after them),
+    predicts and decodes the next close, and slides the window by the row ``next_row``
+    gives: that close and the clock one spacing later, so every recursive step is told the
+    calendar of the step it predicts. ``limit`` as ``encodings.forecast_prices`` takes it
+    (the steps after it are NaN).
+    """
+    steps = validation.check_steps(steps)
+
+    def step(window: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
+        y = network.apply(params, inputs.encode(state, window))
+        close = inputs.encoding.decode(state["encoding"], window[:, 0], y[:1])[0]
+        return jnp.concatenate([window[1:], inputs.next_row(window, close)[None]]), close
+
+    def one(window: jax.Array) -> jax.Array:
+        if limit is None:
+            return jax.lax.scan(step, window, None, length=steps)[1]
+
+        def body(carry: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array]:
+            i, window_, out = carry
+            window_, value = step(window_, None)
+            return i + 1, window_, out.at[i].set(value)
+
+        out = jnp.full((steps,), jnp.nan, window.dtype)
+        stop = jnp.minimum(jnp.asarray(limit, jnp.int32), steps)
+        return jax.lax.while_loop(lambda c: c[0] < stop, body, (jnp.asarray(0, jnp.int32), window, out))[2]
+
+    windows = jnp.asarray(windows)
+    batch = windows.shape[:-2]
+    out = jax.vmap(one)(windows.reshape((-1, *windows.shape[-2:])))
+    return out.reshape((*batch, steps))
 
 
 def forecast_direct(
