@@ -192,6 +192,8 @@ def backtest(
     actual = prices[starts[:, None] + np.arange(steps)[None, :]]
     train = np.stack([prices[t - train_size : t] for t in starts])
     train_values = np.stack([values[t - train_size : t] for t in starts])
+    # Calendar inputs read each training row's own timestamps.
+    train_stamps = None if stamps is None else [stamps[t - train_size : t] for t in starts]
 
     results: dict[str, ModelResult] = {}
     naive_mae = None
@@ -199,7 +201,7 @@ def backtest(
         start = time.perf_counter()
         own = select_columns(train_values, columns, probes[name].input_columns)
         predicted, lower, upper, bands, together, by_level = _run(
-            name, factory, own, starts, interval, steps, confidence, vectorize, progress, wanted
+            name, factory, own, starts, interval, steps, confidence, vectorize, progress, wanted, train_stamps
         )
         seconds = time.perf_counter() - start
         found = (predicted, lower, upper, bands, together, by_level)
@@ -412,8 +414,9 @@ def _run(
     vectorize: bool,
     progress: Progress | None = None,
     levels: tuple[float, ...] | None = None,
+    timestamps: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], bool, dict[float, tuple[np.ndarray, np.ndarray]]]:
-    """Fits a fresh model on each ``[train_size(, columns)]`` row of ``train`` and forecasts ``steps`` prices."""
+    """Fits a fresh model on each ``[train_size(, columns)]`` row of ``train`` (``timestamps``: each row's) and forecasts ``steps`` prices."""
     rows: Any
     models = [_build(name, factory) for _ in origins]
     kind = type(models[0])
@@ -436,12 +439,13 @@ def _run(
 
     try:
         if together:
-            kind.fit_rows(models, list(train), interval=interval)
+            kind.fit_rows(models, list(train), interval=interval, timestamps=timestamps)
             rows = [r[0] for r in Forecaster.predict_rows(models, [m.forecast_window()[None] for m in models], steps)]
         else:
             for i, (model, row) in enumerate(zip(models, train)):
                 try:
-                    type(model).fit_rows([model], [row], interval=interval)
+                    stamps = None if timestamps is None else [timestamps[i]]
+                    type(model).fit_rows([model], [row], interval=interval, timestamps=stamps)
                     point = model.predict_windows(model.forecast_window()[None], steps)[0]
                 except (ValueError, RuntimeError, FloatingPointError) as err:
                     raise ValueError(f"at origin {int(origins[i])}: {err}") from err

@@ -279,6 +279,19 @@ class LSTMForecaster(Forecaster):
         self.__dict__.pop("model_inputs", None)
         self.__dict__.pop("model_config", None)
 
+    def with_calendar(self, series: np.ndarray, timestamps: np.ndarray | None, interval: Any) -> np.ndarray:
+        """A validated series to fit on, with the clock columns of its timestamps when ``calendar`` asks for them.
+
+        Resolves ``calendar_`` from the timestamps and spacing (``calendars.resolve``), unless
+        ``fit`` read the data already (its series carries the clock).
+        """
+        if self.calendar is None or self.__dict__.pop("_calendar_ready", False):
+            return series
+        self.use_calendar(*calendars.resolve(self.calendar, timestamps, interval))
+        if not self.calendar_step_:
+            return series
+        return calendars.with_clock(series, timestamps, self.calendar_step_)
+
     def _read_series(
         self, data: Any, name: str, interval: Any = None
     ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
@@ -289,7 +302,9 @@ class LSTMForecaster(Forecaster):
         series, stamps, spacing = read_series(data, name, self.model_inputs.candle_columns, interval)
         if self.__dict__.pop("_calendar_fit", False):
             self.use_calendar(*calendars.resolve(self.calendar, stamps, spacing, name))
-        if not self.calendar_:
+            # fit_rows receives the series with its clock already.
+            self.__dict__["_calendar_ready"] = True
+        if not self.calendar_step_:
             return series, stamps, spacing
         return calendars.with_clock(series, stamps, self.calendar_step_, name), stamps, spacing
 
@@ -326,6 +341,12 @@ class LSTMForecaster(Forecaster):
         # "auto" seasons are resolved first: the held-back tail and the calibration cut
         # that the base computes depend on the window the season implies.
         spacing = list(interval) if isinstance(interval, (list, tuple)) else [interval] * len(models)
+        stamps = options.get("timestamps") or [None] * len(models)
+        # Series read without the model (fit_many, backtest) gain the clock of their timestamps here.
+        series = [
+            model.with_calendar(prices, found, step) if isinstance(model, LSTMForecaster) else prices
+            for model, prices, found, step in zip(models, series, stamps, spacing, strict=False)
+        ]
         for model, prices, step in zip(models, series, spacing, strict=False):
             if isinstance(model, LSTMForecaster):
                 model.resolve_season(prices, step)
@@ -479,6 +500,7 @@ class LSTMForecaster(Forecaster):
             return super().fit(data, verbose=verbose, **fit_options)
         finally:
             self.__dict__.pop("_calendar_fit", None)
+            self.__dict__.pop("_calendar_ready", None)
 
     def forecast(  # type: ignore[override]
         self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None

@@ -70,8 +70,8 @@ class ModelInputs:
 
     @functools.cached_property
     def columns(self) -> tuple[str, ...]:
-        """The columns a raw window holds: the candle columns, then the clock with calendar inputs."""
-        return self.candle_columns + (calendars.CLOCK_COLUMNS if self.calendar else ())
+        """The columns a raw window holds: the candle columns, then the clock with calendar inputs (once their spacing is known)."""
+        return self.candle_columns + (calendars.CLOCK_COLUMNS if self.calendar_step else ())
 
     @functools.cached_property
     def width(self) -> int:
