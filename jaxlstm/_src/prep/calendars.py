@@ -76,8 +76,8 @@ def resolve(
     """The calendar parts and the spacing in seconds a fit on this data uses (``((), 0)``: none).
 
     ``"auto"`` takes the parts that vary and repeat at the spacing (``seasons.calendar_parts``),
-    and none without timestamps or with a spacing below a second; an explicit tuple needs
-    regularly spaced timestamps.
+    and none without timestamps, with gaps or with a spacing of a fraction of a second; an
+    explicit tuple needs regularly spaced timestamps (``clock`` says so when they are not).
 
     Raises:
         ValueError: explicit parts and data without timestamps, or a spacing that is not a
@@ -99,6 +99,11 @@ def resolve(
             return (), 0
         raise ValueError(f"calendar inputs need a spacing of whole seconds, {name} has {interval}")
     parts = seasons.calendar_parts(interval) if calendar == "auto" else calendar
+    if calendar == "auto" and parts:
+        try:
+            clock(timestamps, seconds, name)
+        except ValueError:  # gaps: "auto" fits without calendar inputs rather than fail
+            return (), 0
     return tuple(parts), seconds if parts else 0
 
 
