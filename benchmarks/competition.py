@@ -392,6 +392,12 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             "week of year) read from the timestamps of the series that have them (BTC, weekly CO2); the same "
             "as lstm on the others",
         ),
+        "lstm_season_deseasonalised": (
+            _library_row(functools.partial(LSTMForecaster, season_length="auto", encoding="seasonal", **small)),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto", encoding="seasonal"): lstm_season on prices divided by the '
+            "classical multiplicative seasonal indices of the training part (relative encoding after)",
+        ),
         "lstm_direct": (
             _direct_row(lambda h: LSTMForecaster(direct_steps=h, **small)),
             "jaxlstm",

@@ -61,7 +61,10 @@ def test_a_recursive_forecast_feeds_the_calendar_of_each_next_step(recursive):
 def test_save_load_and_json_are_bit_identical(direct, recursive, tmp_path):
     for model in (direct, recursive):
         model.save(tmp_path / model.calendar_[-1])
-        for loaded in (jl.LSTMForecaster.load(tmp_path / model.calendar_[-1]), jl.LSTMForecaster.from_json(model.to_json())):
+        for loaded in (
+            jl.LSTMForecaster.load(tmp_path / model.calendar_[-1]),
+            jl.LSTMForecaster.from_json(model.to_json()),
+        ):
             assert loaded.calendar_ == model.calendar_ and loaded.calendar_step_ == 3600
             assert loaded.get_params() == model.get_params()
             np.testing.assert_array_equal(loaded.forecast(steps=4).predicted, model.forecast(steps=4).predicted)

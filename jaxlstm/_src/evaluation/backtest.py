@@ -33,7 +33,7 @@ from jaxlstm._src.forecasters.forecast import Forecasts, check_levels
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import close_of, read_series, select_columns, split_long
-from jaxlstm._src.prep import horizons
+from jaxlstm._src.prep import calendars, horizons
 
 Factory = Callable[[], Forecaster]
 #: ``progress(model_name, origins_done, origins_total)``, called as a backtest advances.
@@ -159,7 +159,8 @@ def backtest(
         raise ValueError("global_models needs several series: a mapping of name -> prices or a long DataFrame")
     factories = _check_forecasters(forecasters)
     probes = {name: _build(name, factory) for name, factory in factories.items()}
-    columns = tuple(dict.fromkeys(c for probe in probes.values() for c in probe.input_columns))
+    # The columns read from the data (fit_rows adds a calendar's clock and a seasonal encoding's positions).
+    columns = tuple(dict.fromkeys(c for probe in probes.values() for c in calendars.data_columns(probe.input_columns)))
     if columns[0] != "close":
         raise ValueError(f"every model must read the close first, got input columns {columns}")
     values, stamps, interval = read_series(series, "series", columns, interval)
@@ -199,7 +200,7 @@ def backtest(
     naive_mae = None
     for name, factory in factories.items():
         start = time.perf_counter()
-        own = select_columns(train_values, columns, probes[name].input_columns)
+        own = select_columns(train_values, columns, calendars.data_columns(probes[name].input_columns))
         predicted, lower, upper, bands, together, by_level = _run(
             name, factory, own, starts, interval, steps, confidence, vectorize, progress, wanted, train_stamps
         )

@@ -1072,7 +1072,7 @@ class Forecaster:
                 f"{name} must have at least {minimum} prices {purpose} with {self!r}, got {prices.shape[0]}"
             )
         # Every column but the volume and the clock of calendar inputs is a price.
-        not_prices = ("volume", *calendars.CLOCK_COLUMNS)
+        not_prices = ("volume", *calendars.TIME_COLUMNS)
         price_columns = (
             prices if prices.ndim == 1 else prices[:, [i for i, c in enumerate(columns) if c not in not_prices]]
         )

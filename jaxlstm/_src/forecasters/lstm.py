@@ -179,7 +179,7 @@ class LSTMForecaster(Forecaster):
             raise ValueError(f"seed must be below 2**63, got {seed}")
         self.patience = validation.check_positive_int("patience", patience)
         self.validation_fraction = validation.check_fraction("validation_fraction", validation_fraction, low_open=False)
-        self.encoding = encodings.get_encoding(encoding).name
+        self.encoding = encodings.check_encoding_name(encoding, season_length)
         self.loss_threshold = (
             None if loss_threshold is None else validation.check_positive_float("loss_threshold", loss_threshold)
         )
@@ -254,7 +254,12 @@ class LSTMForecaster(Forecaster):
     def model_inputs(self) -> inputs_lib.ModelInputs:
         """How windows of candles become the network's inputs (features, encoding, length)."""
         return inputs_lib.ModelInputs(
-            self.features, self._encoding(), self.input_length, self.calendar_, self.calendar_step_
+            self.features,
+            self._encoding(),
+            self.input_length,
+            self.calendar_,
+            self.calendar_step_,
+            position=self.encoding == encodings.SEASONAL,
         )
 
     @property
@@ -280,33 +285,50 @@ class LSTMForecaster(Forecaster):
         self.__dict__.pop("model_config", None)
 
     def with_calendar(self, series: np.ndarray, timestamps: np.ndarray | None, interval: Any) -> np.ndarray:
-        """A validated series to fit on, with the clock columns of its timestamps when ``calendar`` asks for them.
+        """A validated series to fit on, with the columns its windows carry: the clock of its timestamps
+        (``calendar``) and its positions (``encoding="seasonal"``, numbered from 0 here).
 
         Resolves ``calendar_`` from the timestamps and spacing (``calendars.resolve``), unless
         ``fit`` read the data already (its series carries the clock).
         """
-        if self.calendar is None or self.__dict__.pop("_calendar_ready", False):
+        position = self.model_inputs.position
+        if self.__dict__.pop("_columns_ready", False):
+            if position:
+                # Read by fit with its positions: numbered again after any gap filling.
+                series = np.array(series, np.float64)
+                series[:, -1] = np.arange(series.shape[0])
             return series
-        self.use_calendar(*calendars.resolve(self.calendar, timestamps, interval))
-        if not self.calendar_step_:
-            return series
-        return calendars.with_clock(series, timestamps, self.calendar_step_)
+        if self.calendar is not None:
+            self.use_calendar(*calendars.resolve(self.calendar, timestamps, interval))
+            if self.calendar_step_:
+                series = calendars.with_clock(series, timestamps, self.calendar_step_)
+        return calendars.with_positions(series) if position else series
 
     def _read_series(
         self, data: Any, name: str, interval: Any = None
     ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
-        # With calendar inputs the candles read gain the clock of their timestamps; a fit
-        # first resolves the parts and the spacing from the data it reads.
-        if self.calendar is None:
+        # With calendar inputs the candles read gain the clock of their timestamps (a fit
+        # first resolves the parts and the spacing from the data it reads); with a seasonal
+        # encoding the positions of the fitted series.
+        fitting = self.__dict__.pop("_fit_read", False)
+        if self.calendar is None and not self.model_inputs.position:
             return super()._read_series(data, name, interval)
         series, stamps, spacing = read_series(data, name, self.model_inputs.candle_columns, interval)
-        if self.__dict__.pop("_calendar_fit", False):
+        if fitting and self.calendar is not None:
             self.use_calendar(*calendars.resolve(self.calendar, stamps, spacing, name))
-            # fit_rows receives the series with its clock already.
-            self.__dict__["_calendar_ready"] = True
-        if not self.calendar_step_:
+        # fit_rows receives the series with its clock and positions already.
+        self.__dict__["_columns_ready"] = fitting
+        if self.calendar_step_:
+            series = calendars.with_clock(series, stamps, self.calendar_step_, name)
+        if not self.model_inputs.position:
             return series, stamps, spacing
-        return calendars.with_clock(series, stamps, self.calendar_step_, name), stamps, spacing
+        if not fitting:
+            raise ValueError(
+                f"{name}: a model with encoding='seasonal' reads the position of each price in its season, which "
+                "new data does not say: observe, update and windows read from data are not supported; fit on the "
+                f"longer series, or pass an array window with the {inputs_lib.POSITION_COLUMN!r} column"
+            )
+        return calendars.with_positions(series), stamps, spacing
 
     def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
         """For ``season_length="auto"``: detects the season of a validated series' training part and uses it.
@@ -469,7 +491,7 @@ class LSTMForecaster(Forecaster):
         return self.model_inputs.window_length
 
     def _encoding(self) -> encodings.Encoding:
-        return encodings.get_encoding(self.encoding)
+        return encodings.estimator_encoding(self.encoding, self.season_length_)
 
     def _fraction(self) -> float:
         return self.validation_fraction if self.early_stopping else 0.0
@@ -495,12 +517,12 @@ class LSTMForecaster(Forecaster):
             global_lib.fit_global(self, data, verbose=verbose, **fit_options)
             return self
         self.series_ = None
-        self.__dict__["_calendar_fit"] = self.calendar is not None
+        self.__dict__["_fit_read"] = True
         try:
             return super().fit(data, verbose=verbose, **fit_options)
         finally:
-            self.__dict__.pop("_calendar_fit", None)
-            self.__dict__.pop("_calendar_ready", None)
+            self.__dict__.pop("_fit_read", None)
+            self.__dict__.pop("_columns_ready", None)
 
     def forecast(  # type: ignore[override]
         self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None
@@ -816,7 +838,7 @@ class LSTMForecaster(Forecaster):
                 f"{self.direct_steps} steps at once, got steps={steps}; train with a larger direct_steps"
                 + (" or direct_steps=None (recursive)" if self.features == (feature_lib.CLOSE,) else "")
             )
-        if self.direct_steps is None and not self.calendar_:
+        if self.direct_steps is None and self.model_inputs.columns == (feature_lib.CLOSE,):
             state: Any = self._device_state()
         else:
             assert self.encoding_state_ is not None and self.feature_state_ is not None, "fitted models have a state"
@@ -931,7 +953,6 @@ def _quantile_heads(network: Any, inputs: inputs_lib.ModelInputs, rows_: int) ->
 
     def one(params: Any, state: Any, window: jax.Array) -> jax.Array:
         y = network.apply(params, inputs.encode(state, window)).reshape((rows_, -1))
-        closes = inputs.closes(window)
-        return jax.vmap(lambda row: inputs.encoding.decode(state["encoding"], closes, row))(y)
+        return jax.vmap(lambda row: inputs.decode(state, window, row))(y)
 
     return jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(0, None, None)))

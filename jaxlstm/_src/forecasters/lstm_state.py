@@ -89,7 +89,9 @@ def rebuild(cls: Any, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
         forecaster.use_season(None if found is None else validation.check_positive_int("season length", found, 2))
     calendar = metadata.get("calendar") or {"parts": [], "step_seconds": 0}  # saved before calendar inputs: none
     parts = tuple(calendar["parts"])
-    if forecaster.calendar is None and parts or isinstance(forecaster.calendar, tuple) and parts != forecaster.calendar:
+    if (forecaster.calendar is None and parts) or (
+        isinstance(forecaster.calendar, tuple) and parts != forecaster.calendar
+    ):
         raise ValueError(f"calendar parts {parts} do not match the settings' calendar={forecaster.calendar!r}")
     if parts:
         forecaster.use_calendar(

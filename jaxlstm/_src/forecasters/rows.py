@@ -73,7 +73,7 @@ def _calendar_one_model(
     inputs: inputs_lib.ModelInputs,
     steps: int,
 ) -> jax.Array:
-    """One model's recursive forecast with calendar inputs (``inputs_lib.forecast_recursive``; the window carries its clock)."""
+    """One model's recursive forecast of windows that carry a clock or positions (``inputs_lib.forecast_recursive``)."""
     return inputs_lib.forecast_recursive(network, params, inputs, state, window, steps, limit=limit)
 
 
@@ -215,7 +215,7 @@ def forecast_plan(
         direct_steps: the steps a direct head emits, or None.
     """
     length = model_inputs.window_length
-    if direct_steps is None and not model_inputs.calendar:
+    if direct_steps is None and model_inputs.columns == ("close",):
         static = {"network": network, "encoding": model_inputs.encoding, "steps": steps}
         return ForecastPlan(_forecast_one_model, static, state, members, length)
     static = {"network": network, "inputs": model_inputs, "steps": steps}

@@ -36,8 +36,17 @@ from jaxlstm._src.prep import horizons, seasons
 
 #: The columns a window of a model with calendar inputs carries after its candle columns.
 CLOCK_COLUMNS = ("calendar_day", "calendar_second")
+#: The column of each step's index in the fitted series, which a seasonal encoding reads its phase from.
+POSITION_COLUMN = "season_position"
+#: The columns of a window that are not candles (no price checks apply to them).
+TIME_COLUMNS = (*CLOCK_COLUMNS, POSITION_COLUMN)
 _SECONDS_PER_DAY = 86_400
 _SECOND = np.timedelta64(10**9, "ns")
+
+
+def data_columns(columns: Any) -> tuple[str, ...]:
+    """The columns of ``columns`` that are read from data: all but ``TIME_COLUMNS``."""
+    return tuple(c for c in columns if c not in TIME_COLUMNS)
 
 
 def check_calendar(calendar: Any) -> str | tuple[str, ...] | None:
@@ -153,6 +162,13 @@ def with_clock(series: np.ndarray, timestamps: np.ndarray | None, seconds: int, 
     values = np.asarray(series, np.float64)
     values = values[:, None] if values.ndim == 1 else values
     return np.concatenate([values, clock(timestamps, seconds, name)], axis=1)
+
+
+def with_positions(series: np.ndarray) -> np.ndarray:
+    """``[time, columns + 1]``: a series with each row's index appended (the positions a seasonal encoding reads)."""
+    values = np.asarray(series, np.float64)
+    values = values[:, None] if values.ndim == 1 else values
+    return np.concatenate([values, np.arange(values.shape[0], dtype=np.float64)[:, None]], axis=1)
 
 
 def _civil(days: jax.Array) -> tuple[jax.Array, jax.Array]:

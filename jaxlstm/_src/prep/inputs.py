@@ -26,6 +26,8 @@ import numpy as np
 from jaxlstm._src import validation
 from jaxlstm._src.prep import calendars, encodings, features
 
+#: The column of a window's step positions (``ModelInputs.position``).
+POSITION_COLUMN = calendars.POSITION_COLUMN
 #: A feature whose training spread is below this is constant there: it is scaled by 1 instead.
 MIN_FEATURE_STD = 1e-9
 
@@ -44,6 +46,9 @@ class ModelInputs:
             sine/cosine pairs of the step that follows it (``calendars.calendar_at``); ``()``: none.
         calendar_step: the data's spacing in seconds, with ``calendar`` (0 without, or before a
             fit has read it).
+        position: windows carry a last column ``POSITION_COLUMN``, each step's index in the
+            fitted series' numbering, from which a seasonal encoding (``encoding.seasonal``)
+            reads each window's phase (``end_phase``); other encodings ignore it.
     """
 
     features: tuple[str, ...]
@@ -51,6 +56,7 @@ class ModelInputs:
     sequence_length: int
     calendar: tuple[str, ...] = ()
     calendar_step: int = 0
+    position: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", features.check_features(self.features))
@@ -71,7 +77,8 @@ class ModelInputs:
     @functools.cached_property
     def columns(self) -> tuple[str, ...]:
         """The columns a raw window holds: the candle columns, then the clock with calendar inputs (once their spacing is known)."""
-        return self.candle_columns + (calendars.CLOCK_COLUMNS if self.calendar_step else ())
+        clock = calendars.CLOCK_COLUMNS if self.calendar_step else ()
+        return self.candle_columns + clock + ((POSITION_COLUMN,) if self.position else ())
 
     @functools.cached_property
     def width(self) -> int:
@@ -92,6 +99,25 @@ class ModelInputs:
     def window_length(self) -> int:
         """Candles in one raw window: ``sequence_length + warmup``."""
         return self.sequence_length + self.warmup
+
+    def _phase(self, raw: Any) -> dict[str, Any]:
+        """``{"end_phase": [...]}``: the season phase of each ``[..., time, columns]`` raw window's last step ({} unless seasonal)."""
+        if not self.encoding.seasonal:
+            return {}
+        if not self.position:
+            raise ValueError("a seasonal encoding needs position=True: the windows' phases are read from it")
+        m = self.encoding.season_length  # type: ignore[attr-defined]
+        return {"end_phase": jnp.round(raw[..., -1, -1]).astype(jnp.int32) % m}
+
+    def encode_targets(self, state: dict[str, Any], windows: Any, future: Any) -> Any:
+        """``[..., steps]`` encoded targets of the ``[..., steps]`` closes after raw ``[..., window_length(, columns)]`` windows."""
+        raw = self._columns_last(jnp.asarray(windows))
+        return self.encoding.encode_targets(state["encoding"], raw[..., 0], future, **self._phase(raw))
+
+    def decode(self, state: dict[str, Any], windows: Any, y: Any) -> Any:
+        """``[..., steps]`` prices of ``[..., steps]`` network outputs after raw windows: the inverse of ``encode_targets``."""
+        raw = self._columns_last(jnp.asarray(windows))
+        return self.encoding.decode(state["encoding"], raw[..., 0], y, **self._phase(raw))
 
     def _columns_last(self, windows: Any) -> Any:
         """``[..., time]`` (close-only inputs) or ``[..., time, columns]`` -> ``[..., time, columns]``."""
@@ -115,6 +141,12 @@ class ModelInputs:
         """
         raw = self._columns_last(np.asarray(series, np.float64))
         encoding_state = self.encoding.fit(raw[:, 0])
+        if self.encoding.seasonal and self.position:
+            # The encoding numbers the phases from raw[0]; the state by the series' own positions.
+            m = self.encoding.season_length  # type: ignore[attr-defined]
+            start = round(raw[0, -1]) % m
+            indices = [encoding_state[f"season_{j}"] for j in range(m)]
+            encoding_state.update({f"season_{(j + start) % m}": v for j, v in enumerate(indices)})
         state: FeatureState = {}
         if self.indicators:
             columns = {c: raw[:, i] for i, c in enumerate(self.candle_columns)}
@@ -129,7 +161,7 @@ class ModelInputs:
 
     def check_state(self, encoding_state: Any, feature_state: Any) -> tuple[dict[str, float], FeatureState]:
         """A saved state checked against these inputs (keys and values), as plain floats."""
-        expected = self.encoding.fit(np.ones(3))
+        expected = self.encoding.fit(np.ones(3 if not self.encoding.seasonal else 2 * self.encoding.season_length))  # type: ignore[attr-defined]
         enc = {k: validation.check_positive_float(f"encoding {k}", encoding_state[k]) for k in expected}
         if not isinstance(feature_state, dict) or set(feature_state) != set(self.indicators):
             got = sorted(feature_state) if isinstance(feature_state, dict) else type(feature_state).__name__
@@ -169,7 +201,7 @@ class ModelInputs:
         raw = self._columns_last(jnp.asarray(windows))
         seq = self.sequence_length
         close = raw[..., -seq:, 0]
-        encoded = {features.CLOSE: self.encoding.encode_inputs(state["encoding"], close)}
+        encoded = {features.CLOSE: self.encoding.encode_inputs(state["encoding"], close, **self._phase(raw))}
         if self.indicators:
             batch = raw.shape[:-2]
             flat = raw.reshape((-1, *raw.shape[-2:]))
@@ -184,7 +216,9 @@ class ModelInputs:
                 encoded[name] = scaled[..., i : i + 1]
         found = [encoded[name] for name in self.features]
         if self.calendar:
-            found.append(calendars.calendar_at(raw[..., -seq:, -2:], self.calendar, self.calendar_step))
+            first = len(self.candle_columns)
+            clock = raw[..., -seq:, first : first + 2]
+            found.append(calendars.calendar_at(clock, self.calendar, self.calendar_step))
         return jnp.concatenate(found, axis=-1)
 
     def next_row(self, window: jax.Array, close: jax.Array) -> jax.Array:
@@ -193,10 +227,13 @@ class ModelInputs:
         What a recursive forecast feeds back; only for close-only inputs (other candle
         columns have no forecast value).
         """
-        if not self.calendar:
-            return jnp.reshape(close, (1,)).astype(window.dtype)
-        clock = calendars.advance(window[-1, -2:], self.calendar_step)
-        return jnp.concatenate([jnp.reshape(close, (1,)).astype(window.dtype), clock.astype(window.dtype)])
+        row = [jnp.reshape(close, (1,)).astype(window.dtype)]
+        if self.calendar_step:
+            first = len(self.candle_columns)
+            row.append(calendars.advance(window[-1, first : first + 2], self.calendar_step).astype(window.dtype))
+        if self.position:
+            row.append(window[-1, -1:] + 1)
+        return jnp.concatenate(row)
 
 
 _compute_jit = jax.jit(features.compute, static_argnums=0)
@@ -223,7 +260,7 @@ def forecast_recursive(
 
     def step(window: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
         y = network.apply(params, inputs.encode(state, window))
-        close = inputs.encoding.decode(state["encoding"], window[:, 0], y[:1])[0]
+        close = inputs.decode(state, window, y[:1])[0]
         return jnp.concatenate([window[1:], inputs.next_row(window, close)[None]]), close
 
     def one(window: jax.Array) -> jax.Array:
@@ -267,4 +304,4 @@ def forecast_direct(
     flat = x.reshape((-1, *x.shape[-2:]))
     y = jax.vmap(lambda one: network.apply(params, one))(flat)
     y = y.reshape((*batch, y.shape[-1]))[..., :steps]
-    return inputs.encoding.decode(state["encoding"], inputs.closes(jnp.asarray(windows)), y)
+    return inputs.decode(state, windows, y)
