@@ -1,4 +1,8 @@
-"""``LSTMForecaster(calendar=...)``: calendar inputs from the data's timestamps, in fits, forecasts, backtests and files."""
+"""``LSTMForecaster(calendar=...)`` and ``encoding="seasonal"``: inputs that know where each step is in time.
+
+Calendar inputs come from the data's timestamps; the seasonal encoding's phases from each
+window's positions in the fitted series. Both in fits, forecasts, backtests and files.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import pandas as pd
 import pytest
 
 import jaxlstm as jl
-from jaxlstm._src.prep import calendars
+from jaxlstm._src.prep import calendars, encodings
 
-pytestmark = pytest.mark.slow  # every test fits models
+# Every test but the settings' fits models.
+slow = pytest.mark.slow
 
 SMALL = dict(hidden_size=4, sequence_length=8, epochs=3, batch_size=32, calibration="auto")
 
@@ -22,6 +27,19 @@ def _hourly(n=160, seed=0, start="2024-01-01"):
     return pd.Series(100 * np.exp(log), index=index)
 
 
+def test_settings_are_checked_and_recorded():
+    assert jl.LSTMForecaster().calendar is None and jl.LSTMForecaster().calendar_ == ()
+    assert jl.LSTMForecaster(calendar=["hour", "month"]).calendar == ("hour", "month")
+    assert jl.LSTMForecaster(calendar=("hour",)).model_config.input_size == 3
+    with pytest.raises(ValueError, match="calendar"):
+        jl.LSTMForecaster(calendar="hourly")
+    with pytest.raises(ValueError, match="encoding='seasonal' needs season_length"):
+        jl.LSTMForecaster(encoding="seasonal")
+    m = jl.LSTMForecaster(encoding="seasonal", season_length=12)
+    assert m.input_columns == ("close", calendars.POSITION_COLUMN)
+    assert m.model_inputs.encoding == encodings.SeasonalEncoding(encodings.RelativeEncoding(), 12)
+
+
 @pytest.fixture(scope="module")
 def direct():
     return jl.LSTMForecaster(**SMALL, direct_steps=4, calendar=("hour",)).fit(_hourly())
@@ -32,6 +50,7 @@ def recursive():
     return jl.LSTMForecaster(**SMALL, calendar="auto").fit(_hourly())
 
 
+@slow
 def test_calendar_inputs_change_the_model_and_are_recorded(direct, recursive):
     plain = jl.LSTMForecaster(**SMALL, direct_steps=4).fit(_hourly())
     assert direct.calendar_ == ("hour",) and direct.calendar_step_ == 3600
@@ -43,6 +62,7 @@ def test_calendar_inputs_change_the_model_and_are_recorded(direct, recursive):
     assert np.all(np.isfinite(fc.predicted)) and fc.timestamps[0] == np.datetime64("2024-01-07T16:00")
 
 
+@slow
 def test_a_recursive_forecast_feeds_the_calendar_of_each_next_step(recursive):
     # The reference: one-step forecasts from windows built by hand, each new row the
     # forecast close and the clock of the next timestamp (from pandas).
@@ -58,6 +78,7 @@ def test_a_recursive_forecast_feeds_the_calendar_of_each_next_step(recursive):
     np.testing.assert_allclose(recursive.predict_multi_step(recursive.forecast_window(), 5), expected, rtol=1e-6)
 
 
+@slow
 def test_save_load_and_json_are_bit_identical(direct, recursive, tmp_path):
     for model in (direct, recursive):
         model.save(tmp_path / model.calendar_[-1])
@@ -71,6 +92,7 @@ def test_save_load_and_json_are_bit_identical(direct, recursive, tmp_path):
             np.testing.assert_array_equal(loaded.forecast(steps=4).upper, model.forecast(steps=4).upper)
 
 
+@slow
 def test_auto_without_timestamps_is_the_model_without_calendar():
     series = _hourly()
     auto = jl.LSTMForecaster(**SMALL, calendar="auto").fit(series.to_numpy(), interval="1h")
@@ -79,6 +101,7 @@ def test_auto_without_timestamps_is_the_model_without_calendar():
     np.testing.assert_array_equal(auto.forecast(steps=3).predicted, none.forecast(steps=3).predicted)
 
 
+@slow
 def test_bad_input_names_what_calendar_inputs_need(direct):
     series = _hourly()
     with pytest.raises(ValueError, match=r"calendar=\('hour',\) needs timestamps"):
@@ -93,6 +116,7 @@ def test_bad_input_names_what_calendar_inputs_need(direct):
         jl.LSTMForecaster(**SMALL, calendar=("hour",)).fit({"a": series, "b": series * 2})
 
 
+@slow
 def test_observe_and_update_continue_the_clock(recursive):
     model = jl.LSTMForecaster.from_json(recursive.to_json())
     later = _hourly(n=200)
@@ -103,6 +127,7 @@ def test_observe_and_update_continue_the_clock(recursive):
     assert model.forecast(steps=2).timestamps[0] == later.index[-1] + pd.Timedelta("1h")
 
 
+@slow
 def test_backtest_origins_read_their_own_calendar():
     series = _hourly(n=220)
     factories = {
@@ -112,3 +137,26 @@ def test_backtest_origins_read_their_own_calendar():
     result = jl.evaluation.backtest(series, factories, train_size=150, steps=4, stride=30)
     assert np.all(np.isfinite(result["calendar"].predicted))
     assert not np.allclose(result["calendar"].predicted, result["plain"].predicted)
+
+
+def _monthly(n=144, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return (100 + 0.3 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12)) * np.exp(rng.normal(0, 0.01, n))
+
+
+@slow
+def test_the_seasonal_encoding_follows_the_season_and_round_trips(tmp_path):
+    prices = _monthly()
+    options = dict(hidden_size=8, sequence_length=12, epochs=20, season_length=12)
+    seasonal = jl.LSTMForecaster(**options, encoding="seasonal").fit(prices[:-12])
+    plain = jl.LSTMForecaster(**options).fit(prices[:-12])
+    errors = [np.mean(np.abs(m.forecast(steps=12).predicted - prices[-12:])) for m in (seasonal, plain)]
+    assert errors[0] < 0.5 * errors[1]
+    seasonal.save(tmp_path / "m")
+    loaded = jl.LSTMForecaster.load(tmp_path / "m")
+    assert loaded.model_inputs.encoding == seasonal.model_inputs.encoding
+    np.testing.assert_array_equal(loaded.forecast(steps=12).predicted, seasonal.forecast(steps=12).predicted)
+    np.testing.assert_array_equal(loaded.encoding_state_["season_3"], seasonal.encoding_state_["season_3"])
+    with pytest.raises(ValueError, match="position of each price in its season"):
+        loaded.observe(prices[-40:])
