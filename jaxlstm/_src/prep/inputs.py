@@ -140,6 +140,12 @@ class ModelInputs:
             below ``MIN_FEATURE_STD`` is stored as 1).
         """
         raw = self._columns_last(np.asarray(series, np.float64))
+        if self.encoding.seasonal and raw.shape[0] < 2 * self.encoding.season_length:  # type: ignore[attr-defined]
+            # Too short to estimate a season (a head refit's early cut of a short series):
+            # indices of 1, the base encoding alone.
+            m = self.encoding.season_length  # type: ignore[attr-defined]
+            flat = {f"season_{j}": 1.0 for j in range(m)}
+            return {**flat, **self.encoding.base.fit(raw[:, 0])}, self._feature_state(raw)  # type: ignore[attr-defined]
         encoding_state = self.encoding.fit(raw[:, 0])
         if self.encoding.seasonal and self.position:
             # The encoding numbers the phases from raw[0]; the state by the series' own positions.
@@ -147,6 +153,10 @@ class ModelInputs:
             start = round(raw[0, -1]) % m
             indices = [encoding_state[f"season_{j}"] for j in range(m)]
             encoding_state.update({f"season_{(j + start) % m}": v for j, v in enumerate(indices)})
+        return encoding_state, self._feature_state(raw)
+
+    def _feature_state(self, raw: np.ndarray) -> FeatureState:
+        """``{feature: {"mean", "std"}}`` of each indicator over its valid training rows."""
         state: FeatureState = {}
         if self.indicators:
             columns = {c: raw[:, i] for i, c in enumerate(self.candle_columns)}
@@ -157,7 +167,7 @@ class ModelInputs:
                 state[name] = {"mean": float(np.mean(valid)) if valid.size else 0.0, "std": std}
                 if not std > MIN_FEATURE_STD:
                     state[name]["std"] = 1.0
-        return encoding_state, state
+        return state
 
     def check_state(self, encoding_state: Any, feature_state: Any) -> tuple[dict[str, float], FeatureState]:
         """A saved state checked against these inputs (keys and values), as plain floats."""
