@@ -2,6 +2,7 @@
 
     python -m benchmarks.global_models accuracy [--frequencies monthly,quarterly] [--origins 6] [--out DIR]
     python -m benchmarks.global_models speed [--series 1000] [--length 200,400] [--out DIR]
+    python -m benchmarks.global_models backtest [--series 20] [--length 200,400] [--origins 6] [--out DIR]
 
 ``accuracy`` follows the protocol of ``benchmarks/competition.py`` on its series of the chosen
 frequencies (the same series, origins, horizons, rolling training windows and scores): at every
@@ -18,8 +19,13 @@ then forecasts 24 steps of every series: wall time and the process's CPU time of
 first, compiling, call) and of the forecast. The machine may be shared: CPU time is the
 figure that does not count the others' work.
 
-Writes ``global_accuracy.{json,md}`` or ``global_speed.{json,md}`` into ``--out`` (default
-``benchmarks/results``).
+``backtest`` runs ``evaluation.backtest(..., global_models=["lstm"])`` of a default global
+model over ``--series`` synthetic series at ``--origins`` origins, twice each way: the origins
+as rows of one runner call (``vectorize=True``, ``global_models.fit_globals``) and one origin
+after another (``vectorize=False``), each in a fresh process so that both pay their own
+compilation; the CPU time of the first (compiling) and second (warm) backtest of each.
+
+Writes ``global_{section}.{json,md}`` into ``--out`` (default ``benchmarks/results``).
 """
 
 from __future__ import annotations
@@ -187,9 +193,76 @@ def speed(count: int, lengths: tuple[int, int], profile: bool = False) -> dict[s
     }
 
 
+def backtest_cost(count: int, lengths: tuple[int, int], origins: int, together: bool) -> dict[str, Any]:
+    """Wall and CPU seconds of two global-model backtests in this process (the first compiles), one way."""
+    from jaxlstm import LSTMForecaster, evaluation
+
+    data = synthetic(count, lengths)
+    train_size = min(len(v) for v in data.values()) - 24 * origins
+    runs = []
+    for _ in range(2):
+        wall, cpu = time.perf_counter(), time.process_time()
+        found = evaluation.backtest(
+            data,
+            {"lstm": LSTMForecaster},
+            train_size=train_size,
+            steps=24,
+            global_models=["lstm"],
+            vectorize=together,
+        )
+        runs.append({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu})
+    first = next(iter(found.values()))
+    return {
+        "together": together,
+        "origins": len(first.origins),
+        "train_size": train_size,
+        "runs": runs,
+        "mae": float(np.mean([r["lstm"].metrics["mae"] for r in found.values()])),
+    }
+
+
+def backtest_both(count: int, lengths: tuple[int, int], origins: int) -> dict[str, Any]:
+    """``backtest_cost`` both ways, each in a fresh process (its own compilation)."""
+    import subprocess
+
+    out = {"series": count, "lengths": list(lengths)}
+    for together in (True, False):
+        script = (
+            "import json, sys; from benchmarks import global_models as g; "
+            f"print(json.dumps(g.backtest_cost({count}, {tuple(lengths)}, {origins}, {together})))"
+        )
+        root = pathlib.Path(__file__).resolve().parent.parent
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root)
+        out["together" if together else "loop"] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
 def render(kind: str, doc: dict[str, Any]) -> str:
     """The markdown of one section's document."""
     lines = [f"# Global models: {kind}", "", f"Command: `{doc['command']}`", ""]
+    if kind == "backtest":
+        r = doc["result"]
+        lines += [
+            f"{r['series']} synthetic series of {r['lengths'][0]}-{r['lengths'][1]} values, default `LSTMForecaster()` "
+            f"as a global model, {r['together']['origins']} origins of 24 steps (train_size "
+            f"{r['together']['train_size']}); each way in a fresh process.",
+            "",
+            "| origins fitted | first backtest wall s | CPU s | second (warm) wall s | CPU s | mean MAE |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for key, label in (("together", "as rows of one runner call"), ("loop", "one after another")):
+            found = r[key]
+            first, second = found["runs"]
+            lines.append(
+                f"| {label} | {first['wall_s']:.1f} | {first['cpu_s']:.1f} | {second['wall_s']:.1f} | "
+                f"{second['cpu_s']:.1f} | {found['mae']:.4g} |"
+            )
+        lines += [
+            "",
+            f"Machine: {doc['machine'].get('cpu_model')}, {doc['machine'].get('usable_cores')} usable cores, shared "
+            f"(load average at start {doc['machine'].get('load_average')}); CPU time counts each process only.",
+        ]
+        return "\n".join(lines) + "\n"
     if kind == "speed":
         r = doc["result"]
         lines += [
@@ -232,7 +305,7 @@ def render(kind: str, doc: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("section", choices=("accuracy", "speed"))
+    parser.add_argument("section", choices=("accuracy", "speed", "backtest"))
     parser.add_argument("--frequencies", default="monthly,quarterly")
     parser.add_argument("--origins", type=int, default=6)
     parser.add_argument("--series", type=int, default=1000)
@@ -244,6 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.section == "speed":
         low, high = (int(x) for x in args.length.split(","))
         result = speed(args.series, (low, high), args.profile)
+    elif args.section == "backtest":
+        low, high = (int(x) for x in args.length.split(","))
+        result = backtest_both(args.series, (low, high), args.origins)
     else:
         result = accuracy(args.frequencies.split(","), args.origins)
     command = "python -m benchmarks.global_models " + " ".join(argv if argv is not None else sys.argv[1:])

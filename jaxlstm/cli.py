@@ -283,13 +283,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[str, Any]:
-    """``LSTMForecaster`` constructor arguments from the options ``add_model_options`` added.
-
-    ``steps`` (the horizon in candles, for commands with ``--horizon``) is the direct head's
-    size when ``--features`` need one and ``--direct-steps`` is not given.
-    """
-    given = {
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The model options ``add_model_options`` added, by setting name (None: not given)."""
+    return {
         "architecture": args.architecture,
         "features": None if args.features is None else tuple(args.features),
         "hidden_size": args.hidden_size,
@@ -303,7 +299,18 @@ def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[s
         "seed": args.seed,
         "ensemble": args.ensemble,
         "combine": args.combine,
+        "direct_steps": args.direct_steps,
     }
+
+
+def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[str, Any]:
+    """``LSTMForecaster`` constructor arguments from the options ``add_model_options`` added.
+
+    ``steps`` (the horizon in candles, for commands with ``--horizon``) is the direct head's
+    size when ``--features`` need one and ``--direct-steps`` is not given.
+    """
+    given = _model_options(args)
+    given.pop("direct_steps")
     # Options not given take the estimator's defaults, read from it (not restated here), and
     # are passed on all the same: the cache compares every setting asked for.
     from jaxlstm._src.forecasters.lstm import LSTMForecaster
@@ -394,6 +401,20 @@ def _add_forecast(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         type=_plot_file,
         help="also draw recent prices and the forecast to FILE (.png, .svg, .pdf; default: no chart)",
+    )
+    p.add_argument(
+        "--name",
+        help="forecast the saved model NAME of the models folder as it is, from the prices it holds (no data read, "
+        "nothing trained); a global model (fit-many --global) prints every series' forecast as long CSV "
+        "(unique_id, ds, predicted, lower, upper, ...), or JSON with --json (default: the model of --symbol, "
+        "trained first when needed)",
+    )
+    p.add_argument(
+        "--series",
+        type=_names,
+        action="append",
+        metavar="IDS",
+        help="with --name of a global model: only these series (comma-separated, repeatable) (default: all)",
     )
     _add_train(p)
 
@@ -624,7 +645,87 @@ def _plot(path: str, fc: Any, history: Any) -> None:
         raise UsageError(f"cannot write --plot {path!r}: {err.strerror}") from None
 
 
+#: ``forecast`` options that read data or train, which ``--name`` (a saved model as it is) leaves out.
+SAVED_MODEL_CONFLICTS: tuple[str, ...] = ("data", "symbol", "retrain", "plot")
+
+
+def _saved_model(args: argparse.Namespace) -> Any:
+    """The saved model ``--name`` of the models folder, loaded as it is; usage errors for options it cannot take."""
+    given = [f"--{name}" for name in SAVED_MODEL_CONFLICTS if getattr(args, name)]
+    given += [f"--{name.replace('_', '-')}" for name, value in _model_options(args).items() if value is not None]
+    if args.model != "lstm":
+        given.append(f"--model {args.model}")
+    if given:
+        raise UsageError(
+            f"--name forecasts the saved model as it is, from the prices it holds: leave out {', '.join(given)} "
+            "(train or fit-many --global fit it)"
+        )
+    from jaxlstm._src.forecasters.lstm import LSTMForecaster
+
+    cache = _cache(args)
+    folder = cache.path(args.name)
+    if not folder.exists():
+        saved = ", ".join(repr(name) for name in cache.symbols()[:10]) or "none"
+        raise UsageError(
+            f"--name {args.name!r}: no saved model in {cache.directory} (saved: {saved}); fit one with "
+            f"jaxlstm fit-many --global --name {args.name} or jaxlstm train"
+        )
+    model = LSTMForecaster.load(folder)
+    if not cache.is_fresh(model):
+        _say(
+            f"note: the saved model {args.name!r} is older than --max-age-hours {args.max_age_hours:g} (trained at "
+            f"{model.trained_at_}); forecasting it all the same"
+        )
+    return model
+
+
+def _print_forecasts(forecasts: Any, *, as_json: bool, name: str, horizon: Any) -> None:
+    """Forecasts of many series (a global model's): long CSV on stdout, or one JSON document with ``--json``."""
+    if as_json:
+        doc = {
+            "name": name,
+            "model": "lstm",
+            "horizon": horizon,
+            "series": {series: fc.to_dict() for series, fc in forecasts.items()},
+        }
+        print(json.dumps(doc, indent=2))
+        return
+    sys.stdout.write(forecasts.to_pandas().to_csv(index=False))
+
+
+def _forecast_saved(args: argparse.Namespace) -> int:
+    """``forecast --name``: the saved model's forecast; every (or each ``--series``) series' of a global model."""
+    model = _saved_model(args)
+    wanted = None if args.series is None else list(dict.fromkeys(n for names in args.series for n in names))
+    if model.series_ is None:
+        if wanted is not None:
+            raise UsageError(f"--series goes with a global model; {args.name!r} is a model of one series")
+        fc = model.forecast(args.horizon, steps=args.steps, level=args.level)
+        if args.json:
+            print(json.dumps({**fc.to_dict(), "symbol": model.symbol or args.name, "model": "lstm"}, indent=2))
+        else:
+            _print_table(fc, model.symbol or args.name, "lstm", args.horizon or f"{len(fc)} steps")
+        return 0
+    if wanted is not None:
+        unknown = [n for n in wanted if n not in model.series_]
+        if unknown:
+            listed = ", ".join(list(model.series_)[:10]) + (", ..." if len(model.series_) > 10 else "")
+            raise UsageError(f"--series {','.join(unknown)}: not series of the global model {args.name!r} ({listed})")
+        from jaxlstm._src.forecasters.lstm import LSTMForecaster
+
+        chosen = {n: model.series_[n] for n in wanted}
+        forecasts = LSTMForecaster.forecast_many(chosen, args.horizon, args.steps, level=args.level)
+    else:
+        forecasts = model.forecast(args.horizon, steps=args.steps, level=args.level)
+    _print_forecasts(forecasts, as_json=args.json, name=args.name, horizon=args.horizon)
+    return 0
+
+
 def cmd_forecast(args: argparse.Namespace) -> int:
+    if args.name is not None:
+        return _forecast_saved(args)
+    if args.series is not None:
+        raise UsageError("--series goes with --name (a saved global model)")
     if args.plot:
         import importlib.util
 
@@ -803,8 +904,16 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
         "--steps",
         type=_at_most("MAX_STEPS"),
         help="with --global: print every series' forecast of this many steps as long CSV "
-        "(unique_id, ds, predicted, lower, upper) (default: no forecast)",
+        "(unique_id, ds, predicted, lower, upper), as forecast --name prints a saved global model's (default: no forecast)",
     )
+    p.add_argument(
+        "--level",
+        type=_levels,
+        default=None,
+        help="with --steps: comma-separated interval levels in percent, e.g. 80,95 (columns lo-80, hi-80, ...) "
+        "(default: one 95%% band)",
+    )
+    p.add_argument("--json", action="store_true", help="with --steps: print JSON instead of long CSV")
     # For a launcher of the user's own (and what --processes passes to the processes it starts).
     p.add_argument(
         "--coordinator",
@@ -825,6 +934,8 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
 
 def _fit_global(args: argparse.Namespace) -> int:
     """``fit-many --global``: one global model of every series of the long file, through the model cache."""
+    if (args.level is not None or args.json) and not args.steps:
+        raise UsageError("--level and --json say how to print the forecasts of --steps: give --steps")
     if args.processes is not None or args.coordinator is not None:
         raise UsageError("--global fits one model in this process: leave out --processes and --coordinator")
     from jaxlstm._src.forecasters.lstm import LSTMForecaster
@@ -851,15 +962,16 @@ def _fit_global(args: argparse.Namespace) -> int:
         file=sys.stderr if args.steps else sys.stdout,
     )
     if args.steps:
-        sys.stdout.write(model.forecast(steps=args.steps).to_pandas().to_csv(index=False))
+        forecasts = model.forecast(steps=args.steps, level=args.level)
+        _print_forecasts(forecasts, as_json=args.json, name=name, horizon=None)
     return 0
 
 
 def cmd_fit_many(args: argparse.Namespace) -> int:
     if args.global_model:
         return _fit_global(args)
-    if args.name is not None or args.steps is not None:
-        raise UsageError("--name and --steps go with --global (one model across the series)")
+    if args.name is not None or args.steps is not None or args.level is not None or args.json:
+        raise UsageError("--name, --steps, --level and --json go with --global (one model across the series)")
     if args.processes is not None:
         if args.coordinator is not None:
             raise UsageError("--processes starts its own processes; leave out --coordinator")

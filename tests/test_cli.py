@@ -126,6 +126,16 @@ def test_train_without_data_uses_the_demo_and_says_where_it_saved(models, capsys
     assert out.startswith("trained BTCUSD on 120 candles: ")
     assert f"saved to {os.path.join(models, 'BTCUSD')}" in out
     assert os.path.isfile(os.path.join(models, "BTCUSD", "metadata.json"))
+    # --name forecasts the saved model as it is: the model's own forecast, nothing trained.
+    import jaxlstm as jl
+
+    code, out, err = run(["forecast", "--models", models, "--name", "BTCUSD", "--steps", "3", "--json"], capsys)
+    assert code == 0 and "training" not in err, err
+    expected = jl.LSTMForecaster.load(os.path.join(models, "BTCUSD")).forecast(steps=3).predicted
+    found = [row["predicted"] for row in json.loads(out)["predictions"]]
+    assert found == pytest.approx(expected.tolist(), rel=1e-12)
+    code, _, err = run(["forecast", "--models", models, "--name", "BTCUSD", "--steps", "3", "--series", "A"], capsys)
+    one_line_error(code, err, "--series goes with a global model; 'BTCUSD' is a model of one series")
 
 
 @pytest.mark.slow
@@ -593,10 +603,52 @@ def test_fit_many_global_fits_one_model_of_the_file_prints_its_forecasts_and_reu
     assert [float(line.split(",")[2]) for line in lines[4:]] == pytest.approx(predicted.tolist(), rel=1e-12)
     code, out, err = run([*args, "--quiet"], capsys)
     assert code == 0 and out.startswith("kept the fresh global model 'group'"), err
+    code, out, err = run([*args, "--quiet", "--steps", "2", "--level", "80", "--json"], capsys)
+    assert code == 0 and "kept the fresh global model" in err, err
+    assert (
+        list(json.loads(out)["series"]) == ["S0", "S1"] and "lo-80" in json.loads(out)["series"]["S0"]["predictions"][0]
+    )
+    # The saved global model, forecast by a new process from the models folder: every series, or some.
+    command = [sys.executable, "-m", "jaxlstm.cli", "--no-compile-cache", "forecast", "--models", models]
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(cli.__file__))}
+    done = subprocess.run(
+        [*command, "--name", "group", "--steps", "3", "--series", "S1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout.strip().splitlines()
+    assert shown[0] == "unique_id,ds,predicted,lower,upper" and [line.split(",")[0] for line in shown[1:]] == ["S1"] * 3
+    assert [float(line.split(",")[2]) for line in shown[1:]] == pytest.approx(predicted.tolist(), rel=1e-12)
+    code, out, err = run(
+        ["forecast", "--models", models, "--name", "group", "--horizon", "2d", "--level", "80,95", "--json"], capsys
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert list(doc["series"]) == ["S0", "S1"] and len(doc["series"]["S0"]["predictions"]) == 2
+    assert "lo-80" in doc["series"]["S1"]["predictions"][0]
+    code, _, err = run(["forecast", "--models", models, "--name", "group", "--steps", "2", "--series", "S9"], capsys)
+    one_line_error(code, err, "--series S9: not series of the global model 'group' (S0, S1)")
+
+
+def test_forecast_of_a_saved_model_by_name_refuses_data_training_and_missing_models(tmp_path, models, capsys):
+    code, _, err = run(["forecast", "--name", "group", "--steps", "2", "--data", "x.csv", "--epochs", "3"], capsys)
+    one_line_error(
+        code, err, "--name forecasts the saved model as it is, from the prices it holds: leave out --data, --epochs"
+    )
+    code, _, err = run(["forecast", "--models", models, "--name", "group", "--steps", "2"], capsys)
+    one_line_error(code, err, "--name 'group': no saved model in")
+    code, _, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--series", "S0"], capsys)
+    one_line_error(code, err, "--series goes with --name")
 
 
 def test_fit_many_name_and_steps_need_global(tmp_path, models, capsys):
     code, _, err = run(["fit-many", "--data", _long_file(tmp_path), "--steps", "3"], capsys)
-    one_line_error(code, err, "--name and --steps go with --global")
+    one_line_error(code, err, "--name, --steps, --level and --json go with --global")
+    code, _, err = run(["fit-many", "--data", _long_file(tmp_path), "--global", "--json"], capsys)
+    one_line_error(code, err, "--level and --json say how to print the forecasts of --steps")
     code, _, err = run(["fit-many", "--data", "x.csv", "--global", "--processes", "2"], capsys)
     one_line_error(code, err, "--global fits one model in this process")

@@ -8,6 +8,7 @@ import pathlib
 import sys
 from typing import ClassVar
 
+import jax
 import numpy as np
 import pytest
 
@@ -441,6 +442,39 @@ def test_backtest_of_several_series_fits_the_global_model_across_them_at_each_or
         )
         np.testing.assert_array_equal(found[name]["drift"].predicted, drift["drift"].predicted)
     assert found["A"]["glob"].metrics["relative_mae"] > 0
+
+
+@pytest.mark.slow
+def test_the_global_models_of_every_origin_are_rows_of_one_runner_call(monkeypatch):
+    from jaxlstm._src import stacked
+
+    data = _group()
+    small = dict(hidden_size=4, sequence_length=6, epochs=2, ensemble=2)
+    factories = {"glob": functools.partial(jl.LSTMForecaster, **small)}
+    calls = []
+    original = stacked.run_stacked
+
+    def spy(function, args, **options):
+        calls.append((function.__name__, jax.tree.leaves(args[1])[0].shape[0]))
+        return original(function, args, **options)
+
+    monkeypatch.setattr(stacked, "run_stacked", spy)
+    found = evaluation.backtest(
+        data, factories, train_size=50, steps=3, stride=7, global_models=["glob"], vectorize=True
+    )
+    # 3 origins x 2 members: one call for the global models, one for their head-refit copies.
+    assert [rows for name, rows in calls if name == "_fit_one_model"] == [6, 6]
+    assert found["A"]["glob"].vectorized
+    monkeypatch.setattr(stacked, "run_stacked", original)
+    alone = evaluation.backtest(
+        data, factories, train_size=50, steps=3, stride=7, global_models=["glob"], vectorize=False
+    )
+    for name in data:
+        assert not alone[name]["glob"].vectorized
+        for field in ("predicted", "lower", "upper"):
+            np.testing.assert_allclose(
+                getattr(found[name]["glob"], field), getattr(alone[name]["glob"], field), rtol=1e-5
+            )
 
 
 def test_backtest_global_models_are_checked():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import jax
 import numpy as np
 import pandas as pd
@@ -113,8 +115,10 @@ def test_a_global_model_refuses_what_only_one_series_means(captured):
     model, _ = captured
     with pytest.raises(ValueError, match="global model of 3 series"):
         model.predict_multi_step(SERIES["A"][-6:], 2)
-    with pytest.raises(ValueError, match="one series"):
+    with pytest.raises(TypeError, match="non-empty mapping of series name -> new prices"):
         model.update(SERIES["A"][-10:])
+    with pytest.raises(ValueError, match=r"does not have; it has 'A', 'B', 'C'"):
+        model.update({"D": SERIES["A"][-10:]})
     with pytest.raises(ValueError, match="global model of 3 series"):
         jl.LSTMForecaster.forecast_many({"group": model}, steps=2)
     assert model.series_["A"].predict_multi_step(SERIES["A"][-6:], 2).shape == (2,)
@@ -184,6 +188,22 @@ def test_series_embedding_learns_one_vector_per_series_and_saves(tmp_path):
     np.testing.assert_array_equal(np.asarray(model.series_["C"].params_["embedding"]), table[2])
     loaded = jl.LSTMForecaster.load(model.save(tmp_path / "emb"))
     np.testing.assert_array_equal(loaded.forecast(steps=3)["C"].predicted, model.forecast(steps=3)["C"].predicted)
+    # An update's windows carry their series' row of the table, as the fit's do.
+    seen = []
+    original = rows.train_rows
+
+    def spy(found, **options):
+        seen.append(found)
+        return original(found, **options)
+
+    rows.train_rows = spy
+    try:
+        model.update({"C": SERIES["C"][-1] * np.array([1.01, 1.0, 0.99])}, epochs=1, interval="1D")
+    finally:
+        rows.train_rows = original
+    data = seen[0][0].data
+    assert data.weights.sum() == 3 and np.all(data.xs[:3, :, -1] == 2)
+    assert model.series_["C"].prices_.shape[0] == model.series_["C"].window_length + 3
 
 
 @pytest.mark.parametrize(
@@ -247,3 +267,119 @@ def test_each_series_chooses_its_own_shrinkage_and_keeps_it_through_save(tmp_pat
     for name in SERIES:
         np.testing.assert_array_equal(after[name].predicted, before[name].predicted)
         np.testing.assert_array_equal(after[name].upper, before[name].upper)
+
+
+@pytest.mark.slow
+def test_a_global_update_of_one_series_equals_the_local_update():
+    settings = dict(SMALL, epochs=3)
+    prices = _walk(150, 0.04, 1)
+    alone = jl.LSTMForecaster(**settings).fit(prices[:130], interval="1d")
+    pooled = jl.LSTMForecaster(**settings).fit({"B": prices[:130]}, interval="1d")
+    alone.update(prices[130:], epochs=2, interval="1d")
+    pooled.update({"B": prices[130:]}, epochs=2, interval="1d")
+    for leaf, other in zip(jax.tree.leaves(pooled.params_), jax.tree.leaves(alone.params_), strict=True):
+        np.testing.assert_array_equal(np.asarray(leaf), np.asarray(other))
+    a, b = alone.forecast(steps=4), pooled.forecast(steps=4)["B"]
+    for field in ("predicted", "lower", "upper"):
+        np.testing.assert_array_equal(getattr(b, field), getattr(a, field))
+    np.testing.assert_array_equal(pooled.series_["B"].prices_, alone.prices_)
+    assert pooled.metrics_["updates"] == alone.metrics_["updates"] == 1
+
+
+@pytest.mark.slow  # shares the module's global fit; the update compiles its own trainer
+def test_a_global_update_trains_the_shared_params_on_the_new_windows_of_the_series_given(captured, tmp_path):
+    model = copy.deepcopy(captured[0])
+    before = model.forecast(steps=3)
+    length = SMALL["sequence_length"]
+    new = {name: _walk(8, 0.02, 10 + k) * SERIES[name][-1] / 100 for k, name in enumerate(("A", "C"))}
+    later = pd.concat(
+        [
+            pd.DataFrame(
+                {"unique_id": name, "ds": pd.date_range("2024-01-01", periods=len(SERIES[name]) + 8)[-8:], "y": v}
+            )
+            for name, v in new.items()
+        ]
+    )
+    seen = []
+    original = rows.train_rows
+
+    def spy(found, **options):
+        seen.append(found)
+        return original(found, **options)
+
+    rows.train_rows = spy
+    try:
+        model.update(later, epochs=2)
+    finally:
+        rows.train_rows = original
+    # One runner call, one row: the windows of A then C, each in its own fitted encoding, written out.
+    assert len(seen) == 1 and len(seen[0]) == 1
+    data = seen[0][0].data
+    start = 0
+    for name in ("A", "C"):
+        series = np.concatenate([SERIES[name][-length:], new[name]])
+        scale = model.series_[name].encoding_state_["log_return_std"]
+        windows = np.stack([series[k : k + length] for k in range(8)])
+        np.testing.assert_allclose(
+            data.xs[start : start + 8, :, 0], np.log(windows / windows[:, -1:]) / scale, atol=2e-5
+        )
+        np.testing.assert_allclose(
+            data.ys[start : start + 8, 0], np.log(series[length:] / windows[:, -1]) / scale, atol=2e-5
+        )
+        start += 8
+    assert data.weights.sum() == 16 and data.xs_val.shape[0] == 0
+    assert model.metrics_["updates"] == 1
+    after = model.forecast(steps=3)
+    # A and C continue from their new prices; B keeps its prices, forecast by the new params.
+    assert model.series_["B"].prices_.shape[0] == len(SERIES["B"])
+    np.testing.assert_array_equal(model.series_["A"].prices_[-8:], new["A"])
+    assert after["A"].timestamps[0] == before["A"].timestamps[0] + np.timedelta64(8, "D")
+    assert after["B"].timestamps[0] == before["B"].timestamps[0]
+    assert not np.array_equal(after["B"].predicted, before["B"].predicted)
+    for view in model.series_.values():
+        assert view.params_ is model.params_ and view.calibration_models_ == {}
+    # Each updated band gained the residuals the model before the update makes, series by series.
+    for name in ("A", "C"):
+        series = np.concatenate([SERIES[name][-length:], new[name]])
+        expected = captured[0].series_[name]._extended_band(series).residuals
+        found = model.series_[name].band_.residuals
+        assert list(found) == list(expected)
+        for source in expected:
+            np.testing.assert_allclose(found[source], expected[source], rtol=1e-12, equal_nan=True)
+    loaded = jl.LSTMForecaster.load(model.save(tmp_path / "updated"))
+    # The same update of the model saved before it: the optimiser state and bands saved are the ones in memory.
+    restored = jl.LSTMForecaster.load(captured[0].save(tmp_path / "before"))
+    restored.update(later, epochs=2)
+    for other in (loaded, restored):
+        again = other.forecast(steps=3)
+        for name in after:
+            for field in ("predicted", "lower", "upper"):
+                np.testing.assert_array_equal(getattr(again[name], field), getattr(after[name], field))
+
+
+@pytest.mark.slow
+def test_a_global_ensemble_drops_the_members_that_diverged_and_warns(tmp_path):
+    members = [{"learning_rate": 1e6}, {"learning_rate": 3e-4}, {"learning_rate": 1e-3, "seed": 5}]
+    model = jl.LSTMForecaster(**SMALL, ensemble=members)
+    with pytest.warns(UserWarning, match=r"1 of 3 ensemble members diverged"):
+        model.fit(SERIES)
+    assert model.n_members == 2 and [m["learning_rate"] for m in model.ensemble] == [3e-4, 1e-3]
+    assert model.metrics_["members"] == 2 and jax.tree.leaves(model.params_)[0].shape[0] == 2
+    for view in model.series_.values():
+        assert view.ensemble == model.ensemble and np.isfinite(view.metrics_["val_mae"])
+        # The head-refit copies are copied from the fitted series: its kept members.
+        assert view.calibration_models_["refit"].model.n_members == 2
+    fc = model.forecast(steps=3)
+    assert all(np.all(np.isfinite(f.predicted)) for f in fc.values())
+    loaded = jl.LSTMForecaster.load(model.save(tmp_path / "kept"))
+    assert loaded.ensemble == model.ensemble
+    for name, f in loaded.forecast(steps=3).items():
+        np.testing.assert_array_equal(f.predicted, fc[name].predicted)
+
+
+@pytest.mark.slow
+def test_a_global_ensemble_whose_every_member_diverged_raises():
+    model = jl.LSTMForecaster(**SMALL, ensemble=2, learning_rate=1e6)
+    with pytest.raises(ValueError, match=r"training diverged in all 2 ensemble members.*lower learning_rate"):
+        model.fit(SERIES)
+    assert model.params_ is None and model.series_ is None and model.ensemble == 2

@@ -27,9 +27,10 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.evaluation.results import REFERENCE, BacktestResult, ModelResult, aggregate, score
+from jaxlstm._src.forecasters import global_models
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
-from jaxlstm._src.forecasters.forecast import Forecasts, check_levels
+from jaxlstm._src.forecasters.forecast import check_levels
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import close_of, read_series, select_columns, split_long
@@ -125,7 +126,8 @@ def backtest(
         levels: also bands at these levels in percent (``forecast(level=...)``), e.g.
             ``[80, 95]``: each model's ``levels`` and ``coverage_by_level``.
         vectorize: fit and forecast the models of all origins together through their class
-            (one compiled call for ``LSTMForecaster``; same forecasts to float rounding);
+            (one compiled call for ``LSTMForecaster``, and for the global models of
+            ``global_models``: origins x members as rows; same forecasts to float rounding);
             None does so on GPU/TPU only.
         interval: the spacing of a series without timestamps (``"1h"``, ``"1d"``, a
             timedelta), needed for ``horizon=`` only (see ``Forecaster.fit``).
@@ -313,7 +315,13 @@ def _run_global(
     confidence: float,
     options: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """One global fit per origin index across every series (``train_size`` values before each series' origin)."""
+    """One global model per origin index across every series (``train_size`` values before each series' origin).
+
+    With ``vectorize`` (None: on accelerators) the models of all origins are fitted together
+    (``global_models.fit_globals``: origins x members are the rows of one runner call, their
+    head-refit copies of a second); else one origin after another. Either way every series
+    of every origin is forecast in one runner call.
+    """
     count = len(next(iter(starts.values())))
     levels = None if options["levels"] is None else check_levels(options["levels"])
     out: dict[str, Any] = {}
@@ -324,22 +332,41 @@ def _run_global(
     spacing = {values[name][2] for name in values}
     if len(spacing) > 1:
         raise ValueError(f"a global model's series share one interval, got {sorted(str(s) for s in spacing)}")
-    for k in range(count):
-        model = cast(LSTMForecaster, factory())
-        data = {name: values[name][0][t[k] - train_size : t[k]] for name, t in starts.items()}
+    models = [cast(LSTMForecaster, factory()) for _ in range(count)]
+    datas = [{name: values[name][0][t[k] - train_size : t[k]] for name, t in starts.items()} for k in range(count)]
+    # As for a local model, a vmapped while_loop runs until the last row stops early: on a CPU
+    # the origins as rows of one call cost about twice the CPU time of fitting them in turn
+    # (`python -m benchmarks.global_models backtest`), so None does so on accelerators only.
+    together = options["vectorize"] if options["vectorize"] is not None else jax.default_backend() != "cpu"
+    if together:
+        # Every origin's global model is one pool: origins x members are the rows of one runner call.
         try:
-            model.fit(data, interval=next(iter(spacing)))
-            forecasts = cast(Forecasts, model.forecast(steps=steps, confidence=confidence))
+            global_models.fit_globals(models, datas, interval=next(iter(spacing)))
         except (ValueError, RuntimeError, FloatingPointError) as err:
+            raise ValueError(f"global model failed: {err}") from err
+    views = []
+    for k, model in enumerate(models):
+        if not together:
+            try:
+                model.fit(datas[k], interval=next(iter(spacing)))
+            except (ValueError, RuntimeError, FloatingPointError) as err:
+                raise ValueError(f"global model failed at origin {k}: {err}") from err
+        views += [(k, name, view) for name, view in (model.series_ or {}).items()]
+    # Every series of every origin forecast in one runner call, each band around its own point forecast.
+    points = Forecaster.predict_rows([v for _, _, v in views], [v.forecast_window()[None] for _, _, v in views], steps)
+    for (k, name, view), point in zip(views, points, strict=True):
+        try:
+            forecast = view.forecast_from(point[0], confidence)
+            found = view.forecast_from(point[0], level=levels).levels or {} if levels else {}
+        except ValueError as err:
             raise ValueError(f"global model failed at origin {k}: {err}") from err
-        for name, forecast in forecasts.items():
-            predicted, lower, upper, bands, _, by_level = out[name]
-            predicted[k], lower[k], upper[k] = forecast.predicted, forecast.lower, forecast.upper
-            bands.append(forecast.band or "")
-            if levels:
-                found = (model.series_ or {})[name].forecast_from(forecast.predicted, level=levels).levels or {}
-                for level, (lo, hi) in found.items():
-                    by_level[level][0][k], by_level[level][1][k] = lo, hi
+        predicted, lower, upper, bands, _, by_level = out[name]
+        predicted[k], lower[k], upper[k] = forecast.predicted, forecast.lower, forecast.upper
+        bands.append(forecast.band or "")
+        for level, (lo, hi) in found.items():
+            by_level[level][0][k], by_level[level][1][k] = lo, hi
+    for name in out:
+        out[name] = (*out[name][:4], together, out[name][5])
     return out
 
 

@@ -2,15 +2,20 @@
 
 Pure functions of what the model holds (its prices, last timestamp, interval and columns)
 and the new data; they raise ``ValueError`` with the reason, or return the new part.
+``read_update`` applies them for a fitted model and builds what its update trains on (a
+local model's ``update`` and every series of a global model's).
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxlstm._src import training
+from jaxlstm._src.forecasters import prepared
+from jaxlstm._src.io.series import read_series
 from jaxlstm._src.prep import gaps as gap_lib
 from jaxlstm._src.prep import horizons
 
@@ -120,3 +125,50 @@ def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: i
         stacklevel=4,
     )
     return seen
+
+
+class Update(NamedTuple):
+    """What an ``update`` of one fitted series trains on and keeps.
+
+    Attributes:
+        series: ``[window_length + new(, columns)]`` the model's last window, then the new prices.
+        last_timestamp, interval: of the series after the update.
+        data: one training window per new price, encoded with the fitted state (no
+            held-back part), padded to its shape bucket with zero-weight windows.
+        n_windows: the real (unpadded) windows of ``data``.
+    """
+
+    series: np.ndarray
+    last_timestamp: np.datetime64 | None
+    interval: np.timedelta64 | None
+    data: training.TrainData
+    n_windows: int
+
+
+def read_update(model: Any, data: Any, name: str, interval: Any, allow_gap: bool) -> Update:
+    """The ``Update`` of a fitted network forecaster by the new prices ``data`` (the rules of ``continuation``).
+
+    Args:
+        model: a fitted ``LSTMForecaster`` of one series (it is not changed).
+        data: the new prices, any form ``fit`` accepts.
+        name: the argument's name in messages (``"data"``, ``"data['A']"``).
+        interval, allow_gap: as ``update`` takes them.
+
+    Raises:
+        ValueError: data that does not continue the model's prices, or too few new prices.
+    """
+    new, timestamps, spacing = read_series(data, name, model.input_columns, interval)
+    steps = model.direct_steps or 1
+    new = model.check_prices(name, new, steps, "to update on")
+    assert model.prices_ is not None and model.encoding_state_ is not None and model.feature_state_ is not None
+    held = Held(model.prices_, model.last_timestamp_, model.interval_, model.input_columns)
+    new, last_timestamp, spacing = continuation(held, new, timestamps, spacing, interval is not None, allow_gap)
+    if new.shape[0] < steps:
+        raise ValueError(
+            f"{name} must hold at least {steps} prices after the model's last timestamp to update {model!r}, "
+            f"got {new.shape[0]}"
+        )
+    series = np.concatenate([model.prices_[-model.window_length :], new])
+    state = model.model_inputs.device_state(model.encoding_state_, model.feature_state_)
+    found = prepared.continuation_data(model.model_inputs, state, series, steps)
+    return Update(series, last_timestamp, spacing, found, int(np.asarray(found.weights).sum()))

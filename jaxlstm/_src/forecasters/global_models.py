@@ -33,20 +33,21 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training
-from jaxlstm._src.forecasters import lstm_state, population, prepared, progress, rows
+from jaxlstm._src.forecasters import continuation, lstm_state, population, prepared, progress, rows
 from jaxlstm._src.forecasters.base import read_many
 from jaxlstm._src.forecasters.forecast import Forecasts
 from jaxlstm._src.io.pandas_import import is_pandas
-from jaxlstm._src.io.series import fingerprint
+from jaxlstm._src.io.series import fingerprint, split_long
 from jaxlstm._src.nn import embedding, networks
 from jaxlstm._src.prep import fingerprints, horizons, windows
 
@@ -143,6 +144,14 @@ def series_class(base: Any) -> Any:
                 return super().resolve_season(series, interval)
             self.use_season(self.pool_.season)
             return self.season_length_
+
+        def continue_with(self, found: continuation.Update, fresh: np.ndarray | None) -> None:
+            """Takes over an update of its series (``found``), its band extended by ``fresh`` (``[new, band_steps]``).
+
+            The forecasts ``fresh`` were made from the update's new origins by the params
+            before the update, as a local ``update`` makes them.
+            """
+            self._continue_with(found, self._extended_band(found.series, fresh))
 
         def _unfitted_copy(self) -> Any:
             copy = super()._unfitted_copy()
@@ -275,42 +284,62 @@ def series_params(params: Any, index: int, embedded: bool) -> Any:
 def adopt_pool(
     models: Sequence[Any], preps: Sequence[prepared.Prepared], results: Sequence[training.TrainResult]
 ) -> None:
-    """Gives every series of a pool the trained params, its own encoding and metrics; refuses a diverged fit.
+    """Gives every series of a pool the trained params, its own encoding and metrics; drops diverged members.
 
-    The one-step forecasts of every series' held-back windows (the last training windows
-    without any) are made in one runner call, for each series' validation MAE and the
-    divergence check. Unlike a local ensemble, a global one whose member diverged is not
-    thinned: the fit raises.
+    As a local fit does (``population.kept_members``): a member whose loss was not finite,
+    or whose one-step forecasts of any series' held-back windows (the last training
+    windows without any) are not finite positive prices, is dropped with a warning, and
+    the members kept become every series' ``ensemble`` setting; a pool whose every member
+    diverged raises, its series left unfitted. The forecasts of every series are made in
+    one runner call per pass, for each series' validation MAE and the check.
     """
     lead = models[0]
-    default_rate = float(type(lead).default_params()["learning_rate"])
-    if len(population.finished(results)) < len(results):
-        raise population.divergence_error(lead.members.settings, default_rate)
-    params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
-    opt_state = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
+    settings, ensemble = list(lead.members.settings), lead.ensemble
     validated = any(p.n_val for p in preps)
-    history, metrics = population.summary(results, validated)
     embedded = bool(lead.series_embedding)
-    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    for index, (model, prep) in enumerate(zip(models, preps, strict=True)):
-        model.params_ = series_params(params, index, embedded)
-        model.opt_state_ = None
-        model.encoding_state_, model.feature_state_ = prep.encoding_state, prep.feature_state
-        model.history_, model.trained_at_ = history, stamp
     checks = [p.held_back if p.n_val else p.windows[: p.n_train][-64:] for p in preps]
-    found = type(lead).predict_rows(models, checks, 1)
-    for model, prep, predicted in zip(models, preps, found, strict=True):
-        if not np.all(np.isfinite(predicted) & (predicted > 0)):
-            for m in models:
-                m.params_ = None
-            raise population.divergence_error(lead.members.settings, default_rate) from ValueError(
-                f"series {model.symbol!r} forecasts non-finite or non-positive prices"
-            )
+    kind = type(lead)
+    adopted: dict[str, Any] = {}
+
+    def adopt(kept: list[int]) -> np.ndarray:
+        chosen = ensemble if len(kept) == len(settings) else tuple(settings[j] for j in kept)
+        runs = [results[j] for j in kept]
+        params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in runs]))
+        history, metrics = population.summary(runs, validated)
+        for index, (model, prep) in enumerate(zip(models, preps, strict=True)):
+            model.use_members(chosen)
+            model.params_ = series_params(params, index, embedded)
+            model.opt_state_ = None
+            model.encoding_state_, model.feature_state_ = prep.encoding_state, prep.feature_state
+            model.history_ = history
+        found = kind.member_rows(models, checks, 1)
+        adopted.update(params=params, history=history, metrics=metrics, found=found, runs=runs)
+        return np.all([np.all(np.isfinite(f) & (f > 0), axis=(1, 2)) for f in found], axis=0)
+
+    kept = population.kept_members(results, adopt)
+    if not kept:
+        for model in models:
+            model.use_members(ensemble)
+            model.params_ = None
+        raise population.divergence_error(settings, float(kind.default_params()["learning_rate"]))
+    if len(kept) < len(settings):
+        warnings.warn(population.dropped_message(settings, kept), UserWarning, stacklevel=4)
+    metrics = adopted["metrics"]
+    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    for model, prep, found in zip(models, preps, adopted["found"], strict=True):
+        predicted = population.combine_members(found, model.combine) if model.n_members > 1 else found[0]
         errors = prepared.validation_errors(prep, model.model_inputs, predicted[:, 0])
         model.metrics_ = {**metrics, "n_train_windows": int(prep.n_train), "n_val_windows": int(prep.n_val), **errors}
+        model.trained_at_ = stamp
+    opt_state = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in adopted["runs"]]))
     totals = {"n_train_windows": sum(p.n_train for p in preps), "n_val_windows": sum(p.n_val for p in preps)}
     assert lead.pool_ is not None
-    lead.pool_.trained = (params, opt_state, history, {**metrics, "series": len(models), **totals})
+    lead.pool_.trained = (
+        adopted["params"],
+        opt_state,
+        adopted["history"],
+        {**metrics, "series": len(models), **totals},
+    )
 
 
 def choose_season(model: LSTMForecaster, found: Mapping[str, Any]) -> int | None:
@@ -335,6 +364,15 @@ def choose_season(model: LSTMForecaster, found: Mapping[str, Any]) -> int | None
 def combined_fingerprint(prints: Mapping[str, fingerprints.DataFingerprint]) -> fingerprints.DataFingerprint:
     """One record of many series (``jaxlstm.data.fingerprint`` of a mapping or long frame gives the same)."""
     return fingerprints.combine(prints)
+
+
+class Start(NamedTuple):
+    """One global model of ``fit_globals`` before training: its data as a mapping, each series read, its pool."""
+
+    model: Any
+    data: Mapping[str, Any]
+    found: dict[str, Any]
+    pool: Pool
 
 
 def fit_global(
@@ -363,6 +401,55 @@ def fit_global(
         ValueError: a series that is too short, holds a NaN or a non-positive price, or is at
             another interval than the first (each named ``data['name']``).
     """
+    fit_globals([model], [data], interval=interval, gaps=gaps, verbose=verbose, workers=workers, devices=devices)
+
+
+def fit_globals(
+    models: Sequence[LSTMForecaster],
+    datas: Sequence[Any],
+    *,
+    interval: Any = None,
+    gaps: str = "warn",
+    verbose: bool = False,
+    workers: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
+) -> None:
+    """Fits each model of one class as a global model of its own data, all as rows of the same runner calls.
+
+    Each model is one pool (``fit_global`` of one model is this with one): the members of
+    every pool train in one runner call, then every pool's head-refit copies in a second
+    (``fit_rows`` groups the pools), then the calibration forecasts. ``backtest`` fits the
+    global model of every origin here: origins x members are the rows of one call.
+
+    Args:
+        models: unfitted models of one class.
+        datas: one ``data`` per model, as ``fit_global`` takes it.
+        interval, gaps, verbose, workers, devices: as ``fit_global`` takes them.
+    """
+    if len(models) != len(datas) or not models:
+        raise ValueError(f"fit_globals needs one data per model, got {len(models)} models and {len(datas)} data")
+    kinds = {type(model) for model in models}
+    if len(kinds) > 1:
+        raise TypeError(f"fit_globals fits models of one class, got {sorted(k.__name__ for k in kinds)}")
+    kind = series_class(cast(Any, type(models[0])))
+    starts = [start_global(model, data, interval, gaps) for model, data in zip(models, datas, strict=True)]
+    items = [item for start in starts for item in start.found.values()]
+    kind.fit_rows(
+        [item.model for item in items],
+        [item.prices for item in items],
+        timestamps=[item.timestamps for item in items],
+        interval=[item.interval for item in items],
+        source=[fingerprints.source_of(item) for start in starts for item in start.data.values()],
+        workers=workers,
+        devices=devices,
+        verbose=verbose,
+    )
+    for start in starts:
+        finish_global(start, interval)
+
+
+def start_global(model: LSTMForecaster, data: Any, interval: Any, gaps: str) -> Start:
+    """Reads and checks every series of ``data`` for ``model`` and gives each a view in one new pool (before training)."""
     pool = Pool(model.series_embedding)
     settings = {**model.get_params()}
     kind = series_class(cast(Any, type(model)))
@@ -379,37 +466,33 @@ def fit_global(
     if model.season_length == "auto":
         pool.season = choose_season(model, found)
         model.use_season(pool.season)
-    views: list[Any] = [item.model for item in found.values()]
-    for view in views:
-        view.pool_ = pool
-    kind.fit_rows(
-        views,
-        [item.prices for item in found.values()],
-        timestamps=[item.timestamps for item in found.values()],
-        interval=[item.interval for item in found.values()],
-        source=[fingerprints.source_of(item) for item in data.values()],
-        workers=workers,
-        devices=devices,
-        verbose=verbose,
-    )
+    for item in found.values():
+        item.model.pool_ = pool
+    return Start(model, data, found, pool)
+
+
+def finish_global(start: Start, interval: Any) -> None:
+    """Gives a global model its trained pool: the shared params, its series' views, what it was trained on."""
+    model, data, found, pool = start
     for name, item in found.items():
         if item.filled:
             item.model.trained_on_ = fingerprint(data[name], interval, item.model.input_columns)
     assert pool.trained is not None, "the pool trained"
+    views = [item.model for item in found.values()]
     model.params_, model.opt_state_, model.history_, model.metrics_ = pool.trained
-    model.series_ = dict(zip(names, views, strict=True))
-    model.interval_ = first
+    model.use_members(views[0].ensemble)
+    model.series_ = dict(zip(found, views, strict=True))
+    model.interval_ = views[0].interval_
     model.trained_on_ = combined_fingerprint({name: view.trained_on_ for name, view in model.series_.items()})
     model.trained_at_ = views[0].trained_at_
 
 
 def one_series_only(model: LSTMForecaster) -> ValueError:
-    """The error of what only a model of one series does (a window's forecast, ``update``) asked of a global model."""
+    """The error of what only a model of one series does (a window's forecast) asked of a global model."""
     count = len(model.series_ or {})
     return ValueError(
         f"{model!r} is a global model of {count} series: forecast(...) forecasts them all, and series_[name] is "
-        "one of them, a fitted model of one series (predict_multi_step, forecast, save); update is for a model "
-        "of one series (refit a global model on the longer series)"
+        "one of them, a fitted model of one series (predict_multi_step, forecast, save)"
     )
 
 
@@ -417,6 +500,106 @@ def forecast(model: LSTMForecaster, horizon: Any, steps: int | None, confidence:
     """``forecast`` of a global model: ``forecast_many`` of its series (one runner call), a ``Forecasts`` mapping."""
     assert model.series_ is not None
     return series_class(cast(Any, type(model))).forecast_many(model.series_, horizon, steps, confidence, level=level)
+
+
+def update(model: LSTMForecaster, data: Any, *, epochs: int, interval: Any, allow_gap: bool) -> None:
+    """``update`` of a global model: the shared params continue training on the new prices of some or all series.
+
+    Each series named in ``data`` is continued as a local ``update`` continues its model
+    (``continuation.read_update``: the rules of new prices, its own fitted encoding, one
+    window per new price after its last window); the windows of every series are trained
+    together, one row per ensemble member in one runner call, from the global model's
+    params and optimiser state, for ``epochs`` epochs without early stopping. Before
+    training, the forecasts from every new origin of every series are made in one runner
+    call and join that series' calibration residuals. Every series then forecasts with
+    the new params; those not in ``data`` keep their prices and band, whose residuals are
+    from then on fixed arrays (as after a local update).
+
+    Args:
+        model: a fitted global model (``series_`` set).
+        data: ``{name: new prices}`` (each in any form ``fit`` accepts) or a long DataFrame
+            (``unique_id, ds, y``), naming series of the model.
+        epochs, interval, allow_gap: as ``update`` takes them (checked by it), for every series.
+
+    Raises:
+        TypeError: ``data`` is not a non-empty mapping of series names.
+        ValueError: a series the model does not have, new prices that do not continue a
+            series (named ``data['name']``), or a diverged update; the model is then unchanged.
+    """
+    assert model.series_ is not None and model.params_ is not None
+    views = model.series_
+    named = split_long(data, name="data") if is_pandas(data, "DataFrame") else data
+    if not isinstance(named, Mapping) or not named:
+        raise TypeError(
+            f"data must be a non-empty mapping of series name -> new prices or a long DataFrame (unique_id, ds, y) "
+            f"to update the global model {model!r}, got {type(data).__name__}"
+            + (" with no series" if isinstance(named, Mapping) else "")
+        )
+    unknown = [name for name in named if name not in views]
+    if unknown:
+        listed = ", ".join(repr(name) for name in list(views)[:10]) + (", ..." if len(views) > 10 else "")
+        raise ValueError(f"data names series {unknown[:10]} that the global model does not have; it has {listed}")
+    names = [name for name in views if name in named]
+    found = {
+        name: continuation.read_update(views[name], named[name], f"data[{name!r}]", interval, allow_gap)
+        for name in names
+    }
+    lead = views[names[0]]
+    # Every series' forecasts from its new origins, by the params before the update: one runner call.
+    scored = [name for name in names if views[name].band_ is not None and views[name].band_.needs_residuals]
+    origin_windows = [
+        windows.windows_before(
+            found[name].series,
+            np.arange(views[name].window_length, found[name].series.shape[0]),
+            views[name].window_length,
+        )
+        for name in scored
+    ]
+    predicted = type(lead).predict_rows([views[name] for name in scored], origin_windows, lead.band_steps)
+    fresh = dict(zip(scored, predicted, strict=True))
+    embedded = bool(lead.series_embedding)
+    position = {name: index for index, name in enumerate(views)}
+    data_ = update_data([found[name] for name in names], [position[name] for name in names] if embedded else None)
+    members = dataclasses.replace(lead.members, network=pool_network(lead, len(views)))
+    count = int((model.metrics_ or {}).get("updates", 0)) + 1
+    static = members.static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
+    trees = population.member_trees(model.params_, model.opt_state_, model.n_members)
+    starts = [members.continued(j, params, opt, count) for j, (params, opt) in enumerate(trees)]
+    results = rows.train_rows([rows.TrainRow(static, data_, start) for start in starts])
+    if any(r.epochs_run < epochs for r in results):
+        raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
+    params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
+    model.params_ = params
+    model.opt_state_ = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
+    changes = {"updates": count, "update_train_loss": float(np.mean([r.train_loss[-1] for r in results]))}
+    model.metrics_ = {**(model.metrics_ or {}), **changes}
+    for index, (name, view) in enumerate(views.items()):
+        view.params_ = series_params(params, index, embedded)
+        view.metrics_ = {**(view.metrics_ or {}), **changes}
+        if name in found:
+            view.continue_with(found[name], fresh.get(name))
+        else:
+            view.calibration_models_ = {}
+    model.trained_at_ = views[names[0]].trained_at_
+
+
+def update_data(updates: Sequence[continuation.Update], indices: Sequence[int] | None) -> training.TrainData:
+    """The update windows of several series, concatenated and padded to their shape bucket (no held-back part).
+
+    ``indices``: with a series embedding, each series' row in the table, added to its
+    windows as a last input column (as ``pooled_data`` does); None without. One series'
+    arrays are those of its local update.
+    """
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for k, found in enumerate(updates):
+        xs, ys, weights = (np.asarray(a)[: found.n_windows] for a in found.data[:3])
+        if indices is not None:
+            xs = np.concatenate([xs, np.full((*xs.shape[:2], 1), indices[k], xs.dtype)], axis=-1)
+        for part, array in zip(parts, (xs, ys, weights), strict=True):
+            part.append(array)
+    xs, ys, weights = (np.concatenate(part) for part in parts)
+    xs_pad, ys_pad, weights_pad = windows.pad_rows((xs, ys, weights), windows.bucket_size(xs.shape[0]))
+    return training.TrainData(xs_pad, ys_pad, weights_pad, xs[:0], ys[:0], weights[:0])
 
 
 # ---------------------------------------------------------------------- persistence

@@ -510,8 +510,9 @@ class LSTMForecaster(Forecaster):
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
         if global_lib.is_many(data):
-            if isinstance(self.calendar, tuple):
-                raise ValueError(f"calendar={self.calendar!r} is not supported by global models yet; use calendar=None")
+            if isinstance(self.calendar, tuple) or self.encoding == encodings.SEASONAL:
+                setting = f"calendar={self.calendar!r}" if isinstance(self.calendar, tuple) else "encoding='seasonal'"
+                raise ValueError(f"{setting} is not supported by global models yet")
             self.use_calendar((), 0)
             self._reset_fitted()
             global_lib.fit_global(self, data, verbose=verbose, **fit_options)
@@ -626,21 +627,20 @@ class LSTMForecaster(Forecaster):
         setting, so that save and load agree. A model that raises is left unfitted.
         """
         members, ensemble = list(self._member_settings), self.ensemble
-        kept = population.finished(results)
-        while kept:  # each pass adopts the members left and checks their forecasts
-            self._set_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
-            healthy = self._adopt(prep, [results[j] for j in kept])
-            if healthy.all():
-                break
-            kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
+
+        def adopt(kept: list[int]) -> np.ndarray:
+            self.use_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
+            return self._adopt(prep, [results[j] for j in kept])
+
+        kept = population.kept_members(results, adopt)
         if not kept:
-            self._set_members(ensemble)
+            self.use_members(ensemble)
             self._reset_fitted()
             raise population.divergence_error(members, self.default_params()["learning_rate"])
         if len(kept) < len(members):
             warnings.warn(population.dropped_message(members, kept), UserWarning, stacklevel=2)
 
-    def _set_members(self, ensemble: int | tuple[dict[str, Any], ...]) -> None:
+    def use_members(self, ensemble: int | tuple[dict[str, Any], ...]) -> None:
         """Replaces the ``ensemble`` setting: the one change of a setting after construction, made by a fit."""
         self.__dict__["ensemble"] = ensemble
         self._member_settings = population.member_settings(ensemble, self.seed, self.learning_rate, self.weight_decay)
@@ -694,6 +694,10 @@ class LSTMForecaster(Forecaster):
         Before training, the forecasts from each new origin join the calibration residuals
         (the most recent ``_max_calibration_origins`` are kept).
 
+        A global model takes ``{name: new prices}`` or a long frame of some or all of its
+        series, each continued by these rules, and trains its shared params on their new
+        windows together (``global_models.update``).
+
         Args:
             data: the new prices (any form ``fit`` accepts), at least 1 (``direct_steps``
                 for a direct model) after the ones the model saw.
@@ -711,60 +715,53 @@ class LSTMForecaster(Forecaster):
                 prices; the model is then unchanged.
         """
         self._check_fitted()
-        if self.series_ is not None:
-            raise global_lib.one_series_only(self)
         epochs = validation.check_positive_int("epochs", epochs)
         if not isinstance(allow_gap, bool):
             raise TypeError(f"allow_gap must be a bool, got {type(allow_gap).__name__} {allow_gap!r}")
-        new, timestamps, spacing = self._read_series(data, "data", interval)
-        steps = self.direct_steps or 1
-        new = self.check_prices("data", new, steps, "to update on")
-        assert self.prices_ is not None and self.encoding_state_ is not None and self.feature_state_ is not None
-        held = continuation.Held(self.prices_, self.last_timestamp_, self.interval_, self.input_columns)
-        new, last_timestamp, spacing = continuation.continuation(
-            held, new, timestamps, spacing, interval is not None, allow_gap
-        )
-        if new.shape[0] < steps:
-            raise ValueError(
-                f"data must hold at least {steps} prices after the model's last timestamp to update {self!r}, "
-                f"got {new.shape[0]}"
-            )
-        series = np.concatenate([self.prices_[-self.window_length :], new])
-        state = self.model_inputs.device_state(self.encoding_state_, self.feature_state_)
-        update_data = prepared.continuation_data(self.model_inputs, state, series, steps)
-        band = self._extended_band(series)
+        if self.series_ is not None:
+            global_lib.update(self, data, epochs=epochs, interval=interval, allow_gap=allow_gap)
+            return self
+        found = continuation.read_update(self, data, "data", interval, allow_gap)
+        band = self._extended_band(found.series)
         count = int((self.metrics_ or {}).get("updates", 0)) + 1
         members = self.members
         static = members.static(epochs=epochs, patience=None, loss_threshold=None, restore_best=False)
         starts = [members.continued(j, params, opt, count) for j, (params, opt) in enumerate(self._members())]
-        results = rows.train_rows([rows.TrainRow(static, update_data, start) for start in starts])
+        results = rows.train_rows([rows.TrainRow(static, found.data, start) for start in starts])
         if any(r.epochs_run < epochs for r in results):
             raise ValueError("update diverged (non-finite loss); the model is unchanged, check the data")
         self.params_ = jax.tree.map(jnp.asarray, population.adopted([r.params for r in results]))
         self.opt_state_ = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in results]))
         train_loss = float(np.mean([r.train_loss[-1] for r in results]))
         self.metrics_ = {**(self.metrics_ or {}), "updates": count, "update_train_loss": train_loss}
-        self.prices_, self.last_timestamp_, self.interval_ = series, last_timestamp, spacing
+        self._continue_with(found, band)
+        return self
+
+    def _continue_with(self, found: continuation.Update, band: bands.Band) -> None:
+        """Takes over the prices of an update (``found``) and the band extended from its new origins."""
+        self.prices_, self.last_timestamp_, self.interval_ = found.series, found.last_timestamp, found.interval
         # The models that scored the old residuals belong to the old params: from now on
         # the residuals are fixed arrays, as in a model restored from a file.
         self.calibration_models_ = {}
         self.band_ = band
         self.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        return self
 
     def _members(self) -> list[tuple[Any, Any]]:
         """Each member's ``(params, optimiser state or None)`` (None: saved before the state was kept)."""
-        params = [self.params_] if self.n_members == 1 else population.unstack(self.params_, self.n_members)
-        states = [self.opt_state_] if self.n_members == 1 else population.unstack(self.opt_state_, self.n_members)
-        return list(zip(params, states if self.opt_state_ is not None else [None] * self.n_members, strict=True))
+        return population.member_trees(self.params_, self.opt_state_, self.n_members)
 
-    def _extended_band(self, series: np.ndarray) -> bands.Band:
-        """The band with the current model's out-of-sample errors from each new origin of ``series`` (window + new prices)."""
+    def _extended_band(self, series: np.ndarray, fresh: np.ndarray | None = None) -> bands.Band:
+        """The band with the current model's out-of-sample errors from each new origin of ``series`` (window + new prices).
+
+        ``fresh``: the ``[new, band_steps]`` forecasts from those origins when already made
+        (a global model's update forecasts every series' in one call), else made here.
+        """
         assert self.band_ is not None, "fitted models have a band"
         if not self.band_.needs_residuals:
             return self.band_
         origins = np.arange(self.window_length, series.shape[0])
-        fresh = self._predict_many(windows.windows_before(series, origins, self.window_length), self.band_steps)
+        if fresh is None:
+            fresh = self._predict_many(windows.windows_before(series, origins, self.window_length), self.band_steps)
         new_rows = bands.origin_residuals(close_of(series), origins, fresh)
         return self.band_.extended(new_rows, self.calibration_sources(), self._max_calibration_origins)
 
@@ -799,7 +796,12 @@ class LSTMForecaster(Forecaster):
 
     def _member_rows(self, price_windows: Any, steps: int) -> np.ndarray:
         """``member_forecasts`` unchecked (a non-finite value stays in: the callers decide what it means)."""
-        return rows.forecast_rows([self._forecast_plan(steps)], [price_windows])[0]
+        return type(self).member_rows([self], [price_windows], steps)[0]
+
+    @classmethod
+    def member_rows(cls, models: Sequence[LSTMForecaster], windows_: Sequence[Any], steps: int) -> list[np.ndarray]:
+        """Each model's ``[K_i, N_i, steps]`` member forecasts from its own windows, unchecked: one runner call per group."""
+        return rows.forecast_rows([m._forecast_plan(steps) for m in models], windows_)
 
     @classmethod
     def _predict_rows(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -157,6 +157,16 @@ def tree_row(tree: Any, index: int) -> Any:
 def unstack(tree: Any, count: int) -> list[Any]:
     """The ``count`` rows of a stacked pytree, each a tree of its own."""
     return [tree_row(tree, j) for j in range(count)]
+
+
+def member_trees(params: Any, opt_state: Any, count: int) -> list[tuple[Any, Any]]:
+    """Each member's ``(params, optimiser state or None)`` of a model's (stacked when ``count > 1``) trees.
+
+    ``opt_state`` None (a model saved before the state was kept) gives None for every member.
+    """
+    found = [params] if count == 1 else unstack(params, count)
+    states = [None] * count if opt_state is None else [opt_state] if count == 1 else unstack(opt_state, count)
+    return list(zip(found, states, strict=True))
 
 
 def widened(forecast: Any, members: np.ndarray) -> Any:
@@ -301,6 +311,25 @@ def dropped_message(members: Sequence[Mapping[str, Any]], kept: Sequence[int]) -
 def finished(results: Sequence[training.TrainResult]) -> list[int]:
     """Indices of the runs that trained at least one epoch and ended on a finite loss."""
     return [j for j, r in enumerate(results) if int(r.epochs_run) > 0 and np.isfinite(r.train_loss[-1])]
+
+
+def kept_members(results: Sequence[training.TrainResult], adopt: Callable[[list[int]], np.ndarray]) -> list[int]:
+    """The members a fit keeps: those that ``finished``, less those whose forecasts ``adopt(kept)`` finds broken.
+
+    ``adopt(kept)`` takes over the runs ``kept`` (indices into ``results``) and returns
+    ``[len(kept)]`` whether each forecasts finite positive prices; it is called again on
+    the members left until every one does. The rule of every fit, local or global.
+
+    Returns:
+        The kept indices, in order; empty when every member diverged.
+    """
+    kept = finished(results)
+    while kept:
+        healthy = np.asarray(adopt(kept), bool)
+        if healthy.all():
+            break
+        kept = [j for j, ok in zip(kept, healthy, strict=True) if ok]
+    return kept
 
 
 def summary(results: Sequence[training.TrainResult], validated: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
