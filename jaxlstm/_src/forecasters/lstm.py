@@ -304,6 +304,16 @@ class LSTMForecaster(Forecaster):
                 series = calendars.with_clock(series, timestamps, self.calendar_step_)
         return calendars.with_positions(series) if position else series
 
+    def read_data(
+        self, data: Any, name: str, interval: Any = None
+    ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
+        """``(series, timestamps, interval)`` of new data as this model's windows hold it (``input_columns``).
+
+        The candle columns read from ``data``, then the clock of its timestamps with calendar
+        inputs; a model with ``encoding="seasonal"`` refuses (new data does not say its phase).
+        """
+        return self._read_series(data, name, interval)
+
     def _read_series(
         self, data: Any, name: str, interval: Any = None
     ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
