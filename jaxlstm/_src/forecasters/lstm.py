@@ -31,11 +31,12 @@ from jaxlstm._src.forecasters import (
     progress,
     rows,
     shrinkage,
+    time_columns,
 )
 from jaxlstm._src.forecasters import global_models as global_lib
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
-from jaxlstm._src.io.series import close_of, read_series
+from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import calendars, encodings, seasons, windows
 from jaxlstm._src.prep import features as feature_lib
@@ -62,8 +63,10 @@ class LSTMForecaster(Forecaster):
         validation_fraction: share of windows held back for early stopping.
         encoding: ``"relative"`` (default: log price relative to each window's last price,
             scaled by the training log-return spread; chosen by ``benchmarks/accuracy.py``),
-            ``"minmax"`` (the seed's scaled price levels), ``"log"`` or ``"window"`` (see
-            ``prep/encodings.py``).
+            ``"minmax"`` (the seed's scaled price levels), ``"log"``, ``"window"`` (see
+            ``prep/encodings.py``) or ``"seasonal"`` (with ``season_length``: the classical
+            multiplicative season of the training part removed, then ``"relative"``; windows
+            carry their positions, ``forecasters/time_columns.py``).
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
         band, calibration: the prediction band (see ``jaxlstm.Forecaster``); ``band="quantile"``
@@ -285,24 +288,8 @@ class LSTMForecaster(Forecaster):
         self.__dict__.pop("model_config", None)
 
     def with_calendar(self, series: np.ndarray, timestamps: np.ndarray | None, interval: Any) -> np.ndarray:
-        """A validated series to fit on, with the columns its windows carry: the clock of its timestamps
-        (``calendar``) and its positions (``encoding="seasonal"``, numbered from 0 here).
-
-        Resolves ``calendar_`` from the timestamps and spacing (``calendars.resolve``), unless
-        ``fit`` read the data already (its series carries the clock).
-        """
-        position = self.model_inputs.position
-        if self.__dict__.pop("_columns_ready", False):
-            if position:
-                # Read by fit with its positions: numbered again after any gap filling.
-                series = np.array(series, np.float64)
-                series[:, -1] = np.arange(series.shape[0])
-            return series
-        if self.calendar is not None:
-            self.use_calendar(*calendars.resolve(self.calendar, timestamps, interval))
-            if self.calendar_step_:
-                series = calendars.with_clock(series, timestamps, self.calendar_step_)
-        return calendars.with_positions(series) if position else series
+        """A validated series to fit on, with the columns its windows carry (``time_columns.for_fit``)."""
+        return time_columns.for_fit(self, series, timestamps, interval, self.__dict__.pop("_columns_ready", False))
 
     def read_data(
         self, data: Any, name: str, interval: Any = None
@@ -317,28 +304,12 @@ class LSTMForecaster(Forecaster):
     def _read_series(
         self, data: Any, name: str, interval: Any = None
     ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
-        # With calendar inputs the candles read gain the clock of their timestamps (a fit
-        # first resolves the parts and the spacing from the data it reads); with a seasonal
-        # encoding the positions of the fitted series.
         fitting = self.__dict__.pop("_fit_read", False)
         if self.calendar is None and not self.model_inputs.position:
             return super()._read_series(data, name, interval)
-        series, stamps, spacing = read_series(data, name, self.model_inputs.candle_columns, interval)
-        if fitting and self.calendar is not None:
-            self.use_calendar(*calendars.resolve(self.calendar, stamps, spacing, name))
-        # fit_rows receives the series with its clock and positions already.
+        # fit_rows receives the series of fit's read with its extra columns already.
         self.__dict__["_columns_ready"] = fitting
-        if self.calendar_step_:
-            series = calendars.with_clock(series, stamps, self.calendar_step_, name)
-        if not self.model_inputs.position:
-            return series, stamps, spacing
-        if not fitting:
-            raise ValueError(
-                f"{name}: a model with encoding='seasonal' reads the position of each price in its season, which "
-                "new data does not say: observe, update and windows read from data are not supported; fit on the "
-                f"longer series, or pass an array window with the {inputs_lib.POSITION_COLUMN!r} column"
-            )
-        return calendars.with_positions(series), stamps, spacing
+        return time_columns.read(self, data, name, interval, fitting)
 
     def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
         """For ``season_length="auto"``: detects the season of a validated series' training part and uses it.
