@@ -444,6 +444,8 @@ def run(
             "n_prices": int(dataset.prices.shape[0]),
             "seconds": round(time.perf_counter() - t0, 2),
             "backtest": result.to_dict(),
+            # Per origin, for paired comparisons of two models (python -m benchmarks.paired --accuracy).
+            "per_origin_mae": {name: [float(v) for v in r.per_origin["mae"]] for name, r in result.models.items()},
             "markdown": result.to_markdown(per_step=False),
         }
         oracle = oracle_scores(dataset, result)

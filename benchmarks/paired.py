@@ -1,6 +1,7 @@
 """Paired comparison of two rows of a saved competition document: the MASE ratio per series, with standard errors.
 
     python -m benchmarks.paired DOC.json ROW BASELINE [ROW BASELINE ...]
+    python -m benchmarks.paired --accuracy DOC.json ROW BASELINE [ROW BASELINE ...]
 
 For each pair and each series where both rows ran, the origins are paired (the same
 training values and the same actuals): the ratio is ``exp(mean log(MASE_row / MASE_baseline))``
@@ -8,6 +9,10 @@ over the origins, with the standard error of that mean log ratio over origins (o
 taken as independent) carried to the ratio by the delta method. Over series: the geometric
 mean of the per-series ratios with its standard error over series. Below 1: the row is
 more accurate. Prints a markdown table.
+
+``--accuracy``: a ``benchmarks.accuracy`` document (with ``per_origin_mae``): per data set
+the paired difference of the two models' MAE over the origins, in units of naive's mean
+MAE (the scale of the suite's relative MAE), with its standard error over origins.
 """
 
 from __future__ import annotations
@@ -64,13 +69,31 @@ def table(doc: Mapping[str, Any], pairs: Sequence[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def accuracy_table(doc: Mapping[str, Any], pairs: Sequence[tuple[str, str]]) -> str:
+    """Markdown: per pair and data set, mean (MAE_row - MAE_baseline) / mean naive MAE ± its standard error."""
+    names = [n for n, entry in doc["datasets"].items() if "per_origin_mae" in entry]
+    lines = ["| row - baseline | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for row, baseline in pairs:
+        cells = []
+        for name in names:
+            per = doc["datasets"][name]["per_origin_mae"]
+            scale = float(np.mean(per["naive"]))
+            mean, se = _mean_se((np.asarray(per[row]) - np.asarray(per[baseline])) / scale)
+            cells.append(f"{mean:+.3f} ± {se:.3f}")
+        lines.append(f"| {row} - {baseline} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    accuracy = bool(args) and args[0] == "--accuracy"
+    args = args[1:] if accuracy else args
     if len(args) < 3 or len(args) % 2 == 0:
         print(__doc__.split("\n\n")[0], file=sys.stderr)
         return 2
     doc = json.loads(pathlib.Path(args[0]).read_text())
-    print(table(doc, list(zip(args[1::2], args[2::2], strict=True))))
+    pairs = list(zip(args[1::2], args[2::2], strict=True))
+    print(accuracy_table(doc, pairs) if accuracy else table(doc, pairs))
     return 0
 
 
