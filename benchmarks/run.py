@@ -23,7 +23,8 @@ Sections (``benchmarks/README.md`` explains every row), one module each in
    built from stock PyTorch modules, with PyTorch's default threads and one thread.
 9. ``processes``: 10,000 series x 500 prices fitted by ``jaxlstm.distributed.fit_many``
    with 1 and 2 processes: series per second, CPU time and peak memory per process
-   (``python -m benchmarks.speed.processes --series N`` runs it alone, at any size).
+   (``python -m benchmarks.speed.processes --series N`` runs it alone, at any size; with
+   ``--mode global`` or ``global-split`` it fits ONE global model across the processes).
 
 This module only orchestrates: it turns the persistent compilation cache off, runs the
 sections in order, then writes ``bench.json`` and renders ``bench.md`` (from the JSON

@@ -895,7 +895,9 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
         dest="global_model",
         action="store_true",
         help="fit ONE global model across every series of the file (one network, each series encoded on its own), "
-        "in this process, saved in the models folder as --name (reused while fresh)",
+        "saved in the models folder as --name; in one process it is reused while fresh, across processes "
+        "(--processes N, or a SLURM or Open MPI job) each process reads a block of the series and the weights "
+        "train data-parallel over all of them",
     )
     p.add_argument(
         "--name", help="with --global: the model's name in the models folder (default: the file's name without suffix)"
@@ -933,16 +935,14 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
 
 
 def _fit_global(args: argparse.Namespace) -> int:
-    """``fit-many --global``: one global model of every series of the long file, through the model cache."""
-    if (args.level is not None or args.json) and not args.steps:
-        raise UsageError("--level and --json say how to print the forecasts of --steps: give --steps")
-    if args.processes is not None or args.coordinator is not None:
-        raise UsageError("--global fits one model in this process: leave out --processes and --coordinator")
+    """``fit-many --global`` in one process: one global model of every series of the long file, through the model cache."""
     from jaxlstm._src.forecasters.lstm import LSTMForecaster
     from jaxlstm._src.forecasters.model_cache import ModelCache
     from jaxlstm._src.io import long_files
 
     frame = long_files.read_long_share(args.data, long_files.long_file_ids(args.data))
+    # The series in the order of their sorted ids, as across processes (a global fit depends on the order).
+    frame = frame.sort_values("unique_id", kind="stable", ignore_index=True)
     name = args.name or pathlib.Path(args.data).stem
     settings = model_settings(args)
     models = args.models or _default_models_dir()
@@ -969,8 +969,9 @@ def _fit_global(args: argparse.Namespace) -> int:
 
 def cmd_fit_many(args: argparse.Namespace) -> int:
     if args.global_model:
-        return _fit_global(args)
-    if args.name is not None or args.steps is not None or args.level is not None or args.json:
+        if (args.level is not None or args.json) and not args.steps:
+            raise UsageError("--level and --json say how to print the forecasts of --steps: give --steps")
+    elif args.name is not None or args.steps is not None or args.level is not None or args.json:
         raise UsageError("--name, --steps, --level and --json go with --global (one model across the series)")
     if args.processes is not None:
         if args.coordinator is not None:
@@ -985,6 +986,8 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
         group = distributed.initialize(
             args.coordinator, args.num_processes, args.process_id, heartbeat_timeout=args.heartbeat_timeout
         )
+        if args.global_model and group.size == 1:
+            return _fit_global(args)
         report = distributed.fit_many(
             args.data,
             models,
@@ -992,6 +995,7 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             max_age=datetime.timedelta(hours=args.max_age),
             progress=None if args.quiet else lambda line: _say(f"jaxlstm fit-many: {line}"),
+            global_name=(args.name or pathlib.Path(args.data).stem) if args.global_model else None,
         )
     except (UsageError, ValueError, TypeError, RuntimeError, OSError, ImportError) as err:
         if group is None or group.size == 1:
@@ -1001,6 +1005,18 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"jaxlstm fit-many: error: {message}", file=sys.stderr, flush=True)
         os._exit(2)
+    if report.model is not None:
+        if report.group.rank == 0:
+            done = (
+                f"fitted a global model {report.model.symbol!r} of {report.total_series} series with "
+                f"{report.group.size} processes; saved in {models}"
+            )
+            # With --steps stdout is the forecast's CSV; on stderr the launcher relays jaxlstm's lines.
+            print(f"jaxlstm fit-many: {done}" if args.steps else done, file=sys.stderr if args.steps else sys.stdout)
+            if args.steps:
+                forecasts = report.model.forecast(steps=args.steps, level=args.level)
+                _print_forecasts(forecasts, as_json=args.json, name=report.model.symbol, horizon=None)
+        return 0
     if report.group.rank == 0:
         print(
             f"fitted {report.total_fitted} and kept {report.total_skipped} fresh of {report.total_series} series "
@@ -1108,9 +1124,14 @@ def _launch_processes(args: argparse.Namespace) -> int:
     models = args.models or _default_models_dir()
     saved = len(distributed.complete_models(models))
     others = f"; the other {count - 1} stopped {time.monotonic() - failed_at:.0f} s later" if count > 1 else ""
+    # A global model is saved whole by process 0 at the very end, or not at all.
+    rest = (
+        "run the same command again to fit the global model"
+        if args.global_model
+        else "run the same command again to fit the rest"
+    )
     _say(
-        f"jaxlstm fit-many: error: process {index} of {count} {how}{others}; {saved} complete models in {models} "
-        "(run the same command again to fit the rest)"
+        f"jaxlstm fit-many: error: process {index} of {count} {how}{others}; {saved} complete models in {models} ({rest})"
     )
     return 1
 

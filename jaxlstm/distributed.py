@@ -8,7 +8,10 @@ series of a long parquet or CSV file.
 
 * ``fit_many``: fits one model per series and saves each into a models folder (the
   ``jaxlstm.ModelCache`` layout), skipping fresh ones; the ``jaxlstm fit-many`` command
-  runs it (``--processes N`` starts N processes on this host).
+  runs it (``--processes N`` starts N processes on this host). With ``global_name=`` it fits
+  ONE global model of every series instead: each process holds a block of the series, the
+  weights train data-parallel over every process's windows (equal to one process to float
+  rounding), and process 0 saves the complete model (``jaxlstm fit-many --global``).
 * ``backtest_many``: walk-forward backtests of every series, the results gathered to every
   process.
 * ``jaxlstm.tune(data, space, processes=True)`` (or ``processes={"coordinator": ...,

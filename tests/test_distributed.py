@@ -10,6 +10,7 @@ models only, a rerun fits the rest and keeps the fresh ones).
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import pathlib
@@ -27,6 +28,7 @@ import pytest
 
 import jaxlstm as jl
 from jaxlstm._src import distributed, processes
+from jaxlstm._src.forecasters import global_processes
 from jaxlstm._src.io import locking, long_files, model_files
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -489,3 +491,155 @@ def test_one_search_over_two_processes_equals_one_process(tmp_path, collectives)
     assert (rank0["processes"], rank1["processes"], one["processes"]) == (2, 2, 1)
     assert rank0["trained"] + rank1["trained"] == one["trained"] == (6 + 2 + 1) * 2
     assert rank0["trained"] > 0 and rank1["trained"] > 0
+
+
+# ---------------------------------------------------------------------------- a global model across processes
+
+
+def test_a_block_share_is_contiguous_in_sorted_order_and_covers_the_ids():
+    ids = [f"S{i:02d}" for i in range(11)]
+    parts = [global_processes.block(ids, i, 3) for i in range(3)]
+    assert [p for part in parts for p in part] == ids  # in process order: one process's order of the windows
+    assert [len(p) for p in parts] == [4, 4, 3]
+    assert global_processes.block(ids[:2], 1, 2) == ["S01"]
+
+
+def test_a_global_fit_across_processes_refuses_what_it_cannot_do(tmp_path):
+    group = processes.ProcessGroup(0, 2, 1)
+    with pytest.raises(ValueError, match="has no series embedding yet"):
+        global_processes.fit_across(jl.LSTMForecaster(series_embedding=2), {"A": np.ones(50)}, group)
+    with pytest.raises(ValueError, match="process 0 of 2 has no series"):
+        global_processes.fit_across(jl.LSTMForecaster(), {}, group)
+    with pytest.raises(TypeError, match="global_name fits one LSTMForecaster"):
+        distributed.fit_many({"A": np.ones(50)}, tmp_path, global_name="U", search={"learning_rate": [1e-3]})
+    with pytest.raises(TypeError, match="global_name must be a non-empty string"):
+        distributed.fit_many({"A": np.ones(50)}, tmp_path, global_name="")
+
+
+def _global_models_alike(a: jl.LSTMForecaster, b: jl.LSTMForecaster) -> None:
+    for x, y in zip(jax.tree.leaves(a.params_), jax.tree.leaves(b.params_), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+    assert list(a.series_ or {}) == list(b.series_ or {})
+    assert a.trained_on_ == b.trained_on_
+    assert {k: v for k, v in (a.metrics_ or {}).items() if "loss" not in k} == {
+        k: v for k, v in (b.metrics_ or {}).items() if "loss" not in k
+    }
+    for name, view in (a.series_ or {}).items():
+        other = (b.series_ or {})[name]
+        for source, residuals in view.band_.residuals.items():
+            np.testing.assert_allclose(residuals, other.band_.residuals[source], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_global_model_over_two_processes_has_the_params_of_one(tmp_path, collectives):
+    data = tmp_path / "long.csv"
+    ids = _long_csv(data, 4)  # unequal lengths: the two blocks hold different numbers of windows
+    frame = pd.read_csv(data)
+    series = {s: frame[frame["unique_id"] == s].sort_values("ds")["y"].to_numpy() for s in ids}
+    stamps = {s: pd.to_datetime(frame[frame["unique_id"] == s].sort_values("ds")["ds"]) for s in ids}
+    one = jl.LSTMForecaster(**SETTINGS, symbol="U").fit(
+        {s: pd.Series(series[s], index=pd.DatetimeIndex(stamps[s], name="ds")) for s in ids}
+    )
+    command = fit_many_command(data, tmp_path / "two", "--global", "--name", "U", "--processes", "2", "--steps", "2")
+    two = subprocess.run(
+        [*command, "--heartbeat-timeout", "20"], capture_output=True, text=True, env=_env(), timeout=300, check=False
+    )
+    assert two.returncode == 0, two.stderr[-2000:]
+    lines = two.stderr.strip().splitlines()
+    # The processes' lines are relayed as they come: their order between processes is not fixed.
+    assert (
+        f"jaxlstm fit-many: fitted a global model 'U' of 4 series with 2 processes; saved in {tmp_path / 'two'}"
+        in lines
+    ), lines
+    assert sum("2 of the 4 series of one global model" in line for line in lines) == 2
+    assert [p.name for p in distributed.complete_models(tmp_path / "two")] == ["U"]  # one model, complete
+    saved = jl.LSTMForecaster.load(tmp_path / "two" / "U")
+    _global_models_alike(one, saved)
+    # Process 0 printed every series' forecast, from the whole model.
+    printed = pd.read_csv(io.StringIO(two.stdout))
+    assert sorted(printed["unique_id"].unique()) == ids
+    expected = one.forecast(steps=2).to_pandas()
+    np.testing.assert_allclose(printed["predicted"], expected["predicted"], rtol=1e-5)
+
+
+SPLIT = textwrap.dedent(
+    """
+    import json, sys
+    import jax, numpy as np
+    import jaxlstm as jl
+    from jaxlstm._src import processes
+    from jaxlstm._src.forecasters import global_models, global_processes
+
+    rng = np.random.default_rng(2)
+    data = {f"S{i}": 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 100 + 9 * i))) for i in range(3)}
+    settings = dict(epochs=3, hidden_size=8, sequence_length=8, seed=3, batch_size=16)
+    one = jl.LSTMForecaster(**settings).fit(data)
+    out = {"devices": jax.device_count()}
+    for split in (False, True):
+        token = global_models.ACROSS.set(global_processes.across(processes.ProcessGroup(0, 1, 1), split))
+        try:
+            found = jl.LSTMForecaster(**settings).fit(data)
+        finally:
+            global_models.ACROSS.reset(token)
+        out[str(split)] = max(
+            float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+            for a, b in zip(jax.tree.leaves(one.params_), jax.tree.leaves(found.params_))
+        )
+        out[str(split) + "_epochs"] = [found.metrics_["epochs_run"], one.metrics_["epochs_run"]]
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.mark.slow
+def test_windows_split_over_two_devices_train_as_one_device_with_and_without_split_minibatches():
+    # Two simulated devices in one process: the sharded windows and the data-parallel
+    # minibatches (each device half of every minibatch, the gradients all-reduced) without gloo.
+    env = dict(_env(), XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2")
+    out = subprocess.run(
+        [sys.executable, "-c", SPLIT], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["devices"] == 2
+    assert found["False"] < 1e-5 and found["True"] < 1e-5, found
+    assert found["False_epochs"][0] == found["False_epochs"][1] and found["True_epochs"][0] == found["True_epochs"][1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not locking.PROCESS_LOCKS, reason="needs fcntl to lock model folders across processes")
+def test_a_killed_process_leaves_no_part_of_a_global_model(tmp_path, collectives):
+    data = tmp_path / "long.csv"
+    _long_csv(data, 4, length=200)
+    models = tmp_path / "models"
+    heartbeat = 5
+    command = fit_many_command(
+        data, models, "--global", "--processes", "2", "--heartbeat-timeout", str(heartbeat), "--epochs", "400"
+    )
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert proc.stderr is not None
+        pids, announced = {}, 0
+        while announced < 2:  # both processes have read their series and are about to train
+            line = proc.stderr.readline()
+            assert line, "the launcher ended before both processes started training"
+            found = re.match(r"jaxlstm fit-many: started process (\d) of 2 \(pid (\d+)\)", line)
+            if found:
+                pids[int(found.group(1))] = int(found.group(2))
+            announced += "series of one global model" in line
+        time.sleep(2)
+        assert proc.poll() is None, "the fit ended before the kill: the test would mean nothing"
+        os.kill(pids[1], signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = proc.communicate(timeout=heartbeat + 60)
+        stopped = time.monotonic() - killed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1
+    assert stopped < heartbeat + 15, stopped
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("jaxlstm fit-many: error: process 1 of 2 was killed by SIGKILL; the other 1 stopped"), last
+    assert last.endswith(f"0 complete models in {models} (run the same command again to fit the global model)"), last
+    assert not any("Traceback" in line or "Check failure" in line for line in err.splitlines())
+    assert not distributed.complete_models(models)

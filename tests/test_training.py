@@ -347,6 +347,26 @@ def test_padding_to_a_bucket_leaves_the_fit_unchanged(cfg):
     junk.xs[37:] = 7.0
     junk.ys_val[5:] = -3.0
     _assert_same_run(alone, _FIT(jax.random.key(1), params, junk, cfg, network=_TINY))
+    # Padding between the rows too: two equal padded blocks (19 + 18 rows, each padded to 32;
+    # 3 + 2 validation rows, each to 8), as a global model's windows across two processes.
+    blocks = [
+        _padded(jl.TrainData(*(a[part] for a in data[:3]), *(a[val] for a in data[3:])), 32, 8)
+        for part, val in ((slice(0, 19), slice(0, 3)), (slice(19, 37), slice(3, 5)))
+    ]
+    split = jl.TrainData(*(np.concatenate([b[k] for b in blocks]) for k in range(6)))
+    _assert_same_run(alone, _FIT(jax.random.key(1), params, split, cfg, network=_TINY))
+
+
+@pytest.mark.slow  # compiles the order's ops: seconds on a loaded machine
+def test_an_epoch_orders_the_weighted_rows_alike_wherever_the_padding_rows_are():
+    key = jax.random.key(4)
+    weights = np.ones(10, np.float32)
+    gaps = np.array([1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0], np.float32)  # the same 10 rows, padding between
+    where = np.flatnonzero(gaps)  # row i of the unpadded rows sits at where[i]
+    alone = np.asarray(training._epoch_order(key, weights))
+    spaced = np.asarray(training._epoch_order(key, gaps))
+    np.testing.assert_array_equal(where[alone], spaced[:10])
+    assert sorted(spaced[10:]) == [3, 4, 7, 13]  # the padding rows come last
 
 
 @pytest.mark.slow

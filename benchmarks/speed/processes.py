@@ -12,7 +12,8 @@ of each process and series per CPU-second of the busiest one (what the wall time
 with a free core per process: the figure to read on a shared machine), and each process's
 peak resident memory next to the size of the data it read.
 
-Alone: ``python -m benchmarks.speed.processes --series 10000`` (the issue's size; default).
+Alone: ``python -m benchmarks.speed.processes --series 10000`` (the issue's size; default); ``--mode global``
+(or ``global-split``) fits ONE global model of the series instead, data-parallel over the processes.
 """
 
 from __future__ import annotations
@@ -34,15 +35,37 @@ from benchmarks.speed.common import REPO_ROOT, log
 from benchmarks.speed.settings import Settings
 
 WORKER = """
-import json, sys
+import json, sys, time
 from jaxlstm import distributed
-path, models, epochs, coordinator, size, rank = sys.argv[1:7]
+path, models, epochs, coordinator, size, rank, mode = sys.argv[1:8]
 placement = {} if coordinator == "-" else {"coordinator": coordinator, "num_processes": int(size), "process_id": int(rank)}
-report = distributed.fit_many(
-    path, models, settings={"epochs": int(epochs), "early_stopping": False}, heartbeat_timeout=300, **placement
-)
-print(json.dumps({"rank": report.group.rank, "fitted": len(report.fitted), "seconds": report.seconds}))
+settings = {"epochs": int(epochs), "early_stopping": False}
+if mode == "local":
+    report = distributed.fit_many(path, models, settings=settings, heartbeat_timeout=300, **placement)
+    print(json.dumps({"rank": report.group.rank, "fitted": len(report.fitted), "seconds": report.seconds}))
+else:
+    # fit_many(global_name=) without its save: a global model of many long series holds more
+    # band residuals in its metadata than a saved model may (see the README), so this times
+    # the read, the fit across processes and the gathering of every series' state.
+    import jaxlstm as jl
+    from jaxlstm._src import distributed as parts
+    from jaxlstm._src.forecasters import global_processes
+    started = time.perf_counter()
+    group = parts.initialize(heartbeat_timeout=300, **placement)
+    ids, read = parts._series_source(path)
+    mine = global_processes.block(ids, group.rank, group.size)
+    found = read(mine)
+    model = global_processes.fit_across(
+        jl.LSTMForecaster(**settings), {s: found[s] for s in mine}, group, split_minibatches=mode == "global-split"
+    )
+    assert len(model.series_) == len(ids)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"rank": group.rank, "fitted": len(mine), "seconds": seconds}))
 """
+
+#: What each process fits: one model per series, or ONE global model of them all (its
+#: minibatches whole on every process, or split over the processes: data-parallel gradients).
+MODES = ("local", "global", "global-split")
 
 
 def write_long_file(folder: pathlib.Path, series: int, prices: int, seed: int = 0) -> pathlib.Path:
@@ -77,7 +100,9 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_processes(path: pathlib.Path, models: pathlib.Path, epochs: int, size: int) -> dict[str, Any]:
+def run_processes(
+    path: pathlib.Path, models: pathlib.Path, epochs: int, size: int, mode: str = "local"
+) -> dict[str, Any]:
     """Fits every series of ``path`` with ``size`` processes; wall time, and CPU time and peak memory per process."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -85,7 +110,18 @@ def run_processes(path: pathlib.Path, models: pathlib.Path, epochs: int, size: i
     start = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(path), str(models), str(epochs), coordinator, str(size), str(rank)],
+            [
+                sys.executable,
+                "-c",
+                WORKER,
+                str(path),
+                str(models),
+                str(epochs),
+                coordinator,
+                str(size),
+                str(rank),
+                mode,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -116,6 +152,7 @@ def run_processes(path: pathlib.Path, models: pathlib.Path, epochs: int, size: i
     busiest = max(r["cpu_s"] for r in rows)
     return {
         "processes": size,
+        "mode": mode,
         "series": fitted,
         "wall_s": wall,
         "series_per_s": fitted / wall,
@@ -131,19 +168,20 @@ def bench_processes(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     return measure(s.processes_series, s.processes_prices, s.processes_epochs, s.processes_counts)
 
 
-def measure(series: int, prices: int, epochs: int, counts: tuple[int, ...]) -> dict[str, Any]:
+def measure(series: int, prices: int, epochs: int, counts: tuple[int, ...], mode: str = "local") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jaxlstm-processes-") as tmp:
         folder = pathlib.Path(tmp)
         path = write_long_file(folder, series, prices)
         rows = []
         for size in counts:
-            log(f"processes: {series} series x {prices} prices, {epochs} epochs, {size} process(es)")
-            rows.append(run_processes(path, folder / f"models-{size}", epochs, size))
+            log(f"processes: {series} series x {prices} prices, {epochs} epochs, {size} process(es), {mode}")
+            rows.append(run_processes(path, folder / f"models-{size}", epochs, size, mode))
         base = rows[0]
         for row in rows:
             row["speedup_wall"] = row["series_per_s"] / base["series_per_s"]
             row["speedup_cpu"] = row["series_per_cpu_s_of_busiest"] / base["series_per_cpu_s_of_busiest"]
         return {
+            "mode": mode,
             "series": series,
             "prices": prices,
             "epochs": epochs,
@@ -161,9 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prices", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--processes", default="1,2", help="comma-separated process counts, the first the reference")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="local",
+        help="local: one model per series; global: ONE global model, each process holding a block of the series "
+        "and every process computing each whole minibatch; global-split: its minibatches split over the processes",
+    )
     args = parser.parse_args(argv)
     counts = tuple(int(x) for x in args.processes.split(","))
-    print(json.dumps(measure(args.series, args.prices, args.epochs, counts), indent=1))
+    print(json.dumps(measure(args.series, args.prices, args.epochs, counts, args.mode), indent=1))
     return 0
 
 

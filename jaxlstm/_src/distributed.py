@@ -15,6 +15,10 @@ The same program runs in every process (SPMD, as JAX runs on GPU and TPU cluster
   chunks (one ``Forecaster.fit_many`` call each, on this process's own devices) and saves
   every model into the models folder through the model files' lock, atomically. There is
   no gathering to process 0: the folder is the result, complete model by complete model.
+  With ``global_name`` it fits one global model of every series instead
+  (``forecasters.global_processes``: a contiguous block of the ids per process, the weights
+  trained data-parallel over every process's windows, every series' state gathered, the
+  complete model saved by process 0).
 * The models of a population share nothing while they train, so the processes never wait
   for each other until the end, where one all-gather (over the CPU collectives) sums what
   every process did and checks that all got there.
@@ -74,6 +78,8 @@ class FitReport(NamedTuple):
             model was fresh.
         total_fitted, total_skipped, total_series: the same summed over every process.
         seconds: wall time of this process's share (reading, fitting, saving).
+        model: with ``global_name``, the fitted global model of every series (the same in
+            every process); else None.
     """
 
     group: ProcessGroup
@@ -83,6 +89,7 @@ class FitReport(NamedTuple):
     total_skipped: int
     total_series: int
     seconds: float
+    model: Any = None
 
 
 # ---------------------------------------------------------------------------- data
@@ -129,8 +136,10 @@ def fit_many(
     progress: Callable[[str], None] | None = None,
     search: Mapping[str, Sequence[Any]] | None = None,
     search_options: Mapping[str, Any] | None = None,
+    global_name: str | None = None,
+    split_minibatches: bool | None = None,
 ) -> FitReport:
-    """Fits one model per series of ``data`` across processes and saves each into ``models``.
+    """Fits one model per series of ``data`` (or one global model of them all) across processes, saved into ``models``.
 
     Call it with the same arguments in every process (each launcher's own way: the
     ``jaxlstm fit-many --processes N`` command, ``srun``, ``mpirun``, a script per GPU).
@@ -156,6 +165,20 @@ def fit_many(
             ``forecaster`` must be ``LSTMForecaster``. A saved model counts as fresh by
             ``settings`` and data alone, whatever space found it.
         search_options: ``tune``'s other keywords (``folds``, ``horizon``, ``halving``...).
+        global_name: fit ONE global model of every series instead (one network, each series
+            encoded on its own; ``LSTMForecaster(**settings).fit`` of all of them), saved as
+            ``models/global_name``. Each process takes a contiguous block of the sorted ids
+            (at least one series each), the weights train data-parallel over every process's
+            windows and come out identical in every process, equal to one process's fit to
+            float rounding (``forecasters.global_processes``); every series' calibration
+            state is gathered to every process, and process 0 alone saves the complete model
+            (through the model folder's lock, atomically: a folder never holds a part of
+            it). It is fitted on every call (one model: there is nothing partial to
+            resume); ``chunk_size``, ``max_age`` and ``search`` do not apply.
+        split_minibatches: with ``global_name``, whether each device computes only its part
+            of every minibatch (data-parallel gradients, all-reduced) rather than all of it;
+            None: on accelerators only, since over CPU collectives the collectives per
+            optimiser step cost more than they save (``forecasters.global_processes``).
 
     Returns:
         A ``FitReport``; the totals are the same in every process.
@@ -176,8 +199,19 @@ def fit_many(
     settings = dict(settings or {})
     if "symbol" in settings:
         raise TypeError("settings must not hold symbol: each model is named after its series")
+    if global_name is not None:
+        from jaxlstm._src.forecasters.lstm import LSTMForecaster
+
+        if forecaster is not LSTMForecaster or search is not None or search_options:
+            raise TypeError("global_name fits one LSTMForecaster: leave out forecaster=, search= and search_options=")
+        if not isinstance(global_name, str) or not global_name:
+            raise TypeError(f"global_name must be a non-empty string, got {global_name!r:.80}")
+        folder = ModelCache(models, model=forecaster).path(global_name)  # a bad name fails before any process joins
+        model = forecaster(**settings, symbol=global_name)
     train = _trainer(forecaster, settings, search, search_options)
     group = initialize(coordinator, num_processes, process_id, heartbeat_timeout=heartbeat_timeout)
+    if global_name is not None:
+        return _fit_global(data, folder, model, group, started, progress, workers, split_minibatches)
     workers = default_workers(group) if workers is None else validation.check_positive_int("workers", workers)
     ids, read = _series_source(data)
     mine = long_files.share(ids, group.rank, group.size)
@@ -210,6 +244,40 @@ def fit_many(
         int(counts[2]),
         time.perf_counter() - started,
     )
+
+
+def _fit_global(
+    data: Any,
+    folder: pathlib.Path,
+    model: Any,
+    group: ProcessGroup,
+    started: float,
+    progress: Callable[[str], None] | None,
+    workers: int | None,
+    split_minibatches: bool | None,
+) -> FitReport:
+    """``fit_many(global_name=...)`` after joining: each process fits its block, process 0 saves the whole model."""
+    from jaxlstm._src.forecasters import global_processes
+
+    ids, read = _series_source(data)
+    if len(ids) < group.size:
+        raise ValueError(
+            f"a global model across {group.size} processes needs at least {group.size} series, got {len(ids)}"
+        )
+    mine = global_processes.block(ids, group.rank, group.size)
+    found = read(mine)
+    say = progress or (lambda line: None)
+    where = f"process {group.rank} of {group.size}"
+    say(f"{where}: {len(mine)} of the {len(ids)} series of one global model")
+    workers = default_workers(group) if workers is None else validation.check_positive_int("workers", workers)
+    share = {s: found[s] for s in mine}
+    fitted = global_processes.fit_across(model, share, group, workers=workers, split_minibatches=split_minibatches)
+    if group.rank == 0:
+        fitted.save(folder)  # under the folder's lock; the old copy stays until the new is whole
+        say(f"{where}: saved the global model of {len(ids)} series in {folder}")
+    # No process returns before the model is saved: a launcher that sees every process end sees it whole.
+    all_gather_json(0)
+    return FitReport(group, tuple(mine), (), len(ids), 0, len(ids), time.perf_counter() - started, fitted)
 
 
 # ---------------------------------------------------------------------------- backtests

@@ -369,14 +369,36 @@ def _all_finite(tree: Any) -> jax.Array:
 def _epoch_order(key: jax.Array, weights: jax.Array) -> jax.Array:
     """The row order of one shuffled epoch: the weighted rows in a random order, then the zero-weight rows.
 
-    Row ``i``'s sort key is drawn from ``fold_in(key, i)``, so the order of the weighted
-    rows does not depend on how many padding rows follow them: a model padded to a larger
-    shape bucket sees the same minibatches as the unpadded model (the extra batches hold
-    only padding and are skipped).
+    The ``i``-th weighted row's sort key is drawn from ``fold_in(key, i)`` (``i`` counts
+    weighted rows only), so the order of the weighted rows does not depend on how many
+    padding rows follow them or lie between them: a model padded to a larger shape bucket
+    sees the same minibatches as the unpadded model (the extra batches hold only padding
+    and are skipped), and so do windows split into equal padded blocks across processes
+    (``forecasters.global_processes``). Where every weighted row comes first (every fit of
+    one process) ``i`` is the row's index.
     """
-    rows = jnp.arange(weights.shape[0])
+    rows = jnp.cumsum(weights > 0) - 1
     draws = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(rows)
     return jnp.argsort(jnp.where(weights > 0, draws, 2.0), stable=True)
+
+
+#: The mesh axis a global model's windows are split over across processes (``forecasters.global_processes``).
+WINDOWS_AXIS = "windows"
+
+
+def spread_batch(batch: Any) -> Any:
+    """A minibatch split over the ``WINDOWS_AXIS`` devices when traced under a mesh that has one (else as it is).
+
+    Under ``jax.set_mesh`` of a mesh with that axis (a global model trained across
+    processes), each device then computes the loss and gradient of its part of every
+    minibatch and XLA sums the gradients with an all-reduce: data parallelism. Every other
+    trace sees no such mesh, and this is the identity.
+    """
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or WINDOWS_AXIS not in mesh.axis_names:
+        return batch
+    spec = jax.sharding.PartitionSpec(WINDOWS_AXIS)
+    return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, spec), batch)
 
 
 def _epoch(
@@ -409,7 +431,7 @@ def _epoch(
     def update(state, batch):
         params, opt_state = state
         idx, w = batch
-        loss, grads = jax.value_and_grad(loss_fn)(params, xs[idx], ys[idx], w)
+        loss, grads = jax.value_and_grad(loss_fn)(params, *spread_batch((xs[idx], ys[idx], w)))
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss * jnp.sum(w)
 
@@ -468,7 +490,7 @@ def fit_arrays(
     which stops early but which reverse-mode differentiation cannot go through.
 
     Padding rows change nothing: an epoch's shuffled order ranks the rows by keys drawn per
-    row (``fold_in(key, row)``) with zero-weight rows last, a minibatch of zero-weight rows
+    weighted row (``fold_in(key, i)``, ``i`` counting weighted rows) with zero-weight rows last, a minibatch of zero-weight rows
     only takes no optimiser step, and losses are normalised by the sum of the weights; so
     data padded with zero-weight rows to a larger shape trains exactly as the unpadded data
     (to float rounding).

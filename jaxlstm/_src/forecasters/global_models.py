@@ -30,6 +30,7 @@ its level (``benchmarks/results/global.md`` measures the coverage).
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime
 import functools
@@ -59,6 +60,24 @@ CALIBRATION_CHUNK = 32
 
 #: ``metadata["global"]`` of a saved global model holds its series under this key.
 SERIES_KEY = "series"
+
+#: While a global fit runs across processes (``global_processes.fit_across``): its ``Across``, which
+#: trains the pools on every process's windows and sums counts over the processes. None: this process alone.
+ACROSS: contextvars.ContextVar[Any] = contextvars.ContextVar("jaxlstm_global_across", default=None)
+
+
+def _total(count: int) -> int:
+    """``count`` summed over the processes of the global fit (itself in one process)."""
+    across = ACROSS.get()
+    return count if across is None else across.total(count)
+
+
+def _everywhere(ok: np.ndarray) -> np.ndarray:
+    """Per member, whether ``ok`` holds in every process of the global fit (``ok`` itself in one process)."""
+    across = ACROSS.get()
+    if across is None:
+        return ok
+    return np.all(np.asarray(across.gather([np.asarray(ok, bool).tolist()]), bool), axis=0)
 
 
 def is_many(data: Any) -> bool:
@@ -205,8 +224,10 @@ def series_class(base: Any) -> Any:
             plans = [
                 pool_rows([series[i] for i in found], [preps[i] for i in found], capped) for found in pools.values()
             ]
-            with progress.Shown(series[0].epochs if verbose else None) as shown:
-                results = rows.train_models(
+            across = ACROSS.get()
+            train = rows.train_models if across is None else across.train_models
+            with progress.Shown(series[0].epochs if verbose and across is None else None) as shown:
+                results = train(
                     plans, workers=workers, devices=devices, progress_tag=shown.tag, progress_callback=progress.RELAY
                 )
                 shown.finish(int(results[0][0].epochs_run), str(results[0][0].stop_reason))
@@ -272,7 +293,7 @@ def pool_rows(models: Sequence[Any], preps: Sequence[prepared.Prepared], capped:
     embedded = isinstance(network, embedding.SeriesEmbedding)
     data = pooled_data(preps, fraction, steps, embedded, parent.sizes if parent is not None else (0, 0))
     pool.sizes = (int(data.xs.shape[0]), int(data.xs_val.shape[0]))
-    caps = pool.epoch_caps(sum(p.n_train for p in preps), lead.batch_size) if capped else None
+    caps = pool.epoch_caps(_total(sum(p.n_train for p in preps)), lead.batch_size) if capped else None
     return rows.member_rows(members, data, members.static(), epochs=caps)
 
 
@@ -295,7 +316,7 @@ def adopt_pool(
     """
     lead = models[0]
     settings, ensemble = list(lead.members.settings), lead.ensemble
-    validated = any(p.n_val for p in preps)
+    validated = _total(sum(p.n_val for p in preps)) > 0
     embedded = bool(lead.series_embedding)
     checks = [p.held_back if p.n_val else p.windows[: p.n_train][-64:] for p in preps]
     kind = type(lead)
@@ -314,7 +335,7 @@ def adopt_pool(
             model.history_ = history
         found = kind.member_rows(models, checks, 1)
         adopted.update(params=params, history=history, metrics=metrics, found=found, runs=runs)
-        return np.all([np.all(np.isfinite(f) & (f > 0), axis=(1, 2)) for f in found], axis=0)
+        return _everywhere(np.all([np.all(np.isfinite(f) & (f > 0), axis=(1, 2)) for f in found], axis=0))
 
     kept = population.kept_members(results, adopt)
     if not kept:
@@ -332,13 +353,16 @@ def adopt_pool(
         model.metrics_ = {**metrics, "n_train_windows": int(prep.n_train), "n_val_windows": int(prep.n_val), **errors}
         model.trained_at_ = stamp
     opt_state = jax.tree.map(np.asarray, population.adopted([r.opt_state for r in adopted["runs"]]))
-    totals = {"n_train_windows": sum(p.n_train for p in preps), "n_val_windows": sum(p.n_val for p in preps)}
+    totals = {
+        "n_train_windows": _total(sum(p.n_train for p in preps)),
+        "n_val_windows": _total(sum(p.n_val for p in preps)),
+    }
     assert lead.pool_ is not None
     lead.pool_.trained = (
         adopted["params"],
         opt_state,
         adopted["history"],
-        {**metrics, "series": len(models), **totals},
+        {**metrics, "series": _total(len(models)), **totals},
     )
 
 
@@ -352,11 +376,14 @@ def choose_season(model: LSTMForecaster, found: Mapping[str, Any]) -> int | None
     for item in found.values():
         probe = type(model)(**model.get_params())
         detected.append(probe.resolve_season(item.prices, item.interval))
+    across = ACROSS.get()
+    if across is not None:  # every process's series, in the order one process would see them
+        detected = across.gather(detected)
     season = Counter(detected).most_common(1)[0][0]
     if season is not None:
         probe = type(model)(**model.get_params())
         probe.use_season(season)
-        if any(item.prices.shape[0] < probe.min_fit_length + 1 for item in found.values()):
+        if _total(sum(item.prices.shape[0] < probe.min_fit_length + 1 for item in found.values())):
             return None
     return season
 
