@@ -63,6 +63,20 @@ def _forecast_one_model(
     return encodings.forecast_prices(network, params, encoding, state, window, steps, limit=limit)
 
 
+def _calendar_one_model(
+    params: Any,
+    state: Any,
+    window: jax.Array,
+    limit: jax.Array,
+    *,
+    network: Any,
+    inputs: inputs_lib.ModelInputs,
+    steps: int,
+) -> jax.Array:
+    """One model's recursive forecast of windows that carry a clock or positions (``inputs_lib.forecast_recursive``)."""
+    return inputs_lib.forecast_recursive(network, params, inputs, state, window, steps, limit=limit)
+
+
 def _direct_one_model(
     params: Any,
     state: Any,
@@ -194,17 +208,19 @@ def forecast_plan(
         network: the network's config.
         model_inputs: the model's inputs (a recursive model reads the close alone).
         state: the fitted state the function takes: the encoding state (float32 values) of a
-            recursive model, ``ModelInputs.device_state`` of a direct one.
+            recursive model, ``ModelInputs.device_state`` of a direct one or of a recursive
+            one with calendar inputs.
         members: each member's params.
         steps: forecast steps, at most ``direct_steps`` for a direct model (checked by the caller).
         direct_steps: the steps a direct head emits, or None.
     """
     length = model_inputs.window_length
-    if direct_steps is None:
+    if direct_steps is None and model_inputs.columns == ("close",):
         static = {"network": network, "encoding": model_inputs.encoding, "steps": steps}
         return ForecastPlan(_forecast_one_model, static, state, members, length)
     static = {"network": network, "inputs": model_inputs, "steps": steps}
-    return ForecastPlan(_direct_one_model, static, state, members, length)
+    function = _direct_one_model if direct_steps is not None else _calendar_one_model
+    return ForecastPlan(function, static, state, members, length)
 
 
 def forecast_rows(
