@@ -1,6 +1,6 @@
 """Forecast accuracy and interval coverage of the LSTM designs against the baselines.
 
-    python -m benchmarks.accuracy [--quick] [--suite main|ablations|architectures|seasons|shrink] [--out DIR]
+    python -m benchmarks.accuracy [--quick] [--suite main|ablations|architectures|seasons|shrink|calendar] [--out DIR]
                                   [--data-dir DIR] [--models a,b] [--datasets a,b]
 
 Walk-forward backtests (``jaxlstm.evaluation.backtest``: refit on the past at every origin)
@@ -216,6 +216,19 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
             'lstm with shrink="auto": the forecast shrunk toward the last price by the weight fit chose on its own '
             "out-of-sample forecasts (empirical-Bayes shrinkage, naive unless the edge has t > 1)",
         ),
+        "lstm_calendar": (
+            functools.partial(LSTMForecaster, calendar="auto", **kw),
+            'lstm with calendar="auto": each input row also reads the sine/cosine calendar of the step it precedes '
+            "(hourly: hour of day and day of week; daily: day of week) from the candles' timestamps",
+        ),
+        "lstm_direct_h": (
+            functools.partial(LSTMForecaster, direct_steps=h, **kw),
+            "lstm with a direct head emitting the whole horizon (direct_steps=horizon)",
+        ),
+        "lstm_direct_h_calendar": (
+            functools.partial(LSTMForecaster, direct_steps=h, calendar="auto", **kw),
+            'lstm_direct_h with calendar="auto" (as lstm_calendar)',
+        ),
         "lstm_ens5": (
             functools.partial(LSTMForecaster, ensemble=5, **kw),
             "LSTMForecaster(ensemble=5): five members (seeds 0..4) trained in one call, mean forecast, default band",
@@ -279,6 +292,7 @@ SUITES = {
     "architectures": tuple(f"{a}_{i}" for a in GRID_ARCHITECTURES for i in data_lib.FEATURE_SETS),
     "seasons": ("lstm", "lstm_season", "lstm_season_window"),
     "shrink": ("drift", "hybrid", "lstm", "lstm_shrink"),
+    "calendar": ("lstm", "lstm_calendar", "lstm_direct_h", "lstm_direct_h_calendar"),
 }
 QUICK_MODELS = ("hybrid", "lstm", "lstm_relative_gated")
 
@@ -406,6 +420,8 @@ def run(
     started = time.perf_counter()
     # Models that read more than the close get the candles (every model its own columns).
     candles_needed = any(len(factory().input_columns) > 1 for factory in factories.values())
+    # Calendar inputs read the candles' timestamps (a model reading the close alone takes its close).
+    candles_needed |= any(getattr(factory(), "calendar", None) is not None for factory in factories.values())
     for dataset in load_datasets(dataset_names, settings, data_dir):
         train_size = settings.train_size[dataset.name]
         origins = spread_origins(dataset.prices.shape[0], train_size, settings.horizon, settings.n_origins)
@@ -428,6 +444,8 @@ def run(
             "n_prices": int(dataset.prices.shape[0]),
             "seconds": round(time.perf_counter() - t0, 2),
             "backtest": result.to_dict(),
+            # Per origin, for paired comparisons of two models (python -m benchmarks.paired --accuracy).
+            "per_origin_mae": {name: [float(v) for v in r.per_origin["mae"]] for name, r in result.models.items()},
             "markdown": result.to_markdown(per_step=False),
         }
         oracle = oracle_scores(dataset, result)

@@ -136,6 +136,8 @@ class Series:
     values: np.ndarray
     source: str
     price: bool = False
+    #: ``[time]`` datetime64 of the values where the source dates them (BTC, weekly CO2), else None.
+    timestamps: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------- pure parts
@@ -248,15 +250,25 @@ class Prediction:
     bands: dict[int, tuple[np.ndarray, np.ndarray]]
 
 
-Row = Callable[[np.ndarray, int, int], Prediction]
+Row = Callable[..., Prediction]
 
 
-def _library_row(factory: Callable[[], Any]) -> Row:
-    """A jaxlstm ``Forecaster``: fitted on the training values, forecasts at 95%, the 80% band from the same forecast."""
+def _library_row(factory: Callable[[], Any], dated: bool = False) -> Row:
+    """A jaxlstm ``Forecaster``: fitted on the training values, forecasts at 95%, the 80% band from the same forecast.
 
-    def row(train: np.ndarray, horizon: int, season: int) -> Prediction:
+    ``dated``: the row is given the training values' timestamps where the series has them
+    (``run_series`` passes ``stamps=``), as a pandas Series with a DatetimeIndex: what
+    calendar inputs read. The other rows see the values alone.
+    """
+
+    def row(train: np.ndarray, horizon: int, season: int, stamps: np.ndarray | None = None) -> Prediction:
         model = factory()
-        model.fit(train)
+        if stamps is not None:
+            import pandas as pd
+
+            model.fit(pd.Series(train, index=pd.DatetimeIndex(stamps)))
+        else:
+            model.fit(train)
         forecast = model.forecast(steps=horizon, confidence=0.95)
         bands = {}
         for level in LEVELS:
@@ -264,6 +276,7 @@ def _library_row(factory: Callable[[], Any]) -> Row:
             bands[level] = (np.asarray(f.lower), np.asarray(f.upper))
         return Prediction(np.asarray(forecast.predicted, np.float64), bands)
 
+    row.dated = dated  # type: ignore[attr-defined]
     return row
 
 
@@ -274,10 +287,20 @@ def _seasonal_library_row(factory: Callable[[int | None, int], Any]) -> Row:
     the training values (None elsewhere: the test reads only the values before the origin).
     """
 
-    def row(train: np.ndarray, horizon: int, season: int) -> Prediction:
+    def row(train: np.ndarray, horizon: int, season: int, stamps: np.ndarray | None = None) -> Prediction:
         found = season if season > 1 and is_seasonal(train, season) else None
-        return _library_row(lambda: factory(found, horizon))(train, horizon, season)
+        return _library_row(lambda: factory(found, horizon))(train, horizon, season, stamps)
 
+    return row
+
+
+def _direct_row(factory: Callable[[int], Any], dated: bool = False) -> Row:
+    """``_library_row`` of a forecaster built for each fit from the horizon (``factory(horizon)``: a direct head)."""
+
+    def row(train: np.ndarray, horizon: int, season: int, stamps: np.ndarray | None = None) -> Prediction:
+        return _library_row(lambda: factory(horizon))(train, horizon, season, stamps)
+
+    row.dated = dated  # type: ignore[attr-defined]
     return row
 
 
@@ -361,6 +384,29 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             _library_row(functools.partial(LSTMForecaster, encoding="window", **small)),
             "jaxlstm",
             'LSTMForecaster(encoding="window"): per-window normalisation, no season',
+        ),
+        "lstm_calendar": (
+            _library_row(functools.partial(LSTMForecaster, calendar="auto", **small), dated=True),
+            "jaxlstm",
+            'LSTMForecaster(calendar="auto"): calendar inputs (hourly: hour and weekday; daily: weekday; weekly: '
+            "week of year) read from the timestamps of the series that have them (BTC, weekly CO2); the same "
+            "as lstm on the others",
+        ),
+        "lstm_season_deseasonalised": (
+            _library_row(functools.partial(LSTMForecaster, season_length="auto", encoding="seasonal", **small)),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto", encoding="seasonal"): lstm_season on prices divided by the '
+            "classical multiplicative seasonal indices of the training part (relative encoding after)",
+        ),
+        "lstm_direct": (
+            _direct_row(lambda h: LSTMForecaster(direct_steps=h, **small)),
+            "jaxlstm",
+            "LSTMForecaster(direct_steps=horizon): a direct head emitting the whole horizon",
+        ),
+        "lstm_direct_calendar": (
+            _direct_row(lambda h: LSTMForecaster(direct_steps=h, calendar="auto", **small), dated=True),
+            "jaxlstm",
+            'lstm_direct with calendar="auto" (as lstm_calendar)',
         ),
         "lstm_ens5": (
             _library_row(functools.partial(LSTMForecaster, ensemble=5, **small)),
@@ -490,15 +536,18 @@ def _eu_stocks() -> list[Series]:
 def _co2_weekly() -> list[Series]:
     from statsmodels.datasets import co2
 
-    values = co2.load_pandas().data["co2"].interpolate().to_numpy(np.float64)
-    return [Series("co2_weekly", "weekly", values, "statsmodels.datasets.co2 (Mauna Loa, weekly)")]
+    frame = co2.load_pandas().data["co2"].interpolate()
+    values = frame.to_numpy(np.float64)
+    stamps = frame.index.to_numpy("datetime64[ns]")
+    return [Series("co2_weekly", "weekly", values, "statsmodels.datasets.co2 (Mauna Loa, weekly)", timestamps=stamps)]
 
 
 def _btc(data_dir: pathlib.Path | None) -> list[Series]:
     out = []
     for dataset in accuracy.load_datasets(accuracy.BTC_SETS, accuracy.FULL, data_dir):
         frequency = "hourly" if dataset.name == "btc_1h" else "daily"
-        out.append(Series(dataset.name, frequency, dataset.prices, dataset.description, price=True))
+        stamps = None if dataset.candles is None else np.asarray(dataset.candles.timestamps, "datetime64[ns]")
+        out.append(Series(dataset.name, frequency, dataset.prices, dataset.description, price=True, timestamps=stamps))
     return out
 
 
@@ -547,9 +596,11 @@ def run_series(
                 train = series.values[t - length : t]
                 actual = series.values[t : t + frequency.horizon]
                 wall, cpu = time.perf_counter(), time.process_time()
+                dated = getattr(row, "dated", False) and series.timestamps is not None
+                options = {"stamps": series.timestamps[t - length : t]} if dated else {}
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    prediction = row(train, frequency.horizon, frequency.season)
+                    prediction = row(train, frequency.horizon, frequency.season, **options)
                 seconds = time.perf_counter() - wall, time.process_time() - cpu
                 scores = score_origin(actual, train, frequency.season, prediction.mean, prediction.bands)
                 per_origin.append({**scores, "seconds": seconds[0], "cpu_seconds": seconds[1]})

@@ -30,7 +30,7 @@ import numpy as np
 #: The 20 series lengths of the measurement (prices), 100 to 1,000.
 LENGTHS = tuple(int(x) for x in np.linspace(100, 1000, 20).round())
 #: Functions whose compilations are training runs (the trainer, alone or over a models axis).
-TRAINER_NAMES = ("fit_arrays", "_fit_one_model")
+TRAINER_NAMES = ("fit_arrays", "fit_one_model")
 
 
 class CompileCounter:

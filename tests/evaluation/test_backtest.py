@@ -463,7 +463,7 @@ def test_the_global_models_of_every_origin_are_rows_of_one_runner_call(monkeypat
         data, factories, train_size=50, steps=3, stride=7, global_models=["glob"], vectorize=True
     )
     # 3 origins x 2 members: one call for the global models, one for their head-refit copies.
-    assert [rows for name, rows in calls if name == "_fit_one_model"] == [6, 6]
+    assert [rows for name, rows in calls if name == "fit_one_model"] == [6, 6]
     assert found["A"]["glob"].vectorized
     monkeypatch.setattr(stacked, "run_stacked", original)
     alone = evaluation.backtest(

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import jaxlstm as jl
-from jaxlstm._src.forecasters import continuation, global_models, rows
+from jaxlstm._src.forecasters import continuation, global_models, rows, stacked_residuals
 from jaxlstm._src.forecasters.forecast import Forecasts
 
 SMALL = dict(hidden_size=4, sequence_length=6, epochs=2, batch_size=32)
@@ -139,6 +139,82 @@ def test_save_load_and_json_round_trip_give_identical_forecasts(captured, tmp_pa
     assert loaded.get_params() == model.get_params()
 
 
+def test_the_residuals_are_saved_as_arrays_not_in_the_metadata(captured):
+    """A global model's metadata stays small: its series' residual rows go to the array tree."""
+    model, _ = captured
+    tree, metadata = model.saved_parts()
+    assert metadata["global"]["order"] == ["A", "B", "C"] and metadata["global"]["residuals"]
+    for saved in metadata["global"]["series"].values():
+        assert not any(rows for rows in saved["calibration"].values())
+    unstacked = stacked_residuals.unstack(tree["residuals"], 3)
+    for found, view in zip(unstacked, model.series_.values(), strict=True):
+        assert set(found) == {s for s, kept in view.band_.residuals.items() if kept.size}
+        for source, kept in found.items():
+            np.testing.assert_array_equal(kept, view.band_.residuals[source])
+
+
+def test_a_global_model_saved_with_residuals_in_its_metadata_still_loads(captured):
+    """The layout before the residual arrays: rows in each series' calibration entry, no order."""
+    model, _ = captured
+    tree, metadata = copy.deepcopy(model.saved_parts())
+    unstacked = stacked_residuals.unstack(tree["residuals"], 3)
+    for saved, found in zip(metadata["global"]["series"].values(), unstacked, strict=True):
+        for source, kept in found.items():
+            saved["calibration"][source] = [[None if np.isnan(x) else float(x) for x in row] for row in kept]
+    del metadata["global"]["order"], metadata["global"]["residuals"]
+    old = global_models.from_parts(jl.LSTMForecaster, tree["state"], metadata, "test")
+    before, after = model.forecast(steps=4), old.forecast(steps=4)
+    for name in before:
+        for field in ("predicted", "lower", "upper"):
+            np.testing.assert_array_equal(getattr(after[name], field), getattr(before[name], field))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda tree, meta: meta["global"].update(order=["A", "B"]), "order of the series must list each"),
+        (lambda tree, meta: meta["global"].update(order=["A", "A", "B"]), "order of the series must list each"),
+        (lambda tree, meta: tree.pop("residuals"), "lack the series' calibration residuals"),
+        (
+            lambda tree, meta: tree["residuals"]["auto"].update(shape=tree["residuals"]["auto"]["shape"] + 1000),
+            "exceeds its arrays",
+        ),
+    ],
+)
+def test_a_tampered_global_model_is_refused_as_damaged(captured, change, match):
+    model, _ = captured
+    tree, metadata = copy.deepcopy(model.saved_parts())
+    change(tree, metadata)
+    with pytest.raises(ValueError, match=f"test is damaged.*{match}"):
+        global_models.from_parts(jl.LSTMForecaster, tree, metadata, "test")
+
+
+@pytest.mark.slow
+def test_a_global_model_of_many_long_series_saves_and_loads(tmp_path):
+    """24 series x 300 prices hold 720,000 residuals: past the metadata's element limit, saved as arrays."""
+    rng = np.random.default_rng(3)
+    data = {f"s{i:02d}": 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 300))) for i in range(24)}
+    model = jl.LSTMForecaster(hidden_size=2, sequence_length=6, epochs=1, batch_size=64).fit(data)
+    assert sum(kept.size for view in model.series_.values() for kept in view.band_.residuals.values()) > 500_000
+    loaded = jl.LSTMForecaster.load(model.save(tmp_path / "many"))
+    before, after = model.forecast(steps=30), loaded.forecast(steps=30)
+    for name in data:
+        for field in ("predicted", "lower", "upper"):
+            np.testing.assert_array_equal(getattr(after[name], field), getattr(before[name], field))
+
+
+@pytest.mark.slow
+def test_a_saved_global_model_keeps_the_order_of_its_embedding_rows(tmp_path):
+    """JSON objects come back with sorted keys; the rows of the series' embeddings must not follow them."""
+    data = {"C": SERIES["C"], "A": SERIES["A"], "B": SERIES["B"]}
+    model = jl.LSTMForecaster(**SMALL, series_embedding=2).fit(data)
+    for loaded in (jl.LSTMForecaster.load(model.save(tmp_path / "emb")), jl.LSTMForecaster.from_json(model.to_json())):
+        assert list(loaded.series_) == ["C", "A", "B"]
+        before, after = model.forecast(steps=3), loaded.forecast(steps=3)
+        for name in data:
+            np.testing.assert_array_equal(after[name].predicted, before[name].predicted)
+
+
 @pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster
 def test_the_data_fingerprint_of_many_series_is_what_the_global_model_records(captured):
     model, _ = captured
@@ -253,7 +329,7 @@ def test_other_sets_of_series_in_one_bucket_reuse_the_compiled_trainer():
             jl.LSTMForecaster(**settings).fit(data)
     finally:
         jax.monitoring.unregister_event_duration_listener(listen)
-    assert counts["jit(fit_arrays)"] + counts["jit(_fit_one_model)"] == 1, dict(counts)
+    assert counts["jit(fit_arrays)"] + counts["jit(fit_one_model)"] == 1, dict(counts)
 
 
 @pytest.mark.slow

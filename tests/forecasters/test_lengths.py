@@ -40,7 +40,7 @@ def _fit_lengths(lengths, **settings):
 def _check(lengths, counts, trainer_buckets):
     # The trainer compiles as the vmapped fit_arrays (several rows) or the estimator's
     # one-model fit (a block of one row runs without vmap).
-    trainer = counts["jit(fit_arrays)"] + counts["jit(_fit_one_model)"]
+    trainer = counts["jit(fit_arrays)"] + counts["jit(fit_one_model)"]
     assert 1 <= trainer <= trainer_buckets, dict(counts)
     # The encoder compiles with the trainer's buckets, plus the smallest bucket of windows
     # that are only forecast; the forecasts made in fit (divergence check, validation MAE,

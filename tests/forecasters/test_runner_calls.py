@@ -1,6 +1,6 @@
 """Every fit and every forecast goes through the one runner, ``stacked.run_stacked``, once per group.
 
-A spy on ``run_stacked`` counts the calls of the trainer (``_fit_one_model``) and of the
+A spy on ``run_stacked`` counts the calls of the trainer (``fit_one_model``) and of the
 forecasters (``_forecast_one_model``, ``_direct_one_model``) with the rows of each.
 """
 
@@ -16,7 +16,7 @@ from jaxlstm._src.forecasters import bands
 from jaxlstm._src.prep import windows
 
 TINY = dict(hidden_size=4, sequence_length=8, epochs=2, batch_size=32)
-TRAINER = "_fit_one_model"
+TRAINER = "fit_one_model"
 
 
 class Spy:

@@ -161,3 +161,30 @@ def test_stl_recovers_a_season_on_a_line_and_shrugs_off_outliers():
     multiplicative = encodings.seasonal_indices(positive, m, "multiplicative", "stl")
     assert multiplicative.mean() == pytest.approx(1.0)
     np.testing.assert_allclose(multiplicative, encodings.seasonal_indices(positive, m), rtol=0.02)
+
+
+@pytest.mark.slow  # compiles the encoding's programs
+@pytest.mark.parametrize("start", [0, 5])
+def test_model_inputs_read_each_windows_phase_from_its_positions_and_invert_exactly(start):
+    # A series numbered from ``start``: the state is keyed by position mod m, so windows
+    # anywhere in it encode and decode with the phases of their own positions.
+    from jaxlstm._src.prep import inputs as inputs_lib
+
+    m, n, length, steps = 4, 48, 6, 3
+    t = np.arange(n)
+    prices = 100 * (1 + 0.2 * np.sin(2 * np.pi * (t + start) / m)) * np.exp(0.001 * t)
+    series = np.column_stack([prices, t + start])
+    inputs = inputs_lib.ModelInputs(
+        ("close",), encodings.SeasonalEncoding(encodings.RelativeEncoding(), m), length, position=True
+    )
+    state_, _ = inputs.fit(series)
+    reference = encodings.SeasonalEncoding(encodings.RelativeEncoding(), m).fit(prices[(-start) % m :])
+    # The same indices by phase as a fit whose first price is at phase 0.
+    for j in range(m):
+        assert state_[f"season_{j}"] == pytest.approx(reference[f"season_{j}"], rel=1e-3)
+    state = inputs.device_state(state_, {})
+    origins = np.arange(length, n - steps)
+    windows = np.stack([series[o - length : o] for o in origins]).astype(np.float32)
+    future = np.stack([prices[o : o + steps] for o in origins]).astype(np.float32)
+    targets = inputs.encode_targets(state, windows, future)
+    np.testing.assert_allclose(np.asarray(inputs.decode(state, windows, targets)), future, rtol=2e-6)

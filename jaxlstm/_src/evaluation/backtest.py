@@ -34,7 +34,7 @@ from jaxlstm._src.forecasters.forecast import check_levels
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import close_of, read_series, select_columns, split_long
-from jaxlstm._src.prep import horizons
+from jaxlstm._src.prep import calendars, horizons
 
 Factory = Callable[[], Forecaster]
 #: ``progress(model_name, origins_done, origins_total)``, called as a backtest advances.
@@ -161,7 +161,8 @@ def backtest(
         raise ValueError("global_models needs several series: a mapping of name -> prices or a long DataFrame")
     factories = _check_forecasters(forecasters)
     probes = {name: _build(name, factory) for name, factory in factories.items()}
-    columns = tuple(dict.fromkeys(c for probe in probes.values() for c in probe.input_columns))
+    # The columns read from the data (fit_rows adds a calendar's clock and a seasonal encoding's positions).
+    columns = tuple(dict.fromkeys(c for probe in probes.values() for c in calendars.data_columns(probe.input_columns)))
     if columns[0] != "close":
         raise ValueError(f"every model must read the close first, got input columns {columns}")
     values, stamps, interval = read_series(series, "series", columns, interval)
@@ -194,14 +195,16 @@ def backtest(
     actual = prices[starts[:, None] + np.arange(steps)[None, :]]
     train = np.stack([prices[t - train_size : t] for t in starts])
     train_values = np.stack([values[t - train_size : t] for t in starts])
+    # Calendar inputs read each training row's own timestamps.
+    train_stamps = None if stamps is None else [stamps[t - train_size : t] for t in starts]
 
     results: dict[str, ModelResult] = {}
     naive_mae = None
     for name, factory in factories.items():
         start = time.perf_counter()
-        own = select_columns(train_values, columns, probes[name].input_columns)
+        own = select_columns(train_values, columns, calendars.data_columns(probes[name].input_columns))
         predicted, lower, upper, bands, together, by_level = _run(
-            name, factory, own, starts, interval, steps, confidence, vectorize, progress, wanted
+            name, factory, own, starts, interval, steps, confidence, vectorize, progress, wanted, train_stamps
         )
         seconds = time.perf_counter() - start
         found = (predicted, lower, upper, bands, together, by_level)
@@ -439,8 +442,9 @@ def _run(
     vectorize: bool,
     progress: Progress | None = None,
     levels: tuple[float, ...] | None = None,
+    timestamps: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], bool, dict[float, tuple[np.ndarray, np.ndarray]]]:
-    """Fits a fresh model on each ``[train_size(, columns)]`` row of ``train`` and forecasts ``steps`` prices."""
+    """Fits a fresh model on each ``[train_size(, columns)]`` row of ``train`` (``timestamps``: each row's) and forecasts ``steps`` prices."""
     rows: Any
     models = [_build(name, factory) for _ in origins]
     kind = type(models[0])
@@ -463,12 +467,13 @@ def _run(
 
     try:
         if together:
-            kind.fit_rows(models, list(train), interval=interval)
+            kind.fit_rows(models, list(train), interval=interval, timestamps=timestamps)
             rows = [r[0] for r in Forecaster.predict_rows(models, [m.forecast_window()[None] for m in models], steps)]
         else:
             for i, (model, row) in enumerate(zip(models, train)):
                 try:
-                    type(model).fit_rows([model], [row], interval=interval)
+                    stamps = None if timestamps is None else [timestamps[i]]
+                    type(model).fit_rows([model], [row], interval=interval, timestamps=stamps)
                     point = model.predict_windows(model.forecast_window()[None], steps)[0]
                 except (ValueError, RuntimeError, FloatingPointError) as err:
                     raise ValueError(f"at origin {int(origins[i])}: {err}") from err

@@ -85,6 +85,10 @@ class Band:
         """The calibrated band of each source with enough residuals (none for the volatility band)."""
         return []
 
+    def with_residuals(self, residuals: Mapping[str, np.ndarray]) -> Band:
+        """This band (its class, volatility and anything else it holds) reading ``residuals`` instead."""
+        return type(self)(residuals, self.volatility)
+
     def extended(self, new_rows: np.ndarray, sources: Sequence[str], keep: int) -> Band:
         """This band with ``[origins, steps]`` newer residual rows appended to each of ``sources`` (``update``).
 
@@ -100,7 +104,7 @@ class Band:
             if old is None or old.shape[1] < steps:
                 old = np.zeros((0, steps))
             merged[source] = np.concatenate([old[:, :steps], new_rows])[-keep:]
-        return type(self)(merged, self.volatility)
+        return self.with_residuals(merged)
 
     def to_json(self) -> dict[str, list[list[float | None]]]:
         """The residuals as JSON-ready rows (None for NaN): the ``"calibration"`` entry of a saved model."""
@@ -199,9 +203,8 @@ class QuantileBand(AdaptiveBand):
         """This band with the heads' calibrated ``margins``."""
         return QuantileBand(self.residuals, self.volatility, margins)
 
-    def extended(self, new_rows: np.ndarray, sources: Sequence[str], keep: int) -> Band:
-        grown = super().extended(new_rows, sources, keep)
-        return QuantileBand(grown.residuals, grown.volatility, self.margins)
+    def with_residuals(self, residuals: Mapping[str, np.ndarray]) -> Band:
+        return QuantileBand(residuals, self.volatility, self.margins)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(super().to_json())

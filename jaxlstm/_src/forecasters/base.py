@@ -81,7 +81,7 @@ from jaxlstm._src.forecasters.forecast import Forecast, Forecasts, check_levels
 from jaxlstm._src.io import model_files
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import close_of, fingerprint, read_series, regular_series, split_long
-from jaxlstm._src.prep import fingerprints, horizons, windows
+from jaxlstm._src.prep import calendars, fingerprints, horizons, windows
 from jaxlstm._src.prep import gaps as gap_lib
 
 #: Values of ``calibration``.
@@ -1071,8 +1071,11 @@ class Forecaster:
             raise ValueError(
                 f"{name} must have at least {minimum} prices {purpose} with {self!r}, got {prices.shape[0]}"
             )
-        # Every column but the volume is a price.
-        price_columns = prices if prices.ndim == 1 else prices[:, [i for i, c in enumerate(columns) if c != "volume"]]
+        # Every column but the volume and the clock of calendar inputs is a price.
+        not_prices = ("volume", *calendars.TIME_COLUMNS)
+        price_columns = (
+            prices if prices.ndim == 1 else prices[:, [i for i, c in enumerate(columns) if c not in not_prices]]
+        )
         if np.any(price_columns <= 0):
             first = int(
                 np.flatnonzero(np.any(price_columns <= 0, axis=-1) if prices.ndim == 2 else price_columns <= 0)[0]

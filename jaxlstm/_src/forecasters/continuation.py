@@ -18,7 +18,7 @@ import numpy as np
 
 from jaxlstm._src import training
 from jaxlstm._src.forecasters import bands, fitting, population, prepared, rows
-from jaxlstm._src.io.series import close_of, read_series
+from jaxlstm._src.io.series import close_of
 from jaxlstm._src.prep import gaps as gap_lib
 from jaxlstm._src.prep import horizons, windows
 
@@ -160,7 +160,7 @@ def read_update(model: Any, data: Any, name: str, interval: Any, allow_gap: bool
     Raises:
         ValueError: data that does not continue the model's prices, or too few new prices.
     """
-    new, timestamps, spacing = read_series(data, name, model.input_columns, interval)
+    new, timestamps, spacing = model.read_data(data, name, interval)
     steps = model.direct_steps or 1
     new = model.check_prices(name, new, steps, "to update on")
     assert model.prices_ is not None and model.encoding_state_ is not None and model.feature_state_ is not None

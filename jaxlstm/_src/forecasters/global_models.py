@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training
-from jaxlstm._src.forecasters import continuation, lstm_state, population, prepared, rows
+from jaxlstm._src.forecasters import continuation, lstm_state, population, prepared, rows, stacked_residuals
 from jaxlstm._src.forecasters.base import read_many
 from jaxlstm._src.forecasters.forecast import Forecasts
 from jaxlstm._src.io.pandas_import import is_pandas
@@ -60,6 +60,12 @@ CALIBRATION_CHUNK = 32
 
 #: ``metadata["global"]`` of a saved global model holds its series under this key.
 SERIES_KEY = "series"
+#: ... the series' names in the order of the params' embedding rows under this one.
+ORDER_KEY = "order"
+#: ... and whether the series' calibration residuals are in the saved tree, under this key
+#: of the tree (``stacked_residuals``), beside the params and optimiser state under ``STATE_KEY``.
+RESIDUALS_KEY = "residuals"
+STATE_KEY = "state"
 
 #: While a global fit runs across processes (``global_processes.fit_across``): its ``Across``, which
 #: trains the pools on every process's windows and sums counts over the processes. None: this process alone.
@@ -626,11 +632,14 @@ def update_data(updates: Sequence[continuation.Update], indices: Sequence[int] |
 _SERIES_FIELDS = ("encoding", "season", "features", "data", "metrics", "calibration", "trained_on", "shrink")
 
 
-def saved_parts(model: LSTMForecaster) -> tuple[Any, dict[str, Any]]:
+def saved_parts(model: LSTMForecaster, *, residual_arrays: bool = True) -> tuple[Any, dict[str, Any]]:
     """``(saved tree, metadata)`` of a global model: the shared params and optimiser state, and every series' state.
 
     Checked to rebuild as ``load`` does (``from_parts``); a model that would not is a
-    ``ValueError`` and nothing is written.
+    ``ValueError`` and nothing is written. With ``residual_arrays`` the series' calibration
+    residuals are stacked arrays of the tree (``stacked_residuals``; what ``save`` writes),
+    else JSON rows in each series' metadata (the layout of earlier versions, which processes
+    gather as JSON, ``global_processes``).
     """
     model.check_fitted()
     assert model.series_ is not None and model.history_ is not None and model.trained_on_ is not None
@@ -641,6 +650,14 @@ def saved_parts(model: LSTMForecaster) -> tuple[Any, dict[str, Any]]:
     for name, view in model.series_.items():
         found = lstm_state.metadata(view)
         series[name] = {key: found[key] for key in _SERIES_FIELDS}
+    arrays = (
+        stacked_residuals.stack([view.band_.residuals for view in model.series_.values()]) if residual_arrays else {}
+    )
+    for saved in series.values():
+        # The rows now in the arrays; sources without rows stay here.
+        saved["calibration"] = {k: v for k, v in saved["calibration"].items() if k not in arrays or not v}
+    if arrays:
+        tree = {STATE_KEY: tree, RESIDUALS_KEY: arrays}
     metadata = {
         "model": lstm_state.MODEL_KIND,
         "symbol": symbol,
@@ -650,7 +667,8 @@ def saved_parts(model: LSTMForecaster) -> tuple[Any, dict[str, Any]]:
         "metrics": model.metrics_,
         "history": {k: [float(x) for x in v] for k, v in model.history_.items()},
         "trained_on": model.trained_on_.to_json(),
-        "global": {SERIES_KEY: series},
+        # JSON objects come back with sorted keys: the order says which embedding row is whose.
+        "global": {SERIES_KEY: series, ORDER_KEY: list(series), RESIDUALS_KEY: bool(arrays)},
     }
     try:
         rebuild(type(model), tree, metadata)
@@ -680,6 +698,14 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
         raise ValueError("the global model lists no series")
     if model.season_length == "auto":
         model.use_season((metadata.get("season") or {}).get("length"))
+    order = metadata["global"].get(ORDER_KEY, list(series))  # models saved before the order was kept
+    if not isinstance(order, list) or sorted(map(str, order)) != sorted(series) or len(set(order)) != len(order):
+        raise ValueError(f"the saved order of the series must list each of {sorted(series)} once, got {order!r:.200}")
+    residuals: list[dict[str, np.ndarray]] = [{} for _ in order]
+    if metadata["global"].get(RESIDUALS_KEY):
+        if not (isinstance(tree, dict) and set(tree) == {STATE_KEY, RESIDUALS_KEY}):
+            raise ValueError("the saved arrays lack the series' calibration residuals")
+        tree, residuals = tree[STATE_KEY], stacked_residuals.unstack(tree[RESIDUALS_KEY], len(order))
     params, opt_leaves = lstm_state.split_saved_tree(tree)
     kind = series_class(cls)
     probe = kind(**settings)
@@ -699,8 +725,9 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
             raise ValueError("optimiser state does not match the saved settings")
     embedded = isinstance(network, embedding.SeriesEmbedding)
     views: dict[str, Any] = {}
-    for index, (name, saved) in enumerate(series.items()):
-        if not isinstance(name, str) or not isinstance(saved, dict):
+    for index, name in enumerate(order):
+        saved = series[name]
+        if not isinstance(saved, dict):
             raise ValueError(f"series {name!r} is not a saved series")
         found = {
             **{key: saved[key] for key in _SERIES_FIELDS},
@@ -710,7 +737,10 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
             "trained_at": metadata.get("trained_at"),
             "history": metadata["history"],
         }
-        views[name] = lstm_state.rebuild(kind, series_params(params, index, embedded), found)
+        view = lstm_state.rebuild(kind, series_params(params, index, embedded), found)
+        if residuals[index]:
+            view.band_ = view.band_.with_residuals(dict(sorted({**view.band_.residuals, **residuals[index]}.items())))
+        views[name] = view
     model.params_, model.opt_state_ = params, opt_state
     model.metrics_ = dict(metadata["metrics"])
     model.history_ = {k: np.asarray(v, np.float64) for k, v in dict(metadata["history"]).items()}

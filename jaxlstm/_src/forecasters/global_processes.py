@@ -222,14 +222,17 @@ def fit_across(
 
 def _complete(model: Any) -> Any:
     """The model of every process's series: this process's fitted part, every series' state gathered from all."""
-    tree, metadata = global_models.saved_parts(model)
+    tree, metadata = global_models.saved_parts(model, residual_arrays=False)
     series: dict[str, Any] = {}
-    for part in processes.all_gather_json(metadata["global"][global_models.SERIES_KEY]):
-        series.update(part)
-    prints = {name: fingerprints.DataFingerprint.from_json(found["trained_on"]) for name, found in series.items()}
+    order: list[str] = []
+    local = metadata["global"]
+    for part in processes.all_gather_json([local[global_models.ORDER_KEY], local[global_models.SERIES_KEY]]):
+        order.extend(part[0])
+        series.update(part[1])
+    prints = {name: fingerprints.DataFingerprint.from_json(series[name]["trained_on"]) for name in order}
     metadata = {
         **metadata,
         "trained_on": global_models.combined_fingerprint(prints).to_json(),
-        "global": {**metadata["global"], global_models.SERIES_KEY: series},
+        "global": {**local, global_models.SERIES_KEY: series, global_models.ORDER_KEY: order},
     }
     return global_models.from_parts(type(model), tree, metadata, "the global model gathered from every process")

@@ -29,13 +29,14 @@ from jaxlstm._src.forecasters import (
     quantile_heads,
     rows,
     shrinkage,
+    time_columns,
 )
 from jaxlstm._src.forecasters import global_models as global_lib
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.nn import networks
-from jaxlstm._src.prep import encodings, seasons
+from jaxlstm._src.prep import calendars, encodings, seasons
 from jaxlstm._src.prep import features as feature_lib
 from jaxlstm._src.prep import inputs as inputs_lib
 
@@ -58,8 +59,10 @@ class LSTMForecaster(Forecaster):
         validation_fraction: share of windows held back for early stopping.
         encoding: ``"relative"`` (default: log price relative to each window's last price,
             scaled by the training log-return spread; chosen by ``benchmarks/accuracy.py``),
-            ``"minmax"`` (the seed's scaled price levels), ``"log"`` or ``"window"`` (see
-            ``prep/encodings.py``).
+            ``"minmax"`` (the seed's scaled price levels), ``"log"``, ``"window"`` (see
+            ``prep/encodings.py``) or ``"seasonal"`` (with ``season_length``: the classical
+            multiplicative season of the training part removed, then ``"relative"``; windows
+            carry their positions, ``forecasters/time_columns.py``).
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
         band, calibration: the prediction band (see ``jaxlstm.Forecaster``); ``band="quantile"``
@@ -108,6 +111,15 @@ class LSTMForecaster(Forecaster):
             with ``band="volatility"`` or ``"quantile"``, or too few out-of-sample origins,
             ``shrink_`` is None and the model is used as it is.
         series_embedding: a global model's learned vector per series, read at every step (0: none).
+        calendar: None (default: no calendar inputs), ``"auto"`` or a tuple of parts of
+            ``jaxlstm.data``'s calendar (``"hour"``, ``"weekday"``, ``"week"``, ``"month"``,
+            ``"quarter"``): known-future inputs, each row of a window also reads the
+            sine/cosine calendar of the step after it (``prep/calendars.py``), from the
+            timestamps of dated data, which must be regularly spaced. ``"auto"`` takes the
+            parts that repeat at the data's spacing (hourly: hour and weekday; daily:
+            weekday; weekly: week) and none without timestamps; ``calendar_`` holds the parts
+            in use. A window for ``predict_multi_step`` then carries two clock columns
+            (``input_columns``).
 
     ``fit`` on several series (a mapping or a long ``unique_id, ds, y`` frame) trains one
     global model; ``forecast`` then returns ``Forecasts`` (see ``global_models``).
@@ -149,6 +161,7 @@ class LSTMForecaster(Forecaster):
         season_length: int | str | None = None,
         shrink: str | None = None,
         series_embedding: int = 0,
+        calendar: str | Sequence[str] | None = None,
     ) -> None:
         super().__init__(band=band, calibration=calibration)
         self.hidden_size = validation.check_positive_int("hidden_size", hidden_size)
@@ -161,7 +174,7 @@ class LSTMForecaster(Forecaster):
         self.seed = validation.check_seed("seed", seed)
         self.patience = validation.check_positive_int("patience", patience)
         self.validation_fraction = validation.check_fraction("validation_fraction", validation_fraction, low_open=False)
-        self.encoding = encodings.get_encoding(encoding).name
+        self.encoding = encodings.check_encoding_name(encoding, season_length)
         self.loss_threshold = (
             None if loss_threshold is None else validation.check_positive_float("loss_threshold", loss_threshold)
         )
@@ -181,6 +194,10 @@ class LSTMForecaster(Forecaster):
         self.season_length = seasons.check_season_length(season_length)
         self.shrink = shrinkage.check_shrink(shrink)
         self.series_embedding = validation.check_positive_int("series_embedding", series_embedding, minimum=0)
+        self.calendar = calendars.check_calendar(calendar)
+        #: The calendar parts in use (what ``"auto"`` chose at the last fit; ``()``: none) and the spacing they step by.
+        self.calendar_: tuple[str, ...] = self.calendar if isinstance(self.calendar, tuple) else ()
+        self.calendar_step_ = 0
         #: The season in use: ``season_length``, or what the last fit detected for ``"auto"`` (None: none).
         self.season_length_: int | None = None if self.season_length == "auto" else cast(int | None, season_length)
         validation.check_network_sizes(self.hidden_size, self.num_layers, self.input_length, self.direct_steps)
@@ -212,7 +229,7 @@ class LSTMForecaster(Forecaster):
         """The network's config (``LSTMConfig`` for ``architecture="lstm"``; see ``jaxlstm.nn.make_network``)."""
         return networks.make_network(
             self.architecture,
-            input_size=len(self.features),
+            input_size=self.model_inputs.width,
             hidden_size=self.hidden_size,
             # band="quantile": the point forecast's H values, then H per quantile head (training.QuantileLoss).
             output_size=(self.direct_steps or 1) * (1 + len(self._quantiles)),
@@ -225,7 +242,14 @@ class LSTMForecaster(Forecaster):
     @functools.cached_property
     def model_inputs(self) -> inputs_lib.ModelInputs:
         """How windows of candles become the network's inputs (features, encoding, length)."""
-        return inputs_lib.ModelInputs(self.features, encodings.get_encoding(self.encoding), self.input_length)
+        return inputs_lib.ModelInputs(
+            self.features,
+            self._encoding(),
+            self.input_length,
+            self.calendar_,
+            self.calendar_step_,
+            position=self.encoding == encodings.SEASONAL,
+        )
 
     @property
     def input_length(self) -> int:
@@ -240,6 +264,37 @@ class LSTMForecaster(Forecaster):
         self.__dict__.update(season_length_=season, _season_resolved=True)
         self.__dict__.pop("model_inputs", None)
         self.__dict__.pop("model_config", None)
+
+    def use_calendar(self, parts: Sequence[str], seconds: int) -> None:
+        """Sets ``calendar_`` and its spacing (what a fit resolved or a saved model used) and the inputs they imply."""
+        self.__dict__["calendar_"] = tuple(parts)
+        self.__dict__["calendar_step_"] = int(seconds) if parts else 0
+        self.__dict__.pop("model_inputs", None)
+        self.__dict__.pop("model_config", None)
+
+    def with_calendar(self, series: np.ndarray, timestamps: np.ndarray | None, interval: Any) -> np.ndarray:
+        """A validated series to fit on, with the columns its windows carry (``time_columns.for_fit``)."""
+        return time_columns.for_fit(self, series, timestamps, interval, self.__dict__.pop("_columns_ready", False))
+
+    def read_data(
+        self, data: Any, name: str, interval: Any = None
+    ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
+        """``(series, timestamps, interval)`` of new data as this model's windows hold it (``input_columns``).
+
+        The candle columns read from ``data``, then the clock of its timestamps with calendar
+        inputs; a model with ``encoding="seasonal"`` refuses (new data does not say its phase).
+        """
+        return self._read_series(data, name, interval)
+
+    def _read_series(
+        self, data: Any, name: str, interval: Any = None
+    ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
+        fitting = self.__dict__.pop("_fit_read", False)
+        if self.calendar is None and not self.model_inputs.position:
+            return super()._read_series(data, name, interval)
+        # fit_rows receives the series of fit's read with its extra columns already.
+        self.__dict__["_columns_ready"] = fitting
+        return time_columns.read(self, data, name, interval, fitting)
 
     def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
         """For ``season_length="auto"``: detects the season of a validated series' training part and uses it.
@@ -267,6 +322,12 @@ class LSTMForecaster(Forecaster):
         # "auto" seasons are resolved first: the held-back tail and the calibration cut
         # that the base computes depend on the window the season implies.
         spacing = list(interval) if isinstance(interval, (list, tuple)) else [interval] * len(models)
+        stamps = options.get("timestamps") or [None] * len(models)
+        # Series read without the model (fit_many, backtest) gain the clock of their timestamps here.
+        series = [
+            model.with_calendar(prices, found, step) if isinstance(model, LSTMForecaster) else prices
+            for model, prices, found, step in zip(models, series, stamps, spacing, strict=False)
+        ]
         for model, prices, step in zip(models, series, spacing, strict=False):
             if isinstance(model, LSTMForecaster):
                 model.resolve_season(prices, step)
@@ -288,6 +349,7 @@ class LSTMForecaster(Forecaster):
         # A head-refit calibration copy reads the same windows as the model it calibrates.
         copy = cast(LSTMForecaster, super()._unfitted_copy())
         copy.use_season(self.season_length_)
+        copy.use_calendar(self.calendar_, self.calendar_step_)
         return copy
 
     @property
@@ -337,6 +399,9 @@ class LSTMForecaster(Forecaster):
         """Candles one forecast reads: ``sequence_length`` plus the history the features need first."""
         return self.model_inputs.window_length
 
+    def _encoding(self) -> encodings.Encoding:
+        return encodings.estimator_encoding(self.encoding, self.season_length_)
+
     def _fraction(self) -> float:
         return self.validation_fraction if self.early_stopping else 0.0
 
@@ -353,11 +418,20 @@ class LSTMForecaster(Forecaster):
         """
         validation.check_bool("verbose", verbose)
         if global_lib.is_many(data):
+            if isinstance(self.calendar, tuple) or self.encoding == encodings.SEASONAL:
+                setting = f"calendar={self.calendar!r}" if isinstance(self.calendar, tuple) else "encoding='seasonal'"
+                raise ValueError(f"{setting} is not supported by global models yet")
+            self.use_calendar((), 0)
             self._reset_fitted()
             global_lib.fit_global(self, data, verbose=verbose, **fit_options)
             return self
         self.series_ = None
-        return super().fit(data, verbose=verbose, **fit_options)
+        self.__dict__["_fit_read"] = True
+        try:
+            return super().fit(data, verbose=verbose, **fit_options)
+        finally:
+            self.__dict__.pop("_fit_read", None)
+            self.__dict__.pop("_columns_ready", None)
 
     def forecast(  # type: ignore[override]
         self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None

@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import bands, shrinkage
-from jaxlstm._src.prep import fingerprints, horizons
+from jaxlstm._src.prep import calendars, fingerprints, horizons
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module).
 LSTMForecaster = Any
@@ -38,6 +38,8 @@ def metadata(model: LSTMForecaster) -> dict[str, Any]:
         "encoding": {"name": model.encoding, "state": dict(model.encoding_state_)},
         # The season in use (what "auto" detected): it sets the window the params were trained on.
         "season": {"length": model.season_length_},
+        # The calendar inputs in use (what "auto" chose) and their spacing: they shape the params' inputs.
+        "calendar": {"parts": list(model.calendar_), "step_seconds": model.calendar_step_},
         "features": {name: dict(v) for name, v in (model.feature_state_ or {}).items()},
         "data": {
             "interval_seconds": None if model.interval_ is None else float(model.interval_ / np.timedelta64(1, "s")),
@@ -85,6 +87,18 @@ def rebuild(cls: Any, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
         # Models saved before seasons were recorded had none.
         found = (metadata.get("season") or {}).get("length")
         forecaster.use_season(None if found is None else validation.check_positive_int("season length", found, 2))
+    calendar = metadata.get("calendar") or {"parts": [], "step_seconds": 0}  # saved before calendar inputs: none
+    parts = tuple(calendar["parts"])
+    if (forecaster.calendar is None and parts) or (
+        isinstance(forecaster.calendar, tuple) and parts != forecaster.calendar
+    ):
+        raise ValueError(f"calendar parts {parts} do not match the settings' calendar={forecaster.calendar!r}")
+    if parts:
+        forecaster.use_calendar(
+            calendars.check_calendar(parts), validation.check_positive_int("calendar step", calendar["step_seconds"])
+        )
+    else:
+        forecaster.use_calendar((), 0)
     encoding = metadata["encoding"]
     if encoding["name"] != forecaster.encoding:
         raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")
@@ -150,6 +164,7 @@ def saved_parts(model: LSTMForecaster) -> tuple[Any, dict[str, Any]]:
         fresh = type(model)(**model.get_params())
         # A detected season shapes the ES-RNN's params (its initial seasonal indices), as load restores it.
         fresh.use_season(model.season_length_)
+        fresh.use_calendar(model.calendar_, model.calendar_step_)
         if not matches(model.params_, fresh.params_template()):
             reason = "params do not match the settings"
         else:

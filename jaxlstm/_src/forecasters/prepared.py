@@ -62,9 +62,11 @@ def encoded(
     size = windows.bucket_size(count, windows.MIN_FORECAST_BUCKET)
     bucket = functools.partial(windows.pad_rows, size=size, fill="first")
     inputs = _encode_jit(model_inputs, state, bucket(np.asarray(raw_windows, np.float32)))
-    targets = model_inputs.encoding.encode_targets(
-        state["encoding"], jnp.asarray(bucket(closes), jnp.float32), jnp.asarray(bucket(future), jnp.float32)
-    )
+    # ``closes`` are the raw windows' first column; the windows' other columns carry the
+    # positions a seasonal encoding reads.
+    del closes
+    raw = jnp.asarray(bucket(np.asarray(raw_windows, np.float32)))
+    targets = model_inputs.encode_targets(state, raw, jnp.asarray(bucket(future), jnp.float32))
     xs, ys = np.asarray(inputs)[:count], np.asarray(targets)[:count]
     if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
         raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")

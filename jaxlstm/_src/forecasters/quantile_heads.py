@@ -53,8 +53,7 @@ def _compiled(network: Any, inputs: inputs_lib.ModelInputs, rows: int) -> Any:
 
     def one(params: Any, state: Any, window: jax.Array) -> jax.Array:
         y = network.apply(params, inputs.encode(state, window)).reshape((rows, -1))
-        closes = inputs.closes(window)
-        return jax.vmap(lambda row: inputs.encoding.decode(state["encoding"], closes, row))(y)
+        return jax.vmap(lambda row: inputs.decode(state, window, row))(y)
 
     return jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, None, 0)), in_axes=(0, None, None)))
 

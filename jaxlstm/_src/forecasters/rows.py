@@ -22,7 +22,7 @@ from jaxlstm._src.prep import encodings, windows
 from jaxlstm._src.prep import inputs as inputs_lib
 
 
-def _fit_one_model(
+def fit_one_model(
     key: jax.Array,
     params: Any,
     data: training.TrainData,
@@ -56,15 +56,25 @@ def _fit_one_model(
     )
 
 
-#: The one-model trainer a row runs, for runners of rows outside this module (``global_processes``).
-fit_one_model = _fit_one_model
-
-
 def _forecast_one_model(
     params: Any, state: Any, window: jax.Array, limit: jax.Array, *, network: Any, encoding: Any, steps: int
 ) -> jax.Array:
     """One model's recursive price forecast, its first ``limit`` steps (what ``run_stacked`` maps over rows)."""
     return encodings.forecast_prices(network, params, encoding, state, window, steps, limit=limit)
+
+
+def _calendar_one_model(
+    params: Any,
+    state: Any,
+    window: jax.Array,
+    limit: jax.Array,
+    *,
+    network: Any,
+    inputs: inputs_lib.ModelInputs,
+    steps: int,
+) -> jax.Array:
+    """One model's recursive forecast of windows that carry a clock or positions (``inputs_lib.forecast_recursive``)."""
+    return inputs_lib.forecast_recursive(network, params, inputs, state, window, steps, limit=limit)
 
 
 def _direct_one_model(
@@ -133,7 +143,7 @@ def train_rows(
         caps = np.array([most if rows[i].epochs is None else min(rows[i].epochs, most) for i in members], np.int32)
         callback = None if progress_tag is None else progress_callback
         result = stacked.run_stacked(
-            _fit_one_model,
+            fit_one_model,
             (keys, params, stacked_data, opt_states, tags, caps),
             static={**dict(static), "callback": callback},
             workers=workers,
@@ -225,18 +235,20 @@ def forecast_plan(
         network: the network's config.
         model_inputs: the model's inputs (a recursive model reads the close alone).
         fitted: the model's fitted ``(encoding state, feature state)``; the function takes
-            the encoding state's float32 values (recursive) or ``ModelInputs.device_state`` (direct).
+            the encoding state's float32 values (a recursive model of the close alone) or
+            ``ModelInputs.device_state`` (a direct one, or a recursive one with calendar inputs).
         members: each member's params.
         steps: forecast steps, at most ``direct_steps`` for a direct model (``prepared.check_direct_steps``).
         direct_steps: the steps a direct head emits, or None.
     """
     length = model_inputs.window_length
-    if direct_steps is None:
+    if direct_steps is None and model_inputs.columns == ("close",):
         static = {"network": network, "encoding": model_inputs.encoding, "steps": steps}
         state = {k: np.float32(v) for k, v in fitted[0].items()}
         return ForecastPlan(_forecast_one_model, static, state, members, length)
     static = {"network": network, "inputs": model_inputs, "steps": steps}
-    return ForecastPlan(_direct_one_model, static, model_inputs.device_state(*fitted), members, length)
+    function = _direct_one_model if direct_steps is not None else _calendar_one_model
+    return ForecastPlan(function, static, model_inputs.device_state(*fitted), members, length)
 
 
 def forecast_rows(

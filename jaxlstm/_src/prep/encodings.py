@@ -412,6 +412,43 @@ ENCODINGS: dict[str, Encoding] = {
 }
 
 
+#: The estimator's name of ``SeasonalEncoding(RelativeEncoding(), season_length_)`` (``estimator_encoding``).
+SEASONAL = "seasonal"
+
+
+def check_encoding_name(encoding: Any, season_length: Any) -> str:
+    """An estimator's ``encoding`` setting: a name of ``ENCODINGS`` or ``"seasonal"`` (which needs a ``season_length``)."""
+    if encoding == SEASONAL:
+        if season_length is None:
+            raise ValueError(
+                "encoding='seasonal' needs season_length (an integer >= 2 or 'auto'): it divides each price by "
+                "the seasonal index of its phase"
+            )
+        return SEASONAL
+    if isinstance(encoding, Encoding) and not encoding.seasonal:
+        return get_encoding(encoding).name
+    if isinstance(encoding, Encoding):
+        raise TypeError("encoding must be 'seasonal' (with season_length) for a seasonal encoding, not an object")
+    if not isinstance(encoding, str) or encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {(*ENCODINGS, SEASONAL)}, got {encoding!r}")
+    return encoding
+
+
+def estimator_encoding(name: str, season_length: int | None) -> Encoding:
+    """The ``Encoding`` of an estimator's ``encoding`` name and its season in use.
+
+    ``"seasonal"``: ``SeasonalEncoding(RelativeEncoding(), season_length)`` (multiplicative,
+    classical: the season removed from the training part's prices, then the relative
+    encoding of the deseasonalised prices), or the relative encoding when no season is
+    in use (``season_length="auto"`` that found none).
+    """
+    if name != SEASONAL:
+        return get_encoding(name)
+    if season_length is None:
+        return RelativeEncoding()
+    return SeasonalEncoding(RelativeEncoding(), season_length)
+
+
 def get_encoding(encoding: str | Encoding) -> Encoding:
     """The encoding named ``encoding`` (``"minmax"``, ``"relative"``, ``"log"``, ``"window"``), or ``encoding`` itself."""
     if isinstance(encoding, Encoding):
