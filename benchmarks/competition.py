@@ -1,7 +1,8 @@
 """The M-competition protocol on public series of six frequencies: the library against the statistical standards.
 
     python -m benchmarks.competition [--quick] [--rows a,b] [--series a,b] [--frequencies a,b]
-                                     [--origins N] [--out DIR] [--append] [--data-dir DIR]
+                                     [--per-frequency N] [--origins N] [--out DIR] [--append]
+                                     [--data-dir DIR]
 
 The series (``load_series``; every one chosen by a rule, none by hand):
 
@@ -905,9 +906,17 @@ QUICK_SERIES_PER_FREQUENCY = 3
 
 
 def select(
-    series_list: Sequence[Series], names: Sequence[str] | None, frequencies: Sequence[str] | None, quick: bool
+    series_list: Sequence[Series],
+    names: Sequence[str] | None,
+    frequencies: Sequence[str] | None,
+    quick: bool,
+    per_frequency: int | None = None,
 ) -> list[Series]:
-    """The series of the command line: by name, by frequency, and for ``--quick`` the first few of each frequency."""
+    """The series of the command line: by name, by frequency, and the first few of each frequency.
+
+    ``--quick`` keeps ``QUICK_SERIES_PER_FREQUENCY``, ``--per-frequency N`` the first ``N`` (in
+    ``load_series``' order, so the subset is chosen by a rule, not by hand).
+    """
     out = [
         s
         for s in series_list
@@ -917,12 +926,15 @@ def select(
         unknown = sorted(set(names) - {s.name for s in out})
         if unknown:
             raise ValueError(f"unknown series {unknown}; known: {[s.name for s in series_list]}")
-    if quick:
+    if per_frequency is not None and per_frequency < 1:
+        raise ValueError(f"--per-frequency must be >= 1, got {per_frequency}")
+    keep_first = per_frequency if per_frequency is not None else (QUICK_SERIES_PER_FREQUENCY if quick else None)
+    if keep_first is not None:
         counts: dict[str, int] = {}
         kept = []
         for s in out:
             counts[s.frequency] = counts.get(s.frequency, 0) + 1
-            if counts[s.frequency] <= QUICK_SERIES_PER_FREQUENCY:
+            if counts[s.frequency] <= keep_first:
                 kept.append(s)
         out = kept
     return out
@@ -973,6 +985,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", default=None, help=f"comma-separated rows (default: {','.join(DEFAULT_ROWS)})")
     parser.add_argument("--series", default=None, help="comma-separated series names (default: all)")
     parser.add_argument("--frequencies", default=None, help=f"comma-separated subset of {','.join(FREQUENCIES)}")
+    parser.add_argument(
+        "--per-frequency",
+        type=int,
+        default=None,
+        help="keep the first N series of each frequency (in the benchmark's order; for the slow peer rows)",
+    )
     parser.add_argument(
         "--origins", type=int, default=None, help=f"rolling origins per series (default {ORIGINS}; quick 2)"
     )
@@ -1039,6 +1057,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.series.split(",") if args.series else None,
         args.frequencies.split(",") if args.frequencies else None,
         args.quick,
+        args.per_frequency,
     )
     series_list = interleave(series_list)
     if args.reverse:

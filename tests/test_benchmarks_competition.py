@@ -143,3 +143,13 @@ def test_run_series_fits_on_the_past_only():
     assert [len(t) for t in seen] == [origins[0]] * 6
     for t, train in zip(origins, seen):
         np.testing.assert_array_equal(train, values[t - origins[0] : t])
+
+
+def test_select_keeps_the_first_series_of_each_frequency_in_order():
+    values = np.arange(1.0, 30.0)
+    series = [comp.Series(name, freq, values, "test") for name, freq in zip("abcdef", ["m", "q", "m", "m", "q", "y"])]
+    assert [s.name for s in comp.select(series, None, None, False, per_frequency=2)] == ["a", "b", "c", "e", "f"]
+    assert [s.name for s in comp.select(series, None, ["m"], False, per_frequency=1)] == ["a"]
+    assert len(comp.select(series, None, None, False)) == 6
+    with pytest.raises(ValueError, match="per-frequency must be >= 1, got 0"):
+        comp.select(series, None, None, False, per_frequency=0)
