@@ -162,6 +162,7 @@ def test_folder_names_of_common_symbols():
         assert folder_symbol(name) is None
 
 
+@pytest.mark.slow  # 300 examples of two symbols
 @settings(max_examples=300, deadline=None)
 @given(st.text(min_size=1, max_size=30), st.text(min_size=1, max_size=30))
 def test_symbol_folder_names_are_one_to_one_even_ignoring_case(one, other):

@@ -171,6 +171,7 @@ def test_a_process_that_already_ran_jax_runs_alone_unless_it_is_in_a_job(monkeyp
         distributed.initialize("127.0.0.1:1234")
 
 
+@pytest.mark.slow  # compiles a tune search
 def test_fit_many_with_a_search_saves_what_tune_finds(tmp_path):
     prices = 100 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.01, 120)))
     space = {"learning_rate": [1e-3, 1e-2]}
@@ -394,6 +395,7 @@ def _threads_as_processes(monkeypatch, size: int) -> None:
     monkeypatch.setattr(processes, "all_gather_json", gather)
 
 
+@pytest.mark.slow  # compiles a tune search three times over
 @pytest.mark.parametrize("size", [2, 7])  # 7 processes for 6 trials: one has no trial at all
 def test_trials_split_over_processes_choose_what_one_process_chooses(monkeypatch, size):
     from concurrent.futures import ThreadPoolExecutor

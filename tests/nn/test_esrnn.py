@@ -93,6 +93,7 @@ def test_apply_shapes_and_reseasonalises():
     assert set(level_only["smoothing"]) == {"level"}
 
 
+@pytest.mark.slow  # check_grads in float64 compiles its own programs
 def test_gradients_check_against_finite_differences():
     cfg = esrnn.ESRNNConfig(input_size=2, hidden_size=3, output_size=2, num_layers=2, season_length=3)
     with jax.enable_x64(True):

@@ -72,6 +72,7 @@ def test_constant_feature_is_scaled_by_one():
     assert feats["volume"]["std"] == 1.0
 
 
+@pytest.mark.slow  # compiles a direct forecast of its own
 def test_forecast_direct_decodes_every_step():
     series = _series()[:, 0]  # log_return reads the close only: close-only inputs are [time] series
     inputs = ModelInputs(("close", "log_return"), RelativeEncoding(), 6)
