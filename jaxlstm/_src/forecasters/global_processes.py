@@ -36,6 +36,7 @@ models folder never holds a part of a global model.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
@@ -119,17 +120,8 @@ class Across:
         params, keys, opt_states = starts
         tags = np.full(len(found), -1, np.int32)
         replicate = lambda tree: jax.tree.map(lambda a: _replicated(whole, a), tree)
-        if self.split_minibatches:
-            with jax.set_mesh(self.mesh):
-                result = run(
-                    replicate(keys),
-                    replicate(params),
-                    training.TrainData(*data),
-                    replicate(opt_states),
-                    replicate(tags),
-                    replicate(caps),
-                )
-        else:
+        # A split minibatch is traced under the mesh; a whole one needs none.
+        with jax.set_mesh(self.mesh) if self.split_minibatches else contextlib.nullcontext():
             result = run(
                 replicate(keys),
                 replicate(params),
