@@ -7,7 +7,9 @@ to learn which input was wrong.
 
 from __future__ import annotations
 
+import inspect
 import numbers
+import pathlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,3 +150,19 @@ def as_float_array(name: str, value: Any, *, ndim: int | tuple[int, ...], dtype=
         first = int(np.flatnonzero(bad.ravel())[0])
         raise ValueError(f"{name} must be finite, got {int(bad.sum())} NaN/inf value(s) (first at flat index {first})")
     return arr
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a ``warnings.warn`` in the calling function name the first frame outside jaxlstm.
+
+    A fixed number breaks when the same check is reached through more calls (an update of
+    one series of a global model goes through two more frames than a local update).
+    """
+    package = str(pathlib.Path(__file__).resolve().parents[1])
+    frame = inspect.currentframe()
+    frame = frame.f_back if frame is not None else None  # the function that will call warn: level 1
+    level = 1
+    while frame is not None and str(pathlib.Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level

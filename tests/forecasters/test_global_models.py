@@ -438,8 +438,9 @@ def test_a_global_update_trains_the_shared_params_on_the_new_windows_of_the_seri
 def test_a_global_ensemble_drops_the_members_that_diverged_and_warns(tmp_path):
     members = [{"learning_rate": 1e6}, {"learning_rate": 3e-4}, {"learning_rate": 1e-3, "seed": 5}]
     model = jl.LSTMForecaster(**SMALL, ensemble=members)
-    with pytest.warns(UserWarning, match=r"1 of 3 ensemble members diverged"):
+    with pytest.warns(UserWarning, match=r"1 of 3 ensemble members diverged") as record:
         model.fit(SERIES)
+    assert [w.filename for w in record if "diverged" in str(w.message)] == [__file__]  # the caller's line
     assert model.n_members == 2 and [m["learning_rate"] for m in model.ensemble] == [3e-4, 1e-3]
     assert model.metrics_["members"] == 2 and jax.tree.leaves(model.params_)[0].shape[0] == 2
     for view in model.series_.values():
@@ -452,6 +453,19 @@ def test_a_global_ensemble_drops_the_members_that_diverged_and_warns(tmp_path):
     assert loaded.ensemble == model.ensemble
     for name, f in loaded.forecast(steps=3).items():
         np.testing.assert_array_equal(f.predicted, fc[name].predicted)
+
+
+@pytest.mark.slow
+def test_a_global_update_warns_at_the_callers_line_about_the_prices_it_dropped(captured):
+    model = copy.deepcopy(captured[0])
+    dates = pd.date_range("2024-01-01", periods=len(SERIES["A"]) + 3)[-4:]
+    later = pd.DataFrame(
+        {"unique_id": "A", "ds": dates, "y": np.r_[SERIES["A"][-1], SERIES["A"][-1] * 1.01 ** np.arange(1, 4)]}
+    )
+    with pytest.warns(UserWarning, match=r"dropped the first 1 price\(s\)") as record:
+        model.update(later, epochs=1)
+    assert [w.filename for w in record if "dropped" in str(w.message)] == [__file__]
+    assert model.series_["A"].prices_[-1] == pytest.approx(SERIES["A"][-1] * 1.01**3)
 
 
 @pytest.mark.slow

@@ -58,8 +58,9 @@ def test_a_plain_array_on_a_dated_model_needs_its_interval(fitted, series):
 
 def test_overlapping_prices_are_checked_dropped_and_counted(fitted, series):
     model = copy.deepcopy(fitted)
-    with pytest.warns(UserWarning, match=r"dropped the first 6 price\(s\)"):
+    with pytest.warns(UserWarning, match=r"dropped the first 6 price\(s\)") as record:
         model.update(series[FIT_END - 6 : FIT_END + 4], epochs=1)
+    assert [w.filename for w in record if "dropped" in str(w.message)] == [__file__]  # the caller's line
     twin = copy.deepcopy(fitted).update(series[FIT_END : FIT_END + 4], epochs=1)
     assert model.last_timestamp_ == twin.last_timestamp_
     for a, b in zip(_leaves(model.params_), _leaves(twin.params_), strict=True):

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxlstm._src import training
+from jaxlstm._src import training, validation
 from jaxlstm._src.forecasters import bands, fitting, population, prepared, rows
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.prep import gaps as gap_lib
@@ -125,7 +125,7 @@ def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: i
         f"{horizons.format_moment(last)}: the model has seen them (the last {checked} checked against the "
         "prices it holds)",
         UserWarning,
-        stacklevel=6,
+        stacklevel=validation.user_stacklevel(),
     )
     return seen
 

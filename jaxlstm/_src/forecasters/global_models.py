@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import training
+from jaxlstm._src import training, validation
 from jaxlstm._src.forecasters import continuation, lstm_state, population, prepared, rows, stacked_residuals
 from jaxlstm._src.forecasters.base import read_many
 from jaxlstm._src.forecasters.forecast import Forecasts
@@ -345,7 +345,7 @@ def adopt_pool(
             model.params_ = None
         raise population.divergence_error(settings, float(kind.default_params()["learning_rate"]))
     if len(kept) < len(settings):
-        warnings.warn(population.dropped_message(settings, kept), UserWarning, stacklevel=4)
+        warnings.warn(population.dropped_message(settings, kept), UserWarning, stacklevel=validation.user_stacklevel())
     metrics = adopted["metrics"]
     stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     for model, prep, found in zip(models, preps, adopted["found"], strict=True):
