@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import jax
@@ -33,21 +34,28 @@ def _long(series: dict[str, np.ndarray]) -> pd.DataFrame:
     )
 
 
+@contextlib.contextmanager
+def _spying(name: str):
+    """Replaces ``rows.<name>`` with a spy for the block; yields the list of first arguments it was called with."""
+    seen: list = []
+    original = getattr(rows, name)
+
+    def spy(first, **options):
+        seen.append(first)
+        return original(first, **options)
+
+    setattr(rows, name, spy)
+    try:
+        yield seen
+    finally:
+        setattr(rows, name, original)
+
+
 @pytest.fixture(scope="module")
 def captured():
     """A global fit of SERIES (a long frame), and the training rows it handed to the runner."""
-    seen = []
-    original = rows.train_models
-
-    def spy(plans, **options):
-        seen.append(plans)
-        return original(plans, **options)
-
-    rows.train_models = spy
-    try:
+    with _spying("train_models") as seen:
         model = jl.LSTMForecaster(**SMALL).fit(_long(SERIES))
-    finally:
-        rows.train_models = original
     return model, seen
 
 
@@ -265,18 +273,8 @@ def test_series_embedding_learns_one_vector_per_series_and_saves(tmp_path):
     loaded = jl.LSTMForecaster.load(model.save(tmp_path / "emb"))
     np.testing.assert_array_equal(loaded.forecast(steps=3)["C"].predicted, model.forecast(steps=3)["C"].predicted)
     # An update's windows carry their series' row of the table, as the fit's do.
-    seen = []
-    original = rows.train_rows
-
-    def spy(found, **options):
-        seen.append(found)
-        return original(found, **options)
-
-    rows.train_rows = spy
-    try:
+    with _spying("train_rows") as seen:
         model.update({"C": SERIES["C"][-1] * np.array([1.01, 1.0, 0.99])}, epochs=1, interval="1D")
-    finally:
-        rows.train_rows = original
     data = seen[0][0].data
     assert data.weights.sum() == 3 and np.all(data.xs[:3, :, -1] == 2)
     assert model.series_["C"].prices_.shape[0] == model.series_["C"].window_length + 3
@@ -376,18 +374,8 @@ def test_a_global_update_trains_the_shared_params_on_the_new_windows_of_the_seri
             for name, v in new.items()
         ]
     )
-    seen = []
-    original = rows.train_rows
-
-    def spy(found, **options):
-        seen.append(found)
-        return original(found, **options)
-
-    rows.train_rows = spy
-    try:
+    with _spying("train_rows") as seen:
         model.update(later, epochs=2)
-    finally:
-        rows.train_rows = original
     # One runner call, one row: the windows of A then C, each in its own fitted encoding, written out.
     assert len(seen) == 1 and len(seen[0]) == 1
     data = seen[0][0].data
