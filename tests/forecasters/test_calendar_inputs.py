@@ -112,8 +112,6 @@ def test_bad_input_names_what_calendar_inputs_need(direct):
         direct.observe(series.to_numpy()[-20:])
     with pytest.raises(ValueError, match="positive prices"):  # the price checks still apply, not to the clock
         jl.LSTMForecaster(**SMALL, calendar=("hour",)).fit(series.where(series.index != series.index[30], -1.0))
-    with pytest.raises(ValueError, match="not supported by global models"):
-        jl.LSTMForecaster(**SMALL, calendar=("hour",)).fit({"a": series, "b": series * 2})
 
 
 @slow
@@ -160,11 +158,3 @@ def test_the_seasonal_encoding_follows_the_season_and_round_trips(tmp_path):
     np.testing.assert_array_equal(loaded.encoding_state_["season_3"], seasonal.encoding_state_["season_3"])
     with pytest.raises(ValueError, match="position of each price in its season"):
         loaded.observe(prices[-40:])
-
-
-def test_global_models_refuse_what_they_do_not_carry_yet():
-    prices = {"a": np.linspace(100, 120, 80), "b": np.linspace(50, 70, 80)}
-    with pytest.raises(ValueError, match=r"calendar=\('hour',\) is not supported by global models"):
-        jl.LSTMForecaster(calendar=("hour",)).fit(prices)
-    with pytest.raises(ValueError, match="encoding='seasonal' is not supported by global models"):
-        jl.LSTMForecaster(encoding="seasonal", season_length=4).fit(prices)

@@ -150,9 +150,11 @@ def read_many(
             raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
         model = make(symbol)
         name = f"data[{symbol!r}]"
-        prices, timestamps, spacing = read_series(item, name, model.input_columns, interval)
-        prices = model.check_prices(name, prices, model.min_fit_length, "to fit")
-        prices, timestamps, was_filled = regular_series(prices, timestamps, spacing, gaps, name, model.input_columns)
+        # The columns read from data; the clock and positions are added by the model's fit.
+        columns = calendars.data_columns(model.input_columns)
+        prices, timestamps, spacing = read_series(item, name, columns, interval)
+        prices = model.check_prices(name, prices, model.min_fit_length, "to fit", columns=columns)
+        prices, timestamps, was_filled = regular_series(prices, timestamps, spacing, gaps, name, columns)
         found[symbol] = ManySeries(model, prices, timestamps, spacing, was_filled)
     return data, found
 
@@ -1052,7 +1054,9 @@ class Forecaster:
             raise ValueError(f"window must hold exactly {length} prices for {self!r}, got {window.shape[0]}")
         return window
 
-    def check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
+    def check_prices(
+        self, name: str, value: Any, minimum: int, purpose: str, *, columns: Sequence[str] | None = None
+    ) -> np.ndarray:
         """``value`` as validated ``[time]`` prices (``[time, columns]`` candles) for this model, else ValueError.
 
         Args:
@@ -1060,8 +1064,10 @@ class Forecaster:
             value: the prices.
             minimum: fewest rows accepted.
             purpose: what they are for (``"to fit"``...), for messages.
+            columns: the columns ``value`` holds (default ``input_columns``; data read before
+                a fit adds its clock and positions holds ``calendars.data_columns`` of them).
         """
-        columns = self.input_columns
+        columns = tuple(self.input_columns if columns is None else columns)
         prices = validation.as_float_array(name, value, ndim=1 if len(columns) == 1 else 2)
         if prices.ndim == 2 and prices.shape[1] != len(columns):
             raise ValueError(

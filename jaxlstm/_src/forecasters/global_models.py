@@ -50,7 +50,7 @@ from jaxlstm._src.forecasters.forecast import Forecasts
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import fingerprint, split_long
 from jaxlstm._src.nn import embedding, networks
-from jaxlstm._src.prep import fingerprints, horizons, windows
+from jaxlstm._src.prep import calendars, encodings, fingerprints, horizons, seasons, windows
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module, and ``series_class`` builds on its class).
 LSTMForecaster = Any
@@ -144,6 +144,22 @@ def series_class(base: Any) -> Any:
 
         #: The series it trains with (None after ``load``: a loaded series only forecasts).
         pool_: Pool | None = None
+        #: The season whose window every series of the global model reads (``window_season``); None: its own.
+        window_season_: int | None = None
+
+        @property
+        def input_length(self) -> int:
+            """``LSTMForecaster.input_length``, at least the window of ``window_season_``: every series' windows stack."""
+            own = super().input_length
+            if self.window_season_ is None:
+                return own
+            return max(own, seasons.default_window(self.sequence_length, self.direct_steps or 1, self.window_season_))
+
+        def use_window_season(self, season: int | None) -> None:
+            """Sets ``window_season_`` (what the global fit chose or a saved model used) and the window it implies."""
+            self.__dict__["window_season_"] = season
+            self.__dict__.pop("model_inputs", None)
+            self.__dict__.pop("model_config", None)
 
         @functools.cached_property
         def model_config(self) -> Any:
@@ -161,10 +177,9 @@ def series_class(base: Any) -> Any:
             return embedding.SeriesEmbedding(inner, self.series_embedding)
 
         def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
-            # Every series of a pool reads windows of one length: the pool's season.
+            # The global fit chose every series' season before training (``start_global``).
             if self.pool_ is None or self.season_length != "auto":
                 return super().resolve_season(series, interval)
-            self.use_season(self.pool_.season)
             return self.season_length_
 
         def continue_with(self, found: continuation.Update, fresh: np.ndarray | None) -> None:
@@ -179,6 +194,7 @@ def series_class(base: Any) -> Any:
         def _unfitted_copy(self) -> Any:
             copy = super()._unfitted_copy()
             copy.pool_ = None if self.pool_ is None else self.pool_.head
+            copy.use_window_season(self.window_season_)
             return copy
 
         @classmethod
@@ -490,12 +506,72 @@ def start_global(model: LSTMForecaster, data: Any, interval: Any, gaps: str) -> 
                 f"data[{names[0]!r}] at {horizons.format_interval(first)}: a global model's series share one "
                 "interval (fit each interval's series as their own global model)"
             )
+    own: dict[str, int | None] = {}
     if model.season_length == "auto":
-        pool.season = choose_season(model, found)
+        if model.encoding == encodings.SEASONAL and model.architecture != "esrnn":
+            own, pool.season = own_seasons(model, found)
+        else:
+            pool.season = choose_season(model, found)
         model.use_season(pool.season)
-    for item in found.values():
-        item.model.pool_ = pool
+    parts, step = pool_calendar(model, found)
+    model.use_calendar(parts, step)
+    for name, item in found.items():
+        view: Any = item.model
+        view.pool_ = pool
+        view.use_season(own.get(name, model.season_length_))
+        view.use_window_season(model.season_length_)
+        view.use_calendar(parts, step)
     return Start(model, data, found, pool)
+
+
+def own_seasons(model: LSTMForecaster, found: Mapping[str, Any]) -> tuple[dict[str, int | None], int | None]:
+    """Each series' own season (``encoding="seasonal"``, ``season_length="auto"``) and the season of the common window.
+
+    Each series detects its season on its own training part (``resolve_season``), and its
+    encoding removes that season: series of one global model may have different seasons.
+    Their windows must have one length to be stacked, so every series reads the window of
+    the largest season that every series is long enough to train with (None: the
+    ``sequence_length`` window); a series whose season is longer keeps its season in its
+    encoding and reads the shorter window.
+    """
+    detected = {}
+    for name, item in found.items():
+        probe = type(model)(**model.get_params())
+        detected[name] = probe.resolve_season(item.prices, item.interval)
+    seen = [m for m in detected.values() if m is not None]
+    across = ACROSS.get()
+    if across is not None:  # the window is one for the series of every process
+        seen = across.gather(seen)
+    probe = type(model)(**model.get_params())
+    for season in sorted(set(seen), reverse=True):
+        probe.use_season(season)
+        if not _total(sum(item.prices.shape[0] < probe.min_fit_length + 1 for item in found.values())):
+            return detected, season
+    return detected, None
+
+
+def pool_calendar(model: LSTMForecaster, found: Mapping[str, Any]) -> tuple[tuple[str, ...], int]:
+    """The calendar parts and spacing every series of a global model reads (``calendars.resolve`` of each series).
+
+    Each series' clock comes from its own timestamps, but the network reads one set of
+    inputs: series for which ``calendar`` resolves differently (``"auto"`` with some series
+    undated or irregular) are refused, naming two of them.
+    """
+    if model.calendar is None:
+        return (), 0
+    resolved = {
+        name: calendars.resolve(model.calendar, item.timestamps, item.interval, f"data[{name!r}]")
+        for name, item in found.items()
+    }
+    first = next(iter(resolved))
+    for name, got in resolved.items():
+        if got != resolved[first]:
+            raise ValueError(
+                f"calendar={model.calendar!r} gives data[{first!r}] the calendar inputs {resolved[first][0]} and "
+                f"data[{name!r}] {got[0]}: the series of a global model read one calendar, so each needs regularly "
+                "spaced timestamps at one interval (or fit with calendar=None)"
+            )
+    return resolved[first]
 
 
 def finish_global(start: Start, interval: Any) -> None:
@@ -630,6 +706,8 @@ def update_data(updates: Sequence[continuation.Update], indices: Sequence[int] |
 
 #: What a series keeps of ``lstm_state.metadata`` (the rest is the global model's).
 _SERIES_FIELDS = ("encoding", "season", "features", "data", "metrics", "calibration", "trained_on", "shrink")
+#: ... and what it keeps that models saved before it had not (absent: none).
+_NEWER_SERIES_FIELDS = ("calendar",)
 
 
 def saved_parts(model: LSTMForecaster, *, residual_arrays: bool = True) -> tuple[Any, dict[str, Any]]:
@@ -649,7 +727,7 @@ def saved_parts(model: LSTMForecaster, *, residual_arrays: bool = True) -> tuple
     series = {}
     for name, view in model.series_.items():
         found = lstm_state.metadata(view)
-        series[name] = {key: found[key] for key in _SERIES_FIELDS}
+        series[name] = {key: found[key] for key in (*_SERIES_FIELDS, *_NEWER_SERIES_FIELDS)}
     arrays = (
         stacked_residuals.stack([view.band_.residuals for view in model.series_.values()]) if residual_arrays else {}
     )
@@ -663,7 +741,9 @@ def saved_parts(model: LSTMForecaster, *, residual_arrays: bool = True) -> tuple
         "symbol": symbol,
         "trained_at": model.trained_at_,
         "settings": settings,
+        # The season of the window every series reads (each series' own is in its metadata).
         "season": {"length": model.season_length_},
+        "calendar": {"parts": list(model.calendar_), "step_seconds": model.calendar_step_},
         "metrics": model.metrics_,
         "history": {k: [float(x) for x in v] for k, v in model.history_.items()},
         "trained_on": model.trained_on_.to_json(),
@@ -677,6 +757,13 @@ def saved_parts(model: LSTMForecaster, *, residual_arrays: bool = True) -> tuple
             f"cannot save {model!r}: its settings and fitted state disagree ({type(err).__name__}: {err})"
         ) from None
     return tree, metadata
+
+
+def view_of(kind: Any, window_season: int | None, **settings: Any) -> Any:
+    """An unfitted series of a global model (``kind``) that reads the window of ``window_season``."""
+    view = kind(**settings)
+    view.use_window_season(window_season)
+    return view
 
 
 def is_saved_global(metadata: Any) -> bool:
@@ -698,6 +785,10 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
         raise ValueError("the global model lists no series")
     if model.season_length == "auto":
         model.use_season((metadata.get("season") or {}).get("length"))
+    calendar = metadata.get("calendar") or {"parts": [], "step_seconds": 0}  # saved before calendar inputs: none
+    parts = tuple(calendar["parts"])
+    step = validation.check_positive_int("calendar step", calendar["step_seconds"]) if parts else 0
+    model.use_calendar(cast(tuple[str, ...], calendars.check_calendar(parts)) if parts else (), step)
     order = metadata["global"].get(ORDER_KEY, list(series))  # models saved before the order was kept
     if not isinstance(order, list) or sorted(map(str, order)) != sorted(series) or len(set(order)) != len(order):
         raise ValueError(f"the saved order of the series must list each of {sorted(series)} once, got {order!r:.200}")
@@ -710,6 +801,7 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
     kind = series_class(cls)
     probe = kind(**settings)
     probe.use_season(model.season_length_)
+    probe.use_calendar(model.calendar_, model.calendar_step_)
     network = pool_network(probe, len(series))
     members = dataclasses.replace(probe.members, network=network)
     params_template, opt_template = (lstm_state.with_members(t, probe.n_members) for t in members.templates())
@@ -731,13 +823,16 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
             raise ValueError(f"series {name!r} is not a saved series")
         found = {
             **{key: saved[key] for key in _SERIES_FIELDS},
+            **{key: saved[key] for key in _NEWER_SERIES_FIELDS if key in saved},
             "model": lstm_state.MODEL_KIND,
             "settings": settings,
             "symbol": name,
             "trained_at": metadata.get("trained_at"),
             "history": metadata["history"],
         }
-        view = lstm_state.rebuild(kind, series_params(params, index, embedded), found)
+        view = lstm_state.rebuild(
+            functools.partial(view_of, kind, model.season_length_), series_params(params, index, embedded), found
+        )
         if residuals[index]:
             view.band_ = view.band_.with_residuals(dict(sorted({**view.band_.residuals, **residuals[index]}.items())))
         views[name] = view

@@ -418,10 +418,6 @@ class LSTMForecaster(Forecaster):
         """
         validation.check_bool("verbose", verbose)
         if global_lib.is_many(data):
-            if isinstance(self.calendar, tuple) or self.encoding == encodings.SEASONAL:
-                setting = f"calendar={self.calendar!r}" if isinstance(self.calendar, tuple) else "encoding='seasonal'"
-                raise ValueError(f"{setting} is not supported by global models yet")
-            self.use_calendar((), 0)
             self._reset_fitted()
             global_lib.fit_global(self, data, verbose=verbose, **fit_options)
             return self
@@ -571,11 +567,13 @@ class LSTMForecaster(Forecaster):
         if self.params_ is None:
             raise RuntimeError("LSTMForecaster is not fitted yet: call fit(data) or LSTMForecaster.load(path) first")
 
-    def check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
+    def check_prices(
+        self, name: str, value: Any, minimum: int, purpose: str, *, columns: Sequence[str] | None = None
+    ) -> np.ndarray:
         if self.features != (feature_lib.CLOSE,):
             head = f", and the head forecasts {self.direct_steps} steps"
             prepared.check_candles(self.model_inputs, name, value, minimum, purpose, repr(self), head)
-        return super().check_prices(name, value, minimum, purpose)
+        return super().check_prices(name, value, minimum, purpose, columns=columns)
 
     def check_window(self, window: Any) -> np.ndarray:
         # Models that read several columns also take a window as candles (a DataFrame,
