@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -453,3 +455,29 @@ def test_hyper_gradient_through_training_matches_finite_differences():
         fd_params = (f(shifted(h), lr) - f(shifted(-h), lr)) / (2 * h)
         along = sum(jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(d_params), jax.tree.leaves(direction)))
         np.testing.assert_allclose(float(along), float(fd_params), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_an_epoch_of_epoch_windows_trains_on_the_first_minibatches_of_its_shuffled_order():
+    # 37 windows, batch 8, at most 20 per epoch: 3 minibatches (24 windows) per epoch, a new
+    # sample each epoch. Reference: each epoch's 24 rows of its own order, trained unshuffled.
+    params = jl.init_params(jax.random.key(0), _TINY)
+    data, key = _rows(37, 5), jax.random.key(1)
+    cfg = jl.TrainConfig(learning_rate=3e-2, epochs=2, batch_size=8, patience=None, epoch_windows=20)
+    sampled = _FIT(key, params, data, cfg, network=_TINY)
+    plain = dataclasses.replace(cfg, epochs=1, shuffle=False, epoch_windows=None)
+    found, opt_state = params, None
+    for epoch in range(2):
+        order = np.asarray(training._epoch_order(jax.random.fold_in(key, epoch), data.weights))[:24]
+        part = jl.TrainData(*(a[order] for a in data[:3]), *data[3:])
+        step = _FIT(key, found, part, plain, network=_TINY, opt_state=opt_state)
+        found, opt_state = step.params, step.opt_state
+        np.testing.assert_allclose(np.asarray(sampled.val_loss)[epoch], np.asarray(step.val_loss)[0], rtol=1e-5)
+    for x, y in zip(jax.tree.leaves(sampled.params), jax.tree.leaves(found), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-7)
+    # At least as many windows as there are: the plain epoch.
+    _assert_same_run(
+        _FIT(key, params, data, dataclasses.replace(cfg, epoch_windows=40), network=_TINY),
+        _FIT(key, params, data, dataclasses.replace(cfg, epoch_windows=None), network=_TINY),
+    )
+    assert training.epoch_batches(37, 8, 20) == 3 and training.epoch_batches(37, 8) == 5

@@ -74,6 +74,11 @@ class TrainConfig:
         shuffle: reshuffle the training windows every epoch (with the explicit key).
         max_grad_norm: clip gradients to this global norm (``None``: no clipping).
         weight_decay: decoupled weight decay of AdamW (0: plain Adam).
+        epoch_windows: None (an epoch is a pass over every training window) or the most
+            windows one epoch trains on: a random sample, drawn anew each epoch, of that
+            many (in whole minibatches), so the optimiser steps, the validation losses and
+            the patience of early stopping are counted per sample, however many windows
+            there are (a global model of many series). Ignored when it is not below their count.
     """
 
     learning_rate: float = 1e-3
@@ -86,6 +91,7 @@ class TrainConfig:
     shuffle: bool = True
     max_grad_norm: float | None = None
     weight_decay: float = 0.0
+    epoch_windows: int | None = None
 
     def __post_init__(self) -> None:
         validation.check_positive_float("learning_rate", self.learning_rate)
@@ -99,6 +105,8 @@ class TrainConfig:
         if self.max_grad_norm is not None:
             validation.check_positive_float("max_grad_norm", self.max_grad_norm)
         validation.check_positive_float("weight_decay", self.weight_decay, allow_zero=True)
+        if self.epoch_windows is not None:
+            validation.check_positive_int("epoch_windows", self.epoch_windows)
         for name in ("restore_best", "shuffle"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
@@ -410,22 +418,32 @@ def _epoch(
     data: TrainData,
     batch_size: int,
     shuffle: bool,
+    epoch_windows: int | None = None,
 ) -> tuple[Any, Any, jax.Array]:
     """One pass over the (shuffled) training rows as a ``lax.scan`` over minibatches.
 
     A minibatch whose weights are all 0 (padding only) takes no optimiser step: Adam would
     move the params even with a zero gradient (its moments decay), and its step count would
     differ from the unpadded run's. Each step's loss is normalised by its batch's weight sum.
+    ``epoch_windows`` (``TrainConfig``) ends the pass after the minibatches that hold that
+    many windows of the shuffled order (its weighted rows come first).
     """
     xs, ys, weights = data.xs, data.ys, data.weights
     n = xs.shape[0]
     batch_size = min(batch_size, n)
-    num_batches = math.ceil(n / batch_size)
-    pad = num_batches * batch_size - n
+    num_batches = epoch_batches(n, batch_size, epoch_windows)
     order = _epoch_order(key, weights) if shuffle else jnp.arange(n)
-    order = jnp.concatenate([order, jnp.zeros((pad,), order.dtype)]).reshape(num_batches, batch_size)
-    real = jnp.concatenate([jnp.ones((n,), weights.dtype), jnp.zeros((pad,), weights.dtype)])
-    batch_weights = (weights[order.reshape(-1)] * real).reshape(num_batches, batch_size)
+    if num_batches * batch_size <= n and num_batches < math.ceil(n / batch_size):
+        # A sample of the windows: the first whole minibatches of the shuffled order.
+        order = order[: num_batches * batch_size].reshape(num_batches, batch_size)
+        batch_weights = weights[order]
+        total = jnp.sum(batch_weights)
+    else:
+        pad = num_batches * batch_size - n
+        order = jnp.concatenate([order, jnp.zeros((pad,), order.dtype)]).reshape(num_batches, batch_size)
+        real = jnp.concatenate([jnp.ones((n,), weights.dtype), jnp.zeros((pad,), weights.dtype)])
+        batch_weights = (weights[order.reshape(-1)] * real).reshape(num_batches, batch_size)
+        total = jnp.sum(weights)
     loss_type = jax.eval_shape(loss_fn, params, xs[:batch_size], ys[:batch_size], batch_weights[0])
 
     def update(state, batch):
@@ -443,7 +461,13 @@ def _epoch(
         return jax.lax.cond(jnp.sum(batch[1]) > 0, update, skip, state, batch)
 
     (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (order, batch_weights))
-    return params, opt_state, jnp.sum(losses) / jnp.maximum(jnp.sum(weights), 1e-12)
+    return params, opt_state, jnp.sum(losses) / jnp.maximum(total, 1e-12)
+
+
+def epoch_batches(n: int, batch_size: int, epoch_windows: int | None = None) -> int:
+    """Minibatches (optimiser steps at most) of one epoch on ``n`` windows (``TrainConfig.epoch_windows``)."""
+    batches = max(1, math.ceil(n / batch_size))
+    return batches if epoch_windows is None else min(batches, max(1, math.ceil(epoch_windows / batch_size)))
 
 
 def _report(callback: Callable[..., None], running: Any, *args: Any) -> None:
@@ -560,7 +584,7 @@ def fit_arrays(
         """One epoch and its bookkeeping: the one body of both the while loop and the scan."""
         epoch_key = jax.random.fold_in(key, s.epoch)
         params, opt_state, train_loss = _epoch(
-            optimizer, loss_fn, s.params, s.opt_state, epoch_key, data, cfg.batch_size, cfg.shuffle
+            optimizer, loss_fn, s.params, s.opt_state, epoch_key, data, cfg.batch_size, cfg.shuffle, cfg.epoch_windows
         )
         nan = jnp.asarray(jnp.nan, xs.dtype)
         if has_val:

@@ -462,3 +462,25 @@ def test_a_global_ensemble_whose_every_member_diverged_raises():
     with pytest.raises(ValueError, match=r"training diverged in all 2 ensemble members.*lower learning_rate"):
         model.fit(SERIES)
     assert model.params_ is None and model.series_ is None and model.ensemble == 2
+
+
+@pytest.mark.slow
+def test_a_pool_of_more_windows_than_epoch_windows_samples_its_epochs_and_caps_its_head_copies(monkeypatch):
+    monkeypatch.setattr(global_models, "EPOCH_WINDOWS", 100)
+    settings = dict(SMALL, epochs=3, batch_size=16)
+    with _spying("train_models") as seen:
+        model = jl.LSTMForecaster(**settings).fit(SERIES)
+    (parent,), (head,) = seen  # the pool, then its head-refit copies: one compiled trainer for both
+    assert parent[0].static == head[0].static and parent[0].static["config"].epoch_windows == 100
+    # The copies' cap: the parent's kept optimiser steps (7 minibatches of 16 per sampled epoch)
+    # in epochs of the copies' own sampled minibatches.
+    metrics = model.metrics_
+    assert metrics["n_train_windows"] > 100
+    steps = max(1, metrics["best_epoch"]) * 7
+    heads = int(head[0].data.weights.sum())
+    assert head[0].epochs == -(-steps // min(-(-heads // 16), 7))
+    # Fewer windows than that: an epoch is a pass over all of them, as before.
+    monkeypatch.setattr(global_models, "EPOCH_WINDOWS", 10**6)
+    with _spying("train_models") as seen:
+        jl.LSTMForecaster(**settings).fit(SERIES)
+    assert seen[0][0][0].static["config"].epoch_windows is None

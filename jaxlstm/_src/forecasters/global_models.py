@@ -58,6 +58,14 @@ LSTMForecaster = Any
 #: Series whose calibration forecasts one runner call makes (see ``SeriesModel._calibrate``).
 CALIBRATION_CHUNK = 32
 
+#: The most training windows one epoch of a global fit takes (``TrainConfig.epoch_windows``): a
+#: new random sample each epoch when the series hold more. Early stopping then checks the
+#: held-back windows, and counts its patience, after as many optimiser steps whatever the
+#: number of series: a global model of 1,000 series of 300 prices (250,000 windows) took 49
+#: full passes, 10 of them spent waiting out the patience. 2**15 leaves a pool of up to about
+#: 100 such series (and every benchmark of ``benchmarks.global_models accuracy``) as it was.
+EPOCH_WINDOWS = 2**15
+
 #: ``metadata["global"]`` of a saved global model holds its series under this key.
 SERIES_KEY = "series"
 #: ... the series' names in the order of the params' embedding rows under this one.
@@ -100,6 +108,7 @@ class Pool:
         season: the season every series of the pool uses (one window for all), once chosen.
         trained: after training, ``(params, opt_state, history, metrics)`` of the pool.
         sizes: after training, the padded sizes of its training and held-back windows.
+        epoch_windows: the most windows an epoch of its training takes (None: all; ``EPOCH_WINDOWS``).
         parent: for the pool of head-refit copies, the pool they calibrate.
     """
 
@@ -107,6 +116,7 @@ class Pool:
     season: int | None = None
     trained: tuple[Any, Any, dict[str, np.ndarray], dict[str, Any]] | None = None
     sizes: tuple[int, int] = (0, 0)
+    epoch_windows: int | None = None
     parent: Pool | None = None
 
     @functools.cached_property
@@ -123,7 +133,8 @@ class Pool:
         """
         if self.parent is None or self.parent.trained is None:
             return None
-        return prepared.epoch_caps(prepared.kept_steps(self.parent.trained[3], batch_size), n_train, batch_size)
+        steps = prepared.kept_steps(self.parent.trained[3], batch_size, self.parent.epoch_windows)
+        return prepared.epoch_caps(steps, n_train, batch_size, self.epoch_windows)
 
 
 @functools.cache
@@ -310,8 +321,13 @@ def pool_rows(models: Sequence[Any], preps: Sequence[prepared.Prepared], capped:
     embedded = isinstance(network, embedding.SeriesEmbedding)
     data = pooled_data(preps, fraction, steps, embedded, parent.sizes if parent is not None else (0, 0))
     pool.sizes = (int(data.xs.shape[0]), int(data.xs_val.shape[0]))
-    caps = pool.epoch_caps(_total(sum(p.n_train for p in preps)), lead.batch_size) if capped else None
-    return rows.member_rows(members, data, members.static(), epochs=caps)
+    n_train = _total(sum(p.n_train for p in preps))
+    # A head pool samples as its parent does: one compiled trainer for both (a no-op on fewer windows).
+    pool.epoch_windows = (
+        parent.epoch_windows if parent is not None else EPOCH_WINDOWS if n_train > EPOCH_WINDOWS else None
+    )
+    caps = pool.epoch_caps(n_train, lead.batch_size) if capped else None
+    return rows.member_rows(members, data, members.static(epoch_windows=pool.epoch_windows), epochs=caps)
 
 
 def series_params(params: Any, index: int, embedded: bool) -> Any:

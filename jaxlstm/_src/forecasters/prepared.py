@@ -138,21 +138,25 @@ class RefitBudget(NamedTuple):
     windows: int
 
 
-def minibatches(n_train: int, batch_size: int) -> int:
-    """Optimiser steps of one epoch on ``n_train`` training windows (at least 1; a partial batch is one step)."""
-    return max(1, -(-int(n_train) // batch_size))
+def minibatches(n_train: int, batch_size: int, epoch_windows: int | None = None) -> int:
+    """Optimiser steps of one epoch on ``n_train`` training windows (at least 1; a partial batch is one step).
+
+    ``epoch_windows``: the most windows one epoch takes (``TrainConfig.epoch_windows``; None: all).
+    """
+    return training.epoch_batches(int(n_train), batch_size, epoch_windows)
 
 
-def kept_steps(metrics: dict[str, Any], batch_size: int) -> tuple[int, ...]:
+def kept_steps(metrics: dict[str, Any], batch_size: int, epoch_windows: int | None = None) -> tuple[int, ...]:
     """Per member, the optimiser steps its kept params took: its best epoch with early stopping (else its last) times its minibatches per epoch.
 
     Args:
         metrics: a fitted model's ``metrics_`` (``best_epoch``, ``n_train_windows``, and
             ``member_best_epochs`` for an ensemble).
         batch_size: its windows per step.
+        epoch_windows: its most windows per epoch (``TrainConfig.epoch_windows``).
     """
     kept = metrics.get("member_best_epochs") or [metrics["best_epoch"]]
-    batches = minibatches(metrics["n_train_windows"], batch_size)
+    batches = minibatches(metrics["n_train_windows"], batch_size, epoch_windows)
     return tuple(max(1, int(epoch)) * batches for epoch in kept)
 
 
@@ -166,9 +170,9 @@ def refit_budget(metrics: dict[str, Any] | None, batch_size: int, count: int) ->
     return None if metrics is None else RefitBudget(kept_steps(metrics, batch_size), count)
 
 
-def epoch_caps(steps: Sequence[int], n_train: int, batch_size: int) -> list[int]:
-    """Per member, ``steps`` optimiser steps rounded up to whole epochs of ``n_train`` training windows."""
-    return [-(-count // minibatches(n_train, batch_size)) for count in steps]
+def epoch_caps(steps: Sequence[int], n_train: int, batch_size: int, epoch_windows: int | None = None) -> list[int]:
+    """Per member, ``steps`` optimiser steps rounded up to whole epochs of ``n_train`` training windows (at most ``epoch_windows`` each)."""
+    return [-(-count // minibatches(n_train, batch_size, epoch_windows)) for count in steps]
 
 
 def validation_errors(
