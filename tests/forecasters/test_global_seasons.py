@@ -144,17 +144,18 @@ def test_a_global_calendar_model_gives_each_series_its_own_clock_and_saves(tmp_p
 
 
 @slow
-def test_a_backtest_of_a_global_seasonal_model_scores_every_series():
-    data = {"A": _seasonal(120, 4, 0), "B": _seasonal(110, 6, 1)}
+def test_a_backtest_of_a_global_seasonal_calendar_model_scores_every_series():
+    data = {"A": _hourly(_seasonal(120, 4, 0)), "B": _hourly(_seasonal(110, 6, 1), "2024-02-01")}
+    settings = dict(SMALL, encoding="seasonal", season_length="auto", calendar="auto")
     found = jl.evaluation.backtest(
         data,
-        {"seasonal": functools.partial(jl.LSTMForecaster, **SMALL, encoding="seasonal", season_length="auto")},
+        {"both": functools.partial(jl.LSTMForecaster, **settings)},
         train_size=90,
         steps=4,
-        global_models=["seasonal"],
+        global_models=["both"],
     )
     for name in data:
-        assert np.isfinite(found[name]["seasonal"].metrics["mae"])
+        assert np.isfinite(found[name]["both"].metrics["mae"]) and len(found[name].origins) >= 2
 
 
 def _dated_and_undated() -> dict:
