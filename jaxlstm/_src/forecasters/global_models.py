@@ -587,6 +587,14 @@ def pool_calendar(model: LSTMForecaster, found: Mapping[str, Any]) -> tuple[tupl
                 f"data[{name!r}] {got[0]}: the series of a global model read one calendar, so each needs regularly "
                 "spaced timestamps at one interval (or fit with calendar=None)"
             )
+    across = ACROSS.get()
+    if across is not None:  # and one calendar for the series of every process
+        every = {(tuple(parts), int(step)) for parts, step in across.gather([list(resolved[first])])}
+        if len(every) > 1:
+            raise ValueError(
+                f"calendar={model.calendar!r} gives the series of the processes different calendar inputs "
+                f"{sorted(parts for parts, _ in every)}: a global model's series read one calendar"
+            )
     return resolved[first]
 
 
