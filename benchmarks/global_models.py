@@ -3,6 +3,7 @@
     python -m benchmarks.global_models accuracy [--frequencies monthly,quarterly] [--origins 6] [--out DIR]
     python -m benchmarks.global_models speed [--series 1000] [--length 200,400] [--out DIR]
     python -m benchmarks.global_models backtest [--series 20] [--length 200,400] [--origins 6] [--out DIR]
+    python -m benchmarks.global_models epochs [--series 300] [--length 200,400] [--out DIR]
 
 ``accuracy`` follows the protocol of ``benchmarks/competition.py`` on its series of the chosen
 frequencies (the same series, origins, horizons, rolling training windows and scores): at every
@@ -24,6 +25,13 @@ model over ``--series`` synthetic series at ``--origins`` origins, twice each wa
 as rows of one runner call (``vectorize=True``, ``global_models.fit_globals``) and one origin
 after another (``vectorize=False``), each in a fresh process so that both pay their own
 compilation; the CPU time of the first (compiling) and second (warm) backtest of each.
+
+``epochs`` checks what sampled epochs (``global_models.EPOCH_WINDOWS``) cost in accuracy: a
+default global model of ``--series`` synthetic series is fitted on all but the last 24 values
+of each, once with epochs of at most ``EPOCH_WINDOWS`` windows (the default) and once with
+every epoch a pass over all windows, and each forecasts those 24 values: the geometric mean
+over series of MAE / naive's MAE, the paired ratio of the two (with its standard error), 95%
+coverage, epochs and CPU seconds of each fit.
 
 Writes ``global_{section}.{json,md}`` into ``--out`` (default ``benchmarks/results``).
 """
@@ -193,6 +201,46 @@ def speed(count: int, lengths: tuple[int, int], profile: bool = False) -> dict[s
     }
 
 
+def epochs_check(count: int, lengths: tuple[int, int], horizon: int = 24) -> dict[str, Any]:
+    """Held-out accuracy and fit CPU time of one global fit with sampled epochs and one with full passes."""
+    from jaxlstm import LSTMForecaster
+    from jaxlstm._src.forecasters import global_models
+
+    data = synthetic(count, lengths)
+    train = {name: values[:-horizon] for name, values in data.items()}
+    out: dict[str, Any] = {"series": count, "lengths": list(lengths), "horizon": horizon}
+    logs: dict[str, np.ndarray] = {}
+    default = global_models.EPOCH_WINDOWS
+    for label, cap in (("sampled", default), ("full", 10**12)):
+        global_models.EPOCH_WINDOWS = cap
+        try:
+            cpu = time.process_time()
+            model = LSTMForecaster().fit(train)
+            fit_cpu = time.process_time() - cpu
+        finally:
+            global_models.EPOCH_WINDOWS = default
+        forecasts = model.forecast(steps=horizon)
+        ratios, covered = [], []
+        for name, values in data.items():
+            actual, last = values[-horizon:], train[name][-1]
+            ratios.append(np.mean(np.abs(forecasts[name].predicted - actual)) / np.mean(np.abs(last - actual)))
+            covered.append(np.mean((actual >= forecasts[name].lower) & (actual <= forecasts[name].upper)))
+        logs[label] = np.log(ratios)
+        out[label] = {
+            "epoch_windows": None if cap > 10**9 else cap,
+            "fit_cpu_s": fit_cpu,
+            "epochs_run": model.metrics_["epochs_run"],
+            "best_epoch": model.metrics_["best_epoch"],
+            "n_train_windows": model.metrics_["n_train_windows"],
+            "relative_mae": float(np.exp(np.mean(logs[label]))),
+            "coverage95": float(np.mean(covered)),
+        }
+    paired = logs["sampled"] - logs["full"]
+    out["paired_ratio"] = float(np.exp(np.mean(paired)))
+    out["paired_ratio_se"] = float(np.exp(np.mean(paired)) * np.std(paired, ddof=1) / np.sqrt(paired.size))
+    return out
+
+
 def backtest_cost(count: int, lengths: tuple[int, int], origins: int, together: bool) -> dict[str, Any]:
     """Wall and CPU seconds of two global-model backtests in this process (the first compiles), one way."""
     from jaxlstm import LSTMForecaster, evaluation
@@ -263,6 +311,30 @@ def render(kind: str, doc: dict[str, Any]) -> str:
             f"(load average at start {doc['machine'].get('load_average')}); CPU time counts each process only.",
         ]
         return "\n".join(lines) + "\n"
+    if kind == "epochs":
+        r = doc["result"]
+        lines += [
+            f"{r['series']} synthetic series of {r['lengths'][0]}-{r['lengths'][1]} values, default `LSTMForecaster()` "
+            f"as a global model fitted on all but the last {r['horizon']} values of each, forecasting them.",
+            "",
+            "| epochs | epoch windows | epochs run (best) | training windows | MAE / naive (geo-mean) | 95% coverage | fit CPU s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for key, label in (("sampled", "sampled (default)"), ("full", "full passes")):
+            f = r[key]
+            lines.append(
+                f"| {label} | {f['epoch_windows'] or 'all'} | {f['epochs_run']} ({f['best_epoch']}) | "
+                f"{f['n_train_windows']} | {f['relative_mae']:.4f} | {f['coverage95']:.3f} | {f['fit_cpu_s']:.1f} |"
+            )
+        lines += [
+            "",
+            f"Paired over series, sampled / full MAE: {r['paired_ratio']:.4f} ± {r['paired_ratio_se']:.4f} (geometric "
+            "mean ± standard error).",
+            "",
+            f"Machine: {doc['machine'].get('cpu_model')}, {doc['machine'].get('usable_cores')} usable cores, shared "
+            f"(load average at start {doc['machine'].get('load_average')}); CPU time counts this process only.",
+        ]
+        return "\n".join(lines) + "\n"
     if kind == "speed":
         r = doc["result"]
         lines += [
@@ -305,21 +377,22 @@ def render(kind: str, doc: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("section", choices=("accuracy", "speed", "backtest"))
+    parser.add_argument("section", choices=("accuracy", "speed", "backtest", "epochs"))
     parser.add_argument("--frequencies", default="monthly,quarterly")
     parser.add_argument("--origins", type=int, default=6)
-    parser.add_argument("--series", type=int, default=1000)
+    parser.add_argument("--series", type=int, default=None, help="speed: 1000, backtest: 20, epochs: 300")
     parser.add_argument("--length", default="200,400")
     parser.add_argument("--profile", action="store_true", help="speed: where the fit's CPU time goes")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args(argv)
     machine = {**_timing.machine_info(), "load_average": _timing.load_average()}
+    low, high = (int(x) for x in args.length.split(","))
     if args.section == "speed":
-        low, high = (int(x) for x in args.length.split(","))
-        result = speed(args.series, (low, high), args.profile)
+        result = speed(args.series or 1000, (low, high), args.profile)
     elif args.section == "backtest":
-        low, high = (int(x) for x in args.length.split(","))
-        result = backtest_both(args.series, (low, high), args.origins)
+        result = backtest_both(args.series or 20, (low, high), args.origins)
+    elif args.section == "epochs":
+        result = epochs_check(args.series or 300, (low, high))
     else:
         result = accuracy(args.frequencies.split(","), args.origins)
     command = "python -m benchmarks.global_models " + " ".join(argv if argv is not None else sys.argv[1:])

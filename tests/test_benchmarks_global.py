@@ -49,3 +49,22 @@ def test_render_lists_every_row_of_every_frequency():
     text = bench.render("accuracy", doc)
     assert "## monthly: 2 series, 6 origins" in text
     assert "| lstm_global | 1.000 | 0.100 | 9.00 | - | 0.950 | - | 3 |" in text
+
+
+def test_the_epochs_table_shows_both_fits_and_their_paired_ratio():
+    fit = dict(
+        fit_cpu_s=58.5, epochs_run=25, best_epoch=15, n_train_windows=75000, relative_mae=0.9858, coverage95=0.91
+    )
+    result = {
+        "series": 300,
+        "lengths": [200, 400],
+        "horizon": 24,
+        "sampled": {**fit, "epoch_windows": 32768},
+        "full": {**fit, "epoch_windows": None, "epochs_run": 39},
+        "paired_ratio": 0.999,
+        "paired_ratio_se": 0.002,
+    }
+    text = bench.render("epochs", {"command": "c", "machine": {}, "result": result})
+    assert "| sampled (default) | 32768 | 25 (15) | 75000 | 0.9858 | 0.910 | 58.5 |" in text
+    assert "| full passes | all | 39 (15) |" in text
+    assert "sampled / full MAE: 0.9990 ± 0.0020" in text
