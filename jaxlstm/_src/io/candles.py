@@ -197,24 +197,19 @@ def check_candles(
     """Raises a ValueError naming the line/row and column of the first impossible candle."""
     if tuple(prices) == PRICE_FIELDS and _all_clean(*(values[field] for field in FIELDS)):
         return
-    for field in prices:
-        arr = values[field]
-        i = first_true(~(arr > 0) | np.isinf(arr))  # NaN fails `> 0`
-        if i is not None:
-            where.fail(i, labels[field], f"prices must be finite and > 0, got {arr[i]}")
-    volume = values["volume"]
-    i = first_true(np.isinf(volume) | (volume < 0))
-    if i is not None:
-        where.fail(i, labels["volume"], f"volume must be finite and >= 0, got {volume[i]}")
-    high, low = values["high"], values["low"]
-    i = first_true(high < low)
-    if i is not None:
-        where.fail(i, labels["high"], f"high {high[i]} is below low {low[i]} (column {labels['low']!r})")
-    for field in ("open", "close"):
-        arr = values[field]
-        i = first_true((arr < low) | (arr > high))
-        if i is not None:
-            where.fail(i, labels[field], f"{field} {arr[i]} is outside [low {low[i]}, high {high[i]}]")
+    high, low, volume = values["high"], values["low"], values["volume"]
+    rules = [(f, ~(values[f] > 0) | np.isinf(values[f]), "prices must be finite and > 0, got {0}") for f in prices]
+    rules += [
+        ("volume", np.isinf(volume) | (volume < 0), "volume must be finite and >= 0, got {0}"),
+        ("high", high < low, "high {0} is below low {1} (column {3!r})"),
+        *(
+            (f, (values[f] < low) | (values[f] > high), f + " {0} is outside [low {1}, high {2}]")
+            for f in ("open", "close")
+        ),
+    ]
+    for field, bad, problem in rules:  # NaN fails `> 0`
+        if (i := first_true(bad)) is not None:
+            where.fail(i, labels[field], problem.format(values[field][i], low[i], high[i], labels["low"]))
 
 
 def assemble(

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, NamedTuple
 import numpy as np
 
 from jaxlstm._src.io import columns, frames
-from jaxlstm._src.io.candles import OHLCV, Where
+from jaxlstm._src.io.candles import OHLCV, Where, first_true
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
 from jaxlstm._src.io.frames import NUMBER_RE, looks_like_timestamp
 from jaxlstm._src.io.model_files import describe_mode
@@ -248,23 +248,24 @@ def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str 
     try:  # every cell as written: an empty one is "", and so is a field a short row lacks
         table = pd.read_csv(
             handle, header=None, names=list(range(header.width)), index_col=False, skip_blank_lines=False,
-            keep_default_na=False, encoding="utf-8", engine="c", dtype={layout.positions.get("symbol", -1): object},
-            **_exact_floats(pd),
+            keep_default_na=False, encoding="utf-8", encoding_errors="replace", engine="c",
+            dtype={layout.positions.get("symbol", -1): object}, **_exact_floats(pd),
         )  # fmt: skip
-    except UnicodeDecodeError:
-        raise ValueError(f"{name}: line {_first_non_utf8_line(handle, header)} is not UTF-8 text") from None
     except pd.errors.EmptyDataError:
         table = pd.DataFrame()
     except pd.errors.ParserError as err:
         raise ValueError(
             f"{name}: cannot split the rows into fields ({err}; rows are counted from line {header.data_line})"
         ) from None
-    empty = table.apply(lambda cells: cells.astype(str).str.strip().eq("")).to_numpy()
+    text = table.apply(lambda cells: cells.astype(str).str.strip())
+    empty = text.eq("").to_numpy()
     keep = ~empty.all(axis=1)  # blank lines
     where = Where(name, "line", start=header.data_line).subset(keep)
-    table, empty = table[keep], empty[keep]
+    table, text, empty = table[keep], text[keep], empty[keep]
     if len(table) == 0:
         raise ValueError(f"{name} has no data rows: expected at least one row after the header")
+    if (i := first_true(text.apply(lambda cells: cells.str.contains("\ufffd")).to_numpy().any(axis=1))) is not None:
+        raise ValueError(f"{name}: line {where.number(i)} is not UTF-8 text")  # what the decoder replaced
     needed = 1 + max(position for field, position in layout.positions.items() if field in ("time", *PRICE_FIELDS))
     if empty[:, needed - 1].any():  # a short row, or an empty cell: the first such line tells
         line = where.number(int(np.argmax(empty[:, needed - 1])))
@@ -283,15 +284,3 @@ def _exact_floats(pd: Any) -> dict[str, str]:
     # pandas 2's default float parser can be one unit off in the last place (0.0146875
     # read as 0.014687500000000001); pandas 3 rounds correctly and deprecates the option.
     return {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
-
-
-def _first_non_utf8_line(handle: BinaryIO, header: _Header) -> int:
-    decoder, line = codecs.getincrementaldecoder("utf-8")(), header.data_line
-    handle.seek(header.data_start)
-    while block := handle.read(1 << 18):
-        try:
-            decoder.decode(block)
-        except UnicodeDecodeError as err:
-            return line + block.count(b"\n", 0, max(err.start, 0))
-        line += block.count(b"\n")
-    return line
