@@ -96,17 +96,10 @@ def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, boo
         where.fail(0, column, f"expected timestamps, got a column of dtype {arr.dtype}")
     cells = arr.astype(object, copy=False)
     first = cells[0] if cells.shape[0] else ""
-    if isinstance(first, (int, float, np.number)) and not isinstance(first, (bool, np.bool_)):
-        return numbers(cells, where, column, optional=False), True
-    if isinstance(first, str) and NUMBER_RE.match(first):
+    number = isinstance(first, (int, float, np.number)) and not isinstance(first, (bool, np.bool_))
+    if number or (isinstance(first, str) and NUMBER_RE.match(first)):
         return numbers(cells, where, column, optional=False), True
     return texts_to_ns(cells, where, column), False
-
-
-def times_to_ns(values: Any, where: Where, column: str) -> np.ndarray:
-    """Parses a column of timestamps or epochs into int64 nanoseconds since the epoch (UTC)."""
-    arr, is_epoch = time_values(values, where, column)
-    return epochs_to_ns(arr, where, column) if is_epoch else arr
 
 
 def checked_ns(arr: np.ndarray, where: Where, column: str, *, owned: bool = False) -> np.ndarray:
@@ -314,7 +307,9 @@ def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
                 "select one first, e.g. with load_ohlcv(frame, symbol=...)"
             )
     if stamps is None and "time" in found:
-        stamps = times_to_ns(frame.iloc[:, found["time"]], Where(name, "row"), labels[found["time"]])
+        where, label = Where(name, "row"), labels[found["time"]]
+        stamps, is_epoch = time_values(frame.iloc[:, found["time"]], where, label)
+        stamps = epochs_to_ns(stamps, where, label) if is_epoch else stamps
     return prices, stamps
 
 
