@@ -46,7 +46,6 @@ class _Header(NamedTuple):
     layout: Layout
     data_start: int  # byte offset where the data rows begin
     data_line: int  # line number of the first data row
-    width: int  # number of fields a full row has
     first_cells: list[str]  # the cells of the first data row ([] when there is none)
 
 
@@ -132,7 +131,7 @@ def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequenc
         if len(row) >= 6 and all(NUMBER_RE.match(cell) for cell in row):  # headerless
             positions = {field: i for i, field in enumerate(("time", *FIELDS))}
             layout = Layout(positions, tuple(f"column {i}" for i in range(len(row))))
-            return _Header(layout, line.start, line.number, len(row), row)
+            return _Header(layout, line.start, line.number, row)
         two_line = _two_line_header(row, following[0].cells, need) if following else None
         if two_line is not None:
             last, index_name = following[0], ""
@@ -178,7 +177,7 @@ def _header_from(
     row_symbol = first[found["symbol"]] or None if "symbol" in found and found["symbol"] < len(first) else None
     layout = columns.layout(labels, where_name, symbol, need_time="time" in found, row_symbol=row_symbol, need=need)
     layout.positions.setdefault("time", 0)  # an unnamed first column of dates: a written index
-    return _Header(layout, header.end, header.number + 1, len(labels), first)
+    return _Header(layout, header.end, header.number + 1, first)
 
 
 def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV | None:
@@ -201,7 +200,7 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
     rows = 0
     try:
         with pd.read_csv(
-            handle, header=None, names=list(range(header.width)), usecols=used, index_col=False, dtype=types,
+            handle, header=None, names=list(range(len(layout.labels))), usecols=used, index_col=False, dtype=types,
             encoding="utf-8", engine="c", chunksize=_CHUNK_ROWS, **_exact_floats(pd), **dates,
         ) as chunks:  # fmt: skip
             for chunk in chunks:
@@ -247,7 +246,7 @@ def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str 
     handle.seek(header.data_start)
     try:  # every cell as written: an empty one is "", and so is a field a short row lacks
         table = pd.read_csv(
-            handle, header=None, names=list(range(header.width)), index_col=False, skip_blank_lines=False,
+            handle, header=None, names=list(range(len(layout.labels))), index_col=False, skip_blank_lines=False,
             keep_default_na=False, encoding="utf-8", encoding_errors="replace", engine="c",
             dtype={layout.positions.get("symbol", -1): object}, **_exact_floats(pd),
         )  # fmt: skip
