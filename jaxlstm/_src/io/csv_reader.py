@@ -106,14 +106,13 @@ def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
     head: list[_Line] = []
     offset = 0
     for number in itertools.count(1):
-        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if len(head) >= _MAX_PREAMBLE_LINES + 3 or not (raw := handle.readline(MAX_LINE_BYTES + 1)):
+            return head
         start, offset = offset, offset + len(raw)
         try:  # without the byte-order mark spreadsheet exports put first
             text = (raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw).decode("utf-8")
         except UnicodeDecodeError as err:
             raise ValueError(f"{name}: line {number} is not UTF-8 text ({err.reason} at byte {err.start})") from None
-        if not raw or len(head) >= _MAX_PREAMBLE_LINES + 3:
-            return head
         if text.strip():
             try:
                 row = next(csv.reader([text]), [])
