@@ -103,7 +103,9 @@ class Pool:
 
     Attributes:
         embedding: the series embedding's size (0: none).
-        season: the season every series of the pool uses (one window for all), once chosen.
+        season: the season whose window every series of the pool reads (``season_length="auto"``), once
+            chosen: the season of every series, or with the seasonal encoding the largest of theirs
+            (``own_seasons``).
         trained: after training, ``(params, opt_state, history, metrics)`` of the pool.
         sizes: after training, the padded sizes of its training and held-back windows.
         epoch_windows: the most windows an epoch of its training takes (None: all; ``EPOCH_WINDOWS``).
@@ -153,7 +155,7 @@ def series_class(base: Any) -> Any:
 
         #: The series it trains with (None after ``load``: a loaded series only forecasts).
         pool_: Pool | None = None
-        #: The season whose window every series of the global model reads (``window_season``); None: its own.
+        #: The season whose window every series of the global model reads (its ``season_length_``); None: its own.
         window_season_: int | None = None
 
         @property
