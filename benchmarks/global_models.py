@@ -9,7 +9,8 @@
 frequencies (the same series, origins, horizons, rolling training windows and scores): at every
 origin index ``k`` one global ``LSTMForecaster()`` (the defaults) is fitted on the training
 windows of every series of the frequency at their ``k``-th origin, and forecasts each of them
-(``lstm_global``; ``lstm_global_emb`` adds ``series_embedding=4``). The local rows run in the
+(``lstm_global``; ``lstm_global_emb`` adds ``series_embedding=4``, ``lstm_global_seasonal``
+``encoding="seasonal", season_length="auto"``: each series its own detected season). The local rows run in the
 same process on the same windows: ``lstm`` (one default ``LSTMForecaster()`` per series and
 origin), ``AutoETS`` and ``SeasonalNaive``. Scores: geometric-mean MASE with its standard
 error, mean sMAPE, mean 80% / 95% coverage and MSIS, per frequency.
@@ -55,7 +56,11 @@ if __package__ in (None, ""):
 from benchmarks import _timing
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-GLOBAL_ROWS = {"lstm_global": {}, "lstm_global_emb": {"series_embedding": 4}}
+GLOBAL_ROWS = {
+    "lstm_global": {},
+    "lstm_global_emb": {"series_embedding": 4},
+    "lstm_global_seasonal": {"encoding": "seasonal", "season_length": "auto"},
+}
 LOCAL_ROWS = ("lstm", "AutoETS", "SeasonalNaive")
 
 
