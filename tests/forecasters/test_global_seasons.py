@@ -172,15 +172,6 @@ def _dated_and_undated() -> dict:
             "1h",
             r"calendar='auto' gives data\['A'\] the calendar inputs \('hour', 'weekday'\) and data\['B'\] \(\)",
         ),
-        (
-            ("hour",),
-            {
-                "A": _hourly(np.linspace(100, 120, 60)),
-                "B": _hourly(np.linspace(50, 70, 60)).set_axis(pd.date_range("2024", periods=60, freq="D")),
-            },
-            None,
-            r"data\['B'\] is at an interval of 1d, but data\['A'\] at 1h",
-        ),
     ],
 )
 def test_series_that_cannot_share_one_calendar_are_refused_naming_them(calendar, data, interval, match):
