@@ -277,13 +277,17 @@ class LSTMForecaster(Forecaster):
         return time_columns.for_fit(self, series, timestamps, interval, self.__dict__.pop("_columns_ready", False))
 
     def read_data(
-        self, data: Any, name: str, interval: Any = None
+        self, data: Any, name: str, interval: Any = None, *, continues: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
         """``(series, timestamps, interval)`` of new data as this model's windows hold it (``input_columns``).
 
         The candle columns read from ``data``, then the clock of its timestamps with calendar
-        inputs; a model with ``encoding="seasonal"`` refuses (new data does not say its phase).
+        inputs, then with ``encoding="seasonal"`` each price's position counted from the
+        model's last one (``time_columns.continued_positions``; ``continues``: undated data
+        follows the model's last price, as ``update`` takes it).
         """
+        if self.model_inputs.position:
+            return time_columns.read(self, data, name, interval, False, continues)
         return self._read_series(data, name, interval)
 
     def _read_series(
