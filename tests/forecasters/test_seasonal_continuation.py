@@ -49,7 +49,7 @@ def _encoded(model, closes: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return np.log(adjusted / adjusted[-1]) / state["log_return_std"]
 
 
-def _fake(last_position=149.0, last=START + pd.Timedelta("149h"), interval="1h"):
+def _fake(last_position=149.0, last="2024-01-07 05:00", interval="1h"):
     """What ``continued_positions`` reads of a fitted model: its last window's last row, last timestamp and interval."""
     prices = np.array([[100.0, last_position - 1], [101.0, last_position]])
     stamp = None if last is None else np.datetime64(last, "ns")
