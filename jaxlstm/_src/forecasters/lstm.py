@@ -62,7 +62,8 @@ class LSTMForecaster(Forecaster):
             ``"minmax"`` (the seed's scaled price levels), ``"log"``, ``"window"`` (see
             ``prep/encodings.py``) or ``"seasonal"`` (with ``season_length``: the classical
             multiplicative season of the training part removed, then ``"relative"``; windows
-            carry their positions, ``forecasters/time_columns.py``).
+            carry their positions, which new data continues from the model's last price:
+            ``forecasters/time_columns.py``).
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
         band, calibration: the prediction band (see ``jaxlstm.Forecaster``); ``band="quantile"``
