@@ -88,9 +88,10 @@ def continued_positions(
         steps, rest = np.divmod(times - anchor, step)
         off = np.flatnonzero(rest != np.timedelta64(0, "ns"))
         if off.size:
+            at, every = horizons.format_moment(times[off[0]]), horizons.format_interval(step)
             raise ValueError(
-                f"{name} has a price at {horizons.format_moment(times[off[0]])}, off the model's time grid (every {horizons.format_interval(step)} "
-                f"from {horizons.format_moment(anchor)}): its place in the season is not a whole step"
+                f"{name} has a price at {at}, off the model's time grid (every {every} from "
+                f"{horizons.format_moment(anchor)}): its place in the season is not a whole step"
             )
         positions = last + steps.astype(np.float64)
     elif continues:
