@@ -1,4 +1,4 @@
-"""Which season ``season_length="auto"`` detects on BTC/USD: at the defaults suite's origins, on the last 500 candles, on the demo.
+"""Which season ``season_length="auto"`` detects on BTC/USD (the defaults suite's origins, the last 500 candles, the demo) and the synthetic sets.
 
 Run from the repository root: ``python benchmarks/results/seasonal_default/detect_season.py [DATA_DIR]``
 (the folder of the Coinbase CSV files; default: the benchmarks' own search). Nothing is
@@ -43,5 +43,20 @@ def main() -> None:
     print(f"demo: slices of 500 ending every 250 candles {detected(demo, range(500, n + 1, 250), 500)}")
 
 
+def synthetic() -> None:
+    """The same count on the suite's synthetic sets (no timestamps: every lag scanned)."""
+    for dataset in acc.load_datasets(acc.STRUCTURED_SETS, acc.FULL, None):
+        size = acc.FULL.train_size[dataset.name]
+        origins = acc.spread_origins(dataset.prices.shape[0], size, acc.FULL.horizon, acc.FULL.n_origins)
+        found: collections.Counter[int | None] = collections.Counter(
+            jl.LSTMForecaster(encoding="seasonal", season_length="auto").resolve_season(
+                dataset.prices[end - size : end]
+            )
+            for end in origins
+        )
+        print(f"{dataset.name}: the suite's {len(origins)} origins (training {size}): {dict(found)}")
+
+
 if __name__ == "__main__":
     main()
+    synthetic()
