@@ -182,7 +182,7 @@ def test_a_global_model_saved_with_residuals_in_its_metadata_still_loads(capture
     [
         (lambda tree, meta: meta["global"].update(order=["A", "B"]), "order of the series must list each"),
         (lambda tree, meta: meta["global"].update(order=["A", "A", "B"]), "order of the series must list each"),
-        (lambda tree, meta: tree.pop("residuals"), "lack the series' calibration residuals"),
+        (lambda tree, meta: tree.pop("residuals"), "lack the calibration residuals"),
         (
             lambda tree, meta: tree["residuals"]["auto"].update(shape=tree["residuals"]["auto"]["shape"] + 1000),
             "exceeds its arrays",

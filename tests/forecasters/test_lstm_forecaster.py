@@ -194,6 +194,38 @@ def test_json_export_round_trip(fitted, tmp_path):
         np.testing.assert_array_equal(m.forecast("4h").predicted, fitted.forecast("4h").predicted)
 
 
+def test_the_band_residuals_are_saved_as_arrays_and_the_metadata_stays_small(fitted, tmp_path):
+    """About 40,000 residuals made each saved model's metadata.json about 1 MB of JSON."""
+    from jaxlstm._src.forecasters import stacked_residuals
+
+    tree, metadata = fitted.saved_parts()
+    assert metadata["residuals"] is True and not any(metadata["calibration"].values())
+    (found,) = stacked_residuals.unstack(tree["residuals"], 1)
+    kept = {s: rows for s, rows in fitted.band_.residuals.items() if rows.size}
+    assert set(found) == set(kept) and sum(rows.size for rows in kept.values()) > 1000
+    for source, rows in kept.items():
+        np.testing.assert_array_equal(found[source], rows)  # NaN where NaN was
+    fitted.save(tmp_path / "m")
+    assert (tmp_path / "m" / "metadata.json").stat().st_size < 20_000
+    loaded = jl.LSTMForecaster.load(tmp_path / "m")
+    for source, rows in fitted.band_.residuals.items():
+        np.testing.assert_array_equal(loaded.band_.residuals[source], rows)
+
+
+def test_a_model_saved_with_its_residuals_in_the_metadata_still_loads(fitted):
+    """The layout of earlier versions: residual rows in metadata["calibration"], params alone in the tree."""
+    from jaxlstm._src.forecasters import lstm_state
+
+    tree, metadata = fitted.saved_parts()
+    metadata = {**lstm_state.metadata(fitted)}  # every row in the JSON, no "residuals" flag
+    old = lstm_state.from_parts(jl.LSTMForecaster, tree["state"], metadata, "test")
+    before, after = fitted.forecast("1d"), old.forecast("1d")
+    for field in ("predicted", "lower", "upper"):
+        np.testing.assert_array_equal(getattr(after, field), getattr(before, field))
+    with pytest.raises(ValueError, match="test is damaged.*lack the calibration residuals"):
+        lstm_state.from_parts(jl.LSTMForecaster, tree["state"], {**metadata, "residuals": True}, "test")
+
+
 def test_format_versions_refused(fitted, tmp_path):
     import json
 

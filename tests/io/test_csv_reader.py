@@ -490,6 +490,14 @@ def test_binary_file_is_refused_with_its_name_and_line(tmp_path):
         load_ohlcv(zeros)
 
 
+def test_a_nul_byte_is_named_before_a_missing_header(tmp_path):
+    # The bytes are checked before the header is looked for: the NUL on line 17, past the
+    # lines searched for a header, rather than "no header row".
+    path = write(tmp_path, b"no,header,here\n" * 15 + b"\nx,\0,y\n", name="nul.csv")
+    with pytest.raises(ValueError, match=r"source 'nul.csv': line 17 holds a NUL byte"):
+        load_ohlcv(path)
+
+
 def test_text_that_is_not_utf8_is_refused_with_its_line(tmp_path):
     header = write(tmp_path, "date,open,high,low,close\xe9\n".encode("latin-1"), name="head.csv")
     with pytest.raises(ValueError, match=r"source 'head.csv': line 1 is not UTF-8 text"):

@@ -62,10 +62,8 @@ CALIBRATION_CHUNK = 32
 SERIES_KEY = "series"
 #: ... the series' names in the order of the params' embedding rows under this one.
 ORDER_KEY = "order"
-#: ... and whether the series' calibration residuals are in the saved tree, under this key
-#: of the tree (``stacked_residuals``), beside the params and optimiser state under ``STATE_KEY``.
-RESIDUALS_KEY = "residuals"
-STATE_KEY = "state"
+#: ... and whether the series' calibration residuals are in the saved tree (``stacked_residuals``).
+RESIDUALS_KEY = stacked_residuals.RESIDUALS_KEY
 
 #: While a global fit runs across processes (``global_processes.fit_across``): its ``Across``, which
 #: trains the pools on every process's windows and sums counts over the processes. None: this process alone.
@@ -647,17 +645,13 @@ def saved_parts(model: LSTMForecaster, *, residual_arrays: bool = True) -> tuple
     symbol = settings.pop("symbol")
     tree = lstm_state.saved_tree(model)
     series = {}
+    moved: set[str] = set()
+    if residual_arrays:
+        tree, moved = stacked_residuals.into_tree(tree, [view.band_.residuals for view in model.series_.values()])
     for name, view in model.series_.items():
-        found = lstm_state.metadata(view)
+        # The rows in the arrays are left out; sources without rows stay in the metadata.
+        found = lstm_state.metadata(view, residual_rows=not moved)
         series[name] = {key: found[key] for key in _SERIES_FIELDS}
-    arrays = (
-        stacked_residuals.stack([view.band_.residuals for view in model.series_.values()]) if residual_arrays else {}
-    )
-    for saved in series.values():
-        # The rows now in the arrays; sources without rows stay here.
-        saved["calibration"] = {k: v for k, v in saved["calibration"].items() if k not in arrays or not v}
-    if arrays:
-        tree = {STATE_KEY: tree, RESIDUALS_KEY: arrays}
     metadata = {
         "model": lstm_state.MODEL_KIND,
         "symbol": symbol,
@@ -668,7 +662,7 @@ def saved_parts(model: LSTMForecaster, *, residual_arrays: bool = True) -> tuple
         "history": {k: [float(x) for x in v] for k, v in model.history_.items()},
         "trained_on": model.trained_on_.to_json(),
         # JSON objects come back with sorted keys: the order says which embedding row is whose.
-        "global": {SERIES_KEY: series, ORDER_KEY: list(series), RESIDUALS_KEY: bool(arrays)},
+        "global": {SERIES_KEY: series, ORDER_KEY: list(series), RESIDUALS_KEY: bool(moved)},
     }
     try:
         rebuild(type(model), tree, metadata)
@@ -703,9 +697,7 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
         raise ValueError(f"the saved order of the series must list each of {sorted(series)} once, got {order!r:.200}")
     residuals: list[dict[str, np.ndarray]] = [{} for _ in order]
     if metadata["global"].get(RESIDUALS_KEY):
-        if not (isinstance(tree, dict) and set(tree) == {STATE_KEY, RESIDUALS_KEY}):
-            raise ValueError("the saved arrays lack the series' calibration residuals")
-        tree, residuals = tree[STATE_KEY], stacked_residuals.unstack(tree[RESIDUALS_KEY], len(order))
+        tree, residuals = stacked_residuals.out_of_tree(tree, len(order))
     params, opt_leaves = lstm_state.split_saved_tree(tree)
     kind = series_class(cls)
     probe = kind(**settings)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.forecasters import bands, shrinkage
+from jaxlstm._src.forecasters import bands, shrinkage, stacked_residuals
 from jaxlstm._src.prep import calendars, fingerprints, horizons
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module).
@@ -25,11 +25,18 @@ LSTMForecaster = Any
 MODEL_KIND = "LSTMForecaster"
 
 
-def metadata(model: LSTMForecaster) -> dict[str, Any]:
-    """The ``metadata.json`` of a fitted model: settings, fitted state, band, history, fingerprint."""
+def metadata(model: LSTMForecaster, *, residual_rows: bool = True) -> dict[str, Any]:
+    """The ``metadata.json`` of a fitted model: settings, fitted state, band, history, fingerprint.
+
+    ``residual_rows=False`` leaves out the band's residual rows (``saved_parts`` puts them in
+    the array tree; only the sources without rows stay).
+    """
     model.check_fitted()
     assert model.encoding_state_ is not None and model.history_ is not None
     settings = model.get_params()
+    band = model.band_
+    if band is not None and not residual_rows:
+        band = band.with_residuals({k: v for k, v in band.residuals.items() if not np.size(v)})
     return {
         "model": MODEL_KIND,
         "symbol": settings.pop("symbol"),
@@ -52,7 +59,7 @@ def metadata(model: LSTMForecaster) -> dict[str, Any]:
         "metrics": model.metrics_,
         "history": {k: [float(x) for x in v] for k, v in model.history_.items()},
         # The steps the band is calibrated on: the loaded model has the same band.
-        "calibration": model.band_.to_json() if model.band_ is not None else {},
+        "calibration": band.to_json() if band is not None else {},
         # The weight toward the last price every forecast uses (shrink="auto"); the band measures it.
         "shrink": None if model.shrink_ is None else model.shrink_.to_json(),
         "trained_on": None if model.trained_on_ is None else model.trained_on_.to_json(),
@@ -103,6 +110,9 @@ def rebuild(cls: Any, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
     if encoding["name"] != forecaster.encoding:
         raise ValueError(f"encoding {encoding['name']!r} does not match the settings' {forecaster.encoding!r}")
     state, feature_state = forecaster.model_inputs.check_state(encoding["state"], metadata.get("features", {}))
+    residuals: dict[str, np.ndarray] = {}
+    if metadata.get(stacked_residuals.RESIDUALS_KEY):  # models saved before the arrays held them in the JSON
+        params, (residuals,) = stacked_residuals.out_of_tree(params, 1)
     params, opt_leaves = split_saved_tree(params)
     params = jax.tree.map(jnp.asarray, params)
     if not matches(params, forecaster.params_template()):
@@ -141,6 +151,10 @@ def rebuild(cls: Any, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
     forecaster.band_ = bands.band_class(forecaster.band).from_json(
         metadata["calibration"], forecaster.volatility_ or 0.0
     )
+    if residuals:
+        forecaster.band_ = forecaster.band_.with_residuals(
+            dict(sorted({**forecaster.band_.residuals, **residuals}.items()))
+        )
     # Models saved before shrinkage was recorded had none.
     shrunk = metadata.get("shrink")
     if shrunk is not None and forecaster.shrink is None:
@@ -168,7 +182,11 @@ def saved_parts(model: LSTMForecaster) -> tuple[Any, dict[str, Any]]:
         if not matches(model.params_, fresh.params_template()):
             reason = "params do not match the settings"
         else:
-            tree, found = saved_tree(model), metadata(model)
+            residuals = [model.band_.residuals] if model.band_ is not None else []
+            tree, moved = stacked_residuals.into_tree(saved_tree(model), residuals)
+            found = metadata(model, residual_rows=not moved)
+            if moved:
+                found[stacked_residuals.RESIDUALS_KEY] = True
             rebuild(type(model), tree, found)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         reason = f"{type(err).__name__}: {err}"

@@ -570,13 +570,17 @@ class ModelCache:
 
         It must be the symbol's, with the settings asked for and its optimiser state, and
         ``data`` must continue it as its ``update`` requires (dated, at its
-        interval, what overlaps equal to what it holds, no gap). The
+        interval, what overlaps equal to what it holds, no gap; for a global model, every
+        series of ``data`` one of its series, each continuing it). The
         update continues training on the new prices only; ``trained_on_`` then records
         ``data`` (the model is current with it) and ``trained_at_`` the cache's clock.
         """
         if not callable(getattr(cached, "update", None)):
             return None  # a model that cannot continue training is retrained
-        if data is None or cached.last_timestamp_ is None or getattr(cached, "opt_state_", None) is None:
+        # A global model (several series) is continued series by series: each must be dated.
+        held = getattr(cached, "series_", None) or {None: cached}
+        undated = any(getattr(model, "last_timestamp_", None) is None for model in held.values())
+        if data is None or undated or getattr(cached, "opt_state_", None) is None:
             return None
         if self._mismatch(symbol, cached, _Request(request.settings, None)) is not None:
             return None

@@ -115,7 +115,7 @@ class OHLCV:
                 f"use candles[{index}:{index + 1 if index != -1 else ''}] for one candle as an OHLCV, "
                 f"or candles.close[{index}] for a value"
             )
-        picked: Any = index
+        n, picked = len(self), index
         if isinstance(index, slice):
             if index.step is not None and index.step <= 0:
                 raise ValueError(f"OHLCV slices keep the time order: the step must be > 0, got {index.step}")
@@ -124,29 +124,23 @@ class OHLCV:
                 picked = np.asarray(index)
             except Exception:
                 picked = np.asarray([], dtype=object)
-            n = len(self)
-            if picked.dtype == bool and picked.shape != (n,):
-                raise ValueError(f"OHLCV bool mask must have shape ({n},) like the timestamps, got {picked.shape}")
-            if picked.dtype.kind in "iu" and picked.ndim == 1:
-                positions = np.where(picked < 0, picked + n, picked)
-                if positions.size and (positions.min() < 0 or positions.max() >= n):
-                    raise IndexError(f"OHLCV positions must be in [-{n}, {n}), got {index!r:.80}")
-                if np.any(positions[1:] <= positions[:-1]):
-                    raise ValueError(
-                        "OHLCV positions must be strictly increasing so that the candles stay oldest first, "
-                        f"got {index!r:.80}"
-                    )
-            elif picked.dtype != bool:
+            if picked.dtype != bool and not (picked.dtype.kind in "iu" and picked.ndim == 1):
                 raise TypeError(
                     "OHLCV index must be a slice, a bool mask or a 1-D array of integer positions, got "
                     f"{type(index).__name__} {index!r:.80}"
                 )
-        return OHLCV._owning(
-            np.array(self.timestamps[picked]),
-            self.symbol,
-            self.source,
-            **{field: np.array(getattr(self, field)[picked]) for field in FIELDS},
-        )
+            if picked.dtype == bool and picked.shape != (n,):
+                raise ValueError(f"OHLCV bool mask must have shape ({n},) like the timestamps, got {picked.shape}")
+        try:
+            positions = np.arange(n)[picked]
+        except IndexError:
+            raise IndexError(f"OHLCV positions must be in [-{n}, {n}), got {index!r:.80}") from None
+        if np.any(positions[1:] <= positions[:-1]):
+            raise ValueError(
+                f"OHLCV positions must be strictly increasing so that the candles stay oldest first, got {index!r:.80}"
+            )
+        fields = {field: getattr(self, field)[positions] for field in FIELDS}
+        return OHLCV._owning(self.timestamps[positions], self.symbol, self.source, **fields)
 
     def __repr__(self) -> str:
         ends = self.timestamps[[0, -1]].astype("datetime64[s]") if len(self) else None
@@ -203,24 +197,19 @@ def check_candles(
     """Raises a ValueError naming the line/row and column of the first impossible candle."""
     if tuple(prices) == PRICE_FIELDS and _all_clean(*(values[field] for field in FIELDS)):
         return
-    for field in prices:
-        arr = values[field]
-        i = first_true(~(arr > 0) | np.isinf(arr))  # NaN fails `> 0`
-        if i is not None:
-            where.fail(i, labels[field], f"prices must be finite and > 0, got {arr[i]}")
-    volume = values["volume"]
-    i = first_true(np.isinf(volume) | (volume < 0))
-    if i is not None:
-        where.fail(i, labels["volume"], f"volume must be finite and >= 0, got {volume[i]}")
-    high, low = values["high"], values["low"]
-    i = first_true(high < low)
-    if i is not None:
-        where.fail(i, labels["high"], f"high {high[i]} is below low {low[i]} (column {labels['low']!r})")
-    for field in ("open", "close"):
-        arr = values[field]
-        i = first_true((arr < low) | (arr > high))
-        if i is not None:
-            where.fail(i, labels[field], f"{field} {arr[i]} is outside [low {low[i]}, high {high[i]}]")
+    high, low, volume = values["high"], values["low"], values["volume"]
+    rules = [(f, ~(values[f] > 0) | np.isinf(values[f]), "prices must be finite and > 0, got {0}") for f in prices]
+    rules += [
+        ("volume", np.isinf(volume) | (volume < 0), "volume must be finite and >= 0, got {0}"),
+        ("high", high < low, "high {0} is below low {1} (column {3!r})"),
+        *(
+            (f, (values[f] < low) | (values[f] > high), f + " {0} is outside [low {1}, high {2}]")
+            for f in ("open", "close")
+        ),
+    ]
+    for field, bad, problem in rules:  # NaN fails `> 0`
+        if (i := first_true(bad)) is not None:
+            where.fail(i, labels[field], problem.format(values[field][i], low[i], high[i], labels["low"]))
 
 
 def assemble(

@@ -26,19 +26,20 @@ FIELDS = (*PRICE_FIELDS, "volume")
 # and "time" goes before "date" so that a split date/time pair fails loudly instead of
 # silently collapsing intraday rows onto one date.
 TIME_ALIASES = ("timestamp", "unix", "unix_timestamp", "datetime", "date_time", "open_time", "time", "date", "ts", "t")
-_COLUMN_ALIASES = {
+_ALIASES = {
+    "time": TIME_ALIASES,
+    "symbol": ("symbol", "ticker", "pair", "market", "instrument"),
     "open": ("open", "o", "open_price"),
     "high": ("high", "h", "high_price"),
     "low": ("low", "l", "low_price"),
     "close": ("close", "c", "close_price", "last", "price"),
 }
-_SYMBOL_ALIASES = ("symbol", "ticker", "pair", "market", "instrument")
-
 # "BTC:close", "close_BTC", "('BTC', 'close')": an asset and a field joined by a separator.
-_FIELD_WORDS = r"open|high|low|close|volume|vol"
-_SEPARATOR = r"\s*[:|/._,\- ]\s*"
-_ASSET_FIRST_RE = re.compile(rf"^(?P<asset>.+?){_SEPARATOR}(?P<field>{_FIELD_WORDS})$", re.IGNORECASE)
-_FIELD_FIRST_RE = re.compile(rf"^(?P<field>{_FIELD_WORDS}){_SEPARATOR}(?P<asset>.+?)$", re.IGNORECASE)
+_FIELD_WORDS, _SEPARATOR = r"open|high|low|close|volume|vol", r"\s*[:|/._,\- ]\s*"
+_ASSET_FIELD_RES = (
+    re.compile(rf"^(?P<asset>.+?){_SEPARATOR}(?P<field>{_FIELD_WORDS})$", re.IGNORECASE),
+    re.compile(rf"^(?P<field>{_FIELD_WORDS}){_SEPARATOR}(?P<asset>.+?)$", re.IGNORECASE),
+)
 # Words that qualify a field without naming an asset: close_price, open_time, volume_usd...
 _NOT_ASSETS = {"price", "time", "timestamp", "date", "datetime", "value", "usd", "quote", "base", "taker", "weighted"}
 # pandas names a header cell it read empty "Unnamed: 0".
@@ -70,20 +71,13 @@ def is_unnamed(label: str) -> bool:
 def match_columns(labels: Sequence[str], symbol: str | None = None) -> dict[str, int]:
     """Maps ``time, open, high, low, close, volume, symbol`` to column positions by alias."""
     names = [normalise(label) for label in labels]
-    found: dict[str, int] = {}
-    for key, aliases in [("time", TIME_ALIASES), ("symbol", _SYMBOL_ALIASES), *_COLUMN_ALIASES.items()]:
-        position = next((names.index(alias) for alias in aliases if alias in names), None)
-        if position is not None:
-            found[key] = position
-    volume = volume_column(labels, symbol)
-    if volume is not None:
-        found["volume"] = volume
-    return found
+    found = {key: next((names.index(a) for a in aliases if a in names), None) for key, aliases in _ALIASES.items()}
+    found["volume"] = volume_column(labels, symbol)
+    return {key: position for key, position in found.items() if position is not None}
 
 
 _BASE_VOLUMES = {"volumefrom", "basevolume", "volumebase", "baseassetvolume", "volumebaseasset"}
 _QUOTE_VOLUMES = {"volumeto", "quotevolume", "volumequote", "quoteassetvolume", "volumequoteasset"}
-_PLAIN_VOLUMES = {"volume", "vol", "v"}
 # Words that make a column a part or an average of the volume, not the volume.
 _NOT_VOLUMES = {"taker", "maker", "buy", "sell", "weighted", "avg", "average", "mean"}
 # What pairs are usually priced in: "Volume USD" names the quote volume when no symbol says otherwise.
@@ -98,25 +92,22 @@ _BASE, _PLAIN, _UNKNOWN, _QUOTE = range(4)
 def _volume_rank(name: str, base: str | None, quote: str | None, key: str) -> int | None:
     """Where a normalised header stands among volume columns (see ``_BASE`` ...), None if it is none."""
     tokens = [t for t in name.split("_") if t]
-    compact = "".join(tokens)
+    compact, rest = "".join(tokens), [t for t in tokens if t not in ("volume", "vol")]
     if not ("volume" in compact or "vol" in tokens or name == "v") or _NOT_VOLUMES.intersection(tokens):
         return None
     if compact in _BASE_VOLUMES or "base" in tokens or "from" in tokens:
         return _BASE
     if compact in _QUOTE_VOLUMES or "quote" in tokens or "to" in tokens:
         return _QUOTE
-    rest = [t for t in tokens if t not in ("volume", "vol")]
-    if compact in _PLAIN_VOLUMES or not rest:
+    if compact in ("volume", "vol", "v") or not rest:
         return _PLAIN
     if len(rest) != 1:
         return _UNKNOWN
     asset = rest[0]
     if base is not None:  # the symbol says which is which: "Volume ETH" of ETH/BTC is the base's
         return _BASE if asset == base else _QUOTE if asset == quote else _UNKNOWN
-    if key and key != asset and key.startswith(asset):
-        return _BASE
-    if key and key != asset and key.endswith(asset):
-        return _QUOTE
+    if key and key != asset and (key.startswith(asset) or key.endswith(asset)):
+        return _BASE if key.startswith(asset) else _QUOTE
     return _QUOTE if asset in _QUOTE_CURRENCIES else _UNKNOWN
 
 
@@ -124,25 +115,16 @@ def volume_column(labels: Sequence[str], symbol: str | None) -> int | None:
     """The preferred volume column's position (``symbol`` tells base from quote), or None."""
     parts = [p for p in re.split(r"[^0-9a-z]+", (symbol or "").lower()) if p]
     base, quote = (parts[0], parts[-1]) if len(parts) > 1 else (None, None)
-    key = "".join(parts)
-    best: tuple[int, int] | None = None
-    for position, label in enumerate(labels):
-        rank = _volume_rank(normalise(label), base, quote, key)
-        if rank is not None and (best is None or rank < best[0]):
-            best = (rank, position)
-    return None if best is None else best[1]
+    ranks = [(_volume_rank(normalise(label), base, quote, "".join(parts)), i) for i, label in enumerate(labels)]
+    return min(((rank, i) for rank, i in ranks if rank is not None), default=(None, None))[1]
 
 
 def _asset_field(label: str) -> tuple[str, str] | None:
     text = str(label).strip().strip("()[]").replace("'", "").replace('"', "").strip()
-    for pattern in (_ASSET_FIRST_RE, _FIELD_FIRST_RE):
-        match = pattern.match(text)
-        if match is not None:
-            asset = match.group("asset").strip()
+    for match in (pattern.match(text) for pattern in _ASSET_FIELD_RES):
+        if match is not None and normalise(match.group("asset")) not in _NOT_ASSETS | {""}:
             field = match.group("field").lower()
-            if normalise(asset) in _NOT_ASSETS or not normalise(asset):
-                continue
-            return asset, "volume" if field == "vol" else field
+            return match.group("asset").strip(), "volume" if field == "vol" else field
     return None
 
 
@@ -150,13 +132,10 @@ def assets(labels: Sequence[str], need: Sequence[str] = PRICE_FIELDS) -> dict[st
     """The assets side by side that have every field of ``need``: ``{"BTC": {"open": 1, ...}}``."""
     found: dict[str, dict[str, int]] = {}
     names: dict[str, str] = {}
-    for position, label in enumerate(labels):
-        pair = _asset_field(label)
-        if pair is None:
-            continue
-        key = symbol_key(pair[0])
-        names.setdefault(key, pair[0])
-        found.setdefault(key, {}).setdefault(pair[1], position)
+    for position, pair in enumerate(map(_asset_field, labels)):
+        if pair is not None:
+            names.setdefault(symbol_key(pair[0]), pair[0])
+            found.setdefault(symbol_key(pair[0]), {}).setdefault(pair[1], position)
     return {names[key]: fields for key, fields in found.items() if all(f in fields for f in need)}
 
 
@@ -172,16 +151,16 @@ def _base_key(value: str) -> str:
 
 def choose_asset(names: Sequence[str], wanted: str | None, where_name: str) -> str:
     """Picks the asset named by ``wanted`` (``"BTC/USD"`` matches ``BTC``) among ``names``."""
+    if wanted is None and len(names) == 1:
+        return names[0]
     listing = ", ".join(names)
     if wanted is None:
-        if len(names) == 1:
-            return names[0]
         raise ValueError(f"{where_name} holds several assets side by side ({listing}); pass symbol= to choose one")
     key, base = symbol_key(wanted), _base_key(wanted)
-    for name in names:
-        if symbol_key(name) in (key, base) or _base_key(name) == key:
-            return name
-    raise ValueError(f"symbol {wanted!r} is not among the assets of {where_name}: {listing}")
+    chosen = [name for name in names if symbol_key(name) in (key, base) or _base_key(name) == key]
+    if not chosen:
+        raise ValueError(f"symbol {wanted!r} is not among the assets of {where_name}: {listing}")
+    return chosen[0]
 
 
 def layout(
@@ -203,11 +182,9 @@ def layout(
     labels = tuple(str(label).strip() for label in labels)
     positions = match_columns(labels, symbol if symbol is not None else row_symbol)
     asset = None
-    if "close" not in positions:
-        wide = assets(labels, need)
-        if wide:
-            asset = choose_asset(list(wide), symbol, where_name)
-            positions = {k: v for k, v in positions.items() if k in ("time", "symbol")} | wide[asset]
+    if "close" not in positions and (wide := assets(labels, need)):
+        asset = choose_asset(list(wide), symbol, where_name)
+        positions = {k: v for k, v in positions.items() if k in ("time", "symbol")} | wide[asset]
     required = ("time", *need) if need_time else tuple(need)
     missing = [field for field in required if field not in positions]
     if missing == ["volume"]:
@@ -224,11 +201,11 @@ def layout(
     pairs = [_asset_field(label) for label in labels]
     identities = [(symbol_key(p[0]), p[1]) if p else (normalise(label),) for p, label in zip(pairs, labels)]
     for field, position in positions.items():
-        twins = [i for i, identity in enumerate(identities) if identity == identities[position] and i != position]
-        if twins:
+        twin = next((i for i, same in enumerate(identities) if same == identities[position] and i != position), None)
+        if twin is not None:
             raise ValueError(
-                f"{where_name} has two columns named {labels[position]!r} and {labels[twins[0]]!r} "
-                f"(positions {min(position, twins[0])} and {max(position, twins[0])}): cannot tell which is the "
+                f"{where_name} has two columns named {labels[position]!r} and {labels[twin]!r} "
+                f"(positions {min(position, twin)} and {max(position, twin)}): cannot tell which is the "
                 f"{field}; remove or rename one (columns {list(labels)})"
             )
     return Layout(positions, labels, asset)
@@ -242,19 +219,17 @@ def symbol_mask(values: np.ndarray, wanted: str | None) -> tuple[np.ndarray | No
     distinct = list(dict.fromkeys(v.strip() for v in uniques if v.strip()))
     if wanted is None:
         return None, distinct
-    key = symbol_key(wanted)
-    keep = cells.isin([v for v in uniques if symbol_key(v) == key]).to_numpy()
+    keep = cells.isin([v for v in uniques if symbol_key(v) == symbol_key(wanted)]).to_numpy()
     return (None if keep.all() else keep), distinct
 
 
 def resolve_symbol(distinct: Sequence[str], wanted: str | None, kept_any: bool, where_name: str) -> str | None:
     """The symbol of the loaded rows, or a ValueError when it is ambiguous or absent."""
     listing = ", ".join(distinct[:5]) + (", ..." if len(distinct) > 5 else "")
+    if wanted is None and len(distinct) > 1:
+        raise ValueError(f"{where_name} holds several symbols ({listing}); pass symbol= to choose one")
     if wanted is None:
-        if len(distinct) > 1:
-            raise ValueError(f"{where_name} holds several symbols ({listing}); pass symbol= to choose one")
         return distinct[0] if distinct else None
     if not kept_any:
         raise ValueError(f"symbol {wanted!r} does not occur in {where_name}, which holds {listing or 'no symbols'}")
-    key = symbol_key(wanted)
-    return next((s for s in distinct if symbol_key(s) == key), wanted)
+    return next((s for s in distinct if symbol_key(s) == symbol_key(wanted)), wanted)

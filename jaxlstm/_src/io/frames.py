@@ -31,8 +31,6 @@ TIMESTAMP_RE = re.compile(
 )
 # CryptoDataDownload's hourly files write "2019-10-17 09-AM"; pandas parses it with this format.
 _VENDOR_HOUR_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{1,2}-[AaPp][Mm]$")
-# A time of day followed by a UTC offset: "T09:00:00Z", " 11:00+02:00", "09:00 UTC".
-_OFFSET_RE = r"(?i)\d:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)\s*$"
 # Epoch numbers carry no unit; their size gives it away. Seconds stay below 1e11 until
 # the year 5138, and milliseconds/microseconds of any date after 1973 are above it.
 _EPOCH_LIMITS = (1e11, 1e14, 1e17)
@@ -41,7 +39,6 @@ _EPOCH_NAMES = ("seconds", "milliseconds", "microseconds", "nanoseconds")
 _INT64_MAX = 2**63 - 1
 _UNIT_NS = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _NOT_NUMBERS = {bool, np.bool_, complex, np.complex64, np.complex128, type(None)}
-_CCXT_LABELS = ("timestamp", "open", "high", "low", "close", "volume")
 
 
 def looks_like_timestamp(value: Any) -> bool:
@@ -50,11 +47,9 @@ def looks_like_timestamp(value: Any) -> bool:
 
 
 def _describe(cell: Any) -> str:
-    if isinstance(cell, str):
-        return "an empty cell" if not cell.strip() else repr(cell)
-    if isinstance(cell, float) and np.isnan(cell):
+    if (isinstance(cell, str) and not cell.strip()) or (isinstance(cell, float) and np.isnan(cell)):
         return "an empty cell"
-    return "None" if cell is None else f"{type(cell).__name__} {cell!r}"
+    return repr(cell) if isinstance(cell, str) else "None" if cell is None else f"{type(cell).__name__} {cell!r}"
 
 
 def _to_numpy(values: Any) -> np.ndarray:
@@ -82,8 +77,7 @@ def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.nda
     out = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
     empty = (pd.isna(cells) | text.eq("")).to_numpy()
     bad = np.isnan(out) & ~empty & ~text.str.fullmatch(r"(?i)[+-]?nan").to_numpy()
-    i = first_true(bad | (empty & (not optional)))
-    if i is not None:
+    if (i := first_true(bad | (empty & (not optional)))) is not None:
         where.fail(i, column, f"expected a number, got {_describe(arr[i])}")
     return out
 
@@ -91,11 +85,8 @@ def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.nda
 def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, bool]:
     """``(nanos, False)`` for dates, datetimes and datetime64; ``(numbers, True)`` for unscaled epochs."""
     if (is_pandas(values, "Series") or is_pandas(values, "Index")) and values.dtype.kind == "M":
-        pd = import_pandas("parsing timestamps")
-        stamps = pd.DatetimeIndex(values)
-        if stamps.tz is not None:
-            stamps = stamps.tz_convert("UTC").tz_localize(None)
-        return checked_ns(np.asarray(stamps), where, column), False
+        stamps = import_pandas("parsing timestamps").DatetimeIndex(values)
+        return checked_ns(np.asarray(stamps if stamps.tz is None else stamps.tz_convert(None)), where, column), False
     arr = _to_numpy(values)
     if arr.dtype.kind == "M":
         return checked_ns(arr, where, column), False
@@ -104,19 +95,11 @@ def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, boo
     if arr.dtype.kind not in "OUST":
         where.fail(0, column, f"expected timestamps, got a column of dtype {arr.dtype}")
     cells = arr.astype(object, copy=False)
-    if cells.shape[0] == 0:
-        return np.empty(0, dtype=np.int64), False
-    first = cells[0]
+    first = cells[0] if cells.shape[0] else ""
     number = isinstance(first, (int, float, np.number)) and not isinstance(first, (bool, np.bool_))
     if number or (isinstance(first, str) and NUMBER_RE.match(first)):
         return numbers(cells, where, column, optional=False), True
     return texts_to_ns(cells, where, column), False
-
-
-def times_to_ns(values: Any, where: Where, column: str) -> np.ndarray:
-    """Parses a column of timestamps or epochs into int64 nanoseconds since the epoch (UTC)."""
-    arr, is_epoch = time_values(values, where, column)
-    return epochs_to_ns(arr, where, column) if is_epoch else arr
 
 
 def checked_ns(arr: np.ndarray, where: Where, column: str, *, owned: bool = False) -> np.ndarray:
@@ -128,68 +111,40 @@ def checked_ns(arr: np.ndarray, where: Where, column: str, *, owned: bool = Fals
     # Two reductions decide the common case (every value in range, no NaT); then an
     # integer multiply, far cheaper than numpy's checked cast, cannot overflow.
     if factor and -(_INT64_MAX // factor) <= low <= high <= _INT64_MAX // factor:
-        if factor == 1:
-            return counts
-        return np.multiply(counts, factor, out=counts if owned else None)
+        return counts if factor == 1 else np.multiply(counts, factor, out=counts if owned else None)
     outside = horizons.outside_ns_range(arr)
     if outside.any():
         problem = f"expected a time from {horizons.FIRST_TIME} to {horizons.LAST_TIME}, got {arr[outside][0]}"
         where.fail(int(np.argmax(outside)), column, problem)
     arr = arr.astype("datetime64[ns]")
-    if np.isnat(arr).any():
-        where.fail(int(np.argmax(np.isnat(arr))), column, "expected a timestamp, got an empty cell (NaT)")
+    if (i := first_true(np.isnat(arr))) is not None:
+        where.fail(i, column, "expected a timestamp, got an empty cell (NaT)")
     return arr.view(np.int64)
 
 
 def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
-    """``[rows]`` int64 nanoseconds of date strings (or datetime objects): pandas parses the column;
-    a column it refuses is split by ``TIMESTAMP_RE`` (reading ``2019/10/17 9:00 PM`` too), and
-    the first cell neither reads is named."""
+    """``[rows]`` int64 nanoseconds of date strings (or datetime objects), each in its own offset
+    (none: UTC): pandas parses a column of one zone; any other is split by ``TIMESTAMP_RE``
+    (reading ``2019/10/17 9:00 PM`` too), and the first cell neither reads is named."""
     pd = import_pandas("parsing timestamps")
     first = next((cell for cell in cells if isinstance(cell, str) and cell.strip()), "")
-    fmt = "%Y-%m-%d %I-%p" if _VENDOR_HOUR_RE.match(first) else "ISO8601"
-    try:
-        ns = _vectorised_ns(pd, cells, fmt) if isinstance(first, str) and first else None
+    try:  # not utc=True: pandas 2 would read a string without an offset in its neighbour's
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # pandas 2's mixed offsets: objects, refused below
+            fmt = "%Y-%m-%d %I-%p" if _VENDOR_HOUR_RE.match(first) else "ISO8601"
+            stamps: Any = pd.to_datetime(cells, format=fmt) if first else None
+        if is_pandas(stamps, "DatetimeIndex"):
+            ns = np.asarray((stamps if stamps.tz is None else stamps.tz_convert(None)).as_unit("ns").asi8)
+            if not (ns == np.iinfo(np.int64).min).any():
+                return ns
     except (ValueError, TypeError, OverflowError):
-        ns = None
-    if ns is not None and not (ns == np.iinfo(np.int64).min).any():
-        return ns
+        pass  # mixed offsets (pandas 3 raises, pandas 2 returns objects), a bad cell or one out of range
     if not all(isinstance(cell, str) for cell in cells):
         stamps = pd.to_datetime(pd.Series(cells, dtype=object), utc=True, errors="coerce", format="mixed")
-        nat = first_true(stamps.isna())
-        if nat is not None:
+        if (nat := first_true(stamps.isna())) is not None:
             where.fail(nat, column, f"expected a timestamp, got {_describe(cells[nat])}")
         return checked_ns(stamps.dt.tz_convert(None).to_numpy(), where, column)
     return _split_ns(pd, cells, where, column)
-
-
-def _vectorised_ns(pd: Any, cells: np.ndarray, fmt: str) -> np.ndarray:
-    """Date strings parsed by pandas, each in its own offset (none: UTC).
-
-    Not ``utc=True`` on the whole column: pandas 2 reads a string without an offset in its
-    neighbour's offset. A mixed column is split into strings with an offset and without.
-    """
-    try:
-        return _iso_ns(pd, cells, fmt, utc=False)
-    except ValueError:
-        pass  # mixed offsets (pandas 3 raises, pandas 2 returns objects) or a bad cell
-    aware = pd.Series(cells, dtype=object).str.contains(_OFFSET_RE, na=False).to_numpy(dtype=bool)
-    out = np.empty(cells.shape[0], dtype=np.int64)
-    for rows, utc in ((aware, True), (~aware, False)):
-        if rows.any():
-            out[rows] = _iso_ns(pd, cells[rows], fmt, utc=utc)
-    return out
-
-
-def _iso_ns(pd: Any, cells: np.ndarray, fmt: str, *, utc: bool) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pandas 2's mixed offsets: objects, refused below
-        stamps = pd.to_datetime(cells, format=fmt, utc=utc)
-    if not is_pandas(stamps, "DatetimeIndex"):
-        raise ValueError("the strings do not share one time zone")
-    if stamps.tz is not None:
-        stamps = stamps.tz_convert("UTC").tz_localize(None)
-    return np.asarray(stamps.as_unit("ns").asi8)
 
 
 def _split_ns(pd: Any, cells: np.ndarray, where: Where, column: str) -> np.ndarray:
@@ -197,8 +152,7 @@ def _split_ns(pd: Any, cells: np.ndarray, where: Where, column: str) -> np.ndarr
     parts = pd.Series(cells, dtype=object).str.extract(TIMESTAMP_RE)
 
     def check(bad: Any, problem: Callable[[str], str]) -> None:
-        i = first_true(bad)
-        if i is not None:
+        if (i := first_true(bad)) is not None:
             where.fail(i, column, problem(cells[i]))
 
     like = {True: " like 2019-10-17 09:00 or a unix epoch", False: ""}  # an empty cell: no example
@@ -208,39 +162,29 @@ def _split_ns(pd: Any, cells: np.ndarray, where: Where, column: str) -> np.ndarr
     day0 = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
     length = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - day0
     check((mo < 1) | (mo > 12) | (d < 1) | (d > length), lambda cell: f"invalid date in {cell!r}")
-    pm = parts["ampm"].str.upper().eq("P").to_numpy()
-    twelve = parts["ampm"].notna().to_numpy()
+    pm, twelve = parts["ampm"].str.upper().eq("P").to_numpy(), parts["ampm"].notna().to_numpy()
     check(twelve & ((h < 1) | (h > 12)), lambda cell: f"hour must be 1-12 with AM/PM, got {cell!r}")
     h = np.where(twelve, h % 12 + 12 * pm, h)  # 12 AM is midnight and 12 PM is noon
     check((h > 23) | (mi > 59) | (s > 59), lambda cell: f"invalid time of day in {cell!r}")
     tz = parts["tz"].str.upper().str.extract(r"(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})?")
-    offset = tz["hh"].fillna("0").astype(np.int64) * 60 + tz["mm"].fillna("0").astype(np.int64)
-    offset = np.where(tz["sign"].eq("-").to_numpy(), -offset.to_numpy(), offset.to_numpy())
-    seconds = (day0 + d - 1) * 86400 + h * 3600 + (mi - offset) * 60 + s
-    check(
-        np.abs(seconds) > _INT64_MAX // 10**9 - 1,
-        lambda cell: f"{cell!r} is outside the datetime64[ns] range (1677-2262)",
-    )
-    fraction = parts["f"].fillna("0").str.ljust(9, "0").astype(np.int64).to_numpy()
-    return seconds * 10**9 + fraction
+    offset = (tz["hh"].fillna("0").astype(np.int64) * 60 + tz["mm"].fillna("0").astype(np.int64)).to_numpy()
+    seconds = (day0 + d - 1) * 86400 + h * 3600 + (mi - np.where(tz["sign"].eq("-"), -offset, offset)) * 60 + s
+    outside = np.abs(seconds) > _INT64_MAX // 10**9 - 1
+    check(outside, lambda cell: f"{cell!r} is outside the datetime64[ns] range (1677-2262)")
+    return seconds * 10**9 + parts["f"].fillna("0").str.ljust(9, "0").astype(np.int64).to_numpy()
 
 
 def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | None = None) -> np.ndarray:
     """``[rows]`` int64 nanoseconds of epoch numbers; ``scale`` (ns per unit) None infers one unit
     for the column from the numbers' size, refusing a column that mixes units."""
     arr = np.asarray(epochs)
-    if arr.shape[0] == 0:
-        return np.empty(0, dtype=np.int64)
     is_float = arr.dtype.kind == "f"
-    i = first_true(~np.isfinite(arr)) if is_float else None
-    if i is not None:
+    if is_float and (i := first_true(~np.isfinite(arr))) is not None:
         where.fail(i, column, f"expected a unix epoch, got {arr[i]}")
-    if scale is None:
-        # The unit grows with |value|, so all values share one unit exactly when the
-        # smallest and the largest magnitude do.
+    if scale is None and arr.shape[0]:
+        # The unit grows with |value|: all values share one unit when the smallest and largest magnitude do.
         units = np.searchsorted(_EPOCH_LIMITS, np.abs(arr.astype(np.float64)), side="right")
-        j = first_true(units != units[0])
-        if j is not None:
+        if (j := first_true(units != units[0])) is not None:
             where.fail(
                 j,
                 column,
@@ -248,9 +192,9 @@ def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | 
                 f"{_EPOCH_NAMES[units[0]]}: a time column must use one unit",
             )
         scale = _EPOCH_SCALES[units[0]]
+    scale = scale or 1
     limit = _INT64_MAX // scale
-    i = first_true((arr > limit) | (arr < -limit))
-    if i is not None:
+    if (i := first_true((arr > limit) | (arr < -limit))) is not None:
         where.fail(i, column, f"expected a unix epoch within the datetime64[ns] range, got {arr[i]}")
     if is_float and not np.all(arr == np.round(arr)):
         return np.round(arr * scale).astype(np.int64)
@@ -274,14 +218,13 @@ def to_candles(
     copying them.
     """
     keep: Any = None
-    symbols: list[str] = []
+    found = symbol if symbol is not None or layout.asset is None else layout.asset
     if "symbol" in layout.positions:
         keep, symbols = columns.symbol_mask(np.asarray(column(layout.positions["symbol"]), dtype=object), symbol)
         where = where if keep is None else where.subset(keep)
 
     def values_of(field: str) -> Any:
-        values = column(layout.positions[field])
-        return values if keep is None else values[keep]
+        return column(layout.positions[field]) if keep is None else column(layout.positions[field])[keep]
 
     if stamps is not None:
         times, epochs = (stamps if keep is None else stamps[keep]), False
@@ -298,8 +241,6 @@ def to_candles(
         where.fail(0, layout.label("time"), "expected unix epochs in milliseconds")
     if "symbol" in layout.positions:
         found = columns.resolve_symbol(symbols, symbol, rows > 0, where.source)
-    else:
-        found = symbol if symbol is not None or layout.asset is None else layout.asset
     if not rows:
         raise ValueError(f"{where.source} has no data rows: expected at least one candle")
     copy = None if owned else True  # the result must not alias the source
@@ -317,62 +258,47 @@ def index_timestamps(index: Any) -> np.ndarray | None:
     """A DatetimeIndex as ``[rows]`` ``datetime64[ns]`` (UTC, naive), else None."""
     if not is_pandas(index, "DatetimeIndex"):
         return None
-    if index.tz is not None:
-        index = index.tz_convert(None)
-    return horizons.as_datetime64_ns(np.asarray(index), "the index")
+    return horizons.as_datetime64_ns(np.asarray(index if index.tz is None else index.tz_convert(None)), "the index")
 
 
-def frame_labels(frame: Any) -> list[str]:
-    """Column names as strings; a two-level header (a wide frame) becomes ``"BTC:close"``."""
-    if getattr(frame.columns, "nlevels", 1) == 2:
-        return [f"{a}:{b}" for a, b in frame.columns]
-    return [str(c) for c in frame.columns]
-
-
-def _unnamed_time(labels: Sequence[str], frame: Any) -> bool:
-    """Whether an unnamed first column (a written DataFrame index) holds date strings."""
-    return bool(labels) and len(frame) > 0 and columns.is_unnamed(labels[0]) and looks_like_timestamp(frame.iloc[0, 0])
+def _frame_columns(frame: Any) -> tuple[list[str], dict[str, int], np.ndarray | None]:
+    """A DataFrame's column names (a wide frame's two levels as ``"BTC:close"``), the fields found
+    among them (an unnamed first column of date strings, a written index, as the time) and the
+    int64 ns of its DatetimeIndex (None without one)."""
+    labels = [f"{a}:{b}" for a, b in frame.columns] if frame.columns.nlevels == 2 else [str(c) for c in frame.columns]
+    found = columns.match_columns(labels)
+    stamps = index_timestamps(frame.index)
+    unnamed = stamps is None and "time" not in found and labels and len(frame) and columns.is_unnamed(labels[0])
+    if unnamed and looks_like_timestamp(frame.iloc[0, 0]):
+        labels[0], found["time"] = labels[0] or "index", 0
+    return labels, found, None if stamps is None else stamps.view(np.int64)
 
 
 def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
     """Candles from a DataFrame with a DatetimeIndex or a time column, one asset or several side by side."""
-    where_name = "source DataFrame"
-    labels = frame_labels(frame)
-    stamps = index_timestamps(frame.index)
-    found = columns.match_columns(labels)
+    labels, found, stamps = _frame_columns(frame)
     if stamps is None and "time" not in found:
-        if not _unnamed_time(labels, frame):
-            raise ValueError(
-                f"{where_name} needs a DatetimeIndex or a time column ({', '.join(columns.TIME_ALIASES)}), "
-                f"got index {type(frame.index).__name__} and columns {labels}"
-            )
-        labels[0] = labels[0] or "index"
-        found["time"] = 0
+        raise ValueError(
+            f"source DataFrame needs a DatetimeIndex or a time column ({', '.join(columns.TIME_ALIASES)}), "
+            f"got index {type(frame.index).__name__} and columns {labels}"
+        )
     first_symbol = frame.iloc[0, found["symbol"]] if "symbol" in found and len(frame) else None
     row_symbol = first_symbol if isinstance(first_symbol, str) else None
-    layout = columns.layout(labels, where_name, symbol, need_time=False, row_symbol=row_symbol, need=need)
+    layout = columns.layout(labels, "source DataFrame", symbol, need_time=False, row_symbol=row_symbol, need=need)
     if stamps is None:
         layout.positions["time"] = found["time"]
-    return to_candles(
-        lambda position: frame.iloc[:, position],
-        layout,
-        Where(where_name, "row"),
-        symbol,
-        stamps=None if stamps is None else stamps.view(np.int64),
-    )
+    return to_candles(lambda i: frame.iloc[:, i], layout, Where("source DataFrame", "row"), symbol, stamps=stamps)
 
 
 def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """``(prices, nanos)``: a DataFrame's ``[rows]`` close and int64 timestamps (None when it has none)."""
-    labels = frame_labels(frame)
-    found = columns.match_columns(labels)
+    labels, found, stamps = _frame_columns(frame)
     if "close" not in found:
         raise ValueError(
             f"{name} as a DataFrame needs a close column (close, c, last or price), got columns {list(frame.columns)}"
         )
-    prices = validation.as_float_array(
-        f"{name}[{frame.columns[found['close']]!r}]", frame.iloc[:, found["close"]].to_numpy(), ndim=1
-    )
+    close = frame.iloc[:, found["close"]].to_numpy()
+    prices = validation.as_float_array(f"{name}[{frame.columns[found['close']]!r}]", close, ndim=1)
     if "symbol" in found:
         _, symbols = columns.symbol_mask(frame.iloc[:, found["symbol"]].to_numpy(dtype=object), None)
         if len(symbols) > 1:
@@ -380,40 +306,30 @@ def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
                 f"{name} holds several symbols ({', '.join(sorted(symbols)[:5])}); "
                 "select one first, e.g. with load_ohlcv(frame, symbol=...)"
             )
-    stamps = index_timestamps(frame.index)
-    if stamps is not None:
-        return prices, stamps.view(np.int64)
-    if "time" not in found and _unnamed_time(labels, frame):
-        found["time"] = 0
-    if "time" in found:
-        return prices, times_to_ns(frame.iloc[:, found["time"]], Where(name, "row"), labels[found["time"]])
-    return prices, None
+    if stamps is None and "time" in found:
+        where, label = Where(name, "row"), labels[found["time"]]
+        stamps, is_epoch = time_values(frame.iloc[:, found["time"]], where, label)
+        stamps = epochs_to_ns(stamps, where, label) if is_epoch else stamps
+    return prices, stamps
 
 
 def rows_to_candles(source: Any, symbol: str | None) -> OHLCV:
     """Candles from ccxt rows ``[[ms, open, high, low, close, volume], ...]`` (a list or ``[rows, 6]`` array)."""
-    if isinstance(source, np.ndarray):
-        if source.ndim != 2 or source.shape[1] != 6:
-            raise ValueError(
-                f"source as an array must be ccxt rows [rows, 6] (ms, open, high, low, close, volume), "
-                f"got shape {source.shape}"
-            )
-        table = source
-    else:
-        bad = next((i for i, row in enumerate(source) if len(row) != 6), None)
-        if bad is not None:
-            raise ValueError(
-                f"source rows must be ccxt rows [[ms, open, high, low, close, volume], ...] of 6 values, "
-                f"got {len(source[bad])} values in row {bad}"
-            )
-        table = np.empty((len(source), 6), dtype=object)
-        for i, row in enumerate(source):
-            table[i] = list(row)
-    if table.shape[0] == 0:
+    if isinstance(source, np.ndarray) and (source.ndim != 2 or source.shape[1] != 6):
+        raise ValueError(
+            "source as an array must be ccxt rows [rows, 6] (ms, open, high, low, close, volume), "
+            f"got shape {source.shape}"
+        )
+    bad = None if isinstance(source, np.ndarray) else next((i for i, row in enumerate(source) if len(row) != 6), None)
+    if bad is not None:
+        raise ValueError(
+            "source rows must be ccxt rows [[ms, open, high, low, close, volume], ...] of 6 values, "
+            f"got {len(source[bad])} values in row {bad}"
+        )
+    if len(source) == 0:
         raise ValueError("source rows has no data rows: expected at least one [ms, open, high, low, close, volume]")
+    table = source if isinstance(source, np.ndarray) else np.array([list(row) for row in source], dtype=object)
     if table.dtype.kind == "c":
         raise TypeError("source rows must hold real numbers, got complex values")
-    layout = Layout({field: i for i, field in enumerate(("time", *FIELDS))}, _CCXT_LABELS)
-    return to_candles(
-        lambda position: table[:, position], layout, Where("source rows", "row"), symbol, epoch_scale=10**6
-    )
+    layout = Layout({field: i for i, field in enumerate(("time", *FIELDS))}, ("timestamp", *FIELDS))
+    return to_candles(lambda i: table[:, i], layout, Where("source rows", "row"), symbol, epoch_scale=10**6)

@@ -229,8 +229,7 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
         raise TypeError(f"timestamps must be datetime64 values, got dtype {arr.dtype}: {err}") from None
     if arr.ndim != 1:
         raise ValueError(f"timestamps must be 1-D [time], got shape {arr.shape}")
-    ns = np.sort(arr[~np.isnat(arr)].astype(np.int64))
-    steps = np.diff(ns)
+    steps = np.diff(np.sort(arr[~np.isnat(arr)].astype(np.int64)))
     steps = steps[steps > 0]
     if steps.size == 0:
         return default
