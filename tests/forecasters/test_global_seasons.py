@@ -117,12 +117,18 @@ def test_a_mixed_season_global_model_saves_and_loads_bit_identically(mixed, tmp_
 
 
 @slow
-def test_a_global_seasonal_model_refuses_an_update_and_stays_as_it_was(mixed):
-    model, data = mixed
-    before = model.forecast(steps=3)["A"].predicted
-    with pytest.raises(ValueError, match=r"data\['A'\]: a model with encoding='seasonal' reads the position"):
-        model.update({"A": data["A"][-3:]}, interval="1D")
-    np.testing.assert_array_equal(model.forecast(steps=3)["A"].predicted, before)
+def test_a_global_seasonal_update_of_one_series_equals_the_local_update_and_continues_its_positions():
+    settings = dict(SMALL, encoding="seasonal", season_length="auto")
+    prices = _seasonal(130, 4, 0)
+    alone = jl.LSTMForecaster(**settings).fit(prices[:-5], interval="1D")
+    pooled = jl.LSTMForecaster(**settings).fit({"A": prices[:-5]}, interval="1D")
+    alone.update(prices[-5:], epochs=2, interval="1D")
+    pooled.update({"A": prices[-5:]}, epochs=2, interval="1D")
+    for leaf, other in zip(jax.tree.leaves(pooled.params_), jax.tree.leaves(alone.params_), strict=True):
+        np.testing.assert_array_equal(np.asarray(leaf), np.asarray(other))
+    np.testing.assert_array_equal(pooled.series_["A"].prices_, alone.prices_)
+    assert pooled.series_["A"].forecast_window()[-1, -1] == 129  # the position of the last price of the longer series
+    np.testing.assert_array_equal(pooled.forecast(steps=4)["A"].predicted, alone.forecast(steps=4).predicted)
 
 
 @slow
