@@ -216,6 +216,11 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
             'lstm with shrink="auto": the forecast shrunk toward the last price by the weight fit chose on its own '
             "out-of-sample forecasts (empirical-Bayes shrinkage, naive unless the edge clears Student's gate)",
         ),
+        "lstm_seasonal": (
+            functools.partial(LSTMForecaster, encoding="seasonal", season_length="auto", **kw),
+            'lstm with encoding="seasonal", season_length="auto": the season detected on each fit\'s training part '
+            "divided out (classical multiplicative indices), then the relative encoding (none found: the default lstm)",
+        ),
         "lstm_calendar": (
             functools.partial(LSTMForecaster, calendar="auto", **kw),
             'lstm with calendar="auto": each input row also reads the sine/cosine calendar of the step it precedes '
@@ -292,6 +297,7 @@ SUITES = {
     "architectures": tuple(f"{a}_{i}" for a in GRID_ARCHITECTURES for i in data_lib.FEATURE_SETS),
     "seasons": ("lstm", "lstm_season", "lstm_season_window"),
     "shrink": ("drift", "hybrid", "lstm", "lstm_shrink"),
+    "seasonal": ("lstm", "lstm_seasonal"),
     "calendar": ("lstm", "lstm_calendar", "lstm_direct_h", "lstm_direct_h_calendar"),
 }
 QUICK_MODELS = ("hybrid", "lstm", "lstm_relative_gated")
@@ -732,7 +738,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ablations: ensembles, learning rate and other variants (accuracy_ablations.*); "
         "architectures: architecture x inputs (accuracy_architectures.*); "
         "seasons: season_length='auto' and the window encoding against the defaults (accuracy_seasons.*); "
-        "shrink: shrink='auto' against the defaults (accuracy_shrink.*)",
+        "shrink: shrink='auto' against the defaults (accuracy_shrink.*); "
+        "seasonal: encoding='seasonal', season_length='auto' against the defaults (accuracy_seasonal.*)",
     )
     parser.add_argument("--models", default=None, help="comma-separated model names (default: the suite's)")
     parser.add_argument(

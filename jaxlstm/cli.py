@@ -90,6 +90,19 @@ def _season_length(text: str) -> int | str:
     return _at_most("MAX_SEQUENCE_LENGTH", low=2)(text)
 
 
+def _calendar(text: str) -> str | tuple[str, ...]:
+    """``--calendar``: ``auto``, ``none`` or comma-separated parts (checked by the estimator, which lists them)."""
+    value = text.strip().lower()
+    if value in ("auto", "none"):
+        return value
+    parts = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not parts:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, none or comma-separated parts such as hour,weekday, got {text!r}"
+        )
+    return parts
+
+
 def _shrink(text: str) -> str:
     """``--shrink``: ``auto`` or ``none``."""
     value = text.strip().lower()
@@ -258,8 +271,15 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--encoding",
-        help="how prices become model values: relative, minmax, log or window (jaxlstm.data.ENCODINGS)"
-        + ESTIMATOR_DEFAULT,
+        help="how prices become model values: relative, minmax, log or window (jaxlstm.data.ENCODINGS), or "
+        "seasonal (with --season-length: the season of the training part divided out first)" + ESTIMATOR_DEFAULT,
+    )
+    group.add_argument(
+        "--calendar",
+        type=_calendar,
+        help="calendar inputs from the data's timestamps: auto (the parts that repeat at the data's spacing: "
+        "hour and weekday for hourly candles), none, or comma-separated parts such as hour,weekday "
+        "(LSTMForecaster's calendar setting lists them)" + ESTIMATOR_DEFAULT,
     )
     group.add_argument("--learning-rate", type=_positive_float, help="Adam step size" + ESTIMATOR_DEFAULT)
     group.add_argument("--seed", type=_seed, help="seeds initialisation and shuffling" + ESTIMATOR_DEFAULT)
@@ -294,6 +314,7 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
         "shrink": args.shrink,
         "band": args.band,
         "encoding": args.encoding,
+        "calendar": args.calendar,
         "learning_rate": args.learning_rate,
         "epochs": args.epochs,
         "seed": args.seed,
@@ -317,7 +338,7 @@ def model_settings(args: argparse.Namespace, steps: int | None = None) -> dict[s
 
     defaults = LSTMForecaster.default_params()
     settings = {k: defaults[k] if v is None else v for k, v in given.items()}
-    for name in ("season_length", "shrink"):
+    for name in ("season_length", "shrink", "calendar"):
         if settings[name] == "none":
             settings[name] = None
     return {**settings, "direct_steps": _direct_steps(args, steps)}

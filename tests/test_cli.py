@@ -654,3 +654,49 @@ def test_fit_many_name_and_steps_need_global(tmp_path, models, capsys):
     command = ["fit-many", "--data", "x.csv", "--global", "--processes", "2", "--coordinator", "127.0.0.1:1"]
     code, _, err = run(command, capsys)
     one_line_error(code, err, "--processes starts its own processes; leave out --coordinator")
+
+
+# ----------------------------------------------------------------------------- seasonal encoding and calendar inputs
+
+
+def test_calendar_and_seasonal_encoding_options_become_settings():
+    parser = argparse.ArgumentParser()
+    cli.add_model_options(parser)
+    settings = cli.model_settings(parser.parse_args(["--encoding", "seasonal", "--season-length", "12"]))
+    assert settings["encoding"] == "seasonal" and settings["season_length"] == 12
+    assert cli.model_settings(parser.parse_args(["--calendar", "auto"]))["calendar"] == "auto"
+    assert cli.model_settings(parser.parse_args(["--calendar", "none"]))["calendar"] is None
+    assert cli.model_settings(parser.parse_args(["--calendar", "Hour, weekday"]))["calendar"] == ("hour", "weekday")
+    from jaxlstm import LSTMForecaster
+
+    assert cli.model_settings(parser.parse_args([]))["calendar"] == LSTMForecaster().calendar
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--calendar", ","])
+
+
+@pytest.mark.slow
+def test_seasonal_encoding_and_calendar_train_forecast_and_fit_many(tmp_path, models, capsys):
+    import jaxlstm as jl
+
+    options = ["--encoding", "seasonal", "--season-length", "auto", "--calendar", "auto"]
+    code, out, err = run(["train", "--models", models, *options, *FAST], capsys)
+    assert code == 0, err
+    saved = jl.LSTMForecaster.load(os.path.join(models, "BTCUSD"))
+    assert saved.encoding == "seasonal" and saved.calendar_ == ("hour", "weekday")
+    # The forecast finds the model fresh for the same candles and options, and forecasts from them.
+    code, out, err = run(["forecast", "--steps", "3", "--models", models, "--json", *options, *FAST], capsys)
+    assert code == 0 and "training" not in err, err
+    assert len(json.loads(out)["predictions"]) == 3
+    code, out, err = run(["forecast", "--steps", "3", "--models", models, "--calendar", "hour,bogus", *FAST], capsys)
+    one_line_error(code, err, "calendar must be one of ('hour', 'weekday'")
+    # fit-many: each series its own model with these settings, then kept while fresh.
+    data, many = _long_file(tmp_path), str(tmp_path / "many")
+    command = ["fit-many", "--data", data, "--models", many, "--epochs", "2", "--hidden-size", "4", *options]
+    code, out, err = run([*command, "--quiet"], capsys)
+    assert code == 0, err
+    for name in ("S0", "S1"):
+        model = jl.LSTMForecaster.load(os.path.join(many, name))
+        assert model.encoding == "seasonal" and model.calendar_ == ("weekday",)
+        assert np.all(np.isfinite(model.forecast(steps=3).predicted))
+    code, out, err = run(command, capsys)
+    assert code == 0 and "2 fresh, 0 to fit" in err, err

@@ -212,7 +212,8 @@ def test_damaged_optimiser_state_is_refused_on_load(tmp_path, prices, ensemble):
     from jaxlstm._src.io import model_files as persistence
 
     tree, metadata = persistence.load_model(ensemble.save(tmp_path / "e"))
-    tree["opt_state"] = tree["opt_state"][:-1]
+    # The band's residuals are saved beside the params and optimiser state (stacked_residuals).
+    tree["state"]["opt_state"] = tree["state"]["opt_state"][:-1]
     persistence.save_model(
         tmp_path / "bad", tree, {k: v for k, v in metadata.items() if k not in persistence.RESERVED_METADATA_KEYS}
     )

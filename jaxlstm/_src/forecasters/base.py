@@ -80,7 +80,7 @@ from jaxlstm._src.forecasters import bands, intervals
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts, check_levels
 from jaxlstm._src.io import model_files
 from jaxlstm._src.io.pandas_import import is_pandas
-from jaxlstm._src.io.series import close_of, fingerprint, read_series, regular_series, split_long
+from jaxlstm._src.io.series import close_of, fingerprint, read_series, regular_series, select_columns, split_long
 from jaxlstm._src.prep import calendars, fingerprints, horizons, windows
 from jaxlstm._src.prep import gaps as gap_lib
 
@@ -150,9 +150,16 @@ def read_many(
             raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
         model = make(symbol)
         name = f"data[{symbol!r}]"
-        prices, timestamps, spacing = read_series(item, name, model.input_columns, interval)
-        prices = model.check_prices(name, prices, model.min_fit_length, "to fit")
-        prices, timestamps, was_filled = regular_series(prices, timestamps, spacing, gaps, name, model.input_columns)
+        # The columns read from data: fit_rows adds a calendar's clock and a seasonal encoding's positions.
+        columns = calendars.data_columns(model.input_columns)
+        prices, timestamps, spacing = read_series(item, name, columns, interval)
+        if calendars.POSITION_COLUMN in model.input_columns:
+            # Checked as the model's windows hold them (fit_rows numbers the positions).
+            checked = model.check_prices(name, calendars.with_positions(prices), model.min_fit_length, "to fit")
+            prices = select_columns(checked, model.input_columns, columns)
+        else:
+            prices = model.check_prices(name, prices, model.min_fit_length, "to fit")
+        prices, timestamps, was_filled = regular_series(prices, timestamps, spacing, gaps, name, columns)
         found[symbol] = ManySeries(model, prices, timestamps, spacing, was_filled)
     return data, found
 
@@ -491,8 +498,12 @@ class Forecaster:
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
         self.interval_ = interval
         self.volatility_ = intervals.log_return_volatility(close_of(prices))
-        # What jaxlstm.data.fingerprint(data, columns=self.input_columns) records of the same data.
-        self.trained_on_ = fingerprints.fingerprint_series(prices, timestamps, interval, source, self.input_columns)
+        # What jaxlstm.data.fingerprint(data, columns=self.input_columns) records of the same
+        # data: the columns read from it (a calendar's clock and a seasonal encoding's
+        # positions follow from the timestamps and the count it records).
+        read = calendars.data_columns(self.input_columns)
+        own = select_columns(prices, self.input_columns, read)
+        self.trained_on_ = fingerprints.fingerprint_series(own, timestamps, interval, source, read)
 
     # ------------------------------------------------------------------ prediction
 

@@ -160,7 +160,7 @@ def read_update(model: Any, data: Any, name: str, interval: Any, allow_gap: bool
     Raises:
         ValueError: data that does not continue the model's prices, or too few new prices.
     """
-    new, timestamps, spacing = model.read_data(data, name, interval)
+    new, timestamps, spacing = model.read_data(data, name, interval, continues=True)
     steps = model.direct_steps or 1
     new = model.check_prices(name, new, steps, "to update on")
     assert model.prices_ is not None and model.encoding_state_ is not None and model.feature_state_ is not None
@@ -171,6 +171,11 @@ def read_update(model: Any, data: Any, name: str, interval: Any, allow_gap: bool
             f"{name} must hold at least {steps} prices after the model's last timestamp to update {model!r}, "
             f"got {new.shape[0]}"
         )
+    if model.model_inputs.position:
+        # One step after another from the model's last price, a gap taken with allow_gap as
+        # one step: the positions a fit on the longer series gives its rows.
+        new = np.array(new, np.float64)
+        new[:, -1] = model.prices_[-1, -1] + 1 + np.arange(new.shape[0])
     series = np.concatenate([model.prices_[-model.window_length :], new])
     state = model.model_inputs.device_state(model.encoding_state_, model.feature_state_)
     found = prepared.continuation_data(model.model_inputs, state, series, steps)

@@ -62,7 +62,8 @@ class LSTMForecaster(Forecaster):
             ``"minmax"`` (the seed's scaled price levels), ``"log"``, ``"window"`` (see
             ``prep/encodings.py``) or ``"seasonal"`` (with ``season_length``: the classical
             multiplicative season of the training part removed, then ``"relative"``; windows
-            carry their positions, ``forecasters/time_columns.py``).
+            carry their positions, which new data continues from the model's last price:
+            ``forecasters/time_columns.py``).
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
         band, calibration: the prediction band (see ``jaxlstm.Forecaster``); ``band="quantile"``
@@ -279,13 +280,17 @@ class LSTMForecaster(Forecaster):
         return time_columns.for_fit(self, series, timestamps, interval, self.__dict__.pop("_columns_ready", False))
 
     def read_data(
-        self, data: Any, name: str, interval: Any = None
+        self, data: Any, name: str, interval: Any = None, *, continues: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
         """``(series, timestamps, interval)`` of new data as this model's windows hold it (``input_columns``).
 
         The candle columns read from ``data``, then the clock of its timestamps with calendar
-        inputs; a model with ``encoding="seasonal"`` refuses (new data does not say its phase).
+        inputs, then with ``encoding="seasonal"`` each price's position counted from the
+        model's last one (``time_columns.continued_positions``; ``continues``: undated data
+        follows the model's last price, as ``update`` takes it).
         """
+        if self.model_inputs.position:
+            return time_columns.read(self, data, name, interval, False, continues)
         return self._read_series(data, name, interval)
 
     def _read_series(

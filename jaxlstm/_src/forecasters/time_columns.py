@@ -7,6 +7,13 @@ its steps in the fitted series. Both are columns of the series after the candle 
 backtest origins, the saved last window) carries them. ``read`` adds them to data a model
 reads itself (``fit``, ``observe``, ``update``); ``for_fit`` to a series read without the
 model (``fit_many``, ``backtest``), or renumbers the positions of one ``fit`` read.
+
+Positions after a fit continue the fitted series' numbering from the model's last price
+(the last row of ``prices_``, saved with the model): dated data by its timestamps' steps
+from the model's last timestamp (``continued_positions``), prices an ``update`` takes as
+continuing right after it by their count; ``update`` then numbers the new prices it keeps
+one step each after the last (``continuation.read_update``), as a fit on the longer series
+numbers its rows.
 """
 
 from __future__ import annotations
@@ -16,21 +23,22 @@ from typing import Any
 import numpy as np
 
 from jaxlstm._src.io.series import read_series
-from jaxlstm._src.prep import calendars
+from jaxlstm._src.prep import calendars, horizons
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module).
 LSTMForecaster = Any
 
 
 def read(
-    model: LSTMForecaster, data: Any, name: str, interval: Any, fitting: bool
+    model: LSTMForecaster, data: Any, name: str, interval: Any, fitting: bool, continues: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
     """``(series, timestamps, interval)`` of ``data`` with the model's extra columns.
 
     ``fitting``: the data is what ``fit`` trains on; the calendar parts and spacing are
     resolved from it first (``calendars.resolve``) and positions numbered from 0.
-    Otherwise the fitted calendar applies, and a seasonal encoding refuses (new data does
-    not say where it sits in the season).
+    Otherwise the fitted calendar applies and positions continue the fitted series'
+    (``continued_positions``; ``continues``: undated data follows the model's last price,
+    as ``update`` takes it).
     """
     series, stamps, spacing = read_series(data, name, model.model_inputs.candle_columns, interval)
     if fitting and model.calendar is not None:
@@ -40,12 +48,64 @@ def read(
     if not model.model_inputs.position:
         return series, stamps, spacing
     if not fitting:
-        raise ValueError(
-            f"{name}: a model with encoding='seasonal' reads the position of each price in its season, which "
-            "new data does not say: observe, update and windows read from data are not supported; fit on the "
-            f"longer series, or pass an array window with the {calendars.POSITION_COLUMN!r} column"
-        )
+        return continued_positions(model, series, stamps, spacing, name, continues), stamps, spacing
     return calendars.with_positions(series), stamps, spacing
+
+
+def continued_positions(
+    model: LSTMForecaster,
+    series: np.ndarray,
+    stamps: np.ndarray | None,
+    spacing: np.timedelta64 | None,
+    name: str,
+    continues: bool,
+) -> np.ndarray:
+    """``series`` of a fitted model's new data with the position of each row in the fitted series' numbering.
+
+    The model's last price has position ``p`` (the last row of ``prices_``) at
+    ``last_timestamp_``. A dated row at ``t`` is ``p + (t - last_timestamp_) / interval_``
+    (rows before the model's last price too: what overlaps it gets the positions the model
+    holds); undated rows with ``continues`` are ``p + 1, p + 2, ...``.
+
+    Raises:
+        ValueError: data that does not say where it sits in the season: undated (unless
+            ``continues``), dated for a model without a time axis, at another interval, or
+            off the model's time grid.
+    """
+    assert model.prices_ is not None, "a fitted model holds its last window"
+    last = float(model.prices_[-1, -1])
+    anchor, step = model.last_timestamp_, model.interval_
+    values = np.asarray(series, np.float64)
+    values = values[:, None] if values.ndim == 1 else values
+    if stamps is not None and anchor is not None and step is not None:
+        if spacing is not None and spacing != step:
+            raise ValueError(
+                f"{name}'s interval {horizons.format_interval(spacing)} is not the model's "
+                f"{horizons.format_interval(step)}: a model with encoding='seasonal' reads the season's phase "
+                "from the steps since its last price"
+            )
+        times = np.asarray(stamps, "datetime64[ns]")
+        steps, rest = np.divmod(times - anchor, step)
+        off = np.flatnonzero(rest != np.timedelta64(0, "ns"))
+        if off.size:
+            at, every = horizons.format_moment(times[off[0]]), horizons.format_interval(step)
+            raise ValueError(
+                f"{name} has a price at {at}, off the model's time grid (every {every} from "
+                f"{horizons.format_moment(anchor)}): its place in the season is not a whole step"
+            )
+        positions = last + steps.astype(np.float64)
+    elif continues:
+        positions = last + 1 + np.arange(values.shape[0], dtype=np.float64)
+    else:
+        raise ValueError(
+            f"{name}: a model with encoding='seasonal' reads the position of each price in its season from the "
+            "steps since the model's last price, which "
+            + ("undated data does not say" if stamps is None else "a model fitted on undated prices cannot count")
+            + ": give dated prices (a pandas Series with a DatetimeIndex, candles...), update(data, interval=...) "
+            f"with prices that continue right after the model's last one, or an array window with the "
+            f"{calendars.POSITION_COLUMN!r} column"
+        )
+    return np.concatenate([values, positions[:, None]], axis=1)
 
 
 def for_fit(

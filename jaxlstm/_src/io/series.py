@@ -17,7 +17,7 @@ import numpy as np
 from jaxlstm._src.io import frames, ohlcv
 from jaxlstm._src.io.candles import Where
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
-from jaxlstm._src.prep import fingerprints, horizons
+from jaxlstm._src.prep import calendars, fingerprints, horizons
 from jaxlstm._src.prep import gaps as gap_lib
 
 
@@ -123,7 +123,9 @@ def fingerprint(data: Any, interval: Any = None, columns: Sequence[str] = ("clos
         ``OHLCV``'s file) when known. With the close alone it is the same record for the
         same data whatever else the data holds.
     """
-    columns = tuple(columns)
+    # A calendar's clock and a seasonal encoding's positions are not read from data: the
+    # timestamps and the count recorded fix them.
+    columns = calendars.data_columns(columns)
     if isinstance(data, Mapping) or (is_pandas(data, "DataFrame") and "unique_id" in data.columns):
         # Many series (what a global model is trained on): one record of them all, in order.
         named = split_long(data, name="data") if not isinstance(data, Mapping) else data
