@@ -214,7 +214,7 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
         "lstm_shrink": (
             functools.partial(LSTMForecaster, shrink="auto", **kw),
             'lstm with shrink="auto": the forecast shrunk toward the last price by the weight fit chose on its own '
-            "out-of-sample forecasts (empirical-Bayes shrinkage, naive unless the edge has t > 1)",
+            "out-of-sample forecasts (empirical-Bayes shrinkage, naive unless the edge clears Student's gate)",
         ),
         "lstm_seasonal": (
             functools.partial(LSTMForecaster, encoding="seasonal", season_length="auto", **kw),

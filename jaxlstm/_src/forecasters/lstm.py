@@ -105,11 +105,13 @@ class LSTMForecaster(Forecaster):
             the forecast toward the last price, ``last * (predicted / last) ** w``, with ``w``
             in [0, 1] chosen from the out-of-sample multi-step forecasts it makes for the band
             from the held-back tail (the head refit's only without a tail; nothing after the
-            fitted series): 0 (naive) unless the model's predicted changes beat naive with
-            ``t > 1``, near 1 when they clearly do (``shrinkage.fit_weight``). ``shrink_``
+            fitted series): 0 (naive) unless the model's predicted changes beat naive by
+            more than luck would on Student's calibrated test, near 1 when they clearly do
+            (``shrinkage.fit_weight``). ``shrink_``
             holds ``w`` and its evidence; every forecast, backtest and band (calibrated on
             the shrunk forecasts' own errors) uses it. Needs a conformal or adaptive band:
-            with ``band="volatility"`` or ``"quantile"``, or too few out-of-sample origins,
+            with ``band="volatility"`` or ``"quantile"``, too few out-of-sample origins, or
+            evidence too concentrated for a test (``shrinkage.MIN_DF``),
             ``shrink_`` is None and the model is used as it is.
         series_embedding: a global model's learned vector per series, read at every step (0: none).
         calendar: None (default: no calendar inputs), ``"auto"`` or a tuple of parts of
