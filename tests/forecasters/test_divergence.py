@@ -46,6 +46,7 @@ def test_an_ensemble_drops_the_members_that_diverged_and_warns(series, tmp_path)
     np.testing.assert_array_equal(loaded.forecast(steps=3).predicted, fc.predicted)
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_an_ensemble_whose_every_member_diverged_raises(series):
     with pytest.raises(ValueError, match=r"training diverged in all 2 ensemble members.*lower learning_rate"):
         jl.LSTMForecaster(**TINY, ensemble=2, learning_rate=1e6).fit(series)

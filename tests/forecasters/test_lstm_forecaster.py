@@ -113,6 +113,7 @@ def test_daily_data_horizons_count_days():
     assert m.forecast("7d").timestamps[-1] == np.datetime64("2020-05-06")
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_input_forms_agree(demo):
     closes = demo.close[-120:]
     ts_ms = demo.timestamps[-120:].astype("datetime64[ms]").astype(np.int64)
@@ -548,6 +549,7 @@ def test_features_and_direct_heads_in_fit_many_forecast_many_and_backtest(demo):
         jl.evaluation.backtest(series.close, factories, train_size=120, steps=3)
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_direct_close_only_model_holds_back_the_gap():
     prices = jl.evaluation.seasonal(200, period=12, seed=3).prices
     model = jl.LSTMForecaster(hidden_size=4, sequence_length=5, epochs=2, batch_size=16, direct_steps=6).fit(prices)

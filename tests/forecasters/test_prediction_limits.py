@@ -95,6 +95,7 @@ def test_format_interval(ns, text):
     assert horizons.format_interval(np.timedelta64(ns, "ns")) == text
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_predict_refuses_a_negative_price_like_forecast():
     # The case: min-max target, learning_rate=10, a falling series. Seed 1 drives the
     # first one-step prediction far below zero, which fit itself now refuses as diverged.

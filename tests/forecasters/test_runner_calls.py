@@ -116,7 +116,8 @@ def test_calibration_forecasts_stop_at_the_last_fitted_price_and_equal_full_fore
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("ensemble", [1, pytest.param(3, marks=pytest.mark.slow)])
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
+@pytest.mark.parametrize("ensemble", [1, 3])
 def test_head_refit_takes_no_more_optimiser_steps_than_each_member_kept(spy, ensemble):
     # Demo hourly closes whose held-back tail stops the model at its first epoch, while the
     # head alone, uncapped, would train all 30: the cap is what stops the copy.

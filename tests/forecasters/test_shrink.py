@@ -271,6 +271,7 @@ def test_save_load_and_json_keep_the_weight_bit_for_bit(walk_model, tmp_path):
         np.testing.assert_array_equal(a.upper, b.upper)
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_nothing_after_the_training_cut_moves_the_weight_or_the_forecast():
     prices = _walk(260, 7)
     t, steps = 220, 5

@@ -65,6 +65,7 @@ def test_check_grads():
         check_network_grads(cfg, params, jnp.asarray(np.random.default_rng(8).normal(size=(5, 2))))
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_jit_vmap_and_import_round_trip():
     cfg = jl.nn.AttentionLSTMConfig(input_size=2, hidden_size=4, output_size=3, num_layers=2, num_heads=2)
     params = jax.jit(cfg.init)(jax.random.key(0))

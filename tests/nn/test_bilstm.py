@@ -51,6 +51,7 @@ def test_backward_direction_reads_the_window_from_its_end():
         assert np.allclose(states[0, :3], states_moved[0, :3]) and not np.allclose(states[0, 3:], states_moved[0, 3:])
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_check_grads():
     with jax.enable_x64(True):
         cfg = jl.nn.BiLSTMConfig(input_size=2, hidden_size=3, output_size=2, num_layers=2)

@@ -76,6 +76,7 @@ def test_additive_smoothing_of_log_prices_is_multiplicative_holt_winters():
     assert 1e-5 < gap < 0.02
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_apply_shapes_and_reseasonalises():
     cfg = jl.nn.make_network("esrnn", input_size=2, hidden_size=5, output_size=6, season_length=4)
     assert isinstance(cfg, esrnn.ESRNNConfig) and hash(cfg) == hash(esrnn.ESRNNConfig(2, 5, 6, 1, 4))
@@ -107,6 +108,7 @@ def test_gradients_check_against_finite_differences():
         assert all(float(jnp.max(jnp.abs(v))) > 0 for v in g.values())
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_windows_of_several_series_equal_each_series_alone():
     cfg = esrnn.ESRNNConfig(hidden_size=4, output_size=3, season_length=4)
     params = cfg.init(jax.random.key(3))

@@ -191,6 +191,7 @@ def test_multivariate_forecast_needs_every_feature_predicted():
         jl.predict_multi_step(params, jnp.zeros((2, 5, 3)), 4)
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 @pytest.mark.parametrize(
     ("num_layers", "input_size"),
     [pytest.param(1, 1, marks=pytest.mark.slow), pytest.param(1, 3, marks=pytest.mark.slow), (2, 2)],

@@ -40,6 +40,7 @@ def test_positional_encoding_matches_the_formula():
     np.testing.assert_allclose(positional_encoding(4, 5, jnp.float32), sinusoid(4, 5), atol=1e-6)
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 @pytest.mark.parametrize(
     ("num_layers", "input_size", "norm_first"),
     [
@@ -85,6 +86,7 @@ def test_check_grads():
         check_network_grads(cfg, params, jnp.asarray(np.random.default_rng(8).normal(size=(5, 2))))
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_jit_vmap_round_trip_and_any_window_length():
     cfg = _cfg()
     params = jax.jit(cfg.init)(jax.random.key(0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -19,6 +20,7 @@ from jaxlstm._src.prep import encodings
 PRICE = st.floats(1e-4, 1e8)
 
 
+@pytest.mark.slow  # 100 examples of encode and decode: the quick tier stays under 90 s
 @settings(max_examples=100, deadline=None)
 @given(
     name=st.sampled_from(sorted(encodings.ENCODINGS)),
@@ -69,6 +71,7 @@ def test_relative_state_is_scale_free_and_minmax_state_scales(train, factor):
     assert minmax["data_range"] == (train.max() - train.min() or 1.0)
 
 
+@pytest.mark.slow  # 60 examples of a seasonal encode and decode: the quick tier stays under 90 s
 @settings(max_examples=60, deadline=None)
 @given(
     kind=st.sampled_from(encodings.SEASON_KINDS),

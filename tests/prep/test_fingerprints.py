@@ -108,6 +108,7 @@ def test_from_json_refuses_damaged_records(field, value, message):
         DataFingerprint.from_json({**doc, "extra": 1})
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_trained_on_is_saved_and_restored(tmp_path):
     candles = jl.data.load_demo()[-100:]
     model = jl.LSTMForecaster(**SMALL).fit(candles)

@@ -33,6 +33,7 @@ def test_close_only_inputs_are_the_encodings_inputs():
     )
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_features_are_standardised_with_training_statistics_only():
     series = _series()
     inputs = ModelInputs(("volume", "close", "rsi"), MinMaxEncoding(), 8)

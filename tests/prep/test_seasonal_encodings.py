@@ -102,6 +102,7 @@ def test_poisoned_future_does_not_move_the_fitted_encodings():
         assert encodings.fit_state(enc, poisoned[:cut]) == encodings.fit_state(enc, x[:cut]), enc
 
 
+@pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_forecast_prices_with_a_seasonal_encoding_matches_a_price_space_loop():
     m, x = 7, _seasonal_series(60)
     enc = encodings.SeasonalEncoding(encodings.WindowEncoding(), m)
