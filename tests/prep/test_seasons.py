@@ -111,6 +111,48 @@ def test_random_walks_and_noise_have_no_season():
     assert found <= 2
 
 
+def _garch_walk(n: int, seed: int) -> np.ndarray:
+    """Log prices whose returns are uncorrelated but whose volatility clusters (GARCH(1,1), Student-t 4 shocks)."""
+    rng = np.random.default_rng(seed)
+    shocks = rng.standard_t(4, n) / np.sqrt(2)
+    returns, variance, last = np.zeros(n), 1e-4, 0.0
+    for t in range(n):
+        variance = 2e-6 + 0.2 * last**2 + 0.78 * variance
+        last = returns[t] = np.sqrt(variance) * shocks[t]
+    return np.cumsum(returns)
+
+
+def test_clustered_volatility_is_not_a_season():
+    # Bartlett's bound assumes independent returns; with clustered volatility it found a
+    # "season" in 13 of 40 such walks of 1,000 steps. The robust bound keeps the test's level.
+    found = [seasons.detect_season(_garch_walk(1000, seed)) for seed in range(20)]
+    assert sum(m is not None for m in found) <= 1, found
+    x = np.arange(1000)
+    seasonal = _garch_walk(1000, 0) + 0.05 * np.sin(2 * np.pi * x / 24)
+    assert seasons.detect_season(seasonal) == 24
+
+
+def test_robust_spread_is_bartletts_for_independent_noise():
+    noise = np.random.default_rng(0).normal(size=20_000)
+    spread = seasons.robust_acf_spread(noise, 5)
+    assert spread[0] == 0 and np.allclose(spread[1:], 1 / np.sqrt(20_000), rtol=0.05)
+    # A direct sum for one lag.
+    x = noise[:300] - noise[:300].mean()
+    assert seasons.robust_acf_spread(noise[:300], 3)[3] == pytest.approx(
+        np.sqrt(np.sum(x[:-3] ** 2 * x[3:] ** 2)) / np.sum(x**2)
+    )
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e6])
+def test_exact_trends_and_constants_have_no_season(scale):
+    # The residuals of an exact line are float rounding: their correlations are not a season.
+    steps = np.arange(240.0)
+    for values in (np.log(scale * np.exp(0.01 * steps)), scale * (1 + 0.002 * steps), np.full(240, scale)):
+        found = seasons.find_season(values)
+        assert found.length is None and not found.significant.any()
+    assert seasons.detect_season(np.log(scale) + 0.01 * steps + 0.1 * np.sin(2 * np.pi * steps / 12)) == 12
+
+
 def test_too_short_for_two_seasons_tests_nothing():
     found = seasons.find_season(_monthly_like(0, n=23), interval="30d")
     assert found.length is None and found.tested == ()

@@ -17,7 +17,10 @@ with a daily rhythm, 12 on monthly data). Two sources, both pure and host-side (
   the trough is sought from lag 2, as differencing alone makes ``r_1`` negative). The bound: in the residuals
   ``z * sqrt((1 + 2 * sum_{0<k<m} r_k**2) / n)`` (the test of the M4 competition's
   seasonality check), in the differences ``z * sqrt((1 + 2 r_1**2) / n)`` (their null
-  is noise differenced once, correlated at lag 1 only), with ``z`` the one-sided normal quantile at ``alpha`` divided by
+  is noise differenced once, correlated at lag 1 only) or, where wider, ``z`` times the
+  standard error that holds when the noise's spread clusters (``robust_acf_spread``: price
+  returns' volatility does, and Bartlett's bound then finds a "season" in one random walk
+  of three at 1,000 steps), with ``z`` the one-sided normal quantile at ``alpha`` divided by
   twice the number of lags tested (Bonferroni: scanning 100 lags of white noise at 5%
   would otherwise find a "season" most of the time). Bartlett's cumulative term is what
   keeps the residuals of a random walk (whose ACF decays slowly, so every lag is large)
@@ -132,6 +135,30 @@ def acf(values: Any, max_lag: int) -> np.ndarray:
     return out
 
 
+def robust_acf_spread(values: Any, max_lag: int) -> np.ndarray:
+    """``[max_lag + 1]`` standard errors of ``r_k`` for uncorrelated values whose spread varies (0 at lag 0).
+
+    ``sqrt(sum_t x_t**2 x_{t+k}**2) / sum_t x_t**2`` of the demeaned values (Romano and
+    Thombs 1996; Lobato, Nankervis and Savin 2001): the variance of a sample
+    autocorrelation of white noise whose variance clusters, as price returns' does. For
+    independent noise it is about ``1 / sqrt(n)``, Bartlett's; volatility clusters make it
+    larger, and so make chance peaks of the returns' ACF less significant.
+    """
+    x = validation.as_float_array("values", values, ndim=1)
+    n = x.shape[0]
+    x = x - x.mean()
+    squares = x * x
+    total = float(squares.sum())
+    out = np.zeros(max_lag + 1)
+    if total <= 0.0:
+        return out
+    size = 1 << (2 * n - 1).bit_length()
+    spectrum = np.fft.rfft(squares, size)
+    products = np.fft.irfft(spectrum * np.conj(spectrum), size)[: max_lag + 1]
+    out[1:] = np.sqrt(np.maximum(products[1:], 0.0)) / total
+    return out
+
+
 def detrend(values: Any) -> np.ndarray:
     """``[n]`` values minus their least-squares straight line (host, float64)."""
     x = validation.as_float_array("values", values, ndim=1)
@@ -168,6 +195,10 @@ class SeasonTest(NamedTuple):
     acf: np.ndarray
     bound: np.ndarray
     significant: np.ndarray
+
+
+#: Relative spread of a transform (residuals of a line, differences) taken as rounding noise, not data.
+ROUNDING_SPREAD = 1e-9
 
 
 def find_season(
@@ -213,14 +244,21 @@ def find_season(
     index = np.asarray(lags)
     rows, bounds, passed = [], [], np.zeros(len(lags), bool)
     strength = np.full(len(lags), -np.inf)
+    # Spread below this is float rounding (an exact trend's residuals): it has no correlations to test.
+    rounding = ROUNDING_SPREAD * max(1.0, float(np.max(np.abs(x))))
     for levels, values in ((True, detrend(x)), (False, np.diff(x))):  # two transforms, not a loop over data
+        if not np.std(values) > rounding:
+            rows.append(np.zeros(len(lags)))
+            bounds.append(np.full(len(lags), np.inf))
+            continue
         r = acf(values, max(lags) + 1)
         # Differences of noise around a trend are MA(1) (r_1 = -0.5), and nothing beyond:
         # their null keeps only the lag-1 term; a periodic pattern in the residuals of a
         # line is tested against all shorter lags (a random walk's residuals are not MA(1)).
         bound = bartlett_bounds(r if levels else r[:3], values.shape[0], z)
         if not levels:
-            bound = np.full(r.shape, bound[2])
+            # Returns are uncorrelated but their spread clusters: the robust bound where it is wider.
+            bound = np.maximum(bound[2], z * robust_acf_spread(values, max(lags) + 1))
         peak = (r[index] >= r[index - 1]) & (r[index] >= r[index + 1])
         # A cycle de-correlates before it repeats: the ACF must dip by more than the bound
         # somewhere before the peak (past lag 1 in the differences, which differencing
