@@ -269,7 +269,10 @@ def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str 
         line = where.number(int(np.argmax(empty[:, needed - 1])))
         handle.seek(header.data_start)
         text = next(itertools.islice(handle, line - header.data_line, None), b"").decode("utf-8", "replace")
-        fields = len(next(csv.reader([text.rstrip("\r\n")]), []))
+        try:
+            fields = len(next(csv.reader([text.rstrip("\r\n")]), []))
+        except csv.Error:  # a lone carriage return inside the line, which pandas took as a line break
+            fields = text.count(",") + 1
         if fields < needed:
             raise ValueError(
                 f"{name}: line {line} has {fields} fields, expected at least {needed} (columns {list(layout.labels)})"
