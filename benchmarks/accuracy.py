@@ -152,7 +152,7 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
     kw = settings.lstm
     h = settings.horizon
     # The designs measured before the defaults changed keep the settings they were measured with.
-    old = {**SEED_BAND, "learning_rate": 1e-3}
+    old = {**SEED_BAND, "learning_rate": 1e-3, "season_length": None}
     relative = functools.partial(LSTMForecaster, encoding="relative", **old, **kw)
     relative_refit = functools.partial(LSTMForecaster, encoding="relative", **{**old, "calibration": "refit"}, **kw)
     relative_both = functools.partial(LSTMForecaster, encoding="relative", **{**old, "calibration": "both"}, **kw)
@@ -199,12 +199,13 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
         ),
         "lstm": (
             functools.partial(LSTMForecaster, **kw),
-            "LSTMForecaster() with the library's defaults: relative encoding, learning rate 3e-4, "
+            "LSTMForecaster() with the library's defaults: the seasonal encoding with the season detected on "
+            "each fit's training part (the relative encoding where none is found), learning rate 3e-4, "
             'band="adaptive" (conformal with adaptive conformal inference), calibration="both"',
         ),
         "lstm_season": (
-            functools.partial(LSTMForecaster, season_length="auto", **kw),
-            'lstm with season_length="auto": the season detected on each fit\'s training part (ACF test), '
+            functools.partial(LSTMForecaster, season_length="auto", encoding="relative", **kw),
+            'the relative encoding with season_length="auto": the season detected on each fit\'s training part (ACF test), '
             "the window widened to 1.25 seasons when one is found",
         ),
         "lstm_season_window": (
@@ -218,8 +219,9 @@ def model_factories(settings: Settings) -> dict[str, tuple[Callable[[], Any], st
         ),
         "lstm_seasonal": (
             functools.partial(LSTMForecaster, encoding="seasonal", season_length="auto", **kw),
-            'lstm with encoding="seasonal", season_length="auto": the season detected on each fit\'s training part '
-            "divided out (classical multiplicative indices), then the relative encoding (none found: the default lstm)",
+            'encoding="seasonal", season_length="auto" (the defaults since they were chosen; the row is lstm): the season '
+            "detected on each fit's training part divided out (classical multiplicative indices), then the "
+            "relative encoding (none found: the relative encoding alone)",
         ),
         "lstm_calendar": (
             functools.partial(LSTMForecaster, calendar="auto", **kw),

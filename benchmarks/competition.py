@@ -352,12 +352,18 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
         "lstm": (
             _library_row(functools.partial(LSTMForecaster, **small)),
             "jaxlstm",
-            "LSTMForecaster() with the library's defaults",
+            'LSTMForecaster() with the library\'s defaults (encoding="seasonal", season_length="auto")',
+        ),
+        "lstm_relative": (
+            _library_row(functools.partial(LSTMForecaster, encoding="relative", season_length=None, **small)),
+            "jaxlstm",
+            'LSTMForecaster(encoding="relative", season_length=None): the defaults before the seasonal encoding',
         ),
         "lstm_season": (
-            _library_row(functools.partial(LSTMForecaster, season_length="auto", **small)),
+            _library_row(functools.partial(LSTMForecaster, season_length="auto", encoding="relative", **small)),
             "jaxlstm",
-            'LSTMForecaster(season_length="auto"): the season detected on each training part, the window widened to it',
+            'LSTMForecaster(season_length="auto", encoding="relative"): the season detected on each training part, '
+            "the window widened to it, the prices not deseasonalised",
         ),
         "lstm_season_window": (
             _library_row(functools.partial(LSTMForecaster, season_length="auto", encoding="window", **small)),
@@ -369,10 +375,20 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             "jaxlstm",
             'LSTMForecaster(shrink="auto"): shrunk toward the last value by the weight fit chose out of sample',
         ),
-        "lstm_season_shrink": (
-            _library_row(functools.partial(LSTMForecaster, season_length="auto", shrink="auto", **small)),
+        "lstm_relative_shrink": (
+            _library_row(
+                functools.partial(LSTMForecaster, encoding="relative", season_length=None, shrink="auto", **small)
+            ),
             "jaxlstm",
-            'LSTMForecaster(season_length="auto", shrink="auto")',
+            'LSTMForecaster(encoding="relative", season_length=None, shrink="auto"): lstm_relative shrunk toward the '
+            "last value by the weight fit chose out of sample",
+        ),
+        "lstm_season_shrink": (
+            _library_row(
+                functools.partial(LSTMForecaster, season_length="auto", encoding="relative", shrink="auto", **small)
+            ),
+            "jaxlstm",
+            'LSTMForecaster(season_length="auto", encoding="relative", shrink="auto")',
         ),
         "lstm_season_window_shrink": (
             _library_row(
@@ -382,9 +398,9 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             'LSTMForecaster(season_length="auto", encoding="window", shrink="auto")',
         ),
         "lstm_window": (
-            _library_row(functools.partial(LSTMForecaster, encoding="window", **small)),
+            _library_row(functools.partial(LSTMForecaster, encoding="window", season_length=None, **small)),
             "jaxlstm",
-            'LSTMForecaster(encoding="window"): per-window normalisation, no season',
+            'LSTMForecaster(encoding="window", season_length=None): per-window normalisation, no season',
         ),
         "lstm_calendar": (
             _library_row(functools.partial(LSTMForecaster, calendar="auto", **small), dated=True),
@@ -396,8 +412,9 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
         "lstm_season_deseasonalised": (
             _library_row(functools.partial(LSTMForecaster, season_length="auto", encoding="seasonal", **small)),
             "jaxlstm",
-            'LSTMForecaster(season_length="auto", encoding="seasonal"): lstm_season on prices divided by the '
-            "classical multiplicative seasonal indices of the training part (relative encoding after)",
+            'LSTMForecaster(season_length="auto", encoding="seasonal"), the defaults (the same models as lstm): '
+            "lstm_season on prices divided by the classical multiplicative seasonal indices of the training part "
+            "(relative encoding after)",
         ),
         "lstm_direct": (
             _direct_row(lambda h: LSTMForecaster(direct_steps=h, **small)),

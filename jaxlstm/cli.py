@@ -271,8 +271,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--encoding",
-        help="how prices become model values: relative, minmax, log or window (jaxlstm.data.ENCODINGS), or "
-        "seasonal (with --season-length: the season of the training part divided out first)" + ESTIMATOR_DEFAULT,
+        help="how prices become model values: seasonal (the season of --season-length divided out of the "
+        "training part first, then relative; with no season, relative itself), or relative, minmax, log or "
+        "window (jaxlstm.data.ENCODINGS)" + ESTIMATOR_DEFAULT,
     )
     group.add_argument(
         "--calendar",

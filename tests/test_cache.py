@@ -294,9 +294,11 @@ def test_other_settings_retrain(tmp_path):
     model = cache.get("BTC", fitting_trainer(calls, PRICES, hidden_size=4), settings={"hidden_size": 4, "epochs": 2})
     assert cache.get("BTC", settings={"hidden_size": 4}) is model and len(calls) == 1
     status = cache.status("BTC", settings={"hidden_size": 8, "epochs": 2, "encoding": "minmax"})
-    assert not status.fresh and status.reason == "settings differ: hidden_size 8 != 4, encoding 'minmax' != 'relative'"
+    assert not status.fresh and status.reason == "settings differ: hidden_size 8 != 4, encoding 'minmax' != 'seasonal'"
     # Settings are compared after the constructor's validation; all of get_params() may be passed.
-    assert cache.status("BTC", settings={"encoding": jl.data.RelativeEncoding()}).fresh
+    assert cache.status("BTC", settings={"features": ["close"], "calendar": None}).fresh
+    relative = cache.status("BTC", settings={"encoding": jl.data.RelativeEncoding()})
+    assert not relative.fresh and relative.reason == "settings differ: encoding 'relative' != 'seasonal'"
     assert cache.status("BTC", settings=model.get_params()).fresh
     assert cache.status("BTC", settings={**model.get_params(), "symbol": None}).fresh
     # (Another seed rather than another size: the compiled training step of the other tests serves it.)

@@ -532,7 +532,8 @@ def test_season_length_and_encoding_options_become_settings():
     assert settings["season_length"] == "auto" and settings["encoding"] == "window"
     assert cli.model_settings(parser.parse_args(["--season-length", "24"]))["season_length"] == 24
     defaults = cli.model_settings(parser.parse_args(["--season-length", "none"]))
-    assert defaults["season_length"] is None and defaults["encoding"] == "relative"
+    assert defaults["season_length"] is None and defaults["encoding"] == "seasonal"
+    assert cli.model_settings(parser.parse_args([]))["season_length"] == "auto"
     assert cli.model_settings(parser.parse_args(["--shrink", "auto"]))["shrink"] == "auto"
     assert cli.model_settings(parser.parse_args(["--shrink", "none"]))["shrink"] is None
     with pytest.raises(SystemExit):

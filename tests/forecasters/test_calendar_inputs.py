@@ -16,7 +16,8 @@ from jaxlstm._src.prep import calendars, encodings
 # Every test but the settings' fits models.
 slow = pytest.mark.slow
 
-SMALL = dict(hidden_size=4, sequence_length=8, epochs=3, batch_size=32, calibration="auto")
+# No season: the calendar's tests see the clock alone (the default would find the daily rhythm of _hourly).
+SMALL = dict(hidden_size=4, sequence_length=8, epochs=3, batch_size=32, calibration="auto", season_length=None)
 
 
 def _hourly(n=160, seed=0, start="2024-01-01"):
@@ -33,8 +34,9 @@ def test_settings_are_checked_and_recorded():
     assert jl.LSTMForecaster(calendar=("hour",)).model_config.input_size == 3
     with pytest.raises(ValueError, match="calendar"):
         jl.LSTMForecaster(calendar="hourly")
-    with pytest.raises(ValueError, match="encoding='seasonal' needs season_length"):
-        jl.LSTMForecaster(encoding="seasonal")
+    # The seasonal encoding with no season is the relative encoding, its windows plain prices.
+    plain = jl.LSTMForecaster(encoding="seasonal", season_length=None)
+    assert plain.model_inputs.encoding == encodings.RelativeEncoding() and plain.input_columns == ("close",)
     m = jl.LSTMForecaster(encoding="seasonal", season_length=12)
     assert m.input_columns == ("close", calendars.POSITION_COLUMN)
     assert m.model_inputs.encoding == encodings.SeasonalEncoding(encodings.RelativeEncoding(), 12)
@@ -148,7 +150,7 @@ def test_the_seasonal_encoding_follows_the_season_and_round_trips(tmp_path):
     prices = _monthly()
     options = dict(hidden_size=8, sequence_length=12, epochs=20, season_length=12)
     seasonal = jl.LSTMForecaster(**options, encoding="seasonal").fit(prices[:-12])
-    plain = jl.LSTMForecaster(**options).fit(prices[:-12])
+    plain = jl.LSTMForecaster(**options, encoding="relative").fit(prices[:-12])
     errors = [np.mean(np.abs(m.forecast(steps=12).predicted - prices[-12:])) for m in (seasonal, plain)]
     assert errors[0] < 0.5 * errors[1]
     seasonal.save(tmp_path / "m")

@@ -50,7 +50,7 @@ def test_auto_season_and_no_season(prices, tmp_path):
     assert loaded.model_config.season_length == 12
     np.testing.assert_array_equal(loaded.forecast(steps=3).predicted, auto.forecast(steps=3).predicted)
     # No season: level-only smoothing, no seasonal parameters.
-    plain = jl.LSTMForecaster(**SMALL).fit(prices)
+    plain = jl.LSTMForecaster(**SMALL, season_length=None).fit(prices)
     assert plain.model_config.season_length == 1 and set(plain.params_["smoothing"]) == {"level"}
 
 

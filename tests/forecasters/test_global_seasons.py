@@ -119,8 +119,9 @@ def test_a_mixed_season_global_model_saves_and_loads_bit_identically(mixed, tmp_
 @slow
 def test_a_global_seasonal_update_of_one_series_equals_the_local_update_and_continues_its_positions():
     settings = dict(SMALL, encoding="seasonal", season_length="auto")
-    prices = _seasonal(130, 4, 0)
+    prices = _seasonal(130, 7, 0)  # a weekly season: what daily data is tested for
     alone = jl.LSTMForecaster(**settings).fit(prices[:-5], interval="1D")
+    assert alone.season_length_ == 7
     pooled = jl.LSTMForecaster(**settings).fit({"A": prices[:-5]}, interval="1D")
     alone.update(prices[-5:], epochs=2, interval="1D")
     pooled.update({"A": prices[-5:]}, epochs=2, interval="1D")
@@ -134,7 +135,7 @@ def test_a_global_seasonal_update_of_one_series_equals_the_local_update_and_cont
 @slow
 def test_a_global_calendar_model_gives_each_series_its_own_clock_and_saves(tmp_path):
     data = {"A": _hourly(_seasonal(120, 24, 0)), "B": _hourly(_seasonal(150, 24, 1), "2024-03-05 07:00")}
-    model = jl.LSTMForecaster(**SMALL, calendar=("hour",)).fit(data)
+    model = jl.LSTMForecaster(**SMALL, calendar=("hour",), season_length=None).fit(data)
     for name, view in model.series_.items():
         assert view.input_columns == ("close", "calendar_day", "calendar_second")
         last = data[name].index[-1]

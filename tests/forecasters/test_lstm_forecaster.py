@@ -29,8 +29,10 @@ def test_constructor_defaults_are_the_seeds_and_the_measured_choices():
     p = m.get_params()
     assert (p["hidden_size"], p["sequence_length"], p["epochs"], p["batch_size"]) == (32, 20, 100, 32)
     assert p["early_stopping"] is True and p["num_layers"] == 1 and p["seed"] == 0
-    # Chosen by the walk-forward backtests (benchmarks/accuracy.py, benchmarks/calibration.py; see the README).
-    assert (p["encoding"], p["learning_rate"], p["band"], p["calibration"]) == ("relative", 3e-4, "adaptive", "both")
+    # Chosen by the walk-forward backtests (benchmarks/accuracy.py, benchmarks/calibration.py) and the
+    # M-competition protocol (benchmarks/competition.py; see the README).
+    assert (p["encoding"], p["season_length"]) == ("seasonal", "auto")
+    assert (p["learning_rate"], p["band"], p["calibration"]) == (3e-4, "adaptive", "both")
     assert (p["ensemble"], p["combine"], p["weight_decay"]) == (1, "mean", 0.0)
 
 
@@ -552,7 +554,9 @@ def test_features_and_direct_heads_in_fit_many_forecast_many_and_backtest(demo):
 @pytest.mark.slow  # compiles programs of its own: the quick tier stays under 90 s
 def test_direct_close_only_model_holds_back_the_gap():
     prices = jl.evaluation.seasonal(200, period=12, seed=3).prices
-    model = jl.LSTMForecaster(hidden_size=4, sequence_length=5, epochs=2, batch_size=16, direct_steps=6).fit(prices)
+    model = jl.LSTMForecaster(
+        hidden_size=4, sequence_length=5, epochs=2, batch_size=16, direct_steps=6, season_length=None
+    ).fit(prices)
     n_windows = 200 - 5 - 6 + 1
     n_val = int(n_windows * 0.1)
     assert model.metrics_["n_val_windows"] == n_val and model.metrics_["n_train_windows"] == n_windows - n_val - 5

@@ -19,7 +19,7 @@ def _monthly(n=120, seed=0):
 
 
 def test_the_window_covers_the_season_and_the_horizon():
-    assert jl.LSTMForecaster().input_length == 20  # no season: the default is unchanged
+    assert jl.LSTMForecaster().input_length == 20  # no season yet: "auto" resolves it at fit
     assert jl.LSTMForecaster(season_length=12).input_length == 20
     assert jl.LSTMForecaster(season_length=24).input_length == 30
     m = jl.LSTMForecaster(season_length=24, direct_steps=48)
@@ -35,7 +35,7 @@ def test_bad_season_lengths_are_refused(bad):
 
 @pytest.fixture(scope="module")
 def auto_fitted():
-    return jl.LSTMForecaster(**SMALL, season_length="auto").fit(_monthly())
+    return jl.LSTMForecaster(**SMALL, season_length="auto", encoding="relative").fit(_monthly())
 
 
 def test_auto_detects_the_calendar_season_and_sizes_the_window(auto_fitted):
@@ -75,3 +75,18 @@ def test_save_and_load_keep_the_detected_season(auto_fitted, tmp_path):
     loaded = jl.LSTMForecaster.load(tmp_path / "m")
     assert loaded.season_length == "auto" and loaded.season_length_ == 12 and loaded.window_length == 15
     np.testing.assert_allclose(loaded.forecast(steps=3).predicted, auto_fitted.forecast(steps=3).predicted, rtol=1e-6)
+
+
+def test_a_seasonal_model_without_a_season_saved_with_positions_still_loads():
+    from jaxlstm._src.forecasters import lstm_state
+
+    walk = 100 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.01, 120)))
+    model = jl.LSTMForecaster(**SMALL).fit(walk)
+    assert model.encoding == "seasonal" and model.season_length_ is None and model.input_columns == ("close",)
+    tree, metadata = lstm_state.saved_parts(model)
+    # The previous version's window of such a model: each price with its position.
+    window = np.asarray(metadata["data"]["last_window"])
+    metadata["data"]["last_window"] = np.stack([window, 114.0 + np.arange(window.size)], axis=1).tolist()
+    loaded = lstm_state.from_parts(jl.LSTMForecaster, tree, metadata, "saved")
+    np.testing.assert_array_equal(loaded.forecast_window(), model.forecast_window())
+    np.testing.assert_array_equal(loaded.forecast(steps=3).predicted, model.forecast(steps=3).predicted)

@@ -166,9 +166,18 @@ def series_class(base: Any) -> Any:
                 return own
             return max(own, seasons.default_window(self.sequence_length, self.direct_steps or 1, self.window_season_))
 
-        def use_window_season(self, season: int | None) -> None:
-            """Sets ``window_season_`` (what the global fit chose or a saved model used) and the window it implies."""
+        #: Whether every series carries positions: some series of the pool has a season (their windows stack).
+        pool_positions_: bool = False
+
+        @property
+        def reads_positions(self) -> bool:
+            """``LSTMForecaster.reads_positions``, or ``pool_positions_``: a series with no season of its own too."""
+            return super().reads_positions or (self.encoding == encodings.SEASONAL and self.pool_positions_)
+
+        def use_window_season(self, season: int | None, positions: bool = False) -> None:
+            """Sets ``window_season_`` and ``pool_positions_`` (what the global fit chose or a saved model used) and the window they imply."""
             self.__dict__["window_season_"] = season
+            self.__dict__["pool_positions_"] = positions
             self.__dict__.pop("model_inputs", None)
             self.__dict__.pop("model_config", None)
 
@@ -205,7 +214,7 @@ def series_class(base: Any) -> Any:
         def _unfitted_copy(self) -> Any:
             copy = super()._unfitted_copy()
             copy.pool_ = None if self.pool_ is None else self.pool_.head
-            copy.use_window_season(self.window_season_)
+            copy.use_window_season(self.window_season_, self.pool_positions_)
             return copy
 
         @classmethod
@@ -523,9 +532,10 @@ def start_global(model: LSTMForecaster, data: Any, interval: Any, gaps: str) -> 
                 "interval (fit each interval's series as their own global model)"
             )
     own: dict[str, int | None] = {}
+    positions = model.season_length_ is not None
     if model.season_length == "auto":
         if model.encoding == encodings.SEASONAL and model.architecture != "esrnn":
-            own, pool.season = own_seasons(model, found)
+            own, pool.season, positions = own_seasons(model, found)
         else:
             pool.season = choose_season(model, found)
         model.use_season(pool.season)
@@ -535,13 +545,13 @@ def start_global(model: LSTMForecaster, data: Any, interval: Any, gaps: str) -> 
         view: Any = item.model
         view.pool_ = pool
         view.use_season(own.get(name, model.season_length_))
-        view.use_window_season(model.season_length_)
+        view.use_window_season(model.season_length_, positions)
         view.use_calendar(parts, step)
     return Start(model, data, found, pool)
 
 
-def own_seasons(model: LSTMForecaster, found: Mapping[str, Any]) -> tuple[dict[str, int | None], int | None]:
-    """Each series' own season (``encoding="seasonal"``, ``season_length="auto"``) and the season of the common window.
+def own_seasons(model: LSTMForecaster, found: Mapping[str, Any]) -> tuple[dict[str, int | None], int | None, bool]:
+    """Each series' own season (``encoding="seasonal"``, ``season_length="auto"``), the season of the common window, and whether any series has one.
 
     Each series detects its season on its own training part (``resolve_season``), and its
     encoding removes that season: series of one global model may have different seasons.
@@ -562,8 +572,8 @@ def own_seasons(model: LSTMForecaster, found: Mapping[str, Any]) -> tuple[dict[s
     for season in sorted(set(seen), reverse=True):
         probe.use_season(season)
         if not _total(sum(item.prices.shape[0] < probe.min_fit_length + 1 for item in found.values())):
-            return detected, season
-    return detected, None
+            return detected, season, True
+    return detected, None, bool(seen)
 
 
 def pool_calendar(model: LSTMForecaster, found: Mapping[str, Any]) -> tuple[tuple[str, ...], int]:
@@ -779,10 +789,10 @@ def saved_parts(model: LSTMForecaster, *, residual_arrays: bool = True) -> tuple
     return tree, metadata
 
 
-def view_of(kind: Any, window_season: int | None, **settings: Any) -> Any:
-    """An unfitted series of a global model (``kind``) that reads the window of ``window_season``."""
+def view_of(kind: Any, window_season: int | None, positions: bool, **settings: Any) -> Any:
+    """An unfitted series of a global model (``kind``) that reads the window of ``window_season`` (positions: ``use_window_season``)."""
     view = kind(**settings)
-    view.use_window_season(window_season)
+    view.use_window_season(window_season, positions)
     return view
 
 
@@ -834,6 +844,11 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
         if not lstm_state.matches(opt_state, opt_template):
             raise ValueError("optimiser state does not match the saved settings")
     embedded = isinstance(network, embedding.SeriesEmbedding)
+    # Every series carries positions when any has a season (as start_global decided).
+    positions = probe.reads_positions or any(
+        isinstance(series[name], dict) and (series[name].get("season") or {}).get("length") is not None
+        for name in order
+    )
     views: dict[str, Any] = {}
     for index, name in enumerate(order):
         saved = series[name]
@@ -849,7 +864,9 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
             "history": metadata["history"],
         }
         view = lstm_state.rebuild(
-            functools.partial(view_of, kind, model.season_length_), series_params(params, index, embedded), found
+            functools.partial(view_of, kind, model.season_length_, positions),
+            series_params(params, index, embedded),
+            found,
         )
         if residuals[index]:
             view.band_ = view.band_.with_residuals(dict(sorted({**view.band_.residuals, **residuals[index]}.items())))

@@ -57,13 +57,13 @@ class LSTMForecaster(Forecaster):
         seed: seeds initialisation and shuffling (same seed and data, same model).
         patience: see ``early_stopping``.
         validation_fraction: share of windows held back for early stopping.
-        encoding: ``"relative"`` (default: log price relative to each window's last price,
-            scaled by the training log-return spread; chosen by ``benchmarks/accuracy.py``),
-            ``"minmax"`` (the seed's scaled price levels), ``"log"``, ``"window"`` (see
-            ``prep/encodings.py``) or ``"seasonal"`` (with ``season_length``: the classical
-            multiplicative season of the training part removed, then ``"relative"``; windows
-            carry their positions, which new data continues from the model's last price:
-            ``forecasters/time_columns.py``).
+        encoding: ``"seasonal"`` (default: the classical multiplicative season of the training
+            part removed, then ``"relative"``; with no season in use, ``"relative"`` itself;
+            with a season, windows carry their positions, which new data continues from the
+            model's last price: ``forecasters/time_columns.py``; chosen by
+            ``benchmarks/competition.py``), ``"relative"`` (log price relative to each
+            window's last price, scaled by the training log-return spread), ``"minmax"`` (the
+            seed's scaled price levels), ``"log"`` or ``"window"`` (see ``prep/encodings.py``).
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
         band, calibration: the prediction band (see ``jaxlstm.Forecaster``); ``band="quantile"``
@@ -94,7 +94,7 @@ class LSTMForecaster(Forecaster):
             head that emits the next ``H`` steps at once, so forecasts are limited to ``H``
             steps. Required with features: a covariate has no future value to feed back.
         num_heads: attention heads of ``"attention"`` and ``"transformer"`` (a divisor of ``hidden_size``).
-        season_length: None (default: no season), an integer ``m >= 2``, or ``"auto"``: the
+        season_length: ``"auto"`` (default), an integer ``m >= 2``, or None (no season). ``"auto"``: the
             season ``prep.seasons.detect_season`` finds in the log closes of the training
             part (the prices before the held-back tail; with a spacing, only its calendar
             seasons are tested), resolved at each fit into ``season_length_``. With a season
@@ -149,7 +149,7 @@ class LSTMForecaster(Forecaster):
         *,
         patience: int = 10,
         validation_fraction: float = 0.1,
-        encoding: str = "relative",
+        encoding: str = "seasonal",
         loss_threshold: float | None = None,
         symbol: str | None = None,
         band: str = "adaptive",
@@ -161,7 +161,7 @@ class LSTMForecaster(Forecaster):
         features: Sequence[str] = ("close",),
         direct_steps: int | None = None,
         num_heads: int = 4,
-        season_length: int | str | None = None,
+        season_length: int | str | None = "auto",
         shrink: str | None = None,
         series_embedding: int = 0,
         calendar: str | Sequence[str] | None = None,
@@ -251,8 +251,13 @@ class LSTMForecaster(Forecaster):
             self.input_length,
             self.calendar_,
             self.calendar_step_,
-            position=self.encoding == encodings.SEASONAL,
+            position=self.reads_positions,
         )
+
+    @property
+    def reads_positions(self) -> bool:
+        """Whether windows carry each price's position: the seasonal encoding with a season in use reads its phase there."""
+        return self.encoding == encodings.SEASONAL and self.season_length_ is not None
 
     @property
     def input_length(self) -> int:
@@ -339,6 +344,11 @@ class LSTMForecaster(Forecaster):
             if isinstance(model, LSTMForecaster):
                 model.resolve_season(prices, step)
                 model.shrink_ = None  # the calibration forecasts measure the model itself: unshrunk
+        # Positions exist only once a season is in use: numbered now, after "auto" resolved it.
+        series = [
+            time_columns.with_fit_positions(model, prices) if isinstance(model, LSTMForecaster) else prices
+            for model, prices in zip(models, series, strict=True)
+        ]
         super().fit_rows(models, series, interval=interval, **options)
         for model, prices in zip(models, series, strict=True):
             if isinstance(model, LSTMForecaster):
@@ -430,8 +440,17 @@ class LSTMForecaster(Forecaster):
             return self
         self.series_ = None
         self.__dict__["_fit_read"] = True
+        season = self.season_length_
+        if self.season_length == "auto":
+            # The data is read with the columns of a model whose season is not yet known:
+            # a season found by an earlier fit must not shape this fit's read and checks.
+            self.use_season(None)
         try:
             return super().fit(data, verbose=verbose, **fit_options)
+        except BaseException:
+            if self.params_ is not None and self.season_length_ != season:
+                self.use_season(season)  # a refit that failed leaves the fitted model as it was
+            raise
         finally:
             self.__dict__.pop("_fit_read", None)
             self.__dict__.pop("_columns_ready", None)
@@ -452,6 +471,7 @@ class LSTMForecaster(Forecaster):
         """
         if self.params_ is None and not self.__dict__.get("_season_resolved"):
             self.resolve_season(series)
+            series = time_columns.with_fit_positions(self, series)
         return prepared.prepare(self.model_inputs, series, self.direct_steps or 1, self._fraction(), pad_to=pad_to)
 
     train_prepared = classmethod(fitting.train_prepared)

@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import bands, shrinkage, stacked_residuals
-from jaxlstm._src.prep import calendars, fingerprints, horizons
+from jaxlstm._src.prep import calendars, encodings, fingerprints, horizons
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module).
 LSTMForecaster = Any
@@ -129,7 +129,11 @@ def rebuild(cls: Any, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
     forecaster.opt_state_ = opt_state
     data = metadata["data"]
     columns = len(forecaster.input_columns)
-    window = validation.as_float_array("last_window", data["last_window"], ndim=1 if columns == 1 else 2)
+    window = data["last_window"]
+    if forecaster.encoding == encodings.SEASONAL and not forecaster.model_inputs.position:
+        # Saved when every seasonal model's window held positions, even with no season in use.
+        window = legacy_positions_dropped(window, columns)
+    window = validation.as_float_array("last_window", window, ndim=1 if columns == 1 else 2)
     window = forecaster.check_window(window)
     seconds = data["interval_seconds"]
     interval_ns = None if seconds is None else validation.check_positive_float("interval_seconds", seconds) * 1e9
@@ -164,6 +168,15 @@ def rebuild(cls: Any, params: Any, metadata: dict[str, Any]) -> LSTMForecaster:
     trained_on = metadata.get("trained_on")
     forecaster.trained_on_ = None if trained_on is None else fingerprints.DataFingerprint.from_json(trained_on)
     return forecaster
+
+
+def legacy_positions_dropped(window: Any, columns: int) -> Any:
+    """A saved last window without the positions column that models with no season once carried (else as saved)."""
+    rows = np.asarray(window, dtype=object)
+    if rows.ndim != 2 or rows.shape[1] != columns + 1:
+        return window
+    kept = rows[:, :-1]
+    return (kept[:, 0] if columns == 1 else kept).tolist()
 
 
 def saved_parts(model: LSTMForecaster) -> tuple[Any, dict[str, Any]]:

@@ -111,20 +111,35 @@ def continued_positions(
 def for_fit(
     model: LSTMForecaster, series: np.ndarray, timestamps: np.ndarray | None, interval: Any, read_by_fit: bool
 ) -> np.ndarray:
-    """A validated series to fit on, with the model's extra columns.
+    """A validated series to fit on, with the clock of the model's calendar inputs.
 
-    ``read_by_fit``: ``read`` made the series (its columns are there; positions are numbered
-    again, after any gap filling). Otherwise the calendar is resolved from ``timestamps``
-    and ``interval`` and the columns appended.
+    ``read_by_fit``: ``read`` made the series (its clock is there). Otherwise the calendar
+    is resolved from ``timestamps`` and ``interval`` and the clock appended. Positions come
+    after the season is resolved (``with_fit_positions``).
     """
-    position = model.model_inputs.position
-    if read_by_fit:
-        if position:
-            series = np.array(series, np.float64)
-            series[:, -1] = np.arange(series.shape[0])
+    if read_by_fit or model.calendar is None:
         return series
-    if model.calendar is not None:
-        model.use_calendar(*calendars.resolve(model.calendar, timestamps, interval))
-        if model.calendar_step_:
-            series = calendars.with_clock(series, timestamps, model.calendar_step_)
-    return calendars.with_positions(series) if position else series
+    model.use_calendar(*calendars.resolve(model.calendar, timestamps, interval))
+    return calendars.with_clock(series, timestamps, model.calendar_step_) if model.calendar_step_ else series
+
+
+def with_fit_positions(model: LSTMForecaster, series: np.ndarray) -> np.ndarray:
+    """A series to fit on with positions ``0, 1, ...`` as its last column exactly when the model reads them.
+
+    A fit reads its data before ``season_length="auto"`` has resolved the season, so the
+    series may lack the column the season needs, or hold one numbered before gap filling;
+    ``reads_positions`` decides once the season is known.
+    """
+    values = np.asarray(series, np.float64)
+    width = 1 if values.ndim == 1 else values.shape[1]
+    wanted = len(model.input_columns)
+    if not model.model_inputs.position:
+        if width == wanted + 1:  # read with the positions of a season no longer in use
+            values = values[:, :-1]
+            return values[:, 0] if wanted == 1 else values
+        return series
+    if width == wanted - 1:
+        return calendars.with_positions(values)
+    values = np.array(values)
+    values[:, -1] = np.arange(values.shape[0])
+    return values

@@ -417,13 +417,8 @@ SEASONAL = "seasonal"
 
 
 def check_encoding_name(encoding: Any, season_length: Any) -> str:
-    """An estimator's ``encoding`` setting: a name of ``ENCODINGS`` or ``"seasonal"`` (which needs a ``season_length``)."""
+    """An estimator's ``encoding`` setting: a name of ``ENCODINGS`` or ``"seasonal"`` (the relative encoding of deseasonalised prices; with no season, the relative encoding)."""
     if encoding == SEASONAL:
-        if season_length is None:
-            raise ValueError(
-                "encoding='seasonal' needs season_length (an integer >= 2 or 'auto'): it divides each price by "
-                "the seasonal index of its phase"
-            )
         return SEASONAL
     if isinstance(encoding, Encoding) and not encoding.seasonal:
         return get_encoding(encoding).name
