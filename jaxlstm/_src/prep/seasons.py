@@ -208,6 +208,7 @@ def find_season(
     candidates: Any = None,
     max_lag: int | None = None,
     alpha: float = ALPHA,
+    robust: bool = True,
 ) -> SeasonTest:
     """The season of the training values by the ACF test (see the module docstring).
 
@@ -220,6 +221,8 @@ def find_season(
         max_lag: without candidates or interval, the lags tested are ``2 .. max_lag``
             (default ``n // MIN_CYCLES``, at most 500).
         alpha: the test's significance, in (0, 1), split over the lags tested.
+        robust: the differences' bound is at least ``robust_acf_spread``'s (False: Bartlett's
+            alone, the M4 test as published).
 
     Returns:
         A ``SeasonTest``; lags without ``MIN_CYCLES`` complete seasons in ``train`` are
@@ -228,6 +231,7 @@ def find_season(
     x = validation.as_float_array("train", train, ndim=1)
     n = x.shape[0]
     alpha = validation.check_fraction("alpha", alpha)
+    robust = validation.check_bool("robust", robust)
     if candidates is not None:
         lags = sorted({validation.check_positive_int("candidates", m, minimum=2) for m in candidates})
     elif interval is not None:
@@ -258,7 +262,8 @@ def find_season(
         bound = bartlett_bounds(r if levels else r[:3], values.shape[0], z)
         if not levels:
             # Returns are uncorrelated but their spread clusters: the robust bound where it is wider.
-            bound = np.maximum(bound[2], z * robust_acf_spread(values, max(lags) + 1))
+            spread = robust_acf_spread(values, max(lags) + 1) if robust else np.zeros(r.shape)
+            bound = np.maximum(bound[2], z * spread)
         peak = (r[index] >= r[index - 1]) & (r[index] >= r[index + 1])
         # A cycle de-correlates before it repeats: the ACF must dip by more than the bound
         # somewhere before the peak (past lag 1 in the differences, which differencing
@@ -277,9 +282,11 @@ def find_season(
     return SeasonTest(length, tuple(lags), np.stack(rows), np.stack(bounds), passed)
 
 
-def detect_season(train: Any, *, interval: Any = None, max_lag: int | None = None, alpha: float = ALPHA) -> int | None:
+def detect_season(
+    train: Any, *, interval: Any = None, max_lag: int | None = None, alpha: float = ALPHA, robust: bool = True
+) -> int | None:
     """``find_season(...).length``: the season of the training values, or None."""
-    return find_season(train, interval=interval, max_lag=max_lag, alpha=alpha).length
+    return find_season(train, interval=interval, max_lag=max_lag, alpha=alpha, robust=robust).length
 
 
 def check_season_length(season_length: Any) -> int | str | None:
