@@ -97,6 +97,16 @@ def test_hybrid_tracks_exponential_growth():
     np.testing.assert_allclose(forecast, test, rtol=1e-3)
 
 
+def test_a_hybrid_path_past_float64_is_a_value_error_without_overflow_warnings():
+    import warnings
+
+    model = HybridForecaster().fit(np.array([1.0, 1e200, 1e300, 1e305, 1e307]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the overflow is the check's to report, not numpy's
+        with pytest.raises(ValueError, match="hybrid forecast reaches a non-finite value at step 1 of 50"):
+            model.forecast(steps=50)
+
+
 def test_hybrid_no_worse_than_naive_on_random_walks():
     rng = np.random.default_rng(42)
     hybrid_err = naive_err = 0.0

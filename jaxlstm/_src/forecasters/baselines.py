@@ -295,5 +295,7 @@ class HybridForecaster(_Saved):
         damped_sum = np.cumsum(phi**h)
         holt = level[0] + damped_sum * trend[0]
         drift = h * mu
-        # Both parts are relative to the last log price, which _smooth centred on.
-        return window[-1] * np.exp(w * drift + (1 - w) * holt)
+        # Both parts are relative to the last log price, which _smooth centred on. A path
+        # past float64's range is inf here, which the forecast refuses by name (check_path).
+        with np.errstate(over="ignore"):
+            return window[-1] * np.exp(w * drift + (1 - w) * holt)
