@@ -67,7 +67,7 @@ def continuation(
                 f"(a pandas Series with a DatetimeIndex, candles...) or update(data, "
                 f"interval={horizons.format_interval(step)!r}) to say they continue right after its last one"
             )
-        return new, last + new.shape[0] * step, step
+        return new, horizons.future_timestamps(last, step, new.shape[0])[-1], step
     timestamps = np.asarray(timestamps, "datetime64[ns]")
     if timestamps[-1] <= last:
         raise ValueError(
@@ -103,8 +103,9 @@ def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: i
             f"{horizons.format_moment(last)} (the nearest before it is at "
             f"{horizons.format_moment(timestamps[seen - 1])}): its prices are not on the model's time axis"
         )
-    back = last - timestamps[:seen][::-1]
-    on_grid = back == np.arange(seen) * step
+    # The grid back from the last timestamp (in calendar months on a month axis).
+    expected = horizons.past_timestamps(last, step, seen)
+    on_grid = timestamps[:seen][::-1] == expected
     run = seen if on_grid.all() else int(np.argmin(on_grid))
     checked = min(run, held.prices.shape[0])
     # Every column the model reads: a candle whose volume differs is other data too.

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from jaxlstm._src.io.series import read_series
-from jaxlstm._src.prep import calendars, horizons
+from jaxlstm._src.prep import calendars, horizons, months
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module).
 LSTMForecaster = Any
@@ -85,8 +85,12 @@ def continued_positions(
                 "from the steps since its last price"
             )
         times = np.asarray(stamps, "datetime64[ns]")
-        steps, rest = np.divmod(times - anchor, step)
-        off = np.flatnonzero(rest != np.timedelta64(0, "ns"))
+        if (k := months.months_per_step(step)) is not None:  # steps of calendar months
+            steps, rest = np.divmod(months.month_numbers(times) - months.month_numbers(np.asarray([anchor]))[0], k)
+            off = np.flatnonzero((rest != 0) | ~months.on_grid(times, anchor))
+        else:
+            steps, rest = np.divmod(times - anchor, step)
+            off = np.flatnonzero(rest != np.timedelta64(0, "ns"))
         if off.size:
             at, every = horizons.format_moment(times[off[0]]), horizons.format_interval(step)
             raise ValueError(

@@ -19,6 +19,7 @@ from jaxlstm._src.io.candles import OHLCV, Where, first_true, sorted_unique_orde
 from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
 from jaxlstm._src.io.csv_reader import MAX_LINE_BYTES, read_csv
 from jaxlstm._src.io.pandas_import import is_pandas
+from jaxlstm._src.prep import months
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -208,6 +209,10 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
 def infer_interval(timestamps: Any) -> np.timedelta64:
     """The median of the positive steps between ``[time]`` datetime64 values (any order, NaT ignored).
 
+    Dates on a grid of calendar months (the same day of every month, or every month's last
+    day; ``prep.months.grid_step``) give ``k * prep.months.MONTH``: their steps are ``k``
+    months of 28 to 31 days each, not a fixed span.
+
     Returns:
         ``np.timedelta64`` in ns; one hour when there are fewer than two distinct times.
 
@@ -229,10 +234,13 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
         raise TypeError(f"timestamps must be datetime64 values, got dtype {arr.dtype}: {err}") from None
     if arr.ndim != 1:
         raise ValueError(f"timestamps must be 1-D [time], got shape {arr.shape}")
-    steps = np.diff(np.sort(arr[~np.isnat(arr)].astype(np.int64)))
-    steps = steps[steps > 0]
+    times = np.unique(arr[~np.isnat(arr)])
+    steps = np.diff(times.astype(np.int64))
     if steps.size == 0:
         return default
+    months_each = months.grid_step(times)
+    if months_each is not None:  # monthly, quarterly, yearly dates: steps of calendar months
+        return months_each * months.MONTH
     return np.timedelta64(round(float(np.median(steps))), "ns")
 
 

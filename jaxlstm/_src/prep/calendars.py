@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.prep import horizons, seasons
+from jaxlstm._src.prep import horizons, months, seasons
 
 #: The columns a window of a model with calendar inputs carries after its candle columns.
 CLOCK_COLUMNS = ("calendar_day", "calendar_second")
@@ -101,6 +101,14 @@ def resolve(
             f"calendar={calendar!r} needs timestamps: {name} has none (give a pandas Series with a DatetimeIndex, "
             "a frame with a date column or candles; an interval= alone does not say which hour the first price "
             "is), or use calendar='auto', which falls back to no calendar inputs"
+        )
+    if months.months_per_step(interval) is not None:
+        if calendar == "auto":
+            return (), 0
+        raise ValueError(
+            f"calendar inputs need a fixed spacing, but {name} is dated every {horizons.format_interval(interval)} "
+            "(steps of 28 to 31 days): the season of months is what season_length=12 (or 'auto') and "
+            "encoding='seasonal' model"
         )
     seconds = step_seconds(interval)
     if seconds is None:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.prep import horizons
+from jaxlstm._src.prep import horizons, months
 
 #: Values of ``fit(gaps=...)``: warn and fit as given, refuse, or forward-fill onto the regular grid.
 GAP_POLICIES: tuple[str, ...] = ("warn", "raise", "fill")
@@ -89,10 +89,24 @@ def find_gaps(timestamps: np.ndarray, interval: np.timedelta64) -> Gaps:
     diffs = np.diff(stamps)
     if diffs.size == 0:
         return Gaps(0, 0, 0, np.timedelta64(0, "ns"), None)
+    longest = int(np.argmax(diffs))
+    if (k := months.months_per_step(interval)) is not None:
+        # Counted in calendar months, each step on the first date's grid.
+        dates = stamps.view("datetime64[ns]")
+        spans = np.diff(months.month_numbers(dates))
+        off = ~months.on_grid(dates, dates[0])
+        irregular = (spans % k != 0) | (spans <= 0) | off[1:] | off[:-1]
+        long = (spans > k) & ~irregular
+        return Gaps(
+            gap_count=int(long.sum()),
+            missing=int(np.sum(spans[long] // k - 1)),
+            irregular=int(irregular.sum()),
+            largest=np.timedelta64(int(diffs[longest]), "ns"),
+            largest_after=np.datetime64(int(stamps[longest]), "ns"),
+        )
     long = diffs > step
     # ceil(diff / step) - 1 grid points lie strictly inside a step.
     missing = int(np.sum((diffs[long] - 1) // step))
-    longest = int(np.argmax(diffs))
     return Gaps(
         gap_count=int(long.sum()),
         missing=missing,
@@ -140,7 +154,11 @@ def fill_gaps(
     if found.gap_count == 0:
         return values, stamps
     step = np.timedelta64(interval, "ns")
-    positions = ((stamps - stamps[0]) // step).astype(np.int64)
+    k = months.months_per_step(step)
+    if k is not None:
+        positions = (months.month_numbers(stamps) - months.month_numbers(stamps[:1])[0]) // k
+    else:
+        positions = ((stamps - stamps[0]) // step).astype(np.int64)
     length = int(positions[-1]) + 1
     if length > MAX_FILL_RATIO * stamps.shape[0]:
         raise ValueError(
@@ -157,4 +175,7 @@ def fill_gaps(
         invented = present < 0
         for j, column in enumerate(columns):
             filled[invented, j] = 0.0 if column == "volume" else close[invented]
-    return filled, stamps[0] + np.arange(length) * step
+    grid = (
+        months.step_months(stamps[0], k * np.arange(length)) if k is not None else stamps[0] + np.arange(length) * step
+    )
+    return filled, grid

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from jaxlstm._src import validation
+from jaxlstm._src.prep import months
 
 #: Common named horizons and their length in hours (any span is accepted, see ``as_interval``).
 HORIZON_HOURS: Mapping[str, int] = types.MappingProxyType({"1h": 1, "4h": 4, "1d": 24, "7d": 168})
@@ -242,9 +243,12 @@ def format_interval(interval: Any) -> str:
         interval: a positive step (see ``as_interval``).
 
     Returns:
-        ``"<n><unit>"`` with unit ``d``, ``h``, ``min``, ``s``, ``ms``, ``us`` or ``ns``.
+        ``"<n><unit>"`` with unit ``d``, ``h``, ``min``, ``s``, ``ms``, ``us`` or ``ns``;
+        ``"1 month"``, ``"3 months"`` for a calendar-month axis (``prep.months``).
     """
     ns = int(as_interval(interval).astype(np.int64))
+    if (k := months.months_per_step(np.timedelta64(ns, "ns"))) is not None:
+        return "1 month" if k == 1 else f"{k} months"
     for unit, size in _UNITS:
         if ns % size == 0:
             return f"{ns // size}{unit}"
@@ -303,6 +307,15 @@ def check_horizon_steps(horizon: Any, interval: Any, steps: int) -> int:
     return steps
 
 
+def past_timestamps(last_timestamp: np.datetime64, interval: Any, count: int) -> np.ndarray:
+    """``[count]`` ``datetime64[ns]``: ``last_timestamp`` and the grid's times before it, newest first (``k * interval`` back)."""
+    step = as_interval(interval)
+    last = np.asarray(last_timestamp, "datetime64[ns]")
+    if (k := months.months_per_step(step)) is not None:
+        return months.step_months(last, -k * np.arange(count))
+    return last - np.arange(count) * step
+
+
 def future_timestamps(last_timestamp: Any, interval: Any, steps: int) -> np.ndarray:
     """Timestamps of the ``steps`` points that follow ``last_timestamp``.
 
@@ -316,7 +329,8 @@ def future_timestamps(last_timestamp: Any, interval: Any, steps: int) -> np.ndar
         steps: number of future points, >= 1.
 
     Returns:
-        ``[steps]`` ``datetime64[ns]``: ``last_timestamp + k * interval`` for ``k = 1..steps``.
+        ``[steps]`` ``datetime64[ns]``: ``last_timestamp + k * interval`` for ``k = 1..steps``
+        (on a calendar-month axis, ``k`` steps of months on the last date's grid: ``prep.months``).
 
     Raises:
         ValueError: ``last_timestamp`` is NaT or outside ``FIRST_TIME .. LAST_TIME``, or the
@@ -343,6 +357,15 @@ def future_timestamps(last_timestamp: Any, interval: Any, steps: int) -> np.ndar
         side, limit = ("after", f"{LAST_TIME}, the last") if last_ns > 0 else ("before", f"{FIRST_TIME}, the first")
         raise ValueError(f"last_timestamp {last} is {side} {limit} time datetime64[ns] holds")
     step_ns = int(step.astype(np.int64))
+    if (k := months.months_per_step(step)) is not None:
+        # Calendar months: the grid of the last date (its day, or month ends) continues.
+        ahead = np.datetime64(last_ns, "ns").astype("datetime64[M]").astype(np.int64) + k * steps
+        if ahead >= LAST_TIME.astype("datetime64[M]").astype(np.int64):
+            raise ValueError(
+                f"the last timestamp {last} plus a horizon of {steps:,} steps of {format_interval(step)} is after "
+                f"{LAST_TIME}, the last time datetime64[ns] holds (later times would wrap around to 1677)"
+            )
+        return months.step_months(np.datetime64(last_ns, "ns"), k * np.arange(1, steps + 1))
     if last_ns + steps * step_ns > _INT64_MAX:
         fits = (_INT64_MAX - last_ns) // step_ns
         raise ValueError(
