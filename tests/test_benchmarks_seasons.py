@@ -3,10 +3,12 @@
 import json
 
 import numpy as np
+import pytest
 
 from benchmarks import seasons as bench
 
 
+@pytest.mark.slow
 def test_the_benchmark_writes_its_table_and_the_robust_bound_alarms_less(tmp_path):
     assert bench.main(["--seeds", "4", "--out", str(tmp_path)]) == 0
     doc = json.loads((tmp_path / "seasons.json").read_text())

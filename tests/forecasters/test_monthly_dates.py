@@ -11,6 +11,9 @@ import pytest
 import jaxlstm as jl
 from jaxlstm._src.prep import months
 
+# Each test fits models of its own; the month arithmetic itself is tested quickly in tests/prep/test_months.py.
+pytestmark = pytest.mark.slow
+
 SMALL = dict(hidden_size=4, epochs=2, batch_size=32, calibration="auto")
 
 

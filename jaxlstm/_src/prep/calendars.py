@@ -102,7 +102,7 @@ def resolve(
             "a frame with a date column or candles; an interval= alone does not say which hour the first price "
             "is), or use calendar='auto', which falls back to no calendar inputs"
         )
-    if months.months_per_step(interval) is not None:
+    if months.months_per_step(horizons.as_interval(interval)) is not None:
         if calendar == "auto":
             return (), 0
         raise ValueError(

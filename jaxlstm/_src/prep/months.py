@@ -28,7 +28,7 @@ LAST_FIXED_DAY = 28
 
 
 def months_per_step(interval: Any) -> int | None:
-    """``k`` when ``interval`` is ``k * MONTH`` (a calendar-month axis), else None."""
+    """``k`` when ``interval`` (a ``np.timedelta64``, or None) is ``k * MONTH`` (a calendar-month axis), else None."""
     if interval is None:
         return None
     ns = int(np.timedelta64(interval, "ns").astype(np.int64))
