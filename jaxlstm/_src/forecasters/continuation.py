@@ -20,7 +20,7 @@ from jaxlstm._src import training, validation
 from jaxlstm._src.forecasters import bands, fitting, population, prepared, rows
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.prep import gaps as gap_lib
-from jaxlstm._src.prep import horizons, windows
+from jaxlstm._src.prep import horizons, months, windows
 
 
 class Held(NamedTuple):
@@ -65,7 +65,7 @@ def continuation(
                 f"data has no timestamps, but the model's prices are dated (the last at "
                 f"{horizons.format_moment(last)}, every {horizons.format_interval(step)}): give dated prices "
                 f"(a pandas Series with a DatetimeIndex, candles...) or update(data, "
-                f"interval={horizons.format_interval(step)!r}) to say they continue right after its last one"
+                f"interval={interval_argument(step)}) to say they continue right after its last one"
             )
         return new, horizons.future_timestamps(last, step, new.shape[0])[-1], step
     timestamps = np.asarray(timestamps, "datetime64[ns]")
@@ -86,6 +86,11 @@ def continuation(
             "update(..., allow_gap=True) trains on it anyway, learning each gap as one step"
         )
     return new, np.datetime64(timestamps[-1], "ns"), step
+
+
+def interval_argument(step: np.timedelta64) -> str:
+    """How to write ``step`` as ``interval=``: its text (``'1h'``), or the model's own value on a calendar-month axis."""
+    return "model.interval_" if months.months_per_step(step) is not None else repr(horizons.format_interval(step))
 
 
 def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: int) -> int:
