@@ -54,6 +54,13 @@ def test_auto_season_and_no_season(prices, tmp_path):
     assert plain.model_config.season_length == 1 and set(plain.params_["smoothing"]) == {"level"}
 
 
+def test_the_default_encoding_leaves_the_season_to_the_network():
+    # encoding="seasonal" (the default) with the ES-RNN: the relative encoding, plain windows, the network's season.
+    model = jl.LSTMForecaster(architecture="esrnn", season_length=12)
+    assert model.encoding == "seasonal" and model.model_inputs.encoding == jl.data.RelativeEncoding()
+    assert model.input_columns == ("close",) and model.model_config.season_length == 12
+
+
 @pytest.mark.slow
 def test_backtest_runs_esrnn(prices):
     factories = {"esrnn": lambda: jl.LSTMForecaster(**SMALL, season_length=12, direct_steps=3)}

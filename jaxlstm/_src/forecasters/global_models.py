@@ -172,7 +172,8 @@ def series_class(base: Any) -> Any:
         @property
         def reads_positions(self) -> bool:
             """``LSTMForecaster.reads_positions``, or ``pool_positions_``: a series with no season of its own too."""
-            return super().reads_positions or (self.encoding == encodings.SEASONAL and self.pool_positions_)
+            seasonal_inputs = self.encoding == encodings.SEASONAL and self.architecture != "esrnn"
+            return super().reads_positions or (seasonal_inputs and self.pool_positions_)
 
         def use_window_season(self, season: int | None, positions: bool = False) -> None:
             """Sets ``window_season_`` and ``pool_positions_`` (what the global fit chose or a saved model used) and the window they imply."""

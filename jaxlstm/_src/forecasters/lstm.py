@@ -81,7 +81,8 @@ class LSTMForecaster(Forecaster):
             state), ``"transformer"`` (``num_layers`` encoder layers of width ``hidden_size``) or
             ``"esrnn"`` (Smyl's ES-RNN: Holt-Winters level and season of the encoded closes,
             with learned smoothing coefficients, feeding an LSTM; its season is
-            ``season_length_``, none is level-only smoothing; ``nn/esrnn.py``).
+            ``season_length_``, none is level-only smoothing; ``nn/esrnn.py``; with
+            ``encoding="seasonal"`` it reads the relative encoding: the network removes the season).
         features: the inputs per time step, e.g. ``("close", "volume", "rsi")``:
             ``"close"`` is the close as ``encoding`` encodes it, the others are causal
             candle features (``jaxlstm.data.FEATURES``), standardised with training
@@ -257,7 +258,7 @@ class LSTMForecaster(Forecaster):
     @property
     def reads_positions(self) -> bool:
         """Whether windows carry each price's position: the seasonal encoding with a season in use reads its phase there."""
-        return self.encoding == encodings.SEASONAL and self.season_length_ is not None
+        return self.encoding == encodings.SEASONAL and self.season_length_ is not None and self.architecture != "esrnn"
 
     @property
     def input_length(self) -> int:
@@ -417,7 +418,9 @@ class LSTMForecaster(Forecaster):
         return self.model_inputs.window_length
 
     def _encoding(self) -> encodings.Encoding:
-        return encodings.estimator_encoding(self.encoding, self.season_length_)
+        # The ES-RNN removes the season itself: the seasonal encoding would divide it out twice.
+        season = None if self.architecture == "esrnn" else self.season_length_
+        return encodings.estimator_encoding(self.encoding, season)
 
     def _fraction(self) -> float:
         return self.validation_fraction if self.early_stopping else 0.0
