@@ -99,6 +99,17 @@ def test_finds_the_season_of_seasonal_series():
     assert found.length == 24 and found.tested == (24, 168) and found.significant.tolist() == [True, True]
 
 
+def test_a_strong_harmonic_is_not_the_season():
+    # Twice-yearly peaks (summer and winter) with an annual difference between them: the ACF
+    # passes at 6 and 12, much stronger at 12; a 6-month season would leave the annual part.
+    t = np.arange(240)
+    x = 0.01 * t + 0.5 * np.sin(2 * np.pi * t / 12) + np.cos(2 * np.pi * t / 6)
+    found = seasons.find_season(x + np.random.default_rng(0).normal(0, 0.3, t.size))
+    assert found.significant[found.tested.index(6)] and found.length == 12
+    # Nearly as strong (a pure 6-month rhythm peaks at 12 as well): the shorter is kept.
+    assert seasons.detect_season(np.cos(2 * np.pi * t / 6) + np.random.default_rng(0).normal(0, 0.3, t.size)) == 6
+
+
 def test_random_walks_and_noise_have_no_season():
     # Each test is at 5% (split over the lags), so about 1 in 20 of such series would pass; these seeds do not.
     found = 0

@@ -26,8 +26,12 @@ with a daily rhythm, 12 on monthly data). Two sources, both pure and host-side (
   keeps the residuals of a random walk (whose ACF decays slowly, so every lag is large)
   from passing. Of the lags that pass, the one with the highest ACF (in the version where
   it passed) is the strongest;
-  the season is the shortest passing lag that divides it (7, not its multiple 21, on
-  daily data with a weekly rhythm; 24, not 168, on hourly data with both).
+  the season is the shortest passing lag that divides it and is nearly as strong (an ACF at
+  least ``DIVISOR_STRENGTH`` of the strongest's: 7, not its multiple 21, on daily data with
+  a weekly rhythm; 24, not 168, on hourly data with both), else the strongest itself. A
+  divisor that is much weaker is a harmonic of the season, not the season: monthly
+  electricity demand peaks in summer and winter, so its ACF passes at 6 (0.27) as well as
+  at 12 (0.87), and a 6-month season would leave half of the pattern in the data.
 
   The ACF was chosen over the periodogram because it gives an integer lag directly and
   a significance test with a known null distribution; a periodogram peak at a
@@ -197,6 +201,8 @@ class SeasonTest(NamedTuple):
     significant: np.ndarray
 
 
+#: How strong (ACF, relative to the strongest passing lag's) a divisor of it must be to be the season instead.
+DIVISOR_STRENGTH = 0.9
 #: Relative spread of a transform (residuals of a line, differences) taken as rounding noise, not data.
 ROUNDING_SPREAD = 1e-9
 
@@ -278,7 +284,12 @@ def find_season(
     length = None
     if passed.any():
         strongest = int(index[passed][int(np.argmax(strength[passed]))])
-        length = min(int(m) for m in index[passed] if strongest % int(m) == 0)
+        peak = float(strength[passed].max())
+        length = min(
+            int(m)
+            for m, r in zip(index[passed], strength[passed], strict=True)
+            if strongest % int(m) == 0 and r >= DIVISOR_STRENGTH * peak
+        )
     return SeasonTest(length, tuple(lags), np.stack(rows), np.stack(bounds), passed)
 
 
