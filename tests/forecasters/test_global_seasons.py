@@ -184,3 +184,16 @@ def _dated_and_undated() -> dict:
 def test_series_that_cannot_share_one_calendar_are_refused_naming_them(calendar, data, interval, match):
     with pytest.raises(ValueError, match=match):
         jl.LSTMForecaster(**SMALL, calendar=calendar).fit(data, interval=interval)
+
+
+@slow
+def test_the_common_window_is_that_of_the_season_most_series_have():
+    # One series' longer season does not lengthen every window: it keeps its season in its
+    # encoding and reads the window of the season the others have.
+    data = {name: _seasonal(120, 4, seed, 0.0) for seed, name in enumerate("ABC")}
+    data["D"] = _seasonal(150, 12, 3, 0.0)
+    model = jl.LSTMForecaster(**SMALL, encoding="seasonal", season_length="auto").fit(data)
+    assert {name: view.season_length_ for name, view in model.series_.items()} == {"A": 4, "B": 4, "C": 4, "D": 12}
+    assert model.season_length_ == 4
+    assert {view.window_length for view in model.series_.values()} == {seasons.default_window(6, 1, 4)}
+    assert np.all(np.isfinite(model.forecast(steps=12)["D"].predicted))

@@ -30,6 +30,7 @@ its level (``benchmarks/results/global.md`` measures the coverage).
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import dataclasses
 import datetime
@@ -160,11 +161,8 @@ def series_class(base: Any) -> Any:
 
         @property
         def input_length(self) -> int:
-            """``LSTMForecaster.input_length``, at least the window of ``window_season_``: every series' windows stack."""
-            own = super().input_length
-            if self.window_season_ is None:
-                return own
-            return max(own, seasons.default_window(self.sequence_length, self.direct_steps or 1, self.window_season_))
+            """The window of ``window_season_`` (the pool's), whatever the series' own season: every series' windows stack."""
+            return seasons.default_window(self.sequence_length, self.direct_steps or 1, self.window_season_)
 
         #: Whether every series carries positions: some series of the pool has a season (their windows stack).
         pool_positions_: bool = False
@@ -557,9 +555,12 @@ def own_seasons(model: LSTMForecaster, found: Mapping[str, Any]) -> tuple[dict[s
     Each series detects its season on its own training part (``resolve_season``), and its
     encoding removes that season: series of one global model may have different seasons.
     Their windows must have one length to be stacked, so every series reads the window of
-    the largest season that every series is long enough to train with (None: the
-    ``sequence_length`` window); a series whose season is longer keeps its season in its
-    encoding and reads the shorter window.
+    the season most series have (of those every series is long enough to train with; the
+    longer of equally common ones; None: the ``sequence_length`` window); a series whose
+    season is longer keeps its season in its encoding and reads the shorter window. The
+    largest season would let one series (or one chance detection among thousands) lengthen
+    every window: on 1,000 synthetic series with a weak 12-step season, 15% found a season,
+    a few of them 72 steps, and a window of 90 steps made the fit cost four times the CPU.
     """
     detected = {}
     for name, item in found.items():
@@ -570,7 +571,8 @@ def own_seasons(model: LSTMForecaster, found: Mapping[str, Any]) -> tuple[dict[s
     if across is not None:  # the window is one for the series of every process
         seen = across.gather(seen)
     probe = type(model)(**model.get_params())
-    for season in sorted(set(seen), reverse=True):
+    counts = collections.Counter(seen)
+    for season in sorted(counts, key=lambda m: (counts[m], m), reverse=True):
         probe.use_season(season)
         if not _total(sum(item.prices.shape[0] < probe.min_fit_length + 1 for item in found.values())):
             return detected, season, True

@@ -27,7 +27,8 @@ with a daily rhythm, 12 on monthly data). Two sources, both pure and host-side (
   from passing. Of the lags that pass, the one with the highest ACF (in the version where
   it passed) is the strongest;
   the season is the shortest passing lag that divides it and is nearly as strong (an ACF at
-  least ``DIVISOR_STRENGTH`` of the strongest's: 7, not its multiple 21, on daily data with
+  least ``DIVISOR_STRENGTH`` of the strongest's, or within ``DIVISOR_NOISE / sqrt(n)`` of it,
+  as chance alone separates a periodic pattern's ACFs at its multiples: 7, not its multiple 21, on daily data with
   a weekly rhythm; 24, not 168, on hourly data with both), else the strongest itself. A
   divisor that is much weaker is a harmonic of the season, not the season: monthly
   electricity demand peaks in summer and winter, so its ACF passes at 6 (0.27) as well as
@@ -203,6 +204,8 @@ class SeasonTest(NamedTuple):
 
 #: How strong (ACF, relative to the strongest passing lag's) a divisor of it must be to be the season instead.
 DIVISOR_STRENGTH = 0.9
+#: ... or within ``DIVISOR_NOISE / sqrt(n)`` of it: about 1.4 standard errors of the difference of two sample ACFs.
+DIVISOR_NOISE = 2.0
 #: Relative spread of a transform (residuals of a line, differences) taken as rounding noise, not data.
 ROUNDING_SPREAD = 1e-9
 
@@ -285,10 +288,13 @@ def find_season(
     if passed.any():
         strongest = int(index[passed][int(np.argmax(strength[passed]))])
         peak = float(strength[passed].max())
+        # Nearly as strong: within a tenth of the peak, or within sampling error (the ACFs of
+        # a periodic pattern at its multiples differ by chance alone).
+        floor = peak - max((1.0 - DIVISOR_STRENGTH) * peak, DIVISOR_NOISE / math.sqrt(n))
         length = min(
             int(m)
             for m, r in zip(index[passed], strength[passed], strict=True)
-            if strongest % int(m) == 0 and r >= DIVISOR_STRENGTH * peak
+            if strongest % int(m) == 0 and r >= floor
         )
     return SeasonTest(length, tuple(lags), np.stack(rows), np.stack(bounds), passed)
 
