@@ -178,7 +178,7 @@ class LSTMForecaster(Forecaster):
         self.seed = validation.check_seed("seed", seed)
         self.patience = validation.check_positive_int("patience", patience)
         self.validation_fraction = validation.check_fraction("validation_fraction", validation_fraction, low_open=False)
-        self.encoding = encodings.check_encoding_name(encoding, season_length)
+        self.encoding = encodings.check_encoding_name(encoding)
         self.loss_threshold = (
             None if loss_threshold is None else validation.check_positive_float("loss_threshold", loss_threshold)
         )

@@ -416,7 +416,7 @@ ENCODINGS: dict[str, Encoding] = {
 SEASONAL = "seasonal"
 
 
-def check_encoding_name(encoding: Any, season_length: Any) -> str:
+def check_encoding_name(encoding: Any) -> str:
     """An estimator's ``encoding`` setting: a name of ``ENCODINGS`` or ``"seasonal"`` (the relative encoding of deseasonalised prices; with no season, the relative encoding)."""
     if encoding == SEASONAL:
         return SEASONAL
