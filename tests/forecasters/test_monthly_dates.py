@@ -35,9 +35,7 @@ def test_a_monthly_series_is_fitted_without_gaps_and_forecast_on_its_dates(fitte
     assert fitted.interval_ == months.MONTH and fitted.season_length_ == 12
     forecast = fitted.forecast(steps=12)
     np.testing.assert_array_equal(forecast.timestamps, series.index[-12:].to_numpy())
-    # Month ends continue as month ends, through February.
-    ends = jl.LSTMForecaster(**SMALL).fit(_monthly(freq="ME")[:-12])
-    np.testing.assert_array_equal(ends.forecast(steps=3).timestamps, _monthly(freq="ME").index[-12:-9].to_numpy())
+    # (Month ends continuing as month ends: tests/prep/test_months.py.)
 
 
 def test_new_months_continue_the_season_in_observe_update_and_a_saved_model(fitted, tmp_path):
