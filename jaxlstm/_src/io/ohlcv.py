@@ -234,14 +234,19 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
         raise TypeError(f"timestamps must be datetime64 values, got dtype {arr.dtype}: {err}") from None
     if arr.ndim != 1:
         raise ValueError(f"timestamps must be 1-D [time], got shape {arr.shape}")
-    times = np.unique(arr[~np.isnat(arr)])
-    steps = np.diff(times.astype(np.int64))
+    times = np.sort(arr[~np.isnat(arr)].astype(np.int64))  # int64: numpy sorts datetime64 far slower
+    steps = np.diff(times)
+    distinct = steps > 0
+    steps = steps[distinct]
     if steps.size == 0:
         return default
-    months_each = months.grid_step(times)
-    if months_each is not None:  # monthly, quarterly, yearly dates: steps of calendar months
+    median = float(np.median(steps))
+    # Monthly, quarterly, yearly dates: steps of calendar months (checked only where steps are that long).
+    unique = np.concatenate([times[:1], times[1:][distinct]]).view("datetime64[ns]")
+    months_each = months.grid_step(unique) if median >= months.SHORTEST_MONTH_NS else None
+    if months_each is not None:
         return months_each * months.MONTH
-    return np.timedelta64(round(float(np.median(steps))), "ns")
+    return np.timedelta64(round(median), "ns")
 
 
 def demo_data_path() -> Path:

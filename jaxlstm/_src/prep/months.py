@@ -23,6 +23,8 @@ import numpy as np
 #: The mean Gregorian month (365.2425 / 12 days): the interval of one calendar month a step.
 MONTH = np.timedelta64(2_629_746, "s").astype("timedelta64[ns]")
 _MONTH_NS = int(MONTH.astype(np.int64))
+#: The shortest month in nanoseconds: a median step below it is no month grid.
+SHORTEST_MONTH_NS = 28 * 86_400 * 10**9
 #: The latest day of the month a grid of fixed days may use (every month has it).
 LAST_FIXED_DAY = 28
 
