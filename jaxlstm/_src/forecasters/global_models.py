@@ -51,7 +51,7 @@ from jaxlstm._src.forecasters.forecast import Forecasts
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import fingerprint, split_long
 from jaxlstm._src.nn import embedding, networks
-from jaxlstm._src.prep import calendars, encodings, fingerprints, horizons, seasons, windows
+from jaxlstm._src.prep import calendars, fingerprints, horizons, seasons, windows
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module, and ``series_class`` builds on its class).
 LSTMForecaster = Any
@@ -170,8 +170,7 @@ def series_class(base: Any) -> Any:
         @property
         def reads_positions(self) -> bool:
             """``LSTMForecaster.reads_positions``, or ``pool_positions_``: a series with no season of its own too."""
-            seasonal_inputs = self.encoding == encodings.SEASONAL and self.architecture != "esrnn"
-            return super().reads_positions or (seasonal_inputs and self.pool_positions_)
+            return super().reads_positions or (self.deseasonalises and self.pool_positions_)
 
         def use_window_season(self, season: int | None, positions: bool = False) -> None:
             """Sets ``window_season_`` and ``pool_positions_`` (what the global fit chose or a saved model used) and the window they imply."""
@@ -531,9 +530,9 @@ def start_global(model: LSTMForecaster, data: Any, interval: Any, gaps: str) -> 
                 "interval (fit each interval's series as their own global model)"
             )
     own: dict[str, int | None] = {}
-    positions = model.season_length_ is not None
+    positions = model.reads_positions
     if model.season_length == "auto":
-        if model.encoding == encodings.SEASONAL and model.architecture != "esrnn":
+        if model.deseasonalises:
             own, pool.season, positions = own_seasons(model, found)
         else:
             pool.season = choose_season(model, found)
@@ -848,9 +847,9 @@ def rebuild(cls: Any, tree: Any, metadata: dict[str, Any]) -> LSTMForecaster:
             raise ValueError("optimiser state does not match the saved settings")
     embedded = isinstance(network, embedding.SeriesEmbedding)
     # Every series carries positions when any has a season (as start_global decided).
-    positions = probe.reads_positions or any(
-        isinstance(series[name], dict) and (series[name].get("season") or {}).get("length") is not None
-        for name in order
+    positions = probe.reads_positions or (
+        probe.deseasonalises
+        and any(isinstance(series[name], dict) and (series[name].get("season") or {}).get("length") for name in order)
     )
     views: dict[str, Any] = {}
     for index, name in enumerate(order):

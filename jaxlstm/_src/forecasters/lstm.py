@@ -257,8 +257,8 @@ class LSTMForecaster(Forecaster):
 
     @property
     def reads_positions(self) -> bool:
-        """Whether windows carry each price's position: the seasonal encoding with a season in use reads its phase there."""
-        return self.encoding == encodings.SEASONAL and self.season_length_ is not None and self.architecture != "esrnn"
+        """Whether windows carry each price's position: a seasonal encoding in use reads each window's phase there."""
+        return self._encoding().seasonal
 
     @property
     def input_length(self) -> int:
@@ -417,10 +417,13 @@ class LSTMForecaster(Forecaster):
         """Candles one forecast reads: ``sequence_length`` plus the history the features need first."""
         return self.model_inputs.window_length
 
+    @property
+    def deseasonalises(self) -> bool:
+        """Whether the encoding divides out a season in use: ``encoding="seasonal"``, but not for the ES-RNN, which removes it itself."""
+        return self.encoding == encodings.SEASONAL and self.architecture != "esrnn"
+
     def _encoding(self) -> encodings.Encoding:
-        # The ES-RNN removes the season itself: the seasonal encoding would divide it out twice.
-        season = None if self.architecture == "esrnn" else self.season_length_
-        return encodings.estimator_encoding(self.encoding, season)
+        return encodings.estimator_encoding(self.encoding, self.season_length_ if self.deseasonalises else None)
 
     def _fraction(self) -> float:
         return self.validation_fraction if self.early_stopping else 0.0
