@@ -2,11 +2,13 @@
 
 ``LSTMForecaster(calendar=...)`` reads the calendar of every step from its clock
 (``prep.calendars``); ``encoding="seasonal"`` reads each window's phase from the positions of
-its steps in the fitted series. Both are columns of the series after the candle columns
+its steps in the fitted series, which windows carry only while a season is in use
+(``reads_positions``). Both are columns of the series after the candle columns
 (``ModelInputs.columns``), so every window cut from it (training, held-back, calibration and
 backtest origins, the saved last window) carries them. ``read`` adds them to data a model
-reads itself (``fit``, ``observe``, ``update``); ``for_fit`` to a series read without the
-model (``fit_many``, ``backtest``), or renumbers the positions of one ``fit`` read.
+reads itself (``fit``, ``observe``, ``update``); ``for_fit`` adds the clock to a series read
+without the model (``fit_many``, ``backtest``); ``with_fit_positions`` numbers a fit's
+positions once ``season_length="auto"`` has resolved the season.
 
 Positions after a fit continue the fitted series' numbering from the model's last price
 (the last row of ``prices_``, saved with the model): dated data by its timestamps' steps
