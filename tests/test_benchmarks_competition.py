@@ -153,3 +153,20 @@ def test_select_keeps_the_first_series_of_each_frequency_in_order():
     assert len(comp.select(series, None, None, False)) == 6
     with pytest.raises(ValueError, match="per-frequency must be >= 1, got 0"):
         comp.select(series, None, None, False, per_frequency=0)
+
+
+def test_r_dates_put_each_value_on_the_first_day_of_its_period():
+    monthly = comp.r_dates(1949 + np.arange(14) / 12, 12)
+    assert str(monthly[0])[:10] == "1949-01-01" and str(monthly[13])[:10] == "1950-02-01"
+    quarterly = comp.r_dates(1960 + np.arange(5) / 4, 4)
+    assert [str(d)[:10] for d in quarterly] == ["1960-01-01", "1960-04-01", "1960-07-01", "1960-10-01", "1961-01-01"]
+    assert str(comp.r_dates(np.array([1821.0, 1822.0]), 1)[1])[:10] == "1822-01-01"
+    weekly = comp.r_dates(1991.1 + np.arange(3) / 52.18, 52)
+    assert np.all(np.diff(weekly) == np.timedelta64(7, "D")) and str(weekly[0])[:7] == "1991-02"
+    # The library reads the monthly dates as a calendar-month grid: 12 is the season tested.
+    from jaxlstm._src.io.ohlcv import infer_interval
+    from jaxlstm._src.prep import months, seasons
+
+    assert months.grid_step(monthly) == 1 and infer_interval(monthly) == months.MONTH
+    assert seasons.calendar_seasons(infer_interval(monthly)) == (12,)
+    assert seasons.calendar_seasons(infer_interval(quarterly)) == (4,)

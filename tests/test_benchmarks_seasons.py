@@ -13,10 +13,13 @@ def test_the_benchmark_writes_its_table_and_the_robust_bound_alarms_less(tmp_pat
     assert bench.main(["--seeds", "4", "--out", str(tmp_path)]) == 0
     doc = json.loads((tmp_path / "seasons.json").read_text())
     alarms = [row for row in doc["rows"] if row["kind"] == "false alarms"]
-    assert len(alarms) == 2 * len(bench.LENGTHS) and len(doc["rows"]) == len(bench.LENGTHS) * (
-        2 + len(bench.AMPLITUDES)
-    )
+    assert len(alarms) == 2 * len(bench.LENGTHS) + len(bench.MONTHLY_YEARS)
+    assert len(doc["rows"]) == len(bench.LENGTHS) * (2 + len(bench.AMPLITUDES)) + 2 * len(bench.MONTHLY_YEARS)
     assert all(row["robust"]["found"] <= row["bartlett"]["found"] for row in alarms)
+    # The calendar's level (10%) finds at least what 5% finds: its bound is lower, nothing else differs.
+    assert all(
+        row["dated"]["found"] >= row["dated at 5%"]["found"] for row in doc["rows"] if row["kind"] != "false alarms"
+    )
     assert "| GARCH random walks, 1000 steps | false alarms |" in (tmp_path / "seasons.md").read_text()
 
 

@@ -55,6 +55,28 @@ def test_auto_on_a_random_walk_finds_no_season():
     assert m.resolve_season(walk.to_numpy(), np.timedelta64(1, "h")) is None and m.input_length == 6
 
 
+def test_dates_find_the_season_of_a_short_monthly_series_and_keep_a_yearly_cycle():
+    # Four years of monthly values: the calendar's 12 is found where the undated scan of every
+    # lag finds nothing; yearly dates imply no calendar season, so every lag is scanned as undated.
+    rng = np.random.default_rng(0)
+    months = np.arange(48)
+    values = np.exp(0.002 * months + 0.1 * np.sin(2 * np.pi * months / 12) + rng.normal(0, 0.03, 48))
+    dated = pd.Series(values, index=pd.date_range("2001-01-01", periods=48, freq="MS"))
+    m = jl.LSTMForecaster(**SMALL, season_length="auto")
+    assert m.resolve_season(values) is None
+    assert jl.LSTMForecaster(**SMALL).resolve_season(values, np.timedelta64(2_629_746, "s")) == 12
+    m.fit(dated)
+    assert m.season_length_ == 12 and m.interval_ == np.timedelta64(2_629_746, "s")
+    years = np.arange(100)
+    cycle = np.exp(5 + 0.3 * np.sin(2 * np.pi * years / 10) + rng.normal(0, 0.03, 100))
+    yearly = np.timedelta64(12 * 2_629_746, "s")
+    assert (
+        jl.LSTMForecaster(**SMALL).resolve_season(cycle, yearly)
+        == 10
+        == jl.LSTMForecaster(**SMALL).resolve_season(cycle)
+    )
+
+
 def test_poisoned_future_does_not_move_the_detected_season():
     series = _monthly().to_numpy()
     m = jl.LSTMForecaster(**SMALL, season_length="auto")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import statistics
 
 import numpy as np
 import pytest
@@ -111,7 +112,7 @@ def test_a_strong_harmonic_is_not_the_season():
 
 
 def test_random_walks_and_noise_have_no_season():
-    # Each test is at 5% (split over the lags), so about 1 in 20 of such series would pass; these seeds do not.
+    # Each test is at 5% (the dated one at 10%), split over the lags: a few in 60 could pass by chance.
     found = 0
     for seed in range(20):
         rng = np.random.default_rng(seed)
@@ -167,6 +168,37 @@ def test_exact_trends_and_constants_have_no_season(scale):
 def test_too_short_for_two_seasons_tests_nothing():
     found = seasons.find_season(_monthly_like(0, n=23), interval="30d")
     assert found.length is None and found.tested == ()
+
+
+def test_a_spacing_without_a_calendar_season_tests_every_lag():
+    # A 10-year cycle in yearly data (lynx, sunspots) is no calendar's season: dating the
+    # values must not hide it, while a spacing with calendar seasons tests only those.
+    rng = np.random.default_rng(3)
+    years = np.arange(100)
+    cycle = 5 + np.sin(2 * np.pi * years / 10) + rng.normal(0, 0.1, years.size)
+    undated = seasons.find_season(cycle)
+    yearly = seasons.find_season(cycle, interval="365d")
+    assert undated.length == yearly.length == 10 and yearly.tested == undated.tested
+    assert seasons.find_season(cycle, interval="30d").tested == (12,)
+
+
+def _short_monthly(seed, years=4):
+    """Four years of log values: a slow level, a 12-month season of 10% and 3% noise."""
+    rng = np.random.default_rng(seed)
+    months = np.arange(12 * years)
+    return 0.002 * months + 0.1 * np.sin(2 * np.pi * months / 12) + rng.normal(0, 0.03, months.size)
+
+
+def test_a_calendar_season_is_tested_at_ten_percent_and_need_not_be_a_peak():
+    x = _short_monthly(0)
+    dated, strict = seasons.find_season(x, interval="30d"), seasons.find_season(x, interval="30d", alpha=0.05)
+    z = [statistics.NormalDist().inv_cdf(1 - a / 2) for a in (seasons.CALENDAR_ALPHA, 0.05)]
+    np.testing.assert_allclose(dated.bound[1] / strict.bound[1], z[0] / z[1])
+    assert seasons.find_season(x).tested[0] == 2  # undated: the scan, at ALPHA
+    found = [seasons.detect_season(_short_monthly(seed), interval="30d") for seed in range(40)]
+    assert found.count(12) >= 34 and set(found) <= {12, None}
+    # The same values undated: a 12 among 22 lags at 5% is rarely significant in 48 values.
+    assert sum(seasons.detect_season(_short_monthly(seed)) is not None for seed in range(40)) <= 5
 
 
 def test_candidates_override_the_calendar_and_are_checked():
