@@ -271,10 +271,19 @@ class Members:
         return params, jax.random.fold_in(jax.random.key(self.settings[member]["seed"]), count), opt_state
 
     def templates(self) -> tuple[Any, Any]:
-        """``ShapeDtypeStruct`` trees of one member's params and optimiser state."""
-        params = jax.eval_shape(lambda: self.network.init(jax.random.key(0)))
-        opt_state = jax.eval_shape(lambda: self.fresh_opt_state(self.network.init(jax.random.key(0)), 0))
-        return params, opt_state
+        """``ShapeDtypeStruct`` trees of one member's params and optimiser state.
+
+        Shapes depend on the network and the training settings only (not on a member's
+        rates), so they are traced once per pair: every save and load checks against them,
+        and tracing the initialisation each time was half of a small model's save.
+        """
+        return _templates(self.network, self.static()["config"], self.decays)
+
+
+@functools.lru_cache(maxsize=64)
+def _templates(network: Any, config: training.TrainConfig, decays: bool) -> tuple[Any, Any]:
+    """``Members.templates``: the shapes ``_starter``'s params and optimiser state have."""
+    return jax.eval_shape(_starter(network, config, decays), jax.random.key(0), 1.0, 1.0)
 
 
 @functools.lru_cache(maxsize=64)
