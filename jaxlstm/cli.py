@@ -1067,6 +1067,18 @@ def _without_processes(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _first_failure(codes: list[int | None]) -> tuple[int, int] | None:
+    """``(process, exit code)`` of the failure that caused a run's end, among the processes' codes (None: running).
+
+    The launcher polls every process each round, so the first to fail is the cause; of
+    several found ended in one round, one killed by a signal comes first: its peers' errors
+    (a collective whose connection it reset) follow from its death within milliseconds,
+    never the other way round.
+    """
+    ended = [(i, code) for i, code in enumerate(codes) if code not in (None, 0)]
+    return min(ended, key=lambda e: (e[1] >= 0, e[0])) if ended else None
+
+
 def _launch_processes(args: argparse.Namespace) -> int:
     """Runs this command in ``--processes`` processes on this host; one line when any of them fails."""
     import signal
@@ -1113,7 +1125,7 @@ def _launch_processes(args: argparse.Namespace) -> int:
         # the one that failed first is the cause, the others' ends are its consequence.
         while [p.poll() for p in procs].count(None):
             if failed is None:
-                failed = next(((i, p.returncode) for i, p in enumerate(procs) if p.returncode not in (None, 0)), None)
+                failed = _first_failure([p.returncode for p in procs])
                 if failed is not None:
                     failed_at = time.monotonic()
                     # The runtime stops the others within the heartbeat timeout; past it (and a
@@ -1125,7 +1137,7 @@ def _launch_processes(args: argparse.Namespace) -> int:
                         p.kill()
             time.sleep(0.05)
         if failed is None:
-            failed = next(((i, p.returncode) for i, p in enumerate(procs) if p.returncode != 0), None)
+            failed = _first_failure([p.returncode for p in procs])
             failed_at = time.monotonic()
     except KeyboardInterrupt:
         for p in procs:

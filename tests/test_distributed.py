@@ -638,10 +638,21 @@ def test_a_killed_process_leaves_no_part_of_a_global_model(tmp_path, collectives
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 1
+    assert proc.returncode == 1, err
     assert stopped < heartbeat + 15, stopped
     last = err.strip().splitlines()[-1]
     assert last.startswith("jaxlstm fit-many: error: process 1 of 2 was killed by SIGKILL; the other 1 stopped"), last
     assert last.endswith(f"0 complete models in {models} (run the same command again to fit the global model)"), last
     assert not any("Traceback" in line or "Check failure" in line for line in err.splitlines())
     assert not distributed.complete_models(models)
+
+
+def test_the_launcher_names_a_killed_process_not_the_peer_whose_collective_it_broke():
+    # Found ended in the same polling round: the peer's error (its all-reduce lost the
+    # connection the killed process held) is the consequence, the signal the cause.
+    from jaxlstm.cli import _first_failure
+
+    assert _first_failure([None, None]) is None and _first_failure([0, None]) is None
+    assert _first_failure([2, -signal.SIGKILL]) == (1, -signal.SIGKILL)
+    assert _first_failure([2, 1]) == (0, 2)
+    assert _first_failure([None, 1, -signal.SIGTERM, -signal.SIGKILL]) == (2, -signal.SIGTERM)
