@@ -991,7 +991,8 @@ def merge(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One document from several runs of the same settings (e.g. two processes over halves of the series).
 
     Series and rows are united (a later document's row of a series replaces an earlier one's); the
-    seconds and commands are those of all runs.
+    seconds and commands are those of all runs, each command once (runs appended to copies of one
+    document share its earlier commands).
     """
     first = docs[0]
     for d in docs[1:]:
@@ -1005,6 +1006,7 @@ def merge(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         for name, entry in d["series"].items():
             old = out["series"].get(name)
             out["series"][name] = entry if old is None else {**entry, "rows": {**old["rows"], **entry["rows"]}}
+    out["commands"] = list(dict.fromkeys(out["commands"]))
     out["command"] = " ; ".join(out["commands"])
     out["seconds"] = max(float(d.get("seconds", 0.0)) for d in docs)
     out["aggregate"] = aggregate(out)

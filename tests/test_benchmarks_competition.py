@@ -170,3 +170,27 @@ def test_r_dates_put_each_value_on_the_first_day_of_its_period():
     assert months.grid_step(monthly) == 1 and infer_interval(monthly) == months.MONTH
     assert seasons.calendar_seasons(infer_interval(monthly)) == (12,)
     assert seasons.calendar_seasons(infer_interval(quarterly)) == (4,)
+
+
+def test_merge_unites_series_and_rows_and_keeps_each_command_once():
+    rows = dict.fromkeys(("SeasonalNaive", "Naive", "Naive2"), "")
+    base = {
+        "settings": {"origins": 6},
+        "rows": dict(rows),
+        "series": {"a": _series_entry("monthly", {"SeasonalNaive": 2.0, "Naive": 4.0, "Naive2": 2.0})},
+        "commands": ["first run"],
+        "seconds": 10.0,
+    }
+    # Two processes appended a row each to copies of the same document.
+    left = {**base, "rows": {**rows, "x": ""}, "commands": ["first run", "x on a"], "seconds": 12.0}
+    left["series"] = {"a": _series_entry("monthly", {"SeasonalNaive": 2.0, "Naive": 4.0, "Naive2": 2.0, "x": 1.0})}
+    right = {**base, "rows": {**rows, "x": ""}, "commands": ["first run", "x on b"], "seconds": 15.0}
+    right["series"] = {
+        **base["series"],
+        "b": _series_entry("monthly", {"SeasonalNaive": 1.0, "Naive": 1.0, "Naive2": 1.0, "x": 2.0}),
+    }
+    merged = comp.merge([base, left, right])
+    assert merged["commands"] == ["first run", "x on a", "x on b"] and merged["seconds"] == 15.0
+    assert set(merged["series"]) == {"a", "b"} and set(merged["series"]["a"]["rows"]) == {*rows, "x"}
+    with pytest.raises(ValueError, match="different settings"):
+        comp.merge([base, {**left, "settings": {"origins": 2}}])
