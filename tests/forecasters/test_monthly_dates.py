@@ -50,9 +50,9 @@ def test_new_months_continue_the_season_in_observe_update_and_a_saved_model(fitt
     with pytest.raises(ValueError, match="off the model's time grid"):
         model.observe(pd.Series([100.0], index=pd.DatetimeIndex(["2021-01-15"])))
     # Undated prices continue by calendar months; the message names an interval= that works.
-    with pytest.raises(ValueError, match=r"update\(data, interval=model.interval_\)"):
+    with pytest.raises(ValueError, match=r"update\(data, interval='1 month'\)"):
         model.update(np.array([150.0, 151.0]))
-    model.update(np.array([150.0, 151.0]), interval=model.interval_, epochs=1)
+    model.update(np.array([150.0, 151.0]), interval="1mo", epochs=1)
     assert model.last_timestamp_ == np.datetime64("2021-02-01")
 
 

@@ -77,6 +77,18 @@ def test_dates_find_the_season_of_a_short_monthly_series_and_keep_a_yearly_cycle
     )
 
 
+def test_undated_monthly_values_given_interval_1mo_are_tested_at_12_and_forecast_in_years():
+    rng = np.random.default_rng(0)
+    months = np.arange(48)
+    values = np.exp(0.002 * months + 0.1 * np.sin(2 * np.pi * months / 12) + rng.normal(0, 0.03, 48))
+    m = jl.LSTMForecaster(**SMALL).fit(values, interval="1mo")
+    assert m.season_length_ == 12 and m.interval_ == np.timedelta64(2_629_746, "s")
+    forecast = m.forecast("1y")
+    assert forecast.predicted.shape == (12,) and forecast.timestamps is None
+    with pytest.raises(ValueError, match="not a whole number"):
+        m.forecast("1w")
+
+
 def test_poisoned_future_does_not_move_the_detected_season():
     series = _monthly().to_numpy()
     m = jl.LSTMForecaster(**SMALL, season_length="auto")

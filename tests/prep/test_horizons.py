@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jaxlstm._src.prep import months
 from jaxlstm._src.prep.horizons import as_interval, format_interval, future_timestamps, horizon_to_steps
 
 NS = np.timedelta64(1, "ns")
@@ -47,9 +48,10 @@ def test_spans_as_timedelta_objects(span):
 @pytest.mark.parametrize(
     "bad, error, match",
     [
-        ("1M", ValueError, "months and years"),
-        ("3mo", ValueError, "months and years"),
-        ("2y", ValueError, "months and years"),
+        ("1M", ValueError, "'M' is a minute to some and a month to others"),
+        ("1.5mo", ValueError, "whole number of one unit"),
+        ("1mo2d", ValueError, "whole number of one unit"),
+        ("0mo", ValueError, "positive"),
         ("90", ValueError, "with a unit"),
         ("", ValueError, "with a unit"),
         ("soon", ValueError, "span of time"),
@@ -67,6 +69,20 @@ def test_bad_spans_name_the_argument(bad, error, match):
         as_interval(bad, name="interval")
     with pytest.raises(error, match="interval"):
         as_interval(bad, name="interval")
+
+
+@pytest.mark.parametrize("text, count", [("1mo", 1), ("3 months", 3), ("1 month", 1), ("1y", 12), ("2 years", 24)])
+def test_months_and_years_are_whole_steps_of_the_month_axis(text, count):
+    interval = as_interval(text)
+    assert interval == count * months.MONTH
+    assert as_interval(format_interval(interval)) == interval  # "1 month", "3 months" read back
+    assert horizon_to_steps("1y", "1mo") == 12 and horizon_to_steps("2y", "3mo") == 8
+    assert (
+        as_interval(np.timedelta64(3, "M")) == as_interval("3mo")
+        and as_interval(np.timedelta64(1, "Y")) == 12 * months.MONTH
+    )
+    with pytest.raises(ValueError, match=r"'1mo' is 30.44 steps of the data's interval 1d, not a whole number"):
+        horizon_to_steps("1mo", "1d")
 
 
 def test_one_m_is_a_minute_as_in_pandas_and_ccxt():

@@ -20,7 +20,7 @@ from jaxlstm._src import training, validation
 from jaxlstm._src.forecasters import bands, fitting, population, prepared, rows
 from jaxlstm._src.io.series import close_of
 from jaxlstm._src.prep import gaps as gap_lib
-from jaxlstm._src.prep import horizons, months, windows
+from jaxlstm._src.prep import horizons, windows
 
 
 class Held(NamedTuple):
@@ -89,8 +89,8 @@ def continuation(
 
 
 def interval_argument(step: np.timedelta64) -> str:
-    """How to write ``step`` as ``interval=``: its text (``'1h'``), or the model's own value on a calendar-month axis."""
-    return "model.interval_" if months.months_per_step(step) is not None else repr(horizons.format_interval(step))
+    """How to write ``step`` as ``interval=``: its text (``'1h'``, ``'1 month'``), which ``as_interval`` reads back."""
+    return repr(horizons.format_interval(step))
 
 
 def checked_overlap(held: Held, new: np.ndarray, timestamps: np.ndarray, seen: int) -> int:

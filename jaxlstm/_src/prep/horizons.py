@@ -42,8 +42,9 @@ _NS_PER_UNIT: Mapping[str, int] = types.MappingProxyType(
         "ns": 1,
     }
 )
-# Months and years have no fixed length, and "1M" reads as a minute to some and a month to others.
-_CALENDAR = ("M", "mo", "month", "y", "year")
+# Months and years are whole steps of the calendar-month axis (``prep.months``: ``k * MONTH``
+# for data dated on a month grid); "1M" reads as a minute to some and a month to others.
+_MONTHS_PER_UNIT: Mapping[str, int] = types.MappingProxyType({"mo": 1, "month": 1, "y": 12, "yr": 12, "year": 12})
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([A-Za-z]+)")
 
 # numpy's units of datetime64/timedelta64 as (multiplier, divisor) of a nanosecond count;
@@ -138,8 +139,9 @@ def _span_ns(span: Any, name: str) -> int:
         unit = np.datetime_data(span.dtype)[0]
         if np.isnat(span):
             raise ValueError(f"{name} must be a positive span of time, got {span!r}")
-        if unit in ("Y", "M"):
-            raise ValueError(f"{name} must be a span of fixed length: months and years have none, got {span!r}")
+        if unit in ("Y", "M"):  # whole calendar months, as "3mo" and "1y" read
+            count = int(span.astype(np.int64)) * (12 if unit == "Y" else 1) * np.datetime_data(span.dtype)[1]
+            return count * int(months.MONTH.astype(np.int64))
         if unit == "generic":
             raise TypeError(f"{name} must be a span of time with a unit such as np.timedelta64(1, 'h'), got {span!r}")
         return _numpy_ns(span)
@@ -174,19 +176,35 @@ def span_nanoseconds(span: Any, *, name: str = "span") -> int:
     return ns
 
 
+def _unit_key(unit: str) -> str:
+    """A unit as ``_NS_PER_UNIT`` and ``_MONTHS_PER_UNIT`` spell it: lower case, singular ("M" kept)."""
+    key = unit if unit == "M" else unit.lower()
+    key = key[:-1] if len(key) > 3 and key.endswith("s") else key  # "hours" -> "hour"
+    return {"mins": "min", "secs": "sec", "hrs": "hr", "yrs": "yr"}.get(key, key)
+
+
 def _parse_span(text: str, name: str) -> int:
     """A span written as text: ``"90min"``, ``"36h"``, ``"1d12h"``, ``"2 weeks"``, or pandas' forms (``"P1D"``)."""
-    hint = f"{name} must be a span of time with a unit such as '90min', '36h', '2d' or '1w'"
+    hint = f"{name} must be a span of time with a unit such as '90min', '36h', '2d', '1w' or '3mo'"
     stripped = text.strip()
     tokens = _TOKEN.findall(stripped)
     if tokens and "".join(f"{n}{u}" for n, u in tokens) == re.sub(r"\s+", "", stripped):
         total = 0
+        calendar = [unit for _, unit in tokens if _unit_key(unit) in _MONTHS_PER_UNIT]
+        if calendar:
+            # Whole calendar months: the step of a month axis, which no fixed span continues.
+            if len(tokens) > 1 or "." in tokens[0][0]:
+                raise ValueError(
+                    f"{name} in months or years must be a whole number of one unit ('3mo', '1y'), got {text!r}"
+                )
+            count = int(tokens[0][0]) * _MONTHS_PER_UNIT[_unit_key(calendar[0])]
+            return count * int(months.MONTH.astype(np.int64))
         for number, unit in tokens:
-            key = unit if unit == "M" else unit.lower()
-            key = key[:-1] if len(key) > 3 and key.endswith("s") else key  # "hours" -> "hour"
-            key = {"mins": "min", "secs": "sec", "hrs": "hr"}.get(key, key)
-            if key in _CALENDAR:
-                raise ValueError(f"{hint} (months and years have no fixed length), got {text!r}")
+            key = _unit_key(unit)
+            if key == "M":
+                raise ValueError(
+                    f"{hint}, got {text!r} ('M' is a minute to some and a month to others: write 'min' or 'mo')"
+                )
             if key not in _NS_PER_UNIT:
                 raise ValueError(f"{hint}, got {text!r} (unknown unit {unit!r})")
             whole, _, fraction = number.partition(".")
@@ -211,9 +229,11 @@ def as_interval(interval: Any, *, name: str = "interval") -> np.timedelta64:
     Args:
         interval: text such as ``"1h"``, ``"1d"``, ``"90min"``, ``"36h"``, ``"1w"``,
             ``"1d12h"`` or ``"2 weeks"`` (units w, d, h, min or m, s, ms, us, ns; a unit is
-            required, months and years are refused; ISO 8601 and pandas' ``"1 days
-            12:00:00"`` also work), or a ``np.timedelta64``, ``datetime.timedelta`` or
-            ``pandas.Timedelta``; > 0.
+            required; ISO 8601 and pandas' ``"1 days 12:00:00"`` also work), whole calendar
+            months or years (``"1mo"``, ``"3 months"``, ``"1y"``: ``k * prep.months.MONTH``,
+            the step of data dated on a month grid, so ``format_interval``'s ``"1 month"``
+            reads back; ``"M"`` is refused as ambiguous), or a ``np.timedelta64``,
+            ``datetime.timedelta`` or ``pandas.Timedelta``; > 0.
         name: argument name used in error messages.
 
     Returns:
