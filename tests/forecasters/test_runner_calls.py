@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from compilations import counted
 
 import jaxlstm as jl
 from jaxlstm._src import stacked
@@ -27,7 +28,8 @@ class Spy:
     """
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, int, dict]] = []
+        #: ``(function name, rows, static, the most steps a row runs)`` (0 for the trainer).
+        self.calls: list[tuple[str, int, dict, int]] = []
         #: ``(steps, [rows] step limits)`` of each forecaster call.
         self.limits: list[tuple[int, np.ndarray]] = []
         #: ``[rows]`` epoch caps of each trainer call.
@@ -37,15 +39,19 @@ class Spy:
 
     def trainer(self) -> list[int]:
         """Rows of each trainer call."""
-        return [rows for name, rows, _ in self.calls if name == TRAINER]
+        return [rows for name, rows, _, _ in self.calls if name == TRAINER]
 
     def forecasts(self, steps: int | None = None) -> list[int]:
-        """Rows of each forecaster call (of ``steps`` forecast steps when given)."""
-        return [
-            rows
-            for name, rows, static in self.calls
-            if name != TRAINER and (steps is None or static.get("steps") == steps)
-        ]
+        """Rows of each forecaster call (whose longest row runs ``steps`` steps when given).
+
+        A recursive forecaster is compiled for at least ``rows.RECURSIVE_STEPS`` steps and
+        stops each row after the steps it was asked for.
+        """
+        return [rows for name, rows, _, most in self.calls if name != TRAINER and (steps is None or most == steps)]
+
+    def calibration(self) -> list[int]:
+        """Rows of each forecaster call that runs more than one step (fit's other forecasts run one)."""
+        return [rows for name, rows, _, most in self.calls if name != TRAINER and most > 1]
 
     def clear(self) -> None:
         self.calls.clear()
@@ -62,7 +68,9 @@ def spy(monkeypatch):
     def counting(fn, args, **kwargs):
         import jax
 
-        found.calls.append((fn.__name__, int(np.shape(jax.tree.leaves(args)[0])[0]), dict(kwargs.get("static") or {})))
+        most = 0 if fn.__name__ == TRAINER else int(np.max(args[-1]))
+        rows = int(np.shape(jax.tree.leaves(args)[0])[0])
+        found.calls.append((fn.__name__, rows, dict(kwargs.get("static") or {}), most))
         if fn.__name__ != TRAINER:
             found.limits.append(((kwargs.get("static") or {}).get("steps"), np.asarray(args[-1])))
         else:
@@ -84,13 +92,17 @@ def test_fit_trains_model_then_calibration_copy_and_forecast_never_trains(spy, p
     # The model, then its head-refit calibration copy (which needs the model's kept epoch).
     assert spy.trainer() == [1, 1]
     assert set(model.calibration_models_) == {"auto", "refit"}
-    # Calibration forecasts (168 steps): one call, the tail's windows and the head's in chunks of one size.
-    assert len(spy.forecasts(model.band_steps)) == 1
+    # Calibration forecasts (up to 168 steps): one call, the tail's windows and the head's in chunks of one size.
+    assert len(spy.calibration()) == 1
     spy.clear()
-    model.forecast(steps=24)
-    model.forecast(steps=5, confidence=0.8)
+    with counted() as compiled:
+        model.forecast(steps=24)
+        model.forecast(steps=5, confidence=0.8)
     assert spy.trainer() == []
-    assert spy.forecasts() == [1, 1]
+    assert spy.forecasts() == [1, 1] and spy.forecasts(24) == spy.forecasts(5) == [1]
+    # Every horizon up to band_steps runs the program the calibration compiled: none compiles.
+    assert {static["steps"] for _, _, static, _ in spy.calls} == {model.band_steps}
+    assert not [name for name in compiled if "one_model" in name], dict(compiled)
 
 
 def test_calibration_forecasts_stop_at_the_last_fitted_price_and_equal_full_forecasts(spy, prices):
@@ -104,7 +116,7 @@ def test_calibration_forecasts_stop_at_the_last_fitted_price_and_equal_full_fore
     # as many steps as its earliest origin still has fitted prices for, at most band_steps.
     size = min(windows.bucket_size(o.size, windows.MIN_FORECAST_BUCKET) for o in origins.values())
     planned = [min(steps, n - o[c]) for o in origins.values() for c in range(0, o.size, size)]
-    (limits,) = [lim for count, lim in spy.limits if count == steps]
+    (limits,) = [lim for _, lim in spy.limits if lim.max() > 1]  # fit's other forecasts run one step
     assert sorted(limits.tolist()) == sorted(planned)
     assert min(planned) < steps  # the last chunk of each source stops early
     for source, scorer in model.calibration_models_.items():
@@ -144,7 +156,7 @@ def test_head_refit_takes_no_more_optimiser_steps_than_each_member_kept(spy, ens
 def test_calibration_auto_with_a_held_back_tail_trains_one_row(spy, prices):
     jl.LSTMForecaster(**TINY, calibration="auto").fit(prices)
     assert spy.trainer() == [1]
-    assert spy.forecasts(168) == [1]
+    assert spy.calibration() == [1]
 
 
 @pytest.mark.slow

@@ -211,14 +211,26 @@ def call_count(models: Sequence[Sequence[TrainRow]]) -> int:
     return len({(tuple(sorted(r.static.items())), np.shape(r.data.xs)[1:]) for found in models for r in found})
 
 
+#: Steps a recursive model's forecast program is compiled for when fewer are asked: what
+#: ``Forecaster.band_steps`` calibrates, so the forecasts of every horizon up to a week of
+#: hourly data run the program the calibration compiled (its loop stops after the steps
+#: asked: ``limit``), and a new horizon compiles nothing.
+RECURSIVE_STEPS = 168
+
+
 class ForecastPlan(NamedTuple):
-    """How one fitted model forecasts: its one-model function and static arguments, fitted state and members' params."""
+    """How one fitted model forecasts: its one-model function and static arguments, fitted state and members' params.
+
+    ``steps`` is what the forecast returns; ``static["steps"]`` what its program is compiled
+    for (at least ``steps``).
+    """
 
     function: Callable[..., jax.Array]
     static: dict[str, Any]
     state: Any
     members: list[Any]
     window_length: int
+    steps: int
 
 
 def forecast_plan(
@@ -242,13 +254,14 @@ def forecast_plan(
         direct_steps: the steps a direct head emits, or None.
     """
     length = model_inputs.window_length
+    compiled = steps if direct_steps is not None else max(steps, RECURSIVE_STEPS)
     if direct_steps is None and model_inputs.columns == ("close",):
-        static = {"network": network, "encoding": model_inputs.encoding, "steps": steps}
+        static = {"network": network, "encoding": model_inputs.encoding, "steps": compiled}
         state = {k: np.float32(v) for k, v in fitted[0].items()}
-        return ForecastPlan(_forecast_one_model, static, state, members, length)
-    static = {"network": network, "inputs": model_inputs, "steps": steps}
+        return ForecastPlan(_forecast_one_model, static, state, members, length, steps)
+    static = {"network": network, "inputs": model_inputs, "steps": compiled}
     function = _direct_one_model if direct_steps is not None else _calendar_one_model
-    return ForecastPlan(function, static, model_inputs.device_state(*fitted), members, length)
+    return ForecastPlan(function, static, model_inputs.device_state(*fitted), members, length, steps)
 
 
 def forecast_rows(
@@ -287,7 +300,7 @@ def forecast_rows(
         # Cast on the host: jnp.asarray(..., float32) of float64 data is a compiled convert op.
         stack = np.asarray(np.stack(w) if isinstance(w, list) else w, np.float32)
         stacks.append(stack[:, -plan.window_length :])
-        steps = plan.static["steps"]
+        steps = plan.steps
         wanted = np.full(stack.shape[0], steps) if observed is None else np.asarray(observed[len(needed)])
         if wanted.shape != (stack.shape[0],):
             raise ValueError(f"observed[{len(needed)}] must be one step count per window, got shape {wanted.shape}")
@@ -296,7 +309,7 @@ def forecast_rows(
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, plan in enumerate(plans):
         if stacks[i].shape[0] == 0:
-            out[i] = np.zeros((len(plan.members), 0, plan.static["steps"]))
+            out[i] = np.zeros((len(plan.members), 0, plan.steps))
         else:
             groups.setdefault((plan.function, tuple(plan.static.items()), plan.window_length), []).append(i)
     for (function, static, _), members in groups.items():
@@ -324,7 +337,7 @@ def forecast_rows(
         for i in members:
             rows_i = [r for r, (j, _, _) in enumerate(found) if j == i]
             chunks = result[rows_i].reshape(len(plans[i].members), -1, result.shape[-1])
-            out[i] = chunks[:, : stacks[i].shape[0]]
+            out[i] = chunks[:, : stacks[i].shape[0], : plans[i].steps]
     return out
 
 
