@@ -37,6 +37,8 @@ from jaxlstm._src.forecasters import intervals
 #: Residual sources a band may hold: the held-back tail of the model itself, and a copy
 #: refitted on the head of the series (``Forecaster.calibration_sources``).
 SOURCES: tuple[str, ...] = ("auto", "refit")
+#: Forecast steps a band is calibrated on (``Forecaster.band_steps``): a week of hourly data.
+BAND_STEPS = 168
 
 Offsets = tuple[np.ndarray, np.ndarray, str]
 

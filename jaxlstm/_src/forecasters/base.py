@@ -183,7 +183,7 @@ class Forecaster:
     _max_calibration_origins: ClassVar[int] = 1000
     #: Forecast steps the conformal band is calibrated on (see ``band_offsets``); a subclass
     #: that forecasts at most ``k`` steps sets ``k``.
-    band_steps: ClassVar[int] = 168
+    band_steps: ClassVar[int] = bands.BAND_STEPS
 
     def __init__(self, *, band: str = "conformal", calibration: str = "auto") -> None:
         self.band = intervals.check_band(band)

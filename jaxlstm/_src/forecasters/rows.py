@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import stacked, training, validation
-from jaxlstm._src.forecasters import population, progress, shrinkage
+from jaxlstm._src.forecasters import bands, population, progress, shrinkage
 from jaxlstm._src.prep import encodings, windows
 from jaxlstm._src.prep import inputs as inputs_lib
 
@@ -215,7 +215,7 @@ def call_count(models: Sequence[Sequence[TrainRow]]) -> int:
 #: ``Forecaster.band_steps`` calibrates, so the forecasts of every horizon up to a week of
 #: hourly data run the program the calibration compiled (its loop stops after the steps
 #: asked: ``limit``), and a new horizon compiles nothing.
-RECURSIVE_STEPS = 168
+RECURSIVE_STEPS = bands.BAND_STEPS
 
 
 class ForecastPlan(NamedTuple):
