@@ -76,6 +76,9 @@ def test_months_and_years_are_whole_steps_of_the_month_axis(text, count):
     interval = as_interval(text)
     assert interval == count * months.MONTH
     assert as_interval(format_interval(interval)) == interval  # "1 month", "3 months" read back
+
+
+def test_horizons_in_months_count_steps_of_monthly_data_only():
     assert horizon_to_steps("1y", "1mo") == 12 and horizon_to_steps("2y", "3mo") == 8
     assert (
         as_interval(np.timedelta64(3, "M")) == as_interval("3mo")
