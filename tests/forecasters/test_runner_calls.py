@@ -177,6 +177,32 @@ def test_fit_many_and_forecast_many_are_one_call_each(spy, prices):
     assert spy.trainer() == [] and spy.forecasts() == [3]
 
 
+def test_models_of_different_seasons_forecast_in_one_call_of_one_program(spy):
+    # Seasonal models of seasons 4, 6 and 12 (and a series with none, reading positions in a
+    # global model) used to need one program each; the shared seasonal form runs them together.
+    # (Windows of 16 prices cover every season: models of other window lengths cannot stack.)
+    settings = {**TINY, "sequence_length": 16}
+    t = np.arange(240)
+    data = {f"m{m}": 100 * (1 + 0.2 * np.sin(2 * np.pi * t / m)) * np.exp(0.001 * t) for m in (4, 6, 12)}
+    models = {
+        name: jl.LSTMForecaster(**settings, season_length=int(name[1:]), calibration="auto").fit(values)
+        for name, values in data.items()
+    }
+    assert {m.season_length_ for m in models.values()} == {4, 6, 12}
+    spy.clear()
+    with counted() as compiled:
+        found = jl.LSTMForecaster.forecast_many(models, steps=4)
+    assert spy.forecasts() == [3]
+    assert compiled["jit(_calendar_one_model)"] <= 1, dict(compiled)
+    for name, model in models.items():
+        np.testing.assert_array_equal(found[name].predicted, model.forecast(steps=4).predicted)
+    # A global model whose series have other seasons or none: every calibration forecast in one call.
+    spy.clear()
+    pooled = jl.LSTMForecaster(**settings, calibration="auto").fit({**data, "walk": random_walk(240, seed=1).prices})
+    assert sorted(v.season_length_ or 0 for v in pooled.series_.values()) == [0, 4, 6, 12]
+    assert len(spy.calibration()) == 1
+
+
 @pytest.mark.slow
 def test_update_is_one_call(spy, prices):
     model = jl.LSTMForecaster(**TINY, ensemble=2).fit(prices[:280], interval="1h")

@@ -189,3 +189,55 @@ def test_model_inputs_read_each_windows_phase_from_its_positions_and_invert_exac
     future = np.stack([prices[o : o + steps] for o in origins]).astype(np.float32)
     targets = inputs.encode_targets(state, windows, future)
     np.testing.assert_allclose(np.asarray(inputs.decode(state, windows, targets)), future, rtol=2e-6)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "m"),
+    [
+        (encodings.SeasonalEncoding(encodings.RelativeEncoding(), 4), 4),
+        (encodings.SeasonalEncoding(encodings.RelativeEncoding(), 12), 12),
+        (encodings.SeasonalEncoding(encodings.LogEncoding(), 7, "additive"), 7),
+        (encodings.SeasonalEncoding(encodings.RelativeEncoding(), 100), 100),
+        (encodings.RelativeEncoding(), 1),
+    ],
+)
+def test_the_shared_seasonal_form_computes_what_the_encoding_does(encoding, m):
+    # Models of any season share one program through this form: it must give the very values
+    # of the encoding it stands for, at every phase, encoding, targets and decoding alike.
+    from jaxlstm._src.prep import inputs as inputs_lib
+
+    n, length, steps = 160, 9, 5
+    t = np.arange(n)
+    prices = 100 * (1 + 0.2 * np.sin(2 * np.pi * t / max(m, 2))) * np.exp(0.002 * t)
+    series = np.column_stack([prices, t + 3])
+    inputs = inputs_lib.ModelInputs(("close",), encoding, length, position=True)
+    state = inputs.device_state(*inputs.fit(series))
+    shared, shared_state = inputs.shared(state)
+    assert shared.encoding.season_length == encodings.shared_season_length(m) >= max(m, 64)
+    assert float(shared_state["encoding"][encodings.SHARED_PERIOD]) == m
+    origins = np.arange(length, n - steps)
+    windows = np.stack([series[o - length : o] for o in origins]).astype(np.float32)
+    future = np.stack([prices[o : o + steps] for o in origins]).astype(np.float32)
+    for method, args in (("encode", ()), ("encode_targets", (future,))):
+        expected = np.asarray(getattr(inputs, method)(state, windows, *args))
+        np.testing.assert_array_equal(np.asarray(getattr(shared, method)(shared_state, windows, *args)), expected)
+    y = inputs.encode_targets(state, windows, future)
+    np.testing.assert_array_equal(np.asarray(shared.decode(shared_state, windows, y)), inputs.decode(state, windows, y))
+
+
+def test_seasons_up_to_the_shared_length_give_one_static_form_and_longer_ones_a_power_of_two():
+    from jaxlstm._src.prep import inputs as inputs_lib
+
+    def static(encoding):
+        inputs = inputs_lib.ModelInputs(("close",), encoding, 6, position=True)
+        fitted = inputs.fit(np.column_stack([np.linspace(100, 120, 400), np.arange(400)]))
+        return inputs.shared(inputs.device_state(*fitted))[0]
+
+    found = {static(encodings.SeasonalEncoding(encodings.RelativeEncoding(), m)) for m in (2, 4, 7, 12, 24, 52, 64)}
+    assert found == {static(encodings.RelativeEncoding())}  # no season too: one program
+    assert [encodings.shared_season_length(m) for m in (1, 64, 65, 168)] == [64, 64, 128, 256]
+    assert static(encodings.SeasonalEncoding(encodings.RelativeEncoding(), 12, "additive")) not in found
+    # Windows without positions have no season to share: unchanged.
+    plain = inputs_lib.ModelInputs(("close",), encodings.RelativeEncoding(), 6)
+    state = plain.device_state(*plain.fit(np.linspace(100, 120, 50)))
+    assert plain.shared(state) == (plain, state)

@@ -69,7 +69,9 @@ def encoded(
     # positions a seasonal encoding reads.
     del closes
     raw = bucket(np.asarray(raw_windows, np.float32))
-    inputs, targets = _encode_jit(model_inputs, state, raw, bucket(np.asarray(future, np.float32)))
+    # Series of different seasons (a global fit's) share one compiled encoder.
+    shared, state = model_inputs.shared(state)
+    inputs, targets = _encode_jit(shared, state, raw, bucket(np.asarray(future, np.float32)))
     xs, ys = np.asarray(inputs)[:count], np.asarray(targets)[:count]
     if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
         raise ValueError("data gives non-finite model inputs after encoding (are prices too extreme for float32?)")

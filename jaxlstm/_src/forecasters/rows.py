@@ -259,9 +259,11 @@ def forecast_plan(
         static = {"network": network, "encoding": model_inputs.encoding, "steps": compiled}
         state = {k: np.float32(v) for k, v in fitted[0].items()}
         return ForecastPlan(_forecast_one_model, static, state, members, length, steps)
-    static = {"network": network, "inputs": model_inputs, "steps": compiled}
+    # Models of different seasons (a global model's series, fit_many) share one program.
+    shared, state = model_inputs.shared(model_inputs.device_state(*fitted))
+    static = {"network": network, "inputs": shared, "steps": compiled}
     function = _direct_one_model if direct_steps is not None else _calendar_one_model
-    return ForecastPlan(function, static, model_inputs.device_state(*fitted), members, length, steps)
+    return ForecastPlan(function, static, state, members, length, steps)
 
 
 def forecast_rows(

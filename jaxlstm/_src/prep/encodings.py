@@ -369,15 +369,23 @@ class SeasonalEncoding(Encoding):
         return {**{f"season_{i}": float(v) for i, v in enumerate(indices)}, **self.base.fit(adjusted)}
 
     def indices(self, state: EncodingState) -> jax.Array:
-        """``[m]`` the fitted seasonal indices."""
+        """``[m]`` the fitted seasonal indices (``[season_length]`` of a shared state, see ``shared_seasonal``)."""
+        if SHARED_INDICES in state:
+            return jnp.asarray(state[SHARED_INDICES])
         return jnp.stack([jnp.asarray(state[f"season_{i}"]) for i in range(self.season_length)])
 
-    def phases(self, end_phase: Any, length: int, offset: int) -> jax.Array:
-        """``[..., length]`` phases of ``length`` prices starting ``offset`` after the window's last one."""
+    def period(self, state: EncodingState) -> Any:
+        """The season the phases cycle through: ``season_length``, or a shared state's own ``m`` (traced)."""
+        if SHARED_PERIOD in state:
+            return jnp.round(jnp.asarray(state[SHARED_PERIOD])).astype(jnp.int32)
+        return self.season_length
+
+    def phases(self, end_phase: Any, length: int, offset: int, period: Any = None) -> jax.Array:
+        """``[..., length]`` phases of ``length`` prices starting ``offset`` after the window's last one (mod ``period``, default ``season_length``)."""
         if end_phase is None:
             raise TypeError("a SeasonalEncoding needs end_phase=, the phase of each window's last price")
         steps = jnp.arange(length) + offset
-        return (jnp.asarray(end_phase)[..., None] + steps) % self.season_length
+        return (jnp.asarray(end_phase)[..., None] + steps) % (self.season_length if period is None else period)
 
     def _adjust(self, indices: Any, values: Any, phases: Any) -> Any:
         factors = indices[phases]
@@ -390,7 +398,7 @@ class SeasonalEncoding(Encoding):
     def deseasonalise(self, state: EncodingState, windows: jax.Array, end_phase: Any) -> jax.Array:
         """``[..., time]`` price windows ending at ``end_phase`` -> the same without the season."""
         t = windows.shape[-1]
-        return self._adjust(self.indices(state), windows, self.phases(end_phase, t, 1 - t))
+        return self._adjust(self.indices(state), windows, self.phases(end_phase, t, 1 - t, self.period(state)))
 
     def encode_inputs(self, state: EncodingState, windows: jax.Array, *, end_phase: Any = None) -> jax.Array:
         return self.base.encode_inputs(state, self.deseasonalise(state, windows, end_phase))
@@ -398,12 +406,58 @@ class SeasonalEncoding(Encoding):
     def encode_targets(
         self, state: EncodingState, windows: jax.Array, future: jax.Array, *, end_phase: Any = None
     ) -> jax.Array:
-        ahead = self._adjust(self.indices(state), future, self.phases(end_phase, future.shape[-1], 1))
+        phases = self.phases(end_phase, future.shape[-1], 1, self.period(state))
+        ahead = self._adjust(self.indices(state), future, phases)
         return self.base.encode_targets(state, self.deseasonalise(state, windows, end_phase), ahead)
 
     def decode(self, state: EncodingState, windows: jax.Array, y: jax.Array, *, end_phase: Any = None) -> jax.Array:
         adjusted = self.base.decode(state, self.deseasonalise(state, windows, end_phase), y)
-        return self._restore(self.indices(state), adjusted, self.phases(end_phase, y.shape[-1], 1))
+        return self._restore(self.indices(state), adjusted, self.phases(end_phase, y.shape[-1], 1, self.period(state)))
+
+
+#: Keys of a shared seasonal state (``shared_seasonal``): the padded indices and the model's own season.
+SHARED_INDICES, SHARED_PERIOD = "season_indices", "season_period"
+#: The fewest indices a shared seasonal state holds: every season up to it (quarterly, weekly,
+#: monthly, hourly, a year of weeks) shares one compiled program; longer ones, a power of two.
+MIN_SHARED_SEASON = 64
+
+
+def shared_season_length(season: int) -> int:
+    """The ``season_length`` of the shared form of a season of ``season`` (1: none): ``MIN_SHARED_SEASON`` or a power of two."""
+    return max(MIN_SHARED_SEASON, 1 << (max(season, 1) - 1).bit_length())
+
+
+def shared_seasonal(encoding: Encoding, state: dict[str, float]) -> tuple[SeasonalEncoding, dict[str, Any]]:
+    """The form of a seasonal encoding (or of a season-free one) in which models of different seasons share one program.
+
+    A ``SeasonalEncoding`` of season ``m`` becomes one of ``shared_season_length(m)``
+    whose state holds the ``m`` indices padded by neutral ones (1, or 0 for the additive
+    kind) under ``SHARED_INDICES`` and ``m`` under ``SHARED_PERIOD``: its phases cycle
+    through ``m`` and every value it computes is the original's (the same index divides
+    or multiplies the same price). A non-seasonal encoding becomes the multiplicative
+    season of ``m = 1`` over it: indices of 1, whose division and product change nothing.
+    The compiled program then depends on the base encoding, the kind and the padded
+    length alone, not on ``m``.
+
+    Args:
+        encoding: the model's encoding.
+        state: its fitted state (``Encoding.fit``'s keys).
+
+    Returns:
+        ``(encoding, state)`` with ``state[SHARED_INDICES]`` a float64 array.
+    """
+    if isinstance(encoding, SeasonalEncoding):
+        m, base, kind = encoding.season_length, encoding.base, encoding.kind
+        indices = [state[f"season_{i}"] for i in range(m)]
+        rest = {k: v for k, v in state.items() if not k.startswith("season_")}
+    else:
+        m, base, kind, indices, rest = 1, encoding, "multiplicative", [1.0], dict(state)
+    padded = shared_season_length(m)
+    neutral = 1.0 if kind == "multiplicative" else 0.0
+    table = np.full(padded, neutral)
+    table[:m] = indices
+    shared = SeasonalEncoding(base, padded, kind)
+    return shared, {**rest, SHARED_INDICES: table, SHARED_PERIOD: float(m)}
 
 
 #: The encodings by name (see ``get_encoding``); ``SeasonalEncoding`` takes settings and is passed as an object.

@@ -100,24 +100,37 @@ class ModelInputs:
         """Candles in one raw window: ``sequence_length + warmup``."""
         return self.sequence_length + self.warmup
 
-    def _phase(self, raw: Any) -> dict[str, Any]:
+    def _phase(self, state: dict[str, Any], raw: Any) -> dict[str, Any]:
         """``{"end_phase": [...]}``: the season phase of each ``[..., time, columns]`` raw window's last step ({} unless seasonal)."""
         if not self.encoding.seasonal:
             return {}
         if not self.position:
             raise ValueError("a seasonal encoding needs position=True: the windows' phases are read from it")
-        m = self.encoding.season_length  # type: ignore[attr-defined]
+        m = self.encoding.period(state["encoding"])  # type: ignore[attr-defined]
         return {"end_phase": jnp.round(raw[..., -1, -1]).astype(jnp.int32) % m}
+
+    def shared(self, state: dict[str, Any]) -> tuple[ModelInputs, dict[str, Any]]:
+        """These inputs and a ``device_state`` in the form models of any season share one compiled program in.
+
+        Windows that carry positions read a seasonal encoding of any season, or none, as
+        ``encodings.shared_seasonal`` pads it: the same values, from a program that
+        depends on the padded length alone. Other inputs are returned as they are.
+        """
+        if not self.position:
+            return self, state
+        encoding, fitted = encodings.shared_seasonal(self.encoding, state["encoding"])
+        device = {k: np.asarray(v, np.float32) for k, v in fitted.items()}
+        return dataclasses.replace(self, encoding=encoding), {**state, "encoding": device}
 
     def encode_targets(self, state: dict[str, Any], windows: Any, future: Any) -> Any:
         """``[..., steps]`` encoded targets of the ``[..., steps]`` closes after raw ``[..., window_length(, columns)]`` windows."""
         raw = self._columns_last(jnp.asarray(windows))
-        return self.encoding.encode_targets(state["encoding"], raw[..., 0], future, **self._phase(raw))
+        return self.encoding.encode_targets(state["encoding"], raw[..., 0], future, **self._phase(state, raw))
 
     def decode(self, state: dict[str, Any], windows: Any, y: Any) -> Any:
         """``[..., steps]`` prices of ``[..., steps]`` network outputs after raw windows: the inverse of ``encode_targets``."""
         raw = self._columns_last(jnp.asarray(windows))
-        return self.encoding.decode(state["encoding"], raw[..., 0], y, **self._phase(raw))
+        return self.encoding.decode(state["encoding"], raw[..., 0], y, **self._phase(state, raw))
 
     def _columns_last(self, windows: Any) -> Any:
         """``[..., time]`` (close-only inputs) or ``[..., time, columns]`` -> ``[..., time, columns]``."""
@@ -211,7 +224,7 @@ class ModelInputs:
         raw = self._columns_last(jnp.asarray(windows))
         seq = self.sequence_length
         close = raw[..., -seq:, 0]
-        encoded = {features.CLOSE: self.encoding.encode_inputs(state["encoding"], close, **self._phase(raw))}
+        encoded = {features.CLOSE: self.encoding.encode_inputs(state["encoding"], close, **self._phase(state, raw))}
         if self.indicators:
             batch = raw.shape[:-2]
             flat = raw.reshape((-1, *raw.shape[-2:]))
