@@ -178,17 +178,15 @@ def test_fit_many_and_forecast_many_are_one_call_each(spy, prices):
 
 
 def test_models_of_different_seasons_forecast_in_one_call_of_one_program(spy):
-    # Seasonal models of seasons 4, 6 and 12 (and a series with none, reading positions in a
+    # Seasonal models of seasons 3, 4 and 6 (and a series with none, reading positions in a
     # global model) used to need one program each; the shared seasonal form runs them together.
-    # (Windows of 16 prices cover every season: models of other window lengths cannot stack.)
-    settings = {**TINY, "sequence_length": 16}
     t = np.arange(240)
-    data = {f"m{m}": 100 * (1 + 0.2 * np.sin(2 * np.pi * t / m)) * np.exp(0.001 * t) for m in (4, 6, 12)}
+    data = {f"m{m}": 100 * (1 + 0.2 * np.sin(2 * np.pi * t / m)) * np.exp(0.001 * t) for m in (3, 4, 6)}
     models = {
-        name: jl.LSTMForecaster(**settings, season_length=int(name[1:]), calibration="auto").fit(values)
+        name: jl.LSTMForecaster(**TINY, season_length=int(name[1:]), calibration="auto").fit(values)
         for name, values in data.items()
     }
-    assert {m.season_length_ for m in models.values()} == {4, 6, 12}
+    assert {m.season_length_ for m in models.values()} == {3, 4, 6}
     spy.clear()
     with counted() as compiled:
         found = jl.LSTMForecaster.forecast_many(models, steps=4)
@@ -198,8 +196,8 @@ def test_models_of_different_seasons_forecast_in_one_call_of_one_program(spy):
         np.testing.assert_array_equal(found[name].predicted, model.forecast(steps=4).predicted)
     # A global model whose series have other seasons or none: every calibration forecast in one call.
     spy.clear()
-    pooled = jl.LSTMForecaster(**settings, calibration="auto").fit({**data, "walk": random_walk(240, seed=1).prices})
-    assert sorted(v.season_length_ or 0 for v in pooled.series_.values()) == [0, 4, 6, 12]
+    pooled = jl.LSTMForecaster(**TINY, calibration="auto").fit({**data, "walk": random_walk(240, seed=1).prices})
+    assert sorted(v.season_length_ or 0 for v in pooled.series_.values()) == [0, 3, 4, 6]
     assert len(spy.calibration()) == 1
 
 
