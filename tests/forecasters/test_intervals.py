@@ -329,6 +329,66 @@ def test_adaptive_confidence_rises_after_misses_and_stays_without_them():
     assert intervals.adaptive_confidence(shifted, 0.95, 1.0) <= 0.999
 
 
+def _sequential_adaptive_confidence(scores, confidence, gamma):
+    """The walk as first written, one origin at a time with a sorted history: the reference."""
+    scores = np.asarray(scores, np.float64)
+    if gamma == 0 or scores.ndim != 2 or scores.shape[0] < 2:
+        return confidence
+    finite = np.isfinite(scores)
+    rms = np.sqrt(np.where(finite, np.square(scores), 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1))
+    pooled = np.abs(scores / np.where(rms > 0, rms, 1.0))
+    level, warmup = confidence, intervals.min_residuals(confidence)
+    history = np.sort(pooled[0][np.isfinite(pooled[0])])
+    for row in pooled[1:]:
+        values = np.sort(row[np.isfinite(row)])
+        if history.size >= warmup and values.size:
+            threshold = history[min(int(np.ceil(np.clip(level, 0.0, 1.0) * history.size)), history.size - 1)]
+            level += gamma * (float(np.mean(values > threshold)) - (1.0 - confidence))
+        history = np.sort(np.concatenate([history, values]))
+    return float(np.clip(level, confidence / 2.0, 0.999))
+
+
+def _score_matrix(rng, origins, steps, ties):
+    scores = rng.standard_normal((origins, steps)) * np.exp(rng.normal(0, 0.5, (origins, 1)))
+    if ties:
+        scores = np.round(scores, 1)  # many equal scores: the quantile must pick among ties alike
+    # Later steps of the last origins fall past the data (NaN), as calibration residuals do.
+    last = np.arange(origins)[:, None] + np.arange(steps)[None, :]
+    scores[last >= origins + rng.integers(0, steps + 1)] = np.nan
+    scores[rng.random(scores.shape) < 0.02] = np.nan
+    return scores
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    confidence=st.sampled_from([0.8, 0.9, 0.95]),
+    gamma=st.sampled_from([0.0, 0.005, 0.05, 1.0]),
+    ties=st.booleans(),
+)
+def test_adaptive_confidences_equal_the_sequential_walk_of_each_matrix(seed, confidence, gamma, ties):
+    rng = np.random.default_rng(seed)
+    matrices = [
+        _score_matrix(rng, int(rng.integers(1, 90)), int(rng.integers(1, 40)), ties)
+        for _ in range(int(rng.integers(1, 6)))
+    ]
+    matrices.append(np.full((50, 3), np.nan))  # no values at all: the level stays
+    found = intervals.adaptive_confidences(matrices, confidence, gamma)
+    expected = [_sequential_adaptive_confidence(m, confidence, gamma) for m in matrices]
+    assert found == expected  # the same float64 arithmetic: equal, not close
+    assert [intervals.adaptive_confidence(m, confidence, gamma) for m in matrices] == expected
+
+
+def test_adaptive_confidences_walk_more_matrices_than_one_chunk_and_long_histories():
+    rng = np.random.default_rng(3)
+    matrices = [_score_matrix(rng, 300, 30, False) for _ in range(3)] + [_score_matrix(rng, 40, 5, True)] * 70
+    expected = [_sequential_adaptive_confidence(m, 0.95, 0.005) for m in matrices]
+    assert intervals.adaptive_confidences(matrices, 0.95, 0.005) == expected
+    assert intervals.adaptive_confidences([], 0.95) == []
+    with pytest.raises(ValueError, match="confidence"):
+        intervals.adaptive_confidences(matrices[:1], 1.5)
+
+
 def test_conformal_band_plain_adaptive_and_scaled():
     rng = np.random.default_rng(1)
     residuals = 0.01 * rng.standard_normal((200, 4))
@@ -433,3 +493,35 @@ def test_a_fitted_lstm_band_widens_with_the_step_and_says_its_method_in_words():
     assert fc.band == model.band_method()
     parts = fc.band.removeprefix(intervals.WIDER_OF).split(" and ")
     assert all(p in ("adaptive conformal", "adaptive conformal" + intervals.POOLED) for p in parts), fc.band
+
+
+def test_bands_calibrated_together_equal_each_band_calibrated_alone(monkeypatch):
+    rng = np.random.default_rng(7)
+    made = []
+    for i in range(9):
+        residuals = {"auto": 0.01 * _score_matrix(rng, 60 + 7 * i, 12, i % 3 == 0)}
+        if i % 2:
+            residuals["refit"] = 0.02 * _score_matrix(rng, 150, 12, False)
+        kind = (bands.AdaptiveBand, bands.ConformalBand, bands.VolatilityBand)[i % 3]
+        made.append((kind, residuals))
+    made.append((bands.AdaptiveBand, {"auto": np.zeros((5, 12))}))  # too few residuals: the volatility band
+    together = [kind(residuals, 0.01) for kind, residuals in made]
+    for confidence in (0.8, 0.95):
+        bands.Band.calibrate_many(together, confidence)
+    # Calibrated: reading them walks nothing more (the bands made alone below walk their own).
+    walks = []
+    real = intervals.adaptive_confidences
+    monkeypatch.setattr(intervals, "adaptive_confidences", lambda *a, **k: walks.append(len(a[0])) or real(*a, **k))
+    for band in together:
+        band.offsets(5, 0.95), band.offsets(5, 0.8)
+    assert walks == []
+    for (kind, residuals), band in zip(made, together, strict=True):
+        alone = kind(residuals, 0.01)
+        for confidence in (0.8, 0.95):
+            for steps in (1, 12, 30):
+                got, want = band.offsets(steps, confidence), alone.offsets(steps, confidence)
+                np.testing.assert_array_equal(got[0], want[0])
+                np.testing.assert_array_equal(got[1], want[1])
+                assert got[2] == want[2]
+    with pytest.raises(ValueError, match="confidence"):
+        bands.Band.calibrate_many(together, 0.0)

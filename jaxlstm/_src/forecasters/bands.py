@@ -87,6 +87,17 @@ class Band:
         """The calibrated band of each source with enough residuals (none for the volatility band)."""
         return []
 
+    @classmethod
+    def calibrate_many(cls, bands: Sequence[Band], confidence: float) -> None:
+        """Calibrates many bands at ``confidence`` at once, so that their ``offsets`` there read what was computed.
+
+        The same offsets as each band's own; a conformal band's adaptive walks are made
+        together (``intervals.adaptive_confidences``), which is most of a band's cost:
+        ``forecast_many`` of a thousand models calls this before it reads their bands.
+        """
+        confidence = validation.check_fraction("confidence", confidence)
+        ConformalBand._calibrate_all([b for b in bands if isinstance(b, ConformalBand)], confidence)
+
     def with_residuals(self, residuals: Mapping[str, np.ndarray]) -> Band:
         """This band (its class, volatility and anything else it holds) reading ``residuals`` instead."""
         return type(self)(residuals, self.volatility)
@@ -154,18 +165,32 @@ class ConformalBand(Band):
 
     def _calibrated(self, confidence: float) -> list[Offsets]:
         if confidence not in self._memo:
-            found = []
-            for residuals in self.residuals.values():
-                calibrated = intervals.calibrated_steps(residuals, confidence)
-                band = (
-                    intervals.conformal_band(residuals[:, :calibrated], confidence, adaptive=self.gamma)
-                    if calibrated
-                    else None
-                )
-                if band is not None:
-                    found.append(band)
-            self._memo[confidence] = found
+            ConformalBand._calibrate_all([self], confidence)
         return self._memo[confidence]
+
+    @staticmethod
+    def _calibrate_all(bands: Sequence[ConformalBand], confidence: float) -> None:
+        """Each band's offsets at ``confidence`` (every source with calibrated steps), the adaptive levels walked together."""
+        todo = [b for b in bands if confidence not in b._memo]
+        inputs = []
+        for band in todo:
+            for residuals in band.residuals.values():
+                calibrated = intervals.calibrated_steps(residuals, confidence)
+                if calibrated:
+                    inputs.append((band, residuals[:, :calibrated]))
+        levels: list[float | None] = [None] * len(inputs)
+        for gamma in {band.gamma for band, _ in inputs if band.gamma}:
+            chosen = [i for i, (band, _) in enumerate(inputs) if band.gamma == gamma]
+            walked = intervals.adaptive_confidences([inputs[i][1] for i in chosen], confidence, gamma)
+            for i, walk in zip(chosen, walked, strict=True):
+                levels[i] = walk
+        found: dict[int, list[Offsets]] = {id(band): [] for band in todo}
+        for (band, residuals), known in zip(inputs, levels, strict=True):
+            offsets = intervals.conformal_band(residuals, confidence, adaptive=band.gamma, level=known)
+            if offsets is not None:
+                found[id(band)].append(offsets)
+        for band in todo:
+            band._memo[confidence] = found[id(band)]
 
 
 class AdaptiveBand(ConformalBand):

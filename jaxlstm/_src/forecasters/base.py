@@ -700,6 +700,12 @@ class Forecaster:
             except RuntimeError as err:
                 raise RuntimeError(f"forecasters[{symbol!r}]: {err}") from None
             groups.setdefault(model.forecast_steps(horizon, steps), []).append(symbol)
+        # Every band at every level asked, calibrated together (a quantile band reads its heads).
+        found = [
+            m.band_ for m in forecasters.values() if m.band_ is not None and not isinstance(m.band_, bands.QuantileBand)
+        ]
+        for value in [confidence] if levels is None else [lv / 100.0 for lv in levels]:
+            bands.Band.calibrate_many(found, value)
         out: dict[str, Forecast] = {}
         for count, symbols in groups.items():
             models = [forecasters[s] for s in symbols]

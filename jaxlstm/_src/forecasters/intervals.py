@@ -50,6 +50,7 @@ are out-of-sample.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any
 
@@ -369,7 +370,7 @@ def adaptive_confidence(scores: np.ndarray, confidence: float = 0.95, gamma: flo
     ``confidence_t`` quantile of the absolute scores of earlier origins, and ``confidence_t``
     moves by ``gamma`` times the miss rate minus the nominal one, so a stretch where the
     band misses more often than it should widens it. Steps are pooled after dividing
-    each by its root mean square.
+    each by its root mean square. ``adaptive_confidences`` walks many at once.
 
     Args:
         scores: ``[origins, steps]`` residuals (or scaled residuals), NaN where missing.
@@ -379,27 +380,91 @@ def adaptive_confidence(scores: np.ndarray, confidence: float = 0.95, gamma: flo
     Returns:
         The coverage level to use now, clipped to ``[confidence / 2, 0.999]``.
     """
+    return adaptive_confidences([scores], confidence, gamma)[0]
+
+
+#: Ranks per block of the walk's counts of earlier values (``adaptive_confidences``).
+_WALK_BLOCK = 256
+#: Score matrices walked together: bounds the ``[series, origins, blocks]`` counts in memory.
+_WALK_CHUNK = 128
+
+
+def adaptive_confidences(scores: Sequence[np.ndarray], confidence: float = 0.95, gamma: float = 0.005) -> list[float]:
+    """``adaptive_confidence`` of each ``[origins, steps]`` score matrix, the walks made together.
+
+    The walks are sequential in their origins but independent of each other, so they run
+    side by side: at each origin every matrix's quantile of its earlier scores is read from
+    the scores ranked once (counts of earlier values per block of ranks), not from a
+    sorted history rebuilt per origin, and every level moves by the same float64
+    arithmetic as one walk alone. The forecasts of many models (``forecast_many``, a global
+    model's series) calibrate their bands in one call.
+    """
     confidence = validation.check_fraction("confidence", confidence)
     gamma = validation.check_positive_float("gamma", gamma, allow_zero=True)
-    scores = np.asarray(scores, np.float64)
-    if gamma == 0 or scores.ndim != 2 or scores.shape[0] < 2:
-        return confidence
-    finite = np.isfinite(scores)
-    # Steps without any residual (a long horizon past the calibration data) have no spread.
-    rms = np.sqrt(np.where(finite, np.square(scores), 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1))
-    pooled = np.abs(scores / np.where(rms > 0, rms, 1.0))
-    level = confidence
+    out = [confidence] * len(scores)
+    jobs: list[tuple[int, np.ndarray]] = []
+    for i, given in enumerate(scores):
+        matrix = np.asarray(given, np.float64)
+        if gamma == 0 or matrix.ndim != 2 or matrix.shape[0] < 2:
+            continue
+        finite = np.isfinite(matrix)
+        # Steps without any residual (a long horizon past the calibration data) have no spread.
+        rms = np.sqrt(np.where(finite, np.square(matrix), 0.0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1))
+        jobs.append((i, np.abs(matrix / np.where(rms > 0, rms, 1.0))))
+    # Matrices of like lengths walk together: a chunk loops over its longest matrix's origins.
+    jobs.sort(key=lambda job: job[1].shape[0])
+    for first in range(0, len(jobs), _WALK_CHUNK):
+        chunk = jobs[first : first + _WALK_CHUNK]
+        for (i, _), level in zip(chunk, _walk([m for _, m in chunk], confidence, gamma), strict=True):
+            out[i] = float(np.clip(level, confidence / 2.0, 0.999))
+    return out
+
+
+def _walk(pooled: Sequence[np.ndarray], confidence: float, gamma: float) -> np.ndarray:
+    """The unclipped final levels of ``adaptive_confidences`` for ``[origins, steps]`` absolute pooled scores."""
+    count, origins, width = len(pooled), max(m.shape[0] for m in pooled), max(m.shape[1] for m in pooled)
+    rows = np.full((count, origins, width), np.nan)
+    for i, matrix in enumerate(pooled):
+        rows[i, : matrix.shape[0], : matrix.shape[1]] = matrix
+    finite = np.isfinite(rows)
+    sizes = finite.sum(axis=2)  # [series, origins] values per origin
+    before = np.cumsum(sizes, axis=1) - sizes  # values of the earlier origins
+    # Every value ranked once: its origin, in order of value (missing ones last, never counted).
+    blocks = -(-origins * width // _WALK_BLOCK)
+    total = blocks * _WALK_BLOCK
+    flat = np.full((count, total), np.inf)
+    flat[:, : origins * width] = np.where(finite, rows, np.inf).reshape(count, -1)
+    order = np.argsort(flat, axis=1)  # ties in any order: the k-th smallest value is the same
+    ranked = np.take_along_axis(flat, order, axis=1)
+    del flat
+    source = (order // width).astype(np.int32)
+    del order
+    source[~np.isfinite(ranked)] = origins
+    # earlier[s, t, b]: values of series s from origins before t among ranks of block b.
+    cell = (np.arange(count)[:, None] * (origins + 1) + source) * blocks + np.arange(total) // _WALK_BLOCK
+    found = np.bincount(cell.ravel(), minlength=count * (origins + 1) * blocks).reshape(count, origins + 1, blocks)
+    earlier = np.cumsum(found, axis=1, dtype=np.int32) - found.astype(np.int32)
+    series, within = np.arange(count), np.arange(_WALK_BLOCK)
+    level = np.full(count, confidence)
     warmup = min_residuals(confidence)
-    history = np.sort(pooled[0][np.isfinite(pooled[0])])
-    for row in pooled[1:]:
-        values = np.sort(row[np.isfinite(row)])
-        if history.size >= warmup and values.size:
-            threshold = history[min(int(np.ceil(np.clip(level, 0.0, 1.0) * history.size)), history.size - 1)]
-            level += gamma * (float(np.mean(values > threshold)) - (1.0 - confidence))
-        # Merged into the sorted history in one linear pass (a full re-sort per origin was
-        # most of the band's cost with hundreds of origins of 168 steps).
-        history = np.insert(history, np.searchsorted(history, values), values)
-    return float(np.clip(level, confidence / 2.0, 0.999))
+    for t in range(1, origins):
+        history, new = before[:, t], sizes[:, t]
+        moving = (history >= warmup) & (new > 0)
+        if not moving.any():
+            continue
+        # The quantile of the earlier values: the k-th smallest (from 0), as a sorted history gives it.
+        k = np.minimum(np.ceil(np.clip(level, 0.0, 1.0) * history).astype(np.int64), history - 1)
+        k = np.where(moving, k, 0)
+        counted = np.cumsum(earlier[:, t, :], axis=1)
+        block = np.minimum((counted <= k[:, None]).sum(axis=1), blocks - 1)
+        skipped = np.where(block > 0, counted[series, np.maximum(block - 1, 0)], 0)
+        inside = np.take_along_axis(source, block[:, None] * _WALK_BLOCK + within, axis=1) < t
+        position = np.argmax(np.cumsum(inside, axis=1) > (k - skipped)[:, None], axis=1)
+        threshold = ranked[series, block * _WALK_BLOCK + position]
+        misses = (rows[:, t, :] > threshold[:, None]).sum(axis=1)
+        rate = misses / np.maximum(new, 1)
+        level = np.where(moving, level + gamma * (rate - (1.0 - confidence)), level)
+    return level
 
 
 def conformal_band(
@@ -410,6 +475,7 @@ def conformal_band(
     scale_now: np.ndarray | float | None = None,
     adaptive: float = 0.0,
     pooled: bool = False,
+    level: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, str] | None:
     """Conformal log offsets, optionally on scaled scores and with an adaptive coverage level.
 
@@ -426,6 +492,8 @@ def conformal_band(
         scale_now: ``[steps]`` or scalar scale at the forecast origin (needed with ``scales``).
         adaptive: ACI step size (``adaptive_confidence``); 0 for plain split conformal.
         pooled: pool the steps even when each has enough residuals of its own.
+        level: with ``adaptive``, the level ``adaptive_confidence`` gives these scores when
+            it was computed already (``adaptive_confidences`` of many bands); None: walked here.
 
     Returns:
         ``(lower, upper, method)`` like ``conformal_offsets`` (method prefixed ``"adaptive "``
@@ -444,7 +512,10 @@ def conformal_band(
             return None
         floor = np.median(finite) / 20.0
         scores = residuals / np.maximum(np.where(np.isfinite(scales), scales, floor), floor)
-    level = adaptive_confidence(scores, confidence, adaptive) if adaptive else confidence
+    if not adaptive:
+        level = confidence
+    elif level is None:
+        level = adaptive_confidence(scores, confidence, adaptive)
     big = residuals.shape[0] + 1
     result = conformal_offsets(scores, level, min_per_step=big if pooled else MIN_RESIDUALS_PER_STEP)
     if result is None:

@@ -316,6 +316,11 @@ def forecast_rows(
             groups.setdefault((plan.function, tuple(plan.static.items()), plan.window_length), []).append(i)
     for (function, static, _), members in groups.items():
         size = min(windows.bucket_size(stacks[i].shape[0], windows.MIN_FORECAST_BUCKET) for i in members)
+        if len(members) >= windows.MIN_FORECAST_BUCKET:
+            # Many models of a few windows each (forecast_many, a global model's series): rows of
+            # their own bucket, not 64 windows of which one is real; the program compiled once
+            # serves them all, where for a few models the calibration's is reused.
+            size = min(size, windows.bucket_size(max(stacks[i].shape[0] for i in members)))
         # (model, member, first window) of every row; stacked on the host: one transfer per leaf.
         found = [
             (i, k, c) for i in members for k in range(len(plans[i].members)) for c in range(0, stacks[i].shape[0], size)
