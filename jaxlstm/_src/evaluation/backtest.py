@@ -354,6 +354,7 @@ def _run_global(
         views += [(k, name, view) for name, view in (model.series_ or {}).items()]
     # Every series of every origin forecast in one runner call, each band around its own point forecast.
     points = Forecaster.predict_rows([v for _, _, v in views], [v.forecast_window()[None] for _, _, v in views], steps)
+    Forecaster.calibrate_bands([v for _, _, v in views], [confidence, *(lv / 100.0 for lv in levels or ())])
     for (k, name, view), point in zip(views, points, strict=True):
         try:
             forecast = view.forecast_from(point[0], confidence)
@@ -485,6 +486,7 @@ def _run(
             raise
         raise ValueError(f"model {name!r} failed: {err}") from err
     if together:
+        Forecaster.calibrate_bands(models, [confidence, *(lv / 100.0 for lv in levels or ())])
         for i, row in enumerate(rows):
             band(i, row)
         if progress is not None:

@@ -70,7 +70,7 @@ import dataclasses
 import inspect
 import os
 import pathlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple, Self, cast
 
 import numpy as np
@@ -700,12 +700,7 @@ class Forecaster:
             except RuntimeError as err:
                 raise RuntimeError(f"forecasters[{symbol!r}]: {err}") from None
             groups.setdefault(model.forecast_steps(horizon, steps), []).append(symbol)
-        # Every band at every level asked, calibrated together (a quantile band reads its heads).
-        found = [
-            m.band_ for m in forecasters.values() if m.band_ is not None and not isinstance(m.band_, bands.QuantileBand)
-        ]
-        for value in [confidence] if levels is None else [lv / 100.0 for lv in levels]:
-            bands.Band.calibrate_many(found, value)
+        cls.calibrate_bands(forecasters.values(), [confidence] if levels is None else [lv / 100.0 for lv in levels])
         out: dict[str, Forecast] = {}
         for count, symbols in groups.items():
             models = [forecasters[s] for s in symbols]
@@ -716,6 +711,19 @@ class Forecaster:
                 except ValueError as err:
                     raise ValueError(f"forecasters[{symbol!r}]: {err}") from None
         return Forecasts((s, out[s]) for s in forecasters)
+
+    @staticmethod
+    def calibrate_bands(models: Iterable[Forecaster], confidences: Iterable[float]) -> None:
+        """Calibrates the bands of fitted models at each confidence together, so that their forecasts read them.
+
+        What ``forecast_many`` and ``backtest`` do before they band many models' point
+        forecasts: the adaptive walks of all the bands run side by side
+        (``bands.Band.calibrate_many``), the same offsets as each band's own. A quantile
+        band is left to its heads.
+        """
+        found = [m.band_ for m in models if m.band_ is not None and not isinstance(m.band_, bands.QuantileBand)]
+        for confidence in confidences:
+            bands.Band.calibrate_many(found, confidence)
 
     def forecast_steps(self, horizon: Any, steps: int | None) -> int:
         """``forecast``'s step count from exactly one of ``horizon`` and ``steps``."""
