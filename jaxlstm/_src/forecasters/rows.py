@@ -281,7 +281,9 @@ def forecast_rows(
     chunk of a model padded with copies of a window whose results are dropped). So a
     held-back tail of 50 origins and a head refit's 250 are one call of 1 + 4 rows of 64,
     which the runner spreads over the cores one row per block, rather than two calls or 50
-    windows padded to 256. Non-finite values stay in: the callers decide what they mean.
+    windows padded to 256. A group of ``MIN_FORECAST_BUCKET`` or more models that each have
+    fewer windows (``forecast_many`` of one window each) takes rows of the largest of their
+    own buckets instead. Non-finite values stay in: the callers decide what they mean.
 
     A recursive row stops after the most steps ``observed`` asks of its windows (its
     ``limit``); the steps it computes equal those of a full forecast, the later ones are
