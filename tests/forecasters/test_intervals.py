@@ -381,7 +381,8 @@ def test_adaptive_confidences_equal_the_sequential_walk_of_each_matrix(seed, con
 
 def test_adaptive_confidences_walk_more_matrices_than_one_chunk_and_long_histories():
     rng = np.random.default_rng(3)
-    matrices = [_score_matrix(rng, 300, 30, False) for _ in range(3)] + [_score_matrix(rng, 40, 5, True)] * 70
+    short = [_score_matrix(rng, 40, 5, True)] * (intervals._WALK_CHUNK + 10)
+    matrices = [_score_matrix(rng, 300, 30, False) for _ in range(3)] + short
     expected = [_sequential_adaptive_confidence(m, 0.95, 0.005) for m in matrices]
     assert intervals.adaptive_confidences(matrices, 0.95, 0.005) == expected
     assert intervals.adaptive_confidences([], 0.95) == []
