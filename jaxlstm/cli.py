@@ -899,6 +899,13 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
         "each running this same command)",
     )
     p.add_argument(
+        "--no-bind",
+        dest="bind",
+        action="store_false",
+        help="with --processes: let every process run on every core (default: each bound to its own share of this "
+        "host's cores, as SLURM's --cpu-bind=cores binds them)",
+    )
+    p.add_argument(
         "--heartbeat-timeout",
         type=_positive_int,
         default=60,
@@ -1086,6 +1093,8 @@ def _launch_processes(args: argparse.Namespace) -> int:
     import threading
     import time
 
+    from jaxlstm._src import processes
+
     count = args.processes
     base = [sys.executable, "-m", "jaxlstm.cli", *_without_processes(args.argv)]
     base += ["--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", str(count)]
@@ -1108,13 +1117,20 @@ def _launch_processes(args: argparse.Namespace) -> int:
 
     procs = []
     threads = []
+    shares = processes.core_shares(count) if args.bind else None
     try:
         for index in range(count):
             proc = subprocess.Popen(
                 [*base, "--process-id", str(index)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
             procs.append(proc)
-            _say(f"jaxlstm fit-many: started process {index} of {count} (pid {proc.pid})")
+            where = ""
+            if shares is not None:
+                # The new interpreter is still importing (JAX starts its thread pools about a
+                # second later): every thread it makes inherits the share.
+                os.sched_setaffinity(proc.pid, shares[index])
+                where = f" on cores {','.join(map(str, sorted(shares[index])))}"
+            _say(f"jaxlstm fit-many: started process {index} of {count} (pid {proc.pid}){where}")
             for stream in (proc.stdout, proc.stderr):
                 thread = threading.Thread(target=relay, args=(index, stream), daemon=True)
                 thread.start()

@@ -29,7 +29,9 @@ def test_the_table_shows_every_row_from_the_results():
         "per_process": [{"peak_rss_bytes": 500 * 2**20}, {"peak_rss_bytes": 510 * 2**20}],
     }
     result = {"series": 200, "prices": 500, "epochs": 10, "file": "parquet", "file_bytes": 2**20}
-    lines = markdown._processes({**result, "data_bytes_float64": 800_000, "rows": [row]})
+    bound = {**row, "cores": [[0, 1], [2]]}
+    lines = markdown._processes({**result, "data_bytes_float64": 800_000, "rows": [row, bound]})
     table = "\n".join(lines)
     assert "| 2 | 12.50 s | 16.00 | 20.0 | 19.50 | 1.80x / 1.90x | 500.0 MiB, 510.0 MiB |" in table
+    assert "| 2 (cores 0,1 / 2) | 12.50 s |" in table
     assert "200 synthetic series x 500 prices (parquet file, 1.0 MiB" in table

@@ -25,6 +25,8 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jaxlstm as jl
 from jaxlstm._src import distributed, processes
@@ -139,6 +141,34 @@ def test_share_splits_sorted_ids_into_disjoint_parts_that_cover_them():
         long_files.share(ids, 3, 3)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    cores=st.lists(st.integers(0, 255), min_size=1, max_size=64, unique=True),
+    count=st.integers(1, 70),
+)
+def test_core_shares_bind_each_process_to_its_own_contiguous_cores(cores, count):
+    shares = processes.core_shares(count, cores)
+    if count == 1 or count > len(cores):
+        assert shares is None
+        return
+    assert shares is not None and len(shares) == count
+    ordered = sorted(cores)
+    # Disjoint, covering, contiguous in sorted order, sizes that differ by at most one
+    # with the larger ones first.
+    assert [c for share in shares for c in sorted(share)] == ordered
+    sizes = [len(share) for share in shares]
+    assert min(sizes) >= 1 and max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
+
+
+def test_core_shares_of_this_process_and_bad_counts():
+    assert processes.core_shares(2, [0, 1, 2, 3, 4]) == [frozenset({0, 1, 2}), frozenset({3, 4})]
+    assert processes.core_shares(2, [7, 3]) == [frozenset({3}), frozenset({7})]
+    mine = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    assert processes.core_shares(2) == (None if mine is None else processes.core_shares(2, mine))
+    with pytest.raises(ValueError, match="count"):
+        processes.core_shares(0, [0, 1])
+
+
 @pytest.mark.slow
 def test_fit_many_in_one_process_saves_every_model_and_skips_fresh_ones(tmp_path):
     # No cluster and no coordinator: the process runs alone, without jax.distributed.
@@ -248,13 +278,20 @@ def test_a_killed_process_stops_the_other_and_a_rerun_finishes(tmp_path, collect
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
         assert proc.stderr is not None
-        pids = {}
+        pids, bound = {}, {}
         while len(pids) < 2:
             line = proc.stderr.readline()
             assert line, "the launcher ended before starting both processes"
-            found = re.match(r"jaxlstm fit-many: started process (\d) of 2 \(pid (\d+)\)", line)
+            found = re.match(r"jaxlstm fit-many: started process (\d) of 2 \(pid (\d+)\)(.*)", line)
             if found:
                 pids[int(found.group(1))] = int(found.group(2))
+                bound[int(found.group(1))] = found.group(3).strip()
+        shares = processes.core_shares(2)
+        if shares is not None:  # each process runs on its own cores, as the line says
+            assert [os.sched_getaffinity(pids[i]) for i in range(2)] == shares
+            assert [bound[i] for i in range(2)] == [f"on cores {','.join(map(str, sorted(s)))}" for s in shares]
+        else:
+            assert bound == {0: "", 1: ""}
         deadline = time.monotonic() + 240
         while not distributed.complete_models(models):
             assert proc.poll() is None and time.monotonic() < deadline, "no model was saved"

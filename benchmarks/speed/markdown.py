@@ -550,11 +550,19 @@ def _architectures(ar: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _process_label(row: dict[str, Any]) -> str:
+    """``2 (cores 0 / 1)`` for processes bound to cores, else the count."""
+    if not row.get("cores"):
+        return str(row["processes"])
+    return f"{row['processes']} (cores {' / '.join(','.join(map(str, share)) for share in row['cores'])})"
+
+
 def _processes(pr: dict[str, Any]) -> list[str]:
     lines = [
         f"{pr['series']} synthetic series x {pr['prices']} prices ({pr['file']} file, {_fmt_b(pr['file_bytes'])}; "
         f"{_fmt_b(pr['data_bytes_float64'])} of float64 prices), default settings with {pr['epochs']} fixed epochs, "
-        "each process started as `jaxlstm fit-many` starts it. Series per CPU-second of the busiest process is "
+        "each process started as `jaxlstm fit-many` starts it (bound to the cores the row names, if any). "
+        "Series per CPU-second of the busiest process is "
         "the wall-clock rate with a free core per process (read it on a shared machine).",
         "",
         *_head(
@@ -570,7 +578,7 @@ def _processes(pr: dict[str, Any]) -> list[str]:
     for row in pr["rows"]:
         lines.append(
             _row(
-                row["processes"],
+                _process_label(row),
                 _fmt_t(row["wall_s"]),
                 f"{row['series_per_s']:.2f}",
                 f"{row['cpu_s_total']:.1f}",

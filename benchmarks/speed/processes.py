@@ -101,9 +101,16 @@ def _env() -> dict[str, str]:
 
 
 def run_processes(
-    path: pathlib.Path, models: pathlib.Path, epochs: int, size: int, mode: str = "local"
+    path: pathlib.Path, models: pathlib.Path, epochs: int, size: int, mode: str = "local", bind: bool = True
 ) -> dict[str, Any]:
-    """Fits every series of ``path`` with ``size`` processes; wall time, and CPU time and peak memory per process."""
+    """Fits every series of ``path`` with ``size`` processes; wall time, and CPU time and peak memory per process.
+
+    ``bind``: each process on its own cores (``processes.core_shares``), as ``jaxlstm fit-many
+    --processes`` starts them unless told ``--no-bind``.
+    """
+    from jaxlstm._src import processes
+
+    shares = processes.core_shares(size) if bind else None
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         coordinator = "-" if size == 1 else f"127.0.0.1:{s.getsockname()[1]}"
@@ -129,6 +136,9 @@ def run_processes(
         )
         for rank in range(size)
     ]
+    for rank, proc in enumerate(procs):
+        if shares is not None:
+            os.sched_setaffinity(proc.pid, shares[rank])
     rows = []
     for rank, proc in enumerate(procs):
         assert proc.stdout is not None
@@ -153,6 +163,7 @@ def run_processes(
     return {
         "processes": size,
         "mode": mode,
+        "cores": None if shares is None else [sorted(share) for share in shares],
         "series": fitted,
         "wall_s": wall,
         "series_per_s": fitted / wall,
@@ -168,14 +179,16 @@ def bench_processes(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
     return measure(s.processes_series, s.processes_prices, s.processes_epochs, s.processes_counts)
 
 
-def measure(series: int, prices: int, epochs: int, counts: tuple[int, ...], mode: str = "local") -> dict[str, Any]:
+def measure(
+    series: int, prices: int, epochs: int, counts: tuple[int, ...], mode: str = "local", bind: bool = True
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jaxlstm-processes-") as tmp:
         folder = pathlib.Path(tmp)
         path = write_long_file(folder, series, prices)
         rows = []
         for size in counts:
             log(f"processes: {series} series x {prices} prices, {epochs} epochs, {size} process(es), {mode}")
-            rows.append(run_processes(path, folder / f"models-{size}", epochs, size, mode))
+            rows.append(run_processes(path, folder / f"models-{size}", epochs, size, mode, bind))
         base = rows[0]
         for row in rows:
             row["speedup_wall"] = row["series_per_s"] / base["series_per_s"]
@@ -206,9 +219,15 @@ def main(argv: list[str] | None = None) -> int:
         help="local: one model per series; global: ONE global model, each process holding a block of the series "
         "and every process computing each whole minibatch; global-split: its minibatches split over the processes",
     )
+    parser.add_argument(
+        "--no-bind",
+        dest="bind",
+        action="store_false",
+        help="let every process run on every core (default: each on its own cores, as jaxlstm fit-many --processes)",
+    )
     args = parser.parse_args(argv)
     counts = tuple(int(x) for x in args.processes.split(","))
-    print(json.dumps(measure(args.series, args.prices, args.epochs, counts, args.mode), indent=1))
+    print(json.dumps(measure(args.series, args.prices, args.epochs, counts, args.mode, args.bind), indent=1))
     return 0
 
 

@@ -19,6 +19,10 @@ The same program runs in every process (SPMD, as JAX runs on GPU and TPU cluster
   (``forecasters.global_processes``: a contiguous block of the ids per process, the weights
   trained data-parallel over every process's windows, every series' state gathered, the
   complete model saved by process 0).
+* ``jaxlstm fit-many --processes N`` binds each process it starts to its own share of the
+  host's cores (``processes.core_shares``, as SLURM's ``--cpu-bind=cores``), so that each
+  process's threads (``default_workers`` of them, and XLA's own) do not compete with the
+  others' for every core.
 * The models of a population share nothing while they train, so the processes never wait
   for each other until the end, where one all-gather (over the CPU collectives) sums what
   every process did and checks that all got there.
@@ -143,6 +147,10 @@ def fit_many(
 
     Call it with the same arguments in every process (each launcher's own way: the
     ``jaxlstm fit-many --processes N`` command, ``srun``, ``mpirun``, a script per GPU).
+    Processes sharing a host run best each bound to its own cores: ``fit-many --processes
+    N`` binds them (``processes.core_shares``); with a launcher of your own, bind them
+    there (``srun --cpu-bind=cores``, ``mpirun --bind-to core``, ``taskset``). This function
+    changes no affinity itself.
 
     Args:
         data: the path of a long parquet or CSV file (``unique_id``, ``ds``, ``y``; see
