@@ -271,6 +271,39 @@ def test_stale_temporary_folders_of_dead_saves_are_removed(tmp_path):
     assert _entries(tmp_path) == ["m", "m.lock"]
 
 
+@pytest.mark.skipif(not F.locking.PROCESS_LOCKS, reason="without process locks a save looks for no leftovers")
+def test_a_save_lists_its_folder_once_and_cleans_only_its_own_leftovers(tmp_path, monkeypatch):
+    # A models folder of 10,000 models made each save list 20,000 entries three times
+    # through pathlib: 285 ms a save against 52 ms in an empty folder.
+    target = tmp_path / "m"
+    F.save_model(target, lstm_params(seed=0), {})
+    others = [tmp_path / f"m2{F.TMP_INFIX}{uuid.uuid4().hex}", tmp_path / f"mm{F.BAK_INFIX}{uuid.uuid4().hex}"]
+    mine = [tmp_path / f"m{F.TMP_INFIX}{uuid.uuid4().hex}", tmp_path / f"m{F.BAK_INFIX}{uuid.uuid4().hex}"]
+    for folder in others + mine:
+        folder.mkdir()
+    listings = []
+    scandir = os.scandir
+
+    def counted(path="."):
+        listings.append(path)  # shutil.rmtree walks by file descriptor: ints
+        return scandir(path)
+
+    iterdir = pathlib.Path.iterdir
+
+    def listed(self):
+        if self == tmp_path:
+            pytest.fail("the models folder was listed through pathlib")
+        return iterdir(self)  # a model folder's own few files are
+
+    monkeypatch.setattr(F.os, "scandir", counted)
+    monkeypatch.setattr(pathlib.Path, "iterdir", listed)
+    F.save_model(target, lstm_params(seed=1), {"run": 2})
+    monkeypatch.undo()
+    assert [p for p in listings if not isinstance(p, int) and pathlib.Path(p) == tmp_path] == [tmp_path]
+    assert _entries(tmp_path) == sorted(["m", "m.lock", *(p.name for p in others)])
+    assert F.load_model(target)[1]["run"] == 2
+
+
 def test_without_process_locks_other_saves_folders_are_kept(tmp_path, monkeypatch):
     # Where fcntl is missing the lock cannot prove a temporary folder's owner is gone.
     monkeypatch.setattr(F.locking, "PROCESS_LOCKS", False)
