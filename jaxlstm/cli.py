@@ -1002,6 +1002,8 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
             raise UsageError("--level and --json say how to print the forecasts of --steps: give --steps")
     elif args.name is not None or args.steps is not None or args.level is not None or args.json:
         raise UsageError("--name, --steps, --level and --json go with --global (one model across the series)")
+    if args.processes is None and not args.bind:
+        raise UsageError("--no-bind says how --processes starts its processes: give --processes N")
     if args.processes is not None:
         if args.coordinator is not None:
             raise UsageError("--processes starts its own processes; leave out --coordinator")
@@ -1063,13 +1065,14 @@ def _free_port() -> int:
 
 
 def _without_processes(argv: Sequence[str]) -> list[str]:
+    """The command line a started process runs: without the launcher's own options."""
     out, skip = [], False
     for item in argv:
         if skip:
             skip = False
         elif item == "--processes":
             skip = True
-        elif not item.startswith("--processes="):
+        elif not item.startswith("--processes=") and item != "--no-bind":
             out.append(item)
     return out
 

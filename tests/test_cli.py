@@ -655,6 +655,15 @@ def test_fit_many_name_and_steps_need_global(tmp_path, models, capsys):
     command = ["fit-many", "--data", "x.csv", "--global", "--processes", "2", "--coordinator", "127.0.0.1:1"]
     code, _, err = run(command, capsys)
     one_line_error(code, err, "--processes starts its own processes; leave out --coordinator")
+    code, _, err = run(["fit-many", "--data", "x.csv", "--no-bind"], capsys)
+    one_line_error(code, err, "--no-bind says how --processes starts its processes: give --processes N")
+
+
+def test_the_processes_a_launcher_starts_run_without_its_own_options():
+    from jaxlstm.cli import _without_processes
+
+    argv = ["fit-many", "--data", "x.csv", "--processes", "2", "--no-bind", "--epochs", "3", "--processes=4"]
+    assert _without_processes(argv) == ["fit-many", "--data", "x.csv", "--epochs", "3"]
 
 
 # ----------------------------------------------------------------------------- seasonal encoding and calendar inputs
