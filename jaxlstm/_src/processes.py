@@ -197,7 +197,8 @@ def core_shares(count: int, cores: Sequence[int] | None = None) -> list[frozense
     A launcher binds the processes it starts to these shares (``os.sched_setaffinity``), and
     each then runs ``default_workers`` threads on its own cores: unbound, every process's
     threads (its block workers and XLA's own pool) compete for every core, and two
-    processes on two cores spent 10-14% more CPU per model than bound ones.
+    processes on two cores spent about 10% more CPU per model than bound ones
+    (``benchmarks/speed/processes.py`` at 200 and 1,000 series).
 
     Args:
         count: processes on this host, >= 1.
