@@ -172,6 +172,9 @@ def test_fit_many_and_forecast_many_are_one_call_each(spy, prices):
     data = {"a": prices, "b": prices[:250] * 1.1, "c": prices[20:]}
     models = jl.LSTMForecaster.fit_many(data, **TINY, calibration="both")
     assert spy.trainer() == [3, 3]  # 3 models, then their 3 head copies
+    # Each trainer call's one-step check of every model it trained (the validation MAE, and
+    # whether a member diverged): one forecaster call, not one per model.
+    assert len(spy.forecasts(1)) == 2
     spy.clear()
     jl.LSTMForecaster.forecast_many(models, steps=4)
     assert spy.trainer() == [] and spy.forecasts() == [3]
@@ -219,6 +222,7 @@ def test_tune_trains_each_rung_and_its_final_fit_in_one_call(spy, prices):
     assert spy.trainer() == [6, 2, 1]
     # The validation forecasts of each rung: one call (the folds' window counts pad alike).
     assert spy.forecasts(4) == [6, 2]
+    assert len(spy.forecasts(1)) == 3  # each rung's one-step checks, then the final fit's: one call each
 
 
 @pytest.mark.parametrize("vectorize", [True, False])

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import jax
 import numpy as np
 
 from jaxlstm._src import training, validation
@@ -63,8 +64,9 @@ def fit_together(
         for m, prep, b in zip(models, preps, budgets, strict=True)
     ]
     found = rows.train_shown(plans, models[0].epochs if verbose else None, workers=workers, devices=devices)
-    for model, prep, results in zip(models, preps, found):
-        adopt_kept(model, prep, results)
+    checks = first_forecasts(models, preps, found, workers=workers)
+    for model, prep, results, check in zip(models, preps, found, checks, strict=True):
+        adopt_kept(model, prep, results, check)
 
 
 def train_prepared(
@@ -92,8 +94,11 @@ def train_prepared(
         )
         for m, p, c in zip(models, preps, epochs, strict=True)
     ]
-    for model, prep, found in zip(models, preps, rows.train_models(plans, workers=workers, devices=devices)):
-        adopt(model, prep, found)
+    found = rows.train_models(plans, workers=workers, devices=devices)
+    everyone = [list(range(len(results))) for results in found]
+    checks = first_forecasts(models, preps, found, everyone, workers=workers)
+    for model, prep, results, check in zip(models, preps, found, checks, strict=True):
+        adopt(model, prep, results, check)
     return rows.call_count(plans)
 
 
@@ -102,11 +107,44 @@ def member_trees(model: LSTMForecaster) -> list[tuple[Any, Any]]:
     return population.member_trees(model.params_, model.opt_state_, model.n_members)
 
 
-def adopt(model: LSTMForecaster, prep: prepared.Prepared, results: Sequence[training.TrainResult]) -> np.ndarray:
+def first_forecasts(
+    models: Sequence[LSTMForecaster],
+    preps: Sequence[prepared.Prepared],
+    found: Sequence[Sequence[training.TrainResult]],
+    members: Sequence[Sequence[int]] | None = None,
+    *,
+    workers: int | None = None,
+) -> list[np.ndarray | None]:
+    """Each model's ``[K, N, 1]`` one-step forecasts of ``prepared.checked_windows`` by its members, every model in one runner call.
+
+    ``members``: per model the indices of its runs to forecast with; None: those that
+    ``population.finished``. A model with none gets None. ``adopt`` reads its rows (a fit
+    of a thousand series made a thousand calls when each model forecast on its own).
+    """
+    chosen = [population.finished(r) for r in found] if members is None else [list(m) for m in members]
+    plans, windows_ = [], []
+    for model, prep, results, kept in zip(models, preps, found, chosen, strict=True):
+        if not kept:
+            continue
+        fitted = (prep.encoding_state, prep.feature_state or {})
+        params = [jax.tree.map(np.asarray, results[j].params) for j in kept]
+        plans.append(rows.forecast_plan(model.model_config, model.model_inputs, fitted, params, 1, model.direct_steps))
+        windows_.append(prepared.checked_windows(prep))
+    out = iter(rows.forecast_rows(plans, windows_, workers=workers)) if plans else iter(())
+    return [next(out) if kept else None for kept in chosen]
+
+
+def adopt(
+    model: LSTMForecaster,
+    prep: prepared.Prepared,
+    results: Sequence[training.TrainResult],
+    forecasts: np.ndarray | None = None,
+) -> np.ndarray:
     """``model`` takes over finished training runs (one per member): params, optimiser states, history, metrics.
 
-    The one-step forecasts of ``prepared.checked_windows`` are made once, in one call, for
-    the validation MAE (the members combined) and the divergence check of ``adopt_kept``.
+    The one-step forecasts of ``prepared.checked_windows`` (``forecasts``: ``[len(results),
+    N, 1]`` of these runs from ``first_forecasts``; None: made here, in one call) give the
+    validation MAE (the members combined) and the divergence check of ``adopt_kept``.
 
     Returns:
         ``[K]`` whether each member forecasts finite positive prices there.
@@ -116,15 +154,26 @@ def adopt(model: LSTMForecaster, prep: prepared.Prepared, results: Sequence[trai
     model.params_, model.opt_state_ = population.adopted_state(results)
     model.encoding_state_, model.feature_state_ = prep.encoding_state, prep.feature_state
     model.history_, metrics = population.summary(results, bool(prep.n_val))
-    found = rows.forecast_rows([model.forecast_plan(1)], [prepared.checked_windows(prep)])[0]
+    found = (
+        rows.forecast_rows([model.forecast_plan(1)], [prepared.checked_windows(prep)])[0]
+        if forecasts is None
+        else forecasts
+    )
     predicted = population.combined(found, model.combine)[:, 0]
     model.metrics_ = prepared.fit_metrics(prep, model.model_inputs, metrics, predicted)
     model.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     return np.all(np.isfinite(found) & (found > 0), axis=(1, 2))
 
 
-def adopt_kept(model: LSTMForecaster, prep: prepared.Prepared, results: Sequence[training.TrainResult]) -> None:
+def adopt_kept(
+    model: LSTMForecaster,
+    prep: prepared.Prepared,
+    results: Sequence[training.TrainResult],
+    forecasts: np.ndarray | None = None,
+) -> None:
     """``adopt`` of the members a fit keeps (``population.kept_members``); raises when every member diverged.
+
+    ``forecasts``: the finished members' one-step forecasts (``first_forecasts``), or None.
 
     The members kept become the model's ``ensemble`` setting (``use_members``), so that
     save and load agree; the others are dropped with a warning. A model whose every member
@@ -132,9 +181,12 @@ def adopt_kept(model: LSTMForecaster, prep: prepared.Prepared, results: Sequence
     """
     members, ensemble = list(model.members.settings), model.ensemble
 
+    done = population.finished(results)
+
     def take(kept: list[int]) -> np.ndarray:
         model.use_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
-        return adopt(model, prep, [results[j] for j in kept])
+        rows_ = None if forecasts is None else forecasts[[done.index(j) for j in kept]]
+        return adopt(model, prep, [results[j] for j in kept], rows_)
 
     kept = population.kept_members(results, take)
     if not kept:
