@@ -170,16 +170,17 @@ def _host_parts(leaf: Any, blocks: int) -> list[Any]:
     """A CPU leaf cut into ``blocks`` slices on the host: numpy views, PRNG keys re-wrapped per slice."""
     size = leaf.shape[0] // blocks
     if _is_key(leaf):
-        data, impl = np.asarray(jax.random.key_data(leaf)), jax.random.key_impl(leaf)
-        return [jax.random.wrap_key_data(data[b * size : (b + 1) * size], impl=impl) for b in range(blocks)]
+        keys: Any = np.asarray(jax.random.key_data(leaf))  # wrap_key_data takes host data too
+        impl = jax.random.key_impl(leaf)
+        return [jax.random.wrap_key_data(keys[b * size : (b + 1) * size], impl=impl) for b in range(blocks)]
     data = np.asarray(leaf)  # a CPU array's own buffer, not a copy
     return [data[b * size : (b + 1) * size] for b in range(blocks)]
 
 
 def _host_join(parts: Sequence[Any]) -> Any:
     if _is_key(parts[0]):
-        impl = jax.random.key_impl(parts[0])
-        return jax.random.wrap_key_data(np.concatenate([np.asarray(jax.random.key_data(p)) for p in parts]), impl=impl)
+        joined: Any = np.concatenate([np.asarray(jax.random.key_data(p)) for p in parts])
+        return jax.random.wrap_key_data(joined, impl=jax.random.key_impl(parts[0]))
     return jax.device_put(np.concatenate([np.asarray(p) for p in parts]))  # jnp.asarray compiles a copy per shape
 
 
