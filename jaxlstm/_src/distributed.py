@@ -46,6 +46,7 @@ rung's fold scores are all-gathered, every process ranks them alike and fits the
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 import os
 import pathlib
@@ -94,6 +95,30 @@ class FitReport(NamedTuple):
     total_series: int
     seconds: float
     model: Any = None
+
+
+def _save_chunk(fitted: dict[str, Any], cache: ModelCache) -> None:
+    """Saves a chunk's models; called so that none of them outlives the call (the next chunk trains without them)."""
+    for symbol, model in fitted.items():
+        model.save(cache.path(symbol))  # under the folder's lock; the old copy stays until the new is whole
+
+
+def release_freed_memory() -> bool:
+    """Hands memory the process has freed back to the OS (glibc's ``malloc_trim``), where the C library has it.
+
+    Freed memory of a chunk (its models, the training's host arrays, XLA's buffers) stays
+    in the allocator's heap, reserved for this process: 1,000 series in chunks of 256 took
+    a peak of 1.4 GB in one process where one chunk needs about 0.8 GB. Nothing changes
+    but the resident size; a no-op elsewhere (macOS, musl).
+
+    Returns:
+        Whether any memory was released.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return False
+    return bool(trim(0))
 
 
 # ---------------------------------------------------------------------------- data
@@ -237,10 +262,10 @@ def fit_many(
     say(f"{where}: {len(mine)} series, {len(skipped)} fresh, {len(todo)} to fit")
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
-        fitted = train({s: series[s] for s in chunk}, workers)
-        for symbol, model in fitted.items():
-            model.save(cache.path(symbol))  # under the folder's lock; the old copy stays until the new is whole
-            del series[symbol]
+        _save_chunk(train({s: series.pop(s) for s in chunk}, workers), cache)
+        # The chunk's models are saved and gone: the memory they and the chunk's training
+        # freed goes back to the OS before the next chunk trains.
+        release_freed_memory()
         say(f"{where}: saved {min(start + chunk_size, len(todo))}/{len(todo)}")
     counts = np.array(all_gather_json([len(todo), len(skipped), len(mine)])).sum(axis=0)
     return FitReport(
