@@ -116,7 +116,7 @@ def release_freed_memory() -> bool:
     """
     try:
         trim = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):
+    except (AttributeError, OSError, TypeError):  # no malloc_trim; Windows loads no library by None
         return False
     return bool(trim(0))
 
