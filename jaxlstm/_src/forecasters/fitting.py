@@ -18,7 +18,6 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import jax
 import numpy as np
 
 from jaxlstm._src import training, validation
@@ -127,7 +126,7 @@ def first_forecasts(
         if not kept:
             continue
         fitted = (prep.encoding_state, prep.feature_state or {})
-        params = [jax.tree.map(np.asarray, results[j].params) for j in kept]
+        params = [results[j].params for j in kept]  # as LSTMForecaster.forecast_plan, before adopt sets them
         plans.append(rows.forecast_plan(model.model_config, model.model_inputs, fitted, params, 1, model.direct_steps))
         windows_.append(prepared.checked_windows(prep))
     out = iter(rows.forecast_rows(plans, windows_, workers=workers)) if plans else iter(())
