@@ -97,6 +97,7 @@ def train_prepared(
     everyone = [list(range(len(results))) for results in found]
     checks = first_forecasts(models, preps, found, everyone, workers=workers)
     for model, prep, results, check in zip(models, preps, found, checks, strict=True):
+        assert check is not None, "every run is forecast: a model has at least one member"
         adopt(model, prep, results, check)
     return rows.call_count(plans)
 
@@ -137,12 +138,12 @@ def adopt(
     model: LSTMForecaster,
     prep: prepared.Prepared,
     results: Sequence[training.TrainResult],
-    forecasts: np.ndarray | None = None,
+    forecasts: np.ndarray,
 ) -> np.ndarray:
     """``model`` takes over finished training runs (one per member): params, optimiser states, history, metrics.
 
-    The one-step forecasts of ``prepared.checked_windows`` (``forecasts``: ``[len(results),
-    N, 1]`` of these runs from ``first_forecasts``; None: made here, in one call) give the
+    The one-step forecasts of ``prepared.checked_windows`` by these runs (``forecasts``:
+    ``[len(results), N, 1]`` from ``first_forecasts``, every model's in one call) give the
     validation MAE (the members combined) and the divergence check of ``adopt_kept``.
 
     Returns:
@@ -153,26 +154,22 @@ def adopt(
     model.params_, model.opt_state_ = population.adopted_state(results)
     model.encoding_state_, model.feature_state_ = prep.encoding_state, prep.feature_state
     model.history_, metrics = population.summary(results, bool(prep.n_val))
-    found = (
-        rows.forecast_rows([model.forecast_plan(1)], [prepared.checked_windows(prep)])[0]
-        if forecasts is None
-        else forecasts
-    )
-    predicted = population.combined(found, model.combine)[:, 0]
+    predicted = population.combined(forecasts, model.combine)[:, 0]
     model.metrics_ = prepared.fit_metrics(prep, model.model_inputs, metrics, predicted)
     model.trained_at_ = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    return np.all(np.isfinite(found) & (found > 0), axis=(1, 2))
+    return np.all(np.isfinite(forecasts) & (forecasts > 0), axis=(1, 2))
 
 
 def adopt_kept(
     model: LSTMForecaster,
     prep: prepared.Prepared,
     results: Sequence[training.TrainResult],
-    forecasts: np.ndarray | None = None,
+    forecasts: np.ndarray | None,
 ) -> None:
     """``adopt`` of the members a fit keeps (``population.kept_members``); raises when every member diverged.
 
-    ``forecasts``: the finished members' one-step forecasts (``first_forecasts``), or None.
+    ``forecasts``: the finished members' one-step forecasts (``first_forecasts``; None when
+    none finished).
 
     The members kept become the model's ``ensemble`` setting (``use_members``), so that
     save and load agree; the others are dropped with a warning. A model whose every member
@@ -184,8 +181,8 @@ def adopt_kept(
 
     def take(kept: list[int]) -> np.ndarray:
         model.use_members(ensemble if len(kept) == len(members) else tuple(members[j] for j in kept))
-        rows_ = None if forecasts is None else forecasts[[done.index(j) for j in kept]]
-        return adopt(model, prep, [results[j] for j in kept], rows_)
+        assert forecasts is not None, "members finished, so first_forecasts made their forecasts"
+        return adopt(model, prep, [results[j] for j in kept], forecasts[[done.index(j) for j in kept]])
 
     kept = population.kept_members(results, take)
     if not kept:
