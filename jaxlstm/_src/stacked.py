@@ -112,7 +112,10 @@ def plan_blocks(workers: int | None, count: int, platform: str, max_block: int =
 
 def _pad_models(tree: Any, count: int, multiple: int) -> Any:
     """Pads the models axis up to a multiple of ``multiple`` with copies of model 0 (results dropped)."""
-    return windows.pad_rows(tree, -(-count // multiple) * multiple, fill="first")
+    size = -(-count // multiple) * multiple
+    if size == count:
+        return tree
+    return _by_leaf(tree, lambda a: windows.pad_rows(a, size, fill="first"))
 
 
 _POOLS_LOCK = threading.Lock()
@@ -166,21 +169,57 @@ def _is_key(leaf: Any) -> bool:
     return isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
+def _key_data(keys: jax.Array) -> np.ndarray:
+    return np.asarray(jax.random.key_data(keys))
+
+
+def _as_keys(data: Any, like: jax.Array) -> jax.Array:
+    """Host key data back as PRNG keys of ``like``'s implementation (``wrap_key_data`` takes host data)."""
+    return jax.random.wrap_key_data(data, impl=jax.random.key_impl(like))
+
+
 def _host_parts(leaf: Any, blocks: int) -> list[Any]:
     """A CPU leaf cut into ``blocks`` slices on the host: numpy views, PRNG keys re-wrapped per slice."""
     size = leaf.shape[0] // blocks
     if _is_key(leaf):
-        keys: Any = np.asarray(jax.random.key_data(leaf))  # wrap_key_data takes host data too
-        impl = jax.random.key_impl(leaf)
-        return [jax.random.wrap_key_data(keys[b * size : (b + 1) * size], impl=impl) for b in range(blocks)]
+        keys = _key_data(leaf)
+        return [_as_keys(keys[b * size : (b + 1) * size], leaf) for b in range(blocks)]
     data = np.asarray(leaf)  # a CPU array's own buffer, not a copy
     return [data[b * size : (b + 1) * size] for b in range(blocks)]
 
 
+def _by_leaf(tree: Any, change: Callable[[Any], Any]) -> Any:
+    """``change`` applied to every leaf: CPU leaves on the host (keys as their key data), others as they are.
+
+    Slicing or padding a JAX array with ``jnp`` compiles a small program per shape (a
+    ``dynamic_slice``, a ``concatenate``...), which a runner called with ever new counts of
+    rows would pay at every call; numpy on the array's own buffer compiles nothing.
+    """
+
+    def one(leaf: Any) -> Any:
+        # A leaf sharded over several devices keeps its sharding: jnp slices it in place.
+        if isinstance(leaf, np.ndarray) or not _on_cpu(leaf) or len(leaf.devices()) > 1:
+            return change(leaf)
+        if _is_key(leaf):
+            return _as_keys(change(_key_data(leaf)), leaf)
+        return jax.device_put(change(np.asarray(leaf)))
+
+    return jax.tree.map(one, tree)
+
+
+def stack_on_host(leaves: Sequence[Any]) -> Any:
+    """Equal-shape arrays (numpy, CPU JAX arrays or PRNG keys) stacked along a new leading axis on the host.
+
+    ``jnp.stack`` would compile a program per count of arrays; keys come back as keys.
+    """
+    if _is_key(leaves[0]):
+        return _as_keys(np.stack([_key_data(k) for k in leaves]), leaves[0])
+    return np.stack([np.asarray(a) for a in leaves])
+
+
 def _host_join(parts: Sequence[Any]) -> Any:
     if _is_key(parts[0]):
-        joined: Any = np.concatenate([np.asarray(jax.random.key_data(p)) for p in parts])
-        return jax.random.wrap_key_data(joined, impl=jax.random.key_impl(parts[0]))
+        return _as_keys(np.concatenate([_key_data(p) for p in parts]), parts[0])
     return jax.device_put(np.concatenate([np.asarray(p) for p in parts]))  # jnp.asarray compiles a copy per shape
 
 
@@ -354,7 +393,7 @@ def run_stacked(
         else:
             out = run_blocks(lambda *block: compiled.lower(*block).compile(), padded, plan)
     if jax.tree.leaves(out)[0].shape[0] != count:
-        out = jax.tree.map(lambda a: a[:count], out)
+        out = _by_leaf(out, lambda a: a[:count])
     return out
 
 

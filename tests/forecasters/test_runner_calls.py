@@ -180,6 +180,20 @@ def test_fit_many_and_forecast_many_are_one_call_each(spy, prices):
     assert spy.trainer() == [] and spy.forecasts() == [3]
 
 
+def test_a_warm_fit_many_of_another_count_of_series_compiles_nothing(prices):
+    # Stacking the rows' keys, padding the rows to whole blocks and trimming the results
+    # with jnp compiled a few small programs per count of rows (a warm fit_many of 23 series:
+    # 14 of them); the host does that now, and the fit and forecast programs are warm.
+    data = {f"s{i}": prices[i * 7 :] * (1 + i / 10) for i in range(4)}
+    jl.LSTMForecaster.fit_many(data, **TINY, calibration="both", workers=2)  # two blocks of two rows
+    # Three rows are padded to the same two blocks of two, with windows of the same buckets.
+    fewer = {name: values[3:] for name, values in list(data.items())[:3]}
+    with counted() as compiled:
+        models = jl.LSTMForecaster.fit_many(fewer, **TINY, calibration="both", workers=2)
+    assert not compiled, dict(compiled)
+    assert sorted(models) == ["s0", "s1", "s2"] and all(m.band_ is not None for m in models.values())
+
+
 def test_models_of_different_seasons_forecast_in_one_call_of_one_program(spy):
     # Seasonal models of seasons 3, 4 and 6 (and a series with none, reading positions in a
     # global model) used to need one program each; the shared seasonal form runs them together.

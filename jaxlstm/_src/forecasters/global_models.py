@@ -365,7 +365,7 @@ def adopt_pool(
     def adopt(kept: list[int]) -> np.ndarray:
         chosen = ensemble if len(kept) == len(settings) else tuple(settings[j] for j in kept)
         runs = [results[j] for j in kept]
-        params = jax.tree.map(jnp.asarray, population.adopted([r.params for r in runs]))
+        params = jax.device_put(population.adopted([r.params for r in runs]))
         history, metrics = population.summary(runs, validated)
         for index, (model, prep) in enumerate(zip(models, preps, strict=True)):
             model.use_members(chosen)

@@ -25,10 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxlstm._src import training, validation
+from jaxlstm._src import stacked, training, validation
 from jaxlstm._src.forecasters import intervals
 
 #: Settings an ensemble member may change (each keeps the shapes and static settings equal).
@@ -150,7 +149,7 @@ def member_spread(forecasts: Any) -> np.ndarray:
 
 def stack_trees(trees: Sequence[Any]) -> Any:
     """Stacks equal-structure pytrees along a new leading axis, on the host (``[K, ...]`` leaves)."""
-    return jax.tree.map(lambda *leaves: np.stack([np.asarray(a) for a in leaves]), *trees)
+    return jax.tree.map(lambda *leaves: stacked.stack_on_host(leaves), *trees)
 
 
 def tree_row(tree: Any, index: int) -> Any:
@@ -392,5 +391,5 @@ def adopted(trees: Sequence[Any]) -> Any:
 
 def adopted_state(results: Sequence[training.TrainResult]) -> tuple[Any, Any]:
     """``(params on the device, optimiser state on the host)`` of one model from its members' finished runs (``adopted``)."""
-    params = jax.tree.map(jnp.asarray, adopted([r.params for r in results]))
+    params = jax.device_put(adopted([r.params for r in results]))  # jnp.asarray compiles a copy per shape
     return params, jax.tree.map(np.asarray, adopted([r.opt_state for r in results]))

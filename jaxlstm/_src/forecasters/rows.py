@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import stacked, training, validation
@@ -136,7 +135,7 @@ def train_rows(
         # Padding rows get weight 0 from the stacked weights themselves.
         stacked_data = training.TrainData(*fields)
         params = population.stack_trees([rows[i].start[0] for i in members])
-        keys = jnp.stack([rows[i].start[1] for i in members])
+        keys = population.stack_trees([rows[i].start[1] for i in members])
         opt_states = population.stack_trees([rows[i].start[2] for i in members])
         tags = np.array([progress_tag if i == 0 and progress_tag is not None else -1 for i in members], np.int32)
         most = dict(static)["config"].epochs
