@@ -205,7 +205,7 @@ def huber(prediction: jax.Array, target: jax.Array) -> jax.Array:
     return jnp.mean(optax.huber_loss(prediction, target, delta=1.0))
 
 
-def pinball_terms(error: jax.Array, quantile: Any) -> jax.Array:
+def pinball_terms(error: Any, quantile: Any) -> Any:
     """Elementwise pinball (quantile) loss of ``error = actual - forecast``: ``q * e`` if ``e >= 0``, else ``(q - 1) * e``.
 
     The one definition of the pinball loss: ``pinball`` (training) and
@@ -214,8 +214,11 @@ def pinball_terms(error: jax.Array, quantile: Any) -> jax.Array:
     Args:
         error: any shape, ``actual - forecast``.
         quantile: the forecast's quantile level in (0, 1), a scalar or broadcastable to ``error``.
+
+    Numpy in, numpy out (host scoring compiles nothing); a JAX array or tracer, ``jax.numpy``.
     """
-    return jnp.maximum(quantile * error, (quantile - 1.0) * error)
+    xp = jnp if isinstance(error, jax.Array) or isinstance(quantile, jax.Array) else np
+    return xp.maximum(quantile * error, (quantile - 1.0) * error)
 
 
 def pinball(prediction: jax.Array, target: jax.Array, quantile: Any = 0.5) -> jax.Array:

@@ -73,6 +73,20 @@ def test_naive_and_drift_on_a_linear_series():
     np.testing.assert_array_equal(drift.coverage_by_step, [1.0, 1.0, 1.0])
 
 
+@pytest.mark.parametrize("origins", [[10, 15, 20], [12, 14, 16, 18, 20, 22]])
+def test_scoring_a_new_count_of_origins_compiles_nothing(origins):
+    # The scores were jax.numpy op by op: each new count of origins (or horizon) compiled
+    # about 25 small programs, 0.6 s, more than a warm fit of the default model.
+    from compilations import counted
+
+    with counted() as compiled:
+        result = evaluation.backtest(
+            linear_series(), {"naive": NaiveForecaster}, train_size=10, steps=3, origins=origins
+        )
+    assert not compiled, dict(compiled)
+    np.testing.assert_allclose(result["naive"].per_origin["mae"], [2.0] * len(origins))
+
+
 def test_default_origins_stride_and_report():
     result = evaluation.backtest(linear_series(), ["naive", "drift"], train_size=10, steps=3)
     np.testing.assert_array_equal(result.origins, np.arange(10, 38, 3))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from compilations import counted
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -124,6 +125,43 @@ def test_batched_inputs_reduce_over_last_axis():
 def test_jit_matches_eager(fn, args, static):
     jitted = jax.jit(fn, static_argnames=tuple(static))
     close(jitted(*args, **static), fn(*args, **static))
+
+
+_EVERY_METRIC = [
+    (metrics.mae, (Y_TRUE, Y_PRED)),
+    (metrics.rmse, (Y_TRUE, Y_PRED)),
+    (metrics.mape, (Y_TRUE, Y_PRED)),
+    (metrics.smape, (Y_TRUE, Y_PRED)),
+    (metrics.mase, (Y_TRUE, Y_PRED, Y_TRAIN)),
+    (metrics.directional_accuracy, (Y_TRUE, Y_PRED, 101.0)),
+    (metrics.interval_coverage, (Y_TRUE, LOWER, UPPER)),
+    (metrics.mean_interval_width, (LOWER, UPPER)),
+    (metrics.winkler_score, (Y_TRUE, LOWER, UPPER)),
+    (metrics.pinball_loss, (Y_TRUE, Y_PRED, 0.9)),
+]
+
+
+@pytest.mark.parametrize("fn, args", _EVERY_METRIC)
+def test_numpy_in_numpy_out_in_float64_compiling_nothing(fn, args):
+    # Scored op by op with jax.numpy, every new shape compiled about 25 small programs (a
+    # backtest with a new count of origins: 0.6 s); numpy inputs now stay on the host.
+    # Two forecasts; a scalar stays one (the quantile) or becomes one per forecast (the last price).
+    keep = fn is metrics.pinball_loss
+    batch = tuple(np.stack([a, a * 1.5]) if np.ndim(a) else a if keep else np.array([a, a * 1.5]) for a in args)
+    with counted() as compiled:
+        found = fn(*batch)
+    assert not compiled, dict(compiled)
+    assert isinstance(found, np.ndarray) and found.dtype == np.float64 and found.shape == (2,)
+    # The same formula as the JAX path (float32 there).
+    with_jax = fn(*(jax.numpy.asarray(a) for a in batch))
+    assert isinstance(with_jax, jax.Array)
+    np.testing.assert_allclose(found, np.asarray(with_jax), rtol=1e-6)
+
+
+def test_a_jax_input_keeps_the_metric_differentiable():
+    pred = Y_PRED + 0.5  # no step exact: |t - p| has a kink there
+    grad = jax.grad(lambda p: metrics.mae(Y_TRUE, p))(jax.numpy.asarray(pred))
+    close(grad, -np.sign(Y_TRUE - pred) / 4)  # d/dp mean|t - p|
 
 
 def test_pinball_loss_accepts_traced_quantile():

@@ -12,7 +12,6 @@ import collections
 import dataclasses
 from typing import Any
 
-import jax
 import numpy as np
 
 from jaxlstm._src.evaluation import metrics
@@ -88,20 +87,23 @@ def score(
 
     ``confidence`` is the bands' nominal coverage (for the Winkler score).
     """
-    # float64 so that hand-checkable inputs give exact scores and a price on a bound counts as inside.
-    with jax.enable_x64(True):
-        scores = {
-            "mae": metrics.mae(actual, predicted),
-            "rmse": metrics.rmse(actual, predicted),
-            "mape": metrics.mape(actual, predicted),
-            "smape": metrics.smape(actual, predicted),
-            "mase": metrics.mase(actual, predicted, train),
-            "directional_accuracy": metrics.directional_accuracy(actual, predicted, last),
-            "coverage": metrics.interval_coverage(actual, lower, upper),
-            "mean_width": metrics.mean_interval_width(lower, upper),
-            "winkler": metrics.winkler_score(actual, lower, upper, confidence),
-        }
-        per_origin = {k: np.asarray(v, np.float64) for k, v in scores.items()}
+    # numpy in, numpy out (``metrics``): float64, so that hand-checkable inputs give exact scores
+    # and a price on a bound counts as inside, and no program compiled per count of origins.
+    actual, predicted, lower, upper, last, train = (
+        np.asarray(a, np.float64) for a in (actual, predicted, lower, upper, last, train)
+    )
+    scores = {
+        "mae": metrics.mae(actual, predicted),
+        "rmse": metrics.rmse(actual, predicted),
+        "mape": metrics.mape(actual, predicted),
+        "smape": metrics.smape(actual, predicted),
+        "mase": metrics.mase(actual, predicted, train),
+        "directional_accuracy": metrics.directional_accuracy(actual, predicted, last),
+        "coverage": metrics.interval_coverage(actual, lower, upper),
+        "mean_width": metrics.mean_interval_width(lower, upper),
+        "winkler": metrics.winkler_score(actual, lower, upper, confidence),
+    }
+    per_origin = {k: np.asarray(v, np.float64) for k, v in scores.items()}
     moves = np.any(predicted != last[:, None], axis=1)
     per_origin["directional_accuracy"] = np.where(moves, per_origin["directional_accuracy"], np.nan)
     inside = (lower <= actual) & (actual <= upper)
