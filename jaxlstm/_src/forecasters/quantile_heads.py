@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxlstm._src import training
@@ -78,7 +77,7 @@ def head_rows(
     """
     run = _compiled(network, inputs, 1 + len(bands.quantile_pairs()))
     stacked = params if members > 1 else jax.tree.map(lambda a: a[None], params)
-    found = np.asarray(run(stacked, state, jnp.asarray(price_windows, jnp.float32)), np.float64)  # [K, N, 1+Q, H]
+    found = np.asarray(run(stacked, state, np.asarray(price_windows, np.float32)), np.float64)  # [K, N, 1+Q, H]
     return population.combined(found, combine)
 
 
