@@ -1,4 +1,4 @@
-"""Forecast accuracy metrics: pure, jit-able ``jax.numpy`` functions on ``[..., horizon]`` arrays."""
+"""Forecast accuracy metrics on ``[..., horizon]`` arrays: jit-able, differentiable ``jax.numpy`` on JAX inputs, numpy (nothing compiled) on numpy inputs."""
 
 from jaxlstm._src.evaluation.metrics import (
     directional_accuracy,
