@@ -63,6 +63,14 @@ MODELS_AXIS = "models"
 #: block-size sweep of ``python -m benchmarks.run``, scaling section, measures the curve).
 MAX_BLOCK_SIZE = 6
 
+#: Most models in one block when a CPU trains them: one, each row its own un-vmapped run.
+#: A lone fit skips the minibatches that are all padding (a ``lax.cond``) and stops at its
+#: own last epoch; vmapped, a ``cond`` computes both branches for every row and the block
+#: runs until its last row stops. ``fit_many`` of 48 random walks of 500 prices trained in
+#: 4.9 s instead of 18.0 s with early stopping (21.7 epochs on average), 2.6 s instead of
+#: 3.8 s with 10 fixed epochs; 200 series of 300 prices, 10 epochs: 5.6 s instead of 14.2 s.
+TRAIN_BLOCK_SIZE = 1
+
 
 # ---------------------------------------------------------------------------- blocks
 
@@ -516,7 +524,14 @@ def train_many(
             raise ValueError(f"{name} must be non-negative, got a minimum of {float(jnp.min(w))}")
     data = training.TrainData(xs, ys, weights, xs_val, ys_val, weights_val)
     static = {"config": cfg, "network": model_cfg, "loss": loss, "optimizer": optimizer}
-    out = run_stacked(training.fit_arrays, (keys, params, data), static=static, workers=workers, devices=devices)
+    out = run_stacked(
+        training.fit_arrays,
+        (keys, params, data),
+        static=static,
+        workers=workers,
+        devices=devices,
+        max_block=TRAIN_BLOCK_SIZE,
+    )
     return host_results(out)
 
 

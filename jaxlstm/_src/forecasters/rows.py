@@ -147,6 +147,7 @@ def train_rows(
             static={**dict(static), "callback": callback},
             workers=workers,
             devices=devices,
+            max_block=stacked.TRAIN_BLOCK_SIZE,
         )
         result = jax.device_get(result)
         for row, i in enumerate(members):
