@@ -141,10 +141,13 @@ def test_to_pandas_and_historical_forecasts():
 
 def test_progress_reports_every_origin_of_every_model():
     calls = []
-    evaluation.backtest(
-        linear_series(), ["drift"], train_size=10, steps=3, origins=[10, 20, 30], progress=lambda *a: calls.append(a)
-    )
+    options = dict(train_size=10, steps=3, origins=[10, 20, 30], progress=lambda *a: calls.append(a))
+    evaluation.backtest(linear_series(), ["drift"], vectorize=False, **options)
     assert calls == [("naive", i, 3) for i in (1, 2, 3)] + [("drift", i, 3) for i in (1, 2, 3)]
+    # Vectorised (the default) every origin of a model is fitted at once: one report each.
+    calls.clear()
+    evaluation.backtest(linear_series(), ["drift"], **options)
+    assert calls == [("naive", 3, 3), ("drift", 3, 3)]
     with pytest.raises(TypeError, match="progress"):
         evaluation.backtest(linear_series(), ["drift"], train_size=10, steps=3, progress="bar")
 
