@@ -7,7 +7,8 @@ refits are all the same computation for one model, run over a leading ``[M]`` ax
 * it is ``jax.vmap`` of ``fn``, compiled once per ``fn``, static settings and shapes;
 * on one CPU device the models are split into blocks of a few models run by one host
   thread per core (XLA:CPU runs one call's loop on one core, and a vmap over many small
-  models gets slower per model: see ``MAX_BLOCK_SIZE``);
+  models gets slower per model: see ``MAX_BLOCK_SIZE``); training runs one model per
+  block (``TRAIN_BLOCK_SIZE``), so each stops at its own epoch;
 * with several devices (or an explicit ``devices`` list) the models axis is sharded over a
   1-D mesh named ``"models"`` with ``jax.shard_map``: each device runs its own block (its
   own ``while_loop`` for training, so devices never synchronise between epochs).
