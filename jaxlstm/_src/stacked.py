@@ -67,9 +67,8 @@ MAX_BLOCK_SIZE = 6
 #: Most models in one block when a CPU trains them: one, each row its own un-vmapped run.
 #: A lone fit skips the minibatches that are all padding (a ``lax.cond``) and stops at its
 #: own last epoch; vmapped, a ``cond`` computes both branches for every row and the block
-#: runs until its last row stops. ``fit_many`` of 48 random walks of 500 prices trained in
-#: 4.9 s instead of 18.0 s with early stopping (21.7 epochs on average), 2.6 s instead of
-#: 3.8 s with 10 fixed epochs; 200 series of 300 prices, 10 epochs: 5.6 s instead of 14.2 s.
+#: runs until its last row stops: ``fit_many`` of 200 hourly random walks with early stopping
+#: took 44.0 s instead of 90.0 s (``python -m benchmarks.speed.many``).
 TRAIN_BLOCK_SIZE = 1
 
 
