@@ -36,6 +36,9 @@ def _xp(*values: Any) -> Any:
 def _as_float(name: str, value: Any, xp: Any = jnp) -> Any:
     """``value`` as a floating array of namespace ``xp`` with a horizon axis."""
     arr = xp.asarray(value)
+    if xp is np and arr.dtype.kind not in "biuf":
+        # numpy would take text ("1.5") and None (NaN) as numbers; jax.numpy refuses them too.
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
     if not xp.issubdtype(arr.dtype, xp.floating):
         # Integer prices are common in hand-written inputs; averaging needs floats.
         arr = arr.astype(xp.result_type(float))
