@@ -158,7 +158,6 @@ def test_numpy_in_numpy_out_in_float64_compiling_nothing(fn, args):
     np.testing.assert_allclose(found, np.asarray(with_jax), rtol=1e-6)
 
 
-
 @pytest.mark.parametrize("bad", [["1.5", "2", "3", "4"], [None, 1.0, 2.0, 3.0], np.array([1 + 2j] * 4)])
 def test_numpy_inputs_that_are_not_real_numbers_are_refused_naming_the_argument(bad):
     # numpy reads text as numbers and None as NaN: a score from them would be a quiet wrong answer.
@@ -166,6 +165,7 @@ def test_numpy_inputs_that_are_not_real_numbers_are_refused_naming_the_argument(
         metrics.mae(Y_TRUE, bad)
     with pytest.raises(TypeError, match="upper must hold real numbers"):
         metrics.interval_coverage(Y_TRUE, LOWER, bad)
+
 
 def test_a_jax_input_keeps_the_metric_differentiable():
     pred = Y_PRED + 0.5  # no step exact: |t - p| has a kink there
