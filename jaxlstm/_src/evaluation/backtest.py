@@ -13,7 +13,8 @@ compiled call over an origins axis (one more for the calibration copies) (``stac
 refitting one by one (to float rounding). On a CPU the runner trains each row on its own,
 one thread per core (``stacked.TRAIN_BLOCK_SIZE``), so every origin stops at its own epoch
 and the cores share the origins: 49 origins of the default on 500 hourly prices took 9.5 s
-against 15.9 s in turn (before, vmapped blocks ran until their last row stopped: 19.7 s).
+against 15.6 s in turn (before, vmapped blocks ran until their last row stopped: 19.6 s;
+``python -m benchmarks.speed.many``).
 ``vectorize=None`` therefore vectorises everywhere.
 """
 
