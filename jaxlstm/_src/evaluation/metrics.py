@@ -33,7 +33,7 @@ def _xp(*values: Any) -> Any:
     return jnp if any(isinstance(v, jax.Array) for v in values) else np
 
 
-def _as_float(name: str, value: Any, xp: Any = jnp) -> Any:
+def _as_float(name: str, value: Any, xp: Any) -> Any:
     """``value`` as a floating array of namespace ``xp`` with a horizon axis."""
     arr = xp.asarray(value)
     if xp is np and arr.dtype.kind not in "biuf":
