@@ -741,3 +741,82 @@ def test_the_launcher_names_a_killed_process_not_the_peer_whose_collective_it_br
     assert _first_failure([2, -signal.SIGKILL]) == (1, -signal.SIGKILL)
     assert _first_failure([2, 1]) == (0, 2)
     assert _first_failure([None, 1, -signal.SIGTERM, -signal.SIGKILL]) == (2, -signal.SIGTERM)
+
+
+def _scheduler_port() -> int:
+    """A free port that JAX's SLURM and Open MPI detection can be made to choose (61440 + job id mod 4096)."""
+    import socket
+
+    for port in range(61440 + int.from_bytes(os.urandom(2)) % 2048, 65536):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.skip("no free port in 61440-65535, where JAX's cluster detection puts the coordinator")
+
+
+def _scheduler_env(scheduler: str, port: int, rank: int) -> dict[str, str]:
+    """What ``srun`` or ``mpirun`` would set for task ``rank`` of a 2-task job step on this host."""
+    if scheduler == "slurm":
+        return {
+            "SLURM_JOB_ID": str(port - 61440),
+            "SLURM_STEP_NODELIST": "localhost",
+            "SLURM_STEP_NUM_NODES": "1",
+            "SLURM_NTASKS": "2",
+            "SLURM_PROCID": str(rank),
+            "SLURM_LOCALID": str(rank),
+        }
+    # Open MPI's job id is a multiple of 4096; JAX derives the port from job id // 4096.
+    return {
+        "OMPI_MCA_orte_hnp_uri": f"{(port - 61440) * 4096}.0;tcp://127.0.0.1:1",
+        "OMPI_COMM_WORLD_SIZE": "2",
+        "OMPI_COMM_WORLD_RANK": str(rank),
+        "OMPI_COMM_WORLD_LOCAL_RANK": str(rank),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheduler", ["slurm", "openmpi"])
+def test_the_tasks_of_a_scheduler_job_join_without_processes_and_fit_as_one_process(tmp_path, collectives, scheduler):
+    # The same command in every task, as srun or mpirun start it: no --processes, no
+    # coordinator; JAX reads the job from the environment the scheduler sets.
+    data = tmp_path / "long.csv"
+    ids = _long_csv(data, 4)
+    port = _scheduler_port()
+    command = fit_many_command(data, tmp_path / "models", "--heartbeat-timeout", "20")
+    tasks = [
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**_env(), **_scheduler_env(scheduler, port, rank)},
+        )
+        for rank in range(2)
+    ]
+    outputs = []
+    for task in tasks:
+        try:
+            outputs.append((*task.communicate(timeout=300), task.returncode))
+        except subprocess.TimeoutExpired:
+            for t in tasks:
+                t.kill()
+            pytest.fail(f"the {scheduler} tasks did not finish within 300 s")
+    for out, err, code in outputs:
+        assert code == 0, err[-2000:]
+    # Each task took its half; the first reports for the job (gloo's connection notice
+    # aside, which the collectives print themselves on the job's stdout).
+    stdouts = [[line for line in out.splitlines() if not line.startswith("[Gloo]")] for out, _, _ in outputs]
+    assert stdouts == [[f"fitted 4 and kept 0 fresh of 4 series with 2 processes; models in {tmp_path / 'models'}"], []]
+    for rank, (_, err, _) in enumerate(outputs):
+        assert f"process {rank} of 2: 2 series, 0 fresh, 2 to fit" in err
+    assert [p.name for p in distributed.complete_models(tmp_path / "models")] == ids
+    frame = pd.read_csv(data)
+    for symbol in (ids[0], ids[-1]):  # one series of each task
+        prices = frame[frame["unique_id"] == symbol].sort_values("ds")
+        alone = jl.LSTMForecaster(symbol=symbol, **SETTINGS).fit(prices.set_index(pd.to_datetime(prices["ds"]))["y"])
+        expected = [np.asarray(x) for x in jax.tree.leaves(alone.params_)]
+        for a, b in zip(params_of(tmp_path / "models" / symbol), expected, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
