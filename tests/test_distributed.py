@@ -804,7 +804,7 @@ def test_the_tasks_of_a_scheduler_job_join_without_processes_and_fit_as_one_proc
             for t in tasks:
                 t.kill()
             pytest.fail(f"the {scheduler} tasks did not finish within 300 s")
-    for out, err, code in outputs:
+    for _, err, code in outputs:
         assert code == 0, err[-2000:]
     # Each task took its half; the first reports for the job (gloo's connection notice
     # aside, which the collectives print themselves on the job's stdout).

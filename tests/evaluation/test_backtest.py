@@ -282,6 +282,7 @@ def test_make_forecasters_checks_lstm_arguments_early():
         (dict(train_size=10, steps=3, confidence=1.5), "confidence"),
         (dict(train_size=10, steps=3, horizon="1d"), "exactly one"),
         (dict(train_size=10, horizon="2d"), "horizon '2d' needs the spacing of the series.*interval="),
+        (dict(train_size=10, horizon="2x"), "horizon must be a span of time with a unit"),  # before the spacing
         (dict(train_size=10, horizon="90min", interval="1h"), "not a whole number"),
     ],
 )

@@ -164,6 +164,11 @@ def test_data_without_timestamps_has_no_timestamps_and_needs_an_interval_for_a_h
     model = NaiveForecaster().fit(prices)
     with pytest.raises(ValueError, match=r"horizon '4h' needs the spacing.*interval=.*steps="):
         model.forecast(horizon="4h")
+    # A malformed horizon is named as such first, not as one that lacks the spacing.
+    with pytest.raises(ValueError, match=r"horizon must be a span of time with a unit.*got '2x'"):
+        model.forecast(horizon="2x")
+    with pytest.raises(TypeError, match=r"horizon must be a span of time such as '1d'; for 4 steps pass steps=4"):
+        model.forecast(4)
     result = model.forecast(steps=4)
     assert result.timestamps is None and len(result) == 4
     daily = NaiveForecaster().fit(prices, interval="1d")

@@ -173,6 +173,8 @@ def backtest(
     train_size = validation.check_positive_int("train_size", train_size, minimum=2)
     if (horizon is None) == (steps is None):
         raise ValueError("backtest needs exactly one of horizon (e.g. '1d') or steps")
+    if horizon is not None:
+        horizons.horizon_nanoseconds(horizon)  # its form first, then whether the series has a spacing
     if horizon is not None and interval is None:
         raise ValueError(
             f"horizon {horizon!r} needs the spacing of the series, which has no timestamps: "

@@ -731,6 +731,8 @@ class Forecaster:
             got = "both" if horizon is not None else "neither"
             raise ValueError(f"forecast needs exactly one of horizon (e.g. '1d') or steps, got {got}")
         if horizon is not None:
+            # A malformed horizon is named as such, not as a horizon that lacks the data's spacing.
+            horizons.horizon_nanoseconds(horizon)
             if self.interval_ is None:
                 raise ValueError(
                     f"horizon {horizon!r} needs the spacing of the data, which had no timestamps: fit with "

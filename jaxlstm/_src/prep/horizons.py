@@ -275,6 +275,18 @@ def format_interval(interval: Any) -> str:
     return f"{ns}ns"
 
 
+def horizon_nanoseconds(horizon: Any) -> int:
+    """A forecast horizon's span in nanoseconds: its form checked before any data's spacing is read.
+
+    Raises:
+        TypeError: a number (a number of steps goes to ``steps=``) or another type.
+        ValueError: text that is not a span of time, or a span <= 0.
+    """
+    if isinstance(horizon, (int, float, np.number)) and not isinstance(horizon, (bool, np.timedelta64)):
+        raise TypeError(f"horizon must be a span of time such as '1d'; for {horizon!r} steps pass steps={horizon!r}")
+    return span_nanoseconds(horizon, name="horizon")
+
+
 def horizon_to_steps(horizon: Any, interval: Any) -> int:
     """Number of forecast steps of length ``interval`` that make up ``horizon``.
 
@@ -296,9 +308,7 @@ def horizon_to_steps(horizon: Any, interval: Any) -> int:
             ``validation.MAX_STEPS`` steps (however long: spans past what ``timedelta64[ns]``
             holds are counted exactly, not overflowed).
     """
-    if isinstance(horizon, (int, float, np.number)) and not isinstance(horizon, (bool, np.timedelta64)):
-        raise TypeError(f"horizon must be a span of time such as '1d'; for {horizon!r} steps pass steps={horizon!r}")
-    span_ns = span_nanoseconds(horizon, name="horizon")
+    span_ns = horizon_nanoseconds(horizon)
     step_ns = int(as_interval(interval).astype(np.int64))
     # Integer nanoseconds: float division can land a hair off a whole number.
     steps, rest = divmod(span_ns, step_ns)
