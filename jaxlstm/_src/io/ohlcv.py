@@ -32,8 +32,6 @@ __all__ = [
     "symbol_of",
 ]
 
-DEMO_FILE = "Coinbase_BTCUSD_1h.csv"
-
 
 def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str] | None = None) -> OHLCV:
     """Loads candles from a CSV file, a pandas DataFrame or ccxt-style rows.
@@ -73,7 +71,13 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
     """
     if symbol is not None and not isinstance(symbol, str):
         raise TypeError(f"symbol must be a str or None, got {type(symbol).__name__} {symbol!r}")
-    need = _needed_fields(columns)
+    need: tuple[str, ...] = PRICE_FIELDS
+    if columns is not None:
+        if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+            raise TypeError(f"columns must be a sequence of field names such as ('close',), got {columns!r:.80}")
+        need = tuple(dict.fromkeys(columns))
+        if not set(need) <= set(FIELDS) or "close" not in need:
+            raise ValueError(f"columns must be fields among {list(FIELDS)}, 'close' included, got {list(columns)}")
     if isinstance(source, OHLCV):
         for field in need if columns is not None and len(source) else ():
             if np.isnan(getattr(source, field)).all():
@@ -97,19 +101,6 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         "source must be a CSV path (str or os.PathLike), a pandas DataFrame, an OHLCV or ccxt rows "
         f"[[ms, open, high, low, close, volume], ...], got {type(source).__name__}"
     )
-
-
-def _needed_fields(columns: Any) -> tuple[str, ...]:
-    """``load_ohlcv``'s ``columns`` checked: the fields that must have a column."""
-    if columns is None:
-        return PRICE_FIELDS
-    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
-        raise TypeError(f"columns must be a sequence of field names such as ('close',), got {columns!r:.80}")
-    need = tuple(dict.fromkeys(columns))
-    unknown = [c for c in need if c not in FIELDS]
-    if unknown or "close" not in need:
-        raise ValueError(f"columns must be fields among {list(FIELDS)}, 'close' included, got {list(columns)}")
-    return need
 
 
 def symbol_of(data: Any) -> str:
@@ -180,16 +171,15 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
         ms = validation.as_float_array(f"{name} timestamps (column 0)", [row[0] for row in data], ndim=1)
         nanos = frames.epochs_to_ns(ms, Where(name, "row"), "timestamp", scale=10**6)
     else:
-        arr = validation.as_float_array(name, data, ndim=(1, 2))
-        if arr.ndim == 2:
-            if arr.shape[1] != 6:
+        prices = validation.as_float_array(name, data, ndim=(1, 2))
+        if prices.ndim == 2:
+            if prices.shape[1] != 6:
                 raise ValueError(
                     f"{name} must be 1-D prices [time] or ccxt rows [time, 6] "
-                    f"(ms, open, high, low, close, volume), got shape {arr.shape}"
+                    f"(ms, open, high, low, close, volume), got shape {prices.shape}"
                 )
-            nanos = frames.epochs_to_ns(arr[:, 0], Where(name, "row"), "timestamp", scale=10**6)
-            arr = arr[:, 4]
-        prices = arr
+            nanos = frames.epochs_to_ns(prices[:, 0], Where(name, "row"), "timestamp", scale=10**6)
+            prices = prices[:, 4]
     prices = np.array(prices, dtype=np.float64)
     if prices.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one price, got an empty series")
@@ -226,7 +216,7 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
     if is_pandas(timestamps, "DatetimeIndex") and timestamps.tz is not None:
         timestamps = timestamps.tz_convert(None)
     arr = np.asarray(timestamps)
-    if arr.dtype.kind in "biufc" or arr.dtype.kind == "m":
+    if arr.dtype.kind in "biufcm":
         raise TypeError(f"timestamps must be datetime64 values, got an array of dtype {arr.dtype}")
     try:
         arr = arr.astype("datetime64[ns]")
@@ -234,16 +224,13 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
         raise TypeError(f"timestamps must be datetime64 values, got dtype {arr.dtype}: {err}") from None
     if arr.ndim != 1:
         raise ValueError(f"timestamps must be 1-D [time], got shape {arr.shape}")
-    times = np.sort(arr[~np.isnat(arr)].astype(np.int64))  # int64: numpy sorts datetime64 far slower
-    steps = np.diff(times)
-    distinct = steps > 0
-    steps = steps[distinct]
+    unique = np.unique(arr[~np.isnat(arr)].astype(np.int64))  # int64: numpy sorts datetime64 far slower
+    steps = np.diff(unique)
     if steps.size == 0:
         return default
     median = float(np.median(steps))
     # Monthly, quarterly, yearly dates: steps of calendar months (checked only where steps are that long).
-    unique = np.concatenate([times[:1], times[1:][distinct]]).view("datetime64[ns]")
-    months_each = months.grid_step(unique) if median >= months.SHORTEST_MONTH_NS else None
+    months_each = months.grid_step(unique.view("datetime64[ns]")) if median >= months.SHORTEST_MONTH_NS else None
     if months_each is not None:
         return months_each * months.MONTH
     return np.timedelta64(round(median), "ns")
@@ -255,7 +242,7 @@ def demo_data_path() -> Path:
     Raises:
         FileNotFoundError: the package was installed without its data files.
     """
-    path = Path(__file__).resolve().parents[2] / "demo" / DEMO_FILE
+    path = Path(__file__).resolve().parents[2] / "demo" / "Coinbase_BTCUSD_1h.csv"
     if not path.is_file():
         raise FileNotFoundError(f"the demo data file {path} is missing; reinstall jaxlstm with its package data")
     return path
