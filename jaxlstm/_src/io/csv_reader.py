@@ -218,11 +218,7 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
                     arrays[position][rows : rows + n] = values
                 rows += n
         table = {position: array[:rows] for position, array in arrays.items()}
-        where = Where(name, "line", start=header.data_line)
-        stamps = None
-        if rows and table[time].dtype.kind == "M":
-            stamps = frames.checked_ns(table.pop(time), where, layout.label("time"), owned=True)
-        return frames.to_candles(table.pop, layout, where, symbol, stamps=stamps, owned=True)
+        return frames.to_candles(table.pop, layout, Where(name, "line", start=header.data_line), symbol, owned=True)
     except Exception:  # whatever the parser or the checks refuse, the slow reader reads and names
         return None
 

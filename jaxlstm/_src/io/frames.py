@@ -82,14 +82,15 @@ def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.nda
     return out
 
 
-def time_values(values: Any, where: Where, column: str) -> tuple[np.ndarray, bool]:
-    """``(nanos, False)`` for dates, datetimes and datetime64; ``(numbers, True)`` for unscaled epochs."""
+def time_values(values: Any, where: Where, column: str, *, owned: bool = False) -> tuple[np.ndarray, bool]:
+    """``(nanos, False)`` for dates, datetimes and datetime64 (``owned``: an array nobody else holds,
+    scaled to ns in place); ``(numbers, True)`` for unscaled epochs."""
     if (is_pandas(values, "Series") or is_pandas(values, "Index")) and values.dtype.kind == "M":
         stamps = import_pandas("parsing timestamps").DatetimeIndex(values)
         return checked_ns(np.asarray(stamps if stamps.tz is None else stamps.tz_convert(None)), where, column), False
     arr = _to_numpy(values)
     if arr.dtype.kind == "M":
-        return checked_ns(arr, where, column), False
+        return checked_ns(arr, where, column, owned=owned), False
     if arr.dtype.kind in "iuf":
         return (arr.astype(np.int64, copy=False) if arr.dtype.kind != "f" else arr), True
     if arr.dtype.kind not in "OUST":
@@ -229,7 +230,7 @@ def to_candles(
     if stamps is not None:
         times, epochs = (stamps if keep is None else stamps[keep]), False
     else:
-        times, epochs = time_values(values_of("time"), where, layout.label("time"))
+        times, epochs = time_values(values_of("time"), where, layout.label("time"), owned=owned)
     rows = times.shape[0]
     values = {
         field: numbers(values_of(field), where, layout.label(field), optional=field == "volume")
