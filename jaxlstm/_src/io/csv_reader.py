@@ -1,10 +1,7 @@
-"""Reading candle CSV files as exchanges, vendors and pandas write them.
-
-Only regular UTF-8 files without NUL bytes or overlong lines are read; the bytes are checked
-first. The first lines are read by hand to find the header (after vendor comment lines, a
-wide frame's two header lines, or none at all); the rest is parsed by ``pandas.read_csv``'s
-C parser in chunks and checked vectorised. A file that fails is read again with one row per
-line, only to name the bad line.
+"""Reading candle CSV files as exchanges, vendors and pandas write them: the bytes checked first,
+the header found by hand among the first lines (after vendor comments, a wide frame's two header
+lines, or none), the rest parsed by ``pandas.read_csv``'s C parser in chunks and checked
+vectorised. A file that fails is read again with one row per line, only to name the bad line.
 """
 
 from __future__ import annotations
@@ -189,8 +186,7 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
     """
     pd = import_pandas("load_ohlcv(path)")
     layout, time = header.layout, header.layout.positions["time"]
-    types: dict[int, Any] = {layout.positions[field]: np.float64 for field in FIELDS if field in layout.positions}
-    types |= {layout.positions["symbol"]: object} if "symbol" in layout.positions else {}
+    types = {i: object if field == "symbol" else np.float64 for field, i in layout.positions.items() if field != "time"}
     # Dates are parsed by the tokenizer, never held as strings.
     dates = {} if NUMBER_RE.match(header.first_cells[time]) else {"parse_dates": [time], "date_format": "ISO8601"}
     handle.seek(header.data_start)
@@ -200,7 +196,8 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
     try:
         with pd.read_csv(
             handle, header=None, names=list(range(len(layout.labels))), usecols=used, index_col=False, dtype=types,
-            encoding="utf-8", engine="c", chunksize=_CHUNK_ROWS, **_exact_floats(pd), **dates,
+            encoding="utf-8", engine="c", chunksize=_CHUNK_ROWS, **dates,
+            float_precision="round_trip" if _pandas_2(pd) else None,
         ) as chunks:  # fmt: skip
             for chunk in chunks:
                 n = len(chunk)
@@ -226,9 +223,7 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
 def _plain(pd: Any, values: Any) -> np.ndarray:
     """A parsed column as numpy: times in UTC without a zone; pandas 2's offsets are refused."""
     aware = getattr(values.dtype, "tz", None) is not None
-    if int(pd.__version__.split(".")[0]) < 3 and (
-        aware or (values.dtype == object and isinstance(values.iloc[0], pd.Timestamp))
-    ):
+    if _pandas_2(pd) and (aware or (values.dtype == object and isinstance(values.iloc[0], pd.Timestamp))):
         # pandas 2 may read a string without an offset in its neighbour's offset.
         raise ValueError("pandas 2 reads each offset in its neighbour's")
     return (values.dt.tz_convert(None) if aware else values).to_numpy()
@@ -243,7 +238,7 @@ def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str 
         table = pd.read_csv(
             handle, header=None, names=list(range(len(layout.labels))), index_col=False, skip_blank_lines=False,
             keep_default_na=False, encoding="utf-8", encoding_errors="replace", engine="c",
-            dtype={layout.positions.get("symbol", -1): object}, **_exact_floats(pd),
+            dtype={layout.positions.get("symbol", -1): object}, float_precision="round_trip" if _pandas_2(pd) else None,
         )  # fmt: skip
     except pd.errors.EmptyDataError:
         table = pd.DataFrame()
@@ -261,8 +256,8 @@ def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str 
     if (i := first_true(text.apply(lambda cells: cells.str.contains("\ufffd")).to_numpy().any(axis=1))) is not None:
         raise ValueError(f"{name}: line {where.number(i)} is not UTF-8 text")  # what the decoder replaced
     needed = 1 + max(position for field, position in layout.positions.items() if field in ("time", *PRICE_FIELDS))
-    if empty[:, needed - 1].any():  # a short row, or an empty cell: the first such line tells
-        line = where.number(int(np.argmax(empty[:, needed - 1])))
+    if (i := first_true(empty[:, needed - 1])) is not None:  # a short row, or an empty cell: the first such line tells
+        line = where.number(i)
         handle.seek(header.data_start)
         text = next(itertools.islice(handle, line - header.data_line, None), b"").decode("utf-8", "replace")
         try:
@@ -276,8 +271,7 @@ def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str 
     return frames.to_candles(table.__getitem__, layout, where, symbol)
 
 
-def _exact_floats(pd: Any) -> dict[str, str]:
-    """The ``read_csv`` option that makes pandas' C parser read every float exactly."""
-    # pandas 2's default float parser can be one unit off in the last place (0.0146875
-    # read as 0.014687500000000001); pandas 3 rounds correctly and deprecates the option.
-    return {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+def _pandas_2(pd: Any) -> bool:
+    """Whether pandas is 2.x, whose default float parser can be one unit off in the last place (0.0146875
+    read as 0.014687500000000001; ``float_precision="round_trip"`` reads exactly); pandas 3 rounds correctly."""
+    return int(pd.__version__.split(".")[0]) < 3
