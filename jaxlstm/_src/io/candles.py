@@ -10,8 +10,10 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
 from jaxlstm._src.io.pandas_import import import_pandas
+
+PRICE_FIELDS = ("open", "high", "low", "close")
+FIELDS = (*PRICE_FIELDS, "volume")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,10 +18,9 @@ from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
-from jaxlstm._src.io import columns, frames
-from jaxlstm._src.io.candles import OHLCV, Where, first_true
-from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS, Layout
-from jaxlstm._src.io.frames import NUMBER_RE, looks_like_timestamp
+from jaxlstm._src.io import frames
+from jaxlstm._src.io.candles import FIELDS, OHLCV, PRICE_FIELDS, Where, first_true
+from jaxlstm._src.io.frames import NUMBER_RE, Layout, looks_like_timestamp
 from jaxlstm._src.io.model_files import describe_mode
 from jaxlstm._src.io.pandas_import import import_pandas
 
@@ -134,13 +133,13 @@ def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequenc
             if len(following) > 1 and following[1].cells[0] and not any(following[1].cells[1:]):
                 last, index_name = following[1], following[1].cells[0]  # the index's name, on a line of its own
             return _header_from([index_name, *two_line[1:]], head[head.index(last) + 1 :], last, name, symbol, need)
-        found = columns.match_columns(row)
-        if ("close" in found or columns.assets(row, need)) and ("time" in found or columns.is_unnamed(row[0])):
+        found = frames.match_columns(row)
+        if ("close" in found or frames.assets(row, need)) and ("time" in found or frames.is_unnamed(row[0])):
             return _header_from(row, following, line, name, symbol, need)
     if not head:
         raise ValueError(f"{name} is empty: expected a header row and at least one data row")
     raise ValueError(
-        f"{name}: found no header row with a time column ({', '.join(columns.TIME_ALIASES[:7])}, ...) and a "
+        f"{name}: found no header row with a time column ({', '.join(frames.TIME_ALIASES[:7])}, ...) and a "
         f"close column in its first {min(len(head), _MAX_PREAMBLE_LINES)} non-blank line(s); the first one was "
         f"{','.join(head[0].cells)!r:.120}"
     )
@@ -152,14 +151,14 @@ def _two_line_header(first: list[str], second: list[str], need: Sequence[str]) -
     if len(first) != len(second) or len(first) < 1 + len(need) or data_row:
         return None
     combined = [f"{a}:{b}" if a and b else a or b for a, b in zip(first, second)]
-    return combined if columns.assets(combined[1:], need) else None
+    return combined if frames.assets(combined[1:], need) else None
 
 
 def _header_from(
     labels: list[str], data: list[_Line], header: _Line, name: str, symbol: str | None, need: Sequence[str]
 ) -> _Header:
     where_name = f"{name} (header on line {header.number})"
-    found = columns.match_columns(labels)
+    found = frames.match_columns(labels)
     first = data[0].cells if data else []
     labels = list(labels)
     if "time" not in found:
@@ -171,7 +170,7 @@ def _header_from(
             )
         labels[0] = labels[0] or "index"
     row_symbol = first[found["symbol"]] or None if "symbol" in found and found["symbol"] < len(first) else None
-    layout = columns.layout(labels, where_name, symbol, need_time="time" in found, row_symbol=row_symbol, need=need)
+    layout = frames.layout(labels, where_name, symbol, need_time="time" in found, row_symbol=row_symbol, need=need)
     layout.positions.setdefault("time", 0)  # an unnamed first column of dates: a written index
     return _Header(layout, header.end, header.number + 1, first)
 

@@ -1,7 +1,7 @@
 """Loading candles and prices: ``load_ohlcv``, ``as_price_series``, ``infer_interval``, the demo data.
 
-Files go to ``csv_reader``, tables in memory (and every parsed column) to ``frames``; ``columns``
-says which column is which and ``candles`` holds the ``OHLCV`` record and its checks.
+Files go to ``csv_reader``, tables in memory (and every parsed column) to ``frames``, which
+also says which column is which; ``candles`` holds the ``OHLCV`` record and its checks.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.io import frames
-from jaxlstm._src.io.candles import OHLCV, Where, first_true, sorted_unique_order, with_source
-from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
+from jaxlstm._src.io.candles import FIELDS, OHLCV, PRICE_FIELDS, Where, first_true, sorted_unique_order, with_source
 from jaxlstm._src.io.csv_reader import MAX_LINE_BYTES, read_csv
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.prep import months
