@@ -99,7 +99,14 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        return with_source(read_csv(path, symbol, need), str(path.absolute()))
+        name = f"source {path.name!r}"
+        with _open_regular(path, name) as handle:
+            if (problem := _bad_bytes(handle, 0, 1)) is not None:
+                raise ValueError(f"{name}: {problem}")
+            header = _find_header(_read_head(handle, name), name, symbol, need)
+            candles = _read_whole(handle, header, name, symbol) if header.first_cells else None
+            candles = candles if candles is not None else _read_for_message(handle, header, name, symbol)
+        return with_source(candles, str(path.absolute()))
     if is_pandas(source, "DataFrame"):
         return frames.frame_to_candles(source, symbol, need)
     if is_pandas(source, "Series"):
@@ -281,17 +288,6 @@ class _Header(NamedTuple):
     first_cells: list[str]  # the cells of the first data row ([] when there is none)
 
 
-def read_csv(path: Path, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
-    """Loads candles from a CSV file (see ``ohlcv.load_ohlcv``); errors name the file and line."""
-    name = f"source {path.name!r}"
-    with _open_regular(path, name) as handle:
-        if (problem := _bad_bytes(handle, 0, 1)) is not None:
-            raise ValueError(f"{name}: {problem}")
-        header = _find_header(_read_head(handle, name), name, symbol, need)
-        candles = _read_whole(handle, header, name, symbol) if header.first_cells else None
-        return candles if candles is not None else _read_for_message(handle, header, name, symbol)
-
-
 def _open_regular(path: Path, name: str) -> BinaryIO:
     try:
         mode = os.stat(path).st_mode
@@ -420,7 +416,7 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
     ``_read_for_message`` reads the file again to name the line.
     """
     pd = import_pandas("load_ohlcv(path)")
-    layout, time = header.layout, header.layout.positions["time"]
+    layout, time, pandas_2 = header.layout, header.layout.positions["time"], _pandas_2(pd)
     types = {i: object if field == "symbol" else np.float64 for field, i in layout.positions.items() if field != "time"}
     # Dates are parsed by the tokenizer, never held as strings.
     dates = {} if NUMBER_RE.match(header.first_cells[time]) else {"parse_dates": [time], "date_format": "ISO8601"}
@@ -432,36 +428,29 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
         with pd.read_csv(
             handle, header=None, names=list(range(len(layout.labels))), usecols=used, index_col=False, dtype=types,
             encoding="utf-8", engine="c", chunksize=_CHUNK_ROWS, **dates,
-            float_precision="round_trip" if _pandas_2(pd) else None,
+            float_precision="round_trip" if pandas_2 else None,
         ) as chunks:  # fmt: skip
             for chunk in chunks:
                 n = len(chunk)
                 for position in used:
-                    values = _plain(pd, chunk.pop(position))
+                    values = chunk.pop(position)
+                    aware = getattr(values.dtype, "tz", None) is not None  # times come back in UTC without a zone
+                    if pandas_2 and (aware or (values.dtype == object and isinstance(values.iloc[0], pd.Timestamp))):
+                        return None  # pandas 2 may read a string without an offset in its neighbour's offset
+                    values = (values.dt.tz_convert(None) if aware else values).to_numpy()
                     if position not in arrays:  # sized from the bytes the first chunk took, a little over
                         taken = max(handle.tell() - header.data_start, 1)
                         arrays[position] = np.empty(int(n * 1.05 * size / taken) + n, dtype=values.dtype)
                     if arrays[position].dtype != values.dtype:  # epochs that turned into floats, dates into text
                         return None
                     if rows + n > arrays[position].shape[0]:
-                        arrays[position] = np.concatenate(
-                            [arrays[position][:rows], np.empty_like(values, shape=rows + n)]
-                        )
+                        arrays[position] = np.resize(arrays[position][:rows], 2 * rows + n)
                     arrays[position][rows : rows + n] = values
                 rows += n
         table = {position: array[:rows] for position, array in arrays.items()}
         return frames.to_candles(table.pop, layout, Where(name, "line", start=header.data_line), symbol, owned=True)
     except Exception:  # whatever the parser or the checks refuse, the slow reader reads and names
         return None
-
-
-def _plain(pd: Any, values: Any) -> np.ndarray:
-    """A parsed column as numpy: times in UTC without a zone; pandas 2's offsets are refused."""
-    aware = getattr(values.dtype, "tz", None) is not None
-    if _pandas_2(pd) and (aware or (values.dtype == object and isinstance(values.iloc[0], pd.Timestamp))):
-        # pandas 2 may read a string without an offset in its neighbour's offset.
-        raise ValueError("pandas 2 reads each offset in its neighbour's")
-    return (values.dt.tz_convert(None) if aware else values).to_numpy()
 
 
 def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV:
