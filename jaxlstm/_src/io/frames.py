@@ -150,20 +150,6 @@ def _base_key(value: str) -> str:
     return symbol_key(parts[0]) if parts else ""
 
 
-def choose_asset(names: Sequence[str], wanted: str | None, where_name: str) -> str:
-    """Picks the asset named by ``wanted`` (``"BTC/USD"`` matches ``BTC``) among ``names``."""
-    if wanted is None and len(names) == 1:
-        return names[0]
-    listing = ", ".join(names)
-    if wanted is None:
-        raise ValueError(f"{where_name} holds several assets side by side ({listing}); pass symbol= to choose one")
-    key, base = symbol_key(wanted), _base_key(wanted)
-    chosen = [name for name in names if symbol_key(name) in (key, base) or _base_key(name) == key]
-    if not chosen:
-        raise ValueError(f"symbol {wanted!r} is not among the assets of {where_name}: {listing}")
-    return chosen[0]
-
-
 def layout(
     labels: Sequence[str],
     where_name: str,
@@ -184,7 +170,14 @@ def layout(
     positions = match_columns(labels, symbol if symbol is not None else row_symbol)
     asset = None
     if "close" not in positions and (wide := assets(labels, need)):
-        asset = choose_asset(list(wide), symbol, where_name)
+        if symbol is None and len(wide) > 1:
+            raise ValueError(
+                f"{where_name} holds several assets side by side ({', '.join(wide)}); pass symbol= to choose one"
+            )
+        key, base = symbol_key(symbol or ""), _base_key(symbol or "")  # "BTC/USD" picks BTC
+        asset = next((a for a in wide if symbol is None or symbol_key(a) in (key, base) or _base_key(a) == key), None)
+        if asset is None:
+            raise ValueError(f"symbol {symbol!r} is not among the assets of {where_name}: {', '.join(wide)}")
         positions = {k: v for k, v in positions.items() if k in ("time", "symbol")} | wide[asset]
     required = ("time", *need) if need_time else tuple(need)
     missing = [field for field in required if field not in positions]
@@ -446,9 +439,9 @@ def to_candles(
         times, epochs = (stamps if keep is None else stamps[keep]), False
     else:
         times, epochs = time_values(values_of("time"), where, layout.label("time"), owned=owned)
-    rows = times.shape[0]
+    rows, copy = times.shape[0], None if owned else True  # the result must not alias the source
     values = {
-        field: numbers(values_of(field), where, layout.label(field), optional=field == "volume")
+        field: np.array(numbers(values_of(field), where, layout.label(field), optional=field == "volume"), copy=copy)
         if field in layout.positions
         else np.full(rows, np.nan)
         for field in FIELDS
@@ -459,13 +452,11 @@ def to_candles(
         found = resolve_symbol(symbols, symbol, rows > 0, where.source)
     if not rows:
         raise ValueError(f"{where.source} has no data rows: expected at least one candle")
-    copy = None if owned else True  # the result must not alias the source
     if epochs:
         nanos = epochs_to_ns(times, where, layout.label("time"), scale=epoch_scale)
     else:
         nanos = np.array(times, dtype=np.int64, copy=copy)
     del times
-    values = {field: np.array(values.pop(field), dtype=np.float64, copy=copy) for field in FIELDS}
     labels = {field: layout.label(field) for field in FIELDS}
     return assemble(nanos, values, where, labels, found, [f for f in PRICE_FIELDS if f in layout.positions])
 
