@@ -359,12 +359,15 @@ def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequenc
             positions = {field: i for i, field in enumerate(("time", *FIELDS))}
             layout = Layout(positions, tuple(f"column {i}" for i in range(len(row))))
             return _Header(layout, line.start, line.number, row)
-        two_line = _two_line_header(row, following[0].cells, need) if following else None
-        if two_line is not None:
+        # ",BTC,BTC,..." over ",open,high,..." (or fields over assets): a wide DataFrame's two header lines.
+        second = following[0].cells if following else []
+        combined = [f"{a}:{b}" if a and b else a or b for a, b in zip(row, second)]
+        numeric = any(NUMBER_RE.match(cell) for cell in row[1:] + second[1:])
+        if len(row) == len(second) > len(need) and not numeric and frames.assets(combined[1:], need):
             last, index_name = following[0], ""
             if len(following) > 1 and following[1].cells[0] and not any(following[1].cells[1:]):
                 last, index_name = following[1], following[1].cells[0]  # the index's name, on a line of its own
-            return _header_from([index_name, *two_line[1:]], head[head.index(last) + 1 :], last, name, symbol, need)
+            return _header_from([index_name, *combined[1:]], head[head.index(last) + 1 :], last, name, symbol, need)
         found = frames.match_columns(row)
         if ("close" in found or frames.assets(row, need)) and ("time" in found or frames.is_unnamed(row[0])):
             return _header_from(row, following, line, name, symbol, need)
@@ -375,15 +378,6 @@ def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequenc
         f"close column in its first {min(len(head), _MAX_PREAMBLE_LINES)} non-blank line(s); the first one was "
         f"{','.join(head[0].cells)!r:.120}"
     )
-
-
-def _two_line_header(first: list[str], second: list[str], need: Sequence[str]) -> list[str] | None:
-    """``",BTC,BTC,..."`` over ``",open,high,..."`` (or fields over assets): a wide DataFrame's header."""
-    data_row = any(NUMBER_RE.match(cell) for cell in first[1:] + second[1:])
-    if len(first) != len(second) or len(first) < 1 + len(need) or data_row:
-        return None
-    combined = [f"{a}:{b}" if a and b else a or b for a, b in zip(first, second)]
-    return combined if frames.assets(combined[1:], need) else None
 
 
 def _header_from(
