@@ -402,13 +402,10 @@ def _header_from(
 
 
 def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV | None:
-    """The fast path: ``pandas.read_csv``'s C parser in chunks, each copied into one array per
-    column (no concatenation, so the columns are never held twice), checked vectorised.
-
-    Returns None when anything is off (a bad cell, a short row, text that is not UTF-8...):
-    blank lines are skipped here, so row numbers are not line numbers, and
-    ``_read_for_message`` reads the file again to name the line.
-    """
+    """The fast path: ``pandas.read_csv``'s C parser in chunks, each copied into one array per column
+    (never concatenated, so no column is held twice), checked vectorised. None when anything is off (a
+    bad cell, a short row, text that is not UTF-8...): blank lines are skipped here, so row numbers
+    are not line numbers, and ``_read_for_message`` reads the file again to name the line."""
     pd = import_pandas("load_ohlcv(path)")
     layout, time, pandas_2 = header.layout, header.layout.positions["time"], _pandas_2(pd)
     types = {i: object if field == "symbol" else np.float64 for field, i in layout.positions.items() if field != "time"}
