@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jaxlstm._src.io import columns
+from jaxlstm._src.io import frames as columns
 
 
 def test_aliases_and_volume_preference():

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jaxlstm._src.io import csv_reader
+from jaxlstm._src.io import ohlcv as csv_reader
 from jaxlstm._src.io.ohlcv import MAX_LINE_BYTES
 from jaxlstm.data import OHLCV, infer_interval, load_demo, load_ohlcv
 

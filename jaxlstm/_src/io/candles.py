@@ -1,10 +1,6 @@
-"""The ``OHLCV`` record and the checks every loaded candle passes.
-
-Timestamps are ``datetime64[ns]`` UTC without a zone, sorted oldest first; of rows sharing
-a timestamp the last in the source wins (a vendor's correction). Prices are finite and
-> 0 with ``low <= open, close <= high``; volume >= 0 or NaN (unknown); a close-only
-source has NaN open, high and low.
-"""
+"""The ``OHLCV`` record and the checks every loaded candle passes: prices finite and > 0 with
+``low <= open, close <= high``, volume >= 0 or NaN; of rows sharing a timestamp the last in
+the source wins (a vendor's correction)."""
 
 from __future__ import annotations
 
@@ -14,8 +10,10 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
 from jaxlstm._src.io.pandas_import import import_pandas
+
+PRICE_FIELDS = ("open", "high", "low", "close")
+FIELDS = (*PRICE_FIELDS, "volume")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,27 +189,6 @@ def _all_clean(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.n
     return True
 
 
-def check_candles(
-    values: dict[str, np.ndarray], where: Where, labels: dict[str, str], prices: Sequence[str] = PRICE_FIELDS
-) -> None:
-    """Raises a ValueError naming the line/row and column of the first impossible candle."""
-    if tuple(prices) == PRICE_FIELDS and _all_clean(*(values[field] for field in FIELDS)):
-        return
-    high, low, volume = values["high"], values["low"], values["volume"]
-    rules = [(f, ~(values[f] > 0) | np.isinf(values[f]), "prices must be finite and > 0, got {0}") for f in prices]
-    rules += [
-        ("volume", np.isinf(volume) | (volume < 0), "volume must be finite and >= 0, got {0}"),
-        ("high", high < low, "high {0} is below low {1} (column {3!r})"),
-        *(
-            (f, (values[f] < low) | (values[f] > high), f + " {0} is outside [low {1}, high {2}]")
-            for f in ("open", "close")
-        ),
-    ]
-    for field, bad, problem in rules:  # NaN fails `> 0`
-        if (i := first_true(bad)) is not None:
-            where.fail(i, labels[field], problem.format(values[field][i], low[i], high[i], labels["low"]))
-
-
 def assemble(
     nanos: np.ndarray,
     values: dict[str, np.ndarray],
@@ -222,9 +199,23 @@ def assemble(
 ) -> OHLCV:
     """Checks ``[rows]`` candles (arrays taken over, not copied) and returns them sorted, last duplicate kept.
 
-    ``prices`` are the price fields the source has; the others are NaN and not checked.
+    ``prices`` are the price fields the source has; the others are NaN and not checked. The
+    first impossible candle raises a ValueError naming its line/row and column (``labels``).
     """
-    check_candles(values, where, labels, prices)
+    if tuple(prices) != PRICE_FIELDS or not _all_clean(*(values[field] for field in FIELDS)):
+        high, low, volume = values["high"], values["low"], values["volume"]
+        rules = [(f, ~(values[f] > 0) | np.isinf(values[f]), "prices must be finite and > 0, got {0}") for f in prices]
+        rules += [
+            ("volume", np.isinf(volume) | (volume < 0), "volume must be finite and >= 0, got {0}"),
+            ("high", high < low, "high {0} is below low {1} (column {3!r})"),
+            *(
+                (f, (values[f] < low) | (values[f] > high), f + " {0} is outside [low {1}, high {2}]")
+                for f in ("open", "close")
+            ),
+        ]
+        for field, bad, problem in rules:  # NaN fails `> 0`
+            if (i := first_true(bad)) is not None:
+                where.fail(i, labels[field], problem.format(values[field][i], low[i], high[i], labels["low"]))
     order = sorted_unique_order(nanos)
     if order is not None:
         nanos = nanos[order]

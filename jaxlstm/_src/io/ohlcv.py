@@ -1,24 +1,32 @@
 """Loading candles and prices: ``load_ohlcv``, ``as_price_series``, ``infer_interval``, the demo data.
 
-Files go to ``csv_reader``, tables in memory (and every parsed column) to ``frames``; ``columns``
-says which column is which and ``candles`` holds the ``OHLCV`` record and its checks.
+A CSV file is read here, as exchanges, vendors and pandas write them: the bytes checked first, the
+header found by hand among the first lines (after vendor comments, a wide frame's two header lines,
+or none), the rest parsed by ``pandas.read_csv``'s C parser in chunks and checked vectorised; a file
+that fails is read again with one row per line, only to name the bad line. Tables in memory and
+every parsed column go to ``frames``; ``candles`` holds the ``OHLCV`` record and its checks.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import itertools
+import mmap
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.io import frames
-from jaxlstm._src.io.candles import OHLCV, Where, first_true, sorted_unique_order, with_source
-from jaxlstm._src.io.columns import FIELDS, PRICE_FIELDS
-from jaxlstm._src.io.csv_reader import MAX_LINE_BYTES, read_csv
-from jaxlstm._src.io.pandas_import import is_pandas
+from jaxlstm._src.io.candles import FIELDS, OHLCV, PRICE_FIELDS, Where, first_true, sorted_unique_order, with_source
+from jaxlstm._src.io.frames import NUMBER_RE, Layout, looks_like_timestamp
+from jaxlstm._src.io.model_files import describe_mode
+from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
 from jaxlstm._src.prep import months
 
 __all__ = [
@@ -32,7 +40,11 @@ __all__ = [
     "symbol_of",
 ]
 
-DEMO_FILE = "Coinbase_BTCUSD_1h.csv"
+#: Longest line ``load_ohlcv`` reads (1 MiB); a longer one is an error naming the line.
+MAX_LINE_BYTES = 1 << 20  # far above any candle row; bounds what one bad line can cost
+# Vendor preambles ("Timestamps are UTC timezone,https://...") are a line or two long.
+_MAX_PREAMBLE_LINES = 10
+_CHUNK_ROWS = 1 << 20  # rows per read_csv chunk: each is copied into one preallocated array per column
 
 
 def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str] | None = None) -> OHLCV:
@@ -73,7 +85,13 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
     """
     if symbol is not None and not isinstance(symbol, str):
         raise TypeError(f"symbol must be a str or None, got {type(symbol).__name__} {symbol!r}")
-    need = _needed_fields(columns)
+    need: tuple[str, ...] = PRICE_FIELDS
+    if columns is not None:
+        if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+            raise TypeError(f"columns must be a sequence of field names such as ('close',), got {columns!r:.80}")
+        need = tuple(dict.fromkeys(columns))
+        if not set(need) <= set(FIELDS) or "close" not in need:
+            raise ValueError(f"columns must be fields among {list(FIELDS)}, 'close' included, got {list(columns)}")
     if isinstance(source, OHLCV):
         for field in need if columns is not None and len(source) else ():
             if np.isnan(getattr(source, field)).all():
@@ -81,7 +99,14 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        return with_source(read_csv(path, symbol, need), str(path.absolute()))
+        name = f"source {path.name!r}"
+        with _open_regular(path, name) as handle:
+            if (problem := _bad_bytes(handle, 0, 1)) is not None:
+                raise ValueError(f"{name}: {problem}")
+            header = _find_header(_read_head(handle, name), name, symbol, need)
+            candles = _read_whole(handle, header, name, symbol) if header.first_cells else None
+            candles = candles if candles is not None else _read_for_message(handle, header, name, symbol)
+        return with_source(candles, str(path.absolute()))
     if is_pandas(source, "DataFrame"):
         return frames.frame_to_candles(source, symbol, need)
     if is_pandas(source, "Series"):
@@ -97,19 +122,6 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         "source must be a CSV path (str or os.PathLike), a pandas DataFrame, an OHLCV or ccxt rows "
         f"[[ms, open, high, low, close, volume], ...], got {type(source).__name__}"
     )
-
-
-def _needed_fields(columns: Any) -> tuple[str, ...]:
-    """``load_ohlcv``'s ``columns`` checked: the fields that must have a column."""
-    if columns is None:
-        return PRICE_FIELDS
-    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
-        raise TypeError(f"columns must be a sequence of field names such as ('close',), got {columns!r:.80}")
-    need = tuple(dict.fromkeys(columns))
-    unknown = [c for c in need if c not in FIELDS]
-    if unknown or "close" not in need:
-        raise ValueError(f"columns must be fields among {list(FIELDS)}, 'close' included, got {list(columns)}")
-    return need
 
 
 def symbol_of(data: Any) -> str:
@@ -180,16 +192,15 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
         ms = validation.as_float_array(f"{name} timestamps (column 0)", [row[0] for row in data], ndim=1)
         nanos = frames.epochs_to_ns(ms, Where(name, "row"), "timestamp", scale=10**6)
     else:
-        arr = validation.as_float_array(name, data, ndim=(1, 2))
-        if arr.ndim == 2:
-            if arr.shape[1] != 6:
+        prices = validation.as_float_array(name, data, ndim=(1, 2))
+        if prices.ndim == 2:
+            if prices.shape[1] != 6:
                 raise ValueError(
                     f"{name} must be 1-D prices [time] or ccxt rows [time, 6] "
-                    f"(ms, open, high, low, close, volume), got shape {arr.shape}"
+                    f"(ms, open, high, low, close, volume), got shape {prices.shape}"
                 )
-            nanos = frames.epochs_to_ns(arr[:, 0], Where(name, "row"), "timestamp", scale=10**6)
-            arr = arr[:, 4]
-        prices = arr
+            nanos = frames.epochs_to_ns(prices[:, 0], Where(name, "row"), "timestamp", scale=10**6)
+            prices = prices[:, 4]
     prices = np.array(prices, dtype=np.float64)
     if prices.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one price, got an empty series")
@@ -226,7 +237,7 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
     if is_pandas(timestamps, "DatetimeIndex") and timestamps.tz is not None:
         timestamps = timestamps.tz_convert(None)
     arr = np.asarray(timestamps)
-    if arr.dtype.kind in "biufc" or arr.dtype.kind == "m":
+    if arr.dtype.kind in "biufcm":
         raise TypeError(f"timestamps must be datetime64 values, got an array of dtype {arr.dtype}")
     try:
         arr = arr.astype("datetime64[ns]")
@@ -234,16 +245,13 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
         raise TypeError(f"timestamps must be datetime64 values, got dtype {arr.dtype}: {err}") from None
     if arr.ndim != 1:
         raise ValueError(f"timestamps must be 1-D [time], got shape {arr.shape}")
-    times = np.sort(arr[~np.isnat(arr)].astype(np.int64))  # int64: numpy sorts datetime64 far slower
-    steps = np.diff(times)
-    distinct = steps > 0
-    steps = steps[distinct]
+    unique = np.unique(arr[~np.isnat(arr)].astype(np.int64))  # int64: numpy sorts datetime64 far slower
+    steps = np.diff(unique)
     if steps.size == 0:
         return default
     median = float(np.median(steps))
     # Monthly, quarterly, yearly dates: steps of calendar months (checked only where steps are that long).
-    unique = np.concatenate([times[:1], times[1:][distinct]]).view("datetime64[ns]")
-    months_each = months.grid_step(unique) if median >= months.SHORTEST_MONTH_NS else None
+    months_each = months.grid_step(unique.view("datetime64[ns]")) if median >= months.SHORTEST_MONTH_NS else None
     if months_each is not None:
         return months_each * months.MONTH
     return np.timedelta64(round(median), "ns")
@@ -255,7 +263,7 @@ def demo_data_path() -> Path:
     Raises:
         FileNotFoundError: the package was installed without its data files.
     """
-    path = Path(__file__).resolve().parents[2] / "demo" / DEMO_FILE
+    path = Path(__file__).resolve().parents[2] / "demo" / "Coinbase_BTCUSD_1h.csv"
     if not path.is_file():
         raise FileNotFoundError(f"the demo data file {path} is missing; reinstall jaxlstm with its package data")
     return path
@@ -264,3 +272,221 @@ def demo_data_path() -> Path:
 def load_demo() -> OHLCV:
     """The bundled demo candles (~3000 hourly BTC/USD rows from Coinbase, symbol ``BTCUSD``)."""
     return load_ohlcv(demo_data_path())
+
+
+class _Line(NamedTuple):
+    number: int  # 1-based line number in the file
+    start: int  # byte offset of the line
+    end: int  # byte offset just after it
+    cells: list[str]
+
+
+class _Header(NamedTuple):
+    layout: Layout
+    data_start: int  # byte offset where the data rows begin
+    data_line: int  # line number of the first data row
+    first_cells: list[str]  # the cells of the first data row ([] when there is none)
+
+
+def _open_regular(path: Path, name: str) -> BinaryIO:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"source: no such file {str(path)!r}") from None
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"source must be a CSV file, got the directory {str(path)!r}")
+    if stat.S_ISREG(mode):
+        # O_NONBLOCK: should the path become a FIFO after the check, opening it cannot hang.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        if stat.S_ISREG(mode := os.fstat(fd).st_mode):
+            return os.fdopen(fd, "rb")
+        os.close(fd)
+    raise ValueError(f"{name} must be a regular CSV file, got {describe_mode(mode)} {str(path)!r}")
+
+
+def _bad_bytes(handle: BinaryIO, start: int, first_line: int) -> str | None:
+    """The first NUL byte or line longer than ``MAX_LINE_BYTES`` from ``start`` on, as ``"line N ..."``, or None."""
+    size = os.fstat(handle.fileno()).st_size
+    if size <= start:
+        return None
+    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        nul = view.find(b"\0", start)
+        line, long_line = start, -1  # where the current line begins; where the first overlong one does
+        while size - line > MAX_LINE_BYTES:
+            # The lines between `line` and the last newline of the next MAX_LINE_BYTES + 1
+            # bytes are all short enough; without a newline there, the line is too long.
+            last = view.rfind(b"\n", line, line + MAX_LINE_BYTES + 1)
+            if last < 0:
+                long_line = line
+                break
+            line = last + 1
+        if long_line >= 0 and (nul < 0 or nul > long_line + MAX_LINE_BYTES):
+            number = first_line + view[start:long_line].count(b"\n")
+            return f"line {number} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles"
+        if nul >= 0:
+            number = first_line + view[start:nul].count(b"\n")
+            return f"line {number} holds a NUL byte; a binary file, not a CSV file of candles"
+    return None
+
+
+def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
+    """The first non-blank lines of the file (its bytes already checked), split into cells."""
+    head: list[_Line] = []
+    offset = 0
+    for number in itertools.count(1):
+        if len(head) >= _MAX_PREAMBLE_LINES + 3 or not (raw := handle.readline(MAX_LINE_BYTES + 1)):
+            return head
+        start, offset = offset, offset + len(raw)
+        try:  # without the byte-order mark spreadsheet exports put first
+            text = (raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{name}: line {number} is not UTF-8 text ({err.reason} at byte {err.start})") from None
+        if text.strip():
+            try:
+                row = next(csv.reader([text]), [])
+            except csv.Error:
+                row = [text]  # an odd comment line; it cannot be the header
+            head.append(_Line(number, start, offset, [cell.strip() for cell in row]))
+    return head
+
+
+def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> _Header:
+    """Finds the header among the first lines and where the fields of one asset are."""
+    lines = [line for line in head if not line.cells[0].startswith("#")][:_MAX_PREAMBLE_LINES]
+    for line in lines:
+        row, following = line.cells, head[head.index(line) + 1 :]
+        if len(row) >= 6 and all(NUMBER_RE.match(cell) for cell in row):  # headerless
+            positions = {field: i for i, field in enumerate(("time", *FIELDS))}
+            layout = Layout(positions, tuple(f"column {i}" for i in range(len(row))))
+            return _Header(layout, line.start, line.number, row)
+        # ",BTC,BTC,..." over ",open,high,..." (or fields over assets): a wide DataFrame's two header lines.
+        second = following[0].cells if following else []
+        combined = [f"{a}:{b}" if a and b else a or b for a, b in zip(row, second)]
+        numeric = any(NUMBER_RE.match(cell) for cell in row[1:] + second[1:])
+        if len(row) == len(second) > len(need) and not numeric and frames.assets(combined[1:], need):
+            last, index_name = following[0], ""
+            if len(following) > 1 and following[1].cells[0] and not any(following[1].cells[1:]):
+                last, index_name = following[1], following[1].cells[0]  # the index's name, on a line of its own
+            return _header_from([index_name, *combined[1:]], head[head.index(last) + 1 :], last, name, symbol, need)
+        found = frames.match_columns(row)
+        if ("close" in found or frames.assets(row, need)) and ("time" in found or frames.is_unnamed(row[0])):
+            return _header_from(row, following, line, name, symbol, need)
+    if not head:
+        raise ValueError(f"{name} is empty: expected a header row and at least one data row")
+    raise ValueError(
+        f"{name}: found no header row with a time column ({', '.join(frames.TIME_ALIASES[:7])}, ...) and a "
+        f"close column in its first {min(len(head), _MAX_PREAMBLE_LINES)} non-blank line(s); the first one was "
+        f"{','.join(head[0].cells)!r:.120}"
+    )
+
+
+def _header_from(
+    labels: list[str], data: list[_Line], header: _Line, name: str, symbol: str | None, need: Sequence[str]
+) -> _Header:
+    where_name = f"{name} (header on line {header.number})"
+    found = frames.match_columns(labels)
+    first = data[0].cells if data else []
+    labels = list(labels)
+    if "time" not in found:
+        if first and not looks_like_timestamp(first[0]):
+            raise ValueError(
+                f"{where_name}: found no time column in columns {labels}; the unnamed first column holds "
+                f"{first[0]!r}, not a timestamp (a DataFrame written with a RangeIndex? write it with its "
+                "DatetimeIndex or a time column)"
+            )
+        labels[0] = labels[0] or "index"
+    row_symbol = first[found["symbol"]] or None if "symbol" in found and found["symbol"] < len(first) else None
+    layout = frames.layout(labels, where_name, symbol, need_time="time" in found, row_symbol=row_symbol, need=need)
+    layout.positions.setdefault("time", 0)  # an unnamed first column of dates: a written index
+    return _Header(layout, header.end, header.number + 1, first)
+
+
+def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV | None:
+    """The fast path: ``pandas.read_csv``'s C parser in chunks, each copied into one array per column
+    (never concatenated, so no column is held twice), checked vectorised. None when anything is off (a
+    bad cell, a short row, text that is not UTF-8...): blank lines are skipped here, so row numbers
+    are not line numbers, and ``_read_for_message`` reads the file again to name the line."""
+    pd = import_pandas("load_ohlcv(path)")
+    layout, time, pandas_2 = header.layout, header.layout.positions["time"], _pandas_2(pd)
+    types = {i: object if field == "symbol" else np.float64 for field, i in layout.positions.items() if field != "time"}
+    # Dates are parsed by the tokenizer, never held as strings.
+    dates = {} if NUMBER_RE.match(header.first_cells[time]) else {"parse_dates": [time], "date_format": "ISO8601"}
+    handle.seek(header.data_start)
+    size, used = os.fstat(handle.fileno()).st_size - header.data_start, sorted(set(layout.positions.values()))
+    arrays: dict[int, np.ndarray] = {}
+    rows = 0
+    try:
+        with pd.read_csv(
+            handle, header=None, names=list(range(len(layout.labels))), usecols=used, index_col=False, dtype=types,
+            encoding="utf-8", engine="c", chunksize=_CHUNK_ROWS, **dates,
+            float_precision="round_trip" if pandas_2 else None,
+        ) as chunks:  # fmt: skip
+            for chunk in chunks:
+                n = len(chunk)
+                for position in used:
+                    values = chunk.pop(position)
+                    aware = getattr(values.dtype, "tz", None) is not None  # times come back in UTC without a zone
+                    if pandas_2 and (aware or (values.dtype == object and isinstance(values.iloc[0], pd.Timestamp))):
+                        return None  # pandas 2 may read a string without an offset in its neighbour's offset
+                    values = (values.dt.tz_convert(None) if aware else values).to_numpy()
+                    if position not in arrays:  # sized from the bytes the first chunk took, a little over
+                        taken = max(handle.tell() - header.data_start, 1)
+                        arrays[position] = np.empty(int(n * 1.05 * size / taken) + n, dtype=values.dtype)
+                    if arrays[position].dtype != values.dtype:  # epochs that turned into floats, dates into text
+                        return None
+                    if rows + n > arrays[position].shape[0]:
+                        arrays[position] = np.resize(arrays[position][:rows], 2 * rows + n)
+                    arrays[position][rows : rows + n] = values
+                rows += n
+        table = {position: array[:rows] for position, array in arrays.items()}
+        return frames.to_candles(table.pop, layout, Where(name, "line", start=header.data_line), symbol, owned=True)
+    except Exception:  # whatever the parser or the checks refuse, the slow reader reads and names
+        return None
+
+
+def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV:
+    """Reads a file the fast path refused with one row per line, and raises naming the bad line."""
+    pd = import_pandas("load_ohlcv(path)")
+    layout = header.layout
+    handle.seek(header.data_start)
+    try:  # every cell as written: an empty one is "", and so is a field a short row lacks
+        table = pd.read_csv(
+            handle, header=None, names=list(range(len(layout.labels))), index_col=False, skip_blank_lines=False,
+            keep_default_na=False, encoding="utf-8", encoding_errors="replace", engine="c",
+            dtype={layout.positions.get("symbol", -1): object}, float_precision="round_trip" if _pandas_2(pd) else None,
+        )  # fmt: skip
+    except pd.errors.EmptyDataError:
+        table = pd.DataFrame()
+    except pd.errors.ParserError as err:
+        raise ValueError(
+            f"{name}: cannot split the rows into fields ({err}; rows are counted from line {header.data_line})"
+        ) from None
+    text = table.apply(lambda cells: cells.astype(str).str.strip())
+    empty = text.eq("").to_numpy()
+    keep = ~empty.all(axis=1)  # blank lines
+    where = Where(name, "line", start=header.data_line).subset(keep)
+    table, text, empty = table[keep], text[keep], empty[keep]
+    if len(table) == 0:
+        raise ValueError(f"{name} has no data rows: expected at least one row after the header")
+    if (i := first_true(text.apply(lambda cells: cells.str.contains("\ufffd")).to_numpy().any(axis=1))) is not None:
+        raise ValueError(f"{name}: line {where.number(i)} is not UTF-8 text")  # what the decoder replaced
+    needed = 1 + max(position for field, position in layout.positions.items() if field in ("time", *PRICE_FIELDS))
+    if (i := first_true(empty[:, needed - 1])) is not None:  # a short row, or an empty cell: the first such line tells
+        line = where.number(i)
+        handle.seek(header.data_start)
+        text = next(itertools.islice(handle, line - header.data_line, None), b"").decode("utf-8", "replace")
+        try:
+            fields = len(next(csv.reader([text.rstrip("\r\n")]), []))
+        except csv.Error:  # a lone carriage return inside the line, which pandas took as a line break
+            fields = text.count(",") + 1
+        if fields < needed:
+            raise ValueError(
+                f"{name}: line {line} has {fields} fields, expected at least {needed} (columns {list(layout.labels)})"
+            )
+    return frames.to_candles(table.__getitem__, layout, where, symbol)
+
+
+def _pandas_2(pd: Any) -> bool:
+    """Whether pandas is 2.x, whose default float parser can be one unit off in the last place (0.0146875
+    read as 0.014687500000000001; ``float_precision="round_trip"`` reads exactly); pandas 3 rounds correctly."""
+    return int(pd.__version__.split(".")[0]) < 3
