@@ -294,7 +294,7 @@ def test_without_pandas_arrays_work_and_files_say_what_is_missing(tmp_path, monk
     path.write_text("date,open,high,low,close\n2020-01-01,1,1,1,1\n")
     with pytest.raises(ImportError, match=r"load_ohlcv\(path\) needs pandas, a dependency of jaxlstm"):
         load_ohlcv(path)
-    with pytest.raises(ImportError, match=r"pip install 'pandas>=2.1'"):
+    with pytest.raises(ImportError, match=r"pip install 'pandas>=2.2.2'"):
         data.to_pandas()
 
 
@@ -306,3 +306,29 @@ def test_timestamps_past_2262_in_seconds_are_refused_not_wrapped_to_the_1800s():
     frame = pd.DataFrame({"timestamp": stamps, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0})
     with pytest.raises(ValueError, match=r"row 0, column 'timestamp'.*got 2999-01-01"):
         load_ohlcv(frame)
+
+
+def test_symbol_of_an_ohlcv_source_is_checked_or_given_not_ignored():
+    # An OHLCV came back as it was whatever symbol= said: candles of ETH/USD loaded "as BTC/USD".
+    stamps = np.array(["2020-01-01", "2020-01-02"], "M8[ns]")
+    prices = np.array([1.0, 2.0])
+    eth = OHLCV(stamps, prices, prices, prices, prices, prices, symbol="ETH/USD")
+    with pytest.raises(ValueError, match=r"symbol='BTC/USD' does not match the source OHLCV's symbol 'ETH/USD'"):
+        load_ohlcv(eth, symbol="BTC/USD")
+    assert load_ohlcv(eth, symbol="eth-usd") is eth  # symbols compare as everywhere else
+    assert load_ohlcv(eth) is eth
+    unnamed = OHLCV(stamps, prices, prices, prices, prices, prices, source="/data/x.csv")
+    named = load_ohlcv(unnamed, symbol="BTC/USD")
+    assert named.symbol == "BTC/USD" and named.source == "/data/x.csv" and named.close is unnamed.close
+    assert unnamed.symbol is None
+
+
+def test_a_frame_without_a_close_names_every_close_alias_it_would_read():
+    frame = pd.DataFrame({"open": [1.0, 2.0], "high": [1.0, 2.0]})
+    with pytest.raises(
+        ValueError, match=r"needs a close column \(one of close, c, close_price, last, price, any case\)"
+    ):
+        as_price_series(frame)
+    # Each alias the message names is read.
+    for alias in ("close", "C", "close_price", "Last", "PRICE"):
+        assert as_price_series(pd.DataFrame({alias: [1.0, 2.0]}))[0].tolist() == [1.0, 2.0]

@@ -224,7 +224,7 @@ def assemble(
     return OHLCV._owning(nanos, symbol, None, **{field: values[field] for field in FIELDS})
 
 
-def with_source(candles: OHLCV, source: str) -> OHLCV:
-    """The same candles (arrays shared, not copied) with ``source`` set."""
+def labelled(candles: OHLCV, symbol: str | None, source: str | None) -> OHLCV:
+    """The same candles (arrays shared, not copied) with ``symbol`` and ``source`` set."""
     fields = {field: getattr(candles, field) for field in FIELDS}
-    return OHLCV._owning(candles.timestamps, candles.symbol, source, **fields)
+    return OHLCV._owning(candles.timestamps, symbol, source, **fields)

@@ -502,7 +502,8 @@ def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     labels, found, stamps = _frame_columns(frame)
     if "close" not in found:
         raise ValueError(
-            f"{name} as a DataFrame needs a close column (close, c, last or price), got columns {list(frame.columns)}"
+            f"{name} as a DataFrame needs a close column (one of {', '.join(_ALIASES['close'])}, any case), "
+            f"got columns {list(frame.columns)}"
         )
     close = frame.iloc[:, found["close"]].to_numpy()
     prices = validation.as_float_array(f"{name}[{frame.columns[found['close']]!r}]", close, ndim=1)

@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.io import frames
-from jaxlstm._src.io.candles import FIELDS, OHLCV, PRICE_FIELDS, Where, first_true, sorted_unique_order, with_source
+from jaxlstm._src.io.candles import FIELDS, OHLCV, PRICE_FIELDS, Where, first_true, labelled, sorted_unique_order
 from jaxlstm._src.io.frames import NUMBER_RE, Layout, looks_like_timestamp
 from jaxlstm._src.io.model_files import describe_mode
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
@@ -64,9 +64,10 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
     Args:
         source: a CSV path (``str`` or ``os.PathLike``), a DataFrame with a
             ``DatetimeIndex`` or a time column, ccxt rows ``[[ms, open, high, low, close,
-            volume], ...]`` (or a ``[rows, 6]`` array), or an ``OHLCV`` (returned as is).
+            volume], ...]`` (or a ``[rows, 6]`` array), or an ``OHLCV`` (returned as is; labelled with ``symbol`` when it has none).
         symbol: keeps this symbol's rows of a symbol column (``"BTC/USD"`` matches
-            ``"BTCUSD"``) or picks this asset among several; else it labels the result.
+            ``"BTCUSD"``) or picks this asset among several; else it labels the result. A
+            source ``OHLCV`` with a symbol of its own must have this one.
         columns: the fields needed, ``"close"`` among them; None means the four prices. A
             table without a needed column is refused; a field neither needed nor present
             is NaN, so ``("close",)`` reads a plain ``timestamp, close`` file.
@@ -79,7 +80,7 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         IsADirectoryError: a directory.
         TypeError: an unsupported source type.
         ValueError: not a regular text CSV, no data rows, a missing column, several symbols
-            or assets without ``symbol=``, or a value that cannot be parsed or is no candle
+            or assets without ``symbol=``, an ``OHLCV`` of another symbol, or a value that cannot be parsed or is no candle
             (``high < low``, open or close outside ``[low, high]``...); the message names
             the file and line (or row) and the column.
     """
@@ -96,6 +97,10 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         for field in need if columns is not None and len(source) else ():
             if np.isnan(getattr(source, field)).all():
                 raise ValueError(f"source OHLCV has no {field}: every value is NaN (its source had no {field} column)")
+        if symbol is None or source.symbol is None:
+            return source if symbol is None else labelled(source, symbol, source.source)
+        if frames.symbol_key(symbol) != frames.symbol_key(source.symbol):
+            raise ValueError(f"symbol={symbol!r} does not match the source OHLCV's symbol {source.symbol!r}")
         return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -106,7 +111,7 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
             header = _find_header(_read_head(handle, name), name, symbol, need)
             candles = _read_whole(handle, header, name, symbol) if header.first_cells else None
             candles = candles if candles is not None else _read_for_message(handle, header, name, symbol)
-        return with_source(candles, str(path.absolute()))
+        return labelled(candles, candles.symbol, str(path.absolute()))
     if is_pandas(source, "DataFrame"):
         return frames.frame_to_candles(source, symbol, need)
     if is_pandas(source, "Series"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-INSTALL_HINT = "pip install 'pandas>=2.1'"
+INSTALL_HINT = "pip install 'pandas>=2.2.2'"
 
 
 def import_pandas(purpose: str) -> Any:
