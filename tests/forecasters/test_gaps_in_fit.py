@@ -2,6 +2,7 @@
 
 import warnings
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -65,3 +66,40 @@ def test_fit_many_and_candles_fill_too(holed):
     assert all(m.prices_.shape[0] == 300 for m in models.values())
     with pytest.warns(GapWarning, match=r"data\['B'\] has 1 gap"):
         jl.baselines.NaiveForecaster.fit_many({"B": candles[rows]})
+
+
+@pytest.mark.parametrize("season_length", [None, 24])
+def test_calendar_inputs_read_the_clock_of_the_filled_grid(hourly, holed, season_length):
+    # fit(gaps="fill") with calendar inputs refused the data ("fill the gaps first"): the
+    # clock was read before the gaps were filled. It is the filled grid's clock, as fit_many's.
+    settings = dict(
+        hidden_size=4, sequence_length=8, epochs=2, calendar=("hour", "weekday"), season_length=season_length
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = jl.LSTMForecaster(**settings).fit(holed, gaps="fill")
+    filled = holed.resample("h").ffill()
+    assert filled.shape[0] == hourly.shape[0]
+    reference = jl.LSTMForecaster(**settings).fit(filled)
+    many = jl.LSTMForecaster.fit_many({"A": holed}, gaps="fill", **settings)["A"]
+    for other in (reference, many):
+        np.testing.assert_array_equal(model.prices_, other.prices_)
+        for ours, theirs in zip(jax.tree.leaves(model.params_), jax.tree.leaves(other.params_), strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(model.forecast(steps=5).predicted, other.forecast(steps=5).predicted, rtol=1e-6)
+    assert model.calendar_ == ("hour", "weekday") and model.trained_on_ == jl.data.fingerprint(holed)
+    # The clock of a filled hour is its own hour, not a price carried forward.
+    window = model.forecast_window()
+    np.testing.assert_array_equal(np.diff(window[:, model.input_columns.index("calendar_second")]) % 3600, 0)
+
+
+def test_the_gap_warning_points_at_the_callers_line(holed):
+    # A fixed stacklevel named a frame above the caller for a baseline's fit and fit_many.
+    with pytest.warns(GapWarning) as baseline:
+        jl.baselines.NaiveForecaster().fit(holed)
+    with pytest.warns(GapWarning) as lstm:
+        jl.LSTMForecaster(hidden_size=4, sequence_length=8, epochs=1).fit(holed)
+    with pytest.warns(GapWarning) as many:
+        jl.baselines.NaiveForecaster.fit_many({"A": holed})
+    for what, caught in {"baseline fit": baseline, "lstm fit": lstm, "fit_many": many}.items():
+        assert [w.filename for w in caught] == [__file__], what

@@ -149,19 +149,30 @@ def read_many(
         if not isinstance(symbol, str):
             raise TypeError(f"data keys must be symbol strings, got {type(symbol).__name__} {symbol!r}")
         model = make(symbol)
-        name = f"data[{symbol!r}]"
-        # The columns read from data: fit_rows adds a calendar's clock and a seasonal encoding's positions.
-        columns = calendars.data_columns(model.input_columns)
-        prices, timestamps, spacing = read_series(item, name, columns, interval)
-        if calendars.POSITION_COLUMN in model.input_columns:
-            # Checked as the model's windows hold them (fit_rows numbers the positions).
-            checked = model.check_prices(name, calendars.with_positions(prices), model.min_fit_length, "to fit")
-            prices = select_columns(checked, model.input_columns, columns)
-        else:
-            prices = model.check_prices(name, prices, model.min_fit_length, "to fit")
-        prices, timestamps, was_filled = regular_series(prices, timestamps, spacing, gaps, name, columns)
-        found[symbol] = ManySeries(model, prices, timestamps, spacing, was_filled)
+        found[symbol] = ManySeries(model, *read_to_fit(model, item, f"data[{symbol!r}]", interval, gaps))
     return data, found
+
+
+def read_to_fit(
+    model: Forecaster, data: Any, name: str, interval: Any, gaps: str
+) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None, bool]:
+    """``(prices, timestamps, interval, filled)``: one series read, checked and put on its grid for an unfitted model's fit.
+
+    The one reading of data to fit on (``fit``, ``fit_many``, global fits). Only the columns
+    data has are read (``calendars.data_columns``): ``fit_rows`` adds a calendar's clock and a
+    seasonal encoding's positions, after the gaps are filled, so that a filled step carries
+    its own time.
+    """
+    columns = calendars.data_columns(model.input_columns)
+    prices, timestamps, spacing = read_series(data, name, columns, interval)
+    if calendars.POSITION_COLUMN in model.input_columns:
+        # Checked as the model's windows hold them (fit_rows numbers the positions).
+        checked = model.check_prices(name, calendars.with_positions(prices), model.min_fit_length, "to fit")
+        prices = select_columns(checked, model.input_columns, columns)
+    else:
+        prices = model.check_prices(name, prices, model.min_fit_length, "to fit")
+    prices, timestamps, filled = regular_series(prices, timestamps, spacing, gaps, name, columns)
+    return prices, timestamps, spacing, filled
 
 
 class Forecaster:
@@ -293,10 +304,10 @@ class Forecaster:
         """The candle columns the forecaster reads, the close first (default: the close alone, a ``[time]`` series)."""
         return ("close",)
 
-    def _read_series(
+    def read_data(
         self, data: Any, name: str, interval: Any = None
     ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
-        """``read_series(data, name, self.input_columns, interval)``."""
+        """``(series, timestamps, interval)`` of new data for a fitted model, as its windows hold it (``input_columns``)."""
         return read_series(data, name, self.input_columns, interval)
 
     # ------------------------------------------------------------------ fitting
@@ -332,9 +343,7 @@ class Forecaster:
         """
         gaps = gap_lib.check_gap_policy(gaps)
         given_interval = interval
-        prices, timestamps, interval = self._read_series(data, "data", interval)
-        prices = self.check_prices("data", prices, self.min_fit_length, "to fit")
-        prices, timestamps, filled = regular_series(prices, timestamps, interval, gaps, "data", self.input_columns)
+        prices, timestamps, interval, filled = read_to_fit(self, data, "data", interval, gaps)
         type(self).fit_rows(
             [self],
             [prices],
@@ -990,7 +999,7 @@ class Forecaster:
             ``self``.
         """
         self._check_fitted()
-        series, timestamps, spacing = self._read_series(data, "data", interval)
+        series, timestamps, spacing = self.read_data(data, "data", interval)
         series = self.check_prices("data", series, self.min_window(), "to forecast from")
         length = self.window_length
         self.prices_ = series if length is None else series[-length:]

@@ -281,33 +281,19 @@ class LSTMForecaster(Forecaster):
         self.__dict__.pop("model_inputs", None)
         self.__dict__.pop("model_config", None)
 
-    def with_calendar(self, series: np.ndarray, timestamps: np.ndarray | None, interval: Any) -> np.ndarray:
-        """A validated series to fit on, with the columns its windows carry (``time_columns.for_fit``)."""
-        return time_columns.for_fit(self, series, timestamps, interval, self.__dict__.pop("_columns_ready", False))
-
     def read_data(
         self, data: Any, name: str, interval: Any = None, *, continues: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
-        """``(series, timestamps, interval)`` of new data as this model's windows hold it (``input_columns``).
+        """``(series, timestamps, interval)`` of new data as this fitted model's windows hold it (``input_columns``).
 
         The candle columns read from ``data``, then the clock of its timestamps with calendar
         inputs, then with ``encoding="seasonal"`` each price's position counted from the
         model's last one (``time_columns.continued_positions``; ``continues``: undated data
         follows the model's last price, as ``update`` takes it).
         """
-        if self.model_inputs.position:
-            return time_columns.read(self, data, name, interval, False, continues)
-        return self._read_series(data, name, interval)
-
-    def _read_series(
-        self, data: Any, name: str, interval: Any = None
-    ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
-        fitting = self.__dict__.pop("_fit_read", False)
         if self.calendar is None and not self.model_inputs.position:
-            return super()._read_series(data, name, interval)
-        # fit_rows receives the series of fit's read with its extra columns already.
-        self.__dict__["_columns_ready"] = fitting
-        return time_columns.read(self, data, name, interval, fitting)
+            return super().read_data(data, name, interval)
+        return time_columns.read(self, data, name, interval, continues)
 
     def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
         """For ``season_length="auto"``: detects the season of a validated series' training part and uses it.
@@ -336,9 +322,9 @@ class LSTMForecaster(Forecaster):
         # that the base computes depend on the window the season implies.
         spacing = list(interval) if isinstance(interval, (list, tuple)) else [interval] * len(models)
         stamps = options.get("timestamps") or [None] * len(models)
-        # Series read without the model (fit_many, backtest) gain the clock of their timestamps here.
+        # Series are read with the columns data has (base.read_to_fit): they gain the clock of their timestamps here.
         series = [
-            model.with_calendar(prices, found, step) if isinstance(model, LSTMForecaster) else prices
+            time_columns.with_clock(model, prices, found, step) if isinstance(model, LSTMForecaster) else prices
             for model, prices, found, step in zip(models, series, stamps, spacing, strict=False)
         ]
         for model, prices, step in zip(models, series, spacing, strict=False):
@@ -445,21 +431,19 @@ class LSTMForecaster(Forecaster):
             global_lib.fit_global(self, data, verbose=verbose, **fit_options)
             return self
         self.series_ = None
-        self.__dict__["_fit_read"] = True
-        season = self.season_length_
+        season, calendar = self.season_length_, (self.calendar_, self.calendar_step_)
+        # The data is read and checked as an unfitted model reads it: a season or calendar
+        # resolved by an earlier fit must not shape this fit's read and checks.
         if self.season_length == "auto":
-            # The data is read with the columns of a model whose season is not yet known:
-            # a season found by an earlier fit must not shape this fit's read and checks.
             self.use_season(None)
+        self.use_calendar(self.calendar if isinstance(self.calendar, tuple) else (), 0)
         try:
             return super().fit(data, verbose=verbose, **fit_options)
         except BaseException:
-            if self.params_ is not None and self.season_length_ != season:
-                self.use_season(season)  # a refit that failed leaves the fitted model as it was
+            if self.params_ is not None:  # a refit that failed leaves the fitted model as it was
+                self.use_season(season)
+                self.use_calendar(*calendar)
             raise
-        finally:
-            self.__dict__.pop("_fit_read", None)
-            self.__dict__.pop("_columns_ready", None)
 
     def forecast(  # type: ignore[override]
         self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None
@@ -610,7 +594,7 @@ class LSTMForecaster(Forecaster):
         # Models that read several columns also take a window as candles (a DataFrame,
         # OHLCV, ccxt rows): its last window_length rows. An array is [time, columns].
         if len(self.input_columns) > 1 and not isinstance(window, np.ndarray) and not isinstance(window, jax.Array):
-            window = self._read_series(window, "window")[0][-self.window_length :]
+            window = self.read_data(window, "window")[0][-self.window_length :]
         return super().check_window(window)
 
     # ------------------------------------------------------------------ persistence (the format: lstm_state)

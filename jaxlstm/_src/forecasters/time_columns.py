@@ -6,9 +6,10 @@ its steps in the fitted series, which windows carry only while a season is in us
 (``reads_positions``). Both are columns of the series after the candle columns
 (``ModelInputs.columns``), so every window cut from it (training, held-back, calibration and
 backtest origins, the saved last window) carries them. ``read`` adds them to data a model
-reads itself (``fit``, ``observe``, ``update``); ``for_fit`` adds the clock to a series read
-without the model (``fit_many``, ``backtest``); ``with_fit_positions`` numbers a fit's
-positions once ``season_length="auto"`` has resolved the season.
+reads after its fit (``observe``, ``update``, a window of candles); ``with_clock`` adds the
+clock to a series to fit on, read with the columns data has (``fit``, ``fit_many``,
+``backtest``) and put on its grid first; ``with_fit_positions`` numbers a fit's positions
+once ``season_length="auto"`` has resolved the season.
 
 Positions after a fit continue the fitted series' numbering from the model's last price
 (the last row of ``prices_``, saved with the model): dated data by its timestamps' steps
@@ -32,26 +33,20 @@ LSTMForecaster = Any
 
 
 def read(
-    model: LSTMForecaster, data: Any, name: str, interval: Any, fitting: bool, continues: bool = False
+    model: LSTMForecaster, data: Any, name: str, interval: Any, continues: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None]:
-    """``(series, timestamps, interval)`` of ``data`` with the model's extra columns.
+    """``(series, timestamps, interval)`` of a fitted model's new ``data`` with the model's extra columns.
 
-    ``fitting``: the data is what ``fit`` trains on; the calendar parts and spacing are
-    resolved from it first (``calendars.resolve``) and positions numbered from 0.
-    Otherwise the fitted calendar applies and positions continue the fitted series'
+    The fitted calendar's clock, and positions that continue the fitted series'
     (``continued_positions``; ``continues``: undated data follows the model's last price,
     as ``update`` takes it).
     """
     series, stamps, spacing = read_series(data, name, model.model_inputs.candle_columns, interval)
-    if fitting and model.calendar is not None:
-        model.use_calendar(*calendars.resolve(model.calendar, stamps, spacing, name))
     if model.calendar_step_:
         series = calendars.with_clock(series, stamps, model.calendar_step_, name)
     if not model.model_inputs.position:
         return series, stamps, spacing
-    if not fitting:
-        return continued_positions(model, series, stamps, spacing, name, continues), stamps, spacing
-    return calendars.with_positions(series), stamps, spacing
+    return continued_positions(model, series, stamps, spacing, name, continues), stamps, spacing
 
 
 def continued_positions(
@@ -114,16 +109,13 @@ def continued_positions(
     return np.concatenate([values, positions[:, None]], axis=1)
 
 
-def for_fit(
-    model: LSTMForecaster, series: np.ndarray, timestamps: np.ndarray | None, interval: Any, read_by_fit: bool
-) -> np.ndarray:
-    """A validated series to fit on, with the clock of the model's calendar inputs.
+def with_clock(model: LSTMForecaster, series: np.ndarray, timestamps: np.ndarray | None, interval: Any) -> np.ndarray:
+    """A validated series to fit on (on its regular grid), with the clock of the model's calendar inputs.
 
-    ``read_by_fit``: ``read`` made the series (its clock is there). Otherwise the calendar
-    is resolved from ``timestamps`` and ``interval`` and the clock appended. Positions come
-    after the season is resolved (``with_fit_positions``).
+    The calendar is resolved from ``timestamps`` and ``interval`` (``calendars.resolve``)
+    and the clock appended. Positions come after the season is resolved (``with_fit_positions``).
     """
-    if read_by_fit or model.calendar is None:
+    if model.calendar is None:
         return series
     model.use_calendar(*calendars.resolve(model.calendar, timestamps, interval))
     return calendars.with_clock(series, timestamps, model.calendar_step_) if model.calendar_step_ else series

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxlstm._src import validation
 from jaxlstm._src.io import frames, ohlcv
 from jaxlstm._src.io.candles import Where
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
@@ -101,7 +102,7 @@ def regular_series(
         f"{message}; fit(..., gaps='fill') carries the last close forward onto the regular grid, "
         "gaps='raise' refuses such data",
         gap_lib.GapWarning,
-        stacklevel=4,
+        stacklevel=validation.user_stacklevel(),
     )
     return values, timestamps, False
 
