@@ -58,6 +58,17 @@ def test_bad_levels_are_refused(models, bad):
         models["naive"].forecast(steps=2, level=bad)
 
 
+def test_levels_given_as_fractions_are_refused_naming_the_percent_meant(models):
+    # level=[0.95] drew a 0.95% band (a line around the forecast) without a word.
+    with pytest.raises(
+        ValueError, match=r"in percent, at least 1.*for a 95% band give level=\[95\] \(or confidence=0.95\)"
+    ):
+        models["naive"].forecast(steps=2, level=[0.95])
+    with pytest.raises(ValueError, match=r"for 80, 95% bands give level=\[80, 95\]$"):
+        models["naive"].forecast(steps=2, level=[0.8, 0.95])
+    assert set(models["naive"].forecast(steps=2, level=[1, 50]).levels) == {1.0, 50.0}
+
+
 def test_a_forecast_refuses_levels_of_the_wrong_length():
     p = np.ones(3)
     with pytest.raises(ValueError, match="Forecast.levels"):

@@ -189,7 +189,10 @@ def level_name(level: float) -> str:
 
 
 def check_levels(level: Any) -> tuple[float, ...]:
-    """``level=`` of ``forecast``: one or more distinct levels in percent, in (0, 100), ascending."""
+    """``level=`` of ``forecast``: one or more distinct levels in percent, in [1, 100), ascending.
+
+    A level below 1 is refused: ``level=[0.95]`` is a fraction meant as 95%, not a 0.95% band.
+    """
     if isinstance(level, (str, bytes)):
         raise TypeError(f"level must be a number or a list of numbers in (0, 100) such as [80, 95], got {level!r}")
     values = [level] if isinstance(level, (int, float)) and not isinstance(level, bool) else level
@@ -202,4 +205,12 @@ def check_levels(level: Any) -> tuple[float, ...]:
         ) from None
     if not levels or len(levels) != count or not all(0 < v < 100 for v in levels):
         raise ValueError(f"level must be distinct numbers in (0, 100) (percent, e.g. [80, 95]), got {level!r}")
+    if levels[0] < 1:
+        # Almost surely a fraction meant as a confidence: a 0.95% band is a line around the forecast.
+        meant = ", ".join(level_name(100 * v) for v in levels)
+        bands = f"a {meant}% band" if len(levels) == 1 else f"{meant}% bands"
+        raise ValueError(
+            f"level must be in percent, at least 1 (e.g. [80, 95]), got {level!r}: for {bands} give "
+            f"level=[{meant}]" + (f" (or confidence={levels[0]:g})" if len(levels) == 1 else "")
+        )
     return levels
