@@ -332,3 +332,25 @@ def test_a_frame_without_a_close_names_every_close_alias_it_would_read():
     # Each alias the message names is read.
     for alias in ("close", "C", "close_price", "Last", "PRICE"):
         assert as_price_series(pd.DataFrame({alias: [1.0, 2.0]}))[0].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("freq", "first", "step"),
+    [("M", "2020-01-01", "1mo"), ("Q", "2020-01-01", "3mo"), ("D", "2020-01-01", "1d"), ("h", "2020-01-01T00", "1h")],
+)
+def test_a_period_index_dates_the_prices_at_the_start_of_each_period(freq, first, step):
+    # A PeriodIndex (statsmodels' and R-style monthly data) was read as undated prices.
+    index = pd.period_range("2020-01", periods=4, freq=freq)
+    prices, stamps = as_price_series(pd.Series([1.0, 2.0, 3.0, 4.0], index=index))
+    assert prices.tolist() == [1.0, 2.0, 3.0, 4.0] and stamps[0] == ts(first)
+    np.testing.assert_array_equal(stamps, index.to_timestamp().to_numpy("datetime64[ns]"))
+    assert infer_interval(stamps) == jl_interval(step)
+    frame = pd.DataFrame({"close": [1.0, 2.0, 3.0, 4.0]}, index=index)
+    np.testing.assert_array_equal(as_price_series(frame)[1], stamps)
+    np.testing.assert_array_equal(load_ohlcv(frame.assign(open=1.0, high=4.0, low=1.0)).timestamps, stamps)
+
+
+def jl_interval(text):
+    from jaxlstm._src.prep.horizons import as_interval
+
+    return as_interval(text)

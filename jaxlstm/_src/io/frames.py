@@ -462,7 +462,9 @@ def to_candles(
 
 
 def index_timestamps(index: Any) -> np.ndarray | None:
-    """A DatetimeIndex as ``[rows]`` ``datetime64[ns]`` (UTC, naive), else None."""
+    """A DatetimeIndex (a PeriodIndex: each period's start) as ``[rows]`` ``datetime64[ns]`` (UTC, naive), else None."""
+    if is_pandas(index, "PeriodIndex"):
+        index = index.to_timestamp(how="start")
     if not is_pandas(index, "DatetimeIndex"):
         return None
     return horizons.as_datetime64_ns(np.asarray(index if index.tz is None else index.tz_convert(None)), "the index")
