@@ -296,6 +296,30 @@ def test_train_size_too_small_for_the_lstm():
         evaluation.backtest(linear_series(), evaluation.make_forecasters(["lstm"]), train_size=15, steps=3)
 
 
+def test_models_stand_for_their_settings_in_a_list_or_a_mapping():
+    # A list of models was refused ("must ... list model names, got list") and a model in a
+    # mapping too ("must be a class or zero-argument factory").
+    series = linear_series()
+    by_names = evaluation.backtest(
+        series, evaluation.make_forecasters(["naive", "drift", "lstm"], **TINY_LSTM), train_size=25, steps=3
+    )
+    lstm = LSTMForecaster(**TINY_LSTM)
+    models = [NaiveForecaster(), DriftForecaster(), lstm]
+    by_models = evaluation.backtest(series, models, train_size=25, steps=3)
+    assert list(by_models.models) == list(by_names.models) == ["naive", "drift", "lstm"]
+    for name in by_names.models:
+        np.testing.assert_allclose(by_models.models[name].predicted, by_names.models[name].predicted, rtol=1e-6)
+    assert lstm.params_ is None  # each origin fitted a copy; the model given is untouched
+    named = evaluation.backtest(series, {"small": LSTMForecaster(**TINY_LSTM)}, train_size=25, steps=3)
+    np.testing.assert_allclose(named.models["small"].predicted, by_names.models["lstm"].predicted, rtol=1e-6)
+    with pytest.raises(
+        ValueError, match=r"several models of one kind \(\['lstm', 'lstm'\]\): name them with a mapping"
+    ):
+        evaluation.backtest(series, [LSTMForecaster(), LSTMForecaster(hidden_size=8)], train_size=25, steps=3)
+    with pytest.raises(TypeError, match=r"list models or model names, got a list of \['int', 'str'\]"):
+        evaluation.backtest(series, ["naive", 3], train_size=25, steps=3)
+
+
 def test_factories_must_make_forecasters():
     with pytest.raises(TypeError, match="must return a jaxlstm.Forecaster"):
         evaluation.backtest(linear_series(), {"bad": object}, train_size=10, steps=3)

@@ -167,6 +167,17 @@ def test_numpy_inputs_that_are_not_real_numbers_are_refused_naming_the_argument(
         metrics.interval_coverage(Y_TRUE, LOWER, bad)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_numpy_inputs_that_are_not_finite_are_refused_naming_the_argument_and_index(bad):
+    # mae([1, 1, 1], [1, nan, 1]) was nan: a NaN score that says nothing of where it came from.
+    with pytest.raises(ValueError, match=r"y_pred must be finite, got (nan|inf|-inf) at index \(1,\)"):
+        metrics.mae(np.ones(3), np.array([1.0, bad, 1.0]))
+    with pytest.raises(ValueError, match=r"y_true must be finite, got .* at index \(1, 0\)"):
+        metrics.rmse(np.array([[1.0, 2.0], [bad, 1.0]]), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="lower must be finite"):
+        metrics.interval_coverage(Y_TRUE, np.where(np.arange(Y_TRUE.shape[-1]) == 0, bad, LOWER), UPPER)
+
+
 def test_a_jax_input_keeps_the_metric_differentiable():
     pred = Y_PRED + 0.5  # no step exact: |t - p| has a kink there
     grad = jax.grad(lambda p: metrics.mae(Y_TRUE, p))(jax.numpy.asarray(pred))

@@ -113,7 +113,9 @@ def backtest(
             DataFrame, ``jaxlstm.data.OHLCV``, ccxt rows or a CSV path). Each model gets its
             own columns; prices and scores are the closes.
         forecasters: model name -> zero-argument factory (a ``Forecaster`` subclass or a
-            ``functools.partial`` of one) returning an unfitted forecaster, or a list of names
+            ``functools.partial`` of one) returning an unfitted forecaster, or -> a model,
+            which stands for its settings (each origin fits a fresh copy, ``get_params()``);
+            a list of models (each named by its kind, ``model.name``); or a list of names
             for ``make_forecasters``. A ``"naive"`` model is added first when missing: it is
             the reference of ``relative_mae``.
         train_size: prices each fit sees, >= 2 and at least what every model needs.
@@ -379,9 +381,23 @@ def _check_forecasters(forecasters: Any) -> dict[str, Factory]:
         isinstance(forecasters, Sequence) and all(isinstance(f, str) for f in forecasters)
     ):
         forecasters = make_forecasters(forecasters)
+    if isinstance(forecasters, Sequence) and forecasters and all(isinstance(f, Forecaster) for f in forecasters):
+        # A list of unfitted models, as a user writes it first: each named by its kind.
+        names = [model.name for model in forecasters]
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f"forecasters lists several models of one kind ({names}): name them with a mapping, e.g. "
+                '{"lstm_small": LSTMForecaster(hidden_size=8), "lstm": LSTMForecaster()}'
+            )
+        forecasters = dict(zip(names, forecasters, strict=True))
     if not isinstance(forecasters, Mapping):
         raise TypeError(
-            f"forecasters must map names to factories or list model names, got {type(forecasters).__name__}"
+            "forecasters must map names to models or factories, or list models or model names, got "
+            + (
+                f"a {type(forecasters).__name__} of {sorted({type(f).__name__ for f in forecasters})}"
+                if isinstance(forecasters, Sequence) and forecasters
+                else type(forecasters).__name__
+            )
         )
     factories: dict[str, Factory] = {}
     if REFERENCE not in forecasters:
@@ -389,8 +405,13 @@ def _check_forecasters(forecasters: Any) -> dict[str, Factory]:
     for name, factory in forecasters.items():
         if not isinstance(name, str) or not name:
             raise TypeError(f"forecasters keys must be non-empty model names, got {name!r}")
+        if isinstance(factory, Forecaster):
+            # A model stands for its settings: every origin fits a fresh copy of them.
+            factory = functools.partial(type(factory), **factory.get_params())
         if not callable(factory):
-            raise TypeError(f"forecasters[{name!r}] must be a class or zero-argument factory, got {factory!r}")
+            raise TypeError(
+                f"forecasters[{name!r}] must be a model, a class or a zero-argument factory, got {factory!r}"
+            )
         factories[name] = factory
     if REFERENCE in forecasters:
         factories = {REFERENCE: factories.pop(REFERENCE), **factories}

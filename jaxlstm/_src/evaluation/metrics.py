@@ -8,7 +8,8 @@ given only numpy arrays, lists or scalars it computes the same formula with nump
 their precision (float64 stays float64) and without compiling a program per shape (a
 backtest scoring a new count of origins compiled about 25 small programs, 0.6 s). Shapes
 are checked when the function is traced, so the checks also hold under ``jax.jit``; value
-checks (such as ``lower <= upper``) are not possible on traced values and are left to the caller.
+checks (such as ``lower <= upper``, or finite values, which numpy inputs must have) are not
+possible on traced values and are left to the caller.
 
 Percentages (``mape``, ``smape``) are on a 0-100 scale; fractions
 (``directional_accuracy``, ``interval_coverage``) are on a 0-1 scale.
@@ -46,6 +47,10 @@ def _as_float(name: str, value: Any, xp: Any) -> Any:
         raise ValueError(f"{name} must have shape [..., horizon] with at least 1 dimension, got a scalar")
     if arr.shape[-1] == 0:
         raise ValueError(f"{name} must have at least 1 value along its last (horizon) axis, got shape {arr.shape}")
+    if xp is np and not np.isfinite(arr).all():
+        # A NaN score says nothing of where it came from; JAX values are left to the caller (see above).
+        first = np.unravel_index(int(np.flatnonzero(~np.isfinite(arr))[0]), arr.shape)
+        raise ValueError(f"{name} must be finite, got {arr[first]} at index {tuple(int(i) for i in first)}")
     return arr
 
 
