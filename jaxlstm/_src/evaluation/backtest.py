@@ -402,12 +402,11 @@ def _check_forecasters(forecasters: Any) -> dict[str, Factory]:
     factories: dict[str, Factory] = {}
     if REFERENCE not in forecasters:
         factories[REFERENCE] = NaiveForecaster
-    for name, factory in forecasters.items():
+    for name, given in forecasters.items():
         if not isinstance(name, str) or not name:
             raise TypeError(f"forecasters keys must be non-empty model names, got {name!r}")
-        if isinstance(factory, Forecaster):
-            # A model stands for its settings: every origin fits a fresh copy of them.
-            factory = functools.partial(type(factory), **factory.get_params())
+        # A model stands for its settings: every origin fits a fresh copy of them.
+        factory = functools.partial(type(given), **given.get_params()) if isinstance(given, Forecaster) else given
         if not callable(factory):
             raise TypeError(
                 f"forecasters[{name!r}] must be a model, a class or a zero-argument factory, got {factory!r}"
