@@ -193,6 +193,21 @@ def test_observe_and_windows_read_from_data_continue_the_positions(fitted):
         model.observe(series.to_numpy()[-40:])
 
 
+def test_a_plain_price_window_is_refused_naming_the_columns_and_where_they_come_from(fitted):
+    # "window must be 2-D, got shape (30,)" said nothing of the position column or of dated windows.
+    series = _series()
+    window = series[150 - fitted.window_length : 150]
+    pattern = (
+        r"window must be \[time, 2\] rows with the columns \['close', 'season_position'\] for LSTMForecaster\(.*\), "
+        r"got 1-D values of shape \(\d+,\); \['season_position'\] are computed from timestamps when window is dated"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        fitted.predict_multi_step(window.to_numpy(), 3)
+    np.testing.assert_array_equal(
+        fitted.predict_multi_step(window, 3), fitted.predict_multi_step(fitted.forecast_window(), 3)
+    )
+
+
 # ----------------------------------------------------------------------------- fit_many and the cache
 
 

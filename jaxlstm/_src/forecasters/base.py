@@ -1098,6 +1098,18 @@ class Forecaster:
             purpose: what they are for (``"to fit"``...), for messages.
         """
         columns = self.input_columns
+        if len(columns) > 1 and np.ndim(value) == 1:
+            computed = [c for c in columns if c in calendars.TIME_COLUMNS]
+            raise ValueError(
+                f"{name} must be [time, {len(columns)}] rows with the columns {list(columns)} for {self!r}, got "
+                f"1-D values of shape {np.shape(value)}"
+                + (
+                    f"; {computed} are computed from timestamps when {name} is dated data (a pandas Series with "
+                    "a DatetimeIndex, candles)"
+                    if computed
+                    else ""
+                )
+            )
         prices = validation.as_float_array(name, value, ndim=1 if len(columns) == 1 else 2)
         if prices.ndim == 2 and prices.shape[1] != len(columns):
             raise ValueError(
