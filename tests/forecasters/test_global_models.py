@@ -129,7 +129,37 @@ def test_a_global_model_refuses_what_only_one_series_means(captured):
         model.update({"D": SERIES["A"][-10:]})
     with pytest.raises(ValueError, match="global model of 3 series"):
         jl.LSTMForecaster.forecast_many({"group": model}, steps=2)
+    # The band of one series asked of the whole model was an AssertionError ("fitted models have a band").
+    for call in (
+        lambda: model.forecast_from(np.ones(2)),
+        lambda: model.band_offsets(2),
+        lambda: model.calibration_residuals(2),
+        model.forecast_window,
+    ):
+        with pytest.raises(ValueError, match="global model of 3 series"):
+            call()
     assert model.series_["A"].predict_multi_step(SERIES["A"][-6:], 2).shape == (2,)
+
+
+@pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster
+def test_observe_moves_the_origin_of_the_series_it_names_and_of_no_other(captured):
+    # observe(prices) on a global model set an origin no forecast read, without a word.
+    model = jl.LSTMForecaster.from_json(captured[0].to_json())
+    before = model.forecast(steps=3)
+    with pytest.raises(TypeError, match="mapping of series name -> new prices .* to observe the global model"):
+        model.observe(SERIES["A"][-10:])
+    newer = {"A": SERIES["A"][: len(SERIES["A"]) - 5]}
+    # All or nothing: a refused series leaves the named series before it as they were.
+    with pytest.raises(ValueError, match=r"data\['B'\]: data must have at least 6 prices"):
+        model.observe({**newer, "B": SERIES["B"][:2]})
+    np.testing.assert_array_equal(model.forecast(steps=3)["A"].predicted, before["A"].predicted)
+    model.observe(_long(newer))
+    after = model.forecast(steps=3)
+    alone = jl.LSTMForecaster.from_json(captured[0].to_json()).series_["A"].observe(newer["A"])
+    np.testing.assert_array_equal(after["A"].predicted, alone.forecast(steps=3).predicted)
+    assert not np.allclose(after["A"].predicted, before["A"].predicted)
+    for name in ("B", "C"):
+        np.testing.assert_array_equal(after[name].predicted, before[name].predicted)
 
 
 @pytest.mark.slow  # shares the module's global fit, which compiles a trainer and a forecaster

@@ -758,6 +758,7 @@ class Forecaster:
         ``forecast``.
         """
         self._check_fitted()
+        self._check_one_series()
         confidence = validation.check_fraction("confidence", confidence)
         checked = self.check_forecast(predicted)
         if level is None:
@@ -787,6 +788,7 @@ class Forecaster:
     def forecast_window(self) -> np.ndarray:
         """The recent prices ``forecast`` continues from."""
         self._check_fitted()
+        self._check_one_series()
         assert self.prices_ is not None
         length = self.window_length
         return self.prices_ if length is None else self.prices_[-length:]
@@ -817,6 +819,7 @@ class Forecaster:
             combined two sources, ``"volatility"``...).
         """
         self._check_fitted()
+        self._check_one_series()
         assert self.band_ is not None, "fitted models have a band"
         return self.band_.offsets(steps, confidence)
 
@@ -844,6 +847,7 @@ class Forecaster:
             without residuals).
         """
         self._check_fitted()
+        self._check_one_series()
         steps = validation.check_steps(steps)
         source = (
             self.calibration_sources()[0]
@@ -1079,6 +1083,9 @@ class Forecaster:
     def _check_fitted(self) -> None:
         if self.prices_ is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
+
+    def _check_one_series(self) -> None:
+        """Raises ``ValueError`` where the fitted model is not one series' (a global model's band and window are per series)."""
 
     def check_window(self, window: Any) -> np.ndarray:
         """``window`` as validated prices to forecast from (exactly ``window_length`` of them when it is set), else ValueError."""

@@ -641,6 +641,50 @@ def forecast(model: LSTMForecaster, horizon: Any, steps: int | None, confidence:
     return series_class(cast(Any, type(model))).forecast_many(model.series_, horizon, steps, confidence, level=level)
 
 
+def named_series(model: LSTMForecaster, data: Any, verb: str) -> Mapping[str, Any]:
+    """``{name: new prices}`` of some of a global model's series, from a mapping or a long frame, for ``update`` or ``observe``.
+
+    Raises:
+        TypeError: ``data`` is not a non-empty mapping of series names (nor a long frame).
+        ValueError: a series the model does not have.
+    """
+    views = model.series_ or {}
+    named = split_long(data, name="data") if is_pandas(data, "DataFrame") else data
+    if not isinstance(named, Mapping) or not named:
+        raise TypeError(
+            f"data must be a non-empty mapping of series name -> new prices or a long DataFrame (unique_id, ds, y) "
+            f"to {verb} the global model {model!r}, got {type(data).__name__}"
+            + (" with no series" if isinstance(named, Mapping) else "")
+        )
+    unknown = [name for name in named if name not in views]
+    if unknown:
+        listed = ", ".join(repr(name) for name in list(views)[:10]) + (", ..." if len(views) > 10 else "")
+        raise ValueError(f"data names series {unknown[:10]} that the global model does not have; it has {listed}")
+    return named
+
+
+def observe(model: LSTMForecaster, data: Any, interval: Any) -> None:
+    """``observe`` of a global model: each series named in ``data`` forecasts from the end of its new prices.
+
+    Each is observed as a local model observes (``Forecaster.observe``: the same checks,
+    nothing fitted changes); the series not named keep their windows. All or nothing: a
+    series whose data is refused leaves every series as it was.
+    """
+    views = model.series_ or {}
+    named = named_series(model, data, "observe")
+    kept = {name: (view.prices_, view.last_timestamp_, view.interval_) for name, view in views.items()}
+    try:
+        for name in (name for name in views if name in named):
+            try:
+                views[name].observe(named[name], interval=interval)
+            except ValueError as err:
+                raise ValueError(f"data[{name!r}]: {err}") from None
+    except BaseException:
+        for name, (prices, last, step) in kept.items():
+            views[name].prices_, views[name].last_timestamp_, views[name].interval_ = prices, last, step
+        raise
+
+
 def update(model: LSTMForecaster, data: Any, *, epochs: int, interval: Any, allow_gap: bool) -> None:
     """``update`` of a global model: the shared params continue training on the new prices of some or all series.
 
@@ -667,17 +711,7 @@ def update(model: LSTMForecaster, data: Any, *, epochs: int, interval: Any, allo
     """
     assert model.series_ is not None and model.params_ is not None
     views = model.series_
-    named = split_long(data, name="data") if is_pandas(data, "DataFrame") else data
-    if not isinstance(named, Mapping) or not named:
-        raise TypeError(
-            f"data must be a non-empty mapping of series name -> new prices or a long DataFrame (unique_id, ds, y) "
-            f"to update the global model {model!r}, got {type(data).__name__}"
-            + (" with no series" if isinstance(named, Mapping) else "")
-        )
-    unknown = [name for name in named if name not in views]
-    if unknown:
-        listed = ", ".join(repr(name) for name in list(views)[:10]) + (", ..." if len(views) > 10 else "")
-        raise ValueError(f"data names series {unknown[:10]} that the global model does not have; it has {listed}")
+    named = named_series(model, data, "update")
     names = [name for name in views if name in named]
     found = {
         name: continuation.read_update(views[name], named[name], f"data[{name!r}]", interval, allow_gap)

@@ -525,6 +525,14 @@ class LSTMForecaster(Forecaster):
         continuation.update(self, data, epochs=epochs, interval=interval, allow_gap=allow_gap, keep=keep)
         return self
 
+    def observe(self, data: Any, *, interval: Any = None) -> Self:
+        """``Forecaster.observe``; a global model takes ``{name: newer prices}`` or a long frame of some or all of its series."""
+        if self.series_ is None:
+            return super().observe(data, interval=interval)
+        self._check_fitted()
+        global_lib.observe(self, data, interval)
+        return self
+
     # ------------------------------------------------------------------ prediction
 
     def _predict(self, window: np.ndarray, steps: int) -> np.ndarray:
@@ -537,15 +545,9 @@ class LSTMForecaster(Forecaster):
     member_rows = classmethod(rows.forecast_members)
     _predict_rows = classmethod(rows.predict_models)
 
-    def forecast_window(self) -> np.ndarray:
-        if self.series_ is not None:
-            raise global_lib.one_series_only(self)
-        return super().forecast_window()
-
     def forecast_plan(self, steps: int) -> rows.ForecastPlan:
         """How this model forecasts ``steps`` steps as rows of the runner (``rows.forecast_rows``); a direct model refuses more steps than its head emits."""
-        if self.series_ is not None:
-            raise global_lib.one_series_only(self)
+        self._check_one_series()
         prepared.check_direct_steps(steps, self.direct_steps, self.features, self)
         assert self.encoding_state_ is not None, "fitted models have an encoding state"
         fitted = (self.encoding_state_, self.feature_state_ or {})
@@ -583,6 +585,10 @@ class LSTMForecaster(Forecaster):
     def _check_fitted(self) -> None:
         if self.params_ is None:
             raise RuntimeError("LSTMForecaster is not fitted yet: call fit(data) or LSTMForecaster.load(path) first")
+
+    def _check_one_series(self) -> None:
+        if self.series_ is not None:
+            raise global_lib.one_series_only(self)
 
     def check_prices(self, name: str, value: Any, minimum: int, purpose: str) -> np.ndarray:
         if self.features != (feature_lib.CLOSE,):
