@@ -2,11 +2,8 @@
 each column parsed in one vectorised pass of pandas and numpy, the first bad cell named by its ``Where``.
 
 Header names match by alias once normalised (``Unix Timestamp`` -> ``unix_timestamp``); one asset
-sits in plain columns (maybe with a ``symbol`` column), several side by side as ``BTC:close``. Of
-several volume columns the base asset's (``volumefrom``, ``Volume BTC`` of ``BTCUSD``) comes first,
-a quote volume (``volumeto``, ``Volume USD``) last; taker/maker, buy/sell and weighted ones never.
-Timestamps become int64 ns since the epoch, UTC (a string without an offset is UTC); a column of
-unix epochs must use one unit, told by the size of its numbers.
+sits in plain columns (maybe with a ``symbol`` column), several side by side as ``BTC:close``.
+Timestamps become int64 ns since the epoch, UTC (a string without an offset is UTC).
 """
 
 from __future__ import annotations
@@ -462,10 +459,11 @@ def to_candles(
 
 
 def index_timestamps(index: Any) -> np.ndarray | None:
-    """A DatetimeIndex as ``[rows]`` ``datetime64[ns]`` (UTC, naive), else None."""
+    """A DatetimeIndex as ``[rows]`` int64 ns since the epoch, UTC, else None."""
     if not is_pandas(index, "DatetimeIndex"):
         return None
-    return horizons.as_datetime64_ns(np.asarray(index if index.tz is None else index.tz_convert(None)), "the index")
+    naive = np.asarray(index if index.tz is None else index.tz_convert(None))
+    return horizons.as_datetime64_ns(naive, "the index").view(np.int64)
 
 
 def _frame_columns(frame: Any) -> tuple[list[str], dict[str, int], np.ndarray | None]:
@@ -478,7 +476,7 @@ def _frame_columns(frame: Any) -> tuple[list[str], dict[str, int], np.ndarray | 
     unnamed = stamps is None and "time" not in found and labels and len(frame) and is_unnamed(labels[0])
     if unnamed and looks_like_timestamp(frame.iloc[0, 0]):
         labels[0], found["time"] = labels[0] or "index", 0
-    return labels, found, None if stamps is None else stamps.view(np.int64)
+    return labels, found, stamps
 
 
 def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
