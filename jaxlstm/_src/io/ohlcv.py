@@ -58,8 +58,8 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
     one unit (s, ms, us or ns, told by their size). Of several volume columns the base
     asset's is preferred, a quote volume taken only when there is no other; an empty volume
     is NaN. Two columns of one name are refused. Rows come back sorted by time, the last of
-    a repeated timestamp kept. One ``pandas.read_csv`` call reads a file; only regular
-    UTF-8 files without NUL bytes or lines over ``MAX_LINE_BYTES`` (1 MiB) are read.
+    a repeated timestamp kept. Only regular UTF-8 files without NUL bytes or lines over
+    ``MAX_LINE_BYTES`` (1 MiB) are read.
 
     Args:
         source: a CSV path (``str`` or ``os.PathLike``), a DataFrame with a
