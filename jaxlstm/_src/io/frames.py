@@ -202,7 +202,7 @@ def layout(
     return Layout(positions, labels, asset)
 
 
-def symbol_mask(values: np.ndarray, wanted: str | None) -> tuple[np.ndarray | None, list[str]]:
+def symbol_mask(values: Any, wanted: str | None) -> tuple[np.ndarray | None, list[str]]:
     """``(keep, distinct)``: the ``[rows]`` mask of ``wanted``'s rows (None: all) and the symbols seen."""
     pd = import_pandas("selecting rows by symbol")
     cells = pd.Series(np.asarray(values, dtype=object), copy=False)
