@@ -2,11 +2,8 @@
 each column parsed in one vectorised pass of pandas and numpy, the first bad cell named by its ``Where``.
 
 Header names match by alias once normalised (``Unix Timestamp`` -> ``unix_timestamp``); one asset
-sits in plain columns (maybe with a ``symbol`` column), several side by side as ``BTC:close``. Of
-several volume columns the base asset's (``volumefrom``, ``Volume BTC`` of ``BTCUSD``) comes first,
-a quote volume (``volumeto``, ``Volume USD``) last; taker/maker, buy/sell and weighted ones never.
-Timestamps become int64 ns since the epoch, UTC (a string without an offset is UTC); a column of
-unix epochs must use one unit, told by the size of its numbers.
+sits in plain columns (maybe with a ``symbol`` column), several side by side as ``BTC:close``.
+Timestamps become int64 ns since the epoch, UTC (a string without an offset is UTC).
 """
 
 from __future__ import annotations
@@ -205,7 +202,7 @@ def layout(
     return Layout(positions, labels, asset)
 
 
-def symbol_mask(values: np.ndarray, wanted: str | None) -> tuple[np.ndarray | None, list[str]]:
+def symbol_mask(values: Any, wanted: str | None) -> tuple[np.ndarray | None, list[str]]:
     """``(keep, distinct)``: the ``[rows]`` mask of ``wanted``'s rows (None: all) and the symbols seen."""
     pd = import_pandas("selecting rows by symbol")
     cells = pd.Series(np.asarray(values, dtype=object), copy=False)
@@ -321,10 +318,8 @@ def checked_ns(arr: np.ndarray, where: Where, column: str, *, owned: bool = Fals
     # integer multiply, far cheaper than numpy's checked cast, cannot overflow.
     if factor and -(_INT64_MAX // factor) <= low <= high <= _INT64_MAX // factor:
         return counts if factor == 1 else np.multiply(counts, factor, out=counts if owned else None)
-    outside = horizons.outside_ns_range(arr)
-    if outside.any():
-        problem = f"expected a time from {horizons.FIRST_TIME} to {horizons.LAST_TIME}, got {arr[outside][0]}"
-        where.fail(int(np.argmax(outside)), column, problem)
+    if (i := first_true(horizons.outside_ns_range(arr))) is not None:
+        where.fail(i, column, f"expected a time from {horizons.FIRST_TIME} to {horizons.LAST_TIME}, got {arr[i]}")
     arr = arr.astype("datetime64[ns]")
     if (i := first_true(np.isnat(arr))) is not None:
         where.fail(i, column, "expected a timestamp, got an empty cell (NaT)")
@@ -353,11 +348,7 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
         if (nat := first_true(stamps.isna())) is not None:
             where.fail(nat, column, f"expected a timestamp, got {_describe(cells[nat])}")
         return checked_ns(stamps.dt.tz_convert(None).to_numpy(), where, column)
-    return _split_ns(pd, cells, where, column)
-
-
-def _split_ns(pd: Any, cells: np.ndarray, where: Where, column: str) -> np.ndarray:
-    """Strings split into their parts by ``TIMESTAMP_RE`` and added up in numpy, all rows at once."""
+    # Strings split into their parts by TIMESTAMP_RE and added up in numpy, all rows at once.
     parts = pd.Series(cells, dtype=object).str.extract(TIMESTAMP_RE)
 
     def check(bad: Any, problem: Callable[[str], str]) -> None:
@@ -391,15 +382,11 @@ def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | 
     if is_float and (i := first_true(~np.isfinite(arr))) is not None:
         where.fail(i, column, f"expected a unix epoch, got {arr[i]}")
     if scale is None and arr.shape[0]:
-        # The unit grows with |value|: all values share one unit when the smallest and largest magnitude do.
         units = np.searchsorted(_EPOCH_LIMITS, np.abs(arr.astype(np.float64)), side="right")
         if (j := first_true(units != units[0])) is not None:
-            where.fail(
-                j,
-                column,
-                f"the epoch {arr[j]} is in {_EPOCH_NAMES[units[j]]} but {where.place(0)} has {arr[0]} in "
-                f"{_EPOCH_NAMES[units[0]]}: a time column must use one unit",
-            )
+            names = _EPOCH_NAMES[units[j]], _EPOCH_NAMES[units[0]]
+            problem = f"the epoch {arr[j]} is in {names[0]} but {where.place(0)} has {arr[0]} in {names[1]}"
+            where.fail(j, column, f"{problem}: a time column must use one unit")
         scale = _EPOCH_SCALES[units[0]]
     scale = scale or 1
     limit = _INT64_MAX // scale
@@ -429,7 +416,7 @@ def to_candles(
     keep: Any = None
     found = symbol if symbol is not None or layout.asset is None else layout.asset
     if "symbol" in layout.positions:
-        keep, symbols = symbol_mask(np.asarray(column(layout.positions["symbol"]), dtype=object), symbol)
+        keep, symbols = symbol_mask(column(layout.positions["symbol"]), symbol)
         where = where if keep is None else where.subset(keep)
 
     def values_of(field: str) -> Any:
@@ -462,12 +449,13 @@ def to_candles(
 
 
 def index_timestamps(index: Any) -> np.ndarray | None:
-    """A DatetimeIndex (a PeriodIndex: each period's start) as ``[rows]`` ``datetime64[ns]`` (UTC, naive), else None."""
+    """A DatetimeIndex (a PeriodIndex: each period's start) as ``[rows]`` int64 ns since the epoch, UTC, else None."""
     if is_pandas(index, "PeriodIndex"):
         index = index.to_timestamp(how="start")
     if not is_pandas(index, "DatetimeIndex"):
         return None
-    return horizons.as_datetime64_ns(np.asarray(index if index.tz is None else index.tz_convert(None)), "the index")
+    naive = np.asarray(index if index.tz is None else index.tz_convert(None))
+    return horizons.as_datetime64_ns(naive, "the index").view(np.int64)
 
 
 def _frame_columns(frame: Any) -> tuple[list[str], dict[str, int], np.ndarray | None]:
@@ -480,7 +468,7 @@ def _frame_columns(frame: Any) -> tuple[list[str], dict[str, int], np.ndarray | 
     unnamed = stamps is None and "time" not in found and labels and len(frame) and is_unnamed(labels[0])
     if unnamed and looks_like_timestamp(frame.iloc[0, 0]):
         labels[0], found["time"] = labels[0] or "index", 0
-    return labels, found, None if stamps is None else stamps.view(np.int64)
+    return labels, found, stamps
 
 
 def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
@@ -510,7 +498,7 @@ def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     close = frame.iloc[:, found["close"]].to_numpy()
     prices = validation.as_float_array(f"{name}[{frame.columns[found['close']]!r}]", close, ndim=1)
     if "symbol" in found:
-        _, symbols = symbol_mask(frame.iloc[:, found["symbol"]].to_numpy(dtype=object), None)
+        _, symbols = symbol_mask(frame.iloc[:, found["symbol"]], None)
         if len(symbols) > 1:
             raise ValueError(
                 f"{name} holds several symbols ({', '.join(sorted(symbols)[:5])}); "

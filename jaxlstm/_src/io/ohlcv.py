@@ -58,8 +58,8 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
     one unit (s, ms, us or ns, told by their size). Of several volume columns the base
     asset's is preferred, a quote volume taken only when there is no other; an empty volume
     is NaN. Two columns of one name are refused. Rows come back sorted by time, the last of
-    a repeated timestamp kept. One ``pandas.read_csv`` call reads a file; only regular
-    UTF-8 files without NUL bytes or lines over ``MAX_LINE_BYTES`` (1 MiB) are read.
+    a repeated timestamp kept. Only regular UTF-8 files without NUL bytes or lines over
+    ``MAX_LINE_BYTES`` (1 MiB) are read.
 
     Args:
         source: a CSV path (``str`` or ``os.PathLike``), a DataFrame with a
@@ -181,8 +181,7 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
         )
     elif is_pandas(data, "Series"):
         prices = validation.as_float_array(name, data.to_numpy(), ndim=1)
-        stamps = frames.index_timestamps(data.index)
-        nanos = None if stamps is None else stamps.view(np.int64)
+        nanos = frames.index_timestamps(data.index)
     elif is_pandas(data, "DataFrame"):
         prices, nanos = frames.frame_close(data, name)
     elif isinstance(data, (list, tuple)) and len(data) > 0 and isinstance(data[0], (list, tuple)):
@@ -337,11 +336,9 @@ def _bad_bytes(handle: BinaryIO, start: int, first_line: int) -> str | None:
 def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
     """The first non-blank lines of the file (its bytes already checked), split into cells."""
     head: list[_Line] = []
-    offset = 0
-    for number in itertools.count(1):
-        if len(head) >= _MAX_PREAMBLE_LINES + 3 or not (raw := handle.readline(MAX_LINE_BYTES + 1)):
-            return head
-        start, offset = offset, offset + len(raw)
+    offset, number = 0, 0
+    while len(head) < _MAX_PREAMBLE_LINES + 3 and (raw := handle.readline(MAX_LINE_BYTES + 1)):
+        start, offset, number = offset, offset + len(raw), number + 1
         try:  # without the byte-order mark spreadsheet exports put first
             text = (raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw).decode("utf-8")
         except UnicodeDecodeError as err:
