@@ -354,3 +354,31 @@ def jl_interval(text):
     from jaxlstm._src.prep.horizons import as_interval
 
     return as_interval(text)
+
+
+@pytest.mark.parametrize(("separator", "shown"), [(";", "';'"), ("\t", "'\\\\t'"), ("|", "'\\|'")])
+def test_a_file_of_another_separator_is_refused_saying_how_to_read_it(tmp_path, separator, shown):
+    # The message quoted the header line and stopped there; European exports use ';' (and decimal commas).
+    path = tmp_path / "eu.csv"
+    path.write_text(
+        separator.join(["date", "open", "high", "low", "close"]) + "\n2024-01-01" + f"{separator}1" * 4 + "\n"
+    )
+    with pytest.raises(ValueError, match=rf"look {shown}-separated, .* pandas.read_csv\(path, sep={shown}\)"):
+        load_ohlcv(path)
+
+
+@pytest.mark.parametrize("opener", ["gzip", "bz2", "zip"])
+def test_a_compressed_file_is_refused_saying_it_is_compressed(tmp_path, opener):
+    text = "date,open,high,low,close\n" + "".join(f"2024-01-{d:02d},1,2,0.5,1.5\n" for d in range(1, 29))
+    path = tmp_path / "candles.csv.gz"
+    if opener == "zip":
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("candles.csv", text)
+    else:
+        path.write_bytes(__import__(opener).compress(text.encode() * 50))
+    with pytest.raises(
+        ValueError, match=rf"is {opener if opener != 'bz2' else 'bzip2'}-compressed: decompress it first"
+    ):
+        load_ohlcv(path)

@@ -107,7 +107,7 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         name = f"source {path.name!r}"
         with _open_regular(path, name) as handle:
             if (problem := _bad_bytes(handle, 0, 1)) is not None:
-                raise ValueError(f"{name}: {problem}")
+                raise ValueError(f"{name}: {problem}{_compressed_hint(handle)}")
             header = _find_header(_read_head(handle, name), name, symbol, need)
             candles = _read_whole(handle, header, name, symbol) if header.first_cells else None
             candles = candles if candles is not None else _read_for_message(handle, header, name, symbol)
@@ -375,10 +375,39 @@ def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequenc
             return _header_from(row, following, line, name, symbol, need)
     if not head:
         raise ValueError(f"{name} is empty: expected a header row and at least one data row")
+    first = ",".join(head[0].cells)
+    separator = next((s for s in (";", "\t", "|") if len(head[0].cells) == 1 and s in first), None)
     raise ValueError(
         f"{name}: found no header row with a time column ({', '.join(frames.TIME_ALIASES[:7])}, ...) and a "
         f"close column in its first {min(len(head), _MAX_PREAMBLE_LINES)} non-blank line(s); the first one was "
-        f"{','.join(head[0].cells)!r:.120}"
+        f"{first!r:.120}"
+        + (
+            f"; its cells look {separator!r}-separated, and load_ohlcv reads comma-separated files: read it with "
+            f"pandas.read_csv(path, sep={separator!r}) (and decimal=',' for decimal commas) and pass the DataFrame"
+            if separator
+            else ""
+        )
+    )
+
+
+_COMPRESSED = {
+    b"\x1f\x8b": "gzip",
+    b"PK\x03\x04": "zip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+}
+
+
+def _compressed_hint(handle: BinaryIO) -> str:
+    """What to do with a compressed file (told by its first bytes), or ""."""
+    handle.seek(0)
+    start = handle.read(8)
+    kind = next((kind for magic, kind in _COMPRESSED.items() if start.startswith(magic)), None)
+    if kind is None:
+        return ""
+    return (
+        f" (it is {kind}-compressed: decompress it first, or read it with pandas.read_csv(path) and pass the DataFrame)"
     )
 
 
