@@ -60,7 +60,7 @@ def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
 
 
 def check_seed(name: str, value: Any) -> int:
-    """Returns ``value`` as an int, or raises unless it is an integer in ``[0, 2**63)`` (what ``jax.random.key`` takes)."""
+    """Returns ``value`` as an int, or raises unless it is an integer in ``[0, 2**63)`` (every bit counts: ``population.seed_key``)."""
     seed = check_positive_int(name, value, minimum=0)
     if seed >= 2**63:
         raise ValueError(f"{name} must be below 2**63, got {seed}")

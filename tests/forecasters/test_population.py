@@ -1,5 +1,6 @@
 """Ensembles and online updates of ``LSTMForecaster``: populations trained in one runner call."""
 
+import jax
 import numpy as np
 import pytest
 
@@ -284,3 +285,18 @@ def test_tune_searches_architectures_and_inputs(candles):
     assert len(best.tuning_) == 4 and best.direct_steps == 3
     assert best.architecture in ("lstm", "attention") and best.features in space["features"]
     assert np.all(np.isfinite(best.forecast(steps=3).predicted))
+
+
+def test_seeds_that_differ_above_32_bits_give_different_models():
+    # Without x64, jax.random.key keeps a seed's low 32 bits: seeds 1 and 2**32 + 1 made one model.
+    for low in (0, 1, 5, 2**32 - 1):
+        np.testing.assert_array_equal(
+            jax.random.key_data(population.seed_key(low)), jax.random.key_data(jax.random.key(low))
+        )  # seeds below 2**32 keep their keys (and every model fitted with them)
+    keys = [population.seed_key(s) for s in (1, 2**32 + 1, 2**33 + 1, 2**62 + 1, 2**63 - 1)]
+    data = {tuple(np.asarray(jax.random.key_data(k)).tolist()) for k in keys}
+    assert len(data) == len(keys)
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 120)))
+    small = dict(hidden_size=4, sequence_length=8, epochs=1, season_length=None)
+    one, other = (jl.LSTMForecaster(seed=s, **small).fit(prices) for s in (1, 2**32 + 1))
+    assert not np.allclose(jax.tree.leaves(one.params_)[0], jax.tree.leaves(other.params_)[0])

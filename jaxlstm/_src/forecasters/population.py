@@ -188,6 +188,16 @@ def widened(forecast: Any, members: np.ndarray) -> Any:
     )
 
 
+def seed_key(seed: int) -> jax.Array:
+    """The PRNG key of a seed in ``[0, 2**63)``: ``jax.random.key(seed)`` below ``2**32``, the high bits folded in above.
+
+    Without x64, ``jax.random.key`` keeps only a seed's low 32 bits, so seeds ``1`` and
+    ``2**32 + 1`` made one model; this key is the same whether the host enables x64 or not.
+    """
+    key = jax.random.key(seed & 0xFFFFFFFF)
+    return key if seed < 2**32 else jax.random.fold_in(key, seed >> 32)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Members:
     """How each member of one model begins (or continues) training.
@@ -243,7 +253,7 @@ class Members:
         return training.init_opt_state(optimizer, params, **hyper)
 
     def _keys(self, member: int) -> jax.Array:
-        return jax.random.split(jax.random.key(self.settings[member]["seed"]))
+        return jax.random.split(seed_key(self.settings[member]["seed"]))
 
     def start(self, member: int) -> tuple[Any, jax.Array, Any]:
         """Member ``member``'s initial ``(params, shuffling key, optimiser state)``, from its seed and rates.
@@ -267,7 +277,7 @@ class Members:
     def continued(self, member: int, params: Any, opt_state: Any, count: int) -> tuple[Any, jax.Array, Any]:
         """``start`` of ``update`` number ``count``: the params, their optimiser state (a fresh one when None), a key of the seed folded with ``count``."""
         opt_state = self.fresh_opt_state(params, member) if opt_state is None else opt_state
-        return params, jax.random.fold_in(jax.random.key(self.settings[member]["seed"]), count), opt_state
+        return params, jax.random.fold_in(seed_key(self.settings[member]["seed"]), count), opt_state
 
     def templates(self) -> tuple[Any, Any]:
         """``ShapeDtypeStruct`` trees of one member's params and optimiser state.
