@@ -187,6 +187,13 @@ def test_update_from_a_model_saved_without_optimiser_state_starts_a_fresh_one(tm
         ({"ensemble": [{"learning_rate": -1.0}]}, ValueError, "learning_rate"),
         ({"ensemble": [{"seed": -1}]}, ValueError, "seed"),
         ({"ensemble": 10**6}, ValueError, "at most"),
+        # Identical members trained identical params, silently.
+        (
+            {"ensemble": [{"seed": 1}, {"seed": 2}, {"seed": 1}]},
+            ValueError,
+            r"ensemble\[2\] has the settings of ensemble\[0\]",
+        ),
+        ({"ensemble": [{}, {"seed": 0}], "seed": 0}, ValueError, r"ensemble\[1\] has the settings of ensemble\[0\]"),
         ({"combine": "max"}, ValueError, "combine"),
         ({"weight_decay": -0.1}, ValueError, "weight_decay"),
     ],

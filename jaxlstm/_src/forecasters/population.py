@@ -110,6 +110,11 @@ def member_settings(
                 ),
             }
         )
+        if (first := out.index(out[-1])) < i:
+            raise ValueError(
+                f"ensemble[{i}] has the settings of ensemble[{first}] ({out[i]}): identical members train identical "
+                "params, so the ensemble would only repeat them; give each member another seed or rate"
+            )
     return out
 
 
