@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 
 import jaxlstm as jl
@@ -318,6 +319,40 @@ def test_models_stand_for_their_settings_in_a_list_or_a_mapping():
         evaluation.backtest(series, [LSTMForecaster(), LSTMForecaster(hidden_size=8)], train_size=25, steps=3)
     with pytest.raises(TypeError, match=r"list models or model names, got a list of \['int', 'str'\]"):
         evaluation.backtest(series, ["naive", 3], train_size=25, steps=3)
+
+
+def test_gaps_in_the_series_warn_raise_or_fill_as_fit_takes_them():
+    # A gappy series was backtested without a word, each gap one step.
+    index = pd.date_range("2024-01-01", periods=60, freq="h")
+    full = pd.Series(linear_series(60), index)
+    holed = full.drop(full.index[[20, 21]])
+    with pytest.warns(jl.data.GapWarning, match=r"series has 1 gap\(s\)") as caught:
+        warned = evaluation.backtest(holed, ["naive"], train_size=30, steps=3)
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert warned.series_timestamps.shape[0] == len(holed)  # as given: 58 prices
+    with pytest.raises(ValueError, match=r"series has 1 gap\(s\)"):
+        evaluation.backtest(holed, ["naive"], train_size=30, steps=3, gaps="raise")
+    filled = evaluation.backtest(holed, ["naive", "drift"], train_size=30, steps=3, gaps="fill")
+    reference = evaluation.backtest(holed.resample("h").ffill(), ["naive", "drift"], train_size=30, steps=3)
+    np.testing.assert_array_equal(filled.origins, reference.origins)
+    for name in ("naive", "drift"):
+        np.testing.assert_array_equal(filled.models[name].predicted, reference.models[name].predicted)
+    with pytest.raises(ValueError, match="gaps must be one of"):
+        evaluation.backtest(holed, ["naive"], train_size=30, steps=3, gaps="ignore")
+    # Several series: each series' gaps named, once.
+    with pytest.warns(jl.data.GapWarning) as caught:
+        evaluation.backtest({"a": full, "b": holed}, ["naive"], train_size=30, steps=3)
+    assert [str(w.message).split(" has")[0] for w in caught] == ["series['b']"]
+    many = evaluation.backtest({"a": full, "b": holed}, ["naive"], train_size=30, steps=3, gaps="fill")
+    np.testing.assert_array_equal(
+        many["b"].models["naive"].predicted, reference.models["naive"].predicted[-len(many["b"].origins) :]
+    )
+
+
+def test_a_series_too_short_among_several_is_named():
+    # "series has 10 prices, too few ..." did not say which.
+    with pytest.raises(ValueError, match=r"series\['b'\] has 10 prices, too few for train_size=20"):
+        evaluation.backtest({"a": linear_series(40), "b": linear_series(10)}, ["naive"], train_size=20, steps=3)
 
 
 def test_factories_must_make_forecasters():

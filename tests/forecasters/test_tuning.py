@@ -140,11 +140,32 @@ def test_a_tuned_forecaster_in_a_backtest_sees_nothing_after_the_origin(prices):
         ({"learning_rate": [1e-3]}, {"folds": 0}, ValueError, "folds"),
         ({"learning_rate": [1e-3]}, {"validation_share": 1.5}, ValueError, "validation_share"),
         ({"learning_rate": [1e-3]}, {"hidden_size": -1}, ValueError, "hidden_size"),
+        # Repeated values ran the same trial twice.
+        ({"learning_rate": [1e-3, 1e-2, 1e-3]}, {}, ValueError, r"space\['learning_rate'\] lists 0.001 more than once"),
+        (
+            {"ensemble": [[{"seed": 1}], [{"seed": 1}]]},
+            {},
+            ValueError,
+            r"space\['ensemble'\] lists \[\{'seed': 1\}\] more",
+        ),
+        # A horizon longer than the validation part was scored on its first few steps only.
+        (
+            {"learning_rate": [1e-3]},
+            {"horizon": 1_000},
+            ValueError,
+            r"horizon=1000 is longer than the \d+ prices after",
+        ),
+        ({"learning_rate": np.array([[1e-3]])}, {}, ValueError, "non-empty list"),
     ],
 )
 def test_bad_searches_are_refused(prices, space, options, error, match):
     with pytest.raises(error, match=match):
         jl.tune(prices, space, **options)
+
+
+def test_a_numpy_array_of_values_is_a_list_of_its_values():
+    assert tuning.check_space({"learning_rate": np.logspace(-4, -2, 3)}) == {"learning_rate": (1e-4, 1e-3, 1e-2)}
+    assert all(type(v) is float for v in tuning.check_space({"learning_rate": np.array([1e-3, 1e-2])})["learning_rate"])
 
 
 def test_too_short_data_is_refused():

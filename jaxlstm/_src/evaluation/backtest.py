@@ -35,8 +35,9 @@ from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster
 from jaxlstm._src.forecasters.forecast import check_levels
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
 from jaxlstm._src.io.pandas_import import is_pandas
-from jaxlstm._src.io.series import close_of, read_series, select_columns, split_long
+from jaxlstm._src.io.series import close_of, read_series, regular_series, select_columns, split_long
 from jaxlstm._src.prep import calendars, horizons
+from jaxlstm._src.prep import gaps as gap_lib
 
 Factory = Callable[[], Forecaster]
 #: ``progress(model_name, origins_done, origins_total)``, called as a backtest advances.
@@ -98,6 +99,7 @@ def backtest(
     progress: Progress | None = None,
     levels: Sequence[float] | None = None,
     global_models: Sequence[str] = (),
+    gaps: str = "warn",
 ) -> Any:
     """Walk-forward (rolling-origin) evaluation with a refit at every origin.
 
@@ -140,6 +142,10 @@ def backtest(
         global_models: with several series, the names of ``forecasters`` fitted as one
             global model across every series at each origin (``LSTMForecaster`` factories);
             the others are fitted per series.
+        gaps: gaps in a dated series, as ``fit(gaps=...)`` takes them: ``"warn"`` (default:
+            a ``GapWarning``, then the series as given, each gap one step), ``"raise"`` or
+            ``"fill"`` (the last close carried forward onto the regular grid, before the
+            origins are placed).
 
     Several series (a ``{name: prices}`` mapping or a long ``unique_id, ds, y`` DataFrame)
     are backtested each on its own origins (``origins`` as given, or by ``stride`` back from
@@ -157,19 +163,44 @@ def backtest(
             ``confidence`` or model name, or a model that fails at some origin (named in the
             message).
     """
+    gaps = gap_lib.check_gap_policy(gaps)
+    options = dict(horizon=horizon, steps=steps, origins=origins, stride=stride, confidence=confidence)
+    options.update(vectorize=vectorize, interval=interval, progress=progress, levels=levels)
     if isinstance(series, Mapping) or (is_pandas(series, "DataFrame") and "unique_id" in series.columns):
-        options = dict(horizon=horizon, steps=steps, origins=origins, stride=stride, confidence=confidence)
-        options.update(vectorize=vectorize, interval=interval, progress=progress, levels=levels)
-        return _backtest_many(series, forecasters, train_size, global_models, options)
+        return _backtest_many(series, forecasters, train_size, global_models, gaps, options)
     if global_models:
         raise ValueError("global_models needs several series: a mapping of name -> prices or a long DataFrame")
+    return _backtest_series(series, "series", gaps, forecasters, train_size=train_size, **options)
+
+
+def _backtest_series(
+    series: Any,
+    name: str,
+    gaps: str | None,
+    forecasters: Any,
+    *,
+    train_size: int,
+    horizon: Any,
+    steps: int | None,
+    origins: Sequence[int] | None,
+    stride: int | None,
+    confidence: float,
+    vectorize: bool | None,
+    interval: Any,
+    progress: Progress | None,
+    levels: Sequence[float] | None,
+) -> BacktestResult:
+    """``backtest`` of one series, named ``name`` in messages; ``gaps`` None: its gaps are already handled."""
+    series_name = name
     factories = _check_forecasters(forecasters)
     probes = {name: _build(name, factory) for name, factory in factories.items()}
     # The columns read from the data (fit_rows adds a calendar's clock and a seasonal encoding's positions).
     columns = tuple(dict.fromkeys(c for probe in probes.values() for c in calendars.data_columns(probe.input_columns)))
     if columns[0] != "close":
         raise ValueError(f"every model must read the close first, got input columns {columns}")
-    values, stamps, interval = read_series(series, "series", columns, interval)
+    values, stamps, interval = read_series(series, series_name, columns, interval)
+    if gaps is not None:
+        values, stamps, _ = regular_series(values, stamps, interval, gaps, series_name, columns)
     prices = close_of(values)
     n = prices.shape[0]
     train_size = validation.check_positive_int("train_size", train_size, minimum=2)
@@ -197,7 +228,7 @@ def backtest(
             raise ValueError(
                 f"train_size must be at least {probe.min_fit_length} for model {name!r} ({probe!r}), got {train_size}"
             )
-    starts = _check_origins(origins, stride, n, train_size, steps)
+    starts = _check_origins(origins, stride, n, train_size, steps, series_name)
     actual = prices[starts[:, None] + np.arange(steps)[None, :]]
     train = np.stack([prices[t - train_size : t] for t in starts])
     train_values = np.stack([values[t - train_size : t] for t in starts])
@@ -263,7 +294,7 @@ def _model_result(
 
 
 def _backtest_many(
-    data: Any, forecasters: Any, train_size: int, global_models: Sequence[str], options: dict[str, Any]
+    data: Any, forecasters: Any, train_size: int, global_models: Sequence[str], gaps: str, options: dict[str, Any]
 ) -> dict[str, BacktestResult]:
     """``backtest`` of several series: each series' local models on its own, the global models across them."""
     named = split_long(data, name="series") if not isinstance(data, Mapping) else data
@@ -285,17 +316,31 @@ def _backtest_many(
     for name, item in named.items():
         if not isinstance(name, str):
             raise TypeError(f"series keys must be series name strings, got {type(name).__name__} {name!r}")
-        values[name] = read_series(item, f"series[{name!r}]", ("close",), options["interval"])
-        if options["horizon"] is not None and values[name][2] is None:
+        closes, stamps, spacing = read_series(item, f"series[{name!r}]", ("close",), options["interval"])
+        # The gaps are handled here, once per series; each series' own backtest fills as this does.
+        closes, stamps, _ = regular_series(closes, stamps, spacing, gaps, f"series[{name!r}]")
+        values[name] = (closes, stamps, spacing)
+        if options["horizon"] is not None and spacing is None:
             raise ValueError(f"horizon needs the spacing of series[{name!r}], which has no timestamps: pass interval=")
-        count = steps or horizons.horizon_to_steps(options["horizon"], values[name][2])
-        counts[name] = _check_origins(given, stride, values[name][0].shape[0], train_size, count)
+        count = steps or horizons.horizon_to_steps(options["horizon"], spacing)
+        counts[name] = _check_origins(given, stride, closes.shape[0], train_size, count, f"series[{name!r}]")
     shortest = min(len(found) for found in counts.values())
     results = {}
     for name, item in named.items():
         counts[name] = counts[name][len(counts[name]) - shortest :]
         origins_ = [int(t) for t in counts[name]]
-        results[name] = backtest(item, local, train_size=train_size, steps=steps, origins=origins_, **options)
+        again = "fill" if gaps == "fill" else None
+        results[name] = _backtest_series(
+            item,
+            f"series[{name!r}]",
+            again,
+            local,
+            train_size=train_size,
+            steps=steps,
+            origins=origins_,
+            stride=None,
+            **options,
+        )
     for model_name in global_models:
         start = time.perf_counter()
         first = next(iter(results.values()))
@@ -428,7 +473,7 @@ def _build(name: str, factory: Factory) -> Forecaster:
 
 
 def _check_origins(
-    origins: Sequence[int] | None, stride: int | None, n: int, train_size: int, steps: int
+    origins: Sequence[int] | None, stride: int | None, n: int, train_size: int, steps: int, name: str = "series"
 ) -> np.ndarray:
     last = n - steps
     if origins is not None:
@@ -449,7 +494,7 @@ def _check_origins(
     stride = steps if stride is None else validation.check_positive_int("stride", stride)
     if last < train_size:
         raise ValueError(
-            f"series has {n} prices, too few for train_size={train_size} plus steps={steps} "
+            f"{name} has {n} prices, too few for train_size={train_size} plus steps={steps} "
             f"(needs at least {train_size + steps})"
         )
     return np.arange(train_size, last + 1, stride, dtype=np.int64)

@@ -112,12 +112,16 @@ def check_space(space: Any, settings: Mapping[str, Any] | None = None) -> dict[s
         raise TypeError(f"space must be a non-empty dict of setting name -> list of values, got {type(space).__name__}")
     known = LSTMForecaster.setting_names()
     out: dict[str, tuple[Any, ...]] = {}
-    for name, values in space.items():
+    for name, given in space.items():
         if name not in known or name in NOT_TUNABLE:
             tunable = [k for k in known if k not in NOT_TUNABLE]
             raise ValueError(f"space names {name!r}, which is not a tunable LSTMForecaster setting; tunable: {tunable}")
+        # np.logspace(-4, -2, 5): numpy scalars as Python ones.
+        values = given.tolist() if isinstance(given, np.ndarray) and given.ndim == 1 else given
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
             raise ValueError(f"space[{name!r}] must be a non-empty list of values, got {values!r:.60}")
+        if (repeated := _first_repeated(values)) is not None:
+            raise ValueError(f"space[{name!r}] lists {repeated!r} more than once: its trials would be the same")
         out[name] = tuple(values)
         for value in values:
             try:
@@ -125,6 +129,22 @@ def check_space(space: Any, settings: Mapping[str, Any] | None = None) -> dict[s
             except (TypeError, ValueError) as err:
                 raise ValueError(f"space[{name!r}] holds an invalid value {value!r}: {err}") from None
     return out
+
+
+def _first_repeated(values: Sequence[Any]) -> Any:
+    """The first value equal to an earlier one, else None (values may be unhashable: lists of members)."""
+    hashed: set[Any] = set()
+    others: list[Any] = []
+    for value in values:
+        try:
+            if value in hashed:
+                return value
+            hashed.add(value)
+        except TypeError:
+            if value in others:
+                return value
+            others.append(value)
+    return None
 
 
 #: Most trials one search runs: a grid with more combinations, or a larger ``n_trials``, is
@@ -289,8 +309,11 @@ def tune(
     Args:
         data: prices in any form ``LSTMForecaster.fit`` accepts.
         space: setting name -> list of values, e.g. ``{"learning_rate": [3e-4, 1e-3, 3e-3],
-            "sequence_length": [20, 60]}``; any ``LSTMForecaster`` setting but ``symbol``,
-            ``band`` and ``calibration``.
+            "sequence_length": [20, 60]}`` (a 1-D numpy array such as ``np.logspace(-4, -2, 5)``
+            too), distinct values; any ``LSTMForecaster`` setting but ``symbol``, ``band``
+            and ``calibration``.
+        horizon: forecast steps scored from each validation origin, >= 1; the first
+            origin must have ``horizon`` prices after it.
         sampling: ``"grid"`` or ``"random"`` (then ``n_trials`` is required). A grid of
             more than ``MAX_TRIALS`` combinations is refused up front.
         n_trials: trials drawn with ``"random"`` (at most ``MAX_TRIALS``).
@@ -298,7 +321,6 @@ def tune(
             None to train every trial for all its epochs.
         folds: validation blocks (walk-forward folds), >= 1.
         validation_share: share of ``data`` (at its end) the blocks cover, in (0, 1).
-        horizon: forecast steps scored from each validation origin, >= 1.
         stride: steps between validation origins (default ``max(1, horizon // 4)``).
         seed: seeds the random draw of trials (each trial's own ``seed`` setting seeds its model).
         workers, devices: how each group is run (see ``jaxlstm.run_stacked``); with
@@ -354,6 +376,13 @@ def tune(
     prices = Forecaster.check_prices(base, "data", close_of(values), min_train + folds, "to tune")
     own = [select_columns(values, columns, m.input_columns) for m in models]
     bounds = fold_bounds(prices.shape[0], folds, validation_share, min_train)
+    if bounds[0][0] + horizon > prices.shape[0]:
+        # Forecasts are scored on the prices that follow them: none would be scored on its whole horizon.
+        raise ValueError(
+            f"horizon={horizon} is longer than the {prices.shape[0] - bounds[0][0]} prices after the first validation "
+            f"origin (the folds cover the last {prices.shape[0] - bounds[0][0]} of {prices.shape[0]}): no forecast "
+            "would be scored on its whole horizon; pass more data, a larger validation_share or a shorter horizon"
+        )
 
     # This process's trials, fixed for the whole search: a trial that survives a rung
     # continues from params and optimiser state that live only where it trained.
