@@ -32,7 +32,8 @@ Rows (``ROWS``): the library's ``LSTMForecaster()`` (its defaults), its variants
 window encoding), ``lstm_window`` and the shrunk season rows, ``LSTMForecaster(ensemble=5)``,
 ``HybridForecaster`` and ``DriftForecaster``; ``esrnn`` (``architecture="esrnn"`` with a direct
 head of the horizon and the frequency's season where M4's test finds it; not in the default
-rows) and ``esrnn_quantile`` (the same with ``band="quantile"``); statsforecast's ``AutoETS``, ``AutoTheta``,
+rows), ``esrnn_ens5`` (the same with ``ensemble=5``) and ``esrnn_quantile`` (the same with
+``band="quantile"``); statsforecast's ``AutoETS``, ``AutoTheta``,
 ``AutoARIMA``, ``SeasonalNaive`` and ``Naive`` with their own intervals; M4's ``Naive2``
 (``naive2``: naive on the classically, multiplicatively deseasonalised series when the 90%
 autocorrelation test finds the season; no interval); and the Darts and NeuralForecast LSTMs of
@@ -451,6 +452,15 @@ def rows(quick: bool, epochs: int) -> dict[str, tuple[Row, str, str]]:
             "jaxlstm",
             'LSTMForecaster(architecture="esrnn", encoding="log", direct_steps=horizon, season_length=the '
             "frequency's season where M4's test finds it in the training values, else none: level only)",
+        ),
+        "esrnn_ens5": (
+            _seasonal_library_row(
+                lambda season, h: LSTMForecaster(
+                    architecture="esrnn", season_length=season, encoding="log", direct_steps=h, ensemble=5, **small
+                )
+            ),
+            "jaxlstm",
+            "the esrnn row with ensemble=5: five members (seeds 0-4) trained in one call, mean forecast",
         ),
         "esrnn_quantile": (
             _seasonal_library_row(
