@@ -29,6 +29,22 @@ def test_loading_another_class_names_both(tmp_path):
         jl.baselines.DriftForecaster.load(path)
 
 
+def test_forecaster_load_gives_the_model_of_whichever_class_saved_it(tmp_path):
+    # Forecaster.load(path) raised NotImplementedError("Forecaster must implement from_saved()").
+    prices = random_walk(120, seed=1).prices
+    models = [kind().fit(prices, interval="1h") for kind in BASELINES]
+    models.append(jl.LSTMForecaster(hidden_size=4, sequence_length=8, epochs=1, season_length=None).fit(prices))
+    for i, model in enumerate(models):
+        want = model.forecast(steps=4)
+        for back in (jl.Forecaster.load(model.save(tmp_path / str(i))), jl.Forecaster.from_json(model.to_json())):
+            assert type(back) is type(model)
+            np.testing.assert_array_equal(back.forecast(steps=4).predicted, want.predicted)
+    path = models[0].save(tmp_path / "odd")
+    with pytest.raises(ValueError, match=r"holds a model of kind 'NoSuchForecaster', which is no imported Forecaster"):
+        jl.Forecaster.from_saved({}, {"model": "NoSuchForecaster"}, "model at 'odd'")
+    assert jl.Forecaster.load(path).name == "naive"
+
+
 def test_observe_moves_a_baselines_origin_without_refitting():
     prices = random_walk(200, seed=3).prices
     model = jl.baselines.DriftForecaster().fit(prices[:150])

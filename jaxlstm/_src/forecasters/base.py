@@ -153,6 +153,17 @@ def read_many(
     return data, found
 
 
+def _saved_class(name: str) -> type[Forecaster] | None:
+    """The nearest subclass of ``Forecaster`` called ``name`` that implements ``from_saved``, if one is imported."""
+    queue = list(Forecaster.__subclasses__())
+    while queue:
+        kind = queue.pop(0)
+        if kind.__name__ == name and kind.from_saved.__func__ is not Forecaster.from_saved.__func__:  # type: ignore[attr-defined]
+            return kind
+        queue.extend(kind.__subclasses__())
+    return None
+
+
 def read_to_fit(
     model: Forecaster, data: Any, name: str, interval: Any, gaps: str
 ) -> tuple[np.ndarray, np.ndarray | None, np.timedelta64 | None, bool]:
@@ -1023,8 +1034,22 @@ class Forecaster:
 
     @classmethod
     def from_saved(cls, tree: Any, metadata: Any, source: str) -> Self:
-        """The model ``saved_parts`` described; anything odd is a ``ValueError`` naming ``source``."""
-        raise NotImplementedError(f"{cls.__name__} must implement from_saved() to be loaded")
+        """The model ``saved_parts`` described; anything odd is a ``ValueError`` naming ``source``.
+
+        On ``Forecaster`` itself (``Forecaster.load(path)``, ``Forecaster.from_json(text)``):
+        the model of whichever class saved it, found by the class name the metadata records
+        among the imported subclasses (a name, never code: nothing is unpickled).
+        """
+        if cls is not Forecaster:
+            raise NotImplementedError(f"{cls.__name__} must implement from_saved() to be loaded")
+        kind = metadata.get("model") if isinstance(metadata, dict) else None
+        found = _saved_class(kind) if isinstance(kind, str) else None
+        if found is None:
+            raise ValueError(
+                f"{source} holds a model of kind {kind!r}, which is no imported Forecaster class that loads models "
+                "(import the module that defines it first)"
+            )
+        return cast(Self, found.from_saved(tree, metadata, source))
 
     def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
         """Saves the fitted model as a folder (arrays + sealed ``metadata.json``), atomically.
