@@ -108,7 +108,11 @@ def test_bad_input_names_what_calendar_inputs_need(direct):
     series = _hourly()
     with pytest.raises(ValueError, match=r"calendar=\('hour',\) needs timestamps"):
         jl.LSTMForecaster(**SMALL, calendar=("hour",)).fit(series.to_numpy(), interval="1h")
-    with pytest.raises(ValueError, match="regularly spaced timestamps, 3600 s apart"):
+    # The gap is warned of first (as for any model), then the clock refuses it, naming the fill.
+    with (
+        pytest.warns(jl.data.GapWarning, match="1 gap"),
+        pytest.raises(ValueError, match=r"regularly spaced timestamps, 3600 s apart.*fit\(\.\.\., gaps='fill'\)"),
+    ):
         jl.LSTMForecaster(**SMALL, calendar=("hour",)).fit(series.drop(series.index[40]))
     with pytest.raises(ValueError, match="must have timestamps for a model with calendar inputs"):
         direct.observe(series.to_numpy()[-20:])

@@ -144,7 +144,7 @@ def clock(timestamps: Any, seconds: int, name: str = "data") -> np.ndarray:
         raise ValueError(
             f"calendar inputs need regularly spaced timestamps, {seconds} s apart: {name} has {bad.size} other "
             f"step(s), the first of {steps[first] / _SECOND:g} s from {times[first]} to {times[first + 1]}; fill "
-            "the gaps first (regular candles, one per step) or use calendar=None"
+            "the gaps first (fit(..., gaps='fill'), or regular candles, one per step) or use calendar=None"
         )
     whole = times.astype("datetime64[s]")
     if np.any(whole != times):
