@@ -105,7 +105,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # The public names and the module's dunders, not the helpers this module imports for itself.
+    return sorted(set(__all__) | {name for name in globals() if name.startswith("__")})
 
 
 # The one opt-in read at import: the user asked for the cache in the environment.

@@ -37,6 +37,13 @@ def test_every_public_name_resolves_and_is_documented(module):
     assert set(mod.__all__) <= set(dir(mod))
 
 
+def test_dir_lists_the_public_names_and_no_helper():
+    # dir(jaxlstm) (and tab completion) listed Any, annotations, importlib and environment_setting.
+    public = [name for name in dir(jaxlstm) if not name.startswith("_")]
+    assert public == sorted(name for name in jaxlstm.__all__ if not name.startswith("_"))
+    assert "__version__" in dir(jaxlstm)
+
+
 def test_unknown_names_raise_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'LSTMForcaster'"):
         jaxlstm.LSTMForcaster
