@@ -187,6 +187,42 @@ def test_bad_training_inputs():
             jl.TrainConfig(**kwargs)
 
 
+def test_fit_arrays_refuses_train_data_whose_shapes_or_weights_disagree():
+    # fit_arrays (the core users call on their own TrainData) raised vmap's "inconsistent
+    # sizes", ZeroDivisionError on no rows, and trained on negative or all-zero weights.
+    params = jl.init_params(jax.random.key(0), jl.LSTMConfig())
+    xs, ys, w = np.zeros((8, 5, 1), np.float32), np.zeros((8, 1), np.float32), np.ones(8, np.float32)
+    cfg = jl.TrainConfig(epochs=1)
+
+    def data(**changes):
+        fields = dict(xs=xs, ys=ys, weights=w, xs_val=xs[:0], ys_val=ys[:0], weights_val=w[:0])
+        return jl.TrainData(**{**fields, **changes})
+
+    cases = [
+        (dict(ys=ys[:7]), r"training rows must agree in number: got data.xs \(8, 5, 1\), data.ys \(7, 1\)"),
+        (dict(ys=ys[:, 0]), r"data.ys \(8,\) \(expected 2-D\)"),
+        (dict(xs=xs[:0], ys=ys[:0], weights=w[:0]), "at least one training row"),
+        (dict(xs_val=xs[:2], ys_val=ys[:2], weights_val=w[:3]), "validation rows must agree in number"),
+        (
+            dict(xs_val=np.zeros((2, 6, 1)), ys_val=ys[:2], weights_val=w[:2]),
+            "validation rows must have the training rows' shape",
+        ),
+        (dict(weights=-w), r"data.weights must be finite and >= 0, got min -1.0"),
+        (dict(weights=np.where(np.arange(8) == 3, np.nan, w)), "data.weights must be finite"),
+        (dict(weights=0 * w), "at least one training row, got all 0"),
+    ]
+    for changes, match in cases:
+        with pytest.raises(ValueError, match=match):
+            jl.fit_arrays(jax.random.key(0), params, data(**changes), cfg)
+    with pytest.raises(TypeError, match="data must be a TrainData, got tuple"):
+        jl.fit_arrays(jax.random.key(0), params, tuple(data()), cfg)
+    # Shapes are checked when traced too; values (traced weights) are not.
+    fit = jax.jit(jl.fit_arrays, static_argnames=("config",))
+    with pytest.raises(ValueError, match="training rows must agree in number"):
+        fit(jax.random.key(0), params, data(ys=ys[:7]), config=cfg)
+    assert fit(jax.random.key(0), params, data(weights=w * 0 + 1), config=cfg).epochs_run == 1
+
+
 def test_stop_reasons_are_named():
     assert [str(r) for r in jl.StopReason] == ["max_epochs", "early_stopping", "loss_threshold", "non_finite_loss"]
     assert jl.StopReason.EARLY_STOPPING == 1 and jl.StopReason(3).name == "NON_FINITE_LOSS"

@@ -566,6 +566,7 @@ def fit_arrays(
 
         d_lr = jax.grad(val_loss)(1e-2)
     """
+    check_train_data(data)
     optimizer = make_optimizer(config) if optimizer is None else optimizer
     apply = lstm.apply_one if network is None else _apply_fn(network)
     cfg = config
@@ -690,6 +691,47 @@ def unstack(result: TrainResult, index: int) -> TrainResult:
     """Model ``index`` of a result with a leading models axis, as ``to_host`` gives it."""
     pick = lambda tree: jax.tree.map(lambda a: a[index], tree)
     return to_host(TrainResult(pick(result.params), pick(result.opt_state), *(a[index] for a in result[2:])))
+
+
+def check_train_data(data: Any) -> None:
+    """Refuses a ``TrainData`` whose shapes disagree (``ValueError`` naming the fields), checked when traced too.
+
+    Shapes are static, so this holds under ``jit`` and ``vmap``; values are checked only when
+    concrete (a traced weight cannot be inspected): no training row, or negative or
+    non-finite weights, are refused.
+    """
+    if not isinstance(data, TrainData):
+        raise TypeError(f"data must be a TrainData, got {type(data).__name__}")
+    shapes = {field: np.shape(value) for field, value in zip(TrainData._fields, data, strict=True)}
+    ranks = {"xs": 3, "ys": 2, "weights": 1, "xs_val": 3, "ys_val": 2, "weights_val": 1}
+    wrong = [
+        f"data.{field} {shapes[field]} (expected {rank}-D)"
+        for field, rank in ranks.items()
+        if len(shapes[field]) != rank
+    ]
+    if wrong:
+        raise ValueError(
+            f"data must hold [n, time, features] xs, [n, output] ys and [n] weights: got {', '.join(wrong)}"
+        )
+    for part in ("", "_val"):
+        rows = {shapes[f"{field}{part}"][0] for field in ("xs", "ys", "weights")}
+        if len(rows) > 1:
+            sizes = ", ".join(f"data.{field}{part} {shapes[field + part]}" for field in ("xs", "ys", "weights"))
+            raise ValueError(f"data's {'validation' if part else 'training'} rows must agree in number: got {sizes}")
+    if shapes["xs"][0] == 0:
+        raise ValueError("data must hold at least one training row, got data.xs of shape " + str(shapes["xs"]))
+    if shapes["xs_val"][0] and (shapes["xs_val"][1:] != shapes["xs"][1:] or shapes["ys_val"][1:] != shapes["ys"][1:]):
+        raise ValueError(
+            f"data's validation rows must have the training rows' shape: got xs_val {shapes['xs_val']} and ys_val "
+            f"{shapes['ys_val']} for xs {shapes['xs']} and ys {shapes['ys']}"
+        )
+    if not any(isinstance(w, jax.core.Tracer) for w in (data.weights, data.weights_val)):
+        for field in ("weights", "weights_val"):
+            weights = np.asarray(getattr(data, field))
+            if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+                raise ValueError(f"data.{field} must be finite and >= 0, got min {np.min(weights)}")
+        if not np.any(np.asarray(data.weights) > 0):
+            raise ValueError("data.weights must give weight to at least one training row, got all 0")
 
 
 def check_training_data(
