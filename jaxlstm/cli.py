@@ -112,7 +112,7 @@ def _shrink(text: str) -> str:
 
 
 def _levels(text: str) -> list[float]:
-    """``--level``: comma-separated numbers in (0, 100)."""
+    """``--level``: comma-separated numbers in [1, 100)."""
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -121,6 +121,9 @@ def _levels(text: str) -> list[float]:
         ) from None
     if not values or not all(0 < v < 100 for v in values) or len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"expected distinct levels between 0 and 100 such as 80,95, got {text!r}")
+    if min(values) < 1:  # a fraction meant as a confidence (forecast(level=...) refuses it too)
+        meant = ",".join(f"{100 * v:g}" for v in values)
+        raise argparse.ArgumentTypeError(f"levels are in percent, at least 1: for {meant}% give --level {meant}")
     return values
 
 

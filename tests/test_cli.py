@@ -260,6 +260,11 @@ def test_evaluate_with_the_lstm(capsys):
     "args, needle",
     [
         (["forecast", "--horizon", "2 fortnights"], "unknown unit"),
+        # A fraction meant as a level was told in the library's Python terms (level=[95]).
+        (
+            ["forecast", "--horizon", "1d", "--level", "0.8,0.95"],
+            "levels are in percent, at least 1: for 80,95% give --level 80,95",
+        ),
         (["forecast", "--horizon", "90min", "--model", "hybrid"], "not a whole number"),
         (["forecast", "--horizon", "1d", "--data", "/no/such/file.csv"], "no such file"),
         (["forecast", "--horizon", "1d", "--epochs", "0"], "positive integer"),

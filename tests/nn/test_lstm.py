@@ -182,6 +182,10 @@ def test_bad_inputs_name_the_argument():
         jl.apply({"w": 1}, jnp.zeros((1, 5, 1)))
     with pytest.raises(TypeError, match="cfg"):
         jl.init_params(jax.random.key(0), {"hidden_size": 3})
+    # JAX's own message for a seed given as the key said "invalid PRNG key data ... Got 0".
+    with pytest.raises(TypeError, match=r"key must be a PRNG key such as jax.random.key\(0\), got int 0"):
+        jl.init_params(0, jl.LSTMConfig())
+    assert jax.tree.leaves(jl.init_params(jax.random.PRNGKey(0), jl.LSTMConfig()))[0].shape  # legacy keys still work
 
 
 def test_multivariate_forecast_needs_every_feature_predicted():

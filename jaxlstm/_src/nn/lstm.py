@@ -72,6 +72,9 @@ def init_params(key: jax.Array, cfg: LSTMConfig, dtype: Any = jnp.float32) -> Pa
     """
     if not isinstance(cfg, LSTMConfig):
         raise TypeError(f"cfg must be an LSTMConfig, got {type(cfg).__name__}")
+    if not isinstance(key, jax.Array):
+        # JAX's own message ("invalid PRNG key data ... Got 0") does not say what a key is.
+        raise TypeError(f"key must be a PRNG key such as jax.random.key(0), got {type(key).__name__} {key!r:.40}")
     layer_keys = jax.random.split(key, cfg.num_layers + 1)
     layers = [
         cell.init_lstm_layer(layer_keys[k], cfg.input_size if k == 0 else cfg.hidden_size, cfg.hidden_size, dtype)
