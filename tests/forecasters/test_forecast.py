@@ -157,3 +157,28 @@ def test_a_huge_horizon_is_one_clear_error(horizon):
     model = NaiveForecaster().fit(load_demo()[-50:])
     with pytest.raises(ValueError, match="more than the 1,000,000 steps a forecast may have"):
         model.forecast(horizon)
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        # Accepted before: a band upside down, a confidence of 150%, forecasts of several origins.
+        ({"lower": np.array([1.0, 3.0, 1.0])}, r"Forecast.lower must not exceed Forecast.upper: at step 2, 3 > 2"),
+        ({"levels": {80.0: (np.full(3, 2.0), np.full(3, 1.0))}}, r"levels\[80\]\[0\] must not exceed"),
+        ({"confidence": 1.5}, r"confidence must be in \(0, 1\), got 1.5"),
+        ({"predicted": np.ones((3, 1))}, r"Forecast.predicted must be 1-D \[steps\], got shape \(3, 1\)"),
+    ],
+)
+def test_a_forecast_that_cannot_be_is_refused(changes, match):
+    fields = dict(timestamps=None, predicted=np.ones(3), lower=np.full(3, 0.5), upper=np.full(3, 2.0), confidence=0.95)
+    with pytest.raises(ValueError, match=match):
+        Forecast(**{**fields, **changes})
+    assert Forecast(**{**fields, "lower": np.ones(3), "upper": np.ones(3)}).lower[0] == 1.0  # a band of width 0 is one
+
+
+def test_forecast_from_takes_the_forecasts_of_one_origin():
+    model = NaiveForecaster().fit(np.linspace(100, 110, 40))
+    with pytest.raises(
+        ValueError, match=r"predicted must be \[steps\] point forecasts of one origin, got shape \(2, 2\)"
+    ):
+        model.forecast_from(np.ones((2, 2)))

@@ -772,6 +772,8 @@ class Forecaster:
         self._check_one_series()
         confidence = validation.check_fraction("confidence", confidence)
         checked = self.check_forecast(predicted)
+        if checked.ndim != 1 or checked.shape[0] == 0:
+            raise ValueError(f"predicted must be [steps] point forecasts of one origin, got shape {checked.shape}")
         if level is None:
             return self._forecast_from(checked, confidence)
         return self._forecast_levels(checked, check_levels(level))

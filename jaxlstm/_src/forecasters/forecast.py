@@ -43,6 +43,9 @@ class Forecast:
 
     def __post_init__(self) -> None:
         n = len(self.predicted)
+        for field in ("predicted", "lower", "upper"):
+            if np.ndim(getattr(self, field)) != 1:
+                raise ValueError(f"Forecast.{field} must be 1-D [steps], got shape {np.shape(getattr(self, field))}")
         for field in ("timestamps", "lower", "upper"):
             value = getattr(self, field)
             if value is not None and len(value) != n:
@@ -50,9 +53,22 @@ class Forecast:
         for field in ("predicted", "lower", "upper"):
             if not np.all(np.isfinite(getattr(self, field))):
                 raise ValueError(f"Forecast.{field} must be finite, got NaN/inf")
+        if not 0 < self.confidence < 1:
+            raise ValueError(f"Forecast.confidence must be in (0, 1), got {self.confidence!r}")
         for level, bounds in (self.levels or {}).items():
             if not 0 < level < 100 or len(bounds) != 2 or any(len(b) != n for b in bounds):
                 raise ValueError(f"Forecast.levels must map levels in (0, 100) to (lower, upper) of {n} entries")
+        bands = [("lower", "upper", self.lower, self.upper)]
+        bands += [
+            (f"levels[{level:g}][0]", f"levels[{level:g}][1]", *bounds) for level, bounds in (self.levels or {}).items()
+        ]
+        for low_name, high_name, low, high in bands:
+            if (crossed := np.flatnonzero(np.asarray(low) > np.asarray(high))).size:
+                step = int(crossed[0])
+                raise ValueError(
+                    f"Forecast.{low_name} must not exceed Forecast.{high_name}: at step {step + 1}, "
+                    f"{np.asarray(low)[step]:.6g} > {np.asarray(high)[step]:.6g}"
+                )
 
     def interval_columns(self) -> dict[str, np.ndarray]:
         """``{"lo-80": lower, "hi-80": upper, ...}`` of every level, ascending (empty without levels)."""
