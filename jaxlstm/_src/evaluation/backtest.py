@@ -175,7 +175,7 @@ def backtest(
 
 def _backtest_series(
     series: Any,
-    name: str,
+    series_name: str,
     gaps: str | None,
     forecasters: Any,
     *,
@@ -190,8 +190,7 @@ def _backtest_series(
     progress: Progress | None,
     levels: Sequence[float] | None,
 ) -> BacktestResult:
-    """``backtest`` of one series, named ``name`` in messages; ``gaps`` None: its gaps are already handled."""
-    series_name = name
+    """``backtest`` of one series, named ``series_name`` in messages; ``gaps`` None: its gaps are already handled."""
     factories = _check_forecasters(forecasters)
     probes = {name: _build(name, factory) for name, factory in factories.items()}
     # The columns read from the data (fit_rows adds a calendar's clock and a seasonal encoding's positions).
