@@ -232,6 +232,8 @@ def fit_many(
     settings = dict(settings or {})
     if "symbol" in settings:
         raise TypeError("settings must not hold symbol: each model is named after its series")
+    if callable(check := getattr(forecaster, "check_setting_names", None)):
+        check(settings)  # an unknown setting is named before any process joins or reads data
     if global_name is not None:
         from jaxlstm._src.forecasters.lstm import LSTMForecaster
 

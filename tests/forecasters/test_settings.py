@@ -78,3 +78,20 @@ def test_save_refuses_a_model_whose_settings_and_params_disagree(fitted, tmp_pat
     # The good model is still there.
     assert jl.LSTMForecaster.load(path).hidden_size == 4
     assert persistence.load_model(path)[1]["settings"]["hidden_size"] == 4
+
+
+def test_an_unknown_setting_is_named_with_the_settings_wherever_settings_are_given(tmp_path):
+    # fit_many(epoch=1) and distributed.fit_many(settings={"epoch": 1}) raised Python's
+    # "__init__() got an unexpected keyword argument", without the settings there are.
+    from jaxlstm import distributed
+
+    pattern = r"LSTMForecaster has no setting\(s\) \['epoch'\]; settings: \['hidden_size', "
+    with pytest.raises(ValueError, match=pattern):
+        jl.LSTMForecaster.fit_many({"A": np.linspace(100, 120, 60)}, epoch=1)
+    with pytest.raises(ValueError, match=pattern):
+        distributed.fit_many({"A": np.linspace(100, 120, 60)}, tmp_path, settings={"epoch": 1})
+    with pytest.raises(ValueError, match=pattern):
+        jl.LSTMForecaster().set_params(epoch=1)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+    with pytest.raises(ValueError, match=r"NaiveForecaster has no setting\(s\) \['window'\]"):
+        jl.baselines.NaiveForecaster.fit_many({"A": np.linspace(100, 120, 60)}, window=3)

@@ -219,6 +219,13 @@ class Forecaster:
     _setting_names_of_class: ClassVar[tuple[str, ...] | None] = None
 
     @classmethod
+    def check_setting_names(cls, settings: Mapping[str, Any]) -> None:
+        """Raises ``ValueError`` naming the keys of ``settings`` that are none of ``setting_names()``, and listing those."""
+        unknown = sorted(set(settings) - set(cls.setting_names()))
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no setting(s) {unknown}; settings: {list(cls.setting_names())}")
+
+    @classmethod
     def setting_names(cls) -> tuple[str, ...]:
         """The names of the constructor's settings (what ``get_params`` returns), in order."""
         # Read on every attribute assignment (see __setattr__): computed once per class.
@@ -261,11 +268,7 @@ class Forecaster:
         Returns:
             ``self``.
         """
-        unknown = sorted(set(settings) - set(self.setting_names()))
-        if unknown:
-            raise ValueError(
-                f"{type(self).__name__} has no setting(s) {unknown}; settings: {list(self.setting_names())}"
-            )
+        self.check_setting_names(settings)
         fresh = type(self)(**{**self.get_params(), **settings})
         self.__dict__.clear()
         self.__dict__.update(fresh.__dict__)
@@ -397,6 +400,7 @@ class Forecaster:
         """
         if "symbol" in settings:
             raise TypeError("fit_many takes the symbols from data's keys, not from symbol=")
+        cls.check_setting_names(settings)
         takes_symbol = "symbol" in cls.setting_names()
         data, found = read_many(
             data,
