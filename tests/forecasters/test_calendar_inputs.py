@@ -164,3 +164,19 @@ def test_the_seasonal_encoding_follows_the_season_and_round_trips(tmp_path):
     np.testing.assert_array_equal(loaded.encoding_state_["season_3"], seasonal.encoding_state_["season_3"])
     with pytest.raises(ValueError, match="position of each price in its season"):
         loaded.observe(prices[-40:])
+
+
+@slow
+def test_a_refit_that_is_refused_leaves_the_calendar_and_season_of_the_fit_before():
+    # fit reads its data as an unfitted model does (the calendar and an "auto" season are
+    # reset first); a refused refit puts back what the fitted model had.
+    series = _hourly(300)
+    model = jl.LSTMForecaster(**{**SMALL, "season_length": "auto"}, calendar="auto").fit(series)
+    before = (model.season_length_, model.calendar_, model.calendar_step_, model.input_columns)
+    assert before[1] == ("hour", "weekday") and before[2] == 3600
+    predicted = model.forecast(steps=3).predicted
+    for bad in (series.where(series.index != series.index[40], -1.0), series[:5]):
+        with pytest.raises(ValueError):
+            model.fit(bad)
+        assert (model.season_length_, model.calendar_, model.calendar_step_, model.input_columns) == before
+        np.testing.assert_array_equal(model.forecast(steps=3).predicted, predicted)
