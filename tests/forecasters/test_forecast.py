@@ -135,6 +135,17 @@ def test_split_long_keeps_extra_columns_and_integer_times():
         (pd.DataFrame({"unique_id": [], "ds": [], "y": []}), "no rows"),
         (pd.DataFrame({"unique_id": ["a", "a"], "ds": [1, 1], "y": [1.0, 2.0]}), "repeated"),
         (pd.DataFrame({"unique_id": ["a"], "ds": ["soon"], "y": [1.0]}), r"\['ds'\] must hold times"),
+        # A missing id became the series "None" (or "nan"); a missing time, a row of no place.
+        (
+            pd.DataFrame({"unique_id": ["a", None], "ds": [1, 2], "y": [1.0, 2.0]}),
+            r"1 row\(s\) without a unique_id, the first at row 1",
+        ),
+        (pd.DataFrame({"unique_id": ["a", np.nan], "ds": [1, 2], "y": [1.0, 2.0]}), "without a unique_id"),
+        (
+            pd.DataFrame({"unique_id": ["a", "a"], "ds": [pd.Timestamp("2024-01-01"), pd.NaT], "y": [1.0, 2.0]}),
+            r"without a ds, the first at row 1",
+        ),
+        (pd.DataFrame({"unique_id": ["a", "a"], "ds": ["2024-01-01", None], "y": [1.0, 2.0]}), "without a ds"),
     ],
 )
 def test_split_long_errors(frame, match):

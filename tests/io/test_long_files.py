@@ -93,3 +93,15 @@ def test_bad_files_are_named(tmp_path):
         long_files.long_file_ids(tmp_path / "nothing.csv")
     with pytest.raises(TypeError, match="ids must be a sequence of unique_id strings, got str"):
         long_files.read_long_share(path, "a")
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_rows_without_an_id_are_refused_in_either_format(tmp_path, kind):
+    # A CSV's such rows were dropped unread; a parquet file's became the series "None".
+    if kind == "parquet":
+        pytest.importorskip("pyarrow", reason="parquet needs pyarrow (the test extra installs it)")
+    frame = pd.DataFrame({"unique_id": ["a", None, "b", None], "ds": pd.date_range("2024", periods=4), "y": [1.0] * 4})
+    path = tmp_path / f"holes.{kind}"
+    frame.to_csv(path, index=False) if kind == "csv" else frame.to_parquet(path)
+    with pytest.raises(ValueError, match=r"has 2 row\(s\) without a unique_id: drop or complete them first"):
+        long_files.long_file_ids(path)

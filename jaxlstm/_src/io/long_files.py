@@ -87,7 +87,8 @@ def long_file_ids(path: str | os.PathLike) -> list[str]:
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file lacks a long-format column or holds no rows.
+        ValueError: the file lacks a long-format column, holds no rows, or has rows without a
+            ``unique_id``.
     """
     path = _check_path(path)
     if is_parquet(path):
@@ -95,14 +96,19 @@ def long_file_ids(path: str | os.PathLike) -> list[str]:
         dataset = ds.dataset(path, format="parquet")
         _missing_columns(path, dataset.schema.names)
         column = dataset.to_table(columns=["unique_id"]).column("unique_id")
-        ids = {str(v) for v in column.unique().to_pylist()}
+        missing = column.null_count
+        ids = {str(v) for v in column.drop_null().unique().to_pylist()}
     else:
         pd = import_pandas("reading a long CSV file")
         header = pd.read_csv(path, nrows=0).columns
         _missing_columns(path, list(header))
-        ids = set()
+        ids, missing = set(), 0
         for chunk in _csv_chunks(path, ["unique_id"]):
+            missing += int(chunk["unique_id"].isna().sum())
             ids.update(chunk["unique_id"].dropna().unique().tolist())
+    if missing:
+        # A CSV's such rows were never read, a parquet file's became the series "None".
+        raise ValueError(f"{str(path)!r} has {missing} row(s) without a unique_id: drop or complete them first")
     if not ids:
         raise ValueError(f"{str(path)!r} holds no rows")
     return sorted(ids)

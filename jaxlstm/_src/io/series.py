@@ -203,8 +203,9 @@ def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
     """``{unique_id: series}`` from a long DataFrame (Nixtla's ``unique_id, ds, y``, rows in any order).
 
     Each series is sorted by ``ds``: a Series of ``y``, or a DataFrame with ``y`` as ``close``
-    when there are other columns. Raises ValueError for a missing column, no rows, a ``ds``
-    of neither times nor integers, or a repeated ``(unique_id, ds)``.
+    when there are other columns. Raises ValueError for a missing column, no rows, a row
+    without a ``unique_id`` or ``ds``, a ``ds`` of neither times nor integers, or a repeated
+    ``(unique_id, ds)``.
     """
     pd = import_pandas("a long DataFrame (unique_id, ds, y)")
     missing = [c for c in LONG_COLUMNS if c not in frame.columns]
@@ -215,6 +216,14 @@ def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
         )
     if len(frame) == 0:
         raise ValueError(f"{name} has no rows")
+    for column in ("unique_id", "ds"):
+        # astype(str) would make a missing id the series "None" or "nan"; a missing time no place.
+        if (missing_rows := frame[column].isna().to_numpy()).any():
+            first = int(missing_rows.argmax())
+            raise ValueError(
+                f"{name} has {int(missing_rows.sum())} row(s) without a {column}, the first at row {first}: "
+                "drop or complete them first"
+            )
     ds = frame["ds"]
     if pd.api.types.is_integer_dtype(ds) or pd.api.types.is_datetime64_any_dtype(ds):
         times = ds
