@@ -268,6 +268,17 @@ def test_bad_predict_arguments():
         model.predict_multi_step([1.0, -2.0, 3.0], 1)
 
 
+def test_many_series_given_to_fit_are_refused_pointing_at_fit_many():
+    # A Series indexed by (unique_id, ds) was fitted as one series of every row.
+    stamps = pd.date_range("2024-01-01", periods=4, freq="D")
+    frame = pd.DataFrame({"unique_id": ["A"] * 4 + ["B"] * 4, "ds": list(stamps) * 2, "y": np.arange(1.0, 9.0)})
+    for data in (frame, frame.set_index(["unique_id", "ds"])["y"], {"A": [1.0, 2.0, 3.0]}):
+        with pytest.raises(ValueError, match=r"NaiveForecaster\.fit fits one series: NaiveForecaster\.fit_many"):
+            NaiveForecaster().fit(data)
+    fitted = NaiveForecaster.fit_many(frame.set_index(["unique_id", "ds"])["y"])
+    assert list(fitted) == ["A", "B"] and fitted["B"].forecast(steps=1).predicted.tolist() == [8.0]
+
+
 @pytest.mark.parametrize("model", all_forecasters(), ids=lambda m: m.name)
 def test_nan_data_rejected(model):
     data = noisy_prices(20)

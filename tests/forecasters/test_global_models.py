@@ -13,6 +13,7 @@ import pytest
 import jaxlstm as jl
 from jaxlstm._src.forecasters import continuation, global_models, rows, stacked_residuals
 from jaxlstm._src.forecasters.forecast import Forecasts
+from jaxlstm._src.io.series import is_many
 
 SMALL = dict(hidden_size=4, sequence_length=6, epochs=2, batch_size=32)
 
@@ -333,9 +334,21 @@ def test_bad_series_are_refused_naming_the_argument_and_the_series(data, error, 
 
 
 def test_is_many_tells_global_data_from_one_series():
-    assert global_models.is_many({"A": [1.0, 2.0]}) and global_models.is_many(_long(SERIES))
-    assert not global_models.is_many(SERIES["A"]) and not global_models.is_many(pd.Series(SERIES["A"]))
-    assert not global_models.is_many(pd.DataFrame({"close": SERIES["A"]}))
+    assert is_many({"A": [1.0, 2.0]}) and is_many(_long(SERIES))
+    assert not is_many(SERIES["A"]) and not is_many(pd.Series(SERIES["A"]))
+    assert not is_many(pd.DataFrame({"close": SERIES["A"]}))
+
+
+@pytest.mark.slow  # a second global fit
+def test_a_frame_indexed_by_unique_id_and_ds_fits_the_global_model_of_its_long_frame(captured):
+    # A Series indexed by (unique_id, ds) was fitted as ONE undated series of every row.
+    model = captured[0]
+    indexed = jl.LSTMForecaster(**SMALL).fit(_long(SERIES).set_index(["unique_id", "ds"])["y"])
+    assert list(indexed.series_) == ["A", "B", "C"]
+    assert indexed.series_["B"].interval_ == np.timedelta64(1, "D")
+    for mine, theirs in zip(jax.tree.leaves(indexed.params_), jax.tree.leaves(model.params_), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    np.testing.assert_array_equal(indexed.forecast(steps=3)["C"].predicted, model.forecast(steps=3)["C"].predicted)
 
 
 @pytest.mark.slow

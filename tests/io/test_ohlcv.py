@@ -350,6 +350,21 @@ def test_a_period_index_dates_the_prices_at_the_start_of_each_period(freq, first
     np.testing.assert_array_equal(load_ohlcv(frame.assign(open=1.0, high=4.0, low=1.0)).timestamps, stamps)
 
 
+def test_a_multiindex_is_refused_not_read_as_one_series_of_every_row():
+    # A Series indexed by (symbol, time) was read as one undated series: both symbols joined.
+    index = pd.MultiIndex.from_product(
+        [["BTC", "ETH"], pd.date_range("2024-01-01", periods=3, freq="h")], names=["symbol", "time"]
+    )
+    series = pd.Series([1.0, 2.0, 3.0, 10.0, 20.0, 30.0], index=index, name="close")
+    shown = r"prices has a MultiIndex of 2 levels \['symbol', 'time'\]: .*long frame .*unique_id and ds"
+    with pytest.raises(ValueError, match=shown):
+        as_price_series(series, name="prices")
+    with pytest.raises(ValueError, match=shown):
+        as_price_series(series.to_frame(), name="prices")
+    with pytest.raises(ValueError, match=r"source DataFrame has a MultiIndex"):
+        load_ohlcv(series.to_frame().assign(open=1.0, high=40.0, low=1.0))
+
+
 def jl_interval(text):
     from jaxlstm._src.prep.horizons import as_interval
 

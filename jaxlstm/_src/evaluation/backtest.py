@@ -34,8 +34,7 @@ from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.baselines import DriftForecaster, HybridForecaster, NaiveForecaster
 from jaxlstm._src.forecasters.forecast import check_levels
 from jaxlstm._src.forecasters.lstm import LSTMForecaster
-from jaxlstm._src.io.pandas_import import is_pandas
-from jaxlstm._src.io.series import close_of, read_series, regular_series, select_columns, split_long
+from jaxlstm._src.io.series import close_of, is_many, read_series, regular_series, select_columns, split_long
 from jaxlstm._src.prep import calendars, horizons
 from jaxlstm._src.prep import gaps as gap_lib
 
@@ -166,7 +165,7 @@ def backtest(
     gaps = gap_lib.check_gap_policy(gaps)
     options = dict(horizon=horizon, steps=steps, origins=origins, stride=stride, confidence=confidence)
     options.update(vectorize=vectorize, interval=interval, progress=progress, levels=levels)
-    if isinstance(series, Mapping) or (is_pandas(series, "DataFrame") and "unique_id" in series.columns):
+    if is_many(series):
         return _backtest_many(series, forecasters, train_size, global_models, gaps, options)
     if global_models:
         raise ValueError("global_models needs several series: a mapping of name -> prices or a long DataFrame")

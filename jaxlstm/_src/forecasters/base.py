@@ -80,7 +80,16 @@ from jaxlstm._src.forecasters import bands, intervals
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts, check_levels
 from jaxlstm._src.io import model_files
 from jaxlstm._src.io.pandas_import import is_pandas
-from jaxlstm._src.io.series import close_of, fingerprint, read_series, regular_series, select_columns, split_long
+from jaxlstm._src.io.series import (
+    close_of,
+    fingerprint,
+    is_long,
+    is_many,
+    read_series,
+    regular_series,
+    select_columns,
+    split_long,
+)
 from jaxlstm._src.prep import calendars, fingerprints, horizons, windows
 from jaxlstm._src.prep import gaps as gap_lib
 
@@ -136,7 +145,7 @@ def read_many(
     Returns:
         ``(data as a mapping, {name: ManySeries})`` in the order of ``data`` (of first appearance for a long frame).
     """
-    if is_pandas(data, "DataFrame"):
+    if is_pandas(data, "DataFrame") or is_long(data):
         data = split_long(data, name="data")
     if not isinstance(data, Mapping) or not data:
         raise TypeError(
@@ -355,6 +364,12 @@ class Forecaster:
         Returns:
             ``self``, fitted.
         """
+        if is_many(data):
+            kind = "a mapping of series" if isinstance(data, Mapping) else "a long frame of many series"
+            raise ValueError(
+                f"data is {kind}, but {type(self).__name__}.fit fits one series: "
+                f"{type(self).__name__}.fit_many(data) fits one model per series"
+            )
         gaps = gap_lib.check_gap_policy(gaps)
         given_interval = interval
         prices, timestamps, interval, filled = read_to_fit(self, data, "data", interval, gaps)

@@ -48,8 +48,7 @@ from jaxlstm._src import training, validation
 from jaxlstm._src.forecasters import continuation, lstm_state, population, prepared, rows, stacked_residuals
 from jaxlstm._src.forecasters.base import read_many
 from jaxlstm._src.forecasters.forecast import Forecasts
-from jaxlstm._src.io.pandas_import import is_pandas
-from jaxlstm._src.io.series import fingerprint, split_long
+from jaxlstm._src.io.series import fingerprint, is_long, split_long
 from jaxlstm._src.nn import embedding, networks
 from jaxlstm._src.prep import calendars, fingerprints, horizons, seasons, windows
 
@@ -91,11 +90,6 @@ def _everywhere(ok: np.ndarray) -> np.ndarray:
     if across is None:
         return ok
     return np.all(np.asarray(across.gather([np.asarray(ok, bool).tolist()]), bool), axis=0)
-
-
-def is_many(data: Any) -> bool:
-    """Whether ``fit(data)`` is a global fit: a mapping of series, or a long DataFrame (``unique_id`` column)."""
-    return isinstance(data, Mapping) or (is_pandas(data, "DataFrame") and "unique_id" in data.columns)
 
 
 @dataclasses.dataclass(eq=False)
@@ -649,7 +643,7 @@ def named_series(model: LSTMForecaster, data: Any, verb: str) -> Mapping[str, An
         ValueError: a series the model does not have.
     """
     views = model.series_ or {}
-    named = split_long(data, name="data") if is_pandas(data, "DataFrame") else data
+    named = split_long(data, name="data") if is_long(data) else data
     if not isinstance(named, Mapping) or not named:
         raise TypeError(
             f"data must be a non-empty mapping of series name -> new prices or a long DataFrame (unique_id, ds, y) "

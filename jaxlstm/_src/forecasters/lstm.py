@@ -34,7 +34,7 @@ from jaxlstm._src.forecasters import (
 from jaxlstm._src.forecasters import global_models as global_lib
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
-from jaxlstm._src.io.series import close_of
+from jaxlstm._src.io.series import close_of, is_many
 from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import calendars, encodings, seasons
 from jaxlstm._src.prep import features as feature_lib
@@ -426,7 +426,7 @@ class LSTMForecaster(Forecaster):
             ``self``, with ``params_``, ``encoding_state_``, ``history_`` and ``metrics_`` set.
         """
         validation.check_bool("verbose", verbose)
-        if global_lib.is_many(data):
+        if is_many(data):
             self._reset_fitted()
             global_lib.fit_global(self, data, verbose=verbose, **fit_options)
             return self

@@ -448,8 +448,18 @@ def to_candles(
     return assemble(nanos, values, where, labels, found, [f for f in PRICE_FIELDS if f in layout.positions])
 
 
-def index_timestamps(index: Any) -> np.ndarray | None:
-    """A DatetimeIndex (a PeriodIndex: each period's start) as ``[rows]`` int64 ns since the epoch, UTC, else None."""
+def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
+    """A DatetimeIndex (a PeriodIndex: each period's start) as ``[rows]`` int64 ns since the epoch, UTC, else None.
+
+    Raises ValueError for a MultiIndex (``name``: whose index, for the message): its rows
+    are not one series in time order, and reading them as one would join the series.
+    """
+    if getattr(index, "nlevels", 1) > 1:
+        raise ValueError(
+            f"{name} has a MultiIndex of {index.nlevels} levels {list(index.names)}: one series needs one row per "
+            "time; many series are a long frame (index levels or columns unique_id and ds, with y) or a mapping "
+            "of name -> prices"
+        )
     if is_pandas(index, "PeriodIndex"):
         index = index.to_timestamp(how="start")
     if not is_pandas(index, "DatetimeIndex"):
@@ -458,13 +468,13 @@ def index_timestamps(index: Any) -> np.ndarray | None:
     return horizons.as_datetime64_ns(naive, "the index").view(np.int64)
 
 
-def _frame_columns(frame: Any) -> tuple[list[str], dict[str, int], np.ndarray | None]:
+def _frame_columns(frame: Any, name: str) -> tuple[list[str], dict[str, int], np.ndarray | None]:
     """A DataFrame's column names (a wide frame's two levels as ``"BTC:close"``), the fields found
     among them (an unnamed first column of date strings, a written index, as the time) and the
     int64 ns of its DatetimeIndex (None without one)."""
     labels = [f"{a}:{b}" for a, b in frame.columns] if frame.columns.nlevels == 2 else [str(c) for c in frame.columns]
     found = match_columns(labels)
-    stamps = index_timestamps(frame.index)
+    stamps = index_timestamps(frame.index, name)
     unnamed = stamps is None and "time" not in found and labels and len(frame) and is_unnamed(labels[0])
     if unnamed and looks_like_timestamp(frame.iloc[0, 0]):
         labels[0], found["time"] = labels[0] or "index", 0
@@ -473,7 +483,7 @@ def _frame_columns(frame: Any) -> tuple[list[str], dict[str, int], np.ndarray | 
 
 def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> OHLCV:
     """Candles from a DataFrame with a DatetimeIndex or a time column, one asset or several side by side."""
-    labels, found, stamps = _frame_columns(frame)
+    labels, found, stamps = _frame_columns(frame, "source DataFrame")
     if stamps is None and "time" not in found:
         raise ValueError(
             f"source DataFrame needs a DatetimeIndex or a time column ({', '.join(TIME_ALIASES)}), "
@@ -489,7 +499,7 @@ def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE
 
 def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """``(prices, nanos)``: a DataFrame's ``[rows]`` close and int64 timestamps (None when it has none)."""
-    labels, found, stamps = _frame_columns(frame)
+    labels, found, stamps = _frame_columns(frame, name)
     if "close" not in found:
         raise ValueError(
             f"{name} as a DataFrame needs a close column (one of {', '.join(_ALIASES['close'])}, any case), "

@@ -181,7 +181,7 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
         )
     elif is_pandas(data, "Series"):
         prices = validation.as_float_array(name, data.to_numpy(), ndim=1)
-        nanos = frames.index_timestamps(data.index)
+        nanos = frames.index_timestamps(data.index, name)
     elif is_pandas(data, "DataFrame"):
         prices, nanos = frames.frame_close(data, name)
     elif isinstance(data, (list, tuple)) and len(data) > 0 and isinstance(data[0], (list, tuple)):

@@ -127,7 +127,7 @@ def fingerprint(data: Any, interval: Any = None, columns: Sequence[str] = ("clos
     # A calendar's clock and a seasonal encoding's positions are not read from data: the
     # timestamps and the count recorded fix them.
     columns = calendars.data_columns(columns)
-    if isinstance(data, Mapping) or (is_pandas(data, "DataFrame") and "unique_id" in data.columns):
+    if is_many(data):
         # Many series (what a global model is trained on): one record of them all, in order.
         named = split_long(data, name="data") if not isinstance(data, Mapping) else data
         if not named:
@@ -199,20 +199,41 @@ def close_of(series: np.ndarray) -> np.ndarray:
 LONG_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
 
 
+def is_long(data: Any) -> bool:
+    """Whether ``data`` is many series in the long format: a DataFrame with a ``unique_id`` column,
+    or a DataFrame or Series with a ``unique_id`` index level (``frame.set_index(["unique_id", "ds"])``)."""
+    if is_pandas(data, "DataFrame") and "unique_id" in data.columns:
+        return True
+    return (is_pandas(data, "DataFrame") or is_pandas(data, "Series")) and "unique_id" in data.index.names
+
+
+def is_many(data: Any) -> bool:
+    """Whether ``data`` holds many series: a mapping of name -> prices, or a long frame (``is_long``)."""
+    return isinstance(data, Mapping) or is_long(data)
+
+
 def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
     """``{unique_id: series}`` from a long DataFrame (Nixtla's ``unique_id, ds, y``, rows in any order).
 
+    ``unique_id`` and ``ds`` may also be index levels (a Series indexed by them holds ``y``).
     Each series is sorted by ``ds``: a Series of ``y``, or a DataFrame with ``y`` as ``close``
     when there are other columns. Raises ValueError for a missing column, no rows, a row
     without a ``unique_id`` or ``ds``, a ``ds`` of neither times nor integers, or a repeated
     ``(unique_id, ds)``.
     """
     pd = import_pandas("a long DataFrame (unique_id, ds, y)")
+    if is_pandas(frame, "Series"):
+        frame = frame.rename("y").to_frame()
+    levels = [level for level in frame.index.names if level in LONG_COLUMNS and level not in frame.columns]
+    if levels:
+        frame = frame.reset_index(level=levels)
     missing = [c for c in LONG_COLUMNS if c not in frame.columns]
     if missing:
+        named_levels = [level for level in frame.index.names if level is not None]
         raise ValueError(
             f"{name} as a DataFrame of many series needs the long format's columns {list(LONG_COLUMNS)} "
-            f"(one row per series and time), missing {missing}; got columns {list(frame.columns)[:10]}"
+            f"(one row per series and time, as columns or index levels), missing {missing}; got columns "
+            f"{list(frame.columns)[:10]}" + (f" and index levels {named_levels}" if named_levels else "")
         )
     if len(frame) == 0:
         raise ValueError(f"{name} has no rows")
