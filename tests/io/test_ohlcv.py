@@ -397,3 +397,14 @@ def test_a_compressed_file_is_refused_saying_it_is_compressed(tmp_path, opener):
         ValueError, match=rf"is {opener if opener != 'bz2' else 'bzip2'}-compressed: decompress it first"
     ):
         load_ohlcv(path)
+
+
+def test_a_compressed_file_without_a_nul_byte_is_still_told_to_be_compressed(tmp_path):
+    # The compression was only named beside a NUL byte; a frame without one got "no header row".
+    path = tmp_path / "candles.csv.zst"
+    path.write_bytes(b"\x28\xb5\x2f\xfd" + bytes(range(1, 256)) * 4)
+    with pytest.raises(ValueError, match=r"is zstd-compressed: decompress it first"):
+        load_ohlcv(path)
+    text = tmp_path / "bzh.csv"  # text that merely begins like bzip2's magic is read as text
+    text.write_text("BZh,date,close\nx,2024-01-01,1.5\nx,2024-01-02,1.6\n")
+    assert load_ohlcv(text, columns=("close",)).close.tolist() == [1.5, 1.6]

@@ -14,6 +14,7 @@ import csv
 import itertools
 import mmap
 import os
+import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,8 +107,13 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         path = Path(source)
         name = f"source {path.name!r}"
         with _open_regular(path, name) as handle:
+            if (kind := _compression(handle)) is not None:
+                raise ValueError(
+                    f"{name} is {kind}-compressed: decompress it first, or read it with pandas.read_csv(path) "
+                    "and pass the DataFrame"
+                )
             if (problem := _bad_bytes(handle, 0, 1)) is not None:
-                raise ValueError(f"{name}: {problem}{_compressed_hint(handle)}")
+                raise ValueError(f"{name}: {problem}")
             header = _find_header(_read_head(handle, name), name, symbol, need)
             candles = _read_whole(handle, header, name, symbol) if header.first_cells else None
             candles = candles if candles is not None else _read_for_message(handle, header, name, symbol)
@@ -390,25 +396,21 @@ def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequenc
     )
 
 
+#: The first bytes of compressed files; none of them starts a text file (bzip2's is checked to its block header).
 _COMPRESSED = {
-    b"\x1f\x8b": "gzip",
-    b"PK\x03\x04": "zip",
-    b"BZh": "bzip2",
-    b"\xfd7zXZ": "xz",
-    b"\x28\xb5\x2f\xfd": "zstd",
+    "gzip": re.compile(rb"\x1f\x8b"),
+    "zip": re.compile(rb"PK\x03\x04"),
+    "bzip2": re.compile(rb"BZh[1-9]1AY&SY"),
+    "xz": re.compile(rb"\xfd7zXZ\x00"),
+    "zstd": re.compile(rb"\x28\xb5\x2f\xfd"),
 }
 
 
-def _compressed_hint(handle: BinaryIO) -> str:
-    """What to do with a compressed file (told by its first bytes), or ""."""
+def _compression(handle: BinaryIO) -> str | None:
+    """The compression a file's first bytes tell (``"gzip"``, ...), or None; leaves the handle at its start."""
+    start = handle.read(10)
     handle.seek(0)
-    start = handle.read(8)
-    kind = next((kind for magic, kind in _COMPRESSED.items() if start.startswith(magic)), None)
-    if kind is None:
-        return ""
-    return (
-        f" (it is {kind}-compressed: decompress it first, or read it with pandas.read_csv(path) and pass the DataFrame)"
-    )
+    return next((kind for kind, magic in _COMPRESSED.items() if magic.match(start)), None)
 
 
 def _header_from(
