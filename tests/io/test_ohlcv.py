@@ -408,3 +408,35 @@ def test_a_compressed_file_without_a_nul_byte_is_still_told_to_be_compressed(tmp
     text = tmp_path / "bzh.csv"  # text that merely begins like bzip2's magic is read as text
     text.write_text("BZh,date,close\nx,2024-01-01,1.5\nx,2024-01-02,1.6\n")
     assert load_ohlcv(text, columns=("close",)).close.tolist() == [1.5, 1.6]
+
+
+def test_an_index_of_date_strings_or_date_objects_dates_the_prices():
+    # pd.read_csv(path, index_col=0) without parse_dates gives date strings: they were dropped.
+    stamps = pd.date_range("2024-01-01", periods=4, freq="D")
+    prices = [1.0, 2.0, 3.0, 4.0]
+    for index in (stamps.strftime("%Y-%m-%d"), stamps.date, stamps.strftime("%Y-%m-%dT%H:%M:%S+00:00")):
+        for data in (pd.Series(prices, index=index), pd.DataFrame({"close": prices}, index=index)):
+            found, found_stamps = as_price_series(data)
+            assert found.tolist() == prices
+            np.testing.assert_array_equal(found_stamps, stamps.to_numpy("datetime64[ns]"))
+    assert infer_interval(as_price_series(pd.Series(prices, index=stamps.strftime("%Y-%m-%d")))[1]) == jl_interval("1d")
+    with pytest.raises(ValueError, match=r"prices: row 2, column 'index': expected a timestamp .* got 'soon'"):
+        as_price_series(pd.Series(prices, index=["2024-01-01", "2024-01-02", "soon", "later"]), name="prices")
+    assert as_price_series(pd.Series(prices, index=list("abcd")))[1] is None  # labels, not dates: undated
+
+
+def test_yfinance_columns_of_one_ticker_are_read_and_several_are_refused():
+    # yf.download gives columns ('Close', 'BTC-USD'), ...: as_price_series (and so fit) refused them
+    # for having no close column, while load_ohlcv read them.
+    stamps = pd.date_range("2024-01-01", periods=3, freq="D", name="Date")
+    close = np.array([10.0, 11.0, 12.0])
+    fields = {"Open": close, "High": close + 1, "Low": close - 1, "Close": close, "Volume": close * 0 + 5}
+    one = pd.concat({"BTC-USD": pd.DataFrame(fields, index=stamps)}, axis=1).swaplevel(axis=1)
+    prices, found = as_price_series(one)
+    assert prices.tolist() == close.tolist()
+    np.testing.assert_array_equal(found, load_ohlcv(one).timestamps)
+    two = pd.concat(
+        {"BTC-USD": pd.DataFrame(fields, index=stamps), "ETH-USD": pd.DataFrame(fields, index=stamps) / 10}, axis=1
+    ).swaplevel(axis=1)
+    with pytest.raises(ValueError, match=r"prices holds several assets side by side \(BTC-USD, ETH-USD\): select one"):
+        as_price_series(two, name="prices")

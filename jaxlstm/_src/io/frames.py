@@ -8,6 +8,7 @@ Timestamps become int64 ns since the epoch, UTC (a string without an offset is U
 
 from __future__ import annotations
 
+import datetime
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -449,7 +450,8 @@ def to_candles(
 
 
 def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
-    """A DatetimeIndex (a PeriodIndex: each period's start) as ``[rows]`` int64 ns since the epoch, UTC, else None.
+    """A DatetimeIndex (a PeriodIndex: each period's start; date strings or date objects, each read as
+    ``texts_to_ns`` reads them) as ``[rows]`` int64 ns since the epoch, UTC, else None.
 
     Raises ValueError for a MultiIndex (``name``: whose index, for the message): its rows
     are not one series in time order, and reading them as one would join the series.
@@ -462,6 +464,13 @@ def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
         )
     if is_pandas(index, "PeriodIndex"):
         index = index.to_timestamp(how="start")
+    if (
+        index.dtype.kind in "OUST"
+        and len(index)
+        and (looks_like_timestamp(index[0]) or isinstance(index[0], datetime.date))
+    ):
+        # Dates as text or date objects (a CSV read without parse_dates, a .date column): read, not dropped.
+        return texts_to_ns(np.asarray(index, dtype=object), Where(name, "row"), "index")
     if not is_pandas(index, "DatetimeIndex"):
         return None
     naive = np.asarray(index if index.tz is None else index.tz_convert(None))
@@ -500,6 +509,15 @@ def frame_to_candles(frame: Any, symbol: str | None, need: Sequence[str] = PRICE
 def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """``(prices, nanos)``: a DataFrame's ``[rows]`` close and int64 timestamps (None when it has none)."""
     labels, found, stamps = _frame_columns(frame, name)
+    if "close" not in found and frame.columns.nlevels == 2:
+        # Fields over tickers (yfinance's ('Close', 'BTC-USD')) or tickers over fields: one asset's close.
+        if len(several := assets(labels, ("close",))) > 1:
+            raise ValueError(
+                f"{name} holds several assets side by side ({', '.join(list(several)[:5])}): select one first "
+                "(pandas' DataFrame.xs), or fit one model per asset with fit_many({asset: its candles})"
+            )
+        candles = frame_to_candles(frame, None, ("close",))
+        return candles.close, candles.timestamps.view(np.int64)
     if "close" not in found:
         raise ValueError(
             f"{name} as a DataFrame needs a close column (one of {', '.join(_ALIASES['close'])}, any case), "
