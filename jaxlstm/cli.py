@@ -127,6 +127,18 @@ def _levels(text: str) -> list[float]:
     return values
 
 
+def _add_level_option(parser: argparse.ArgumentParser, when: str) -> None:
+    """``--level 80,95`` or ``--level 80 --level 95``: every level given (argparse would keep the last alone)."""
+    parser.add_argument(
+        "--level",
+        type=_levels,
+        action="extend",
+        default=None,
+        help=f"{when}comma-separated interval levels in percent, e.g. 80,95 (or --level 80 --level 95): a band per "
+        "level (columns lo-80, hi-80, ...) (default: one 95%% band)",
+    )
+
+
 def _folder(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a folder, got an empty name")
@@ -295,7 +307,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--features",
         type=_feature_list,
-        help="comma-separated inputs, e.g. close,volume,rsi (see jaxlstm.data.FEATURES); "
+        action="extend",  # --features close --features volume: both, not the last alone
+        help="comma-separated inputs, e.g. close,volume,rsi (see jaxlstm.data.FEATURES; repeatable); "
         "anything beyond the close needs a direct head" + ESTIMATOR_DEFAULT,
     )
     group.add_argument(
@@ -414,13 +427,7 @@ def _add_forecast(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retrain", action="store_true", help="train the LSTM even when the cached one is fresh")
     p.add_argument("--max-age-hours", type=_positive_float, default=24.0, help="retrain cached models older than this")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument(
-        "--level",
-        type=_levels,
-        default=None,
-        help="comma-separated interval levels in percent, e.g. 80,95: a band per level (columns lo-80, hi-80, ...) "
-        "(default: one 95%% band)",
-    )
+    _add_level_option(p, "")
     p.add_argument(
         "--plot",
         metavar="FILE",
@@ -940,13 +947,7 @@ def _add_fit_many(p: argparse.ArgumentParser) -> None:
         help="with --global: print every series' forecast of this many steps as long CSV "
         "(unique_id, ds, predicted, lower, upper), as forecast --name prints a saved global model's (default: no forecast)",
     )
-    p.add_argument(
-        "--level",
-        type=_levels,
-        default=None,
-        help="with --steps: comma-separated interval levels in percent, e.g. 80,95 (columns lo-80, hi-80, ...) "
-        "(default: one 95%% band)",
-    )
+    _add_level_option(p, "with --steps: ")
     p.add_argument("--json", action="store_true", help="with --steps: print JSON instead of long CSV")
     # For a launcher of the user's own (and what --processes passes to the processes it starts).
     p.add_argument(

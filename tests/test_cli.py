@@ -545,6 +545,18 @@ def test_season_length_and_encoding_options_become_settings():
         parser.parse_args(["--season-length", "1"])
 
 
+def test_repeated_features_are_all_read():
+    # --features close --features volume kept the volume alone (argparse's last value wins).
+    parser = argparse.ArgumentParser()
+    cli.add_model_options(parser)
+    given = ["--features", "close", "--features", "volume,rsi", "--direct-steps", "4"]
+    settings = cli.model_settings(parser.parse_args(given))
+    assert settings["features"] == ("close", "volume", "rsi")
+    one = ["--features", "close,volume", "--direct-steps", "4"]
+    assert cli.model_settings(parser.parse_args(one))["features"] == ("close", "volume")
+    assert cli.model_settings(parser.parse_args([]))["features"] == ("close",)
+
+
 def test_band_option_becomes_the_setting_and_a_bad_band_is_one_line(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     cli.add_model_options(parser)
@@ -558,15 +570,22 @@ def test_band_option_becomes_the_setting_and_a_bad_band_is_one_line(tmp_path, ca
 
 
 def test_forecast_at_several_levels(models, capsys):
-    code, out, err = run(["forecast", "--model", "hybrid", "--steps", "3", "--level", "80,95", "--json"], capsys)
+    code, out_json, err = run(["forecast", "--model", "hybrid", "--steps", "3", "--level", "80,95", "--json"], capsys)
     assert code == 0, err
-    row = json.loads(out)["predictions"][0]
+    row = json.loads(out_json)["predictions"][0]
     assert row["lo-95"] <= row["lo-80"] <= row["predicted"] <= row["hi-80"] <= row["hi-95"]
     assert row["lower"] == row["lo-95"] and row["confidence"] == 0.95
     code, out, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--level", "80,95"], capsys)
     assert code == 0 and "lo-80" in out.splitlines()[1] and "hi-95" in out.splitlines()[1], err
     code, _, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--level", "120"], capsys)
     assert code == 2 and "--level" in err
+    # --level 80 --level 95 kept the 95 alone (argparse's last value wins): both now, like 80,95.
+    code, repeated, err = run(
+        ["forecast", "--model", "hybrid", "--steps", "3", "--level", "80", "--level", "95", "--json"], capsys
+    )
+    assert code == 0 and json.loads(repeated) == json.loads(out_json), err
+    code, _, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--level", "95", "--level", "95"], capsys)
+    one_line_error(code, err, "level must be distinct")
 
 
 # ----------------------------------------------------------------------------- fit-many --global
