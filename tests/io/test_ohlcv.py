@@ -440,3 +440,12 @@ def test_yfinance_columns_of_one_ticker_are_read_and_several_are_refused():
     ).swaplevel(axis=1)
     with pytest.raises(ValueError, match=r"prices holds several assets side by side \(BTC-USD, ETH-USD\): select one"):
         as_price_series(two, name="prices")
+
+
+def test_a_frame_with_two_close_columns_is_refused_as_a_file_with_them_is():
+    # The first was taken silently, where load_ohlcv refuses a file with close and Close.
+    for columns in (["close", "Close"], ["close", "close"]):
+        frame = pd.DataFrame([[1.0, 10.0], [2.0, 20.0]], columns=columns)
+        with pytest.raises(ValueError, match=r"prices has two columns named .* cannot tell which is the close"):
+            as_price_series(frame, name="prices")
+    assert as_price_series(pd.DataFrame({"close": [1.0, 2.0], "Adj Close": [5.0, 6.0]}))[0].tolist() == [1.0, 2.0]

@@ -189,7 +189,12 @@ def layout(
         raise ValueError(
             f"{where_name} must have {listed} columns; missing {', '.join(missing)} in columns {list(labels)}"
         )
-    # A field's column with a namesake (close and Close): which of them is meant cannot be told.
+    check_no_namesakes(labels, positions, where_name)
+    return Layout(positions, labels, asset)
+
+
+def check_no_namesakes(labels: Sequence[str], positions: dict[str, int], where_name: str) -> None:
+    """Refuses a field's column with a namesake (``close`` and ``Close``): which is meant cannot be told."""
     pairs = [_asset_field(label) for label in labels]
     identities = [(symbol_key(p[0]), p[1]) if p else (normalise(label),) for p, label in zip(pairs, labels)]
     for field, position in positions.items():
@@ -200,7 +205,6 @@ def layout(
                 f"(positions {min(position, twin)} and {max(position, twin)}): cannot tell which is the "
                 f"{field}; remove or rename one (columns {list(labels)})"
             )
-    return Layout(positions, labels, asset)
 
 
 def symbol_mask(values: Any, wanted: str | None) -> tuple[np.ndarray | None, list[str]]:
@@ -523,6 +527,7 @@ def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
             f"{name} as a DataFrame needs a close column (one of {', '.join(_ALIASES['close'])}, any case), "
             f"got columns {list(frame.columns)}"
         )
+    check_no_namesakes(labels, {"close": found["close"]}, name)
     close = frame.iloc[:, found["close"]].to_numpy()
     prices = validation.as_float_array(f"{name}[{frame.columns[found['close']]!r}]", close, ndim=1)
     if "symbol" in found:
