@@ -189,6 +189,27 @@ def test_fit_many_in_one_process_saves_every_model_and_skips_fresh_ones(tmp_path
         distributed.fit_many(data, tmp_path, settings={"symbol": "X"})
 
 
+def test_fit_many_reads_a_long_frame_in_memory_as_its_mapping(tmp_path):
+    # Only a path or a mapping was taken: a long DataFrame raised a TypeError.
+    stamps = pd.date_range("2024-01-01", periods=70, freq="D")
+    frame = pd.concat(
+        pd.DataFrame(
+            {
+                "unique_id": name,
+                "ds": stamps,
+                "y": 100 * np.exp(np.cumsum(np.random.default_rng(i).normal(0, 0.01, 70))),
+            }
+        )
+        for i, name in enumerate(["B", "A"])
+    )
+    first = distributed.fit_many(frame.set_index(["unique_id", "ds"]), tmp_path, settings=SETTINGS)
+    assert (first.total_fitted, first.total_series) == (2, 2)
+    again = distributed.fit_many(jl.data.split_long(frame), tmp_path, settings=SETTINGS)
+    assert again.skipped == ("A", "B")  # the same series, saved fresh from the frame
+    with pytest.raises(TypeError, match="a long DataFrame or a mapping"):
+        distributed.fit_many([1.0, 2.0], tmp_path, settings=SETTINGS)
+
+
 def test_a_saved_chunk_is_out_of_memory_before_the_next_one_trains(tmp_path, monkeypatch):
     # Each chunk's models used to stay referenced while the next chunk trained: two chunks
     # of models (0.7 MB each with their band residuals) at the peak instead of one.

@@ -59,7 +59,7 @@ import numpy as np
 from jaxlstm._src import validation
 from jaxlstm._src.io import long_files, model_files
 from jaxlstm._src.io.cache import ModelCache
-from jaxlstm._src.io.series import split_long
+from jaxlstm._src.io.series import is_long, split_long
 
 # Joining the processes is shared with tune(processes=...): it lives a layer below both.
 from jaxlstm._src.processes import (
@@ -136,12 +136,15 @@ def _series_source(data: Any) -> tuple[list[str], Callable[[Sequence[str]], dict
             return split_long(long_files.read_long_share(path, share), name=f"data {str(path)!r}")
 
         return ids, read
+    if is_long(data):  # a long frame in memory: every process holds it already
+        data = split_long(data, name="data")
     if isinstance(data, Mapping):
         if not data or not all(isinstance(k, str) for k in data):
             raise TypeError("data must be a non-empty mapping with symbol strings as keys")
         return sorted(data), lambda share: {s: data[s] for s in share}
     raise TypeError(
-        f"data must be the path of a long parquet or CSV file (unique_id, ds, y) or a mapping of symbol -> prices, "
+        f"data must be the path of a long parquet or CSV file (unique_id, ds, y), a long DataFrame or a mapping of "
+        "symbol -> prices, "
         f"got {type(data).__name__}"
     )
 
@@ -180,7 +183,8 @@ def fit_many(
     Args:
         data: the path of a long parquet or CSV file (``unique_id``, ``ds``, ``y``; see
             ``long_files``), each process reading only its own series; or a mapping
-            ``{symbol: prices}`` every process holds (each then fits its share of it).
+            ``{symbol: prices}`` or a long DataFrame every process holds (each then fits its
+            share of it).
         models: the models folder, one sub-folder per symbol (``ModelCache``'s layout:
             ``jaxlstm.ModelCache(models)`` serves the results).
         settings: constructor arguments shared by every model.
@@ -336,7 +340,7 @@ def backtest_many(
     results, so each returns exactly what a single process returns.
 
     Args:
-        data: as in ``fit_many``: the path of a long file or ``{symbol: prices}``.
+        data: as in ``fit_many``: the path of a long file, ``{symbol: prices}`` or a long DataFrame.
         forecasters: model names (``"lstm"``, ``"naive"``...) or ``{name: factory}``, as
             ``backtest`` takes them (the same in every process).
         train_size: prices each refit sees (``backtest``'s).
