@@ -91,6 +91,14 @@ def test_plot_makes_its_own_figure():
         plt.close(ax.figure)
 
 
+def test_plot_refuses_what_is_not_an_axes_saying_how_to_save(tmp_path):
+    # plot("chart.png") failed inside matplotlib with "'str' object has no attribute ...".
+    for ax in (str(tmp_path / "chart.png"), Figure()):
+        with pytest.raises(TypeError, match=r"ax must be a matplotlib Axes or None, got .*\.figure\.savefig\(path\)"):
+            forecast().plot(ax)
+    assert not (tmp_path / "chart.png").exists()
+
+
 def long_frame():
     index = pd.date_range("2024-01-01", periods=40, freq="h")
     rng = np.random.default_rng(0)

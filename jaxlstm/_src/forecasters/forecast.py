@@ -144,6 +144,12 @@ class Forecast:
             raise ImportError("Forecast.plot() needs matplotlib: pip install 'jaxlstm[plot]'") from None
         if ax is None:
             _, ax = plt.subplots(figsize=(9, 4))
+        elif not callable(getattr(ax, "fill_between", None)):
+            # A path meant as where to save it would fail deep in matplotlib as "str has no plot".
+            raise TypeError(
+                f"ax must be a matplotlib Axes or None, got {type(ax).__name__} {ax!r:.60}; "
+                "to save the chart: forecast.plot().figure.savefig(path)"
+            )
         dated = self.timestamps is not None
         x: np.ndarray = self.timestamps if self.timestamps is not None else np.arange(1, len(self) + 1)
         start: Any = x[0] - (x[1] - x[0]) if len(self) > 1 else x[0]
