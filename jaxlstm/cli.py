@@ -657,7 +657,10 @@ def _forecaster(args: argparse.Namespace, recent: Any, symbol: str) -> tuple[Any
 
 
 def _print_table(fc: Any, symbol: str, kind: str, horizon: str) -> None:
-    print(f"{symbol} forecast, horizon {horizon}, model {kind}, {fc.confidence:.0%} interval ({fc.band} band)")
+    # With --level the table has a band per level: the heading names them all, not the default's 95%.
+    shown = [f"{level:g}%" for level in sorted(fc.levels or {})] or [f"{fc.confidence:.0%}"]
+    intervals = f"{' and '.join(shown)} interval{'s' if len(shown) > 1 else ''}"
+    print(f"{symbol} forecast, horizon {horizon}, model {kind}, {intervals} ({fc.band} band)")
     levels = list(fc.interval_columns()) or ["lower", "upper"]
     print(f"{'timestamp (UTC)':<20} {'predicted':>14}" + "".join(f" {name:>14}" for name in levels))
     for row in fc.to_dict()["predictions"]:

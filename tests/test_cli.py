@@ -577,6 +577,7 @@ def test_forecast_at_several_levels(models, capsys):
     assert row["lower"] == row["lo-95"] and row["confidence"] == 0.95
     code, out, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--level", "80,95"], capsys)
     assert code == 0 and "lo-80" in out.splitlines()[1] and "hi-95" in out.splitlines()[1], err
+    assert ", 80% and 95% intervals (" in out.splitlines()[0]  # it said "95% interval" above the 80% columns
     code, _, err = run(["forecast", "--model", "hybrid", "--steps", "2", "--level", "120"], capsys)
     assert code == 2 and "--level" in err
     # --level 80 --level 95 kept the 95 alone (argparse's last value wins): both now, like 80,95.
