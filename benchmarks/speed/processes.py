@@ -37,11 +37,13 @@ from benchmarks.speed.settings import Settings
 WORKER = """
 import json, sys, time
 from jaxlstm import distributed
-path, models, epochs, coordinator, size, rank, mode = sys.argv[1:8]
+path, models, epochs, coordinator, size, rank, mode, chunk_size = sys.argv[1:9]
 placement = {} if coordinator == "-" else {"coordinator": coordinator, "num_processes": int(size), "process_id": int(rank)}
 settings = {"epochs": int(epochs), "early_stopping": False}
 if mode == "local":
-    report = distributed.fit_many(path, models, settings=settings, heartbeat_timeout=300, **placement)
+    report = distributed.fit_many(
+        path, models, settings=settings, heartbeat_timeout=300, chunk_size=int(chunk_size), **placement
+    )
     print(json.dumps({"rank": report.group.rank, "fitted": len(report.fitted), "seconds": report.seconds}))
 else:
     # fit_many(global_name=) without its save: a global model of many long series holds more
@@ -101,13 +103,23 @@ def _env() -> dict[str, str]:
 
 
 def run_processes(
-    path: pathlib.Path, models: pathlib.Path, epochs: int, size: int, mode: str = "local", bind: bool = True
+    path: pathlib.Path,
+    models: pathlib.Path,
+    epochs: int,
+    size: int,
+    mode: str = "local",
+    bind: bool = True,
+    chunk_size: int | None = None,
 ) -> dict[str, Any]:
     """Fits every series of ``path`` with ``size`` processes; wall time, and CPU time and peak memory per process.
 
     ``bind``: each process on its own cores (``processes.core_shares``), as ``jaxlstm fit-many
-    --processes`` starts them unless told ``--no-bind``.
+    --processes`` starts them unless told ``--no-bind``. ``chunk_size``: series per saved
+    chunk of ``fit_many`` (None: its default), which bounds a process's working set.
     """
+    from jaxlstm._src import distributed
+
+    chunk_size = distributed.CHUNK_SIZE if chunk_size is None else chunk_size
     from jaxlstm._src import processes
 
     shares = processes.core_shares(size) if bind else None
@@ -128,6 +140,7 @@ def run_processes(
                 str(size),
                 str(rank),
                 mode,
+                str(chunk_size),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -163,6 +176,7 @@ def run_processes(
     return {
         "processes": size,
         "mode": mode,
+        "chunk_size": chunk_size,
         "cores": None if shares is None else [sorted(share) for share in shares],
         "series": fitted,
         "wall_s": wall,
@@ -180,7 +194,13 @@ def bench_processes(s: Settings, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(
-    series: int, prices: int, epochs: int, counts: tuple[int, ...], mode: str = "local", bind: bool = True
+    series: int,
+    prices: int,
+    epochs: int,
+    counts: tuple[int, ...],
+    mode: str = "local",
+    bind: bool = True,
+    chunk_size: int | None = None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jaxlstm-processes-") as tmp:
         folder = pathlib.Path(tmp)
@@ -188,7 +208,7 @@ def measure(
         rows = []
         for size in counts:
             log(f"processes: {series} series x {prices} prices, {epochs} epochs, {size} process(es), {mode}")
-            rows.append(run_processes(path, folder / f"models-{size}", epochs, size, mode, bind))
+            rows.append(run_processes(path, folder / f"models-{size}", epochs, size, mode, bind, chunk_size))
         base = rows[0]
         for row in rows:
             row["speedup_wall"] = row["series_per_s"] / base["series_per_s"]
@@ -225,9 +245,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="let every process run on every core (default: each on its own cores, as jaxlstm fit-many --processes)",
     )
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="series per saved chunk of fit_many (default: its own, distributed.CHUNK_SIZE): bounds a process's "
+        "working set (local mode)",
+    )
     args = parser.parse_args(argv)
     counts = tuple(int(x) for x in args.processes.split(","))
-    print(json.dumps(measure(args.series, args.prices, args.epochs, counts, args.mode, args.bind), indent=1))
+    result = measure(args.series, args.prices, args.epochs, counts, args.mode, args.bind, args.chunk_size)
+    print(json.dumps(result, indent=1))
     return 0
 
 
