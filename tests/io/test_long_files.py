@@ -105,3 +105,15 @@ def test_rows_without_an_id_are_refused_in_either_format(tmp_path, kind):
     frame.to_csv(path, index=False) if kind == "csv" else frame.to_parquet(path)
     with pytest.raises(ValueError, match=r"has 2 row\(s\) without a unique_id: drop or complete them first"):
         long_files.long_file_ids(path)
+
+
+def test_a_candle_file_given_as_a_long_file_says_where_candles_are_read(tmp_path):
+    # The demo's candle file, given to fit-many, was refused listing its preamble as columns, and nothing more.
+    from jaxlstm._src.io.ohlcv import demo_data_path
+
+    with pytest.raises(ValueError, match=r"missing \['unique_id', 'ds', 'y'\].*a candle file of one symbol is read by"):
+        long_files.long_file_ids(demo_data_path())
+    half = tmp_path / "half.csv"
+    half.write_text("unique_id,when,y\nA,2024-01-01,1.0\n")
+    with pytest.raises(ValueError, match=r"missing \['ds'\]; got columns \['unique_id', 'when', 'y'\]$"):
+        long_files.long_file_ids(half)

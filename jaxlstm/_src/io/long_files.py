@@ -69,9 +69,16 @@ def _csv_chunks(path: pathlib.Path, columns: Sequence[str] | None) -> Any:
 def _missing_columns(path: pathlib.Path, have: Sequence[str]) -> None:
     missing = [c for c in LONG_COLUMNS if c not in have]
     if missing:
+        # A vendor's candle file (one symbol, a preamble line) is the likeliest wrong file here.
+        candles = missing == list(LONG_COLUMNS) and path.suffix.lower() != ".parquet"
         raise ValueError(
             f"{str(path)!r} must hold the long format's columns {list(LONG_COLUMNS)} "
             f"(one row per series and time), missing {missing}; got columns {list(have)[:10]}"
+            + (
+                "; a candle file of one symbol is read by load_ohlcv (jaxlstm train or forecast --data)"
+                if candles
+                else ""
+            )
         )
 
 
