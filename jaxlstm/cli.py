@@ -816,7 +816,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{k: v for k, v in r.items() if k != "trained_on_text"} for r in rows], indent=2, default=str))
     elif not rows:
-        print(f"no models in {cache.directory}")
+        # A mistyped --models names a folder that is not there: say so, not just "no models".
+        missing = "" if pathlib.Path(cache.directory).is_dir() else " (no such folder)"
+        print(f"no models in {cache.directory}{missing}")
     else:
         print(f"models in {cache.directory}")
         for r in rows:

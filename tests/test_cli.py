@@ -196,8 +196,12 @@ def test_train_then_info_then_auto_forecast(models, tmp_path, capsys):
 
 
 def test_info_of_an_empty_folder(models, capsys):
+    os.makedirs(models, exist_ok=True)
     code, out, _ = run(["info", "--models", models], capsys)
     assert code == 0 and out.strip() == f"no models in {models}"
+    # A mistyped folder answered "no models" as if it were this empty one.
+    code, out, _ = run(["info", "--models", f"{models}-typo"], capsys)
+    assert code == 0 and out.strip() == f"no models in {models}-typo (no such folder)"
 
 
 # ----------------------------------------------------------------------------- models keyed by data and settings
