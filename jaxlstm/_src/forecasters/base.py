@@ -90,7 +90,7 @@ from jaxlstm._src.io.series import (
     select_columns,
     split_long,
 )
-from jaxlstm._src.prep import calendars, fingerprints, horizons, windows
+from jaxlstm._src.prep import business_days, calendars, fingerprints, horizons, windows
 from jaxlstm._src.prep import gaps as gap_lib
 
 #: Values of ``calibration``.
@@ -1041,7 +1041,10 @@ class Forecaster:
         self.prices_ = series if length is None else series[-length:]
         # Plain prices carry no time: their forecasts have no timestamps.
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
-        if spacing is not None:
+        # A few weekdays look daily: a business-day model keeps its axis (``business_days.continues``).
+        if spacing is not None and not (
+            self.interval_ is not None and business_days.continues(spacing, self.interval_)
+        ):
             self.interval_ = spacing
         return self
 

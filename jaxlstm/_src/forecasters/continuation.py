@@ -19,8 +19,8 @@ import numpy as np
 from jaxlstm._src import training, validation
 from jaxlstm._src.forecasters import bands, fitting, population, prepared, rows
 from jaxlstm._src.io.series import close_of
+from jaxlstm._src.prep import business_days, horizons, windows
 from jaxlstm._src.prep import gaps as gap_lib
-from jaxlstm._src.prep import horizons, windows
 
 
 class Held(NamedTuple):
@@ -47,7 +47,7 @@ def continuation(
     came with ``interval=`` (``spacing`` is then that interval).
     """
     last, step = held.last_timestamp, held.interval
-    if spacing is not None and step is not None and spacing != step:
+    if spacing is not None and step is not None and not business_days.continues(spacing, step):
         raise ValueError(
             f"data's interval {horizons.format_interval(spacing)} is not the model's "
             f"{horizons.format_interval(step)}: update with {horizons.format_interval(step)} prices, or fit a "

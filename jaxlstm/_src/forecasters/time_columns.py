@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from jaxlstm._src.io.series import read_series
-from jaxlstm._src.prep import calendars, horizons, months
+from jaxlstm._src.prep import business_days, calendars, horizons
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module).
 LSTMForecaster = Any
@@ -75,16 +75,16 @@ def continued_positions(
     values = np.asarray(series, np.float64)
     values = values[:, None] if values.ndim == 1 else values
     if stamps is not None and anchor is not None and step is not None:
-        if spacing is not None and spacing != step:
+        if spacing is not None and not business_days.continues(spacing, step):
             raise ValueError(
                 f"{name}'s interval {horizons.format_interval(spacing)} is not the model's "
                 f"{horizons.format_interval(step)}: a model with encoding='seasonal' reads the season's phase "
                 "from the steps since its last price"
             )
         times = np.asarray(stamps, "datetime64[ns]")
-        if (k := months.months_per_step(step)) is not None:  # steps of calendar months
-            steps, rest = np.divmod(months.month_numbers(times) - months.month_numbers(np.asarray([anchor]))[0], k)
-            off = np.flatnonzero((rest != 0) | ~months.on_grid(times, anchor))
+        if (axis := horizons.calendar_axis(step)) is not None:  # steps of calendar months or business days
+            steps, rest = np.divmod(axis.numbers(times) - axis.numbers(np.asarray([anchor]))[0], axis.units)
+            off = np.flatnonzero((rest != 0) | ~axis.on_grid(times, anchor))
         else:
             steps, rest = np.divmod(times - anchor, step)
             off = np.flatnonzero(rest != np.timedelta64(0, "ns"))

@@ -28,7 +28,7 @@ from jaxlstm._src.io.candles import FIELDS, OHLCV, PRICE_FIELDS, Where, first_tr
 from jaxlstm._src.io.frames import NUMBER_RE, Layout, looks_like_timestamp
 from jaxlstm._src.io.model_files import describe_mode
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
-from jaxlstm._src.prep import months
+from jaxlstm._src.prep import business_days, months
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -232,7 +232,9 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
 
     Dates on a grid of calendar months (the same day of every month, or every month's last
     day; ``prep.months.grid_step``) give ``k * prep.months.MONTH``: their steps are ``k``
-    months of 28 to 31 days each, not a fixed span.
+    months of 28 to 31 days each, not a fixed span. Weekday dates a day apart with
+    weekends between them (``prep.business_days.grid_step``) give
+    ``prep.business_days.BUSINESS_DAY``: their steps are business days.
 
     Returns:
         ``np.timedelta64`` in ns; one hour when there are fewer than two distinct times.
@@ -264,6 +266,9 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
     months_each = months.grid_step(unique.view("datetime64[ns]")) if median >= months.SHORTEST_MONTH_NS else None
     if months_each is not None:
         return months_each * months.MONTH
+    # Weekday dates a day apart with weekends between: steps of business days.
+    if median == 86_400e9 and business_days.grid_step(unique.view("datetime64[ns]")) is not None:
+        return business_days.BUSINESS_DAY
     return np.timedelta64(round(median), "ns")
 
 

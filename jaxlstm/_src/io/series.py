@@ -18,7 +18,7 @@ from jaxlstm._src import validation
 from jaxlstm._src.io import frames, ohlcv
 from jaxlstm._src.io.candles import Where
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
-from jaxlstm._src.prep import calendars, fingerprints, horizons
+from jaxlstm._src.prep import business_days, calendars, fingerprints, horizons
 from jaxlstm._src.prep import gaps as gap_lib
 
 
@@ -31,7 +31,8 @@ def price_series(
         data: prices, with or without timestamps.
         name: the argument's name, for error messages.
         interval: the spacing of the data (``"1h"``, ``"1d"``, a timedelta...), needed only
-            by data without timestamps; with timestamps it must match their spacing.
+            by data without timestamps; with timestamps it must match their spacing, except
+            that ``"1d"`` reads business-day dates on a calendar-day axis (weekends as gaps).
 
     Returns:
         ``[time]`` prices, ``[time]`` ``datetime64[ns]`` or None, and the interval: inferred
@@ -47,6 +48,8 @@ def _spacing(timestamps: np.ndarray | None, interval: Any, name: str) -> np.time
     if timestamps is None or timestamps.shape[0] < 2:
         return given
     inferred = horizons.as_interval(ohlcv.infer_interval(timestamps), name=f"inferred {name} interval")
+    if given == np.timedelta64(1, "D") and inferred == business_days.BUSINESS_DAY:
+        return given  # business days read as calendar days, weekends as gaps (as before the business-day axis)
     if given is not None and given != inferred:
         raise ValueError(
             f"interval={interval!r} does not match the spacing of {name}'s timestamps "

@@ -102,13 +102,15 @@ def resolve(
             "a frame with a date column or candles; an interval= alone does not say which hour the first price "
             "is), or use calendar='auto', which falls back to no calendar inputs"
         )
-    if months.months_per_step(horizons.as_interval(interval)) is not None:
+    if horizons.calendar_axis(interval) is not None:
         if calendar == "auto":
             return (), 0
+        months_axis = months.months_per_step(horizons.as_interval(interval)) is not None
+        length, season = ("28 to 31 days", "months") if months_axis else ("a day or more, over weekends", "weekdays")
         raise ValueError(
             f"calendar inputs need a fixed spacing, but {name} is dated every {horizons.format_interval(interval)} "
-            "(steps of 28 to 31 days): the season of months is what season_length=12 (or 'auto') and "
-            "encoding='seasonal' model"
+            f"(steps of {length}): the season of {season} is what season_length={12 if months_axis else 5} "
+            "(or 'auto') and encoding='seasonal' model"
         )
     seconds = step_seconds(interval)
     if seconds is None:

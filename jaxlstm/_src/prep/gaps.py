@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.prep import horizons, months
+from jaxlstm._src.prep import horizons
 
 #: Values of ``fit(gaps=...)``: warn and fit as given, refuse, or forward-fill onto the regular grid.
 GAP_POLICIES: tuple[str, ...] = ("warn", "raise", "fill")
@@ -90,13 +90,15 @@ def find_gaps(timestamps: np.ndarray, interval: np.timedelta64) -> Gaps:
     if diffs.size == 0:
         return Gaps(0, 0, 0, np.timedelta64(0, "ns"), None)
     longest = int(np.argmax(diffs))
-    if (k := months.months_per_step(interval)) is not None:
-        # Counted in calendar months, each step on the first date's grid.
-        dates = stamps.view("datetime64[ns]")
-        spans = np.diff(months.month_numbers(dates))
-        off = ~months.on_grid(dates, dates[0])
+    if (axis := horizons.calendar_axis(interval)) is not None:
+        # Counted in calendar months or business days, each step on the first date's grid.
+        k, dates = axis.units, stamps.view("datetime64[ns]")
+        spans = np.diff(axis.numbers(dates))
+        off = ~axis.on_grid(dates, dates[0])
         irregular = (spans % k != 0) | (spans <= 0) | off[1:] | off[:-1]
         long = (spans > k) & ~irregular
+        # The step of the most units (a weekend is one business day, however long in hours).
+        longest = int(np.argmax(np.where(spans == spans.max(), diffs, -1)))
         return Gaps(
             gap_count=int(long.sum()),
             missing=int(np.sum(spans[long] // k - 1)),
@@ -154,9 +156,9 @@ def fill_gaps(
     if found.gap_count == 0:
         return values, stamps
     step = np.timedelta64(interval, "ns")
-    k = months.months_per_step(step)
-    if k is not None:
-        positions = (months.month_numbers(stamps) - months.month_numbers(stamps[:1])[0]) // k
+    axis = horizons.calendar_axis(step)
+    if axis is not None:
+        positions = (axis.numbers(stamps) - axis.numbers(stamps[:1])[0]) // axis.units
     else:
         positions = ((stamps - stamps[0]) // step).astype(np.int64)
     length = int(positions[-1]) + 1
@@ -175,7 +177,5 @@ def fill_gaps(
         invented = present < 0
         for j, column in enumerate(columns):
             filled[invented, j] = 0.0 if column == "volume" else close[invented]
-    grid = (
-        months.step_months(stamps[0], k * np.arange(length)) if k is not None else stamps[0] + np.arange(length) * step
-    )
+    grid = axis.moved(stamps[0], axis.units * np.arange(length)) if axis else stamps[0] + np.arange(length) * step
     return filled, grid

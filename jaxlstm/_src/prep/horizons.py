@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime
 import re
 import types
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.prep import months
+from jaxlstm._src.prep import business_days, months
 
 #: Common named horizons and their length in hours (any span is accepted, see ``as_interval``).
 HORIZON_HOURS: Mapping[str, int] = types.MappingProxyType({"1h": 1, "4h": 4, "1d": 24, "7d": 168})
@@ -45,6 +45,8 @@ _NS_PER_UNIT: Mapping[str, int] = types.MappingProxyType(
 # Months and years are whole steps of the calendar-month axis (``prep.months``: ``k * MONTH``
 # for data dated on a month grid); "1M" reads as a minute to some and a month to others.
 _MONTHS_PER_UNIT: Mapping[str, int] = types.MappingProxyType({"mo": 1, "month": 1, "y": 12, "yr": 12, "year": 12})
+# Business days are whole steps of the business-day axis (``prep.business_days``: ``k * BUSINESS_DAY``).
+_BUSINESS_UNITS = ("b", "bday")
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([A-Za-z]+)")
 
 # numpy's units of datetime64/timedelta64 as (multiplier, divisor) of a nanosecond count;
@@ -183,10 +185,15 @@ def _unit_key(unit: str) -> str:
     return {"mins": "min", "secs": "sec", "hrs": "hr", "yrs": "yr"}.get(key, key)
 
 
+def _business_text(text: str) -> str:
+    """``text`` stripped, "business day(s)" written as the unit ``bday`` (so ``format_interval``'s form reads back)."""
+    return re.sub(r"(?i)business[\s_-]*day", "bday", text.strip())
+
+
 def _parse_span(text: str, name: str) -> int:
     """A span written as text: ``"90min"``, ``"36h"``, ``"1d12h"``, ``"2 weeks"``, or pandas' forms (``"P1D"``)."""
     hint = f"{name} must be a span of time with a unit such as '90min', '36h', '2d', '1w' or '3mo'"
-    stripped = text.strip()
+    stripped = _business_text(text)
     tokens = _TOKEN.findall(stripped)
     if tokens and "".join(f"{n}{u}" for n, u in tokens) == re.sub(r"\s+", "", stripped):
         total = 0
@@ -199,6 +206,14 @@ def _parse_span(text: str, name: str) -> int:
                 )
             count = int(tokens[0][0]) * _MONTHS_PER_UNIT[_unit_key(calendar[0])]
             return count * int(months.MONTH.astype(np.int64))
+        if any(_unit_key(unit) in _BUSINESS_UNITS for _, unit in tokens):
+            # Whole business days: the step of a business-day axis, which no fixed span continues either.
+            if len(tokens) > 1 or "." in tokens[0][0]:
+                raise ValueError(
+                    f"{name} in business days must be a whole number of one unit ('1b', '5 business days'), "
+                    f"got {text!r}"
+                )
+            return int(tokens[0][0]) * int(business_days.BUSINESS_DAY.astype(np.int64))
         for number, unit in tokens:
             key = _unit_key(unit)
             if key == "M":
@@ -264,11 +279,14 @@ def format_interval(interval: Any) -> str:
 
     Returns:
         ``"<n><unit>"`` with unit ``d``, ``h``, ``min``, ``s``, ``ms``, ``us`` or ``ns``;
-        ``"1 month"``, ``"3 months"`` for a calendar-month axis (``prep.months``).
+        ``"1 month"``, ``"3 months"`` for a calendar-month axis (``prep.months``),
+        ``"1 business day"`` for a business-day axis (``prep.business_days``).
     """
     ns = int(as_interval(interval).astype(np.int64))
     if (k := months.months_per_step(np.timedelta64(ns, "ns"))) is not None:
         return "1 month" if k == 1 else f"{k} months"
+    if (k := business_days.days_per_step(np.timedelta64(ns, "ns"))) is not None:
+        return "1 business day" if k == 1 else f"{k} business days"
     for unit, size in _UNITS:
         if ns % size == 0:
             return f"{ns // size}{unit}"
@@ -292,7 +310,9 @@ def horizon_to_steps(horizon: Any, interval: Any) -> int:
 
     ``"1d"`` is 24 steps of hourly data and 1 step of daily data; ``"90min"`` is 6 steps
     of 15-minute data. A horizon that is not a whole number of steps (``"1h"`` of daily
-    data, ``"90min"`` of hourly data) is an error rather than silently rounded.
+    data, ``"90min"`` of hourly data) is an error rather than silently rounded. On
+    business-day data (``prep.business_days``) a horizon counts business days: ``"1d"`` is
+    one step, ``"7d"`` seven and ``"1w"`` five (a week of trading).
 
     Args:
         horizon: a span of time (see ``as_interval``): ``"1h"``, ``"36h"``, ``"2d"``,
@@ -310,6 +330,8 @@ def horizon_to_steps(horizon: Any, interval: Any) -> int:
     """
     span_ns = horizon_nanoseconds(horizon)
     step_ns = int(as_interval(interval).astype(np.int64))
+    if (k := business_days.days_per_step(np.timedelta64(step_ns, "ns"))) is not None:
+        return _business_steps(horizon, span_ns, interval, k)
     # Integer nanoseconds: float division can land a hair off a whole number.
     steps, rest = divmod(span_ns, step_ns)
     check_horizon_steps(horizon, interval, steps)
@@ -320,6 +342,32 @@ def horizon_to_steps(horizon: Any, interval: Any) -> int:
             f"not a whole number: choose a multiple of {spacing} (or give a number of steps)"
         )
     return steps
+
+
+def _business_steps(horizon: Any, span_ns: int, interval: Any, per_step: int) -> int:
+    """``horizon_to_steps`` on a business-day axis: a day of the horizon is a business day, a week written as one is five.
+
+    Text counts its units (``"1d"`` 1, ``"7d"`` 7, ``"1w"`` 5, ``"5b"`` 5); a span object
+    (or text such as ``"P1D"``) counts its whole days, else its whole business days.
+    """
+    tokens = _TOKEN.findall(_business_text(horizon)) if isinstance(horizon, str) else []
+    keys = [_unit_key(unit) for _, unit in tokens]
+    days: int | None = None
+    if tokens and all(key in ("w", "week", "d", "day", *_BUSINESS_UNITS) for key in keys):
+        if all("." not in number for number, _ in tokens):
+            days = sum(int(n) * (5 if key in ("w", "week") else 1) for (n, _), key in zip(tokens, keys, strict=True))
+    elif span_ns % (86_400 * 10**9) == 0:
+        days = span_ns // (86_400 * 10**9)
+    elif span_ns % int(business_days.BUSINESS_DAY.astype(np.int64)) == 0:
+        days = span_ns // int(business_days.BUSINESS_DAY.astype(np.int64))
+    steps, rest = divmod(days or 0, per_step)
+    if days is None or rest or steps < 1:
+        raise ValueError(
+            f"horizon {horizon!r} is not a whole number of steps of the data's interval {format_interval(interval)}: "
+            "on business-day data a horizon counts business days ('1d' is the next one, '7d' seven, '5b' five) "
+            "and weeks ('1w' is five business days), or give a number of steps"
+        )
+    return check_horizon_steps(horizon, interval, steps)
 
 
 def check_horizon_steps(horizon: Any, interval: Any, steps: int) -> int:
@@ -337,12 +385,49 @@ def check_horizon_steps(horizon: Any, interval: Any, steps: int) -> int:
     return steps
 
 
+class CalendarAxis(NamedTuple):
+    """A time axis whose steps are whole calendar units of unequal length: months or business days.
+
+    Attributes:
+        units: calendar units a step (``k`` of ``k * MONTH`` or ``k * BUSINESS_DAY``).
+        numbers: ``[time]`` timestamps -> ``[time]`` int64 unit numbers, whose differences count units.
+        on_grid: ``([time] timestamps, anchor)`` -> ``[time]`` bool: which lie on the anchor's grid.
+        moved: ``(anchor, [n] int counts)`` -> ``[n]`` ``datetime64[ns]``: the anchor moved by whole units.
+        first_day: ``(anchor, count)`` -> ``datetime64[D]``: the day (the month's first, for months)
+            ``count`` units after the anchor, in a unit that holds any year ``[ns]`` cannot.
+    """
+
+    units: int
+    numbers: Callable[[np.ndarray], np.ndarray]
+    on_grid: Callable[[np.ndarray, np.datetime64], np.ndarray]
+    moved: Callable[[Any, Any], np.ndarray]
+    first_day: Callable[[Any, int], np.datetime64]
+
+
+def _month_first_day(anchor: Any, count: int) -> np.datetime64:
+    return np.datetime64(int(months.month_numbers(np.asarray([anchor]))[0]) + count, "M").astype("datetime64[D]")
+
+
+def calendar_axis(interval: Any) -> CalendarAxis | None:
+    """The calendar axis of ``interval`` (``k * MONTH``: ``prep.months``; ``k * BUSINESS_DAY``: ``prep.business_days``), else None."""
+    if interval is None:
+        return None
+    step = as_interval(interval)
+    if (k := months.months_per_step(step)) is not None:
+        return CalendarAxis(k, months.month_numbers, months.on_grid, months.step_months, _month_first_day)
+    if (k := business_days.days_per_step(step)) is not None:
+        return CalendarAxis(
+            k, business_days.day_numbers, business_days.on_grid, business_days.step_days, business_days.last_day
+        )
+    return None
+
+
 def past_timestamps(last_timestamp: np.datetime64, interval: Any, count: int) -> np.ndarray:
     """``[count]`` ``datetime64[ns]``: ``last_timestamp`` and the grid's times before it, newest first (``k * interval`` back)."""
     step = as_interval(interval)
     last = np.asarray(last_timestamp, "datetime64[ns]")
-    if (k := months.months_per_step(step)) is not None:
-        return months.step_months(last, -k * np.arange(count))
+    if (axis := calendar_axis(step)) is not None:
+        return axis.moved(last, -axis.units * np.arange(count))
     return last - np.arange(count) * step
 
 
@@ -360,7 +445,8 @@ def future_timestamps(last_timestamp: Any, interval: Any, steps: int) -> np.ndar
 
     Returns:
         ``[steps]`` ``datetime64[ns]``: ``last_timestamp + k * interval`` for ``k = 1..steps``
-        (on a calendar-month axis, ``k`` steps of months on the last date's grid: ``prep.months``).
+        (on a calendar-month axis, ``k`` steps of months on the last date's grid: ``prep.months``;
+        on a business-day axis, ``k`` business days: ``prep.business_days``).
 
     Raises:
         ValueError: ``last_timestamp`` is NaT or outside ``FIRST_TIME .. LAST_TIME``, or the
@@ -387,15 +473,15 @@ def future_timestamps(last_timestamp: Any, interval: Any, steps: int) -> np.ndar
         side, limit = ("after", f"{LAST_TIME}, the last") if last_ns > 0 else ("before", f"{FIRST_TIME}, the first")
         raise ValueError(f"last_timestamp {last} is {side} {limit} time datetime64[ns] holds")
     step_ns = int(step.astype(np.int64))
-    if (k := months.months_per_step(step)) is not None:
-        # Calendar months: the grid of the last date (its day, or month ends) continues.
-        ahead = np.datetime64(last_ns, "ns").astype("datetime64[M]").astype(np.int64) + k * steps
-        if ahead >= LAST_TIME.astype("datetime64[M]").astype(np.int64):
+    if (axis := calendar_axis(step)) is not None:
+        # Calendar months or business days: the grid of the last date (its day, or month ends) continues.
+        anchor = np.datetime64(last_ns, "ns")
+        if axis.first_day(anchor, axis.units * steps) >= LAST_TIME.astype("datetime64[M]").astype("datetime64[D]"):
             raise ValueError(
                 f"the last timestamp {last} plus a horizon of {steps:,} steps of {format_interval(step)} is after "
                 f"{LAST_TIME}, the last time datetime64[ns] holds (later times would wrap around to 1677)"
             )
-        return months.step_months(np.datetime64(last_ns, "ns"), k * np.arange(1, steps + 1))
+        return axis.moved(anchor, axis.units * np.arange(1, steps + 1))
     if last_ns + steps * step_ns > _INT64_MAX:
         fits = (_INT64_MAX - last_ns) // step_ns
         raise ValueError(

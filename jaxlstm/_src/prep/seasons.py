@@ -66,7 +66,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxlstm._src import validation
-from jaxlstm._src.prep import horizons
+from jaxlstm._src.prep import business_days, horizons
 
 _HOUR = np.timedelta64(3_600 * 10**9, "ns")
 _DAY = 24 * _HOUR
@@ -91,6 +91,7 @@ def calendar_seasons(interval: Any) -> tuple[int, ...]:
     under a day,         steps per day and steps per week, each when whole
     dividing a day       (1h -> 24, 168; 30min -> 48, 336; 4h -> 6, 42)
     1 day                7 (day of week)
+    1 business day       5 (day of the trading week; ``prep.business_days``)
     7 days               52 (week of year, rounded)
     28 to 31 days        12 (month of year)
     89 to 92 days        4 (quarter of year)
@@ -110,6 +111,8 @@ def calendar_seasons(interval: Any) -> tuple[int, ...]:
         return tuple(m for m in seasons if m > 1)
     if step == _DAY:
         return (7,)
+    if step == business_days.BUSINESS_DAY:
+        return (5,)
     if step == _WEEK:
         return (52,)
     if 28 * _DAY <= step <= 31 * _DAY:

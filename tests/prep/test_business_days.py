@@ -1,0 +1,110 @@
+"""Business-day time axes (``prep.business_days``): weekday dates step by business days, weekends are no gaps."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jaxlstm._src.prep import business_days, gaps, horizons, seasons
+from jaxlstm.data import infer_interval
+
+DAY = business_days.BUSINESS_DAY
+
+
+def _weekdays(n: int = 60, start: str = "2024-01-03 16:00") -> np.ndarray:
+    return pd.bdate_range(start, periods=n).to_numpy()
+
+
+def test_weekday_dates_are_a_business_day_grid_that_continues_as_pandas_bday_does():
+    dates = _weekdays()
+    assert business_days.grid_step(dates) == 1 and infer_interval(dates) == DAY
+    # pandas' business-day offset is the independent reference, from a Friday over the weekend.
+    friday = np.datetime64("2024-03-08T16:00", "ns")
+    expected = pd.date_range(friday, periods=13, freq="B").to_numpy()[1:]
+    np.testing.assert_array_equal(horizons.future_timestamps(friday, DAY, 12), expected)
+    np.testing.assert_array_equal(horizons.past_timestamps(dates[-1], DAY, 7), dates[::-1][:7])
+    assert gaps.find_gaps(dates, DAY).regular
+    assert horizons.format_interval(DAY) == "1 business day"
+    assert horizons.format_interval(3 * DAY) == "3 business days"
+    # Business days since a Monday: the differences count steps across weekends.
+    numbers = business_days.day_numbers(np.array(["2024-03-08", "2024-03-09", "2024-03-11"], "datetime64[ns]"))
+    assert list(np.diff(numbers)) == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        pd.date_range("2024-01-01", periods=60, freq="D").to_numpy(),  # every day: weekends have prices
+        pd.date_range("2024-01-05", periods=30, freq="W-FRI").to_numpy(),  # every Friday: weekly
+        pd.date_range("2024-01-01", periods=4, freq="D").to_numpy(),  # Monday to Thursday: no weekend inside
+        pd.bdate_range("2024-01-01", periods=60, freq="h").to_numpy(),  # hourly
+        np.array(["2024-01-04", "2024-01-05T01:00", "2024-01-08"], "datetime64[ns]"),  # another time of day
+        np.array(["2024-01-05"], "datetime64[ns]"),
+    ],
+)
+def test_other_spacings_are_not_business_day_grids(dates):
+    assert business_days.grid_step(dates) is None
+    if dates.shape[0] > 1:
+        assert business_days.days_per_step(infer_interval(dates)) is None
+
+
+def test_missing_weekdays_are_gaps_and_fill_onto_the_weekday_grid():
+    full = _weekdays(30)  # from Wednesday 2024-01-03
+    # One Wednesday missing: the gap is its 2 days, not the longer weekends.
+    found = gaps.find_gaps(np.delete(full, 5), DAY)
+    assert (found.gap_count, found.missing, found.largest_after) == (1, 1, full[4])
+    assert found.largest == np.timedelta64(2, "D")
+    kept = np.delete(np.arange(30), [7, 12, 13])  # a Friday, then a Friday and the Monday after it
+    found = gaps.find_gaps(full[kept], DAY)
+    assert (found.gap_count, found.missing, found.irregular) == (2, 3, 0)
+    assert found.largest_after == full[11] and found.largest == np.timedelta64(5, "D")
+    values, stamps = gaps.fill_gaps(np.arange(30.0)[kept] + 1, full[kept], DAY)
+    np.testing.assert_array_equal(stamps, full)
+    np.testing.assert_array_equal(values[[6, 7, 8]], [7.0, 7.0, 9.0])  # the last close carried forward
+    weekend = full.copy()
+    weekend[3] = np.datetime64("2024-01-06T16:00", "ns")  # a Saturday
+    assert gaps.find_gaps(np.sort(weekend), DAY).irregular == 2
+
+
+def test_the_mean_business_day_is_no_fixed_spacing_and_reads_back_as_text():
+    assert np.timedelta64(7 * 86_400, "s") / 5 == DAY
+    assert business_days.days_per_step(np.timedelta64(1, "D")) is None and business_days.days_per_step(None) is None
+    assert business_days.days_per_step(2 * DAY) == 2
+    # Five business days are a calendar week: weekly data keeps its fixed 7-day step.
+    assert business_days.days_per_step(5 * DAY) is None and horizons.as_interval("5b") == np.timedelta64(7, "D")
+    assert horizons.format_interval(np.timedelta64(7, "D")) == "7d"
+    for text in ("1b", "1B", "1 bday", "1 business day", "1 Business Day"):
+        assert horizons.as_interval(text) == DAY
+    assert horizons.as_interval("5 business days") == 5 * DAY
+    with pytest.raises(ValueError, match="whole number of one unit"):
+        horizons.as_interval("1b2h")
+    assert seasons.calendar_seasons(DAY) == (5,)
+
+
+@pytest.mark.parametrize(
+    ("horizon", "steps"),
+    [("1d", 1), ("7d", 7), ("1w", 5), ("2 weeks", 10), ("1w2d", 7), ("5b", 5), ("P3D", 3)],
+)
+def test_a_horizon_on_business_days_counts_business_days_and_weeks_of_five(horizon, steps):
+    assert horizons.horizon_to_steps(horizon, DAY) == steps
+    assert horizons.horizon_to_steps(horizon, 1 * DAY) == steps
+
+
+def test_horizons_that_are_not_whole_business_days_are_refused_saying_how_they_count():
+    assert horizons.horizon_to_steps(datetime.timedelta(days=3), DAY) == 3
+    assert horizons.horizon_to_steps("4d", 2 * DAY) == 2
+    for horizon in ("36h", "1mo", "1.5d", "3d"):
+        interval = 2 * DAY if horizon == "3d" else DAY
+        with pytest.raises(ValueError, match=r"'1d' is the next one.*'1w' is five business days"):
+            horizons.horizon_to_steps(horizon, interval)
+    # On a calendar axis a business day is 33.6 hours: no whole number of hourly steps.
+    with pytest.raises(ValueError, match="not a whole number"):
+        horizons.horizon_to_steps("1b", "1h")
+
+
+def test_forecast_dates_past_the_last_time_numpy_holds_are_refused():
+    with pytest.raises(ValueError, match="after 2262"):
+        horizons.future_timestamps(np.datetime64("2262-03-28"), DAY, 20)
