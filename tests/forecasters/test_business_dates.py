@@ -70,3 +70,17 @@ def test_a_missing_weekday_is_a_gap_and_interval_1d_keeps_the_calendar_day_axis(
     assert jl.LSTMForecaster(**SMALL, season_length=None, calendar="auto").fit(_weekdays()).calendar_ == ()
     with pytest.raises(ValueError, match="calendar inputs need a fixed spacing, but data is dated every 1 business"):
         jl.LSTMForecaster(**SMALL, calendar=("weekday",)).fit(_weekdays())
+
+
+def test_yfinance_daily_bars_in_the_exchanges_zone_fit_on_their_weekdays():
+    # Daily bars at midnight in New York, as yfinance gives them: read as their dates.
+    series = _weekdays(200)
+    series.index = series.index.normalize().tz_localize("America/New_York")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither weekends nor summer time are gaps
+        model = jl.LSTMForecaster(**SMALL).fit(series)
+    assert model.interval_ == business_days.BUSINESS_DAY
+    assert model.last_timestamp_ == np.datetime64("2023-10-06")  # a Friday
+    np.testing.assert_array_equal(
+        model.forecast("1d").timestamps, np.array(["2023-10-09"], "datetime64[ns]")
+    )  # the Monday after

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from jaxlstm._src.prep import business_days, gaps, horizons, seasons
-from jaxlstm.data import infer_interval
+from jaxlstm.data import as_price_series, infer_interval, split_long
 
 DAY = business_days.BUSINESS_DAY
 
@@ -108,3 +108,30 @@ def test_horizons_that_are_not_whole_business_days_are_refused_saying_how_they_c
 def test_forecast_dates_past_the_last_time_numpy_holds_are_refused():
     with pytest.raises(ValueError, match="after 2262"):
         horizons.future_timestamps(np.datetime64("2262-03-28"), DAY, 20)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Tokyo", "Europe/Berlin"])
+def test_daily_prices_dated_at_local_midnight_in_a_zone_are_read_as_their_dates(zone):
+    # yfinance's daily bars: midnights in the exchange's zone. In UTC, New York's are 23 or
+    # 25 hours apart across summer time, and Tokyo's Mondays fall on Sundays.
+    dates = pd.bdate_range("2023-01-02", periods=300)
+    series = pd.Series(np.linspace(100.0, 130.0, 300), index=dates.tz_localize(zone))
+    prices, stamps = as_price_series(series)
+    np.testing.assert_array_equal(stamps, dates.to_numpy())
+    assert infer_interval(series.index) == DAY
+    frame = pd.DataFrame({"date": series.index, "close": prices})
+    np.testing.assert_array_equal(as_price_series(frame)[1], dates.to_numpy())
+    long = pd.DataFrame({"unique_id": "A", "ds": series.index, "y": prices})
+    np.testing.assert_array_equal(split_long(long)["A"].index.to_numpy(), dates.to_numpy())
+
+
+def test_other_times_in_a_zone_are_instants_read_in_utc():
+    hours = pd.date_range("2023-03-10 22:00", periods=72, freq="h", tz="America/New_York")
+    np.testing.assert_array_equal(horizons.without_zone(hours), hours.tz_convert(None))
+    assert horizons.without_zone(hours).tz is None and infer_interval(hours) == np.timedelta64(1, "h")
+    # A zone's midnights mixed with other times are instants too; naive times pass as they are.
+    mixed = pd.DatetimeIndex(["2024-01-02 00:00", "2024-01-02 12:00"]).tz_localize("Asia/Tokyo")
+    np.testing.assert_array_equal(horizons.without_zone(mixed), mixed.tz_convert(None))
+    naive = pd.date_range("2024-01-01", periods=3)
+    assert horizons.without_zone(naive) is naive
+    np.testing.assert_array_equal(horizons.without_zone(pd.Series(mixed)), mixed.tz_convert(None))

@@ -297,7 +297,7 @@ def time_values(values: Any, where: Where, column: str, *, owned: bool = False) 
     scaled to ns in place); ``(numbers, True)`` for unscaled epochs."""
     if (is_pandas(values, "Series") or is_pandas(values, "Index")) and values.dtype.kind == "M":
         stamps = import_pandas("parsing timestamps").DatetimeIndex(values)
-        return checked_ns(np.asarray(stamps if stamps.tz is None else stamps.tz_convert(None)), where, column), False
+        return checked_ns(np.asarray(horizons.without_zone(stamps)), where, column), False
     arr = _to_numpy(values)
     if arr.dtype.kind == "M":
         return checked_ns(arr, where, column, owned=owned), False
@@ -477,7 +477,7 @@ def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
         return texts_to_ns(np.asarray(index, dtype=object), Where(name, "row"), "index")
     if not is_pandas(index, "DatetimeIndex"):
         return None
-    naive = np.asarray(index if index.tz is None else index.tz_convert(None))
+    naive = np.asarray(horizons.without_zone(index))
     return horizons.as_datetime64_ns(naive, "the index").view(np.int64)
 
 

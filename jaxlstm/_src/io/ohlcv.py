@@ -28,7 +28,7 @@ from jaxlstm._src.io.candles import FIELDS, OHLCV, PRICE_FIELDS, Where, first_tr
 from jaxlstm._src.io.frames import NUMBER_RE, Layout, looks_like_timestamp
 from jaxlstm._src.io.model_files import describe_mode
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
-from jaxlstm._src.prep import business_days, months
+from jaxlstm._src.prep import business_days, horizons, months
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -246,8 +246,8 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
     default = np.timedelta64(1, "h").astype("timedelta64[ns]")
     if timestamps is None:
         return default
-    if is_pandas(timestamps, "DatetimeIndex") and timestamps.tz is not None:
-        timestamps = timestamps.tz_convert(None)
+    if is_pandas(timestamps, "DatetimeIndex"):
+        timestamps = horizons.without_zone(timestamps)
     arr = np.asarray(timestamps)
     if arr.dtype.kind in "biufcm":
         raise TypeError(f"timestamps must be datetime64 values, got an array of dtype {arr.dtype}")

@@ -257,13 +257,15 @@ def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
                 # Each string in its own offset, none meaning UTC, whatever the pandas version.
                 nanos = frames.texts_to_ns(ds.to_numpy(dtype=object), Where(f"{name}['ds']", "row"), "ds")
                 times = pd.Series(nanos.view("datetime64[ns]"), index=ds.index, name="ds")
+            elif isinstance(ds.dtype, pd.DatetimeTZDtype):
+                times = ds  # its zone is read below: midnights as dates (horizons.without_zone)
             else:
                 times = pd.to_datetime(ds, utc=True)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{name}['ds'] must hold times or integers, got {ds.iloc[0]!r}: {err}") from None
     is_time = not pd.api.types.is_integer_dtype(times)
-    if is_time and getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_convert(None)
+    if is_time:
+        times = horizons.without_zone(times)
     table = frame.assign(ds=times, unique_id=frame["unique_id"].astype(str))
     repeated = table.duplicated(["unique_id", "ds"])
     if repeated.any():

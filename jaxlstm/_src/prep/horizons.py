@@ -101,6 +101,26 @@ def outside_ns_range(times: np.ndarray) -> np.ndarray:
     return ~np.isnat(times) & ((counts < -bound) | (counts > bound))
 
 
+def without_zone(stamps: Any) -> Any:
+    """A zone-aware pandas ``DatetimeIndex`` (or datetime Series) as naive times: midnights as dates, the rest in UTC.
+
+    Prices dated by day in a zone (yfinance's daily bars, ``date_range(..., tz=...)``) are
+    dated at local midnight: in UTC they are 23 or 25 hours apart where the zone keeps
+    summer time, and east of Greenwich each falls on the day before (a Monday's close on
+    a Sunday). When every time is a local midnight they are read as their dates; any other
+    times are instants, read in UTC. Naive input is returned as it is.
+    """
+    series = hasattr(stamps, "dt")
+    zone = stamps.dt.tz if series else stamps.tz
+    if zone is None:
+        return stamps
+    local = stamps.dt.tz_localize(None) if series else stamps.tz_localize(None)
+    dates = local.dt.normalize() if series else local.normalize()
+    if bool((local == dates).all()):
+        return local
+    return stamps.dt.tz_convert(None) if series else stamps.tz_convert(None)
+
+
 def as_datetime64_ns(times: np.ndarray, name: str) -> np.ndarray:
     """``datetime64`` values of any unit as ``datetime64[ns]``, refusing those it cannot hold.
 
