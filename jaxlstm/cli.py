@@ -662,9 +662,13 @@ def _print_table(fc: Any, symbol: str, kind: str, horizon: str) -> None:
     intervals = f"{' and '.join(shown)} interval{'s' if len(shown) > 1 else ''}"
     print(f"{symbol} forecast, horizon {horizon}, model {kind}, {intervals} ({fc.band} band)")
     levels = list(fc.interval_columns()) or ["lower", "upper"]
-    print(f"{'timestamp (UTC)':<20} {'predicted':>14}" + "".join(f" {name:>14}" for name in levels))
-    for row in fc.to_dict()["predictions"]:
-        when = row["timestamp"].replace("T", " ").rstrip("Z")[:16] if row["timestamp"] else f"step {row['step']}"
+    rows = fc.to_dict()["predictions"]
+    # Daily and business-day forecasts fall on midnights: their dates (no zone; see horizons.without_zone).
+    dates = all(row["timestamp"] and row["timestamp"][11:19] == "00:00:00" for row in rows)
+    print(f"{'date' if dates else 'timestamp (UTC)':<20} {'predicted':>14}" + "".join(f" {n:>14}" for n in levels))
+    for row in rows:
+        stamp = row["timestamp"]
+        when = stamp.replace("T", " ").rstrip("Z")[: 10 if dates else 16] if stamp else f"step {row['step']}"
         print(f"{when:<20} {row['predicted']:>14.2f}" + "".join(f" {row[name]:>14.2f}" for name in levels))
 
 

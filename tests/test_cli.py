@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from jaxlstm import cli
@@ -163,6 +164,25 @@ def test_forecast_trains_once_says_so_then_uses_the_cache(models, tmp_path, caps
     # --retrain trains anyway and says why.
     code, _, err = run(["forecast", "--horizon", "1h", "--models", models, "--retrain", *FAST], capsys)
     assert code == 0 and "training the BTCUSD LSTM: --retrain" in err and "saved to" in err
+
+
+def test_business_day_candles_are_forecast_on_the_weekdays_after_them_as_dates(models, tmp_path, capsys):
+    path = tmp_path / "SPY.csv"
+    dates = pd.bdate_range("2024-01-01", periods=200)  # 40 weeks: ends on Friday 2024-10-04
+    closes = np.linspace(400.0, 450.0, 200)
+    candles = {"open": closes, "high": closes, "low": closes, "close": closes, "volume": 1e6}
+    pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), **candles}).to_csv(path, index=False)
+    code, out, err = run(["forecast", "--model", "hybrid", "--data", str(path), "--horizon", "1w"], capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[1].split()[:2] == ["date", "predicted"]
+    assert [line.split()[0] for line in lines[2:]] == [
+        "2024-10-07",
+        "2024-10-08",
+        "2024-10-09",
+        "2024-10-10",
+        "2024-10-11",
+    ]
 
 
 def test_the_band_of_a_step_is_the_same_for_every_horizon(models, capsys):
