@@ -111,14 +111,13 @@ class OHLCV:
                 f"or candles.close[{index}] for a value"
             )
         n, picked = len(self), index
-        if isinstance(index, slice):
-            if index.step is not None and index.step <= 0:
-                raise ValueError(f"OHLCV slices keep the time order: the step must be > 0, got {index.step}")
-        else:
+        if isinstance(index, slice) and index.step is not None and index.step <= 0:
+            raise ValueError(f"OHLCV slices keep the time order: the step must be > 0, got {index.step}")
+        if not isinstance(index, slice):
             try:
                 picked = np.asarray(index)
-            except Exception:
-                picked = np.asarray([], dtype=object)
+            except Exception:  # a ragged list and the like: refused below as an object
+                picked = np.asarray(None)
             if picked.dtype != bool and not (picked.dtype.kind in "iu" and picked.ndim == 1):
                 raise TypeError(
                     "OHLCV index must be a slice, a bool mask or a 1-D array of integer positions, got "
@@ -162,9 +161,7 @@ def sorted_unique_order(nanos: np.ndarray) -> np.ndarray | None:
         return np.arange(nanos.shape[0] - 1, -1, -1)
     order = np.argsort(nanos, kind="stable")
     ordered = nanos[order]
-    keep = np.ones(order.shape[0], dtype=bool)
-    keep[:-1] = ordered[:-1] != ordered[1:]
-    return order[keep]
+    return order[np.append(ordered[:-1] != ordered[1:], True)]
 
 
 def first_true(bad: Any) -> int | None:

@@ -102,7 +102,7 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
                 )
             if (problem := _bad_bytes(handle, 0, 1)) is not None:
                 raise ValueError(f"{name}: {problem}")
-            header = _find_header(_read_head(handle, name), name, symbol, need)
+            header = _find_header(handle, name, symbol, need)
             candles = _read_whole(handle, header, name, symbol) if header.first_cells else None
             candles = candles if candles is not None else _read_for_message(handle, header, name, symbol)
         return labelled(candles, candles.symbol, str(path.absolute()))
@@ -303,26 +303,25 @@ def _bad_bytes(handle: io.BufferedReader, start: int, first_line: int) -> str | 
         return None
     with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
         nul = view.find(b"\0", start)
-        line, long_line = start, -1  # where the current line begins; where the first overlong one does
-        while size - line > MAX_LINE_BYTES:
-            # The lines between `line` and the last newline of the next MAX_LINE_BYTES + 1
-            # bytes are all short enough; without a newline there, the line is too long.
-            last = view.rfind(b"\n", line, line + MAX_LINE_BYTES + 1)
-            if last < 0:
-                long_line = line
-                break
+        # A line is too long when its byte past the limit comes before any NUL; the lines up to the
+        # last newline of the next MAX_LINE_BYTES + 1 bytes are short enough, and without one there,
+        # the line is too long.
+        line, limit = start, size if nul < 0 else nul
+        while line + MAX_LINE_BYTES < limit:
+            if (last := view.rfind(b"\n", line, line + MAX_LINE_BYTES + 1)) < 0:
+                number = first_line + view[start:line].count(b"\n")
+                return f"line {number} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles"
             line = last + 1
-        if long_line >= 0 and (nul < 0 or nul > long_line + MAX_LINE_BYTES):
-            number = first_line + view[start:long_line].count(b"\n")
-            return f"line {number} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles"
         if nul >= 0:
             number = first_line + view[start:nul].count(b"\n")
             return f"line {number} holds a NUL byte; a binary file, not a CSV file of candles"
     return None
 
 
-def _read_head(handle: io.BufferedReader, name: str) -> list[_Line]:
-    """The first non-blank lines of the file (its bytes already checked), split into cells."""
+def _find_header(
+    handle: io.BufferedReader, name: str, symbol: str | None, need: Sequence[str] = PRICE_FIELDS
+) -> _Header:
+    """Finds the header among the first non-blank lines (the bytes already checked), and one asset's fields."""
     head: list[_Line] = []
     offset, number = 0, 0
     while len(head) < _MAX_PREAMBLE_LINES + 3 and (raw := handle.readline(MAX_LINE_BYTES + 1)):
@@ -337,11 +336,6 @@ def _read_head(handle: io.BufferedReader, name: str) -> list[_Line]:
             except csv.Error:
                 row = [text]  # an odd comment line; it cannot be the header
             head.append(_Line(number, start, offset, [cell.strip() for cell in row]))
-    return head
-
-
-def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> _Header:
-    """Finds the header among the first lines and where the fields of one asset are."""
     lines = [line for line in head if not line.cells[0].startswith("#")][:_MAX_PREAMBLE_LINES]
     for line in lines:
         row, following = line.cells, head[head.index(line) + 1 :]
