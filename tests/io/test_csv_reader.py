@@ -594,7 +594,7 @@ def test_the_fast_reader_reads_the_common_layout(tmp_path):
     assert data.symbol == "A" and data.close.tolist() == [1.5] and np.isnan(data.volume[0])
     # The chunked reader takes the file, not the slow reader.
     with open(path, "rb") as handle:
-        header = csv_reader._find_header(csv_reader._read_head(handle, "s"), "s", "A")
+        header = csv_reader._find_header(handle, "s", "A")
         assert csv_reader._read_whole(handle, header, "s", "A") is not None
 
 

@@ -27,20 +27,17 @@ class Where:
     start: int = 0
 
     def number(self, index: int) -> int:
-        """The line number or row position of value ``index``."""
         return int(self.numbers[index]) if self.numbers is not None else self.start + int(index)
 
     def place(self, index: int) -> str:
-        """``"line 12"`` or ``"row 3"`` for value ``index``."""
         return f"{self.unit} {self.number(index)}"
 
     def subset(self, keep: np.ndarray) -> Where:
-        """The ``Where`` of the values selected by the boolean mask ``keep``."""
+        """The ``Where`` of the values the boolean mask ``keep`` selects."""
         numbers = self.numbers if self.numbers is not None else np.arange(self.start, self.start + keep.shape[0])
         return dataclasses.replace(self, numbers=numbers[keep])
 
     def fail(self, index: int, column: str, problem: str) -> NoReturn:
-        """Raises ``ValueError: <source>: <line/row> N, column 'c': <problem>``."""
         raise ValueError(f"{self.source}: {self.place(index)}, column {column!r}: {problem}")
 
 
@@ -69,12 +66,12 @@ class OHLCV:
         # Copies, so that freezing them cannot lock or alias an array the caller owns.
         arrays = {}
         for field in ("timestamps", *FIELDS):
-            value, kind = getattr(self, field), "datetime64" if field == "timestamps" else "real number"
             try:
-                if np.iscomplexobj(value):
+                if np.iscomplexobj(value := getattr(self, field)):
                     raise TypeError("complex values")
                 arrays[field] = np.array(value, dtype="datetime64[ns]" if field == "timestamps" else np.float64)
             except (TypeError, ValueError) as err:
+                kind = "datetime64" if field == "timestamps" else "real number"
                 raise TypeError(f"OHLCV.{field} must be an array of {kind}s, got {err}") from None
             if arrays[field].ndim != 1:
                 raise ValueError(f"OHLCV.{field} must be 1-D [time], got shape {arrays[field].shape}")
@@ -84,8 +81,8 @@ class OHLCV:
                     f"got {field} of length {len(arrays[field])}"
                 )
         for field in ("symbol", "source"):
-            if getattr(self, field) is not None and not isinstance(getattr(self, field), str):
-                raise TypeError(f"OHLCV.{field} must be a str or None, got {type(getattr(self, field)).__name__}")
+            if not isinstance(value := getattr(self, field), (str, type(None))):
+                raise TypeError(f"OHLCV.{field} must be a str or None, got {type(value).__name__}")
         self._take(arrays)
 
     def _take(self, arrays: dict[str, np.ndarray]) -> None:
@@ -114,14 +111,13 @@ class OHLCV:
                 f"or candles.close[{index}] for a value"
             )
         n, picked = len(self), index
-        if isinstance(index, slice):
-            if index.step is not None and index.step <= 0:
-                raise ValueError(f"OHLCV slices keep the time order: the step must be > 0, got {index.step}")
-        else:
+        if isinstance(index, slice) and index.step is not None and index.step <= 0:
+            raise ValueError(f"OHLCV slices keep the time order: the step must be > 0, got {index.step}")
+        if not isinstance(index, slice):
             try:
                 picked = np.asarray(index)
-            except Exception:
-                picked = np.asarray([], dtype=object)
+            except Exception:  # a ragged list and the like: refused below as an object
+                picked = np.asarray(None)
             if picked.dtype != bool and not (picked.dtype.kind in "iu" and picked.ndim == 1):
                 raise TypeError(
                     "OHLCV index must be a slice, a bool mask or a 1-D array of integer positions, got "
@@ -165,9 +161,7 @@ def sorted_unique_order(nanos: np.ndarray) -> np.ndarray | None:
         return np.arange(nanos.shape[0] - 1, -1, -1)
     order = np.argsort(nanos, kind="stable")
     ordered = nanos[order]
-    keep = np.ones(order.shape[0], dtype=bool)
-    keep[:-1] = ordered[:-1] != ordered[1:]
-    return order[keep]
+    return order[np.append(ordered[:-1] != ordered[1:], True)]
 
 
 def first_true(bad: Any) -> int | None:

@@ -1,10 +1,6 @@
-"""Candle tables to ``OHLCV`` (DataFrames, ccxt rows, parsed files): which column is which, and
-each column parsed in one vectorised pass of pandas and numpy, the first bad cell named by its ``Where``.
-
-Header names match by alias once normalised (``Unix Timestamp`` -> ``unix_timestamp``); one asset
-sits in plain columns (maybe with a ``symbol`` column), several side by side as ``BTC:close``.
-Timestamps become int64 ns since the epoch, UTC (a string without an offset is UTC).
-"""
+"""Candle tables to ``OHLCV`` (DataFrames, ccxt rows, parsed files): which column is which, by
+normalised header alias, and each column parsed in one vectorised pass, the first bad cell named
+by its ``Where``. Timestamps become int64 ns since the epoch, UTC (a string without an offset is UTC)."""
 
 from __future__ import annotations
 
@@ -157,13 +153,8 @@ def layout(
     row_symbol: str | None = None,
     need: Sequence[str] = PRICE_FIELDS,
 ) -> Layout:
-    """Finds one asset's columns (``symbol`` picks it among several; it, else ``row_symbol``,
-    tells base from quote volume).
-
-    Raises:
-        ValueError: a missing column of ``need``, two columns of one name for a field, or
-            several assets and no (or an unknown) symbol.
-    """
+    """One asset's columns (``symbol`` picks it among several; it, else ``row_symbol``, tells base
+    from quote volume); a ValueError for a missing or doubled column, or several assets and no symbol."""
     labels = tuple(str(label).strip() for label in labels)
     positions = match_columns(labels, symbol if symbol is not None else row_symbol)
     asset = None
@@ -293,8 +284,7 @@ def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.nda
 
 
 def time_values(values: Any, where: Where, column: str, *, owned: bool = False) -> tuple[np.ndarray, bool]:
-    """``(nanos, False)`` for dates, datetimes and datetime64 (``owned``: an array nobody else holds,
-    scaled to ns in place); ``(numbers, True)`` for unscaled epochs."""
+    """``(nanos, False)`` for dates and datetimes (``owned``: scaled in place), ``(numbers, True)`` for epochs."""
     if (is_pandas(values, "Series") or is_pandas(values, "Index")) and values.dtype.kind == "M":
         stamps = import_pandas("parsing timestamps").DatetimeIndex(values)
         return checked_ns(np.asarray(horizons.without_zone(stamps)), where, column), False
@@ -332,9 +322,8 @@ def checked_ns(arr: np.ndarray, where: Where, column: str, *, owned: bool = Fals
 
 
 def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
-    """``[rows]`` int64 nanoseconds of date strings (or datetime objects), each in its own offset
-    (none: UTC): pandas parses a column of one zone; any other is split by ``TIMESTAMP_RE``
-    (reading ``2019/10/17 9:00 PM`` too), and the first cell neither reads is named."""
+    """``[rows]`` int64 ns of date strings (or datetime objects), each in its own offset (none: UTC): pandas
+    parses a column of one zone, ``TIMESTAMP_RE`` any other (``2019/10/17 9:00 PM`` too), naming a bad cell."""
     pd = import_pandas("parsing timestamps")
     first = next((cell for cell in cells if isinstance(cell, str) and cell.strip()), "")
     try:  # not utc=True: pandas 2 would read a string without an offset in its neighbour's
@@ -380,8 +369,7 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
 
 
 def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | None = None) -> np.ndarray:
-    """``[rows]`` int64 nanoseconds of epoch numbers; ``scale`` (ns per unit) None infers one unit
-    for the column from the numbers' size, refusing a column that mixes units."""
+    """``[rows]`` int64 ns of epochs; ``scale`` (ns per unit) None infers the column's one unit from their size."""
     arr = np.asarray(epochs)
     is_float = arr.dtype.kind == "f"
     if is_float and (i := first_true(~np.isfinite(arr))) is not None:
@@ -412,14 +400,12 @@ def to_candles(
     epoch_scale: int | None = None,
     owned: bool = False,
 ) -> OHLCV:
-    """Checked candles, oldest first, from a table whose ``column(position)`` gives a column's values.
-
-    ``stamps`` (int64 ns, a DataFrame's DatetimeIndex) replace the time column; ``epoch_scale``
-    fixes the epoch unit (ccxt: ms); ``owned`` keeps parsed arrays nobody else holds rather than
-    copying them.
-    """
+    """Checked candles, oldest first, of a table whose ``column(position)`` gives a column's values;
+    ``stamps`` (int64 ns of an index) replace the time column, ``epoch_scale`` fixes the epoch unit
+    (ccxt: ms), ``owned``: the parsed arrays are nobody else's, kept rather than copied."""
     keep: Any = None
     found = symbol if symbol is not None or layout.asset is None else layout.asset
+    labels = {field: layout.label(field) for field in ("time", *FIELDS)}
     if "symbol" in layout.positions:
         keep, symbols = symbol_mask(column(layout.positions["symbol"]), symbol)
         where = where if keep is None else where.subset(keep)
@@ -430,36 +416,28 @@ def to_candles(
     if stamps is not None:
         times, epochs = (stamps if keep is None else stamps[keep]), False
     else:
-        times, epochs = time_values(values_of("time"), where, layout.label("time"), owned=owned)
+        times, epochs = time_values(values_of("time"), where, labels["time"], owned=owned)
     rows, copy = times.shape[0], None if owned else True  # the result must not alias the source
     values = {
-        field: np.array(numbers(values_of(field), where, layout.label(field), optional=field == "volume"), copy=copy)
+        field: np.array(numbers(values_of(field), where, labels[field], optional=field == "volume"), copy=copy)
         if field in layout.positions
         else np.full(rows, np.nan)
         for field in FIELDS
     }
     if epoch_scale is not None and not epochs:
-        where.fail(0, layout.label("time"), "expected unix epochs in milliseconds")
+        where.fail(0, labels["time"], "expected unix epochs in milliseconds")
     if "symbol" in layout.positions:
         found = resolve_symbol(symbols, symbol, rows > 0, where.source)
     if not rows:
         raise ValueError(f"{where.source} has no data rows: expected at least one candle")
-    if epochs:
-        nanos = epochs_to_ns(times, where, layout.label("time"), scale=epoch_scale)
-    else:
-        nanos = np.array(times, dtype=np.int64, copy=copy)
-    del times
-    labels = {field: layout.label(field) for field in FIELDS}
+    nanos = epochs_to_ns(times, where, labels["time"], scale=epoch_scale) if epochs else np.array(times, copy=copy)
+    del times  # the epochs, freed before the candles are sorted
     return assemble(nanos, values, where, labels, found, [f for f in PRICE_FIELDS if f in layout.positions])
 
 
 def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
-    """A DatetimeIndex (a PeriodIndex: each period's start; date strings or date objects, each read as
-    ``texts_to_ns`` reads them) as ``[rows]`` int64 ns since the epoch, UTC, else None.
-
-    Raises ValueError for a MultiIndex (``name``: whose index, for the message): its rows
-    are not one series in time order, and reading them as one would join the series.
-    """
+    """A DatetimeIndex, PeriodIndex (each period's start) or index of dates as ``[rows]`` int64 ns, else None.
+    A MultiIndex is refused: its rows are not one series in time order, and reading them so would join them."""
     if getattr(index, "nlevels", 1) > 1:
         raise ValueError(
             f"{name} has a MultiIndex of {index.nlevels} levels {list(index.names)}: one series needs one row per "
@@ -468,11 +446,8 @@ def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
         )
     if is_pandas(index, "PeriodIndex"):
         index = index.to_timestamp(how="start")
-    if (
-        index.dtype.kind in "OUST"
-        and len(index)
-        and (looks_like_timestamp(index[0]) or isinstance(index[0], datetime.date))
-    ):
+    first = index[0] if len(index) and index.dtype.kind in "OUST" else None
+    if looks_like_timestamp(first) or isinstance(first, datetime.date):
         # Dates as text or date objects (a CSV read without parse_dates, a .date column): read, not dropped.
         return texts_to_ns(np.asarray(index, dtype=object), Where(name, "row"), "index")
     if not is_pandas(index, "DatetimeIndex"):
@@ -482,9 +457,8 @@ def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
 
 
 def _frame_columns(frame: Any, name: str) -> tuple[list[str], dict[str, int], np.ndarray | None]:
-    """A DataFrame's column names (a wide frame's two levels as ``"BTC:close"``), the fields found
-    among them (an unnamed first column of date strings, a written index, as the time) and the
-    int64 ns of its DatetimeIndex (None without one)."""
+    """A DataFrame's column names (two levels as ``"BTC:close"``), the fields found among them (an
+    unnamed first column of dates, a written index, as the time) and its index's int64 ns or None."""
     labels = [f"{a}:{b}" for a, b in frame.columns] if frame.columns.nlevels == 2 else [str(c) for c in frame.columns]
     found = match_columns(labels)
     stamps = index_timestamps(frame.index, name)

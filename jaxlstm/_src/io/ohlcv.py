@@ -1,16 +1,15 @@
 """Loading candles and prices: ``load_ohlcv``, ``as_price_series``, ``infer_interval``, the demo data.
 
-A CSV file is read here, as exchanges, vendors and pandas write them: the bytes checked first, the
-header found by hand among the first lines (after vendor comments, a wide frame's two header lines,
-or none), the rest parsed by ``pandas.read_csv``'s C parser in chunks and checked vectorised; a file
-that fails is read again with one row per line, only to name the bad line. Tables in memory and
-every parsed column go to ``frames``; ``candles`` holds the ``OHLCV`` record and its checks.
+A CSV file's bytes are checked first and its header found by hand among the first lines; the rest is
+parsed by ``pandas.read_csv``'s C parser in chunks and checked vectorised, and a file that fails is
+read again with one row per line, only to name the bad line.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 import itertools
 import mmap
 import os
@@ -18,7 +17,7 @@ import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -30,48 +29,38 @@ from jaxlstm._src.io.model_files import describe_mode
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
 from jaxlstm._src.prep import business_days, horizons, months
 
-__all__ = [
-    "MAX_LINE_BYTES",
-    "OHLCV",
-    "as_price_series",
-    "demo_data_path",
-    "infer_interval",
-    "load_demo",
-    "load_ohlcv",
-    "symbol_of",
-]
-
 #: Longest line ``load_ohlcv`` reads (1 MiB); a longer one is an error naming the line.
 MAX_LINE_BYTES = 1 << 20  # far above any candle row; bounds what one bad line can cost
 # Vendor preambles ("Timestamps are UTC timezone,https://...") are a line or two long.
 _MAX_PREAMBLE_LINES = 10
 _CHUNK_ROWS = 1 << 20  # rows per read_csv chunk: each is copied into one preallocated array per column
+# The first bytes of compressed files; none starts a text file (bzip2's is checked to its block header).
+_COMPRESSED = re.compile(
+    rb"(?P<gzip>\x1f\x8b)|(?P<zip>PK\x03\x04)|(?P<bzip2>BZh[1-9]1AY&SY)|(?P<xz>\xfd7zXZ\x00)|(?P<zstd>\x28\xb5\x2f\xfd)"
+)
 
 
 def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str] | None = None) -> OHLCV:
     """Loads candles from a CSV file, a pandas DataFrame or ccxt-style rows.
 
-    Headers are found after vendor comment lines and matched by alias, case-insensitively
-    (``date``/``time``/``unix``, ``o``/``h``/``l``/``c``, ``Volume USD``...); a headerless
-    numeric file is ``time, open, high, low, close, volume``; ``DataFrame.to_csv`` output
-    is read with its unnamed date index and a wide frame's assets side by side. Timestamps
-    are ISO-like strings (``2019-10-17T09:00:00Z``, ``2019-10-17 09-AM``) or unix epochs in
-    one unit (s, ms, us or ns, told by their size). Of several volume columns the base
-    asset's is preferred, a quote volume taken only when there is no other; an empty volume
-    is NaN. Two columns of one name are refused. Rows come back sorted by time, the last of
-    a repeated timestamp kept. Only regular UTF-8 files without NUL bytes or lines over
-    ``MAX_LINE_BYTES`` (1 MiB) are read.
+    Headers may follow vendor comment lines and match by alias, any case (``date``/``unix``,
+    ``o``/``c``, ``Volume USD``...); a headerless numeric file is ``time, open, high, low, close,
+    volume``; ``DataFrame.to_csv`` output is read with its unnamed date index and a wide frame's
+    assets side by side. Timestamps are ISO-like strings (``2019-10-17T09:00:00Z``, ``2019-10-17
+    09-AM``) or unix epochs of one unit (s, ms, us or ns, told by their size). The base asset's
+    volume is preferred to a quote volume; an empty volume is NaN. Rows come back sorted by time,
+    the last of a repeated timestamp kept. Only regular UTF-8 files without NUL bytes or lines
+    over ``MAX_LINE_BYTES`` (1 MiB) are read.
 
     Args:
-        source: a CSV path (``str`` or ``os.PathLike``), a DataFrame with a
-            ``DatetimeIndex`` or a time column, ccxt rows ``[[ms, open, high, low, close,
-            volume], ...]`` (or a ``[rows, 6]`` array), or an ``OHLCV`` (returned as is; labelled with ``symbol`` when it has none).
-        symbol: keeps this symbol's rows of a symbol column (``"BTC/USD"`` matches
-            ``"BTCUSD"``) or picks this asset among several; else it labels the result. A
-            source ``OHLCV`` with a symbol of its own must have this one.
-        columns: the fields needed, ``"close"`` among them; None means the four prices. A
-            table without a needed column is refused; a field neither needed nor present
-            is NaN, so ``("close",)`` reads a plain ``timestamp, close`` file.
+        source: a CSV path (``str`` or ``os.PathLike``), a DataFrame with a ``DatetimeIndex`` or
+            a time column, ccxt rows ``[[ms, open, high, low, close, volume], ...]`` (or a
+            ``[rows, 6]`` array), or an ``OHLCV`` (returned as is, labelled with ``symbol`` if it has none).
+        symbol: keeps this symbol's rows of a symbol column (``"BTC/USD"`` matches ``"BTCUSD"``)
+            or picks this asset among several; else it labels the result. A source ``OHLCV``
+            with a symbol of its own must have this one.
+        columns: the fields needed, ``"close"`` among them; None means the four prices. A field
+            neither needed nor present is NaN, so ``("close",)`` reads a ``timestamp, close`` file.
 
     Returns:
         ``OHLCV`` with ``[time]`` arrays, oldest first; from a file, ``source`` is its absolute path.
@@ -80,10 +69,9 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         FileNotFoundError: no such path.
         IsADirectoryError: a directory.
         TypeError: an unsupported source type.
-        ValueError: not a regular text CSV, no data rows, a missing column, several symbols
-            or assets without ``symbol=``, an ``OHLCV`` of another symbol, or a value that cannot be parsed or is no candle
-            (``high < low``, open or close outside ``[low, high]``...); the message names
-            the file and line (or row) and the column.
+        ValueError: not a regular text CSV, no data rows, a missing or doubled column, several
+            symbols or assets without ``symbol=``, an ``OHLCV`` of another symbol, or a value that
+            cannot be parsed or is no candle; the message names the file, line (or row) and column.
     """
     if symbol is not None and not isinstance(symbol, str):
         raise TypeError(f"symbol must be a str or None, got {type(symbol).__name__} {symbol!r}")
@@ -107,14 +95,14 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         path = Path(source)
         name = f"source {path.name!r}"
         with _open_regular(path, name) as handle:
-            if (kind := _compression(handle)) is not None:
+            if (magic := _COMPRESSED.match(handle.peek(10))) is not None:
                 raise ValueError(
-                    f"{name} is {kind}-compressed: decompress it first, or read it with pandas.read_csv(path) "
+                    f"{name} is {magic.lastgroup}-compressed: decompress it first, or read it with pandas.read_csv(path) "
                     "and pass the DataFrame"
                 )
             if (problem := _bad_bytes(handle, 0, 1)) is not None:
                 raise ValueError(f"{name}: {problem}")
-            header = _find_header(_read_head(handle, name), name, symbol, need)
+            header = _find_header(handle, name, symbol, need)
             candles = _read_whole(handle, header, name, symbol) if header.first_cells else None
             candles = candles if candles is not None else _read_for_message(handle, header, name, symbol)
         return labelled(candles, candles.symbol, str(path.absolute()))
@@ -138,8 +126,7 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
 def symbol_of(data: Any) -> str:
     """The name ``data`` goes by: its symbol, else its file's stem (``BTCUSD_1h``), else ``"series"``.
 
-    ``data`` may be an ``OHLCV``, a CSV path (read for its close), a DataFrame (its
-    ``attrs["symbol"]`` or ``attrs["source"]``) or anything else.
+    ``data`` may be an ``OHLCV``, a CSV path (read for its close), a DataFrame (its ``attrs``) or anything.
     """
     if isinstance(data, (str, os.PathLike)):
         data = load_ohlcv(data, columns=("close",))
@@ -161,9 +148,8 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
 
     Args:
         data: a 1-D list/array of prices; a Series (a ``DatetimeIndex`` gives timestamps); a
-            DataFrame (its close column; timestamps from a ``DatetimeIndex`` or a time
-            column); ccxt rows ``[time, 6]``; an ``OHLCV``; or a CSV path with a time and a
-            close column (``load_ohlcv(path, columns=("close",))``).
+            DataFrame (its close column; timestamps from a ``DatetimeIndex`` or a time column);
+            ccxt rows ``[time, 6]``; an ``OHLCV``; or a CSV path (``load_ohlcv(path, columns=("close",))``).
         name: the argument's name in error messages.
 
     Returns:
@@ -172,10 +158,9 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
     Raises:
         TypeError: bytes, booleans, complex numbers or other non-numeric input.
         FileNotFoundError: a path to nothing.
-        ValueError: no prices, a wrong shape, NaN/inf, a price <= 0, masked entries, or a
-            file ``load_ohlcv`` refuses.
+        ValueError: no prices, a wrong shape, NaN/inf, a price <= 0, masked entries, or a file ``load_ohlcv`` refuses.
     """
-    nanos: np.ndarray | None = None
+    nanos = ms = None
     if isinstance(data, (str, os.PathLike)):
         data = load_ohlcv(data, columns=("close",))
     if isinstance(data, OHLCV):
@@ -200,17 +185,16 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
             )
         prices = validation.as_float_array(name, [row[4] for row in data], ndim=1)
         ms = validation.as_float_array(f"{name} timestamps (column 0)", [row[0] for row in data], ndim=1)
-        nanos = frames.epochs_to_ns(ms, Where(name, "row"), "timestamp", scale=10**6)
     else:
         prices = validation.as_float_array(name, data, ndim=(1, 2))
-        if prices.ndim == 2:
-            if prices.shape[1] != 6:
-                raise ValueError(
-                    f"{name} must be 1-D prices [time] or ccxt rows [time, 6] "
-                    f"(ms, open, high, low, close, volume), got shape {prices.shape}"
-                )
-            nanos = frames.epochs_to_ns(prices[:, 0], Where(name, "row"), "timestamp", scale=10**6)
-            prices = prices[:, 4]
+        if prices.ndim == 2 and prices.shape[1] != 6:
+            raise ValueError(
+                f"{name} must be 1-D prices [time] or ccxt rows [time, 6] "
+                f"(ms, open, high, low, close, volume), got shape {prices.shape}"
+            )
+        ms, prices = (prices[:, 0], prices[:, 4]) if prices.ndim == 2 else (None, prices)
+    if ms is not None:
+        nanos = frames.epochs_to_ns(ms, Where(name, "row"), "timestamp", scale=10**6)
     prices = np.array(prices, dtype=np.float64)
     if prices.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one price, got an empty series")
@@ -230,10 +214,9 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
 def infer_interval(timestamps: Any) -> np.timedelta64:
     """The median of the positive steps between ``[time]`` datetime64 values (any order, NaT ignored).
 
-    Dates on a grid of calendar months (the same day of every month, or every month's last
-    day; ``prep.months.grid_step``) give ``k * prep.months.MONTH``: their steps are ``k``
-    months of 28 to 31 days each, not a fixed span. Weekday dates a day apart with
-    weekends between them (``prep.business_days.grid_step``) give
+    Dates on a grid of calendar months (``prep.months.grid_step``) give ``k * prep.months.MONTH``:
+    their steps are ``k`` months of 28 to 31 days each, not a fixed span. Weekday dates a day
+    apart with weekends between them (``prep.business_days.grid_step``) give
     ``prep.business_days.BUSINESS_DAY``: their steps are business days.
 
     Returns:
@@ -263,9 +246,8 @@ def infer_interval(timestamps: Any) -> np.timedelta64:
         return default
     median = float(np.median(steps))
     # Monthly, quarterly, yearly dates: steps of calendar months (checked only where steps are that long).
-    months_each = months.grid_step(unique.view("datetime64[ns]")) if median >= months.SHORTEST_MONTH_NS else None
-    if months_each is not None:
-        return months_each * months.MONTH
+    if median >= months.SHORTEST_MONTH_NS and (each := months.grid_step(unique.view("datetime64[ns]"))) is not None:
+        return each * months.MONTH
     # Weekday dates a day apart with weekends between: steps of business days.
     if median == 86_400e9 and business_days.grid_step(unique.view("datetime64[ns]")) is not None:
         return business_days.BUSINESS_DAY
@@ -303,7 +285,7 @@ class _Header(NamedTuple):
     first_cells: list[str]  # the cells of the first data row ([] when there is none)
 
 
-def _open_regular(path: Path, name: str) -> BinaryIO:
+def _open_regular(path: Path, name: str) -> io.BufferedReader:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -319,33 +301,32 @@ def _open_regular(path: Path, name: str) -> BinaryIO:
     raise ValueError(f"{name} must be a regular CSV file, got {describe_mode(mode)} {str(path)!r}")
 
 
-def _bad_bytes(handle: BinaryIO, start: int, first_line: int) -> str | None:
+def _bad_bytes(handle: io.BufferedReader, start: int, first_line: int) -> str | None:
     """The first NUL byte or line longer than ``MAX_LINE_BYTES`` from ``start`` on, as ``"line N ..."``, or None."""
     size = os.fstat(handle.fileno()).st_size
     if size <= start:
         return None
     with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
         nul = view.find(b"\0", start)
-        line, long_line = start, -1  # where the current line begins; where the first overlong one does
-        while size - line > MAX_LINE_BYTES:
-            # The lines between `line` and the last newline of the next MAX_LINE_BYTES + 1
-            # bytes are all short enough; without a newline there, the line is too long.
-            last = view.rfind(b"\n", line, line + MAX_LINE_BYTES + 1)
-            if last < 0:
-                long_line = line
-                break
+        # A line is too long when its byte past the limit comes before any NUL; the lines up to the
+        # last newline of the next MAX_LINE_BYTES + 1 bytes are short enough, and without one there,
+        # the line is too long.
+        line, limit = start, size if nul < 0 else nul
+        while line + MAX_LINE_BYTES < limit:
+            if (last := view.rfind(b"\n", line, line + MAX_LINE_BYTES + 1)) < 0:
+                number = first_line + view[start:line].count(b"\n")
+                return f"line {number} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles"
             line = last + 1
-        if long_line >= 0 and (nul < 0 or nul > long_line + MAX_LINE_BYTES):
-            number = first_line + view[start:long_line].count(b"\n")
-            return f"line {number} is longer than {MAX_LINE_BYTES} bytes; not a CSV file of candles"
         if nul >= 0:
             number = first_line + view[start:nul].count(b"\n")
             return f"line {number} holds a NUL byte; a binary file, not a CSV file of candles"
     return None
 
 
-def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
-    """The first non-blank lines of the file (its bytes already checked), split into cells."""
+def _find_header(
+    handle: io.BufferedReader, name: str, symbol: str | None, need: Sequence[str] = PRICE_FIELDS
+) -> _Header:
+    """Finds the header among the first non-blank lines (the bytes already checked), and one asset's fields."""
     head: list[_Line] = []
     offset, number = 0, 0
     while len(head) < _MAX_PREAMBLE_LINES + 3 and (raw := handle.readline(MAX_LINE_BYTES + 1)):
@@ -360,11 +341,6 @@ def _read_head(handle: BinaryIO, name: str) -> list[_Line]:
             except csv.Error:
                 row = [text]  # an odd comment line; it cannot be the header
             head.append(_Line(number, start, offset, [cell.strip() for cell in row]))
-    return head
-
-
-def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequence[str] = PRICE_FIELDS) -> _Header:
-    """Finds the header among the first lines and where the fields of one asset are."""
     lines = [line for line in head if not line.cells[0].startswith("#")][:_MAX_PREAMBLE_LINES]
     for line in lines:
         row, following = line.cells, head[head.index(line) + 1 :]
@@ -401,23 +377,6 @@ def _find_header(head: list[_Line], name: str, symbol: str | None, need: Sequenc
     )
 
 
-#: The first bytes of compressed files; none of them starts a text file (bzip2's is checked to its block header).
-_COMPRESSED = {
-    "gzip": re.compile(rb"\x1f\x8b"),
-    "zip": re.compile(rb"PK\x03\x04"),
-    "bzip2": re.compile(rb"BZh[1-9]1AY&SY"),
-    "xz": re.compile(rb"\xfd7zXZ\x00"),
-    "zstd": re.compile(rb"\x28\xb5\x2f\xfd"),
-}
-
-
-def _compression(handle: BinaryIO) -> str | None:
-    """The compression a file's first bytes tell (``"gzip"``, ...), or None; leaves the handle at its start."""
-    start = handle.read(10)
-    handle.seek(0)
-    return next((kind for kind, magic in _COMPRESSED.items() if magic.match(start)), None)
-
-
 def _header_from(
     labels: list[str], data: list[_Line], header: _Line, name: str, symbol: str | None, need: Sequence[str]
 ) -> _Header:
@@ -439,11 +398,9 @@ def _header_from(
     return _Header(layout, header.end, header.number + 1, first)
 
 
-def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV | None:
-    """The fast path: ``pandas.read_csv``'s C parser in chunks, each copied into one array per column
-    (never concatenated, so no column is held twice), checked vectorised. None when anything is off (a
-    bad cell, a short row, text that is not UTF-8...): blank lines are skipped here, so row numbers
-    are not line numbers, and ``_read_for_message`` reads the file again to name the line."""
+def _read_whole(handle: io.BufferedReader, header: _Header, name: str, symbol: str | None) -> OHLCV | None:
+    """The candles by the C parser's chunks, each copied into one array per column (so that no column
+    is held twice); None when anything is off, since rows here skip blank lines and are not line numbers."""
     pd = import_pandas("load_ohlcv(path)")
     layout, time, pandas_2 = header.layout, header.layout.positions["time"], _pandas_2(pd)
     types = {i: object if field == "symbol" else np.float64 for field, i in layout.positions.items() if field != "time"}
@@ -482,7 +439,7 @@ def _read_whole(handle: BinaryIO, header: _Header, name: str, symbol: str | None
         return None
 
 
-def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str | None) -> OHLCV:
+def _read_for_message(handle: io.BufferedReader, header: _Header, name: str, symbol: str | None) -> OHLCV:
     """Reads a file the fast path refused with one row per line, and raises naming the bad line."""
     pd = import_pandas("load_ohlcv(path)")
     layout = header.layout
@@ -493,8 +450,6 @@ def _read_for_message(handle: BinaryIO, header: _Header, name: str, symbol: str 
             keep_default_na=False, encoding="utf-8", encoding_errors="replace", engine="c",
             dtype={layout.positions.get("symbol", -1): object}, float_precision="round_trip" if _pandas_2(pd) else None,
         )  # fmt: skip
-    except pd.errors.EmptyDataError:
-        table = pd.DataFrame()
     except pd.errors.ParserError as err:
         raise ValueError(
             f"{name}: cannot split the rows into fields ({err}; rows are counted from line {header.data_line})"
