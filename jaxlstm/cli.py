@@ -409,10 +409,9 @@ def horizon_steps(args: argparse.Namespace, timestamps: Any) -> int:
     """The number of candles ``--steps`` or ``--horizon`` asks for, on data with these timestamps."""
     if args.steps is not None:
         return int(args.steps)
-    from jaxlstm._src.io import ohlcv as market_data
     from jaxlstm._src.prep import horizons
 
-    return horizons.horizon_to_steps(args.horizon, market_data.infer_interval(timestamps))
+    return horizons.horizon_to_steps(args.horizon, horizons.infer_interval(timestamps))
 
 
 def _add_forecast(p: argparse.ArgumentParser) -> None:

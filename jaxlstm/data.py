@@ -23,14 +23,14 @@ candles, ``compute_features`` runs them), ``FEATURE_SETS`` the named input sets,
 candles only.
 """
 
-from jaxlstm._src.io.ohlcv import OHLCV, as_price_series, infer_interval, load_demo, load_ohlcv, symbol_of
+from jaxlstm._src.io.ohlcv import OHLCV, as_price_series, load_demo, load_ohlcv, symbol_of
 from jaxlstm._src.io.series import fingerprint, split_long
 from jaxlstm._src.prep.encodings import Encoding, MinMaxEncoding, RelativeEncoding
 from jaxlstm._src.prep.features import FEATURE_SETS, FEATURES
 from jaxlstm._src.prep.features import compute as compute_features
 from jaxlstm._src.prep.fingerprints import DataFingerprint
 from jaxlstm._src.prep.gaps import GapWarning
-from jaxlstm._src.prep.horizons import horizon_to_steps
+from jaxlstm._src.prep.horizons import horizon_to_steps, infer_interval
 from jaxlstm._src.prep.inputs import ModelInputs
 from jaxlstm._src.prep.windows import chronological_split, sliding_windows
 

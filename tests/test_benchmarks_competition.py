@@ -164,8 +164,8 @@ def test_r_dates_put_each_value_on_the_first_day_of_its_period():
     weekly = comp.r_dates(1991.1 + np.arange(3) / 52.18, 52)
     assert np.all(np.diff(weekly) == np.timedelta64(7, "D")) and str(weekly[0])[:7] == "1991-02"
     # The library reads the monthly dates as a calendar-month grid: 12 is the season tested.
-    from jaxlstm._src.io.ohlcv import infer_interval
     from jaxlstm._src.prep import months, seasons
+    from jaxlstm._src.prep.horizons import infer_interval
 
     assert months.grid_step(monthly) == 1 and infer_interval(monthly) == months.MONTH
     assert seasons.calendar_seasons(infer_interval(monthly)) == (12,)

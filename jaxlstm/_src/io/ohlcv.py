@@ -1,4 +1,4 @@
-"""Loading candles and prices: ``load_ohlcv``, ``as_price_series``, ``infer_interval``, the demo data.
+"""Loading candles and prices: ``load_ohlcv``, ``as_price_series``, the demo data.
 
 A CSV file's bytes are checked first and its header found by hand among the first lines; the rest is
 parsed by ``pandas.read_csv``'s C parser in chunks and checked vectorised, and a file that fails is
@@ -27,7 +27,6 @@ from jaxlstm._src.io.candles import FIELDS, OHLCV, PRICE_FIELDS, Where, first_tr
 from jaxlstm._src.io.frames import NUMBER_RE, Layout, looks_like_timestamp
 from jaxlstm._src.io.model_files import describe_mode
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
-from jaxlstm._src.prep import business_days, horizons, months
 
 #: Longest line ``load_ohlcv`` reads (1 MiB); a longer one is an error naming the line.
 MAX_LINE_BYTES = 1 << 20  # far above any candle row; bounds what one bad line can cost
@@ -209,49 +208,6 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
     if order is not None:
         prices, nanos = prices[order], nanos[order]
     return prices, np.array(nanos).view("datetime64[ns]")
-
-
-def infer_interval(timestamps: Any) -> np.timedelta64:
-    """The median of the positive steps between ``[time]`` datetime64 values (any order, NaT ignored).
-
-    Dates on a grid of calendar months (``prep.months.grid_step``) give ``k * prep.months.MONTH``:
-    their steps are ``k`` months of 28 to 31 days each, not a fixed span. Weekday dates a day
-    apart with weekends between them (``prep.business_days.grid_step``) give
-    ``prep.business_days.BUSINESS_DAY``: their steps are business days.
-
-    Returns:
-        ``np.timedelta64`` in ns; one hour when there are fewer than two distinct times.
-
-    Raises:
-        TypeError: values that are not datetimes.
-        ValueError: not 1-D.
-    """
-    default = np.timedelta64(1, "h").astype("timedelta64[ns]")
-    if timestamps is None:
-        return default
-    if is_pandas(timestamps, "DatetimeIndex"):
-        timestamps = horizons.without_zone(timestamps)
-    arr = np.asarray(timestamps)
-    if arr.dtype.kind in "biufcm":
-        raise TypeError(f"timestamps must be datetime64 values, got an array of dtype {arr.dtype}")
-    try:
-        arr = arr.astype("datetime64[ns]")
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"timestamps must be datetime64 values, got dtype {arr.dtype}: {err}") from None
-    if arr.ndim != 1:
-        raise ValueError(f"timestamps must be 1-D [time], got shape {arr.shape}")
-    unique = np.unique(arr[~np.isnat(arr)].astype(np.int64))  # int64: numpy sorts datetime64 far slower
-    steps = np.diff(unique)
-    if steps.size == 0:
-        return default
-    median = float(np.median(steps))
-    # Monthly, quarterly, yearly dates: steps of calendar months (checked only where steps are that long).
-    if median >= months.SHORTEST_MONTH_NS and (each := months.grid_step(unique.view("datetime64[ns]"))) is not None:
-        return each * months.MONTH
-    # Weekday dates a day apart with weekends between: steps of business days.
-    if median == 86_400e9 and business_days.grid_step(unique.view("datetime64[ns]")) is not None:
-        return business_days.BUSINESS_DAY
-    return np.timedelta64(round(median), "ns")
 
 
 def demo_data_path() -> Path:

@@ -47,7 +47,7 @@ def _spacing(timestamps: np.ndarray | None, interval: Any, name: str) -> np.time
     given = None if interval is None else horizons.as_interval(interval, name="interval")
     if timestamps is None or timestamps.shape[0] < 2:
         return given
-    inferred = horizons.as_interval(ohlcv.infer_interval(timestamps), name=f"inferred {name} interval")
+    inferred = horizons.as_interval(horizons.infer_interval(timestamps), name=f"inferred {name} interval")
     if given == np.timedelta64(1, "D") and inferred == business_days.BUSINESS_DAY:
         return given  # business days read as calendar days, weekends as gaps (as before the business-day axis)
     if given is not None and given != inferred:

@@ -4,7 +4,7 @@ Such data has five prices a week and none at the weekend, so its steps are one d
 or three (Friday to Monday). Its interval is ``k * BUSINESS_DAY`` (``BUSINESS_DAY`` is
 the mean calendar span of a business day, 7/5 days = 33.6 hours, a span no series of
 fixed steps has as its median step), and its steps are counted in business days, Monday
-to Friday (numpy's ``busday`` functions): ``infer_interval`` gives it, a gap is a weekday
+to Friday (numpy's ``busday`` functions): ``horizons.infer_interval`` gives it, a gap is a weekday
 missing from the grid, forecast timestamps continue on weekdays (Friday, then Monday).
 
 No exchange's holidays are known here, so a market holiday is a missing weekday like any

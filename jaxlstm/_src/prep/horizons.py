@@ -121,6 +121,49 @@ def without_zone(stamps: Any) -> Any:
     return stamps.dt.tz_convert(None) if series else stamps.tz_convert(None)
 
 
+def infer_interval(timestamps: Any) -> np.timedelta64:
+    """The median of the positive steps between ``[time]`` datetime64 values (any order, NaT ignored).
+
+    Dates on a grid of calendar months (``months.grid_step``) give ``k * months.MONTH``:
+    their steps are ``k`` months of 28 to 31 days each, not a fixed span. Weekday dates a day
+    apart with weekends between them (``business_days.grid_step``) give
+    ``business_days.BUSINESS_DAY``: their steps are business days.
+
+    Returns:
+        ``np.timedelta64`` in ns; one hour when there are fewer than two distinct times.
+
+    Raises:
+        TypeError: values that are not datetimes.
+        ValueError: not 1-D.
+    """
+    default = np.timedelta64(1, "h").astype("timedelta64[ns]")
+    if timestamps is None:
+        return default
+    if hasattr(timestamps, "tz"):  # a pandas DatetimeIndex
+        timestamps = without_zone(timestamps)
+    arr = np.asarray(timestamps)
+    if arr.dtype.kind in "biufcm":
+        raise TypeError(f"timestamps must be datetime64 values, got an array of dtype {arr.dtype}")
+    try:
+        arr = arr.astype("datetime64[ns]")
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"timestamps must be datetime64 values, got dtype {arr.dtype}: {err}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"timestamps must be 1-D [time], got shape {arr.shape}")
+    unique = np.unique(arr[~np.isnat(arr)].astype(np.int64))  # int64: numpy sorts datetime64 far slower
+    steps = np.diff(unique)
+    if steps.size == 0:
+        return default
+    median = float(np.median(steps))
+    # Monthly, quarterly, yearly dates: steps of calendar months (checked only where steps are that long).
+    if median >= months.SHORTEST_MONTH_NS and (each := months.grid_step(unique.view("datetime64[ns]"))) is not None:
+        return each * months.MONTH
+    # Weekday dates a day apart with weekends between: steps of business days.
+    if median == 86_400e9 and business_days.grid_step(unique.view("datetime64[ns]")) is not None:
+        return business_days.BUSINESS_DAY
+    return np.timedelta64(round(median), "ns")
+
+
 def as_datetime64_ns(times: np.ndarray, name: str) -> np.ndarray:
     """``datetime64`` values of any unit as ``datetime64[ns]``, refusing those it cannot hold.
 

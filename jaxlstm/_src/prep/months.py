@@ -4,7 +4,7 @@ A month is 28 to 31 days, so data dated on the first (or the last) day of every 
 quarter or year has no fixed spacing in time. Its interval is ``k * MONTH`` (``k``
 months a step; ``MONTH`` is the mean Gregorian month, 30.436875 days, a span no series of
 fixed steps has as its median step), and its steps are counted in calendar months:
-``infer_interval`` gives it, gaps are months missing from the grid, forecast timestamps
+``horizons.infer_interval`` gives it, gaps are months missing from the grid, forecast timestamps
 continue the grid (2025-02-01 after 2025-01-01, 2025-02-28 after 2025-01-31).
 
 A series is on a month grid when every timestamp has the same time of day and either the
