@@ -326,7 +326,9 @@ def test_symbol_of_an_ohlcv_source_is_checked_or_given_not_ignored():
 def test_a_frame_without_a_close_names_every_close_alias_it_would_read():
     frame = pd.DataFrame({"open": [1.0, 2.0], "high": [1.0, 2.0]})
     with pytest.raises(
-        ValueError, match=r"needs a close column \(one of close, c, close_price, last, price, any case\)"
+        ValueError,
+        match=r"needs a close column \(one of close, c, close_price, last, price, adj_close, adjclose, "
+        r"adjusted_close, any case\)",
     ):
         as_price_series(frame)
     # Each alias the message names is read.
@@ -448,4 +450,19 @@ def test_a_frame_with_two_close_columns_is_refused_as_a_file_with_them_is():
         frame = pd.DataFrame([[1.0, 10.0], [2.0, 20.0]], columns=columns)
         with pytest.raises(ValueError, match=r"prices has two columns named .* cannot tell which is the close"):
             as_price_series(frame, name="prices")
-    assert as_price_series(pd.DataFrame({"close": [1.0, 2.0], "Adj Close": [5.0, 6.0]}))[0].tolist() == [1.0, 2.0]
+
+
+def test_an_adjusted_close_is_the_close_where_alone_and_refused_beside_a_plain_close(tmp_path):
+    # yfinance's auto_adjust=False frame: the plain close was taken silently, and a split in it
+    # (a 10:1 split is a 90% fall in one day) was learned as a price move.
+    both = pd.DataFrame({"Close": [1.0, 2.0], "Adj Close": [5.0, 6.0]})
+    with pytest.raises(ValueError, match=r"prices has a close column 'Close' and an adjusted close 'Adj Close'"):
+        as_price_series(both, name="prices")
+    for label in ("Adj Close", "adj_close", "adjClose", "Adjusted Close"):
+        assert as_price_series(pd.DataFrame({label: [5.0, 6.0]}))[0].tolist() == [5.0, 6.0]
+    path = tmp_path / "spy.csv"
+    path.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,1,1,1,0.9,10\n2024-01-03,2,2,2,2,1.8,10\n")
+    with pytest.raises(ValueError, match="adjusted close 'Adj Close': cannot tell which prices are meant"):
+        load_ohlcv(path)
+    path.write_text("Date,Open,High,Low,Adj Close,Volume\n2024-01-02,1,1,0.5,0.9,10\n2024-01-03,2,2,1.5,1.8,10\n")
+    assert load_ohlcv(path).close.tolist() == [0.9, 1.8]

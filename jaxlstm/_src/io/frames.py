@@ -27,8 +27,11 @@ _ALIASES = {
     "open": ("open", "o", "open_price"),
     "high": ("high", "h", "high_price"),
     "low": ("low", "l", "low_price"),
-    "close": ("close", "c", "close_price", "last", "price"),
+    "close": ("close", "c", "close_price", "last", "price", "adj_close", "adjclose", "adjusted_close"),
 }
+# A close adjusted for splits and dividends (yfinance's "Adj Close", Tiingo's "adjClose"): the close
+# where it is the only one, refused beside a plain close (which of the two is meant cannot be told).
+_ADJUSTED_CLOSES = ("adj_close", "adjclose", "adjusted_close")
 # "BTC:close", "close_BTC", "('BTC', 'close')": an asset and a field joined by a separator.
 _FIELD_WORDS, _SEPARATOR = r"open|high|low|close|volume|vol", r"\s*[:|/._,\- ]\s*"
 _ASSET_FIELD_RES = (
@@ -185,7 +188,7 @@ def layout(
 
 
 def check_no_namesakes(labels: Sequence[str], positions: dict[str, int], where_name: str) -> None:
-    """Refuses a field's column with a namesake (``close`` and ``Close``): which is meant cannot be told."""
+    """Refuses a field's column with a namesake (``close`` and ``Close``, or a close and an adjusted close): which is meant cannot be told."""
     pairs = [_asset_field(label) for label in labels]
     identities = [(symbol_key(p[0]), p[1]) if p else (normalise(label),) for p, label in zip(pairs, labels)]
     for field, position in positions.items():
@@ -196,6 +199,15 @@ def check_no_namesakes(labels: Sequence[str], positions: dict[str, int], where_n
                 f"(positions {min(position, twin)} and {max(position, twin)}): cannot tell which is the "
                 f"{field}; remove or rename one (columns {list(labels)})"
             )
+    names = [normalise(label) for label in labels]
+    adjusted = [i for i, n in enumerate(names) if n in _ADJUSTED_CLOSES]
+    plain = [i for i, n in enumerate(names) if n in _ALIASES["close"] and n not in _ADJUSTED_CLOSES]
+    if adjusted and plain and positions.get("close") in (adjusted[0], plain[0]):
+        raise ValueError(
+            f"{where_name} has a close column {labels[plain[0]]!r} and an adjusted close {labels[adjusted[0]]!r}: "
+            "cannot tell which prices are meant; keep one (the adjusted close, corrected for splits and dividends, "
+            "is the series of returns; the close is the price traded) and drop the other"
+        )
 
 
 def symbol_mask(values: Any, wanted: str | None) -> tuple[np.ndarray | None, list[str]]:
