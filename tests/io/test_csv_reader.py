@@ -663,3 +663,23 @@ def test_bad_bytes_names_the_line_of_the_first_overlong_line_or_nul(
             break
     with open(path, "rb") as handle:
         assert csv_reader._bad_bytes(handle, start + 1, 2) == expected
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Tokyo"])
+def test_daily_bars_written_at_local_midnight_with_offsets_are_read_as_their_dates(tmp_path, zone):
+    # yfinance's daily frame written by to_csv: "2023-03-10 00:00:00-05:00", then "-04:00" after the
+    # clocks change; Tokyo's "+09:00" midnights were the day before in UTC (Mondays on Sundays).
+    dates = pd.bdate_range("2023-01-02", periods=120)
+    closes = np.linspace(100.0, 130.0, 120)
+    frame = pd.DataFrame({"Open": closes, "High": closes, "Low": closes, "Close": closes, "Volume": 1.0}, index=dates)
+    frame.index = frame.index.tz_localize(zone).rename("Date")
+    path = tmp_path / "bars.csv"
+    frame.to_csv(path)
+    np.testing.assert_array_equal(load_ohlcv(path).timestamps, dates.to_numpy().astype("datetime64[ns]"))
+    assert infer_interval(load_ohlcv(path).timestamps) == np.timedelta64(120_960, "s")
+    # Other times with offsets are instants, read in UTC.
+    path.write_text("date,close\n2023-03-10 09:30:00-05:00,1\n2023-03-13 09:30:00-04:00,2\n")
+    np.testing.assert_array_equal(
+        load_ohlcv(path, columns=("close",)).timestamps,
+        np.array(["2023-03-10T14:30", "2023-03-13T13:30"], "datetime64[ns]"),
+    )

@@ -335,7 +335,8 @@ def checked_ns(arr: np.ndarray, where: Where, column: str, *, owned: bool = Fals
 
 def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
     """``[rows]`` int64 ns of date strings (or datetime objects), each in its own offset (none: UTC): pandas
-    parses a column of one zone, ``TIMESTAMP_RE`` any other (``2019/10/17 9:00 PM`` too), naming a bad cell."""
+    parses a column of one zone, ``TIMESTAMP_RE`` any other (``2019/10/17 9:00 PM`` too), naming a bad cell.
+    Local midnights each with an offset are their dates, as ``horizons.without_zone`` reads zoned times."""
     pd = import_pandas("parsing timestamps")
     first = next((cell for cell in cells if isinstance(cell, str) and cell.strip()), "")
     try:  # not utc=True: pandas 2 would read a string without an offset in its neighbour's
@@ -344,7 +345,7 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
             fmt = "%Y-%m-%d %I-%p" if _VENDOR_HOUR_RE.match(first) else "ISO8601"
             stamps: Any = pd.to_datetime(cells, format=fmt) if first else None
         if is_pandas(stamps, "DatetimeIndex"):
-            ns = np.asarray((stamps if stamps.tz is None else stamps.tz_convert(None)).as_unit("ns").asi8)
+            ns = np.asarray(horizons.without_zone(stamps).as_unit("ns").asi8)
             if not (ns == np.iinfo(np.int64).min).any():
                 return ns
     except (ValueError, TypeError, OverflowError):
@@ -375,6 +376,8 @@ def texts_to_ns(cells: np.ndarray, where: Where, column: str) -> np.ndarray:
     tz = parts["tz"].str.upper().str.extract(r"(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})?")
     offset = (tz["hh"].fillna("0").astype(np.int64) * 60 + tz["mm"].fillna("0").astype(np.int64)).to_numpy()
     seconds = (day0 + d - 1) * 86400 + h * 3600 + (mi - np.where(tz["sign"].eq("-"), -offset, offset)) * 60 + s
+    if parts["tz"].notna().all() and not (h | mi | s).any() and parts["f"].isna().all():
+        seconds = (day0 + d - 1) * 86400  # local midnights in offsets of a zone: dates (horizons.without_zone)
     outside = np.abs(seconds) > _INT64_MAX // 10**9 - 1
     check(outside, lambda cell: f"{cell!r} is outside the datetime64[ns] range (1677-2262)")
     return seconds * 10**9 + parts["f"].fillna("0").str.ljust(9, "0").astype(np.int64).to_numpy()

@@ -379,6 +379,8 @@ def _read_whole(handle: io.BufferedReader, header: _Header, name: str, symbol: s
                     aware = getattr(values.dtype, "tz", None) is not None  # times come back in UTC without a zone
                     if pandas_2 and (aware or (values.dtype == object and isinstance(values.iloc[0], pd.Timestamp))):
                         return None  # pandas 2 may read a string without an offset in its neighbour's offset
+                    if aware and (values.dt.tz_localize(None) == values.dt.tz_localize(None).dt.normalize()).all():
+                        return None  # local midnights are dates: the slow reader reads them so (texts_to_ns)
                     values = (values.dt.tz_convert(None) if aware else values).to_numpy()
                     if position not in arrays:  # sized from the bytes the first chunk took, a little over
                         taken = max(handle.tell() - header.data_start, 1)
