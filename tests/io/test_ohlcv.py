@@ -466,3 +466,22 @@ def test_an_adjusted_close_is_the_close_where_alone_and_refused_beside_a_plain_c
         load_ohlcv(path)
     path.write_text("Date,Open,High,Low,Adj Close,Volume\n2024-01-02,1,1,0.5,0.9,10\n2024-01-03,2,2,1.5,1.8,10\n")
     assert load_ohlcv(path).close.tolist() == [0.9, 1.8]
+
+
+def test_alpha_vantage_numbered_columns_are_read_by_their_names():
+    # TIME_SERIES_DAILY as pandas.DataFrame.from_dict(payload["Time Series (Daily)"], orient="index"):
+    # numbered fields, numbers as text, dates as text, newest first. It was refused for want of a close.
+    payload = {
+        "2024-01-03": {"1. open": "11.0", "2. high": "12.0", "3. low": "10.0", "4. close": "11.5", "5. volume": "900"},
+        "2024-01-02": {"1. open": "10.0", "2. high": "11.0", "3. low": "9.0", "4. close": "10.5", "5. volume": "800"},
+    }
+    frame = pd.DataFrame.from_dict(payload, orient="index").astype(float)
+    prices, stamps = as_price_series(frame)
+    assert prices.tolist() == [10.5, 11.5]
+    np.testing.assert_array_equal(stamps, np.array(["2024-01-02", "2024-01-03"], "datetime64[ns]"))
+    candles = load_ohlcv(frame)
+    assert candles.open.tolist() == [10.0, 11.0] and candles.volume.tolist() == [800.0, 900.0]
+    # The adjusted endpoint has both closes: refused, as any frame with a close and an adjusted close.
+    adjusted = frame.assign(**{"5. adjusted close": [11.4, 10.4]})
+    with pytest.raises(ValueError, match="close column '4. close' and an adjusted close '5. adjusted close'"):
+        as_price_series(adjusted)

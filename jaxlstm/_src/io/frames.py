@@ -57,8 +57,9 @@ class Layout(NamedTuple):
 
 
 def normalise(label: str) -> str:
-    """``" Volume USD"`` -> ``"volume_usd"``."""
-    return re.sub(r"[^0-9a-z]+", "_", str(label).strip().strip('"').lower()).strip("_")
+    """``" Volume USD"`` -> ``"volume_usd"``; Alpha Vantage's numbering goes: ``"4. close"`` -> ``"close"``."""
+    name = re.sub(r"[^0-9a-z]+", "_", str(label).strip().strip('"').lower()).strip("_")
+    return re.sub(r"^\d{1,2}_(?=[a-z])", "", name)
 
 
 def is_unnamed(label: str) -> bool:
