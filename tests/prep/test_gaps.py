@@ -1,11 +1,14 @@
 """Gaps in a dated series: measured, and filled onto the regular grid by carrying the last close forward."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jaxlstm._src.io.series import regular_series
 from jaxlstm._src.prep import gaps
+from jaxlstm._src.prep.gaps import GapWarning
 
 HOUR = np.timedelta64(1, "h")
 START = np.datetime64("2024-01-01T00:00", "ns")
@@ -69,3 +72,23 @@ def test_fill_keeps_every_given_price_at_its_time(steps):
     np.testing.assert_array_equal(filled[np.searchsorted(grid, stamps)], closes)
     assert np.all(np.diff(filled) >= 0)  # carried forward, never ahead of its time
     assert gaps.find_gaps(stamps, HOUR).missing == grid.shape[0] - stamps.shape[0]
+
+
+def _session_bars(days: int = 10) -> np.ndarray:
+    """Seven hourly bars a weekday from 14:30 UTC (New York's session), as equity data comes."""
+    dates = pd.bdate_range("2024-01-02", periods=days)
+    return np.array([d + pd.Timedelta(hours=14.5 + h) for d in dates for h in range(7)], "datetime64[ns]")
+
+
+def test_bars_of_trading_sessions_are_told_from_missing_bars():
+    hour = np.timedelta64(1, "h")
+    bars = _session_bars()
+    assert gaps.between_sessions(bars, hour)
+    assert not gaps.between_sessions(np.delete(bars, 3), hour)  # a bar missing inside a session too
+    every_hour = pd.date_range("2024-01-01", periods=24 * 10, freq="h").to_numpy()
+    assert not gaps.between_sessions(np.delete(every_hour, [30, 100]), hour)  # crypto: days run on
+    assert not gaps.between_sessions(pd.bdate_range("2024-01-01", periods=30).to_numpy(), np.timedelta64(1, "D"))
+    # The warning of such data says what the gaps are and how to count steps in bars.
+    values = np.linspace(100.0, 110.0, bars.shape[0])
+    with pytest.warns(GapWarning, match=r"every gap is a night or a weekend: bars of trading sessions"):
+        regular_series(values, bars, hour, "warn", "data")

@@ -96,6 +96,12 @@ def regular_series(
         f"{name} has {found.describe(interval)}: the model assumes equally spaced steps, so each gap is "
         f"learned and forecast as a single {horizons.format_interval(interval)} step"
     )
+    if gap_lib.between_sessions(timestamps, interval):
+        message += (
+            " (every gap is a night or a weekend: bars of trading sessions, whose closed hours "
+            "gaps='fill' would invent; to count steps in bars, fit the prices without their dates, "
+            f"interval={horizons.format_interval(interval)!r}, and forecast with steps=)"
+        )
     if gaps == "raise":
         raise ValueError(
             f"{message}; fit(..., gaps='fill') carries the last close forward onto the regular grid, "

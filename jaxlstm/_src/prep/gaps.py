@@ -118,6 +118,20 @@ def find_gaps(timestamps: np.ndarray, interval: np.timedelta64) -> Gaps:
     )
 
 
+def between_sessions(timestamps: np.ndarray, interval: np.timedelta64) -> bool:
+    """Whether the gaps of intraday timestamps are exactly the nights and weekends: bars of trading sessions.
+
+    Equity bars (09:30 to 16:00 on weekdays) have a gap between every two days and none
+    inside one; filling them would invent the hours the market was closed.
+    """
+    stamps = np.asarray(timestamps, "datetime64[ns]")
+    if stamps.shape[0] < 3 or np.timedelta64(interval, "ns") >= np.timedelta64(1, "D"):
+        return False
+    long = np.diff(stamps) > np.timedelta64(interval, "ns")
+    new_day = np.diff(stamps.astype("datetime64[D]")) > np.timedelta64(0, "D")
+    return bool(long.sum() >= 2 and (long == new_day).all())
+
+
 def fill_gaps(
     values: np.ndarray,
     timestamps: np.ndarray,
