@@ -56,12 +56,16 @@ def test_new_weekdays_continue_the_season_in_observe_update_and_a_saved_model(fi
     assert model.last_timestamp_ == np.datetime64("2024-02-27T16:00")  # Friday 23rd, then Monday and Tuesday
 
 
-def test_a_missing_weekday_is_a_gap_and_interval_1d_keeps_the_calendar_day_axis():
-    series = _weekdays().drop(pd.Timestamp("2023-07-04 16:00"))  # a market holiday
-    with pytest.warns(jl.data.GapWarning, match=r"1 gap\(s\) longer than its 1 business day interval \(1 missing"):
+def test_holidays_are_no_gaps_missing_weeks_are_and_interval_1d_keeps_the_calendar_day_axis():
+    holiday = _weekdays().drop(pd.Timestamp("2023-07-04 16:00"))  # a market holiday
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jl.LSTMForecaster(**SMALL, season_length=None).fit(holiday)
+    series = holiday.drop(pd.bdate_range("2023-08-07 16:00", periods=5, normalize=False))  # a week of no data
+    with pytest.warns(jl.data.GapWarning, match=r"1 gap\(s\) longer than its 1 business day interval \(5 missing"):
         jl.LSTMForecaster(**SMALL, season_length=None).fit(series)
     filled = jl.LSTMForecaster(**SMALL, season_length=None).fit(series, gaps="fill")
-    assert filled.prices_.shape[0] == 300
+    assert filled.prices_.shape[0] == 300  # the weekday grid, the holiday included
     # The axis before business days: every weekend a gap, forecasts on every calendar day.
     with pytest.warns(jl.data.GapWarning, match="longer than its 1d interval"):
         daily = jl.LSTMForecaster(**SMALL, season_length=None).fit(_weekdays(), interval="1d")

@@ -51,19 +51,19 @@ def test_other_spacings_are_not_business_day_grids(dates):
         assert business_days.days_per_step(infer_interval(dates)) is None
 
 
-def test_missing_weekdays_are_gaps_and_fill_onto_the_weekday_grid():
+def test_market_holidays_are_no_gaps_and_longer_runs_fill_onto_the_weekday_grid():
     full = _weekdays(30)  # from Wednesday 2024-01-03
-    # One Wednesday missing: the gap is its 2 days, not the longer weekends.
-    found = gaps.find_gaps(np.delete(full, 5), DAY)
-    assert (found.gap_count, found.missing, found.largest_after) == (1, 1, full[4])
-    assert found.largest == np.timedelta64(2, "D")
-    kept = np.delete(np.arange(30), [7, 12, 13])  # a Friday, then a Friday and the Monday after it
+    # One weekday missing (a holiday), or two in a row (Good Friday and Easter Monday): no gap.
+    for holidays in ([5], [7, 8], [5, 12, 13]):
+        assert gaps.find_gaps(np.delete(full, holidays), DAY).regular
+    # Three weekdays in a row are a gap: missing data, not a holiday.
+    kept = np.delete(np.arange(30), [4, 5, 6, 20])  # Tuesday to Thursday, and a lone holiday
     found = gaps.find_gaps(full[kept], DAY)
-    assert (found.gap_count, found.missing, found.irregular) == (2, 3, 0)
-    assert found.largest_after == full[11] and found.largest == np.timedelta64(5, "D")
+    assert (found.gap_count, found.missing, found.irregular) == (1, 3, 0)
+    assert found.largest_after == full[3] and found.largest == np.timedelta64(4, "D")  # Monday to Friday
     values, stamps = gaps.fill_gaps(np.arange(30.0)[kept] + 1, full[kept], DAY)
-    np.testing.assert_array_equal(stamps, full)
-    np.testing.assert_array_equal(values[[6, 7, 8]], [7.0, 7.0, 9.0])  # the last close carried forward
+    np.testing.assert_array_equal(stamps, full)  # the weekday grid, the holiday included
+    np.testing.assert_array_equal(values[[3, 4, 5, 6, 7, 20]], [4.0, 4.0, 4.0, 4.0, 8.0, 20.0])
     weekend = full.copy()
     weekend[3] = np.datetime64("2024-01-06T16:00", "ns")  # a Saturday
     assert gaps.find_gaps(np.sort(weekend), DAY).irregular == 2

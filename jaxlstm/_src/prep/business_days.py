@@ -7,9 +7,12 @@ fixed steps has as its median step), and its steps are counted in business days,
 to Friday (numpy's ``busday`` functions): ``horizons.infer_interval`` gives it, a gap is a weekday
 missing from the grid, forecast timestamps continue on weekdays (Friday, then Monday).
 
-No exchange's holidays are known here, so a market holiday is a missing weekday like any
-other (a gap: warned about, or filled with the last close by ``fit(gaps="fill")``), and a
-forecast step may be dated on a future holiday.
+No exchange's holidays are known here. A step over at most ``HOLIDAYS`` missing weekdays
+is taken for market holidays (Christmas, or Good Friday and Easter Monday) rather than a
+gap: neither warned about nor filled, though the weekdays are counted (a seasonal position
+after a holiday is the weekday's own). A longer run of missing weekdays is a gap, and
+``fit(gaps="fill")`` then puts the series on the weekday grid, holidays included. A forecast
+step may be dated on a future holiday.
 
 A series is on the business-day grid when every timestamp falls on a weekday at the time
 of day of the first, at most one a day, a day apart at the median, and a weekend lies
@@ -25,6 +28,8 @@ import numpy as np
 #: The mean calendar span of a business day (7 / 5 days): the interval of one business day a step.
 BUSINESS_DAY = np.timedelta64(120_960, "s").astype("timedelta64[ns]")
 _BUSINESS_DAY_NS = int(BUSINESS_DAY.astype(np.int64))
+#: The most missing weekdays a step may skip without being a gap: market holidays (two in a row at Easter).
+HOLIDAYS = 2
 _DAY_NS = 86_400 * 10**9
 # A Monday: business days are counted from it (any weekday would do; a Monday keeps the counts plain).
 _EPOCH = np.datetime64("1970-01-05", "D")

@@ -96,7 +96,7 @@ def find_gaps(timestamps: np.ndarray, interval: np.timedelta64) -> Gaps:
         spans = np.diff(axis.numbers(dates))
         off = ~axis.on_grid(dates, dates[0])
         irregular = (spans % k != 0) | (spans <= 0) | off[1:] | off[:-1]
-        long = (spans > k) & ~irregular
+        long = (spans > k + axis.holidays) & ~irregular
         # The step of the most units (a weekend is one business day, however long in hours).
         longest = int(np.argmax(np.where(spans == spans.max(), diffs, -1)))
         return Gaps(

@@ -458,6 +458,7 @@ class CalendarAxis(NamedTuple):
         moved: ``(anchor, [n] int counts)`` -> ``[n]`` ``datetime64[ns]``: the anchor moved by whole units.
         first_day: ``(anchor, count)`` -> ``datetime64[D]``: the day (the month's first, for months)
             ``count`` units after the anchor, in a unit that holds any year ``[ns]`` cannot.
+        holidays: units a step may skip without being a gap (business days: market holidays).
     """
 
     units: int
@@ -465,6 +466,7 @@ class CalendarAxis(NamedTuple):
     on_grid: Callable[[np.ndarray, np.datetime64], np.ndarray]
     moved: Callable[[Any, Any], np.ndarray]
     first_day: Callable[[Any, int], np.datetime64]
+    holidays: int = 0
 
 
 def _month_first_day(anchor: Any, count: int) -> np.datetime64:
@@ -480,7 +482,12 @@ def calendar_axis(interval: Any) -> CalendarAxis | None:
         return CalendarAxis(k, months.month_numbers, months.on_grid, months.step_months, _month_first_day)
     if (k := business_days.days_per_step(step)) is not None:
         return CalendarAxis(
-            k, business_days.day_numbers, business_days.on_grid, business_days.step_days, business_days.last_day
+            k,
+            business_days.day_numbers,
+            business_days.on_grid,
+            business_days.step_days,
+            business_days.last_day,
+            business_days.HOLIDAYS,
         )
     return None
 
