@@ -7,6 +7,8 @@ import datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxlstm._src.prep import business_days, gaps, horizons, seasons
 from jaxlstm.data import as_price_series, infer_interval, split_long
@@ -135,3 +137,21 @@ def test_other_times_in_a_zone_are_instants_read_in_utc():
     naive = pd.date_range("2024-01-01", periods=3)
     assert horizons.without_zone(naive) is naive
     np.testing.assert_array_equal(horizons.without_zone(pd.Series(mixed)), mixed.tz_convert(None))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    day=st.integers(0, 30_000),
+    counts=st.lists(st.integers(-400, 400), min_size=1, max_size=8),
+    minutes=st.integers(0, 24 * 60 - 1),
+)
+def test_steps_of_business_days_are_pandas_bday_offsets_and_count_back_to_themselves(day, counts, minutes):
+    anchor = pd.bdate_range(pd.Timestamp("1970-01-01") + pd.Timedelta(days=day), periods=1)[0]
+    anchor += pd.Timedelta(minutes=minutes)
+    moved = business_days.step_days(np.datetime64(anchor, "ns"), counts)
+    expected = np.array([anchor + pd.offsets.BDay(c) for c in counts], "datetime64[ns]")
+    np.testing.assert_array_equal(moved, expected)
+    # The numbers of the moved days are the anchor's plus the counts, and every one is on the grid.
+    numbers = business_days.day_numbers(np.concatenate([[np.datetime64(anchor, "ns")], moved]))
+    np.testing.assert_array_equal(numbers[1:] - numbers[0], counts)
+    assert business_days.on_grid(moved, np.datetime64(anchor, "ns")).all()
