@@ -36,7 +36,7 @@ def test_weekday_prices_are_fitted_without_gaps_and_forecast_on_weekdays(fitted)
     forecast = fitted.forecast("2w")  # ten business days
     np.testing.assert_array_equal(forecast.timestamps, series.index[-10:].to_numpy())
     assert fitted.forecast("1d").timestamps.shape == (1,) and fitted.forecast("7d").timestamps.shape == (7,)
-    assert fitted.trained_on_.describe().startswith("290 1 business day prices 2023-01-02 16:00")
+    assert fitted.trained_on_.describe().startswith("290 business-day prices 2023-01-02 16:00")
 
 
 def test_new_weekdays_continue_the_season_in_observe_update_and_a_saved_model(fitted, tmp_path):

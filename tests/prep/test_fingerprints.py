@@ -236,3 +236,13 @@ def test_combined_record_of_many_series_changes_with_any_series_its_name_or_orde
     assert undated.first is None and undated.interval is None
     with pytest.raises(ValueError, match="at least one"):
         fingerprints.combine({})
+
+
+def test_a_series_on_a_calendar_axis_is_described_by_its_adjective():
+    # "120 1 month prices" read badly: a calendar axis's step is named as a frequency.
+    monthly = fingerprint(pd.Series(np.arange(1.0, 13.0), index=pd.date_range("2024-01-01", periods=12, freq="MS")))
+    assert monthly.describe() == "12 monthly prices 2024-01-01 .. 2024-12-01"
+    quarterly = fingerprint(pd.Series(np.arange(1.0, 5.0), index=pd.date_range("2024-01-01", periods=4, freq="QS")))
+    assert quarterly.describe().startswith("4 quarterly prices")
+    weekdays = fingerprint(pd.Series(np.arange(1.0, 11.0), index=pd.bdate_range("2024-01-01", periods=10)))
+    assert weekdays.describe() == "10 business-day prices 2024-01-01 .. 2024-01-12"

@@ -24,6 +24,14 @@ from jaxlstm._src.prep import horizons
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
+# The calendar axes' steps as adjectives, for descriptions of a series.
+_CALENDAR_WORDS = {
+    " 1 month": " monthly",
+    " 3 months": " quarterly",
+    " 12 months": " yearly",
+    " 1 business day": " business-day",
+}
+
 
 def series_sha256(prices: np.ndarray, timestamps: np.ndarray | None) -> str:
     """SHA-256 of a series: its prices as little-endian float64, then its timestamps as int64 ns.
@@ -102,6 +110,7 @@ class DataFingerprint:
         low, volume) ..."``.
         """
         spacing = "" if self.interval is None else f" {horizons.format_interval(self.interval)}"
+        spacing = _CALENDAR_WORDS.get(spacing, spacing)  # "120 monthly prices", not "120 1 month prices"
         span = "" if self.last is None else f" {_stamp(self.first)} .. {_stamp(self.last)}"
         # Reasons built from this are printed as one line: a file name with a newline is shown escaped.
         source = self.source if self.source is None or self.source.isprintable() else repr(self.source)
