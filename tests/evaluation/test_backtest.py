@@ -297,6 +297,7 @@ def test_train_size_too_small_for_the_lstm():
         evaluation.backtest(linear_series(), evaluation.make_forecasters(["lstm"]), train_size=15, steps=3)
 
 
+@pytest.mark.slow  # fits models of its own: the quick tier stays under 90 s
 def test_models_stand_for_their_settings_in_a_list_or_a_mapping():
     # A list of models was refused ("must ... list model names, got list") and a model in a
     # mapping too ("must be a class or zero-argument factory").

@@ -688,6 +688,7 @@ _byte_edits = st.tuples(
 )
 
 
+@pytest.mark.slow  # 150 tampered folders: the quick tier stays under 90 s
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(_byte_edits, min_size=1, max_size=3))
 def test_tampered_bytes_never_load_silently_different(saved_model, edits):

@@ -126,6 +126,7 @@ def test_trained_on_is_saved_and_restored(tmp_path):
         lstm_state.from_parts(jl.LSTMForecaster, model.params_, meta, "test model")
 
 
+@pytest.mark.slow  # fits models of its own: the quick tier stays under 90 s
 def test_fit_many_records_each_series():
     data = {"A": series(), "B": series(freq="D")}
     models = jl.LSTMForecaster.fit_many(data, **SMALL)
