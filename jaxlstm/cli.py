@@ -479,8 +479,9 @@ def _add_info(p: argparse.ArgumentParser) -> None:
 
 
 def _say(message: str) -> None:
-    """A status line on stderr (stdout carries the result only)."""
-    print(message, file=sys.stderr, flush=True)
+    """A status line on stderr (stdout carries the result only), written in one call so a kill cannot cut it."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def _load_candles(args: argparse.Namespace) -> tuple[Any, str]:
@@ -1101,6 +1102,12 @@ def _first_failure(codes: list[int | None]) -> tuple[int, int] | None:
     return min(ended, key=lambda e: (e[1] >= 0, e[0])) if ended else None
 
 
+def _relay_line(line: str, out: Any) -> None:
+    """Writes a process's line whole: a process killed mid-line leaves no newline, and the next line must not join it."""
+    out.write(line if line.endswith("\n") else line + "\n")
+    out.flush()
+
+
 def _launch_processes(args: argparse.Namespace) -> int:
     """Runs this command in ``--processes`` processes on this host; one line when any of them fails."""
     import signal
@@ -1121,14 +1128,12 @@ def _launch_processes(args: argparse.Namespace) -> int:
         for line in stream:
             if stream is procs[index].stdout:
                 if not line.startswith("[Gloo]"):  # the collectives' connection notices
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
+                    _relay_line(line, sys.stdout)
                 continue
             if line.startswith("jaxlstm fit-many: error: "):
                 errors.setdefault(index, line.removeprefix("jaxlstm fit-many: error: ").strip())
             elif line.startswith("jaxlstm") and not args.quiet:
-                sys.stderr.write(line)
-                sys.stderr.flush()
+                _relay_line(line, sys.stderr)
 
     procs = []
     threads = []

@@ -841,3 +841,18 @@ def test_the_tasks_of_a_scheduler_job_join_without_processes_and_fit_as_one_proc
         expected = [np.asarray(x) for x in jax.tree.leaves(alone.params_)]
         for a, b in zip(params_of(tmp_path / "models" / symbol), expected, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_line_cut_short_by_a_killed_process_is_relayed_whole():
+    # A process killed mid-line left "saved 1/8" without a newline, and the launcher's error
+    # line was written onto its end, so the user's last line did not say what happened.
+    import io
+
+    from jaxlstm.cli import _relay_line
+
+    out = io.StringIO()
+    _relay_line("jaxlstm fit-many: process 0 of 2: saved 1/8", out)
+    _relay_line("jaxlstm fit-many: process 1 of 2: saved 2/8\n", out)
+    out.write("jaxlstm fit-many: error: process 0 of 2 was killed by SIGKILL\n")
+    assert out.getvalue().splitlines()[-1] == "jaxlstm fit-many: error: process 0 of 2 was killed by SIGKILL"
+    assert len(out.getvalue().splitlines()) == 3
