@@ -485,3 +485,25 @@ def test_alpha_vantage_numbered_columns_are_read_by_their_names():
     adjusted = frame.assign(**{"5. adjusted close": [11.4, 10.4]})
     with pytest.raises(ValueError, match="close column '4. close' and an adjusted close '5. adjusted close'"):
         as_price_series(adjusted)
+
+
+def test_polars_frames_and_series_are_read_as_their_pandas_twins():
+    # A polars frame of dated closes was read as a [time, 2] array and refused as ccxt rows of
+    # the wrong width; load_ohlcv refused "a DataFrame" that was not pandas'.
+    pl = pytest.importorskip("polars")  # in the test extra: CI runs this
+    from jaxlstm.baselines import HybridForecaster
+
+    dates = pd.date_range("2024-01-01", periods=40, freq="D")
+    closes = np.linspace(100.0, 120.0, 40)
+    frame = pl.DataFrame({"date": dates.date, "close": closes})
+    prices, stamps = as_price_series(frame)
+    np.testing.assert_array_equal(prices, closes)
+    np.testing.assert_array_equal(stamps, dates.to_numpy().astype("datetime64[ns]"))
+    np.testing.assert_array_equal(as_price_series(frame.lazy())[0], closes)
+    assert as_price_series(frame["close"])[1] is None  # a Series alone has no dates, as a numpy array
+    candles = frame.with_columns(open=pl.col("close"), high=pl.col("close"), low=pl.col("close"), volume=pl.lit(1.0))
+    np.testing.assert_array_equal(load_ohlcv(candles).close, closes)
+    # Many series in the long format: fit_many finds them as in a pandas frame.
+    long = pl.DataFrame({"unique_id": ["A"] * 40 + ["B"] * 40, "ds": list(dates.date) * 2, "y": np.tile(closes, 2)})
+    models = HybridForecaster().fit_many(long)
+    assert sorted(models) == ["A", "B"] and models["A"].last_timestamp_ == np.datetime64("2024-02-09")

@@ -26,7 +26,7 @@ from jaxlstm._src.io import frames
 from jaxlstm._src.io.candles import FIELDS, OHLCV, PRICE_FIELDS, Where, first_true, labelled, sorted_unique_order
 from jaxlstm._src.io.frames import NUMBER_RE, Layout, looks_like_timestamp
 from jaxlstm._src.io.model_files import describe_mode
-from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
+from jaxlstm._src.io.pandas_import import from_polars, import_pandas, is_pandas
 
 #: Longest line ``load_ohlcv`` reads (1 MiB); a longer one is an error naming the line.
 MAX_LINE_BYTES = 1 << 20  # far above any candle row; bounds what one bad line can cost
@@ -52,8 +52,8 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
     over ``MAX_LINE_BYTES`` (1 MiB) are read.
 
     Args:
-        source: a CSV path (``str`` or ``os.PathLike``), a DataFrame with a ``DatetimeIndex`` or
-            a time column, ccxt rows ``[[ms, open, high, low, close, volume], ...]`` (or a
+        source: a CSV path (``str`` or ``os.PathLike``), a DataFrame (pandas', or polars', read
+            as its pandas twin) with a ``DatetimeIndex`` or a time column, ccxt rows ``[[ms, open, high, low, close, volume], ...]`` (or a
             ``[rows, 6]`` array), or an ``OHLCV`` (returned as is, labelled with ``symbol`` if it has none).
         symbol: keeps this symbol's rows of a symbol column (``"BTC/USD"`` matches ``"BTCUSD"``)
             or picks this asset among several; else it labels the result. A source ``OHLCV``
@@ -81,6 +81,7 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         need = tuple(dict.fromkeys(columns))
         if not set(need) <= set(FIELDS) or "close" not in need:
             raise ValueError(f"columns must be fields among {list(FIELDS)}, 'close' included, got {list(columns)}")
+    source = from_polars(source)
     if isinstance(source, OHLCV):
         for field in need if columns is not None and len(source) else ():
             if np.isnan(getattr(source, field)).all():
@@ -147,7 +148,7 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
 
     Args:
         data: a 1-D list/array of prices; a Series (a ``DatetimeIndex`` gives timestamps); a
-            DataFrame (its close column; timestamps from a ``DatetimeIndex`` or a time column);
+            DataFrame (pandas', or polars' as its pandas twin: its close column; timestamps from a ``DatetimeIndex`` or a time column);
             ccxt rows ``[time, 6]``; an ``OHLCV``; or a CSV path (``load_ohlcv(path, columns=("close",))``).
         name: the argument's name in error messages.
 
@@ -160,6 +161,7 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
         ValueError: no prices, a wrong shape, NaN/inf, a price <= 0, masked entries, or a file ``load_ohlcv`` refuses.
     """
     nanos = ms = None
+    data = from_polars(data)
     if isinstance(data, (str, os.PathLike)):
         data = load_ohlcv(data, columns=("close",))
     if isinstance(data, OHLCV):

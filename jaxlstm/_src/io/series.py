@@ -17,7 +17,7 @@ import numpy as np
 from jaxlstm._src import validation
 from jaxlstm._src.io import frames, ohlcv
 from jaxlstm._src.io.candles import Where
-from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
+from jaxlstm._src.io.pandas_import import from_polars, import_pandas, is_pandas
 from jaxlstm._src.prep import business_days, calendars, fingerprints, horizons
 from jaxlstm._src.prep import gaps as gap_lib
 
@@ -211,6 +211,7 @@ LONG_COLUMNS: tuple[str, ...] = ("unique_id", "ds", "y")
 def is_long(data: Any) -> bool:
     """Whether ``data`` is many series in the long format: a DataFrame with a ``unique_id`` column,
     or a DataFrame or Series with a ``unique_id`` index level (``frame.set_index(["unique_id", "ds"])``)."""
+    data = from_polars(data)
     if is_pandas(data, "DataFrame") and "unique_id" in data.columns:
         return True
     return (is_pandas(data, "DataFrame") or is_pandas(data, "Series")) and "unique_id" in data.index.names
@@ -231,6 +232,7 @@ def split_long(frame: Any, *, name: str = "data") -> dict[str, Any]:
     ``(unique_id, ds)``.
     """
     pd = import_pandas("a long DataFrame (unique_id, ds, y)")
+    frame = from_polars(frame)
     if is_pandas(frame, "Series"):
         frame = frame.rename("y").to_frame()
     levels = [level for level in frame.index.names if level in LONG_COLUMNS and level not in frame.columns]
