@@ -34,7 +34,7 @@ from jaxlstm._src.forecasters import (
 from jaxlstm._src.forecasters import global_models as global_lib
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
-from jaxlstm._src.io.series import close_of, is_many
+from jaxlstm._src.io.series import is_many
 from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import calendars, encodings, seasons
 from jaxlstm._src.prep import features as feature_lib
@@ -46,84 +46,60 @@ class LSTMForecaster(Forecaster):
 
     Args:
         hidden_size: units per layer (LSTM units per direction; the transformer's width).
-        sequence_length: prices per input window.
-        learning_rate: Adam step size.
-        epochs: maximum training epochs.
-        batch_size: windows per Adam step.
-        early_stopping: hold back the last ``validation_fraction`` of windows
-            (chronologically) and stop when their loss has not improved for ``patience``
-            epochs, keeping the best params; ``False`` trains on every window for all epochs.
+        sequence_length: prices per input window (longer with a season: ``input_length``).
+        learning_rate, weight_decay: Adam step size; decoupled weight decay (AdamW; 0: plain Adam).
+        epochs, batch_size: maximum training epochs; windows per Adam step.
+        early_stopping, patience, validation_fraction: hold back the last
+            ``validation_fraction`` of windows (chronologically) and stop when their loss has
+            not improved for ``patience`` epochs, keeping the best params; ``False`` trains on
+            every window for all epochs.
         num_layers: stacked layers.
         seed: seeds initialisation and shuffling (same seed and data, same model).
-        patience: see ``early_stopping``.
-        validation_fraction: share of windows held back for early stopping.
-        encoding: ``"seasonal"`` (default: the classical multiplicative season of the training
-            part removed, then ``"relative"``; with no season in use, ``"relative"`` itself;
-            with a season, windows carry their positions, which new data continues from the
-            model's last price: ``forecasters/time_columns.py``; chosen by
-            ``benchmarks/competition.py``), ``"relative"`` (log price relative to each
-            window's last price, scaled by the training log-return spread), ``"minmax"`` (the
-            seed's scaled price levels), ``"log"`` or ``"window"`` (see ``prep/encodings.py``).
+        encoding: how prices become inputs (``prep/encodings.py``): ``"seasonal"`` (default:
+            the classical multiplicative season of the training part removed, then
+            ``"relative"``; without a season, ``"relative"`` itself; windows then carry their
+            positions: ``time_columns``), ``"relative"`` (log price relative to each window's
+            last, scaled by the training log-return spread), ``"minmax"`` (the seed's scaled
+            levels), ``"log"`` or ``"window"``. Chosen by ``benchmarks/competition.py``.
         loss_threshold: the seed's rule, stop once the training loss is below it.
         symbol: the instrument, recorded in forecasts and saved metadata.
         band, calibration: the prediction band (see ``jaxlstm.Forecaster``); ``band="quantile"``
-            (needs ``direct_steps``) trains quantile heads next to the point forecast
-            (``training.QuantileLoss``: the pinball loss) and reads the 80% and 95% bands
-            from them (``bands.QUANTILE_LEVELS``; other levels: the adaptive band).
-        weight_decay: decoupled weight decay (AdamW); 0 is plain Adam.
-        ensemble: ``K`` members trained together in one compiled call (seeds ``seed`` to
-            ``seed + K - 1``), or a list of member settings dicts (keys ``seed``,
-            ``learning_rate``, ``weight_decay``; see ``population``). With ``K > 1`` every
-            params leaf has a leading ``[K]`` members axis and forecasts combine the members.
-        combine: ``"mean"`` or ``"median"`` of the members' price forecasts.
-        architecture: the network (``jaxlstm.nn.ARCHITECTURES``): ``"lstm"`` (the seed's),
-            ``"bilstm"``, ``"attention"`` (an LSTM whose head attends over every hidden
-            state), ``"transformer"`` (``num_layers`` encoder layers of width ``hidden_size``) or
-            ``"esrnn"`` (Smyl's ES-RNN: Holt-Winters level and season of the encoded closes,
-            with learned smoothing coefficients, feeding an LSTM; its season is
-            ``season_length_``, none is level-only smoothing; ``nn/esrnn.py``; with
-            ``encoding="seasonal"`` it reads the relative encoding: the network removes the season).
-        features: the inputs per time step, e.g. ``("close", "volume", "rsi")``:
-            ``"close"`` is the close as ``encoding`` encodes it, the others are causal
-            candle features (``jaxlstm.data.FEATURES``), standardised with training
-            statistics. Anything beyond the close needs candles (an OHLCV DataFrame,
-            ``jaxlstm.data.OHLCV``, ccxt rows or a CSV path) and ``direct_steps``; the
-            columns read are ``input_columns`` (the close first), and a window for
-            ``predict_multi_step`` is ``window_length`` candles (any of those forms, or a
-            ``[time, len(input_columns)]`` array).
-        direct_steps: None forecasts recursively (one step, fed back); an int ``H`` trains a
-            head that emits the next ``H`` steps at once, so forecasts are limited to ``H``
-            steps. Required with features: a covariate has no future value to feed back.
-        num_heads: attention heads of ``"attention"`` and ``"transformer"`` (a divisor of ``hidden_size``).
-        season_length: ``"auto"`` (default), an integer ``m >= 2``, or None (no season). ``"auto"``: the
-            season ``prep.seasons.detect_season`` finds in the log closes of the training
-            part (the prices before the held-back tail; with a spacing, only its calendar
-            seasons are tested), resolved at each fit into ``season_length_``. With a season
-            the window covers ``1.25 * max(H, m)`` prices (``H``: ``direct_steps``, else 1)
-            when ``sequence_length`` is shorter (``input_length``); a detected season the
-            data is too short to train with is not used.
-        shrink: None (default: the model's forecast as it is) or ``"auto"``: ``fit`` shrinks
-            the forecast toward the last price, ``last * (predicted / last) ** w``, with ``w``
-            in [0, 1] chosen from the out-of-sample multi-step forecasts it makes for the band
-            from the held-back tail (the head refit's only without a tail; nothing after the
-            fitted series): 0 (naive) unless the model's predicted changes beat naive by
-            more than luck would on Student's calibrated test, near 1 when they clearly do
-            (``shrinkage.fit_weight``). ``shrink_``
-            holds ``w`` and its evidence; every forecast, backtest and band (calibrated on
-            the shrunk forecasts' own errors) uses it. Needs a conformal or adaptive band:
-            with ``band="volatility"`` or ``"quantile"``, too few out-of-sample origins, or
-            evidence too concentrated for a test (``shrinkage.MIN_DF``),
-            ``shrink_`` is None and the model is used as it is.
+            (needs ``direct_steps``) trains pinball-loss heads next to the point forecast for
+            the 80% and 95% bands (``bands.QUANTILE_LEVELS``; other levels: the adaptive band).
+        ensemble, combine: ``K`` members trained together in one compiled call (seeds ``seed``
+            to ``seed + K - 1``) or a list of member settings dicts (``seed``,
+            ``learning_rate``, ``weight_decay``; ``population``), whose price forecasts are
+            combined by their ``"mean"`` or ``"median"``. With ``K > 1`` every params leaf has
+            a leading ``[K]`` axis.
+        architecture: ``jaxlstm.nn.ARCHITECTURES``: ``"lstm"`` (the seed's), ``"bilstm"``,
+            ``"attention"`` (an LSTM whose head attends over every hidden state),
+            ``"transformer"`` or ``"esrnn"`` (Smyl's ES-RNN, ``nn/esrnn.py``: Holt-Winters level
+            and season ``season_length_`` with learned smoothing coefficients feeding an LSTM;
+            it removes the season itself, so ``"seasonal"`` reads ``"relative"`` there).
+        features: the inputs per step, e.g. ``("close", "volume", "rsi")``: the encoded close
+            and causal candle features (``jaxlstm.data.FEATURES``) standardised on training
+            statistics. Beyond the close they need candles (a DataFrame, ``OHLCV``, ccxt
+            rows, a CSV path) and ``direct_steps``; the columns read are ``input_columns``
+            and a ``predict_multi_step`` window is ``window_length`` candles.
+        direct_steps: None forecasts recursively (one step, fed back); ``H`` trains a head
+            that emits the next ``H`` steps at once (forecasts of at most ``H`` steps).
+        num_heads: attention heads of ``"attention"`` and ``"transformer"`` (divides ``hidden_size``).
+        season_length: ``"auto"`` (default: what ``prep.seasons.detect_season`` finds in the
+            log closes of the training part, only the calendar's seasons where the spacing
+            is known, resolved at each fit into ``season_length_``), an integer ``m >= 2``,
+            or None. With a season the window covers at least ``1.25 * max(H, m)`` prices; a
+            season the data is too short to train with is not used.
+        shrink: None (default) or ``"auto"``: forecasts become ``last * (predicted / last) **
+            w``, ``w`` in [0, 1] chosen by ``fit`` from the band's out-of-sample forecasts on
+            Student's calibrated test: 0 (naive) unless the model beats naive by more than
+            luck (``shrinkage``). ``shrink_`` holds ``w`` and its evidence (None where the band
+            or the evidence allows no test).
         series_embedding: a global model's learned vector per series, read at every step (0: none).
-        calendar: None (default: no calendar inputs), ``"auto"`` or a tuple of parts of
-            ``jaxlstm.data``'s calendar (``"hour"``, ``"weekday"``, ``"week"``, ``"month"``,
-            ``"quarter"``): known-future inputs, each row of a window also reads the
-            sine/cosine calendar of the step after it (``prep/calendars.py``), from the
-            timestamps of dated data, which must be regularly spaced. ``"auto"`` takes the
-            parts that repeat at the data's spacing (hourly: hour and weekday; daily:
-            weekday; weekly: week) and none without timestamps; ``calendar_`` holds the parts
-            in use. A window for ``predict_multi_step`` then carries two clock columns
-            (``input_columns``).
+        calendar: None (default), ``"auto"`` or parts of ``"hour"``, ``"weekday"``, ``"week"``,
+            ``"month"``, ``"quarter"``: known-future sine/cosine inputs of the step after each
+            row, from the timestamps of regularly spaced data (``prep/calendars.py``).
+            ``"auto"`` takes the parts that repeat at the data's spacing; ``calendar_`` holds
+            those in use.
 
     ``fit`` on several series (a mapping or a long ``unique_id, ds, y`` frame) trains one
     global model; ``forecast`` then returns ``Forecasts`` (see ``global_models``).
@@ -271,13 +247,15 @@ class LSTMForecaster(Forecaster):
         ``fit`` and ``load`` call it; set by hand, the params would not match the windows.
         """
         self.__dict__.update(season_length_=season, _season_resolved=True)
-        self.__dict__.pop("model_inputs", None)
-        self.__dict__.pop("model_config", None)
+        self._forget_network()
 
     def use_calendar(self, parts: Sequence[str], seconds: int) -> None:
         """Sets ``calendar_`` and its spacing (what a fit resolved or a saved model used) and the inputs they imply."""
         self.__dict__["calendar_"] = tuple(parts)
         self.__dict__["calendar_step_"] = int(seconds) if parts else 0
+        self._forget_network()
+
+    def _forget_network(self) -> None:
         self.__dict__.pop("model_inputs", None)
         self.__dict__.pop("model_config", None)
 
@@ -296,46 +274,20 @@ class LSTMForecaster(Forecaster):
         return time_columns.read(self, data, name, interval, continues)
 
     def resolve_season(self, series: np.ndarray, interval: Any = None) -> int | None:
-        """For ``season_length="auto"``: detects the season of a validated series' training part and uses it.
-
-        The training part is the series before the tail a fit holds back (``planned_holdout``
-        with no season); nothing after it moves the season. A season whose window leaves
-        the series too short to fit (``min_fit_length`` plus one held-back window) is dropped.
+        """For ``season_length="auto"``: detects the season of a validated series' training part and uses it (``time_columns.resolve_season``).
 
         Returns:
             ``season_length_``.
         """
-        if self.season_length != "auto":
-            return self.season_length_
-        self.use_season(None)
-        train = close_of(series)[: series.shape[0] - (self.planned_holdout(series.shape[0]) or 0)]
-        self.use_season(seasons.detect_season(np.log(train), interval=interval) if train.shape[0] > 2 else None)
-        if self.season_length_ is not None and series.shape[0] < self.min_fit_length + 1:
-            self.use_season(None)
-        return self.season_length_
+        return time_columns.resolve_season(self, series, interval)
 
     @classmethod
     def fit_rows(
         cls, models: Sequence[Forecaster], series: Sequence[np.ndarray], *, interval: Any = None, **options: Any
     ) -> None:
-        # "auto" seasons are resolved first: the held-back tail and the calibration cut
-        # that the base computes depend on the window the season implies.
-        spacing = list(interval) if isinstance(interval, (list, tuple)) else [interval] * len(models)
-        stamps = options.get("timestamps") or [None] * len(models)
-        # Series are read with the columns data has (base.read_to_fit): they gain the clock of their timestamps here.
-        series = [
-            time_columns.with_clock(model, prices, found, step) if isinstance(model, LSTMForecaster) else prices
-            for model, prices, found, step in zip(models, series, stamps, spacing, strict=False)
-        ]
-        for model, prices, step in zip(models, series, spacing, strict=False):
-            if isinstance(model, LSTMForecaster):
-                model.resolve_season(prices, step)
-                model.shrink_ = None  # the calibration forecasts measure the model itself: unshrunk
-        # Positions exist only once a season is in use: numbered now, after "auto" resolved it.
-        series = [
-            time_columns.with_fit_positions(model, prices) if isinstance(model, LSTMForecaster) else prices
-            for model, prices in zip(models, series, strict=True)
-        ]
+        # Seasons and calendars are resolved first: the held-back tail and the calibration
+        # cut that the base computes depend on the window they imply.
+        series = time_columns.fit_series(LSTMForecaster, models, series, interval, options.get("timestamps"))
         super().fit_rows(models, series, interval=interval, **options)
         for model, prices in zip(models, series, strict=True):
             if isinstance(model, LSTMForecaster):
@@ -431,19 +383,8 @@ class LSTMForecaster(Forecaster):
             global_lib.fit_global(self, data, verbose=verbose, **fit_options)
             return self
         self.series_ = None
-        season, calendar = self.season_length_, (self.calendar_, self.calendar_step_)
-        # The data is read and checked as an unfitted model reads it: a season or calendar
-        # resolved by an earlier fit must not shape this fit's read and checks.
-        if self.season_length == "auto":
-            self.use_season(None)
-        self.use_calendar(self.calendar if isinstance(self.calendar, tuple) else (), 0)
-        try:
+        with time_columns.unresolved(self):
             return super().fit(data, verbose=verbose, **fit_options)
-        except BaseException:
-            if self.params_ is not None:  # a refit that failed leaves the fitted model as it was
-                self.use_season(season)
-                self.use_calendar(*calendar)
-            raise
 
     def forecast(  # type: ignore[override]
         self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None
@@ -485,19 +426,14 @@ class LSTMForecaster(Forecaster):
     def update(self, data: Any, *, epochs: int = 5, interval: Any = None, allow_gap: bool = False) -> Self:
         """Continues training on the prices that came after the ones the model has seen (online learning).
 
-        The new prices must continue the model's last one, by the rules of
-        ``jaxlstm._src.forecasters.continuation`` (dated data at the model's interval, an
-        overlap checked and dropped, a gap refused unless ``allow_gap=True``, undated data
-        only with ``interval=``). Preceded by the model's own last window, they give one
-        window per new price; those windows train the current params from the saved
-        optimiser state for ``epochs`` epochs, with no early stopping, every ensemble member
-        together in one call. The encoding fitted by ``fit`` is kept (``fit`` rescales).
-        Before training, the forecasts from each new origin join the calibration residuals
-        (the most recent ``_max_calibration_origins`` are kept).
-
-        A global model takes ``{name: new prices}`` or a long frame of some or all of its
-        series, each continued by these rules, and trains its shared params on their new
-        windows together (``global_models.update``).
+        The new prices must continue the model's last one (``continuation``: dated data at
+        the model's interval, an overlap checked and dropped, a gap refused unless
+        ``allow_gap``, undated data only with ``interval=``). With the model's last window
+        they give one window per new price, which train the current params from the saved
+        optimiser state for ``epochs`` epochs (no early stopping, every member in one call;
+        the fitted encoding kept). The forecasts from each new origin first join the
+        calibration residuals. A global model takes ``{name: new prices}`` or a long frame
+        of some or all of its series (``global_models.update``).
 
         Args:
             data: the new prices (any form ``fit`` accepts), at least 1 (``direct_steps``

@@ -1,4 +1,4 @@
-"""The columns a network forecaster's windows carry besides candles: the clock of calendar inputs, a seasonal encoding's positions.
+"""The columns a network forecaster's windows carry besides candles (the clock of calendar inputs, a seasonal encoding's positions), and the season and calendar a fit resolves that decide them.
 
 ``LSTMForecaster(calendar=...)`` reads the calendar of every step from its clock
 (``prep.calendars``); ``encoding="seasonal"`` reads each window's phase from the positions of
@@ -17,16 +17,22 @@ from the model's last timestamp (``continued_positions``), prices an ``update`` 
 continuing right after it by their count; ``update`` then numbers the new prices it keeps
 one step each after the last (``continuation.read_update``), as a fit on the longer series
 numbers its rows.
+
+A fit first reads its data as an unfitted model would (``unresolved``), then resolves
+``season_length="auto"`` on the training part of each series (``resolve_season``) and the
+calendar from its timestamps, and adds the columns they imply (``fit_series``).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from jaxlstm._src.io.series import read_series
-from jaxlstm._src.prep import business_days, calendars, horizons
+from jaxlstm._src.io.series import close_of, read_series
+from jaxlstm._src.prep import business_days, calendars, horizons, seasons
 
 #: An ``LSTMForecaster`` (not imported: ``lstm`` imports this module).
 LSTMForecaster = Any
@@ -141,3 +147,62 @@ def with_fit_positions(model: LSTMForecaster, series: np.ndarray) -> np.ndarray:
     values = np.array(values)
     values[:, -1] = np.arange(values.shape[0])
     return values
+
+
+def resolve_season(model: LSTMForecaster, series: np.ndarray, interval: Any = None) -> int | None:
+    """``LSTMForecaster.resolve_season``: the season of a validated series' training part, put in use.
+
+    The training part is the series before the tail a fit holds back (``planned_holdout``
+    with no season); nothing after it moves the season. A season whose window leaves the
+    series too short to fit (``min_fit_length`` plus one held-back window) is dropped.
+    """
+    if model.season_length != "auto":
+        return model.season_length_
+    model.use_season(None)
+    train = close_of(series)[: series.shape[0] - (model.planned_holdout(series.shape[0]) or 0)]
+    model.use_season(seasons.detect_season(np.log(train), interval=interval) if train.shape[0] > 2 else None)
+    if model.season_length_ is not None and series.shape[0] < model.min_fit_length + 1:
+        model.use_season(None)
+    return model.season_length_
+
+
+def fit_series(
+    kind: Any, models: Sequence[Any], series: Sequence[np.ndarray], interval: Any, timestamps: Sequence[Any] | None
+) -> list[np.ndarray]:
+    """The series each network forecaster among ``models`` fits on, its season and calendar resolved (``fit_rows``).
+
+    Series come read with the columns data has (``base.read_to_fit``). Each model of
+    ``kind`` (``LSTMForecaster``; the others' series pass unchanged) gains the clock of its
+    timestamps, resolves an ``"auto"`` season, which sets the held-back tail and the
+    calibration cut, and then its positions, which exist only once a season is in use.
+    ``shrink_`` is cleared: the calibration forecasts measure the model itself, unshrunk.
+    """
+    spacing = list(interval) if isinstance(interval, (list, tuple)) else [interval] * len(models)
+    stamps = list(timestamps or [None] * len(models))
+    out = list(series)
+    for i, model in enumerate(models):
+        if isinstance(model, kind):
+            out[i] = with_clock(model, out[i], stamps[i], spacing[i])
+            resolve_season(model, out[i], spacing[i])
+            model.shrink_ = None
+            out[i] = with_fit_positions(model, out[i])
+    return out
+
+
+@contextlib.contextmanager
+def unresolved(model: LSTMForecaster) -> Iterator[None]:
+    """Reads and checks data as an unfitted model reads it: a season or calendar an earlier fit resolved must not shape it.
+
+    A fit that fails leaves a fitted model's season and calendar as they were.
+    """
+    season, calendar = model.season_length_, (model.calendar_, model.calendar_step_)
+    if model.season_length == "auto":
+        model.use_season(None)
+    model.use_calendar(model.calendar if isinstance(model.calendar, tuple) else (), 0)
+    try:
+        yield
+    except BaseException:
+        if model.params_ is not None:
+            model.use_season(season)
+            model.use_calendar(*calendar)
+        raise
