@@ -189,6 +189,7 @@ def test_fit_many_in_one_process_saves_every_model_and_skips_fresh_ones(tmp_path
         distributed.fit_many(data, tmp_path, settings={"symbol": "X"})
 
 
+@pytest.mark.slow  # trains and saves a population of its own: multi-second
 def test_fit_many_reads_a_long_frame_in_memory_as_its_mapping(tmp_path):
     # Only a path or a mapping was taken: a long DataFrame raised a TypeError.
     stamps = pd.date_range("2024-01-01", periods=70, freq="D")
@@ -210,6 +211,7 @@ def test_fit_many_reads_a_long_frame_in_memory_as_its_mapping(tmp_path):
         distributed.fit_many([1.0, 2.0], tmp_path, settings=SETTINGS)
 
 
+@pytest.mark.slow  # trains two chunks: multi-second
 def test_a_saved_chunk_is_out_of_memory_before_the_next_one_trains(tmp_path, monkeypatch):
     # Each chunk's models used to stay referenced while the next chunk trained: two chunks
     # of models (0.7 MB each with their band residuals) at the peak instead of one.

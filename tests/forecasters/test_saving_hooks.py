@@ -29,6 +29,7 @@ def test_loading_another_class_names_both(tmp_path):
         jl.baselines.DriftForecaster.load(path)
 
 
+@pytest.mark.slow  # compiles an LSTM of its own: the quick tier stays under 90 s
 def test_forecaster_load_gives_the_model_of_whichever_class_saved_it(tmp_path):
     # Forecaster.load(path) raised NotImplementedError("Forecaster must implement from_saved()").
     prices = random_walk(120, seed=1).prices
