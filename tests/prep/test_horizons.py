@@ -78,6 +78,16 @@ def test_months_and_years_are_whole_steps_of_the_month_axis(text, count):
     assert as_interval(format_interval(interval)) == interval  # "1 month", "3 months" read back
 
 
+@pytest.mark.parametrize("text", ["1q", "1Q", "1 quarter", "1qtr"])
+def test_a_quarter_is_three_calendar_months(text):
+    # "2q" was refused as an unknown unit, so quarterly data had its horizon only as "6mo".
+    assert as_interval(text) == 3 * months.MONTH
+    assert horizon_to_steps(f"2{text[1:]}" if text[0] == "1" else text, "3mo") == 2
+    assert horizon_to_steps("2 quarters", "1mo") == 6 and horizon_to_steps("1y", "1q") == 4
+    with pytest.raises(ValueError, match=r"whole number of one unit"):
+        as_interval("1.5q")
+
+
 def test_horizons_in_months_count_steps_of_monthly_data_only():
     assert horizon_to_steps("1y", "1mo") == 12 and horizon_to_steps("2y", "3mo") == 8
     assert (

@@ -42,9 +42,11 @@ _NS_PER_UNIT: Mapping[str, int] = types.MappingProxyType(
         "ns": 1,
     }
 )
-# Months and years are whole steps of the calendar-month axis (``prep.months``: ``k * MONTH``
+# Months, quarters and years are whole steps of the calendar-month axis (``prep.months``: ``k * MONTH``
 # for data dated on a month grid); "1M" reads as a minute to some and a month to others.
-_MONTHS_PER_UNIT: Mapping[str, int] = types.MappingProxyType({"mo": 1, "month": 1, "y": 12, "yr": 12, "year": 12})
+_MONTHS_PER_UNIT: Mapping[str, int] = types.MappingProxyType(
+    {"mo": 1, "month": 1, "q": 3, "qtr": 3, "quarter": 3, "y": 12, "yr": 12, "year": 12}
+)
 # Business days are whole steps of the business-day axis (``prep.business_days``: ``k * BUSINESS_DAY``).
 _BUSINESS_UNITS = ("b", "bday")
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([A-Za-z]+)")
@@ -265,7 +267,7 @@ def _parse_span(text: str, name: str) -> int:
             # Whole calendar months: the step of a month axis, which no fixed span continues.
             if len(tokens) > 1 or "." in tokens[0][0]:
                 raise ValueError(
-                    f"{name} in months or years must be a whole number of one unit ('3mo', '1y'), got {text!r}"
+                    f"{name} in months, quarters or years must be a whole number of one unit ('3mo', '2q', '1y'), got {text!r}"
                 )
             count = int(tokens[0][0]) * _MONTHS_PER_UNIT[_unit_key(calendar[0])]
             return count * int(months.MONTH.astype(np.int64))
@@ -308,7 +310,7 @@ def as_interval(interval: Any, *, name: str = "interval") -> np.timedelta64:
         interval: text such as ``"1h"``, ``"1d"``, ``"90min"``, ``"36h"``, ``"1w"``,
             ``"1d12h"`` or ``"2 weeks"`` (units w, d, h, min or m, s, ms, us, ns; a unit is
             required; ISO 8601 and pandas' ``"1 days 12:00:00"`` also work), whole calendar
-            months or years (``"1mo"``, ``"3 months"``, ``"1y"``: ``k * prep.months.MONTH``,
+            months, quarters or years (``"1mo"``, ``"3 months"``, ``"2q"``, ``"1y"``: ``k * prep.months.MONTH``,
             the step of data dated on a month grid, so ``format_interval``'s ``"1 month"``
             reads back; ``"M"`` is refused as ambiguous), or a ``np.timedelta64``,
             ``datetime.timedelta`` or ``pandas.Timedelta``; > 0.
