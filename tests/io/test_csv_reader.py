@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import jaxlstm as jl
 from jaxlstm._src.io import ohlcv as csv_reader
 from jaxlstm._src.io.ohlcv import MAX_LINE_BYTES
 from jaxlstm.data import OHLCV, infer_interval, load_demo, load_ohlcv
@@ -518,6 +519,35 @@ def test_mixed_epoch_units_are_refused_not_misdated(tmp_path):
         r"in seconds",
     ):
         load_ohlcv(path)
+
+
+@pytest.mark.parametrize(
+    "dates, shown",
+    [
+        (["20240101", "20240102", "20240103"], "20240101 to 20240103"),  # yyyymmdd
+        (["45292", "45293", "45294"], "45292 to 45294"),  # Excel's serial dates: days since 1899-12-30
+        (["19723", "19724", "19725"], "19723 to 19725"),  # days since 1970
+    ],
+)
+def test_day_numbers_in_a_time_column_are_refused_not_read_as_seconds_of_1970(tmp_path, dates, shown):
+    # They were read as unix seconds: candles one second apart on 1970-01-01 or 1970-08-23,
+    # which a model fitted at a 1-second interval and forecast in 1970.
+    rows = "".join(f"{d},1,1,1,1\n" for d in dates)
+    path = write(tmp_path, "date,open,high,low,close\n" + rows)
+    pattern = rf"line 2, column 'date': numbers from {shown}, 1 apart at the median, are not unix times"
+    with pytest.raises(ValueError, match=pattern) as caught:
+        load_ohlcv(path)
+    assert "origin='1899-12-30'" in str(caught.value) and "format='%Y%m%d'" in str(caught.value)
+    frame = pd.DataFrame({"date": [int(d) for d in dates], **dict.fromkeys(["open", "high", "low", "close"], 1.0)})
+    with pytest.raises(ValueError, match="are not unix times"):
+        load_ohlcv(frame)
+    with pytest.raises(ValueError, match="are not unix times"):  # a frame of dated closes, as fit reads it
+        jl.LSTMForecaster().fit(frame[["date", "close"]])
+
+
+def test_unix_seconds_of_daily_bars_in_1970_are_still_read(tmp_path):
+    path = write(tmp_path, "date,open,high,low,close\n0,1,1,1,1\n86400,1,1,1,1\n172800,1,1,1,1\n")
+    assert load_ohlcv(path).timestamps.tolist() == [0, 86_400 * 10**9, 172_800 * 10**9]
 
 
 def test_epochs_and_dates_mixed_in_one_column_are_refused(tmp_path):

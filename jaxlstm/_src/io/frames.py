@@ -397,6 +397,8 @@ def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | 
             problem = f"the epoch {arr[j]} is in {names[0]} but {where.place(0)} has {arr[0]} in {names[1]}"
             where.fail(j, column, f"{problem}: a time column must use one unit")
         scale = _EPOCH_SCALES[units[0]]
+        if units[0] == 0:
+            _check_not_day_numbers(arr, where, column)
     scale = scale or 1
     limit = _INT64_MAX // scale
     if (i := first_true((arr > limit) | (arr < -limit))) is not None:
@@ -404,6 +406,30 @@ def epochs_to_ns(epochs: np.ndarray, where: Where, column: str, *, scale: int | 
     if is_float and not np.all(arr == np.round(arr)):
         return np.round(arr * scale).astype(np.int64)
     return arr.astype(np.int64) * scale  # a new array: the caller's epochs are never modified
+
+
+def _check_not_day_numbers(seconds: np.ndarray, where: Where, column: str) -> None:
+    """Refuses epochs in seconds that are day numbers: before 1973-03-03 (below 1e8) and under a minute apart.
+
+    Excel's serial dates (45292 is 2024-01-01), days since 1970 and yyyymmdd dates
+    (20240101) are such numbers; read as seconds they were candles a second apart in 1970.
+    Daily bars of 1970 in unix seconds are 86,400 apart and still read.
+    """
+    steps = np.diff(np.unique(seconds))
+    if steps.size == 0 or np.abs(seconds).max() >= 1e8 or np.median(steps) >= 60:
+        return
+    low, high, step = (
+        int(x) if float(x).is_integer() else float(x) for x in (seconds.min(), seconds.max(), np.median(steps))
+    )
+    as_seconds = f"{horizons.format_moment(np.datetime64(int(low), 's'))} to {horizons.format_moment(np.datetime64(int(high), 's'))}"
+    where.fail(
+        int(np.argmin(seconds != seconds[0])),
+        column,
+        f"numbers from {low} to {high}, {step} apart at the median, are not unix times (as seconds they are "
+        f"{as_seconds}): convert day numbers to dates first, Excel's serial dates with "
+        f"pandas.to_datetime(x, unit='D', origin='1899-12-30'), days since 1970 with unit='D', yyyymmdd numbers "
+        f"with pandas.to_datetime(x.astype(str), format='%Y%m%d')",
+    )
 
 
 def to_candles(
