@@ -436,9 +436,8 @@ def to_candles(
     rows, copy = times.shape[0], None if owned else True  # the result must not alias the source
     values = {
         field: np.array(numbers(values_of(field), where, labels[field], optional=field == "volume"), copy=copy)
-        if field in layout.positions
-        else np.full(rows, np.nan)
         for field in FIELDS
+        if field in layout.positions
     }
     if epoch_scale is not None and not epochs:
         where.fail(0, labels["time"], "expected unix epochs in milliseconds")
@@ -448,7 +447,7 @@ def to_candles(
         raise ValueError(f"{where.source} has no data rows: expected at least one candle")
     nanos = epochs_to_ns(times, where, labels["time"], scale=epoch_scale) if epochs else np.array(times, copy=copy)
     del times  # the epochs, freed before the candles are sorted
-    return assemble(nanos, values, where, labels, found, [f for f in PRICE_FIELDS if f in layout.positions])
+    return assemble(nanos, values, where, labels, found)
 
 
 def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
