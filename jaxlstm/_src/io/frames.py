@@ -51,10 +51,6 @@ class Layout(NamedTuple):
     labels: tuple[str, ...]
     asset: str | None = None
 
-    def label(self, field: str) -> str:
-        """The header name of ``field``'s column (the field itself when absent)."""
-        return self.labels[self.positions[field]] if field in self.positions else field
-
 
 def normalise(label: str) -> str:
     """``" Volume USD"`` -> ``"volume_usd"``; Alpha Vantage's numbering goes: ``"4. close"`` -> ``"close"``."""
@@ -144,8 +140,7 @@ def symbol_key(value: str) -> str:
 
 
 def _base_key(value: str) -> str:
-    parts = [p for p in re.split(r"[/\-_:]", str(value)) if p]
-    return symbol_key(parts[0]) if parts else ""
+    return symbol_key(next((p for p in re.split(r"[/\-_:]", str(value)) if p), ""))
 
 
 def layout(
@@ -421,7 +416,7 @@ def to_candles(
     (ccxt: ms), ``owned``: the parsed arrays are nobody else's, kept rather than copied."""
     keep: Any = None
     found = symbol if symbol is not None or layout.asset is None else layout.asset
-    labels = {field: layout.label(field) for field in ("time", *FIELDS)}
+    labels = {f: layout.labels[layout.positions[f]] if f in layout.positions else f for f in ("time", *FIELDS)}
     if "symbol" in layout.positions:
         keep, symbols = symbol_mask(column(layout.positions["symbol"]), symbol)
         where = where if keep is None else where.subset(keep)
