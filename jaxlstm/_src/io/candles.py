@@ -144,8 +144,7 @@ class OHLCV:
             {field: np.array(getattr(self, field)) for field in FIELDS},
             index=pd.DatetimeIndex(np.array(self.timestamps), name="timestamp"),
         )
-        frame.attrs["symbol"] = self.symbol
-        frame.attrs["source"] = self.source
+        frame.attrs.update(symbol=self.symbol, source=self.source)
         return frame
 
 
