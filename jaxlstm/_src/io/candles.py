@@ -5,7 +5,6 @@ the source wins (a vendor's correction)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -33,7 +32,6 @@ class Where:
         return f"{self.unit} {self.number(index)}"
 
     def subset(self, keep: np.ndarray) -> Where:
-        """The ``Where`` of the values the boolean mask ``keep`` selects."""
         numbers = self.numbers if self.numbers is not None else np.arange(self.start, self.start + keep.shape[0])
         return dataclasses.replace(self, numbers=numbers[keep])
 
@@ -64,40 +62,38 @@ class OHLCV:
 
     def __post_init__(self) -> None:
         # Copies, so that freezing them cannot lock or alias an array the caller owns.
-        arrays = {}
+        arrays: dict[str, np.ndarray] = {}
         for field in ("timestamps", *FIELDS):
+            dtype, kind = ("datetime64[ns]", "datetime64") if field == "timestamps" else (np.float64, "real number")
             try:
                 if np.iscomplexobj(value := getattr(self, field)):
                     raise TypeError("complex values")
-                arrays[field] = np.array(value, dtype="datetime64[ns]" if field == "timestamps" else np.float64)
+                arr = arrays[field] = np.array(value, dtype=dtype)
             except (TypeError, ValueError) as err:
-                kind = "datetime64" if field == "timestamps" else "real number"
                 raise TypeError(f"OHLCV.{field} must be an array of {kind}s, got {err}") from None
-            if arrays[field].ndim != 1:
-                raise ValueError(f"OHLCV.{field} must be 1-D [time], got shape {arrays[field].shape}")
-            if arrays[field].shape != arrays["timestamps"].shape:
+            if arr.ndim != 1:
+                raise ValueError(f"OHLCV.{field} must be 1-D [time], got shape {arr.shape}")
+            if len(arr) != (n := len(arrays["timestamps"])):
                 raise ValueError(
-                    f"OHLCV arrays must all have the length of timestamps ({len(arrays['timestamps'])}), "
-                    f"got {field} of length {len(arrays[field])}"
+                    f"OHLCV arrays must all have the length of timestamps ({n}), got {field} of length {len(arr)}"
                 )
         for field in ("symbol", "source"):
             if not isinstance(value := getattr(self, field), (str, type(None))):
                 raise TypeError(f"OHLCV.{field} must be a str or None, got {type(value).__name__}")
         self._take(arrays)
 
-    def _take(self, arrays: dict[str, np.ndarray]) -> None:
-        for name, arr in arrays.items():
+    def _take(self, arrays: dict[str, Any]) -> OHLCV:
+        for arr in arrays.values():
             arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
+        self.__dict__.update(arrays)  # past the frozen dataclass's __setattr__
+        return self
 
     @classmethod
     def _owning(cls, timestamps: np.ndarray, symbol: str | None, source: str | None = None, **fields: Any) -> OHLCV:
         """Builds an OHLCV around checked arrays that nobody else holds, without copying them."""
         record = object.__new__(cls)
-        record._take({"timestamps": timestamps.view("datetime64[ns]"), **fields})
-        object.__setattr__(record, "symbol", symbol)
-        object.__setattr__(record, "source", source)
-        return record
+        record.__dict__.update(symbol=symbol, source=source)
+        return record._take({"timestamps": timestamps.view("datetime64[ns]"), **fields})
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])
@@ -148,8 +144,7 @@ class OHLCV:
             {field: np.array(getattr(self, field)) for field in FIELDS},
             index=pd.DatetimeIndex(np.array(self.timestamps), name="timestamp"),
         )
-        frame.attrs["symbol"] = self.symbol
-        frame.attrs["source"] = self.source
+        frame.attrs.update(symbol=self.symbol, source=self.source)
         return frame
 
 
@@ -184,19 +179,16 @@ def _all_clean(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.n
 
 
 def assemble(
-    nanos: np.ndarray,
-    values: dict[str, np.ndarray],
-    where: Where,
-    labels: dict[str, str],
-    symbol: str | None,
-    prices: Sequence[str] = PRICE_FIELDS,
+    nanos: np.ndarray, values: dict[str, np.ndarray], where: Where, labels: dict[str, str], symbol: str | None
 ) -> OHLCV:
     """Checks ``[rows]`` candles (arrays taken over, not copied) and returns them sorted, last duplicate kept.
 
-    ``prices`` are the price fields the source has; the others are NaN and not checked. The
-    first impossible candle raises a ValueError naming its line/row and column (``labels``).
+    A field the source lacks (not in ``values``) is NaN and not checked. The first impossible
+    candle raises a ValueError naming its line/row and column (``labels``).
     """
-    if tuple(prices) != PRICE_FIELDS or not _all_clean(*(values[field] for field in FIELDS)):
+    prices = [field for field in PRICE_FIELDS if field in values]
+    values = {field: values[field] if field in values else np.full(nanos.shape[0], np.nan) for field in FIELDS}
+    if not _all_clean(*values.values()):
         high, low, volume = values["high"], values["low"], values["volume"]
         rules = [(f, ~(values[f] > 0) | np.isinf(values[f]), "prices must be finite and > 0, got {0}") for f in prices]
         rules += [

@@ -17,9 +17,8 @@ from jaxlstm._src.io.candles import FIELDS, OHLCV, PRICE_FIELDS, Where, assemble
 from jaxlstm._src.io.pandas_import import import_pandas, is_pandas
 from jaxlstm._src.prep import horizons
 
-# The order is the preference when a table has more than one: an epoch column is exact,
-# and "time" goes before "date" so that a split date/time pair fails loudly instead of
-# silently collapsing intraday rows onto one date.
+# The order is the preference among several: an epoch column is exact, and "time" goes before "date"
+# so that a split date/time pair fails loudly instead of silently collapsing intraday rows onto one date.
 TIME_ALIASES = ("timestamp", "unix", "unix_timestamp", "datetime", "date_time", "open_time", "time", "date", "ts", "t")
 _ALIASES = {
     "time": TIME_ALIASES,
@@ -50,10 +49,6 @@ class Layout(NamedTuple):
     positions: dict[str, int]
     labels: tuple[str, ...]
     asset: str | None = None
-
-    def label(self, field: str) -> str:
-        """The header name of ``field``'s column (the field itself when absent)."""
-        return self.labels[self.positions[field]] if field in self.positions else field
 
 
 def normalise(label: str) -> str:
@@ -130,12 +125,11 @@ def _asset_field(label: str) -> tuple[str, str] | None:
 def assets(labels: Sequence[str], need: Sequence[str] = PRICE_FIELDS) -> dict[str, dict[str, int]]:
     """The assets side by side that have every field of ``need``: ``{"BTC": {"open": 1, ...}}``."""
     found: dict[str, dict[str, int]] = {}
-    names: dict[str, str] = {}
+    names: dict[str, str] = {}  # symbol_key -> the asset as first written
     for position, pair in enumerate(map(_asset_field, labels)):
         if pair is not None:
-            names.setdefault(symbol_key(pair[0]), pair[0])
-            found.setdefault(symbol_key(pair[0]), {}).setdefault(pair[1], position)
-    return {names[key]: fields for key, fields in found.items() if all(f in fields for f in need)}
+            found.setdefault(names.setdefault(symbol_key(pair[0]), pair[0]), {}).setdefault(pair[1], position)
+    return {name: fields for name, fields in found.items() if all(f in fields for f in need)}
 
 
 def symbol_key(value: str) -> str:
@@ -144,8 +138,7 @@ def symbol_key(value: str) -> str:
 
 
 def _base_key(value: str) -> str:
-    parts = [p for p in re.split(r"[/\-_:]", str(value)) if p]
-    return symbol_key(parts[0]) if parts else ""
+    return symbol_key(next((p for p in re.split(r"[/\-_:]", str(value)) if p), ""))
 
 
 def layout(
@@ -189,7 +182,8 @@ def layout(
 
 
 def check_no_namesakes(labels: Sequence[str], positions: dict[str, int], where_name: str) -> None:
-    """Refuses a field's column with a namesake (``close`` and ``Close``, or a close and an adjusted close): which is meant cannot be told."""
+    """Refuses a field's column with a namesake (``close`` and ``Close``, or a close and an adjusted
+    close): which is meant cannot be told."""
     pairs = [_asset_field(label) for label in labels]
     identities = [(symbol_key(p[0]), p[1]) if p else (normalise(label),) for p, label in zip(pairs, labels)]
     for field, position in positions.items():
@@ -299,8 +293,7 @@ def numbers(values: Any, where: Where, column: str, *, optional: bool) -> np.nda
 def time_values(values: Any, where: Where, column: str, *, owned: bool = False) -> tuple[np.ndarray, bool]:
     """``(nanos, False)`` for dates and datetimes (``owned``: scaled in place), ``(numbers, True)`` for epochs."""
     if (is_pandas(values, "Series") or is_pandas(values, "Index")) and values.dtype.kind == "M":
-        stamps = import_pandas("parsing timestamps").DatetimeIndex(values)
-        return checked_ns(np.asarray(horizons.without_zone(stamps)), where, column), False
+        values = np.asarray(horizons.without_zone(import_pandas("parsing timestamps").DatetimeIndex(values)))
     arr = _to_numpy(values)
     if arr.dtype.kind == "M":
         return checked_ns(arr, where, column, owned=owned), False
@@ -445,26 +438,21 @@ def to_candles(
     """Checked candles, oldest first, of a table whose ``column(position)`` gives a column's values;
     ``stamps`` (int64 ns of an index) replace the time column, ``epoch_scale`` fixes the epoch unit
     (ccxt: ms), ``owned``: the parsed arrays are nobody else's, kept rather than copied."""
-    keep: Any = None
+    keep: Any = slice(None)  # the rows of the symbol wanted: all, or a bool mask
     found = symbol if symbol is not None or layout.asset is None else layout.asset
-    labels = {field: layout.label(field) for field in ("time", *FIELDS)}
+    labels = {f: layout.labels[layout.positions[f]] if f in layout.positions else f for f in ("time", *FIELDS)}
     if "symbol" in layout.positions:
-        keep, symbols = symbol_mask(column(layout.positions["symbol"]), symbol)
-        where = where if keep is None else where.subset(keep)
-
-    def values_of(field: str) -> Any:
-        return column(layout.positions[field]) if keep is None else column(layout.positions[field])[keep]
-
+        mask, symbols = symbol_mask(column(layout.positions["symbol"]), symbol)
+        keep, where = (keep, where) if mask is None else (mask, where.subset(mask))
     if stamps is not None:
-        times, epochs = (stamps if keep is None else stamps[keep]), False
+        times, epochs = stamps[keep], False
     else:
-        times, epochs = time_values(values_of("time"), where, labels["time"], owned=owned)
+        times, epochs = time_values(column(layout.positions["time"])[keep], where, labels["time"], owned=owned)
     rows, copy = times.shape[0], None if owned else True  # the result must not alias the source
     values = {
-        field: np.array(numbers(values_of(field), where, labels[field], optional=field == "volume"), copy=copy)
-        if field in layout.positions
-        else np.full(rows, np.nan)
-        for field in FIELDS
+        f: np.array(numbers(column(layout.positions[f])[keep], where, labels[f], optional=f == "volume"), copy=copy)
+        for f in FIELDS
+        if f in layout.positions
     }
     if epoch_scale is not None and not epochs:
         where.fail(0, labels["time"], "expected unix epochs in milliseconds")
@@ -474,7 +462,7 @@ def to_candles(
         raise ValueError(f"{where.source} has no data rows: expected at least one candle")
     nanos = epochs_to_ns(times, where, labels["time"], scale=epoch_scale) if epochs else np.array(times, copy=copy)
     del times  # the epochs, freed before the candles are sorted
-    return assemble(nanos, values, where, labels, found, [f for f in PRICE_FIELDS if f in layout.positions])
+    return assemble(nanos, values, where, labels, found)
 
 
 def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
@@ -494,8 +482,7 @@ def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
         return texts_to_ns(np.asarray(index, dtype=object), Where(name, "row"), "index")
     if not is_pandas(index, "DatetimeIndex"):
         return None
-    naive = np.asarray(horizons.without_zone(index))
-    return horizons.as_datetime64_ns(naive, "the index").view(np.int64)
+    return horizons.as_datetime64_ns(np.asarray(horizons.without_zone(index)), "the index").view(np.int64)
 
 
 def _frame_columns(frame: Any, name: str) -> tuple[list[str], dict[str, int], np.ndarray | None]:
@@ -546,13 +533,11 @@ def frame_close(frame: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     check_no_namesakes(labels, {"close": found["close"]}, name)
     close = frame.iloc[:, found["close"]].to_numpy()
     prices = validation.as_float_array(f"{name}[{frame.columns[found['close']]!r}]", close, ndim=1)
-    if "symbol" in found:
-        _, symbols = symbol_mask(frame.iloc[:, found["symbol"]], None)
-        if len(symbols) > 1:
-            raise ValueError(
-                f"{name} holds several symbols ({', '.join(sorted(symbols)[:5])}); "
-                "select one first, e.g. with load_ohlcv(frame, symbol=...)"
-            )
+    if "symbol" in found and len(symbols := symbol_mask(frame.iloc[:, found["symbol"]], None)[1]) > 1:
+        raise ValueError(
+            f"{name} holds several symbols ({', '.join(sorted(symbols)[:5])}); "
+            "select one first, e.g. with load_ohlcv(frame, symbol=...)"
+        )
     if stamps is None and "time" in found:
         where, label = Where(name, "row"), labels[found["time"]]
         stamps, is_epoch = time_values(frame.iloc[:, found["time"]], where, label)

@@ -52,9 +52,10 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
     over ``MAX_LINE_BYTES`` (1 MiB) are read.
 
     Args:
-        source: a CSV path (``str`` or ``os.PathLike``), a DataFrame (pandas', or polars', read
-            as its pandas twin) with a ``DatetimeIndex`` or a time column, ccxt rows ``[[ms, open, high, low, close, volume], ...]`` (or a
-            ``[rows, 6]`` array), or an ``OHLCV`` (returned as is, labelled with ``symbol`` if it has none).
+        source: a CSV path (``str`` or ``os.PathLike``), a DataFrame (pandas', or polars' read as
+            its pandas twin) with a ``DatetimeIndex`` or a time column, ccxt rows ``[[ms, open, high, low,
+            close, volume], ...]`` (or a ``[rows, 6]`` array), or an ``OHLCV`` (returned as is, labelled
+            with ``symbol`` if it has none).
         symbol: keeps this symbol's rows of a symbol column (``"BTC/USD"`` matches ``"BTCUSD"``)
             or picks this asset among several; else it labels the result. A source ``OHLCV``
             with a symbol of its own must have this one.
@@ -97,13 +98,13 @@ def load_ohlcv(source: Any, *, symbol: str | None = None, columns: Sequence[str]
         with _open_regular(path, name) as handle:
             if (magic := _COMPRESSED.match(handle.peek(10))) is not None:
                 raise ValueError(
-                    f"{name} is {magic.lastgroup}-compressed: decompress it first, or read it with pandas.read_csv(path) "
-                    "and pass the DataFrame"
+                    f"{name} is {magic.lastgroup}-compressed: decompress it first, or read it with "
+                    "pandas.read_csv(path) and pass the DataFrame"
                 )
             if (problem := _bad_bytes(handle, 0, 1)) is not None:
                 raise ValueError(f"{name}: {problem}")
             header = _find_header(handle, name, symbol, need)
-            candles = _read_whole(handle, header, name, symbol) if header.first_cells else None
+            candles = _read_whole(handle, header, name, symbol) if header.data.cells else None
             candles = candles if candles is not None else _read_for_message(handle, header, name, symbol)
         return labelled(candles, candles.symbol, str(path.absolute()))
     if is_pandas(source, "DataFrame"):
@@ -147,9 +148,10 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
     With timestamps the series is put in time order, the last of a repeated timestamp kept.
 
     Args:
-        data: a 1-D list/array of prices; a Series (a ``DatetimeIndex`` gives timestamps); a
-            DataFrame (pandas', or polars' as its pandas twin: its close column; timestamps from a ``DatetimeIndex`` or a time column);
-            ccxt rows ``[time, 6]``; an ``OHLCV``; or a CSV path (``load_ohlcv(path, columns=("close",))``).
+        data: a 1-D list/array of prices; a Series (a ``DatetimeIndex`` gives timestamps); a DataFrame
+            (pandas', or polars' as its pandas twin: its close column; timestamps from a ``DatetimeIndex``
+            or a time column); ccxt rows ``[time, 6]``; an ``OHLCV``; or a CSV path (``load_ohlcv(path,
+            columns=("close",))``).
         name: the argument's name in error messages.
 
     Returns:
@@ -238,9 +240,7 @@ class _Line(NamedTuple):
 
 class _Header(NamedTuple):
     layout: Layout
-    data_start: int  # byte offset where the data rows begin
-    data_line: int  # line number of the first data row
-    first_cells: list[str]  # the cells of the first data row ([] when there is none)
+    data: _Line  # where the data rows begin (line number, byte offset) and the first row's cells ([] for none)
 
 
 def _open_regular(path: Path, name: str) -> io.BufferedReader:
@@ -305,7 +305,7 @@ def _find_header(
         if len(row) >= 6 and all(NUMBER_RE.match(cell) for cell in row):  # headerless
             positions = {field: i for i, field in enumerate(("time", *FIELDS))}
             layout = Layout(positions, tuple(f"column {i}" for i in range(len(row))))
-            return _Header(layout, line.start, line.number, row)
+            return _Header(layout, line)
         # ",BTC,BTC,..." over ",open,high,..." (or fields over assets): a wide DataFrame's two header lines.
         second = following[0].cells if following else []
         combined = [f"{a}:{b}" if a and b else a or b for a, b in zip(row, second)]
@@ -321,17 +321,15 @@ def _find_header(
     if not head:
         raise ValueError(f"{name} is empty: expected a header row and at least one data row")
     first = ",".join(head[0].cells)
-    separator = next((s for s in (";", "\t", "|") if len(head[0].cells) == 1 and s in first), None)
+    sep = next((s for s in (";", "\t", "|") if len(head[0].cells) == 1 and s in first), None)
+    hint = (
+        f"; its cells look {sep!r}-separated, and load_ohlcv reads comma-separated files: read it with "
+        f"pandas.read_csv(path, sep={sep!r}) (and decimal=',' for decimal commas) and pass the DataFrame"
+    )
     raise ValueError(
         f"{name}: found no header row with a time column ({', '.join(frames.TIME_ALIASES[:7])}, ...) and a "
         f"close column in its first {min(len(head), _MAX_PREAMBLE_LINES)} non-blank line(s); the first one was "
-        f"{first!r:.120}"
-        + (
-            f"; its cells look {separator!r}-separated, and load_ohlcv reads comma-separated files: read it with "
-            f"pandas.read_csv(path, sep={separator!r}) (and decimal=',' for decimal commas) and pass the DataFrame"
-            if separator
-            else ""
-        )
+        f"{first!r:.120}{hint if sep else ''}"
     )
 
 
@@ -353,19 +351,20 @@ def _header_from(
     row_symbol = first[found["symbol"]] or None if "symbol" in found and found["symbol"] < len(first) else None
     layout = frames.layout(labels, where_name, symbol, need_time="time" in found, row_symbol=row_symbol, need=need)
     layout.positions.setdefault("time", 0)  # an unnamed first column of dates: a written index
-    return _Header(layout, header.end, header.number + 1, first)
+    return _Header(layout, _Line(header.number + 1, header.end, header.end, first))
 
 
 def _read_whole(handle: io.BufferedReader, header: _Header, name: str, symbol: str | None) -> OHLCV | None:
     """The candles by the C parser's chunks, each copied into one array per column (so that no column
     is held twice); None when anything is off, since rows here skip blank lines and are not line numbers."""
     pd = import_pandas("load_ohlcv(path)")
-    layout, time, pandas_2 = header.layout, header.layout.positions["time"], _pandas_2(pd)
+    (layout, data), pandas_2 = header, _pandas_2(pd)
+    time = layout.positions["time"]
     types = {i: object if field == "symbol" else np.float64 for field, i in layout.positions.items() if field != "time"}
     # Dates are parsed by the tokenizer, never held as strings.
-    dates = {} if NUMBER_RE.match(header.first_cells[time]) else {"parse_dates": [time], "date_format": "ISO8601"}
-    handle.seek(header.data_start)
-    size, used = os.fstat(handle.fileno()).st_size - header.data_start, sorted(set(layout.positions.values()))
+    dates = {} if NUMBER_RE.match(data.cells[time]) else {"parse_dates": [time], "date_format": "ISO8601"}
+    handle.seek(data.start)
+    size, used = os.fstat(handle.fileno()).st_size - data.start, sorted(set(layout.positions.values()))
     arrays: dict[int, np.ndarray] = {}
     rows = 0
     try:
@@ -385,7 +384,7 @@ def _read_whole(handle: io.BufferedReader, header: _Header, name: str, symbol: s
                         return None  # local midnights are dates: the slow reader reads them so (texts_to_ns)
                     values = (values.dt.tz_convert(None) if aware else values).to_numpy()
                     if position not in arrays:  # sized from the bytes the first chunk took, a little over
-                        taken = max(handle.tell() - header.data_start, 1)
+                        taken = max(handle.tell() - data.start, 1)
                         arrays[position] = np.empty(int(n * 1.05 * size / taken) + n, dtype=values.dtype)
                     if arrays[position].dtype != values.dtype:  # epochs that turned into floats, dates into text
                         return None
@@ -394,7 +393,7 @@ def _read_whole(handle: io.BufferedReader, header: _Header, name: str, symbol: s
                     arrays[position][rows : rows + n] = values
                 rows += n
         table = {position: array[:rows] for position, array in arrays.items()}
-        return frames.to_candles(table.pop, layout, Where(name, "line", start=header.data_line), symbol, owned=True)
+        return frames.to_candles(table.pop, layout, Where(name, "line", start=data.number), symbol, owned=True)
     except Exception:  # whatever the parser or the checks refuse, the slow reader reads and names
         return None
 
@@ -402,8 +401,8 @@ def _read_whole(handle: io.BufferedReader, header: _Header, name: str, symbol: s
 def _read_for_message(handle: io.BufferedReader, header: _Header, name: str, symbol: str | None) -> OHLCV:
     """Reads a file the fast path refused with one row per line, and raises naming the bad line."""
     pd = import_pandas("load_ohlcv(path)")
-    layout = header.layout
-    handle.seek(header.data_start)
+    layout, data = header
+    handle.seek(data.start)
     try:  # every cell as written: an empty one is "", and so is a field a short row lacks
         table = pd.read_csv(
             handle, header=None, names=list(range(len(layout.labels))), index_col=False, skip_blank_lines=False,
@@ -412,12 +411,12 @@ def _read_for_message(handle: io.BufferedReader, header: _Header, name: str, sym
         )  # fmt: skip
     except pd.errors.ParserError as err:
         raise ValueError(
-            f"{name}: cannot split the rows into fields ({err}; rows are counted from line {header.data_line})"
+            f"{name}: cannot split the rows into fields ({err}; rows are counted from line {data.number})"
         ) from None
     text = table.apply(lambda cells: cells.astype(str).str.strip())
     empty = text.eq("").to_numpy()
     keep = ~empty.all(axis=1)  # blank lines
-    where = Where(name, "line", start=header.data_line).subset(keep)
+    where = Where(name, "line", start=data.number).subset(keep)
     table, text, empty = table[keep], text[keep], empty[keep]
     if len(table) == 0:
         raise ValueError(f"{name} has no data rows: expected at least one row after the header")
@@ -426,8 +425,8 @@ def _read_for_message(handle: io.BufferedReader, header: _Header, name: str, sym
     needed = 1 + max(position for field, position in layout.positions.items() if field in ("time", *PRICE_FIELDS))
     if (i := first_true(empty[:, needed - 1])) is not None:  # a short row, or an empty cell: the first such line tells
         line = where.number(i)
-        handle.seek(header.data_start)
-        text = next(itertools.islice(handle, line - header.data_line, None), b"").decode("utf-8", "replace")
+        handle.seek(data.start)
+        text = next(itertools.islice(handle, line - data.number, None), b"").decode("utf-8", "replace")
         try:
             fields = len(next(csv.reader([text.rstrip("\r\n")]), []))
         except csv.Error:  # a lone carriage return inside the line, which pandas took as a line break
