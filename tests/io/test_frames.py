@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import jaxlstm as jl
 from jaxlstm.data import load_ohlcv
 
 
@@ -25,6 +26,22 @@ def test_dataframe_with_datetime_index():
     np.testing.assert_array_equal(data.timestamps, np.array(["2020-01-01", "2020-01-02"], "datetime64[ns]"))
     np.testing.assert_array_equal(data.close, [3.0, 4.0])
     np.testing.assert_array_equal(data.open, [2.0, 3.0])
+
+
+def test_a_missing_time_in_the_index_is_refused_naming_its_row():
+    # load_ohlcv returned a candle at NaT, sorted before every other.
+    index = pd.DatetimeIndex(["2024-01-01", "NaT", "2024-01-03"])
+    frame = pd.DataFrame({key: [1.0, 2.0, 3.0] for key in ["open", "high", "low", "close"]}, index=index)
+    empty = r"row 1, column 'index': expected a timestamp, got an empty cell \(NaT\)"
+    with pytest.raises(ValueError, match="source DataFrame: " + empty):
+        load_ohlcv(frame)
+    with pytest.raises(ValueError, match="data: " + empty):
+        jl.LSTMForecaster().fit(frame["close"])
+    with pytest.raises(ValueError, match="data: " + empty):
+        jl.LSTMForecaster().fit(frame)
+    periods = pd.PeriodIndex(["2024-01", None, "2024-03"], freq="M")
+    with pytest.raises(ValueError, match="data: " + empty):
+        jl.LSTMForecaster().fit(pd.Series([1.0, 2.0, 3.0], index=periods))
 
 
 def test_dataframe_arrays_are_copies_not_views():

@@ -482,7 +482,10 @@ def index_timestamps(index: Any, name: str = "data") -> np.ndarray | None:
         return texts_to_ns(np.asarray(index, dtype=object), Where(name, "row"), "index")
     if not is_pandas(index, "DatetimeIndex"):
         return None
-    return horizons.as_datetime64_ns(np.asarray(horizons.without_zone(index)), "the index").view(np.int64)
+    stamps = horizons.as_datetime64_ns(np.asarray(horizons.without_zone(index)), "the index").view(np.int64)
+    if (i := first_true(stamps == np.iinfo(np.int64).min)) is not None:  # NaT, which sorts before every time
+        Where(name, "row").fail(i, "index", "expected a timestamp, got an empty cell (NaT)")
+    return stamps
 
 
 def _frame_columns(frame: Any, name: str) -> tuple[list[str], dict[str, int], np.ndarray | None]:

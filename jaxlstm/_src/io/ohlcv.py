@@ -206,8 +206,6 @@ def as_price_series(data: Any, *, name: str = "data") -> tuple[np.ndarray, np.nd
             raise ValueError(f"{name} must {problem}, got {prices[i]} at position {i}")
     if nanos is None:
         return prices, None
-    if (i := first_true(nanos == np.iinfo(np.int64).min)) is not None:
-        raise ValueError(f"{name} timestamps must all be set, got NaT at position {i}")
     order = sorted_unique_order(nanos)
     if order is not None:
         prices, nanos = prices[order], nanos[order]
