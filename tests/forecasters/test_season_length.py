@@ -124,3 +124,21 @@ def test_a_seasonal_model_without_a_season_saved_with_positions_still_loads():
     loaded = lstm_state.from_parts(jl.LSTMForecaster, tree, metadata, "saved")
     np.testing.assert_array_equal(loaded.forecast_window(), model.forecast_window())
     np.testing.assert_array_equal(loaded.forecast(steps=3).predicted, model.forecast(steps=3).predicted)
+
+
+def test_the_volatility_band_of_a_deseasonalising_model_reads_the_deseasonalised_closes():
+    # Forty quarters with a +/-30% season: too few calibration residuals, so the band is the
+    # volatility band. It read the raw log returns, season included, and was 3-5 times the
+    # forecast wide on such series (austourists, JohnsonJohnson); the model forecasts the season.
+    rng = np.random.default_rng(4)
+    t = np.arange(40)
+    values = 100 * (1 + 0.3 * np.sin(2 * np.pi * t / 4 + 0.5)) * np.exp(np.cumsum(rng.normal(0, 0.01, 40)))
+    model = jl.LSTMForecaster(hidden_size=4, sequence_length=6, epochs=2, season_length=4).fit(values)
+    assert model.band_offsets(4)[2] == "volatility"
+    indices = np.array([model.encoding_state_[f"season_{i}"] for i in range(4)])
+    adjusted = values / indices[t % 4]
+    assert model.volatility_ == pytest.approx(np.std(np.diff(np.log(adjusted)), ddof=1), rel=1e-12)
+    assert model.volatility_ < 0.2 * np.std(np.diff(np.log(values)), ddof=1)
+    # Without a season in use the volatility is the raw log returns' (every other model's).
+    plain = jl.LSTMForecaster(hidden_size=4, sequence_length=6, epochs=2, season_length=None).fit(values)
+    assert plain.volatility_ == pytest.approx(np.std(np.diff(np.log(values)), ddof=1), rel=1e-12)

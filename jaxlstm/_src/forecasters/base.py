@@ -204,7 +204,7 @@ class Forecaster:
 
     Attributes set by ``fit``: ``prices_`` (what ``forecast`` continues), ``last_timestamp_``,
     ``interval_`` (the data's own spacing), ``volatility_`` (one-step log-return
-    standard deviation, for the volatility band) and ``trained_on_`` (a
+    standard deviation, for the volatility band: ``price_volatility``) and ``trained_on_`` (a
     ``DataFingerprint`` of the fitted series, see ``fingerprint``).
     """
 
@@ -536,13 +536,17 @@ class Forecaster:
         self.prices_ = prices
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
         self.interval_ = interval
-        self.volatility_ = intervals.log_return_volatility(close_of(prices))
+        self.volatility_ = self.price_volatility(prices)
         # What jaxlstm.data.fingerprint(data, columns=self.input_columns) records of the same
         # data: the columns read from it (a calendar's clock and a seasonal encoding's
         # positions follow from the timestamps and the count it records).
         read = calendars.data_columns(self.input_columns)
         own = select_columns(prices, self.input_columns, read)
         self.trained_on_ = fingerprints.fingerprint_series(own, timestamps, interval, source, read)
+
+    def price_volatility(self, prices: np.ndarray) -> float:
+        """``volatility_`` of a validated fitted series: the one-step log-return standard deviation the volatility band reads."""
+        return intervals.log_return_volatility(close_of(prices))
 
     # ------------------------------------------------------------------ prediction
 

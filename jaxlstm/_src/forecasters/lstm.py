@@ -23,6 +23,7 @@ from jaxlstm._src import training, validation
 from jaxlstm._src.forecasters import (
     continuation,
     fitting,
+    intervals,
     lstm_state,
     population,
     prepared,
@@ -34,7 +35,7 @@ from jaxlstm._src.forecasters import (
 from jaxlstm._src.forecasters import global_models as global_lib
 from jaxlstm._src.forecasters.base import Forecaster
 from jaxlstm._src.forecasters.forecast import Forecast, Forecasts
-from jaxlstm._src.io.series import is_many
+from jaxlstm._src.io.series import close_of, is_many
 from jaxlstm._src.nn import networks
 from jaxlstm._src.prep import calendars, encodings, seasons
 from jaxlstm._src.prep import features as feature_lib
@@ -292,6 +293,20 @@ class LSTMForecaster(Forecaster):
         for model, prices in zip(models, series, strict=True):
             if isinstance(model, LSTMForecaster):
                 fitting.calibrate_after_band(model, prices)
+
+    def price_volatility(self, prices: np.ndarray) -> float:
+        """``Forecaster.price_volatility`` of the prices the network forecasts: with a season removed by the encoding, of the deseasonalised closes.
+
+        The model forecasts the season, so its swings are not noise: the volatility band of a
+        strongly seasonal series (its fallback with too few calibration residuals) was
+        several times the forecast wide.
+        """
+        encoding, closes = self.model_inputs.encoding, close_of(prices)
+        if isinstance(encoding, encodings.SeasonalEncoding) and self.encoding_state_ is not None:
+            adjusted = encoding.deseasonalised(self.encoding_state_, closes, prices[:, -1])
+            if np.all(adjusted > 0):
+                return intervals.log_return_volatility(adjusted)
+        return super().price_volatility(prices)
 
     @property
     def shrink_weight(self) -> float:

@@ -395,6 +395,17 @@ class SeasonalEncoding(Encoding):
         factors = indices[phases]
         return values * factors if self.kind == "multiplicative" else values + factors
 
+    def deseasonalised(self, state: EncodingState, prices: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """``[time]`` host prices without the season, each at phase ``position mod m`` (numpy float64; no compiling)."""
+        if SHARED_INDICES in state:
+            indices = np.asarray(state[SHARED_INDICES], np.float64)
+            period = int(np.round(np.asarray(state[SHARED_PERIOD]))) if SHARED_PERIOD in state else self.season_length
+        else:
+            indices = np.array([state[f"season_{i}"] for i in range(self.season_length)], np.float64)
+            period = self.season_length
+        phases = np.asarray(positions, np.float64).astype(np.int64) % period
+        return np.asarray(self._adjust(indices, np.asarray(prices, np.float64), phases))
+
     def deseasonalise(self, state: EncodingState, windows: jax.Array, end_phase: Any) -> jax.Array:
         """``[..., time]`` price windows ending at ``end_phase`` -> the same without the season."""
         t = windows.shape[-1]
