@@ -526,3 +526,22 @@ def test_bands_calibrated_together_equal_each_band_calibrated_alone(monkeypatch)
                 assert got[2] == want[2]
     with pytest.raises(ValueError, match="confidence"):
         bands.Band.calibrate_many(together, 0.0)
+
+
+def test_a_network_has_no_head_refit_that_would_train_on_fewer_windows_than_a_minibatch():
+    # A short series' head copy, a network trained on a handful of windows, forecast so badly
+    # that its residuals made lynx's 95% band hundreds of times its forecast wide.
+    import jaxlstm as jl
+    from jaxlstm._src.forecasters import prepared
+
+    small = dict(hidden_size=4, sequence_length=6, epochs=2, season_length=None)
+    short = random_walk(70, seed=3).prices  # the copy: 35 prices, 29 windows
+    model = jl.LSTMForecaster(**small).fit(short)
+    assert prepared.MIN_REFIT_WINDOWS == 32
+    assert set(model.calibration_models_) == {"auto"} and model.forecast(steps=3).upper.shape == (3,)
+    longer = jl.LSTMForecaster(**small).fit(random_walk(80, seed=3).prices)  # 40 prices, 34 windows
+    assert set(longer.calibration_models_) == {"auto", "refit"}
+    assert longer.calibration_models_["refit"].start == 40
+    # A global model's head copy trains on the heads of every series: a short one keeps it.
+    both = jl.LSTMForecaster(**small).fit({"short": short, "long": random_walk(200, seed=4).prices})
+    assert set(both.series_["short"].calibration_models_) == {"auto", "refit"}

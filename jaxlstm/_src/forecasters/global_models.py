@@ -150,6 +150,8 @@ def series_class(base: Any) -> Any:
 
         #: The series it trains with (None after ``load``: a loaded series only forecasts).
         pool_: Pool | None = None
+        #: Any series has a head refit: the pool's copy trains on the heads of every series.
+        min_refit_windows = 0
         #: The season whose window every series of the global model reads (its ``season_length_``); None: its own.
         window_season_: int | None = None
 

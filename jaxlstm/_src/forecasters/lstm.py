@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any, Self, cast
+from typing import Any, ClassVar, Self, cast
 
 import jax
 import numpy as np
@@ -312,6 +312,14 @@ class LSTMForecaster(Forecaster):
     def shrink_weight(self) -> float:
         """``w`` of ``last * (predicted / last) ** w`` in every forecast: ``shrink_.weight``, 1 without a shrinkage."""
         return 1.0 if self.shrink_ is None else self.shrink_.weight
+
+    #: Fewest windows a head-refit copy trains on, else no head refit (``prepared.MIN_REFIT_WINDOWS``).
+    min_refit_windows: ClassVar[int] = prepared.MIN_REFIT_WINDOWS
+
+    def _refit_cut(self, n: int) -> int | None:
+        # The band then calibrates on the held-back tail alone, or falls back to the volatility band.
+        cut = super()._refit_cut(n)
+        return cut if cut is not None and cut - self.min_fit_length + 1 >= self.min_refit_windows else None
 
     def _refit_budget(self, n: int) -> prepared.RefitBudget | None:
         return prepared.refit_budget(self.metrics_, self.batch_size, n - self.min_fit_length + 1)

@@ -131,6 +131,14 @@ def prepare(
     return Prepared(raw_windows, future[:, 0], n_train, n_val, encoding_state, feature_state, data)
 
 
+#: Fewest windows a head-refit calibration copy trains on (one minibatch of the default 32).
+#: A copy of a short series trained on fewer is a barely trained network whose forecasts stand
+#: for nothing the model does: on the competition benchmark its residuals made lynx's 95% band
+#: hundreds of times its forecast wide (MSIS 128.7, 13.9 without the copy; README, "The
+#: M-competition protocol").
+MIN_REFIT_WINDOWS = 32
+
+
 class RefitBudget(NamedTuple):
     """What a head-refit calibration copy trains (``refit_budget``).
 
