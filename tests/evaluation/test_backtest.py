@@ -263,6 +263,19 @@ def test_make_forecasters_rejects_unknown_names(names):
         evaluation.backtest(linear_series(), names, train_size=10, steps=3)
 
 
+def test_backtest_names_its_own_argument_and_refuses_no_models():
+    # Its errors named make_forecasters' argument ("names has unknown model(s)"), and an empty
+    # mapping ran a backtest of the naive reference alone.
+    with pytest.raises(ValueError, match=r"^forecasters has unknown model\(s\) \['arima'\]"):
+        evaluation.backtest(linear_series(), ["naive", "arima"], train_size=10, steps=3)
+    with pytest.raises(ValueError, match=r"^forecasters lists \['naive'\] more than once"):
+        evaluation.backtest(linear_series(), ["naive", "naive"], train_size=10, steps=3)
+    with pytest.raises(ValueError, match=r"^forecasters must list at least one model"):
+        evaluation.backtest(linear_series(), [], train_size=10, steps=3)
+    with pytest.raises(ValueError, match=r"^forecasters must name at least one model, got an empty mapping"):
+        evaluation.backtest(linear_series(), {}, train_size=10, steps=3)
+
+
 def test_make_forecasters_checks_lstm_arguments_early():
     with pytest.raises(ValueError, match="hidden_size"):
         evaluation.make_forecasters(["lstm"], hidden_size=0)

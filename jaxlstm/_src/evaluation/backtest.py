@@ -59,15 +59,20 @@ def make_forecasters(names: Sequence[str], **lstm_settings: Any) -> dict[str, Fa
     Raises:
         ValueError: an unknown or repeated name, or no names.
     """
+    return _named_factories(names, "names", lstm_settings)
+
+
+def _named_factories(names: Any, argument: str, lstm_settings: dict[str, Any]) -> dict[str, Factory]:
+    """``make_forecasters``, its errors naming ``argument`` (``backtest`` passes its ``forecasters``)."""
     names = [names] if isinstance(names, str) else list(names)
     if not names:
-        raise ValueError(f"names must list at least one model out of {MODEL_NAMES}")
+        raise ValueError(f"{argument} must list at least one model out of {MODEL_NAMES}")
     unknown = [n for n in names if n not in MODEL_NAMES]
     if unknown:
-        raise ValueError(f"names has unknown model(s) {unknown}; valid names are {list(MODEL_NAMES)}")
+        raise ValueError(f"{argument} has unknown model(s) {unknown}; valid names are {list(MODEL_NAMES)}")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ValueError(f"names lists {repeated} more than once")
+        raise ValueError(f"{argument} lists {repeated} more than once")
     classes: dict[str, type[Forecaster]] = {
         "hybrid": HybridForecaster,
         "naive": NaiveForecaster,
@@ -423,7 +428,9 @@ def _check_forecasters(forecasters: Any) -> dict[str, Factory]:
     if isinstance(forecasters, str) or (
         isinstance(forecasters, Sequence) and all(isinstance(f, str) for f in forecasters)
     ):
-        forecasters = make_forecasters(forecasters)
+        forecasters = _named_factories(forecasters, "forecasters", {})
+    if isinstance(forecasters, Mapping) and not forecasters:
+        raise ValueError("forecasters must name at least one model, got an empty mapping")
     if isinstance(forecasters, Sequence) and forecasters and all(isinstance(f, Forecaster) for f in forecasters):
         # A list of unfitted models, as a user writes it first: each named by its kind.
         names = [model.name for model in forecasters]
