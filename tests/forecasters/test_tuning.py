@@ -163,6 +163,21 @@ def test_bad_searches_are_refused(prices, space, options, error, match):
         jl.tune(prices, space, **options)
 
 
+def test_a_bad_fixed_setting_is_blamed_not_the_first_value_of_the_space():
+    # tune(prices, {"hidden_size": [4, 8]}, epochs=0) said "space['hidden_size'] holds an
+    # invalid value 4: epochs must be ...", and an unknown setting blamed the value too.
+    with pytest.raises(ValueError, match=r"^epochs must be an integer >= 1, got 0$"):
+        tuning.check_space({"hidden_size": [4, 8]}, {"epochs": 0})
+    with pytest.raises(TypeError, match=r"^tune got unknown setting\(s\) \['steps'\]; LSTMForecaster's settings"):
+        tuning.check_space({"hidden_size": [4, 8]}, {"steps": 5})
+    with pytest.raises(ValueError, match=r"^space\['hidden_size'\] holds an invalid value 0: hidden_size must"):
+        tuning.check_space({"hidden_size": [0, 8]}, {"epochs": 3})
+    with pytest.raises(ValueError, match=r"^space\['hidden_size'\] holds an invalid value 0"):
+        tuning.check_space({"hidden_size": [0]}, {})
+    # Settings valid only with the space's values are no fault: features beyond the close need direct_steps.
+    assert tuning.check_space({"direct_steps": [6, 12]}, {"features": ("close", "rsi")}) == {"direct_steps": (6, 12)}
+
+
 def test_a_numpy_array_of_values_is_a_list_of_its_values():
     assert tuning.check_space({"learning_rate": np.logspace(-4, -2, 3)}) == {"learning_rate": (1e-4, 1e-3, 1e-2)}
     assert all(type(v) is float for v in tuning.check_space({"learning_rate": np.array([1e-3, 1e-2])})["learning_rate"])

@@ -102,6 +102,15 @@ class TuningTable:
         return frame.sort_values("score", kind="stable").reset_index(drop=True)
 
 
+def _refused(settings: Mapping[str, Any]) -> TypeError | ValueError | None:
+    """The error ``LSTMForecaster(**settings)`` raises, or None."""
+    try:
+        LSTMForecaster(**settings)
+    except (TypeError, ValueError) as err:
+        return err
+    return None
+
+
 def check_space(space: Any, settings: Mapping[str, Any] | None = None) -> dict[str, tuple[Any, ...]]:
     """Validates a search space: setting name -> non-empty list of values of ``LSTMForecaster`` settings.
 
@@ -111,6 +120,9 @@ def check_space(space: Any, settings: Mapping[str, Any] | None = None) -> dict[s
     if not isinstance(space, Mapping) or not space:
         raise TypeError(f"space must be a non-empty dict of setting name -> list of values, got {type(space).__name__}")
     known = LSTMForecaster.setting_names()
+    settings = dict(settings or {})
+    if unknown := sorted(set(settings) - set(known)):
+        raise TypeError(f"tune got unknown setting(s) {unknown}; LSTMForecaster's settings are {list(known)}")
     out: dict[str, tuple[Any, ...]] = {}
     for name, given in space.items():
         if name not in known or name in NOT_TUNABLE:
@@ -123,11 +135,13 @@ def check_space(space: Any, settings: Mapping[str, Any] | None = None) -> dict[s
         if (repeated := _first_repeated(values)) is not None:
             raise ValueError(f"space[{name!r}] lists {repeated!r} more than once: its trials would be the same")
         out[name] = tuple(values)
-        for value in values:
-            try:
-                LSTMForecaster(**{**(settings or {}), name: value})
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"space[{name!r}] holds an invalid value {value!r}: {err}") from None
+        bad = [(value, err) for value in values if (err := _refused({**settings, name: value})) is not None]
+        if bad:
+            value, err = bad[0]
+            # Every value refused alike, and the fixed settings alone too: they are at fault, not the space.
+            if len(bad) == len(values) and len({str(e) for _, e in bad}) == 1 and _refused(settings) is not None:
+                raise type(err)(str(err)) from None
+            raise ValueError(f"space[{name!r}] holds an invalid value {value!r}: {err}") from None
     return out
 
 
