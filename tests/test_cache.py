@@ -115,6 +115,17 @@ def test_damaged_model_on_disk_is_retrained(tmp_path, template):
     assert calls == ["ADA", "ADA"]
 
 
+def test_max_age_is_written_as_horizons_are(tmp_path):
+    # The seed's "retrain after 24 hours" as the library writes spans; text was a TypeError.
+    assert jl.ModelCache(tmp_path, max_age="24h").max_age == datetime.timedelta(hours=24)
+    assert jl.ModelCache(tmp_path, max_age="1d12h").max_age == datetime.timedelta(hours=36)
+    assert jl.ModelCache(tmp_path, max_age="90min").max_age == datetime.timedelta(minutes=90)
+    with pytest.raises(ValueError, match=r"max_age must be a positive span of time, got '0h'"):
+        jl.ModelCache(tmp_path, max_age="0h")
+    with pytest.raises(ValueError, match=r"max_age must be a span of time with a unit"):
+        jl.ModelCache(tmp_path, max_age="soon")
+
+
 def test_errors(tmp_path):
     cache = jl.ModelCache(tmp_path)
     with pytest.raises(ValueError, match=r"the model of 'BTC' must be trained \(no model saved\) and no train_fn"):

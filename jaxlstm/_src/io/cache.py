@@ -61,6 +61,7 @@ from typing import Any, NamedTuple
 from jaxlstm._src import validation
 from jaxlstm._src.io import model_files
 from jaxlstm._src.io.series import fingerprint
+from jaxlstm._src.prep import horizons
 from jaxlstm._src.prep.fingerprints import DataFingerprint
 
 #: A fitted model: any ``Forecaster`` with ``save(path)``, ``load(path)`` and ``trained_at_``.
@@ -252,7 +253,7 @@ class ModelCache:
             unusable symbol; may also be passed per call to ``get``. It must train with the
             ``settings`` and on the ``data`` passed to ``get`` (checked).
         max_age: retrain models older than this (the seed: 24 hours); a
-            ``datetime.timedelta`` or seconds.
+            ``datetime.timedelta``, seconds, or text such as ``"24h"`` or ``"2d"``.
         clock: returns the current time as a timezone-aware ``datetime`` (injectable for
             tests); checked here, so a naive clock fails at construction.
         lock_timeout: seconds ``get`` waits for another process or thread that trains or
@@ -280,7 +281,7 @@ class ModelCache:
         self,
         directory: str | os.PathLike,
         train_fn: TrainFn | None = None,
-        max_age: datetime.timedelta | float = datetime.timedelta(hours=24),
+        max_age: datetime.timedelta | float | str = datetime.timedelta(hours=24),
         clock: Callable[[], datetime.datetime] | None = None,
         lock_timeout: float | None = 1800.0,
         *,
@@ -292,6 +293,8 @@ class ModelCache:
             raise TypeError(f"directory must be a str or os.PathLike, got {type(directory).__name__}")
         if train_fn is not None and not callable(train_fn):
             raise TypeError(f"train_fn must be callable, got {type(train_fn).__name__}")
+        if isinstance(max_age, str):  # "24h", "2d": a span as horizons and intervals are written
+            max_age = datetime.timedelta(microseconds=int(horizons.as_interval(max_age, name="max_age") // 1000))
         if not isinstance(max_age, datetime.timedelta):
             max_age = datetime.timedelta(seconds=validation.check_positive_float("max_age", max_age))
         elif max_age <= datetime.timedelta(0):
