@@ -101,6 +101,15 @@ def test_truncated_ema_is_close_to_the_infinite_one():
     np.testing.assert_allclose(F.ema_weights(12).sum(), 1.0)
 
 
+def test_unknown_features_and_missing_columns_are_named():
+    # compute_features raised a bare KeyError('nosuch') for either.
+    close = np.linspace(1.0, 2.0, 30)
+    with pytest.raises(ValueError, match=r"features has unknown feature\(s\) \['nosuch'\]; known: \("):
+        compute_features(["rsi", "nosuch"], {"close": close})
+    with pytest.raises(ValueError, match=r"columns lacks \['volume'\], which \['rsi', 'volume'\] read"):
+        compute_features(("rsi", "volume"), {"close": close})
+
+
 def test_warmups_are_what_the_functions_need():
     c = _candles(200, seed=3)
     out = _all(c)

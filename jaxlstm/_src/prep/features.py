@@ -254,7 +254,14 @@ def compute(features: Sequence[str], columns: Mapping[str, jax.Array]) -> jax.Ar
 
     Returns:
         ``[time, len(features)]``, NaN in each feature's first ``warmup`` rows.
+
+    Raises:
+        ValueError: an unknown feature, or a column a feature reads missing from ``columns``.
     """
+    if unknown := [name for name in features if name not in FEATURES]:
+        raise ValueError(f"features has unknown feature(s) {unknown}; known: {tuple(FEATURES)}")
+    if missing := sorted({c for name in features for c in FEATURES[name].columns} - set(columns)):
+        raise ValueError(f"columns lacks {missing}, which {list(features)} read; got columns {sorted(columns)}")
     out = [FEATURES[name].function(*(jnp.asarray(columns[c]) for c in FEATURES[name].columns)) for name in features]
     if not out:
         return jnp.zeros((next(iter(columns.values())).shape[0], 0))
