@@ -223,6 +223,30 @@ def test_fit_arrays_refuses_train_data_whose_shapes_or_weights_disagree():
     assert fit(jax.random.key(0), params, data(weights=w * 0 + 1), config=cfg).epochs_run == 1
 
 
+def test_fit_arrays_refuses_windows_and_targets_the_network_cannot_take():
+    # Targets of 3 values per row for a one-output network were broadcast by the loss and
+    # trained toward their mean; windows of 3 features raised XLA's dot_general message.
+    params = jl.init_params(jax.random.key(0), jl.LSTMConfig())  # 1 input, 1 output
+    xs, w = np.zeros((8, 5, 1), np.float32), np.ones(8, np.float32)
+
+    def data(xs, ys):
+        return jl.TrainData(xs, ys, w, xs[:0], ys[:0], w[:0])
+
+    cfg = jl.TrainConfig(epochs=1)
+    with pytest.raises(
+        ValueError, match=r"data.ys rows must have the network's output shape \(1,\), got data.ys \(8, 3\)"
+    ):
+        jl.fit_arrays(jax.random.key(0), params, data(xs, np.zeros((8, 3), np.float32)), cfg)
+    with pytest.raises(ValueError, match=r"data.xs windows \(5, 3\) do not fit the network's params"):
+        jl.fit_arrays(jax.random.key(0), params, data(np.zeros((8, 5, 3), np.float32), np.zeros((8, 1))), cfg)
+    fit = jax.jit(jl.fit_arrays, static_argnames=("config",))  # shapes only: checked when traced
+    with pytest.raises(ValueError, match="output shape"):
+        fit(jax.random.key(0), params, data(xs, np.zeros((8, 3), np.float32)), config=cfg)
+    # A loss of the user's own defines its targets: quantile heads read [n, H] targets of a [(1 + Q) * H] output.
+    own = lambda prediction, target: jnp.mean(jnp.square(prediction[:1] - target[0]))
+    assert jl.fit_arrays(jax.random.key(0), params, data(xs, np.zeros((8, 3))), cfg, loss=own).epochs_run == 1
+
+
 def test_stop_reasons_are_named():
     assert [str(r) for r in jl.StopReason] == ["max_epochs", "early_stopping", "loss_threshold", "non_finite_loss"]
     assert jl.StopReason.EARLY_STOPPING == 1 and jl.StopReason(3).name == "NON_FINITE_LOSS"

@@ -569,6 +569,8 @@ def fit_arrays(
     check_train_data(data)
     optimizer = make_optimizer(config) if optimizer is None else optimizer
     apply = lstm.apply_one if network is None else _apply_fn(network)
+    if loss in (mse, mae, huber):  # elementwise: a target of another shape would broadcast
+        check_network_fits(apply, params, data)
     cfg = config
     # The loop carries the params as one flat vector: Adam, the finiteness check and the
     # best/last selections then act on one array instead of one per leaf, which removes
@@ -732,6 +734,25 @@ def check_train_data(data: Any) -> None:
                 raise ValueError(f"data.{field} must be finite and >= 0, got min {np.min(weights)}")
         if not np.any(np.asarray(data.weights) > 0):
             raise ValueError("data.weights must give weight to at least one training row, got all 0")
+
+
+def check_network_fits(apply: Callable[[Params, jax.Array], jax.Array], params: Params, data: TrainData) -> None:
+    """Refuses ``data`` whose windows the network cannot read or whose targets are not its output's shape.
+
+    Shapes only (``jax.eval_shape``: nothing is computed), so it holds under ``jit`` too. A
+    target row of another shape than the output was broadcast against it by an elementwise
+    loss: ``[n, 3]`` targets trained a one-output network toward their mean.
+    """
+    abstract = lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a))
+    window = jax.ShapeDtypeStruct(np.shape(data.xs)[1:], jnp.result_type(data.xs))
+    try:
+        out = jax.eval_shape(apply, jax.tree.map(abstract, params), window)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"data.xs windows {window.shape} do not fit the network's params: {err}") from None
+    if tuple(out.shape) != tuple(np.shape(data.ys)[1:]):
+        raise ValueError(
+            f"data.ys rows must have the network's output shape {tuple(out.shape)}, got data.ys {np.shape(data.ys)}"
+        )
 
 
 def check_training_data(
