@@ -58,6 +58,20 @@ def test_bad_levels_are_refused(models, bad):
         models["naive"].forecast(steps=2, level=bad)
 
 
+def test_confidence_and_level_together_are_refused(models):
+    # forecast(confidence=0.9, level=[80]) drew the 80% band and dropped the 0.9 without a word.
+    m = models["naive"]
+    pattern = r"give confidence or level, not both: got confidence=0.9 and level=\[80\]"
+    with pytest.raises(ValueError, match=pattern):
+        m.forecast(steps=2, confidence=0.9, level=[80])
+    with pytest.raises(ValueError, match=pattern):
+        NaiveForecaster.forecast_many({"a": m}, steps=2, confidence=0.9, level=[80])
+    with pytest.raises(ValueError, match=pattern):
+        m.forecast_from(m.forecast(steps=2).predicted, 0.9, level=[80])
+    assert m.forecast(steps=2).confidence == 0.95 and m.forecast(steps=2, confidence=None).confidence == 0.95
+    assert m.forecast(steps=2, level=[80]).confidence == 0.8
+
+
 def test_levels_given_as_fractions_are_refused_naming_the_percent_meant(models):
     # level=[0.95] drew a 0.95% band (a line around the forecast) without a word.
     with pytest.raises(

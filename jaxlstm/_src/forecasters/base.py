@@ -77,7 +77,7 @@ import numpy as np
 
 from jaxlstm._src import validation
 from jaxlstm._src.forecasters import bands, intervals
-from jaxlstm._src.forecasters.forecast import Forecast, Forecasts, check_levels
+from jaxlstm._src.forecasters.forecast import Forecast, Forecasts, check_band_request
 from jaxlstm._src.io import model_files
 from jaxlstm._src.io.pandas_import import is_pandas
 from jaxlstm._src.io.series import (
@@ -662,7 +662,7 @@ class Forecaster:
         return predicted
 
     def forecast(
-        self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None
+        self, horizon: Any = None, steps: int | None = None, confidence: float | None = None, *, level: Any = None
     ) -> Forecast:
         """Continues the fitted series with point forecasts and a prediction band (never trains).
 
@@ -672,8 +672,8 @@ class Forecaster:
                 the data's interval; exclusive with ``steps``. Data without timestamps
                 needs ``fit(..., interval=)`` for it.
             steps: number of future steps, >= 1; exclusive with ``horizon``.
-            confidence: nominal coverage of the band, in (0, 1).
-            level: instead of ``confidence``, bands at several levels in percent (statsforecast's
+            confidence: nominal coverage of the band, in (0, 1); None: 0.95.
+            level: instead of ``confidence`` (not with it), bands at several levels in percent (statsforecast's
                 ``level=``), e.g. ``[80, 95]``: ``Forecast.levels`` holds each (columns
                 ``lo-80``, ``hi-80``, ... in ``to_pandas``) and ``lower``/``upper``/``confidence``
                 are the highest level's. Every level's band is the model's own band method
@@ -686,8 +686,7 @@ class Forecaster:
         """
         self._check_fitted()
         steps = self.forecast_steps(horizon, steps)
-        confidence = validation.check_fraction("confidence", confidence)
-        levels = None if level is None else check_levels(level)
+        confidence, levels = check_band_request(confidence, level)
         predicted = self.predict_multi_step(self.forecast_window(), steps)
         if levels is None:
             return self._forecast_from(predicted, confidence)
@@ -705,7 +704,7 @@ class Forecaster:
         forecasters: Mapping[str, Forecaster],
         horizon: Any = None,
         steps: int | None = None,
-        confidence: float = 0.95,
+        confidence: float | None = None,
         *,
         workers: int | None = None,
         level: Any = None,
@@ -728,8 +727,7 @@ class Forecaster:
             raise TypeError(
                 f"forecasters must be a non-empty mapping of symbol -> fitted forecaster, got {type(forecasters).__name__}"
             )
-        confidence = validation.check_fraction("confidence", confidence)
-        levels = None if level is None else check_levels(level)
+        confidence, levels = check_band_request(confidence, level)
         if workers is not None:
             validation.check_positive_int("workers", workers)
         groups: dict[int, list[str]] = {}
@@ -750,7 +748,7 @@ class Forecaster:
             rows = cls.predict_rows(models, [m.forecast_window()[None] for m in models], count, workers=workers)
             for symbol, model, row in zip(symbols, models, rows):
                 try:
-                    out[symbol] = model.forecast_from(row[0], confidence, level=levels)
+                    out[symbol] = model.forecast_from(row[0], None if levels else confidence, level=levels)
                 except ValueError as err:
                     raise ValueError(f"forecasters[{symbol!r}]: {err}") from None
         return Forecasts((s, out[s]) for s in forecasters)
@@ -784,7 +782,7 @@ class Forecaster:
             steps = horizons.horizon_to_steps(horizon, self.interval_)
         return validation.check_steps(steps)
 
-    def forecast_from(self, predicted: Any, confidence: float = 0.95, *, level: Any = None) -> Forecast:
+    def forecast_from(self, predicted: Any, confidence: float | None = None, *, level: Any = None) -> Forecast:
         """The ``Forecast`` of the fitted series' continuation around ``[steps]`` point forecasts (checked here).
 
         What ``forecast`` returns for point forecasts it made itself; ``backtest`` and
@@ -793,13 +791,13 @@ class Forecaster:
         """
         self._check_fitted()
         self._check_one_series()
-        confidence = validation.check_fraction("confidence", confidence)
+        confidence, levels = check_band_request(confidence, level)
         checked = self.check_forecast(predicted)
         if checked.ndim != 1 or checked.shape[0] == 0:
             raise ValueError(f"predicted must be [steps] point forecasts of one origin, got shape {checked.shape}")
-        if level is None:
+        if levels is None:
             return self._forecast_from(checked, confidence)
-        return self._forecast_levels(checked, check_levels(level))
+        return self._forecast_levels(checked, levels)
 
     def _forecast_from(self, predicted: np.ndarray, confidence: float) -> Forecast:
         """``forecast_from`` of checked forecasts (override to widen the band, as an ensemble does)."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxlstm._src import validation
 from jaxlstm._src.io import ohlcv
 from jaxlstm._src.io.pandas_import import import_pandas
 
@@ -208,6 +209,26 @@ class Forecasts(dict[str, Forecast]):
 def level_name(level: float) -> str:
     """A level as statsforecast writes it in column names: ``80``, ``97.5``."""
     return f"{level:g}"
+
+
+#: The band's coverage when ``forecast`` is given neither ``confidence`` nor ``level``.
+DEFAULT_CONFIDENCE = 0.95
+
+
+def check_band_request(confidence: Any, level: Any) -> tuple[float, tuple[float, ...] | None]:
+    """``(confidence, levels or None)`` of ``forecast``'s ``confidence`` (None: 0.95) or ``level``: one of them.
+
+    Both given was ``level`` alone, the ``confidence`` dropped without a word.
+    """
+    if level is None:
+        return validation.check_fraction("confidence", DEFAULT_CONFIDENCE if confidence is None else confidence), None
+    if confidence is not None:
+        raise ValueError(
+            f"give confidence or level, not both: got confidence={confidence!r} and level={level!r} (level=[80, 95] "
+            "gives a band at each level, confidence=0.9 one band)"
+        )
+    levels = check_levels(level)
+    return levels[-1] / 100.0, levels
 
 
 def check_levels(level: Any) -> tuple[float, ...]:

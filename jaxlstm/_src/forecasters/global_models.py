@@ -631,7 +631,7 @@ def one_series_only(model: LSTMForecaster) -> ValueError:
     )
 
 
-def forecast(model: LSTMForecaster, horizon: Any, steps: int | None, confidence: float, level: Any) -> Forecasts:
+def forecast(model: LSTMForecaster, horizon: Any, steps: int | None, confidence: float | None, level: Any) -> Forecasts:
     """``forecast`` of a global model: ``forecast_many`` of its series (one runner call), a ``Forecasts`` mapping."""
     assert model.series_ is not None
     return series_class(cast(Any, type(model))).forecast_many(model.series_, horizon, steps, confidence, level=level)

@@ -410,7 +410,7 @@ class LSTMForecaster(Forecaster):
             return super().fit(data, verbose=verbose, **fit_options)
 
     def forecast(  # type: ignore[override]
-        self, horizon: Any = None, steps: int | None = None, confidence: float = 0.95, *, level: Any = None
+        self, horizon: Any = None, steps: int | None = None, confidence: float | None = None, *, level: Any = None
     ) -> Forecast | Forecasts:
         """``Forecaster.forecast``; a global model's is a ``Forecasts`` mapping, every series forecast together."""
         if self.series_ is None:
