@@ -295,18 +295,19 @@ class LSTMForecaster(Forecaster):
                 fitting.calibrate_after_band(model, prices)
 
     def price_volatility(self, prices: np.ndarray) -> float:
-        """``Forecaster.price_volatility`` of the prices the network forecasts: with a season removed by the encoding, of the deseasonalised closes.
+        """``Forecaster.price_volatility`` of the closes the network forecasts: the root mean square of their log returns, deseasonalised where the encoding removes a season.
 
         The model forecasts the season, so its swings are not noise: the volatility band of a
-        strongly seasonal series (its fallback with too few calibration residuals) was
-        several times the forecast wide.
+        strongly seasonal series (the fallback with too few calibration residuals) was several
+        times the forecast wide. Nor need the network follow the training part's drift, so the
+        drift counts with the spread (``intervals.log_return_rms``): the band of a smooth
+        trending series had zero width.
         """
         encoding, closes = self.model_inputs.encoding, close_of(prices)
         if isinstance(encoding, encodings.SeasonalEncoding) and self.encoding_state_ is not None:
             adjusted = encoding.deseasonalised(self.encoding_state_, closes, prices[:, -1])
-            if np.all(adjusted > 0):
-                return intervals.log_return_volatility(adjusted)
-        return super().price_volatility(prices)
+            closes = adjusted if np.all(adjusted > 0) else closes
+        return intervals.log_return_rms(closes)
 
     @property
     def shrink_weight(self) -> float:
