@@ -112,12 +112,7 @@ def envelope(bands: list[tuple[np.ndarray, np.ndarray, str]]) -> tuple[np.ndarra
 
 def log_return_volatility(prices: np.ndarray) -> float:
     """Standard deviation of one-step log returns of a ``[time]`` price series (>= 2 points)."""
-    prices = validation.as_float_array("prices", prices, ndim=1)
-    if prices.shape[0] < 2:
-        raise ValueError(f"prices must have at least 2 values to measure volatility, got {prices.shape[0]}")
-    if np.any(prices <= 0):
-        raise ValueError("prices must be positive to measure log-return volatility")
-    return encodings.log_return_std(prices, ddof=1)
+    return encodings.log_return_std(_checked_prices(prices), ddof=1)
 
 
 def log_return_rms(prices: np.ndarray) -> float:
@@ -126,12 +121,16 @@ def log_return_rms(prices: np.ndarray) -> float:
     The scale of a band around a forecast that need not follow the series' drift: a smooth
     trending series has a spread (``log_return_volatility``) near zero.
     """
+    return float(np.sqrt(np.mean(np.square(np.diff(np.log(_checked_prices(prices)))))))
+
+
+def _checked_prices(prices: np.ndarray) -> np.ndarray:
     prices = validation.as_float_array("prices", prices, ndim=1)
     if prices.shape[0] < 2:
         raise ValueError(f"prices must have at least 2 values to measure volatility, got {prices.shape[0]}")
     if np.any(prices <= 0):
         raise ValueError("prices must be positive to measure log-return volatility")
-    return float(np.sqrt(np.mean(np.square(np.diff(np.log(prices))))))
+    return prices
 
 
 def volatility_offsets(steps: int, volatility: float, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
