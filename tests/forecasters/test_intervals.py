@@ -412,6 +412,19 @@ def test_conformal_band_plain_adaptive_and_scaled():
     assert intervals.conformal_band(residuals[:5], 0.95) is None
 
 
+def test_log_return_rms_counts_the_drift_the_standard_deviation_leaves_out():
+    trend = 100 * 1.05 ** np.arange(20)
+    assert intervals.log_return_volatility(trend) == pytest.approx(0.0, abs=1e-12)
+    assert intervals.log_return_rms(trend) == pytest.approx(np.log(1.05), rel=1e-12)
+    walk = np.exp(np.cumsum(np.random.default_rng(3).normal(0.001, 0.01, 200)))
+    returns = np.diff(np.log(walk))
+    assert intervals.log_return_rms(walk) == pytest.approx(np.sqrt(np.mean(returns**2)), rel=1e-12)
+    with pytest.raises(ValueError, match="at least 2 values"):
+        intervals.log_return_rms([1.0])
+    with pytest.raises(ValueError, match="positive"):
+        intervals.log_return_rms([1.0, -1.0])
+
+
 def test_recent_volatility_matches_numpy():
     prices = np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, 60)))
     ends = np.array([10, 30, 60])
