@@ -68,6 +68,7 @@ def test_fit_many_and_candles_fill_too(holed):
         jl.baselines.NaiveForecaster.fit_many({"B": candles[rows]})
 
 
+@pytest.mark.slow  # compiles calendar-input networks of its own (1.6 s a case): the quick tier stays under 90 s
 @pytest.mark.parametrize("season_length", [None, 24])
 def test_calendar_inputs_read_the_clock_of_the_filled_grid(hourly, holed, season_length):
     # fit(gaps="fill") with calendar inputs refused the data ("fill the gaps first"): the

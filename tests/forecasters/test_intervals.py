@@ -541,6 +541,7 @@ def test_bands_calibrated_together_equal_each_band_calibrated_alone(monkeypatch)
         bands.Band.calibrate_many(together, 0.0)
 
 
+@pytest.mark.slow  # three fits, a global one among them: the quick tier stays under 90 s
 def test_a_network_has_no_head_refit_that_would_train_on_fewer_windows_than_a_minibatch():
     # A short series' head copy, a network trained on a handful of windows, forecast so badly
     # that its residuals made lynx's 95% band hundreds of times its forecast wide.
