@@ -152,4 +152,4 @@ def test_the_volatility_band_counts_the_drift_a_smooth_trend_has():
     assert model.band_offsets(4)[2] == "volatility"
     assert model.volatility_ == pytest.approx(np.log(1.04), rel=1e-3)
     lower, upper, _ = model.band_offsets(1)
-    assert upper[0] == pytest.approx(1.959964 * np.log(1.04), rel=1e-3)
+    assert upper[0] == -lower[0] == pytest.approx(1.959964 * np.log(1.04), rel=1e-3)
