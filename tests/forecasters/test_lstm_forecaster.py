@@ -154,6 +154,23 @@ def test_observe_moves_the_origin(fitted, demo):
     assert fc.predicted[0] == pytest.approx(fitted.predict(demo.close[-60:-50]))
 
 
+def test_observe_refuses_prices_at_another_interval(fitted, demo):
+    # Daily prices handed to an hourly model were taken: the model's interval became a day
+    # and it forecast a day a step with an hour's dynamics and band.
+    m = jl.LSTMForecaster.from_json(fitted.to_json())
+    hourly = demo.to_pandas()["close"]
+    daily = hourly.resample("1D").last().dropna()
+    with pytest.raises(ValueError, match=r"data's interval 1d is not the model's 1h: observe 1h prices"):
+        m.observe(daily)
+    with pytest.raises(ValueError, match=r"data's interval 1d is not the model's 1h"):
+        m.observe(np.asarray(daily), interval="1d")
+    assert m.interval_ == np.timedelta64(1, "h") and m.last_timestamp_ == fitted.last_timestamp_  # unchanged
+    assert m.observe(hourly[:-50]).interval_ == np.timedelta64(1, "h")
+    undated = jl.baselines.NaiveForecaster().fit(np.asarray(hourly[-200:]))  # no interval: it takes the one given
+    assert undated.interval_ is None
+    assert undated.observe(np.asarray(daily), interval="1d").interval_ == np.timedelta64(1, "D")
+
+
 @pytest.mark.slow
 def test_save_load_bit_identical_in_a_new_process(fitted, tmp_path):
     path = tmp_path / "BTCUSD"

@@ -1030,23 +1030,34 @@ class Forecaster:
 
         Args:
             data: the newer prices.
-            interval: their spacing when they have no timestamps (see ``fit``); otherwise
-                the model keeps the interval it was fitted with.
+            interval: their spacing when they have no timestamps (see ``fit``); it, or the
+                spacing of dated data, must be the model's interval (a model of undated
+                prices takes it).
 
         Returns:
             ``self``.
+
+        Raises:
+            ValueError: prices at another interval than the model's; the model is then unchanged.
         """
         self._check_fitted()
         series, timestamps, spacing = self.read_data(data, "data", interval)
         series = self.check_prices("data", series, self.min_window(), "to forecast from")
+        # A model forecasts steps of the interval it learned: daily prices handed to an hourly
+        # model were forecast a day a step with an hour's dynamics and band. A few weekdays
+        # look daily: a business-day model keeps its axis (``business_days.continues``).
+        step = self.interval_
+        if spacing is not None and step is not None and not business_days.continues(spacing, step):
+            raise ValueError(
+                f"data's interval {horizons.format_interval(spacing)} is not the model's "
+                f"{horizons.format_interval(step)}: observe {horizons.format_interval(step)} prices, or fit a new "
+                "model on these"
+            )
         length = self.window_length
         self.prices_ = series if length is None else series[-length:]
         # Plain prices carry no time: their forecasts have no timestamps.
         self.last_timestamp_ = None if timestamps is None else np.datetime64(timestamps[-1], "ns")
-        # A few weekdays look daily: a business-day model keeps its axis (``business_days.continues``).
-        if spacing is not None and not (
-            self.interval_ is not None and business_days.continues(spacing, self.interval_)
-        ):
+        if step is None:
             self.interval_ = spacing
         return self
 
