@@ -203,8 +203,8 @@ class Forecaster:
         calibration: ``"auto"``, ``"refit"`` or ``"both"``: where conformal residuals come from.
 
     Attributes set by ``fit``: ``prices_`` (what ``forecast`` continues), ``last_timestamp_``,
-    ``interval_`` (the data's own spacing), ``volatility_`` (one-step log-return
-    standard deviation, for the volatility band: ``price_volatility``) and ``trained_on_`` (a
+    ``interval_`` (the data's own spacing), ``volatility_`` (the one-step log-return
+    scale of the volatility band: ``price_volatility``) and ``trained_on_`` (a
     ``DataFingerprint`` of the fitted series, see ``fingerprint``).
     """
 
@@ -545,7 +545,7 @@ class Forecaster:
         self.trained_on_ = fingerprints.fingerprint_series(own, timestamps, interval, source, read)
 
     def price_volatility(self, prices: np.ndarray) -> float:
-        """``volatility_`` of a validated fitted series: the one-step log-return standard deviation the volatility band reads."""
+        """``volatility_`` of a validated fitted series: the one-step log-return scale the volatility band reads (here their standard deviation)."""
         return intervals.log_return_volatility(close_of(prices))
 
     # ------------------------------------------------------------------ prediction

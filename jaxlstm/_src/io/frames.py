@@ -414,9 +414,10 @@ def _check_not_day_numbers(seconds: np.ndarray, where: Where, column: str) -> No
     low, high, step = (
         int(x) if float(x).is_integer() else float(x) for x in (seconds.min(), seconds.max(), np.median(steps))
     )
-    as_seconds = f"{horizons.format_moment(np.datetime64(int(low), 's'))} to {horizons.format_moment(np.datetime64(int(high), 's'))}"
+    moment = lambda x: horizons.format_moment(np.datetime64(int(x), "s"))
+    as_seconds = f"{moment(low)} to {moment(high)}"
     where.fail(
-        int(np.argmin(seconds != seconds[0])),
+        0,
         column,
         f"numbers from {low} to {high}, {step} apart at the median, are not unix times (as seconds they are "
         f"{as_seconds}): convert day numbers to dates first, Excel's serial dates with "
